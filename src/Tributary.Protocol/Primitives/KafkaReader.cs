@@ -182,6 +182,38 @@ public ref struct KafkaReader
         return _memory.Slice(start, length);
     }
 
+    public ReadOnlyMemory<byte>? ReadRecords(bool compact, bool nullable)
+    {
+        var records = ReadRecords(compact);
+        if (!records.HasValue && !nullable)
+        {
+            throw new ProtocolException($"null records in a non-nullable field at position {_position}");
+        }
+
+        return records;
+    }
+
+    /// <summary>Size of one tagged field, checked against the bytes that remain.</summary>
+    public int ReadTaggedFieldSize()
+    {
+        var size = ReadUnsignedVarInt();
+        if (size > (uint)Remaining)
+        {
+            throw new ProtocolException($"tagged field of {size} bytes exceeds the {Remaining} bytes that remain at position {_position}");
+        }
+
+        return (int)size;
+    }
+
+    /// <summary>Checks that a known tagged field used exactly the size its header declared.</summary>
+    public readonly void EndTaggedField(uint tag, int start, int size)
+    {
+        if (_position - start != size)
+        {
+            throw new ProtocolException($"tagged field {tag} declared {size} bytes but its value took {_position - start}");
+        }
+    }
+
     public ReadOnlyMemory<byte> ReadRawBytes(int count)
     {
         var start = _position;
