@@ -1,0 +1,136 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Tributary.Broker.Config;
+using Tributary.Broker.Metadata;
+using Tributary.Storage;
+
+namespace Tributary.Broker;
+
+/// <summary>
+/// The single-node broker's domain state, without sockets: configuration, the metadata store, the partition
+/// logs and the waiters of long-polling fetches. Handlers reach everything through this type.
+/// </summary>
+public sealed class BrokerCore : IDisposable
+{
+    private readonly Lock _topicLock = new();
+
+    public BrokerCore(BrokerConfig config, TimeProvider? time = null, ILoggerFactory? loggerFactory = null)
+    {
+        Config = config;
+        Time = time ?? TimeProvider.System;
+        LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        var defaultLogConfig = TopicConfigs.ToLogConfig(new Dictionary<string, string>(), config);
+        if (config.InMemoryStorage)
+        {
+            Metadata = new MetadataStore(null);
+            Logs = LogManager.InMemory(defaultLogConfig, Time, LoggerFactory);
+        }
+        else
+        {
+            var dir = Path.GetFullPath(config.LogDir);
+            Directory.CreateDirectory(dir);
+            Metadata = new MetadataStore(dir);
+            Logs = new LogManager(new FileLogDevice(), dir, defaultLogConfig, Time, LoggerFactory);
+        }
+
+        // Partitions of topics the metadata knows but whose directories are missing (a crash between the
+        // metadata write and the first append) are created empty.
+        foreach (var topic in Metadata.Topics)
+        {
+            OpenPartitions(topic, 0);
+        }
+    }
+
+    public BrokerConfig Config { get; }
+
+    public TimeProvider Time { get; }
+
+    public ILoggerFactory LoggerFactory { get; }
+
+    public MetadataStore Metadata { get; }
+
+    public LogManager Logs { get; }
+
+    public int NodeId => Config.NodeId;
+
+    /// <summary>Host and port clients are told to connect to (set once the listener is bound).</summary>
+    public string AdvertisedHost { get; set; } = "127.0.0.1";
+
+    public int AdvertisedPort { get; set; } = 9092;
+
+    public long NowMs => Time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    public LogConfig LogConfigFor(TopicInfo topic) => TopicConfigs.ToLogConfig(topic.Configs, Config);
+
+    public (TopicInfo Topic, bool Created) CreateTopic(string name, int partitions, IReadOnlyDictionary<string, string> configs)
+    {
+        lock (_topicLock)
+        {
+            var (topic, created) = Metadata.Create(name, partitions, configs);
+            if (created)
+            {
+                OpenPartitions(topic, 0);
+            }
+
+            return (topic, created);
+        }
+    }
+
+    public bool DeleteTopic(string name)
+    {
+        lock (_topicLock)
+        {
+            var topic = Metadata.Delete(name);
+            if (topic is null)
+            {
+                return false;
+            }
+
+            for (var p = 0; p < topic.PartitionCount; p++)
+            {
+                Logs.Delete(topic.Name, p);
+            }
+
+            return true;
+        }
+    }
+
+    public TopicInfo AddPartitions(TopicInfo topic, int newCount)
+    {
+        lock (_topicLock)
+        {
+            var updated = Metadata.Update(topic with { PartitionCount = newCount });
+            OpenPartitions(updated, topic.PartitionCount);
+            return updated;
+        }
+    }
+
+    public TopicInfo UpdateTopicConfigs(TopicInfo topic, IReadOnlyDictionary<string, string> configs)
+    {
+        lock (_topicLock)
+        {
+            var updated = Metadata.Update(topic with { Configs = configs });
+            var logConfig = LogConfigFor(updated);
+            for (var p = 0; p < updated.PartitionCount; p++)
+            {
+                Logs.UpdateConfig(updated.Name, p, logConfig);
+            }
+
+            return updated;
+        }
+    }
+
+    public PartitionLog? FindLog(TopicInfo topic, int partition) =>
+        partition >= 0 && partition < topic.PartitionCount && Logs.TryGet(topic.Name, partition, out var log) ? log : null;
+
+    private void OpenPartitions(TopicInfo topic, int from)
+    {
+        var config = LogConfigFor(topic);
+        for (var p = from; p < topic.PartitionCount; p++)
+        {
+            Logs.GetOrCreate(topic.Name, p, config);
+        }
+    }
+
+    public void Dispose() => Logs.Dispose();
+}

@@ -1,0 +1,180 @@
+using System.Globalization;
+
+namespace Tributary.Broker.Config;
+
+/// <summary>
+/// Broker configuration under Kafka's key names. Built from key/value pairs (a properties file, <c>--set</c>,
+/// <c>TRIBUTARY_*</c> environment variables); an unknown key or a bad value is an error, never ignored.
+/// </summary>
+public sealed record BrokerConfig
+{
+    public static readonly IReadOnlyDictionary<string, ConfigDefinition> Definitions = new[]
+    {
+        new ConfigDefinition("node.id", ConfigType.Int, "0", Min: 0),
+        new ConfigDefinition("broker.id", ConfigType.Int, null, Min: 0),
+        new ConfigDefinition("listeners", ConfigType.String, "PLAINTEXT://127.0.0.1:9092"),
+        new ConfigDefinition("advertised.listeners", ConfigType.String, null),
+        new ConfigDefinition("log.dirs", ConfigType.String, "./data"),
+        new ConfigDefinition("log.dir", ConfigType.String, null),
+        new ConfigDefinition("tributary.storage", ConfigType.String, "disk", Allowed: ["disk", "memory"]),
+        new ConfigDefinition("num.partitions", ConfigType.Int, "1", Min: 1, Max: PartitionsPerTopicMax),
+        new ConfigDefinition("default.replication.factor", ConfigType.Int, "1", Min: 1, Max: 1),
+        new ConfigDefinition("auto.create.topics.enable", ConfigType.Boolean, "true"),
+        new ConfigDefinition("delete.topic.enable", ConfigType.Boolean, "true"),
+        new ConfigDefinition("message.max.bytes", ConfigType.Int, "1048588", Min: 0),
+        new ConfigDefinition("socket.request.max.bytes", ConfigType.Int, "104857600", Min: 1024),
+        new ConfigDefinition("max.connections", ConfigType.Int, "1000", Min: 1),
+        new ConfigDefinition("log.retention.ms", ConfigType.Long, null, Min: -1),
+        new ConfigDefinition("log.retention.minutes", ConfigType.Int, null, Min: -1),
+        new ConfigDefinition("log.retention.hours", ConfigType.Int, "168", Min: -1),
+        new ConfigDefinition("log.retention.bytes", ConfigType.Long, "-1", Min: -1),
+        new ConfigDefinition("log.retention.check.interval.ms", ConfigType.Long, "300000", Min: 1),
+        new ConfigDefinition("log.segment.bytes", ConfigType.Int, "1073741824", Min: 14),
+        new ConfigDefinition("log.roll.ms", ConfigType.Long, null, Min: 1),
+        new ConfigDefinition("log.roll.hours", ConfigType.Int, "168", Min: 1),
+        new ConfigDefinition("log.flush.interval.messages", ConfigType.Long, long.MaxValue.ToString(CultureInfo.InvariantCulture), Min: 1),
+        new ConfigDefinition("log.flush.interval.ms", ConfigType.Long, null, Min: 0),
+        new ConfigDefinition("log.flush.scheduler.interval.ms", ConfigType.Long, "1000", Min: 1),
+        new ConfigDefinition("log.message.timestamp.type", ConfigType.String, "CreateTime", Allowed: ["CreateTime", "LogAppendTime"]),
+    }.ToDictionary(d => d.Name, StringComparer.Ordinal);
+
+    /// <summary>Upper bound on partitions in one topic: keeps an absurd CreateTopics from creating millions of directories.</summary>
+    public const int PartitionsPerTopicMax = 10_000;
+
+    public int NodeId { get; init; }
+    public string ListenerHost { get; init; } = "127.0.0.1";
+    public int ListenerPort { get; init; } = 9092;
+    public string? AdvertisedHost { get; init; }
+    public int? AdvertisedPort { get; init; }
+    public string LogDir { get; init; } = "./data";
+    public bool InMemoryStorage { get; init; }
+    public int NumPartitions { get; init; } = 1;
+    public bool AutoCreateTopicsEnable { get; init; } = true;
+    public bool DeleteTopicEnable { get; init; } = true;
+    public int MessageMaxBytes { get; init; } = 1048588;
+    public int SocketRequestMaxBytes { get; init; } = 104857600;
+    public int ConnectionsMax { get; init; } = 1000;
+    public long LogRetentionMs { get; init; } = 604800000;
+    public long LogRetentionBytes { get; init; } = -1;
+    public long LogRetentionCheckIntervalMs { get; init; } = 300000;
+    public long LogSegmentBytes { get; init; } = 1073741824;
+    public long LogRollMs { get; init; } = 604800000;
+    public long LogFlushIntervalMessages { get; init; } = long.MaxValue;
+    public long LogFlushIntervalMs { get; init; } = long.MaxValue;
+    public long LogFlushSchedulerIntervalMs { get; init; } = 1000;
+    public bool LogAppendTime { get; init; }
+
+    /// <summary>The values the config was built from (defaults excluded), for DescribeConfigs.</summary>
+    public IReadOnlyDictionary<string, string> Explicit { get; init; } = new Dictionary<string, string>();
+
+    public string AdvertisedHostOrListener => AdvertisedHost ?? ListenerHost;
+
+    /// <summary>Builds a config; returns the errors (unknown keys, bad values) instead when there are any.</summary>
+    public static (BrokerConfig? Config, IReadOnlyList<string> Errors) Parse(IEnumerable<KeyValuePair<string, string>> pairs)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        var errors = new List<string>();
+        foreach (var (rawKey, rawValue) in pairs)
+        {
+            var key = rawKey.Trim();
+            var value = rawValue.Trim();
+            if (!Definitions.TryGetValue(key, out var definition))
+            {
+                errors.Add($"unknown configuration key '{key}'");
+                continue;
+            }
+
+            if (definition.Validate(value) is { } error)
+            {
+                errors.Add(error);
+                continue;
+            }
+
+            values[key] = value;
+        }
+
+        (string Host, int Port)? listener = null;
+        if (values.TryGetValue("listeners", out var listeners))
+        {
+            listener = ParseListener("listeners", listeners, errors);
+        }
+
+        (string Host, int Port)? advertised = null;
+        if (values.TryGetValue("advertised.listeners", out var adv))
+        {
+            advertised = ParseListener("advertised.listeners", adv, errors);
+        }
+
+        if (errors.Count > 0)
+        {
+            return (null, errors);
+        }
+
+        long L(string key, long fallback) => values.TryGetValue(key, out var v) ? long.Parse(v, CultureInfo.InvariantCulture) : fallback;
+        var retentionMs = values.ContainsKey("log.retention.ms") ? L("log.retention.ms", 0)
+            : values.ContainsKey("log.retention.minutes") ? Minutes(L("log.retention.minutes", 0))
+            : Hours(L("log.retention.hours", 168));
+        var config = new BrokerConfig
+        {
+            NodeId = (int)L("node.id", L("broker.id", 0)),
+            ListenerHost = listener?.Host ?? "127.0.0.1",
+            ListenerPort = listener?.Port ?? 9092,
+            AdvertisedHost = advertised?.Host,
+            AdvertisedPort = advertised?.Port,
+            LogDir = values.GetValueOrDefault("log.dirs") ?? values.GetValueOrDefault("log.dir") ?? "./data",
+            InMemoryStorage = values.GetValueOrDefault("tributary.storage") == "memory",
+            NumPartitions = (int)L("num.partitions", 1),
+            AutoCreateTopicsEnable = values.GetValueOrDefault("auto.create.topics.enable", "true") == "true",
+            DeleteTopicEnable = values.GetValueOrDefault("delete.topic.enable", "true") == "true",
+            MessageMaxBytes = (int)L("message.max.bytes", 1048588),
+            SocketRequestMaxBytes = (int)L("socket.request.max.bytes", 104857600),
+            ConnectionsMax = (int)L("max.connections", 1000),
+            LogRetentionMs = retentionMs,
+            LogRetentionBytes = L("log.retention.bytes", -1),
+            LogRetentionCheckIntervalMs = L("log.retention.check.interval.ms", 300000),
+            LogSegmentBytes = L("log.segment.bytes", 1073741824),
+            LogRollMs = values.ContainsKey("log.roll.ms") ? L("log.roll.ms", 0) : Hours(L("log.roll.hours", 168)),
+            LogFlushIntervalMessages = L("log.flush.interval.messages", long.MaxValue),
+            LogFlushIntervalMs = L("log.flush.interval.ms", long.MaxValue),
+            LogFlushSchedulerIntervalMs = L("log.flush.scheduler.interval.ms", 1000),
+            LogAppendTime = values.GetValueOrDefault("log.message.timestamp.type") == "LogAppendTime",
+            Explicit = values,
+        };
+        return (config, errors);
+
+        static long Hours(long h) => h < 0 ? -1 : h * 3_600_000;
+        static long Minutes(long m) => m < 0 ? -1 : m * 60_000;
+    }
+
+    private static (string Host, int Port)? ParseListener(string key, string value, List<string> errors)
+    {
+        // One listener for now: PLAINTEXT://host:port (host may be empty for "all", which we refuse: loopback only by default).
+        var first = value.Split(',')[0].Trim();
+        var schemeEnd = first.IndexOf("://", StringComparison.Ordinal);
+        var hostPort = schemeEnd >= 0 ? first[(schemeEnd + 3)..] : first;
+        var colon = hostPort.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(hostPort[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
+        {
+            errors.Add($"{key}={value}: expected PLAINTEXT://host:port");
+            return null;
+        }
+
+        return (hostPort[..colon].Trim('[', ']'), port);
+    }
+
+    /// <summary>The effective value of every broker key, for DescribeConfigs (resource type BROKER).</summary>
+    public IEnumerable<(string Key, string? Value, bool IsDefault)> Describe()
+    {
+        foreach (var (key, definition) in Definitions)
+        {
+            if (Explicit.TryGetValue(key, out var v))
+            {
+                yield return (key, v, false);
+            }
+            else
+            {
+                yield return (key, definition.Default, true);
+            }
+        }
+    }
+}

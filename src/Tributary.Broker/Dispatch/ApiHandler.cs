@@ -1,0 +1,53 @@
+using Tributary.Protocol;
+
+namespace Tributary.Broker.Dispatch;
+
+/// <summary>
+/// Base of every handler: declares the API and version range on one line, decodes the generated request type
+/// and hands it to <see cref="HandleAsync(RequestContext, TRequest, CancellationToken)"/>.
+/// </summary>
+public abstract class ApiHandler<TRequest, TResponse>(ApiKey key, short minVersion, short maxVersion) : IApiHandler
+    where TRequest : class, IKafkaMessage<TRequest>
+    where TResponse : class, IKafkaMessage<TResponse>
+{
+    public ApiKey Key { get; } = key;
+
+    public short MinVersion { get; } = minVersion;
+
+    public short MaxVersion { get; } = maxVersion;
+
+    public ValueTask<IKafkaMessage?> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        var request = Decode(body, context.ApiVersion);
+        var pending = HandleAsync(context, request, cancellationToken);
+        return pending.IsCompletedSuccessfully ? new ValueTask<IKafkaMessage?>(pending.Result) : Await(pending);
+
+        static async ValueTask<IKafkaMessage?> Await(ValueTask<TResponse?> task) => await task.ConfigureAwait(false);
+    }
+
+    public IKafkaMessage? ErrorResponse(RequestContext context, ReadOnlyMemory<byte> body, ErrorCode error)
+    {
+        TRequest request;
+        try
+        {
+            request = Decode(body, context.ApiVersion);
+        }
+        catch (ProtocolException)
+        {
+            return null;
+        }
+
+        return ErrorResponse(context, request, error);
+    }
+
+    protected abstract ValueTask<TResponse?> HandleAsync(RequestContext context, TRequest request, CancellationToken cancellationToken);
+
+    /// <summary>A response that answers every part of <paramref name="request"/> with <paramref name="error"/>.</summary>
+    protected abstract TResponse? ErrorResponse(RequestContext context, TRequest request, ErrorCode error);
+
+    private static TRequest Decode(ReadOnlyMemory<byte> body, short version)
+    {
+        var reader = new KafkaReader(body);
+        return TRequest.Read(ref reader, version);
+    }
+}

@@ -1,0 +1,21 @@
+using Tributary.Protocol;
+
+namespace Tributary.Broker.Dispatch;
+
+public enum DispatchAction
+{
+    /// <summary>Write <see cref="DispatchOutcome.Response"/> to the client.</summary>
+    Respond,
+
+    /// <summary>The request expects no response (Produce acks=0).</summary>
+    NoResponse,
+
+    /// <summary>The request was unusable (malformed header, unknown API, unsupported version): close the connection.</summary>
+    Close,
+}
+
+/// <summary>What the connection does with one request once the dispatcher is done with it.</summary>
+public readonly record struct DispatchOutcome(DispatchAction Action, IKafkaMessage? Response, short ApiVersion, int CorrelationId, short ResponseHeaderVersion, string? Reason)
+{
+    public static DispatchOutcome Close(string reason) => new(DispatchAction.Close, null, 0, 0, 0, reason);
+}

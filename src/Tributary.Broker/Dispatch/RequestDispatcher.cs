@@ -1,0 +1,139 @@
+using System.Buffers.Binary;
+using Microsoft.Extensions.Logging;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Dispatch;
+
+/// <summary>Decides, per intercepted request, what happens instead of (or before) the handler.</summary>
+public delegate ValueTask<InterceptDecision> RequestInterceptor(RequestContext context, CancellationToken cancellationToken);
+
+/// <summary>
+/// Turns one request frame into a response: reads the header, checks the API and version against the handler
+/// table, and runs the handler. Malformed frames, unknown APIs and unsupported versions close the connection,
+/// as Kafka does; ApiVersions at an unsupported version is answered per KIP-511 instead.
+/// </summary>
+public sealed partial class RequestDispatcher
+{
+    private const int ApiKeySlots = 128;
+
+    private readonly IApiHandler?[] _handlers = new IApiHandler?[ApiKeySlots];
+    private readonly ILogger _logger;
+
+    public RequestDispatcher(IEnumerable<IApiHandler> handlers, ILogger<RequestDispatcher> logger)
+    {
+        _logger = logger;
+        foreach (var h in handlers)
+        {
+            _handlers[(int)h.Key] = h;
+        }
+
+        Handlers = [.. _handlers.Where(h => h is not null).Cast<IApiHandler>()];
+    }
+
+    public IReadOnlyList<IApiHandler> Handlers { get; }
+
+    /// <summary>Test hook of the embeddable broker: inspect, fail, delay or drop requests by API key.</summary>
+    public RequestInterceptor? Interceptor { get; set; }
+
+    public async ValueTask<DispatchOutcome> DispatchAsync(ReadOnlyMemory<byte> frame, string connectionId, CancellationToken cancellationToken)
+    {
+        if (frame.Length < 8)
+        {
+            return DispatchOutcome.Close($"frame of {frame.Length} bytes is shorter than a request header");
+        }
+
+        var apiKey = BinaryPrimitives.ReadInt16BigEndian(frame.Span);
+        var apiVersion = BinaryPrimitives.ReadInt16BigEndian(frame.Span[2..]);
+        var descriptor = KafkaApis.Find(apiKey);
+        if (descriptor is null)
+        {
+            return DispatchOutcome.Close($"unknown API key {apiKey}");
+        }
+
+        RequestHeader header;
+        int bodyStart;
+        try
+        {
+            var reader = new KafkaReader(frame);
+            header = RequestHeader.Read(ref reader, descriptor.RequestHeaderVersion(apiVersion));
+            bodyStart = reader.Position;
+        }
+        catch (ProtocolException e)
+        {
+            return DispatchOutcome.Close($"malformed request header for {descriptor.Name} v{apiVersion}: {e.Reason}");
+        }
+
+        var context = new RequestContext(descriptor.Key, apiVersion, header.CorrelationId, header.ClientId, connectionId);
+        var body = frame[bodyStart..];
+        var handler = (uint)apiKey < ApiKeySlots ? _handlers[apiKey] : null;
+        if (handler is null || apiVersion < handler.MinVersion || apiVersion > handler.MaxVersion)
+        {
+            if (descriptor.Key == ApiKey.ApiVersions)
+            {
+                // KIP-511: answer with v0 carrying UNSUPPORTED_VERSION and our ranges, so the client can retry lower.
+                var response = ApiVersionsTable(ErrorCode.UnsupportedVersion);
+                return new DispatchOutcome(DispatchAction.Respond, response, 0, header.CorrelationId, 0, null);
+            }
+
+            return DispatchOutcome.Close(handler is null
+                ? $"{descriptor.Name} is not served by this broker"
+                : $"{descriptor.Name} v{apiVersion} is outside the supported range {handler.MinVersion}-{handler.MaxVersion}");
+        }
+
+        var responseHeaderVersion = descriptor.ResponseHeaderVersion(apiVersion);
+        if (Interceptor is { } interceptor)
+        {
+            var decision = await interceptor(context, cancellationToken).ConfigureAwait(false);
+            if (decision.Delay > TimeSpan.Zero)
+            {
+                await Task.Delay(decision.Delay, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (decision.DropConnection)
+            {
+                return DispatchOutcome.Close($"interceptor dropped {context}");
+            }
+
+            if (decision.Error is { } injected)
+            {
+                return new DispatchOutcome(DispatchAction.Respond, handler.ErrorResponse(context, body, injected), apiVersion, header.CorrelationId, responseHeaderVersion, null);
+            }
+        }
+
+        try
+        {
+            var response = await handler.HandleAsync(context, body, cancellationToken).ConfigureAwait(false);
+            return response is null
+                ? new DispatchOutcome(DispatchAction.NoResponse, null, apiVersion, header.CorrelationId, responseHeaderVersion, null)
+                : new DispatchOutcome(DispatchAction.Respond, response, apiVersion, header.CorrelationId, responseHeaderVersion, null);
+        }
+        catch (ProtocolException e)
+        {
+            return DispatchOutcome.Close($"malformed {context}: {e.Reason}");
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            LogHandlerFailed(e, context.ToString());
+            var response = handler.ErrorResponse(context, body, ErrorCode.UnknownServerError);
+            return response is null
+                ? DispatchOutcome.Close($"{context} failed")
+                : new DispatchOutcome(DispatchAction.Respond, response, apiVersion, header.CorrelationId, responseHeaderVersion, null);
+        }
+    }
+
+    /// <summary>The ApiVersions answer: exactly the handler table's ranges, so the broker never advertises what it cannot do.</summary>
+    public ApiVersionsResponse ApiVersionsTable(ErrorCode error) => new()
+    {
+        ErrorCode = (short)error,
+        ApiKeys = [.. Handlers.OrderBy(h => h.Key).Select(h => new ApiVersionsResponse.ApiVersion { ApiKey = (short)h.Key, MinVersion = h.MinVersion, MaxVersion = h.MaxVersion })],
+        FinalizedFeaturesEpoch = -1,
+    };
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Error, Message = "Handler failed for {Request}")]
+    private partial void LogHandlerFailed(Exception exception, string request);
+}

@@ -1,0 +1,157 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Broker.Metadata;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+using Tributary.Storage;
+
+namespace Tributary.Broker.Handlers;
+
+// Fetch v4-17. Returns stored batches byte for byte, bounded by the high watermark, max_bytes and
+// partition_max_bytes, except that the first batch of the response is returned whole even when larger
+// (KIP-74). Below min_bytes the request parks until an append to one of its partitions or max_wait_ms
+// (capped at FetchWaitMsMax); parked fetches hold no lock and never delay produce traffic.
+// v13+ names topics by id (UNKNOWN_TOPIC_ID when unknown).
+// Fetch sessions (KIP-227): the broker declines to create sessions (session id 0 in every response), which the
+// protocol allows; clients then send full fetch requests. An incremental request for a session id the
+// broker never issued gets FETCH_SESSION_ID_NOT_FOUND. read_committed reads stop at the last stable offset,
+// which equals the high watermark until transactions exist.
+public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, FetchResponse>(ApiKey.Fetch, 4, 17)
+{
+    /// <summary>Upper bound on how long one fetch may park, whatever max_wait_ms the client asks for.</summary>
+    public const int FetchWaitMsMax = 30_000;
+
+    /// <summary>Upper bound on one response's record bytes, whatever max_bytes the client asks for.</summary>
+    public const int ResponseBytesMax = 64 * 1024 * 1024;
+
+    protected override async ValueTask<FetchResponse?> HandleAsync(RequestContext context, FetchRequest request, CancellationToken cancellationToken)
+    {
+        if (request.SessionId != 0 || request.SessionEpoch > 0)
+        {
+            return new FetchResponse { ErrorCode = (short)ErrorCode.FetchSessionIdNotFound, SessionId = 0 };
+        }
+
+        var byId = context.ApiVersion >= 13;
+        var partitions = Resolve(request, byId);
+        var deadline = broker.Time.GetTimestamp();
+        var waitMs = Math.Clamp(request.MaxWaitMs, 0, FetchWaitMsMax);
+        while (true)
+        {
+            // Register for appends before reading, so an append between the read and the wait is not missed.
+            var appended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            void OnAppend(PartitionLog _) => appended.TrySetResult();
+            var logs = partitions.Where(p => p.Log is not null).Select(p => p.Log!).Distinct().ToList();
+            foreach (var log in logs)
+            {
+                log.Appended += OnAppend;
+            }
+
+            try
+            {
+                var (response, bytes) = Read(request, partitions, byId);
+                var remainingMs = waitMs - broker.Time.GetElapsedTime(deadline).TotalMilliseconds;
+                if (bytes >= request.MinBytes || remainingMs <= 0 || response.ErrorCode != 0 || logs.Count == 0 || HasPartitionError(response))
+                {
+                    return response;
+                }
+
+                try
+                {
+                    await appended.Task.WaitAsync(TimeSpan.FromMilliseconds(remainingMs), broker.Time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    // max_wait_ms elapsed: answer with whatever there is now.
+                }
+            }
+            finally
+            {
+                foreach (var log in logs)
+                {
+                    log.Appended -= OnAppend;
+                }
+            }
+        }
+    }
+
+    private static bool HasPartitionError(FetchResponse response) =>
+        response.Responses.Any(t => t.Partitions.Any(p => p.ErrorCode != 0));
+
+    private List<RequestedPartition> Resolve(FetchRequest request, bool byId)
+    {
+        var list = new List<RequestedPartition>();
+        foreach (var t in request.Topics)
+        {
+            var topic = byId ? broker.Metadata.Find(t.TopicId) : broker.Metadata.Find(t.Topic);
+            foreach (var p in t.Partitions)
+            {
+                list.Add(new RequestedPartition(t, p, topic, topic is null ? null : broker.FindLog(topic, p.Partition)));
+            }
+        }
+
+        return list;
+    }
+
+    private (FetchResponse Response, long Bytes) Read(FetchRequest request, List<RequestedPartition> partitions, bool byId)
+    {
+        var response = new FetchResponse { SessionId = 0 };
+        var budget = Math.Clamp(request.MaxBytes, 0, ResponseBytesMax);
+        long total = 0;
+        FetchResponse.FetchableTopicResponse? current = null;
+        FetchRequest.FetchTopic? currentRequest = null;
+        foreach (var r in partitions)
+        {
+            if (current is null || !ReferenceEquals(currentRequest, r.Request))
+            {
+                currentRequest = r.Request;
+                current = new FetchResponse.FetchableTopicResponse { Topic = byId ? "" : r.Request.Topic, TopicId = byId ? r.Request.TopicId : Guid.Empty };
+                response.Responses.Add(current);
+            }
+
+            var data = new FetchResponse.PartitionData
+            {
+                PartitionIndex = r.Partition.Partition,
+                HighWatermark = -1,
+                LastStableOffset = -1,
+                LogStartOffset = -1,
+                AbortedTransactions = request.IsolationLevel == 1 ? [] : null,
+                PreferredReadReplica = -1,
+                Records = ReadOnlyMemory<byte>.Empty,
+            };
+            current.Partitions.Add(data);
+            if (r.Log is null)
+            {
+                data.ErrorCode = (short)(r.Topic is null && byId ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition);
+                continue;
+            }
+
+            var maxBytes = (int)Math.Min(Math.Max(0, r.Partition.PartitionMaxBytes), Math.Max(0, budget - total));
+            var read = r.Log.Read(r.Partition.FetchOffset, maxBytes, minOneBatch: total == 0);
+            data.HighWatermark = read.HighWatermark;
+            data.LastStableOffset = read.HighWatermark;
+            data.LogStartOffset = read.LogStartOffset;
+            if (read.Status == LogReadStatus.OffsetOutOfRange)
+            {
+                data.ErrorCode = (short)ErrorCode.OffsetOutOfRange;
+                continue;
+            }
+
+            data.Records = read.Records;
+            total += read.Records.Length;
+        }
+
+        return (response, total);
+    }
+
+    protected override FetchResponse? ErrorResponse(RequestContext context, FetchRequest request, ErrorCode error) => new()
+    {
+        ErrorCode = (short)error,
+        Responses = [.. request.Topics.Select(t => new FetchResponse.FetchableTopicResponse
+        {
+            Topic = t.Topic,
+            TopicId = t.TopicId,
+            Partitions = [.. t.Partitions.Select(p => new FetchResponse.PartitionData { PartitionIndex = p.Partition, ErrorCode = (short)error, HighWatermark = -1, LastStableOffset = -1, LogStartOffset = -1, Records = ReadOnlyMemory<byte>.Empty })],
+        })],
+    };
+
+    private sealed record RequestedPartition(FetchRequest.FetchTopic Request, FetchRequest.FetchPartition Partition, TopicInfo? Topic, PartitionLog? Log);
+}

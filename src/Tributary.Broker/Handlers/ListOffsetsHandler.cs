@@ -1,0 +1,78 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// ListOffsets v1-10. Timestamp -2 = earliest (log start offset), -1 = latest (high watermark; the last stable
+// offset for read_committed, equal until transactions exist), -3 = the record with the largest timestamp (v7+),
+// otherwise the first offset whose batch has a timestamp at or after it (-1 when none). -4/-5 (tiered storage
+// offsets, v8+/v9+) answer as earliest since no segment is tiered.
+public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffsetsRequest, ListOffsetsResponse>(ApiKey.ListOffsets, 1, 10)
+{
+    private const long Latest = -1;
+    private const long Earliest = -2;
+    private const long MaxTimestamp = -3;
+    private const long EarliestLocal = -4;
+    private const long LatestTiered = -5;
+
+    protected override ValueTask<ListOffsetsResponse?> HandleAsync(RequestContext context, ListOffsetsRequest request, CancellationToken cancellationToken)
+    {
+        var response = new ListOffsetsResponse();
+        foreach (var t in request.Topics)
+        {
+            var topicResponse = new ListOffsetsResponse.ListOffsetsTopicResponse { Name = t.Name };
+            response.Topics.Add(topicResponse);
+            var topic = broker.Metadata.Find(t.Name);
+            foreach (var p in t.Partitions)
+            {
+                var result = new ListOffsetsResponse.ListOffsetsPartitionResponse { PartitionIndex = p.PartitionIndex, Timestamp = -1, Offset = -1, LeaderEpoch = 0 };
+                topicResponse.Partitions.Add(result);
+                var log = topic is null ? null : broker.FindLog(topic, p.PartitionIndex);
+                if (log is null)
+                {
+                    result.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;
+                    result.LeaderEpoch = -1;
+                    continue;
+                }
+
+                switch (p.Timestamp)
+                {
+                    case Earliest or EarliestLocal or LatestTiered:
+                        result.Offset = log.LogStartOffset;
+                        break;
+                    case Latest:
+                        result.Offset = log.HighWatermark;
+                        break;
+                    case MaxTimestamp:
+                        var (offset, timestamp) = log.MaxTimestamp();
+                        result.Offset = offset;
+                        result.Timestamp = timestamp;
+                        break;
+                    case < 0:
+                        result.ErrorCode = (short)ErrorCode.InvalidRequest;
+                        break;
+                    default:
+                        if (log.FirstOffsetAtOrAfterTimestamp(p.Timestamp) is { } found)
+                        {
+                            result.Offset = found;
+                            result.Timestamp = p.Timestamp;
+                        }
+
+                        break;
+                }
+            }
+        }
+
+        return ValueTask.FromResult<ListOffsetsResponse?>(response);
+    }
+
+    protected override ListOffsetsResponse? ErrorResponse(RequestContext context, ListOffsetsRequest request, ErrorCode error) => new()
+    {
+        Topics = [.. request.Topics.Select(t => new ListOffsetsResponse.ListOffsetsTopicResponse
+        {
+            Name = t.Name,
+            Partitions = [.. t.Partitions.Select(p => new ListOffsetsResponse.ListOffsetsPartitionResponse { PartitionIndex = p.PartitionIndex, ErrorCode = (short)error, Timestamp = -1, Offset = -1 })],
+        })],
+    };
+}

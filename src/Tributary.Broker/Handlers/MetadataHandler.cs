@@ -1,0 +1,104 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Broker.Metadata;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// Metadata v1-12. One broker leads every partition with leader epoch 0 and is its only replica.
+// Topics that do not exist are created when auto.create.topics.enable is on and the request allows it
+// (always below v4); names that break Kafka's rule get INVALID_TOPIC_EXCEPTION instead. v10+ may name topics
+// by id. Authorized operations are reported as "not requested" (-2^31): ACLs do not exist yet.
+public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequest, MetadataResponse>(ApiKey.Metadata, 1, 12)
+{
+    private const int AuthorizedOperationsOmitted = int.MinValue;
+
+    protected override ValueTask<MetadataResponse?> HandleAsync(RequestContext context, MetadataRequest request, CancellationToken cancellationToken)
+    {
+        var response = Skeleton();
+        if (request.Topics is null)
+        {
+            foreach (var topic in broker.Metadata.Topics.OrderBy(t => t.Name, StringComparer.Ordinal))
+            {
+                response.Topics.Add(Describe(topic));
+            }
+
+            return ValueTask.FromResult<MetadataResponse?>(response);
+        }
+
+        var autoCreate = broker.Config.AutoCreateTopicsEnable && (context.ApiVersion < 4 || request.AllowAutoTopicCreation);
+        foreach (var requested in request.Topics)
+        {
+            if (requested.Name is null)
+            {
+                var byId = broker.Metadata.Find(requested.TopicId);
+                response.Topics.Add(byId is null
+                    ? new MetadataResponse.MetadataResponseTopic { ErrorCode = (short)ErrorCode.UnknownTopicId, TopicId = requested.TopicId, Name = null, TopicAuthorizedOperations = AuthorizedOperationsOmitted }
+                    : Describe(byId));
+                continue;
+            }
+
+            var topic = broker.Metadata.Find(requested.Name);
+            if (topic is null && MetadataStore.ValidateTopicName(requested.Name) is not null)
+            {
+                response.Topics.Add(Error(requested.Name, ErrorCode.InvalidTopicException));
+                continue;
+            }
+
+            if (topic is null && autoCreate)
+            {
+                topic = broker.CreateTopic(requested.Name, broker.Config.NumPartitions, new Dictionary<string, string>()).Topic;
+            }
+
+            response.Topics.Add(topic is null ? Error(requested.Name, ErrorCode.UnknownTopicOrPartition) : Describe(topic));
+        }
+
+        return ValueTask.FromResult<MetadataResponse?>(response);
+    }
+
+    protected override MetadataResponse? ErrorResponse(RequestContext context, MetadataRequest request, ErrorCode error)
+    {
+        var response = Skeleton();
+        foreach (var t in request.Topics ?? [])
+        {
+            response.Topics.Add(Error(t.Name, error));
+        }
+
+        return response;
+    }
+
+    private MetadataResponse Skeleton() => new()
+    {
+        Brokers = [new MetadataResponse.MetadataResponseBroker { NodeId = broker.NodeId, Host = broker.AdvertisedHost, Port = broker.AdvertisedPort, Rack = null }],
+        ClusterId = broker.Metadata.ClusterId,
+        ControllerId = broker.NodeId,
+        ClusterAuthorizedOperations = AuthorizedOperationsOmitted,
+    };
+
+    private MetadataResponse.MetadataResponseTopic Describe(TopicInfo topic)
+    {
+        var result = new MetadataResponse.MetadataResponseTopic
+        {
+            Name = topic.Name,
+            TopicId = topic.Id,
+            IsInternal = topic.IsInternal,
+            TopicAuthorizedOperations = AuthorizedOperationsOmitted,
+        };
+        for (var p = 0; p < topic.PartitionCount; p++)
+        {
+            result.Partitions.Add(new MetadataResponse.MetadataResponsePartition
+            {
+                PartitionIndex = p,
+                LeaderId = broker.NodeId,
+                LeaderEpoch = 0,
+                ReplicaNodes = [broker.NodeId],
+                IsrNodes = [broker.NodeId],
+            });
+        }
+
+        return result;
+    }
+
+    private static MetadataResponse.MetadataResponseTopic Error(string? name, ErrorCode error) =>
+        new() { ErrorCode = (short)error, Name = name, TopicAuthorizedOperations = AuthorizedOperationsOmitted };
+}

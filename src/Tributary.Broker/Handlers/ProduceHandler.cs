@@ -1,0 +1,101 @@
+using Microsoft.Extensions.Logging;
+using Tributary.Broker.Config;
+using Tributary.Broker.Dispatch;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+using Tributary.Protocol.Records;
+
+namespace Tributary.Broker.Handlers;
+
+// Produce v3-11 (magic 2 record batches only; v0-2 carry the old message formats).
+// Per partition: the records must be exactly one whole v2 batch (Kafka's rule for v3+, else INVALID_RECORD),
+// CRC-valid with parseable records (else CORRUPT_MESSAGE, nothing appended), no larger than the topic's
+// max.message.bytes (else MESSAGE_TOO_LARGE). The batch is copied out of the request frame and appended
+// verbatim; only its base offset (and for LogAppendTime topics, the timestamps and CRC) are rewritten.
+// acks 1 and -1 are the same on one broker; acks 0 sends no response. Idempotent and transactional batches
+// are appended without sequence checks until the exactly-once issue lands.
+public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHandler> logger) : ApiHandler<ProduceRequest, ProduceResponse>(ApiKey.Produce, 3, 11)
+{
+    protected override ValueTask<ProduceResponse?> HandleAsync(RequestContext context, ProduceRequest request, CancellationToken cancellationToken)
+    {
+        if (request.Acks is not (0 or 1 or -1))
+        {
+            return ValueTask.FromResult(ErrorResponse(context, request, ErrorCode.InvalidRequiredAcks));
+        }
+
+        var response = new ProduceResponse();
+        foreach (var topicData in request.TopicData)
+        {
+            var topicResponse = new ProduceResponse.TopicProduceResponse { Name = topicData.Name };
+            response.Responses.Add(topicResponse);
+            var topic = broker.Metadata.Find(topicData.Name);
+            foreach (var partitionData in topicData.PartitionData)
+            {
+                var result = new ProduceResponse.PartitionProduceResponse { Index = partitionData.Index, BaseOffset = -1, LogAppendTimeMs = -1, LogStartOffset = -1 };
+                topicResponse.PartitionResponses.Add(result);
+                var log = topic is null ? null : broker.FindLog(topic, partitionData.Index);
+                if (topic is null || log is null)
+                {
+                    result.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;
+                    continue;
+                }
+
+                var records = partitionData.Records ?? ReadOnlyMemory<byte>.Empty;
+                var maxMessageBytes = topic.Configs.TryGetValue(TopicConfigs.MaxMessageBytes, out var m) ? int.Parse(m, System.Globalization.CultureInfo.InvariantCulture) : broker.Config.MessageMaxBytes;
+                if (records.Length > maxMessageBytes)
+                {
+                    result.ErrorCode = (short)ErrorCode.MessageTooLarge;
+                    result.ErrorMessage = $"batch of {records.Length} bytes exceeds max.message.bytes {maxMessageBytes}";
+                    continue;
+                }
+
+                var validation = RecordBatchValidator.Validate(records);
+                if (!validation.IsValid || validation.BatchCount != 1)
+                {
+                    var (code, reason) = validation.IsValid
+                        ? (ErrorCode.InvalidRecord, $"expected exactly one record batch, got {validation.BatchCount}")
+                        : (validation.Error == RecordBatchError.UnsupportedMagic ? ErrorCode.UnsupportedForMessageFormat : ErrorCode.CorruptMessage, validation.Reason);
+                    LogRejected(context.ToString(), topic.Name, partitionData.Index, reason ?? code.ToString());
+                    result.ErrorCode = (short)code;
+                    result.ErrorMessage = context.ApiVersion >= 8 ? reason : null;
+                    continue;
+                }
+
+                var logAppendTime = IsLogAppendTime(topic.Configs) ? broker.NowMs : (long?)null;
+                try
+                {
+                    // The frame buffer is reused after the response: the log gets its own copy of the batch.
+                    var append = log.Append(records.ToArray(), logAppendTime);
+                    result.BaseOffset = append.FirstOffset;
+                    result.LogAppendTimeMs = append.LogAppendTimeMs;
+                    result.LogStartOffset = append.LogStartOffset;
+                }
+                catch (IOException e)
+                {
+                    LogStorageError(e, topic.Name, partitionData.Index);
+                    result.ErrorCode = (short)ErrorCode.KafkaStorageError;
+                }
+            }
+        }
+
+        return ValueTask.FromResult(request.Acks == 0 ? null : response);
+    }
+
+    private bool IsLogAppendTime(IReadOnlyDictionary<string, string> configs) =>
+        configs.TryGetValue(TopicConfigs.MessageTimestampType, out var type) ? type == "LogAppendTime" : broker.Config.LogAppendTime;
+
+    protected override ProduceResponse? ErrorResponse(RequestContext context, ProduceRequest request, ErrorCode error) => new()
+    {
+        Responses = [.. request.TopicData.Select(t => new ProduceResponse.TopicProduceResponse
+        {
+            Name = t.Name,
+            PartitionResponses = [.. t.PartitionData.Select(p => new ProduceResponse.PartitionProduceResponse { Index = p.Index, ErrorCode = (short)error, BaseOffset = -1, LogAppendTimeMs = -1, LogStartOffset = -1 })],
+        })],
+    };
+
+    [LoggerMessage(EventId = 200, Level = LogLevel.Warning, Message = "Rejected produce {Request} to {Topic}-{Partition}: {Reason}")]
+    private partial void LogRejected(string request, string topic, int partition, string reason);
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Error, Message = "Storage error appending to {Topic}-{Partition}")]
+    private partial void LogStorageError(Exception exception, string topic, int partition);
+}
