@@ -11,8 +11,17 @@ internal static class DecompressionLimit
         }
     }
 
-    public static ProtocolException Exceeded(string codec, int decompressedBytesMax) =>
-        new($"{codec} data decompresses to more than the {decompressedBytesMax} bytes allowed");
+    /// <summary>Marks the exception so callers can report a size refusal apart from corrupt data.</summary>
+    private const string ExceededMarker = "Tributary.DecompressionLimitExceeded";
+
+    public static ProtocolException Exceeded(string codec, int decompressedBytesMax)
+    {
+        var exception = new ProtocolException($"{codec} data decompresses to more than the {decompressedBytesMax} bytes allowed");
+        exception.Data[ExceededMarker] = true;
+        return exception;
+    }
+
+    public static bool IsExceeded(ProtocolException exception) => exception.Data.Contains(ExceededMarker);
 
     /// <summary>
     /// How much output space to offer a streaming decoder: one byte more than the budget left, so a stream
