@@ -85,7 +85,7 @@ public static class SnappyCodec
                 throw new ProtocolException($"xerial snappy block at byte {position - 4} claims {blockLength} bytes, {source.Length - position} remain");
             }
 
-            written += DecompressRaw(source.Slice(position, blockLength), destination, decompressedBytesMax - written);
+            written += DecompressBlock(source.Slice(position, blockLength), destination, decompressedBytesMax - written, decompressedBytesMax);
             position += blockLength;
         }
 
@@ -93,9 +93,15 @@ public static class SnappyCodec
     }
 
     /// <summary>Decompresses one raw snappy block, refusing before any output when its declared length is over the limit.</summary>
-    public static unsafe int DecompressRaw(ReadOnlySpan<byte> source, IBufferWriter<byte> destination, int decompressedBytesMax)
+    public static int DecompressRaw(ReadOnlySpan<byte> source, IBufferWriter<byte> destination, int decompressedBytesMax)
     {
         DecompressionLimit.Check(decompressedBytesMax);
+        return DecompressBlock(source, destination, decompressedBytesMax, decompressedBytesMax);
+    }
+
+    /// <summary>One raw block into at most <paramref name="budgetBytes"/>; the error names the whole stream's limit.</summary>
+    private static unsafe int DecompressBlock(ReadOnlySpan<byte> source, IBufferWriter<byte> destination, int budgetBytes, int decompressedBytesMax)
+    {
         fixed (byte* input = source)
         {
             nuint length;
@@ -104,7 +110,7 @@ public static class SnappyCodec
                 throw new ProtocolException($"malformed snappy block of {source.Length} bytes: no valid length preamble");
             }
 
-            if (length > (nuint)decompressedBytesMax)
+            if (length > (nuint)budgetBytes)
             {
                 throw DecompressionLimit.Exceeded("snappy", decompressedBytesMax);
             }
