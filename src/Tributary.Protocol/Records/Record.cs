@@ -70,8 +70,8 @@ public readonly struct Record
         var attributes = (sbyte)record[position++];
         var timestampDelta = RecordVarInt.ReadVarLong(record, ref position, "timestamp delta");
         var offsetDelta = RecordVarInt.ReadVarInt(record, ref position, "offset delta");
-        var keyStart = RecordVarInt.ReadNullableBytes(record, ref position, "key", out var keyLength);
-        var valueStart = RecordVarInt.ReadNullableBytes(record, ref position, "value", out var valueLength);
+        var keyStart = RecordVarInt.ReadNullableBytes(record, ref position, "key", "key length", out var keyLength);
+        var valueStart = RecordVarInt.ReadNullableBytes(record, ref position, "value", "value length", out var valueLength);
         var headerCount = RecordVarInt.ReadVarInt(record, ref position, "header count");
         if (headerCount < 0)
         {
@@ -95,12 +95,13 @@ public readonly struct Record
             throw new ProtocolException($"record length says {length} bytes but its fields end {end - position} bytes early");
         }
 
+        // default(...?) and not null: a bare null would convert through byte[] into an empty, non-null memory.
         return new Record(
             attributes,
             timestampDelta,
             offsetDelta,
-            keyStart < 0 ? null : memory.Slice(keyStart, keyLength),
-            valueStart < 0 ? null : memory.Slice(valueStart, valueLength),
+            keyStart < 0 ? default(ReadOnlyMemory<byte>?) : memory.Slice(keyStart, keyLength),
+            valueStart < 0 ? default(ReadOnlyMemory<byte>?) : memory.Slice(valueStart, valueLength),
             memory[headersStart..end],
             headerCount,
             end - start);

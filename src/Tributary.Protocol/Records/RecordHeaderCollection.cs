@@ -52,15 +52,15 @@ public readonly struct RecordHeaderCollection
     /// <summary>Reads one header; the same rules <see cref="Record"/> checks when it parses a record.</summary>
     internal static RecordHeader Read(ReadOnlyMemory<byte> memory, ReadOnlySpan<byte> span, ref int position)
     {
-        var keyStart = RecordVarInt.ReadNullableBytes(span, ref position, "header key", out var keyLength);
+        var keyStart = RecordVarInt.ReadNullableBytes(span, ref position, "header key", "header key length", out var keyLength);
         if (keyStart < 0)
         {
             throw new ProtocolException("header key is null: header keys are non-nullable strings");
         }
 
-        var valueStart = RecordVarInt.ReadNullableBytes(span, ref position, "header value", out var valueLength);
+        var valueStart = RecordVarInt.ReadNullableBytes(span, ref position, "header value", "header value length", out var valueLength);
         return new RecordHeader(
             memory.Slice(keyStart, keyLength),
-            valueStart < 0 ? null : memory.Slice(valueStart, valueLength));
+            valueStart < 0 ? default(ReadOnlyMemory<byte>?) : memory.Slice(valueStart, valueLength));
     }
 }

@@ -58,10 +58,13 @@ internal static class RecordVarInt
         throw new ProtocolException($"{field} varlong is longer than 64 bits at byte {position - 1}");
     }
 
-    /// <summary>A varint length followed by that many bytes; -1 is null. Returns the start, or -1 for null.</summary>
-    public static int ReadNullableBytes(ReadOnlySpan<byte> span, ref int position, string field, out int length)
+    /// <summary>
+    /// A varint length followed by that many bytes; -1 is null. Returns the start, or -1 for null. Both names
+    /// are literals so that the success path builds no strings.
+    /// </summary>
+    public static int ReadNullableBytes(ReadOnlySpan<byte> span, ref int position, string field, string lengthField, out int length)
     {
-        length = ReadVarInt(span, ref position, field + " length");
+        length = ReadVarInt(span, ref position, lengthField);
         if (length == -1)
         {
             return -1;
