@@ -529,6 +529,12 @@ public sealed class PartitionLog : IDisposable
                     StorageLog.RebuiltIndexes(_logger, Topic, Partition, segment.BaseOffset);
                 }
 
+                if (!isLast)
+                {
+                    // As at a roll: a segment that takes no more appends gets its final time-index entry.
+                    segment.OnBecomeInactive();
+                }
+
                 if (problem is not null && !isLast)
                 {
                     // Offsets after a cut must not resume in a later segment: that would leave a hole in the log.
