@@ -183,7 +183,12 @@ public sealed class PartitionLog : IDisposable
             var index = FindSegmentIndex(segments, fetchOffset);
             if (index < 0)
             {
-                // Retention removed the segment after we read the log start offset; look again.
+                // Retention removed the segment after we read the log start offset; looking again sees the new start.
+                if (attempt >= ReadAttemptsMax)
+                {
+                    throw new InvalidOperationException($"no segment holds offset {fetchOffset} although it is in range");
+                }
+
                 continue;
             }
 
