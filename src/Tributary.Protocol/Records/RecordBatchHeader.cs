@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Numerics;
 
 namespace Tributary.Protocol.Records;
 
@@ -125,41 +124,4 @@ public readonly record struct RecordBatchHeader(
     /// <summary>Partition leader epoch is outside the CRC, so the leader can stamp it without recomputing.</summary>
     public static void WritePartitionLeaderEpoch(Span<byte> batch, int epoch) =>
         BinaryPrimitives.WriteInt32BigEndian(batch[PartitionLeaderEpochOffset..], epoch);
-}
-
-public enum CompressionType : byte
-{
-    None = 0,
-    Gzip = 1,
-    Snappy = 2,
-    Lz4 = 3,
-    Zstd = 4,
-}
-
-/// <summary>CRC32C using the processor's instruction through <see cref="BitOperations.Crc32C(uint, ulong)"/>.</summary>
-public static class Crc32C
-{
-    public static uint Compute(ReadOnlySpan<byte> data) => ~Append(uint.MaxValue, data);
-
-    public static uint Append(uint crc, ReadOnlySpan<byte> data)
-    {
-        while (data.Length >= 8)
-        {
-            crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(data));
-            data = data[8..];
-        }
-
-        if (data.Length >= 4)
-        {
-            crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt32LittleEndian(data));
-            data = data[4..];
-        }
-
-        foreach (var b in data)
-        {
-            crc = BitOperations.Crc32C(crc, b);
-        }
-
-        return crc;
-    }
 }

@@ -1,0 +1,38 @@
+namespace Tributary.Protocol.Records;
+
+/// <summary>
+/// The outcome of <see cref="RecordBatchValidator.Validate"/>: either the headers of every batch and the total
+/// record count, or the first error found with a reason precise enough to log.
+/// </summary>
+public sealed class RecordBatchValidation
+{
+    private RecordBatchValidation(RecordBatchError error, string? reason, IReadOnlyList<RecordBatchHeader> batches, long recordCount)
+    {
+        Error = error;
+        Reason = reason;
+        Batches = batches;
+        RecordCount = recordCount;
+    }
+
+    public RecordBatchError Error { get; }
+
+    public string? Reason { get; }
+
+    public bool IsValid => Error == RecordBatchError.None;
+
+    /// <summary>Headers of the batches in order; empty when validation failed.</summary>
+    public IReadOnlyList<RecordBatchHeader> Batches { get; }
+
+    public int BatchCount => Batches.Count;
+
+    public long RecordCount { get; }
+
+    internal static RecordBatchValidation Valid(IReadOnlyList<RecordBatchHeader> batches, long recordCount) =>
+        new(RecordBatchError.None, null, batches, recordCount);
+
+    internal static RecordBatchValidation Invalid(RecordBatchError error, string reason) =>
+        new(error, reason, [], 0);
+
+    public override string ToString() =>
+        IsValid ? $"valid: {BatchCount} batches, {RecordCount} records" : $"{Error}: {Reason}";
+}

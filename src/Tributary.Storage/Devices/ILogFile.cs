@@ -1,0 +1,22 @@
+namespace Tributary.Storage.Devices;
+
+/// <summary>
+/// An open file of the log. One appender at a time (the partition's append lock guarantees it); any number of
+/// concurrent positional readers, which must never wait for the appender.
+/// </summary>
+public interface ILogFile : IDisposable
+{
+    /// <summary>Bytes in the file, including appends not yet flushed to stable storage.</summary>
+    long Length { get; }
+
+    void Append(ReadOnlySpan<byte> data);
+
+    /// <summary>Reads up to <c>destination.Length</c> bytes at <paramref name="position"/>; returns the count read (0 at end).</summary>
+    int ReadAt(long position, Span<byte> destination);
+
+    /// <summary>Cuts the file to <paramref name="length"/> bytes; the next append continues from there.</summary>
+    void Truncate(long length);
+
+    /// <summary>Makes everything appended so far survive power loss (fsync).</summary>
+    void Flush();
+}

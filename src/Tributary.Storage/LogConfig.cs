@@ -1,0 +1,74 @@
+namespace Tributary.Storage;
+
+/// <summary>
+/// Per-partition log settings, named after Kafka's topic configs (the Kafka key is given on each property).
+/// Defaults are Kafka's defaults.
+/// </summary>
+public sealed record LogConfig
+{
+    public static LogConfig Default { get; } = new();
+
+    /// <summary><c>segment.bytes</c>: roll to a new segment before the active one would grow past this.</summary>
+    public int SegmentBytes { get; init; } = 1024 * 1024 * 1024;
+
+    /// <summary><c>segment.ms</c>: roll when the active segment's first append is this old.</summary>
+    public long SegmentMs { get; init; } = (long)TimeSpan.FromDays(7).TotalMilliseconds;
+
+    /// <summary><c>retention.ms</c>: delete segments whose newest timestamp is older than this; -1 keeps forever.</summary>
+    public long RetentionMs { get; init; } = (long)TimeSpan.FromDays(7).TotalMilliseconds;
+
+    /// <summary><c>retention.bytes</c>: delete oldest segments while the partition is larger than this; -1 is no limit.</summary>
+    public long RetentionBytes { get; init; } = -1;
+
+    /// <summary><c>index.interval.bytes</c>: one offset-index entry (and time-index entry) per this many log bytes.</summary>
+    public int IndexIntervalBytes { get; init; } = 4096;
+
+    /// <summary>
+    /// <c>flush.messages</c> (broker: <c>log.flush.interval.messages</c>): fsync once this many messages are unflushed.
+    /// 1 means fsync before every acknowledgement. The default relies on the OS page cache, as Kafka does.
+    /// </summary>
+    public long FlushIntervalMessages { get; init; } = long.MaxValue;
+
+    /// <summary><c>flush.ms</c> (broker: <c>log.flush.interval.ms</c>): fsync when the last flush is this old.</summary>
+    public long FlushIntervalMs { get; init; } = long.MaxValue;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
+    public void Validate()
+    {
+        // A segment must hold at least one batch header; index positions are int32, so segments stay below 2 GiB.
+        if (SegmentBytes < 64)
+        {
+            throw new ArgumentException($"segment.bytes {SegmentBytes} must be at least 64");
+        }
+
+        if (SegmentMs < 1)
+        {
+            throw new ArgumentException($"segment.ms {SegmentMs} must be at least 1");
+        }
+
+        if (RetentionMs < -1)
+        {
+            throw new ArgumentException($"retention.ms {RetentionMs} must be -1 (infinite) or at least 0");
+        }
+
+        if (RetentionBytes < -1)
+        {
+            throw new ArgumentException($"retention.bytes {RetentionBytes} must be -1 (no limit) or at least 0");
+        }
+
+        if (IndexIntervalBytes < 0)
+        {
+            throw new ArgumentException($"index.interval.bytes {IndexIntervalBytes} must be at least 0");
+        }
+
+        if (FlushIntervalMessages < 1)
+        {
+            throw new ArgumentException($"flush.messages {FlushIntervalMessages} must be at least 1");
+        }
+
+        if (FlushIntervalMs < 0)
+        {
+            throw new ArgumentException($"flush.ms {FlushIntervalMs} must be at least 0");
+        }
+    }
+}

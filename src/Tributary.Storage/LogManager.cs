@@ -1,0 +1,228 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Tributary.Storage.Devices;
+
+namespace Tributary.Storage;
+
+/// <summary>
+/// Owns a data directory: one <see cref="PartitionLog"/> per <c>&lt;topic&gt;-&lt;partition&gt;</c> directory in it,
+/// loaded when the manager is created. Disposing flushes and closes every log, then writes the clean-shutdown
+/// marker, which lets the next start trust the indexes instead of scanning the logs.
+/// </summary>
+public sealed class LogManager : IDisposable
+{
+    /// <summary>Present only between a clean close and the next start; its absence at start means a crash.</summary>
+    public const string CleanShutdownFileName = ".tributary-clean-shutdown";
+
+    /// <summary>Kafka's limit on topic name length.</summary>
+    public const int TopicNameLengthMax = 249;
+
+    private readonly ILogDevice _device;
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<(string Topic, int Partition), PartitionLog> _logs = new();
+    private readonly Lock _createLock = new();
+    private bool _disposed;
+
+    public LogManager(
+        ILogDevice device,
+        string dataDirectory,
+        LogConfig? defaultConfig = null,
+        TimeProvider? time = null,
+        ILoggerFactory? loggerFactory = null)
+    {
+        _device = device;
+        DataDirectory = dataDirectory;
+        DefaultConfig = defaultConfig ?? LogConfig.Default;
+        DefaultConfig.Validate();
+        _time = time ?? TimeProvider.System;
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = _loggerFactory.CreateLogger<LogManager>();
+        try
+        {
+            Load();
+        }
+        catch
+        {
+            foreach (var log in _logs.Values)
+            {
+                log.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    public string DataDirectory { get; }
+
+    /// <summary>The config of partitions loaded from disk until the broker sets theirs with <see cref="UpdateConfig"/>.</summary>
+    public LogConfig DefaultConfig { get; }
+
+    /// <summary>True when the previous run closed cleanly, so logs were loaded without recovery scans.</summary>
+    public bool LoadedAfterCleanShutdown { get; private set; }
+
+    public IReadOnlyCollection<PartitionLog> Logs => _logs.Values.ToArray();
+
+    /// <summary>An in-memory data directory, for tests and the embeddable broker.</summary>
+    public static LogManager InMemory(LogConfig? defaultConfig = null, TimeProvider? time = null, ILoggerFactory? loggerFactory = null) =>
+        new(new MemoryLogDevice(), "/data", defaultConfig, time, loggerFactory);
+
+    /// <summary>
+    /// The log of <paramref name="topic"/>-<paramref name="partition"/>, created empty when missing. An existing log
+    /// takes <paramref name="config"/> as its config, so the caller's config is the one in force.
+    /// </summary>
+    public PartitionLog GetOrCreate(string topic, int partition, LogConfig config)
+    {
+        ValidateTopicPartition(topic, partition);
+        config.Validate();
+        if (_logs.TryGetValue((topic, partition), out var existing))
+        {
+            existing.UpdateConfig(config);
+            return existing;
+        }
+
+        lock (_createLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_logs.TryGetValue((topic, partition), out existing))
+            {
+                existing.UpdateConfig(config);
+                return existing;
+            }
+
+            // A directory that already exists here was not loaded at start (it appeared since): recover it rather than trust it.
+            var directory = PartitionDirectory(topic, partition);
+            var log = PartitionLog.Open(
+                _device, directory, topic, partition, config, _time, cleanShutdown: !_device.DirectoryExists(directory), PartitionLogger());
+            _logs[(topic, partition)] = log;
+            return log;
+        }
+    }
+
+    public bool TryGet(string topic, int partition, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PartitionLog? log) =>
+        _logs.TryGetValue((topic, partition), out log);
+
+    /// <summary>Closes the log and removes its directory. Returns false when there is no such log.</summary>
+    public bool Delete(string topic, int partition)
+    {
+        lock (_createLock)
+        {
+            if (!_logs.TryRemove((topic, partition), out var log))
+            {
+                return false;
+            }
+
+            log.DeleteFiles();
+            return true;
+        }
+    }
+
+    /// <summary>Returns false when there is no such log.</summary>
+    public bool UpdateConfig(string topic, int partition, LogConfig config)
+    {
+        if (!_logs.TryGetValue((topic, partition), out var log))
+        {
+            return false;
+        }
+
+        log.UpdateConfig(config);
+        return true;
+    }
+
+    /// <summary>Applies retention.ms and retention.bytes to every log; returns how many segments were deleted.</summary>
+    public int RunRetention() => _logs.Values.Sum(log => log.ApplyRetention());
+
+    /// <summary>Flushes the logs whose flush.ms has elapsed; the broker calls this periodically.</summary>
+    public void FlushIfDue()
+    {
+        foreach (var log in _logs.Values)
+        {
+            log.FlushIfDue();
+        }
+    }
+
+    /// <summary>Flushes and closes every log, then writes the clean-shutdown marker.</summary>
+    public void Dispose()
+    {
+        lock (_createLock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            foreach (var log in _logs.Values)
+            {
+                log.Close();
+            }
+
+            _logs.Clear();
+            using var marker = _device.OpenFile(Path.Combine(DataDirectory, CleanShutdownFileName));
+            marker.Flush();
+        }
+    }
+
+    /// <summary>
+    /// Splits a directory name into topic and partition on the last '-' (topic names may contain '-').
+    /// </summary>
+    internal static bool TryParsePartitionDirectory(string name, out string topic, out int partition)
+    {
+        topic = "";
+        partition = -1;
+        var dash = name.LastIndexOf('-');
+        if (dash <= 0 || !int.TryParse(name.AsSpan(dash + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out partition))
+        {
+            return false;
+        }
+
+        topic = name[..dash];
+        return IsValidTopicName(topic);
+    }
+
+    /// <summary>Kafka's rule: 1 to 249 of [a-zA-Z0-9._-], and not "." or "..". It also keeps names safe as directory names.</summary>
+    internal static bool IsValidTopicName(string topic) =>
+        topic.Length is > 0 and <= TopicNameLengthMax
+        && topic is not "." and not ".."
+        && topic.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+
+    private static void ValidateTopicPartition(string topic, int partition)
+    {
+        if (!IsValidTopicName(topic))
+        {
+            throw new ArgumentException($"'{topic}' is not a legal topic name", nameof(topic));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(partition);
+    }
+
+    private string PartitionDirectory(string topic, int partition) =>
+        Path.Combine(DataDirectory, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{topic}-{partition}"));
+
+    private ILogger PartitionLogger() => _loggerFactory.CreateLogger<PartitionLog>();
+
+    private void Load()
+    {
+        _device.CreateDirectory(DataDirectory);
+        var markerPath = Path.Combine(DataDirectory, CleanShutdownFileName);
+        LoadedAfterCleanShutdown = _device.FileExists(markerPath);
+        foreach (var name in _device.ListDirectories(DataDirectory))
+        {
+            if (!TryParsePartitionDirectory(name, out var topic, out var partition))
+            {
+                StorageLog.IgnoredDirectory(_logger, name);
+                continue;
+            }
+
+            _logs[(topic, partition)] = PartitionLog.Open(
+                _device, Path.Combine(DataDirectory, name), topic, partition, DefaultConfig, _time, LoadedAfterCleanShutdown, PartitionLogger());
+        }
+
+        // From here on a crash must be detected at the next start. (Without an fsync of the directory a power loss
+        // could bring the marker back; Kafka accepts the same window.)
+        _device.DeleteFile(markerPath);
+        StorageLog.LoadedPartitions(_logger, _logs.Count, DataDirectory, LoadedAfterCleanShutdown ? "a clean" : "an unclean");
+    }
+}

@@ -1,0 +1,452 @@
+using System.Buffers;
+using System.Globalization;
+using Tributary.Protocol;
+using Tributary.Protocol.Records;
+using Tributary.Storage.Devices;
+
+namespace Tributary.Storage.Segments;
+
+/// <summary>
+/// One segment of a partition: <c>NNNNNNNNNNNNNNNNNNNN.log</c> with stored batches, and its sparse
+/// <c>.index</c> and <c>.timeindex</c>, named after the first offset it holds (zero-padded to 20 digits, Kafka's
+/// layout). Only the partition's append lock holder mutates it; readers use <see cref="SizeBytes"/> and
+/// <see cref="NextOffset"/>, which are published only after the bytes they cover are written.
+/// </summary>
+internal sealed class LogSegment : IDisposable
+{
+    public const string LogSuffix = ".log";
+    public const string IndexSuffix = ".index";
+    public const string TimeIndexSuffix = ".timeindex";
+
+    private const int BaseOffsetDigits = 20;
+
+    private readonly ILogDevice _device;
+    private readonly string _directory;
+    private readonly ILogFile _log;
+    private readonly OffsetIndex _offsetIndex;
+    private readonly TimeIndex _timeIndex;
+    private long _sizeBytes;
+    private long _nextOffset;
+    private long _largestTimestampMs = -1;
+    private long _offsetOfLargestTimestamp;
+    private long _bytesSinceLastIndexEntry;
+    private long _firstAppendMs;
+    private long _lastAppendMs;
+
+    private LogSegment(ILogDevice device, string directory, long baseOffset, long nowMs)
+    {
+        _device = device;
+        _directory = directory;
+        BaseOffset = baseOffset;
+        _log = device.OpenFile(PathOf(directory, baseOffset, LogSuffix));
+        _offsetIndex = new OffsetIndex(device.OpenFile(PathOf(directory, baseOffset, IndexSuffix)), baseOffset);
+        _timeIndex = new TimeIndex(device.OpenFile(PathOf(directory, baseOffset, TimeIndexSuffix)), baseOffset);
+        _nextOffset = baseOffset;
+        _offsetOfLargestTimestamp = baseOffset;
+        _firstAppendMs = -1;
+        _lastAppendMs = nowMs;
+    }
+
+    public long BaseOffset { get; }
+
+    /// <summary>Bytes of whole, readable batches.</summary>
+    public long SizeBytes => Volatile.Read(ref _sizeBytes);
+
+    /// <summary>One past the last offset stored in this segment (the base offset when empty).</summary>
+    public long NextOffset => Volatile.Read(ref _nextOffset);
+
+    /// <summary>Largest batch maxTimestamp in the segment, or -1 when no batch carries a timestamp.</summary>
+    public long LargestTimestampMs => Volatile.Read(ref _largestTimestampMs);
+
+    /// <summary>When this segment received its first append (load time for a segment loaded from disk), or -1 when empty.</summary>
+    public long FirstAppendMs => _firstAppendMs;
+
+    /// <summary>When this segment last received an append (load time for a segment loaded from disk).</summary>
+    public long LastAppendMs => Volatile.Read(ref _lastAppendMs);
+
+    public static string PathOf(string directory, long baseOffset, string suffix) =>
+        Path.Combine(directory, baseOffset.ToString("D20", CultureInfo.InvariantCulture) + suffix);
+
+    /// <summary>Parses <c>00000000000000000042.log</c> (or another suffix) into 42.</summary>
+    public static bool TryParseBaseOffset(string fileName, string suffix, out long baseOffset)
+    {
+        baseOffset = 0;
+        return fileName.Length == BaseOffsetDigits + suffix.Length
+            && fileName.EndsWith(suffix, StringComparison.Ordinal)
+            && fileName.AsSpan(0, BaseOffsetDigits).IndexOfAnyExceptInRange('0', '9') < 0
+            && long.TryParse(fileName.AsSpan(0, BaseOffsetDigits), NumberStyles.None, CultureInfo.InvariantCulture, out baseOffset);
+    }
+
+    /// <summary>A new, empty segment; leftovers of an earlier segment with the same base offset are discarded.</summary>
+    public static LogSegment Create(ILogDevice device, string directory, long baseOffset, long nowMs)
+    {
+        foreach (var suffix in new[] { LogSuffix, IndexSuffix, TimeIndexSuffix })
+        {
+            device.DeleteFile(PathOf(directory, baseOffset, suffix));
+        }
+
+        return new LogSegment(device, directory, baseOffset, nowMs);
+    }
+
+    /// <summary>Opens an existing segment's files; the caller then calls <see cref="TryLoad"/> or <see cref="Recover"/>.</summary>
+    public static LogSegment Open(ILogDevice device, string directory, long baseOffset, long nowMs, out bool indexFilesMissing)
+    {
+        indexFilesMissing = !device.FileExists(PathOf(directory, baseOffset, IndexSuffix))
+            || !device.FileExists(PathOf(directory, baseOffset, TimeIndexSuffix));
+        return new LogSegment(device, directory, baseOffset, nowMs);
+    }
+
+    /// <summary>
+    /// Loads a segment that was closed cleanly, trusting its indexes: only the batches after the last offset-index
+    /// entry (at most about one index interval) are walked to find the next offset and newest timestamp. Returns
+    /// false, changing nothing the caller relies on, when the files do not fit together; then call
+    /// <see cref="Recover"/>.
+    /// </summary>
+    public bool TryLoad()
+    {
+        var logBytes = _log.Length;
+        if (!_offsetIndex.LooksConsistent(logBytes))
+        {
+            return false;
+        }
+
+        long position = Math.Max(0, _offsetIndex.LastPosition);
+        var nextOffset = BaseOffset;
+        var largestTimestampMs = _timeIndex.LastTimestampMs;
+        var offsetOfLargestTimestamp = _timeIndex.LastOffset;
+        Span<byte> prefixBytes = stackalloc byte[BatchPrefix.Bytes];
+        while (position < logBytes)
+        {
+            if (logBytes - position < RecordBatchHeader.Size || _log.ReadAt(position, prefixBytes) != prefixBytes.Length)
+            {
+                return false;
+            }
+
+            var prefix = BatchPrefix.Read(prefixBytes);
+            if (prefix.TotalSize < RecordBatchHeader.Size || prefix.TotalSize > logBytes - position
+                || prefix.BaseOffset < nextOffset || prefix.LastOffset < prefix.BaseOffset)
+            {
+                return false;
+            }
+
+            if (prefix.MaxTimestampMs > largestTimestampMs)
+            {
+                largestTimestampMs = prefix.MaxTimestampMs;
+                offsetOfLargestTimestamp = prefix.LastOffset;
+            }
+
+            nextOffset = prefix.LastOffset + 1;
+            position += prefix.TotalSize;
+        }
+
+        if (!_timeIndex.LooksConsistent(nextOffset))
+        {
+            return false;
+        }
+
+        _sizeBytes = logBytes;
+        _nextOffset = nextOffset;
+        _largestTimestampMs = largestTimestampMs;
+        _offsetOfLargestTimestamp = offsetOfLargestTimestamp;
+        _bytesSinceLastIndexEntry = logBytes - Math.Max(0, _offsetIndex.LastPosition);
+        _firstAppendMs = logBytes > 0 ? _lastAppendMs : -1;
+        return true;
+    }
+
+    /// <summary>
+    /// Walks every batch checking length, magic, CRC and that offsets only increase; cuts the log at the first batch
+    /// that fails (a torn write or corruption: nothing after it can be trusted) and rebuilds both indexes.
+    /// Returns the number of bytes cut; <paramref name="problem"/> says why.
+    /// </summary>
+    public long Recover(int indexIntervalBytes, out string? problem)
+    {
+        problem = null;
+        _offsetIndex.Clear();
+        _timeIndex.Clear();
+        _largestTimestampMs = -1;
+        _offsetOfLargestTimestamp = BaseOffset;
+        _bytesSinceLastIndexEntry = 0;
+
+        var logBytes = _log.Length;
+        long position = 0;
+        var nextOffset = BaseOffset;
+        Span<byte> headerBytes = stackalloc byte[RecordBatchHeader.Size];
+        byte[]? batchBuffer = null;
+        try
+        {
+            while (position < logBytes)
+            {
+                if (logBytes - position < RecordBatchHeader.Size || _log.ReadAt(position, headerBytes) != headerBytes.Length)
+                {
+                    problem = $"torn batch header at position {position}";
+                    break;
+                }
+
+                RecordBatchHeader header;
+                try
+                {
+                    header = RecordBatchHeader.Read(headerBytes);
+                }
+                catch (ProtocolException e)
+                {
+                    problem = $"invalid batch at position {position}: {e.Message}";
+                    break;
+                }
+
+                if (header.TotalSize > logBytes - position)
+                {
+                    problem = $"torn batch at position {position}: {header.TotalSize} bytes declared, {logBytes - position} present";
+                    break;
+                }
+
+                if (header.BaseOffset < nextOffset || header.LastOffset - BaseOffset > int.MaxValue)
+                {
+                    problem = $"batch at position {position} has base offset {header.BaseOffset}, expected at least {nextOffset}";
+                    break;
+                }
+
+                if (batchBuffer is null || batchBuffer.Length < header.TotalSize)
+                {
+                    if (batchBuffer is not null)
+                    {
+                        ArrayPool<byte>.Shared.Return(batchBuffer);
+                    }
+
+                    batchBuffer = ArrayPool<byte>.Shared.Rent(header.TotalSize);
+                }
+
+                var batch = batchBuffer.AsSpan(0, header.TotalSize);
+                if (_log.ReadAt(position, batch) != batch.Length || !RecordBatchHeader.IsCrcValid(batch))
+                {
+                    problem = $"CRC mismatch in batch at position {position} (offsets {header.BaseOffset}..{header.LastOffset})";
+                    break;
+                }
+
+                IndexBatch(BatchPrefix.Read(batch), position, indexIntervalBytes);
+                position += header.TotalSize;
+                nextOffset = header.NextOffset;
+            }
+        }
+        finally
+        {
+            if (batchBuffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(batchBuffer);
+            }
+        }
+
+        if (position < logBytes)
+        {
+            _log.Truncate(position);
+        }
+
+        _sizeBytes = position;
+        _nextOffset = nextOffset;
+        _firstAppendMs = position > 0 ? _lastAppendMs : -1;
+        return logBytes - position;
+    }
+
+    /// <summary>
+    /// Appends batches whose offsets are already assigned (and lie beyond <see cref="NextOffset"/>) and indexes them.
+    /// </summary>
+    public void Append(ReadOnlySpan<byte> batches, int indexIntervalBytes, long nowMs)
+    {
+        var position = _sizeBytes;
+        try
+        {
+            _log.Append(batches);
+        }
+        catch
+        {
+            // Leave no partial batch behind for a later append to follow; if even this fails, recovery will cut it.
+            TryTruncate(position);
+            throw;
+        }
+
+        var cursor = 0;
+        var nextOffset = _nextOffset;
+        while (cursor < batches.Length)
+        {
+            var prefix = BatchPrefix.Read(batches[cursor..]);
+            IndexBatch(prefix, position + cursor, indexIntervalBytes);
+            cursor += prefix.TotalSize;
+            nextOffset = prefix.LastOffset + 1;
+        }
+
+        if (_firstAppendMs < 0)
+        {
+            _firstAppendMs = nowMs;
+        }
+
+        Volatile.Write(ref _lastAppendMs, nowMs);
+
+        // Size before next offset: a reader that sees the new high watermark also sees these bytes.
+        Volatile.Write(ref _sizeBytes, position + batches.Length);
+        Volatile.Write(ref _nextOffset, nextOffset);
+    }
+
+    /// <summary>
+    /// Called when the segment stops being the active one (roll or clean close): as Kafka does, the time index gets a
+    /// final entry for the newest timestamp, so a later load finds it without reading the log.
+    /// </summary>
+    public void OnBecomeInactive() => _timeIndex.MaybeAppend(_largestTimestampMs, _offsetOfLargestTimestamp);
+
+    /// <summary>
+    /// Whole batches starting with the one that contains <paramref name="fetchOffset"/> (or the first after it), up to
+    /// <paramref name="maxBytes"/>, at least one batch when <paramref name="minOneBatch"/>, none at or beyond
+    /// <paramref name="highWatermark"/>. Returns false when this segment holds nothing at or after the offset.
+    /// </summary>
+    public bool Read(long fetchOffset, int maxBytes, bool minOneBatch, long highWatermark, out ReadOnlyMemory<byte> records)
+    {
+        records = ReadOnlyMemory<byte>.Empty;
+        var sizeBytes = SizeBytes;
+        if (!TryFindBatch(fetchOffset, sizeBytes, out var position, out var first))
+        {
+            return false;
+        }
+
+        if (first.BaseOffset >= highWatermark)
+        {
+            return true;
+        }
+
+        var available = sizeBytes - position;
+        var wanted = Math.Min(available, Math.Max(0, maxBytes));
+        if (minOneBatch)
+        {
+            // KIP-74: a batch larger than maxBytes is still returned whole, or the consumer could never progress.
+            wanted = Math.Max(wanted, first.TotalSize);
+        }
+
+        if (wanted < first.TotalSize)
+        {
+            return true;
+        }
+
+        var buffer = new byte[wanted];
+        var read = _log.ReadAt(position, buffer);
+        var end = 0;
+        while (read - end >= BatchPrefix.Bytes)
+        {
+            var prefix = BatchPrefix.Read(buffer.AsSpan(end));
+            if (prefix.TotalSize > read - end || prefix.BaseOffset >= highWatermark)
+            {
+                break;
+            }
+
+            end += prefix.TotalSize;
+        }
+
+        records = buffer.AsMemory(0, end);
+        return true;
+    }
+
+    /// <summary>Base offset of the first batch whose maxTimestamp is at least <paramref name="timestampMs"/>, below the high watermark.</summary>
+    public long? FindOffsetByTimestamp(long timestampMs, long highWatermark)
+    {
+        if (LargestTimestampMs < timestampMs)
+        {
+            return null;
+        }
+
+        var sizeBytes = SizeBytes;
+        long position = _offsetIndex.LookupPosition(_timeIndex.LookupOffsetBefore(timestampMs));
+        Span<byte> prefixBytes = stackalloc byte[BatchPrefix.Bytes];
+        while (sizeBytes - position >= BatchPrefix.Bytes && _log.ReadAt(position, prefixBytes) == prefixBytes.Length)
+        {
+            var prefix = BatchPrefix.Read(prefixBytes);
+            if (prefix.BaseOffset >= highWatermark)
+            {
+                return null;
+            }
+
+            if (prefix.MaxTimestampMs >= timestampMs)
+            {
+                return prefix.BaseOffset;
+            }
+
+            position += prefix.TotalSize;
+        }
+
+        return null;
+    }
+
+    public void Flush()
+    {
+        _log.Flush();
+        _offsetIndex.Flush();
+        _timeIndex.Flush();
+    }
+
+    /// <summary>Closes the segment and removes its files.</summary>
+    public void Delete()
+    {
+        Dispose();
+        foreach (var suffix in new[] { LogSuffix, IndexSuffix, TimeIndexSuffix })
+        {
+            _device.DeleteFile(PathOf(_directory, BaseOffset, suffix));
+        }
+    }
+
+    public void Dispose()
+    {
+        _log.Dispose();
+        _offsetIndex.Dispose();
+        _timeIndex.Dispose();
+    }
+
+    private void IndexBatch(BatchPrefix prefix, long position, int indexIntervalBytes)
+    {
+        if (prefix.MaxTimestampMs > _largestTimestampMs)
+        {
+            Volatile.Write(ref _largestTimestampMs, prefix.MaxTimestampMs);
+            _offsetOfLargestTimestamp = prefix.LastOffset;
+        }
+
+        // Kafka's rule: the first batch after more than index.interval.bytes of unindexed log gets an entry.
+        if (_bytesSinceLastIndexEntry > indexIntervalBytes)
+        {
+            _offsetIndex.Append(prefix.LastOffset, checked((int)position));
+            _timeIndex.MaybeAppend(_largestTimestampMs, _offsetOfLargestTimestamp);
+            _bytesSinceLastIndexEntry = 0;
+        }
+
+        _bytesSinceLastIndexEntry += prefix.TotalSize;
+    }
+
+    /// <summary>Finds the first batch whose last offset is at least <paramref name="offset"/>, starting from the index.</summary>
+    private bool TryFindBatch(long offset, long sizeBytes, out long position, out BatchPrefix batch)
+    {
+        position = _offsetIndex.LookupPosition(offset);
+        Span<byte> prefixBytes = stackalloc byte[BatchPrefix.Bytes];
+        while (sizeBytes - position >= BatchPrefix.Bytes && _log.ReadAt(position, prefixBytes) == prefixBytes.Length)
+        {
+            batch = BatchPrefix.Read(prefixBytes);
+            if (batch.TotalSize > sizeBytes - position)
+            {
+                break;
+            }
+
+            if (batch.LastOffset >= offset)
+            {
+                return true;
+            }
+
+            position += batch.TotalSize;
+        }
+
+        batch = default;
+        return false;
+    }
+
+    private void TryTruncate(long length)
+    {
+        try
+        {
+            _log.Truncate(length);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

@@ -1,0 +1,35 @@
+using Microsoft.Extensions.Logging;
+
+namespace Tributary.Storage;
+
+/// <summary>Storage log messages; event ids are stable so operators can alert on them.</summary>
+internal static partial class StorageLog
+{
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning,
+        Message = "Partition {Topic}-{Partition}: truncated {TruncatedBytes} bytes from segment {BaseOffset} during recovery: {Problem}")]
+    public static partial void TruncatedSegment(ILogger logger, string topic, int partition, long baseOffset, long truncatedBytes, string problem);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning,
+        Message = "Partition {Topic}-{Partition}: deleted segment {BaseOffset} found after a truncated segment during recovery")]
+    public static partial void DeletedSegmentAfterTruncation(ILogger logger, string topic, int partition, long baseOffset);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Information,
+        Message = "Partition {Topic}-{Partition}: rebuilt the indexes of segment {BaseOffset}")]
+    public static partial void RebuiltIndexes(ILogger logger, string topic, int partition, long baseOffset);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Information,
+        Message = "Partition {Topic}-{Partition}: deleted {SegmentCount} segments, log start offset is now {LogStartOffset}")]
+    public static partial void DeletedSegments(ILogger logger, string topic, int partition, int segmentCount, long logStartOffset);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Warning,
+        Message = "Ignoring directory '{Directory}' in the data directory: it is not named <topic>-<partition>")]
+    public static partial void IgnoredDirectory(ILogger logger, string directory);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Information,
+        Message = "Loaded {PartitionCount} partitions from '{DataDirectory}' after {ShutdownKind} shutdown")]
+    public static partial void LoadedPartitions(ILogger logger, int partitionCount, string dataDirectory, string shutdownKind);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Error,
+        Message = "Partition {Topic}-{Partition}: an append listener threw")]
+    public static partial void AppendListenerFailed(ILogger logger, Exception exception, string topic, int partition);
+}
