@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Tributary.Broker.Config;
 using Tributary.Broker.Metadata;
 using Tributary.Storage;
+using Tributary.Storage.Devices;
 
 namespace Tributary.Broker;
 

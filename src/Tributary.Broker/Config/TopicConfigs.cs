@@ -60,7 +60,7 @@ public static class TopicConfigs
         long Long(string key, long fallback) => overrides.TryGetValue(key, out var v) ? long.Parse(v, CultureInfo.InvariantCulture) : fallback;
         return new LogConfig
         {
-            SegmentBytes = Long(SegmentBytes, broker.LogSegmentBytes),
+            SegmentBytes = (int)Long(SegmentBytes, broker.LogSegmentBytes),
             SegmentMs = Long(SegmentMs, broker.LogRollMs),
             RetentionMs = Long(RetentionMs, broker.LogRetentionMs),
             RetentionBytes = Long(RetentionBytes, broker.LogRetentionBytes),

@@ -15,8 +15,8 @@ public sealed partial class MetadataStore
 
     private readonly string? _path;
     private readonly Lock _lock = new();
-    private Dictionary<string, TopicInfo> _byName = new(StringComparer.Ordinal);
-    private Dictionary<Guid, TopicInfo> _byId = [];
+    private readonly Dictionary<string, TopicInfo> _byName = new(StringComparer.Ordinal);
+    private readonly Dictionary<Guid, TopicInfo> _byId = [];
 
     public MetadataStore(string? directory)
     {
