@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Logging;
+using Tributary.Broker;
+using Tributary.Broker.Dispatch;
+using Tributary.Broker.Handlers;
+
+namespace Tributary.Server.Hosting;
+
+/// <summary>Every API this broker serves. ApiVersions advertises exactly this list.</summary>
+public static class HandlerCatalog
+{
+    public static RequestDispatcher CreateDispatcher(BrokerCore broker, ILoggerFactory loggerFactory)
+    {
+        RequestDispatcher? dispatcher = null;
+        IApiHandler[] handlers =
+        [
+            new ApiVersionsHandler(() => dispatcher!),
+            new MetadataHandler(broker),
+            new ProduceHandler(broker, loggerFactory.CreateLogger<ProduceHandler>()),
+            new FetchHandler(broker),
+            new ListOffsetsHandler(broker),
+        ];
+        dispatcher = new RequestDispatcher(handlers, loggerFactory.CreateLogger<RequestDispatcher>());
+        return dispatcher;
+    }
+}

@@ -1,0 +1,218 @@
+using System.Globalization;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Tributary.Broker;
+using Tributary.Broker.Config;
+using Tributary.Broker.Dispatch;
+using Tributary.Protocol;
+using Tributary.Server.Hosting;
+using Tributary.Server.Networking;
+
+namespace Tributary.Server;
+
+/// <summary>
+/// A real Kafka broker in the calling process: <c>await using var kafka = await TributaryBroker.StartAsync();</c>
+/// then point any Kafka client at <see cref="BootstrapServers"/>. The same type runs the standalone server.
+/// </summary>
+public sealed class TributaryBroker : IAsyncDisposable
+{
+    private readonly BrokerConfig _config;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly TimeProvider _time;
+    private readonly string? _temporaryDirectory;
+    private readonly Dictionary<ApiKey, Func<RequestContext, InterceptDecision>> _intercepts = [];
+    private WebApplication? _app;
+    private BrokerCore? _core;
+
+    private TributaryBroker(BrokerConfig config, ILoggerFactory loggerFactory, TimeProvider time, string? temporaryDirectory)
+    {
+        _config = config;
+        _loggerFactory = loggerFactory;
+        _time = time;
+        _temporaryDirectory = temporaryDirectory;
+    }
+
+    public string Host => _config.ListenerHost;
+
+    public int Port { get; private set; }
+
+    public string BootstrapServers => $"{Host}:{Port}";
+
+    public BrokerCore Core => _core ?? throw new InvalidOperationException("the broker is stopped");
+
+    public RequestDispatcher Dispatcher { get; private set; } = null!;
+
+    public BrokerConfig Config => _config;
+
+    /// <summary>Starts an embedded broker from options (tests, tools).</summary>
+    public static async Task<TributaryBroker> StartAsync(TributaryBrokerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new TributaryBrokerOptions();
+        string? temporary = null;
+        var pairs = new Dictionary<string, string>(options.Config, StringComparer.Ordinal)
+        {
+            ["listeners"] = $"PLAINTEXT://{options.Host}:{options.Port.ToString(CultureInfo.InvariantCulture)}",
+            ["tributary.storage"] = options.InMemory ? "memory" : "disk",
+        };
+        if (!options.InMemory)
+        {
+            if (options.DataDirectory is null)
+            {
+                temporary = Directory.CreateTempSubdirectory("tributary-").FullName;
+            }
+
+            pairs["log.dirs"] = options.DataDirectory ?? temporary!;
+        }
+
+        var (config, errors) = BrokerConfig.Parse(pairs);
+        if (config is null)
+        {
+            throw new ArgumentException("invalid broker configuration: " + string.Join("; ", errors), nameof(options));
+        }
+
+        var broker = new TributaryBroker(config, options.LoggerFactory ?? NullLoggerFactory.Instance, options.TimeProvider ?? TimeProvider.System, options.KeepDataDirectory ? null : temporary);
+        await broker.StartCoreAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var (name, partitions) in options.Topics)
+        {
+            await broker.CreateTopicAsync(name, partitions).ConfigureAwait(false);
+        }
+
+        return broker;
+    }
+
+    /// <summary>Starts a broker from a parsed configuration (the <c>tributary serve</c> command).</summary>
+    public static async Task<TributaryBroker> StartAsync(BrokerConfig config, ILoggerFactory loggerFactory, CancellationToken cancellationToken = default)
+    {
+        var broker = new TributaryBroker(config, loggerFactory, TimeProvider.System, null);
+        await broker.StartCoreAsync(cancellationToken).ConfigureAwait(false);
+        return broker;
+    }
+
+    private async Task StartCoreAsync(CancellationToken cancellationToken)
+    {
+        var core = new BrokerCore(_config, _time, _loggerFactory);
+        var dispatcher = HandlerCatalog.CreateDispatcher(core, _loggerFactory);
+        dispatcher.Interceptor = _intercepts.Count == 0 ? null : Intercept;
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Tributary", ContentRootPath = AppContext.BaseDirectory });
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(_loggerFactory);
+        builder.Services.AddSingleton(core);
+        builder.Services.AddSingleton(dispatcher);
+        builder.Services.AddSingleton(new ConnectionLimits(_config.SocketRequestMaxBytes));
+        builder.Services.AddHostedService<BrokerMaintenanceService>();
+        ListenOptions? listener = null;
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxConcurrentConnections = _config.ConnectionsMax;
+            kestrel.Listen(IPAddress.Parse(_config.ListenerHost), _config.ListenerPort, l =>
+            {
+                listener = l;
+                l.UseConnectionHandler<KafkaConnectionHandler>();
+            });
+        });
+        var app = builder.Build();
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            core.Dispose();
+            throw;
+        }
+
+        Port = listener?.IPEndPoint?.Port ?? _config.ListenerPort;
+        core.AdvertisedHost = _config.AdvertisedHostOrListener;
+        core.AdvertisedPort = _config.AdvertisedPort ?? Port;
+        _app = app;
+        _core = core;
+        Dispatcher = dispatcher;
+    }
+
+    /// <summary>Creates a topic (idempotent: an existing topic is left as it is).</summary>
+    public Task CreateTopicAsync(string name, int partitions = 1, IReadOnlyDictionary<string, string>? configs = null)
+    {
+        if (Broker.Metadata.MetadataStore.ValidateTopicName(name) is { } error)
+        {
+            throw new ArgumentException(error, nameof(name));
+        }
+
+        Core.CreateTopic(name, partitions, configs ?? new Dictionary<string, string>());
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Fault injection for tests: every request with this API key goes through <paramref name="decide"/> first,
+    /// which can answer it with an error code, delay it, or drop the connection.
+    /// </summary>
+    public void Intercept(ApiKey key, Func<RequestContext, InterceptDecision> decide)
+    {
+        _intercepts[key] = decide;
+        if (_core is not null)
+        {
+            Dispatcher.Interceptor = Intercept;
+        }
+    }
+
+    public void ClearIntercepts() => _intercepts.Clear();
+
+    private ValueTask<InterceptDecision> Intercept(RequestContext context, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(_intercepts.TryGetValue(context.ApiKey, out var decide) ? decide(context) : InterceptDecision.Continue);
+
+    /// <summary>Stops accepting connections, closes the open ones and closes the logs cleanly. Storage is kept.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (_app is { } app)
+        {
+            _app = null;
+            await app.StopAsync(cancellationToken).ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _core?.Dispose();
+        _core = null;
+    }
+
+    /// <summary>Stops and starts again on the same port with the same storage (on disk: recovery runs).</summary>
+    public async Task RestartAsync(CancellationToken cancellationToken = default)
+    {
+        if (_config.InMemoryStorage)
+        {
+            throw new InvalidOperationException("an in-memory broker loses its data on stop; start it with InMemory = false to restart it");
+        }
+
+        var port = Port;
+        await StopAsync(cancellationToken).ConfigureAwait(false);
+        var sameConfig = _config with { ListenerPort = port };
+        var restarted = new TributaryBroker(sameConfig, _loggerFactory, _time, null);
+        foreach (var (k, v) in _intercepts)
+        {
+            restarted._intercepts[k] = v;
+        }
+
+        await restarted.StartCoreAsync(cancellationToken).ConfigureAwait(false);
+        _app = restarted._app;
+        _core = restarted._core;
+        Dispatcher = restarted.Dispatcher;
+        if (_intercepts.Count > 0)
+        {
+            Dispatcher.Interceptor = Intercept;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        if (_temporaryDirectory is not null && Directory.Exists(_temporaryDirectory))
+        {
+            Directory.Delete(_temporaryDirectory, recursive: true);
+        }
+    }
+}

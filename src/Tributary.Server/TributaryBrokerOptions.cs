@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Logging;
+
+namespace Tributary.Server;
+
+/// <summary>How to start an embedded broker. Defaults suit tests: a free loopback port and in-memory storage.</summary>
+public sealed class TributaryBrokerOptions
+{
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>0 picks a free port.</summary>
+    public int Port { get; set; }
+
+    /// <summary>In memory (default) or on disk under <see cref="DataDirectory"/>.</summary>
+    public bool InMemory { get; set; } = true;
+
+    /// <summary>Where on-disk data goes; null makes a temporary directory, deleted on dispose unless <see cref="KeepDataDirectory"/>.</summary>
+    public string? DataDirectory { get; set; }
+
+    public bool KeepDataDirectory { get; set; }
+
+    /// <summary>Broker configuration overrides under Kafka's key names (e.g. num.partitions).</summary>
+    public IDictionary<string, string> Config { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>Topics to create before the broker accepts connections: name → partition count.</summary>
+    public IDictionary<string, int> Topics { get; } = new Dictionary<string, int>(StringComparer.Ordinal);
+
+    public TimeProvider? TimeProvider { get; set; }
+
+    public ILoggerFactory? LoggerFactory { get; set; }
+}
