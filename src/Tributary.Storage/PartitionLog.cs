@@ -242,6 +242,7 @@ public sealed class PartitionLog : IDisposable
             }
             catch (ObjectDisposedException) when (attempt < ReadAttemptsMax && !_disposed)
             {
+                // A segment was deleted under us; the next attempt sees the new segment list and start offset.
             }
         }
     }
