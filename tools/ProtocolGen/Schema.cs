@@ -131,7 +131,8 @@ internal sealed class MessageSpec
             string? Str(string name) => e.TryGetProperty(name, out var v) ? v.ValueKind == JsonValueKind.String ? v.GetString() : v.ToString() : null;
             list.Add(new FieldSpec
             {
-                Name = Str("name")!,
+                // A few schemas spell a field in camelCase (CreateTopicsRequest.timeoutMs): C# properties are PascalCase.
+                Name = char.ToUpperInvariant(Str("name")![0]) + Str("name")![1..],
                 Type = Str("type")!,
                 Versions = Versions.Parse(Str("versions")),
                 NullableVersions = Versions.Parse(Str("nullableVersions")),

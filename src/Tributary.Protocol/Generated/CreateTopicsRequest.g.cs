@@ -20,9 +20,9 @@ public sealed partial class CreateTopicsRequest : IKafkaMessage<CreateTopicsRequ
 
     public List<global::Tributary.Protocol.Messages.CreateTopicsRequest.CreatableTopic> Topics { get; set; } = [];
 
-    public int timeoutMs { get; set; } = 60000;
+    public int TimeoutMs { get; set; } = 60000;
 
-    public bool validateOnly { get; set; }
+    public bool ValidateOnly { get; set; }
 
     /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
     public List<RawTaggedField>? UnknownTaggedFields { get; set; }
@@ -46,10 +46,10 @@ public sealed partial class CreateTopicsRequest : IKafkaMessage<CreateTopicsRequ
             }
             result.Topics = list1;
         }
-        result.timeoutMs = reader.ReadInt32();
+        result.TimeoutMs = reader.ReadInt32();
         if (version >= 1)
         {
-            result.validateOnly = reader.ReadBool();
+            result.ValidateOnly = reader.ReadBool();
         }
         if (flexible)
         {
@@ -87,14 +87,14 @@ public sealed partial class CreateTopicsRequest : IKafkaMessage<CreateTopicsRequ
                 element3.Write(ref writer, version);
             }
         }
-        writer.WriteInt32(timeoutMs);
+        writer.WriteInt32(TimeoutMs);
         if (version >= 1)
         {
-            writer.WriteBool(validateOnly);
+            writer.WriteBool(ValidateOnly);
         }
-        else if (validateOnly)
+        else if (ValidateOnly)
         {
-            throw new ProtocolException($"CreateTopicsRequest.validateOnly has a non-default value that version {version} cannot carry");
+            throw new ProtocolException($"CreateTopicsRequest.ValidateOnly has a non-default value that version {version} cannot carry");
         }
         if (flexible)
         {
@@ -111,7 +111,7 @@ public sealed partial class CreateTopicsRequest : IKafkaMessage<CreateTopicsRequ
 
     public bool EqualsDefault()
     {
-        return !(Topics is { Count: > 0 } || timeoutMs != 60000 || validateOnly || UnknownTaggedFields is { Count: > 0 });
+        return !(Topics is { Count: > 0 } || TimeoutMs != 60000 || ValidateOnly || UnknownTaggedFields is { Count: > 0 });
     }
 
     public sealed partial class CreatableTopic

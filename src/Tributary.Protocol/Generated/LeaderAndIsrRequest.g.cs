@@ -20,7 +20,7 @@ public sealed partial class LeaderAndIsrRequest : IKafkaMessage<LeaderAndIsrRequ
 
     public int ControllerId { get; set; }
 
-    public bool isKRaftController { get; set; }
+    public bool IsKRaftController { get; set; }
 
     public int ControllerEpoch { get; set; }
 
@@ -45,7 +45,7 @@ public sealed partial class LeaderAndIsrRequest : IKafkaMessage<LeaderAndIsrRequ
         result.ControllerId = reader.ReadInt32();
         if (version >= 7)
         {
-            result.isKRaftController = reader.ReadBool();
+            result.IsKRaftController = reader.ReadBool();
         }
         result.ControllerEpoch = reader.ReadInt32();
         if (version >= 2)
@@ -131,11 +131,11 @@ public sealed partial class LeaderAndIsrRequest : IKafkaMessage<LeaderAndIsrRequ
         writer.WriteInt32(ControllerId);
         if (version >= 7)
         {
-            writer.WriteBool(isKRaftController);
+            writer.WriteBool(IsKRaftController);
         }
-        else if (isKRaftController)
+        else if (IsKRaftController)
         {
-            throw new ProtocolException($"LeaderAndIsrRequest.isKRaftController has a non-default value that version {version} cannot carry");
+            throw new ProtocolException($"LeaderAndIsrRequest.IsKRaftController has a non-default value that version {version} cannot carry");
         }
         writer.WriteInt32(ControllerEpoch);
         if (version >= 2)
@@ -215,7 +215,7 @@ public sealed partial class LeaderAndIsrRequest : IKafkaMessage<LeaderAndIsrRequ
 
     public bool EqualsDefault()
     {
-        return !(ControllerId != 0 || isKRaftController || ControllerEpoch != 0 || BrokerEpoch != -1L || Type != 0 || UngroupedPartitionStates is { Count: > 0 } || TopicStates is { Count: > 0 } || LiveLeaders is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
+        return !(ControllerId != 0 || IsKRaftController || ControllerEpoch != 0 || BrokerEpoch != -1L || Type != 0 || UngroupedPartitionStates is { Count: > 0 } || TopicStates is { Count: > 0 } || LiveLeaders is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
     }
 
     public sealed partial class LeaderAndIsrPartitionState

@@ -20,7 +20,7 @@ public sealed partial class StopReplicaRequest : IKafkaMessage<StopReplicaReques
 
     public int ControllerId { get; set; }
 
-    public bool isKRaftController { get; set; }
+    public bool IsKRaftController { get; set; }
 
     public int ControllerEpoch { get; set; }
 
@@ -45,7 +45,7 @@ public sealed partial class StopReplicaRequest : IKafkaMessage<StopReplicaReques
         result.ControllerId = reader.ReadInt32();
         if (version >= 4)
         {
-            result.isKRaftController = reader.ReadBool();
+            result.IsKRaftController = reader.ReadBool();
         }
         result.ControllerEpoch = reader.ReadInt32();
         if (version >= 1)
@@ -134,11 +134,11 @@ public sealed partial class StopReplicaRequest : IKafkaMessage<StopReplicaReques
         writer.WriteInt32(ControllerId);
         if (version >= 4)
         {
-            writer.WriteBool(isKRaftController);
+            writer.WriteBool(IsKRaftController);
         }
-        else if (isKRaftController)
+        else if (IsKRaftController)
         {
-            throw new ProtocolException($"StopReplicaRequest.isKRaftController has a non-default value that version {version} cannot carry");
+            throw new ProtocolException($"StopReplicaRequest.IsKRaftController has a non-default value that version {version} cannot carry");
         }
         writer.WriteInt32(ControllerEpoch);
         if (version >= 1)
@@ -225,7 +225,7 @@ public sealed partial class StopReplicaRequest : IKafkaMessage<StopReplicaReques
 
     public bool EqualsDefault()
     {
-        return !(ControllerId != 0 || isKRaftController || ControllerEpoch != 0 || BrokerEpoch != -1L || DeletePartitions || UngroupedPartitions is { Count: > 0 } || Topics is { Count: > 0 } || TopicStates is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
+        return !(ControllerId != 0 || IsKRaftController || ControllerEpoch != 0 || BrokerEpoch != -1L || DeletePartitions || UngroupedPartitions is { Count: > 0 } || Topics is { Count: > 0 } || TopicStates is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
     }
 
     public sealed partial class StopReplicaPartitionV0

@@ -18,7 +18,7 @@ public sealed partial class UpdateFeaturesRequest : IKafkaMessage<UpdateFeatures
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 0;
 
-    public int timeoutMs { get; set; } = 60000;
+    public int TimeoutMs { get; set; } = 60000;
 
     public List<global::Tributary.Protocol.Messages.UpdateFeaturesRequest.FeatureUpdateKey> FeatureUpdates { get; set; } = [];
 
@@ -32,7 +32,7 @@ public sealed partial class UpdateFeaturesRequest : IKafkaMessage<UpdateFeatures
         var result = new UpdateFeaturesRequest();
         var flexible = true;
         _ = flexible;
-        result.timeoutMs = reader.ReadInt32();
+        result.TimeoutMs = reader.ReadInt32();
         var count0 = reader.ReadArrayLength(flexible);
         if (count0 < 0)
         {
@@ -75,7 +75,7 @@ public sealed partial class UpdateFeaturesRequest : IKafkaMessage<UpdateFeatures
     {
         var flexible = true;
         _ = flexible;
-        writer.WriteInt32(timeoutMs);
+        writer.WriteInt32(TimeoutMs);
         if (FeatureUpdates is null)
         {
             throw new ProtocolException($"FeatureUpdates is null, which version {version} does not allow");
@@ -111,7 +111,7 @@ public sealed partial class UpdateFeaturesRequest : IKafkaMessage<UpdateFeatures
 
     public bool EqualsDefault()
     {
-        return !(timeoutMs != 60000 || FeatureUpdates is { Count: > 0 } || ValidateOnly || UnknownTaggedFields is { Count: > 0 });
+        return !(TimeoutMs != 60000 || FeatureUpdates is { Count: > 0 } || ValidateOnly || UnknownTaggedFields is { Count: > 0 });
     }
 
     public sealed partial class FeatureUpdateKey

@@ -20,7 +20,7 @@ public sealed partial class UpdateMetadataRequest : IKafkaMessage<UpdateMetadata
 
     public int ControllerId { get; set; }
 
-    public bool isKRaftController { get; set; }
+    public bool IsKRaftController { get; set; }
 
     public sbyte Type { get; set; }
 
@@ -45,7 +45,7 @@ public sealed partial class UpdateMetadataRequest : IKafkaMessage<UpdateMetadata
         result.ControllerId = reader.ReadInt32();
         if (version >= 8)
         {
-            result.isKRaftController = reader.ReadBool();
+            result.IsKRaftController = reader.ReadBool();
         }
         result.ControllerEpoch = reader.ReadInt32();
         if (version >= 5)
@@ -132,11 +132,11 @@ public sealed partial class UpdateMetadataRequest : IKafkaMessage<UpdateMetadata
         writer.WriteInt32(ControllerId);
         if (version >= 8)
         {
-            writer.WriteBool(isKRaftController);
+            writer.WriteBool(IsKRaftController);
         }
-        else if (isKRaftController)
+        else if (IsKRaftController)
         {
-            throw new ProtocolException($"UpdateMetadataRequest.isKRaftController has a non-default value that version {version} cannot carry");
+            throw new ProtocolException($"UpdateMetadataRequest.IsKRaftController has a non-default value that version {version} cannot carry");
         }
         writer.WriteInt32(ControllerEpoch);
         if (version >= 5)
@@ -220,7 +220,7 @@ public sealed partial class UpdateMetadataRequest : IKafkaMessage<UpdateMetadata
 
     public bool EqualsDefault()
     {
-        return !(ControllerId != 0 || isKRaftController || Type != 0 || ControllerEpoch != 0 || BrokerEpoch != -1L || UngroupedPartitionStates is { Count: > 0 } || TopicStates is { Count: > 0 } || LiveBrokers is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
+        return !(ControllerId != 0 || IsKRaftController || Type != 0 || ControllerEpoch != 0 || BrokerEpoch != -1L || UngroupedPartitionStates is { Count: > 0 } || TopicStates is { Count: > 0 } || LiveBrokers is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
     }
 
     public sealed partial class UpdateMetadataPartitionState

@@ -2675,11 +2675,11 @@ public static partial class RandomMessages
         }
         if (true)
         {
-            m.timeoutMs = r.Next(int.MinValue, int.MaxValue);
+            m.TimeoutMs = r.Next(int.MinValue, int.MaxValue);
         }
         if (version >= 1)
         {
-            m.validateOnly = r.Next(2) == 1;
+            m.ValidateOnly = r.Next(2) == 1;
         }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
@@ -6820,7 +6820,7 @@ public static partial class RandomMessages
         }
         if (version >= 7)
         {
-            m.isKRaftController = r.Next(2) == 1;
+            m.IsKRaftController = r.Next(2) == 1;
         }
         if (true)
         {
@@ -10034,7 +10034,7 @@ public static partial class RandomMessages
         }
         if (version >= 4)
         {
-            m.isKRaftController = r.Next(2) == 1;
+            m.IsKRaftController = r.Next(2) == 1;
         }
         if (true)
         {
@@ -10488,7 +10488,7 @@ public static partial class RandomMessages
         var m = new Messages.UpdateFeaturesRequest();
         if (true)
         {
-            m.timeoutMs = r.Next(int.MinValue, int.MaxValue);
+            m.TimeoutMs = r.Next(int.MinValue, int.MaxValue);
         }
         if (true)
         {
@@ -10598,7 +10598,7 @@ public static partial class RandomMessages
         }
         if (version >= 8)
         {
-            m.isKRaftController = r.Next(2) == 1;
+            m.IsKRaftController = r.Next(2) == 1;
         }
         if (version >= 8 && r.Next(3) > 0)
         {

@@ -1,0 +1,3 @@
+using Tributary.Cli;
+
+return await TributaryCommand.RunAsync(args).ConfigureAwait(false);
