@@ -19,6 +19,8 @@ public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffse
     protected override ValueTask<ListOffsetsResponse?> HandleAsync(RequestContext context, ListOffsetsRequest request, CancellationToken cancellationToken)
     {
         var response = new ListOffsetsResponse();
+        // Leader epochs exist on the wire from v4; earlier versions must keep the schema default.
+        var leaderEpoch = context.ApiVersion >= 4 ? 0 : -1;
         foreach (var t in request.Topics)
         {
             var topicResponse = new ListOffsetsResponse.ListOffsetsTopicResponse { Name = t.Name };
@@ -26,7 +28,7 @@ public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffse
             var topic = broker.Metadata.Find(t.Name);
             foreach (var p in t.Partitions)
             {
-                var result = new ListOffsetsResponse.ListOffsetsPartitionResponse { PartitionIndex = p.PartitionIndex, Timestamp = -1, Offset = -1, LeaderEpoch = 0 };
+                var result = new ListOffsetsResponse.ListOffsetsPartitionResponse { PartitionIndex = p.PartitionIndex, Timestamp = -1, Offset = -1, LeaderEpoch = leaderEpoch };
                 topicResponse.Partitions.Add(result);
                 var log = topic is null ? null : broker.FindLog(topic, p.PartitionIndex);
                 if (log is null)

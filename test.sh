@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test of Tributary on a fresh machine: installs what the tests need (kcat and the native
+# compression libraries from Debian, kafkajs from npm), builds, then runs all test projects.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need=()
+command -v kcat >/dev/null 2>&1 || need+=(kcat)
+for lib in libsnappy.so.1:libsnappy1v5 liblz4.so.1:liblz4-1 libzstd.so.1:libzstd1; do
+  ldconfig -p | grep -q "${lib%%:*}" || need+=("${lib##*:}")
+done
+command -v node >/dev/null 2>&1 || need+=(nodejs npm)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ -f tests/interop-js/package-lock.json ]; then
+  (cd tests/interop-js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+dotnet build Tributary.slnx -c Release
+dotnet test Tributary.slnx -c Release --no-build --logger "console;verbosity=normal" "$@"
