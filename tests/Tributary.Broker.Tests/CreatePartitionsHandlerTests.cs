@@ -115,15 +115,19 @@ public sealed class CreatePartitionsHandlerTests : IDisposable
     }
 
     [Fact]
-    public async Task Concurrent_grows_end_at_the_largest_count_with_every_partition_open()
+    public void Concurrent_grows_end_at_the_largest_count_with_every_partition_open()
     {
-        _broker.CreateTopic("orders", 1);
+        for (var round = 0; round < 50; round++)
+        {
+            var name = "t" + round;
+            _broker.CreateTopic(name, 1);
 
-        await Task.WhenAll(Enumerable.Range(2, 16).Select(count => Task.Run(() => GrowAsync("orders", count))));
+            Race.Run([.. Enumerable.Range(2, 8).Select<int, Action>(count => () => GrowAsync(name, count).GetAwaiter().GetResult())]);
 
-        var topic = _broker.Topic("orders");
-        Assert.Equal(17, topic.PartitionCount);
-        Assert.All(Enumerable.Range(0, 17), p => Assert.NotNull(_broker.Core.FindLog(topic, p)));
+            var topic = _broker.Topic(name);
+            Assert.Equal(9, topic.PartitionCount);
+            Assert.All(Enumerable.Range(0, 9), p => Assert.NotNull(_broker.Core.FindLog(topic, p)));
+        }
     }
 
     [Fact]
