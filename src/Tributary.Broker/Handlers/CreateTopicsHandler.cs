@@ -6,7 +6,7 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// CreateTopics v2-7. Per topic, in Kafka's order: a legal name (INVALID_TOPIC_EXCEPTION, also for a name that
+// CreateTopics v2-7. Per topic: a legal name (INVALID_TOPIC_EXCEPTION, also for a name that
 // collides with an existing one once '.' and '_' are treated alike), not taken (TOPIC_ALREADY_EXISTS), a partition
 // count from 1 to PartitionsPerTopicMax (-1 = num.partitions; else INVALID_PARTITIONS), replication factor 1 (-1 = 1;
 // else INVALID_REPLICATION_FACTOR: there is one broker), valid configs (INVALID_CONFIG). Manual assignments must
