@@ -121,6 +121,19 @@ public sealed class BrokerCore : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs a read-check-change of topics (admin handlers) with no other topic change in between, so a change made
+    /// from a topic read inside is not lost to, or resurrected by, a concurrent one. The lock is reentrant: the
+    /// change may call <see cref="AddPartitions"/>, <see cref="UpdateTopicConfigs"/> and the rest.
+    /// </summary>
+    public T WithTopicLock<T>(Func<T> change)
+    {
+        lock (_topicLock)
+        {
+            return change();
+        }
+    }
+
     public PartitionLog? FindLog(TopicInfo topic, int partition) =>
         partition >= 0 && partition < topic.PartitionCount && Logs.TryGet(topic.Name, partition, out var log) ? log : null;
 
