@@ -26,7 +26,7 @@ public sealed class CreateTopicsHandlerTests : IDisposable
 
     private async Task<CreateTopicsResponse.CreatableTopicResult> CreateOneAsync(CreatableTopic topic, short version = 7, bool validateOnly = false)
     {
-        var response = await _broker.SendAsync(_handler, new CreateTopicsRequest { Topics = [topic], validateOnly = validateOnly }, version);
+        var response = await _broker.SendAsync(_handler, new CreateTopicsRequest { Topics = [topic], ValidateOnly = validateOnly }, version);
         return Assert.Single(response.Topics);
     }
 

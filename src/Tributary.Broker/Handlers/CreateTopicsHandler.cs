@@ -37,7 +37,7 @@ public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTo
             }
 
             // Under the topic lock so the existence and collision checks still hold when the topic is created.
-            response.Topics.Add(broker.WithTopicLock(() => Create(topic, request.validateOnly, context.ApiVersion)));
+            response.Topics.Add(broker.WithTopicLock(() => Create(topic, request.ValidateOnly, context.ApiVersion)));
         }
 
         return ValueTask.FromResult<CreateTopicsResponse?>(response);

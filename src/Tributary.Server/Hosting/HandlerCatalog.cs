@@ -18,6 +18,16 @@ public static class HandlerCatalog
             new ProduceHandler(broker, loggerFactory.CreateLogger<ProduceHandler>()),
             new FetchHandler(broker),
             new ListOffsetsHandler(broker),
+
+            // Topic and cluster administration.
+            new CreateTopicsHandler(broker),
+            new DeleteTopicsHandler(broker),
+            new CreatePartitionsHandler(broker),
+            new DescribeConfigsHandler(broker),
+            new AlterConfigsHandler(broker),
+            new IncrementalAlterConfigsHandler(broker),
+            new DescribeClusterHandler(broker),
+            new DeleteRecordsHandler(broker),
         ];
         dispatcher = new RequestDispatcher(handlers, loggerFactory.CreateLogger<RequestDispatcher>());
         return dispatcher;
