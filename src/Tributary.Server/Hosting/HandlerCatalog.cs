@@ -18,6 +18,18 @@ public static class HandlerCatalog
             new ProduceHandler(broker, loggerFactory.CreateLogger<ProduceHandler>()),
             new FetchHandler(broker),
             new ListOffsetsHandler(broker),
+            // Consumer groups (GroupCoordinator).
+            new FindCoordinatorHandler(broker),
+            new JoinGroupHandler(broker),
+            new SyncGroupHandler(broker),
+            new HeartbeatHandler(broker),
+            new LeaveGroupHandler(broker),
+            new OffsetCommitHandler(broker),
+            new OffsetFetchHandler(broker),
+            new OffsetDeleteHandler(broker),
+            new DescribeGroupsHandler(broker),
+            new ListGroupsHandler(broker),
+            new DeleteGroupsHandler(broker),
         ];
         dispatcher = new RequestDispatcher(handlers, loggerFactory.CreateLogger<RequestDispatcher>());
         return dispatcher;
