@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tributary.Broker.Config;
+using Tributary.Broker.Groups;
 using Tributary.Broker.Metadata;
 using Tributary.Storage;
 using Tributary.Storage.Devices;
@@ -40,6 +41,9 @@ public sealed class BrokerCore : IDisposable
         {
             OpenPartitions(topic, 0);
         }
+
+        // Last: the coordinator reloads groups and offsets from __consumer_offsets, which needs the logs open.
+        Groups = new GroupCoordinator(this);
     }
 
     public BrokerConfig Config { get; }
@@ -51,6 +55,8 @@ public sealed class BrokerCore : IDisposable
     public MetadataStore Metadata { get; }
 
     public LogManager Logs { get; }
+
+    public GroupCoordinator Groups { get; }
 
     public int NodeId => Config.NodeId;
 
@@ -146,5 +152,9 @@ public sealed class BrokerCore : IDisposable
         }
     }
 
-    public void Dispose() => Logs.Dispose();
+    public void Dispose()
+    {
+        Groups.Dispose();
+        Logs.Dispose();
+    }
 }

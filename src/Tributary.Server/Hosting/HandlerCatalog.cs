@@ -28,6 +28,19 @@ public static class HandlerCatalog
             new IncrementalAlterConfigsHandler(broker),
             new DescribeClusterHandler(broker),
             new DeleteRecordsHandler(broker),
+
+            // Consumer groups (GroupCoordinator).
+            new FindCoordinatorHandler(broker),
+            new JoinGroupHandler(broker),
+            new SyncGroupHandler(broker),
+            new HeartbeatHandler(broker),
+            new LeaveGroupHandler(broker),
+            new OffsetCommitHandler(broker),
+            new OffsetFetchHandler(broker),
+            new OffsetDeleteHandler(broker),
+            new DescribeGroupsHandler(broker),
+            new ListGroupsHandler(broker),
+            new DeleteGroupsHandler(broker),
         ];
         dispatcher = new RequestDispatcher(handlers, loggerFactory.CreateLogger<RequestDispatcher>());
         return dispatcher;
