@@ -20,13 +20,11 @@ public sealed class GoldenFrameTests
         var names = Directory.GetFiles(GoldenDirectory, "*.bin").Select(Path.GetFileName).ToList();
         foreach (var client in new[] { "kcat", "kafkajs" })
         {
-            foreach (var api in new[] { ApiKey.ApiVersions, ApiKey.Metadata, ApiKey.Produce })
+            foreach (var api in new[] { ApiKey.ApiVersions, ApiKey.Metadata, ApiKey.Produce, ApiKey.Fetch, ApiKey.JoinGroup, ApiKey.SyncGroup })
             {
                 Assert.Contains(names, n => n!.StartsWith($"{client}-{(short)api:00}-", StringComparison.Ordinal));
             }
         }
-
-        Assert.Contains(names, n => n!.StartsWith("kcat-01-", StringComparison.Ordinal));
     }
 
     [Theory]
@@ -56,6 +54,9 @@ public sealed class GoldenFrameTests
 
     [Theory]
     [InlineData("kcat-00-v7-produce-none.bin", CompressionType.None, "golden-none")]
+    [InlineData("kcat-00-v7-produce-gzip.bin", CompressionType.Gzip, "golden-gzip")]
+    [InlineData("kcat-00-v7-produce-snappy.bin", CompressionType.Snappy, "golden-snappy")]
+    [InlineData("kcat-00-v7-produce-lz4.bin", CompressionType.Lz4, "golden-lz4")]
     [InlineData("kcat-00-v7-produce-zstd.bin", CompressionType.Zstd, "golden-zstd")]
     [InlineData("kafkajs-00-v7-produce-gzip.bin", CompressionType.Gzip, "golden-js")]
     [InlineData("kafkajs-00-v7-produce-none.bin", CompressionType.None, "golden-js")]
@@ -71,6 +72,23 @@ public sealed class GoldenFrameTests
         var batch = Assert.Single(validation.Batches);
         Assert.Equal(compression, batch.Compression);
         Assert.True(batch.RecordCount > 0);
+    }
+
+    [Theory]
+    [InlineData("kcat-11-v5-0.bin", "golden-group")]
+    [InlineData("kafkajs-11-v5-1.bin", "golden-js-group")]
+    public void JoinGroupCarriesAConsumerSubscription(string file, string group)
+    {
+        var (header, body, _) = ReadHeader(File.ReadAllBytes(Path.Combine(GoldenDirectory, file)));
+        var request = RandomMessages.ReadAll<Messages.JoinGroupRequest>(body, header.RequestApiVersion);
+
+        Assert.Equal(group, request.GroupId);
+        Assert.Equal("consumer", request.ProtocolType);
+        var protocol = request.Protocols.First();
+        var reader = new KafkaReader(protocol.Metadata);
+        var version = reader.ReadInt16();
+        var subscription = Messages.ConsumerProtocolSubscription.Read(ref reader, version);
+        Assert.NotEmpty(subscription.Topics);
     }
 
     private static (Messages.RequestHeader Header, ReadOnlyMemory<byte> Body, ApiDescriptor Descriptor) ReadHeader(byte[] frame)
