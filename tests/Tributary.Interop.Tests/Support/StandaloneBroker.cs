@@ -86,7 +86,7 @@ public sealed class StandaloneBroker : IAsyncDisposable
         }
     }
 
-    private static string DotnetHost => System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+    public static string DotnetHost => System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
 
     private List<string> Arguments()
     {
