@@ -1,0 +1,108 @@
+using System.Globalization;
+
+namespace Tributary.Interop.Tests.Support;
+
+/// <summary>
+/// The <c>tributary</c> executable as a separate process on a fixed loopback port and data directory, so a test
+/// can SIGKILL it (by its own process id) and start it again on the same storage.
+/// </summary>
+public sealed class StandaloneBroker : IAsyncDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private const int StartAttemptsMax = 5;
+
+    private readonly IReadOnlyDictionary<string, string> _settings;
+    private ChildProcess? _process;
+
+    private StandaloneBroker(string dataDirectory, int port, IReadOnlyDictionary<string, string> settings)
+    {
+        DataDirectory = dataDirectory;
+        Port = port;
+        _settings = settings;
+    }
+
+    public string DataDirectory { get; }
+
+    public int Port { get; }
+
+    public string BootstrapServers => "127.0.0.1:" + Port.ToString(CultureInfo.InvariantCulture);
+
+    public int ProcessId => _process?.Id ?? throw new InvalidOperationException("not running");
+
+    /// <summary>What the running (or last) broker process wrote to standard output: its log.</summary>
+    public string Log => _process?.StandardOutput ?? "";
+
+    public static async Task<StandaloneBroker> StartAsync(string dataDirectory, int port, IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var broker = new StandaloneBroker(dataDirectory, port, settings ?? new Dictionary<string, string>());
+        await broker.StartAsync().ConfigureAwait(false);
+        return broker;
+    }
+
+    /// <summary>Starts the process and waits for "Tributary listening on"; retries a few times if the port is still held.</summary>
+    public async Task StartAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            throw new InvalidOperationException("already running");
+        }
+
+        var listening = "Tributary listening on " + BootstrapServers;
+        for (var attempt = 1; ; attempt++)
+        {
+            if (_process is not null)
+            {
+                await _process.DisposeAsync().ConfigureAwait(false);
+            }
+
+            _process = ChildProcess.Start(DotnetHost, Arguments());
+            try
+            {
+                await _process.WaitForLineAsync(l => l.Contains(listening, StringComparison.Ordinal), StartTimeout).ConfigureAwait(false);
+                return;
+            }
+            catch (InvalidOperationException) when (attempt < StartAttemptsMax)
+            {
+                // The process ended before listening: after a SIGKILL the port can take a moment to be free again.
+                await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>kill -9: no shutdown code runs, whatever the broker had not written is gone.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is not null)
+        {
+            await _process.KillAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is not null)
+        {
+            await _process.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    public static string DotnetHost => System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+
+    private List<string> Arguments()
+    {
+        var arguments = new List<string>
+        {
+            RepositoryPaths.TributaryDll,
+            "serve",
+            "--set", "log.dirs=" + DataDirectory,
+            "--set", "listeners=PLAINTEXT://" + BootstrapServers,
+        };
+        foreach (var (key, value) in _settings)
+        {
+            arguments.Add("--set");
+            arguments.Add(key + "=" + value);
+        }
+
+        return arguments;
+    }
+}
