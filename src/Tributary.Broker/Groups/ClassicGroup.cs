@@ -788,6 +788,9 @@ internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
                     RemoveMemberAndUpdateGroup(member, nowMs);
                 }
             }
+
+            // Every id in it was just removed; clearing also guarantees the deadline cannot fire again.
+            _pendingSync.Clear();
         }
 
         Reschedule(nowMs);

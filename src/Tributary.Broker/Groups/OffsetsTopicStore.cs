@@ -1,5 +1,6 @@
 using System.Buffers;
 using Microsoft.Extensions.Logging;
+using Tributary.Broker.Config;
 using Tributary.Protocol;
 using Tributary.Protocol.Records;
 using Tributary.Storage;
@@ -122,7 +123,17 @@ internal sealed partial class OffsetsTopicStore(BrokerCore broker, ILogger logge
         {
             if (_log is null)
             {
-                var (topic, created) = broker.CreateTopic(TopicName, 1, new Dictionary<string, string> { ["cleanup.policy"] = "compact" });
+                // Storage does not compact yet and would apply time retention to this topic like any other, deleting
+                // commits that are still current; infinite retention keeps them until compaction exists. 100 MiB
+                // segments are Kafka's offsets.topic.segment.bytes default.
+                var configs = new Dictionary<string, string>
+                {
+                    [TopicConfigs.CleanupPolicy] = "compact",
+                    [TopicConfigs.RetentionMs] = "-1",
+                    [TopicConfigs.RetentionBytes] = "-1",
+                    [TopicConfigs.SegmentBytes] = "104857600",
+                };
+                var (topic, created) = broker.CreateTopic(TopicName, 1, configs);
                 if (created)
                 {
                     LogCreated();

@@ -104,6 +104,35 @@ public sealed class GroupOffsetTests : IDisposable
     }
 
     [Fact]
+    public async Task Log_retention_never_deletes_commits_from_consumer_offsets()
+    {
+        var directory = Directory.CreateTempSubdirectory("tributary-groups-").FullName;
+        try
+        {
+            var time = new ManualTimeProvider();
+            var config = new BrokerConfig { OffsetsRetentionMs = long.MaxValue / 2 };
+            using (var before = new GroupTestBroker(config, time, directory))
+            {
+                await before.CommitAsync(Group, 0, 11);
+
+                // Eight days on, a second commit rolls a new segment; retention then runs over the old one.
+                time.Advance(TimeSpan.FromDays(8));
+                await before.CommitAsync(Group, 1, 12);
+                time.Advance(TimeSpan.FromDays(8));
+                await before.CommitAsync(Group, 2, 13);
+                before.Broker.Logs.RunRetention();
+            }
+
+            using var after = new GroupTestBroker(config, time, directory);
+            Assert.Equal(11, (await after.FetchAsync(Group, 0)).CommittedOffset);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Offsets_of_an_empty_group_expire_after_the_retention_and_the_group_goes_away()
     {
         using var kafka = new GroupTestBroker(new BrokerConfig { OffsetsRetentionMs = 60_000 });

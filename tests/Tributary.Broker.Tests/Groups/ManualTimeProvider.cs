@@ -6,6 +6,9 @@ namespace Tributary.Broker.Tests.Groups;
 /// </summary>
 public sealed class ManualTimeProvider : TimeProvider
 {
+    /// <summary>Timer firings in one Advance: more means a timer keeps re-arming itself in the past (a bug).</summary>
+    private const int FiringsPerAdvanceMax = 10_000;
+
     private readonly Lock _lock = new();
     private readonly List<ManualTimer> _timers = [];
     private DateTimeOffset _now = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
@@ -43,8 +46,13 @@ public sealed class ManualTimeProvider : TimeProvider
             target = _now + by;
         }
 
-        while (true)
+        for (var firings = 0; ; firings++)
         {
+            if (firings >= FiringsPerAdvanceMax)
+            {
+                throw new InvalidOperationException($"more than {FiringsPerAdvanceMax} timer firings in one Advance: a timer re-arms itself without progress");
+            }
+
             ManualTimer? next;
             lock (_lock)
             {
