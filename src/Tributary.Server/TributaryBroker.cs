@@ -1,10 +1,4 @@
 using System.Globalization;
-using System.Net;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tributary.Broker;
@@ -12,7 +6,6 @@ using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Protocol;
 using Tributary.Server.Hosting;
-using Tributary.Server.Networking;
 
 namespace Tributary.Server;
 
@@ -27,7 +20,8 @@ public sealed class TributaryBroker : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly string? _temporaryDirectory;
     private readonly Dictionary<ApiKey, Func<RequestContext, InterceptDecision>> _intercepts = [];
-    private WebApplication? _app;
+    private KafkaListener? _listener;
+    private BrokerMaintenance? _maintenance;
     private BrokerCore? _core;
 
     private TributaryBroker(BrokerConfig config, ILoggerFactory loggerFactory, TimeProvider time, string? temporaryDirectory)
@@ -99,39 +93,22 @@ public sealed class TributaryBroker : IAsyncDisposable
         var core = new BrokerCore(_config, _time, _loggerFactory);
         var dispatcher = HandlerCatalog.CreateDispatcher(core, _loggerFactory);
         dispatcher.Interceptor = _intercepts.Count == 0 ? null : Intercept;
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Tributary", ContentRootPath = AppContext.BaseDirectory });
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(_loggerFactory);
-        builder.Services.AddSingleton(core);
-        builder.Services.AddSingleton(dispatcher);
-        builder.Services.AddSingleton(new ConnectionLimits(_config.SocketRequestMaxBytes));
-        builder.Services.AddHostedService<BrokerMaintenanceService>();
-        ListenOptions? listener = null;
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.Limits.MaxConcurrentConnections = _config.ConnectionsMax;
-            kestrel.Listen(IPAddress.Parse(_config.ListenerHost), _config.ListenerPort, l =>
-            {
-                listener = l;
-                l.UseConnectionHandler<KafkaConnectionHandler>();
-            });
-        });
-        var app = builder.Build();
+        KafkaListener listener;
         try
         {
-            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            listener = await KafkaListener.StartAsync(core, dispatcher, _loggerFactory, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
-            await app.DisposeAsync().ConfigureAwait(false);
             core.Dispose();
             throw;
         }
 
-        Port = listener?.IPEndPoint?.Port ?? _config.ListenerPort;
+        Port = listener.Port;
         core.AdvertisedHost = _config.AdvertisedHostOrListener;
         core.AdvertisedPort = _config.AdvertisedPort ?? Port;
-        _app = app;
+        _listener = listener;
+        _maintenance = new BrokerMaintenance(core, _loggerFactory.CreateLogger<BrokerMaintenance>());
         _core = core;
         Dispatcher = dispatcher;
     }
@@ -169,11 +146,16 @@ public sealed class TributaryBroker : IAsyncDisposable
     /// <summary>Stops accepting connections, closes the open ones and closes the logs cleanly. Storage is kept.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
-        if (_app is { } app)
+        if (_listener is { } listener)
         {
-            _app = null;
-            await app.StopAsync(cancellationToken).ConfigureAwait(false);
-            await app.DisposeAsync().ConfigureAwait(false);
+            _listener = null;
+            await listener.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_maintenance is { } maintenance)
+        {
+            _maintenance = null;
+            await maintenance.DisposeAsync().ConfigureAwait(false);
         }
 
         _core?.Dispose();
@@ -198,7 +180,8 @@ public sealed class TributaryBroker : IAsyncDisposable
         }
 
         await restarted.StartCoreAsync(cancellationToken).ConfigureAwait(false);
-        _app = restarted._app;
+        _listener = restarted._listener;
+        _maintenance = restarted._maintenance;
         _core = restarted._core;
         Dispatcher = restarted.Dispatcher;
         if (_intercepts.Count > 0)

@@ -1,0 +1,89 @@
+using System.Net;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Tributary.Broker;
+using Tributary.Broker.Dispatch;
+using Tributary.Server.Networking;
+
+namespace Tributary.Server.Hosting;
+
+/// <summary>
+/// Kestrel's server and socket transport, composed directly rather than through the generic host: the host's
+/// configuration, environment and hosted-service machinery cost more start-up time than a whole embedded
+/// broker should, and Tributary uses none of them. Kestrel still provides sockets, connection limits and
+/// graceful shutdown of open connections.
+/// </summary>
+public sealed class KafkaListener : IAsyncDisposable
+{
+    private readonly KestrelServer _server;
+    private readonly ServiceProvider _services;
+
+    private KafkaListener(KestrelServer server, ServiceProvider services, int port)
+    {
+        _server = server;
+        _services = services;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    public static async Task<KafkaListener> StartAsync(BrokerCore core, RequestDispatcher dispatcher, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    {
+        var config = core.Config;
+        var services = new ServiceCollection()
+            .AddSingleton(loggerFactory)
+            .AddSingleton(typeof(ILogger<>), typeof(Logger<>))
+            .AddSingleton(dispatcher)
+            .AddSingleton(new ConnectionLimits(config.SocketRequestMaxBytes))
+            .BuildServiceProvider();
+        var options = new KestrelServerOptions { ApplicationServices = services };
+        options.Limits.MaxConcurrentConnections = config.ConnectionsMax;
+        ListenOptions? listener = null;
+        options.Listen(IPAddress.Parse(config.ListenerHost), config.ListenerPort, l =>
+        {
+            listener = l;
+            l.UseConnectionHandler<KafkaConnectionHandler>();
+        });
+        var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions()), loggerFactory);
+        var server = new KestrelServer(Options.Create(options), transport, loggerFactory);
+        try
+        {
+            await server.StartAsync(new NoHttpApplication(), cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            server.Dispose();
+            await services.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return new KafkaListener(server, services, listener?.IPEndPoint?.Port ?? config.ListenerPort);
+    }
+
+    /// <summary>Stops accepting, lets open connections finish their current request, then closes them.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        await _server.StopAsync(timeout.Token).ConfigureAwait(false);
+        _server.Dispose();
+        await _services.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Kestrel wants an HTTP application; the only endpoint is a Kafka connection handler, so it is never called.</summary>
+    private sealed class NoHttpApplication : IHttpApplication<object>
+    {
+        public object CreateContext(IFeatureCollection contextFeatures) => throw new NotSupportedException("Tributary serves no HTTP");
+
+        public Task ProcessRequestAsync(object context) => throw new NotSupportedException("Tributary serves no HTTP");
+
+        public void DisposeContext(object context, Exception? exception)
+        {
+        }
+    }
+}
