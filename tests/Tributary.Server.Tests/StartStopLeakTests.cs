@@ -45,7 +45,7 @@ public sealed class StartStopLeakTests
         var descriptorsAfter = OpenDescriptors();
         var memoryAfter = GC.GetTotalMemory(forceFullCollection: true);
 
-                Assert.True(threadsAfter <= threadsBefore + SlackMax, $"threads {threadsBefore} -> {threadsAfter} after {Cycles} cycles");
+        Assert.True(threadsAfter <= threadsBefore + SlackMax, $"threads {threadsBefore} -> {threadsAfter} after {Cycles} cycles");
         Assert.True(descriptorsAfter <= descriptorsBefore + SlackMax, $"open descriptors {descriptorsBefore} -> {descriptorsAfter} after {Cycles} cycles");
         Assert.True(memoryAfter <= memoryBefore + (32L << 20), $"managed memory {memoryBefore} -> {memoryAfter} bytes after {Cycles} cycles");
         using var probe = new TcpListener(IPAddress.Loopback, lastPort);

@@ -414,31 +414,31 @@ internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
             case GroupState.PreparingRebalance:
                 return Done(SyncGroupResult.Failed(ErrorCode.RebalanceInProgress));
             case GroupState.CompletingRebalance:
-            {
-                _pendingSync.Remove(member.MemberId);
-                member.SessionDeadlineMs = nowMs + member.SessionTimeoutMs;
-                member.CompleteSync(SyncGroupResult.Failed(ErrorCode.RebalanceInProgress));
-                var waiter = new TaskCompletionSource<SyncGroupResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-                member.SyncWaiter = waiter;
-                if (member.MemberId == LeaderId)
                 {
-                    // Members the leader left out get an empty assignment, as in Kafka.
-                    foreach (var m in _members.Values)
+                    _pendingSync.Remove(member.MemberId);
+                    member.SessionDeadlineMs = nowMs + member.SessionTimeoutMs;
+                    member.CompleteSync(SyncGroupResult.Failed(ErrorCode.RebalanceInProgress));
+                    var waiter = new TaskCompletionSource<SyncGroupResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    member.SyncWaiter = waiter;
+                    if (member.MemberId == LeaderId)
                     {
-                        m.Assignment = p.Assignments.GetValueOrDefault(m.MemberId) ?? [];
+                        // Members the leader left out get an empty assignment, as in Kafka.
+                        foreach (var m in _members.Values)
+                        {
+                            m.Assignment = p.Assignments.GetValueOrDefault(m.MemberId) ?? [];
+                        }
+
+                        SetState(GroupState.Stable, nowMs);
+                        owner.PersistGroup(this);
+                        foreach (var m in _members.Values)
+                        {
+                            m.CompleteSync(new SyncGroupResult(ErrorCode.None, ProtocolType, ProtocolName, m.Assignment));
+                        }
                     }
 
-                    SetState(GroupState.Stable, nowMs);
-                    owner.PersistGroup(this);
-                    foreach (var m in _members.Values)
-                    {
-                        m.CompleteSync(new SyncGroupResult(ErrorCode.None, ProtocolType, ProtocolName, m.Assignment));
-                    }
+                    Reschedule(nowMs);
+                    return waiter.Task;
                 }
-
-                Reschedule(nowMs);
-                return waiter.Task;
-            }
 
             case GroupState.Stable:
                 _pendingSync.Remove(member.MemberId);

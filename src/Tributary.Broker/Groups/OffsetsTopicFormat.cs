@@ -84,66 +84,66 @@ internal static class OffsetsTopicFormat
         switch (type)
         {
             case OffsetKeyType:
-            {
-                var group = k.ReadString(compact: false);
-                var topic = k.ReadString(compact: false);
-                var partition = k.ReadInt32();
-                if (value is null)
                 {
-                    return new OffsetEntry(group, topic, partition, null);
-                }
+                    var group = k.ReadString(compact: false);
+                    var topic = k.ReadString(compact: false);
+                    var partition = k.ReadInt32();
+                    if (value is null)
+                    {
+                        return new OffsetEntry(group, topic, partition, null);
+                    }
 
-                var v = new KafkaReader(value.Value);
-                if (v.ReadInt16() != OffsetValueVersion)
-                {
-                    return null;
-                }
+                    var v = new KafkaReader(value.Value);
+                    if (v.ReadInt16() != OffsetValueVersion)
+                    {
+                        return null;
+                    }
 
-                var offset = new CommittedOffset(v.ReadInt64(), v.ReadInt32(), v.ReadNullableString(compact: false), v.ReadInt64());
-                return new OffsetEntry(group, topic, partition, offset);
-            }
+                    var offset = new CommittedOffset(v.ReadInt64(), v.ReadInt32(), v.ReadNullableString(compact: false), v.ReadInt64());
+                    return new OffsetEntry(group, topic, partition, offset);
+                }
 
             case GroupKeyType:
-            {
-                var group = k.ReadString(compact: false);
-                if (value is null)
                 {
-                    return new GroupEntry(group, null);
-                }
+                    var group = k.ReadString(compact: false);
+                    if (value is null)
+                    {
+                        return new GroupEntry(group, null);
+                    }
 
-                var v = new KafkaReader(value.Value);
-                if (v.ReadInt16() != GroupValueVersion)
-                {
-                    return null;
-                }
+                    var v = new KafkaReader(value.Value);
+                    if (v.ReadInt16() != GroupValueVersion)
+                    {
+                        return null;
+                    }
 
-                var protocolType = v.ReadString(compact: false);
-                var generation = v.ReadInt32();
-                var protocolName = v.ReadNullableString(compact: false);
-                var leader = v.ReadNullableString(compact: false);
-                var stateTimestampMs = v.ReadInt64();
-                var count = v.ReadInt32();
-                if (count < 0 || count > v.Remaining)
-                {
-                    throw new ProtocolException($"group {group} record declares {count} members");
-                }
+                    var protocolType = v.ReadString(compact: false);
+                    var generation = v.ReadInt32();
+                    var protocolName = v.ReadNullableString(compact: false);
+                    var leader = v.ReadNullableString(compact: false);
+                    var stateTimestampMs = v.ReadInt64();
+                    var count = v.ReadInt32();
+                    if (count < 0 || count > v.Remaining)
+                    {
+                        throw new ProtocolException($"group {group} record declares {count} members");
+                    }
 
-                var members = new List<MemberSnapshot>(count);
-                for (var i = 0; i < count; i++)
-                {
-                    members.Add(new MemberSnapshot(
-                        v.ReadString(compact: false),
-                        v.ReadNullableString(compact: false),
-                        v.ReadString(compact: false),
-                        v.ReadString(compact: false),
-                        v.ReadInt32(),
-                        v.ReadInt32(),
-                        v.ReadNullableBytes(compact: false) ?? [],
-                        v.ReadNullableBytes(compact: false) ?? []));
-                }
+                    var members = new List<MemberSnapshot>(count);
+                    for (var i = 0; i < count; i++)
+                    {
+                        members.Add(new MemberSnapshot(
+                            v.ReadString(compact: false),
+                            v.ReadNullableString(compact: false),
+                            v.ReadString(compact: false),
+                            v.ReadString(compact: false),
+                            v.ReadInt32(),
+                            v.ReadInt32(),
+                            v.ReadNullableBytes(compact: false) ?? [],
+                            v.ReadNullableBytes(compact: false) ?? []));
+                    }
 
-                return new GroupEntry(group, new GroupSnapshot(protocolType, generation, protocolName, leader, stateTimestampMs, members));
-            }
+                    return new GroupEntry(group, new GroupSnapshot(protocolType, generation, protocolName, leader, stateTimestampMs, members));
+                }
 
             default:
                 return null;
