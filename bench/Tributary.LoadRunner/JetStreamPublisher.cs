@@ -88,7 +88,7 @@ internal sealed class JetStreamPublisher : IDisposable
         var startNanos = MonotonicClock.NowNanos();
         var deadline = startNanos + (_options.TimeLimitSeconds * 1_000_000_000L);
         long sent = 0;
-        var timedOut = false;
+        var stoppedByTime = false;
         Span<byte> digits = stackalloc byte[20];
         var pubPrefix = Encoding.ASCII.GetBytes($"PUB {Subject} {InboxPrefix}");
         var sizeSuffix = Encoding.ASCII.GetBytes($" {_options.RecordBytes}\r\n");
@@ -109,7 +109,7 @@ internal sealed class JetStreamPublisher : IDisposable
 
             if (MonotonicClock.NowNanos() > deadline)
             {
-                timedOut = true;
+                stoppedByTime = true;
                 break;
             }
 
@@ -130,7 +130,7 @@ internal sealed class JetStreamPublisher : IDisposable
         }
 
         var acked = Interlocked.Read(ref _acked);
-        timedOut |= acked + Interlocked.Read(ref _failed) < sent;
+        var incomplete = acked + Interlocked.Read(ref _failed) < sent;
         var seconds = Math.Max(Interlocked.Read(ref _lastAckNanos) - startNanos, 1) / 1e9;
         var deleted = _failure is null ? Control($"$JS.API.STREAM.DELETE.{_stream}", "") : "";
         _stopping = true;
@@ -148,7 +148,8 @@ internal sealed class JetStreamPublisher : IDisposable
             .Add("records_per_s", Math.Round(acked / seconds))
             .Add("MB_per_s", RunReport.Round(acked * (double)_options.RecordBytes / seconds / 1e6, 1))
             .AddLatency("publish", _ackLatency)
-            .Add("produce_timed_out", timedOut)
+            .Add("stopped_by_time", stoppedByTime)
+            .Add("produce_incomplete", incomplete)
             .Add("stream_deleted", deleted.Contains("\"success\":true", StringComparison.Ordinal))
             .Add("produce_error", _failure)
             .Add("client_cpu_s", RunReport.Round((Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds));

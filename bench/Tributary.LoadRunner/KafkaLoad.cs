@@ -140,7 +140,8 @@ internal static class KafkaLoad
             .Add("batches", batches)
             .Add("records_per_batch", batches == 0 ? null : RunReport.Round((double)producers.Sum(p => p.RecordsSent) / batches, 1))
             .AddLatency("produce", latency)
-            .Add("produce_timed_out", producers.Any(p => p.TimedOut))
+            .Add("stopped_by_time", producers.Any(p => p.StoppedByTime))
+            .Add("produce_incomplete", producers.Any(p => p.Incomplete))
             .Add("produce_error", producers.Select(p => p.Failure).FirstOrDefault(f => f is not null));
     }
 

@@ -74,7 +74,11 @@ internal sealed class ProducerWorker
 
     public long LastAckNanos { get; private set; }
 
-    public bool TimedOut { get; private set; }
+    /// <summary>The time limit, not the record count, ended record generation (expected in max-rate runs).</summary>
+    public bool StoppedByTime { get; private set; }
+
+    /// <summary>Acknowledgements were still missing when the drain time after the limit ran out.</summary>
+    public bool Incomplete { get; private set; }
 
     public string? Failure { get; private set; }
 
@@ -101,7 +105,7 @@ internal sealed class ProducerWorker
 
         if (!IsDone)
         {
-            TimedOut = true;
+            Incomplete = true;
         }
 
         _stopping = true;
@@ -124,7 +128,7 @@ internal sealed class ProducerWorker
                 var now = MonotonicClock.NowNanos();
                 if (now > _deadlineNanos)
                 {
-                    TimedOut = true;
+                    StoppedByTime = true;
                     break;
                 }
 
