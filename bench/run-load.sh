@@ -93,12 +93,13 @@ run_iperf() {
 # redis-benchmark, 50 clients, pipeline 64, XADD with a literal value (7.0 substitutes no __data__ in custom commands).
 run_redis() { # run_redis noaof|aof
   local mode=$1 port dir
-  port=$(free_port); dir="$WORK/redis-$mode"; mkdir -p "$dir"
+  port=$(free_port); dir="$WORK/redis-$mode-$rep"; mkdir -p "$dir"
   local persist=(--save "" --appendonly no)
   [ "$mode" = aof ] && persist=(--save "" --appendonly yes --appendfsync everysec)
   redis-server --bind 127.0.0.1 --port "$port" --protected-mode yes --dir "$dir" --logfile "$dir/redis.log" "${persist[@]}" &
   local pid=$!; PIDS+=("$pid")
   wait_port "$port"
+  for _ in $(seq 100); do [ "$(timeout 5 redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null)" = PONG ] && break; sleep 0.1; done
   for size in 100 1000; do
     local n=$(( size == 100 ? 2000000 : 1000000 ))
     local payload; payload=$(head -c "$size" /dev/zero | tr '\0' x)
@@ -115,6 +116,7 @@ run_redis() { # run_redis noaof|aof
     log "redis $mode XADD ${size} B P64: $rps/s ($(tail -1 "$RESULTS" | jq .MB_per_s) MB/s), XLEN $xlen"
   done
   stop_pid "$pid"
+  rm -rf "$dir"
 }
 
 # ---- NATS JetStream ----------------------------------------------------------------------------------------
