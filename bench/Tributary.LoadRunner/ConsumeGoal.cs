@@ -1,0 +1,42 @@
+namespace Tributary.LoadRunner;
+
+/// <summary>
+/// How many records the consumers together must read before they stop: known up front when reading a finished log,
+/// set when the producers finish in a pipeline run. Shared by the consumer threads.
+/// </summary>
+internal sealed class ConsumeGoal
+{
+    private long _target = long.MaxValue;
+    private long _consumed;
+    private long _reachedNanos;
+
+    public long Target
+    {
+        get => Volatile.Read(ref _target);
+        set => Volatile.Write(ref _target, value);
+    }
+
+    public long Consumed => Volatile.Read(ref _consumed);
+
+    public bool IsReached => Consumed >= Target;
+
+    /// <summary>When the last record arrived (monotonic), or 0 while the goal is not reached.</summary>
+    public long ReachedNanos => Volatile.Read(ref _reachedNanos);
+
+    public void Add(long records, long nowNanos)
+    {
+        if (Interlocked.Add(ref _consumed, records) >= Target)
+        {
+            Interlocked.CompareExchange(ref _reachedNanos, nowNanos, 0);
+        }
+    }
+
+    /// <summary>Called after the target is lowered to a value already consumed.</summary>
+    public void CheckReached(long nowNanos)
+    {
+        if (IsReached)
+        {
+            Interlocked.CompareExchange(ref _reachedNanos, nowNanos, 0);
+        }
+    }
+}

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# End-to-end load: Tributary against its peers, all measured in this one invocation on this machine.
+#   iperf3 loopback ceiling; Redis Streams XADD pipelined (no persistence, and AOF everysec);
+#   NATS JetStream async publish; Tributary produce (acks=1) at max and at half of max with tail consumers
+#   (end-to-end latency), consume from offset 0; Tributary with log.flush.interval.messages=1 (fsync before ack).
+# Writes bench/results/latest.md (+ latest.jsonl, throughput.png, latency.png).
+# Usage: bash bench/run-load.sh            (about 8 minutes with REPS=3 on 2 cores)
+# Env:   REPS (default 3; each figure is the median run), RUN_SECONDS (default 8: length of each Tributary run).
+# Every server binds 127.0.0.1, gets a scratch directory, and is stopped by its PID; every run is bounded by a
+# record count and a time limit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+OUT="$ROOT/bench/results"
+REPS=${REPS:-3}
+RUN_SECONDS=${RUN_SECONDS:-8}
+mkdir -p "$OUT"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# ---- tools -------------------------------------------------------------------------------------------------
+need=()
+for c in redis-server:redis-server redis-benchmark:redis-tools redis-cli:redis-tools nats-server:nats-server \
+         iperf3:iperf3 gnuplot:gnuplot-nox jq:jq; do
+  command -v "${c%%:*}" >/dev/null 2>&1 || need+=("${c#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+log "building the broker and the load runner (Release)"
+dotnet build src/Tributary.Cli -c Release -v q -nologo >/dev/null
+dotnet build bench/Tributary.LoadRunner -c Release -v q -nologo >/dev/null
+BROKER="$ROOT/src/Tributary.Cli/bin/Release/net10.0/tributary"
+LOAD="$ROOT/bench/Tributary.LoadRunner/bin/Release/net10.0/tributary-load"
+
+# ---- servers: started here, stopped by PID -----------------------------------------------------------------
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tributary-load.XXXXXX")
+RESULTS="$WORK/results.jsonl"
+: >"$RESULTS"
+PIDS=()
+stop_pid() { # stop_pid PID: TERM, wait up to 20 s, then KILL
+  local p=$1
+  kill -0 "$p" 2>/dev/null || return 0
+  kill "$p" 2>/dev/null || true
+  for _ in $(seq 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$?
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && stop_pid "$p"; done
+  rm -rf -- "$WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  local p
+  while :; do
+    p=$(( 20000 + RANDOM % 20000 ))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
+wait_port() { # wait_port PORT: up to 30 s
+  for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  log "port $1 did not open"; return 1
+}
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
+cpu_s() { awk '{printf "%.2f", ($14+$15)/100}' "/proc/$1/stat"; } # utime+stime of a PID, in seconds (USER_HZ=100)
+
+# record JSON: adds rep and load average, appends to the results
+record() { jq -c --argjson rep "$rep" --argjson load "$1" '. + {rep: $rep, loadavg: $load}' >>"$RESULTS"; }
+
+# ---- iperf3 ------------------------------------------------------------------------------------------------
+run_iperf() {
+  local port; port=$(free_port)
+  iperf3 -s -B 127.0.0.1 -p "$port" >"$WORK/iperf3-server.log" 2>&1 &
+  local pid=$!; PIDS+=("$pid")
+  wait_port "$port"
+  local l; l=$(loadavg)
+  timeout 30 iperf3 -c 127.0.0.1 -B 127.0.0.1 -p "$port" -t 5 -P 1 -J >"$WORK/iperf3.json"
+  jq -c '{label: "iperf3", system: "iperf3", MB_per_s: (.end.sum_received.bits_per_second / 8 / 1e6 | . * 10 | round / 10)}' \
+    "$WORK/iperf3.json" | record "$l"
+  stop_pid "$pid"
+  log "iperf3: $(tail -1 "$RESULTS" | jq .MB_per_s) MB/s"
+}
+
+# ---- Redis Streams -----------------------------------------------------------------------------------------
+# redis-benchmark, 50 clients, pipeline 64, XADD with a literal value (7.0 substitutes no __data__ in custom commands).
+run_redis() { # run_redis noaof|aof
+  local mode=$1 port dir
+  port=$(free_port); dir="$WORK/redis-$mode-$rep"; mkdir -p "$dir"
+  local persist=(--save "" --appendonly no)
+  [ "$mode" = aof ] && persist=(--save "" --appendonly yes --appendfsync everysec)
+  redis-server --bind 127.0.0.1 --port "$port" --protected-mode yes --dir "$dir" --logfile "$dir/redis.log" "${persist[@]}" &
+  local pid=$!; PIDS+=("$pid")
+  wait_port "$port"
+  for _ in $(seq 100); do [ "$(timeout 5 redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+  for size in 100 1000; do
+    local n=$(( size == 100 ? 2000000 : 1000000 ))
+    local payload; payload=$(head -c "$size" /dev/zero | tr '\0' x)
+    timeout 30 redis-cli -h 127.0.0.1 -p "$port" DEL s >/dev/null
+    local l; l=$(loadavg)
+    local line; line=$(timeout 60 redis-benchmark -h 127.0.0.1 -p "$port" -n "$n" -c 50 -P 64 --csv XADD s '*' f "$payload" | tail -1)
+    local xlen; xlen=$(timeout 30 redis-cli -h 127.0.0.1 -p "$port" XLEN s)
+    # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+    IFS=, read -r _ rps _ _ p50 _ p99 _ <<<"${line//\"/}"
+    jq -nc --arg name "redis-$mode-$size" --argjson size "$size" --argjson rps "$rps" --argjson p50 "$p50" \
+        --argjson p99 "$p99" --argjson xlen "$xlen" \
+      '{label: $name, system: "redis", record_bytes: $size, records: $xlen, records_per_s: ($rps | round),
+        MB_per_s: ($rps * $size / 1e6 | . * 10 | round / 10), produce_p50_ms: $p50, produce_p99_ms: $p99}' | record "$l"
+    log "redis $mode XADD ${size} B P64: $rps/s ($(tail -1 "$RESULTS" | jq .MB_per_s) MB/s), XLEN $xlen"
+  done
+  stop_pid "$pid"
+  rm -rf "$dir"
+}
+
+# ---- NATS JetStream ----------------------------------------------------------------------------------------
+run_nats() {
+  local port dir; port=$(free_port); dir="$WORK/nats"; mkdir -p "$dir"
+  nats-server -a 127.0.0.1 -p "$port" -js -sd "$dir" -l "$dir/nats.log" &
+  local pid=$!; PIDS+=("$pid")
+  wait_port "$port"
+  local l; l=$(loadavg)
+  timeout 60 "$LOAD" --mode jetstream --bootstrap "127.0.0.1:$port" --record-bytes 1000 --records 1000000 \
+    --time-limit-s "$RUN_SECONDS" --window 4000 --label nats-js-1000 | record "$l"
+  log "nats jetstream 1000 B: $(tail -1 "$RESULTS" | jq -c '{records_per_s, MB_per_s, produce_error}')"
+  stop_pid "$pid"
+  rm -rf "$dir"
+}
+
+# ---- Tributary ---------------------------------------------------------------------------------------------
+BROKER_PID=""
+start_broker() { # start_broker NAME [--set k=v ...]
+  local name=$1; shift
+  BROKER_PORT=$(free_port); BROKER_DIR="$WORK/$name"; mkdir -p "$BROKER_DIR"
+  "$BROKER" --set "listeners=PLAINTEXT://127.0.0.1:$BROKER_PORT" --set "log.dirs=$BROKER_DIR/data" "$@" \
+    >"$BROKER_DIR/broker.log" 2>&1 &
+  BROKER_PID=$!; PIDS+=("$BROKER_PID")
+  for _ in $(seq 300); do grep -q "listening" "$BROKER_DIR/broker.log" && break; sleep 0.1; done
+  wait_port "$BROKER_PORT"
+}
+stop_broker() { stop_pid "$BROKER_PID"; rm -rf "$BROKER_DIR"; }
+
+# tributary LABEL ARGS...: one runner invocation, with the broker's CPU seconds and RSS added to its JSON line.
+tributary() {
+  local label=$1; shift
+  local l c0 c1; l=$(loadavg); c0=$(cpu_s "$BROKER_PID")
+  timeout $(( RUN_SECONDS * 2 + 40 )) "$LOAD" --bootstrap "127.0.0.1:$BROKER_PORT" --label "$label" "$@" >"$WORK/run.json"
+  c1=$(cpu_s "$BROKER_PID")
+  local rss; rss=$(awk '/VmRSS/ {print $2}' "/proc/$BROKER_PID/status")
+  jq -c --argjson cpu "$(awk "BEGIN { printf \"%.2f\", $c1 - $c0 }")" --argjson rss "$rss" \
+    '. + {broker_cpu_s: $cpu, broker_rss_mb: ($rss / 1024 | round)}' "$WORK/run.json" | record "$l"
+  log "tributary $label: $(tail -1 "$RESULTS" | jq -c '{MB_per_s, consume_MB_per_s, produce_p99_ms, e2e_p99_ms, broker_cpu_s, produce_error, consume_error}')"
+}
+
+# Producer settings shared by every Tributary run (1 producer, 4 partitions, 128 KiB batches, linger 5 ms,
+# 5 requests in flight, acks=1); records per size cap the count, the time limit usually ends max runs.
+COMMON=(--partitions 4 --producers 1 --consumers 1 --batch-bytes 131072 --linger-ms 5 --in-flight 5 --acks 1)
+max_records() { case $1 in 100) echo 30000000 ;; 1000) echo 4000000 ;; *) echo 400000 ;; esac; }
+
+run_tributary() {
+  start_broker "broker-$rep"
+  for size in 100 1000 10000; do
+    tributary "tributary-max-$size" --mode produce --topic "max-$size" --record-bytes "$size" \
+      --records "$(max_records "$size")" --time-limit-s "$RUN_SECONDS" "${COMMON[@]}"
+    local rate; rate=$(jq -s '.[-1].records_per_s / 2 | floor' "$RESULTS")
+    tributary "tributary-consume-$size" --mode consume --topic "max-$size" --record-bytes "$size" \
+      --fetch-max-bytes 8388608 --time-limit-s $(( RUN_SECONDS * 2 )) "${COMMON[@]}"
+    tributary "tributary-half-$size" --mode pipeline --topic "half-$size" --record-bytes "$size" \
+      --rate "$rate" --records $(( rate * RUN_SECONDS )) --time-limit-s $(( RUN_SECONDS + 4 )) \
+      --from latest --fetch-wait-ms 100 "${COMMON[@]}"
+  done
+  stop_broker
+  start_broker "broker-fsync-$rep" --set log.flush.interval.messages=1
+  tributary "tributary-fsync-max-1000" --mode produce --topic fsync-1000 --record-bytes 1000 \
+    --records "$(max_records 1000)" --time-limit-s "$RUN_SECONDS" "${COMMON[@]}"
+  stop_broker
+}
+
+t0=$(date +%s)
+for rep in $(seq "$REPS"); do
+  log "=== rep $rep of $REPS ==="
+  run_iperf
+  run_redis noaof
+  run_redis aof
+  run_nats
+  run_tributary
+done
+log "runs took $(( $(date +%s) - t0 )) s"
+cp "$RESULTS" "$OUT/latest.jsonl"
+RUN_SECONDS=$RUN_SECONDS bash "$ROOT/bench/load-report.sh" "$OUT/latest.jsonl" "$OUT"
+log "wrote $OUT/latest.md, throughput.png, latency.png"
