@@ -13,7 +13,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
     // The producer is killed long before this; it only bounds a run where the kill never comes.
     private const int BatchCountMax = 20_000;
 
-    // Kill the broker after this many acknowledged batches (or after AckWait, whichever comes first).
+    // After this many acknowledged batches (awaited at most AckWait) the flood starts and the kill follows it.
     private const int AckedBatchesBeforeKill = 150;
 
     // Each run numbers its messages from its own base, so runs never collide.
