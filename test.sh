@@ -23,3 +23,6 @@ fi
 
 dotnet build Tributary.slnx -c Release
 dotnet test Tributary.slnx -c Release --no-build --logger "console;verbosity=normal" "$@"
+
+# Packaging: the library and the .NET tool install from a local folder and work.
+scripts/package-smoke.sh

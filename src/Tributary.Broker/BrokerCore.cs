@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tributary.Broker.Config;
+using Tributary.Broker.Groups;
 using Tributary.Broker.Metadata;
 using Tributary.Storage;
 using Tributary.Storage.Devices;
@@ -40,6 +41,9 @@ public sealed class BrokerCore : IDisposable
         {
             OpenPartitions(topic, 0);
         }
+
+        // Last: the coordinator reloads groups and offsets from __consumer_offsets, which needs the logs open.
+        Groups = new GroupCoordinator(this);
     }
 
     public BrokerConfig Config { get; }
@@ -51,6 +55,8 @@ public sealed class BrokerCore : IDisposable
     public MetadataStore Metadata { get; }
 
     public LogManager Logs { get; }
+
+    public GroupCoordinator Groups { get; }
 
     public int NodeId => Config.NodeId;
 
@@ -121,6 +127,19 @@ public sealed class BrokerCore : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs a read-check-change of topics (admin handlers) with no other topic change in between, so a change made
+    /// from a topic read inside is not lost to, or resurrected by, a concurrent one. The lock is reentrant: the
+    /// change may call <see cref="AddPartitions"/>, <see cref="UpdateTopicConfigs"/> and the rest.
+    /// </summary>
+    public T WithTopicLock<T>(Func<T> change)
+    {
+        lock (_topicLock)
+        {
+            return change();
+        }
+    }
+
     public PartitionLog? FindLog(TopicInfo topic, int partition) =>
         partition >= 0 && partition < topic.PartitionCount && Logs.TryGet(topic.Name, partition, out var log) ? log : null;
 
@@ -133,5 +152,9 @@ public sealed class BrokerCore : IDisposable
         }
     }
 
-    public void Dispose() => Logs.Dispose();
+    public void Dispose()
+    {
+        Groups.Dispose();
+        Logs.Dispose();
+    }
 }

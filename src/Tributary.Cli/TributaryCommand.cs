@@ -69,6 +69,14 @@ public static class TributaryCommand
         {
             return Fail($"cannot reach the broker: {e.Message}");
         }
+        catch (EndOfStreamException)
+        {
+            return Fail("the broker closed the connection (it may not serve this request)");
+        }
+        catch (ProtocolException e)
+        {
+            return Fail($"unreadable response: {e.Reason}");
+        }
     }
 
     private static int Fail(string message)

@@ -36,6 +36,10 @@ public sealed record BrokerConfig
         new ConfigDefinition("log.flush.interval.ms", ConfigType.Long, null, Min: 0),
         new ConfigDefinition("log.flush.scheduler.interval.ms", ConfigType.Long, "1000", Min: 1),
         new ConfigDefinition("log.message.timestamp.type", ConfigType.String, "CreateTime", Allowed: ["CreateTime", "LogAppendTime"]),
+        new ConfigDefinition("group.max.size", ConfigType.Int, "2147483647", Min: 1),
+        new ConfigDefinition("group.min.session.timeout.ms", ConfigType.Int, "6000", Min: 0),
+        new ConfigDefinition("group.max.session.timeout.ms", ConfigType.Int, "1800000", Min: 0),
+        new ConfigDefinition("offsets.retention.minutes", ConfigType.Int, "10080", Min: 1),
     }.ToDictionary(d => d.Name, StringComparer.Ordinal);
 
     /// <summary>Upper bound on partitions in one topic: keeps an absurd CreateTopics from creating millions of directories.</summary>
@@ -63,6 +67,10 @@ public sealed record BrokerConfig
     public long LogFlushIntervalMs { get; init; } = long.MaxValue;
     public long LogFlushSchedulerIntervalMs { get; init; } = 1000;
     public bool LogAppendTime { get; init; }
+    public int GroupMaxSize { get; init; } = int.MaxValue;
+    public int GroupMinSessionTimeoutMs { get; init; } = 6000;
+    public int GroupMaxSessionTimeoutMs { get; init; } = 1800000;
+    public long OffsetsRetentionMs { get; init; } = 10080L * 60_000;
 
     /// <summary>The values the config was built from (defaults excluded), for DescribeConfigs.</summary>
     public IReadOnlyDictionary<string, string> Explicit { get; init; } = new Dictionary<string, string>();
@@ -138,6 +146,10 @@ public sealed record BrokerConfig
             LogFlushIntervalMs = L("log.flush.interval.ms", long.MaxValue),
             LogFlushSchedulerIntervalMs = L("log.flush.scheduler.interval.ms", 1000),
             LogAppendTime = values.GetValueOrDefault("log.message.timestamp.type") == "LogAppendTime",
+            GroupMaxSize = (int)L("group.max.size", int.MaxValue),
+            GroupMinSessionTimeoutMs = (int)L("group.min.session.timeout.ms", 6000),
+            GroupMaxSessionTimeoutMs = (int)L("group.max.session.timeout.ms", 1800000),
+            OffsetsRetentionMs = Minutes(L("offsets.retention.minutes", 10080)),
             Explicit = values,
         };
         return (config, errors);

@@ -7,14 +7,17 @@ using Tributary.Protocol.Records;
 
 namespace Tributary.Broker.Handlers;
 
-// Produce v3-11 (magic 2 record batches only; v0-2 carry the old message formats).
+// Produce v0-11, storing magic 2 record batches only. v0-2 are advertised because librdkafka before 2.10
+// decides whether it may compress with gzip, snappy or lz4 by checking that the broker's Produce range
+// overlaps v0; those versions carry the old message formats (magic 0/1), which are answered per partition
+// with UNSUPPORTED_FOR_MESSAGE_FORMAT and never stored. Clients that can send magic 2 use v3+.
 // Per partition: the records must be exactly one whole v2 batch (Kafka's rule for v3+, else INVALID_RECORD),
 // CRC-valid with parseable records (else CORRUPT_MESSAGE, nothing appended), no larger than the topic's
 // max.message.bytes (else MESSAGE_TOO_LARGE). The batch is copied out of the request frame and appended
 // verbatim; only its base offset (and for LogAppendTime topics, the timestamps and CRC) are rewritten.
 // acks 1 and -1 are the same on one broker; acks 0 sends no response. Idempotent and transactional batches
 // are appended without sequence checks until the exactly-once issue lands.
-public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHandler> logger) : ApiHandler<ProduceRequest, ProduceResponse>(ApiKey.Produce, 3, 11)
+public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHandler> logger) : ApiHandler<ProduceRequest, ProduceResponse>(ApiKey.Produce, 0, 11)
 {
     protected override ValueTask<ProduceResponse?> HandleAsync(RequestContext context, ProduceRequest request, CancellationToken cancellationToken)
     {

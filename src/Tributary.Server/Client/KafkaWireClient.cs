@@ -86,6 +86,7 @@ public sealed class KafkaWireClient : IAsyncDisposable
     {
         var descriptor = KafkaApis.Find((short)key) ?? throw new ArgumentOutOfRangeException(nameof(key));
         var buffer = new ArrayBufferWriter<byte>();
+        buffer.GetSpan(4);
         buffer.Advance(4);
         var writer = new KafkaWriter(buffer);
         new RequestHeader { RequestApiKey = (short)key, RequestApiVersion = version, CorrelationId = correlationId, ClientId = clientId }

@@ -18,6 +18,29 @@ public static class HandlerCatalog
             new ProduceHandler(broker, loggerFactory.CreateLogger<ProduceHandler>()),
             new FetchHandler(broker),
             new ListOffsetsHandler(broker),
+
+            // Topic and cluster administration.
+            new CreateTopicsHandler(broker),
+            new DeleteTopicsHandler(broker),
+            new CreatePartitionsHandler(broker),
+            new DescribeConfigsHandler(broker),
+            new AlterConfigsHandler(broker),
+            new IncrementalAlterConfigsHandler(broker),
+            new DescribeClusterHandler(broker),
+            new DeleteRecordsHandler(broker),
+
+            // Consumer groups (GroupCoordinator).
+            new FindCoordinatorHandler(broker),
+            new JoinGroupHandler(broker),
+            new SyncGroupHandler(broker),
+            new HeartbeatHandler(broker),
+            new LeaveGroupHandler(broker),
+            new OffsetCommitHandler(broker),
+            new OffsetFetchHandler(broker),
+            new OffsetDeleteHandler(broker),
+            new DescribeGroupsHandler(broker),
+            new ListGroupsHandler(broker),
+            new DeleteGroupsHandler(broker),
         ];
         dispatcher = new RequestDispatcher(handlers, loggerFactory.CreateLogger<RequestDispatcher>());
         return dispatcher;

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Packs the library and the CLI tool into a local folder, installs both from there, and uses them:
+# the tool answers --help and lists topics of a running broker; a fresh console app referencing the
+# Tributary.Server package starts an embedded broker and talks to it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+broker_pid=""
+cleanup() { [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+dotnet pack Tributary.slnx -c Release -o "$work/packages" -v q -nologo
+ls "$work/packages"
+
+dotnet tool install Tributary.Tool --version 0.1.0 --tool-path "$work/tool" --add-source "$work/packages"
+"$work/tool/tributary" --help | head -3
+
+port=$(( 20000 + RANDOM % 20000 ))
+"$work/tool/tributary" --set listeners=PLAINTEXT://127.0.0.1:$port --set log.dirs="$work/data" > "$work/broker.log" 2>&1 &
+broker_pid=$!
+for _ in $(seq 1 100); do grep -q "listening" "$work/broker.log" && break; sleep 0.1; done
+"$work/tool/tributary" topics create smoke --partitions 2 --bootstrap 127.0.0.1:$port
+"$work/tool/tributary" topics list --bootstrap 127.0.0.1:$port | grep -qx smoke
+kill -TERM "$broker_pid"; wait "$broker_pid" || true; broker_pid=""
+grep -q "Stopped cleanly" "$work/broker.log"
+
+mkdir -p "$work/app"
+cat > "$work/app/nuget.config" <<XML
+<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <packageSources>
+    <add key="local" value="$work/packages" />
+  </packageSources>
+</configuration>
+XML
+cat > "$work/app/app.csproj" <<XML
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <OutputType>Exe</OutputType>
+    <TargetFramework>net10.0</TargetFramework>
+    <ImplicitUsings>enable</ImplicitUsings>
+    <ManagePackageVersionsCentrally>false</ManagePackageVersionsCentrally>
+  </PropertyGroup>
+  <ItemGroup>
+    <PackageReference Include="Tributary.Server" Version="0.1.0" />
+  </ItemGroup>
+</Project>
+XML
+cat > "$work/app/Program.cs" <<'CS'
+using Tributary.Server;
+var options = new TributaryBrokerOptions();
+options.Topics["smoke"] = 2;
+await using var broker = await TributaryBroker.StartAsync(options);
+var topic = broker.Core.Metadata.Find("smoke") ?? throw new InvalidOperationException("topic missing");
+Console.WriteLine($"embedded broker at {broker.BootstrapServers} with {topic.PartitionCount} partitions");
+CS
+(cd "$work/app" && dotnet run -c Release) | tee "$work/app.out"
+grep -q "with 2 partitions" "$work/app.out"
+echo "package smoke test passed"

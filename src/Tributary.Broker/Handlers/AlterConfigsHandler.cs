@@ -1,0 +1,78 @@
+using Tributary.Broker.Config;
+using Tributary.Broker.Dispatch;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// AlterConfigs v0-2 (the legacy, non-incremental API). For a TOPIC resource the configs given become the topic's
+// whole override set: keys left out return to their defaults, as in Kafka. The new set is validated first
+// (unknown key, bad or null value: INVALID_CONFIG) and nothing changes on error; validate_only only validates.
+// A key given twice, or a resource given twice in one request, is INVALID_REQUEST. BROKER resources get
+// INVALID_REQUEST: broker configs are static. Unknown topics get UNKNOWN_TOPIC_OR_PARTITION.
+public sealed class AlterConfigsHandler(BrokerCore broker) : ApiHandler<AlterConfigsRequest, AlterConfigsResponse>(ApiKey.AlterConfigs, 0, 2)
+{
+    protected override ValueTask<AlterConfigsResponse?> HandleAsync(RequestContext context, AlterConfigsRequest request, CancellationToken cancellationToken)
+    {
+        var response = new AlterConfigsResponse();
+        var counts = request.Resources.CountBy(r => (r.ResourceType, r.ResourceName)).ToDictionary();
+        foreach (var resource in request.Resources)
+        {
+            var (error, message) = counts[(resource.ResourceType, resource.ResourceName)] > 1
+                ? (ErrorCode.InvalidRequest, "resource appears more than once in the request")
+                : broker.WithTopicLock(() => Alter(resource, request.ValidateOnly));
+            response.Responses.Add(Result(resource, error, message));
+        }
+
+        return ValueTask.FromResult<AlterConfigsResponse?>(response);
+    }
+
+    // Runs under the topic lock: the topic read here is the one replaced.
+    private (ErrorCode Error, string? Message) Alter(AlterConfigsRequest.AlterConfigsResource resource, bool validateOnly)
+    {
+        var (topic, error, message) = ConfigResources.AlterableTopic(broker, resource.ResourceType, resource.ResourceName);
+        if (topic is null)
+        {
+            return (error, message);
+        }
+
+        var configs = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var config in resource.Configs)
+        {
+            if (config.Value is null)
+            {
+                return (ErrorCode.InvalidConfig, $"null value not supported for topic config {config.Name}");
+            }
+
+            if (!configs.TryAdd(config.Name, config.Value))
+            {
+                return (ErrorCode.InvalidRequest, $"config {config.Name} is given more than once");
+            }
+        }
+
+        if (TopicConfigs.Validate(configs.Select(c => KeyValuePair.Create(c.Key, (string?)c.Value))) is { } invalid)
+        {
+            return (ErrorCode.InvalidConfig, invalid);
+        }
+
+        if (!validateOnly)
+        {
+            broker.UpdateTopicConfigs(topic, configs);
+        }
+
+        return (ErrorCode.None, null);
+    }
+
+    private static AlterConfigsResponse.AlterConfigsResourceResponse Result(AlterConfigsRequest.AlterConfigsResource resource, ErrorCode error, string? message) => new()
+    {
+        ErrorCode = (short)error,
+        ErrorMessage = message,
+        ResourceType = resource.ResourceType,
+        ResourceName = resource.ResourceName,
+    };
+
+    protected override AlterConfigsResponse? ErrorResponse(RequestContext context, AlterConfigsRequest request, ErrorCode error) => new()
+    {
+        Responses = [.. request.Resources.Select(r => Result(r, error, null))],
+    };
+}

@@ -1,0 +1,92 @@
+using Tributary.Broker.Config;
+using Tributary.Broker.Dispatch;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// CreatePartitions v0-3. Grows a topic to count partitions: count must exceed the current count and stay within
+// PartitionsPerTopicMax (INVALID_PARTITIONS, with a message naming both), the topic must exist
+// (UNKNOWN_TOPIC_OR_PARTITION). Assignments, when given, need one entry per new partition, each naming only this
+// broker (INVALID_REPLICA_ASSIGNMENT). A topic named twice in one request gets INVALID_REQUEST, once.
+// validate_only checks and changes nothing; timeout_ms is ignored because the new partitions exist when the
+// response is sent. Records already in a topic keep their partitions: like Kafka, keys may now hash elsewhere.
+public sealed class CreatePartitionsHandler(BrokerCore broker) : ApiHandler<CreatePartitionsRequest, CreatePartitionsResponse>(ApiKey.CreatePartitions, 0, 3)
+{
+    protected override ValueTask<CreatePartitionsResponse?> HandleAsync(RequestContext context, CreatePartitionsRequest request, CancellationToken cancellationToken)
+    {
+        var response = new CreatePartitionsResponse();
+        var counts = request.Topics.CountBy(t => t.Name, StringComparer.Ordinal).ToDictionary(StringComparer.Ordinal);
+        var reported = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var requested in request.Topics)
+        {
+            if (counts[requested.Name] > 1)
+            {
+                if (reported.Add(requested.Name))
+                {
+                    response.Results.Add(Result(requested.Name, ErrorCode.InvalidRequest, $"topic '{requested.Name}' appears more than once in the request"));
+                }
+
+                continue;
+            }
+
+            // Checked and grown under the topic lock: two concurrent grows of one topic must not both start from
+            // the old count, nor a grow undo a concurrent config change or deletion.
+            var (error, message) = broker.WithTopicLock(() => Grow(requested, request.ValidateOnly));
+            response.Results.Add(Result(requested.Name, error, message));
+        }
+
+        return ValueTask.FromResult<CreatePartitionsResponse?>(response);
+    }
+
+    private (ErrorCode Error, string? Message) Grow(CreatePartitionsRequest.CreatePartitionsTopic requested, bool validateOnly)
+    {
+        var topic = broker.Metadata.Find(requested.Name);
+        if (topic is null)
+        {
+            return (ErrorCode.UnknownTopicOrPartition, $"topic '{requested.Name}' does not exist");
+        }
+
+        var current = topic.PartitionCount;
+        if (requested.Count <= current)
+        {
+            return (ErrorCode.InvalidPartitions, requested.Count == current
+                ? $"topic already has {current} partitions"
+                : $"topic has {current} partitions, more than the requested {requested.Count}: partitions cannot be removed");
+        }
+
+        if (requested.Count > BrokerConfig.PartitionsPerTopicMax)
+        {
+            return (ErrorCode.InvalidPartitions, $"{requested.Count} partitions exceed the limit of {BrokerConfig.PartitionsPerTopicMax}");
+        }
+
+        if (requested.Assignments is { } assignments)
+        {
+            var added = requested.Count - current;
+            if (assignments.Count != added)
+            {
+                return (ErrorCode.InvalidReplicaAssignment, $"adding {added} partitions but {assignments.Count} assignments given");
+            }
+
+            if (assignments.FirstOrDefault(a => a.BrokerIds is not [var only] || only != broker.NodeId) is { } bad)
+            {
+                return (ErrorCode.InvalidReplicaAssignment, $"assignment [{string.Join(", ", bad.BrokerIds)}] names a broker other than {broker.NodeId}, the only one");
+            }
+        }
+
+        if (!validateOnly)
+        {
+            broker.AddPartitions(topic, requested.Count);
+        }
+
+        return (ErrorCode.None, null);
+    }
+
+    private static CreatePartitionsResponse.CreatePartitionsTopicResult Result(string name, ErrorCode error, string? message) =>
+        new() { Name = name, ErrorCode = (short)error, ErrorMessage = message };
+
+    protected override CreatePartitionsResponse? ErrorResponse(RequestContext context, CreatePartitionsRequest request, ErrorCode error) => new()
+    {
+        Results = [.. request.Topics.Select(t => t.Name).Distinct(StringComparer.Ordinal).Select(name => Result(name, error, null))],
+    };
+}

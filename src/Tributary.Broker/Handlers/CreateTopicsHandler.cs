@@ -1,0 +1,172 @@
+using Tributary.Broker.Config;
+using Tributary.Broker.Dispatch;
+using Tributary.Broker.Metadata;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// CreateTopics v2-7. Per topic: a legal name (INVALID_TOPIC_EXCEPTION, also for a name that
+// collides with an existing one once '.' and '_' are treated alike), not taken (TOPIC_ALREADY_EXISTS), a partition
+// count from 1 to PartitionsPerTopicMax (-1 = num.partitions; else INVALID_PARTITIONS), replication factor 1 (-1 = 1;
+// else INVALID_REPLICATION_FACTOR: there is one broker), valid configs (INVALID_CONFIG). Manual assignments must
+// come with -1 for both counts (INVALID_REQUEST), number partitions 0..n-1 and name only this broker
+// (INVALID_REPLICA_ASSIGNMENT). A name given twice in one request fails with INVALID_REQUEST, once.
+// validate_only checks everything and creates nothing. v5+ answers with the partition count, replication factor
+// and effective configs; v7 with the topic id (zero for validate_only, where no topic exists). timeout_ms is
+// ignored: creation is complete when the response is sent.
+public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTopicsRequest, CreateTopicsResponse>(ApiKey.CreateTopics, 2, 7)
+{
+    private const short ReplicationFactor = 1;
+
+    protected override ValueTask<CreateTopicsResponse?> HandleAsync(RequestContext context, CreateTopicsRequest request, CancellationToken cancellationToken)
+    {
+        var response = new CreateTopicsResponse();
+        var counts = request.Topics.CountBy(t => t.Name, StringComparer.Ordinal).ToDictionary(StringComparer.Ordinal);
+        var reported = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var topic in request.Topics)
+        {
+            if (counts[topic.Name] > 1)
+            {
+                if (reported.Add(topic.Name))
+                {
+                    response.Topics.Add(Failure(topic.Name, ErrorCode.InvalidRequest, $"topic '{topic.Name}' appears more than once in the request"));
+                }
+
+                continue;
+            }
+
+            // Under the topic lock so the existence and collision checks still hold when the topic is created.
+            response.Topics.Add(broker.WithTopicLock(() => Create(topic, request.ValidateOnly, context.ApiVersion)));
+        }
+
+        return ValueTask.FromResult<CreateTopicsResponse?>(response);
+    }
+
+    private CreateTopicsResponse.CreatableTopicResult Create(CreateTopicsRequest.CreatableTopic requested, bool validateOnly, short version)
+    {
+        var name = requested.Name;
+        if (MetadataStore.ValidateTopicName(name) is { } invalidName)
+        {
+            return Failure(name, ErrorCode.InvalidTopicException, invalidName);
+        }
+
+        if (broker.Metadata.Find(name) is not null)
+        {
+            return Failure(name, ErrorCode.TopicAlreadyExists, $"topic '{name}' already exists");
+        }
+
+        // Kafka's rule: '.' and '_' map to the same metric names, so "a.b" and "a_b" cannot both exist.
+        var normalized = name.Replace('.', '_');
+        if (broker.Metadata.Topics.FirstOrDefault(t => t.Name.Replace('.', '_') == normalized) is { } collision)
+        {
+            return Failure(name, ErrorCode.InvalidTopicException, $"topic '{name}' collides with existing topic '{collision.Name}'");
+        }
+
+        var (partitions, partitionError, partitionMessage) = PartitionCount(requested);
+        if (partitionError != ErrorCode.None)
+        {
+            return Failure(name, partitionError, partitionMessage);
+        }
+
+        var (configs, configError) = Configs(requested.Configs);
+        if (configError is not null)
+        {
+            return Failure(name, ErrorCode.InvalidConfig, configError);
+        }
+
+        var topicId = Guid.Empty;
+        if (!validateOnly)
+        {
+            topicId = broker.CreateTopic(name, partitions, configs).Topic.Id;
+        }
+
+        var result = new CreateTopicsResponse.CreatableTopicResult { Name = name, ErrorMessage = null };
+        if (version >= 5)
+        {
+            result.NumPartitions = partitions;
+            result.ReplicationFactor = ReplicationFactor;
+            result.Configs = [.. EffectiveConfigs.ForTopic(configs, broker.Config).Select(e => new CreateTopicsResponse.CreatableTopicConfigs
+            {
+                Name = e.Name,
+                Value = e.Value,
+                ReadOnly = e.ReadOnly,
+                ConfigSource = e.Source,
+                IsSensitive = e.IsSensitive,
+            })];
+        }
+
+        if (version >= 7)
+        {
+            result.TopicId = topicId;
+        }
+
+        return result;
+    }
+
+    private (int Partitions, ErrorCode Error, string? Message) PartitionCount(CreateTopicsRequest.CreatableTopic requested)
+    {
+        if (requested.Assignments.Count > 0)
+        {
+            if (requested.NumPartitions != -1 || requested.ReplicationFactor != -1)
+            {
+                return (0, ErrorCode.InvalidRequest, "num_partitions and replication_factor must be -1 when assignments are given");
+            }
+
+            var indexes = requested.Assignments.Select(a => a.PartitionIndex).Order().ToList();
+            if (!indexes.SequenceEqual(Enumerable.Range(0, indexes.Count)))
+            {
+                return (0, ErrorCode.InvalidReplicaAssignment, "assigned partitions must be numbered 0 to n-1, each once");
+            }
+
+            if (requested.Assignments.FirstOrDefault(a => a.BrokerIds is not [var only] || only != broker.NodeId) is { } bad)
+            {
+                return (0, ErrorCode.InvalidReplicaAssignment, $"partition {bad.PartitionIndex} is assigned to [{string.Join(", ", bad.BrokerIds)}]; the only broker is {broker.NodeId}");
+            }
+
+            return indexes.Count > BrokerConfig.PartitionsPerTopicMax
+                ? (0, ErrorCode.InvalidPartitions, $"{indexes.Count} partitions exceed the limit of {BrokerConfig.PartitionsPerTopicMax}")
+                : (indexes.Count, ErrorCode.None, null);
+        }
+
+        var partitions = requested.NumPartitions == -1 ? broker.Config.NumPartitions : requested.NumPartitions;
+        if (partitions < 1 || partitions > BrokerConfig.PartitionsPerTopicMax)
+        {
+            return (0, ErrorCode.InvalidPartitions, $"number of partitions must be between 1 and {BrokerConfig.PartitionsPerTopicMax} (or -1 for the default), got {requested.NumPartitions}");
+        }
+
+        if (requested.ReplicationFactor is not (-1 or ReplicationFactor))
+        {
+            return (0, ErrorCode.InvalidReplicationFactor, $"replication factor {requested.ReplicationFactor} cannot be reached: this cluster has one broker");
+        }
+
+        return (partitions, ErrorCode.None, null);
+    }
+
+    private static (Dictionary<string, string> Configs, string? Error) Configs(List<CreateTopicsRequest.CreatableTopicConfig> requested)
+    {
+        var configs = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var config in requested)
+        {
+            if (config.Value is null)
+            {
+                return (configs, $"null value not supported for topic config {config.Name}");
+            }
+
+            if (!configs.TryAdd(config.Name, config.Value))
+            {
+                return (configs, $"topic config {config.Name} is given more than once");
+            }
+        }
+
+        return (configs, TopicConfigs.Validate(configs.Select(c => KeyValuePair.Create(c.Key, (string?)c.Value))));
+    }
+
+    private static CreateTopicsResponse.CreatableTopicResult Failure(string name, ErrorCode error, string? message) =>
+        new() { Name = name, ErrorCode = (short)error, ErrorMessage = message, NumPartitions = -1, ReplicationFactor = -1 };
+
+    protected override CreateTopicsResponse? ErrorResponse(RequestContext context, CreateTopicsRequest request, ErrorCode error) => new()
+    {
+        Topics = [.. request.Topics.Select(t => t.Name).Distinct(StringComparer.Ordinal).Select(name => Failure(name, error, null))],
+    };
+}

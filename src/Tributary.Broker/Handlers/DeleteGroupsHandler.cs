@@ -1,0 +1,27 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// DeleteGroups v0-2. Deletes a group with no members together with its committed offsets (tombstones in
+// __consumer_offsets). Per group: NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND when unknown,
+// INVALID_GROUP_ID for an empty name.
+public sealed class DeleteGroupsHandler(BrokerCore broker) : ApiHandler<DeleteGroupsRequest, DeleteGroupsResponse>(ApiKey.DeleteGroups, 0, 2)
+{
+    protected override ValueTask<DeleteGroupsResponse?> HandleAsync(RequestContext context, DeleteGroupsRequest request, CancellationToken cancellationToken)
+    {
+        var response = new DeleteGroupsResponse();
+        foreach (var groupId in request.GroupsNames.Distinct(StringComparer.Ordinal))
+        {
+            response.Results.Add(new DeleteGroupsResponse.DeletableGroupResult { GroupId = groupId, ErrorCode = (short)broker.Groups.DeleteGroup(groupId) });
+        }
+
+        return ValueTask.FromResult<DeleteGroupsResponse?>(response);
+    }
+
+    protected override DeleteGroupsResponse? ErrorResponse(RequestContext context, DeleteGroupsRequest request, ErrorCode error) => new()
+    {
+        Results = [.. request.GroupsNames.Distinct(StringComparer.Ordinal).Select(g => new DeleteGroupsResponse.DeletableGroupResult { GroupId = g, ErrorCode = (short)error })],
+    };
+}

@@ -1,0 +1,82 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Broker.Metadata;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// DeleteTopics v1-6. v1-5 name topics in topic_names; v6 in topics, each by name or by id (both or neither:
+// INVALID_REQUEST). Unknown names get UNKNOWN_TOPIC_OR_PARTITION, unknown ids UNKNOWN_TOPIC_ID; a topic named
+// twice in one request gets INVALID_REQUEST, once. With delete.topic.enable=false every topic gets
+// TOPIC_DELETION_DISABLED. The topic's metadata and logs are gone when the response is sent, so timeout_ms is
+// ignored. v6 answers with the topic's name and id, however it was named.
+public sealed class DeleteTopicsHandler(BrokerCore broker) : ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>(ApiKey.DeleteTopics, 1, 6)
+{
+    protected override ValueTask<DeleteTopicsResponse?> HandleAsync(RequestContext context, DeleteTopicsRequest request, CancellationToken cancellationToken)
+    {
+        var version = context.ApiVersion;
+        var requested = Requested(request, version);
+        if (!broker.Config.DeleteTopicEnable)
+        {
+            return ValueTask.FromResult(ErrorResponse(context, request, ErrorCode.TopicDeletionDisabled));
+        }
+
+        var response = new DeleteTopicsResponse();
+        var counts = requested.CountBy(r => r.Name is null ? r.Id.ToString() : "name:" + r.Name).ToDictionary();
+        var reported = new HashSet<(string?, Guid)>();
+        foreach (var (name, id) in requested)
+        {
+            if (counts[name is null ? id.ToString() : "name:" + name] > 1)
+            {
+                if (reported.Add((name, id)))
+                {
+                    response.Responses.Add(Result(version, name, id, ErrorCode.InvalidRequest, "topic appears more than once in the request"));
+                }
+
+                continue;
+            }
+
+            if (version >= 6 && (name is null) == (id == Guid.Empty))
+            {
+                response.Responses.Add(Result(version, name, id, ErrorCode.InvalidRequest, "name a topic by name or by id, not both or neither"));
+                continue;
+            }
+
+            // Under the topic lock, so a topic named by id cannot be replaced by a new one of the same name
+            // between the lookup and the deletion.
+            var topic = broker.WithTopicLock(() =>
+            {
+                var found = name is null ? broker.Metadata.Find(id) : broker.Metadata.Find(name);
+                return found is not null && broker.DeleteTopic(found.Name) ? found : null;
+            });
+            if (topic is null)
+            {
+                var error = name is null ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition;
+                response.Responses.Add(Result(version, name, id, error, null));
+                continue;
+            }
+
+            response.Responses.Add(Result(version, topic.Name, topic.Id, ErrorCode.None, null));
+        }
+
+        return ValueTask.FromResult<DeleteTopicsResponse?>(response);
+    }
+
+    private static List<(string? Name, Guid Id)> Requested(DeleteTopicsRequest request, short version) => version >= 6
+        ? [.. request.Topics.Select(t => (t.Name, t.TopicId))]
+        : [.. request.TopicNames.Select(n => ((string?)n, Guid.Empty))];
+
+    // topic_id exists from v6 and error_message from v5: older versions cannot carry them.
+    private static DeleteTopicsResponse.DeletableTopicResult Result(short version, string? name, Guid id, ErrorCode error, string? message) => new()
+    {
+        Name = name,
+        TopicId = version >= 6 ? id : Guid.Empty,
+        ErrorCode = (short)error,
+        ErrorMessage = version >= 5 ? message : null,
+    };
+
+    protected override DeleteTopicsResponse? ErrorResponse(RequestContext context, DeleteTopicsRequest request, ErrorCode error) => new()
+    {
+        Responses = [.. Requested(request, context.ApiVersion).Distinct().Select(r => Result(context.ApiVersion, r.Name, r.Id, error, null))],
+    };
+}

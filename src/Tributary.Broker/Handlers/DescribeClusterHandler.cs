@@ -1,0 +1,46 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// DescribeCluster v0-1 (KIP-700). The cluster is this broker: it is the only broker listed and the controller.
+// v1's endpoint_type must be 1 (brokers); 2 (controllers) gets UNSUPPORTED_ENDPOINT_TYPE, as a Kafka broker
+// answers, since there is no separate controller endpoint. Authorized operations are reported as
+// "not requested" (-2^31) even when asked for: ACLs do not exist yet.
+public sealed class DescribeClusterHandler(BrokerCore broker) : ApiHandler<DescribeClusterRequest, DescribeClusterResponse>(ApiKey.DescribeCluster, 0, 1)
+{
+    private const sbyte BrokersEndpoint = 1;
+    private const int AuthorizedOperationsOmitted = int.MinValue;
+
+    protected override ValueTask<DescribeClusterResponse?> HandleAsync(RequestContext context, DescribeClusterRequest request, CancellationToken cancellationToken)
+    {
+        // Below v1 the request carries no endpoint_type and reads as the default, brokers.
+        if (request.EndpointType != BrokersEndpoint)
+        {
+            return ValueTask.FromResult<DescribeClusterResponse?>(Error(request, ErrorCode.UnsupportedEndpointType, $"endpoint type {request.EndpointType} is not supported: only brokers (1)"));
+        }
+
+        return ValueTask.FromResult<DescribeClusterResponse?>(new DescribeClusterResponse
+        {
+            EndpointType = BrokersEndpoint,
+            ClusterId = broker.Metadata.ClusterId,
+            ControllerId = broker.NodeId,
+            Brokers = [new DescribeClusterResponse.DescribeClusterBroker { BrokerId = broker.NodeId, Host = broker.AdvertisedHost, Port = broker.AdvertisedPort, Rack = null }],
+            ClusterAuthorizedOperations = AuthorizedOperationsOmitted,
+        });
+    }
+
+    private DescribeClusterResponse Error(DescribeClusterRequest request, ErrorCode error, string? message) => new()
+    {
+        ErrorCode = (short)error,
+        ErrorMessage = message,
+        EndpointType = request.EndpointType,
+        ClusterId = broker.Metadata.ClusterId,
+        ControllerId = -1,
+        ClusterAuthorizedOperations = AuthorizedOperationsOmitted,
+    };
+
+    protected override DescribeClusterResponse? ErrorResponse(RequestContext context, DescribeClusterRequest request, ErrorCode error) =>
+        Error(request, error, null);
+}

@@ -1,0 +1,110 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Broker.Metadata;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// DescribeConfigs v1-4. Resource types TOPIC (2) and BROKER (4); the broker is named by "" or its node id (any
+// other name: INVALID_REQUEST, as Kafka answers a broker id that is not its own). Other resource types get
+// INVALID_REQUEST, unknown topics UNKNOWN_TOPIC_OR_PARTITION, illegal topic names INVALID_TOPIC_EXCEPTION.
+// configuration_keys null means every key; keys that do not exist are left out, as in Kafka. Sources: a topic
+// override is DYNAMIC_TOPIC_CONFIG, an explicit broker value STATIC_BROKER_CONFIG, the rest DEFAULT_CONFIG.
+// Broker configs are read-only (no dynamic broker configs). Sensitive values are never returned.
+// Deviation: documentation is always null (v3+), whatever include_documentation asks.
+public sealed class DescribeConfigsHandler(BrokerCore broker) : ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse>(ApiKey.DescribeConfigs, 1, 4)
+{
+    protected override ValueTask<DescribeConfigsResponse?> HandleAsync(RequestContext context, DescribeConfigsRequest request, CancellationToken cancellationToken)
+    {
+        var response = new DescribeConfigsResponse();
+        foreach (var resource in request.Resources)
+        {
+            response.Results.Add(Describe(resource, request.IncludeSynonyms, context.ApiVersion));
+        }
+
+        return ValueTask.FromResult<DescribeConfigsResponse?>(response);
+    }
+
+    private DescribeConfigsResponse.DescribeConfigsResult Describe(DescribeConfigsRequest.DescribeConfigsResource resource, bool includeSynonyms, short version)
+    {
+        IEnumerable<EffectiveConfigs.Entry> entries;
+        switch (resource.ResourceType)
+        {
+            case ConfigResources.Topic:
+                if (MetadataStore.ValidateTopicName(resource.ResourceName) is { } invalidName)
+                {
+                    return Failure(resource, ErrorCode.InvalidTopicException, invalidName);
+                }
+
+                if (broker.Metadata.Find(resource.ResourceName) is not { } topic)
+                {
+                    return Failure(resource, ErrorCode.UnknownTopicOrPartition, $"topic '{resource.ResourceName}' does not exist");
+                }
+
+                entries = EffectiveConfigs.ForTopic(topic.Configs, broker.Config);
+                break;
+            case ConfigResources.Broker:
+                if (!ConfigResources.IsThisBroker(resource.ResourceName, broker.NodeId))
+                {
+                    return Failure(resource, ErrorCode.InvalidRequest, $"expected broker id {broker.NodeId} or an empty name, got '{resource.ResourceName}'");
+                }
+
+                entries = EffectiveConfigs.ForBroker(broker.Config);
+                break;
+            default:
+                return Failure(resource, ErrorCode.InvalidRequest, $"resource type {resource.ResourceType} is not supported");
+        }
+
+        if (resource.ConfigurationKeys is { } keys)
+        {
+            var wanted = keys.ToHashSet(StringComparer.Ordinal);
+            entries = entries.Where(e => wanted.Contains(e.Name));
+        }
+
+        var result = new DescribeConfigsResponse.DescribeConfigsResult
+        {
+            ErrorMessage = null,
+            ResourceType = resource.ResourceType,
+            ResourceName = resource.ResourceName,
+        };
+        foreach (var entry in entries)
+        {
+            var config = new DescribeConfigsResponse.DescribeConfigsResourceResult
+            {
+                Name = entry.Name,
+                Value = entry.Value,
+                ReadOnly = entry.ReadOnly,
+                ConfigSource = entry.Source,
+                IsSensitive = entry.IsSensitive,
+            };
+            if (includeSynonyms)
+            {
+                config.Synonyms = [.. entry.Synonyms.Select(s => new DescribeConfigsResponse.DescribeConfigsSynonym { Name = s.Name, Value = s.Value, Source = s.Source })];
+            }
+
+            // config_type and documentation exist from v3.
+            if (version >= 3)
+            {
+                config.ConfigType = entry.Type;
+                config.Documentation = null;
+            }
+
+            result.Configs.Add(config);
+        }
+
+        return result;
+    }
+
+    private static DescribeConfigsResponse.DescribeConfigsResult Failure(DescribeConfigsRequest.DescribeConfigsResource resource, ErrorCode error, string? message) => new()
+    {
+        ErrorCode = (short)error,
+        ErrorMessage = message,
+        ResourceType = resource.ResourceType,
+        ResourceName = resource.ResourceName,
+    };
+
+    protected override DescribeConfigsResponse? ErrorResponse(RequestContext context, DescribeConfigsRequest request, ErrorCode error) => new()
+    {
+        Results = [.. request.Resources.Select(r => Failure(r, error, null))],
+    };
+}

@@ -1,0 +1,48 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// DescribeGroups v0-5. State, protocol type and members (client id, instance id from v4); the selected protocol and
+// each member's metadata and assignment only while the group is Stable, as in Kafka. An unknown group is described
+// as "Dead" with no error (v0-5 behaviour). Authorized operations (v3+, when asked) are READ, DESCRIBE and DELETE:
+// there are no ACLs yet. Deviation: ClientHost is empty (the request context does not carry the peer address).
+public sealed class DescribeGroupsHandler(BrokerCore broker) : ApiHandler<DescribeGroupsRequest, DescribeGroupsResponse>(ApiKey.DescribeGroups, 0, 5)
+{
+    // Kafka's AclOperation codes: READ = 3, DELETE = 6, DESCRIBE = 8, as a bit field.
+    private const int GroupOperations = (1 << 3) | (1 << 6) | (1 << 8);
+
+    protected override ValueTask<DescribeGroupsResponse?> HandleAsync(RequestContext context, DescribeGroupsRequest request, CancellationToken cancellationToken)
+    {
+        var response = new DescribeGroupsResponse();
+        foreach (var groupId in request.Groups)
+        {
+            var described = broker.Groups.DescribeGroup(groupId);
+            response.Groups.Add(new DescribeGroupsResponse.DescribedGroup
+            {
+                GroupId = groupId,
+                GroupState = described.State.ToString(),
+                ProtocolType = described.ProtocolType,
+                ProtocolData = described.ProtocolName,
+                Members = [.. described.Members.Select(m => new DescribeGroupsResponse.DescribedGroupMember
+                {
+                    MemberId = m.MemberId,
+                    GroupInstanceId = m.GroupInstanceId,
+                    ClientId = m.ClientId,
+                    ClientHost = m.ClientHost,
+                    MemberMetadata = m.Metadata,
+                    MemberAssignment = m.Assignment,
+                })],
+                AuthorizedOperations = context.ApiVersion >= 3 && request.IncludeAuthorizedOperations ? GroupOperations : int.MinValue,
+            });
+        }
+
+        return ValueTask.FromResult<DescribeGroupsResponse?>(response);
+    }
+
+    protected override DescribeGroupsResponse? ErrorResponse(RequestContext context, DescribeGroupsRequest request, ErrorCode error) => new()
+    {
+        Groups = [.. request.Groups.Select(g => new DescribeGroupsResponse.DescribedGroup { GroupId = g, ErrorCode = (short)error })],
+    };
+}

@@ -1,0 +1,36 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// FindCoordinator v0-5. This single node coordinates every group (key type 0) and every transactional id (key
+// type 1), so the answer is always this node's advertised address. v4+ batch several keys (KIP-699) with one
+// answer per key. Other key types (2 = share groups, v6+) answer INVALID_REQUEST.
+public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>(ApiKey.FindCoordinator, 0, 5)
+{
+    private const sbyte GroupKeyType = 0;
+    private const sbyte TransactionKeyType = 1;
+
+    protected override ValueTask<FindCoordinatorResponse?> HandleAsync(RequestContext context, FindCoordinatorRequest request, CancellationToken cancellationToken)
+    {
+        var supported = request.KeyType is GroupKeyType or TransactionKeyType;
+        if (context.ApiVersion >= 4)
+        {
+            return ValueTask.FromResult<FindCoordinatorResponse?>(new FindCoordinatorResponse
+            {
+                Coordinators = [.. request.CoordinatorKeys.Select(key => supported
+                    ? new FindCoordinatorResponse.Coordinator { Key = key, NodeId = broker.NodeId, Host = broker.AdvertisedHost, Port = broker.AdvertisedPort, ErrorMessage = null }
+                    : new FindCoordinatorResponse.Coordinator { Key = key, NodeId = -1, ErrorCode = (short)ErrorCode.InvalidRequest, ErrorMessage = $"key type {request.KeyType} is not supported" })],
+            });
+        }
+
+        return ValueTask.FromResult<FindCoordinatorResponse?>(supported
+            ? new FindCoordinatorResponse { NodeId = broker.NodeId, Host = broker.AdvertisedHost, Port = broker.AdvertisedPort, ErrorMessage = null }
+            : new FindCoordinatorResponse { NodeId = -1, ErrorCode = (short)ErrorCode.InvalidRequest, ErrorMessage = $"key type {request.KeyType} is not supported" });
+    }
+
+    protected override FindCoordinatorResponse? ErrorResponse(RequestContext context, FindCoordinatorRequest request, ErrorCode error) => context.ApiVersion >= 4
+        ? new FindCoordinatorResponse { Coordinators = [.. request.CoordinatorKeys.Select(key => new FindCoordinatorResponse.Coordinator { Key = key, NodeId = -1, ErrorCode = (short)error, ErrorMessage = null })] }
+        : new FindCoordinatorResponse { NodeId = -1, ErrorCode = (short)error, ErrorMessage = null };
+}

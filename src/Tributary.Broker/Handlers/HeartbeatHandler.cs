@@ -1,0 +1,20 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// Heartbeat v0-4, classic protocol. Keeps the member's session alive (group.min/max.session.timeout.ms bound the
+// timeout at JoinGroup); a member that misses its session timeout is removed and the group rebalances. Answers
+// REBALANCE_IN_PROGRESS while the group waits for members to rejoin, which is how members learn to rejoin;
+// UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION and FENCED_INSTANCE_ID as in Kafka.
+public sealed class HeartbeatHandler(BrokerCore broker) : ApiHandler<HeartbeatRequest, HeartbeatResponse>(ApiKey.Heartbeat, 0, 4)
+{
+    protected override ValueTask<HeartbeatResponse?> HandleAsync(RequestContext context, HeartbeatRequest request, CancellationToken cancellationToken)
+    {
+        var error = broker.Groups.Heartbeat(request.GroupId, request.MemberId, request.GenerationId, request.GroupInstanceId);
+        return ValueTask.FromResult<HeartbeatResponse?>(new HeartbeatResponse { ErrorCode = (short)error });
+    }
+
+    protected override HeartbeatResponse? ErrorResponse(RequestContext context, HeartbeatRequest request, ErrorCode error) => new() { ErrorCode = (short)error };
+}

@@ -1,0 +1,54 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Broker.Groups;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// JoinGroup v0-9, classic protocol. The request parks until the rebalance completes: when every known member has
+// rejoined, or after the largest rebalance timeout among the members (dynamic members that did not rejoin are then
+// removed). v4+ first joins without a member id get MEMBER_ID_REQUIRED with a generated id (KIP-394); v5+ static
+// members (group.instance.id, KIP-345) get their id at once and replace the previous member of that instance.
+// The leader's response carries every member's metadata for the protocol chosen by vote. A static leader
+// rejoining a Stable group gets skipAssignment on v9 (KIP-814); below v9 it triggers a rebalance instead.
+// Deviations: no group.initial.rebalance.delay.ms (the first rebalance completes as soon as every member is in);
+// ClientHost is empty (the request context does not carry the peer address). Partitions added to a subscribed
+// topic reach classic groups through the leader's metadata refresh, which starts a rebalance by rejoining.
+public sealed class JoinGroupHandler(BrokerCore broker) : ApiHandler<JoinGroupRequest, JoinGroupResponse>(ApiKey.JoinGroup, 0, 9)
+{
+    protected override async ValueTask<JoinGroupResponse?> HandleAsync(RequestContext context, JoinGroupRequest request, CancellationToken cancellationToken)
+    {
+        var parameters = new JoinGroupParameters(
+            request.GroupId,
+            request.MemberId,
+            request.GroupInstanceId,
+            context.ClientId ?? "",
+            "",
+            request.SessionTimeoutMs,
+            request.RebalanceTimeoutMs,
+            request.ProtocolType,
+            [.. request.Protocols.Select(p => (p.Name, p.Metadata))],
+            RequireKnownMemberId: context.ApiVersion >= 4,
+            SupportsSkipAssignment: context.ApiVersion >= 9);
+        var result = await broker.Groups.JoinGroupAsync(parameters).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var version = context.ApiVersion;
+        return new JoinGroupResponse
+        {
+            ErrorCode = (short)result.Error,
+            GenerationId = result.GenerationId,
+            ProtocolType = result.ProtocolType,
+            ProtocolName = version >= 7 ? result.ProtocolName : result.ProtocolName ?? "",
+            Leader = result.Leader,
+            SkipAssignment = version >= 9 && result.SkipAssignment,
+            MemberId = result.MemberId,
+            Members = [.. (result.Members ?? []).Select(m => new JoinGroupResponse.JoinGroupResponseMember { MemberId = m.MemberId, GroupInstanceId = m.GroupInstanceId, Metadata = m.Metadata })],
+        };
+    }
+
+    protected override JoinGroupResponse? ErrorResponse(RequestContext context, JoinGroupRequest request, ErrorCode error) => new()
+    {
+        ErrorCode = (short)error,
+        ProtocolName = context.ApiVersion >= 7 ? null : "",
+        MemberId = request.MemberId,
+    };
+}

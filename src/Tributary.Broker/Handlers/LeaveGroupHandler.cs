@@ -1,0 +1,34 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// LeaveGroup v0-5. v0-2 name one member; v3+ a batch, each identified by member id and/or group instance id
+// (KIP-345: an admin may remove a static member by instance id alone; a member id that does not match the
+// instance's current member gets FENCED_INSTANCE_ID). Removing a member of a Stable group starts a rebalance.
+// An unknown group answers UNKNOWN_MEMBER_ID per member (top-level for v0-2), as Kafka does.
+public sealed class LeaveGroupHandler(BrokerCore broker) : ApiHandler<LeaveGroupRequest, LeaveGroupResponse>(ApiKey.LeaveGroup, 0, 5)
+{
+    protected override ValueTask<LeaveGroupResponse?> HandleAsync(RequestContext context, LeaveGroupRequest request, CancellationToken cancellationToken)
+    {
+        if (context.ApiVersion < 3)
+        {
+            var error = broker.Groups.LeaveGroup(request.GroupId, [(request.MemberId, null)])[0];
+            return ValueTask.FromResult<LeaveGroupResponse?>(new LeaveGroupResponse { ErrorCode = (short)error });
+        }
+
+        var members = request.Members.Select(m => (m.MemberId, m.GroupInstanceId)).ToList();
+        var results = broker.Groups.LeaveGroup(request.GroupId, members);
+        return ValueTask.FromResult<LeaveGroupResponse?>(new LeaveGroupResponse
+        {
+            Members = [.. members.Select((m, i) => new LeaveGroupResponse.MemberResponse { MemberId = m.MemberId, GroupInstanceId = m.GroupInstanceId, ErrorCode = (short)results[i] })],
+        });
+    }
+
+    protected override LeaveGroupResponse? ErrorResponse(RequestContext context, LeaveGroupRequest request, ErrorCode error) => new()
+    {
+        ErrorCode = (short)error,
+        Members = context.ApiVersion < 3 ? [] : [.. request.Members.Select(m => new LeaveGroupResponse.MemberResponse { MemberId = m.MemberId, GroupInstanceId = m.GroupInstanceId, ErrorCode = (short)error })],
+    };
+}

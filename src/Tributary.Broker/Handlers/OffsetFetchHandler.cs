@@ -1,0 +1,100 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Broker.Groups;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// OffsetFetch v1-9. v1-7 ask for one group, v8+ for several (each answered with its own group entry). Null topics
+// (v2+) mean every partition the group has committed. A partition without a commit, an unknown group or an unknown
+// topic answers offset -1, no metadata and no error, as Kafka does. The committed leader epoch is returned from v5.
+// require_stable (v7+) is satisfied trivially: no transactional offset commits are pending (no transactions yet).
+// v9's member id/epoch concern KIP-848 consumer groups, which this broker does not run: they are ignored.
+public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFetchRequest, OffsetFetchResponse>(ApiKey.OffsetFetch, 1, 9)
+{
+    protected override ValueTask<OffsetFetchResponse?> HandleAsync(RequestContext context, OffsetFetchRequest request, CancellationToken cancellationToken)
+    {
+        var version = context.ApiVersion;
+        var response = new OffsetFetchResponse();
+        if (version >= 8)
+        {
+            foreach (var g in request.Groups)
+            {
+                var requested = g.Topics?.Select(t => (t.Name, (IReadOnlyList<int>)t.PartitionIndexes)).ToList();
+                var group = new OffsetFetchResponse.OffsetFetchResponseGroup { GroupId = g.GroupId };
+                foreach (var (topic, partitions) in Fetch(g.GroupId, requested))
+                {
+                    group.Topics.Add(new OffsetFetchResponse.OffsetFetchResponseTopics
+                    {
+                        Name = topic,
+                        Partitions = [.. partitions.Select(p => new OffsetFetchResponse.OffsetFetchResponsePartitions
+                        {
+                            PartitionIndex = p.Partition,
+                            CommittedOffset = p.Offset.Offset,
+                            CommittedLeaderEpoch = p.Offset.LeaderEpoch,
+                            Metadata = p.Offset.Metadata,
+                        })],
+                    });
+                }
+
+                response.Groups.Add(group);
+            }
+
+            return ValueTask.FromResult<OffsetFetchResponse?>(response);
+        }
+
+        var topics = request.Topics?.Select(t => (t.Name, (IReadOnlyList<int>)t.PartitionIndexes)).ToList();
+        foreach (var (topic, partitions) in Fetch(request.GroupId, topics))
+        {
+            response.Topics.Add(new OffsetFetchResponse.OffsetFetchResponseTopic
+            {
+                Name = topic,
+                Partitions = [.. partitions.Select(p => new OffsetFetchResponse.OffsetFetchResponsePartition
+                {
+                    PartitionIndex = p.Partition,
+                    CommittedOffset = p.Offset.Offset,
+                    // The leader epoch exists on the wire from v5; older versions must keep the schema default.
+                    CommittedLeaderEpoch = version >= 5 ? p.Offset.LeaderEpoch : -1,
+                    Metadata = p.Offset.Metadata,
+                })],
+            });
+        }
+
+        return ValueTask.FromResult<OffsetFetchResponse?>(response);
+    }
+
+    private List<(string Topic, List<(int Partition, CommittedOffset Offset)> Partitions)> Fetch(string groupId, List<(string Name, IReadOnlyList<int> Partitions)>? requested)
+    {
+        var committed = broker.Groups.FetchOffsets(groupId);
+        var none = new CommittedOffset(-1, -1, "", -1);
+        if (requested is null)
+        {
+            return [.. committed
+                .GroupBy(c => c.Key.Topic, StringComparer.Ordinal)
+                .Select(g => (g.Key, g.Select(c => (c.Key.Partition, c.Value)).OrderBy(c => c.Partition).ToList()))];
+        }
+
+        return [.. requested.Select(t => (t.Name, t.Partitions.Select(p => (p, committed.GetValueOrDefault((t.Name, p), none))).ToList()))];
+    }
+
+    protected override OffsetFetchResponse? ErrorResponse(RequestContext context, OffsetFetchRequest request, ErrorCode error)
+    {
+        if (context.ApiVersion >= 8)
+        {
+            return new OffsetFetchResponse
+            {
+                Groups = [.. request.Groups.Select(g => new OffsetFetchResponse.OffsetFetchResponseGroup { GroupId = g.GroupId, ErrorCode = (short)error })],
+            };
+        }
+
+        return new OffsetFetchResponse
+        {
+            ErrorCode = (short)error,
+            Topics = [.. (request.Topics ?? []).Select(t => new OffsetFetchResponse.OffsetFetchResponseTopic
+            {
+                Name = t.Name,
+                Partitions = [.. t.PartitionIndexes.Select(p => new OffsetFetchResponse.OffsetFetchResponsePartition { PartitionIndex = p, CommittedOffset = -1, ErrorCode = (short)error })],
+            })],
+        };
+    }
+}

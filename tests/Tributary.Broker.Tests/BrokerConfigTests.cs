@@ -1,0 +1,97 @@
+using Tributary.Broker.Config;
+
+namespace Tributary.Broker.Tests;
+
+/// <summary>BrokerConfig.Parse: a mistake in a properties file is reported, never silently ignored.</summary>
+public sealed class BrokerConfigTests
+{
+    private static (BrokerConfig? Config, IReadOnlyList<string> Errors) Parse(params (string Key, string Value)[] pairs) =>
+        BrokerConfig.Parse(pairs.Select(p => KeyValuePair.Create(p.Key, p.Value)));
+
+    [Fact]
+    public void An_unknown_key_is_an_error_naming_it()
+    {
+        var (config, errors) = Parse(("num.partitions", "3"), ("num.partitons", "3"));
+
+        Assert.Null(config);
+        Assert.Contains("num.partitons", Assert.Single(errors));
+    }
+
+    [Theory]
+    [InlineData("num.partitions", "0")]
+    [InlineData("num.partitions", "many")]
+    [InlineData("node.id", "-1")]
+    [InlineData("auto.create.topics.enable", "yes")]
+    [InlineData("tributary.storage", "tape")]
+    [InlineData("default.replication.factor", "3")]
+    [InlineData("message.max.bytes", "99999999999")]
+    public void A_bad_value_is_an_error_naming_the_key(string key, string value)
+    {
+        var (config, errors) = Parse((key, value));
+
+        Assert.Null(config);
+        Assert.Contains(key, Assert.Single(errors));
+    }
+
+    [Fact]
+    public void Every_error_is_reported_at_once()
+    {
+        var (_, errors) = Parse(("bogus", "1"), ("num.partitions", "0"), ("listeners", "nonsense"));
+
+        Assert.Equal(3, errors.Count);
+    }
+
+    [Theory]
+    [InlineData("PLAINTEXT://0.0.0.0:19092", "0.0.0.0", 19092)]
+    [InlineData("PLAINTEXT://[::1]:9093", "::1", 9093)]
+    [InlineData("localhost:9094", "localhost", 9094)]
+    [InlineData("PLAINTEXT://a:1,PLAINTEXT://b:2", "a", 1)]
+    public void Listeners_give_the_host_and_port(string listeners, string host, int port)
+    {
+        var (config, errors) = Parse(("listeners", listeners));
+
+        Assert.Empty(errors);
+        Assert.Equal((host, port), (config!.ListenerHost, config.ListenerPort));
+        Assert.Equal(host, config.AdvertisedHostOrListener);
+    }
+
+    [Theory]
+    [InlineData("PLAINTEXT://host")]
+    [InlineData("PLAINTEXT://host:port")]
+    [InlineData("PLAINTEXT://host:70000")]
+    [InlineData("PLAINTEXT://:9092")]
+    public void Listeners_without_a_usable_host_and_port_are_errors(string listeners)
+    {
+        var (config, errors) = Parse(("listeners", listeners));
+
+        Assert.Null(config);
+        Assert.Contains("listeners", Assert.Single(errors));
+    }
+
+    [Fact]
+    public void Advertised_listeners_override_the_listener_for_clients()
+    {
+        var (config, _) = Parse(("listeners", "PLAINTEXT://0.0.0.0:9092"), ("advertised.listeners", "PLAINTEXT://kafka.example:29092"));
+
+        Assert.Equal(("kafka.example", 29092), (config!.AdvertisedHostOrListener, config.AdvertisedPort));
+    }
+
+    [Fact]
+    public void Retention_in_milliseconds_beats_minutes_beats_hours()
+    {
+        Assert.Equal(2 * 3_600_000, Parse(("log.retention.hours", "2")).Config!.LogRetentionMs);
+        Assert.Equal(3 * 60_000, Parse(("log.retention.hours", "2"), ("log.retention.minutes", "3")).Config!.LogRetentionMs);
+        Assert.Equal(4, Parse(("log.retention.hours", "2"), ("log.retention.minutes", "3"), ("log.retention.ms", "4")).Config!.LogRetentionMs);
+        Assert.Equal(-1, Parse(("log.retention.hours", "-1")).Config!.LogRetentionMs);
+    }
+
+    [Fact]
+    public void Describe_reports_explicit_values_apart_from_defaults()
+    {
+        var described = Parse(("num.partitions", " 3 ")).Config!.Describe().ToDictionary(d => d.Key);
+
+        Assert.Equal(("3", false), (described["num.partitions"].Value, described["num.partitions"].IsDefault));
+        Assert.Equal(("true", true), (described["delete.topic.enable"].Value, described["delete.topic.enable"].IsDefault));
+        Assert.Equal(BrokerConfig.Definitions.Count, described.Count);
+    }
+}

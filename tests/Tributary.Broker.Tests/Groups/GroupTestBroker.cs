@@ -1,0 +1,159 @@
+using System.Buffers;
+using Tributary.Broker.Config;
+using Tributary.Broker.Dispatch;
+using Tributary.Broker.Handlers;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Tests.Groups;
+
+/// <summary>
+/// A broker with the group handlers and a manual clock. Requests go through the handlers' public byte entry point
+/// and responses are written and read back at the same version, so a response field the version cannot carry
+/// fails the test as it would fail on the wire.
+/// </summary>
+public sealed class GroupTestBroker : IDisposable
+{
+    public const string Topic = "orders";
+    public const int SessionTimeoutMs = 10_000;
+    public const int RebalanceTimeoutMs = 20_000;
+
+    /// <summary>With a <paramref name="directory"/>, storage is on disk there (the caller deletes it); otherwise in memory.</summary>
+    public GroupTestBroker(BrokerConfig? config = null, ManualTimeProvider? time = null, string? directory = null)
+    {
+        Time = time ?? new ManualTimeProvider();
+        config ??= new BrokerConfig();
+        config = directory is null ? config with { InMemoryStorage = true } : config with { LogDir = directory };
+        Broker = new BrokerCore(config, Time);
+        Broker.CreateTopic(Topic, 3, new Dictionary<string, string>());
+    }
+
+    public ManualTimeProvider Time { get; }
+
+    public BrokerCore Broker { get; }
+
+    public JoinGroupHandler Join => field ??= new(Broker);
+
+    public SyncGroupHandler Sync => field ??= new(Broker);
+
+    public HeartbeatHandler Heartbeat => field ??= new(Broker);
+
+    public LeaveGroupHandler Leave => field ??= new(Broker);
+
+    public OffsetCommitHandler OffsetCommit => field ??= new(Broker);
+
+    public OffsetFetchHandler OffsetFetch => field ??= new(Broker);
+
+    public OffsetDeleteHandler OffsetDelete => field ??= new(Broker);
+
+    public DescribeGroupsHandler DescribeGroups => field ??= new(Broker);
+
+    public ListGroupsHandler ListGroups => field ??= new(Broker);
+
+    public DeleteGroupsHandler DeleteGroups => field ??= new(Broker);
+
+    public FindCoordinatorHandler FindCoordinator => field ??= new(Broker);
+
+    /// <summary>Sends a request at <paramref name="version"/> and returns the response as a client would read it.</summary>
+    public static async Task<TResponse> CallAsync<TRequest, TResponse>(ApiHandler<TRequest, TResponse> handler, TRequest request, short version, string clientId = "client")
+        where TRequest : class, IKafkaMessage<TRequest>
+        where TResponse : class, IKafkaMessage<TResponse>
+    {
+        var body = Encode(request, version);
+        var context = new RequestContext(handler.Key, version, 1, clientId, "test-connection");
+        var response = await handler.HandleAsync(context, body, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var bytes = Encode(response!, version);
+        return Decode<TResponse>(bytes, version);
+    }
+
+    /// <summary>Consumer-protocol subscription metadata, as Kafka's consumer sends it in JoinGroup.</summary>
+    public static byte[] Subscription(params string[] topics)
+    {
+        var subscription = new ConsumerProtocolSubscription { Topics = [.. topics] };
+        var buffer = new ArrayBufferWriter<byte>();
+        var writer = new KafkaWriter(buffer);
+        writer.WriteInt16(1);
+        subscription.Write(ref writer, 1);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static JoinGroupRequest JoinRequest(string group, string memberId = "", string? instanceId = null, byte[]? metadata = null, string protocol = "range", string protocolType = "consumer") => new()
+    {
+        GroupId = group,
+        MemberId = memberId,
+        GroupInstanceId = instanceId,
+        SessionTimeoutMs = SessionTimeoutMs,
+        RebalanceTimeoutMs = RebalanceTimeoutMs,
+        ProtocolType = protocolType,
+        Protocols = [new JoinGroupRequest.JoinGroupRequestProtocol { Name = protocol, Metadata = metadata ?? Subscription(Topic) }],
+    };
+
+    /// <summary>A v9 first join: MEMBER_ID_REQUIRED, then the join with the id the coordinator gave (KIP-394).</summary>
+    public async Task<(string MemberId, Task<JoinGroupResponse> Join)> JoinNewMemberAsync(string group, string clientId, byte[]? metadata = null)
+    {
+        var first = await CallAsync(Join, JoinRequest(group, metadata: metadata), 9, clientId);
+        Assert.Equal((short)ErrorCode.MemberIdRequired, first.ErrorCode);
+        return (first.MemberId, CallAsync(Join, JoinRequest(group, first.MemberId, metadata: metadata), 9, clientId));
+    }
+
+    public Task<SyncGroupResponse> SyncAsync(string group, string memberId, int generation, params (string MemberId, byte[] Assignment)[] assignments) =>
+        CallAsync(Sync, new SyncGroupRequest
+        {
+            GroupId = group,
+            MemberId = memberId,
+            GenerationId = generation,
+            Assignments = [.. assignments.Select(a => new SyncGroupRequest.SyncGroupRequestAssignment { MemberId = a.MemberId, Assignment = a.Assignment })],
+        }, 5);
+
+    public async Task<ErrorCode> HeartbeatAsync(string group, string memberId, int generation, string? instanceId = null) =>
+        (ErrorCode)(await CallAsync(Heartbeat, new HeartbeatRequest { GroupId = group, MemberId = memberId, GenerationId = generation, GroupInstanceId = instanceId }, 4)).ErrorCode;
+
+    public Task<DescribeGroupsResponse.DescribedGroup> DescribeAsync(string group) =>
+        CallAsync(DescribeGroups, new DescribeGroupsRequest { Groups = [group] }, 5).ContinueWith(t => t.Result.Groups.Single(), TaskScheduler.Default);
+
+    public async Task<ErrorCode> CommitAsync(string group, int partition, long offset, string? metadata = null, int generation = -1, string memberId = "")
+    {
+        var response = await CallAsync(OffsetCommit, new OffsetCommitRequest
+        {
+            GroupId = group,
+            GenerationIdOrMemberEpoch = generation,
+            MemberId = memberId,
+            Topics = [new OffsetCommitRequest.OffsetCommitRequestTopic
+            {
+                Name = Topic,
+                Partitions = [new OffsetCommitRequest.OffsetCommitRequestPartition { PartitionIndex = partition, CommittedOffset = offset, CommittedMetadata = metadata }],
+            }],
+        }, 9);
+        return (ErrorCode)response.Topics.Single().Partitions.Single().ErrorCode;
+    }
+
+    public async Task<OffsetFetchResponse.OffsetFetchResponsePartitions> FetchAsync(string group, int partition)
+    {
+        var response = await CallAsync(OffsetFetch, new OffsetFetchRequest
+        {
+            Groups = [new OffsetFetchRequest.OffsetFetchRequestGroup
+            {
+                GroupId = group,
+                Topics = [new OffsetFetchRequest.OffsetFetchRequestTopics { Name = Topic, PartitionIndexes = [partition] }],
+            }],
+        }, 9);
+        return response.Groups.Single().Topics.Single().Partitions.Single();
+    }
+
+    public void Dispose() => Broker.Dispose();
+
+    private static byte[] Encode(IKafkaMessage message, short version)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        var writer = new KafkaWriter(buffer);
+        message.Write(ref writer, version);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static T Decode<T>(byte[] bytes, short version)
+        where T : IKafkaMessage<T>
+    {
+        var reader = new KafkaReader(bytes);
+        return T.Read(ref reader, version);
+    }
+}

@@ -1,0 +1,71 @@
+using System.Buffers;
+using Tributary.Broker.Config;
+using Tributary.Broker.Dispatch;
+using Tributary.Broker.Metadata;
+using Tributary.Protocol;
+
+namespace Tributary.Broker.Tests;
+
+/// <summary>
+/// An in-memory broker and a way to drive its handlers with typed requests, no sockets. Requests and responses
+/// both pass through their wire encoding at the version under test, so a response field that version cannot
+/// carry fails the test the way it would fail a connection.
+/// </summary>
+internal sealed class TestBroker : IDisposable
+{
+    private int _correlationId;
+
+    public TestBroker(params string[] settings)
+    {
+        var pairs = settings.Select(s => s.Split('=', 2)).Select(kv => KeyValuePair.Create(kv[0], kv[1])).Prepend(KeyValuePair.Create("tributary.storage", "memory"));
+        var (config, errors) = BrokerConfig.Parse(pairs);
+        Assert.Empty(errors);
+        Core = new BrokerCore(config! with { InMemoryStorage = true });
+    }
+
+    public BrokerCore Core { get; }
+
+    public TopicInfo CreateTopic(string name, int partitions = 1, IReadOnlyDictionary<string, string>? configs = null) =>
+        Core.CreateTopic(name, partitions, configs ?? new Dictionary<string, string>()).Topic;
+
+    public TopicInfo Topic(string name) => Core.Metadata.Find(name) ?? throw new InvalidOperationException($"no topic {name}");
+
+    public async Task<TResponse> SendAsync<TRequest, TResponse>(ApiHandler<TRequest, TResponse> handler, TRequest request, short version)
+        where TRequest : class, IKafkaMessage<TRequest>
+        where TResponse : class, IKafkaMessage<TResponse>
+    {
+        var response = await handler.HandleAsync(Context(handler, version), Encode(request, version), CancellationToken.None);
+        return RoundTrip(Assert.IsType<TResponse>(response), version);
+    }
+
+    public TResponse ErrorResponse<TRequest, TResponse>(ApiHandler<TRequest, TResponse> handler, TRequest request, short version, ErrorCode error)
+        where TRequest : class, IKafkaMessage<TRequest>
+        where TResponse : class, IKafkaMessage<TResponse>
+    {
+        var response = handler.ErrorResponse(Context(handler, version), Encode(request, version), error);
+        return RoundTrip(Assert.IsType<TResponse>(response), version);
+    }
+
+    private RequestContext Context(IApiHandler handler, short version)
+    {
+        Assert.InRange(version, handler.MinVersion, handler.MaxVersion);
+        return new RequestContext(handler.Key, version, ++_correlationId, "test", "conn-1");
+    }
+
+    private static byte[] Encode(IKafkaMessage message, short version)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        var writer = new KafkaWriter(buffer);
+        message.Write(ref writer, version);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static T RoundTrip<T>(T message, short version)
+        where T : class, IKafkaMessage<T>
+    {
+        var reader = new KafkaReader(Encode(message, version));
+        return T.Read(ref reader, version);
+    }
+
+    public void Dispose() => Core.Dispose();
+}
