@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
@@ -10,32 +9,14 @@ namespace Tributary.Interop.Tests.Support;
 /// <summary>Raw-socket helpers over <see cref="KafkaWireClient"/>: hand-made frames and "did the broker hang up?".</summary>
 public static class WireProbe
 {
-    private static int _correlationId;
-
     public static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(10);
 
     private const string ClientId = "interop-raw";
 
-    /// <summary>
-    /// The bytes of a whole request frame, size prefix included. This is what <see cref="KafkaWireClient.Encode"/>
-    /// should do; it throws on every call at the moment (it advances an empty ArrayBufferWriter), so the tests encode
-    /// here and <see cref="TributaryCliTests"/> keeps that bug visible.
-    /// </summary>
+    /// <summary>The bytes of a whole request frame, size prefix included.</summary>
     public static byte[] Encode<TRequest>(ApiKey key, short version, int correlationId, TRequest request)
-        where TRequest : IKafkaMessage
-    {
-        var descriptor = KafkaApis.Find((short)key) ?? throw new ArgumentOutOfRangeException(nameof(key));
-        var buffer = new ArrayBufferWriter<byte>();
-        buffer.GetSpan(4);
-        buffer.Advance(4);
-        var writer = new KafkaWriter(buffer);
-        new RequestHeader { RequestApiKey = (short)key, RequestApiVersion = version, CorrelationId = correlationId, ClientId = ClientId }
-            .Write(ref writer, descriptor.RequestHeaderVersion(version));
-        request.Write(ref writer, version);
-        var bytes = buffer.WrittenSpan.ToArray();
-        BinaryPrimitives.WriteInt32BigEndian(bytes, bytes.Length - 4);
-        return bytes;
-    }
+        where TRequest : IKafkaMessage =>
+        KafkaWireClient.Encode(key, version, correlationId, ClientId, request);
 
     /// <summary>A whole request frame of <paramref name="request"/> encoded at <paramref name="encodeVersion"/>, then labelled <paramref name="claimedVersion"/>.</summary>
     public static byte[] FrameClaimingVersion<TRequest>(ApiKey key, short encodeVersion, short claimedVersion, int correlationId, TRequest request)
@@ -69,24 +50,13 @@ public static class WireProbe
         }
     }
 
-    /// <summary>One request and its response at the same version, each within <see cref="ReplyTimeout"/>.</summary>
+    /// <summary>One request and its response at the same version, within <see cref="ReplyTimeout"/>.</summary>
     public static async Task<TResponse> SendAsync<TRequest, TResponse>(KafkaWireClient client, ApiKey key, short version, TRequest request)
         where TRequest : IKafkaMessage
         where TResponse : IKafkaMessage<TResponse>
     {
-        var correlationId = Interlocked.Increment(ref _correlationId);
         using var timeout = new CancellationTokenSource(ReplyTimeout);
-        await client.WriteRawAsync(Encode(key, version, correlationId, request), timeout.Token);
-        var frame = await client.ReadFrameAsync(timeout.Token);
-        return Decode<TResponse>(frame, KafkaApis.Find((short)key)!.ResponseHeaderVersion(version), version, correlationId);
-    }
-
-    private static TResponse Decode<TResponse>(byte[] frame, short headerVersion, short version, int correlationId)
-        where TResponse : IKafkaMessage<TResponse>
-    {
-        var reader = new KafkaReader(frame);
-        Assert.Equal(correlationId, ResponseHeader.Read(ref reader, headerVersion).CorrelationId);
-        return TResponse.Read(ref reader, version);
+        return await client.SendAsync<TRequest, TResponse>(key, version, request, timeout.Token);
     }
 
     public static byte[] Batch(params string[] values)
