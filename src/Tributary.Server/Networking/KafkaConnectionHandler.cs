@@ -17,16 +17,13 @@ namespace Tributary.Server.Networking;
 /// </summary>
 public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, ConnectionLimits limits, ILogger<KafkaConnectionHandler> logger) : ConnectionHandler
 {
-    /// <summary>A response buffer grown past this is dropped after use instead of being kept for the connection's life.</summary>
-    private const int RetainedResponseBytesMax = 1024 * 1024;
-
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
         var input = connection.Transport.Input;
         var output = connection.Transport.Output;
         var frames = new FrameReader(limits.RequestBytesMax);
-        var response = new ArrayBufferWriter<byte>();
         var cancellation = connection.ConnectionClosed;
+        var unflushed = false;
         LogConnected(connection.ConnectionId, connection.RemoteEndPoint?.ToString());
         try
         {
@@ -34,8 +31,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
             {
                 var read = await input.ReadAsync(cancellation).ConfigureAwait(false);
                 var buffer = read.Buffer;
-                var keepGoing = true;
-                while (keepGoing)
+                while (true)
                 {
                     var frame = frames.TryRead(buffer);
                     if (frame.Status == FrameStatus.NeedMoreData)
@@ -55,19 +51,26 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                     {
                         frame.Frame.CopyTo(rented);
                         buffer = buffer.Slice(frame.Consumed);
-                        var outcome = await dispatcher.DispatchAsync(rented.AsMemory(0, length), connection.ConnectionId, cancellation).ConfigureAwait(false);
+                        var pending = dispatcher.DispatchAsync(rented.AsMemory(0, length), connection.ConnectionId, cancellation);
+                        if (!pending.IsCompleted && unflushed)
+                        {
+                            // This request waits (a parked fetch, a rebalance): answers already written must not wait with it.
+                            unflushed = false;
+                            if ((await output.FlushAsync(cancellation).ConfigureAwait(false)).IsCompleted)
+                            {
+                                return;
+                            }
+                        }
+
+                        var outcome = await pending.ConfigureAwait(false);
                         switch (outcome.Action)
                         {
                             case DispatchAction.Close:
                                 LogClosed(connection.ConnectionId, outcome.Reason ?? "closed by dispatcher");
                                 return;
                             case DispatchAction.Respond:
-                                keepGoing = await WriteResponseAsync(output, response, outcome, cancellation).ConfigureAwait(false);
-                                if (response.Capacity > RetainedResponseBytesMax)
-                                {
-                                    response = new ArrayBufferWriter<byte>();
-                                }
-
+                                WriteResponse(output, outcome);
+                                unflushed = true;
                                 break;
                         }
                     }
@@ -77,12 +80,19 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                     }
                 }
 
-                if (!keepGoing)
+                input.AdvanceTo(buffer.Start, buffer.End);
+
+                // One flush for every response of the requests that arrived together (pipelined produce),
+                // awaited so a client that stops reading stops being served (backpressure).
+                if (unflushed)
                 {
-                    return;
+                    unflushed = false;
+                    if ((await output.FlushAsync(cancellation).ConfigureAwait(false)).IsCompleted)
+                    {
+                        return;
+                    }
                 }
 
-                input.AdvanceTo(buffer.Start, buffer.End);
                 if (read.IsCompleted)
                 {
                     return;
@@ -111,24 +121,19 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         }
     }
 
-    private static async ValueTask<bool> WriteResponseAsync(PipeWriter output, ArrayBufferWriter<byte> buffer, DispatchOutcome outcome, CancellationToken cancellation)
+    /// <summary>
+    /// Serializes straight into the pipe: the 4-byte size is reserved first and filled in once the body is
+    /// written. The pipe hands nothing to the socket before the next flush, so the size is in place by then,
+    /// and the response (a fetch's records included) is copied once, into the pipe, never into a staging buffer.
+    /// </summary>
+    private static void WriteResponse(PipeWriter output, DispatchOutcome outcome)
     {
-        buffer.ResetWrittenCount();
-        Serialize(buffer, outcome);
-        var size = output.GetSpan(4);
-        BinaryPrimitives.WriteInt32BigEndian(size, buffer.WrittenCount);
-        output.Advance(4);
-        output.Write(buffer.WrittenSpan);
-        // Awaiting the flush applies backpressure: a client that stops reading stops being served.
-        var flushed = await output.FlushAsync(cancellation).ConfigureAwait(false);
-        return !flushed.IsCompleted;
-    }
-
-    private static void Serialize(ArrayBufferWriter<byte> buffer, DispatchOutcome outcome)
-    {
-        var writer = new KafkaWriter(buffer);
+        var size = output.GetMemory(FrameReader.SizePrefixBytes)[..FrameReader.SizePrefixBytes];
+        output.Advance(FrameReader.SizePrefixBytes);
+        var writer = new KafkaWriter(output);
         new ResponseHeader { CorrelationId = outcome.CorrelationId }.Write(ref writer, outcome.ResponseHeaderVersion);
         outcome.Response!.Write(ref writer, outcome.ApiVersion);
+        BinaryPrimitives.WriteInt32BigEndian(size.Span, checked((int)writer.Written));
     }
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Debug, Message = "Connection {ConnectionId} from {Remote}")]
