@@ -625,7 +625,14 @@ public sealed class PartitionLog : IDisposable
                 {
                     try
                     {
-                        segment.Flush();
+                        if (segment == _segments[^1])
+                        {
+                            segment.FlushRecords();
+                        }
+                        else
+                        {
+                            segment.Flush();
+                        }
                     }
                     catch (ObjectDisposedException) when (!_disposed)
                     {
