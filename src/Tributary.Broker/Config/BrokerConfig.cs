@@ -41,7 +41,6 @@ public sealed record BrokerConfig
         new ConfigDefinition("group.max.session.timeout.ms", ConfigType.Int, "1800000", Min: 0),
         new ConfigDefinition("offsets.retention.minutes", ConfigType.Int, "10080", Min: 1),
         new ConfigDefinition("transaction.max.timeout.ms", ConfigType.Int, "900000", Min: 1),
-        new ConfigDefinition("transaction.abort.timed.out.transaction.cleanup.interval.ms", ConfigType.Int, "10000", Min: 1),
     }.ToDictionary(d => d.Name, StringComparer.Ordinal);
 
     /// <summary>Upper bound on partitions in one topic: keeps an absurd CreateTopics from creating millions of directories.</summary>
@@ -74,7 +73,6 @@ public sealed record BrokerConfig
     public int GroupMaxSessionTimeoutMs { get; init; } = 1800000;
     public long OffsetsRetentionMs { get; init; } = 10080L * 60_000;
     public int TransactionMaxTimeoutMs { get; init; } = 900000;
-    public int TransactionAbortTimedOutCheckIntervalMs { get; init; } = 10000;
 
     /// <summary>The values the config was built from (defaults excluded), for DescribeConfigs.</summary>
     public IReadOnlyDictionary<string, string> Explicit { get; init; } = new Dictionary<string, string>();
@@ -155,7 +153,6 @@ public sealed record BrokerConfig
             GroupMaxSessionTimeoutMs = (int)L("group.max.session.timeout.ms", 1800000),
             OffsetsRetentionMs = Minutes(L("offsets.retention.minutes", 10080)),
             TransactionMaxTimeoutMs = (int)L("transaction.max.timeout.ms", 900000),
-            TransactionAbortTimedOutCheckIntervalMs = (int)L("transaction.abort.timed.out.transaction.cleanup.interval.ms", 10000),
             Explicit = values,
         };
         return (config, errors);

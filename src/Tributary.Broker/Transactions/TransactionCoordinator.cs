@@ -10,8 +10,8 @@ namespace Tributary.Broker.Transactions;
 /// names this node). It allocates producer ids, keeps each transactional id's state (persisted to
 /// <c>__transaction_state</c> on every change and reloaded on start), writes the commit/abort markers into every
 /// partition of a transaction, applies a committed transaction's offsets to the group coordinator, and aborts
-/// transactions that outlive their timeout (checked every
-/// <c>transaction.abort.timed.out.transaction.cleanup.interval.ms</c>).
+/// transactions that outlive their timeout (one timer, armed for the earliest deadline of the ongoing transactions;
+/// Kafka polls every transaction.abort.timed.out.transaction.cleanup.interval.ms instead).
 ///
 /// Single node, so completing a transaction is synchronous: EndTxn writes PrepareCommit/PrepareAbort, the markers,
 /// then CompleteCommit/CompleteAbort before it answers. A transaction found in a Prepare state at start (a crash in
@@ -62,8 +62,11 @@ public sealed partial class TransactionCoordinator : IDisposable
             }
         }
 
-        var every = TimeSpan.FromMilliseconds(broker.Config.TransactionAbortTimedOutCheckIntervalMs);
-        _timeoutTimer = broker.Time.CreateTimer(static state => ((TransactionCoordinator)state!).AbortTimedOut(), this, every, every);
+        _timeoutTimer = broker.Time.CreateTimer(static state => ((TransactionCoordinator)state!).AbortTimedOut(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        lock (_lock)
+        {
+            ScheduleTimeoutTimer();
+        }
     }
 
     private long NowMs => _broker.NowMs;
@@ -360,6 +363,8 @@ public sealed partial class TransactionCoordinator : IDisposable
                     count++;
                 }
             }
+
+            ScheduleTimeoutTimer();
         }
 
         return count;
@@ -397,7 +402,25 @@ public sealed partial class TransactionCoordinator : IDisposable
             t.ClearTransaction();
             t.State = TransactionState.Ongoing;
             t.StartTimeMs = NowMs;
+            ScheduleTimeoutTimer();
         }
+    }
+
+    /// <summary>Arms the timer for the earliest deadline of the ongoing transactions (disarms it when there are none). Caller holds the lock.</summary>
+    private void ScheduleTimeoutTimer()
+    {
+        var deadline = long.MaxValue;
+        foreach (var t in _transactions.Values)
+        {
+            if (t.State == TransactionState.Ongoing)
+            {
+                deadline = Math.Min(deadline, t.StartTimeMs + t.TimeoutMs);
+            }
+        }
+
+        // +1: a transaction expires once it is strictly older than its timeout.
+        var due = deadline == long.MaxValue ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(Math.Max(deadline + 1 - NowMs, 1));
+        _timeoutTimer?.Change(due, Timeout.InfiniteTimeSpan);
     }
 
     private void BumpEpoch(TransactionMetadata t)
