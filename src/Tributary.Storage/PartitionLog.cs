@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Tributary.Protocol.Records;
 using Tributary.Protocol;
+using Tributary.Protocol.Records;
 using Tributary.Storage.Devices;
 using Tributary.Storage.Producers;
 using Tributary.Storage.Segments;
