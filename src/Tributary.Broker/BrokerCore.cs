@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Tributary.Broker.Config;
 using Tributary.Broker.Groups;
 using Tributary.Broker.Metadata;
+using Tributary.Broker.Transactions;
 using Tributary.Storage;
 using Tributary.Storage.Devices;
 
@@ -44,6 +45,9 @@ public sealed class BrokerCore : IDisposable
 
         // Last: the coordinator reloads groups and offsets from __consumer_offsets, which needs the logs open.
         Groups = new GroupCoordinator(this);
+
+        // After the groups: completing a transaction found half-done at start may commit offsets.
+        Transactions = new TransactionCoordinator(this, config.InMemoryStorage ? null : Path.GetFullPath(config.LogDir));
     }
 
     public BrokerConfig Config { get; }
@@ -57,6 +61,8 @@ public sealed class BrokerCore : IDisposable
     public LogManager Logs { get; }
 
     public GroupCoordinator Groups { get; }
+
+    public TransactionCoordinator Transactions { get; }
 
     public int NodeId => Config.NodeId;
 
@@ -154,6 +160,7 @@ public sealed class BrokerCore : IDisposable
 
     public void Dispose()
     {
+        Transactions.Dispose();
         Groups.Dispose();
         Logs.Dispose();
     }

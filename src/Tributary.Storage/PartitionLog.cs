@@ -1,8 +1,10 @@
 using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Tributary.Protocol;
 using Tributary.Protocol.Records;
 using Tributary.Storage.Devices;
+using Tributary.Storage.Producers;
 using Tributary.Storage.Segments;
 
 namespace Tributary.Storage;
@@ -16,6 +18,9 @@ public sealed class PartitionLog : IDisposable
 {
     /// <summary>Attempts a read makes when retention deletes the segment it was reading; each retry sees the new state.</summary>
     private const int ReadAttemptsMax = 4;
+
+    /// <summary>Bytes read per step while rebuilding the producer state on open: bounds the memory the scan holds.</summary>
+    private const int ProducerRebuildReadBytesMax = 1 << 20;
 
     private readonly ILogDevice _device;
     private readonly TimeProvider _time;
@@ -67,6 +72,23 @@ public sealed class PartitionLog : IDisposable
 
     /// <summary>Offsets below this are visible to consumers. A single node has no followers, so it is the log end offset.</summary>
     public long HighWatermark => Volatile.Read(ref _highWatermark);
+
+    /// <summary>
+    /// Offsets below this are stable: below the first offset of the earliest open transaction, else the high
+    /// watermark. read_committed consumers read up to here. The high watermark is read first: a transaction's first
+    /// offset is published before the high watermark covers it and withdrawn only after its marker is covered.
+    /// </summary>
+    public long LastStableOffset
+    {
+        get
+        {
+            var highWatermark = HighWatermark;
+            return Math.Min(highWatermark, Producers.FirstUnstableOffset);
+        }
+    }
+
+    /// <summary>Producer ids, epochs, sequences and transactions of this partition (rebuilt from the log on open).</summary>
+    public ProducerStateManager Producers { get; } = new();
 
     /// <summary>Total bytes of all segments.</summary>
     public long SizeBytes => _segments.Sum(s => s.SizeBytes);
@@ -122,27 +144,77 @@ public sealed class PartitionLog : IDisposable
         long logStartOffset;
         lock (_appendLock)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            firstOffset = _logEndOffset;
-            var nextOffset = firstOffset;
-            var span = batches.Span;
-            for (var cursor = 0; cursor < span.Length;)
-            {
-                var prefix = BatchPrefix.Read(span[cursor..]);
-                RecordBatchHeader.WriteBaseOffset(span[cursor..], nextOffset);
-                nextOffset += prefix.LastOffset - prefix.BaseOffset + 1;
-                cursor += prefix.TotalSize;
-            }
-
-            var config = _config;
-            var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
-            var active = RollIfNeeded(batches.Length, nextOffset - 1, config, nowMs);
-            active.Append(span, config.IndexIntervalBytes, nowMs);
-            Volatile.Write(ref _logEndOffset, nextOffset);
-            Volatile.Write(ref _highWatermark, nextOffset);
-            logStartOffset = _logStartOffset;
+            (firstOffset, logStartOffset) = AppendLocked(batches);
         }
 
+        return AfterAppend(firstOffset, offsetCount, logAppendTimeMs, logStartOffset);
+    }
+
+    /// <summary>
+    /// The produce path: appends exactly one batch from a client after checking it against the producer state
+    /// (<see cref="ProducerStateManager.Check"/>) under the same lock, so the check and the append are atomic. A
+    /// duplicate of one of the producer's recent batches is not appended and answers with the original offsets.
+    /// </summary>
+    public ProducerAppendResult AppendChecked(Memory<byte> batch, long? logAppendTimeMs = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var header = RecordBatchHeader.Read(batch.Span);
+        if (header.TotalSize != batch.Length)
+        {
+            throw new ArgumentException("expected exactly one batch", nameof(batch));
+        }
+
+        long firstOffset;
+        long logStartOffset;
+        long offsetCount;
+        lock (_appendLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var (error, message) = Producers.Check(header, out var duplicate);
+            if (error != ErrorCode.None)
+            {
+                return ProducerAppendResult.Failed(error, message ?? error.ToString());
+            }
+
+            if (duplicate is { } original)
+            {
+                return new ProducerAppendResult(ErrorCode.None, null, true, new LogAppendResult(original.FirstOffset, original.LastOffset, -1, _logStartOffset));
+            }
+
+            offsetCount = PrepareBatches(batch.Span, logAppendTimeMs);
+            (firstOffset, logStartOffset) = AppendLocked(batch);
+        }
+
+        return new ProducerAppendResult(ErrorCode.None, null, false, AfterAppend(firstOffset, offsetCount, logAppendTimeMs, logStartOffset));
+    }
+
+    private (long FirstOffset, long LogStartOffset) AppendLocked(Memory<byte> batches)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var firstOffset = _logEndOffset;
+        var nextOffset = firstOffset;
+        var span = batches.Span;
+        for (var cursor = 0; cursor < span.Length;)
+        {
+            var prefix = BatchPrefix.Read(span[cursor..]);
+            RecordBatchHeader.WriteBaseOffset(span[cursor..], nextOffset);
+            nextOffset += prefix.LastOffset - prefix.BaseOffset + 1;
+            cursor += prefix.TotalSize;
+        }
+
+        var config = _config;
+        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var active = RollIfNeeded(batches.Length, nextOffset - 1, config, nowMs);
+        active.Append(span, config.IndexIntervalBytes, nowMs);
+        TrackProducers(batches);
+        Volatile.Write(ref _logEndOffset, nextOffset);
+        Volatile.Write(ref _highWatermark, nextOffset);
+        Producers.PublishAfterHighWatermark();
+        return (firstOffset, _logStartOffset);
+    }
+
+    private LogAppendResult AfterAppend(long firstOffset, long offsetCount, long? logAppendTimeMs, long logStartOffset)
+    {
         var lastOffset = firstOffset + offsetCount - 1;
         RaiseAppended();
 
@@ -154,13 +226,29 @@ public sealed class PartitionLog : IDisposable
         return new LogAppendResult(firstOffset, lastOffset, logAppendTimeMs ?? -1, logStartOffset);
     }
 
+    private void TrackProducers(ReadOnlyMemory<byte> batches)
+    {
+        for (var cursor = 0; cursor < batches.Length;)
+        {
+            var header = RecordBatchHeader.Read(batches.Span[cursor..]);
+            Producers.OnAppended(batches.Slice(cursor, header.TotalSize), header);
+            cursor += header.TotalSize;
+        }
+    }
+
     /// <summary>
     /// Reads whole stored batches starting with the one containing <paramref name="fetchOffset"/> (so the first batch
     /// may start before it, as in Kafka), at most <paramref name="maxBytes"/> of them but at least one whole batch
     /// when <paramref name="minOneBatch"/> (KIP-74), never at or beyond the high watermark. Reads stay within one
     /// segment, so their cost is bounded by maxBytes plus one batch.
     /// </summary>
-    public LogReadResult Read(long fetchOffset, int maxBytes, bool minOneBatch = true)
+    public LogReadResult Read(long fetchOffset, int maxBytes, bool minOneBatch = true) => Read(fetchOffset, maxBytes, minOneBatch, long.MaxValue);
+
+    /// <summary>
+    /// As <see cref="Read(long, int, bool)"/>, but never returning batches at or beyond <paramref name="maxOffset"/>
+    /// either (read_committed passes the last stable offset, which is always a batch boundary).
+    /// </summary>
+    public LogReadResult Read(long fetchOffset, int maxBytes, bool minOneBatch, long maxOffset)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -175,7 +263,8 @@ public sealed class PartitionLog : IDisposable
             }
 
             var empty = new LogReadResult(LogReadStatus.Ok, ReadOnlyMemory<byte>.Empty, highWatermark, logStartOffset, logEndOffset);
-            if (fetchOffset >= highWatermark)
+            var readLimit = Math.Min(highWatermark, maxOffset);
+            if (fetchOffset >= readLimit)
             {
                 return empty;
             }
@@ -196,7 +285,7 @@ public sealed class PartitionLog : IDisposable
             {
                 for (; index < segments.Length; index++)
                 {
-                    if (segments[index].Read(fetchOffset, maxBytes, minOneBatch, highWatermark, out var records))
+                    if (segments[index].Read(fetchOffset, maxBytes, minOneBatch, readLimit, out var records))
                     {
                         return empty with { Records = records };
                     }
@@ -576,6 +665,35 @@ public sealed class PartitionLog : IDisposable
         _lastFlushMs = nowMs;
         _logStartOffset = Math.Clamp(checkpoint ?? 0, segments[0].BaseOffset, _logEndOffset);
         DeleteSegmentsBelowLogStartOffset();
+        RebuildProducerState();
+    }
+
+    /// <summary>Replays every batch header from the log start offset into the producer state (no snapshot files yet).</summary>
+    private void RebuildProducerState()
+    {
+        var offset = _logStartOffset;
+        while (offset < _highWatermark)
+        {
+            var read = Read(offset, ProducerRebuildReadBytesMax);
+            if (read.Status != LogReadStatus.Ok || read.Records.IsEmpty)
+            {
+                break;
+            }
+
+            for (var remaining = read.Records; !remaining.IsEmpty;)
+            {
+                var header = RecordBatchHeader.Read(remaining.Span);
+                if (header.LastOffset >= offset)
+                {
+                    Producers.OnAppended(remaining[..header.TotalSize], header);
+                    offset = header.NextOffset;
+                }
+
+                remaining = remaining[header.TotalSize..];
+            }
+        }
+
+        Producers.PublishAfterHighWatermark();
     }
 
     private LogSegment RollIfNeeded(int appendBytes, long lastOffset, LogConfig config, long nowMs)
@@ -651,6 +769,7 @@ public sealed class PartitionLog : IDisposable
         // Persisted before segments are deleted, so a crash in between still starts from the new offset.
         LogStartOffsetCheckpoint.Write(_device, Directory, offset);
         Volatile.Write(ref _logStartOffset, offset);
+        Producers.OnLogStartOffset(offset);
     }
 
     /// <summary>Deletes segments whose every offset is below the log start offset. Caller holds the append lock.</summary>

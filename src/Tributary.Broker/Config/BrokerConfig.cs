@@ -40,6 +40,7 @@ public sealed record BrokerConfig
         new ConfigDefinition("group.min.session.timeout.ms", ConfigType.Int, "6000", Min: 0),
         new ConfigDefinition("group.max.session.timeout.ms", ConfigType.Int, "1800000", Min: 0),
         new ConfigDefinition("offsets.retention.minutes", ConfigType.Int, "10080", Min: 1),
+        new ConfigDefinition("transaction.max.timeout.ms", ConfigType.Int, "900000", Min: 1),
     }.ToDictionary(d => d.Name, StringComparer.Ordinal);
 
     /// <summary>Upper bound on partitions in one topic: keeps an absurd CreateTopics from creating millions of directories.</summary>
@@ -71,6 +72,7 @@ public sealed record BrokerConfig
     public int GroupMinSessionTimeoutMs { get; init; } = 6000;
     public int GroupMaxSessionTimeoutMs { get; init; } = 1800000;
     public long OffsetsRetentionMs { get; init; } = 10080L * 60_000;
+    public int TransactionMaxTimeoutMs { get; init; } = 900000;
 
     /// <summary>The values the config was built from (defaults excluded), for DescribeConfigs.</summary>
     public IReadOnlyDictionary<string, string> Explicit { get; init; } = new Dictionary<string, string>();
@@ -150,6 +152,7 @@ public sealed record BrokerConfig
             GroupMinSessionTimeoutMs = (int)L("group.min.session.timeout.ms", 6000),
             GroupMaxSessionTimeoutMs = (int)L("group.max.session.timeout.ms", 1800000),
             OffsetsRetentionMs = Minutes(L("offsets.retention.minutes", 10080)),
+            TransactionMaxTimeoutMs = (int)L("transaction.max.timeout.ms", 900000),
             Explicit = values,
         };
         return (config, errors);

@@ -195,6 +195,50 @@ public sealed partial class GroupCoordinator : IDisposable
         }
     }
 
+    /// <summary>
+    /// Commits offsets of a committed transaction (TxnOffsetCommit, applied by the transaction coordinator at EndTxn).
+    /// The member and generation were checked when the offsets were sent, not now: the group may have rebalanced since,
+    /// and Kafka applies a transaction's offsets whatever the group's state. Returns false when they could not be written.
+    /// </summary>
+    public bool CommitTransactionalOffsets(string groupId, IReadOnlyList<OffsetCommitEntry> entries)
+    {
+        while (true)
+        {
+            var group = GetOrCreate(groupId);
+            if (group is null)
+            {
+                return false;
+            }
+
+            lock (group.Lock)
+            {
+                if (group.State == GroupState.Dead)
+                {
+                    continue;
+                }
+
+                var now = NowMs;
+                var offsets = entries.Select(e => (Entry: e, Offset: new CommittedOffset(e.Offset, e.LeaderEpoch, e.Metadata, now))).ToList();
+                try
+                {
+                    _store.Append([.. offsets.Select(o => (OffsetsTopicFormat.OffsetKey(groupId, o.Entry.Topic, o.Entry.Partition), (byte[]?)OffsetsTopicFormat.OffsetValue(o.Offset)))]);
+                }
+                catch (IOException e)
+                {
+                    LogPersistFailed(e, groupId);
+                    return false;
+                }
+
+                foreach (var (entry, offset) in offsets)
+                {
+                    group.SetOffset((entry.Topic, entry.Partition), offset);
+                }
+
+                return true;
+            }
+        }
+    }
+
     /// <summary>Every committed offset of the group (empty for an unknown group).</summary>
     public IReadOnlyDictionary<(string Topic, int Partition), CommittedOffset> FetchOffsets(string groupId) =>
         WithGroup(groupId, group => new Dictionary<(string Topic, int Partition), CommittedOffset>(group.Offsets), new Dictionary<(string Topic, int Partition), CommittedOffset>());

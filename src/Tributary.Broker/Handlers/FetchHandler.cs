@@ -2,6 +2,7 @@ using Tributary.Broker.Dispatch;
 using Tributary.Broker.Metadata;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
+using Tributary.Protocol.Records;
 using Tributary.Storage;
 
 namespace Tributary.Broker.Handlers;
@@ -13,8 +14,10 @@ namespace Tributary.Broker.Handlers;
 // v13+ names topics by id (UNKNOWN_TOPIC_ID when unknown).
 // Fetch sessions (KIP-227): the broker declines to create sessions (session id 0 in every response), which the
 // protocol allows; clients then send full fetch requests. An incremental request for a session id the
-// broker never issued gets FETCH_SESSION_ID_NOT_FOUND. read_committed reads stop at the last stable offset,
-// which equals the high watermark until transactions exist.
+// broker never issued gets FETCH_SESSION_ID_NOT_FOUND. read_committed (isolation_level 1) reads stop at the last
+// stable offset (the first offset of the earliest open transaction, else the high watermark) and carry the aborted
+// transactions that overlap the returned batches, from the partition's in-memory transaction index (Kafka keeps it
+// per segment on disk; here it is rebuilt from the log on open). last_stable_offset is reported at both levels.
 public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, FetchResponse>(ApiKey.Fetch, 4, 17)
 {
     /// <summary>Upper bound on how long one fetch may park, whatever max_wait_ms the client asks for.</summary>
@@ -125,9 +128,13 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             }
 
             var maxBytes = (int)Math.Min(Math.Max(0, r.Partition.PartitionMaxBytes), Math.Max(0, budget - total));
-            var read = r.Log.Read(r.Partition.FetchOffset, maxBytes, minOneBatch: total == 0);
+
+            // Read before the data: the last stable offset only grows, so data bounded by it is stable.
+            var lastStableOffset = r.Log.LastStableOffset;
+            var readCommitted = request.IsolationLevel == 1;
+            var read = r.Log.Read(r.Partition.FetchOffset, maxBytes, minOneBatch: total == 0, readCommitted ? lastStableOffset : long.MaxValue);
             data.HighWatermark = read.HighWatermark;
-            data.LastStableOffset = read.HighWatermark;
+            data.LastStableOffset = lastStableOffset;
             data.LogStartOffset = read.LogStartOffset;
             if (read.Status == LogReadStatus.OffsetOutOfRange)
             {
@@ -135,11 +142,31 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
                 continue;
             }
 
+            if (readCommitted && !read.Records.IsEmpty)
+            {
+                data.AbortedTransactions = [.. r.Log.Producers.AbortedTransactions(r.Partition.FetchOffset, EndOffset(read.Records))
+                    .Select(a => new FetchResponse.AbortedTransaction { ProducerId = a.ProducerId, FirstOffset = a.FirstOffset })];
+            }
+
             data.Records = read.Records;
             total += read.Records.Length;
         }
 
         return (response, total);
+    }
+
+    /// <summary>The offset after the last batch of the stored bytes (headers only are read).</summary>
+    private static long EndOffset(ReadOnlyMemory<byte> records)
+    {
+        long end = 0;
+        for (var remaining = records; remaining.Length >= RecordBatchHeader.Size;)
+        {
+            var header = RecordBatchHeader.Read(remaining.Span);
+            end = header.NextOffset;
+            remaining = remaining[Math.Min(header.TotalSize, remaining.Length)..];
+        }
+
+        return end;
     }
 
     protected override FetchResponse? ErrorResponse(RequestContext context, FetchRequest request, ErrorCode error) => new()

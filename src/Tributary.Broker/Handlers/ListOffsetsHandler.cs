@@ -5,8 +5,9 @@ using Tributary.Protocol.Messages;
 namespace Tributary.Broker.Handlers;
 
 // ListOffsets v1-10. Timestamp -2 = earliest (log start offset), -1 = latest (high watermark; the last stable
-// offset for read_committed, equal until transactions exist), -3 = the record with the largest timestamp (v7+),
-// otherwise the first offset whose batch has a timestamp at or after it (-1 when none). -4/-5 (tiered storage
+// offset for read_committed, isolation_level 1), -3 = the record with the largest timestamp (v7+),
+// otherwise the first offset whose batch has a timestamp at or after it (-1 when none; deviation: not bounded
+// by the last stable offset for read_committed). -4/-5 (tiered storage
 // offsets, v8+/v9+) answer as earliest since no segment is tiered.
 public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffsetsRequest, ListOffsetsResponse>(ApiKey.ListOffsets, 1, 10)
 {
@@ -44,7 +45,7 @@ public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffse
                         result.Offset = log.LogStartOffset;
                         break;
                     case Latest:
-                        result.Offset = log.HighWatermark;
+                        result.Offset = request.IsolationLevel == 1 ? log.LastStableOffset : log.HighWatermark;
                         break;
                     case MaxTimestamp:
                         var (offset, timestamp) = log.MaxTimestamp();

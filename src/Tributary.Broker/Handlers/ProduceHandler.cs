@@ -4,6 +4,7 @@ using Tributary.Broker.Dispatch;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 using Tributary.Protocol.Records;
+using Tributary.Storage.Producers;
 
 namespace Tributary.Broker.Handlers;
 
@@ -15,8 +16,15 @@ namespace Tributary.Broker.Handlers;
 // CRC-valid with parseable records (else CORRUPT_MESSAGE, nothing appended), no larger than the topic's
 // max.message.bytes (else MESSAGE_TOO_LARGE). The batch is copied out of the request frame and appended
 // verbatim; only its base offset (and for LogAppendTime topics, the timestamps and CRC) are rewritten.
-// acks 1 and -1 are the same on one broker; acks 0 sends no response. Idempotent and transactional batches
-// are appended without sequence checks until the exactly-once issue lands.
+// acks 1 and -1 are the same on one broker; acks 0 sends no response. Control batches from clients are INVALID_RECORD.
+// Idempotent batches (producer id >= 0) are checked against the partition's producer state under its append lock
+// (ProducerStateManager): a retry of one of the producer's last five batches answers NONE with the original base
+// offset and is not appended; a sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER, a stale epoch INVALID_PRODUCER_EPOCH
+// (Produce never answers PRODUCER_FENCED, KAFKA-10687), an unknown producer may start at any sequence (Kafka's rule
+// since 2.5). Transactional batches must also belong to the producer's ongoing transaction with that epoch and a
+// partition added by AddPartitionsToTxn (else INVALID_TXN_STATE / INVALID_PRODUCER_EPOCH /
+// INVALID_PRODUCER_ID_MAPPING, KIP-890 part 1); the check and the append run under the transaction coordinator's lock
+// so no batch lands after its transaction's marker.
 public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHandler> logger) : ApiHandler<ProduceRequest, ProduceResponse>(ApiKey.Produce, 0, 11)
 {
     protected override ValueTask<ProduceResponse?> HandleAsync(RequestContext context, ProduceRequest request, CancellationToken cancellationToken)
@@ -64,14 +72,35 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                     continue;
                 }
 
+                var header = RecordBatchHeader.Read(records.Span);
+                if (header.IsControl)
+                {
+                    result.ErrorCode = (short)ErrorCode.InvalidRecord;
+                    result.ErrorMessage = context.ApiVersion >= 8 ? "clients may not write control batches" : null;
+                    continue;
+                }
+
                 var logAppendTime = IsLogAppendTime(topic.Configs) ? broker.NowMs : (long?)null;
                 try
                 {
                     // The frame buffer is reused after the response: the log gets its own copy of the batch.
-                    var append = log.Append(records.ToArray(), logAppendTime);
-                    result.BaseOffset = append.FirstOffset;
-                    result.LogAppendTimeMs = append.LogAppendTimeMs;
-                    result.LogStartOffset = append.LogStartOffset;
+                    var batch = records.ToArray();
+                    var outcome = header.ProducerId < 0 ? new ProducerAppendResult(ErrorCode.None, null, false, log.Append(batch, logAppendTime))
+                        : !header.IsTransactional ? log.AppendChecked(batch, logAppendTime)
+                        : broker.Transactions.AppendTransactional(header.ProducerId, header.ProducerEpoch, topic.Name, partitionData.Index, error => error == ErrorCode.None
+                            ? log.AppendChecked(batch, logAppendTime)
+                            : ProducerAppendResult.Failed(error, $"transactional producer {header.ProducerId} epoch {header.ProducerEpoch} may not write to {topic.Name}-{partitionData.Index}: {error}"));
+                    if (outcome.Error != ErrorCode.None)
+                    {
+                        LogRejected(context.ToString(), topic.Name, partitionData.Index, outcome.ErrorMessage ?? outcome.Error.ToString());
+                        result.ErrorCode = (short)outcome.Error;
+                        result.ErrorMessage = context.ApiVersion >= 8 ? outcome.ErrorMessage : null;
+                        continue;
+                    }
+
+                    result.BaseOffset = outcome.Append.FirstOffset;
+                    result.LogAppendTimeMs = outcome.Append.LogAppendTimeMs;
+                    result.LogStartOffset = outcome.Append.LogStartOffset;
                 }
                 catch (IOException e)
                 {

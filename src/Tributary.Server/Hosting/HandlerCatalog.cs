@@ -41,6 +41,16 @@ public static class HandlerCatalog
             new DescribeGroupsHandler(broker),
             new ListGroupsHandler(broker),
             new DeleteGroupsHandler(broker),
+
+            // Idempotent and transactional producers (TransactionCoordinator, partition producer state).
+            new InitProducerIdHandler(broker),
+            new AddPartitionsToTxnHandler(broker),
+            new AddOffsetsToTxnHandler(broker),
+            new TxnOffsetCommitHandler(broker),
+            new EndTxnHandler(broker),
+            new DescribeTransactionsHandler(broker),
+            new ListTransactionsHandler(broker),
+            new DescribeProducersHandler(broker),
         ];
         dispatcher = new RequestDispatcher(handlers, loggerFactory.CreateLogger<RequestDispatcher>());
         return dispatcher;

@@ -1,0 +1,66 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// AddPartitionsToTxn v0-5 (TransactionCoordinator.AddPartitions). v0-3 (clients): one transaction, one error per
+// partition. v4+ (KIP-890, broker-to-broker): a batch of transactions, each with verify_only; a verify-only
+// transaction adds nothing and answers, per partition, NONE when it is in the ongoing transaction else
+// INVALID_TXN_STATE. Errors: INVALID_PRODUCER_ID_MAPPING (unknown transactional id or other producer id),
+// PRODUCER_FENCED (v2+; INVALID_PRODUCER_EPOCH before) for a stale epoch, CONCURRENT_TRANSACTIONS while one completes,
+// UNKNOWN_TOPIC_OR_PARTITION with OPERATION_NOT_ATTEMPTED for the rest. A transactional batch to a partition that
+// was not added is refused by Produce (INVALID_TXN_STATE), as KIP-890's verification does.
+public sealed class AddPartitionsToTxnHandler(BrokerCore broker) : ApiHandler<AddPartitionsToTxnRequest, AddPartitionsToTxnResponse>(ApiKey.AddPartitionsToTxn, 0, 5)
+{
+    protected override ValueTask<AddPartitionsToTxnResponse?> HandleAsync(RequestContext context, AddPartitionsToTxnRequest request, CancellationToken cancellationToken)
+    {
+        var fenced = context.ApiVersion >= 2;
+        if (context.ApiVersion <= 3)
+        {
+            var (_, results) = broker.Transactions.AddPartitions(
+                request.V3AndBelowTransactionalId, request.V3AndBelowProducerId, request.V3AndBelowProducerEpoch, Flatten(request.V3AndBelowTopics), verifyOnly: false, fenced);
+            return ValueTask.FromResult<AddPartitionsToTxnResponse?>(new AddPartitionsToTxnResponse { ResultsByTopicV3AndBelow = ToTopicResults(request.V3AndBelowTopics, results) });
+        }
+
+        var response = new AddPartitionsToTxnResponse();
+        foreach (var transaction in request.Transactions)
+        {
+            var (_, results) = broker.Transactions.AddPartitions(
+                transaction.TransactionalId, transaction.ProducerId, transaction.ProducerEpoch, Flatten(transaction.Topics), transaction.VerifyOnly, fenced);
+            response.ResultsByTransaction.Add(new AddPartitionsToTxnResponse.AddPartitionsToTxnResult
+            {
+                TransactionalId = transaction.TransactionalId,
+                TopicResults = ToTopicResults(transaction.Topics, results),
+            });
+        }
+
+        return ValueTask.FromResult<AddPartitionsToTxnResponse?>(response);
+    }
+
+    private static List<(string Topic, int Partition)> Flatten(List<AddPartitionsToTxnRequest.AddPartitionsToTxnTopic> topics) =>
+        [.. topics.SelectMany(t => t.Partitions.Select(p => (t.Name, p)))];
+
+    private static List<AddPartitionsToTxnResponse.AddPartitionsToTxnTopicResult> ToTopicResults(
+        List<AddPartitionsToTxnRequest.AddPartitionsToTxnTopic> topics, IReadOnlyDictionary<(string Topic, int Partition), ErrorCode> results) =>
+        [.. topics.Select(t => new AddPartitionsToTxnResponse.AddPartitionsToTxnTopicResult
+        {
+            Name = t.Name,
+            ResultsByPartition = [.. t.Partitions.Select(p => new AddPartitionsToTxnResponse.AddPartitionsToTxnPartitionResult
+            {
+                PartitionIndex = p,
+                PartitionErrorCode = (short)results.GetValueOrDefault((t.Name, p), ErrorCode.None),
+            })],
+        })];
+
+    protected override AddPartitionsToTxnResponse? ErrorResponse(RequestContext context, AddPartitionsToTxnRequest request, ErrorCode error)
+    {
+        if (context.ApiVersion <= 3)
+        {
+            var all = Flatten(request.V3AndBelowTopics).Distinct().ToDictionary(p => p, _ => error);
+            return new AddPartitionsToTxnResponse { ResultsByTopicV3AndBelow = ToTopicResults(request.V3AndBelowTopics, all) };
+        }
+
+        return new AddPartitionsToTxnResponse { ErrorCode = (short)error };
+    }
+}

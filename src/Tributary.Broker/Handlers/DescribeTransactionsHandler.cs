@@ -1,0 +1,38 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// DescribeTransactions v0 (KIP-664): state, producer id/epoch, timeout, start time and partitions of each
+// transactional id; TRANSACTIONAL_ID_NOT_FOUND for an unknown one. The start time is -1 outside a transaction.
+public sealed class DescribeTransactionsHandler(BrokerCore broker) : ApiHandler<DescribeTransactionsRequest, DescribeTransactionsResponse>(ApiKey.DescribeTransactions, 0, 0)
+{
+    protected override ValueTask<DescribeTransactionsResponse?> HandleAsync(RequestContext context, DescribeTransactionsRequest request, CancellationToken cancellationToken)
+    {
+        var response = new DescribeTransactionsResponse();
+        foreach (var id in request.TransactionalIds)
+        {
+            var described = broker.Transactions.Describe(id);
+            response.TransactionStates.Add(described is null
+                ? new DescribeTransactionsResponse.TransactionStateData { TransactionalId = id, ErrorCode = (short)ErrorCode.TransactionalIdNotFound, TransactionState = "", ProducerId = -1, ProducerEpoch = -1, TransactionStartTimeMs = -1 }
+                : new DescribeTransactionsResponse.TransactionStateData
+                {
+                    TransactionalId = id,
+                    TransactionState = described.State.ToString(),
+                    TransactionTimeoutMs = described.TimeoutMs,
+                    TransactionStartTimeMs = described.StartTimeMs,
+                    ProducerId = described.ProducerId,
+                    ProducerEpoch = described.ProducerEpoch,
+                    Topics = [.. described.Partitions.GroupBy(p => p.Topic, StringComparer.Ordinal).Select(g => new DescribeTransactionsResponse.TopicData { Topic = g.Key, Partitions = [.. g.Select(p => p.Partition)] })],
+                });
+        }
+
+        return ValueTask.FromResult<DescribeTransactionsResponse?>(response);
+    }
+
+    protected override DescribeTransactionsResponse? ErrorResponse(RequestContext context, DescribeTransactionsRequest request, ErrorCode error) => new()
+    {
+        TransactionStates = [.. request.TransactionalIds.Select(id => new DescribeTransactionsResponse.TransactionStateData { TransactionalId = id, ErrorCode = (short)error, TransactionState = "" })],
+    };
+}

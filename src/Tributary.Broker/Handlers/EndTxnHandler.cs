@@ -1,0 +1,22 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// EndTxn v0-4 (TransactionCoordinator.EndTransaction): commits or aborts the ongoing transaction, writing a commit or
+// abort control batch into every partition of it and, on commit, applying its TxnOffsetCommit offsets; it answers
+// once all of that is written (single node: no asynchronous marker writes). A retry after completion answers NONE;
+// no ongoing transaction, or the opposite outcome, is INVALID_TXN_STATE. Stale epoch: PRODUCER_FENCED (v2+,
+// INVALID_PRODUCER_EPOCH before). v5 (KIP-890 part 2, an epoch bump per transaction, marked unstable in the schema)
+// is not advertised.
+public sealed class EndTxnHandler(BrokerCore broker) : ApiHandler<EndTxnRequest, EndTxnResponse>(ApiKey.EndTxn, 0, 4)
+{
+    protected override ValueTask<EndTxnResponse?> HandleAsync(RequestContext context, EndTxnRequest request, CancellationToken cancellationToken)
+    {
+        var error = broker.Transactions.EndTransaction(request.TransactionalId, request.ProducerId, request.ProducerEpoch, request.Committed, fencedErrorSupported: context.ApiVersion >= 2);
+        return ValueTask.FromResult<EndTxnResponse?>(new EndTxnResponse { ErrorCode = (short)error });
+    }
+
+    protected override EndTxnResponse? ErrorResponse(RequestContext context, EndTxnRequest request, ErrorCode error) => new() { ErrorCode = (short)error };
+}

@@ -1,0 +1,46 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Broker.Groups;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// TxnOffsetCommit v0-4 (TransactionCoordinator.CommitOffsets). The offsets stay with the transaction (persisted in
+// __transaction_state) and reach the group only when EndTxn commits; an abort drops them. The group must have been
+// added with AddOffsetsToTxn and the transaction must be ongoing (else INVALID_TXN_STATE); a stale epoch is
+// INVALID_PRODUCER_EPOCH, an unknown transactional id or producer id INVALID_PRODUCER_ID_MAPPING.
+// Deviation: v3+ member id / generation / group instance id are not checked against the group (Kafka's group
+// coordinator rejects a stale generation with ILLEGAL_GENERATION).
+public sealed class TxnOffsetCommitHandler(BrokerCore broker) : ApiHandler<TxnOffsetCommitRequest, TxnOffsetCommitResponse>(ApiKey.TxnOffsetCommit, 0, 4)
+{
+    protected override ValueTask<TxnOffsetCommitResponse?> HandleAsync(RequestContext context, TxnOffsetCommitRequest request, CancellationToken cancellationToken)
+    {
+        var entries = request.Topics
+            .SelectMany(t => t.Partitions.Select(p => new OffsetCommitEntry(t.Name, p.PartitionIndex, p.CommittedOffset, p.CommittedLeaderEpoch, p.CommittedMetadata)))
+            .ToList();
+        var results = broker.Transactions.CommitOffsets(request.TransactionalId, request.GroupId, request.ProducerId, request.ProducerEpoch, entries);
+        var i = 0;
+        var response = new TxnOffsetCommitResponse();
+        foreach (var topic in request.Topics)
+        {
+            var topicResponse = new TxnOffsetCommitResponse.TxnOffsetCommitResponseTopic { Name = topic.Name };
+            foreach (var partition in topic.Partitions)
+            {
+                topicResponse.Partitions.Add(new TxnOffsetCommitResponse.TxnOffsetCommitResponsePartition { PartitionIndex = partition.PartitionIndex, ErrorCode = (short)results[i++] });
+            }
+
+            response.Topics.Add(topicResponse);
+        }
+
+        return ValueTask.FromResult<TxnOffsetCommitResponse?>(response);
+    }
+
+    protected override TxnOffsetCommitResponse? ErrorResponse(RequestContext context, TxnOffsetCommitRequest request, ErrorCode error) => new()
+    {
+        Topics = [.. request.Topics.Select(t => new TxnOffsetCommitResponse.TxnOffsetCommitResponseTopic
+        {
+            Name = t.Name,
+            Partitions = [.. t.Partitions.Select(p => new TxnOffsetCommitResponse.TxnOffsetCommitResponsePartition { PartitionIndex = p.PartitionIndex, ErrorCode = (short)error })],
+        })],
+    };
+}

@@ -1,0 +1,517 @@
+using Microsoft.Extensions.Logging;
+using Tributary.Broker.Groups;
+using Tributary.Protocol;
+using Tributary.Protocol.Records;
+
+namespace Tributary.Broker.Transactions;
+
+/// <summary>
+/// The transaction coordinator of this node, which coordinates every transactional id (FindCoordinator key type 1
+/// names this node). It allocates producer ids, keeps each transactional id's state (persisted to
+/// <c>__transaction_state</c> on every change and reloaded on start), writes the commit/abort markers into every
+/// partition of a transaction, applies a committed transaction's offsets to the group coordinator, and aborts
+/// transactions that outlive their timeout (one timer, armed for the earliest deadline of the ongoing transactions;
+/// Kafka polls every transaction.abort.timed.out.transaction.cleanup.interval.ms instead).
+///
+/// Single node, so completing a transaction is synchronous: EndTxn writes PrepareCommit/PrepareAbort, the markers,
+/// then CompleteCommit/CompleteAbort before it answers. A transaction found in a Prepare state at start (a crash in
+/// between) is completed then. One lock guards all state; transactional produce appends run under it too (see
+/// <see cref="AppendTransactional{T}"/>) so a batch can never land after its transaction's marker.
+/// Error codes follow Kafka's TransactionCoordinator: PRODUCER_FENCED for a stale epoch from the API versions that
+/// know it (INVALID_PRODUCER_EPOCH before), INVALID_PRODUCER_ID_MAPPING for an unknown id or mismatched producer id.
+/// </summary>
+public sealed partial class TransactionCoordinator : IDisposable
+{
+    /// <summary>Transactional ids held at most; InitProducerId for one more gets COORDINATOR_NOT_AVAILABLE.</summary>
+    public const int TransactionalIdsMax = 100_000;
+
+    /// <summary>Partitions in one transaction; AddPartitionsToTxn beyond it gets POLICY_VIOLATION for each partition.</summary>
+    public const int PartitionsPerTransactionMax = 10_000;
+
+    /// <summary>Groups (AddOffsetsToTxn) and pending offsets (TxnOffsetCommit) in one transaction.</summary>
+    public const int GroupsPerTransactionMax = 100;
+
+    public const int PendingOffsetsPerTransactionMax = 10_000;
+
+    private readonly BrokerCore _broker;
+    private readonly ILogger _logger;
+    private readonly TransactionStateStore _store;
+    private readonly ProducerIdManager _producerIds;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, TransactionMetadata> _transactions;
+    private readonly Dictionary<long, TransactionMetadata> _byProducerId = [];
+    private readonly ITimer _timeoutTimer;
+
+    public TransactionCoordinator(BrokerCore broker, string? dataDirectory)
+    {
+        _broker = broker;
+        _logger = broker.LoggerFactory.CreateLogger<TransactionCoordinator>();
+        _store = new TransactionStateStore(broker, _logger);
+        _producerIds = new ProducerIdManager(dataDirectory);
+        _transactions = _store.Load();
+        lock (_lock)
+        {
+            foreach (var t in _transactions.Values)
+            {
+                _byProducerId[t.ProducerId] = t;
+                if (t.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort)
+                {
+                    LogCompletingAfterRestart(t.TransactionalId, t.State);
+                    Complete(t, t.State == TransactionState.PrepareCommit);
+                }
+            }
+        }
+
+        _timeoutTimer = broker.Time.CreateTimer(static state => ((TransactionCoordinator)state!).AbortTimedOut(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        lock (_lock)
+        {
+            ScheduleTimeoutTimer();
+        }
+    }
+
+    private long NowMs => _broker.NowMs;
+
+    /// <summary>
+    /// InitProducerId. Without a transactional id: a fresh producer id, epoch 0 (idempotence only). With one: the same
+    /// producer id with its epoch bumped (fencing earlier producers of that id; an open transaction is aborted first),
+    /// or a new producer id when the epoch is exhausted. v3+ may pass the current producer id and epoch (KIP-360): they
+    /// must match, else INVALID_PRODUCER_ID_MAPPING or PRODUCER_FENCED; a retry with the previous epoch gets the
+    /// current one back.
+    /// </summary>
+    public (ErrorCode Error, long ProducerId, short ProducerEpoch) InitProducerId(
+        string? transactionalId, int timeoutMs, long producerId, short producerEpoch, bool fencedErrorSupported)
+    {
+        if (transactionalId is null)
+        {
+            return (ErrorCode.None, _producerIds.Next(), 0);
+        }
+
+        if (transactionalId.Length == 0)
+        {
+            return (ErrorCode.InvalidRequest, -1, -1);
+        }
+
+        if (timeoutMs <= 0 || timeoutMs > _broker.Config.TransactionMaxTimeoutMs)
+        {
+            return (ErrorCode.InvalidTransactionTimeout, -1, -1);
+        }
+
+        lock (_lock)
+        {
+            if (!_transactions.TryGetValue(transactionalId, out var t))
+            {
+                if (producerId != -1)
+                {
+                    return (ErrorCode.InvalidProducerIdMapping, -1, -1);
+                }
+
+                if (_transactions.Count >= TransactionalIdsMax)
+                {
+                    return (ErrorCode.CoordinatorNotAvailable, -1, -1);
+                }
+
+                t = new TransactionMetadata(transactionalId) { ProducerId = _producerIds.Next(), ProducerEpoch = -1 };
+                _transactions[transactionalId] = t;
+                _byProducerId[t.ProducerId] = t;
+            }
+            else if (t.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort)
+            {
+                return (ErrorCode.ConcurrentTransactions, -1, -1);
+            }
+            else if (producerId != -1)
+            {
+                if (producerId != t.ProducerId)
+                {
+                    return (ErrorCode.InvalidProducerIdMapping, -1, -1);
+                }
+
+                if (producerEpoch == t.LastProducerEpoch && t.State == TransactionState.Empty && producerEpoch != t.ProducerEpoch)
+                {
+                    // A retry of the InitProducerId that already bumped the epoch.
+                    return (ErrorCode.None, t.ProducerId, t.ProducerEpoch);
+                }
+
+                if (producerEpoch != t.ProducerEpoch)
+                {
+                    return (Fenced(fencedErrorSupported), -1, -1);
+                }
+            }
+
+            if (t.State == TransactionState.Ongoing)
+            {
+                // The previous producer of this id left a transaction open: fence it with a bumped epoch and abort.
+                BumpEpoch(t);
+                LogAbortedForNewProducer(transactionalId, t.ProducerId);
+                if (!Complete(t, commit: false))
+                {
+                    return (ErrorCode.CoordinatorNotAvailable, -1, -1);
+                }
+            }
+
+            BumpEpoch(t);
+            t.TimeoutMs = timeoutMs;
+            t.State = TransactionState.Empty;
+            t.ClearTransaction();
+            return Persist(t) ? (ErrorCode.None, t.ProducerId, t.ProducerEpoch) : (ErrorCode.CoordinatorNotAvailable, -1, -1);
+        }
+    }
+
+    /// <summary>
+    /// AddPartitionsToTxn: one error per partition. Unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION and the
+    /// others OPERATION_NOT_ATTEMPTED (nothing is added), as Kafka does. With <paramref name="verifyOnly"/> (v4+,
+    /// broker-to-broker) nothing is added: each partition answers NONE when it is in the ongoing transaction, else
+    /// INVALID_TXN_STATE.
+    /// </summary>
+    public (ErrorCode Error, IReadOnlyDictionary<(string Topic, int Partition), ErrorCode> Results) AddPartitions(
+        string transactionalId, long producerId, short producerEpoch, IReadOnlyList<(string Topic, int Partition)> partitions, bool verifyOnly, bool fencedErrorSupported)
+    {
+        var results = new Dictionary<(string Topic, int Partition), ErrorCode>();
+        lock (_lock)
+        {
+            var error = Validate(transactionalId, producerId, producerEpoch, fencedErrorSupported, out var t);
+            if (error != ErrorCode.None)
+            {
+                return (error, Fill(partitions, error));
+            }
+
+            if (verifyOnly)
+            {
+                foreach (var p in partitions)
+                {
+                    results[p] = t!.State == TransactionState.Ongoing && t.Partitions.Contains(p) ? ErrorCode.None : ErrorCode.InvalidTxnState;
+                }
+
+                return (ErrorCode.None, results);
+            }
+
+            var unknown = partitions.Where(p => _broker.Metadata.Find(p.Topic) is not { } topic || p.Partition < 0 || p.Partition >= topic.PartitionCount).ToHashSet();
+            if (unknown.Count > 0)
+            {
+                foreach (var p in partitions)
+                {
+                    results[p] = unknown.Contains(p) ? ErrorCode.UnknownTopicOrPartition : ErrorCode.OperationNotAttempted;
+                }
+
+                return (ErrorCode.None, results);
+            }
+
+            if (t!.Partitions.Union(partitions).Count() > PartitionsPerTransactionMax)
+            {
+                return (ErrorCode.None, Fill(partitions, ErrorCode.PolicyViolation));
+            }
+
+            Begin(t);
+            t.Partitions.UnionWith(partitions);
+            return (ErrorCode.None, Fill(partitions, Persist(t) ? ErrorCode.None : ErrorCode.CoordinatorNotAvailable));
+        }
+    }
+
+    /// <summary>AddOffsetsToTxn: adds the group whose offsets TxnOffsetCommit will send in this transaction.</summary>
+    public ErrorCode AddOffsets(string transactionalId, long producerId, short producerEpoch, string groupId, bool fencedErrorSupported)
+    {
+        lock (_lock)
+        {
+            var error = Validate(transactionalId, producerId, producerEpoch, fencedErrorSupported, out var t);
+            if (error != ErrorCode.None)
+            {
+                return error;
+            }
+
+            if (groupId.Length == 0)
+            {
+                return ErrorCode.InvalidGroupId;
+            }
+
+            if (!t!.Groups.Contains(groupId) && t.Groups.Count >= GroupsPerTransactionMax)
+            {
+                return ErrorCode.PolicyViolation;
+            }
+
+            Begin(t);
+            t.Groups.Add(groupId);
+            return Persist(t) ? ErrorCode.None : ErrorCode.CoordinatorNotAvailable;
+        }
+    }
+
+    /// <summary>
+    /// TxnOffsetCommit: keeps the offsets with the transaction until EndTxn (applied on commit, dropped on abort); one
+    /// error per entry. The group must have been added with AddOffsetsToTxn (else INVALID_TXN_STATE). A stale epoch is
+    /// INVALID_PRODUCER_EPOCH (this API has no PRODUCER_FENCED version).
+    /// </summary>
+    public ErrorCode[] CommitOffsets(string transactionalId, string groupId, long producerId, short producerEpoch, IReadOnlyList<OffsetCommitEntry> entries)
+    {
+        var results = new ErrorCode[entries.Count];
+        lock (_lock)
+        {
+            var error = Validate(transactionalId, producerId, producerEpoch, fencedErrorSupported: false, out var t);
+            if (error == ErrorCode.None && (t!.State != TransactionState.Ongoing || !t.Groups.Contains(groupId)))
+            {
+                error = ErrorCode.InvalidTxnState;
+            }
+
+            if (error != ErrorCode.None)
+            {
+                Array.Fill(results, error);
+                return results;
+            }
+
+            var accepted = new List<int>();
+            for (var i = 0; i < entries.Count; i++)
+            {
+                var e = entries[i];
+                results[i] = _broker.Metadata.Find(e.Topic) is not { } topic || e.Partition < 0 || e.Partition >= topic.PartitionCount ? ErrorCode.UnknownTopicOrPartition
+                    : e.Metadata is { Length: > GroupCoordinator.CommitMetadataBytesMax } ? ErrorCode.OffsetMetadataTooLarge
+                    : t!.PendingOffsets.Count >= PendingOffsetsPerTransactionMax && !t.PendingOffsets.ContainsKey((groupId, e.Topic, e.Partition)) ? ErrorCode.PolicyViolation
+                    : ErrorCode.None;
+                if (results[i] == ErrorCode.None)
+                {
+                    t!.PendingOffsets[(groupId, e.Topic, e.Partition)] = e;
+                    accepted.Add(i);
+                }
+            }
+
+            if (accepted.Count > 0 && !Persist(t!))
+            {
+                foreach (var i in accepted)
+                {
+                    results[i] = ErrorCode.CoordinatorNotAvailable;
+                }
+            }
+
+            return results;
+        }
+    }
+
+    /// <summary>
+    /// EndTxn: commits or aborts the ongoing transaction. A retry of an EndTxn that already completed the same way
+    /// answers NONE; the opposite outcome, or no transaction at all, is INVALID_TXN_STATE.
+    /// </summary>
+    public ErrorCode EndTransaction(string transactionalId, long producerId, short producerEpoch, bool commit, bool fencedErrorSupported)
+    {
+        lock (_lock)
+        {
+            var error = Validate(transactionalId, producerId, producerEpoch, fencedErrorSupported, out var t);
+            if (error != ErrorCode.None)
+            {
+                return error;
+            }
+
+            return t!.State switch
+            {
+                TransactionState.Ongoing => Complete(t, commit) ? ErrorCode.None : ErrorCode.CoordinatorNotAvailable,
+                TransactionState.CompleteCommit when commit => ErrorCode.None,
+                TransactionState.CompleteAbort when !commit => ErrorCode.None,
+                TransactionState.PrepareCommit or TransactionState.PrepareAbort => ErrorCode.ConcurrentTransactions,
+                _ => ErrorCode.InvalidTxnState,
+            };
+        }
+    }
+
+    /// <summary>
+    /// Runs a transactional batch's append while the transaction cannot end: <paramref name="append"/> gets NONE when
+    /// the producer's transaction is ongoing with that epoch and includes the partition, else the error to answer
+    /// (INVALID_PRODUCER_ID_MAPPING for an unknown producer id, INVALID_PRODUCER_EPOCH for another epoch,
+    /// INVALID_TXN_STATE for a partition not added with AddPartitionsToTxn, as KIP-890's verification does).
+    /// </summary>
+    public T AppendTransactional<T>(long producerId, short producerEpoch, string topic, int partition, Func<ErrorCode, T> append)
+    {
+        lock (_lock)
+        {
+            var error = !_byProducerId.TryGetValue(producerId, out var t) || t.ProducerId != producerId ? ErrorCode.InvalidProducerIdMapping
+                : t.ProducerEpoch != producerEpoch ? ErrorCode.InvalidProducerEpoch
+                : t.State != TransactionState.Ongoing || !t.Partitions.Contains((topic, partition)) ? ErrorCode.InvalidTxnState
+                : ErrorCode.None;
+            return append(error);
+        }
+    }
+
+    /// <summary>The state of one transactional id, or null when it is unknown.</summary>
+    public TransactionDescription? Describe(string transactionalId)
+    {
+        lock (_lock)
+        {
+            return _transactions.TryGetValue(transactionalId, out var t) ? ToDescription(t) : null;
+        }
+    }
+
+    public IReadOnlyList<TransactionDescription> List()
+    {
+        lock (_lock)
+        {
+            return [.. _transactions.Values.Select(ToDescription)];
+        }
+    }
+
+    /// <summary>Aborts every ongoing transaction older than its timeout, with a bumped epoch that fences its producer.</summary>
+    public int AbortTimedOut()
+    {
+        var count = 0;
+        lock (_lock)
+        {
+            var now = NowMs;
+            foreach (var t in _transactions.Values)
+            {
+                if (t.State == TransactionState.Ongoing && now - t.StartTimeMs > t.TimeoutMs)
+                {
+                    LogTimedOut(t.TransactionalId, t.ProducerId, t.TimeoutMs);
+                    if (t.ProducerEpoch < short.MaxValue - 1)
+                    {
+                        BumpEpoch(t);
+                    }
+
+                    Complete(t, commit: false);
+                    count++;
+                }
+            }
+
+            ScheduleTimeoutTimer();
+        }
+
+        return count;
+    }
+
+    public void Dispose() => _timeoutTimer.Dispose();
+
+    private static TransactionDescription ToDescription(TransactionMetadata t) =>
+        new(t.TransactionalId, t.ProducerId, t.ProducerEpoch, t.TimeoutMs, t.State, t.StartTimeMs, [.. t.Partitions]);
+
+    private static ErrorCode Fenced(bool fencedErrorSupported) => fencedErrorSupported ? ErrorCode.ProducerFenced : ErrorCode.InvalidProducerEpoch;
+
+    private static Dictionary<(string Topic, int Partition), ErrorCode> Fill(IReadOnlyList<(string Topic, int Partition)> partitions, ErrorCode error) =>
+        partitions.Distinct().ToDictionary(p => p, _ => error);
+
+    private ErrorCode Validate(string transactionalId, long producerId, short producerEpoch, bool fencedErrorSupported, out TransactionMetadata? t)
+    {
+        if (!_transactions.TryGetValue(transactionalId, out t) || t.ProducerId != producerId)
+        {
+            return ErrorCode.InvalidProducerIdMapping;
+        }
+
+        if (t.ProducerEpoch != producerEpoch)
+        {
+            return Fenced(fencedErrorSupported);
+        }
+
+        return t.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort ? ErrorCode.ConcurrentTransactions : ErrorCode.None;
+    }
+
+    private void Begin(TransactionMetadata t)
+    {
+        if (t.State != TransactionState.Ongoing)
+        {
+            t.ClearTransaction();
+            t.State = TransactionState.Ongoing;
+            t.StartTimeMs = NowMs;
+            ScheduleTimeoutTimer();
+        }
+    }
+
+    /// <summary>Arms the timer for the earliest deadline of the ongoing transactions (disarms it when there are none). Caller holds the lock.</summary>
+    private void ScheduleTimeoutTimer()
+    {
+        var deadline = long.MaxValue;
+        foreach (var t in _transactions.Values)
+        {
+            if (t.State == TransactionState.Ongoing)
+            {
+                deadline = Math.Min(deadline, t.StartTimeMs + t.TimeoutMs);
+            }
+        }
+
+        // +1: a transaction expires once it is strictly older than its timeout.
+        var due = deadline == long.MaxValue ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(Math.Max(deadline + 1 - NowMs, 1));
+        _timeoutTimer?.Change(due, Timeout.InfiniteTimeSpan);
+    }
+
+    private void BumpEpoch(TransactionMetadata t)
+    {
+        t.LastProducerEpoch = t.ProducerEpoch;
+        if (t.ProducerEpoch >= short.MaxValue - 1)
+        {
+            // Epoch exhausted: a new producer id starts again at epoch 0, as Kafka does.
+            _byProducerId.Remove(t.ProducerId);
+            t.ProducerId = _producerIds.Next();
+            t.ProducerEpoch = 0;
+            t.LastProducerEpoch = -1;
+            _byProducerId[t.ProducerId] = t;
+        }
+        else
+        {
+            t.ProducerEpoch++;
+        }
+    }
+
+    /// <summary>Prepare, markers into every partition, offsets (on commit), Complete. False when the state could not be written.</summary>
+    private bool Complete(TransactionMetadata t, bool commit)
+    {
+        t.State = commit ? TransactionState.PrepareCommit : TransactionState.PrepareAbort;
+        if (!Persist(t))
+        {
+            return false;
+        }
+
+        var marker = new EndTransactionMarker(commit ? ControlRecordType.Commit : ControlRecordType.Abort, CoordinatorEpoch: 0);
+        foreach (var (topicName, partition) in t.Partitions)
+        {
+            // A partition whose topic was deleted meanwhile has nothing left to end.
+            if (_broker.Metadata.Find(topicName) is { } topic && _broker.FindLog(topic, partition) is { } log)
+            {
+                try
+                {
+                    log.Append(RecordBatchBuilder.BuildEndTransactionMarker(marker, t.ProducerId, t.ProducerEpoch, NowMs));
+                }
+                catch (IOException e)
+                {
+                    // Left in the Prepare state: the next start completes it.
+                    LogMarkerFailed(e, t.TransactionalId, topicName, partition);
+                    return false;
+                }
+            }
+        }
+
+        if (commit)
+        {
+            foreach (var group in t.PendingOffsets.GroupBy(kv => kv.Key.Group, kv => kv.Value))
+            {
+                if (!_broker.Groups.CommitTransactionalOffsets(group.Key, [.. group]))
+                {
+                    return false;
+                }
+            }
+        }
+
+        t.State = commit ? TransactionState.CompleteCommit : TransactionState.CompleteAbort;
+        t.ClearTransaction();
+        return Persist(t);
+    }
+
+    private bool Persist(TransactionMetadata t)
+    {
+        t.LastUpdateMs = NowMs;
+        try
+        {
+            _store.Write(t);
+            return true;
+        }
+        catch (IOException e)
+        {
+            LogPersistFailed(e, t.TransactionalId);
+            return false;
+        }
+    }
+
+    [LoggerMessage(EventId = 710, Level = LogLevel.Information, Message = "Aborting transaction of {TransactionalId} (producer {ProducerId}): it exceeded its timeout of {TimeoutMs} ms")]
+    private partial void LogTimedOut(string transactionalId, long producerId, int timeoutMs);
+
+    [LoggerMessage(EventId = 711, Level = LogLevel.Information, Message = "Aborting the open transaction of {TransactionalId} (producer {ProducerId}): a new producer initialized the id")]
+    private partial void LogAbortedForNewProducer(string transactionalId, long producerId);
+
+    [LoggerMessage(EventId = 712, Level = LogLevel.Information, Message = "Completing transaction of {TransactionalId} found in state {State} at start")]
+    private partial void LogCompletingAfterRestart(string transactionalId, TransactionState state);
+
+    [LoggerMessage(EventId = 713, Level = LogLevel.Error, Message = "Could not write the transaction marker of {TransactionalId} to {Topic}-{Partition}")]
+    private partial void LogMarkerFailed(Exception exception, string transactionalId, string topic, int partition);
+
+    [LoggerMessage(EventId = 714, Level = LogLevel.Error, Message = "Could not persist the state of transactional id {TransactionalId}")]
+    private partial void LogPersistFailed(Exception exception, string transactionalId);
+}

@@ -1,0 +1,44 @@
+using Tributary.Broker.Groups;
+
+namespace Tributary.Broker.Transactions;
+
+/// <summary>
+/// One transactional id's state as the coordinator holds it (and persists it, <see cref="TransactionStateFormat"/>).
+/// Mutated only under the coordinator's lock.
+/// </summary>
+internal sealed class TransactionMetadata(string transactionalId)
+{
+    public string TransactionalId { get; } = transactionalId;
+
+    public long ProducerId { get; set; } = -1;
+
+    public short ProducerEpoch { get; set; } = -1;
+
+    /// <summary>The epoch before the last bump (memory only): a retried InitProducerId with it gets the current epoch back.</summary>
+    public short LastProducerEpoch { get; set; } = -1;
+
+    public int TimeoutMs { get; set; }
+
+    public TransactionState State { get; set; } = TransactionState.Empty;
+
+    /// <summary>When the current transaction started (its first AddPartitionsToTxn or AddOffsetsToTxn); -1 when none.</summary>
+    public long StartTimeMs { get; set; } = -1;
+
+    public long LastUpdateMs { get; set; }
+
+    public SortedSet<(string Topic, int Partition)> Partitions { get; } = [];
+
+    /// <summary>Groups added with AddOffsetsToTxn.</summary>
+    public SortedSet<string> Groups { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Offsets sent with TxnOffsetCommit, applied to the groups when the transaction commits.</summary>
+    public Dictionary<(string Group, string Topic, int Partition), OffsetCommitEntry> PendingOffsets { get; } = [];
+
+    public void ClearTransaction()
+    {
+        Partitions.Clear();
+        Groups.Clear();
+        PendingOffsets.Clear();
+        StartTimeMs = -1;
+    }
+}
