@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
@@ -83,8 +84,10 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                 var logAppendTime = IsLogAppendTime(topic.Configs) ? broker.NowMs : (long?)null;
                 try
                 {
-                    // The frame buffer is reused after the response: the log gets its own copy of the batch.
-                    var batch = records.ToArray();
+                    // The records are a slice of this connection's private copy of the request frame, which lives until
+                    // the response is written; the log rewrites the base offset in place and copies the bytes into the
+                    // segment before Append returns, so no per-batch copy is made here.
+                    var batch = MemoryMarshal.AsMemory(records);
                     var outcome = header.ProducerId < 0 ? new ProducerAppendResult(ErrorCode.None, null, false, log.Append(batch, logAppendTime))
                         : !header.IsTransactional ? log.AppendChecked(batch, logAppendTime)
                         : broker.Transactions.AppendTransactional(header.ProducerId, header.ProducerEpoch, topic.Name, partitionData.Index, error => error == ErrorCode.None
