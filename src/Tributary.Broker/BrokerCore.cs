@@ -146,6 +146,25 @@ public sealed class BrokerCore : IDisposable
         }
     }
 
+    /// <summary>
+    /// The single-partition log of an internal compacted topic (__consumer_offsets, __transaction_state), created on
+    /// first use. Storage does not compact yet and would apply time retention to it like any other topic, deleting
+    /// state that is still current, so internal topics keep everything until compaction exists. 100 MiB segments
+    /// are Kafka's default for its internal topics.
+    /// </summary>
+    public (PartitionLog Log, bool Created) OpenInternalLog(string name)
+    {
+        var configs = new Dictionary<string, string>
+        {
+            [TopicConfigs.CleanupPolicy] = "compact",
+            [TopicConfigs.RetentionMs] = "-1",
+            [TopicConfigs.RetentionBytes] = "-1",
+            [TopicConfigs.SegmentBytes] = "104857600",
+        };
+        var (topic, created) = CreateTopic(name, 1, configs);
+        return (FindLog(topic, 0) ?? throw new IOException($"{name}-0 has no log"), created);
+    }
+
     public PartitionLog? FindLog(TopicInfo topic, int partition) =>
         partition >= 0 && partition < topic.PartitionCount && Logs.TryGet(topic.Name, partition, out var log) ? log : null;
 

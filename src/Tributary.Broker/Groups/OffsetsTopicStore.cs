@@ -123,23 +123,13 @@ internal sealed partial class OffsetsTopicStore(BrokerCore broker, ILogger logge
         {
             if (_log is null)
             {
-                // Storage does not compact yet and would apply time retention to this topic like any other, deleting
-                // commits that are still current; infinite retention keeps them until compaction exists. 100 MiB
-                // segments are Kafka's offsets.topic.segment.bytes default.
-                var configs = new Dictionary<string, string>
-                {
-                    [TopicConfigs.CleanupPolicy] = "compact",
-                    [TopicConfigs.RetentionMs] = "-1",
-                    [TopicConfigs.RetentionBytes] = "-1",
-                    [TopicConfigs.SegmentBytes] = "104857600",
-                };
-                var (topic, created) = broker.CreateTopic(TopicName, 1, configs);
+                var (opened, created) = broker.OpenInternalLog(TopicName);
                 if (created)
                 {
                     LogCreated();
                 }
 
-                _log = broker.FindLog(topic, 0) ?? throw new IOException($"{TopicName}-0 has no log");
+                _log = opened;
             }
 
             return _log;

@@ -95,22 +95,13 @@ internal sealed partial class TransactionStateStore(BrokerCore broker, ILogger l
         {
             if (_log is null)
             {
-                // As for __consumer_offsets: storage does not compact yet and time retention would delete the state of
-                // live transactional ids, so the topic keeps everything until compaction exists.
-                var configs = new Dictionary<string, string>
-                {
-                    [TopicConfigs.CleanupPolicy] = "compact",
-                    [TopicConfigs.RetentionMs] = "-1",
-                    [TopicConfigs.RetentionBytes] = "-1",
-                    [TopicConfigs.SegmentBytes] = "104857600",
-                };
-                var (topic, created) = broker.CreateTopic(TopicName, 1, configs);
+                var (opened, created) = broker.OpenInternalLog(TopicName);
                 if (created)
                 {
                     LogCreated();
                 }
 
-                _log = broker.FindLog(topic, 0) ?? throw new IOException($"{TopicName}-0 has no log");
+                _log = opened;
             }
 
             return _log;
