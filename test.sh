@@ -22,7 +22,15 @@ if [ -f tests/interop-js/package-lock.json ]; then
 fi
 
 dotnet build Tributary.slnx -c Release
-dotnet test Tributary.slnx -c Release --no-build --logger "console;verbosity=normal" "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test Tributary.slnx -c Release --no-build --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
+passed=$(awk '/^ +Passed: +[0-9]+$/ {s += $2} END {print s + 0}' "$log")
+failed=$(awk '/^ +Failed: +[0-9]+$/ {s += $2} END {print s + 0}' "$log")
 
 # Packaging: the library and the .NET tool install from a local folder and work.
-scripts/package-smoke.sh
+if scripts/package-smoke.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+
+echo "tests: $passed passed, $failed failed"
+exit "$status"
