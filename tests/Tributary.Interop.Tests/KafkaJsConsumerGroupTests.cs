@@ -21,8 +21,9 @@ public sealed class KafkaJsConsumerGroupTests(ITestOutputHelper output) : IDispo
     private readonly DirectoryInfo _work = Directory.CreateTempSubdirectory("tributary-interop-group-");
 
     // Proves a kafkajs consumer group keeps its promise through membership and topic changes while messages flow: three
-    // consumers share a 6-partition topic; a third of the way into 60,000 produced messages one disconnects and another
-    // joins; half way the topic grows to 12 partitions (kafkajs notices through its metadata refresh and rejoins).
+    // consumers share a 6-partition topic; a third of the way into 60,000 messages, produced as fast as kafkajs can so
+    // the consumers have a backlog, one disconnects and another joins; half way the topic grows to 12 partitions
+    // (kafkajs notices through its metadata refresh and rejoins).
     // Every message the producer had acknowledged is consumed, with the partition and offset where the log holds it;
     // the group's committed offsets end equal to the end offset of all 12 partitions; the new partitions are consumed;
     // the final three members split the 12 partitions between them. The duplicate count is printed.

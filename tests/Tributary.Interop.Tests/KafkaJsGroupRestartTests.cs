@@ -12,16 +12,19 @@ public sealed class KafkaJsGroupRestartTests(ITestOutputHelper output) : IDispos
     private const int PartitionCount = 4;
     private const int ChunkCount = 10_000;
     private const int TotalCount = 3 * ChunkCount;
+    private const int RestartAfterDeliveries = 3_000;
+    private const int KillAfterDeliveries = ChunkCount + 4_000;
     private static readonly TimeSpan ProgressTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan NodeTimeout = TimeSpan.FromSeconds(130);
 
     private readonly DirectoryInfo _work = Directory.CreateTempSubdirectory("tributary-interop-group-restart-");
 
     // Proves committed offsets carry a kafkajs group across broker restarts without skipping a message:
-    // two consumers read 10,000 messages, the broker restarts under them, they carry on with 10,000 produced after the
-    // restart (no committed offset went backwards), then they are killed (no leave, no last commit), 10,000 more are
-    // produced, the broker restarts again, and a new consumer in the same group starts exactly at the committed offset
-    // of every partition and reads to the end. Every one of the 30,000 ids was consumed; the re-reads are printed.
+    // two consumers (paced at ~2,000 messages/s each) are part-way through 10,000 messages when the broker restarts
+    // under them; no committed offset goes backwards and they carry on, through 10,000 more produced after the restart;
+    // part-way through those they are killed (no leave, no last commit), 10,000 more are produced, the broker restarts
+    // again, and a new consumer in the same group starts exactly at the committed offset of every partition and reads
+    // to the end, each message once. Every one of the 30,000 ids was consumed; the re-reads are printed.
     [Fact]
     public async Task KafkaJsGroupResumesFromCommittedOffsetsAcrossBrokerRestarts()
     {
@@ -33,19 +36,19 @@ public sealed class KafkaJsGroupRestartTests(ITestOutputHelper output) : IDispos
         var secondRun = Path.Combine(_work.FullName, "second-run.txt");
 
         await ProduceAsync(broker.BootstrapServers, topic, 0);
-        var consumers = NodeRunner.Start("group-restart.mjs", broker.BootstrapServers, topic, group, "2", firstRun, "0");
+        var consumers = NodeRunner.Start("group-restart.mjs", broker.BootstrapServers, topic, group, "2", firstRun, "0", "paced");
         await using (consumers)
         {
-            await consumers.WaitForLineAsync(l => Progress(l) >= ChunkCount, ProgressTimeout);
+            await consumers.WaitForLineAsync(l => Progress(l) >= RestartAfterDeliveries, ProgressTimeout);
             var beforeRestart = await CommittedAsync(broker.BootstrapServers, group);
             await broker.RestartAsync();
             var afterRestart = await CommittedAsync(broker.BootstrapServers, group);
             output.WriteLine($"live restart: committed {Sum(beforeRestart)} before, {Sum(afterRestart)} after");
-            Assert.True(beforeRestart.Count > 0, "nothing committed before the restart");
+            Assert.True(Sum(beforeRestart) is > 0 and < ChunkCount, $"committed {Sum(beforeRestart)} before the restart: it did not happen mid-run");
             Assert.All(beforeRestart, c => Assert.True(afterRestart.GetValueOrDefault(c.Key, -1) >= c.Value, $"partition {c.Key}: committed {c.Value} before the restart, {afterRestart.GetValueOrDefault(c.Key, -1)} after"));
 
             await ProduceAsync(broker.BootstrapServers, topic, ChunkCount);
-            await consumers.WaitForLineAsync(l => Progress(l) >= 2 * ChunkCount, ProgressTimeout);
+            await consumers.WaitForLineAsync(l => Progress(l) >= KillAfterDeliveries, ProgressTimeout);
             await consumers.KillAsync();
         }
 
@@ -71,9 +74,9 @@ public sealed class KafkaJsGroupRestartTests(ITestOutputHelper output) : IDispos
         var missing = expected.Except(first.Concat(second).Select(d => d.Value)).ToList();
         Assert.True(missing.Count == 0, $"{missing.Count} messages never consumed, e.g. {string.Join(", ", missing.Take(5))}");
         var reread = first.Count + second.Count - TotalCount;
-        output.WriteLine($"{first.Count:N0} deliveries before the kill, {second.Count:N0} after; {reread} delivered twice (consumed after the last commit before the kill)");
-        Assert.Equal(0, first.Count - first.Select(d => d.Value).Distinct().Count());
-        Assert.Equal(0, second.Count - second.Select(d => d.Value).Distinct().Count());
+        output.WriteLine($"{first.Count:N0} deliveries before the kill, {second.Count:N0} after; {reread} delivered twice "
+            + $"({first.Count - first.Select(d => d.Value).Distinct().Count()} within the first run, around the live restart)");
+        Assert.Equal(second.Count, second.Select(d => d.Value).Distinct().Count());
     }
 
     public void Dispose() => _work.Delete(recursive: true);

@@ -1,8 +1,10 @@
 // Driven by Tributary.Interop.Tests (KafkaJsConsumerGroupTests): a kafkajs consumer group under live traffic.
 // Usage: node group-live.mjs BOOTSTRAP TOPIC GROUP COUNT DELIVERIES_FILE
 // TOPIC must exist with 6 partitions. Three consumers (c1, c2, c3) join GROUP; a producer sends COUNT messages
-// (value "m-<i>", key "k-<i>", acks -1) in paced batches. At a third of the way c2 disconnects and c4 joins; at half
-// way the topic grows to 12 partitions (the consumers find out through their metadata refresh, metadataMaxAge 2 s).
+// (value "m-<i>", key "k-<i>", acks -1) in batches as fast as it can, so the consumers have a backlog when the group
+// changes. At a third of the way c2 disconnects and c4 joins; at half way the topic grows to 12 partitions (the
+// consumers find out through their metadata refresh, metadataMaxAge 2 s; the producer waits out one refresh period
+// so the rest of the messages spread over all 12).
 // When every id has been consumed and the group's committed offsets reach the end of every partition, the consumers
 // disconnect. Every delivery is written to DELIVERIES_FILE as "value partition offset consumer"; the last line of
 // standard output is one JSON object (or {"error": ..., "step": ...} with exit code 1). kafkajs logs go to stderr.
@@ -21,7 +23,7 @@ const RUN_MS_MAX = 150_000;
 const CATCH_UP_MS_MAX = 60_000;
 const COMMITTED_MS_MAX = 30_000;
 const BATCH_SIZE = 250;
-const PAUSE_BETWEEN_BATCHES_MS = 40;
+const METADATA_MAX_AGE_MS = 2000;
 const PARTITIONS_AFTER_GROWTH = 12;
 
 const started = Date.now();
@@ -53,7 +55,7 @@ async function startConsumer(name) {
     sessionTimeout: 10000,
     rebalanceTimeout: 15000,
     heartbeatInterval: 1000,
-    metadataMaxAge: 2000,
+    metadataMaxAge: METADATA_MAX_AGE_MS,
     maxWaitTimeInMs: 250,
   });
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -88,7 +90,7 @@ const runLimit = setTimeout(() => {
 }, RUN_MS_MAX);
 
 const admin = kafka.admin();
-const producer = kafka.producer({ allowAutoTopicCreation: false, metadataMaxAge: 2000 });
+const producer = kafka.producer({ allowAutoTopicCreation: false, metadataMaxAge: METADATA_MAX_AGE_MS });
 const result = { events: [] };
 try {
   step = 'connect';
@@ -116,6 +118,7 @@ try {
       step = 'createPartitions';
       await admin.createPartitions({ topicPartitions: [{ topic, count: PARTITIONS_AFTER_GROWTH }] });
       result.events.push({ event: `grew to ${PARTITIONS_AFTER_GROWTH} partitions`, atMs: elapsed(), sent, consumed: seen.size });
+      await sleep(METADATA_MAX_AGE_MS + 500);
       step = 'produce';
     }
     const messages = [];
@@ -123,7 +126,6 @@ try {
       messages.push({ key: `k-${i}`, value: `m-${i}` });
     }
     await producer.send({ topic, acks: -1, messages });
-    await sleep(PAUSE_BETWEEN_BATCHES_MS);
   }
   result.produceMs = Date.now() - produceStarted;
   result.events.push({ event: 'produced all', atMs: elapsed(), sent: count, consumed: seen.size });
