@@ -9,7 +9,7 @@ using Tributary.Server.Client;
 
 namespace Tributary.Cli;
 
-/// <summary>The <c>tributary</c> command: <c>serve</c> (default) and <c>topics create|list|describe|delete</c>.</summary>
+/// <summary>The <c>tributary</c> command: <c>serve</c> (default), <c>topics create|list|describe|delete</c> and <c>groups list|describe</c>.</summary>
 public static class TributaryCommand
 {
     private const string Usage = """
@@ -19,6 +19,8 @@ public static class TributaryCommand
           tributary topics create   NAME [--partitions N] [--config-entry key=value]... [--bootstrap HOST:PORT]
           tributary topics describe NAME [--bootstrap HOST:PORT]
           tributary topics delete   NAME [--bootstrap HOST:PORT]
+          tributary groups list     [--bootstrap HOST:PORT]
+          tributary groups describe GROUP [--bootstrap HOST:PORT]       members, assignments, committed offsets, lag
         configuration keys use Kafka's names (num.partitions, log.dirs, listeners, ...); TRIBUTARY_NUM_PARTITIONS=3 sets num.partitions.
         """;
 
@@ -62,6 +64,7 @@ public static class TributaryCommand
             {
                 "serve" => await ServeAsync(Option("--config"), options.GetValueOrDefault("--set") ?? []).ConfigureAwait(false),
                 "topics" => await TopicsAsync(positional.Skip(1).ToList(), Option("--bootstrap") ?? "127.0.0.1:9092", Option("--partitions"), options.GetValueOrDefault("--config-entry") ?? []).ConfigureAwait(false),
+                "groups" => await GroupsCommand.RunAsync(positional.Skip(1).ToList(), Option("--bootstrap") ?? "127.0.0.1:9092").ConfigureAwait(false),
                 _ => Fail($"unknown command '{command}'\n{Usage}"),
             };
         }

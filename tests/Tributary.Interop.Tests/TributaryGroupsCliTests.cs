@@ -1,0 +1,107 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Tributary.Interop.Tests.Support;
+using Tributary.Server;
+
+namespace Tributary.Interop.Tests;
+
+public sealed partial class TributaryGroupsCliTests(ITestOutputHelper output) : IDisposable
+{
+    private const int PartitionCount = 4;
+    private const int MessageCount = 1_000;
+    private const int LaterMessageCount = 400;
+    private static readonly TimeSpan CliTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan GroupTimeout = TimeSpan.FromSeconds(45);
+
+    private readonly DirectoryInfo _work = Directory.CreateTempSubdirectory("tributary-interop-groups-cli-");
+
+    // Proves `tributary groups list|describe` shows what an operator needs about a group formed by real clients (two
+    // kcat -G members): list names it Stable with protocol type consumer; describe names both members with the
+    // partitions librdkafka itself reports as assigned (decoded from the assignment bytes), the chosen assignor, and for
+    // every partition the committed offset, end offset, lag and owner. Lag is 0 once the members have committed
+    // everything, and equals the messages produced after the members were killed. An unknown group is an error.
+    [Fact]
+    public async Task GroupsListAndDescribeShowMembersAssignmentsCommittedOffsetsAndLag()
+    {
+        await using var broker = await TributaryBroker.StartAsync();
+        const string topic = "cli-orders";
+        const string group = "cli-group";
+        await broker.CreateTopicAsync(topic, PartitionCount);
+        await ProduceAsync(broker.BootstrapServers, topic, 0, MessageCount);
+
+        await using var first = KcatGroupMember.Start(broker.BootstrapServers, group, topic);
+        await KcatGroupMember.WaitUntilAsync("the first member's assignment", GroupTimeout, () => first.Assignment is not null, first);
+        await using var second = KcatGroupMember.Start(broker.BootstrapServers, group, topic);
+        await KcatGroupMember.WaitUntilAsync(
+            "two members with every message consumed",
+            GroupTimeout,
+            () => first.Assignment is { Partitions.Count: > 0 } && second.Assignment is { Partitions.Count: > 0 } && first.Messages().Count + second.Messages().Count >= MessageCount,
+            first,
+            second);
+        var members = new[] { first.Assignment!.Value, second.Assignment!.Value };
+
+        // Commits land every 200 ms; poll describe until every partition shows lag 0.
+        var describe = await RunCliAsync("groups", "describe", group, "--bootstrap", broker.BootstrapServers);
+        var deadline = DateTime.UtcNow + GroupTimeout;
+        while (Rows(describe).Count != PartitionCount || Rows(describe).Any(r => r.Lag != "0") || !describe.Contains("Stable", StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "lag never reached 0 on every partition:\n" + describe);
+            await Task.Delay(TimeSpan.FromMilliseconds(200));
+            describe = await RunCliAsync("groups", "describe", group, "--bootstrap", broker.BootstrapServers);
+        }
+
+        output.WriteLine(describe);
+        Assert.StartsWith($"group {group}: Stable, protocol consumer/range, 2 members", describe, StringComparison.Ordinal);
+        foreach (var (memberId, partitions) in members)
+        {
+            Assert.Contains($"  member {memberId} (client rdkafka): {topic} [{string.Join(", ", partitions)}]", describe, StringComparison.Ordinal);
+        }
+
+        var owners = members.SelectMany(m => m.Partitions.Select(p => (p, m.MemberId))).ToDictionary(x => x.p, x => x.MemberId);
+        var consumed = first.Messages().Concat(second.Messages()).GroupBy(m => m.Partition).ToDictionary(g => g.Key, g => g.Max(m => m.Offset) + 1);
+        Assert.Equal(
+            Enumerable.Range(0, PartitionCount).Select(p => new Row(topic, p, consumed[p].ToString(CultureInfo.InvariantCulture), consumed[p].ToString(CultureInfo.InvariantCulture), "0", owners[p])),
+            Rows(describe));
+
+        var list = await RunCliAsync("groups", "list", "--bootstrap", broker.BootstrapServers);
+        Assert.Matches($@"(?m)^{group}\s+Stable\s+consumer$", list);
+
+        // Members gone without a last commit, more messages: the lag is exactly what they never read.
+        await first.KillAsync();
+        await second.KillAsync();
+        await ProduceAsync(broker.BootstrapServers, topic, MessageCount, LaterMessageCount);
+        var after = Rows(await RunCliAsync("groups", "describe", group, "--bootstrap", broker.BootstrapServers));
+        Assert.Equal(consumed.OrderBy(c => c.Key).Select(c => c.Value.ToString(CultureInfo.InvariantCulture)), after.Select(r => r.Committed));
+        Assert.Equal(LaterMessageCount, after.Sum(r => long.Parse(r.Lag, CultureInfo.InvariantCulture)));
+        Assert.All(after, r => Assert.Equal(long.Parse(r.End, CultureInfo.InvariantCulture) - long.Parse(r.Committed, CultureInfo.InvariantCulture), long.Parse(r.Lag, CultureInfo.InvariantCulture)));
+
+        var unknown = await ProcessRunner.RunAsync(StandaloneBroker.DotnetHost, [RepositoryPaths.TributaryDll, "groups", "describe", "no-such-group", "--bootstrap", broker.BootstrapServers], CliTimeout);
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("group no-such-group does not exist", unknown.StandardError, StringComparison.Ordinal);
+    }
+
+    public void Dispose() => _work.Delete(recursive: true);
+
+    private static async Task<string> RunCliAsync(params string[] arguments)
+    {
+        var result = await ProcessRunner.RunAsync(StandaloneBroker.DotnetHost, [RepositoryPaths.TributaryDll, .. arguments], CliTimeout);
+        Assert.True(result.ExitCode == 0, $"tributary {string.Join(' ', arguments)} failed: " + result.Describe());
+        return result.StandardOutput;
+    }
+
+    private async Task ProduceAsync(string bootstrap, string topic, int from, int count)
+    {
+        var input = Path.Combine(_work.FullName, $"input-{from}.txt");
+        await File.WriteAllLinesAsync(input, Enumerable.Range(from, count).Select(i => string.Create(CultureInfo.InvariantCulture, $"key-{i}\tvalue-{i}")));
+        await KcatRunner.ProduceLinesAsync(bootstrap, topic, input, []);
+    }
+
+    private static List<Row> Rows(string describe) =>
+        [.. OffsetRow().Matches(describe).Select(m => new Row(m.Groups[1].Value, int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), m.Groups[3].Value, m.Groups[4].Value, m.Groups[5].Value, m.Groups[6].Value))];
+
+    // "TOPIC  PARTITION  COMMITTED  END  LAG  MEMBER" rows of `groups describe`.
+    [GeneratedRegex(@"(?m)^(\S+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)$")]
+    private static partial Regex OffsetRow();
+
+    private sealed record Row(string Topic, int Partition, string Committed, string End, string Lag, string Member);
+}
