@@ -322,7 +322,7 @@ internal sealed class ConsumerGroup
         {
             member.Assigned = [.. member.Assigned.Where(target.Contains)];
             member.PendingRevocation = revoke;
-            member.RevocationDeadlineMs = nowMs + Math.Max(member.RebalanceTimeoutMs, Settings.SessionTimeoutMs);
+            member.RevocationDeadlineMs = nowMs + member.RebalanceTimeoutMs;
             member.AssignmentVersion++;
             return;
         }

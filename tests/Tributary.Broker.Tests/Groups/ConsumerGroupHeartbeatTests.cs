@@ -83,6 +83,26 @@ public sealed class ConsumerGroupHeartbeatTests : IDisposable
     }
 
     [Fact]
+    public async Task A_member_that_does_not_revoke_within_its_rebalance_timeout_is_removed()
+    {
+        var first = await JoinAsync("c1", Wide);
+        var second = await JoinAsync("c2", Wide);
+        await BeatAsync(first);
+        Assert.Equal(3, first.Owned.Count);
+
+        // c1 keeps heartbeating but never reports that it gave up the three partitions (a stuck rebalance listener).
+        for (var i = 0; i < 7; i++)
+        {
+            _kafka.Time.Advance(TimeSpan.FromSeconds(5));
+            await CallAsync(new ConsumerGroupHeartbeatRequest { GroupId = Group, MemberId = first.MemberId, MemberEpoch = first.Epoch });
+            await BeatAsync(second);
+        }
+
+        Assert.Equal([second.MemberId], (await DescribeAsync()).Members.Select(m => m.MemberId));
+        Assert.Equal(6, second.Owned.Count);
+    }
+
+    [Fact]
     public async Task A_leaving_members_partitions_move_to_the_others()
     {
         var consumers = new List<Consumer> { await JoinAsync("c1", Wide), await JoinAsync("c2", Wide), await JoinAsync("c3", Wide) };
