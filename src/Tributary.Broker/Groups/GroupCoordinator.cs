@@ -60,6 +60,12 @@ public sealed partial class GroupCoordinator : IDisposable
             return Task.FromResult(JoinGroupResult.Failed(ErrorCode.InvalidSessionTimeout, p.MemberId));
         }
 
+        var claim = ClaimForClassic(p.GroupId);
+        if (claim != ErrorCode.None)
+        {
+            return Task.FromResult(JoinGroupResult.Failed(claim, p.MemberId));
+        }
+
         while (true)
         {
             // Only a member without an id may create the group: a known member id in an unknown group is stale.
@@ -126,7 +132,7 @@ public sealed partial class GroupCoordinator : IDisposable
 
         while (true)
         {
-            var group = generationId < 0 ? GetOrCreate(groupId) : Find(groupId);
+            var group = generationId < 0 || IsConsumerGroup(groupId) ? GetOrCreate(groupId) : Find(groupId);
             if (group is null)
             {
                 Array.Fill(results, generationId < 0 ? ErrorCode.CoordinatorNotAvailable : ErrorCode.IllegalGeneration);
@@ -141,7 +147,7 @@ public sealed partial class GroupCoordinator : IDisposable
                 }
 
                 var now = NowMs;
-                var groupError = group.ValidateCommit(generationId, memberId, groupInstanceId, now);
+                var groupError = ValidateConsumerCommit(groupId, generationId, memberId) ?? group.ValidateCommit(generationId, memberId, groupInstanceId, now);
                 if (groupError != ErrorCode.None)
                 {
                     Array.Fill(results, groupError);
@@ -325,7 +331,8 @@ public sealed partial class GroupCoordinator : IDisposable
         {
             lock (group.Lock)
             {
-                if (group.State != GroupState.Dead)
+                // A consumer-protocol group's offsets live in a classic entry without members: ListConsumerGroups lists it.
+                if (group.State != GroupState.Dead && !(group.MemberCount == 0 && IsConsumerGroup(group.GroupId)))
                 {
                     listings.Add(new GroupListing(group.GroupId, group.ProtocolType, group.State));
                 }
@@ -341,6 +348,12 @@ public sealed partial class GroupCoordinator : IDisposable
         if (groupId.Length == 0)
         {
             return ErrorCode.InvalidGroupId;
+        }
+
+        var consumerError = DeleteConsumerGroup(groupId);
+        if (consumerError is not null)
+        {
+            return consumerError.Value;
         }
 
         return WithGroup(groupId, group =>
@@ -377,7 +390,7 @@ public sealed partial class GroupCoordinator : IDisposable
         {
             lock (group.Lock)
             {
-                if (group.State != GroupState.Empty)
+                if (group.State != GroupState.Empty || ConsumerGroupHasMembers(group.GroupId))
                 {
                     continue;
                 }
@@ -421,6 +434,7 @@ public sealed partial class GroupCoordinator : IDisposable
     public void Dispose()
     {
         _retentionTimer.Dispose();
+        DisposeConsumerGroups();
         ClassicGroup[] groups;
         lock (_groupsLock)
         {

@@ -6,22 +6,19 @@ namespace Tributary.Broker.Handlers;
 
 // ListGroups v0-5. Every group this coordinator holds (that is, every group: one coordinator for all). v4+ filter by
 // state, case-insensitively (an empty filter lists all) and return each group's state; v5+ filter by type and return
-// it: every group here is "classic", so a types filter without "classic" lists nothing.
+// it: "classic" for JoinGroup groups, "consumer" (protocol type "consumer" too) for KIP-848 ConsumerGroupHeartbeat groups.
 public sealed class ListGroupsHandler(BrokerCore broker) : ApiHandler<ListGroupsRequest, ListGroupsResponse>(ApiKey.ListGroups, 0, 5)
 {
     private const string ClassicType = "classic";
+    private const string ConsumerType = "consumer";
 
     protected override ValueTask<ListGroupsResponse?> HandleAsync(RequestContext context, ListGroupsRequest request, CancellationToken cancellationToken)
     {
         var states = context.ApiVersion >= 4 ? request.StatesFilter : [];
         var types = context.ApiVersion >= 5 ? request.TypesFilter : [];
         var response = new ListGroupsResponse();
-        if (types.Count > 0 && !types.Contains(ClassicType, StringComparer.OrdinalIgnoreCase))
-        {
-            return ValueTask.FromResult<ListGroupsResponse?>(response);
-        }
-
-        foreach (var group in broker.Groups.ListGroups().OrderBy(g => g.GroupId, StringComparer.Ordinal))
+        var classicGroups = types.Count > 0 && !types.Contains(ClassicType, StringComparer.OrdinalIgnoreCase) ? [] : broker.Groups.ListGroups();
+        foreach (var group in classicGroups.OrderBy(g => g.GroupId, StringComparer.Ordinal))
         {
             var state = group.State.ToString();
             if (states.Count > 0 && !states.Contains(state, StringComparer.OrdinalIgnoreCase))
@@ -30,6 +27,18 @@ public sealed class ListGroupsHandler(BrokerCore broker) : ApiHandler<ListGroups
             }
 
             response.Groups.Add(new ListGroupsResponse.ListedGroup { GroupId = group.GroupId, ProtocolType = group.ProtocolType, GroupState = state, GroupType = ClassicType });
+        }
+
+        if (types.Count == 0 || types.Contains(ConsumerType, StringComparer.OrdinalIgnoreCase))
+        {
+            foreach (var (groupId, consumerState) in broker.Groups.ListConsumerGroups().OrderBy(g => g.GroupId, StringComparer.Ordinal))
+            {
+                var state = consumerState.ToString();
+                if (states.Count == 0 || states.Contains(state, StringComparer.OrdinalIgnoreCase))
+                {
+                    response.Groups.Add(new ListGroupsResponse.ListedGroup { GroupId = groupId, ProtocolType = ConsumerType, GroupState = state, GroupType = ConsumerType });
+                }
+            }
         }
 
         return ValueTask.FromResult<ListGroupsResponse?>(response);

@@ -41,6 +41,8 @@ public static class HandlerCatalog
             new DescribeGroupsHandler(broker),
             new ListGroupsHandler(broker),
             new DeleteGroupsHandler(broker),
+            new ConsumerGroupHeartbeatHandler(broker),
+            new ConsumerGroupDescribeHandler(broker),
 
             // Idempotent and transactional producers (TransactionCoordinator, partition producer state).
             new InitProducerIdHandler(broker),

@@ -1,0 +1,397 @@
+using Tributary.Protocol;
+
+namespace Tributary.Broker.Groups;
+
+/// <summary>
+/// A KIP-848 consumer group: the broker computes the assignment. Three epochs, as in the KIP:
+/// the <em>group epoch</em> bumps when membership, a subscription, the chosen assignor or a subscribed topic's
+/// partition count changes; the <em>assignment epoch</em> is the group epoch the target assignment was computed for
+/// (always equal here: the target is computed in the heartbeat that bumps the group epoch); each member's
+/// <em>member epoch</em> reaches the assignment epoch once the member has revoked what its target no longer holds.
+///
+/// Reconciliation of one member, at each of its heartbeats: partitions it owns outside its target are revoked first
+/// (removed from its assignment, kept as pending revocation and still counted as owned) and its epoch stays; once it
+/// reports that it no longer owns them, its epoch advances to the assignment epoch and it gets the partitions of its
+/// target that no other member owns or is revoking; the rest are added at later heartbeats as they are released.
+/// All methods are called with <see cref="Lock"/> held.
+/// </summary>
+internal sealed class ConsumerGroup
+{
+    private readonly GroupCoordinator _coordinator;
+    private readonly Dictionary<string, ConsumerGroupMember> _members = new(StringComparer.Ordinal);
+    private Dictionary<string, HashSet<(Guid TopicId, int Partition)>> _target = new(StringComparer.Ordinal);
+    private Dictionary<Guid, int> _partitionCounts = [];
+    private ITimer? _timer;
+
+    public ConsumerGroup(string groupId, GroupCoordinator coordinator)
+    {
+        GroupId = groupId;
+        _coordinator = coordinator;
+    }
+
+    public string GroupId { get; }
+
+    public Lock Lock { get; } = new();
+
+    public int GroupEpoch { get; private set; }
+
+    public int AssignmentEpoch { get; private set; }
+
+    public string Assignor { get; private set; } = ConsumerGroupAssignors.Uniform;
+
+    public bool IsDead { get; private set; }
+
+    public int MemberCount => _members.Count;
+
+    public ConsumerGroupState State =>
+        IsDead ? ConsumerGroupState.Dead
+        : _members.Count == 0 ? ConsumerGroupState.Empty
+        : _members.Values.All(IsReconciled) ? ConsumerGroupState.Stable
+        : ConsumerGroupState.Reconciling;
+
+    private ConsumerGroupSettings Settings => _coordinator.ConsumerSettings;
+
+    public ConsumerGroupHeartbeatResult Heartbeat(ConsumerGroupHeartbeatParameters p, long nowMs)
+    {
+        ConsumerGroupMember? member;
+        var changed = false;
+        if (p.MemberEpoch == 0)
+        {
+            var joined = Join(p, nowMs, out member, out changed);
+            if (joined is not null)
+            {
+                return joined;
+            }
+
+        }
+        else
+        {
+            if (!_members.TryGetValue(p.MemberId, out member) || member.LeftStatic)
+            {
+                return ConsumerGroupHeartbeatResult.Failed(ErrorCode.UnknownMemberId, $"Member {p.MemberId} is not a member of group {GroupId}.", p.MemberId);
+            }
+
+            var fenced = CheckEpoch(member, p);
+            if (fenced is not null)
+            {
+                return fenced;
+            }
+
+            if (p.MemberEpoch is -1 or -2)
+            {
+                return Leave(member, p.MemberEpoch, nowMs);
+            }
+        }
+
+        changed |= Update(member, p);
+        member.SessionDeadlineMs = nowMs + Settings.SessionTimeoutMs;
+        if (p.TopicPartitions is not null)
+        {
+            member.Reported = [.. p.TopicPartitions.SelectMany(t => t.Partitions.Select(partition => (t.TopicId, partition)))];
+        }
+
+        // Partitions added to a subscribed topic (CreatePartitions) change the metadata the target was computed from.
+        changed |= !SameCounts(SubscribedPartitionCounts(), _partitionCounts);
+        if (changed)
+        {
+            BumpEpoch();
+        }
+
+        Reconcile(member, nowMs);
+        Reschedule();
+        var fullRequest = p.MemberEpoch == 0 || p.TopicPartitions is not null;
+        IReadOnlyList<(Guid TopicId, int[] Partitions)>? assignment = null;
+        if (fullRequest || member.SentAssignmentVersion != member.AssignmentVersion)
+        {
+            assignment = Group(member.Assigned);
+            member.SentAssignmentVersion = member.AssignmentVersion;
+        }
+
+        return new ConsumerGroupHeartbeatResult(ErrorCode.None, null, member.MemberId, member.MemberEpoch, Settings.HeartbeatIntervalMs, assignment);
+    }
+
+    /// <summary>OffsetCommit from a member (Kafka's rules for consumer groups): epoch -1 with no member id only while empty.</summary>
+    public ErrorCode ValidateCommit(int memberEpoch, string memberId)
+    {
+        if (memberEpoch < 0 && memberId.Length == 0 && _members.Count == 0)
+        {
+            return ErrorCode.None;
+        }
+
+        if (!_members.TryGetValue(memberId, out var member) || member.LeftStatic)
+        {
+            return ErrorCode.UnknownMemberId;
+        }
+
+        return memberEpoch > member.MemberEpoch ? ErrorCode.FencedMemberEpoch
+            : memberEpoch < member.MemberEpoch ? ErrorCode.StaleMemberEpoch
+            : ErrorCode.None;
+    }
+
+    public ConsumerGroupDescription Describe()
+    {
+        var metadata = _coordinator.Metadata;
+        return new ConsumerGroupDescription(GroupId, State, GroupEpoch, AssignmentEpoch, Assignor, [.. _members.Values.OrderBy(m => m.MemberId, StringComparer.Ordinal).Select(m =>
+            new ConsumerGroupMemberDescription(m.MemberId, m.InstanceId, m.RackId, m.MemberEpoch, m.ClientId, [.. m.SubscribedTopicNames], Named(m.Assigned), Named(TargetOf(m.MemberId))))]);
+
+        IReadOnlyList<(Guid TopicId, string TopicName, int[] Partitions)> Named(HashSet<(Guid TopicId, int Partition)> partitions) =>
+            [.. Group(partitions).Select(t => (t.TopicId, metadata.Find(t.TopicId)?.Name ?? "", t.Partitions))];
+    }
+
+    public void MarkDead()
+    {
+        IsDead = true;
+        _timer?.Dispose();
+        _timer = null;
+    }
+
+    public void OnTimer(long nowMs)
+    {
+        if (IsDead)
+        {
+            return;
+        }
+
+        var expired = _members.Values.Where(m => m.SessionDeadlineMs <= nowMs || m.RevocationDeadlineMs <= nowMs).ToList();
+        foreach (var member in expired)
+        {
+            _members.Remove(member.MemberId);
+            _coordinator.OnMemberExpired(GroupId, member.MemberId);
+        }
+
+        if (expired.Count > 0)
+        {
+            BumpEpoch();
+        }
+
+        Reschedule();
+    }
+
+    private ConsumerGroupHeartbeatResult? Join(ConsumerGroupHeartbeatParameters p, long nowMs, out ConsumerGroupMember member, out bool isNew)
+    {
+        member = null!;
+        isNew = false;
+        var memberId = p.MemberId.Length > 0 ? p.MemberId : Guid.NewGuid().ToString("N");
+        ConsumerGroupMember? previousStatic = null;
+        if (p.InstanceId is not null)
+        {
+            previousStatic = _members.Values.FirstOrDefault(m => m.InstanceId == p.InstanceId);
+            if (previousStatic is not null && !previousStatic.LeftStatic && previousStatic.MemberId != memberId)
+            {
+                return ConsumerGroupHeartbeatResult.Failed(ErrorCode.UnreleasedInstanceId, $"Static member {p.InstanceId} of group {GroupId} is still in use by {previousStatic.MemberId}.", p.MemberId);
+            }
+        }
+
+        if (previousStatic is not null)
+        {
+            // A static member returning (KIP-848, epoch -2 then 0): the new member id takes over the previous member's
+            // epoch, assignment and target, without a new group epoch unless its subscription differs.
+            _members.Remove(previousStatic.MemberId);
+            if (_target.Remove(previousStatic.MemberId, out var target))
+            {
+                _target[memberId] = target;
+            }
+
+            previousStatic.MemberId = memberId;
+            previousStatic.LeftStatic = false;
+            previousStatic.SentAssignmentVersion = -1;
+            _members[memberId] = previousStatic;
+            member = previousStatic;
+            member.ClientId = p.ClientId;
+            return null;
+        }
+
+        if (_members.Remove(memberId, out _))
+        {
+            // A known member joining again with epoch 0 (after being fenced) starts over as a new member.
+            _target.Remove(memberId);
+        }
+        else if (_members.Count >= _coordinator.GroupMaxSize)
+        {
+            return ConsumerGroupHeartbeatResult.Failed(ErrorCode.GroupMaxSizeReached, $"Group {GroupId} has reached its maximum size of {_coordinator.GroupMaxSize}.", p.MemberId);
+        }
+
+        isNew = true;
+        member = new ConsumerGroupMember(memberId) { ClientId = p.ClientId, MemberEpoch = 0, SessionDeadlineMs = nowMs + Settings.SessionTimeoutMs };
+        _members[memberId] = member;
+        return null;
+    }
+
+    private ConsumerGroupHeartbeatResult? CheckEpoch(ConsumerGroupMember member, ConsumerGroupHeartbeatParameters p)
+    {
+        if (p.MemberEpoch is -1 or -2 || p.MemberEpoch == member.MemberEpoch)
+        {
+            return null;
+        }
+
+        // A member whose last response was lost may repeat its previous epoch, provided it owns nothing it was not given.
+        var owned = p.TopicPartitions?.SelectMany(t => t.Partitions.Select(partition => (t.TopicId, partition)));
+        if (p.MemberEpoch == member.PreviousMemberEpoch && owned is not null && owned.All(member.Assigned.Contains))
+        {
+            return null;
+        }
+
+        return ConsumerGroupHeartbeatResult.Failed(ErrorCode.FencedMemberEpoch, $"The member epoch {p.MemberEpoch} is stale; the current epoch of {member.MemberId} is {member.MemberEpoch}.", member.MemberId);
+    }
+
+    private ConsumerGroupHeartbeatResult Leave(ConsumerGroupMember member, int epoch, long nowMs)
+    {
+        if (epoch == -2 && member.InstanceId is not null)
+        {
+            // A static member leaving temporarily keeps its assignment for its session timeout (KIP-848).
+            member.LeftStatic = true;
+            member.SessionDeadlineMs = nowMs + Settings.SessionTimeoutMs;
+        }
+        else
+        {
+            _members.Remove(member.MemberId);
+            BumpEpoch();
+        }
+
+        Reschedule();
+        return new ConsumerGroupHeartbeatResult(ErrorCode.None, null, member.MemberId, epoch, 0, null);
+    }
+
+    /// <summary>Applies the request's changed fields; true when one of them changes the target assignment.</summary>
+    private bool Update(ConsumerGroupMember member, ConsumerGroupHeartbeatParameters p)
+    {
+        var changed = false;
+        if (p.InstanceId is not null)
+        {
+            member.InstanceId = p.InstanceId;
+        }
+
+        if (p.RackId is not null)
+        {
+            member.RackId = p.RackId;
+        }
+
+        if (p.RebalanceTimeoutMs >= 0)
+        {
+            member.RebalanceTimeoutMs = p.RebalanceTimeoutMs;
+        }
+
+        if (p.SubscribedTopicNames is not null && !p.SubscribedTopicNames.Order(StringComparer.Ordinal).SequenceEqual(member.SubscribedTopicNames.Order(StringComparer.Ordinal)))
+        {
+            member.SubscribedTopicNames = [.. p.SubscribedTopicNames.Distinct(StringComparer.Ordinal)];
+            changed = true;
+        }
+
+        if (p.ServerAssignor is not null && p.ServerAssignor != member.ServerAssignor)
+        {
+            member.ServerAssignor = p.ServerAssignor;
+            changed = true;
+        }
+
+        return changed;
+    }
+
+    private void BumpEpoch()
+    {
+        GroupEpoch++;
+        _partitionCounts = SubscribedPartitionCounts();
+
+        // The preferred assignor is the one most members name (ties by name); uniform when none names one, as in Kafka.
+        Assignor = _members.Values.Where(m => m.ServerAssignor is not null).GroupBy(m => m.ServerAssignor!)
+            .OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).Select(g => g.Key).FirstOrDefault() ?? ConsumerGroupAssignors.Uniform;
+        var metadata = _coordinator.Metadata;
+        var subscriptions = _members.Values.ToDictionary(
+            m => m.MemberId,
+            m => m.SubscribedTopicNames.Select(metadata.Find).Where(t => t is not null).Select(t => t!.Id).ToHashSet(),
+            StringComparer.Ordinal);
+        _target = ConsumerGroupAssignors.Assign(Assignor, subscriptions, _partitionCounts, _target);
+        AssignmentEpoch = GroupEpoch;
+    }
+
+    private void Reconcile(ConsumerGroupMember member, long nowMs)
+    {
+        var target = TargetOf(member.MemberId);
+        if (member.PendingRevocation.Count > 0)
+        {
+            if (member.Reported.Overlaps(member.PendingRevocation))
+            {
+                return;
+            }
+
+            member.PendingRevocation = [];
+            member.RevocationDeadlineMs = long.MaxValue;
+        }
+
+        var revoke = member.Assigned.Where(tp => !target.Contains(tp)).ToHashSet();
+        if (revoke.Count > 0)
+        {
+            member.Assigned = [.. member.Assigned.Where(target.Contains)];
+            member.PendingRevocation = revoke;
+            member.RevocationDeadlineMs = nowMs + member.RebalanceTimeoutMs;
+            member.AssignmentVersion++;
+            return;
+        }
+
+        if (member.MemberEpoch != AssignmentEpoch)
+        {
+            member.PreviousMemberEpoch = member.MemberEpoch;
+            member.MemberEpoch = AssignmentEpoch;
+        }
+
+        var unreleased = _members.Values.Where(m => m != member).SelectMany(m => m.Assigned.Concat(m.PendingRevocation)).ToHashSet();
+        var grant = target.Where(tp => !member.Assigned.Contains(tp) && !unreleased.Contains(tp)).ToList();
+        if (grant.Count > 0)
+        {
+            member.Assigned.UnionWith(grant);
+            member.AssignmentVersion++;
+        }
+    }
+
+    private bool IsReconciled(ConsumerGroupMember member) =>
+        member.MemberEpoch == AssignmentEpoch && member.PendingRevocation.Count == 0 && member.Assigned.SetEquals(TargetOf(member.MemberId));
+
+    private HashSet<(Guid TopicId, int Partition)> TargetOf(string memberId) => _target.GetValueOrDefault(memberId) ?? [];
+
+    private Dictionary<Guid, int> SubscribedPartitionCounts()
+    {
+        var counts = new Dictionary<Guid, int>();
+        foreach (var name in _members.Values.SelectMany(m => m.SubscribedTopicNames).Distinct(StringComparer.Ordinal))
+        {
+            if (_coordinator.Metadata.Find(name) is { } topic)
+            {
+                counts[topic.Id] = topic.PartitionCount;
+            }
+        }
+
+        return counts;
+    }
+
+    private static bool SameCounts(Dictionary<Guid, int> a, Dictionary<Guid, int> b) =>
+        a.Count == b.Count && a.All(kv => b.TryGetValue(kv.Key, out var count) && count == kv.Value);
+
+    private static List<(Guid TopicId, int[] Partitions)> Group(HashSet<(Guid TopicId, int Partition)> partitions) =>
+        [.. partitions.GroupBy(tp => tp.TopicId).OrderBy(g => g.Key).Select(g => (g.Key, g.Select(tp => tp.Partition).Order().ToArray()))];
+
+    private void Reschedule()
+    {
+        var dueMs = _members.Count == 0 ? long.MaxValue : _members.Values.Min(m => Math.Min(m.SessionDeadlineMs, m.RevocationDeadlineMs));
+        if (dueMs == long.MaxValue)
+        {
+            _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            return;
+        }
+
+        var due = TimeSpan.FromMilliseconds(Math.Max(0, dueMs - _coordinator.Time.GetUtcNow().ToUnixTimeMilliseconds()));
+        if (_timer is null)
+        {
+            _timer = _coordinator.Time.CreateTimer(static state => ((ConsumerGroup)state!).RunTimer(), this, due, Timeout.InfiniteTimeSpan);
+        }
+        else
+        {
+            _timer.Change(due, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void RunTimer()
+    {
+        lock (Lock)
+        {
+            _coordinator.RunTimer(this);
+        }
+    }
+}

@@ -1,0 +1,280 @@
+using Tributary.Broker.Metadata;
+using Tributary.Protocol;
+
+namespace Tributary.Broker.Groups;
+
+// KIP-848 consumer groups (ConsumerGroupHeartbeat, ConsumerGroupDescribe). Their membership lives in
+// _consumerGroups (memory only: not written to __consumer_offsets, so members rejoin after a restart); their committed
+// offsets live in the classic table's entry of the same id, which carries no members and so persists offsets exactly
+// as for classic groups. Lock order: a classic group's lock may be held while taking a consumer group's lock, never
+// the reverse.
+public sealed partial class GroupCoordinator
+{
+    private readonly Dictionary<string, ConsumerGroup> _consumerGroups = new(StringComparer.Ordinal);
+
+    internal MetadataStore Metadata => _broker.Metadata;
+
+    internal ConsumerGroupSettings ConsumerSettings => field ??= ConsumerGroupSettings.From(_broker.Config);
+
+    public ConsumerGroupHeartbeatResult ConsumerGroupHeartbeat(ConsumerGroupHeartbeatParameters p)
+    {
+        var invalid = ValidateHeartbeat(p);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
+        while (true)
+        {
+            if (p.MemberEpoch == 0 && ClassicGroupInUse(p.GroupId))
+            {
+                // Kafka (without online migration): a classic group with members cannot be joined with the consumer protocol.
+                return ConsumerGroupHeartbeatResult.Failed(ErrorCode.GroupIdNotFound, $"Group {p.GroupId} is not a consumer group.", p.MemberId);
+            }
+
+            var group = p.MemberEpoch == 0 ? GetOrCreateConsumerGroup(p.GroupId) : FindConsumerGroup(p.GroupId);
+            if (group is null)
+            {
+                return p.MemberEpoch == 0
+                    ? ConsumerGroupHeartbeatResult.Failed(ErrorCode.CoordinatorNotAvailable, "The coordinator holds too many groups.", p.MemberId)
+                    : ConsumerGroupHeartbeatResult.Failed(ErrorCode.GroupIdNotFound, $"Group {p.GroupId} not found.", p.MemberId);
+            }
+
+            lock (group.Lock)
+            {
+                if (!group.IsDead)
+                {
+                    return group.Heartbeat(p, NowMs);
+                }
+            }
+        }
+    }
+
+    /// <summary>ConsumerGroupDescribe for one group: null when there is no consumer-protocol group of that id.</summary>
+    public ConsumerGroupDescription? DescribeConsumerGroup(string groupId)
+    {
+        var group = FindConsumerGroup(groupId);
+        if (group is null)
+        {
+            return null;
+        }
+
+        lock (group.Lock)
+        {
+            return group.IsDead ? null : group.Describe();
+        }
+    }
+
+    /// <summary>The consumer-protocol groups as ListGroups shows them (group type "consumer").</summary>
+    public IReadOnlyList<(string GroupId, ConsumerGroupState State)> ListConsumerGroups()
+    {
+        ConsumerGroup[] groups;
+        lock (_groupsLock)
+        {
+            groups = [.. _consumerGroups.Values];
+        }
+
+        var listings = new List<(string GroupId, ConsumerGroupState State)>(groups.Length);
+        foreach (var group in groups)
+        {
+            lock (group.Lock)
+            {
+                if (!group.IsDead)
+                {
+                    listings.Add((group.GroupId, group.State));
+                }
+            }
+        }
+
+        return listings;
+    }
+
+    internal void RunTimer(ConsumerGroup group)
+    {
+        try
+        {
+            group.OnTimer(NowMs);
+        }
+        catch (Exception e)
+        {
+            // A timer callback has no caller to report to; an escaping exception would end the process.
+            LogTimerFailed(e, group.GroupId);
+        }
+    }
+
+    private static ConsumerGroupHeartbeatResult? ValidateHeartbeat(ConsumerGroupHeartbeatParameters p)
+    {
+        // Kafka's request checks (INVALID_REQUEST), in its order.
+        string? problem =
+            p.GroupId.Length == 0 ? "GroupId can't be empty."
+            : p.InstanceId is { Length: 0 } ? "InstanceId can't be empty."
+            : p.MemberEpoch < -2 ? $"MemberEpoch {p.MemberEpoch} is invalid."
+            : p.MemberEpoch != 0 && p.MemberId.Length == 0 ? "MemberId can't be empty."
+            : p.MemberEpoch == 0 && p.MemberId.Length == 0 && p.ClientChoosesMemberId ? "MemberId can't be empty."
+            : p.MemberEpoch == 0 && p.RebalanceTimeoutMs < 0 ? "RebalanceTimeoutMs must be provided in first request."
+            : p.MemberEpoch == 0 && p.TopicPartitions is { Count: > 0 } ? "TopicPartitions must be empty when (re-)joining."
+            : p.MemberEpoch == 0 && p.SubscribedTopicNames is null && p.SubscribedTopicRegex is null ? "SubscribedTopicNames or SubscribedTopicRegex must be set in first request."
+            : p.MemberEpoch == -2 && p.InstanceId is null ? "InstanceId can't be null when MemberEpoch is -2."
+            : p.SubscribedTopicRegex is not null ? "SubscribedTopicRegex is not supported by this broker; subscribe by topic names."
+            : null;
+        if (problem is not null)
+        {
+            return ConsumerGroupHeartbeatResult.Failed(ErrorCode.InvalidRequest, problem, p.MemberId);
+        }
+
+        if (p.ServerAssignor is not null && !ConsumerGroupAssignors.IsSupported(p.ServerAssignor))
+        {
+            return ConsumerGroupHeartbeatResult.Failed(ErrorCode.UnsupportedAssignor, $"ServerAssignor {p.ServerAssignor} is not supported. Supported assignors: uniform, range.", p.MemberId);
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// For OffsetCommit: the error when <paramref name="groupId"/> is a consumer-protocol group and the member or epoch is
+    /// not current (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH, FENCED_MEMBER_EPOCH), None when accepted, null for other groups.
+    /// </summary>
+    private ErrorCode? ValidateConsumerCommit(string groupId, int memberEpoch, string memberId)
+    {
+        var group = FindConsumerGroup(groupId);
+        if (group is null)
+        {
+            return null;
+        }
+
+        lock (group.Lock)
+        {
+            return group.IsDead ? null : group.ValidateCommit(memberEpoch, memberId);
+        }
+    }
+
+    /// <summary>
+    /// For JoinGroup: INCONSISTENT_GROUP_PROTOCOL while a consumer-protocol group of that id has members; an empty one is
+    /// removed so the classic group can take the id (its offsets stay, they are in the classic table).
+    /// </summary>
+    private ErrorCode ClaimForClassic(string groupId)
+    {
+        var group = FindConsumerGroup(groupId);
+        if (group is null)
+        {
+            return ErrorCode.None;
+        }
+
+        lock (group.Lock)
+        {
+            if (group.MemberCount > 0)
+            {
+                return ErrorCode.InconsistentGroupProtocol;
+            }
+
+            group.MarkDead();
+        }
+
+        lock (_groupsLock)
+        {
+            if (_consumerGroups.TryGetValue(groupId, out var current) && current == group)
+            {
+                _consumerGroups.Remove(groupId);
+            }
+        }
+
+        return ErrorCode.None;
+    }
+
+    private bool ConsumerGroupHasMembers(string groupId)
+    {
+        var group = FindConsumerGroup(groupId);
+        if (group is null)
+        {
+            return false;
+        }
+
+        lock (group.Lock)
+        {
+            return !group.IsDead && group.MemberCount > 0;
+        }
+    }
+
+    /// <summary>
+    /// DeleteGroups of a consumer-protocol group: NON_EMPTY_GROUP while it has members; an empty one is removed and null
+    /// returned so the classic entry (its offsets) is deleted as usual, or None when it committed no offsets.
+    /// </summary>
+    private ErrorCode? DeleteConsumerGroup(string groupId)
+    {
+        var existed = IsConsumerGroup(groupId);
+        if (ClaimForClassic(groupId) != ErrorCode.None)
+        {
+            return ErrorCode.NonEmptyGroup;
+        }
+
+        return existed && Find(groupId) is null ? ErrorCode.None : null;
+    }
+
+    private bool IsConsumerGroup(string groupId)
+    {
+        lock (_groupsLock)
+        {
+            return _consumerGroups.ContainsKey(groupId);
+        }
+    }
+
+    private bool ClassicGroupInUse(string groupId)
+    {
+        var classic = Find(groupId);
+        if (classic is null)
+        {
+            return false;
+        }
+
+        lock (classic.Lock)
+        {
+            return classic.State != GroupState.Dead && classic.MemberCount > 0;
+        }
+    }
+
+    private ConsumerGroup? FindConsumerGroup(string groupId)
+    {
+        lock (_groupsLock)
+        {
+            return _consumerGroups.GetValueOrDefault(groupId);
+        }
+    }
+
+    private ConsumerGroup? GetOrCreateConsumerGroup(string groupId)
+    {
+        lock (_groupsLock)
+        {
+            if (_consumerGroups.TryGetValue(groupId, out var group))
+            {
+                return group;
+            }
+
+            if (_groups.Count + _consumerGroups.Count >= GroupsMax)
+            {
+                LogTooManyGroups(groupId, GroupsMax);
+                return null;
+            }
+
+            group = new ConsumerGroup(groupId, this);
+            _consumerGroups[groupId] = group;
+            return group;
+        }
+    }
+
+    private void DisposeConsumerGroups()
+    {
+        ConsumerGroup[] groups;
+        lock (_groupsLock)
+        {
+            groups = [.. _consumerGroups.Values];
+        }
+
+        foreach (var group in groups)
+        {
+            lock (group.Lock)
+            {
+                group.MarkDead();
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Broker.Groups;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// ConsumerGroupDescribe v0 (KIP-848). For each KIP-848 consumer group: state (Empty, Reconciling, Stable), group epoch,
+// assignment epoch, the assignor in use, and each member's epoch, client id, instance and rack ids, subscribed topic
+// names, current assignment and target assignment (topic id, name, partitions). An unknown group, or a classic group
+// of that id, gets GROUP_ID_NOT_FOUND, as in Kafka; an empty id INVALID_GROUP_ID. Authorized operations (when asked)
+// are READ, DESCRIBE and DELETE: there are no ACLs yet. Deviation: ClientHost is empty (the request context does not
+// carry the peer address).
+public sealed class ConsumerGroupDescribeHandler(BrokerCore broker) : ApiHandler<ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse>(ApiKey.ConsumerGroupDescribe, 0, 0)
+{
+    // Kafka's AclOperation codes: READ = 3, DELETE = 6, DESCRIBE = 8, as a bit field.
+    private const int GroupOperations = (1 << 3) | (1 << 6) | (1 << 8);
+
+    protected override ValueTask<ConsumerGroupDescribeResponse?> HandleAsync(RequestContext context, ConsumerGroupDescribeRequest request, CancellationToken cancellationToken)
+    {
+        var response = new ConsumerGroupDescribeResponse();
+        foreach (var groupId in request.GroupIds)
+        {
+            var described = groupId.Length == 0 ? null : broker.Groups.DescribeConsumerGroup(groupId);
+            if (described is null)
+            {
+                response.Groups.Add(new ConsumerGroupDescribeResponse.DescribedGroup
+                {
+                    GroupId = groupId,
+                    ErrorCode = (short)(groupId.Length == 0 ? ErrorCode.InvalidGroupId : ErrorCode.GroupIdNotFound),
+                    ErrorMessage = groupId.Length == 0 ? "GroupId can't be empty." : $"Group {groupId} not found.",
+                });
+                continue;
+            }
+
+            response.Groups.Add(new ConsumerGroupDescribeResponse.DescribedGroup
+            {
+                GroupId = groupId,
+                GroupState = described.State.ToString(),
+                GroupEpoch = described.GroupEpoch,
+                AssignmentEpoch = described.AssignmentEpoch,
+                AssignorName = described.AssignorName,
+                AuthorizedOperations = request.IncludeAuthorizedOperations ? GroupOperations : int.MinValue,
+                Members = [.. described.Members.Select(m => new ConsumerGroupDescribeResponse.Member
+                {
+                    MemberId = m.MemberId,
+                    InstanceId = m.InstanceId,
+                    RackId = m.RackId,
+                    MemberEpoch = m.MemberEpoch,
+                    ClientId = m.ClientId,
+                    ClientHost = "",
+                    SubscribedTopicNames = [.. m.SubscribedTopicNames],
+                    Assignment = ToAssignment(m.Assignment),
+                    TargetAssignment = ToAssignment(m.TargetAssignment),
+                })],
+            });
+        }
+
+        return ValueTask.FromResult<ConsumerGroupDescribeResponse?>(response);
+    }
+
+    protected override ConsumerGroupDescribeResponse? ErrorResponse(RequestContext context, ConsumerGroupDescribeRequest request, ErrorCode error) => new()
+    {
+        Groups = [.. request.GroupIds.Select(g => new ConsumerGroupDescribeResponse.DescribedGroup { GroupId = g, ErrorCode = (short)error })],
+    };
+
+    private static ConsumerGroupDescribeResponse.Assignment ToAssignment(IReadOnlyList<(Guid TopicId, string TopicName, int[] Partitions)> partitions) => new()
+    {
+        TopicPartitions = [.. partitions.Select(t => new ConsumerGroupDescribeResponse.TopicPartitions { TopicId = t.TopicId, TopicName = t.TopicName, Partitions = [.. t.Partitions] })],
+    };
+}

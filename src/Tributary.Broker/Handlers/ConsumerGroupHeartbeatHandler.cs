@@ -1,0 +1,66 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Broker.Groups;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// ConsumerGroupHeartbeat v0-1 (KIP-848): the consumer protocol in which the broker computes the assignment. Epoch 0
+// joins (v0: the broker generates the member id when none is sent; v1: the client chooses it, an empty id is
+// INVALID_REQUEST), -1 leaves, -2 leaves a static member temporarily (it keeps its assignment for the session timeout;
+// returning with epoch 0 and the same instance id takes it over; while the instance is still in use the join gets
+// UNRELEASED_INSTANCE_ID). Server assignors "uniform" (default) and "range"; others get UNSUPPORTED_ASSIGNOR. The group
+// epoch bumps on membership, subscription, assignor or subscribed-partition-count changes (checked on every
+// heartbeat, so CreatePartitions reaches members); members revoke before others receive (see ConsumerGroup). The
+// response carries the assignment on a join, on a full request (TopicPartitions set) and whenever it changed.
+// heartbeat interval and session timeout: group.consumer.heartbeat.interval.ms (5000) and
+// group.consumer.session.timeout.ms (45000). Errors: UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH (an epoch that is neither
+// the current nor, with owned partitions within the assignment, the previous one), GROUP_ID_NOT_FOUND (unknown group
+// with a non-zero epoch, or a classic group with members), GROUP_MAX_SIZE_REACHED, INVALID_REQUEST for Kafka's
+// request checks. Deviations: SubscribedTopicRegex is answered with INVALID_REQUEST; no online migration between
+// classic and consumer groups; membership is not persisted (members rejoin with epoch 0 after a restart, as after a
+// fencing); rack ids are stored and described but not used by the assignors.
+public sealed class ConsumerGroupHeartbeatHandler(BrokerCore broker) : ApiHandler<ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse>(ApiKey.ConsumerGroupHeartbeat, 0, 1)
+{
+    protected override ValueTask<ConsumerGroupHeartbeatResponse?> HandleAsync(RequestContext context, ConsumerGroupHeartbeatRequest request, CancellationToken cancellationToken)
+    {
+        var parameters = new ConsumerGroupHeartbeatParameters(
+            request.GroupId,
+            request.MemberId,
+            request.MemberEpoch,
+            request.InstanceId,
+            request.RackId,
+            request.RebalanceTimeoutMs,
+            request.SubscribedTopicNames,
+            context.ApiVersion >= 1 ? request.SubscribedTopicRegex : null,
+            request.ServerAssignor,
+            request.TopicPartitions?.Select(t => (t.TopicId, (IReadOnlyList<int>)t.Partitions)).ToList(),
+            context.ClientId ?? "",
+            ClientChoosesMemberId: context.ApiVersion >= 1);
+        var result = broker.Groups.ConsumerGroupHeartbeat(parameters);
+        var response = new ConsumerGroupHeartbeatResponse
+        {
+            ErrorCode = (short)result.Error,
+            ErrorMessage = result.ErrorMessage,
+            MemberId = result.MemberId,
+            MemberEpoch = result.MemberEpoch,
+            HeartbeatIntervalMs = result.HeartbeatIntervalMs,
+        };
+        if (result.Assignment is not null)
+        {
+            response.Assignment = new ConsumerGroupHeartbeatResponse.AssignmentData
+            {
+                TopicPartitions = [.. result.Assignment.Select(t => new ConsumerGroupHeartbeatResponse.TopicPartitions { TopicId = t.TopicId, Partitions = [.. t.Partitions] })],
+            };
+        }
+
+        return ValueTask.FromResult<ConsumerGroupHeartbeatResponse?>(response);
+    }
+
+    protected override ConsumerGroupHeartbeatResponse? ErrorResponse(RequestContext context, ConsumerGroupHeartbeatRequest request, ErrorCode error) => new()
+    {
+        ErrorCode = (short)error,
+        MemberId = request.MemberId,
+        MemberEpoch = request.MemberEpoch,
+    };
+}
