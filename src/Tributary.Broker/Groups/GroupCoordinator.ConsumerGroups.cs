@@ -37,7 +37,10 @@ public sealed partial class GroupCoordinator
             {
                 return p.MemberEpoch == 0
                     ? ConsumerGroupHeartbeatResult.Failed(ErrorCode.CoordinatorNotAvailable, "The coordinator holds too many groups.", p.MemberId)
-                    : ConsumerGroupHeartbeatResult.Failed(ErrorCode.GroupIdNotFound, $"Group {p.GroupId} not found.", p.MemberId);
+                    // Deviation: Kafka answers GROUP_ID_NOT_FOUND, but Kafka persists consumer-group membership and
+                    // Tributary does not yet, so after a restart live members would hit that fatal error. UNKNOWN_MEMBER_ID
+                    // makes them rejoin with epoch 0 instead, resuming from their committed offsets.
+                    : ConsumerGroupHeartbeatResult.Failed(ErrorCode.UnknownMemberId, $"Group {p.GroupId} is not known to this coordinator (membership is not kept across restarts).", p.MemberId);
             }
 
             lock (group.Lock)
