@@ -223,6 +223,6 @@ public sealed class LogManager : IDisposable
         // From here on a crash must be detected at the next start. (Without an fsync of the directory a power loss
         // could bring the marker back; Kafka accepts the same window.)
         _device.DeleteFile(markerPath);
-        StorageLog.LoadedPartitions(_logger, _logs.Count, DataDirectory, LoadedAfterCleanShutdown ? "a clean" : "an unclean");
+        StorageLog.LoadedPartitions(_logger, _logs.Count, DataDirectory, _logs.Count == 0 ? "no previous" : LoadedAfterCleanShutdown ? "a clean" : "an unclean");
     }
 }
