@@ -24,9 +24,10 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
     private static readonly int[] KillDelaysMs = [0, 3, 6, 9, 12];
 
     // Just before each kill kcat starts flooding a second topic, so the broker is appending when it dies; the flood
-    // gets a head start and is killed with the broker well before it runs out of lines.
-    private const int NoiseLineCount = 500_000;
-    private static readonly TimeSpan NoiseHeadStart = TimeSpan.FromMilliseconds(300);
+    // gets a short head start and is killed with the broker long before it runs out of lines (the broker appends a
+    // 500,000-line flood in well under a second, so the input is sized far beyond what one head start can use).
+    private const int NoiseLineCount = 2_000_000;
+    private static readonly TimeSpan NoiseHeadStart = TimeSpan.FromMilliseconds(150);
 
     private static readonly TimeSpan AckWait = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan ProducerExitTimeout = TimeSpan.FromSeconds(60);
