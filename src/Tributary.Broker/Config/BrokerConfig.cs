@@ -39,6 +39,8 @@ public sealed record BrokerConfig
         new ConfigDefinition("group.max.size", ConfigType.Int, "2147483647", Min: 1),
         new ConfigDefinition("group.min.session.timeout.ms", ConfigType.Int, "6000", Min: 0),
         new ConfigDefinition("group.max.session.timeout.ms", ConfigType.Int, "1800000", Min: 0),
+        new ConfigDefinition("group.consumer.heartbeat.interval.ms", ConfigType.Int, "5000", Min: 1),
+        new ConfigDefinition("group.consumer.session.timeout.ms", ConfigType.Int, "45000", Min: 1),
         new ConfigDefinition("offsets.retention.minutes", ConfigType.Int, "10080", Min: 1),
         new ConfigDefinition("transaction.max.timeout.ms", ConfigType.Int, "900000", Min: 1),
     }.ToDictionary(d => d.Name, StringComparer.Ordinal);
