@@ -149,7 +149,7 @@ public sealed class TributaryBroker : IAsyncDisposable
         if (_listener is { } listener)
         {
             _listener = null;
-            await listener.DisposeAsync().ConfigureAwait(false);
+            await listener.StopAsync(cancellationToken).ConfigureAwait(false);
         }
 
         if (_maintenance is { } maintenance)

@@ -66,14 +66,23 @@ public sealed class KafkaListener : IAsyncDisposable
         return new KafkaListener(server, services, listener?.IPEndPoint?.Port ?? config.ListenerPort);
     }
 
-    /// <summary>Stops accepting, lets open connections finish their current request, then closes them.</summary>
-    public async ValueTask DisposeAsync()
+    /// <summary>Longest a stop waits for open connections to finish their current request before closing them.</summary>
+    public static readonly TimeSpan ShutdownGraceMax = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Stops accepting, lets open connections finish their current request (at most <see cref="ShutdownGraceMax"/>,
+    /// less if <paramref name="cancellationToken"/> fires), then closes them.
+    /// </summary>
+    public async ValueTask StopAsync(CancellationToken cancellationToken)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        await _server.StopAsync(timeout.Token).ConfigureAwait(false);
+        using var grace = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        grace.CancelAfter(ShutdownGraceMax);
+        await _server.StopAsync(grace.Token).ConfigureAwait(false);
         _server.Dispose();
         await _services.DisposeAsync().ConfigureAwait(false);
     }
+
+    public ValueTask DisposeAsync() => StopAsync(CancellationToken.None);
 
     /// <summary>Kestrel wants an HTTP application; the only endpoint is a Kafka connection handler, so it is never called.</summary>
     private sealed class NoHttpApplication : IHttpApplication<object>
