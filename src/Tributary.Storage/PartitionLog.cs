@@ -248,7 +248,13 @@ public sealed class PartitionLog : IDisposable
     /// As <see cref="Read(long, int, bool)"/>, but never returning batches at or beyond <paramref name="maxOffset"/>
     /// either (read_committed passes the last stable offset, which is always a batch boundary).
     /// </summary>
-    public LogReadResult Read(long fetchOffset, int maxBytes, bool minOneBatch, long maxOffset)
+    public LogReadResult Read(long fetchOffset, int maxBytes, bool minOneBatch, long maxOffset) => Read(fetchOffset, maxBytes, minOneBatch, maxOffset, null);
+
+    /// <summary>
+    /// As <see cref="Read(long, int, bool, long)"/>, with the bytes in an array rented from <paramref name="buffers"/>
+    /// (the caller returns it once the records are no longer referenced) instead of a new one.
+    /// </summary>
+    public LogReadResult Read(long fetchOffset, int maxBytes, bool minOneBatch, long maxOffset, ReadBuffers? buffers)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -285,7 +291,7 @@ public sealed class PartitionLog : IDisposable
             {
                 for (; index < segments.Length; index++)
                 {
-                    if (segments[index].Read(fetchOffset, maxBytes, minOneBatch, readLimit, out var records))
+                    if (segments[index].Read(fetchOffset, maxBytes, minOneBatch, readLimit, buffers, out var records))
                     {
                         return empty with { Records = records };
                     }

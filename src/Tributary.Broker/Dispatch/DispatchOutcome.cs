@@ -1,4 +1,5 @@
 using Tributary.Protocol;
+using Tributary.Storage;
 
 namespace Tributary.Broker.Dispatch;
 
@@ -17,5 +18,11 @@ public enum DispatchAction
 /// <summary>What the connection does with one request once the dispatcher is done with it.</summary>
 public readonly record struct DispatchOutcome(DispatchAction Action, IKafkaMessage? Response, short ApiVersion, int CorrelationId, short ResponseHeaderVersion, string? Reason)
 {
+    /// <summary>
+    /// Pooled arrays that <see cref="Response"/> refers to: whoever writes the response releases them afterwards
+    /// (and never before). Null when the handler used none.
+    /// </summary>
+    public ReadBuffers? Buffers { get; init; }
+
     public static DispatchOutcome Close(string reason) => new(DispatchAction.Close, null, 0, 0, 0, reason);
 }

@@ -105,8 +105,8 @@ public sealed partial class RequestDispatcher
         {
             var response = await handler.HandleAsync(context, body, cancellationToken).ConfigureAwait(false);
             return response is null
-                ? new DispatchOutcome(DispatchAction.NoResponse, null, apiVersion, header.CorrelationId, responseHeaderVersion, null)
-                : new DispatchOutcome(DispatchAction.Respond, response, apiVersion, header.CorrelationId, responseHeaderVersion, null);
+                ? new DispatchOutcome(DispatchAction.NoResponse, null, apiVersion, header.CorrelationId, responseHeaderVersion, null) { Buffers = context.ReadBuffersInUse }
+                : new DispatchOutcome(DispatchAction.Respond, response, apiVersion, header.CorrelationId, responseHeaderVersion, null) { Buffers = context.ReadBuffersInUse };
         }
         catch (ProtocolException e)
         {
@@ -118,6 +118,7 @@ public sealed partial class RequestDispatcher
         }
         catch (Exception e)
         {
+            context.ReadBuffersInUse?.Release();
             LogHandlerFailed(e, context.ToString());
             var response = handler.ErrorResponse(context, body, ErrorCode.UnknownServerError);
             return response is null

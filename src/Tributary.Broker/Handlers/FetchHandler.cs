@@ -50,13 +50,15 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
 
             try
             {
-                var (response, bytes) = Read(request, partitions, byId);
+                var (response, bytes) = Read(request, partitions, byId, context.ReadBuffers);
                 var remainingMs = waitMs - broker.Time.GetElapsedTime(deadline).TotalMilliseconds;
                 if (bytes >= request.MinBytes || remainingMs <= 0 || response.ErrorCode != 0 || logs.Count == 0 || HasPartitionError(response))
                 {
                     return response;
                 }
 
+                // This response is dropped; the read after the wait makes a new one.
+                context.ReadBuffers.Release();
                 try
                 {
                     await appended.Task.WaitAsync(TimeSpan.FromMilliseconds(remainingMs), broker.Time, cancellationToken).ConfigureAwait(false);
@@ -94,7 +96,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
         return list;
     }
 
-    private (FetchResponse Response, long Bytes) Read(FetchRequest request, List<RequestedPartition> partitions, bool byId)
+    private (FetchResponse Response, long Bytes) Read(FetchRequest request, List<RequestedPartition> partitions, bool byId, ReadBuffers buffers)
     {
         var response = new FetchResponse { SessionId = 0 };
         var budget = Math.Clamp(request.MaxBytes, 0, ResponseBytesMax);
@@ -132,7 +134,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             // Read before the data: the last stable offset only grows, so data bounded by it is stable.
             var lastStableOffset = r.Log.LastStableOffset;
             var readCommitted = request.IsolationLevel == 1;
-            var read = r.Log.Read(r.Partition.FetchOffset, maxBytes, minOneBatch: total == 0, readCommitted ? lastStableOffset : long.MaxValue);
+            var read = r.Log.Read(r.Partition.FetchOffset, maxBytes, minOneBatch: total == 0, readCommitted ? lastStableOffset : long.MaxValue, buffers);
             data.HighWatermark = read.HighWatermark;
             data.LastStableOffset = lastStableOffset;
             data.LogStartOffset = read.LogStartOffset;

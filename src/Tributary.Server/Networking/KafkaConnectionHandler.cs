@@ -73,6 +73,9 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                                 unflushed = true;
                                 break;
                         }
+
+                        // The response's bytes are in the pipe now: the arrays its records were read into go back to the pool.
+                        outcome.Buffers?.Release();
                     }
                     finally
                     {

@@ -295,8 +295,9 @@ internal sealed class LogSegment : IDisposable
     /// Whole batches starting with the one that contains <paramref name="fetchOffset"/> (or the first after it), up to
     /// <paramref name="maxBytes"/>, at least one batch when <paramref name="minOneBatch"/>, none at or beyond
     /// <paramref name="highWatermark"/>. Returns false when this segment holds nothing at or after the offset.
+    /// The bytes land in an array rented from <paramref name="buffers"/> when given, else in a new one.
     /// </summary>
-    public bool Read(long fetchOffset, int maxBytes, bool minOneBatch, long highWatermark, out ReadOnlyMemory<byte> records)
+    public bool Read(long fetchOffset, int maxBytes, bool minOneBatch, long highWatermark, ReadBuffers? buffers, out ReadOnlyMemory<byte> records)
     {
         records = ReadOnlyMemory<byte>.Empty;
         var sizeBytes = SizeBytes;
@@ -323,8 +324,10 @@ internal sealed class LogSegment : IDisposable
             return true;
         }
 
-        var buffer = new byte[wanted];
-        var read = _log.ReadAt(position, buffer);
+        // Uninitialized: every byte handed out is overwritten by the read first.
+        var length = checked((int)wanted); // at most max(maxBytes, one batch), both ints
+        var buffer = buffers?.Rent(length) ?? GC.AllocateUninitializedArray<byte>(length);
+        var read = _log.ReadAt(position, buffer.AsSpan(0, length));
         var end = 0;
         while (read - end >= BatchPrefix.Bytes)
         {
