@@ -9,6 +9,7 @@ internal sealed class ConsumeGoal
     private long _target = long.MaxValue;
     private long _consumed;
     private long _reachedNanos;
+    private long _latencyFromNanos = long.MaxValue;
 
     public long Target
     {
@@ -17,6 +18,13 @@ internal sealed class ConsumeGoal
     }
 
     public long Consumed => Volatile.Read(ref _consumed);
+
+    /// <summary>End-to-end latency is recorded for records scheduled at or after this (monotonic) time: the end of the warm-up.</summary>
+    public long LatencyFromNanos
+    {
+        get => Volatile.Read(ref _latencyFromNanos);
+        set => Volatile.Write(ref _latencyFromNanos, value);
+    }
 
     public bool IsReached => Consumed >= Target;
 

@@ -154,7 +154,11 @@ internal sealed class ConsumerWorker
                 ValueBytesConsumed += value.Length;
                 if (_recordEndToEnd && value.Length >= 8)
                 {
-                    EndToEndLatency.Record(nowNanos - BinaryPrimitives.ReadInt64BigEndian(value));
+                    var scheduled = BinaryPrimitives.ReadInt64BigEndian(value);
+                    if (scheduled >= _goal.LatencyFromNanos)
+                    {
+                        EndToEndLatency.Record(nowNanos - scheduled);
+                    }
                 }
             }
 

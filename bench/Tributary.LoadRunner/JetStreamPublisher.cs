@@ -26,6 +26,7 @@ internal sealed class JetStreamPublisher : IDisposable
     private readonly long[] _sendNanos;
     private readonly SemaphoreSlim _window;
     private readonly LatencyHistogram _ackLatency = new();
+    private long _latencyFromNanos = long.MaxValue;
     private readonly object _controlLock = new();
     private string? _controlReply;
     private long _acked;
@@ -87,6 +88,7 @@ internal sealed class JetStreamPublisher : IDisposable
         payload.AsSpan().Fill((byte)'x');
         var startNanos = MonotonicClock.NowNanos();
         var deadline = startNanos + (_options.TimeLimitSeconds * 1_000_000_000L);
+        _latencyFromNanos = startNanos + _options.WarmupNanos;
         long sent = 0;
         var stoppedByTime = false;
         Span<byte> digits = stackalloc byte[20];
@@ -247,7 +249,11 @@ internal sealed class JetStreamPublisher : IDisposable
             Interlocked.Increment(ref _acked);
         }
 
-        _ackLatency.Record(now - _sendNanos[sequence]);
+        if (_sendNanos[sequence] >= _latencyFromNanos)
+        {
+            _ackLatency.Record(now - _sendNanos[sequence]);
+        }
+
         Interlocked.Exchange(ref _lastAckNanos, now);
         _window.Release();
     }

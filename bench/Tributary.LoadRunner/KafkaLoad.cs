@@ -30,6 +30,8 @@ internal static class KafkaLoad
             .Add("rate_target", options.RatePerSecond)
             .Add("fetch_max_bytes", options.FetchBytesMax);
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var gcPauseBefore = GC.GetTotalPauseDuration();
+        var gen2Before = GC.CollectionCount(2);
         switch (options.Mode)
         {
             case "produce":
@@ -43,7 +45,9 @@ internal static class KafkaLoad
                 break;
         }
 
-        report.Add("client_cpu_s", RunReport.Round((Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds));
+        report.Add("client_cpu_s", RunReport.Round((Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds))
+            .Add("client_gc_pause_ms", RunReport.Round((GC.GetTotalPauseDuration() - gcPauseBefore).TotalMilliseconds))
+            .Add("client_gen2_gcs", GC.CollectionCount(2) - gen2Before);
         return report;
     }
 
@@ -68,7 +72,7 @@ internal static class KafkaLoad
         var start = options.FromTail ? TopicAdmin.EndOffsets(options) : new long[options.Partitions];
         var goal = new ConsumeGoal();
         var consumers = StartConsumers(options, start, goal, MonotonicClock.NowNanos() + ((options.TimeLimitSeconds + 10) * 1_000_000_000L), recordEndToEnd: true);
-        RunProducers(options, report);
+        RunProducers(options, report, goal);
         var end = TopicAdmin.EndOffsets(options);
         goal.Target = end.Sum() - start.Sum();
         goal.CheckReached(MonotonicClock.NowNanos());
@@ -94,9 +98,10 @@ internal static class KafkaLoad
         return consumers;
     }
 
-    private static void RunProducers(LoadOptions options, RunReport report)
+    private static void RunProducers(LoadOptions options, RunReport report, ConsumeGoal? goal = null)
     {
         var startNanos = MonotonicClock.NowNanos();
+        goal?.LatencyFromNanos = startNanos + options.WarmupNanos;
         var wallStartMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var deadline = startNanos + (options.TimeLimitSeconds * 1_000_000_000L);
         var producers = Enumerable.Range(0, options.Producers)
@@ -139,6 +144,7 @@ internal static class KafkaLoad
             .Add("wire_MB_per_s", RunReport.Round(producers.Sum(p => p.RequestBytesSent) / seconds / 1e6, 1))
             .Add("batches", batches)
             .Add("records_per_batch", batches == 0 ? null : RunReport.Round((double)producers.Sum(p => p.RecordsSent) / batches, 1))
+            .Add("warmup_s", options.WarmupSeconds)
             .AddLatency("produce", latency)
             .Add("stopped_by_time", producers.Any(p => p.StoppedByTime))
             .Add("produce_incomplete", producers.Any(p => p.Incomplete))

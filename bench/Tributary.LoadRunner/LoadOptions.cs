@@ -28,6 +28,15 @@ internal sealed class LoadOptions
 
     public int TimeLimitSeconds { get; private init; } = 20;
 
+    /// <summary>
+    /// Latencies (produce and end-to-end) of what is sent in this many first seconds after the producers start are
+    /// not recorded: connection set-up and just-in-time compilation in the client and broker, not the steady state.
+    /// Throughput still counts the whole run.
+    /// </summary>
+    public double WarmupSeconds { get; private init; } = 1;
+
+    public long WarmupNanos => (long)(WarmupSeconds * 1e9);
+
     /// <summary>Records per second over all producers; 0 means as fast as possible (mode "max").</summary>
     public long RatePerSecond { get; private init; }
 
@@ -80,6 +89,7 @@ internal sealed class LoadOptions
             RecordBytes = (int)L("record-bytes", 1000),
             RecordCount = L("records", 1_000_000),
             TimeLimitSeconds = (int)L("time-limit-s", 20),
+            WarmupSeconds = D("warmup-s", 1),
             RatePerSecond = L("rate", 0),
             BatchBytes = (int)L("batch-bytes", 128 * 1024),
             LingerMs = D("linger-ms", 5),
@@ -123,6 +133,8 @@ internal sealed class LoadOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(RecordCount, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(TimeLimitSeconds, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(TimeLimitSeconds, 600);
+        ArgumentOutOfRangeException.ThrowIfLessThan(WarmupSeconds, 0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(WarmupSeconds, TimeLimitSeconds);
         ArgumentOutOfRangeException.ThrowIfLessThan(InFlightMax, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(BatchBytes, RecordBytes + 100);
         ArgumentOutOfRangeException.ThrowIfLessThan(Window, 1);

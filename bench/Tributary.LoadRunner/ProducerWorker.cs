@@ -246,7 +246,11 @@ internal sealed class ProducerWorker
                     Interlocked.Add(ref _recordsAcked, batch.Records);
                 }
 
-                BatchLatency.Record(now - batch.SendNanos);
+                if (batch.SendNanos >= _startNanos + _options.WarmupNanos)
+                {
+                    BatchLatency.Record(now - batch.SendNanos);
+                }
+
                 LastAckNanos = now;
                 _inFlightSlots.Release();
             }
