@@ -31,6 +31,7 @@ met() { # met VALUE OP LIMIT
 fmt() { awk -v v="$1" 'BEGIN { if (v == "n/a") print v; else printf "%\047.0f", v }'; }
 
 IPERF=$(get iperf3 MB_per_s)
+PAGECACHE=$(get pagecache-write MB_per_s)
 REDIS_100=$(get redis-noaof-100 MB_per_s); REDIS_1000=$(get redis-noaof-1000 MB_per_s)
 AOF_100=$(get redis-aof-100 MB_per_s); AOF_1000=$(get redis-aof-1000 MB_per_s)
 JS_1000=$(get nats-js-1000 MB_per_s)
@@ -75,6 +76,7 @@ LOADS=$(jq -s -r 'map(.loadavg) | "\(min)-\(max)"' "$IN")
   echo "latency is per record, from its scheduled send time (so time spent filling a batch, lingering or queued behind"
   echo "in-flight requests counts) to the arrival of the fetch response holding it, at a tail consumer."
   echo "\"Half rate\" paces the producer at half of the records/s its max run reached in the same repetition."
+  echo "Latencies leave out what was sent in the first second of each run (\`--warmup-s 1\`: connections, JIT); throughput counts it."
   echo
   echo "| Record | max: produce p50 / p99 / p99.9 ms | half rate (rec/s) | half: produce p50 / p99 / p99.9 ms | half: end-to-end p50 / p99 ms |"
   echo "|---:|---|---:|---|---|"
@@ -103,6 +105,10 @@ LOADS=$(jq -s -r 'map(.loadavg) | "\(min)-\(max)"' "$IN")
   echo "| 1 KB p99 produce latency ≤ 2 ms at half of max | $p ms | $(met "$p" "<=" 2) |"
   r=$(awk -v a="$FSYNC_1000" -v b="$AOF_1000" 'BEGIN { if (a == "n/a" || b == "n/a") print "n/a"; else print a / b }')
   echo "| 1 KB fsync-before-ack ≥ Redis AOF everysec | $(ratio "$FSYNC_1000" "$AOF_1000") | $(met "$r" ">=" 1) |"
+  echo
+  echo "Machine ceilings from the same invocation: iperf3 loopback $IPERF MB/s; one thread writing 1 GiB of fresh pages"
+  echo "into the page cache (\`dd\`, buffered, no fsync) $PAGECACHE MB/s. Every produced byte is copied into the page cache"
+  echo "once before acks=1 is answered, so that copy alone costs 1 / $PAGECACHE s of CPU per MB here."
   echo
   echo "## Every run (medians)"
   echo
