@@ -7,7 +7,8 @@ namespace Tributary.LoadRunner;
 
 /// <summary>
 /// One consumer on its own connection, fetching its share of the partitions (partition p goes to consumer
-/// p mod consumers) with one Fetch in flight, as a Kafka consumer does per broker. It walks every record of every
+/// p mod consumers) with one Fetch in flight, as a Kafka consumer does per broker; the next fetch is sent as soon
+/// as a response arrives, before its records are walked. It walks every record of every
 /// batch, as an application would, and in a pipeline run reads the send time the producer put in each value to
 /// record end-to-end latency (send time to the moment the fetch response holding it was received).
 /// </summary>
@@ -78,18 +79,12 @@ internal sealed class ConsumerWorker
     private void FetchLoop()
     {
         var connection = _connection;
+        var fetchedFrom = new long[_offsets.Length];
         try
         {
+            var correlationId = SendFetch(connection);
             while (!_goal.IsReached && !_stopping && MonotonicClock.NowNanos() < _deadlineNanos)
             {
-                var partitions = _request.Topics[0].Partitions;
-                for (var i = 0; i < partitions.Count; i++)
-                {
-                    partitions[i].FetchOffset = _offsets[i];
-                }
-
-                var (correlationId, frame) = connection.Encode(ApiKey.Fetch, FetchVersion, _request);
-                connection.Send(frame.Span);
                 using var responseFrame = connection.Receive();
                 var now = MonotonicClock.NowNanos();
                 Fetches++;
@@ -100,7 +95,10 @@ internal sealed class ConsumerWorker
                     throw new InvalidOperationException($"fetch error {(ErrorCode)response.ErrorCode}");
                 }
 
-                long records = 0;
+                // The next offsets follow from the batch headers alone, so the next fetch goes out before this
+                // response's records are walked: the broker reads while the client parses, as a client with a
+                // fetch queue (librdkafka's pre-fetching) does. Still one fetch in flight.
+                _offsets.CopyTo(fetchedFrom, 0);
                 foreach (var topic in response.Responses)
                 {
                     foreach (var partition in topic.Partitions)
@@ -111,7 +109,18 @@ internal sealed class ConsumerWorker
                         }
 
                         var slot = Array.IndexOf(_partitions, partition.PartitionIndex);
-                        records += ReadRecords(partition.Records ?? ReadOnlyMemory<byte>.Empty, slot, now);
+                        _offsets[slot] = Math.Max(_offsets[slot], NextOffset(partition.Records ?? ReadOnlyMemory<byte>.Empty));
+                    }
+                }
+
+                correlationId = SendFetch(connection);
+                long records = 0;
+                foreach (var topic in response.Responses)
+                {
+                    foreach (var partition in topic.Partitions)
+                    {
+                        var slot = Array.IndexOf(_partitions, partition.PartitionIndex);
+                        records += ReadRecords(partition.Records ?? ReadOnlyMemory<byte>.Empty, fetchedFrom[slot], now);
                     }
                 }
 
@@ -128,10 +137,41 @@ internal sealed class ConsumerWorker
         }
     }
 
-    private long ReadRecords(ReadOnlyMemory<byte> data, int slot, long nowNanos)
+    private int SendFetch(KafkaConnection connection)
+    {
+        var partitions = _request.Topics[0].Partitions;
+        for (var i = 0; i < partitions.Count; i++)
+        {
+            partitions[i].FetchOffset = _offsets[i];
+        }
+
+        var (correlationId, frame) = connection.Encode(ApiKey.Fetch, FetchVersion, _request);
+        connection.Send(frame.Span);
+        return correlationId;
+    }
+
+    /// <summary>The offset after the last whole batch of <paramref name="data"/> (0 when it holds none).</summary>
+    private static long NextOffset(ReadOnlyMemory<byte> data)
+    {
+        long next = 0;
+        while (data.Length >= RecordBatchHeader.Size)
+        {
+            var header = RecordBatchHeader.Read(data.Span);
+            if (header.TotalSize > data.Length)
+            {
+                break;
+            }
+
+            next = header.NextOffset;
+            data = data[header.TotalSize..];
+        }
+
+        return next;
+    }
+
+    private long ReadRecords(ReadOnlyMemory<byte> data, long fetchOffset, long nowNanos)
     {
         long records = 0;
-        var fetchOffset = _offsets[slot];
         while (data.Length >= RecordBatchHeader.Size)
         {
             var batch = RecordBatch.Read(data);
@@ -161,8 +201,6 @@ internal sealed class ConsumerWorker
                     }
                 }
             }
-
-            _offsets[slot] = batch.Header.NextOffset;
         }
 
         RecordsConsumed += records;
