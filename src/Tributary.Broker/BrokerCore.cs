@@ -32,8 +32,17 @@ public sealed class BrokerCore : IDisposable
         {
             var dir = Path.GetFullPath(config.LogDir);
             Directory.CreateDirectory(dir);
-            Metadata = new MetadataStore(dir);
-            Logs = new LogManager(new FileLogDevice(), dir, defaultLogConfig, Time, LoggerFactory);
+            _directoryLock = DataDirectoryLock.Acquire(dir);
+            try
+            {
+                Metadata = new MetadataStore(dir);
+                Logs = new LogManager(new FileLogDevice(), dir, defaultLogConfig, Time, LoggerFactory);
+            }
+            catch
+            {
+                _directoryLock.Dispose();
+                throw;
+            }
         }
 
         // Partitions of topics the metadata knows but whose directories are missing (a crash between the
@@ -49,6 +58,9 @@ public sealed class BrokerCore : IDisposable
         // After the groups: completing a transaction found half-done at start may commit offsets.
         Transactions = new TransactionCoordinator(this, config.InMemoryStorage ? null : Path.GetFullPath(config.LogDir));
     }
+
+    /// <summary>Held while the data directory is open (null in memory): a second broker on it fails at start.</summary>
+    private readonly DataDirectoryLock? _directoryLock;
 
     public BrokerConfig Config { get; }
 
@@ -182,5 +194,6 @@ public sealed class BrokerCore : IDisposable
         Transactions.Dispose();
         Groups.Dispose();
         Logs.Dispose();
+        _directoryLock?.Dispose();
     }
 }

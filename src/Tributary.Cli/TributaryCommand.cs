@@ -123,7 +123,22 @@ public static class TributaryCommand
             stopped.TrySetResult();
         });
 
-        await using var broker = await TributaryBroker.StartAsync(config, loggerFactory).ConfigureAwait(false);
+        TributaryBroker started;
+        try
+        {
+            started = await TributaryBroker.StartAsync(config, loggerFactory).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            // A data directory another broker holds, a port already taken, an unwritable disk: say which, no stack trace.
+            var reason = e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException
+                ? $"cannot listen on {config.ListenerHost}:{config.ListenerPort}: the address is already in use"
+                : e.Message;
+            logger.LogCritical("Not started: {Reason}", reason);
+            return 1;
+        }
+
+        await using var broker = started;
         logger.LogInformation("Tributary listening on {Bootstrap} (data: {Data})", broker.BootstrapServers, config.InMemoryStorage ? "in memory" : Path.GetFullPath(config.LogDir));
         await stopped.Task.ConfigureAwait(false);
         logger.LogInformation("Stopping");

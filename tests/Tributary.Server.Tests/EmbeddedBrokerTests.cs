@@ -46,6 +46,29 @@ public sealed class EmbeddedBrokerTests
     }
 
     [Fact]
+    public async Task ASecondBrokerOnTheSameDataDirectoryFailsToStartAndTheFirstKeepsServing()
+    {
+        await using var first = await TributaryBroker.StartAsync(new TributaryBrokerOptions { InMemory = false });
+        await first.CreateTopicAsync("owned", 1);
+        var directory = first.Config.LogDir;
+
+        var refused = await Assert.ThrowsAsync<Tributary.Storage.DataDirectoryInUseException>(async () =>
+            await TributaryBroker.StartAsync(new TributaryBrokerOptions { InMemory = false, DataDirectory = directory, KeepDataDirectory = true }));
+        Assert.Contains(directory, refused.Message);
+
+        await using (var client = await KafkaWireClient.ConnectAsync(first.BootstrapServers))
+        {
+            Assert.Equal(0, (await WireRoundTrip.ProduceAsync(client, "owned", 0, "still mine")).Responses[0].PartitionResponses[0].ErrorCode);
+        }
+
+        // Once the first has stopped, the lock is free: a broker on the same directory starts and reads its data.
+        await first.StopAsync();
+        await using var second = await TributaryBroker.StartAsync(new TributaryBrokerOptions { InMemory = false, DataDirectory = directory, KeepDataDirectory = true });
+        await using var again = await KafkaWireClient.ConnectAsync(second.BootstrapServers);
+        Assert.Equal(["still mine"], await WireRoundTrip.FetchValuesAsync(again, "owned", 0, 0));
+    }
+
+    [Fact]
     public async Task TemporaryDataDirectoryIsDeletedOnDispose()
     {
         string directory;
