@@ -46,6 +46,8 @@ public sealed partial class GroupCoordinator : IDisposable
 
     internal int GroupMaxSize => _broker.Config.GroupMaxSize;
 
+    internal int InitialRebalanceDelayMs => _broker.Config.GroupInitialRebalanceDelayMs;
+
     private long NowMs => _broker.NowMs;
 
     public Task<JoinGroupResult> JoinGroupAsync(JoinGroupParameters p)
