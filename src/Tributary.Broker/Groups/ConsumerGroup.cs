@@ -132,7 +132,7 @@ internal sealed class ConsumerGroup
     {
         var metadata = _coordinator.Metadata;
         return new ConsumerGroupDescription(GroupId, State, GroupEpoch, AssignmentEpoch, Assignor, [.. _members.Values.OrderBy(m => m.MemberId, StringComparer.Ordinal).Select(m =>
-            new ConsumerGroupMemberDescription(m.MemberId, m.InstanceId, m.RackId, m.MemberEpoch, m.ClientId, [.. m.SubscribedTopicNames], Named(m.Assigned), Named(TargetOf(m.MemberId))))]);
+            new ConsumerGroupMemberDescription(m.MemberId, m.InstanceId, m.RackId, m.MemberEpoch, m.ClientId, m.ClientHost, [.. m.SubscribedTopicNames], Named(m.Assigned), Named(TargetOf(m.MemberId))))]);
 
         IReadOnlyList<(Guid TopicId, string TopicName, int[] Partitions)> Named(HashSet<(Guid TopicId, int Partition)> partitions) =>
             [.. Group(partitions).Select(t => (t.TopicId, metadata.Find(t.TopicId)?.Name ?? "", t.Partitions))];
@@ -256,6 +256,10 @@ internal sealed class ConsumerGroup
     private bool Update(ConsumerGroupMember member, ConsumerGroupHeartbeatParameters p)
     {
         var changed = false;
+
+        // As Kafka: the client id and host are the ones of the member's latest heartbeat.
+        member.ClientId = p.ClientId;
+        member.ClientHost = p.ClientHost;
         if (p.InstanceId is not null)
         {
             member.InstanceId = p.InstanceId;

@@ -15,6 +15,8 @@ internal sealed class ConsumerGroupMember(string memberId)
 
     public string ClientId { get; set; } = "";
 
+    public string ClientHost { get; set; } = "";
+
     public int MemberEpoch { get; set; }
 
     public int PreviousMemberEpoch { get; set; } = -1;

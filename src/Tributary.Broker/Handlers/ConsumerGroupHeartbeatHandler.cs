@@ -36,6 +36,7 @@ public sealed class ConsumerGroupHeartbeatHandler(BrokerCore broker) : ApiHandle
             request.ServerAssignor,
             request.TopicPartitions?.Select(t => (t.TopicId, (IReadOnlyList<int>)t.Partitions)).ToList(),
             context.ClientId ?? "",
+            context.ClientHost,
             ClientChoosesMemberId: context.ApiVersion >= 1);
         var result = broker.Groups.ConsumerGroupHeartbeat(parameters);
         var response = new ConsumerGroupHeartbeatResponse

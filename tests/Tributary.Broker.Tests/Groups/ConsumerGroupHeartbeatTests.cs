@@ -192,6 +192,7 @@ public sealed class ConsumerGroupHeartbeatTests : IDisposable
         Assert.Equal("uniform", reconciling.AssignorName);
         var m2 = reconciling.Members.Single(m => m.MemberId == second.MemberId);
         Assert.Equal("c2", m2.ClientId);
+        Assert.Equal(GroupTestBroker.ClientHost, m2.ClientHost);
         Assert.Equal([Wide], m2.SubscribedTopicNames);
         Assert.Empty(m2.Assignment.TopicPartitions);
         Assert.Equal(3, m2.TargetAssignment.TopicPartitions.Single().Partitions.Count);

@@ -59,6 +59,7 @@ public sealed class GroupMembershipTests : IDisposable
         Assert.Equal("Stable", described.GroupState);
         Assert.Equal("range", described.ProtocolData);
         Assert.Equal([2], described.Members.Single(m => m.MemberId == m2).MemberAssignment);
+        Assert.All(described.Members, m => Assert.Equal(GroupTestBroker.ClientHost, m.ClientHost));
     }
 
     [Fact]

@@ -67,7 +67,7 @@ public sealed class GroupTestBroker : IDisposable
         where TResponse : class, IKafkaMessage<TResponse>
     {
         var body = Encode(request, version);
-        var context = new RequestContext(handler.Key, version, 1, clientId, "test-connection");
+        var context = new RequestContext(handler.Key, version, 1, clientId, "test-connection", ClientHost);
         var response = await handler.HandleAsync(context, body, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         var bytes = Encode(response!, version);
         return Decode<TResponse>(bytes, version);
