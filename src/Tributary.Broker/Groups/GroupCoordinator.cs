@@ -376,8 +376,8 @@ public sealed partial class GroupCoordinator : IDisposable
     }
 
     /// <summary>
-    /// Removes the offsets that expired (see <see cref="ClassicGroup.ExpiredOffsets"/>) and then empty groups with no
-    /// offsets left. Runs every <see cref="OffsetsRetentionCheckIntervalMs"/>; returns the number of offsets removed.
+    /// Removes the offsets that expired (see <see cref="ClassicGroup.ExpiredOffsets"/>) and then empty groups, classic
+    /// and consumer, with no offsets left. Runs every <see cref="OffsetsRetentionCheckIntervalMs"/>; returns the number of offsets removed.
     /// </summary>
     public int ExpireOffsets()
     {
@@ -430,6 +430,7 @@ public sealed partial class GroupCoordinator : IDisposable
             LogOffsetsExpired(removed);
         }
 
+        DeleteEmptyConsumerGroups();
         return removed;
     }
 
@@ -563,8 +564,15 @@ public sealed partial class GroupCoordinator : IDisposable
     private void Load()
     {
         var now = NowMs;
+        var consumerEntries = new List<OffsetsTopicFormat.Entry>();
         foreach (var entry in _store.Load())
         {
+            if (entry is not (OffsetsTopicFormat.OffsetEntry or OffsetsTopicFormat.GroupEntry))
+            {
+                consumerEntries.Add(entry);
+                continue;
+            }
+
             if (!_groups.TryGetValue(entry.Group, out var group))
             {
                 group = new ClassicGroup(entry.Group, this);
@@ -596,7 +604,8 @@ public sealed partial class GroupCoordinator : IDisposable
             }
         }
 
-        LogGroupsLoaded(_groups.Count);
+        LoadConsumerGroups(consumerEntries, now);
+        LogGroupsLoaded(_groups.Count + _consumerGroups.Count);
     }
 
     private void OnRetentionTimer()

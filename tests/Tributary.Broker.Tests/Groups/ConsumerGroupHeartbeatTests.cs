@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Tributary.Broker.Config;
 using Tributary.Broker.Handlers;
 using Tributary.Protocol;
@@ -10,22 +11,34 @@ namespace Tributary.Broker.Tests.Groups;
 // assignment it is sent (revoking at once), then reports what it owns in its next heartbeat. After every heartbeat the
 // tests check that no partition is owned by two consumers at once, which is what "revocation before reassignment" means
 // to a user.
-public sealed class ConsumerGroupHeartbeatTests : IDisposable
+public sealed partial class ConsumerGroupHeartbeatTests : IDisposable
 {
     private const string Group = "payments-app";
     private const string Wide = "wide";
-    private readonly GroupTestBroker _kafka = new();
-    private readonly ConsumerGroupHeartbeatHandler _heartbeat;
-    private readonly ConsumerGroupDescribeHandler _describe;
+    private GroupTestBroker _kafka;
+    private ConsumerGroupHeartbeatHandler _heartbeat;
+    private ConsumerGroupDescribeHandler _describe;
 
-    public ConsumerGroupHeartbeatTests()
+    public ConsumerGroupHeartbeatTests() => Use(new GroupTestBroker());
+
+    public void Dispose()
     {
-        _heartbeat = new ConsumerGroupHeartbeatHandler(_kafka.Broker);
-        _describe = new ConsumerGroupDescribeHandler(_kafka.Broker);
-        _kafka.Broker.CreateTopic(Wide, 6, new Dictionary<string, string>());
+        _kafka.Dispose();
+        if (_directory is not null)
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
     }
 
-    public void Dispose() => _kafka.Dispose();
+    [MemberNotNull(nameof(_kafka), nameof(_heartbeat), nameof(_describe))]
+    private void Use(GroupTestBroker kafka)
+    {
+        _kafka?.Dispose();
+        _kafka = kafka;
+        _heartbeat = new ConsumerGroupHeartbeatHandler(kafka.Broker);
+        _describe = new ConsumerGroupDescribeHandler(kafka.Broker);
+        kafka.Broker.CreateTopic(Wide, 6, new Dictionary<string, string>());
+    }
 
     [Fact]
     public async Task Two_members_converge_to_a_disjoint_complete_balanced_assignment()
@@ -221,7 +234,7 @@ public sealed class ConsumerGroupHeartbeatTests : IDisposable
         Assert.Equal((short)ErrorCode.UnsupportedAssignor, (await CallAsync(JoinRequest(Group, "", assignor: "cooperative-sticky"))).ErrorCode);
 
         Assert.Equal((short)ErrorCode.UnknownMemberId, (await CallAsync(new ConsumerGroupHeartbeatRequest { GroupId = Group, MemberId = "ghost", MemberEpoch = 1 })).ErrorCode);
-        // A group the coordinator does not know (e.g. after a restart: membership is not persisted) makes the member rejoin.
+        // A group the coordinator does not know (e.g. an in-memory broker restarted) makes the member rejoin.
         Assert.Equal((short)ErrorCode.UnknownMemberId, (await CallAsync(new ConsumerGroupHeartbeatRequest { GroupId = "no-such-group", MemberId = "ghost", MemberEpoch = 1 })).ErrorCode);
 
         var fenced = await CallAsync(new ConsumerGroupHeartbeatRequest { GroupId = Group, MemberId = member.MemberId, MemberEpoch = member.Epoch + 5 });
