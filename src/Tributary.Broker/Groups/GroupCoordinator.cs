@@ -316,9 +316,16 @@ public sealed partial class GroupCoordinator : IDisposable
         }
     }
 
-    /// <summary>DescribeGroups: an unknown group is described as Dead with no members, as Kafka does (v0-5).</summary>
-    public GroupDescription DescribeGroup(string groupId) =>
-        WithGroup(groupId, group => group.Describe(), new GroupDescription(groupId, GroupState.Dead, "", "", []));
+    /// <summary>
+    /// DescribeGroups: an unknown group is described as Dead with no members, as Kafka does (v0-5). So is a KIP-848
+    /// consumer group, even one with committed offsets: Kafka's DescribeGroups only knows classic groups (v6 adds
+    /// GROUP_ID_NOT_FOUND for it); clients describe consumer groups with ConsumerGroupDescribe.
+    /// </summary>
+    public GroupDescription DescribeGroup(string groupId)
+    {
+        var dead = new GroupDescription(groupId, GroupState.Dead, "", "", []);
+        return IsConsumerGroup(groupId) ? dead : WithGroup(groupId, group => group.Describe(), dead);
+    }
 
     public IReadOnlyList<GroupListing> ListGroups()
     {

@@ -322,6 +322,20 @@ public sealed partial class ConsumerGroupHeartbeatTests : IDisposable
     }
 
     [Fact]
+    public async Task Describe_groups_shows_a_consumer_protocol_group_as_dead_as_kafka_does()
+    {
+        var member = await JoinAsync("c1", GroupTestBroker.Topic);
+        Assert.Equal(ErrorCode.None, await _kafka.CommitAsync(Group, 0, 42, generation: member.Epoch, memberId: member.MemberId));
+
+        // Kafka's DescribeGroups knows only classic groups (GROUP_ID_NOT_FOUND from v6, "Dead" before): admin clients
+        // describe consumer groups with ConsumerGroupDescribe and fall back to DescribeGroups on GROUP_ID_NOT_FOUND.
+        var classic = await _kafka.DescribeAsync(Group);
+        Assert.Equal(((short)ErrorCode.None, "Dead", "", ""), (classic.ErrorCode, classic.GroupState, classic.ProtocolType, classic.ProtocolData));
+        Assert.Empty(classic.Members);
+        Assert.Equal("Stable", (await DescribeAsync()).GroupState);
+    }
+
+    [Fact]
     public async Task Committed_offsets_of_a_consumer_group_survive_a_restart()
     {
         var directory = Directory.CreateTempSubdirectory("tributary-kip848-").FullName;
