@@ -71,12 +71,7 @@ public sealed partial class GroupCoordinator
     /// <summary>The consumer-protocol groups as ListGroups shows them (group type "consumer").</summary>
     public IReadOnlyList<(string GroupId, ConsumerGroupState State)> ListConsumerGroups()
     {
-        ConsumerGroup[] groups;
-        lock (_groupsLock)
-        {
-            groups = [.. _consumerGroups.Values];
-        }
-
+        var groups = AllConsumerGroups();
         var listings = new List<(string GroupId, ConsumerGroupState State)>(groups.Length);
         foreach (var group in groups)
         {
@@ -242,18 +237,11 @@ public sealed partial class GroupCoordinator
 
     /// <summary>
     /// Kafka's clean-up at the offsets retention check: an empty consumer group whose committed offsets have all expired
-    /// (or that never committed any) is deleted. Returns how many were.
+    /// (or that never committed any) is deleted.
     /// </summary>
-    private int DeleteEmptyConsumerGroups()
+    private void DeleteEmptyConsumerGroups()
     {
-        ConsumerGroup[] groups;
-        lock (_groupsLock)
-        {
-            groups = [.. _consumerGroups.Values];
-        }
-
-        var deleted = 0;
-        foreach (var group in groups)
+        foreach (var group in AllConsumerGroups())
         {
             var offsets = Find(group.GroupId);
             if (offsets is not null)
@@ -270,11 +258,16 @@ public sealed partial class GroupCoordinator
             if (IsConsumerGroup(group.GroupId) && ClaimForClassic(group.GroupId) == ErrorCode.None)
             {
                 LogGroupDeleted(group.GroupId);
-                deleted++;
             }
         }
+    }
 
-        return deleted;
+    private ConsumerGroup[] AllConsumerGroups()
+    {
+        lock (_groupsLock)
+        {
+            return [.. _consumerGroups.Values];
+        }
     }
 
     /// <summary>Rebuilds the consumer groups from their records (in log order, later records winning).</summary>
@@ -380,13 +373,7 @@ public sealed partial class GroupCoordinator
 
     private void DisposeConsumerGroups()
     {
-        ConsumerGroup[] groups;
-        lock (_groupsLock)
-        {
-            groups = [.. _consumerGroups.Values];
-        }
-
-        foreach (var group in groups)
+        foreach (var group in AllConsumerGroups())
         {
             lock (group.Lock)
             {

@@ -384,7 +384,8 @@ public sealed partial class GroupCoordinator : IDisposable
 
     /// <summary>
     /// Removes the offsets that expired (see <see cref="ClassicGroup.ExpiredOffsets"/>) and then empty groups, classic
-    /// and consumer, with no offsets left. Runs every <see cref="OffsetsRetentionCheckIntervalMs"/>; returns the number of offsets removed.
+    /// and consumer, with no offsets left. Runs every <see cref="OffsetsRetentionCheckIntervalMs"/>; returns the number
+    /// of offsets removed.
     /// </summary>
     public int ExpireOffsets()
     {
