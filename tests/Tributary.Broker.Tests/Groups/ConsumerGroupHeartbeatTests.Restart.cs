@@ -175,10 +175,15 @@ public sealed partial class ConsumerGroupHeartbeatTests
     /// <summary>Moves the test to a broker on disk (same clock), so it can restart.</summary>
     private void UseDisk()
     {
-        _directory = Directory.CreateTempSubdirectory("tributary-kip848-").FullName;
-        Use(new GroupTestBroker(time: _kafka.Time, directory: _directory));
+        var (time, directory) = (_kafka.Time, Directory.CreateTempSubdirectory("tributary-kip848-").FullName);
+        _directory = directory;
+        Use(() => new GroupTestBroker(time: time, directory: directory));
     }
 
     /// <summary>Stops the broker and starts another on the same storage and clock: __consumer_offsets is read back.</summary>
-    private void Restart() => Use(new GroupTestBroker(time: _kafka.Time, directory: _directory ?? throw new InvalidOperationException("UseDisk first")));
+    private void Restart()
+    {
+        var (time, directory) = (_kafka.Time, _directory ?? throw new InvalidOperationException("UseDisk first"));
+        Use(() => new GroupTestBroker(time: time, directory: directory));
+    }
 }

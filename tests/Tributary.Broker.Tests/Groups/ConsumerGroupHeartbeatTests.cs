@@ -19,7 +19,7 @@ public sealed partial class ConsumerGroupHeartbeatTests : IDisposable
     private ConsumerGroupHeartbeatHandler _heartbeat;
     private ConsumerGroupDescribeHandler _describe;
 
-    public ConsumerGroupHeartbeatTests() => Use(new GroupTestBroker());
+    public ConsumerGroupHeartbeatTests() => Use(() => new GroupTestBroker());
 
     public void Dispose()
     {
@@ -30,10 +30,12 @@ public sealed partial class ConsumerGroupHeartbeatTests : IDisposable
         }
     }
 
+    /// <summary>Stops the current broker, if any, then starts the next one (a data directory takes one broker at a time).</summary>
     [MemberNotNull(nameof(_kafka), nameof(_heartbeat), nameof(_describe))]
-    private void Use(GroupTestBroker kafka)
+    private void Use(Func<GroupTestBroker> start)
     {
         _kafka?.Dispose();
+        var kafka = start();
         _kafka = kafka;
         _heartbeat = new ConsumerGroupHeartbeatHandler(kafka.Broker);
         _describe = new ConsumerGroupDescribeHandler(kafka.Broker);
