@@ -18,8 +18,15 @@ public sealed class TributaryBrokerOptions
 
     public bool KeepDataDirectory { get; set; }
 
-    /// <summary>Broker configuration overrides under Kafka's key names (e.g. num.partitions).</summary>
-    public IDictionary<string, string> Config { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+    /// <summary>
+    /// Broker configuration overrides under Kafka's key names (e.g. num.partitions). Starts with
+    /// group.initial.rebalance.delay.ms=0, as Kafka's development server.properties and Testcontainers do, so a test's
+    /// consumer group forms at once instead of 3 s after its first member joins; set it to test the delay.
+    /// </summary>
+    public IDictionary<string, string> Config { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["group.initial.rebalance.delay.ms"] = "0",
+    };
 
     /// <summary>Topics to create before the broker accepts connections: name → partition count.</summary>
     public IDictionary<string, int> Topics { get; } = new Dictionary<string, int>(StringComparer.Ordinal);

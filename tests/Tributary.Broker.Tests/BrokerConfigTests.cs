@@ -25,12 +25,21 @@ public sealed class BrokerConfigTests
     [InlineData("tributary.storage", "tape")]
     [InlineData("default.replication.factor", "3")]
     [InlineData("message.max.bytes", "99999999999")]
+    [InlineData("group.initial.rebalance.delay.ms", "-1")]
+    [InlineData("group.initial.rebalance.delay.ms", "86400000")]
     public void A_bad_value_is_an_error_naming_the_key(string key, string value)
     {
         var (config, errors) = Parse((key, value));
 
         Assert.Null(config);
         Assert.Contains(key, Assert.Single(errors));
+    }
+
+    [Fact]
+    public void The_initial_rebalance_delay_defaults_to_kafkas_three_seconds_and_zero_turns_it_off()
+    {
+        Assert.Equal(3000, Parse().Config!.GroupInitialRebalanceDelayMs);
+        Assert.Equal(0, Parse(("group.initial.rebalance.delay.ms", "0")).Config!.GroupInitialRebalanceDelayMs);
     }
 
     [Fact]

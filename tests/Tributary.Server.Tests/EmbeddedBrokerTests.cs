@@ -28,6 +28,30 @@ public sealed class EmbeddedBrokerTests
     }
 
     [Fact]
+    public async Task AGroupFormsAtOnceAndDescribeGroupsShowsTheMembersPeerAddress()
+    {
+        await using var broker = await TributaryBroker.StartAsync();
+        await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
+
+        // The embedded broker starts with group.initial.rebalance.delay.ms=0 (the CLI keeps Kafka's 3 s): a test's first
+        // JoinGroup is answered at once, not 3 s later.
+        Assert.Equal(0, broker.Config.GroupInitialRebalanceDelayMs);
+        var joined = await client.SendAsync<JoinGroupRequest, JoinGroupResponse>(ApiKey.JoinGroup, 3, new JoinGroupRequest
+        {
+            GroupId = "peers",
+            SessionTimeoutMs = 10_000,
+            RebalanceTimeoutMs = 10_000,
+            ProtocolType = "consumer",
+            Protocols = [new JoinGroupRequest.JoinGroupRequestProtocol { Name = "range", Metadata = [0, 1] }],
+        });
+        Assert.Equal(0, joined.ErrorCode);
+
+        var described = await client.SendAsync<DescribeGroupsRequest, DescribeGroupsResponse>(ApiKey.DescribeGroups, 5, new DescribeGroupsRequest { Groups = ["peers"] });
+        var member = Assert.Single(described.Groups.Single().Members);
+        Assert.Equal((joined.MemberId, "/127.0.0.1"), (member.MemberId, member.ClientHost));
+    }
+
+    [Fact]
     public async Task RestartKeepsOnDiskDataAndThePort()
     {
         await using var broker = await TributaryBroker.StartAsync(new TributaryBrokerOptions { InMemory = false });

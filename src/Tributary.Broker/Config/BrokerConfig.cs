@@ -39,11 +39,18 @@ public sealed record BrokerConfig
         new ConfigDefinition("group.max.size", ConfigType.Int, "2147483647", Min: 1),
         new ConfigDefinition("group.min.session.timeout.ms", ConfigType.Int, "6000", Min: 0),
         new ConfigDefinition("group.max.session.timeout.ms", ConfigType.Int, "1800000", Min: 0),
+        new ConfigDefinition("group.initial.rebalance.delay.ms", ConfigType.Int, "3000", Min: 0, Max: GroupInitialRebalanceDelayMsMax),
         new ConfigDefinition("group.consumer.heartbeat.interval.ms", ConfigType.Int, "5000", Min: 1),
         new ConfigDefinition("group.consumer.session.timeout.ms", ConfigType.Int, "45000", Min: 1),
         new ConfigDefinition("offsets.retention.minutes", ConfigType.Int, "10080", Min: 1),
         new ConfigDefinition("transaction.max.timeout.ms", ConfigType.Int, "900000", Min: 1),
     }.ToDictionary(d => d.Name, StringComparer.Ordinal);
+
+    /// <summary>
+    /// Upper bound on group.initial.rebalance.delay.ms (Kafka has none): a longer first rebalance would outlast the Java
+    /// consumer's default JoinGroup request timeout (max.poll.interval.ms 300 000 + 5 000), so clients would time out.
+    /// </summary>
+    public const int GroupInitialRebalanceDelayMsMax = 300_000;
 
     /// <summary>Upper bound on partitions in one topic: keeps an absurd CreateTopics from creating millions of directories.</summary>
     public const int PartitionsPerTopicMax = 10_000;
@@ -73,6 +80,7 @@ public sealed record BrokerConfig
     public int GroupMaxSize { get; init; } = int.MaxValue;
     public int GroupMinSessionTimeoutMs { get; init; } = 6000;
     public int GroupMaxSessionTimeoutMs { get; init; } = 1800000;
+    public int GroupInitialRebalanceDelayMs { get; init; } = 3000;
     public long OffsetsRetentionMs { get; init; } = 10080L * 60_000;
     public int TransactionMaxTimeoutMs { get; init; } = 900000;
 
@@ -153,6 +161,7 @@ public sealed record BrokerConfig
             GroupMaxSize = (int)L("group.max.size", int.MaxValue),
             GroupMinSessionTimeoutMs = (int)L("group.min.session.timeout.ms", 6000),
             GroupMaxSessionTimeoutMs = (int)L("group.max.session.timeout.ms", 1800000),
+            GroupInitialRebalanceDelayMs = (int)L("group.initial.rebalance.delay.ms", 3000),
             OffsetsRetentionMs = Minutes(L("offsets.retention.minutes", 10080)),
             TransactionMaxTimeoutMs = (int)L("transaction.max.timeout.ms", 900000),
             Explicit = values,

@@ -1,10 +1,16 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using Tributary.Protocol;
 using Tributary.Storage;
 
 namespace Tributary.Broker.Dispatch;
 
-/// <summary>What a handler knows about the request it serves: who sent it, which API and version.</summary>
-public sealed record RequestContext(ApiKey ApiKey, short ApiVersion, int CorrelationId, string? ClientId, string ConnectionId)
+/// <summary>
+/// What a handler knows about the request it serves: who sent it, which API and version. <see cref="ClientHost"/> is
+/// the peer's address as Kafka reports it in DescribeGroups and ConsumerGroupDescribe ("/127.0.0.1"), "" when unknown.
+/// </summary>
+public sealed record RequestContext(ApiKey ApiKey, short ApiVersion, int CorrelationId, string? ClientId, string ConnectionId, string ClientHost = "")
 {
     private ReadBuffers? _readBuffers;
 
@@ -18,4 +24,36 @@ public sealed record RequestContext(ApiKey ApiKey, short ApiVersion, int Correla
     internal ReadBuffers? ReadBuffersInUse => _readBuffers;
 
     public override string ToString() => $"{ApiKey} v{ApiVersion} #{CorrelationId} from {ClientId ?? "?"} on {ConnectionId}";
+
+    /// <summary>
+    /// The client host of a connection from <paramref name="remote"/>: Java's InetAddress.toString() of an address
+    /// without a host name, which is what Kafka shows: "/" then the address, IPv6 as eight uncompressed hex groups.
+    /// </summary>
+    public static string FormatClientHost(EndPoint? remote)
+    {
+        if (remote is not IPEndPoint { Address: var address })
+        {
+            return "";
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return "/" + address;
+        }
+
+        var bytes = address.GetAddressBytes();
+        var groups = new string[8];
+        for (var i = 0; i < 8; i++)
+        {
+            groups[i] = ((bytes[2 * i] << 8) | bytes[(2 * i) + 1]).ToString("x", CultureInfo.InvariantCulture);
+        }
+
+        var scope = address.ScopeId != 0 ? "%" + address.ScopeId.ToString(CultureInfo.InvariantCulture) : "";
+        return "/" + string.Join(':', groups) + scope;
+    }
 }

@@ -36,7 +36,8 @@ public sealed partial class RequestDispatcher
     /// <summary>Test hook of the embeddable broker: inspect, fail, delay or drop requests by API key.</summary>
     public RequestInterceptor? Interceptor { get; set; }
 
-    public async ValueTask<DispatchOutcome> DispatchAsync(ReadOnlyMemory<byte> frame, string connectionId, CancellationToken cancellationToken)
+    /// <param name="clientHost">the peer as <see cref="RequestContext.FormatClientHost"/> shows it, once per connection.</param>
+    public async ValueTask<DispatchOutcome> DispatchAsync(ReadOnlyMemory<byte> frame, string connectionId, string clientHost, CancellationToken cancellationToken)
     {
         if (frame.Length < 8)
         {
@@ -64,7 +65,7 @@ public sealed partial class RequestDispatcher
             return DispatchOutcome.Close($"malformed request header for {descriptor.Name} v{apiVersion}: {e.Reason}");
         }
 
-        var context = new RequestContext(descriptor.Key, apiVersion, header.CorrelationId, header.ClientId, connectionId);
+        var context = new RequestContext(descriptor.Key, apiVersion, header.CorrelationId, header.ClientId, connectionId, clientHost);
         var body = frame[bodyStart..];
         var handler = (uint)apiKey < ApiKeySlots ? _handlers[apiKey] : null;
         if (handler is null || apiVersion < handler.MinVersion || apiVersion > handler.MaxVersion)

@@ -15,6 +15,11 @@ namespace Tributary.Broker.Groups;
 ///
 /// One timer per group fires at the earliest deadline among: member sessions, KIP-394 pending member ids,
 /// the rebalance (join) deadline and the deadline for members to send SyncGroup after a rebalance.
+///
+/// The first rebalance of an Empty group waits <c>group.initial.rebalance.delay.ms</c> (Kafka's InitialDelayedJoin),
+/// so a group whose consumers start together forms once instead of rebalancing as each arrives: the join phase ends
+/// when a whole delay passes with no new member, or once the largest rebalance timeout (as of the first join) has
+/// passed, whichever is first, and never before one delay. It does not end early when every member is in.
 /// </summary>
 internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
 {
@@ -28,6 +33,12 @@ internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
     private readonly Dictionary<(string Topic, int Partition), CommittedOffset> _offsets = [];
     private long _joinDeadlineMs;
     private long _syncDeadlineMs;
+
+    // The initial delayed join (see the class comment): _joinDeadlineMs is the end of the current delay window.
+    private bool _initialDelay;
+    private bool _newMemberAdded;
+    private int _initialDelayWindowMs;
+    private int _initialDelayRemainingMs;
     private ITimer? _timer;
 
     public Lock Lock { get; } = new();
@@ -150,6 +161,12 @@ internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
         if (_members.Count == 0)
         {
             ProtocolType = p.ProtocolType;
+        }
+
+        if (_initialDelay)
+        {
+            // A member arriving during the initial delay extends it (Kafka's newMemberAdded).
+            _newMemberAdded = true;
         }
 
         var member = new GroupMember(memberId, p.GroupInstanceId);
@@ -289,14 +306,46 @@ internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
         }
 
         _pendingSync.Clear();
+        var delayMs = owner.InitialRebalanceDelayMs;
+        _initialDelay = State == GroupState.Empty && delayMs > 0;
+        _newMemberAdded = false;
         SetState(GroupState.PreparingRebalance, nowMs);
-        _joinDeadlineMs = nowMs + RebalanceTimeoutMs();
+        if (_initialDelay)
+        {
+            _initialDelayWindowMs = delayMs;
+            _initialDelayRemainingMs = Math.Max(RebalanceTimeoutMs() - delayMs, 0);
+            _joinDeadlineMs = nowMs + delayMs;
+        }
+        else
+        {
+            _joinDeadlineMs = nowMs + RebalanceTimeoutMs();
+        }
+    }
+
+    /// <summary>
+    /// The end of an initial delay window: another window (the delay, cut to what is left of the rebalance timeout)
+    /// when a member arrived during this one, otherwise the join phase completes. Kafka's arithmetic: the join phase
+    /// lasts at most the longer of one delay and the rebalance timeout.
+    /// </summary>
+    private void OnInitialDelayElapsed(long nowMs)
+    {
+        if (_newMemberAdded && _initialDelayRemainingMs != 0)
+        {
+            _newMemberAdded = false;
+            var windowMs = Math.Min(owner.InitialRebalanceDelayMs, _initialDelayRemainingMs);
+            _initialDelayRemainingMs = Math.Max(_initialDelayRemainingMs - _initialDelayWindowMs, 0);
+            _initialDelayWindowMs = windowMs;
+            _joinDeadlineMs = nowMs + windowMs;
+            return;
+        }
+
+        CompleteJoin(nowMs);
     }
 
     /// <summary>The rebalance completes once every member rejoined and no KIP-394 pending member is still on its way.</summary>
     private void TryCompleteJoin(long nowMs)
     {
-        if (State != GroupState.PreparingRebalance || _pendingMembers.Count > 0 || _members.Values.Any(m => !m.AwaitingJoin))
+        if (State != GroupState.PreparingRebalance || _initialDelay || _pendingMembers.Count > 0 || _members.Values.Any(m => !m.AwaitingJoin))
         {
             return;
         }
@@ -306,6 +355,7 @@ internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
 
     private void CompleteJoin(long nowMs)
     {
+        _initialDelay = false;
         // Dynamic members that did not rejoin in time are gone; static members keep their place until their
         // session expires (KIP-345), so a restarting static member does not cause a second rebalance.
         foreach (var member in _members.Values.Where(m => !m.AwaitingJoin && m.GroupInstanceId is null).ToList())
@@ -679,6 +729,7 @@ internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
 
         _pendingMembers.Clear();
         _offsets.Clear();
+        _initialDelay = false;
         State = GroupState.Dead;
         HasMetadataRecord = false;
         _timer?.Dispose();
@@ -774,7 +825,14 @@ internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
 
         if (State == GroupState.PreparingRebalance && nowMs >= _joinDeadlineMs)
         {
-            CompleteJoin(nowMs);
+            if (_initialDelay)
+            {
+                OnInitialDelayElapsed(nowMs);
+            }
+            else
+            {
+                CompleteJoin(nowMs);
+            }
         }
 
         if (State is GroupState.CompletingRebalance or GroupState.Stable && _pendingSync.Count > 0 && nowMs >= _syncDeadlineMs)

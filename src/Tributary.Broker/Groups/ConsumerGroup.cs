@@ -14,6 +14,14 @@ namespace Tributary.Broker.Groups;
 /// reports that it no longer owns them, its epoch advances to the assignment epoch and it gets the partitions of its
 /// target that no other member owns or is revoking; the rest are added at later heartbeats as they are released.
 /// All methods are called with <see cref="Lock"/> held.
+///
+/// Persistence (<see cref="OffsetsTopicFormat"/>): each change is appended to <c>__consumer_offsets</c> before the
+/// heartbeat is answered or the timer returns: the group record (epochs, assignor, partition counts) when the group
+/// epoch bumps, a member's record when something about it changes (compared with the bytes last written for it, so a
+/// heartbeat that changes nothing writes nothing), a target record per member whose target changed, and tombstones for
+/// members that left or expired and for the group when it is deleted. A failed write is logged and retried with the
+/// next change (the group carries on in memory). <see cref="Restore"/> rebuilds the group after a restart with a fresh
+/// session for every member, as Kafka does when a coordinator loads its groups.
 /// </summary>
 internal sealed class ConsumerGroup
 {
@@ -22,6 +30,12 @@ internal sealed class ConsumerGroup
     private Dictionary<string, HashSet<(Guid TopicId, int Partition)>> _target = new(StringComparer.Ordinal);
     private Dictionary<Guid, int> _partitionCounts = [];
     private ITimer? _timer;
+
+    // Not yet written to __consumer_offsets: the group record, members' target records (a tombstone when the member is
+    // gone), and tombstones for the records of members that left.
+    private bool _metadataDirty;
+    private readonly HashSet<string> _dirtyTargets = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _removedMembers = new(StringComparer.Ordinal);
 
     public ConsumerGroup(string groupId, GroupCoordinator coordinator)
     {
@@ -79,7 +93,9 @@ internal sealed class ConsumerGroup
 
             if (p.MemberEpoch is -1 or -2)
             {
-                return Leave(member, p.MemberEpoch, nowMs);
+                var left = Leave(member, p.MemberEpoch, nowMs);
+                Persist(member);
+                return left;
             }
         }
 
@@ -99,6 +115,7 @@ internal sealed class ConsumerGroup
 
         Reconcile(member, nowMs);
         Reschedule();
+        Persist(member);
         var fullRequest = p.MemberEpoch == 0 || p.TopicPartitions is not null;
         IReadOnlyList<(Guid TopicId, int[] Partitions)>? assignment = null;
         if (fullRequest || member.SentAssignmentVersion != member.AssignmentVersion)
@@ -132,10 +149,20 @@ internal sealed class ConsumerGroup
     {
         var metadata = _coordinator.Metadata;
         return new ConsumerGroupDescription(GroupId, State, GroupEpoch, AssignmentEpoch, Assignor, [.. _members.Values.OrderBy(m => m.MemberId, StringComparer.Ordinal).Select(m =>
-            new ConsumerGroupMemberDescription(m.MemberId, m.InstanceId, m.RackId, m.MemberEpoch, m.ClientId, [.. m.SubscribedTopicNames], Named(m.Assigned), Named(TargetOf(m.MemberId))))]);
+            new ConsumerGroupMemberDescription(m.MemberId, m.InstanceId, m.RackId, m.MemberEpoch, m.ClientId, m.ClientHost, [.. m.SubscribedTopicNames], Named(m.Assigned), Named(TargetOf(m.MemberId))))]);
 
         IReadOnlyList<(Guid TopicId, string TopicName, int[] Partitions)> Named(HashSet<(Guid TopicId, int Partition)> partitions) =>
             [.. Group(partitions).Select(t => (t.TopicId, metadata.Find(t.TopicId)?.Name ?? "", t.Partitions))];
+    }
+
+    /// <summary>The records that delete the group from __consumer_offsets (with anything about it still unwritten).</summary>
+    public List<(byte[] Key, byte[]? Value)> DeletionRecords()
+    {
+        // Only called once the group is empty: every pending member and target record is a tombstone already.
+        var records = PendingRecords(null, out _);
+        records.RemoveAll(r => r.Value is not null);
+        records.Add((OffsetsTopicFormat.ConsumerGroupKey(GroupId), null));
+        return records;
     }
 
     public void MarkDead()
@@ -156,15 +183,66 @@ internal sealed class ConsumerGroup
         foreach (var member in expired)
         {
             _members.Remove(member.MemberId);
+            _removedMembers.Add(member.MemberId);
             _coordinator.OnMemberExpired(GroupId, member.MemberId);
         }
 
         if (expired.Count > 0)
         {
             BumpEpoch();
+            Persist(null);
         }
 
         Reschedule();
+    }
+
+    /// <summary>
+    /// Rebuilds the group from its records in __consumer_offsets. Members get a fresh session (and those still revoking
+    /// a fresh rebalance timeout) and are sent their full assignment at their next heartbeat, in case the answer that
+    /// carried it was lost with the broker; what they own is taken to be everything they were given until they report.
+    /// </summary>
+    public void Restore(
+        OffsetsTopicFormat.ConsumerGroupSnapshot group,
+        IEnumerable<(string MemberId, OffsetsTopicFormat.ConsumerMemberSnapshot Snapshot)> members,
+        IReadOnlyDictionary<string, IReadOnlyList<(Guid TopicId, int[] Partitions)>> targets,
+        long nowMs)
+    {
+        GroupEpoch = group.GroupEpoch;
+        AssignmentEpoch = group.AssignmentEpoch;
+        Assignor = group.Assignor;
+        _partitionCounts = group.PartitionCounts.ToDictionary(t => t.TopicId, t => t.Partitions);
+        foreach (var (memberId, m) in members)
+        {
+            var member = new ConsumerGroupMember(memberId)
+            {
+                InstanceId = m.InstanceId,
+                RackId = m.RackId,
+                ClientId = m.ClientId,
+                ClientHost = m.ClientHost,
+                RebalanceTimeoutMs = m.RebalanceTimeoutMs,
+                SubscribedTopicNames = [.. m.SubscribedTopicNames],
+                ServerAssignor = m.ServerAssignor,
+                MemberEpoch = m.MemberEpoch,
+                PreviousMemberEpoch = m.PreviousMemberEpoch,
+                LeftStatic = m.LeftStatic,
+                Assigned = Flatten(m.Assigned),
+                PendingRevocation = Flatten(m.PendingRevocation),
+                SessionDeadlineMs = nowMs + Settings.SessionTimeoutMs,
+            };
+            member.Reported = [.. member.Assigned.Concat(member.PendingRevocation)];
+            member.RevocationDeadlineMs = member.PendingRevocation.Count > 0 ? nowMs + member.RebalanceTimeoutMs : long.MaxValue;
+            member.PersistedValue = OffsetsTopicFormat.ConsumerMemberValue(Snapshot(member));
+            _members[memberId] = member;
+            if (targets.TryGetValue(memberId, out var target))
+            {
+                _target[memberId] = Flatten(target);
+            }
+        }
+
+        Reschedule();
+
+        static HashSet<(Guid TopicId, int Partition)> Flatten(IReadOnlyList<(Guid TopicId, int[] Partitions)> topics) =>
+            [.. topics.SelectMany(t => t.Partitions.Select(p => (t.TopicId, p)))];
     }
 
     private ConsumerGroupHeartbeatResult? Join(ConsumerGroupHeartbeatParameters p, long nowMs, out ConsumerGroupMember member, out bool isNew)
@@ -192,12 +270,16 @@ internal sealed class ConsumerGroup
                 _target[memberId] = target;
             }
 
+            _removedMembers.Add(previousStatic.MemberId);
+            _dirtyTargets.Add(previousStatic.MemberId);
+            _dirtyTargets.Add(memberId);
+            _removedMembers.Remove(memberId);
             previousStatic.MemberId = memberId;
             previousStatic.LeftStatic = false;
             previousStatic.SentAssignmentVersion = -1;
+            previousStatic.PersistedValue = null;
             _members[memberId] = previousStatic;
             member = previousStatic;
-            member.ClientId = p.ClientId;
             return null;
         }
 
@@ -212,8 +294,9 @@ internal sealed class ConsumerGroup
         }
 
         isNew = true;
-        member = new ConsumerGroupMember(memberId) { ClientId = p.ClientId, MemberEpoch = 0, SessionDeadlineMs = nowMs + Settings.SessionTimeoutMs };
+        member = new ConsumerGroupMember(memberId) { MemberEpoch = 0, SessionDeadlineMs = nowMs + Settings.SessionTimeoutMs };
         _members[memberId] = member;
+        _removedMembers.Remove(memberId);
         return null;
     }
 
@@ -245,6 +328,7 @@ internal sealed class ConsumerGroup
         else
         {
             _members.Remove(member.MemberId);
+            _removedMembers.Add(member.MemberId);
             BumpEpoch();
         }
 
@@ -256,6 +340,10 @@ internal sealed class ConsumerGroup
     private bool Update(ConsumerGroupMember member, ConsumerGroupHeartbeatParameters p)
     {
         var changed = false;
+
+        // As Kafka: the client id and host are the ones of the member's latest heartbeat.
+        member.ClientId = p.ClientId;
+        member.ClientHost = p.ClientHost;
         if (p.InstanceId is not null)
         {
             member.InstanceId = p.InstanceId;
@@ -299,9 +387,74 @@ internal sealed class ConsumerGroup
             m => m.MemberId,
             m => m.SubscribedTopicNames.Select(metadata.Find).Where(t => t is not null).Select(t => t!.Id).ToHashSet(),
             StringComparer.Ordinal);
-        _target = ConsumerGroupAssignors.Assign(Assignor, subscriptions, _partitionCounts, _target);
+        var previous = _target;
+        _target = ConsumerGroupAssignors.Assign(Assignor, subscriptions, _partitionCounts, previous);
         AssignmentEpoch = GroupEpoch;
+        _metadataDirty = true;
+        foreach (var memberId in previous.Keys.Union(_target.Keys))
+        {
+            if (!previous.TryGetValue(memberId, out var before) || !_target.TryGetValue(memberId, out var after) || !before.SetEquals(after))
+            {
+                _dirtyTargets.Add(memberId);
+            }
+        }
     }
+
+    /// <summary>Appends what changed (see the class comment); <paramref name="member"/> is the member whose heartbeat this is.</summary>
+    private void Persist(ConsumerGroupMember? member)
+    {
+        var records = PendingRecords(member, out var memberValue);
+        if (records.Count == 0 || !_coordinator.AppendConsumerGroupRecords(GroupId, records))
+        {
+            return;
+        }
+
+        _metadataDirty = false;
+        _dirtyTargets.Clear();
+        _removedMembers.Clear();
+        if (memberValue is not null)
+        {
+            member!.PersistedValue = memberValue;
+        }
+    }
+
+    private List<(byte[] Key, byte[]? Value)> PendingRecords(ConsumerGroupMember? member, out byte[]? memberValue)
+    {
+        var records = new List<(byte[] Key, byte[]? Value)>();
+        if (_metadataDirty)
+        {
+            var counts = _partitionCounts.OrderBy(c => c.Key).Select(c => (c.Key, c.Value)).ToList();
+            records.Add((OffsetsTopicFormat.ConsumerGroupKey(GroupId), OffsetsTopicFormat.ConsumerGroupValue(new(GroupEpoch, AssignmentEpoch, Assignor, counts))));
+        }
+
+        foreach (var memberId in _removedMembers)
+        {
+            records.Add((OffsetsTopicFormat.ConsumerMemberKey(GroupId, memberId), null));
+        }
+
+        foreach (var memberId in _dirtyTargets)
+        {
+            var value = _members.ContainsKey(memberId) && _target.TryGetValue(memberId, out var target) ? OffsetsTopicFormat.ConsumerTargetValue(Group(target)) : null;
+            records.Add((OffsetsTopicFormat.ConsumerTargetKey(GroupId, memberId), value));
+        }
+
+        memberValue = null;
+        if (member is not null && _members.TryGetValue(member.MemberId, out var current) && current == member)
+        {
+            var value = OffsetsTopicFormat.ConsumerMemberValue(Snapshot(member));
+            if (member.PersistedValue is null || !value.AsSpan().SequenceEqual(member.PersistedValue))
+            {
+                records.Add((OffsetsTopicFormat.ConsumerMemberKey(GroupId, member.MemberId), value));
+                memberValue = value;
+            }
+        }
+
+        return records;
+    }
+
+    private static OffsetsTopicFormat.ConsumerMemberSnapshot Snapshot(ConsumerGroupMember m) => new(
+        m.InstanceId, m.RackId, m.ClientId, m.ClientHost, m.RebalanceTimeoutMs, m.SubscribedTopicNames, m.ServerAssignor,
+        m.MemberEpoch, m.PreviousMemberEpoch, m.LeftStatic, Group(m.Assigned), Group(m.PendingRevocation));
 
     private void Reconcile(ConsumerGroupMember member, long nowMs)
     {

@@ -13,4 +13,5 @@ public sealed record ConsumerGroupHeartbeatParameters(
     string? ServerAssignor,
     IReadOnlyList<(Guid TopicId, IReadOnlyList<int> Partitions)>? TopicPartitions,
     string ClientId,
+    string ClientHost,
     bool ClientChoosesMemberId);

@@ -15,6 +15,8 @@ internal sealed class ConsumerGroupMember(string memberId)
 
     public string ClientId { get; set; } = "";
 
+    public string ClientHost { get; set; } = "";
+
     public int MemberEpoch { get; set; }
 
     public int PreviousMemberEpoch { get; set; } = -1;
@@ -43,4 +45,7 @@ internal sealed class ConsumerGroupMember(string memberId)
     public int AssignmentVersion { get; set; }
 
     public int SentAssignmentVersion { get; set; } = -1;
+
+    /// <summary>The member's record as last written to __consumer_offsets (null: not written yet).</summary>
+    public byte[]? PersistedValue { get; set; }
 }

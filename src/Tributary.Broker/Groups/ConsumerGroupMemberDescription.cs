@@ -7,6 +7,7 @@ public sealed record ConsumerGroupMemberDescription(
     string? RackId,
     int MemberEpoch,
     string ClientId,
+    string ClientHost,
     IReadOnlyList<string> SubscribedTopicNames,
     IReadOnlyList<(Guid TopicId, string TopicName, int[] Partitions)> Assignment,
     IReadOnlyList<(Guid TopicId, string TopicName, int[] Partitions)> TargetAssignment);

@@ -3,11 +3,11 @@ using Tributary.Protocol;
 
 namespace Tributary.Broker.Groups;
 
-// KIP-848 consumer groups (ConsumerGroupHeartbeat, ConsumerGroupDescribe). Their membership lives in
-// _consumerGroups (memory only: not written to __consumer_offsets, so members rejoin after a restart); their committed
-// offsets live in the classic table's entry of the same id, which carries no members and so persists offsets exactly
-// as for classic groups. Lock order: a classic group's lock may be held while taking a consumer group's lock, never
-// the reverse.
+// KIP-848 consumer groups (ConsumerGroupHeartbeat, ConsumerGroupDescribe). Their membership lives in _consumerGroups
+// and is written to __consumer_offsets as it changes (see ConsumerGroup), so a restarted broker reloads it and members
+// carry on heartbeating; their committed offsets live in the classic table's entry of the same id, which carries no
+// members and so persists offsets exactly as for classic groups. Lock order: a classic group's lock may be held while
+// taking a consumer group's lock, never the reverse.
 public sealed partial class GroupCoordinator
 {
     private readonly Dictionary<string, ConsumerGroup> _consumerGroups = new(StringComparer.Ordinal);
@@ -37,10 +37,10 @@ public sealed partial class GroupCoordinator
             {
                 return p.MemberEpoch == 0
                     ? ConsumerGroupHeartbeatResult.Failed(ErrorCode.CoordinatorNotAvailable, "The coordinator holds too many groups.", p.MemberId)
-                    // Deviation: Kafka answers GROUP_ID_NOT_FOUND, but Kafka persists consumer-group membership and
-                    // Tributary does not yet, so after a restart live members would hit that fatal error. UNKNOWN_MEMBER_ID
-                    // makes them rejoin with epoch 0 instead, resuming from their committed offsets.
-                    : ConsumerGroupHeartbeatResult.Failed(ErrorCode.UnknownMemberId, $"Group {p.GroupId} is not known to this coordinator (membership is not kept across restarts).", p.MemberId);
+                    // Deviation: Kafka answers GROUP_ID_NOT_FOUND, which the Java consumer treats as fatal. A group can
+                    // vanish under live members here when it was never written (tributary.storage=memory restarted, or
+                    // a failed write): UNKNOWN_MEMBER_ID makes them rejoin with epoch 0, resuming from committed offsets.
+                    : ConsumerGroupHeartbeatResult.Failed(ErrorCode.UnknownMemberId, $"Group {p.GroupId} is not known to this coordinator.", p.MemberId);
             }
 
             lock (group.Lock)
@@ -71,12 +71,7 @@ public sealed partial class GroupCoordinator
     /// <summary>The consumer-protocol groups as ListGroups shows them (group type "consumer").</summary>
     public IReadOnlyList<(string GroupId, ConsumerGroupState State)> ListConsumerGroups()
     {
-        ConsumerGroup[] groups;
-        lock (_groupsLock)
-        {
-            groups = [.. _consumerGroups.Values];
-        }
-
+        var groups = AllConsumerGroups();
         var listings = new List<(string GroupId, ConsumerGroupState State)>(groups.Length);
         foreach (var group in groups)
         {
@@ -90,6 +85,21 @@ public sealed partial class GroupCoordinator
         }
 
         return listings;
+    }
+
+    /// <summary>Appends a consumer group's records; false (logged) when __consumer_offsets could not be written.</summary>
+    internal bool AppendConsumerGroupRecords(string groupId, IReadOnlyList<(byte[] Key, byte[]? Value)> records)
+    {
+        try
+        {
+            _store.Append(records);
+            return true;
+        }
+        catch (IOException e)
+        {
+            LogPersistFailed(e, groupId);
+            return false;
+        }
     }
 
     internal void RunTimer(ConsumerGroup group)
@@ -153,7 +163,8 @@ public sealed partial class GroupCoordinator
 
     /// <summary>
     /// For JoinGroup: INCONSISTENT_GROUP_PROTOCOL while a consumer-protocol group of that id has members; an empty one is
-    /// removed so the classic group can take the id (its offsets stay, they are in the classic table).
+    /// deleted (tombstones in __consumer_offsets; COORDINATOR_NOT_AVAILABLE when they cannot be written) so the classic
+    /// group can take the id (its offsets stay, they are in the classic table).
     /// </summary>
     private ErrorCode ClaimForClassic(string groupId)
     {
@@ -165,9 +176,19 @@ public sealed partial class GroupCoordinator
 
         lock (group.Lock)
         {
+            if (group.IsDead)
+            {
+                return ErrorCode.None;
+            }
+
             if (group.MemberCount > 0)
             {
                 return ErrorCode.InconsistentGroupProtocol;
+            }
+
+            if (!AppendConsumerGroupRecords(groupId, group.DeletionRecords()))
+            {
+                return ErrorCode.CoordinatorNotAvailable;
             }
 
             group.MarkDead();
@@ -205,12 +226,98 @@ public sealed partial class GroupCoordinator
     private ErrorCode? DeleteConsumerGroup(string groupId)
     {
         var existed = IsConsumerGroup(groupId);
-        if (ClaimForClassic(groupId) != ErrorCode.None)
+        var claim = ClaimForClassic(groupId);
+        if (claim != ErrorCode.None)
         {
-            return ErrorCode.NonEmptyGroup;
+            return claim == ErrorCode.InconsistentGroupProtocol ? ErrorCode.NonEmptyGroup : claim;
         }
 
         return existed && Find(groupId) is null ? ErrorCode.None : null;
+    }
+
+    /// <summary>
+    /// Kafka's clean-up at the offsets retention check: an empty consumer group whose committed offsets have all expired
+    /// (or that never committed any) is deleted.
+    /// </summary>
+    private void DeleteEmptyConsumerGroups()
+    {
+        foreach (var group in AllConsumerGroups())
+        {
+            var offsets = Find(group.GroupId);
+            if (offsets is not null)
+            {
+                lock (offsets.Lock)
+                {
+                    if (offsets.State != GroupState.Dead && offsets.HasOffsets)
+                    {
+                        continue;
+                    }
+                }
+            }
+
+            if (IsConsumerGroup(group.GroupId) && ClaimForClassic(group.GroupId) == ErrorCode.None)
+            {
+                LogGroupDeleted(group.GroupId);
+            }
+        }
+    }
+
+    private ConsumerGroup[] AllConsumerGroups()
+    {
+        lock (_groupsLock)
+        {
+            return [.. _consumerGroups.Values];
+        }
+    }
+
+    /// <summary>Rebuilds the consumer groups from their records (in log order, later records winning).</summary>
+    private void LoadConsumerGroups(IEnumerable<OffsetsTopicFormat.Entry> entries, long nowMs)
+    {
+        var groups = new Dictionary<string, OffsetsTopicFormat.ConsumerGroupSnapshot>(StringComparer.Ordinal);
+        var members = new Dictionary<(string Group, string MemberId), OffsetsTopicFormat.ConsumerMemberSnapshot>();
+        var targets = new Dictionary<(string Group, string MemberId), IReadOnlyList<(Guid TopicId, int[] Partitions)>>();
+        foreach (var entry in entries)
+        {
+            switch (entry)
+            {
+                case OffsetsTopicFormat.ConsumerGroupEntry g:
+                    Set(groups, g.Group, g.Snapshot);
+                    break;
+                case OffsetsTopicFormat.ConsumerMemberEntry m:
+                    Set(members, (m.Group, m.MemberId), m.Snapshot);
+                    break;
+                case OffsetsTopicFormat.ConsumerTargetEntry t:
+                    Set(targets, (t.Group, t.MemberId), t.Partitions);
+                    break;
+            }
+        }
+
+        var membersByGroup = members.ToLookup(m => m.Key.Group, m => (m.Key.MemberId, m.Value));
+        var targetsByGroup = targets.ToLookup(t => t.Key.Group, t => (t.Key.MemberId, t.Value));
+        foreach (var (groupId, snapshot) in groups)
+        {
+            var group = new ConsumerGroup(groupId, this);
+            lock (group.Lock)
+            {
+                group.Restore(snapshot, membersByGroup[groupId], targetsByGroup[groupId].ToDictionary(t => t.MemberId, t => t.Value, StringComparer.Ordinal), nowMs);
+            }
+
+            _consumerGroups[groupId] = group;
+        }
+
+        static void Set<TKey, TValue>(Dictionary<TKey, TValue> map, TKey key, TValue? value)
+            where TKey : notnull
+            where TValue : class
+        {
+            if (value is null)
+            {
+                map.Remove(key);
+            }
+            else
+            {
+                map[key] = value;
+            }
+        }
     }
 
     private bool IsConsumerGroup(string groupId)
@@ -266,13 +373,7 @@ public sealed partial class GroupCoordinator
 
     private void DisposeConsumerGroups()
     {
-        ConsumerGroup[] groups;
-        lock (_groupsLock)
-        {
-            groups = [.. _consumerGroups.Values];
-        }
-
-        foreach (var group in groups)
+        foreach (var group in AllConsumerGroups())
         {
             lock (group.Lock)
             {

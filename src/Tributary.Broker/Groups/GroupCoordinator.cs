@@ -46,6 +46,8 @@ public sealed partial class GroupCoordinator : IDisposable
 
     internal int GroupMaxSize => _broker.Config.GroupMaxSize;
 
+    internal int InitialRebalanceDelayMs => _broker.Config.GroupInitialRebalanceDelayMs;
+
     private long NowMs => _broker.NowMs;
 
     public Task<JoinGroupResult> JoinGroupAsync(JoinGroupParameters p)
@@ -314,9 +316,16 @@ public sealed partial class GroupCoordinator : IDisposable
         }
     }
 
-    /// <summary>DescribeGroups: an unknown group is described as Dead with no members, as Kafka does (v0-5).</summary>
-    public GroupDescription DescribeGroup(string groupId) =>
-        WithGroup(groupId, group => group.Describe(), new GroupDescription(groupId, GroupState.Dead, "", "", []));
+    /// <summary>
+    /// DescribeGroups: an unknown group is described as Dead with no members, as Kafka does (v0-5). So is a KIP-848
+    /// consumer group, even one with committed offsets: Kafka's DescribeGroups only knows classic groups (v6 adds
+    /// GROUP_ID_NOT_FOUND for it); clients describe consumer groups with ConsumerGroupDescribe.
+    /// </summary>
+    public GroupDescription DescribeGroup(string groupId)
+    {
+        var dead = new GroupDescription(groupId, GroupState.Dead, "", "", []);
+        return IsConsumerGroup(groupId) ? dead : WithGroup(groupId, group => group.Describe(), dead);
+    }
 
     public IReadOnlyList<GroupListing> ListGroups()
     {
@@ -374,8 +383,9 @@ public sealed partial class GroupCoordinator : IDisposable
     }
 
     /// <summary>
-    /// Removes the offsets that expired (see <see cref="ClassicGroup.ExpiredOffsets"/>) and then empty groups with no
-    /// offsets left. Runs every <see cref="OffsetsRetentionCheckIntervalMs"/>; returns the number of offsets removed.
+    /// Removes the offsets that expired (see <see cref="ClassicGroup.ExpiredOffsets"/>) and then empty groups, classic
+    /// and consumer, with no offsets left. Runs every <see cref="OffsetsRetentionCheckIntervalMs"/>; returns the number
+    /// of offsets removed.
     /// </summary>
     public int ExpireOffsets()
     {
@@ -428,6 +438,7 @@ public sealed partial class GroupCoordinator : IDisposable
             LogOffsetsExpired(removed);
         }
 
+        DeleteEmptyConsumerGroups();
         return removed;
     }
 
@@ -561,8 +572,15 @@ public sealed partial class GroupCoordinator : IDisposable
     private void Load()
     {
         var now = NowMs;
+        var consumerEntries = new List<OffsetsTopicFormat.Entry>();
         foreach (var entry in _store.Load())
         {
+            if (entry is not (OffsetsTopicFormat.OffsetEntry or OffsetsTopicFormat.GroupEntry))
+            {
+                consumerEntries.Add(entry);
+                continue;
+            }
+
             if (!_groups.TryGetValue(entry.Group, out var group))
             {
                 group = new ClassicGroup(entry.Group, this);
@@ -594,7 +612,8 @@ public sealed partial class GroupCoordinator : IDisposable
             }
         }
 
-        LogGroupsLoaded(_groups.Count);
+        LoadConsumerGroups(consumerEntries, now);
+        LogGroupsLoaded(_groups.Count + _consumerGroups.Count);
     }
 
     private void OnRetentionTimer()

@@ -9,8 +9,7 @@ namespace Tributary.Broker.Handlers;
 // assignment epoch, the assignor in use, and each member's epoch, client id, instance and rack ids, subscribed topic
 // names, current assignment and target assignment (topic id, name, partitions). An unknown group, or a classic group
 // of that id, gets GROUP_ID_NOT_FOUND, as in Kafka; an empty id INVALID_GROUP_ID. Authorized operations (when asked)
-// are READ, DESCRIBE and DELETE: there are no ACLs yet. Deviation: ClientHost is empty (the request context does not
-// carry the peer address).
+// are READ, DESCRIBE and DELETE: there are no ACLs yet. ClientHost is the member's peer address ("/127.0.0.1").
 public sealed class ConsumerGroupDescribeHandler(BrokerCore broker) : ApiHandler<ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse>(ApiKey.ConsumerGroupDescribe, 0, 0)
 {
     // Kafka's AclOperation codes: READ = 3, DELETE = 6, DESCRIBE = 8, as a bit field.
@@ -48,7 +47,7 @@ public sealed class ConsumerGroupDescribeHandler(BrokerCore broker) : ApiHandler
                     RackId = m.RackId,
                     MemberEpoch = m.MemberEpoch,
                     ClientId = m.ClientId,
-                    ClientHost = "",
+                    ClientHost = m.ClientHost,
                     SubscribedTopicNames = [.. m.SubscribedTopicNames],
                     Assignment = ToAssignment(m.Assignment),
                     TargetAssignment = ToAssignment(m.TargetAssignment),

@@ -14,12 +14,13 @@ namespace Tributary.Broker.Handlers;
 // heartbeat, so CreatePartitions reaches members); members revoke before others receive (see ConsumerGroup). The
 // response carries the assignment on a join, on a full request (TopicPartitions set) and whenever it changed.
 // heartbeat interval and session timeout: group.consumer.heartbeat.interval.ms (5000) and
-// group.consumer.session.timeout.ms (45000). Errors: UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH (an epoch that is neither
-// the current nor, with owned partitions within the assignment, the previous one), GROUP_ID_NOT_FOUND (unknown group
-// with a non-zero epoch, or a classic group with members), GROUP_MAX_SIZE_REACHED, INVALID_REQUEST for Kafka's
-// request checks. Deviations: SubscribedTopicRegex is answered with INVALID_REQUEST; no online migration between
-// classic and consumer groups; membership is not persisted (members rejoin with epoch 0 after a restart, as after a
-// fencing); rack ids are stored and described but not used by the assignors.
+// group.consumer.session.timeout.ms (45000). Membership is persisted in __consumer_offsets as it changes, so after a
+// broker restart members carry on with their epoch and partitions. Errors: UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH (an
+// epoch that is neither the current nor, with owned partitions within the assignment, the previous one),
+// GROUP_ID_NOT_FOUND (a classic group with members), GROUP_MAX_SIZE_REACHED, INVALID_REQUEST for Kafka's request
+// checks. Deviations: SubscribedTopicRegex is answered with INVALID_REQUEST; no online migration between classic and
+// consumer groups; an unknown group with a non-zero epoch gets UNKNOWN_MEMBER_ID (Kafka: GROUP_ID_NOT_FOUND) so its
+// members rejoin; rack ids are stored and described but not used by the assignors.
 public sealed class ConsumerGroupHeartbeatHandler(BrokerCore broker) : ApiHandler<ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse>(ApiKey.ConsumerGroupHeartbeat, 0, 1)
 {
     protected override ValueTask<ConsumerGroupHeartbeatResponse?> HandleAsync(RequestContext context, ConsumerGroupHeartbeatRequest request, CancellationToken cancellationToken)
@@ -36,6 +37,7 @@ public sealed class ConsumerGroupHeartbeatHandler(BrokerCore broker) : ApiHandle
             request.ServerAssignor,
             request.TopicPartitions?.Select(t => (t.TopicId, (IReadOnlyList<int>)t.Partitions)).ToList(),
             context.ClientId ?? "",
+            context.ClientHost,
             ClientChoosesMemberId: context.ApiVersion >= 1);
         var result = broker.Groups.ConsumerGroupHeartbeat(parameters);
         var response = new ConsumerGroupHeartbeatResponse

@@ -11,9 +11,10 @@ namespace Tributary.Broker.Handlers;
 // members (group.instance.id, KIP-345) get their id at once and replace the previous member of that instance.
 // The leader's response carries every member's metadata for the protocol chosen by vote. A static leader
 // rejoining a Stable group gets skipAssignment on v9 (KIP-814); below v9 it triggers a rebalance instead.
-// Deviations: no group.initial.rebalance.delay.ms (the first rebalance completes as soon as every member is in);
-// ClientHost is empty (the request context does not carry the peer address). Partitions added to a subscribed
-// topic reach classic groups through the leader's metadata refresh, which starts a rebalance by rejoining.
+// The first rebalance of an Empty group waits group.initial.rebalance.delay.ms (3000; each newcomer extends it, up to
+// the rebalance timeout), as Kafka's InitialDelayedJoin. The member's ClientHost is the peer address ("/127.0.0.1").
+// Partitions added to a subscribed topic reach classic groups through the leader's metadata refresh, which starts a
+// rebalance by rejoining.
 public sealed class JoinGroupHandler(BrokerCore broker) : ApiHandler<JoinGroupRequest, JoinGroupResponse>(ApiKey.JoinGroup, 0, 9)
 {
     protected override async ValueTask<JoinGroupResponse?> HandleAsync(RequestContext context, JoinGroupRequest request, CancellationToken cancellationToken)
@@ -23,7 +24,7 @@ public sealed class JoinGroupHandler(BrokerCore broker) : ApiHandler<JoinGroupRe
             request.MemberId,
             request.GroupInstanceId,
             context.ClientId ?? "",
-            "",
+            context.ClientHost,
             request.SessionTimeoutMs,
             request.RebalanceTimeoutMs,
             request.ProtocolType,

@@ -24,6 +24,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         var frames = new FrameReader(limits.RequestBytesMax);
         var cancellation = connection.ConnectionClosed;
         var unflushed = false;
+        var clientHost = RequestContext.FormatClientHost(connection.RemoteEndPoint);
         LogConnected(connection.ConnectionId, connection.RemoteEndPoint?.ToString());
         try
         {
@@ -51,7 +52,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                     {
                         frame.Frame.CopyTo(rented);
                         buffer = buffer.Slice(frame.Consumed);
-                        var pending = dispatcher.DispatchAsync(rented.AsMemory(0, length), connection.ConnectionId, cancellation);
+                        var pending = dispatcher.DispatchAsync(rented.AsMemory(0, length), connection.ConnectionId, clientHost, cancellation);
                         if (!pending.IsCompleted && unflushed)
                         {
                             // This request waits (a parked fetch, a rebalance): answers already written must not wait with it.

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Tributary.Broker.Config;
 using Tributary.Broker.Handlers;
 using Tributary.Protocol;
@@ -10,22 +11,36 @@ namespace Tributary.Broker.Tests.Groups;
 // assignment it is sent (revoking at once), then reports what it owns in its next heartbeat. After every heartbeat the
 // tests check that no partition is owned by two consumers at once, which is what "revocation before reassignment" means
 // to a user.
-public sealed class ConsumerGroupHeartbeatTests : IDisposable
+public sealed partial class ConsumerGroupHeartbeatTests : IDisposable
 {
     private const string Group = "payments-app";
     private const string Wide = "wide";
-    private readonly GroupTestBroker _kafka = new();
-    private readonly ConsumerGroupHeartbeatHandler _heartbeat;
-    private readonly ConsumerGroupDescribeHandler _describe;
+    private GroupTestBroker _kafka;
+    private ConsumerGroupHeartbeatHandler _heartbeat;
+    private ConsumerGroupDescribeHandler _describe;
 
-    public ConsumerGroupHeartbeatTests()
+    public ConsumerGroupHeartbeatTests() => Use(() => new GroupTestBroker());
+
+    public void Dispose()
     {
-        _heartbeat = new ConsumerGroupHeartbeatHandler(_kafka.Broker);
-        _describe = new ConsumerGroupDescribeHandler(_kafka.Broker);
-        _kafka.Broker.CreateTopic(Wide, 6, new Dictionary<string, string>());
+        _kafka.Dispose();
+        if (_directory is not null)
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
     }
 
-    public void Dispose() => _kafka.Dispose();
+    /// <summary>Stops the current broker, if any, then starts the next one (a data directory takes one broker at a time).</summary>
+    [MemberNotNull(nameof(_kafka), nameof(_heartbeat), nameof(_describe))]
+    private void Use(Func<GroupTestBroker> start)
+    {
+        _kafka?.Dispose();
+        var kafka = start();
+        _kafka = kafka;
+        _heartbeat = new ConsumerGroupHeartbeatHandler(kafka.Broker);
+        _describe = new ConsumerGroupDescribeHandler(kafka.Broker);
+        kafka.Broker.CreateTopic(Wide, 6, new Dictionary<string, string>());
+    }
 
     [Fact]
     public async Task Two_members_converge_to_a_disjoint_complete_balanced_assignment()
@@ -192,6 +207,7 @@ public sealed class ConsumerGroupHeartbeatTests : IDisposable
         Assert.Equal("uniform", reconciling.AssignorName);
         var m2 = reconciling.Members.Single(m => m.MemberId == second.MemberId);
         Assert.Equal("c2", m2.ClientId);
+        Assert.Equal(GroupTestBroker.ClientHost, m2.ClientHost);
         Assert.Equal([Wide], m2.SubscribedTopicNames);
         Assert.Empty(m2.Assignment.TopicPartitions);
         Assert.Equal(3, m2.TargetAssignment.TopicPartitions.Single().Partitions.Count);
@@ -220,7 +236,7 @@ public sealed class ConsumerGroupHeartbeatTests : IDisposable
         Assert.Equal((short)ErrorCode.UnsupportedAssignor, (await CallAsync(JoinRequest(Group, "", assignor: "cooperative-sticky"))).ErrorCode);
 
         Assert.Equal((short)ErrorCode.UnknownMemberId, (await CallAsync(new ConsumerGroupHeartbeatRequest { GroupId = Group, MemberId = "ghost", MemberEpoch = 1 })).ErrorCode);
-        // A group the coordinator does not know (e.g. after a restart: membership is not persisted) makes the member rejoin.
+        // A group the coordinator does not know (e.g. an in-memory broker restarted) makes the member rejoin.
         Assert.Equal((short)ErrorCode.UnknownMemberId, (await CallAsync(new ConsumerGroupHeartbeatRequest { GroupId = "no-such-group", MemberId = "ghost", MemberEpoch = 1 })).ErrorCode);
 
         var fenced = await CallAsync(new ConsumerGroupHeartbeatRequest { GroupId = Group, MemberId = member.MemberId, MemberEpoch = member.Epoch + 5 });
@@ -305,6 +321,20 @@ public sealed class ConsumerGroupHeartbeatTests : IDisposable
         Assert.Equal((Group, "consumer", "consumer", "Stable"), (group.GroupId, group.GroupType, group.ProtocolType, group.GroupState));
         var classicOnly = await GroupTestBroker.CallAsync(_kafka.ListGroups, new ListGroupsRequest { TypesFilter = ["classic"] }, 5);
         Assert.Empty(classicOnly.Groups);
+    }
+
+    [Fact]
+    public async Task Describe_groups_shows_a_consumer_protocol_group_as_dead_as_kafka_does()
+    {
+        var member = await JoinAsync("c1", GroupTestBroker.Topic);
+        Assert.Equal(ErrorCode.None, await _kafka.CommitAsync(Group, 0, 42, generation: member.Epoch, memberId: member.MemberId));
+
+        // Kafka's DescribeGroups knows only classic groups (GROUP_ID_NOT_FOUND from v6, "Dead" before): admin clients
+        // describe consumer groups with ConsumerGroupDescribe and fall back to DescribeGroups on GROUP_ID_NOT_FOUND.
+        var classic = await _kafka.DescribeAsync(Group);
+        Assert.Equal(((short)ErrorCode.None, "Dead", "", ""), (classic.ErrorCode, classic.GroupState, classic.ProtocolType, classic.ProtocolData));
+        Assert.Empty(classic.Members);
+        Assert.Equal("Stable", (await DescribeAsync()).GroupState);
     }
 
     [Fact]

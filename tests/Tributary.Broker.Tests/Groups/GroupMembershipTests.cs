@@ -59,6 +59,7 @@ public sealed class GroupMembershipTests : IDisposable
         Assert.Equal("Stable", described.GroupState);
         Assert.Equal("range", described.ProtocolData);
         Assert.Equal([2], described.Members.Single(m => m.MemberId == m2).MemberAssignment);
+        Assert.All(described.Members, m => Assert.Equal(GroupTestBroker.ClientHost, m.ClientHost));
     }
 
     [Fact]
@@ -234,6 +235,70 @@ public sealed class GroupMembershipTests : IDisposable
         var described = await _kafka.DescribeAsync(Group);
         Assert.Equal("Empty", described.GroupState);
         Assert.Empty(described.Members);
+    }
+
+    [Fact]
+    public async Task The_first_rebalance_of_an_empty_group_waits_the_initial_delay_and_each_newcomer_extends_it()
+    {
+        using var kafka = new GroupTestBroker(initialRebalanceDelayMs: 3000);
+
+        // Every member is in, yet the join phase waits out the 3 s delay: consumers starting together form one group.
+        var (m1, join1) = await kafka.JoinNewMemberAsync(Group, "c1");
+        kafka.Time.Advance(TimeSpan.FromMilliseconds(2999));
+        await AssertStillJoiningAsync(kafka);
+
+        // A second member arrives just before the end: the delay starts again from the end of the first one.
+        var (m2, join2) = await kafka.JoinNewMemberAsync(Group, "c2");
+        kafka.Time.Advance(TimeSpan.FromMilliseconds(1));
+        kafka.Time.Advance(TimeSpan.FromMilliseconds(2999));
+        await AssertStillJoiningAsync(kafka);
+
+        // A whole delay with no newcomer: generation 1 forms with both members, not one generation per member.
+        kafka.Time.Advance(TimeSpan.FromMilliseconds(1));
+        var (r1, r2) = (await join1, await join2);
+        Assert.Equal((1, 1), (r1.GenerationId, r2.GenerationId));
+        Assert.Equal(new[] { m1, m2 }.Order(), r1.Members.Select(m => m.MemberId).Order());
+
+        // Only an Empty group's rebalance is delayed: once it is formed, a newcomer's rebalance completes as soon as
+        // every member has rejoined, without the clock moving.
+        var sync2 = kafka.SyncAsync(Group, m2, 1);
+        await kafka.SyncAsync(Group, m1, 1, (m1, [1]), (m2, [2]));
+        await sync2;
+        var (_, join3) = await kafka.JoinNewMemberAsync(Group, "c3");
+        var rejoin1 = GroupTestBroker.CallAsync(kafka.Join, GroupTestBroker.JoinRequest(Group, m1), 9);
+        var rejoin2 = GroupTestBroker.CallAsync(kafka.Join, GroupTestBroker.JoinRequest(Group, m2), 9);
+        Assert.Equal([2, 2, 2], (await Task.WhenAll(join3, rejoin1, rejoin2)).Select(r => r.GenerationId));
+    }
+
+    [Fact]
+    public async Task The_initial_delay_extended_by_a_stream_of_newcomers_ends_at_the_rebalance_timeout()
+    {
+        using var kafka = new GroupTestBroker(initialRebalanceDelayMs: 3000);
+
+        // After the first member, one arrives 1 s into every 3 s delay window (at 1 s, 4 s, ... 19 s): without a bound
+        // the group would never form. The join phase ends once the first member's 20 s rebalance timeout has passed.
+        var joins = new List<Task<JoinGroupResponse>> { (await kafka.JoinNewMemberAsync(Group, "c0")).Join };
+        for (var i = 1; i <= 7; i++)
+        {
+            kafka.Time.Advance(TimeSpan.FromMilliseconds(i == 1 ? 1000 : 3000));
+            await AssertStillJoiningAsync(kafka);
+            joins.Add((await kafka.JoinNewMemberAsync(Group, $"c{i}")).Join);
+        }
+
+        kafka.Time.Advance(TimeSpan.FromMilliseconds(999));
+        await AssertStillJoiningAsync(kafka);
+        kafka.Time.Advance(TimeSpan.FromMilliseconds(1));
+        var responses = await Task.WhenAll(joins);
+        Assert.All(responses, r => Assert.Equal((short)ErrorCode.None, r.ErrorCode));
+        Assert.All(responses, r => Assert.Equal(1, r.GenerationId));
+        Assert.Equal(joins.Count, responses.Single(r => r.Leader == r.MemberId).Members.Count);
+    }
+
+    /// <summary>The join phase has not completed: no JoinGroup was answered and no generation formed.</summary>
+    private static async Task AssertStillJoiningAsync(GroupTestBroker kafka)
+    {
+        var described = await kafka.DescribeAsync(Group);
+        Assert.Equal("PreparingRebalance", described.GroupState);
     }
 
     /// <summary>Two members in a Stable generation 2, m1 leader; both synced.</summary>

@@ -18,11 +18,18 @@ public sealed class GroupTestBroker : IDisposable
     public const int SessionTimeoutMs = 10_000;
     public const int RebalanceTimeoutMs = 20_000;
 
-    /// <summary>With a <paramref name="directory"/>, storage is on disk there (the caller deletes it); otherwise in memory.</summary>
-    public GroupTestBroker(BrokerConfig? config = null, ManualTimeProvider? time = null, string? directory = null)
+    /// <summary>The peer address every request comes from, as Kafka shows a loopback client in DescribeGroups.</summary>
+    public const string ClientHost = "/127.0.0.1";
+
+    /// <summary>
+    /// With a <paramref name="directory"/>, storage is on disk there (the caller deletes it); otherwise in memory.
+    /// group.initial.rebalance.delay.ms is <paramref name="initialRebalanceDelayMs"/>: 0 unless a test is about the
+    /// delay, as in Kafka's own development server.properties, so a first JoinGroup answers without moving the clock.
+    /// </summary>
+    public GroupTestBroker(BrokerConfig? config = null, ManualTimeProvider? time = null, string? directory = null, int initialRebalanceDelayMs = 0)
     {
         Time = time ?? new ManualTimeProvider();
-        config ??= new BrokerConfig();
+        config = (config ?? new BrokerConfig()) with { GroupInitialRebalanceDelayMs = initialRebalanceDelayMs };
         config = directory is null ? config with { InMemoryStorage = true } : config with { LogDir = directory };
         Broker = new BrokerCore(config, Time);
         Broker.CreateTopic(Topic, 3, new Dictionary<string, string>());
@@ -60,7 +67,7 @@ public sealed class GroupTestBroker : IDisposable
         where TResponse : class, IKafkaMessage<TResponse>
     {
         var body = Encode(request, version);
-        var context = new RequestContext(handler.Key, version, 1, clientId, "test-connection");
+        var context = new RequestContext(handler.Key, version, 1, clientId, "test-connection", ClientHost);
         var response = await handler.HandleAsync(context, body, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         var bytes = Encode(response!, version);
         return Decode<TResponse>(bytes, version);

@@ -90,6 +90,10 @@ public sealed class StandaloneBroker : IAsyncDisposable
 
     private List<string> Arguments()
     {
+        // The CLI keeps Kafka's 3 s group.initial.rebalance.delay.ms; tests start from 0, as the embedded broker and
+        // Kafka's development server.properties do, unless a test sets it.
+        var settings = new Dictionary<string, string>(_settings, StringComparer.Ordinal);
+        settings.TryAdd("group.initial.rebalance.delay.ms", "0");
         var arguments = new List<string>
         {
             RepositoryPaths.TributaryDll,
@@ -97,7 +101,7 @@ public sealed class StandaloneBroker : IAsyncDisposable
             "--set", "log.dirs=" + DataDirectory,
             "--set", "listeners=PLAINTEXT://" + BootstrapServers,
         };
-        foreach (var (key, value) in _settings)
+        foreach (var (key, value) in settings)
         {
             arguments.Add("--set");
             arguments.Add(key + "=" + value);
