@@ -2,7 +2,6 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
-using Tributary.Broker.Metadata;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 using Tributary.Protocol.Records;
@@ -37,8 +36,6 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
         }
 
         var response = new ProduceResponse();
-        var work = new List<PartitionWork>();
-        long totalBytes = 0;
         foreach (var topicData in request.TopicData)
         {
             var topicResponse = new ProduceResponse.TopicProduceResponse { Name = topicData.Name };
@@ -48,105 +45,76 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
             {
                 var result = new ProduceResponse.PartitionProduceResponse { Index = partitionData.Index, BaseOffset = -1, LogAppendTimeMs = -1, LogStartOffset = -1 };
                 topicResponse.PartitionResponses.Add(result);
-                work.Add(new PartitionWork(topic, partitionData, result));
-                totalBytes += partitionData.Records?.Length ?? 0;
-            }
-        }
+                var log = topic is null ? null : broker.FindLog(topic, partitionData.Index);
+                if (topic is null || log is null)
+                {
+                    result.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;
+                    continue;
+                }
 
-        if (work.Count > 1 && totalBytes >= ParallelAppendBytesMin && Environment.ProcessorCount > 1)
-        {
-            // Partitions are independent logs, each with its own append lock: a large request's appends (mostly the
-            // copy into the page cache) run side by side. The response still lists them in request order.
-            Parallel.For(0, work.Count, ParallelAppend, i => Append(context, work[i]));
-        }
-        else
-        {
-            foreach (var item in work)
-            {
-                Append(context, item);
+                var records = partitionData.Records ?? ReadOnlyMemory<byte>.Empty;
+                var maxMessageBytes = topic.Configs.TryGetValue(TopicConfigs.MaxMessageBytes, out var m) ? int.Parse(m, System.Globalization.CultureInfo.InvariantCulture) : broker.Config.MessageMaxBytes;
+                if (records.Length > maxMessageBytes)
+                {
+                    result.ErrorCode = (short)ErrorCode.MessageTooLarge;
+                    result.ErrorMessage = $"batch of {records.Length} bytes exceeds max.message.bytes {maxMessageBytes}";
+                    continue;
+                }
+
+                var validation = RecordBatchValidator.Validate(records);
+                if (!validation.IsValid || validation.BatchCount != 1)
+                {
+                    var (code, reason) = validation.IsValid
+                        ? (ErrorCode.InvalidRecord, $"expected exactly one record batch, got {validation.BatchCount}")
+                        : (validation.Error == RecordBatchError.UnsupportedMagic ? ErrorCode.UnsupportedForMessageFormat : ErrorCode.CorruptMessage, validation.Reason);
+                    LogRejected(context.ToString(), topic.Name, partitionData.Index, reason ?? code.ToString());
+                    result.ErrorCode = (short)code;
+                    result.ErrorMessage = context.ApiVersion >= 8 ? reason : null;
+                    continue;
+                }
+
+                var header = RecordBatchHeader.Read(records.Span);
+                if (header.IsControl)
+                {
+                    result.ErrorCode = (short)ErrorCode.InvalidRecord;
+                    result.ErrorMessage = context.ApiVersion >= 8 ? "clients may not write control batches" : null;
+                    continue;
+                }
+
+                var logAppendTime = IsLogAppendTime(topic.Configs) ? broker.NowMs : (long?)null;
+                try
+                {
+                    // The records are a slice of this connection's private copy of the request frame, which lives until
+                    // the response is written; the log rewrites the base offset in place and copies the bytes into the
+                    // segment before Append returns, so no per-batch copy is made here.
+                    var batch = MemoryMarshal.AsMemory(records);
+                    var outcome = header.ProducerId < 0 ? new ProducerAppendResult(ErrorCode.None, null, false, log.Append(batch, logAppendTime))
+                        : !header.IsTransactional ? log.AppendChecked(batch, logAppendTime)
+                        : broker.Transactions.AppendTransactional(header.ProducerId, header.ProducerEpoch, topic.Name, partitionData.Index, error => error == ErrorCode.None
+                            ? log.AppendChecked(batch, logAppendTime)
+                            : ProducerAppendResult.Failed(error, $"transactional producer {header.ProducerId} epoch {header.ProducerEpoch} may not write to {topic.Name}-{partitionData.Index}: {error}"));
+                    if (outcome.Error != ErrorCode.None)
+                    {
+                        LogRejected(context.ToString(), topic.Name, partitionData.Index, outcome.ErrorMessage ?? outcome.Error.ToString());
+                        result.ErrorCode = (short)outcome.Error;
+                        result.ErrorMessage = context.ApiVersion >= 8 ? outcome.ErrorMessage : null;
+                        continue;
+                    }
+
+                    result.BaseOffset = outcome.Append.FirstOffset;
+                    result.LogAppendTimeMs = outcome.Append.LogAppendTimeMs;
+                    result.LogStartOffset = outcome.Append.LogStartOffset;
+                }
+                catch (IOException e)
+                {
+                    LogStorageError(e, topic.Name, partitionData.Index);
+                    result.ErrorCode = (short)ErrorCode.KafkaStorageError;
+                }
             }
         }
 
         return ValueTask.FromResult(request.Acks == 0 ? null : response);
     }
-
-    /// <summary>Smallest request (sum of its partitions' record bytes) whose partitions are appended in parallel.</summary>
-    public const int ParallelAppendBytesMin = 256 * 1024;
-
-    private static readonly ParallelOptions ParallelAppend = new() { MaxDegreeOfParallelism = Environment.ProcessorCount };
-
-    /// <summary>Validates and appends one partition's batch, recording the outcome in its response entry.</summary>
-    private void Append(RequestContext context, PartitionWork work)
-    {
-        var (topic, partitionData, result) = work;
-        var log = topic is null ? null : broker.FindLog(topic, partitionData.Index);
-        if (topic is null || log is null)
-        {
-            result.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;
-            return;
-        }
-
-        var records = partitionData.Records ?? ReadOnlyMemory<byte>.Empty;
-        var maxMessageBytes = topic.Configs.TryGetValue(TopicConfigs.MaxMessageBytes, out var m) ? int.Parse(m, System.Globalization.CultureInfo.InvariantCulture) : broker.Config.MessageMaxBytes;
-        if (records.Length > maxMessageBytes)
-        {
-            result.ErrorCode = (short)ErrorCode.MessageTooLarge;
-            result.ErrorMessage = $"batch of {records.Length} bytes exceeds max.message.bytes {maxMessageBytes}";
-            return;
-        }
-
-        var validation = RecordBatchValidator.Validate(records);
-        if (!validation.IsValid || validation.BatchCount != 1)
-        {
-            var (code, reason) = validation.IsValid
-                ? (ErrorCode.InvalidRecord, $"expected exactly one record batch, got {validation.BatchCount}")
-                : (validation.Error == RecordBatchError.UnsupportedMagic ? ErrorCode.UnsupportedForMessageFormat : ErrorCode.CorruptMessage, validation.Reason);
-            LogRejected(context.ToString(), topic.Name, partitionData.Index, reason ?? code.ToString());
-            result.ErrorCode = (short)code;
-            result.ErrorMessage = context.ApiVersion >= 8 ? reason : null;
-            return;
-        }
-
-        var header = RecordBatchHeader.Read(records.Span);
-        if (header.IsControl)
-        {
-            result.ErrorCode = (short)ErrorCode.InvalidRecord;
-            result.ErrorMessage = context.ApiVersion >= 8 ? "clients may not write control batches" : null;
-            return;
-        }
-
-        var logAppendTime = IsLogAppendTime(topic.Configs) ? broker.NowMs : (long?)null;
-        try
-        {
-            // The records are a slice of this connection's private copy of the request frame, which lives until
-            // the response is written; the log rewrites the base offset in place and copies the bytes into the
-            // segment before Append returns, so no per-batch copy is made here.
-            var batch = MemoryMarshal.AsMemory(records);
-            var outcome = header.ProducerId < 0 ? new ProducerAppendResult(ErrorCode.None, null, false, log.Append(batch, logAppendTime))
-                : !header.IsTransactional ? log.AppendChecked(batch, logAppendTime)
-                : broker.Transactions.AppendTransactional(header.ProducerId, header.ProducerEpoch, topic.Name, partitionData.Index, error => error == ErrorCode.None
-                    ? log.AppendChecked(batch, logAppendTime)
-                    : ProducerAppendResult.Failed(error, $"transactional producer {header.ProducerId} epoch {header.ProducerEpoch} may not write to {topic.Name}-{partitionData.Index}: {error}"));
-            if (outcome.Error != ErrorCode.None)
-            {
-                LogRejected(context.ToString(), topic.Name, partitionData.Index, outcome.ErrorMessage ?? outcome.Error.ToString());
-                result.ErrorCode = (short)outcome.Error;
-                result.ErrorMessage = context.ApiVersion >= 8 ? outcome.ErrorMessage : null;
-                return;
-            }
-
-            result.BaseOffset = outcome.Append.FirstOffset;
-            result.LogAppendTimeMs = outcome.Append.LogAppendTimeMs;
-            result.LogStartOffset = outcome.Append.LogStartOffset;
-        }
-        catch (IOException e)
-        {
-            LogStorageError(e, topic.Name, partitionData.Index);
-            result.ErrorCode = (short)ErrorCode.KafkaStorageError;
-        }
-    }
-
-    private sealed record PartitionWork(TopicInfo? Topic, ProduceRequest.PartitionProduceData Partition, ProduceResponse.PartitionProduceResponse Result);
 
     private bool IsLogAppendTime(IReadOnlyDictionary<string, string> configs) =>
         configs.TryGetValue(TopicConfigs.MessageTimestampType, out var type) ? type == "LogAppendTime" : broker.Config.LogAppendTime;
