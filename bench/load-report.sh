@@ -76,7 +76,8 @@ LOADS=$(jq -s -r 'map(.loadavg) | "\(min)-\(max)"' "$IN")
   echo "latency is per record, from its scheduled send time (so time spent filling a batch, lingering or queued behind"
   echo "in-flight requests counts) to the arrival of the fetch response holding it, at a tail consumer."
   echo "\"Half rate\" paces the producer at half of the records/s its max run reached in the same repetition."
-  echo "Latencies leave out what was sent in the first second of each run (\`--warmup-s 1\`: connections, JIT); throughput counts it."
+  echo "Paced runs leave out of their latencies what was sent in their first second (\`--warmup-s 1\`); throughput counts it."
+  echo "Max runs record from the start (the broker was warmed up first, see Set-up)."
   echo
   echo "| Record | max: produce p50 / p99 / p99.9 ms | half rate (rec/s) | half: produce p50 / p99 / p99.9 ms | half: end-to-end p50 / p99 ms |"
   echo "|---:|---|---:|---|---|"
@@ -106,9 +107,11 @@ LOADS=$(jq -s -r 'map(.loadavg) | "\(min)-\(max)"' "$IN")
   r=$(awk -v a="$FSYNC_1000" -v b="$AOF_1000" 'BEGIN { if (a == "n/a" || b == "n/a") print "n/a"; else print a / b }')
   echo "| 1 KB fsync-before-ack ≥ Redis AOF everysec | $(ratio "$FSYNC_1000" "$AOF_1000") | $(met "$r" ">=" 1) |"
   echo
-  echo "Machine ceilings from the same invocation: iperf3 loopback $IPERF MB/s; one thread writing 1 GiB of fresh pages"
+  echo "Machine ceilings from the same invocation: iperf3 loopback $IPERF MB/s; one thread writing 1 GiB of new file data"
   echo "into the page cache (\`dd\`, buffered, no fsync) $PAGECACHE MB/s. Every produced byte is copied into the page cache"
-  echo "once before acks=1 is answered, so that copy alone costs 1 / $PAGECACHE s of CPU per MB here."
+  echo "once before acks=1 is answered. On this VM that copy runs at 4-5 GB/s into pages the guest freed moments ago but"
+  echo "at 350-750 MB/s into pages the host has taken back (each costs a fault in the host), so the same broker measures"
+  echo "very differently after a pause; \`bench/README.md\` has the evidence."
   echo
   echo "## Every run (medians)"
   echo
@@ -127,9 +130,14 @@ LOADS=$(jq -s -r 'map(.loadavg) | "\(min)-\(max)"' "$IN")
   echo "  published by \`tributary-load --mode jetstream\`: NATS text protocol, a reply subject per message under one"
   echo "  wildcard subscription, at most 4000 unacknowledged (what \`nats bench --js\` does with PublishAsync)."
   echo "- Tributary: \`tributary-load\`, 1 producer connection, 4 partitions, batch.size 128 KiB, linger 5 ms,"
-  echo "  5 requests in flight, acks=1, uncompressed; 1 consumer, fetch max 8 MiB, one fetch in flight; each run bounded"
-  echo "  to ${RUN_SECONDS:-8} s (max runs end at the time limit). Fresh broker and data directory per repetition;"
-  echo "  the fsync row uses a second broker with \`log.flush.interval.messages=1\`."
+  echo "  5 requests in flight, acks=1, uncompressed; 1 consumer, fetch max 8 MiB, one fetch in flight. Max runs send"
+  echo "  as many records as the Redis runs (2,000,000 × 100 B, 1,000,000 × 1000 B; 100,000 × 10000 B), bounded"
+  echo "  to ${RUN_SECONDS:-8} s; paced runs last ${RUN_SECONDS:-8} s. Fresh broker and data directory per repetition;"
+  echo "  the fsync row uses a second broker with \`log.flush.interval.messages=1\`. Each broker first serves 3 s of"
+  echo "  unrecorded produce and consume (its JIT warm-up); the runner itself compiles fully optimized code up front."
+  echo "- Every measured run, peers' included, starts after \`sync\` and a 1 s pause, so none inherits the dirty"
+  echo "  pages of an earlier one: on this VM the page cache absorbs a few GB of writes, after which every writer is"
+  echo "  held to the disk's sustained rate (about 370 MB/s, \`../shared/bench-peers/results-reference.md\`)."
   echo "- Raw JSON lines of every run: \`latest.jsonl\`."
 } >"$MD"
 

@@ -4,7 +4,7 @@
 #   NATS JetStream async publish; Tributary produce (acks=1) at max and at half of max with tail consumers
 #   (end-to-end latency), consume from offset 0; Tributary with log.flush.interval.messages=1 (fsync before ack).
 # Writes bench/results/latest.md (+ latest.jsonl, throughput.png, latency.png).
-# Usage: bash bench/run-load.sh            (about 8 minutes with REPS=3 on 2 cores)
+# Usage: bash bench/run-load.sh            (about 6 minutes with REPS=3 on 2 cores)
 # Env:   REPS (default 3; each figure is the median run), RUN_SECONDS (default 8: length of each Tributary run).
 # Every server binds 127.0.0.1, gets a scratch directory, and is stopped by its PID; every run is bounded by a
 # record count and a time limit.
@@ -70,6 +70,9 @@ wait_port() { # wait_port PORT: up to 30 s
   log "port $1 did not open"; return 1
 }
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
+# Before every measured run: write back the dirty pages earlier runs left, so no system starts with another's
+# writeback debt (on this VM the page cache absorbs a few GB, then writes are held to the disk's sustained rate).
+settle() { sync; sleep 1; }
 cpu_s() { awk '{printf "%.2f", ($14+$15)/100}' "/proc/$1/stat"; } # utime+stime of a PID, in seconds (USER_HZ=100)
 
 # record JSON: adds rep and load average, appends to the results
@@ -92,8 +95,10 @@ run_iperf() {
 # ---- page cache ------------------------------------------------------------------------------------------
 # A machine ceiling for the broker's writes: one thread writing 1 GiB of new file data into the page cache
 # (dd, buffered, no fsync), the copy every produced byte pays before acks=1 is answered. On a VM whose host backs
-# guest memory lazily, pages the guest has not touched lately cost a host fault each, and this figure shows it.
+# guest memory lazily, pages the host has taken back cost a fault each (about 350-750 MB/s here), pages the guest
+# freed moments ago do not (4-5 GB/s), and this figure shows which case the runs are in.
 run_pagecache() {
+  settle
   local l; l=$(loadavg)
   local t0 t1; t0=$(date +%s%N)
   dd if=/dev/zero of="$WORK/pagecache.bin" bs=1M count=1024 status=none
@@ -119,6 +124,7 @@ run_redis() { # run_redis noaof|aof
     local n=$(( size == 100 ? 2000000 : 1000000 ))
     local payload; payload=$(head -c "$size" /dev/zero | tr '\0' x)
     timeout 30 redis-cli -h 127.0.0.1 -p "$port" DEL s >/dev/null
+    settle
     local l; l=$(loadavg)
     local line; line=$(timeout 60 redis-benchmark -h 127.0.0.1 -p "$port" -n "$n" -c 50 -P 64 --csv XADD s '*' f "$payload" | tail -1)
     local xlen; xlen=$(timeout 30 redis-cli -h 127.0.0.1 -p "$port" XLEN s)
@@ -140,6 +146,7 @@ run_nats() {
   nats-server -a 127.0.0.1 -p "$port" -js -sd "$dir" -l "$dir/nats.log" &
   local pid=$!; PIDS+=("$pid")
   wait_port "$port"
+  settle
   local l; l=$(loadavg)
   timeout 60 "$LOAD" --mode jetstream --bootstrap "127.0.0.1:$port" --record-bytes 1000 --records 1000000 \
     --time-limit-s "$RUN_SECONDS" --window 4000 --label nats-js-1000 | record "$l"
@@ -161,9 +168,19 @@ start_broker() { # start_broker NAME [--set k=v ...]
 }
 stop_broker() { stop_pid "$BROKER_PID"; rm -rf "$BROKER_DIR"; }
 
+# warm_broker: 3 s of produce and tail-consume on a topic of its own, not recorded. A .NET broker compiles its hot
+# paths just in time and tiers them up over its first seconds; a broker in service is past that, and runs of a
+# second or two (as many records as redis-benchmark sends) would otherwise measure the compiler.
+warm_broker() {
+  timeout 30 "$LOAD" --bootstrap "127.0.0.1:$BROKER_PORT" --label warmup --mode pipeline --topic warmup \
+    --record-bytes 1000 --rate 100000 --records 300000 --time-limit-s 3 --from latest --fetch-wait-ms 100 \
+    --partitions 4 --producers 1 --consumers 1 --acks 1 >/dev/null
+}
+
 # tributary LABEL ARGS...: one runner invocation, with the broker's CPU seconds and RSS added to its JSON line.
 tributary() {
   local label=$1; shift
+  settle
   local l c0 c1; l=$(loadavg); c0=$(cpu_s "$BROKER_PID")
   timeout $(( RUN_SECONDS * 2 + 40 )) "$LOAD" --bootstrap "127.0.0.1:$BROKER_PORT" --label "$label" "$@" >"$WORK/run.json"
   c1=$(cpu_s "$BROKER_PID")
@@ -174,15 +191,17 @@ tributary() {
 }
 
 # Producer settings shared by every Tributary run (1 producer, 4 partitions, 128 KiB batches, linger 5 ms,
-# 5 requests in flight, acks=1); records per size cap the count, the time limit usually ends max runs.
+# 5 requests in flight, acks=1). Max runs send as many records as redis-benchmark's XADD runs (2,000,000 of 100 B,
+# 1,000,000 of 1000 B; 100,000 of 10000 B is the same 1 GB), with the time limit as a bound only.
 COMMON=(--partitions 4 --producers 1 --consumers 1 --batch-bytes 131072 --linger-ms 5 --in-flight 5 --acks 1)
-max_records() { case $1 in 100) echo 30000000 ;; 1000) echo 4000000 ;; *) echo 400000 ;; esac; }
+max_records() { case $1 in 100) echo 2000000 ;; 1000) echo 1000000 ;; *) echo 100000 ;; esac; }
 
 run_tributary() {
   start_broker "broker-$rep"
+  warm_broker
   for size in 100 1000 10000; do
     tributary "tributary-max-$size" --mode produce --topic "max-$size" --record-bytes "$size" \
-      --records "$(max_records "$size")" --time-limit-s "$RUN_SECONDS" "${COMMON[@]}"
+      --records "$(max_records "$size")" --time-limit-s "$RUN_SECONDS" --warmup-s 0 "${COMMON[@]}"
     local rate; rate=$(jq -s '.[-1].records_per_s / 2 | floor' "$RESULTS")
     tributary "tributary-consume-$size" --mode consume --topic "max-$size" --record-bytes "$size" \
       --fetch-max-bytes 8388608 --time-limit-s $(( RUN_SECONDS * 2 )) "${COMMON[@]}"
@@ -192,8 +211,9 @@ run_tributary() {
   done
   stop_broker
   start_broker "broker-fsync-$rep" --set log.flush.interval.messages=1
+  warm_broker
   tributary "tributary-fsync-max-1000" --mode produce --topic fsync-1000 --record-bytes 1000 \
-    --records "$(max_records 1000)" --time-limit-s "$RUN_SECONDS" "${COMMON[@]}"
+    --records "$(max_records 1000)" --time-limit-s "$RUN_SECONDS" --warmup-s 0 "${COMMON[@]}"
   stop_broker
 }
 
