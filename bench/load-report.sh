@@ -132,7 +132,7 @@ LOADS=$(jq -s -r 'map(.loadavg) | "\(min)-\(max)"' "$IN")
   echo "- Tributary: \`tributary-load\`, 1 producer connection, 4 partitions, batch.size 128 KiB, linger 5 ms,"
   echo "  5 requests in flight, acks=1, uncompressed; 1 consumer, fetch max 8 MiB, one fetch in flight. Max runs send"
   echo "  as many records as the Redis runs (2,000,000 × 100 B, 1,000,000 × 1000 B; 100,000 × 10000 B), bounded"
-  echo "  to ${RUN_SECONDS:-8} s; paced runs last ${RUN_SECONDS:-8} s. Fresh broker and data directory per repetition;"
+  echo "  to ${RUN_SECONDS:-8} s; paced runs last ${RUN_SECONDS:-8} s; consume runs read a 3 GB log written (unmeasured) before them. Fresh broker and data directory per repetition;"
   echo "  the fsync row uses a second broker with \`log.flush.interval.messages=1\`. Each broker first serves 3 s of"
   echo "  unrecorded produce and consume (its JIT warm-up); the runner itself compiles fully optimized code up front."
   echo "- Every measured run, peers' included, starts after \`sync\` and a 1 s pause, so none inherits the dirty"

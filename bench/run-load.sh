@@ -4,7 +4,7 @@
 #   NATS JetStream async publish; Tributary produce (acks=1) at max and at half of max with tail consumers
 #   (end-to-end latency), consume from offset 0; Tributary with log.flush.interval.messages=1 (fsync before ack).
 # Writes bench/results/latest.md (+ latest.jsonl, throughput.png, latency.png).
-# Usage: bash bench/run-load.sh            (about 6 minutes with REPS=3 on 2 cores)
+# Usage: bash bench/run-load.sh            (about 8 minutes with REPS=3 on 2 cores)
 # Env:   REPS (default 3; each figure is the median run), RUN_SECONDS (default 8: length of each Tributary run).
 # Every server binds 127.0.0.1, gets a scratch directory, and is stopped by its PID; every run is bounded by a
 # record count and a time limit.
@@ -203,7 +203,12 @@ run_tributary() {
     tributary "tributary-max-$size" --mode produce --topic "max-$size" --record-bytes "$size" \
       --records "$(max_records "$size")" --time-limit-s "$RUN_SECONDS" --warmup-s 0 "${COMMON[@]}"
     local rate; rate=$(jq -s '.[-1].records_per_s / 2 | floor' "$RESULTS")
-    tributary "tributary-consume-$size" --mode consume --topic "max-$size" --record-bytes "$size" \
+    # Consume reads a log of 3 GB written beforehand (not measured), so it runs for seconds as iperf3 does, not for
+    # the fraction of a second the 1 GB max-run log would take.
+    timeout $(( RUN_SECONDS * 4 + 40 )) "$LOAD" --bootstrap "127.0.0.1:$BROKER_PORT" --label fill --mode produce \
+      --topic "read-$size" --record-bytes "$size" --records $(( 3000000000 / size )) --time-limit-s $(( RUN_SECONDS * 4 )) \
+      "${COMMON[@]}" >/dev/null
+    tributary "tributary-consume-$size" --mode consume --topic "read-$size" --record-bytes "$size" \
       --fetch-max-bytes 8388608 --time-limit-s $(( RUN_SECONDS * 2 )) "${COMMON[@]}"
     tributary "tributary-half-$size" --mode pipeline --topic "half-$size" --record-bytes "$size" \
       --rate "$rate" --records $(( rate * RUN_SECONDS )) --time-limit-s $(( RUN_SECONDS + 4 )) \
