@@ -137,7 +137,9 @@ LOADS=$(jq -s -r 'map(.loadavg) | "\(min)-\(max)"' "$IN")
   echo "  unrecorded produce and consume (its JIT warm-up); the runner itself compiles fully optimized code up front."
   echo "- Every measured run, peers' included, starts after \`sync\` and a 1 s pause, so none inherits the dirty"
   echo "  pages of an earlier one: on this VM the page cache absorbs a few GB of writes, after which every writer is"
-  echo "  held to the disk's sustained rate (about 370 MB/s, \`../shared/bench-peers/results-reference.md\`)."
+  echo "  held to the disk's sustained rate (about 370 MB/s, \`../shared/bench-peers/results-reference.md\`). Runs that"
+  echo "  write also start with the clean page cache dropped (\`drop_caches\`), so none pays to evict what an earlier run"
+  echo "  cached; consume runs keep it and read what was written just before them."
   echo "- Raw JSON lines of every run: \`latest.jsonl\`."
 } >"$MD"
 

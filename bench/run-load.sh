@@ -71,8 +71,15 @@ wait_port() { # wait_port PORT: up to 30 s
 }
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 # Before every measured run: write back the dirty pages earlier runs left, so no system starts with another's
-# writeback debt (on this VM the page cache absorbs a few GB, then writes are held to the disk's sustained rate).
-settle() { sync; sleep 1; }
+# writeback debt (on this VM the page cache absorbs a few GB, then writes are held to the disk's sustained rate),
+# and, before a run that writes, drop the clean page cache too, so every writer starts from the same free memory
+# instead of paying to evict what earlier runs cached (measured: a 1 KB max run fell from ~680 to ~300 MB/s after a
+# 3 GB fill). Consume runs keep the cache: they read what was just written, as a tail reader does.
+settle() {
+  sync
+  if [ "${1:-}" != keep-cache ] && [ -w /proc/sys/vm/drop_caches ]; then echo 3 >/proc/sys/vm/drop_caches; fi
+  sleep 1
+}
 cpu_s() { awk '{printf "%.2f", ($14+$15)/100}' "/proc/$1/stat"; } # utime+stime of a PID, in seconds (USER_HZ=100)
 
 # record JSON: adds rep and load average, appends to the results
@@ -180,7 +187,7 @@ warm_broker() {
 # tributary LABEL ARGS...: one runner invocation, with the broker's CPU seconds and RSS added to its JSON line.
 tributary() {
   local label=$1; shift
-  settle
+  case " $* " in *" --mode consume "*) settle keep-cache ;; *) settle ;; esac
   local l c0 c1; l=$(loadavg); c0=$(cpu_s "$BROKER_PID")
   timeout $(( RUN_SECONDS * 2 + 40 )) "$LOAD" --bootstrap "127.0.0.1:$BROKER_PORT" --label "$label" "$@" >"$WORK/run.json"
   c1=$(cpu_s "$BROKER_PID")
