@@ -14,6 +14,7 @@ internal static class GroupsCommand
     // Versions every broker of this codebase serves; ListGroups v4 is the first that returns each group's state.
     private const short ListGroupsVersion = 4;
     private const short DescribeGroupsVersion = 5;
+    private const short ConsumerGroupDescribeVersion = 0;
     private const short OffsetFetchVersion = 7;
     private const short ListOffsetsVersion = 7;
     private const long LatestTimestamp = -1;
@@ -52,6 +53,14 @@ internal static class GroupsCommand
 
     private static async Task<int> DescribeAsync(KafkaWireClient client, string groupId)
     {
+        // A KIP-848 consumer group is described by ConsumerGroupDescribe (DescribeGroups answers Dead for it, as Kafka does);
+        // any other group by DescribeGroups.
+        var consumerGroup = await client.SendAsync<ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse>(ApiKey.ConsumerGroupDescribe, ConsumerGroupDescribeVersion, new ConsumerGroupDescribeRequest { GroupIds = [groupId] }).ConfigureAwait(false);
+        if (consumerGroup.Groups is [{ ErrorCode: 0 } found])
+        {
+            return await DescribeConsumerGroupAsync(client, found).ConfigureAwait(false);
+        }
+
         var described = await client.SendAsync<DescribeGroupsRequest, DescribeGroupsResponse>(ApiKey.DescribeGroups, DescribeGroupsVersion, new DescribeGroupsRequest { Groups = [groupId] }).ConfigureAwait(false);
         var group = described.Groups[0];
         if (group.ErrorCode != 0)
@@ -84,9 +93,45 @@ internal static class GroupsCommand
             var assignment = assigned is null
                 ? $"{member.MemberAssignment.Length} assignment bytes"
                 : assigned.Count == 0 ? "no partitions" : string.Join("; ", assigned.Select(t => $"{t.Topic} [{string.Join(", ", t.Partitions)}]"));
-            Console.WriteLine($"  member {member.MemberId} (client {member.ClientId}{instance}): {assignment}");
+            Console.WriteLine($"  member {member.MemberId} (client {member.ClientId}, host {member.ClientHost}{instance}): {assignment}");
         }
 
+        await PrintOffsetsAsync(client, owners, committed).ConfigureAwait(false);
+        return 0;
+    }
+
+    /// <summary>A KIP-848 consumer group as ConsumerGroupDescribe reports it: members with epochs and assignments, then offsets.</summary>
+    private static async Task<int> DescribeConsumerGroupAsync(KafkaWireClient client, ConsumerGroupDescribeResponse.DescribedGroup group)
+    {
+        var committed = await CommittedAsync(client, group.GroupId).ConfigureAwait(false);
+        var owners = new Dictionary<(string Topic, int Partition), string>();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"group {group.GroupId}: {group.GroupState}, protocol consumer/{group.AssignorName} (KIP-848, group epoch {group.GroupEpoch}), {Plural(group.Members.Count, "member")}"));
+        foreach (var member in group.Members.OrderBy(m => m.MemberId, StringComparer.Ordinal))
+        {
+            var assigned = member.Assignment.TopicPartitions
+                .OrderBy(t => t.TopicName, StringComparer.Ordinal)
+                .Select(t => (Topic: t.TopicName, Partitions: t.Partitions.Order().ToList()))
+                .ToList();
+            foreach (var (topic, partitions) in assigned)
+            {
+                foreach (var p in partitions)
+                {
+                    owners[(topic, p)] = member.MemberId;
+                }
+            }
+
+            var instance = member.InstanceId is null ? "" : $", instance {member.InstanceId}";
+            var assignment = assigned.Count == 0 ? "no partitions" : string.Join("; ", assigned.Select(t => $"{t.Topic} [{string.Join(", ", t.Partitions)}]"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  member {member.MemberId} (client {member.ClientId}, host {member.ClientHost}{instance}, epoch {member.MemberEpoch}): {assignment}"));
+        }
+
+        await PrintOffsetsAsync(client, owners, committed).ConfigureAwait(false);
+        return 0;
+    }
+
+    /// <summary>Committed offset, log end offset and lag of every partition the group owns or has committed.</summary>
+    private static async Task PrintOffsetsAsync(KafkaWireClient client, Dictionary<(string Topic, int Partition), string> owners, Dictionary<(string Topic, int Partition), long> committed)
+    {
         var rows = owners.Keys.Union(committed.Keys).OrderBy(k => k.Topic, StringComparer.Ordinal).ThenBy(k => k.Partition).ToList();
         var ends = await EndOffsetsAsync(client, rows).ConfigureAwait(false);
         var topicWidth = rows.Select(r => r.Topic.Length).Append("TOPIC".Length).Max();
@@ -100,8 +145,6 @@ internal static class GroupsCommand
                 CultureInfo.InvariantCulture,
                 $"{key.Topic.PadRight(topicWidth)}  {key.Partition,9}  {Show(offset),9}  {Show(end),9}  {lag,9}  {owners.GetValueOrDefault(key, "-")}"));
         }
-
-        return 0;
     }
 
     /// <summary>

@@ -1,7 +1,10 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Tributary.Interop.Tests.Support;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
 using Tributary.Server;
+using Tributary.Server.Client;
 
 namespace Tributary.Interop.Tests;
 
@@ -54,7 +57,7 @@ public sealed partial class TributaryGroupsCliTests(ITestOutputHelper output) : 
         Assert.StartsWith($"group {group}: Stable, protocol consumer/range, 2 members", describe, StringComparison.Ordinal);
         foreach (var (memberId, partitions) in members)
         {
-            Assert.Contains($"  member {memberId} (client rdkafka): {topic} [{string.Join(", ", partitions)}]", describe, StringComparison.Ordinal);
+            Assert.Contains($"  member {memberId} (client rdkafka, host /127.0.0.1): {topic} [{string.Join(", ", partitions)}]", describe, StringComparison.Ordinal);
         }
 
         var owners = members.SelectMany(m => m.Partitions.Select(p => (p, m.MemberId))).ToDictionary(x => x.p, x => x.MemberId);
@@ -78,6 +81,51 @@ public sealed partial class TributaryGroupsCliTests(ITestOutputHelper output) : 
         var unknown = await ProcessRunner.RunAsync(StandaloneBroker.DotnetHost, [RepositoryPaths.TributaryDll, "groups", "describe", "no-such-group", "--bootstrap", broker.BootstrapServers], CliTimeout);
         Assert.Equal(2, unknown.ExitCode);
         Assert.Contains("group no-such-group does not exist", unknown.StandardError, StringComparison.Ordinal);
+    }
+
+    // A KIP-848 group (one member driven over the wire with ConsumerGroupHeartbeat, as a group.protocol=consumer client
+    // does) is described through ConsumerGroupDescribe: its assignor, the member's host, epoch and assignment, and the
+    // committed offset and lag of each partition. DescribeGroups alone would call it Dead, as Kafka does.
+    [Fact]
+    public async Task DescribeShowsAKip848ConsumerGroupWithItsMemberEpochAssignmentAndLag()
+    {
+        await using var broker = await TributaryBroker.StartAsync();
+        const string topic = "cli-kip848";
+        const string group = "cli-kip848-group";
+        await broker.CreateTopicAsync(topic, 2);
+        await ProduceAsync(broker.BootstrapServers, topic, 0, 10);
+        await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
+        var joined = await client.SendAsync<ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse>(ApiKey.ConsumerGroupHeartbeat, 0, new ConsumerGroupHeartbeatRequest
+        {
+            GroupId = group,
+            MemberId = "",
+            MemberEpoch = 0,
+            RebalanceTimeoutMs = 30_000,
+            SubscribedTopicNames = [topic],
+            ServerAssignor = "uniform",
+            TopicPartitions = [],
+        });
+        Assert.Equal(ErrorCode.None, (ErrorCode)joined.ErrorCode);
+        Assert.Equal([0, 1], joined.Assignment!.TopicPartitions.SelectMany(t => t.Partitions).Order());
+        var committed = await client.SendAsync<OffsetCommitRequest, OffsetCommitResponse>(ApiKey.OffsetCommit, 9, new OffsetCommitRequest
+        {
+            GroupId = group,
+            MemberId = joined.MemberId!,
+            GenerationIdOrMemberEpoch = joined.MemberEpoch,
+            Topics = [new OffsetCommitRequest.OffsetCommitRequestTopic { Name = topic, Partitions = [new OffsetCommitRequest.OffsetCommitRequestPartition { PartitionIndex = 0, CommittedOffset = 3 }] }],
+        });
+        Assert.Equal(ErrorCode.None, (ErrorCode)committed.Topics[0].Partitions[0].ErrorCode);
+
+        var describe = await RunCliAsync("groups", "describe", group, "--bootstrap", broker.BootstrapServers);
+
+        output.WriteLine(describe);
+        Assert.StartsWith($"group {group}: Stable, protocol consumer/uniform (KIP-848, group epoch {joined.MemberEpoch}), 1 member", describe, StringComparison.Ordinal);
+        Assert.Contains($"  member {joined.MemberId} (client tributary-cli, host /127.0.0.1, epoch {joined.MemberEpoch}): {topic} [0, 1]", describe, StringComparison.Ordinal);
+        var rows = Rows(describe);
+        var ends = rows.Select(r => long.Parse(r.End, CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(10, ends.Sum());
+        Assert.Equal(new Row(topic, 0, "3", rows[0].End, (ends[0] - 3).ToString(CultureInfo.InvariantCulture), joined.MemberId!), rows[0]);
+        Assert.Equal(new Row(topic, 1, "-", rows[1].End, "-", joined.MemberId!), rows[1]);
     }
 
     public void Dispose() => _work.Delete(recursive: true);
