@@ -81,18 +81,8 @@ internal static class GroupsCommand
         foreach (var member in group.Members.OrderBy(m => m.MemberId, StringComparer.Ordinal))
         {
             var assigned = group.ProtocolType == ConsumerProtocolType ? DecodeAssignment(member.MemberAssignment) : null;
-            foreach (var (topic, partitions) in assigned ?? [])
-            {
-                foreach (var p in partitions)
-                {
-                    owners[(topic, p)] = member.MemberId;
-                }
-            }
-
             var instance = member.GroupInstanceId is null ? "" : $", instance {member.GroupInstanceId}";
-            var assignment = assigned is null
-                ? $"{member.MemberAssignment.Length} assignment bytes"
-                : assigned.Count == 0 ? "no partitions" : string.Join("; ", assigned.Select(t => $"{t.Topic} [{string.Join(", ", t.Partitions)}]"));
+            var assignment = assigned is null ? $"{member.MemberAssignment.Length} assignment bytes" : Owned(owners, member.MemberId, assigned);
             Console.WriteLine($"  member {member.MemberId} (client {member.ClientId}, host {member.ClientHost}{instance}): {assignment}");
         }
 
@@ -112,21 +102,27 @@ internal static class GroupsCommand
                 .OrderBy(t => t.TopicName, StringComparer.Ordinal)
                 .Select(t => (Topic: t.TopicName, Partitions: t.Partitions.Order().ToList()))
                 .ToList();
-            foreach (var (topic, partitions) in assigned)
-            {
-                foreach (var p in partitions)
-                {
-                    owners[(topic, p)] = member.MemberId;
-                }
-            }
-
             var instance = member.InstanceId is null ? "" : $", instance {member.InstanceId}";
-            var assignment = assigned.Count == 0 ? "no partitions" : string.Join("; ", assigned.Select(t => $"{t.Topic} [{string.Join(", ", t.Partitions)}]"));
+            var assignment = Owned(owners, member.MemberId, assigned);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  member {member.MemberId} (client {member.ClientId}, host {member.ClientHost}{instance}, epoch {member.MemberEpoch}): {assignment}"));
         }
 
         await PrintOffsetsAsync(client, owners, committed).ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>Records <paramref name="memberId"/> as the owner of its partitions and returns them as the describe line shows them.</summary>
+    private static string Owned(Dictionary<(string Topic, int Partition), string> owners, string memberId, List<(string Topic, List<int> Partitions)> assigned)
+    {
+        foreach (var (topic, partitions) in assigned)
+        {
+            foreach (var p in partitions)
+            {
+                owners[(topic, p)] = memberId;
+            }
+        }
+
+        return assigned.Count == 0 ? "no partitions" : string.Join("; ", assigned.Select(t => $"{t.Topic} [{string.Join(", ", t.Partitions)}]"));
     }
 
     /// <summary>Committed offset, log end offset and lag of every partition the group owns or has committed.</summary>
