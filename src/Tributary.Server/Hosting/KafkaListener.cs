@@ -3,7 +3,6 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -50,7 +49,7 @@ public sealed class KafkaListener : IAsyncDisposable
             listener = l;
             l.UseConnectionHandler<KafkaConnectionHandler>();
         });
-        var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions()), loggerFactory);
+        var transport = new SocketListenerFactory(SocketTransportLimits.Default, loggerFactory);
         var server = new KestrelServer(Options.Create(options), transport, loggerFactory);
         try
         {

@@ -1,0 +1,247 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+
+namespace Tributary.Server.Networking;
+
+/// <summary>
+/// One accepted TCP connection as Kestrel sees it: a receive loop that fills the input pipe, a send loop that
+/// drains the output pipe, both on <see cref="BlockMemoryPool"/> blocks. Ends when the client closes, when a send
+/// or receive fails, or when Kestrel (or the handler) aborts it; <see cref="ConnectionClosed"/> fires then.
+/// </summary>
+internal sealed partial class SocketConnection : ConnectionContext, IConnectionIdFeature, IConnectionTransportFeature,
+    IConnectionItemsFeature, IConnectionLifetimeFeature, IConnectionEndPointFeature
+{
+    /// <summary>Smallest free space, in bytes, a receive reads into; less than this left in a block starts a new block.</summary>
+    private const int ReceiveBytesMin = BlockMemoryPool.BlockBytes / 2;
+
+    private static long s_lastId;
+
+    private readonly Socket _socket;
+    private readonly ILogger _logger;
+    private readonly Pipe _input;
+    private readonly Pipe _output;
+    private readonly CancellationTokenSource _closed = new();
+    private readonly Lock _abortLock = new();
+    private Task _receiving = Task.CompletedTask;
+    private Task _sending = Task.CompletedTask;
+    private volatile bool _aborted;
+
+    public SocketConnection(Socket socket, BlockMemoryPool pool, SocketTransportLimits limits, ILogger logger)
+    {
+        _socket = socket;
+        _logger = logger;
+        ConnectionId = "c" + Interlocked.Increment(ref s_lastId).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        LocalEndPoint = socket.LocalEndPoint;
+        RemoteEndPoint = socket.RemoteEndPoint;
+        _input = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
+            limits.InputBufferBytesMax, limits.InputBufferBytesMax / 2, BlockMemoryPool.BlockBytes, useSynchronizationContext: false));
+        _output = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
+            limits.OutputBufferBytesMax, limits.OutputBufferBytesMax / 2, BlockMemoryPool.BlockBytes, useSynchronizationContext: false));
+        Transport = new DuplexPipe(_input.Reader, _output.Writer);
+        ConnectionClosed = _closed.Token;
+        Features.Set<IConnectionIdFeature>(this);
+        Features.Set<IConnectionTransportFeature>(this);
+        Features.Set<IConnectionItemsFeature>(this);
+        Features.Set<IConnectionLifetimeFeature>(this);
+        Features.Set<IConnectionEndPointFeature>(this);
+    }
+
+    public override string ConnectionId { get; set; }
+
+    public override IFeatureCollection Features { get; } = new FeatureCollection();
+
+    public override IDictionary<object, object?> Items { get; set; } = new Dictionary<object, object?>();
+
+    public override IDuplexPipe Transport { get; set; }
+
+    public override CancellationToken ConnectionClosed { get; set; }
+
+    public override EndPoint? LocalEndPoint { get; set; }
+
+    public override EndPoint? RemoteEndPoint { get; set; }
+
+    public void Start()
+    {
+        _receiving = ReceiveLoopAsync();
+        _sending = SendLoopAsync();
+    }
+
+    public override void Abort(ConnectionAbortedException abortReason)
+    {
+        lock (_abortLock)
+        {
+            if (_aborted)
+            {
+                return;
+            }
+
+            _aborted = true;
+        }
+
+        LogAborted(ConnectionId, abortReason.Message);
+
+        // The send loop stops at its next read; shutting the socket down ends a receive that is waiting.
+        _output.Reader.CancelPendingRead();
+        ShutdownSocket();
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        _input.Reader.Complete();
+        _output.Writer.Complete();
+        Abort(new ConnectionAbortedException("The connection was disposed."));
+        await _receiving.ConfigureAwait(false);
+        await _sending.ConfigureAwait(false);
+        _socket.Dispose();
+        _closed.Dispose();
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        await Task.Yield();
+        Exception? error = null;
+        try
+        {
+            var writer = _input.Writer;
+            var filledLast = false;
+            while (true)
+            {
+                if (!filledLast)
+                {
+                    // Wait for data before taking a block, so an idle connection holds none.
+                    await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                }
+
+                var memory = writer.GetMemory(ReceiveBytesMin);
+                var received = await _socket.ReceiveAsync(memory, SocketFlags.None).ConfigureAwait(false);
+                if (received == 0)
+                {
+                    break; // the client closed its side
+                }
+
+                filledLast = received == memory.Length;
+                writer.Advance(received);
+                var flushed = await writer.FlushAsync().ConfigureAwait(false);
+                if (flushed.IsCompleted || flushed.IsCanceled)
+                {
+                    break; // the handler stopped reading
+                }
+            }
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown or SocketError.OperationAborted)
+        {
+            // An abort ends the input as a normal end of stream: the handler stops reading, nobody is to blame.
+            error = _aborted ? null : new ConnectionResetException(e.Message, e);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        catch (Exception e)
+        {
+            LogReceiveFailed(ConnectionId, e);
+            error = new IOException(e.Message, e);
+        }
+        finally
+        {
+            await _input.Writer.CompleteAsync(error).ConfigureAwait(false);
+            // Whoever is writing the output learns that nobody will read its answers.
+            _output.Reader.CancelPendingRead();
+            FireClosed();
+        }
+    }
+
+    private async Task SendLoopAsync()
+    {
+        await Task.Yield();
+        var reader = _output.Reader;
+        try
+        {
+            while (true)
+            {
+                var read = await reader.ReadAsync().ConfigureAwait(false);
+                if (read.IsCanceled)
+                {
+                    break;
+                }
+
+                var buffer = read.Buffer;
+                foreach (var segment in buffer)
+                {
+                    await _socket.SendAsync(segment, SocketFlags.None).ConfigureAwait(false);
+                }
+
+                reader.AdvanceTo(buffer.End);
+                if (read.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (SocketException)
+        {
+            // The peer is gone; the receive loop sees the same and reports it.
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        catch (Exception e)
+        {
+            LogSendFailed(ConnectionId, e);
+        }
+        finally
+        {
+            await reader.CompleteAsync().ConfigureAwait(false);
+            ShutdownSocket();
+        }
+    }
+
+    private void ShutdownSocket()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private void FireClosed()
+    {
+        // Handlers' callbacks run on the thread pool, never inside the receive loop.
+        ThreadPool.UnsafeQueueUserWorkItem(static state =>
+        {
+            try
+            {
+                state.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }, _closed, preferLocal: false);
+    }
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+
+    [LoggerMessage(EventId = 312, Level = LogLevel.Debug, Message = "Connection {ConnectionId} aborted: {Reason}")]
+    private partial void LogAborted(string connectionId, string reason);
+
+    [LoggerMessage(EventId = 310, Level = LogLevel.Warning, Message = "Connection {ConnectionId}: receive failed")]
+    private partial void LogReceiveFailed(string connectionId, Exception exception);
+
+    [LoggerMessage(EventId = 311, Level = LogLevel.Warning, Message = "Connection {ConnectionId}: send failed")]
+    private partial void LogSendFailed(string connectionId, Exception exception);
+}

@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+using Tributary.Protocol.Records;
+using Tributary.Server.Client;
+using Tributary.Server.Networking;
+
+namespace Tributary.Server.Tests;
+
+/// <summary>
+/// Tributary's socket transport under Kestrel, over real loopback sockets: frames larger than its buffers, pipelined
+/// requests, clients that vanish mid-frame or stop reading, stopping with connections open; and its block pool.
+/// </summary>
+public sealed class SocketTransportTests
+{
+    [Fact]
+    public async Task AProduceRequestSeveralTimesTheInputBufferIsReceivedWholeAndAnswered()
+    {
+        var options = new TributaryBrokerOptions();
+        options.Topics["large"] = 4;
+        await using var broker = await TributaryBroker.StartAsync(options);
+        await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
+
+        // Four partitions of ~900 KB each: one 3.6 MB frame, 3.4 times the transport's 1 MiB input limit.
+        var partitions = new List<ProduceRequest.PartitionProduceData>();
+        for (var p = 0; p < 4; p++)
+        {
+            var builder = new RecordBatchBuilder();
+            var value = new byte[900_000];
+            value.AsSpan().Fill((byte)('a' + p));
+            builder.Add(1_700_000_000_000, null, value, null);
+            partitions.Add(new ProduceRequest.PartitionProduceData { Index = p, Records = builder.Build() });
+        }
+
+        var request = new ProduceRequest { Acks = 1, TimeoutMs = 10_000, TopicData = [new ProduceRequest.TopicProduceData { Name = "large", PartitionData = partitions }] };
+        Assert.True(KafkaWireClient.Encode(ApiKey.Produce, 9, 1, null, request).Length > 3 * SocketTransportLimits.Default.InputBufferBytesMax);
+
+        var response = await client.SendAsync<ProduceRequest, ProduceResponse>(ApiKey.Produce, 9, request).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.All(response.Responses[0].PartitionResponses, r => Assert.Equal((short)0, r.ErrorCode));
+        for (var p = 0; p < 4; p++)
+        {
+            var values = await WireRoundTrip.FetchValuesAsync(client, "large", p, 0);
+            Assert.Equal(new string((char)('a' + p), 900_000), Assert.Single(values));
+        }
+    }
+
+    [Fact]
+    public async Task ManyPipelinedRequestsAreAnsweredInOrder()
+    {
+        await using var broker = await TributaryBroker.StartAsync();
+        await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
+
+        // 500 ApiVersions requests written back to back before any answer is read: the answers span many blocks.
+        var frames = new List<byte>();
+        for (var i = 0; i < 500; i++)
+        {
+            frames.AddRange(KafkaWireClient.Encode(ApiKey.ApiVersions, 3, 1000 + i, "pipelined", new ApiVersionsRequest { ClientSoftwareName = "t", ClientSoftwareVersion = "1" }));
+        }
+
+        await client.WriteRawAsync([.. frames]);
+        for (var i = 0; i < 500; i++)
+        {
+            var frame = await client.ReadFrameAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(1000 + i, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(frame));
+        }
+    }
+
+    [Fact]
+    public async Task AClientThatVanishesMidFrameOrStopsReadingCostsOnlyItsOwnConnection()
+    {
+        var options = new TributaryBrokerOptions();
+        options.Topics["t"] = 1;
+        await using var broker = await TributaryBroker.StartAsync(options);
+
+        // Half of a 1 MB frame, then a reset.
+        using (var socket = new Socket(SocketType.Stream, ProtocolType.Tcp))
+        {
+            await socket.ConnectAsync("127.0.0.1", broker.Port);
+            var partial = new byte[500_000];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(partial, 1_000_000);
+            await socket.SendAsync(partial);
+            socket.LingerState = new LingerOption(true, 0);
+        }
+
+        // A client that sends fetches and never reads: its answers back up in its socket and its output buffer, no further.
+        using var silent = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await silent.ConnectAsync("127.0.0.1", broker.Port);
+        await using (var writer = await KafkaWireClient.ConnectAsync(broker.BootstrapServers))
+        {
+            var value = new string('v', 100_000);
+            for (var i = 0; i < 20; i++)
+            {
+                await WireRoundTrip.ProduceAsync(writer, "t", 0, value);
+            }
+        }
+
+        var fetch = KafkaWireClient.Encode(ApiKey.Fetch, 12, 7, "silent", new FetchRequest
+        {
+            ReplicaId = -1,
+            MaxWaitMs = 0,
+            MaxBytes = 4 * 1024 * 1024,
+            SessionEpoch = -1,
+            Topics = [new FetchRequest.FetchTopic { Topic = "t", Partitions = [new FetchRequest.FetchPartition { Partition = 0, PartitionMaxBytes = 4 * 1024 * 1024, LogStartOffset = -1 }] }],
+        });
+        for (var i = 0; i < 20; i++)
+        {
+            await silent.SendAsync(fetch);
+        }
+
+        // Everyone else is served as before.
+        await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
+        var produced = await WireRoundTrip.ProduceAsync(client, "t", 0, "after").WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(0, produced.Responses[0].PartitionResponses[0].ErrorCode);
+        Assert.Equal(20, produced.Responses[0].PartitionResponses[0].BaseOffset);
+    }
+
+    [Fact]
+    public async Task StopClosesAnIdleOpenConnectionAndTheClientSeesTheEnd()
+    {
+        var broker = await TributaryBroker.StartAsync();
+        await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
+        await client.SendAsync<ApiVersionsRequest, ApiVersionsResponse>(ApiKey.ApiVersions, 3, new ApiVersionsRequest { ClientSoftwareName = "t", ClientSoftwareVersion = "1" });
+
+        var clock = Stopwatch.StartNew();
+        await broker.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"stop took {clock.Elapsed}");
+        await Assert.ThrowsAnyAsync<Exception>(() => client.ReadFrameAsync().WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public void TheBlockPoolHandsOutDistinctBlocksReusesReturnedOnesAndKeepsAtMostItsLimit()
+    {
+        using var pool = new BlockMemoryPool(pooledBlocksMax: 2);
+        var a = pool.Rent();
+        var b = pool.Rent();
+        var c = pool.Rent();
+        Assert.Equal(BlockMemoryPool.BlockBytes, a.Memory.Length);
+        Assert.False(a.Memory.Span.Overlaps(b.Memory.Span));
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent(BlockMemoryPool.BlockBytes + 1));
+
+        a.Dispose();
+        a.Dispose(); // a second return must not put the block in the pool twice
+        Assert.Equal(1, pool.IdleBlocks);
+        b.Dispose();
+        c.Dispose();
+        Assert.Equal(2, pool.IdleBlocks);
+
+        var again = pool.Rent();
+        Assert.Equal(1, pool.IdleBlocks);
+        Assert.True(again.Memory.Span.Overlaps(a.Memory.Span) || again.Memory.Span.Overlaps(b.Memory.Span));
+    }
+}
