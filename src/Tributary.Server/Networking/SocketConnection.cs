@@ -19,7 +19,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     /// <summary>Smallest free space, in bytes, a receive reads into; less than this left in a block starts a new block.</summary>
     private const int ReceiveBytesMin = BlockMemoryPool.BlockBytes / 2;
 
-    private static long s_lastId;
+    private static long _lastId;
 
     private readonly Socket _socket;
     private readonly ILogger _logger;
@@ -35,7 +35,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     {
         _socket = socket;
         _logger = logger;
-        ConnectionId = "c" + Interlocked.Increment(ref s_lastId).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        ConnectionId = "c" + Interlocked.Increment(ref _lastId).ToString(System.Globalization.CultureInfo.InvariantCulture);
         LocalEndPoint = socket.LocalEndPoint;
         RemoteEndPoint = socket.RemoteEndPoint;
         _input = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
