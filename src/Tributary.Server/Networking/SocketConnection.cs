@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
@@ -19,6 +20,9 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     /// <summary>Smallest free space, in bytes, a receive reads into; less than this left in a block starts a new block.</summary>
     private const int ReceiveBytesMin = BlockMemoryPool.BlockBytes / 2;
 
+    /// <summary>Blocks one gathering send hands the kernel (below Linux's 1,024 iovecs per sendmsg).</summary>
+    private const int SendSegmentsMax = 256;
+
     private static long _lastId;
 
     private readonly Socket _socket;
@@ -27,6 +31,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     private readonly Pipe _output;
     private readonly CancellationTokenSource _closed = new();
     private readonly Lock _abortLock = new();
+    private readonly List<ArraySegment<byte>> _sendSegments = new(SendSegmentsMax);
     private Task _receiving = Task.CompletedTask;
     private Task _sending = Task.CompletedTask;
     private volatile bool _aborted;
@@ -170,9 +175,13 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
                 }
 
                 var buffer = read.Buffer;
-                foreach (var segment in buffer)
+                if (buffer.IsSingleSegment)
                 {
-                    await _socket.SendAsync(segment, SocketFlags.None).ConfigureAwait(false);
+                    await _socket.SendAsync(buffer.First, SocketFlags.None).ConfigureAwait(false);
+                }
+                else
+                {
+                    await SendGatheredAsync(buffer).ConfigureAwait(false);
                 }
 
                 reader.AdvanceTo(buffer.End);
@@ -197,6 +206,45 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         {
             await reader.CompleteAsync().ConfigureAwait(false);
             ShutdownSocket();
+        }
+    }
+
+    /// <summary>
+    /// A response spread over several blocks leaves in one gathering send per <see cref="SendSegmentsMax"/> blocks
+    /// rather than one send per block: a fetch response of megabytes crosses the kernel's TCP path a few times, not
+    /// once per 64 KiB.
+    /// </summary>
+    private async Task SendGatheredAsync(System.Buffers.ReadOnlySequence<byte> buffer)
+    {
+        foreach (var segment in buffer)
+        {
+            if (!MemoryMarshal.TryGetArray(segment, out var array))
+            {
+                throw new InvalidOperationException("pipe memory is not array-backed");
+            }
+
+            _sendSegments.Add(array);
+            if (_sendSegments.Count == SendSegmentsMax)
+            {
+                await SendSegmentsAsync().ConfigureAwait(false);
+            }
+        }
+
+        if (_sendSegments.Count > 0)
+        {
+            await SendSegmentsAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task SendSegmentsAsync()
+    {
+        try
+        {
+            await _socket.SendAsync(_sendSegments, SocketFlags.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sendSegments.Clear();
         }
     }
 
