@@ -224,4 +224,60 @@ public sealed class PartitionLogTests
         Assert.Equal(0, log.LogEndOffset);
         Assert.Equal(0, log.Append(batch).FirstOffset);
     }
+    [Theory]
+    [InlineData(DeviceKind.Memory)]
+    [InlineData(DeviceKind.File)]
+    public void A_fetch_read_of_large_batches_leaves_whole_batches_in_the_segment_until_they_are_copied(DeviceKind kind)
+    {
+        using var target = new StorageTarget(kind);
+        using var manager = target.Open();
+        var log = manager.GetOrCreate(Topic, 0, LogConfig.Default);
+        var value = new string('v', 1000);
+        var batch = Build(Enumerable.Range(0, 40).Select(i => Value($"{i:D4}{value}")).ToArray());
+        Assert.True(batch.Length >= Segments.LogSegment.DeferredBatchBytesMin);
+        log.Append(batch);
+        log.Append(batch);
+        log.Append(batch);
+        var plain = log.Read(0, 1 << 20).Records.ToArray();
+        var buffers = new ReadBuffers();
+
+        var read = log.Read(0, 1 << 20, minOneBatch: true, long.MaxValue, buffers);
+
+        Assert.True(MemoryMarshal.TryGetMemoryManager<byte, Segments.SegmentRecords>(read.Records, out var stored));
+        Assert.Equal((3 * batch.Length, 120L), (stored.Length, stored.NextOffset));
+        var copied = new byte[stored.Length];
+        stored.CopyTo(0, copied.AsSpan(0, 1000));
+        stored.CopyTo(1000, copied.AsSpan(1000));
+        Assert.False(stored.IsMaterialized);
+        Assert.Equal(plain, copied);
+
+        // Cut to whole batches by max bytes, and by the offset limit (the last stable offset of read_committed).
+        var cut = log.Read(0, (int)(batch.Length * 2.5), minOneBatch: true, long.MaxValue, buffers);
+        Assert.True(MemoryMarshal.TryGetMemoryManager<byte, Segments.SegmentRecords>(cut.Records, out var two));
+        Assert.Equal((2 * batch.Length, 80L), (two.Length, two.NextOffset));
+        Assert.Equal(plain.AsSpan(0, 2 * batch.Length).ToArray(), cut.Records.ToArray());
+        var limited = log.Read(40, 1 << 20, minOneBatch: true, maxOffset: 80, buffers);
+        Assert.Equal([40L], ReadHeaders(limited.Records).Select(h => h.BaseOffset));
+
+        // Small batches are read at once, as before.
+        var small = manager.GetOrCreate(Topic, 1, LogConfig.Default);
+        small.Append(Concat(Build("a", 3), Build("b", 2)));
+        Assert.True(MemoryMarshal.TryGetArray(small.Read(0, 1 << 20, minOneBatch: true, long.MaxValue, buffers).Records, out _));
+        buffers.Release();
+    }
+
+    [Fact]
+    public void Deferred_records_whose_segment_was_closed_fail_to_copy_with_an_io_error()
+    {
+        using var target = new StorageTarget(DeviceKind.File);
+        var manager = target.Open();
+        var log = manager.GetOrCreate(Topic, 0, LogConfig.Default);
+        log.Append(Build(Enumerable.Range(0, 40).Select(i => Value(new string('x', 1000))).ToArray()));
+        var read = log.Read(0, 1 << 20, minOneBatch: true, long.MaxValue, new ReadBuffers());
+        Assert.True(MemoryMarshal.TryGetMemoryManager<byte, Segments.SegmentRecords>(read.Records, out var stored));
+
+        manager.Dispose();
+
+        Assert.Throws<IOException>(() => stored.CopyTo(0, new byte[100]));
+    }
 }

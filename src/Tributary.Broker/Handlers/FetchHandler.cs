@@ -1,9 +1,11 @@
+using System.Runtime.InteropServices;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Metadata;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 using Tributary.Protocol.Records;
 using Tributary.Storage;
+using Tributary.Storage.Segments;
 
 namespace Tributary.Broker.Handlers;
 
@@ -160,6 +162,11 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
     /// <summary>The offset after the last batch of the stored bytes (headers only are read).</summary>
     private static long EndOffset(ReadOnlyMemory<byte> records)
     {
+        if (MemoryMarshal.TryGetMemoryManager<byte, SegmentRecords>(records, out var stored, out var start, out var length) && start == 0 && length == stored.Length)
+        {
+            return stored.NextOffset; // still in the file: its reader walked the headers already
+        }
+
         long end = 0;
         for (var remaining = records; remaining.Length >= RecordBatchHeader.Size;)
         {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Tributary.Protocol;
@@ -166,8 +167,37 @@ public ref struct KafkaWriter
 
     public void WriteNullableBytes(byte[]? value, bool compact) => WriteNullableBytes(value, value is null, compact);
 
-    public void WriteRecords(ReadOnlyMemory<byte>? value, bool compact) =>
+    public void WriteRecords(ReadOnlyMemory<byte>? value, bool compact)
+    {
+        if (value is { } records && MemoryMarshal.TryGetMemoryManager<byte, DeferredBytes>(records, out var deferred, out var start, out var length))
+        {
+            WriteLength(length, compact, wide: true);
+            WriteDeferred(deferred, start, length);
+            return;
+        }
+
         WriteNullableBytes(value.HasValue ? value.Value.Span : default, !value.HasValue, compact);
+    }
+
+    /// <summary>
+    /// Has <paramref name="source"/> copy itself into the output's own memory, a piece at a time: whatever the output
+    /// has left in its current buffer (at least <see cref="DeferredPieceBytesMin"/> bytes), so no copy is made in between.
+    /// </summary>
+    private void WriteDeferred(DeferredBytes source, int start, int length)
+    {
+        var done = 0;
+        while (done < length)
+        {
+            var span = _output.GetSpan(Math.Min(length - done, DeferredPieceBytesMin));
+            var n = Math.Min(span.Length, length - done);
+            source.CopyTo(start + done, span[..n]);
+            Commit(n);
+            done += n;
+        }
+    }
+
+    /// <summary>Smallest piece, in bytes, a deferred copy asks the output for (the output may give more).</summary>
+    private const int DeferredPieceBytesMin = 4096;
 
     public void WriteArrayLength(int count, bool compact) => WriteLength(count, compact, wide: true);
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
 using Tributary.Broker.Dispatch;
 using Tributary.Protocol;
@@ -26,11 +27,22 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         var unflushed = false;
         var clientHost = RequestContext.FormatClientHost(connection.RemoteEndPoint);
         LogConnected(connection.ConnectionId, connection.RemoteEndPoint?.ToString());
+
+        // When the server stops it asks every connection to close: one between requests closes at once, one in the
+        // middle of a request first answers it (Kestrel aborts whatever is still open after the shutdown grace).
+        var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+        using var onCloseRequested = closeRequested.Register(static state => ((PipeReader)state!).CancelPendingRead(), input);
         try
         {
             while (true)
             {
                 var read = await input.ReadAsync(cancellation).ConfigureAwait(false);
+                if (read.IsCanceled)
+                {
+                    LogClosedForStop(connection.ConnectionId);
+                    return;
+                }
+
                 var buffer = read.Buffer;
                 while (true)
                 {
@@ -145,6 +157,9 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
 
     [LoggerMessage(EventId = 301, Level = LogLevel.Warning, Message = "Closing connection {ConnectionId}: {Reason}")]
     private partial void LogClosed(string connectionId, string reason);
+
+    [LoggerMessage(EventId = 303, Level = LogLevel.Debug, Message = "Closing connection {ConnectionId}: the server is stopping")]
+    private partial void LogClosedForStop(string connectionId);
 
     [LoggerMessage(EventId = 302, Level = LogLevel.Debug, Message = "Connection {ConnectionId} ended")]
     private partial void LogDisconnected(string connectionId);

@@ -99,7 +99,9 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     {
         _input.Reader.Complete();
         _output.Writer.Complete();
-        Abort(new ConnectionAbortedException("The connection was disposed."));
+        _aborted = true;
+        _output.Reader.CancelPendingRead();
+        ShutdownSocket();
         await _receiving.ConfigureAwait(false);
         await _sending.ConfigureAwait(false);
         _socket.Dispose();

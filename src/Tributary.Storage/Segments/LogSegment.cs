@@ -324,8 +324,14 @@ internal sealed class LogSegment : IDisposable
             return true;
         }
 
-        // Uninitialized: every byte handed out is overwritten by the read first.
         var length = checked((int)wanted); // at most max(maxBytes, one batch), both ints
+        if (buffers is not null && first.TotalSize >= DeferredBatchBytesMin)
+        {
+            records = ReadDeferred(position, length, first, highWatermark);
+            return true;
+        }
+
+        // Uninitialized: every byte handed out is overwritten by the read first.
         var buffer = buffers?.Rent(length) ?? GC.AllocateUninitializedArray<byte>(length);
         var read = _log.ReadAt(position, buffer.AsSpan(0, length));
         var end = 0;
@@ -342,6 +348,43 @@ internal sealed class LogSegment : IDisposable
 
         records = buffer.AsMemory(0, end);
         return true;
+    }
+
+    /// <summary>
+    /// Smallest first batch, in bytes, for which a fetch's read is deferred to the response's serialization
+    /// (<see cref="SegmentRecords"/>): finding where the last whole batch ends then costs one small read per batch,
+    /// cheap against batches of this size, not against a log of one-record batches, which is read at once as before.
+    /// </summary>
+    public const int DeferredBatchBytesMin = 16 * 1024;
+
+    /// <summary>Most batches one deferred read walks; the fetch returns those, and the client asks for the rest.</summary>
+    public const int DeferredBatchesMax = 1024;
+
+    /// <summary>Whole batches from <paramref name="position"/> within <paramref name="length"/> bytes, found by their headers, bytes left in the file.</summary>
+    private ReadOnlyMemory<byte> ReadDeferred(long position, int length, BatchPrefix first, long highWatermark)
+    {
+        Span<byte> prefixBytes = stackalloc byte[BatchPrefix.Bytes];
+        var batch = first;
+        var end = 0;
+        var nextOffset = first.BaseOffset;
+        for (var batches = 0; batches < DeferredBatchesMax; batches++)
+        {
+            if (batch.TotalSize > length - end || batch.BaseOffset >= highWatermark)
+            {
+                break;
+            }
+
+            end += batch.TotalSize;
+            nextOffset = batch.LastOffset + 1;
+            if (length - end < BatchPrefix.Bytes || _log.ReadAt(position + end, prefixBytes) != prefixBytes.Length)
+            {
+                break;
+            }
+
+            batch = BatchPrefix.Read(prefixBytes);
+        }
+
+        return new SegmentRecords(_log, position, end, nextOffset).Memory;
     }
 
     /// <summary>Base offset of the first batch whose maxTimestamp is at least <paramref name="timestampMs"/>, below the high watermark.</summary>
