@@ -45,6 +45,79 @@ public sealed class SocketTransportTests
         }
     }
 
+    [Theory]
+    [InlineData(4)] // records are the response's last bytes
+    [InlineData(11)]
+    [InlineData(12)] // flexible: tagged fields follow the records
+    public async Task AFetchOfLargeStoredBatchesFromSeveralPartitionsReturnsTheProducedBytesInOrder(short version)
+    {
+        var options = new TributaryBrokerOptions { InMemory = false };
+        options.Topics["stored"] = 3;
+        await using var broker = await TributaryBroker.StartAsync(options);
+        await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
+        var expected = new Dictionary<int, List<string>>();
+        for (var round = 0; round < 3; round++)
+        {
+            var partitions = new List<ProduceRequest.PartitionProduceData>();
+            for (var p = 0; p < 3; p++)
+            {
+                var builder = new RecordBatchBuilder();
+                for (var i = 0; i < 30; i++)
+                {
+                    var value = $"{p}-{round}-{i}-" + new string((char)('a' + i % 26), 1000);
+                    (expected.TryGetValue(p, out var list) ? list : expected[p] = []).Add(value);
+                    builder.Add(1_700_000_000_000, null, System.Text.Encoding.UTF8.GetBytes(value), null);
+                }
+
+                partitions.Add(new ProduceRequest.PartitionProduceData { Index = p, Records = builder.Build() });
+            }
+
+            var produced = await client.SendAsync<ProduceRequest, ProduceResponse>(ApiKey.Produce, 9, new ProduceRequest
+            {
+                Acks = 1,
+                TimeoutMs = 10_000,
+                TopicData = [new ProduceRequest.TopicProduceData { Name = "stored", PartitionData = partitions }],
+            });
+            Assert.All(produced.Responses[0].PartitionResponses, r => Assert.Equal((short)0, r.ErrorCode));
+        }
+
+        // Two fetches pipelined on one connection, each answering all three partitions from the segment files.
+        var fetch = new FetchRequest
+        {
+            ReplicaId = -1,
+            MaxBytes = 16 * 1024 * 1024,
+            SessionEpoch = -1,
+            Topics = [new FetchRequest.FetchTopic { Topic = "stored", Partitions = [.. Enumerable.Range(0, 3).Select(p => new FetchRequest.FetchPartition { Partition = p, PartitionMaxBytes = 4 * 1024 * 1024, LogStartOffset = -1 })] }],
+        };
+        await client.WriteRawAsync([.. KafkaWireClient.Encode(ApiKey.Fetch, version, 41, "t", fetch), .. KafkaWireClient.Encode(ApiKey.Fetch, version, 42, "t", fetch)]);
+        foreach (var correlationId in new[] { 41, 42 })
+        {
+            var frame = await client.ReadFrameAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            var reader = new KafkaReader(frame);
+            Assert.Equal(correlationId, ResponseHeader.Read(ref reader, version >= 12 ? (short)1 : (short)0).CorrelationId);
+            var response = FetchResponse.Read(ref reader, version);
+            Assert.True(reader.End);
+            foreach (var partition in response.Responses.Single().Partitions)
+            {
+                Assert.Equal(0, partition.ErrorCode);
+                var values = new List<string>();
+                var records = partition.Records!.Value;
+                for (var position = 0; position < records.Length;)
+                {
+                    var batch = RecordBatch.Read(records[position..]);
+                    foreach (var record in batch.Records)
+                    {
+                        values.Add(System.Text.Encoding.UTF8.GetString(record.Value!.Value.Span));
+                    }
+
+                    position += batch.Header.TotalSize;
+                }
+
+                Assert.Equal(expected[partition.PartitionIndex], values);
+            }
+        }
+    }
+
     [Fact]
     public async Task ManyPipelinedRequestsAreAnsweredInOrder()
     {
