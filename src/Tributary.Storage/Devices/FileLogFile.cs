@@ -11,6 +11,9 @@ internal sealed class FileLogFile : ILogFile
     private readonly SafeFileHandle _handle;
     private long _length;
 
+    /// <summary>Start of the appended bytes not yet handed to <see cref="Writeback"/>; -1 once it proved unavailable.</summary>
+    private long _writebackFrom;
+
     public FileLogFile(string path)
     {
         // FileShare.Delete: a segment may be deleted by retention while a reader still holds its handle.
@@ -20,6 +23,7 @@ internal sealed class FileLogFile : ILogFile
             FileAccess.ReadWrite,
             FileShare.ReadWrite | FileShare.Delete);
         _length = RandomAccess.GetLength(_handle);
+        _writebackFrom = _length;
     }
 
     public long Length => Volatile.Read(ref _length);
@@ -28,7 +32,12 @@ internal sealed class FileLogFile : ILogFile
     {
         var position = _length;
         RandomAccess.Write(_handle, data, position);
-        Volatile.Write(ref _length, position + data.Length);
+        var end = position + data.Length;
+        Volatile.Write(ref _length, end);
+        if (_writebackFrom >= 0 && end - _writebackFrom >= Writeback.IntervalBytes)
+        {
+            _writebackFrom = Writeback.Start(_handle, _writebackFrom, end - _writebackFrom) ? end : -1;
+        }
     }
 
     public int ReadAt(long position, Span<byte> destination)
@@ -52,6 +61,7 @@ internal sealed class FileLogFile : ILogFile
     {
         RandomAccess.SetLength(_handle, length);
         Volatile.Write(ref _length, length);
+        _writebackFrom = _writebackFrom < 0 ? -1 : Math.Min(_writebackFrom, length);
     }
 
     public void Flush() => RandomAccess.FlushToDisk(_handle);
