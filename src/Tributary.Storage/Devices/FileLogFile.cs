@@ -11,10 +11,9 @@ internal sealed class FileLogFile : ILogFile
     private readonly SafeFileHandle _handle;
     private long _length;
 
-    /// <summary>Start of the appended bytes not yet handed to <see cref="Writeback"/>; -1 once it proved unavailable.</summary>
-    private long _writebackFrom;
+    private readonly WritebackSchedule _writeback;
 
-    public FileLogFile(string path)
+    public FileLogFile(string path, long writebackLagMs = Writeback.LagMs)
     {
         // FileShare.Delete: a segment may be deleted by retention while a reader still holds its handle.
         _handle = File.OpenHandle(
@@ -23,7 +22,7 @@ internal sealed class FileLogFile : ILogFile
             FileAccess.ReadWrite,
             FileShare.ReadWrite | FileShare.Delete);
         _length = RandomAccess.GetLength(_handle);
-        _writebackFrom = _length;
+        _writeback = new WritebackSchedule(_handle, _length, writebackLagMs, static () => Environment.TickCount64);
     }
 
     public long Length => Volatile.Read(ref _length);
@@ -34,10 +33,7 @@ internal sealed class FileLogFile : ILogFile
         RandomAccess.Write(_handle, data, position);
         var end = position + data.Length;
         Volatile.Write(ref _length, end);
-        if (_writebackFrom >= 0 && end - _writebackFrom >= Writeback.IntervalBytes)
-        {
-            _writebackFrom = Writeback.Start(_handle, _writebackFrom, end - _writebackFrom) ? end : -1;
-        }
+        _writeback.OnAppended(end);
     }
 
     public int ReadAt(long position, Span<byte> destination)
@@ -61,7 +57,7 @@ internal sealed class FileLogFile : ILogFile
     {
         RandomAccess.SetLength(_handle, length);
         Volatile.Write(ref _length, length);
-        _writebackFrom = _writebackFrom < 0 ? -1 : Math.Min(_writebackFrom, length);
+        _writeback.OnTruncated(length);
     }
 
     public void Flush() => RandomAccess.FlushToDisk(_handle);
