@@ -140,6 +140,31 @@ public sealed class SocketTransportTests
     }
 
     [Fact]
+    public async Task AnswersWrittenBeforeTheBrokerClosesAConnectionStillReachTheClient()
+    {
+        await using var broker = await TributaryBroker.StartAsync();
+        await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
+
+        // 50 valid requests, then a frame for an API that does not exist, all in one write: the broker answers the
+        // 50, then closes the connection; the answers it wrote before closing are delivered, then the end of stream.
+        var frames = new List<byte>();
+        for (var i = 0; i < 50; i++)
+        {
+            frames.AddRange(KafkaWireClient.Encode(ApiKey.ApiVersions, 3, 100 + i, "t", new ApiVersionsRequest { ClientSoftwareName = "t", ClientSoftwareVersion = "1" }));
+        }
+
+        frames.AddRange(new byte[] { 0, 0, 0, 10, 0x7D, 0x00, 0, 0, 0, 0, 0, 99, 0xFF, 0xFF }); // api key 32000, version 0, correlation id 99, null client id
+        await client.WriteRawAsync([.. frames]);
+        for (var i = 0; i < 50; i++)
+        {
+            var frame = await client.ReadFrameAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(100 + i, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(frame));
+        }
+
+        await Assert.ThrowsAnyAsync<Exception>(() => client.ReadFrameAsync().WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
     public async Task AClientThatVanishesMidFrameOrStopsReadingCostsOnlyItsOwnConnection()
     {
         var options = new TributaryBrokerOptions();

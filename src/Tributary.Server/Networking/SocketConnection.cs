@@ -20,6 +20,9 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     /// <summary>Smallest free space, in bytes, a receive reads into; less than this left in a block starts a new block.</summary>
     private const int ReceiveBytesMin = BlockMemoryPool.BlockBytes / 2;
 
+    /// <summary>Longest a closing connection waits for the client to take the answers already written.</summary>
+    public static readonly TimeSpan DrainTimeMax = TimeSpan.FromSeconds(5);
+
     /// <summary>Blocks one gathering send hands the kernel (below Linux's 1,024 iovecs per sendmsg).</summary>
     private const int SendSegmentsMax = 256;
 
@@ -98,7 +101,21 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     public override async ValueTask DisposeAsync()
     {
         _input.Reader.Complete();
+
+        // The handler is done: answers it flushed but the socket has not taken yet still go out (the send loop ends
+        // once the completed output is drained), unless the client does not take them within the drain limit.
         _output.Writer.Complete();
+        if (!_aborted)
+        {
+            try
+            {
+                await _sending.WaitAsync(DrainTimeMax).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+
         _aborted = true;
         _output.Reader.CancelPendingRead();
         ShutdownSocket();
