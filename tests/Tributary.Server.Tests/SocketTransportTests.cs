@@ -165,6 +165,36 @@ public sealed class SocketTransportTests
     }
 
     [Fact]
+    public async Task AClientThatClosesItsSendingSideStillGetsTheAnswersToWhatItSent()
+    {
+        await using var broker = await TributaryBroker.StartAsync();
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync("127.0.0.1", broker.Port);
+        var frames = new List<byte>();
+        for (var i = 0; i < 50; i++)
+        {
+            frames.AddRange(KafkaWireClient.Encode(ApiKey.ApiVersions, 3, 200 + i, "t", new ApiVersionsRequest { ClientSoftwareName = "t", ClientSoftwareVersion = "1" }));
+        }
+
+        using var stream = new NetworkStream(socket);
+        await socket.SendAsync(frames.ToArray());
+        socket.Shutdown(SocketShutdown.Send);
+
+        var received = new MemoryStream();
+        await stream.CopyToAsync(received).WaitAsync(TimeSpan.FromSeconds(30)); // to the broker's end of stream
+        var bytes = received.ToArray();
+        var correlationIds = new List<int>();
+        for (var position = 0; position < bytes.Length;)
+        {
+            var size = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(position));
+            correlationIds.Add(System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(position + 4)));
+            position += 4 + size;
+        }
+
+        Assert.Equal(Enumerable.Range(200, 50), correlationIds);
+    }
+
+    [Fact]
     public async Task AClientThatVanishesMidFrameOrStopsReadingCostsOnlyItsOwnConnection()
     {
         var options = new TributaryBrokerOptions();

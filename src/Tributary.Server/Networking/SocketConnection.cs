@@ -173,8 +173,13 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         finally
         {
             await _input.Writer.CompleteAsync(error).ConfigureAwait(false);
-            // Whoever is writing the output learns that nobody will read its answers.
-            _output.Reader.CancelPendingRead();
+            if (error is not null)
+            {
+                // The connection broke: whoever is writing the output learns that nobody will read its answers. A
+                // client that only closed its sending side still gets the answers to what it sent.
+                _output.Reader.CancelPendingRead();
+            }
+
             FireClosed();
         }
     }
