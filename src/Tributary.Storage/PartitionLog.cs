@@ -251,8 +251,9 @@ public sealed class PartitionLog : IDisposable
     public LogReadResult Read(long fetchOffset, int maxBytes, bool minOneBatch, long maxOffset) => Read(fetchOffset, maxBytes, minOneBatch, maxOffset, null);
 
     /// <summary>
-    /// As <see cref="Read(long, int, bool, long)"/>, with the bytes in an array rented from <paramref name="buffers"/>
-    /// (the caller returns it once the records are no longer referenced) instead of a new one.
+    /// As <see cref="Read(long, int, bool, long)"/>, for a fetch: large batches stay in the segment file until the
+    /// response is written (<see cref="Segments.SegmentRecords"/>), small ones land in an array rented from
+    /// <paramref name="buffers"/> (the caller returns it once the records are no longer referenced) instead of a new one.
     /// </summary>
     public LogReadResult Read(long fetchOffset, int maxBytes, bool minOneBatch, long maxOffset, ReadBuffers? buffers)
     {

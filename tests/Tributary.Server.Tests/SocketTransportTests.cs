@@ -125,13 +125,9 @@ public sealed class SocketTransportTests
         await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
 
         // 500 ApiVersions requests written back to back before any answer is read: the answers span many blocks.
-        var frames = new List<byte>();
-        for (var i = 0; i < 500; i++)
-        {
-            frames.AddRange(KafkaWireClient.Encode(ApiKey.ApiVersions, 3, 1000 + i, "pipelined", new ApiVersionsRequest { ClientSoftwareName = "t", ClientSoftwareVersion = "1" }));
-        }
+        var frames = ApiVersionsFrames(500, firstCorrelationId: 1000);
 
-        await client.WriteRawAsync([.. frames]);
+        await client.WriteRawAsync(frames);
         for (var i = 0; i < 500; i++)
         {
             var frame = await client.ReadFrameAsync().WaitAsync(TimeSpan.FromSeconds(30));
@@ -147,14 +143,10 @@ public sealed class SocketTransportTests
 
         // 50 valid requests, then a frame for an API that does not exist, all in one write: the broker answers the
         // 50, then closes the connection; the answers it wrote before closing are delivered, then the end of stream.
-        var frames = new List<byte>();
-        for (var i = 0; i < 50; i++)
-        {
-            frames.AddRange(KafkaWireClient.Encode(ApiKey.ApiVersions, 3, 100 + i, "t", new ApiVersionsRequest { ClientSoftwareName = "t", ClientSoftwareVersion = "1" }));
-        }
+        var frames = ApiVersionsFrames(50, firstCorrelationId: 100);
 
-        frames.AddRange(new byte[] { 0, 0, 0, 10, 0x7D, 0x00, 0, 0, 0, 0, 0, 99, 0xFF, 0xFF }); // api key 32000, version 0, correlation id 99, null client id
-        await client.WriteRawAsync([.. frames]);
+        frames = [.. frames, 0, 0, 0, 10, 0x7D, 0x00, 0, 0, 0, 0, 0, 99, 0xFF, 0xFF]; // api key 32000, version 0, correlation id 99, null client id
+        await client.WriteRawAsync(frames);
         for (var i = 0; i < 50; i++)
         {
             var frame = await client.ReadFrameAsync().WaitAsync(TimeSpan.FromSeconds(30));
@@ -170,14 +162,10 @@ public sealed class SocketTransportTests
         await using var broker = await TributaryBroker.StartAsync();
         using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync("127.0.0.1", broker.Port);
-        var frames = new List<byte>();
-        for (var i = 0; i < 50; i++)
-        {
-            frames.AddRange(KafkaWireClient.Encode(ApiKey.ApiVersions, 3, 200 + i, "t", new ApiVersionsRequest { ClientSoftwareName = "t", ClientSoftwareVersion = "1" }));
-        }
+        var frames = ApiVersionsFrames(50, firstCorrelationId: 200);
 
         using var stream = new NetworkStream(socket);
-        await socket.SendAsync(frames.ToArray());
+        await socket.SendAsync(frames);
         socket.Shutdown(SocketShutdown.Send);
 
         var received = new MemoryStream();
@@ -282,6 +270,11 @@ public sealed class SocketTransportTests
         Assert.Equal(1, pool.IdleBlocks);
         Assert.True(again.Memory.Span.Overlaps(a.Memory.Span) || again.Memory.Span.Overlaps(b.Memory.Span));
     }
+
+    /// <summary><paramref name="count"/> ApiVersions v3 request frames back to back, correlation ids counting up from <paramref name="firstCorrelationId"/>.</summary>
+    private static byte[] ApiVersionsFrames(int count, int firstCorrelationId) =>
+        [.. Enumerable.Range(firstCorrelationId, count).SelectMany(id =>
+            KafkaWireClient.Encode(ApiKey.ApiVersions, 3, id, "t", new ApiVersionsRequest { ClientSoftwareName = "t", ClientSoftwareVersion = "1" }))];
 
     private sealed class CapturingLoggerProvider : ILoggerProvider
     {

@@ -295,7 +295,9 @@ internal sealed class LogSegment : IDisposable
     /// Whole batches starting with the one that contains <paramref name="fetchOffset"/> (or the first after it), up to
     /// <paramref name="maxBytes"/>, at least one batch when <paramref name="minOneBatch"/>, none at or beyond
     /// <paramref name="highWatermark"/>. Returns false when this segment holds nothing at or after the offset.
-    /// The bytes land in an array rented from <paramref name="buffers"/> when given, else in a new one.
+    /// With <paramref name="buffers"/> (a fetch), batches of at least <see cref="DeferredBatchBytesMin"/> are returned as
+    /// <see cref="SegmentRecords"/>, left in the file until the response is written, and smaller ones land in an array
+    /// rented from <paramref name="buffers"/>; without it the bytes land in a new array.
     /// </summary>
     public bool Read(long fetchOffset, int maxBytes, bool minOneBatch, long highWatermark, ReadBuffers? buffers, out ReadOnlyMemory<byte> records)
     {
