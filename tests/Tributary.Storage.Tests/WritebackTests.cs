@@ -31,6 +31,8 @@ public sealed partial class WritebackTests : IDisposable
                 segment.Append(chunk);
             }
 
+            // The requests are made by the write-out thread, not by the appender.
+            Assert.True(SpinWait.SpinUntil(() => WritebackWorker.Shared!.Idle, TimeSpan.FromSeconds(30)), "write-out requests made");
             var (cached, dirty) = CacheStat(segmentPath);
             Assert.True(cached >= 1024, $"the appended pages are in the page cache ({cached} pages)");
             Assert.True(dirty < Writeback.IntervalBytes / PageBytes, $"{dirty} of {cached} pages still dirty");
@@ -98,6 +100,20 @@ public sealed partial class WritebackTests : IDisposable
         }
 
         Assert.Equal(3 * MiB, stuck.WrittenOut); // the three ranges beyond the limit
+    }
+
+    [Fact]
+    public void A_range_whose_file_closed_before_its_turn_is_dropped_quietly()
+    {
+        var path = Path.Combine(_directory, "closed.log");
+        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite);
+        RandomAccess.Write(handle, new byte[Writeback.IntervalBytes], 0);
+        var schedule = new WritebackSchedule(handle, 0, lagMs: 0, () => 0);
+        handle.Dispose();
+
+        Assert.True(Writeback.Start(handle, 0, Writeback.IntervalBytes));
+        schedule.OnAppended(Writeback.IntervalBytes); // made inline (no worker): must not throw either
+        Assert.False(schedule.Unavailable);
     }
 
     private static (long Cached, long Dirty) CacheStat(string path)

@@ -22,7 +22,7 @@ internal sealed class FileLogFile : ILogFile
             FileAccess.ReadWrite,
             FileShare.ReadWrite | FileShare.Delete);
         _length = RandomAccess.GetLength(_handle);
-        _writeback = new WritebackSchedule(_handle, _length, writebackLagMs, static () => Environment.TickCount64);
+        _writeback = new WritebackSchedule(_handle, _length, writebackLagMs, static () => Environment.TickCount64, WritebackWorker.Shared);
     }
 
     public long Length => Volatile.Read(ref _length);

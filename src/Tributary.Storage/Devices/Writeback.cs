@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
@@ -26,7 +27,16 @@ internal static partial class Writeback
 
     private const uint SyncFileRangeWrite = 2;
 
-    /// <summary>Asks the kernel to start writing out bytes [<paramref name="offset"/>, +<paramref name="length"/>); false if it cannot (then stop asking).</summary>
+    /// <summary>
+    /// Ranges waiting for <see cref="WritebackWorker"/>; when it is this far behind, the appender asks the kernel
+    /// itself.
+    /// </summary>
+    public const int QueuedRangesMax = 1024;
+
+    /// <summary>
+    /// Asks the kernel to start writing out bytes [<paramref name="offset"/>, +<paramref name="length"/>); false if it
+    /// cannot (then stop asking). A file closed meanwhile counts as done.
+    /// </summary>
     public static bool Start(SafeFileHandle handle, long offset, long length)
     {
         if (!OperatingSystem.IsLinux())
@@ -39,6 +49,10 @@ internal static partial class Writeback
         {
             handle.DangerousAddRef(ref added);
             return SyncFileRange((int)handle.DangerousGetHandle(), offset, length, SyncFileRangeWrite) == 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            return true;
         }
         finally
         {
@@ -55,15 +69,17 @@ internal static partial class Writeback
 
 /// <summary>
 /// One file's write-out bookkeeping: marks every <see cref="Writeback.IntervalBytes"/> appended with the time, and
-/// hands each range to <see cref="Writeback.Start"/> once it is <paramref name="lagMs"/> old. Called by the file's
-/// single appender only.
+/// hands each range to <paramref name="worker"/> once it is <paramref name="lagMs"/> old (or, without a worker, to
+/// <see cref="Writeback.Start"/> at once). Called by the file's single appender only.
 /// </summary>
-internal sealed class WritebackSchedule(SafeFileHandle handle, long length, long lagMs, Func<long> nowMs)
+internal sealed class WritebackSchedule(SafeFileHandle handle, long length, long lagMs, Func<long> nowMs, WritebackWorker? worker = null)
 {
     private readonly Queue<(long End, long AtMs)> _pending = new();
     private long _marked = length;
     private long _writtenOut = length;
-    private bool _unavailable;
+    private volatile bool _unavailable;
+
+    public SafeFileHandle Handle => handle;
 
     /// <summary>End of the bytes handed to the kernel for write-out so far.</summary>
     public long WrittenOut => _writtenOut;
@@ -94,8 +110,21 @@ internal sealed class WritebackSchedule(SafeFileHandle handle, long length, long
 
         if (target > _writtenOut)
         {
-            _unavailable = !Writeback.Start(handle, _writtenOut, target - _writtenOut);
+            if (worker is null || !worker.TryQueue(this, _writtenOut, target - _writtenOut))
+            {
+                OnStarted(Writeback.Start(handle, _writtenOut, target - _writtenOut));
+            }
+
             _writtenOut = target;
+        }
+    }
+
+    /// <summary>What the kernel said to a request; a refusal stops further requests for this file.</summary>
+    public void OnStarted(bool started)
+    {
+        if (!started)
+        {
+            _unavailable = true;
         }
     }
 
@@ -104,5 +133,52 @@ internal sealed class WritebackSchedule(SafeFileHandle handle, long length, long
         _pending.Clear();
         _marked = Math.Min(_marked, length);
         _writtenOut = Math.Min(_writtenOut, length);
+    }
+}
+
+/// <summary>
+/// One thread that makes every file's write-out requests, so an append never waits in <c>sync_file_range</c>: starting
+/// write-out can block while the block layer's queue is full (measured at 570 MB/s of 1 KB records: 0.2 ms per 1 MiB
+/// request on average, up to 6 ms), which used to land on the produce request that crossed the range's end.
+/// Holds at most <see cref="Writeback.QueuedRangesMax"/> requests; past that the appender makes its own.
+/// </summary>
+internal sealed class WritebackWorker
+{
+    private readonly BlockingCollection<(WritebackSchedule Schedule, long Offset, long Length)> _queue =
+        new(new ConcurrentQueue<(WritebackSchedule, long, long)>(), Writeback.QueuedRangesMax);
+
+    private long _queued;
+    private long _made;
+
+    private WritebackWorker()
+    {
+        new Thread(Run) { IsBackground = true, Name = "tributary-writeback" }.Start();
+    }
+
+    /// <summary>The process's worker (Linux only: elsewhere there is no write-out to start).</summary>
+    public static WritebackWorker? Shared { get; } = OperatingSystem.IsLinux() ? new WritebackWorker() : null;
+
+    public bool TryQueue(WritebackSchedule schedule, long offset, long length)
+    {
+        Interlocked.Increment(ref _queued);
+        if (_queue.TryAdd((schedule, offset, length)))
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _queued);
+        return false;
+    }
+
+    /// <summary>Whether every request queued so far has been made (for tests).</summary>
+    public bool Idle => Volatile.Read(ref _made) >= Volatile.Read(ref _queued);
+
+    private void Run()
+    {
+        foreach (var (schedule, offset, length) in _queue.GetConsumingEnumerable())
+        {
+            schedule.OnStarted(Writeback.Start(schedule.Handle, offset, length));
+            Interlocked.Increment(ref _made);
+        }
     }
 }
