@@ -144,9 +144,11 @@ internal sealed class WritebackSchedule(SafeFileHandle handle, long length, long
 /// </summary>
 internal sealed class WritebackWorker
 {
-    private readonly BlockingCollection<(WritebackSchedule Schedule, long Offset, long Length)> _queue =
-        new(new ConcurrentQueue<(WritebackSchedule, long, long)>(), Writeback.QueuedRangesMax);
-
+    // Not a BlockingCollection: its SemaphoreSlim spins with sched_yield before it sleeps, which cost 2% of the
+    // broker's CPU samples for a thread that has about 600 requests a second to make. An AutoResetEvent just sleeps.
+    private readonly ConcurrentQueue<(WritebackSchedule Schedule, long Offset, long Length)> _queue = new();
+    private readonly AutoResetEvent _queuedSignal = new(false);
+    private int _waiting;
     private long _queued;
     private long _made;
 
@@ -160,14 +162,16 @@ internal sealed class WritebackWorker
 
     public bool TryQueue(WritebackSchedule schedule, long offset, long length)
     {
-        Interlocked.Increment(ref _queued);
-        if (_queue.TryAdd((schedule, offset, length)))
+        if (Interlocked.Increment(ref _waiting) > Writeback.QueuedRangesMax)
         {
-            return true;
+            Interlocked.Decrement(ref _waiting);
+            return false;
         }
 
-        Interlocked.Decrement(ref _queued);
-        return false;
+        Interlocked.Increment(ref _queued);
+        _queue.Enqueue((schedule, offset, length));
+        _queuedSignal.Set();
+        return true;
     }
 
     /// <summary>Whether every request queued so far has been made (for tests).</summary>
@@ -175,10 +179,16 @@ internal sealed class WritebackWorker
 
     private void Run()
     {
-        foreach (var (schedule, offset, length) in _queue.GetConsumingEnumerable())
+        while (true)
         {
-            schedule.OnStarted(Writeback.Start(schedule.Handle, offset, length));
-            Interlocked.Increment(ref _made);
+            while (_queue.TryDequeue(out var request))
+            {
+                Interlocked.Decrement(ref _waiting);
+                request.Schedule.OnStarted(Writeback.Start(request.Schedule.Handle, request.Offset, request.Length));
+                Interlocked.Increment(ref _made);
+            }
+
+            _queuedSignal.WaitOne();
         }
     }
 }
