@@ -132,6 +132,8 @@ public sealed class FlushPolicyTests
 
             public void Truncate(long length) => inner.Truncate(length);
 
+            public void Trim() => inner.Trim();
+
             public void Flush()
             {
                 // A real blocking wait stands in for the disk; this is the device, not domain code.

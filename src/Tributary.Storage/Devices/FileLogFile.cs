@@ -13,6 +13,10 @@ internal sealed class FileLogFile : ILogFile
 
     private readonly WritebackSchedule _writeback;
 
+    // End of the blocks reserved by Preallocation (at least Length); the appender's only.
+    private long _reserved;
+    private bool _preallocationUnavailable = !OperatingSystem.IsLinux();
+
     public FileLogFile(string path, long writebackLagMs = Writeback.LagMs)
     {
         // FileShare.Delete: a segment may be deleted by retention while a reader still holds its handle.
@@ -22,6 +26,7 @@ internal sealed class FileLogFile : ILogFile
             FileAccess.ReadWrite,
             FileShare.ReadWrite | FileShare.Delete);
         _length = RandomAccess.GetLength(_handle);
+        _reserved = _length;
         _writeback = new WritebackSchedule(_handle, _length, writebackLagMs, static () => Environment.TickCount64, WritebackWorker.Shared);
     }
 
@@ -30,8 +35,13 @@ internal sealed class FileLogFile : ILogFile
     public void Append(ReadOnlySpan<byte> data)
     {
         var position = _length;
-        RandomAccess.Write(_handle, data, position);
         var end = position + data.Length;
+        if (end > _reserved && !_preallocationUnavailable)
+        {
+            Reserve(position, end);
+        }
+
+        RandomAccess.Write(_handle, data, position);
         Volatile.Write(ref _length, end);
         _writeback.OnAppended(end);
     }
@@ -57,10 +67,48 @@ internal sealed class FileLogFile : ILogFile
     {
         RandomAccess.SetLength(_handle, length);
         Volatile.Write(ref _length, length);
+        _reserved = length; // cutting the size also frees every block past it
         _writeback.OnTruncated(length);
+    }
+
+    public void Trim()
+    {
+        if (_reserved > _length)
+        {
+            // Setting the size it already has frees the reserved blocks past it.
+            RandomAccess.SetLength(_handle, _length);
+            _reserved = _length;
+        }
     }
 
     public void Flush() => RandomAccess.FlushToDisk(_handle);
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        try
+        {
+            Trim();
+        }
+        catch (IOException)
+        {
+            // Only disk space past the data stays reserved; the data is untouched.
+        }
+        finally
+        {
+            _handle.Dispose();
+        }
+    }
+
+    private void Reserve(long position, long end)
+    {
+        var to = Math.Max(end, position + Preallocation.StepFor(position));
+        if (Preallocation.Reserve(_handle, _reserved, to - _reserved))
+        {
+            _reserved = to;
+        }
+        else
+        {
+            _preallocationUnavailable = true;
+        }
+    }
 }

@@ -17,6 +17,9 @@ public interface ILogFile : IDisposable
     /// <summary>Cuts the file to <paramref name="length"/> bytes; the next append continues from there.</summary>
     void Truncate(long length);
 
+    /// <summary>Gives back disk space reserved past <see cref="Length"/> for appends to come (see <c>Preallocation</c>).</summary>
+    void Trim();
+
     /// <summary>Makes everything appended so far survive power loss (fsync).</summary>
     void Flush();
 }

@@ -32,6 +32,8 @@ internal sealed class MemoryLogFile(MemoryFileData data, Action onFlush) : ILogF
         data.Truncate(length);
     }
 
+    public void Trim() => ThrowIfDisposed();
+
     public void Flush()
     {
         ThrowIfDisposed();

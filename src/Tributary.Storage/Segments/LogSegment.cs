@@ -289,7 +289,11 @@ internal sealed class LogSegment : IDisposable
     /// Called when the segment stops being the active one (roll or clean close): as Kafka does, the time index gets a
     /// final entry for the newest timestamp, so a later load finds it without reading the log.
     /// </summary>
-    public void OnBecomeInactive() => _timeIndex.MaybeAppend(_largestTimestampMs, _offsetOfLargestTimestamp);
+    public void OnBecomeInactive()
+    {
+        _timeIndex.MaybeAppend(_largestTimestampMs, _offsetOfLargestTimestamp);
+        _log.Trim();
+    }
 
     /// <summary>
     /// Whole batches starting with the one that contains <paramref name="fetchOffset"/> (or the first after it), up to

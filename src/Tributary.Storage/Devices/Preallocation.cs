@@ -1,0 +1,55 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Tributary.Storage.Devices;
+
+/// <summary>
+/// Reserves disk blocks past a file's end before appends reach them (Linux <c>fallocate</c> with
+/// <c>FALLOC_FL_KEEP_SIZE</c>: the file's size, and so everything that reads it, is unchanged). An append into
+/// reserved blocks skips the file system's per-page delayed-allocation bookkeeping (on ext4: reserving space and
+/// quota and recording a delayed extent for every 4 KiB page), which made a buffered write cost about twice the copy.
+/// Measured here, 1 GiB in 128 KiB writes: 0.23-0.39 s plain, 0.15-0.18 s into reserved blocks; fsync the same.
+/// The reservation ahead is as large as the file already is, between <see cref="StepBytesMin"/> and
+/// <see cref="StepBytesMax"/>, so a small file reserves little. Blocks past the end are given back when the segment
+/// stops being the active one or is closed (<see cref="ILogFile.Trim"/>). Elsewhere than Linux, or on a file system
+/// without fallocate, appends work as before.
+/// </summary>
+internal static partial class Preallocation
+{
+    /// <summary>Smallest reservation, in bytes.</summary>
+    public const long StepBytesMin = 64 * 1024;
+
+    /// <summary>Largest reservation past the end, in bytes: the most disk space an open file holds beyond its data.</summary>
+    public const long StepBytesMax = 8 * 1024 * 1024;
+
+    private const int FallocFlKeepSize = 1;
+
+    /// <summary>Reserves blocks for [<paramref name="offset"/>, +<paramref name="length"/>) without changing the size; false if it cannot.</summary>
+    public static bool Reserve(SafeFileHandle handle, long offset, long length)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            return Fallocate((int)handle.DangerousGetHandle(), FallocFlKeepSize, offset, length) == 0;
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>How far past <paramref name="end"/> to reserve for a file that already holds <paramref name="length"/> bytes.</summary>
+    public static long StepFor(long length) => Math.Clamp(length, StepBytesMin, StepBytesMax);
+
+    [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
+    private static partial int Fallocate(int fd, int mode, long offset, long length);
+}
