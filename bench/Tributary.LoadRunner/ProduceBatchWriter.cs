@@ -45,6 +45,9 @@ internal sealed class ProduceBatchWriter
     /// <summary>True when one more record would take the batch past batch.size (the first record always fits).</summary>
     public bool IsFull => Count > 0 && _length + _recordBytes + RecordOverheadBytesMax > _batchBytes;
 
+    /// <summary>Records still to add before <see cref="IsFull"/> (an estimate at the largest record size, at least 1).</summary>
+    public int RecordsUntilFull => Math.Max(1, ((_batchBytes - _length) / (_recordBytes + RecordOverheadBytesMax)) + (Count == 0 ? 1 : 0));
+
     public void Reset(int partition)
     {
         Partition = partition;

@@ -152,9 +152,13 @@ internal sealed class ProducerWorker
                         SendBatch(batch);
                     }
 
-                    // The pacer sleeps in whole milliseconds (the OS's granularity) and then sends every record that
-                    // fell due meanwhile, each stamped with its scheduled time.
-                    Thread.Sleep(1);
+                    // Sleep until the record that fills this batch falls due, or until its linger ends, and then add
+                    // every record that fell due meanwhile, each stamped with its scheduled time. So a batch leaves
+                    // when it fills, as a client's does; sleeping a whole millisecond at a time (the resolution of
+                    // Thread.Sleep) sent the batches that filled meanwhile in bursts, 4-5 requests at once at 570 MB/s.
+                    var fillsAt = _startNanos + (long)((i + batch.RecordsUntilFull - 1) * nanosPerRecord);
+                    var wakeAt = batch.Count > 0 ? Math.Min(fillsAt, batch.FirstRecordNanos + lingerNanos) : fillsAt;
+                    PreciseSleep.Until(Math.Clamp(wakeAt, now + PreciseSleep.NanosMin, now + PreciseSleep.NanosMax));
                     continue;
                 }
 
