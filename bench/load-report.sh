@@ -79,11 +79,13 @@ LOADS=$(jq -s -r 'map(.loadavg) | "\(min)-\(max)"' "$IN")
   echo "Paced runs leave out of their latencies what was sent in their first second (\`--warmup-s 1\`); throughput counts it."
   echo "Max runs record from the start (the broker was warmed up first, see Set-up)."
   echo
-  echo "| Record | max: produce p50 / p99 / p99.9 ms | half rate (rec/s) | half: produce p50 / p99 / p99.9 ms | half: end-to-end p50 / p99 ms |"
-  echo "|---:|---|---:|---|---|"
+  echo "A paced run that delivers less than its rate fell behind its schedule, and its latencies show that queue."
+  echo
+  echo "| Record | max: produce p50 / p99 / p99.9 ms | half rate (rec/s) | delivered (rec/s) | half: produce p50 / p99 / p99.9 ms | half: end-to-end p50 / p99 ms |"
+  echo "|---:|---|---:|---:|---|---|"
   for size in 100 1000 10000; do
     m="tributary-max-$size"; h="tributary-half-$size"
-    echo "| $size B | $(get "$m" produce_p50_ms) / $(get "$m" produce_p99_ms) / $(get "$m" produce_p999_ms) | $(fmt "$(get "$h" rate_target)") | $(get "$h" produce_p50_ms) / $(get "$h" produce_p99_ms) / $(get "$h" produce_p999_ms) | $(get "$h" e2e_p50_ms) / $(get "$h" e2e_p99_ms) |"
+    echo "| $size B | $(get "$m" produce_p50_ms) / $(get "$m" produce_p99_ms) / $(get "$m" produce_p999_ms) | $(fmt "$(get "$h" rate_target)") | $(fmt "$(get "$h" records_per_s)") | $(get "$h" produce_p50_ms) / $(get "$h" produce_p99_ms) / $(get "$h" produce_p999_ms) | $(get "$h" e2e_p50_ms) / $(get "$h" e2e_p99_ms) |"
   done
   echo
   echo "Peers' latencies for reference (their own tools' definitions): Redis XADD P64 1000 B p50 / p99"
