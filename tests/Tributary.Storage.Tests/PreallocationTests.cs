@@ -29,7 +29,8 @@ public sealed partial class PreallocationTests : IDisposable
             file.Append(chunk);
         }
 
-        // 3 MiB written; the reservation ahead is as large as the file was (2 MiB at the append that crossed 2 MiB).
+        // 3 MiB written. Nothing was reserved below 1 MiB; from there the reservation ahead is as large as the file
+        // was (2 MiB at the append that crossed 2 MiB, so blocks up to 4 MiB).
         var (size, allocated) = Stat(path);
         Assert.Equal(3 * MiB, size);
         Assert.Equal(3 * MiB, file.Length);
@@ -47,6 +48,21 @@ public sealed partial class PreallocationTests : IDisposable
         var back = new byte[chunk.Length];
         Assert.Equal(back.Length, file.ReadAt(11 * chunk.Length, back));
         Assert.Equal(chunk, back);
+    }
+
+    [Fact]
+    public void A_file_under_a_mebibyte_reserves_nothing()
+    {
+        var path = Path.Combine(_directory, "00000000000000000000.index");
+        using var file = new FileLogFile(path);
+        for (var i = 0; i < 1000; i++)
+        {
+            file.Append(new byte[1000]);
+        }
+
+        var (size, allocated) = Stat(path);
+        Assert.Equal(1_000_000, size);
+        Assert.True(allocated <= RoundUpToPage(size), $"{allocated} bytes allocated for {size}");
     }
 
     [Fact]
@@ -71,17 +87,19 @@ public sealed partial class PreallocationTests : IDisposable
     public void Rolled_and_closed_segments_hold_no_blocks_past_their_data()
     {
         using var target = new StorageTarget(DeviceKind.File);
-        var config = LogConfig.Default with { SegmentBytes = 600 * 1024 };
-        var value = new byte[100 * 1024];
+        // 300 KiB batches, 13 to a segment: 32 appends leave two rolled segments and an active one of 6 batches
+        // (1.76 MiB), which reserved 1.17 MiB ahead when it passed 1 MiB.
+        var config = LogConfig.Default with { SegmentBytes = 4 * 1024 * 1024 };
+        var value = new byte[300 * 1024];
         using (var manager = target.Open())
         {
             var log = manager.GetOrCreate("orders", 0, config);
-            for (var i = 0; i < 20; i++)
+            for (var i = 0; i < 32; i++)
             {
                 log.Append(Build([value]));
             }
 
-            Assert.True(log.SegmentCount > 2);
+            Assert.Equal(3, log.SegmentCount);
             var segments = SegmentFiles(target.DataDirectory);
             foreach (var rolled in segments[..^1])
             {

@@ -36,7 +36,7 @@ internal sealed class FileLogFile : ILogFile
     {
         var position = _length;
         var end = position + data.Length;
-        if (end > _reserved && !_preallocationUnavailable)
+        if (end > _reserved && position >= Preallocation.FileBytesMin && !_preallocationUnavailable)
         {
             Reserve(position, end);
         }
