@@ -51,6 +51,22 @@ public sealed partial class PreallocationTests : IDisposable
     }
 
     [Fact]
+    public void Closing_trims_once_and_closing_again_or_trimming_a_closed_file_is_harmless()
+    {
+        var path = Path.Combine(_directory, "00000000000000000000.log");
+        var file = new FileLogFile(path);
+        for (var i = 0; i < 3; i++)
+        {
+            file.Append(new byte[MiB]);
+        }
+
+        file.Dispose();
+        Assert.Equal((3 * MiB, 3 * MiB), Stat(path));
+        file.Trim();
+        file.Dispose();
+    }
+
+    [Fact]
     public void A_file_under_a_mebibyte_reserves_nothing()
     {
         var path = Path.Combine(_directory, "00000000000000000000.index");

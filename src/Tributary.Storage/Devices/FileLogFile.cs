@@ -73,11 +73,20 @@ internal sealed class FileLogFile : ILogFile
 
     public void Trim()
     {
-        if (_reserved > _length)
+        if (_reserved <= _length || _handle.IsClosed)
+        {
+            return;
+        }
+
+        try
         {
             // Setting the size it already has frees the reserved blocks past it.
             RandomAccess.SetLength(_handle, _length);
             _reserved = _length;
+        }
+        catch (IOException)
+        {
+            // Only disk space past the data stays reserved, until a later trim; the data is untouched.
         }
     }
 
@@ -85,18 +94,8 @@ internal sealed class FileLogFile : ILogFile
 
     public void Dispose()
     {
-        try
-        {
-            Trim();
-        }
-        catch (IOException)
-        {
-            // Only disk space past the data stays reserved; the data is untouched.
-        }
-        finally
-        {
-            _handle.Dispose();
-        }
+        Trim();
+        _handle.Dispose();
     }
 
     private void Reserve(long position, long end)

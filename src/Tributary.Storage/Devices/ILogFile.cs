@@ -17,7 +17,10 @@ public interface ILogFile : IDisposable
     /// <summary>Cuts the file to <paramref name="length"/> bytes; the next append continues from there.</summary>
     void Truncate(long length);
 
-    /// <summary>Gives back disk space reserved past <see cref="Length"/> for appends to come (see <c>Preallocation</c>).</summary>
+    /// <summary>
+    /// Gives back disk space reserved past <see cref="Length"/> for appends to come (see <c>Preallocation</c>). Best
+    /// effort: if the file system refuses, the space stays reserved and nothing else changes.
+    /// </summary>
     void Trim();
 
     /// <summary>Makes everything appended so far survive power loss (fsync).</summary>
