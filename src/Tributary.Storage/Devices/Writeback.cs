@@ -44,27 +44,20 @@ internal static partial class Writeback
             return false;
         }
 
-        var added = false;
         try
         {
-            handle.DangerousAddRef(ref added);
-            return SyncFileRange((int)handle.DangerousGetHandle(), offset, length, SyncFileRangeWrite) == 0;
+            return SyncFileRange(handle, offset, length, SyncFileRangeWrite) == 0;
         }
         catch (ObjectDisposedException)
         {
             return true;
         }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-        }
     }
 
+    // The marshaller holds a reference on the handle for the call, so the descriptor cannot be closed and reused
+    // meanwhile; a handle already closed throws ObjectDisposedException.
     [LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
-    private static partial int SyncFileRange(int fd, long offset, long nbytes, uint flags);
+    private static partial int SyncFileRange(SafeFileHandle fd, long offset, long nbytes, uint flags);
 }
 
 /// <summary>
