@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Tributary.Protocol;
 
@@ -33,6 +35,17 @@ public abstract class DeferredBytes : MemoryManager<byte>
     /// Throws <see cref="IOException"/> when they can no longer be read.
     /// </summary>
     public abstract void CopyTo(int offset, Span<byte> destination);
+
+    /// <summary>
+    /// The open file holding these bytes and where they start in it, for an output that sends straight from files
+    /// (<see cref="IFileRangeWriter"/>); false when they are not in a file (an in-memory log).
+    /// </summary>
+    public virtual bool TryGetFile([NotNullWhen(true)] out SafeFileHandle? file, out long position)
+    {
+        file = null;
+        position = 0;
+        return false;
+    }
 
     public override Span<byte> GetSpan() => Materialize();
 

@@ -180,11 +180,19 @@ public ref struct KafkaWriter
     }
 
     /// <summary>
-    /// Has <paramref name="source"/> copy itself into the output's own memory, a piece at a time: whatever the output
-    /// has left in its current buffer (at least <see cref="DeferredPieceBytesMin"/> bytes), so no copy is made in between.
+    /// Hands the file range of <paramref name="source"/> to an output that sends from files (<see cref="IFileRangeWriter"/>);
+    /// otherwise has <paramref name="source"/> copy itself into the output's own memory, a piece at a time: whatever the
+    /// output has left in its current buffer (at least <see cref="DeferredPieceBytesMin"/> bytes), so no copy is made in between.
     /// </summary>
     private void WriteDeferred(DeferredBytes source, int start, int length)
     {
+        if (length > 0 && _output is IFileRangeWriter files && source.TryGetFile(out var file, out var position)
+            && files.TryWriteFileRange(file, position + start, length))
+        {
+            _written += length;
+            return;
+        }
+
         var done = 0;
         while (done < length)
         {

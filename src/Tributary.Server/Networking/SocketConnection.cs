@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
@@ -35,9 +36,14 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     private readonly CancellationTokenSource _closed = new();
     private readonly Lock _abortLock = new();
     private readonly List<ArraySegment<byte>> _sendSegments = new(SendSegmentsMax);
+    private readonly SocketOutput _outputWriter;
+    private long _pipeBytesSent;
     private Task _receiving = Task.CompletedTask;
     private Task _sending = Task.CompletedTask;
     private volatile bool _aborted;
+
+    // Set before every CancelPendingRead of the output that is meant to end the send loop; the others only wake it.
+    private volatile bool _sendStopped;
 
     public SocketConnection(Socket socket, BlockMemoryPool pool, SocketTransportLimits limits, ILogger logger)
     {
@@ -50,7 +56,8 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
             limits.InputBufferBytesMax, limits.InputBufferBytesMax / 2, BlockMemoryPool.BlockBytes, useSynchronizationContext: false));
         _output = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
             limits.OutputBufferBytesMax, limits.OutputBufferBytesMax / 2, BlockMemoryPool.BlockBytes, useSynchronizationContext: false));
-        Transport = new DuplexPipe(_input.Reader, _output.Writer);
+        _outputWriter = new SocketOutput(_output.Writer, limits.OutputBufferBytesMax, _output.Reader.CancelPendingRead);
+        Transport = new DuplexPipe(_input.Reader, _outputWriter);
         ConnectionClosed = _closed.Token;
         Features.Set<IConnectionIdFeature>(this);
         Features.Set<IConnectionTransportFeature>(this);
@@ -94,6 +101,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         LogAborted(ConnectionId, abortReason.Message);
 
         // The send loop stops at its next read; shutting the socket down ends a receive that is waiting.
+        _sendStopped = true;
         _output.Reader.CancelPendingRead();
         ShutdownSocket();
     }
@@ -117,6 +125,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         }
 
         _aborted = true;
+        _sendStopped = true;
         _output.Reader.CancelPendingRead();
         ShutdownSocket();
         await _receiving.ConfigureAwait(false);
@@ -177,6 +186,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
             {
                 // The connection broke: whoever is writing the output learns that nobody will read its answers. A
                 // client that only closed its sending side still gets the answers to what it sent.
+                _sendStopped = true;
                 _output.Reader.CancelPendingRead();
             }
 
@@ -193,19 +203,31 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
             while (true)
             {
                 var read = await reader.ReadAsync().ConfigureAwait(false);
-                if (read.IsCanceled)
+                if (read.IsCanceled && _sendStopped)
                 {
                     break;
                 }
 
+                // Pipe bytes up to each file range placed among them, the range itself (sendfile), then the rest.
                 var buffer = read.Buffer;
-                if (buffer.IsSingleSegment)
+                while (_outputWriter.TryPeekRange(_pipeBytesSent, buffer.Length, out var range))
                 {
-                    await _socket.SendAsync(buffer.First, SocketFlags.None).ConfigureAwait(false);
+                    var before = range.PipePosition - _pipeBytesSent;
+                    if (before > 0)
+                    {
+                        await SendAsync(buffer.Slice(0, before)).ConfigureAwait(false);
+                        buffer = buffer.Slice(before);
+                        _pipeBytesSent += before;
+                    }
+
+                    await SendFileRangeAsync(range).ConfigureAwait(false);
+                    _outputWriter.RangeSent();
                 }
-                else
+
+                if (!buffer.IsEmpty)
                 {
-                    await SendGatheredAsync(buffer).ConfigureAwait(false);
+                    await SendAsync(buffer).ConfigureAwait(false);
+                    _pipeBytesSent += buffer.Length;
                 }
 
                 reader.AdvanceTo(buffer.End);
@@ -228,8 +250,69 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         }
         finally
         {
+            _outputWriter.Close();
             await reader.CompleteAsync().ConfigureAwait(false);
             ShutdownSocket();
+        }
+    }
+
+    private ValueTask SendAsync(ReadOnlySequence<byte> buffer) =>
+        buffer.IsSingleSegment ? IgnoreCount(_socket.SendAsync(buffer.First, SocketFlags.None)) : new ValueTask(SendGatheredAsync(buffer));
+
+    private static async ValueTask IgnoreCount(ValueTask<int> send) => await send.ConfigureAwait(false);
+
+    /// <summary>
+    /// Sends a file range with sendfile(2): the kernel passes the page-cache pages to TCP, so the bytes are never copied
+    /// into (or out of) the broker's memory. When the socket's buffer is full, the next piece is read and sent the
+    /// ordinary way, which waits asynchronously for room, and sendfile takes over again.
+    /// </summary>
+    private async Task SendFileRangeAsync(SocketOutput.FileRange range)
+    {
+        var position = range.Position;
+        var end = range.Position + range.Length;
+        byte[]? piece = null;
+        try
+        {
+            while (position < end)
+            {
+                var sent = SendFile.Send(_socket.SafeHandle, range.File, ref position, end - position, out var errno);
+                if (sent > 0)
+                {
+                    continue;
+                }
+
+                if (sent == 0)
+                {
+                    throw new IOException($"the file ended {end - position} bytes before the range being sent did");
+                }
+
+                if (errno == SendFile.EINTR)
+                {
+                    continue;
+                }
+
+                if (errno != SendFile.EAGAIN)
+                {
+                    throw new SocketException(errno);
+                }
+
+                piece ??= ArrayPool<byte>.Shared.Rent(SendFile.WaitPieceBytes);
+                var read = SendFile.Read(range.File, piece.AsSpan(0, (int)Math.Min(SendFile.WaitPieceBytes, end - position)), position);
+                if (read <= 0)
+                {
+                    throw new IOException($"the file ended {end - position} bytes before the range being sent did");
+                }
+
+                await _socket.SendAsync(piece.AsMemory(0, read), SocketFlags.None).ConfigureAwait(false);
+                position += read;
+            }
+        }
+        finally
+        {
+            if (piece is not null)
+            {
+                ArrayPool<byte>.Shared.Return(piece);
+            }
         }
     }
 

@@ -32,6 +32,8 @@ internal sealed class FileLogFile : ILogFile
 
     public long Length => Volatile.Read(ref _length);
 
+    public SafeFileHandle Handle => _handle;
+
     public void Append(ReadOnlySpan<byte> data)
     {
         var position = _length;

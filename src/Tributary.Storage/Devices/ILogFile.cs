@@ -1,3 +1,5 @@
+using Microsoft.Win32.SafeHandles;
+
 namespace Tributary.Storage.Devices;
 
 /// <summary>
@@ -25,4 +27,7 @@ public interface ILogFile : IDisposable
 
     /// <summary>Makes everything appended so far survive power loss (fsync).</summary>
     void Flush();
+
+    /// <summary>The operating system's handle of the file, for a socket to send from (sendfile); null for a file kept in memory.</summary>
+    SafeFileHandle? Handle => null;
 }

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using Microsoft.Win32.SafeHandles;
 using Tributary.Protocol;
 using Tributary.Storage.Devices;
 
@@ -5,7 +7,8 @@ namespace Tributary.Storage.Segments;
 
 /// <summary>
 /// Whole batches of one segment file, read only when a response is serialized (<see cref="DeferredBytes"/>): a fetch
-/// copies them from the page cache straight into the socket's buffers. The bytes below the segment's size never
+/// copies them from the page cache straight into the socket's buffers, or a socket sends them from the file itself
+/// (<see cref="TryGetFile"/>). The bytes below the segment's size never
 /// change; if the segment is deleted (retention) before they are sent, the copy fails with an <see cref="IOException"/>
 /// and the connection sending them is closed, and the client fetches again.
 /// </summary>
@@ -24,6 +27,13 @@ public sealed class SegmentRecords : DeferredBytes
 
     /// <summary>The offset after the last batch.</summary>
     public long NextOffset { get; }
+
+    public override bool TryGetFile([NotNullWhen(true)] out SafeFileHandle? file, out long position)
+    {
+        file = _file.Handle;
+        position = _position;
+        return file is not null;
+    }
 
     public override void CopyTo(int offset, Span<byte> destination)
     {

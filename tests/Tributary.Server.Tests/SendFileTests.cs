@@ -1,0 +1,152 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Win32.SafeHandles;
+using Tributary.Protocol;
+using Tributary.Server.Networking;
+
+namespace Tributary.Server.Tests;
+
+/// <summary>
+/// File ranges in a <see cref="SocketConnection"/>'s output, sent with sendfile(2), over real loopback sockets and real
+/// files: their place among the pipe's bytes, files closed by their owner before the send, and the output limit.
+/// </summary>
+public sealed class SendFileTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("tributary-sendfile-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task RangesPlacedBetweenPipeBytesReachTheClientInPlaceIncludingOneThatEndsTheOutput()
+    {
+        var content = FileBytes(3 * 1024 * 1024 + 17);
+        using var file = WriteFile("data", content);
+        var (connection, client) = await ConnectAsync(SocketTransportLimits.Default);
+        await using (connection)
+        using (client)
+        {
+            var output = connection.Transport.Output;
+            var ranges = Assert.IsAssignableFrom<IFileRangeWriter>(output);
+            var expected = new List<byte>();
+            Write(output, expected, "head");
+            Assert.True(ranges.TryWriteFileRange(file, 0, 1024 * 1024));
+            expected.AddRange(content.AsSpan(0, 1024 * 1024));
+            Write(output, expected, "middle");
+            Assert.True(ranges.TryWriteFileRange(file, 1024 * 1024, 100));
+            Assert.True(ranges.TryWriteFileRange(file, 1024 * 1024 + 100, content.Length - 1024 * 1024 - 100)); // two in a row, then the end
+            expected.AddRange(content.AsSpan(1024 * 1024));
+            await output.FlushAsync();
+
+            Assert.Equal(expected.ToArray(), await ReadExactlyAsync(client, expected.Count));
+        }
+    }
+
+    [Fact]
+    public async Task ARangeOfAFileItsOwnerClosedAfterPlacingItIsStillSentAndAClosedFileIsRefused()
+    {
+        var content = FileBytes(2 * 1024 * 1024);
+        var file = WriteFile("deleted", content);
+        var (connection, client) = await ConnectAsync(SocketTransportLimits.Default);
+        await using (connection)
+        using (client)
+        {
+            var ranges = (IFileRangeWriter)connection.Transport.Output;
+            Assert.True(ranges.TryWriteFileRange(file, 0, content.Length));
+
+            // As retention does to a segment: the file is deleted and its handle disposed before the send loop runs.
+            File.Delete(Path.Combine(_directory, "deleted"));
+            file.Dispose();
+            await connection.Transport.Output.FlushAsync();
+            Assert.Equal(content, await ReadExactlyAsync(client, content.Length));
+
+            // A handle closed before the range is placed is refused, so the caller copies (and learns it is gone).
+            Assert.False(ranges.TryWriteFileRange(file, 0, 10));
+        }
+    }
+
+    [Fact]
+    public async Task QueuedFileBytesPastTheOutputLimitHoldTheFlushUntilTheClientReadsAndAResetReleasesIt()
+    {
+        var content = FileBytes(8 * 1024 * 1024);
+        using var file = WriteFile("big", content);
+        var limits = SocketTransportLimits.Default with { OutputBufferBytesMax = 256 * 1024 };
+        var (connection, client) = await ConnectAsync(limits);
+        await using (connection)
+        using (client)
+        {
+            var output = connection.Transport.Output;
+            var ranges = (IFileRangeWriter)output;
+            for (var i = 0; i < 6; i++)
+            {
+                Assert.True(ranges.TryWriteFileRange(file, 0, content.Length)); // 48 MiB, more than loopback's socket buffers hold
+            }
+
+            var flush = output.FlushAsync().AsTask();
+            await Task.Delay(500);
+            Assert.False(flush.IsCompleted); // the client has read nothing: the handler waits, nothing more is queued
+
+            var received = await ReadExactlyAsync(client, 6 * content.Length);
+            var result = await flush.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.False(result.IsCompleted);
+            for (var i = 0; i < 6; i++)
+            {
+                Assert.True(received.AsSpan(i * content.Length, content.Length).SequenceEqual(content));
+            }
+
+            // Queued again, then the client resets: the waiting flush ends, reporting the output completed.
+            for (var i = 0; i < 6; i++)
+            {
+                Assert.True(ranges.TryWriteFileRange(file, 0, content.Length));
+            }
+
+            var stuck = output.FlushAsync().AsTask();
+            client.LingerState = new LingerOption(true, 0);
+            client.Close();
+            Assert.True((await stuck.WaitAsync(TimeSpan.FromSeconds(30))).IsCompleted);
+        }
+    }
+
+    private static byte[] FileBytes(int length)
+    {
+        var bytes = new byte[length];
+        new Random(length).NextBytes(bytes);
+        return bytes;
+    }
+
+    private SafeFileHandle WriteFile(string name, byte[] content)
+    {
+        var path = Path.Combine(_directory, name);
+        File.WriteAllBytes(path, content);
+        return File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+    }
+
+    private static void Write(System.IO.Pipelines.PipeWriter output, List<byte> expected, string text)
+    {
+        var bytes = System.Text.Encoding.ASCII.GetBytes(text);
+        output.Write(bytes);
+        expected.AddRange(bytes);
+    }
+
+    private static async Task<(SocketConnection Connection, Socket Client)> ConnectAsync(SocketTransportLimits limits)
+    {
+        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        var client = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listener.LocalEndPoint!);
+        var accepted = await listener.AcceptAsync();
+        var connection = new SocketConnection(accepted, new BlockMemoryPool(16), limits, NullLogger.Instance);
+        connection.Start();
+        return (connection, client);
+    }
+
+    private static async Task<byte[]> ReadExactlyAsync(Socket client, int count)
+    {
+        var buffer = new byte[count];
+        await using var stream = new NetworkStream(client, ownsSocket: false);
+        await stream.ReadExactlyAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        return buffer;
+    }
+}
