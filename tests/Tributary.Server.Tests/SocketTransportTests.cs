@@ -81,6 +81,29 @@ public sealed class SocketTransportTests
             Assert.All(produced.Responses[0].PartitionResponses, r => Assert.Equal((short)0, r.ErrorCode));
         }
 
+        // Bytes the transport sends straight from the segment files (sendfile), counted while these fetches are answered.
+        long sentFromFiles = 0;
+        using var meter = new System.Diagnostics.Metrics.MeterListener();
+        meter.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == "Tributary.Server" && instrument.Name == "tributary.sendfile.bytes")
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        meter.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "network.local.port" && tag.Value is int port && port == broker.Port)
+                {
+                    Interlocked.Add(ref sentFromFiles, value);
+                }
+            }
+        });
+        meter.Start();
+        long recordBytes = 0;
+
         // Two fetches pipelined on one connection, each answering all three partitions from the segment files.
         var fetch = new FetchRequest
         {
@@ -102,6 +125,7 @@ public sealed class SocketTransportTests
                 Assert.Equal(0, partition.ErrorCode);
                 var values = new List<string>();
                 var records = partition.Records!.Value;
+                recordBytes += records.Length;
                 for (var position = 0; position < records.Length;)
                 {
                     var batch = RecordBatch.Read(records[position..]);
@@ -116,6 +140,9 @@ public sealed class SocketTransportTests
                 Assert.Equal(expected[partition.PartitionIndex], values);
             }
         }
+
+        // Every record byte went out from the files, none through the broker's buffers.
+        Assert.True(Interlocked.Read(ref sentFromFiles) >= recordBytes, $"{sentFromFiles} bytes sent from files, {recordBytes} record bytes fetched");
     }
 
     [Fact]

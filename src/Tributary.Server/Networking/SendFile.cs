@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
@@ -13,9 +14,20 @@ internal static partial class SendFile
 {
     public const int EINTR = 4;
     public const int EAGAIN = 11;
+    public const int EINVAL = 22;
+    public const int ENOSYS = 38;
+    public const int EOPNOTSUPP = 95;
 
     /// <summary>Bytes read and sent the ordinary way when the socket's buffer is full, so the send can wait for room.</summary>
     public const int WaitPieceBytes = 16 * 1024;
+
+    /// <summary>Bytes read and sent at a time once sendfile has refused a file.</summary>
+    public const int CopyPieceBytes = 256 * 1024;
+
+    private static readonly Meter Meter = new("Tributary.Server");
+
+    /// <summary>Bytes the kernel sent straight from files (fetched records), tagged with the listener's port (<c>network.local.port</c>).</summary>
+    public static readonly Counter<long> BytesSent = Meter.CreateCounter<long>("tributary.sendfile.bytes", "By", "Bytes sent to clients straight from log files with sendfile(2)");
 
     /// <summary>Linux sends at most this many bytes per call.</summary>
     private const long CallBytesMax = 0x7ffff000;

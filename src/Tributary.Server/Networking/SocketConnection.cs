@@ -37,6 +37,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     private readonly Lock _abortLock = new();
     private readonly List<ArraySegment<byte>> _sendSegments = new(SendSegmentsMax);
     private readonly SocketOutput _outputWriter;
+    private readonly KeyValuePair<string, object?> _portTag;
     private long _pipeBytesSent;
     private Task _receiving = Task.CompletedTask;
     private Task _sending = Task.CompletedTask;
@@ -52,6 +53,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         ConnectionId = "c" + Interlocked.Increment(ref _lastId).ToString(System.Globalization.CultureInfo.InvariantCulture);
         LocalEndPoint = socket.LocalEndPoint;
         RemoteEndPoint = socket.RemoteEndPoint;
+        _portTag = new KeyValuePair<string, object?>("network.local.port", (LocalEndPoint as IPEndPoint)?.Port);
         _input = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
             limits.InputBufferBytesMax, limits.InputBufferBytesMax / 2, BlockMemoryPool.BlockBytes, useSynchronizationContext: false));
         _output = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
@@ -262,6 +264,12 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     private static async ValueTask IgnoreCount(ValueTask<int> send) => await send.ConfigureAwait(false);
 
     /// <summary>
+    /// Whether file ranges go out with sendfile(2); false after sendfile refused a file (a file system that cannot
+    /// splice), after which they are read and sent the ordinary way. Tests turn it off to exercise that path.
+    /// </summary>
+    internal bool SendFileEnabled { get; set; } = true;
+
+    /// <summary>
     /// Sends a file range with sendfile(2): the kernel passes the page-cache pages to TCP, so the bytes are never copied
     /// into (or out of) the broker's memory. When the socket's buffer is full, the next piece is read and sent the
     /// ordinary way, which waits asynchronously for room, and sendfile takes over again.
@@ -275,32 +283,45 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         {
             while (position < end)
             {
-                var sent = SendFile.Send(_socket.SafeHandle, range.File, ref position, end - position, out var errno);
-                if (sent > 0)
+                if (SendFileEnabled)
                 {
-                    continue;
+                    var sent = SendFile.Send(_socket.SafeHandle, range.File, ref position, end - position, out var errno);
+                    if (sent > 0)
+                    {
+                        SendFile.BytesSent.Add(sent, _portTag);
+                        continue;
+                    }
+
+                    if (sent == 0)
+                    {
+                        throw new IOException($"the file ended {end - position} bytes before the range being sent did");
+                    }
+
+                    if (errno == SendFile.EINTR)
+                    {
+                        continue;
+                    }
+
+                    if (errno is SendFile.EINVAL or SendFile.ENOSYS or SendFile.EOPNOTSUPP)
+                    {
+                        SendFileEnabled = false;
+                        LogSendFileRefused(ConnectionId, errno);
+                    }
+                    else if (errno != SendFile.EAGAIN)
+                    {
+                        throw new SocketException(errno);
+                    }
                 }
 
-                if (sent == 0)
-                {
-                    throw new IOException($"the file ended {end - position} bytes before the range being sent did");
-                }
-
-                if (errno == SendFile.EINTR)
-                {
-                    continue;
-                }
-
-                if (errno != SendFile.EAGAIN)
-                {
-                    throw new SocketException(errno);
-                }
-
-                piece ??= ArrayPool<byte>.Shared.Rent(SendFile.WaitPieceBytes);
-                var read = SendFile.Read(range.File, piece.AsSpan(0, (int)Math.Min(SendFile.WaitPieceBytes, end - position)), position);
+                // A piece read and sent the ordinary way: the send waits for room in the socket's buffer.
+                var pieceBytes = SendFileEnabled ? SendFile.WaitPieceBytes : SendFile.CopyPieceBytes;
+                piece ??= ArrayPool<byte>.Shared.Rent(pieceBytes);
+                var read = SendFile.Read(range.File, piece.AsSpan(0, (int)Math.Min(Math.Min(pieceBytes, piece.Length), end - position)), position);
                 if (read <= 0)
                 {
-                    throw new IOException($"the file ended {end - position} bytes before the range being sent did");
+                    throw new IOException(read == 0
+                        ? $"the file ended {end - position} bytes before the range being sent did"
+                        : $"reading the file to send failed (errno {Marshal.GetLastPInvokeError()})");
                 }
 
                 await _socket.SendAsync(piece.AsMemory(0, read), SocketFlags.None).ConfigureAwait(false);
@@ -396,6 +417,9 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
 
     [LoggerMessage(EventId = 310, Level = LogLevel.Warning, Message = "Connection {ConnectionId}: receive failed")]
     private partial void LogReceiveFailed(string connectionId, Exception exception);
+
+    [LoggerMessage(EventId = 313, Level = LogLevel.Warning, Message = "Connection {ConnectionId}: sendfile refused the file (errno {Errno}); its fetched records are copied from now on")]
+    private partial void LogSendFileRefused(string connectionId, int errno);
 
     [LoggerMessage(EventId = 311, Level = LogLevel.Warning, Message = "Connection {ConnectionId}: send failed")]
     private partial void LogSendFailed(string connectionId, Exception exception);
