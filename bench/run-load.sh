@@ -2,7 +2,7 @@
 # End-to-end load: Tributary against its peers, all measured in this one invocation on this machine.
 #   iperf3 loopback ceiling; Redis Streams XADD pipelined (no persistence, and AOF everysec);
 #   NATS JetStream async publish; Tributary produce (acks=1) at max and at half of max with tail consumers
-#   (end-to-end latency), consume from offset 0; Tributary with log.flush.interval.messages=1 (fsync before ack).
+#   (end-to-end latency), and for 1 KB at the sustained max with a tail consumer and at half of that; consume from offset 0; Tributary with log.flush.interval.messages=1 (fsync before ack).
 # Writes bench/results/latest.md (+ latest.jsonl, throughput.png, latency.png).
 # Usage: bash bench/run-load.sh            (about 7 minutes with REPS=3 on 2 cores)
 # Env:   REPS (default 3; each figure is the median run), RUN_SECONDS (default 8: length of each Tributary run).
@@ -220,6 +220,17 @@ run_tributary() {
     tributary "tributary-half-$size" --mode pipeline --topic "half-$size" --record-bytes "$size" \
       --rate "$rate" --records $(( rate * RUN_SECONDS )) --time-limit-s $(( RUN_SECONDS + 4 )) \
       --from latest --fetch-wait-ms 100 "${COMMON[@]}"
+    if [ "$size" = 1000 ]; then
+      # The sustained maximum: full speed with the tail consumer for as long as a paced run, then half of that.
+      # The max run above is a 1 GB burst with no consumer; on 2 cores the broker, both clients and the kernel
+      # share the cores, so the sustained figure is the one a latency test at "half of max" is half of.
+      tributary "tributary-sustained-$size" --mode pipeline --topic "sustained-$size" --record-bytes "$size" \
+        --records $(( 3000000 * RUN_SECONDS )) --time-limit-s "$RUN_SECONDS" --from latest --fetch-wait-ms 100 "${COMMON[@]}"
+      rate=$(jq -s '.[-1].records_per_s / 2 | floor' "$RESULTS")
+      tributary "tributary-halfsustained-$size" --mode pipeline --topic "halfsustained-$size" --record-bytes "$size" \
+        --rate "$rate" --records $(( rate * RUN_SECONDS )) --time-limit-s $(( RUN_SECONDS + 4 )) \
+        --from latest --fetch-wait-ms 100 "${COMMON[@]}"
+    fi
   done
   stop_broker
   start_broker "broker-fsync-$rep" --set log.flush.interval.messages=1
