@@ -27,6 +27,10 @@ public sealed class PartitionLog : IDisposable
     private readonly ILogger _logger;
     private readonly Lock _appendLock = new();
     private readonly Lock _flushLock = new();
+
+    // One asynchronous flusher at a time (FlushAppendedAsync): the others wait without holding a thread, and find
+    // their records covered by the flush before them when it ends.
+    private readonly SemaphoreSlim _flushGate = new(1, 1);
     private volatile LogConfig _config;
     private volatile LogSegment[] _segments;
     private long _logStartOffset;
@@ -127,9 +131,11 @@ public sealed class PartitionLog : IDisposable
     /// Appends one or more validated v2 batches (concatenated) and returns the offsets they got. The bytes are
     /// changed in place: each batch's base offset is set (it is outside the CRC), and when
     /// <paramref name="logAppendTimeMs"/> is given (topic config <c>message.timestamp.type=LogAppendTime</c>) the
-    /// timestamp-type attribute and maxTimestamp are set to it and the CRC is recomputed.
+    /// timestamp-type attribute and maxTimestamp are set to it and the CRC is recomputed. With
+    /// <paramref name="deferFlush"/> the flush that <c>flush.messages</c> may ask for is left to the caller
+    /// (<see cref="FlushAppendedAsync"/>).
     /// </summary>
-    public LogAppendResult Append(Memory<byte> batches, long? logAppendTimeMs = null)
+    public LogAppendResult Append(Memory<byte> batches, long? logAppendTimeMs = null, bool deferFlush = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (batches.IsEmpty)
@@ -147,15 +153,16 @@ public sealed class PartitionLog : IDisposable
             (firstOffset, logStartOffset) = AppendLocked(batches);
         }
 
-        return AfterAppend(firstOffset, offsetCount, logAppendTimeMs, logStartOffset);
+        return AfterAppend(firstOffset, offsetCount, logAppendTimeMs, logStartOffset, deferFlush);
     }
 
     /// <summary>
     /// The produce path: appends exactly one batch from a client after checking it against the producer state
     /// (<see cref="ProducerStateManager.Check"/>) under the same lock, so the check and the append are atomic. A
     /// duplicate of one of the producer's recent batches is not appended and answers with the original offsets.
+    /// <paramref name="deferFlush"/> as for <see cref="Append"/>.
     /// </summary>
-    public ProducerAppendResult AppendChecked(Memory<byte> batch, long? logAppendTimeMs = null)
+    public ProducerAppendResult AppendChecked(Memory<byte> batch, long? logAppendTimeMs = null, bool deferFlush = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var header = RecordBatchHeader.Read(batch.Span);
@@ -185,7 +192,7 @@ public sealed class PartitionLog : IDisposable
             (firstOffset, logStartOffset) = AppendLocked(batch);
         }
 
-        return new ProducerAppendResult(ErrorCode.None, null, false, AfterAppend(firstOffset, offsetCount, logAppendTimeMs, logStartOffset));
+        return new ProducerAppendResult(ErrorCode.None, null, false, AfterAppend(firstOffset, offsetCount, logAppendTimeMs, logStartOffset, deferFlush));
     }
 
     private (long FirstOffset, long LogStartOffset) AppendLocked(Memory<byte> batches)
@@ -213,17 +220,46 @@ public sealed class PartitionLog : IDisposable
         return (firstOffset, _logStartOffset);
     }
 
-    private LogAppendResult AfterAppend(long firstOffset, long offsetCount, long? logAppendTimeMs, long logStartOffset)
+    private LogAppendResult AfterAppend(long firstOffset, long offsetCount, long? logAppendTimeMs, long logStartOffset, bool deferFlush)
     {
         var lastOffset = firstOffset + offsetCount - 1;
         RaiseAppended();
 
-        if (lastOffset + 1 - Volatile.Read(ref _flushedOffset) >= _config.FlushIntervalMessages)
+        if (!deferFlush && FlushDue(lastOffset))
         {
             FlushUpTo(lastOffset + 1);
         }
 
         return new LogAppendResult(firstOffset, lastOffset, logAppendTimeMs ?? -1, logStartOffset);
+    }
+
+    /// <summary>Whether records up to <paramref name="lastOffset"/> are owed a flush (<c>flush.messages</c> reached, not flushed yet).</summary>
+    public bool FlushDue(long lastOffset) => lastOffset + 1 - Volatile.Read(ref _flushedOffset) >= _config.FlushIntervalMessages;
+
+    /// <summary>
+    /// The flush an append made with <c>deferFlush</c> owes, on a thread-pool thread; completes when records up to
+    /// <paramref name="lastOffset"/> are on stable storage. Group commit: while one flush runs, the appends after it
+    /// queue here, and the next flush covers all of them at once. Throws <see cref="IOException"/> when the flush fails.
+    /// </summary>
+    public async Task FlushAppendedAsync(long lastOffset)
+    {
+        if (!FlushDue(lastOffset))
+        {
+            return;
+        }
+
+        await _flushGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (FlushDue(lastOffset))
+            {
+                await Task.Run(() => FlushUpTo(lastOffset + 1)).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _flushGate.Release();
+        }
     }
 
     private void TrackProducers(ReadOnlyMemory<byte> batches)

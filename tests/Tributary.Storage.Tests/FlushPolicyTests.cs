@@ -92,10 +92,39 @@ public sealed class FlushPolicyTests
         Assert.True(logFlushes < appenders * appendsEach, $"{logFlushes} flushes for {appenders * appendsEach} appends");
     }
 
-    /// <summary>Wraps a device so that flushing a .log file takes real time, as an fsync does.</summary>
-    private sealed class SlowFlushDevice(ILogDevice inner, TimeSpan flushDuration) : ILogDevice
+    [Fact]
+    public async Task Deferred_flushes_of_appends_made_while_a_flush_runs_are_covered_by_the_next_one()
+    {
+        using var disk = new ManualResetEventSlim(false);
+        var device = new SlowFlushDevice(new MemoryLogDevice(), TimeSpan.Zero, disk);
+        using var manager = new LogManager(device, "/data", LogConfig.Default, new ManualTimeProvider());
+        var log = manager.GetOrCreate("t", 0, LogConfig.Default with { FlushIntervalMessages = 1 });
+        var flushesBefore = device.LogFlushCount;
+
+        // Twenty appends, each asking for its flush, while the disk holds the first fsync.
+        var flushes = new List<Task>();
+        for (var i = 0; i < 20; i++)
+        {
+            var appended = log.Append(Build($"r{i}", 1), deferFlush: true);
+            Assert.True(log.FlushDue(appended.LastOffset));
+            flushes.Add(log.FlushAppendedAsync(appended.LastOffset));
+        }
+
+        Assert.All(flushes, f => Assert.False(f.IsCompleted)); // nothing is acknowledged before the disk has it
+        disk.Set();
+        await Task.WhenAll(flushes).WaitAsync(TimeSpan.FromSeconds(30));
+
+        // The first fsync, then one for everything that queued behind it (two, or one if the first already saw all).
+        var logFlushes = device.LogFlushCount - flushesBefore;
+        Assert.InRange(logFlushes, 1, 2);
+        Assert.False(log.FlushDue(log.LogEndOffset - 1));
+    }
+
+    /// <summary>Wraps a device so that flushing a .log file takes real time, as an fsync does (or waits for <paramref name="disk"/>).</summary>
+    private sealed class SlowFlushDevice(ILogDevice inner, TimeSpan flushDuration, ManualResetEventSlim? disk = null) : ILogDevice
     {
         private readonly TimeSpan _flushDuration = flushDuration;
+        private readonly ManualResetEventSlim? _disk = disk;
         private long _logFlushCount;
 
         public long LogFlushCount => Interlocked.Read(ref _logFlushCount);
@@ -137,6 +166,7 @@ public sealed class FlushPolicyTests
             public void Flush()
             {
                 // A real blocking wait stands in for the disk; this is the device, not domain code.
+                device._disk?.Wait();
                 Thread.Sleep(device._flushDuration);
                 Interlocked.Increment(ref device._logFlushCount);
                 inner.Flush();

@@ -24,5 +24,8 @@ public readonly record struct DispatchOutcome(DispatchAction Action, IKafkaMessa
     /// </summary>
     public ReadBuffers? Buffers { get; init; }
 
+    /// <summary>Work to finish before the response is sent (<see cref="RequestContext.Durable"/>); it never throws.</summary>
+    public Task? Durable { get; init; }
+
     public static DispatchOutcome Close(string reason) => new(DispatchAction.Close, null, 0, 0, 0, reason);
 }

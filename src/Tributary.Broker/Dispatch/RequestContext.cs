@@ -23,6 +23,12 @@ public sealed record RequestContext(ApiKey ApiKey, short ApiVersion, int Correla
     /// <summary>The buffers, if a handler used any.</summary>
     internal ReadBuffers? ReadBuffersInUse => _readBuffers;
 
+    /// <summary>
+    /// What the response must wait for before it is sent, its request otherwise done (a produce's flush, with
+    /// <c>flush.messages</c>); the connection may read and handle the next produce meanwhile. Null: send at once.
+    /// </summary>
+    public Task? Durable { get; set; }
+
     public override string ToString() => $"{ApiKey} v{ApiVersion} #{CorrelationId} from {ClientId ?? "?"} on {ConnectionId}";
 
     /// <summary>

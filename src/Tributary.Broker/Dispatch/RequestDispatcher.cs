@@ -107,7 +107,7 @@ public sealed partial class RequestDispatcher
             var response = await handler.HandleAsync(context, body, cancellationToken).ConfigureAwait(false);
             return response is null
                 ? new DispatchOutcome(DispatchAction.NoResponse, null, apiVersion, header.CorrelationId, responseHeaderVersion, null) { Buffers = context.ReadBuffersInUse }
-                : new DispatchOutcome(DispatchAction.Respond, response, apiVersion, header.CorrelationId, responseHeaderVersion, null) { Buffers = context.ReadBuffersInUse };
+                : new DispatchOutcome(DispatchAction.Respond, response, apiVersion, header.CorrelationId, responseHeaderVersion, null) { Buffers = context.ReadBuffersInUse, Durable = context.Durable };
         }
         catch (ProtocolException e)
         {

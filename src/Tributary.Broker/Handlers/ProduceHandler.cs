@@ -26,6 +26,10 @@ namespace Tributary.Broker.Handlers;
 // partition added by AddPartitionsToTxn (else INVALID_TXN_STATE / INVALID_PRODUCER_EPOCH /
 // INVALID_PRODUCER_ID_MAPPING, KIP-890 part 1); the check and the append run under the transaction coordinator's lock
 // so no batch lands after its transaction's marker.
+// With flush.messages (log.flush.interval.messages) reached, the batches are appended at once and the response waits
+// for their flush (RequestContext.Durable), which runs off the connection's thread: the connection reads and appends
+// the next pipelined produce meanwhile, and one fsync covers all that queued behind the running one (group commit,
+// PartitionLog.FlushAppendedAsync). A failed flush answers KAFKA_STORAGE_ERROR for its partition.
 public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHandler> logger) : ApiHandler<ProduceRequest, ProduceResponse>(ApiKey.Produce, 0, 11)
 {
     protected override ValueTask<ProduceResponse?> HandleAsync(RequestContext context, ProduceRequest request, CancellationToken cancellationToken)
@@ -36,6 +40,7 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
         }
 
         var response = new ProduceResponse();
+        List<Task>? flushes = null;
         foreach (var topicData in request.TopicData)
         {
             var topicResponse = new ProduceResponse.TopicProduceResponse { Name = topicData.Name };
@@ -88,10 +93,10 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                     // the response is written; the log rewrites the base offset in place and copies the bytes into the
                     // segment before Append returns, so no per-batch copy is made here.
                     var batch = MemoryMarshal.AsMemory(records);
-                    var outcome = header.ProducerId < 0 ? new ProducerAppendResult(ErrorCode.None, null, false, log.Append(batch, logAppendTime))
-                        : !header.IsTransactional ? log.AppendChecked(batch, logAppendTime)
+                    var outcome = header.ProducerId < 0 ? new ProducerAppendResult(ErrorCode.None, null, false, log.Append(batch, logAppendTime, deferFlush: true))
+                        : !header.IsTransactional ? log.AppendChecked(batch, logAppendTime, deferFlush: true)
                         : broker.Transactions.AppendTransactional(header.ProducerId, header.ProducerEpoch, topic.Name, partitionData.Index, error => error == ErrorCode.None
-                            ? log.AppendChecked(batch, logAppendTime)
+                            ? log.AppendChecked(batch, logAppendTime, deferFlush: true)
                             : ProducerAppendResult.Failed(error, $"transactional producer {header.ProducerId} epoch {header.ProducerEpoch} may not write to {topic.Name}-{partitionData.Index}: {error}"));
                     if (outcome.Error != ErrorCode.None)
                     {
@@ -104,6 +109,10 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                     result.BaseOffset = outcome.Append.FirstOffset;
                     result.LogAppendTimeMs = outcome.Append.LogAppendTimeMs;
                     result.LogStartOffset = outcome.Append.LogStartOffset;
+                    if (log.FlushDue(outcome.Append.LastOffset))
+                    {
+                        (flushes ??= []).Add(FlushAsync(log, outcome.Append.LastOffset, result, topic.Name));
+                    }
                 }
                 catch (IOException e)
                 {
@@ -113,7 +122,27 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
             }
         }
 
+        if (flushes is not null)
+        {
+            context.Durable = flushes.Count == 1 ? flushes[0] : Task.WhenAll(flushes);
+        }
+
         return ValueTask.FromResult(request.Acks == 0 ? null : response);
+    }
+
+    /// <summary>The flush one partition's append owes; never throws (a failure becomes the partition's error code).</summary>
+    private async Task FlushAsync(Storage.PartitionLog log, long lastOffset, ProduceResponse.PartitionProduceResponse result, string topic)
+    {
+        try
+        {
+            await log.FlushAppendedAsync(lastOffset).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            LogStorageError(e, topic, result.Index);
+            result.ErrorCode = (short)ErrorCode.KafkaStorageError;
+            result.BaseOffset = -1;
+        }
     }
 
     private bool IsLogAppendTime(IReadOnlyDictionary<string, string> configs) =>

@@ -12,12 +12,17 @@ namespace Tributary.Server.Networking;
 
 /// <summary>
 /// One Kafka client connection on Kestrel's transport. Reads a frame (size ≤ socket.request.max.bytes),
-/// dispatches it, writes the response, then reads the next: one request in flight per connection, as Kafka
-/// itself does, so responses leave in request order. A parked fetch therefore delays only its own connection.
+/// dispatches it, writes the response, then reads the next: one request handled at a time per connection, as Kafka
+/// itself does, so responses leave in request order. The one overlap: a produce whose records are appended and whose
+/// answer waits only for their flush (flush.messages) is held, in order, while the next requests are read and handled,
+/// so pipelined produces share fsyncs; every later answer leaves after it. A parked fetch therefore delays only its own connection.
 /// Invalid frames, unknown APIs and unsupported versions close the connection with a log line.
 /// </summary>
 public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, ConnectionLimits limits, ILogger<KafkaConnectionHandler> logger) : ConnectionHandler
 {
+    /// <summary>Produce responses a connection holds while their flush runs (<see cref="DispatchOutcome.Durable"/>).</summary>
+    public const int HeldResponsesMax = 8;
+
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
         var input = connection.Transport.Input;
@@ -25,6 +30,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         var frames = new FrameReader(limits.RequestBytesMax);
         var cancellation = connection.ConnectionClosed;
         var unflushed = false;
+        var held = new Queue<DispatchOutcome>();
         var clientHost = RequestContext.FormatClientHost(connection.RemoteEndPoint);
         LogConnected(connection.ConnectionId, connection.RemoteEndPoint?.ToString());
 
@@ -36,9 +42,10 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         {
             while (true)
             {
-                var read = await input.ReadAsync(cancellation).ConfigureAwait(false);
+                var read = await ReadAsync(input, output, held, cancellation).ConfigureAwait(false);
                 if (read.IsCanceled)
                 {
+                    await WriteHeldAsync(output, held, cancellation).ConfigureAwait(false);
                     LogClosedForStop(connection.ConnectionId);
                     return;
                 }
@@ -65,10 +72,11 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                         frame.Frame.CopyTo(rented);
                         buffer = buffer.Slice(frame.Consumed);
                         var pending = dispatcher.DispatchAsync(rented.AsMemory(0, length), connection.ConnectionId, clientHost, cancellation);
-                        if (!pending.IsCompleted && unflushed)
+                        if (!pending.IsCompleted && (unflushed || held.Count > 0))
                         {
                             // This request waits (a parked fetch, a rebalance): answers already written must not wait with it.
                             unflushed = false;
+                            await WriteHeldAsync(output, held, cancellation).ConfigureAwait(false);
                             if ((await output.FlushAsync(cancellation).ConfigureAwait(false)).IsCompleted)
                             {
                                 return;
@@ -81,7 +89,17 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                             case DispatchAction.Close:
                                 LogClosed(connection.ConnectionId, outcome.Reason ?? "closed by dispatcher");
                                 return;
+                            case DispatchAction.Respond when outcome.Durable is { IsCompleted: false } && held.Count < HeldResponsesMax:
+                                // Its records are appended; the answer waits for their flush while the next request is read.
+                                held.Enqueue(outcome);
+                                continue;
                             case DispatchAction.Respond:
+                                await WriteHeldAsync(output, held, cancellation).ConfigureAwait(false);
+                                if (outcome.Durable is { } durable)
+                                {
+                                    await durable.ConfigureAwait(false);
+                                }
+
                                 WriteResponse(output, outcome);
                                 unflushed = true;
                                 break;
@@ -97,6 +115,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                 }
 
                 input.AdvanceTo(buffer.Start, buffer.End);
+                unflushed |= WriteFlushed(output, held);
 
                 // One flush for every response of the requests that arrived together (pipelined produce),
                 // awaited so a client that stops reading stops being served (backpressure).
@@ -111,6 +130,9 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
 
                 if (read.IsCompleted)
                 {
+                    // The client closed its sending side: it still gets the answers to what it sent.
+                    await WriteHeldAsync(output, held, cancellation).ConfigureAwait(false);
+                    await output.FlushAsync(cancellation).ConfigureAwait(false);
                     return;
                 }
             }
@@ -134,6 +156,57 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         finally
         {
             LogDisconnected(connection.ConnectionId);
+        }
+    }
+
+    /// <summary>
+    /// The next input; while it has not arrived, held answers whose flush ends go out, since their client may be
+    /// waiting for them before it sends more.
+    /// </summary>
+    private static async ValueTask<ReadResult> ReadAsync(PipeReader input, PipeWriter output, Queue<DispatchOutcome> held, CancellationToken cancellation)
+    {
+        var read = input.ReadAsync(cancellation);
+        if (read.IsCompleted || held.Count == 0)
+        {
+            return await read.ConfigureAwait(false);
+        }
+
+        var reading = read.AsTask();
+        while (held.Count > 0 && !reading.IsCompleted)
+        {
+            await Task.WhenAny(reading, held.Peek().Durable!).ConfigureAwait(false);
+            if (WriteFlushed(output, held) && (await output.FlushAsync(cancellation).ConfigureAwait(false)).IsCompleted)
+            {
+                break;
+            }
+        }
+
+        return await reading.ConfigureAwait(false);
+    }
+
+    /// <summary>Writes the held answers, in order, whose flush has ended; true if it wrote any.</summary>
+    private static bool WriteFlushed(PipeWriter output, Queue<DispatchOutcome> held)
+    {
+        var wrote = false;
+        while (held.TryPeek(out var outcome) && outcome.Durable!.IsCompleted)
+        {
+            held.Dequeue();
+            WriteResponse(output, outcome);
+            outcome.Buffers?.Release();
+            wrote = true;
+        }
+
+        return wrote;
+    }
+
+    /// <summary>Writes every held answer, in order, each once its flush has ended.</summary>
+    private static async ValueTask WriteHeldAsync(PipeWriter output, Queue<DispatchOutcome> held, CancellationToken cancellation)
+    {
+        while (held.TryDequeue(out var outcome))
+        {
+            await outcome.Durable!.WaitAsync(cancellation).ConfigureAwait(false);
+            WriteResponse(output, outcome);
+            outcome.Buffers?.Release();
         }
     }
 
