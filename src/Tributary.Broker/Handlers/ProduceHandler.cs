@@ -90,7 +90,7 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                 try
                 {
                     // The records are a slice of this connection's private copy of the request frame, which lives until
-                    // the response is written; the log rewrites the base offset in place and copies the bytes into the
+                    // this handler returns; the log rewrites the base offset in place and copies the bytes into the
                     // segment before Append returns, so no per-batch copy is made here.
                     var batch = MemoryMarshal.AsMemory(records);
                     var outcome = header.ProducerId < 0 ? new ProducerAppendResult(ErrorCode.None, null, false, log.Append(batch, logAppendTime, deferFlush: true))

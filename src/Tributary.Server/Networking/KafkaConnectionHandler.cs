@@ -15,7 +15,7 @@ namespace Tributary.Server.Networking;
 /// dispatches it, writes the response, then reads the next: one request handled at a time per connection, as Kafka
 /// itself does, so responses leave in request order. The one overlap: a produce whose records are appended and whose
 /// answer waits only for their flush (flush.messages) is held, in order, while the next requests are read and handled,
-/// so pipelined produces share fsyncs; every later answer leaves after it. A parked fetch therefore delays only its own connection.
+/// so pipelined produces share fsyncs; every later answer leaves after it. A parked fetch delays only its own connection.
 /// Invalid frames, unknown APIs and unsupported versions close the connection with a log line.
 /// </summary>
 public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, ConnectionLimits limits, ILogger<KafkaConnectionHandler> logger) : ConnectionHandler
