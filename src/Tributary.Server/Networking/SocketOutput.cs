@@ -21,9 +21,6 @@ internal sealed class SocketOutput(PipeWriter pipe, long fileBytesQueuedMax, Act
     private volatile bool _closed;
     private TaskCompletionSource? _drained;
 
-    /// <summary>File bytes placed in the output and not yet sent.</summary>
-    public long FileBytesQueued => Volatile.Read(ref _fileBytesQueued);
-
     public override void Advance(int bytes)
     {
         pipe.Advance(bytes);
