@@ -294,7 +294,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
 
                     if (sent == 0)
                     {
-                        throw new IOException($"the file ended {end - position} bytes before the range being sent did");
+                        throw FileEnded(end - position);
                     }
 
                     if (errno == SendFile.EINTR)
@@ -319,9 +319,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
                 var read = SendFile.Read(range.File, piece.AsSpan(0, (int)Math.Min(Math.Min(pieceBytes, piece.Length), end - position)), position);
                 if (read <= 0)
                 {
-                    throw new IOException(read == 0
-                        ? $"the file ended {end - position} bytes before the range being sent did"
-                        : $"reading the file to send failed (errno {Marshal.GetLastPInvokeError()})");
+                    throw read == 0 ? FileEnded(end - position) : new IOException($"reading the file to send failed (errno {Marshal.GetLastPInvokeError()})");
                 }
 
                 await _socket.SendAsync(piece.AsMemory(0, read), SocketFlags.None).ConfigureAwait(false);
@@ -336,6 +334,8 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
             }
         }
     }
+
+    private static IOException FileEnded(long bytesMissing) => new($"the file ended {bytesMissing} bytes before the range being sent did");
 
     /// <summary>
     /// A response spread over several blocks leaves in one gathering send per <see cref="SendSegmentsMax"/> blocks
