@@ -56,6 +56,16 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+
+# The broker's own time per request (its tributary.request.duration histogram), read during the paced runs with
+# dotnet-counters: each second's p99 of produce requests, from the broker taking a request to its response being
+# written. Beside the client's figure it tells the broker's share of a produce's latency from the machine's.
+COUNTERS_TOOL=""
+if dotnet tool install --tool-path "$WORK/tools" dotnet-counters --version 10.0.750501 >/dev/null 2>&1; then
+  COUNTERS_TOOL="$WORK/tools/dotnet-counters"
+else
+  log "dotnet-counters did not install: the broker's own request times are left out of the report"
+fi
 trap 'exit 130' INT TERM
 
 free_port() {
@@ -82,8 +92,23 @@ settle() {
 }
 cpu_s() { awk '{printf "%.2f", ($14+$15)/100}' "/proc/$1/stat"; } # utime+stime of a PID, in seconds (USER_HZ=100)
 
-# record JSON: adds rep and load average, appends to the results
-record() { jq -c --argjson rep "$rep" --argjson load "$1" '. + {rep: $rep, loadavg: $load}' >>"$RESULTS"; }
+# CPU time the host took from this VM ("steal" in /proc/stat): a VM's vCPU that the host runs something else on
+# stops, with whatever request it was serving, for as long as the host keeps it. steal_mark before a measured run,
+# and record gives the share of all CPU time stolen since then.
+stat_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t }' /proc/stat; }
+STEAL0=$(stat_ticks)
+steal_mark() { STEAL0=$(stat_ticks); }
+steal_pct() {
+  local s0 t0 s1 t1; read -r s0 t0 <<<"$STEAL0"; read -r s1 t1 <<<"$(stat_ticks)"
+  awk -v s="$(( s1 - s0 ))" -v t="$(( t1 - t0 ))" 'BEGIN { printf "%.1f", t > 0 ? 100 * s / t : 0 }'
+}
+
+# record JSON: adds rep, load average and the host's steal since steal_mark, appends to the results
+record() {
+  local line; line=$(cat) # the whole run's output first, so the steal covers the run
+  jq -c --argjson rep "$rep" --argjson load "$1" --argjson steal "$(steal_pct)" \
+    '. + {rep: $rep, loadavg: $load, steal_pct: $steal}' <<<"$line" >>"$RESULTS"
+}
 
 # ---- iperf3 ------------------------------------------------------------------------------------------------
 run_iperf() {
@@ -91,7 +116,7 @@ run_iperf() {
   iperf3 -s -B 127.0.0.1 -p "$port" >"$WORK/iperf3-server.log" 2>&1 &
   local pid=$!; PIDS+=("$pid")
   wait_port "$port"
-  local l; l=$(loadavg)
+  local l; l=$(loadavg); steal_mark
   timeout 30 iperf3 -c 127.0.0.1 -B 127.0.0.1 -p "$port" -t 5 -P 1 -J >"$WORK/iperf3.json"
   jq -c '{label: "iperf3", system: "iperf3", MB_per_s: (.end.sum_received.bits_per_second / 8 / 1e6 | . * 10 | round / 10)}' \
     "$WORK/iperf3.json" | record "$l"
@@ -106,7 +131,7 @@ run_iperf() {
 # freed moments ago do not (4-5 GB/s), and this figure shows which case the runs are in.
 run_pagecache() {
   settle
-  local l; l=$(loadavg)
+  local l; l=$(loadavg); steal_mark
   local t0 t1; t0=$(date +%s%N)
   dd if=/dev/zero of="$WORK/pagecache.bin" bs=1M count=1024 status=none
   t1=$(date +%s%N)
@@ -132,7 +157,7 @@ run_redis() { # run_redis noaof|aof
     local payload; payload=$(head -c "$size" /dev/zero | tr '\0' x)
     timeout 30 redis-cli -h 127.0.0.1 -p "$port" DEL s >/dev/null
     settle
-    local l; l=$(loadavg)
+    local l; l=$(loadavg); steal_mark
     local line; line=$(timeout 60 redis-benchmark -h 127.0.0.1 -p "$port" -n "$n" -c 50 -P 64 --csv XADD s '*' f "$payload" | tail -1)
     local xlen; xlen=$(timeout 30 redis-cli -h 127.0.0.1 -p "$port" XLEN s)
     # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
@@ -154,7 +179,7 @@ run_nats() {
   local pid=$!; PIDS+=("$pid")
   wait_port "$port"
   settle
-  local l; l=$(loadavg)
+  local l; l=$(loadavg); steal_mark
   timeout 60 "$LOAD" --mode jetstream --bootstrap "127.0.0.1:$port" --record-bytes 1000 --records 1000000 \
     --time-limit-s "$RUN_SECONDS" --window 4000 --label nats-js-1000 | record "$l"
   log "nats jetstream 1000 B: $(tail -1 "$RESULTS" | jq -c '{records_per_s, MB_per_s, produce_error}')"
@@ -188,12 +213,28 @@ warm_broker() {
 tributary() {
   local label=$1; shift
   case " $* " in *" --mode consume "*) settle keep-cache ;; *) settle ;; esac
-  local l c0 c1; l=$(loadavg); c0=$(cpu_s "$BROKER_PID")
+  local counters=""
+  if [ -n "$COUNTERS_TOOL" ] && [[ $label == tributary-half* ]]; then
+    rm -f "$WORK/counters.json"
+    timeout $(( RUN_SECONDS * 2 + 40 )) "$COUNTERS_TOOL" collect -p "$BROKER_PID" --refresh-interval 1 --format json \
+      -o "$WORK/counters.json" --counters 'Tributary.Server[tributary.request.duration]' >/dev/null 2>&1 &
+    counters=$!
+  fi
+  local l c0 c1; l=$(loadavg); steal_mark; c0=$(cpu_s "$BROKER_PID")
   timeout $(( RUN_SECONDS * 2 + 40 )) "$LOAD" --bootstrap "127.0.0.1:$BROKER_PORT" --label "$label" "$@" >"$WORK/run.json"
   c1=$(cpu_s "$BROKER_PID")
   local rss; rss=$(awk '/VmRSS/ {print $2}' "/proc/$BROKER_PID/status")
-  jq -c --argjson cpu "$(awk "BEGIN { printf \"%.2f\", $c1 - $c0 }")" --argjson rss "$rss" \
-    '. + {broker_cpu_s: $cpu, broker_rss_mb: ($rss / 1024 | round)}' "$WORK/run.json" | record "$l"
+  local own='{}'
+  if [ -n "$counters" ]; then
+    kill -INT "$counters" 2>/dev/null || true
+    wait "$counters" 2>/dev/null || true
+    # Median and highest of the per-second p99s of produce requests, in ms.
+    own=$(jq -c '[.Events[] | select(.tags | test("kafka.api=Produce,.*Percentile=99")) | .value * 1000] | sort
+      | if length == 0 then {} else {broker_produce_p99_ms: (.[length / 2 | floor] * 1000 | round / 1000),
+        broker_produce_p99_max_ms: (.[-1] * 1000 | round / 1000)} end' "$WORK/counters.json" 2>/dev/null || echo '{}')
+  fi
+  jq -c --argjson cpu "$(awk "BEGIN { printf \"%.2f\", $c1 - $c0 }")" --argjson rss "$rss" --argjson own "$own" \
+    '. + {broker_cpu_s: $cpu, broker_rss_mb: ($rss / 1024 | round)} + $own' "$WORK/run.json" | record "$l"
   log "tributary $label: $(tail -1 "$RESULTS" | jq -c '{MB_per_s, consume_MB_per_s, produce_p99_ms, e2e_p99_ms, broker_cpu_s, produce_error, consume_error}')"
 }
 

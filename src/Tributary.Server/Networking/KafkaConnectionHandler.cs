@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -30,8 +31,9 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         var frames = new FrameReader(limits.RequestBytesMax);
         var cancellation = connection.ConnectionClosed;
         var unflushed = false;
-        var held = new Queue<DispatchOutcome>();
+        var held = new Queue<Answer>();
         var clientHost = RequestContext.FormatClientHost(connection.RemoteEndPoint);
+        object? port = (connection.LocalEndPoint as System.Net.IPEndPoint)?.Port;
         LogConnected(connection.ConnectionId, connection.RemoteEndPoint?.ToString());
 
         // When the server stops it asks every connection to close: one between requests closes at once, one in the
@@ -67,9 +69,11 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
 
                     var length = (int)frame.Frame.Length;
                     var rented = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+                    var started = Stopwatch.GetTimestamp();
                     try
                     {
                         frame.Frame.CopyTo(rented);
+                        var apiKey = length >= 2 ? BinaryPrimitives.ReadInt16BigEndian(rented) : (short)-1;
                         buffer = buffer.Slice(frame.Consumed);
                         var pending = dispatcher.DispatchAsync(rented.AsMemory(0, length), connection.ConnectionId, clientHost, cancellation);
                         if (!pending.IsCompleted && (unflushed || held.Count > 0))
@@ -91,7 +95,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                                 return;
                             case DispatchAction.Respond when outcome.Durable is { IsCompleted: false } && held.Count < HeldResponsesMax:
                                 // Its records are appended; the answer waits for their flush while the next request is read.
-                                held.Enqueue(outcome);
+                                held.Enqueue(new Answer(outcome, apiKey, started, port));
                                 continue;
                             case DispatchAction.Respond:
                                 await WriteHeldAsync(output, held, cancellation).ConfigureAwait(false);
@@ -100,7 +104,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                                     await durable.ConfigureAwait(false);
                                 }
 
-                                WriteResponse(output, outcome);
+                                WriteResponse(output, new Answer(outcome, apiKey, started, port));
                                 unflushed = true;
                                 break;
                         }
@@ -163,7 +167,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
     /// The next input; while it has not arrived, held answers whose flush ends go out, since their client may be
     /// waiting for them before it sends more.
     /// </summary>
-    private static async ValueTask<ReadResult> ReadAsync(PipeReader input, PipeWriter output, Queue<DispatchOutcome> held, CancellationToken cancellation)
+    private static async ValueTask<ReadResult> ReadAsync(PipeReader input, PipeWriter output, Queue<Answer> held, CancellationToken cancellation)
     {
         var read = input.ReadAsync(cancellation);
         if (read.IsCompleted || held.Count == 0)
@@ -174,7 +178,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         var reading = read.AsTask();
         while (held.Count > 0 && !reading.IsCompleted)
         {
-            await Task.WhenAny(reading, held.Peek().Durable!).ConfigureAwait(false);
+            await Task.WhenAny(reading, held.Peek().Outcome.Durable!).ConfigureAwait(false);
             if (WriteFlushed(output, held) && (await output.FlushAsync(cancellation).ConfigureAwait(false)).IsCompleted)
             {
                 break;
@@ -185,14 +189,14 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
     }
 
     /// <summary>Writes the held answers, in order, whose flush has ended; true if it wrote any.</summary>
-    private static bool WriteFlushed(PipeWriter output, Queue<DispatchOutcome> held)
+    private static bool WriteFlushed(PipeWriter output, Queue<Answer> held)
     {
         var wrote = false;
-        while (held.TryPeek(out var outcome) && outcome.Durable!.IsCompleted)
+        while (held.TryPeek(out var answer) && answer.Outcome.Durable!.IsCompleted)
         {
             held.Dequeue();
-            WriteResponse(output, outcome);
-            outcome.Buffers?.Release();
+            WriteResponse(output, answer);
+            answer.Outcome.Buffers?.Release();
             wrote = true;
         }
 
@@ -200,13 +204,13 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
     }
 
     /// <summary>Writes every held answer, in order, each once its flush has ended.</summary>
-    private static async ValueTask WriteHeldAsync(PipeWriter output, Queue<DispatchOutcome> held, CancellationToken cancellation)
+    private static async ValueTask WriteHeldAsync(PipeWriter output, Queue<Answer> held, CancellationToken cancellation)
     {
-        while (held.TryDequeue(out var outcome))
+        while (held.TryDequeue(out var answer))
         {
-            await outcome.Durable!.WaitAsync(cancellation).ConfigureAwait(false);
-            WriteResponse(output, outcome);
-            outcome.Buffers?.Release();
+            await answer.Outcome.Durable!.WaitAsync(cancellation).ConfigureAwait(false);
+            WriteResponse(output, answer);
+            answer.Outcome.Buffers?.Release();
         }
     }
 
@@ -214,16 +218,25 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
     /// Serializes straight into the pipe: the 4-byte size is reserved first and filled in once the body is
     /// written. The pipe hands nothing to the socket before the next flush, so the size is in place by then,
     /// and the response (a fetch's records included) is copied once, into the pipe, never into a staging buffer.
+    /// The request's time ends here (<see cref="ServerMetrics.RequestDuration"/>).
     /// </summary>
-    private static void WriteResponse(PipeWriter output, DispatchOutcome outcome)
+    private static void WriteResponse(PipeWriter output, Answer answer)
     {
+        var outcome = answer.Outcome;
         var size = output.GetMemory(FrameReader.SizePrefixBytes)[..FrameReader.SizePrefixBytes];
         output.Advance(FrameReader.SizePrefixBytes);
         var writer = new KafkaWriter(output);
         new ResponseHeader { CorrelationId = outcome.CorrelationId }.Write(ref writer, outcome.ResponseHeaderVersion);
         outcome.Response!.Write(ref writer, outcome.ApiVersion);
         BinaryPrimitives.WriteInt32BigEndian(size.Span, checked((int)writer.Written));
+        ServerMetrics.RecordRequest(answer.ApiKey, answer.Started, answer.Port);
     }
+
+    /// <summary>
+    /// A response to write, with its request's API key, the moment its frame was taken (<see cref="Stopwatch.GetTimestamp"/>)
+    /// and the listener's port (boxed once per connection).
+    /// </summary>
+    private readonly record struct Answer(DispatchOutcome Outcome, short ApiKey, long Started, object? Port);
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Debug, Message = "Connection {ConnectionId} from {Remote}")]
     private partial void LogConnected(string connectionId, string? remote);

@@ -24,10 +24,8 @@ internal static partial class SendFile
     /// <summary>Bytes read and sent at a time once sendfile has refused a file.</summary>
     public const int CopyPieceBytes = 256 * 1024;
 
-    private static readonly Meter Meter = new("Tributary.Server");
-
     /// <summary>Bytes the kernel sent straight from files (fetched records), tagged with the listener's port (<c>network.local.port</c>).</summary>
-    public static readonly Counter<long> BytesSent = Meter.CreateCounter<long>("tributary.sendfile.bytes", "By", "Bytes sent to clients straight from log files with sendfile(2)");
+    public static readonly Counter<long> BytesSent = ServerMetrics.Meter.CreateCounter<long>("tributary.sendfile.bytes", "By", "Bytes sent to clients straight from log files with sendfile(2)");
 
     /// <summary>Linux sends at most this many bytes per call.</summary>
     private const long CallBytesMax = 0x7ffff000;
