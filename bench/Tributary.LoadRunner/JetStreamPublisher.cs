@@ -33,6 +33,7 @@ internal sealed class JetStreamPublisher : IDisposable
     private long _failed;
     private long _lastAckNanos;
     private string? _failure;
+    private long _published;
     private volatile bool _stopping;
 
     private JetStreamPublisher(LoadOptions options, Socket socket)
@@ -84,16 +85,71 @@ internal sealed class JetStreamPublisher : IDisposable
             throw new InvalidOperationException($"stream create failed: {created}");
         }
 
-        var payload = new byte[_options.RecordBytes];
-        payload.AsSpan().Fill((byte)'x');
         var startNanos = MonotonicClock.NowNanos();
         var deadline = startNanos + (_options.TimeLimitSeconds * 1_000_000_000L);
         _latencyFromNanos = startNanos + _options.WarmupNanos;
         long sent = 0;
         var stoppedByTime = false;
+        try
+        {
+            sent = PublishAll(startNanos, deadline, out stoppedByTime);
+        }
+        catch (IOException e)
+        {
+            // The server closed the connection (what it said first, if anything, is already the failure).
+            _failure ??= $"jetstream write: {e.Message}";
+        }
+
+        while (Interlocked.Read(ref _acked) + Interlocked.Read(ref _failed) < _published && MonotonicClock.NowNanos() < deadline + 5_000_000_000L && _failure is null)
+        {
+            Thread.Sleep(1);
+        }
+
+        var acked = Interlocked.Read(ref _acked);
+        sent = Math.Max(sent, _published);
+        var incomplete = acked + Interlocked.Read(ref _failed) < sent;
+        var seconds = Math.Max(Interlocked.Read(ref _lastAckNanos) - startNanos, 1) / 1e9;
+        var deleted = _failure is null ? Control($"$JS.API.STREAM.DELETE.{_stream}", "") : "";
+        _stopping = true;
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+            // Already closed by the server.
+        }
+
+        reader.Join(TimeSpan.FromSeconds(5));
+        return new RunReport()
+            .Add("label", _options.Label)
+            .Add("system", "nats-jetstream")
+            .Add("mode", "jetstream")
+            .Add("record_bytes", _options.RecordBytes)
+            .Add("window", _options.Window)
+            .Add("records", acked)
+            .Add("records_failed", Interlocked.Read(ref _failed))
+            .Add("seconds", RunReport.Round(seconds))
+            .Add("records_per_s", Math.Round(acked / seconds))
+            .Add("MB_per_s", RunReport.Round(acked * (double)_options.RecordBytes / seconds / 1e6, 1))
+            .AddLatency("publish", _ackLatency)
+            .Add("stopped_by_time", stoppedByTime)
+            .Add("produce_incomplete", incomplete)
+            .Add("stream_deleted", deleted.Contains("\"success\":true", StringComparison.Ordinal))
+            .Add("produce_error", _failure)
+            .Add("client_cpu_s", RunReport.Round((Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds));
+    }
+
+    /// <summary>Publishes until the record count, the deadline or a failure; returns how many were sent.</summary>
+    private long PublishAll(long startNanos, long deadline, out bool stoppedByTime)
+    {
+        stoppedByTime = false;
+        long sent = 0;
         Span<byte> digits = stackalloc byte[20];
         var pubPrefix = Encoding.ASCII.GetBytes($"PUB {Subject} {InboxPrefix}");
         var sizeSuffix = Encoding.ASCII.GetBytes($" {_options.RecordBytes}\r\n");
+        var payload = new byte[_options.RecordBytes];
+        payload.AsSpan().Fill((byte)'x');
         while (sent < _options.RecordCount && _failure is null)
         {
             if (!_window.Wait(0))
@@ -123,38 +179,11 @@ internal sealed class JetStreamPublisher : IDisposable
             _output.Write("\r\n"u8);
             _sendNanos[sent] = MonotonicClock.NowNanos();
             sent++;
+            _published = sent;
         }
 
         _output.Flush();
-        while (Interlocked.Read(ref _acked) + Interlocked.Read(ref _failed) < sent && MonotonicClock.NowNanos() < deadline + 5_000_000_000L && _failure is null)
-        {
-            Thread.Sleep(1);
-        }
-
-        var acked = Interlocked.Read(ref _acked);
-        var incomplete = acked + Interlocked.Read(ref _failed) < sent;
-        var seconds = Math.Max(Interlocked.Read(ref _lastAckNanos) - startNanos, 1) / 1e9;
-        var deleted = _failure is null ? Control($"$JS.API.STREAM.DELETE.{_stream}", "") : "";
-        _stopping = true;
-        _socket.Shutdown(SocketShutdown.Both);
-        reader.Join(TimeSpan.FromSeconds(5));
-        return new RunReport()
-            .Add("label", _options.Label)
-            .Add("system", "nats-jetstream")
-            .Add("mode", "jetstream")
-            .Add("record_bytes", _options.RecordBytes)
-            .Add("window", _options.Window)
-            .Add("records", acked)
-            .Add("records_failed", Interlocked.Read(ref _failed))
-            .Add("seconds", RunReport.Round(seconds))
-            .Add("records_per_s", Math.Round(acked / seconds))
-            .Add("MB_per_s", RunReport.Round(acked * (double)_options.RecordBytes / seconds / 1e6, 1))
-            .AddLatency("publish", _ackLatency)
-            .Add("stopped_by_time", stoppedByTime)
-            .Add("produce_incomplete", incomplete)
-            .Add("stream_deleted", deleted.Contains("\"success\":true", StringComparison.Ordinal))
-            .Add("produce_error", _failure)
-            .Add("client_cpu_s", RunReport.Round((Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds));
+        return sent;
     }
 
     /// <summary>One JetStream API request and its JSON reply, on the reply subject <c>_INBOX.load.control</c>.</summary>
