@@ -56,6 +56,7 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # The broker's own time per request (its tributary.request.duration histogram), read during the paced runs with
 # dotnet-counters: each second's p99 of produce requests, from the broker taking a request to its response being
@@ -66,7 +67,6 @@ if dotnet tool install --tool-path "$WORK/tools" dotnet-counters --version 10.0.
 else
   log "dotnet-counters did not install: the broker's own request times are left out of the report"
 fi
-trap 'exit 130' INT TERM
 
 free_port() {
   local p

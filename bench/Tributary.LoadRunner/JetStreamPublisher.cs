@@ -88,11 +88,10 @@ internal sealed class JetStreamPublisher : IDisposable
         var startNanos = MonotonicClock.NowNanos();
         var deadline = startNanos + (_options.TimeLimitSeconds * 1_000_000_000L);
         _latencyFromNanos = startNanos + _options.WarmupNanos;
-        long sent = 0;
         var stoppedByTime = false;
         try
         {
-            sent = PublishAll(startNanos, deadline, out stoppedByTime);
+            stoppedByTime = PublishAll(deadline);
         }
         catch (IOException e)
         {
@@ -100,13 +99,13 @@ internal sealed class JetStreamPublisher : IDisposable
             _failure ??= $"jetstream write: {e.Message}";
         }
 
-        while (Interlocked.Read(ref _acked) + Interlocked.Read(ref _failed) < _published && MonotonicClock.NowNanos() < deadline + 5_000_000_000L && _failure is null)
+        var sent = _published;
+        while (Interlocked.Read(ref _acked) + Interlocked.Read(ref _failed) < sent && MonotonicClock.NowNanos() < deadline + 5_000_000_000L && _failure is null)
         {
             Thread.Sleep(1);
         }
 
         var acked = Interlocked.Read(ref _acked);
-        sent = Math.Max(sent, _published);
         var incomplete = acked + Interlocked.Read(ref _failed) < sent;
         var seconds = Math.Max(Interlocked.Read(ref _lastAckNanos) - startNanos, 1) / 1e9;
         var deleted = _failure is null ? Control($"$JS.API.STREAM.DELETE.{_stream}", "") : "";
@@ -140,10 +139,12 @@ internal sealed class JetStreamPublisher : IDisposable
             .Add("client_cpu_s", RunReport.Round((Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds));
     }
 
-    /// <summary>Publishes until the record count, the deadline or a failure; returns how many were sent.</summary>
-    private long PublishAll(long startNanos, long deadline, out bool stoppedByTime)
+    /// <summary>
+    /// Publishes until the record count, the deadline or a failure, counting in <see cref="_published"/>; true if the
+    /// deadline stopped it.
+    /// </summary>
+    private bool PublishAll(long deadline)
     {
-        stoppedByTime = false;
         long sent = 0;
         Span<byte> digits = stackalloc byte[20];
         var pubPrefix = Encoding.ASCII.GetBytes($"PUB {Subject} {InboxPrefix}");
@@ -167,8 +168,8 @@ internal sealed class JetStreamPublisher : IDisposable
 
             if (MonotonicClock.NowNanos() > deadline)
             {
-                stoppedByTime = true;
-                break;
+                _output.Flush();
+                return true;
             }
 
             _output.Write(pubPrefix);
@@ -183,7 +184,7 @@ internal sealed class JetStreamPublisher : IDisposable
         }
 
         _output.Flush();
-        return sent;
+        return false;
     }
 
     /// <summary>One JetStream API request and its JSON reply, on the reply subject <c>_INBOX.load.control</c>.</summary>
