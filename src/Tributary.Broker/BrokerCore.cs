@@ -36,7 +36,7 @@ public sealed class BrokerCore : IDisposable
             try
             {
                 Metadata = new MetadataStore(dir);
-                Logs = new LogManager(new FileLogDevice(), dir, defaultLogConfig, Time, LoggerFactory);
+                Logs = new LogManager(new FileLogDevice(config.LogCacheDropBehindBytes), dir, defaultLogConfig, Time, LoggerFactory);
             }
             catch
             {

@@ -23,6 +23,8 @@ public sealed class BrokerConfigTests
     [InlineData("node.id", "-1")]
     [InlineData("auto.create.topics.enable", "yes")]
     [InlineData("tributary.storage", "tape")]
+    [InlineData("tributary.log.cache.drop.behind.bytes", "-2")]
+    [InlineData("tributary.log.cache.drop.behind.bytes", "lots")]
     [InlineData("default.replication.factor", "3")]
     [InlineData("message.max.bytes", "99999999999")]
     [InlineData("group.initial.rebalance.delay.ms", "-1")]
@@ -40,6 +42,14 @@ public sealed class BrokerConfigTests
     {
         Assert.Equal(3000, Parse().Config!.GroupInitialRebalanceDelayMs);
         Assert.Equal(0, Parse(("group.initial.rebalance.delay.ms", "0")).Config!.GroupInitialRebalanceDelayMs);
+    }
+
+    [Fact]
+    public void The_page_cache_drop_is_off_by_default_and_takes_a_distance_in_bytes()
+    {
+        Assert.Equal(-1, Parse().Config!.LogCacheDropBehindBytes);
+        Assert.Equal(268435456, Parse(("tributary.log.cache.drop.behind.bytes", "268435456")).Config!.LogCacheDropBehindBytes);
+        Assert.Equal(0, Parse(("tributary.log.cache.drop.behind.bytes", "0")).Config!.LogCacheDropBehindBytes);
     }
 
     [Fact]

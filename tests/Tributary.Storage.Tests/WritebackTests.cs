@@ -116,10 +116,132 @@ public sealed partial class WritebackTests : IDisposable
         Assert.False(schedule.Unavailable);
     }
 
-    private static (long Cached, long Dirty) CacheStat(string path)
+    [Fact]
+    public void With_the_drop_on_written_out_bytes_leave_the_page_cache_and_still_read_back_from_disk()
+    {
+        const int MiB = 1024 * 1024;
+        var chunk = new byte[256 * 1024];
+        var path = Path.Combine(_directory, "00000000000000000000.log");
+        using var segment = new FileLogFile(path, writebackLagMs: 0, cacheDropBehindBytes: 0);
+        for (var i = 0; i < 32; i++)
+        {
+            new Random(i).NextBytes(chunk);
+            segment.Append(chunk);
+        }
+
+        Assert.True(SpinWait.SpinUntil(() => WritebackWorker.Shared!.Idle, TimeSpan.FromSeconds(30)), "write-out requests made");
+
+        // The last range started is [7, 8 MiB): everything one interval behind its end is dropped, that range stays.
+        var (droppedCached, _) = CacheStat(path, 0, 7 * MiB);
+        var (tailCached, _) = CacheStat(path, 7 * MiB, MiB);
+        Assert.True(droppedCached < 64, $"{droppedCached} of {7 * MiB / PageBytes} written-out pages still cached");
+        Assert.True(tailCached >= MiB / PageBytes / 2, $"the newest range stays cached ({tailCached} pages)");
+
+        var read = new byte[chunk.Length];
+        for (var i = 0; i < 32; i++)
+        {
+            new Random(i).NextBytes(chunk);
+            Assert.Equal(read.Length, segment.ReadAt((long)i * chunk.Length, read));
+            Assert.True(chunk.AsSpan().SequenceEqual(read), $"chunk {i} reads back as written");
+        }
+    }
+
+    [Fact]
+    public void Without_the_drop_written_out_bytes_stay_in_the_page_cache()
+    {
+        var chunk = new byte[256 * 1024];
+        var path = Path.Combine(_directory, "00000000000000000000.log");
+        using var segment = new FileLogFile(path, writebackLagMs: 0);
+        for (var i = 0; i < 32; i++)
+        {
+            segment.Append(chunk);
+        }
+
+        Assert.True(SpinWait.SpinUntil(() => WritebackWorker.Shared!.Idle, TimeSpan.FromSeconds(30)), "write-out requests made");
+        var (cached, _) = CacheStat(path);
+        Assert.True(cached >= 2048 - 64, $"the written-out pages stay cached ({cached} of 2048)");
+    }
+
+    [Fact]
+    public void The_device_drops_only_segment_data_files_behind_and_leaves_indexes_cached()
+    {
+        var device = new FileLogDevice(cacheDropBehindBytes: 0);
+        var chunk = new byte[256 * 1024];
+        var indexPath = Path.Combine(_directory, "00000000000000000000.index");
+        var logPath = Path.Combine(_directory, "00000000000000000000.log");
+        using var index = device.OpenFile(indexPath);
+        using var log = device.OpenFile(logPath);
+        for (var i = 0; i < 16; i++)
+        {
+            index.Append(chunk);
+        }
+
+        // The device's files use the default 2 s lag: append again after it, so the first ranges are handed out.
+        Thread.Sleep((int)Writeback.LagMs + 100);
+        for (var i = 0; i < 16; i++)
+        {
+            index.Append(chunk);
+            log.Append(chunk);
+        }
+
+        Thread.Sleep((int)Writeback.LagMs + 100);
+        index.Append(chunk);
+        log.Append(chunk);
+        Assert.True(SpinWait.SpinUntil(() => WritebackWorker.Shared!.Idle, TimeSpan.FromSeconds(30)), "write-out requests made");
+
+        var (indexCached, _) = CacheStat(indexPath);
+        var (logCached, _) = CacheStat(logPath);
+        Assert.True(indexCached >= 33 * 64 - 64, $"the index keeps its pages ({indexCached} of {33 * 64})");
+        Assert.True(logCached < 17 * 64 / 2, $"the segment's written-out pages are dropped ({logCached} of {17 * 64} cached)");
+    }
+
+    [Fact]
+    public void The_drop_stays_the_distance_behind_and_truncation_pulls_it_back()
+    {
+        const long MiB = 1024 * 1024;
+        var path = Path.Combine(_directory, "drop.log");
+        using var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite);
+        RandomAccess.Write(handle, new byte[8 * MiB], 0);
+
+        var schedule = new WritebackSchedule(handle, 0, lagMs: 0, () => 0, worker: null, dropBehindBytes: 2 * MiB);
+        schedule.DropBehind(MiB); // less than the distance: nothing to drop yet
+        Assert.Equal(0, schedule.Dropped);
+        schedule.DropBehind(4 * MiB);
+        Assert.Equal(2 * MiB, schedule.Dropped);
+        schedule.DropBehind(4 * MiB + 512 * 1024);
+        Assert.Equal(2 * MiB + 512 * 1024, schedule.Dropped);
+        schedule.OnTruncated(MiB);
+        Assert.Equal(MiB, schedule.Dropped);
+
+        // A distance under one interval counts as one interval: the range just started is never dropped.
+        var near = new WritebackSchedule(handle, 0, lagMs: 0, () => 0, worker: null, dropBehindBytes: 0);
+        near.DropBehind(3 * MiB);
+        Assert.Equal(2 * MiB, near.Dropped);
+
+        // Off by default.
+        var off = new WritebackSchedule(handle, 0, lagMs: 0, () => 0);
+        off.DropBehind(8 * MiB);
+        Assert.Equal(0, off.Dropped);
+    }
+
+    [Fact]
+    public void A_drop_for_a_file_closed_meanwhile_is_quiet()
+    {
+        var path = Path.Combine(_directory, "closed-drop.log");
+        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite);
+        RandomAccess.Write(handle, new byte[4 * Writeback.IntervalBytes], 0);
+        var schedule = new WritebackSchedule(handle, 0, lagMs: 0, () => 0, worker: null, dropBehindBytes: 0);
+        handle.Dispose();
+
+        Assert.True(Writeback.Drop(handle, 0, Writeback.IntervalBytes));
+        schedule.DropBehind(4 * Writeback.IntervalBytes);
+        Assert.Equal(3 * Writeback.IntervalBytes, schedule.Dropped);
+    }
+
+    private static (long Cached, long Dirty) CacheStat(string path, long offset = 0, long length = 0)
     {
         using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        var range = default(CacheStatRange); // offset 0, length 0: the whole file
+        var range = new CacheStatRange { Offset = (ulong)offset, Length = (ulong)length }; // length 0: to the end
         var result = SysCall(CacheStatSyscallX64, (int)handle.DangerousGetHandle(), ref range, out var stat, 0);
         Assert.True(result == 0, $"cachestat failed: errno {Marshal.GetLastPInvokeError()}");
         return ((long)stat.Cache, (long)stat.Dirty);

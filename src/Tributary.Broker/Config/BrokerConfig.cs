@@ -17,6 +17,7 @@ public sealed record BrokerConfig
         new ConfigDefinition("log.dirs", ConfigType.String, "./data"),
         new ConfigDefinition("log.dir", ConfigType.String, null),
         new ConfigDefinition("tributary.storage", ConfigType.String, "disk", Allowed: ["disk", "memory"]),
+        new ConfigDefinition("tributary.log.cache.drop.behind.bytes", ConfigType.Long, "-1", Min: -1),
         new ConfigDefinition("num.partitions", ConfigType.Int, "1", Min: 1, Max: PartitionsPerTopicMax),
         new ConfigDefinition("default.replication.factor", ConfigType.Int, "1", Min: 1, Max: 1),
         new ConfigDefinition("auto.create.topics.enable", ConfigType.Boolean, "true"),
@@ -62,6 +63,12 @@ public sealed record BrokerConfig
     public int? AdvertisedPort { get; init; }
     public string LogDir { get; init; } = "./data";
     public bool InMemoryStorage { get; init; }
+
+    /// <summary>
+    /// tributary.log.cache.drop.behind.bytes: once written out, segment bytes this far (at least 1 MiB) behind the
+    /// newest bytes handed for write-out are dropped from the page cache; -1 (the default) leaves them to the kernel.
+    /// </summary>
+    public long LogCacheDropBehindBytes { get; init; } = -1;
     public int NumPartitions { get; init; } = 1;
     public bool AutoCreateTopicsEnable { get; init; } = true;
     public bool DeleteTopicEnable { get; init; } = true;
@@ -143,6 +150,7 @@ public sealed record BrokerConfig
             AdvertisedPort = advertised?.Port,
             LogDir = values.GetValueOrDefault("log.dirs") ?? values.GetValueOrDefault("log.dir") ?? "./data",
             InMemoryStorage = values.GetValueOrDefault("tributary.storage") == "memory",
+            LogCacheDropBehindBytes = L("tributary.log.cache.drop.behind.bytes", -1),
             NumPartitions = (int)L("num.partitions", 1),
             AutoCreateTopicsEnable = values.GetValueOrDefault("auto.create.topics.enable", "true") == "true",
             DeleteTopicEnable = values.GetValueOrDefault("delete.topic.enable", "true") == "true",

@@ -1,7 +1,13 @@
 namespace Tributary.Storage.Devices;
 
 /// <summary>The real file system.</summary>
-public sealed class FileLogDevice : ILogDevice
+/// <param name="cacheDropBehindBytes">
+/// For the segment data files it opens (<c>.log</c>; indexes and checkpoints are small and read at random, and keep
+/// their pages): how far behind the newest bytes handed for write-out appended bytes are dropped from the
+/// page cache once written out (at least 1 MiB); negative (the default) keeps them cached. See
+/// <see cref="WritebackSchedule.DropBehind"/>.
+/// </param>
+public sealed class FileLogDevice(long cacheDropBehindBytes = -1) : ILogDevice
 {
     public static FileLogDevice Instance { get; } = new();
 
@@ -25,7 +31,9 @@ public sealed class FileLogDevice : ILogDevice
 
     public bool FileExists(string path) => File.Exists(path);
 
-    public ILogFile OpenFile(string path) => new FileLogFile(path);
+    public ILogFile OpenFile(string path) => new FileLogFile(
+        path,
+        cacheDropBehindBytes: path.EndsWith(Segments.LogSegment.LogSuffix, StringComparison.Ordinal) ? cacheDropBehindBytes : -1);
 
     public void DeleteFile(string path) => File.Delete(path);
 

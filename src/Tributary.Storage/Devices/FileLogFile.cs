@@ -17,7 +17,14 @@ internal sealed class FileLogFile : ILogFile
     private long _reserved;
     private bool _preallocationUnavailable = !OperatingSystem.IsLinux();
 
-    public FileLogFile(string path, long writebackLagMs = Writeback.LagMs)
+    /// <param name="path">The file, created when missing.</param>
+    /// <param name="writebackLagMs">Age at which appended bytes are handed for write-out (<see cref="Writeback"/>).</param>
+    /// <param name="cacheDropBehindBytes">
+    /// Negative: appended bytes stay in the page cache until the kernel evicts them. Otherwise they are dropped from it
+    /// after their write-out, once they are this many bytes (at least one write-out interval) behind the newest bytes
+    /// handed for write-out (<see cref="WritebackSchedule.DropBehind"/>).
+    /// </param>
+    public FileLogFile(string path, long writebackLagMs = Writeback.LagMs, long cacheDropBehindBytes = -1)
     {
         // FileShare.Delete: a segment may be deleted by retention while a reader still holds its handle.
         _handle = File.OpenHandle(
@@ -27,7 +34,7 @@ internal sealed class FileLogFile : ILogFile
             FileShare.ReadWrite | FileShare.Delete);
         _length = RandomAccess.GetLength(_handle);
         _reserved = _length;
-        _writeback = new WritebackSchedule(_handle, _length, writebackLagMs, static () => Environment.TickCount64, WritebackWorker.Shared);
+        _writeback = new WritebackSchedule(_handle, _length, writebackLagMs, static () => Environment.TickCount64, WritebackWorker.Shared, cacheDropBehindBytes);
     }
 
     public long Length => Volatile.Read(ref _length);

@@ -25,7 +25,10 @@ internal static partial class Writeback
     /// <summary>Ranges of one file waiting for their age; beyond this many the oldest is written out at once.</summary>
     public const int PendingRangesMax = 4096;
 
+    private const uint SyncFileRangeWaitBefore = 1;
     private const uint SyncFileRangeWrite = 2;
+    private const uint SyncFileRangeWaitAfter = 4;
+    private const int PosixFadviseDontNeed = 4;
 
     /// <summary>
     /// Ranges waiting for <see cref="WritebackWorker"/>; when it is this far behind, the appender asks the kernel
@@ -54,23 +57,65 @@ internal static partial class Writeback
         }
     }
 
+    /// <summary>
+    /// Writes bytes [<paramref name="offset"/>, +<paramref name="length"/>) out and waits for that to finish
+    /// (<c>sync_file_range</c> with wait-before, write and wait-after: no metadata, so not a durability point), then
+    /// tells the kernel their pages are not needed (<c>POSIX_FADV_DONTNEED</c>), which frees the clean ones. False if
+    /// it cannot (then stop asking). A file closed meanwhile counts as done.
+    /// </summary>
+    public static bool Drop(SafeFileHandle handle, long offset, long length)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+
+        try
+        {
+            return SyncFileRange(handle, offset, length, SyncFileRangeWaitBefore | SyncFileRangeWrite | SyncFileRangeWaitAfter) == 0
+                && PosixFadvise(handle, offset, length, PosixFadviseDontNeed) == 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            return true;
+        }
+    }
+
     // The marshaller holds a reference on the handle for the call, so the descriptor cannot be closed and reused
     // meanwhile; a handle already closed throws ObjectDisposedException.
     [LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
     private static partial int SyncFileRange(SafeFileHandle fd, long offset, long nbytes, uint flags);
+
+    // Returns the error number itself (0 on success); errno is not set.
+    [LibraryImport("libc", EntryPoint = "posix_fadvise")]
+    private static partial int PosixFadvise(SafeFileHandle fd, long offset, long len, int advice);
 }
 
 /// <summary>
 /// One file's write-out bookkeeping: marks every <see cref="Writeback.IntervalBytes"/> appended with the time, and
 /// hands each range to <paramref name="worker"/> once it is <paramref name="lagMs"/> old (or, without a worker, to
-/// <see cref="Writeback.Start"/> at once). Called by the file's single appender only.
+/// <see cref="Writeback.Start"/> at once). With <paramref name="dropBehindBytes"/> of 0 or more, the worker also
+/// drops from the page cache, after their write-out, the bytes that far (at least one interval) behind the newest
+/// range it started (<see cref="DropBehind"/>). <see cref="OnAppended"/> and <see cref="OnTruncated"/> are called by
+/// the file's single appender only.
 /// </summary>
-internal sealed class WritebackSchedule(SafeFileHandle handle, long length, long lagMs, Func<long> nowMs, WritebackWorker? worker = null)
+internal sealed class WritebackSchedule(
+    SafeFileHandle handle,
+    long length,
+    long lagMs,
+    Func<long> nowMs,
+    WritebackWorker? worker = null,
+    long dropBehindBytes = -1)
 {
     private readonly Queue<(long End, long AtMs)> _pending = new();
     private long _marked = length;
     private long _writtenOut = length;
     private volatile bool _unavailable;
+
+    // End of the bytes dropped from the page cache; the worker's, but truncation pulls it back (hence the lock).
+    private readonly Lock _droppedLock = new();
+    private long _dropped = length;
+    private volatile bool _dropUnavailable = dropBehindBytes < 0;
 
     public SafeFileHandle Handle => handle;
 
@@ -79,6 +124,18 @@ internal sealed class WritebackSchedule(SafeFileHandle handle, long length, long
 
     /// <summary>Whether the kernel refused a request (then no more are made for this file).</summary>
     public bool Unavailable => _unavailable;
+
+    /// <summary>End of the bytes dropped from the page cache so far.</summary>
+    public long Dropped
+    {
+        get
+        {
+            lock (_droppedLock)
+            {
+                return _dropped;
+            }
+        }
+    }
 
     public void OnAppended(long end)
     {
@@ -126,6 +183,44 @@ internal sealed class WritebackSchedule(SafeFileHandle handle, long length, long
         _pending.Clear();
         _marked = Math.Min(_marked, length);
         _writtenOut = Math.Min(_writtenOut, length);
+        lock (_droppedLock)
+        {
+            _dropped = Math.Min(_dropped, length);
+        }
+    }
+
+    /// <summary>
+    /// Called by the worker after it started write-out up to <paramref name="startedEnd"/>: waits for the write-out of
+    /// the bytes not yet dropped that are at least <c>max(dropBehindBytes, IntervalBytes)</c> behind it, then drops
+    /// their pages from the page cache. Without it a sustained write takes a new page of memory for every 4 KiB it
+    /// appends until the cache is full; on a VM whose host takes freed memory back, each such page costs a fault in the
+    /// host. The bytes younger than the lag and the distance stay cached for tail readers; a reader further behind
+    /// reads from disk. Off (the default) when <c>dropBehindBytes</c> is negative; a refusal turns it off for the file.
+    /// </summary>
+    public void DropBehind(long startedEnd)
+    {
+        if (_dropUnavailable)
+        {
+            return;
+        }
+
+        long from;
+        var to = startedEnd - Math.Max(dropBehindBytes, Writeback.IntervalBytes);
+        lock (_droppedLock)
+        {
+            from = _dropped;
+            if (to <= from)
+            {
+                return;
+            }
+
+            _dropped = to;
+        }
+
+        if (!Writeback.Drop(handle, from, to - from))
+        {
+            _dropUnavailable = true;
+        }
     }
 }
 
@@ -178,6 +273,7 @@ internal sealed class WritebackWorker
             {
                 Interlocked.Decrement(ref _waiting);
                 request.Schedule.OnStarted(Writeback.Start(request.Schedule.Handle, request.Offset, request.Length));
+                request.Schedule.DropBehind(request.Offset + request.Length);
                 Interlocked.Increment(ref _made);
             }
 
