@@ -190,10 +190,14 @@ run_nats() {
 
 # ---- Tributary ---------------------------------------------------------------------------------------------
 BROKER_PID=""
+# BROKER_SETTINGS: extra broker settings for every Tributary run, space-separated key=value (default none), e.g.
+# BROKER_SETTINGS="tributary.log.cache.drop.behind.bytes=0".
 start_broker() { # start_broker NAME [--set k=v ...]
   local name=$1; shift
   BROKER_PORT=$(free_port); BROKER_DIR="$WORK/$name"; mkdir -p "$BROKER_DIR"
-  "$BROKER" --set "listeners=PLAINTEXT://127.0.0.1:$BROKER_PORT" --set "log.dirs=$BROKER_DIR/data" "$@" \
+  local extra=() kv
+  for kv in ${BROKER_SETTINGS:-}; do extra+=(--set "$kv"); done
+  "$BROKER" --set "listeners=PLAINTEXT://127.0.0.1:$BROKER_PORT" --set "log.dirs=$BROKER_DIR/data" "${extra[@]}" "$@" \
     >"$BROKER_DIR/broker.log" 2>&1 &
   BROKER_PID=$!; PIDS+=("$BROKER_PID")
   for _ in $(seq 300); do grep -q "listening" "$BROKER_DIR/broker.log" && break; sleep 0.1; done
