@@ -301,4 +301,7 @@ done
 log "runs took $(( $(date +%s) - t0 )) s"
 cp "$RESULTS" "$OUT/latest.jsonl"
 RUN_SECONDS=$RUN_SECONDS bash "$ROOT/bench/load-report.sh" "$OUT/latest.jsonl" "$OUT"
+if [ -n "${BROKER_SETTINGS:-}" ]; then # a report of a non-default broker says so
+  printf '\nEvery Tributary run used these broker settings beyond the defaults: `%s`.\n' "$BROKER_SETTINGS" >>"$OUT/latest.md"
+fi
 log "wrote $OUT/latest.md, throughput.png, latency.png"
