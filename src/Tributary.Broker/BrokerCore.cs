@@ -13,7 +13,7 @@ namespace Tributary.Broker;
 /// The single-node broker's domain state, without sockets: configuration, the metadata store, the partition
 /// logs and the waiters of long-polling fetches. Handlers reach everything through this type.
 /// </summary>
-public sealed class BrokerCore : IDisposable
+public sealed partial class BrokerCore : IDisposable
 {
     private readonly Lock _topicLock = new();
 
@@ -36,7 +36,9 @@ public sealed class BrokerCore : IDisposable
             try
             {
                 Metadata = new MetadataStore(dir);
-                Logs = new LogManager(new FileLogDevice(config.LogCacheDropBehindBytes), dir, defaultLogConfig, Time, LoggerFactory);
+                var dropAfterRead = config.LogCacheDropAfterRead ?? HostMemory.ReportsFreedMemory();
+                LogCacheDrop(LoggerFactory.CreateLogger<BrokerCore>(), dropAfterRead ? "on" : "off", config.LogCacheDropAfterRead is null ? "auto: " + (dropAfterRead ? "the host takes back freed memory" : "the host keeps no freed memory") : "set");
+                Logs = new LogManager(new FileLogDevice(config.LogCacheDropBehindBytes, dropAfterRead), dir, defaultLogConfig, Time, LoggerFactory);
             }
             catch
             {
@@ -196,4 +198,7 @@ public sealed class BrokerCore : IDisposable
         Logs.Dispose();
         _directoryLock?.Dispose();
     }
+
+    [LoggerMessage(EventId = 120, Level = LogLevel.Information, Message = "Page-cache drop after read: {State} ({Reason})")]
+    private static partial void LogCacheDrop(ILogger logger, string state, string reason);
 }

@@ -290,8 +290,10 @@ public sealed class PartitionLog : IDisposable
     /// As <see cref="Read(long, int, bool, long)"/>, for a fetch: large batches stay in the segment file until the
     /// response is written (<see cref="Segments.SegmentRecords"/>), small ones land in an array rented from
     /// <paramref name="buffers"/> (the caller returns it once the records are no longer referenced) instead of a new one.
+    /// A read that returns records notes where <paramref name="reader"/> (a connection) is, for the segment files that
+    /// drop from the page cache the pages their readers have passed (<see cref="Devices.ILogFile.OnRead"/>).
     /// </summary>
-    public LogReadResult Read(long fetchOffset, int maxBytes, bool minOneBatch, long maxOffset, ReadBuffers? buffers)
+    public LogReadResult Read(long fetchOffset, int maxBytes, bool minOneBatch, long maxOffset, ReadBuffers? buffers, string? reader = null)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -328,8 +330,13 @@ public sealed class PartitionLog : IDisposable
             {
                 for (; index < segments.Length; index++)
                 {
-                    if (segments[index].Read(fetchOffset, maxBytes, minOneBatch, readLimit, buffers, out var records))
+                    if (segments[index].Read(fetchOffset, maxBytes, minOneBatch, readLimit, buffers, reader, out var records))
                     {
+                        if (reader is not null && index < segments.Length - 1 && !records.IsEmpty)
+                        {
+                            segments[^1].OnReaderBehind(reader); // it has all of the active segment still to read
+                        }
+
                         return empty with { Records = records };
                     }
                 }

@@ -25,6 +25,7 @@ public sealed class BrokerConfigTests
     [InlineData("tributary.storage", "tape")]
     [InlineData("tributary.log.cache.drop.behind.bytes", "-2")]
     [InlineData("tributary.log.cache.drop.behind.bytes", "lots")]
+    [InlineData("tributary.log.cache.drop.after.read", "sometimes")]
     [InlineData("default.replication.factor", "3")]
     [InlineData("message.max.bytes", "99999999999")]
     [InlineData("group.initial.rebalance.delay.ms", "-1")]
@@ -50,6 +51,15 @@ public sealed class BrokerConfigTests
         Assert.Equal(-1, Parse().Config!.LogCacheDropBehindBytes);
         Assert.Equal(268435456, Parse(("tributary.log.cache.drop.behind.bytes", "268435456")).Config!.LogCacheDropBehindBytes);
         Assert.Equal(0, Parse(("tributary.log.cache.drop.behind.bytes", "0")).Config!.LogCacheDropBehindBytes);
+    }
+
+    [Fact]
+    public void The_drop_after_read_is_decided_by_the_machine_by_default_or_set_either_way()
+    {
+        Assert.Null(Parse().Config!.LogCacheDropAfterRead);
+        Assert.Null(Parse(("tributary.log.cache.drop.after.read", "auto")).Config!.LogCacheDropAfterRead);
+        Assert.True(Parse(("tributary.log.cache.drop.after.read", "true")).Config!.LogCacheDropAfterRead);
+        Assert.False(Parse(("tributary.log.cache.drop.after.read", "false")).Config!.LogCacheDropAfterRead);
     }
 
     [Fact]

@@ -7,21 +7,23 @@ using Tributary.Protocol;
 namespace Tributary.Broker.Tests;
 
 /// <summary>
-/// An in-memory broker and a way to drive its handlers with typed requests, no sockets. Requests and responses
-/// both pass through their wire encoding at the version under test, so a response field that version cannot
-/// carry fails the test the way it would fail a connection.
+/// A broker (in memory, or on disk with <see cref="OnDisk"/>) and a way to drive its handlers with typed requests, no
+/// sockets. Requests and responses both pass through their wire encoding at the version under test, so a response
+/// field that version cannot carry fails the test the way it would fail a connection.
 /// </summary>
 internal sealed class TestBroker : IDisposable
 {
     private int _correlationId;
 
     public TestBroker(params string[] settings)
+        : this(Parse(settings.Prepend("tributary.storage=memory")) with { InMemoryStorage = true })
     {
-        var pairs = settings.Select(s => s.Split('=', 2)).Select(kv => KeyValuePair.Create(kv[0], kv[1])).Prepend(KeyValuePair.Create("tributary.storage", "memory"));
-        var (config, errors) = BrokerConfig.Parse(pairs);
-        Assert.Empty(errors);
-        Core = new BrokerCore(config! with { InMemoryStorage = true });
     }
+
+    private TestBroker(BrokerConfig config) => Core = new BrokerCore(config);
+
+    /// <summary>A broker whose data directory is <paramref name="directory"/> on disk, with the real file device.</summary>
+    public static TestBroker OnDisk(string directory, params string[] settings) => new(Parse(settings.Prepend($"log.dirs={directory}")));
 
     public BrokerCore Core { get; }
 
@@ -44,6 +46,13 @@ internal sealed class TestBroker : IDisposable
     {
         var response = handler.ErrorResponse(Context(handler, version), Encode(request, version), error);
         return RoundTrip(Assert.IsType<TResponse>(response), version);
+    }
+
+    private static BrokerConfig Parse(IEnumerable<string> settings)
+    {
+        var (config, errors) = BrokerConfig.Parse(settings.Select(s => s.Split('=', 2)).Select(kv => KeyValuePair.Create(kv[0], kv[1])));
+        Assert.Empty(errors);
+        return config!;
     }
 
     private RequestContext Context(IApiHandler handler, short version)

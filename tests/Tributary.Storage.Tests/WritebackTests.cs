@@ -1,6 +1,5 @@
-using System.Runtime.InteropServices;
-using Microsoft.Win32.SafeHandles;
 using Tributary.Storage.Devices;
+using Tributary.TestSupport;
 
 namespace Tributary.Storage.Tests;
 
@@ -9,9 +8,9 @@ namespace Tributary.Storage.Tests;
 /// holds a long dirty backlog for the disk to catch up on all at once, while a short burst stays in memory. Checked
 /// with Linux's cachestat(2), which counts a file's cached and dirty pages, against a file written the ordinary way.
 /// </summary>
-public sealed partial class WritebackTests : IDisposable
+public sealed class WritebackTests : IDisposable
 {
-    private const int PageBytes = 4096;
+    private const int PageBytes = PageCache.PageBytes;
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "tributary-writeback-tests", Guid.NewGuid().ToString("N"));
 
     public WritebackTests() => Directory.CreateDirectory(_directory);
@@ -238,35 +237,73 @@ public sealed partial class WritebackTests : IDisposable
         Assert.Equal(3 * Writeback.IntervalBytes, schedule.Dropped);
     }
 
-    private static (long Cached, long Dirty) CacheStat(string path, long offset = 0, long length = 0)
+    [Fact]
+    public void After_read_the_drop_follows_the_slowest_reader_in_whole_pages_and_keeps_a_file_nobody_reads()
     {
-        using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        var range = new CacheStatRange { Offset = (ulong)offset, Length = (ulong)length }; // length 0: to the end
-        var result = SysCall(CacheStatSyscallX64, (int)handle.DangerousGetHandle(), ref range, out var stat, 0);
-        Assert.True(result == 0, $"cachestat failed: errno {Marshal.GetLastPInvokeError()}");
-        return ((long)stat.Cache, (long)stat.Dirty);
+        const long MiB = 1024 * 1024;
+        var path = Path.Combine(_directory, "after-read.log");
+        using var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite);
+        RandomAccess.Write(handle, new byte[8 * MiB], 0);
+        var schedule = new WritebackSchedule(handle, 0, lagMs: 0, () => 0, worker: null, dropAfterRead: true);
+
+        schedule.DropBehind(8 * MiB);
+        Assert.Equal(0, schedule.Dropped); // nobody has read it: its pages stay for whoever comes
+
+        schedule.OnRead("c1", 3 * MiB + 100);
+        schedule.OnRead("c2", 5 * MiB);
+        schedule.DropBehind(8 * MiB);
+        Assert.Equal(3 * MiB, schedule.Dropped); // the slower reader, down to its page
+
+        schedule.OnRead("c1", 7 * MiB + 512 * 1024);
+        schedule.DropBehind(7 * MiB);
+        Assert.Equal(5 * MiB, schedule.Dropped);
+        schedule.OnRead("c2", 8 * MiB);
+        schedule.DropBehind(7 * MiB);
+        Assert.Equal(6 * MiB, schedule.Dropped); // never into the interval before the range just started
+
+        schedule.OnTruncated(4 * MiB + 10);
+        Assert.Equal(4 * MiB, schedule.Dropped);
+        schedule.DropBehind(8 * MiB);
+        Assert.Equal(4 * MiB, schedule.Dropped); // the positions noted before the cut no longer count
+
+        // With a distance too, whichever lets more go decides.
+        var both = new WritebackSchedule(handle, 0, lagMs: 0, () => 0, worker: null, dropBehindBytes: 4 * MiB, dropAfterRead: true);
+        both.OnRead("c1", MiB);
+        both.DropBehind(8 * MiB);
+        Assert.Equal(4 * MiB, both.Dropped);
+        both.OnRead("c1", 6 * MiB);
+        both.DropBehind(8 * MiB);
+        Assert.Equal(6 * MiB, both.Dropped);
     }
 
-    /// <summary>cachestat's number on x86-64 (Linux 6.5 and later).</summary>
-    private const long CacheStatSyscallX64 = 451;
-
-    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
-    private static partial long SysCall(long number, int fd, ref CacheStatRange range, out CacheStatResult stat, uint flags);
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct CacheStatRange
+    [Fact]
+    public void After_read_the_pages_a_reader_has_passed_leave_the_page_cache_and_the_rest_stay()
     {
-        public ulong Offset;
-        public ulong Length;
+        const int MiB = 1024 * 1024;
+        var chunk = new byte[256 * 1024];
+        var path = Path.Combine(_directory, "00000000000000000000.log");
+        using var segment = new FileLogFile(path, writebackLagMs: 0, cacheDropAfterRead: true);
+        segment.OnRead("c1", 4 * MiB);
+        for (var i = 0; i < 32; i++)
+        {
+            new Random(i).NextBytes(chunk);
+            segment.Append(chunk);
+        }
+
+        Assert.True(SpinWait.SpinUntil(() => WritebackWorker.Shared!.Idle, TimeSpan.FromSeconds(30)), "write-out requests made");
+        var (passedCached, _) = CacheStat(path, 0, 4 * MiB);
+        var (aheadCached, _) = CacheStat(path, 4 * MiB, 4 * MiB);
+        Assert.True(passedCached < 64, $"{passedCached} of {4 * MiB / PageBytes} pages the reader passed still cached");
+        Assert.True(aheadCached >= 4 * MiB / PageBytes - 64, $"the pages ahead of the reader stay cached ({aheadCached} of {4 * MiB / PageBytes})");
+
+        var read = new byte[chunk.Length];
+        for (var i = 0; i < 32; i++)
+        {
+            new Random(i).NextBytes(chunk);
+            Assert.Equal(read.Length, segment.ReadAt((long)i * chunk.Length, read));
+            Assert.True(chunk.AsSpan().SequenceEqual(read), $"chunk {i} reads back as written");
+        }
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct CacheStatResult
-    {
-        public ulong Cache;
-        public ulong Dirty;
-        public ulong Writeback;
-        public ulong Evicted;
-        public ulong RecentlyEvicted;
-    }
+    private static (long Cached, long Dirty) CacheStat(string path, long offset = 0, long length = 0) => PageCache.Stat(path, offset, length);
 }

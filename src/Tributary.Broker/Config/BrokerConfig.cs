@@ -18,6 +18,7 @@ public sealed record BrokerConfig
         new ConfigDefinition("log.dir", ConfigType.String, null),
         new ConfigDefinition("tributary.storage", ConfigType.String, "disk", Allowed: ["disk", "memory"]),
         new ConfigDefinition("tributary.log.cache.drop.behind.bytes", ConfigType.Long, "-1", Min: -1),
+        new ConfigDefinition("tributary.log.cache.drop.after.read", ConfigType.String, "auto", Allowed: ["auto", "true", "false"]),
         new ConfigDefinition("num.partitions", ConfigType.Int, "1", Min: 1, Max: PartitionsPerTopicMax),
         new ConfigDefinition("default.replication.factor", ConfigType.Int, "1", Min: 1, Max: 1),
         new ConfigDefinition("auto.create.topics.enable", ConfigType.Boolean, "true"),
@@ -69,6 +70,14 @@ public sealed record BrokerConfig
     /// newest bytes handed for write-out are dropped from the page cache; -1 (the default) leaves them to the kernel.
     /// </summary>
     public long LogCacheDropBehindBytes { get; init; } = -1;
+
+    /// <summary>
+    /// tributary.log.cache.drop.after.read: whether segment bytes every reader seen in the last 10 s has fetched past
+    /// are dropped from the page cache once written out (a partition nobody reads keeps its pages). Null ("auto", the
+    /// default) means yes exactly on a VM whose host takes back the memory it frees (<see cref="Storage.Devices.HostMemory"/>).
+    /// </summary>
+    public bool? LogCacheDropAfterRead { get; init; }
+
     public int NumPartitions { get; init; } = 1;
     public bool AutoCreateTopicsEnable { get; init; } = true;
     public bool DeleteTopicEnable { get; init; } = true;
@@ -151,6 +160,12 @@ public sealed record BrokerConfig
             LogDir = values.GetValueOrDefault("log.dirs") ?? values.GetValueOrDefault("log.dir") ?? "./data",
             InMemoryStorage = values.GetValueOrDefault("tributary.storage") == "memory",
             LogCacheDropBehindBytes = L("tributary.log.cache.drop.behind.bytes", -1),
+            LogCacheDropAfterRead = values.GetValueOrDefault("tributary.log.cache.drop.after.read", "auto") switch
+            {
+                "true" => true,
+                "false" => false,
+                _ => null,
+            },
             NumPartitions = (int)L("num.partitions", 1),
             AutoCreateTopicsEnable = values.GetValueOrDefault("auto.create.topics.enable", "true") == "true",
             DeleteTopicEnable = values.GetValueOrDefault("delete.topic.enable", "true") == "true",

@@ -52,7 +52,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
 
             try
             {
-                var (response, bytes) = Read(request, partitions, byId, context.ReadBuffers);
+                var (response, bytes) = Read(request, partitions, byId, context.ReadBuffers, context.ConnectionId);
                 var remainingMs = waitMs - broker.Time.GetElapsedTime(deadline).TotalMilliseconds;
                 if (bytes >= request.MinBytes || remainingMs <= 0 || response.ErrorCode != 0 || logs.Count == 0 || HasPartitionError(response))
                 {
@@ -98,7 +98,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
         return list;
     }
 
-    private (FetchResponse Response, long Bytes) Read(FetchRequest request, List<RequestedPartition> partitions, bool byId, ReadBuffers buffers)
+    private (FetchResponse Response, long Bytes) Read(FetchRequest request, List<RequestedPartition> partitions, bool byId, ReadBuffers buffers, string reader)
     {
         var response = new FetchResponse { SessionId = 0 };
         var budget = Math.Clamp(request.MaxBytes, 0, ResponseBytesMax);
@@ -136,7 +136,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             // Read before the data: the last stable offset only grows, so data bounded by it is stable.
             var lastStableOffset = r.Log.LastStableOffset;
             var readCommitted = request.IsolationLevel == 1;
-            var read = r.Log.Read(r.Partition.FetchOffset, maxBytes, minOneBatch: total == 0, readCommitted ? lastStableOffset : long.MaxValue, buffers);
+            var read = r.Log.Read(r.Partition.FetchOffset, maxBytes, minOneBatch: total == 0, readCommitted ? lastStableOffset : long.MaxValue, buffers, reader);
             data.HighWatermark = read.HighWatermark;
             data.LastStableOffset = lastStableOffset;
             data.LogStartOffset = read.LogStartOffset;

@@ -7,7 +7,11 @@ namespace Tributary.Storage.Devices;
 /// page cache once written out (at least 1 MiB); negative (the default) keeps them cached. See
 /// <see cref="WritebackSchedule.DropBehind"/>.
 /// </param>
-public sealed class FileLogDevice(long cacheDropBehindBytes = -1) : ILogDevice
+/// <param name="cacheDropAfterRead">
+/// For the same files: whether appended bytes that every reader of the file has fetched past are dropped from the page
+/// cache once written out (a file nobody reads keeps its pages). See <see cref="WritebackSchedule.DropBehind"/>.
+/// </param>
+public sealed class FileLogDevice(long cacheDropBehindBytes = -1, bool cacheDropAfterRead = false) : ILogDevice
 {
     public static FileLogDevice Instance { get; } = new();
 
@@ -31,9 +35,14 @@ public sealed class FileLogDevice(long cacheDropBehindBytes = -1) : ILogDevice
 
     public bool FileExists(string path) => File.Exists(path);
 
-    public ILogFile OpenFile(string path) => new FileLogFile(
-        path,
-        cacheDropBehindBytes: path.EndsWith(Segments.LogSegment.LogSuffix, StringComparison.Ordinal) ? cacheDropBehindBytes : -1);
+    public ILogFile OpenFile(string path)
+    {
+        var segmentData = path.EndsWith(Segments.LogSegment.LogSuffix, StringComparison.Ordinal);
+        return new FileLogFile(
+            path,
+            cacheDropBehindBytes: segmentData ? cacheDropBehindBytes : -1,
+            cacheDropAfterRead: segmentData && cacheDropAfterRead);
+    }
 
     public void DeleteFile(string path) => File.Delete(path);
 

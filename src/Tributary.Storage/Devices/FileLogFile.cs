@@ -24,7 +24,11 @@ internal sealed class FileLogFile : ILogFile
     /// after their write-out, once they are this many bytes (at least one write-out interval) behind the newest bytes
     /// handed for write-out (<see cref="WritebackSchedule.DropBehind"/>).
     /// </param>
-    public FileLogFile(string path, long writebackLagMs = Writeback.LagMs, long cacheDropBehindBytes = -1)
+    /// <param name="cacheDropAfterRead">
+    /// Whether appended bytes every reader has fetched past are dropped from the page cache after their write-out
+    /// (<see cref="WritebackSchedule.DropBehind"/>).
+    /// </param>
+    public FileLogFile(string path, long writebackLagMs = Writeback.LagMs, long cacheDropBehindBytes = -1, bool cacheDropAfterRead = false)
     {
         // FileShare.Delete: a segment may be deleted by retention while a reader still holds its handle.
         _handle = File.OpenHandle(
@@ -34,7 +38,7 @@ internal sealed class FileLogFile : ILogFile
             FileShare.ReadWrite | FileShare.Delete);
         _length = RandomAccess.GetLength(_handle);
         _reserved = _length;
-        _writeback = new WritebackSchedule(_handle, _length, writebackLagMs, static () => Environment.TickCount64, WritebackWorker.Shared, cacheDropBehindBytes);
+        _writeback = new WritebackSchedule(_handle, _length, writebackLagMs, static () => Environment.TickCount64, WritebackWorker.Shared, cacheDropBehindBytes, cacheDropAfterRead);
     }
 
     public long Length => Volatile.Read(ref _length);
@@ -71,6 +75,8 @@ internal sealed class FileLogFile : ILogFile
 
         return total;
     }
+
+    public void OnRead(string reader, long position) => _writeback.OnRead(reader, position);
 
     public void Truncate(long length)
     {

@@ -16,6 +16,14 @@ public interface ILogFile : IDisposable
     /// <summary>Reads up to <c>destination.Length</c> bytes at <paramref name="position"/>; returns the count read (0 at end).</summary>
     int ReadAt(long position, Span<byte> destination);
 
+    /// <summary>
+    /// <paramref name="reader"/> (a connection) fetched bytes from <paramref name="position"/> on, or from an older
+    /// file of the partition when 0; a file that drops the pages its readers have passed uses it.
+    /// </summary>
+    void OnRead(string reader, long position)
+    {
+    }
+
     /// <summary>Cuts the file to <paramref name="length"/> bytes; the next append continues from there.</summary>
     void Truncate(long length);
 

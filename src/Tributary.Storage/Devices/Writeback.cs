@@ -96,8 +96,9 @@ internal static partial class Writeback
 /// hands each range to <paramref name="worker"/> once it is <paramref name="lagMs"/> old (or, without a worker, to
 /// <see cref="Writeback.Start"/> at once). With <paramref name="dropBehindBytes"/> of 0 or more, the worker also
 /// drops from the page cache, after their write-out, the bytes that far (at least one interval) behind the newest
-/// range it started (<see cref="DropBehind"/>). <see cref="OnAppended"/> and <see cref="OnTruncated"/> are called by
-/// the file's single appender only.
+/// range it started; with <paramref name="dropAfterRead"/>, the bytes every reader of the file has fetched past
+/// (<see cref="DropBehind"/>). <see cref="OnAppended"/> and <see cref="OnTruncated"/> are called by the file's single
+/// appender only; <see cref="OnRead"/> by any reader.
 /// </summary>
 internal sealed class WritebackSchedule(
     SafeFileHandle handle,
@@ -105,7 +106,8 @@ internal sealed class WritebackSchedule(
     long lagMs,
     Func<long> nowMs,
     WritebackWorker? worker = null,
-    long dropBehindBytes = -1)
+    long dropBehindBytes = -1,
+    bool dropAfterRead = false)
 {
     private readonly Queue<(long End, long AtMs)> _pending = new();
     private long _marked = length;
@@ -114,8 +116,9 @@ internal sealed class WritebackSchedule(
 
     // End of the bytes dropped from the page cache; the worker's, but truncation pulls it back (hence the lock).
     private readonly Lock _droppedLock = new();
-    private long _dropped = length;
-    private volatile bool _dropUnavailable = dropBehindBytes < 0;
+    private long _dropped = PageFloor(length);
+    private volatile bool _dropUnavailable = dropBehindBytes < 0 && !dropAfterRead;
+    private readonly SegmentReaders? _readers = dropAfterRead ? new SegmentReaders(nowMs) : null;
 
     public SafeFileHandle Handle => handle;
 
@@ -183,19 +186,25 @@ internal sealed class WritebackSchedule(
         _pending.Clear();
         _marked = Math.Min(_marked, length);
         _writtenOut = Math.Min(_writtenOut, length);
+        _readers?.OnTruncated();
         lock (_droppedLock)
         {
-            _dropped = Math.Min(_dropped, length);
+            _dropped = Math.Min(_dropped, PageFloor(length));
         }
     }
 
+    /// <summary><paramref name="reader"/> (a connection) fetched this file's bytes from <paramref name="position"/> on.</summary>
+    public void OnRead(string reader, long position) => _readers?.OnRead(reader, position);
+
     /// <summary>
     /// Called by the worker after it started write-out up to <paramref name="startedEnd"/>: waits for the write-out of
-    /// the bytes not yet dropped that are at least <c>max(dropBehindBytes, IntervalBytes)</c> behind it, then drops
-    /// their pages from the page cache. Without it a sustained write takes a new page of memory for every 4 KiB it
-    /// appends until the cache is full; on a VM whose host takes freed memory back, each such page costs a fault in the
-    /// host. The bytes younger than the lag and the distance stay cached for tail readers; a reader further behind
-    /// reads from disk. Off (the default) when <c>dropBehindBytes</c> is negative; a refusal turns it off for the file.
+    /// the bytes not yet dropped that it may drop, then drops their pages from the page cache. It may drop the bytes at
+    /// least one interval behind <paramref name="startedEnd"/> that are either <c>dropBehindBytes</c> behind it (when
+    /// that is 0 or more) or, with <c>dropAfterRead</c>, before the position every reader seen lately has fetched
+    /// from (<see cref="SegmentReaders.Passed"/>; a file nobody reads keeps its pages). Without a drop a sustained
+    /// write takes a new page of memory for every 4 KiB it appends until the cache is full; on a VM whose host takes
+    /// freed memory back, each such page costs a fault in the host. A reader further behind than the drop reads from
+    /// disk. A refusal turns the drop off for the file.
     /// </summary>
     public void DropBehind(long startedEnd)
     {
@@ -204,8 +213,15 @@ internal sealed class WritebackSchedule(
             return;
         }
 
+        var to = dropBehindBytes >= 0 ? startedEnd - Math.Max(dropBehindBytes, Writeback.IntervalBytes) : -1;
+        if (_readers is not null)
+        {
+            to = Math.Max(to, Math.Min(startedEnd - Writeback.IntervalBytes, _readers.Passed()));
+        }
+
+        // Whole pages only: the kernel keeps a partly covered page, which the next drop, starting here, would skip.
+        to = PageFloor(to);
         long from;
-        var to = startedEnd - Math.Max(dropBehindBytes, Writeback.IntervalBytes);
         lock (_droppedLock)
         {
             from = _dropped;
@@ -222,6 +238,8 @@ internal sealed class WritebackSchedule(
             _dropUnavailable = true;
         }
     }
+
+    private static long PageFloor(long position) => position & ~((long)Environment.SystemPageSize - 1);
 }
 
 /// <summary>

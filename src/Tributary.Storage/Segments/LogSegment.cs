@@ -301,9 +301,10 @@ internal sealed class LogSegment : IDisposable
     /// <paramref name="highWatermark"/>. Returns false when this segment holds nothing at or after the offset.
     /// With <paramref name="buffers"/> (a fetch), batches of at least <see cref="DeferredBatchBytesMin"/> are returned as
     /// <see cref="SegmentRecords"/>, left in the file until the response is written, and smaller ones land in an array
-    /// rented from <paramref name="buffers"/>; without it the bytes land in a new array.
+    /// rented from <paramref name="buffers"/>; without it the bytes land in a new array. A read of at least one batch
+    /// tells the file where <paramref name="reader"/> is, when given (<see cref="ILogFile.OnRead"/>).
     /// </summary>
-    public bool Read(long fetchOffset, int maxBytes, bool minOneBatch, long highWatermark, ReadBuffers? buffers, out ReadOnlyMemory<byte> records)
+    public bool Read(long fetchOffset, int maxBytes, bool minOneBatch, long highWatermark, ReadBuffers? buffers, string? reader, out ReadOnlyMemory<byte> records)
     {
         records = ReadOnlyMemory<byte>.Empty;
         var sizeBytes = SizeBytes;
@@ -331,6 +332,11 @@ internal sealed class LogSegment : IDisposable
         }
 
         var length = checked((int)wanted); // at most max(maxBytes, one batch), both ints
+        if (reader is not null)
+        {
+            _log.OnRead(reader, position);
+        }
+
         if (buffers is not null && first.TotalSize >= DeferredBatchBytesMin)
         {
             records = ReadDeferred(position, length, first, highWatermark);
@@ -355,6 +361,9 @@ internal sealed class LogSegment : IDisposable
         records = buffer.AsMemory(0, end);
         return true;
     }
+
+    /// <summary><paramref name="reader"/> fetched from an older segment of the partition, so has all of this one to read.</summary>
+    public void OnReaderBehind(string reader) => _log.OnRead(reader, 0);
 
     /// <summary>
     /// Smallest first batch, in bytes, for which a fetch's read is deferred to the response's serialization

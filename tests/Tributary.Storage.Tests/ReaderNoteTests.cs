@@ -1,0 +1,86 @@
+using Tributary.Storage.Devices;
+using static Tributary.Storage.Tests.RecordBatchBuilder;
+
+namespace Tributary.Storage.Tests;
+
+/// <summary>
+/// A fetch tells the partition's segment files where its reader is, which the page-cache drop that follows readers
+/// uses; checked with a device that records what its files are told.
+/// </summary>
+public sealed class ReaderNoteTests
+{
+    [Fact]
+    public void A_fetch_notes_its_reader_where_its_bytes_start_and_a_reader_of_an_older_segment_at_the_start_of_the_active_one()
+    {
+        var device = new RecordingDevice();
+        using var manager = new LogManager(device, "/data", null, new ManualTimeProvider());
+        var batch = Build("x", 2);
+        var log = manager.GetOrCreate("events", 0, LogConfig.Default with { SegmentBytes = (batch.Length * 3) + 10 });
+        for (var i = 0; i < 5; i++)
+        {
+            log.Append(batch.ToArray());
+        }
+
+        // Three batches per segment: offsets 0-5 and 6-9, the second one active.
+        Assert.Equal([0L, 6L], log.SegmentBaseOffsets);
+        const string Old = "/data/events-0/00000000000000000000.log";
+        const string Active = "/data/events-0/00000000000000000006.log";
+
+        log.Read(2, 1 << 20, minOneBatch: true, long.MaxValue, buffers: null, reader: "c1");
+        Assert.Equal([(Old, "c1", batch.Length), (Active, "c1", 0)], device.Notes);
+
+        device.Notes.Clear();
+        log.Read(8, 1 << 20, minOneBatch: true, long.MaxValue, buffers: null, reader: "c2");
+        Assert.Equal([(Active, "c2", batch.Length)], device.Notes);
+
+        // Nothing returned, or no reader named: nothing noted.
+        device.Notes.Clear();
+        log.Read(10, 1 << 20, minOneBatch: true, long.MaxValue, buffers: null, reader: "c2");
+        log.Read(0, 1 << 20);
+        Assert.Empty(device.Notes);
+    }
+
+    private sealed class RecordingDevice : ILogDevice
+    {
+        private readonly MemoryLogDevice _inner = new();
+
+        public List<(string Path, string Reader, long Position)> Notes { get; } = [];
+
+        public bool DirectoryExists(string path) => _inner.DirectoryExists(path);
+
+        public void CreateDirectory(string path) => _inner.CreateDirectory(path);
+
+        public void DeleteDirectory(string path) => _inner.DeleteDirectory(path);
+
+        public IReadOnlyList<string> ListDirectories(string path) => _inner.ListDirectories(path);
+
+        public IReadOnlyList<string> ListFiles(string path) => _inner.ListFiles(path);
+
+        public bool FileExists(string path) => _inner.FileExists(path);
+
+        public ILogFile OpenFile(string path) => new RecordingFile(_inner.OpenFile(path), (reader, position) => Notes.Add((path, reader, position)));
+
+        public void DeleteFile(string path) => _inner.DeleteFile(path);
+
+        public void ReplaceFile(string sourcePath, string destinationPath) => _inner.ReplaceFile(sourcePath, destinationPath);
+    }
+
+    private sealed class RecordingFile(ILogFile inner, Action<string, long> onRead) : ILogFile
+    {
+        public long Length => inner.Length;
+
+        public void Append(ReadOnlySpan<byte> data) => inner.Append(data);
+
+        public int ReadAt(long position, Span<byte> destination) => inner.ReadAt(position, destination);
+
+        public void OnRead(string reader, long position) => onRead(reader, position);
+
+        public void Truncate(long length) => inner.Truncate(length);
+
+        public void Trim() => inner.Trim();
+
+        public void Flush() => inner.Flush();
+
+        public void Dispose() => inner.Dispose();
+    }
+}
