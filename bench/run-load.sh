@@ -202,6 +202,8 @@ start_broker() { # start_broker NAME [--set k=v ...]
   BROKER_PID=$!; PIDS+=("$BROKER_PID")
   for _ in $(seq 300); do grep -q "listening" "$BROKER_DIR/broker.log" && break; sleep 0.1; done
   wait_port "$BROKER_PORT"
+  # What the broker's `auto` settings resolved to on this machine, for the report.
+  grep -o 'Page-cache drop after read: .*' "$BROKER_DIR/broker.log" | head -1 >"$WORK/cache-drop.txt" || true
 }
 stop_broker() { stop_pid "$BROKER_PID"; rm -rf "$BROKER_DIR"; }
 
@@ -301,6 +303,9 @@ done
 log "runs took $(( $(date +%s) - t0 )) s"
 cp "$RESULTS" "$OUT/latest.jsonl"
 RUN_SECONDS=$RUN_SECONDS bash "$ROOT/bench/load-report.sh" "$OUT/latest.jsonl" "$OUT"
+if [ -s "$WORK/cache-drop.txt" ]; then
+  printf '\nThe broker logged at start: "%s" (`tributary.log.cache.drop.after.read`, README).\n' "$(cat "$WORK/cache-drop.txt")" >>"$OUT/latest.md"
+fi
 if [ -n "${BROKER_SETTINGS:-}" ]; then # a report of a non-default broker says so
   printf '\nEvery Tributary run used these broker settings beyond the defaults: `%s`.\n' "$BROKER_SETTINGS" >>"$OUT/latest.md"
 fi
