@@ -312,8 +312,17 @@ internal sealed class JetStreamPublisher : IDisposable
 
     public void Dispose()
     {
+        // The output first: disposing it flushes what it still holds, which needs the stream both share open. On a
+        // connection that broke, that flush fails; the run's outcome is already decided, so it must not replace it.
+        try
+        {
+            _output.Dispose();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+        }
+
         _input.Dispose();
-        _output.Dispose();
         _socket.Dispose();
         _window.Dispose();
     }
