@@ -39,48 +39,4 @@ public sealed class ReaderNoteTests
         log.Read(0, 1 << 20);
         Assert.Empty(device.Notes);
     }
-
-    private sealed class RecordingDevice : ILogDevice
-    {
-        private readonly MemoryLogDevice _inner = new();
-
-        public List<(string Path, string Reader, long Position)> Notes { get; } = [];
-
-        public bool DirectoryExists(string path) => _inner.DirectoryExists(path);
-
-        public void CreateDirectory(string path) => _inner.CreateDirectory(path);
-
-        public void DeleteDirectory(string path) => _inner.DeleteDirectory(path);
-
-        public IReadOnlyList<string> ListDirectories(string path) => _inner.ListDirectories(path);
-
-        public IReadOnlyList<string> ListFiles(string path) => _inner.ListFiles(path);
-
-        public bool FileExists(string path) => _inner.FileExists(path);
-
-        public ILogFile OpenFile(string path) => new RecordingFile(_inner.OpenFile(path), (reader, position) => Notes.Add((path, reader, position)));
-
-        public void DeleteFile(string path) => _inner.DeleteFile(path);
-
-        public void ReplaceFile(string sourcePath, string destinationPath) => _inner.ReplaceFile(sourcePath, destinationPath);
-    }
-
-    private sealed class RecordingFile(ILogFile inner, Action<string, long> onRead) : ILogFile
-    {
-        public long Length => inner.Length;
-
-        public void Append(ReadOnlySpan<byte> data) => inner.Append(data);
-
-        public int ReadAt(long position, Span<byte> destination) => inner.ReadAt(position, destination);
-
-        public void OnRead(string reader, long position) => onRead(reader, position);
-
-        public void Truncate(long length) => inner.Truncate(length);
-
-        public void Trim() => inner.Trim();
-
-        public void Flush() => inner.Flush();
-
-        public void Dispose() => inner.Dispose();
-    }
 }

@@ -33,6 +33,9 @@ internal sealed class LogSegment : IDisposable
     private long _firstAppendMs;
     private long _lastAppendMs;
 
+    // The newest appended batches, for readers near the tail; while the segment is active only.
+    private RecentBatches? _recent;
+
     private LogSegment(ILogDevice device, string directory, long baseOffset, long nowMs)
     {
         _device = device;
@@ -265,10 +268,12 @@ internal sealed class LogSegment : IDisposable
 
         var cursor = 0;
         var nextOffset = _nextOffset;
+        var recent = _recent ??= new RecentBatches(); // published to readers by the size written below
         while (cursor < batches.Length)
         {
             var prefix = BatchPrefix.Read(batches[cursor..]);
             IndexBatch(prefix, position + cursor, indexIntervalBytes);
+            recent.Add(position + cursor, prefix);
             cursor += prefix.TotalSize;
             nextOffset = prefix.LastOffset + 1;
         }
@@ -293,6 +298,7 @@ internal sealed class LogSegment : IDisposable
     {
         _timeIndex.MaybeAppend(_largestTimestampMs, _offsetOfLargestTimestamp);
         _log.Trim();
+        Volatile.Write(ref _recent, null); // its readers are few now; a reader still holding it is unaffected
     }
 
     /// <summary>
@@ -339,7 +345,7 @@ internal sealed class LogSegment : IDisposable
 
         if (buffers is not null && first.TotalSize >= DeferredBatchBytesMin)
         {
-            records = ReadDeferred(position, length, first, highWatermark);
+            records = ReadDeferred(position, length, first, highWatermark, sizeBytes);
             return true;
         }
 
@@ -376,9 +382,10 @@ internal sealed class LogSegment : IDisposable
     public const int DeferredBatchesMax = 1024;
 
     /// <summary>Whole batches from <paramref name="position"/> within <paramref name="length"/> bytes, found by their headers, bytes left in the file.</summary>
-    private ReadOnlyMemory<byte> ReadDeferred(long position, int length, BatchPrefix first, long highWatermark)
+    private ReadOnlyMemory<byte> ReadDeferred(long position, int length, BatchPrefix first, long highWatermark, long sizeBytes)
     {
         Span<byte> prefixBytes = stackalloc byte[BatchPrefix.Bytes];
+        var recent = Volatile.Read(ref _recent);
         var batch = first;
         var end = 0;
         var nextOffset = first.BaseOffset;
@@ -391,12 +398,20 @@ internal sealed class LogSegment : IDisposable
 
             end += batch.TotalSize;
             nextOffset = batch.LastOffset + 1;
-            if (length - end < BatchPrefix.Bytes || _log.ReadAt(position + end, prefixBytes) != prefixBytes.Length)
+            if (length - end < BatchPrefix.Bytes)
             {
                 break;
             }
 
-            batch = BatchPrefix.Read(prefixBytes);
+            if (recent is null || !recent.TryFindAt(position + end, sizeBytes, out batch))
+            {
+                if (_log.ReadAt(position + end, prefixBytes) != prefixBytes.Length)
+                {
+                    break;
+                }
+
+                batch = BatchPrefix.Read(prefixBytes);
+            }
         }
 
         return new SegmentRecords(_log, position, end, nextOffset).Memory;
@@ -482,9 +497,17 @@ internal sealed class LogSegment : IDisposable
         _bytesSinceLastIndexEntry += prefix.TotalSize;
     }
 
-    /// <summary>Finds the first batch whose last offset is at least <paramref name="offset"/>, starting from the index.</summary>
+    /// <summary>
+    /// Finds the first batch whose last offset is at least <paramref name="offset"/>: among the recent batches when they
+    /// hold it, otherwise by reading prefixes from the file, starting from the index.
+    /// </summary>
     private bool TryFindBatch(long offset, long sizeBytes, out long position, out BatchPrefix batch)
     {
+        if (Volatile.Read(ref _recent) is { } recent && recent.TryFindByOffset(offset, sizeBytes, out position, out batch))
+        {
+            return true;
+        }
+
         position = _offsetIndex.LookupPosition(offset);
         Span<byte> prefixBytes = stackalloc byte[BatchPrefix.Bytes];
         while (sizeBytes - position >= BatchPrefix.Bytes && _log.ReadAt(position, prefixBytes) == prefixBytes.Length)
