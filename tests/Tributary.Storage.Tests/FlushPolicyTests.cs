@@ -121,7 +121,7 @@ public sealed class FlushPolicyTests
     }
 
     /// <summary>Wraps a device so that flushing a .log file takes real time, as an fsync does (or waits for <paramref name="disk"/>).</summary>
-    private sealed class SlowFlushDevice(ILogDevice inner, TimeSpan flushDuration, ManualResetEventSlim? disk = null) : ILogDevice
+    private sealed class SlowFlushDevice(ILogDevice inner, TimeSpan flushDuration, ManualResetEventSlim? disk = null) : DelegatingDevice(inner)
     {
         private readonly TimeSpan _flushDuration = flushDuration;
         private readonly ManualResetEventSlim? _disk = disk;
@@ -129,50 +129,22 @@ public sealed class FlushPolicyTests
 
         public long LogFlushCount => Interlocked.Read(ref _logFlushCount);
 
-        public bool DirectoryExists(string path) => inner.DirectoryExists(path);
-
-        public void CreateDirectory(string path) => inner.CreateDirectory(path);
-
-        public void DeleteDirectory(string path) => inner.DeleteDirectory(path);
-
-        public IReadOnlyList<string> ListDirectories(string path) => inner.ListDirectories(path);
-
-        public IReadOnlyList<string> ListFiles(string path) => inner.ListFiles(path);
-
-        public bool FileExists(string path) => inner.FileExists(path);
-
-        public ILogFile OpenFile(string path)
+        public override ILogFile OpenFile(string path)
         {
-            var file = inner.OpenFile(path);
+            var file = base.OpenFile(path);
             return path.EndsWith(".log", StringComparison.Ordinal) ? new SlowFlushFile(file, this) : file;
         }
 
-        public void DeleteFile(string path) => inner.DeleteFile(path);
-
-        public void ReplaceFile(string sourcePath, string destinationPath) => inner.ReplaceFile(sourcePath, destinationPath);
-
-        private sealed class SlowFlushFile(ILogFile inner, SlowFlushDevice device) : ILogFile
+        private sealed class SlowFlushFile(ILogFile inner, SlowFlushDevice device) : DelegatingFile(inner)
         {
-            public long Length => inner.Length;
-
-            public void Append(ReadOnlySpan<byte> data) => inner.Append(data);
-
-            public int ReadAt(long position, Span<byte> destination) => inner.ReadAt(position, destination);
-
-            public void Truncate(long length) => inner.Truncate(length);
-
-            public void Trim() => inner.Trim();
-
-            public void Flush()
+            public override void Flush()
             {
                 // A real blocking wait stands in for the disk; this is the device, not domain code.
                 device._disk?.Wait();
                 Thread.Sleep(device._flushDuration);
                 Interlocked.Increment(ref device._logFlushCount);
-                inner.Flush();
+                base.Flush();
             }
-
-            public void Dispose() => inner.Dispose();
         }
     }
 }
