@@ -268,7 +268,12 @@ internal sealed class LogSegment : IDisposable
 
         var cursor = 0;
         var nextOffset = _nextOffset;
-        var recent = _recent ??= new RecentBatches(); // published to readers by the size written below
+        var recent = _recent;
+        if (recent is null)
+        {
+            recent = new RecentBatches();
+            Volatile.Write(ref _recent, recent);
+        }
         while (cursor < batches.Length)
         {
             var prefix = BatchPrefix.Read(batches[cursor..]);
