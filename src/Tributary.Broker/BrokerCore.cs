@@ -37,7 +37,9 @@ public sealed partial class BrokerCore : IDisposable
             {
                 Metadata = new MetadataStore(dir);
                 var dropAfterRead = config.LogCacheDropAfterRead ?? HostMemory.ReportsFreedMemory();
-                LogCacheDrop(LoggerFactory.CreateLogger<BrokerCore>(), dropAfterRead ? "on" : "off", config.LogCacheDropAfterRead is null ? "auto: " + (dropAfterRead ? "the host takes back freed memory" : "the host keeps no freed memory") : "set");
+                var reason = config.LogCacheDropAfterRead is not null ? "set"
+                    : dropAfterRead ? "auto: the host takes back freed memory" : "auto: the host keeps no freed memory";
+                LogCacheDrop(LoggerFactory.CreateLogger<BrokerCore>(), dropAfterRead ? "on" : "off", reason);
                 Logs = new LogManager(new FileLogDevice(config.LogCacheDropBehindBytes, dropAfterRead), dir, defaultLogConfig, Time, LoggerFactory);
             }
             catch

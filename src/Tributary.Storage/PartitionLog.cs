@@ -290,8 +290,9 @@ public sealed class PartitionLog : IDisposable
     /// As <see cref="Read(long, int, bool, long)"/>, for a fetch: large batches stay in the segment file until the
     /// response is written (<see cref="Segments.SegmentRecords"/>), small ones land in an array rented from
     /// <paramref name="buffers"/> (the caller returns it once the records are no longer referenced) instead of a new one.
-    /// A read that returns records notes where <paramref name="reader"/> (a connection) is, for the segment files that
-    /// drop from the page cache the pages their readers have passed (<see cref="Devices.ILogFile.OnRead"/>).
+    /// A read that returns records tells the active segment's file where <paramref name="reader"/> (a connection) is,
+    /// or that it is still in an older segment, for the drop of pages its readers have passed
+    /// (<see cref="Devices.ILogFile.OnRead"/>).
     /// </summary>
     public LogReadResult Read(long fetchOffset, int maxBytes, bool minOneBatch, long maxOffset, ReadBuffers? buffers, string? reader = null)
     {
@@ -330,9 +331,11 @@ public sealed class PartitionLog : IDisposable
             {
                 for (; index < segments.Length; index++)
                 {
-                    if (segments[index].Read(fetchOffset, maxBytes, minOneBatch, readLimit, buffers, reader, out var records))
+                    // Only the active segment drops pages behind its readers, so only it is told where they are.
+                    var active = index == segments.Length - 1;
+                    if (segments[index].Read(fetchOffset, maxBytes, minOneBatch, readLimit, buffers, active ? reader : null, out var records))
                     {
-                        if (reader is not null && index < segments.Length - 1 && !records.IsEmpty)
+                        if (reader is not null && !active && !records.IsEmpty)
                         {
                             segments[^1].OnReaderBehind(reader); // it has all of the active segment still to read
                         }
