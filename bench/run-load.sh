@@ -33,7 +33,8 @@ fi
 # perf (Debian's linux-perf) finds the moments the whole VM stood still during the paced runs (see vm_pauses); the
 # report leaves that column out where it cannot be had.
 if ! command -v perf >/dev/null 2>&1; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf >/dev/null 2>&1 || log "linux-perf did not install: VM pauses are left out of the report"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf; } >/dev/null 2>&1 \
+    || log "linux-perf did not install: VM pauses are left out of the report"
 fi
 
 log "building the broker and the load runner (Release)"
@@ -255,14 +256,14 @@ warm_broker() {
 tributary() {
   local label=$1; shift
   case " $* " in *" --mode consume "*) settle keep-cache ;; *) settle ;; esac
-  local counters=""
-  if [ -n "$COUNTERS_TOOL" ] && [[ $label == tributary-half* ]]; then
+  local counters="" paced=""
+  [[ $label == tributary-half* ]] && paced=1
+  if [ -n "$COUNTERS_TOOL" ] && [ -n "$paced" ]; then
     rm -f "$WORK/counters.json"
     timeout $(( RUN_SECONDS * 2 + 40 )) "$COUNTERS_TOOL" collect -p "$BROKER_PID" --refresh-interval 1 --format json \
       -o "$WORK/counters.json" --counters 'Tributary.Server[tributary.request.duration]' >/dev/null 2>&1 &
     counters=$!
   fi
-  local paced=""; [[ $label == tributary-half* ]] && paced=1
   local l c0 c1 pauses='{}'; l=$(loadavg)
   if [ -n "$paced" ]; then pauses_start; fi
   steal_mark; c0=$(cpu_s "$BROKER_PID")
@@ -276,10 +277,12 @@ tributary() {
     wait "$counters" 2>/dev/null || true
     # Median and highest of the per-second p99s of produce requests, in ms. Read event by event: a collector stopped
     # by a signal may leave its JSON unfinished.
-    own=$(grep -oE '"tags": "kafka.api=Produce,[^"]*Percentile=99",[^}]*"value": [-0-9.eE+]+' "$WORK/counters.json" 2>/dev/null \
-      | grep -oE '[-0-9.eE+]+$' | jq -s -c 'map(. * 1000) | sort
+    # A collector that wrote nothing (a run shorter than its start-up) gives {}: grep finding nothing is not a failure.
+    own=$({ grep -oE '"tags": "kafka.api=Produce,[^"]*Percentile=99",[^}]*"value": [-0-9.eE+]+' "$WORK/counters.json" 2>/dev/null || true; } \
+      | { grep -oE '[-0-9.eE+]+$' || true; } | jq -s -c 'map(. * 1000) | sort
       | if length == 0 then {} else {broker_produce_p99_ms: (.[length / 2 | floor] * 1000 | round / 1000),
-        broker_produce_p99_max_ms: (.[-1] * 1000 | round / 1000)} end' || echo '{}')
+        broker_produce_p99_max_ms: (.[-1] * 1000 | round / 1000)} end' 2>/dev/null) || own='{}'
+    [ -n "$own" ] || own='{}'
   fi
   jq -c --argjson cpu "$(awk "BEGIN { printf \"%.2f\", $c1 - $c0 }")" --argjson rss "$rss" --argjson own "$own" \
     --argjson pauses "$pauses" '. + {broker_cpu_s: $cpu, broker_rss_mb: ($rss / 1024 | round)} + $own + $pauses' \
