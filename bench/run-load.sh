@@ -116,12 +116,14 @@ steal_pct() {
 # writing alongside, about a fifth of the time in pauses of up to 30 ms; so the host counts the disk writes it does
 # for the VM against the VM's CPU time. A request in flight when the VM pauses waits out the pause.
 # pauses_start before a run; pauses_stop after it (in this shell, not in a $(...) subshell: it waits for perf to finish
-# its file) writes {vm_pauses, vm_paused_ms, vm_pause_max_ms}, or {} without perf, to $WORK/pauses.json.
+# its file) writes {vm_pauses, vm_paused_ms, vm_pause_max_ms}, or {} without perf, to $WORK/pauses.json, and each
+# pause as "start end" (seconds on CLOCK_MONOTONIC, the clock the runner's request log uses) to $WORK/pauses.txt.
 PAUSES_PID=""
 pauses_start() {
   PAUSES_PID=""
+  rm -f "$WORK/pauses.txt"
   command -v perf >/dev/null 2>&1 || return 0
-  perf record -a -F 1000 -e cpu-clock -o "$WORK/pauses.data" >/dev/null 2>&1 &
+  perf record -k CLOCK_MONOTONIC -a -F 1000 -e cpu-clock -o "$WORK/pauses.data" >/dev/null 2>&1 &
   PAUSES_PID=$!; PIDS+=("$PAUSES_PID")
   sleep 0.5
 }
@@ -131,12 +133,29 @@ pauses_stop() {
   kill -INT "$PAUSES_PID" 2>/dev/null || true
   wait "$PAUSES_PID" 2>/dev/null || true
   PAUSES_PID=""
-  perf script -i "$WORK/pauses.data" -F time 2>/dev/null | tr -d ' :' | sort -n | awk '
-    NR > 1 && $1 - last > 0.005 { n++; total += $1 - last; if ($1 - last > max) max = $1 - last }
+  perf script -i "$WORK/pauses.data" -F time 2>/dev/null | tr -d ' :' | sort -n | awk -v list="$WORK/pauses.txt" '
+    NR > 1 && $1 - last > 0.005 { n++; total += $1 - last; if ($1 - last > max) max = $1 - last; printf "%.6f %.6f\n", last, $1 >list }
     { last = $1 }
     END { if (NR < 100) print "{}"; else printf "{\"vm_pauses\": %d, \"vm_paused_ms\": %.0f, \"vm_pause_max_ms\": %.1f}\n", n, total * 1000, max * 1000 }' \
     >"$WORK/pauses.json"
   rm -f "$WORK/pauses.data"
+}
+
+# slow_requests: from the runner's request log ($WORK/requests.txt: send time and latency in ns, recorded requests
+# only) and the pauses of the same run, how many produce requests took over 2 ms and how many of those were in flight
+# during a VM pause. {} when either is missing (no perf, or a run without the log).
+slow_requests() {
+  if [ ! -s "$WORK/requests.txt" ] || [ ! -s "$WORK/pauses.json" ] || [ "$(cat "$WORK/pauses.json")" = "{}" ]; then
+    echo '{}'
+    return
+  fi
+  touch "$WORK/pauses.txt" # a run without a single pause has an empty list
+  awk 'NR == FNR { ps[n] = $1; pe[n] = $2; n++; next }
+    { s = $1 / 1e9; e = s + $2 / 1e9; hit = 0
+      for (i = 0; i < n; i++) if (ps[i] < e && pe[i] > s) { hit = 1; break }
+      total++; paused += hit; if ($2 > 2e6) { slow++; slowpaused += hit } }
+    END { printf "{\"requests_logged\": %d, \"requests_in_pause\": %d, \"requests_over_2ms\": %d, \"requests_over_2ms_in_pause\": %d}\n",
+      total, paused, slow, slowpaused }' "$WORK/pauses.txt" "$WORK/requests.txt"
 }
 
 # record JSON: adds rep, load average and the host's steal since steal_mark, appends to the results
@@ -264,12 +283,13 @@ tributary() {
       -o "$WORK/counters.json" --counters 'Tributary.Server[tributary.request.duration]' >/dev/null 2>&1 &
     counters=$!
   fi
-  local l c0 c1 pauses='{}'; l=$(loadavg)
-  if [ -n "$paced" ]; then pauses_start; fi
+  local l c0 c1 pauses='{}' slow='{}' reqlog=(); l=$(loadavg)
+  rm -f "$WORK/requests.txt"
+  if [ -n "$paced" ]; then pauses_start; reqlog=(--request-log "$WORK/requests.txt"); fi
   steal_mark; c0=$(cpu_s "$BROKER_PID")
-  timeout $(( RUN_SECONDS * 2 + 40 )) "$LOAD" --bootstrap "127.0.0.1:$BROKER_PORT" --label "$label" "$@" >"$WORK/run.json"
+  timeout $(( RUN_SECONDS * 2 + 40 )) "$LOAD" --bootstrap "127.0.0.1:$BROKER_PORT" --label "$label" "$@" "${reqlog[@]}" >"$WORK/run.json"
   c1=$(cpu_s "$BROKER_PID")
-  if [ -n "$paced" ]; then pauses_stop; pauses=$(cat "$WORK/pauses.json"); fi
+  if [ -n "$paced" ]; then pauses_stop; pauses=$(cat "$WORK/pauses.json"); slow=$(slow_requests); fi
   local rss; rss=$(awk '/VmRSS/ {print $2}' "/proc/$BROKER_PID/status")
   local own='{}'
   if [ -n "$counters" ]; then
@@ -285,7 +305,7 @@ tributary() {
     [ -n "$own" ] || own='{}'
   fi
   jq -c --argjson cpu "$(awk "BEGIN { printf \"%.2f\", $c1 - $c0 }")" --argjson rss "$rss" --argjson own "$own" \
-    --argjson pauses "$pauses" '. + {broker_cpu_s: $cpu, broker_rss_mb: ($rss / 1024 | round)} + $own + $pauses' \
+    --argjson pauses "$pauses" --argjson slow "$slow" '. + {broker_cpu_s: $cpu, broker_rss_mb: ($rss / 1024 | round)} + $own + $pauses + $slow' \
     "$WORK/run.json" | record "$l"
   log "tributary $label: $(tail -1 "$RESULTS" | jq -c '{MB_per_s, consume_MB_per_s, produce_p99_ms, e2e_p99_ms, broker_cpu_s, produce_error, consume_error}')"
 }

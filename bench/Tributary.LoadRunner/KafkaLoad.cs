@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace Tributary.LoadRunner;
 
@@ -146,6 +147,7 @@ internal static class KafkaLoad
             .Add("records_per_batch", batches == 0 ? null : RunReport.Round((double)producers.Sum(p => p.RecordsSent) / batches, 1))
             .Add("warmup_s", options.WarmupSeconds)
             .AddLatency("produce", latency)
+            .Add("request_log_dropped", options.RequestLog.Length > 0 ? WriteRequestLog(options.RequestLog, producers) : null)
             .Add("stopped_by_time", producers.Any(p => p.StoppedByTime))
             .Add("produce_incomplete", producers.Any(p => p.Incomplete))
             .Add("produce_error", producers.Select(p => p.Failure).FirstOrDefault(f => f is not null));
@@ -176,5 +178,20 @@ internal static class KafkaLoad
 
             report.AddLatency("e2e", latency);
         }
+    }
+
+    /// <summary>Writes every producer's recorded requests, in send order, to <paramref name="path"/>; returns how many did not fit.</summary>
+    private static long WriteRequestLog(string path, List<ProducerWorker> producers)
+    {
+        var entries = producers.SelectMany(p => p.RequestLog!).OrderBy(e => e.SendNanos);
+        using var writer = new StreamWriter(path);
+        foreach (var (sendNanos, latencyNanos) in entries)
+        {
+            writer.Write(sendNanos.ToString(CultureInfo.InvariantCulture));
+            writer.Write(' ');
+            writer.WriteLine(latencyNanos.ToString(CultureInfo.InvariantCulture));
+        }
+
+        return producers.Sum(p => p.RequestLogDropped);
     }
 }

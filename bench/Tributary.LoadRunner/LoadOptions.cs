@@ -61,6 +61,12 @@ internal sealed class LoadOptions
     /// <summary>JetStream: unacknowledged messages allowed before the publisher waits.</summary>
     public int Window { get; private init; } = 4000;
 
+    /// <summary>
+    /// Kafka modes: a file to write each recorded produce request to, one line per request: its send time on
+    /// <see cref="MonotonicClock"/> and its latency, both in nanoseconds. Empty: no log.
+    /// </summary>
+    public string RequestLog { get; private init; } = "";
+
     public static LoadOptions Parse(string[] args)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -100,6 +106,7 @@ internal sealed class LoadOptions
             FromTail = S("from", "earliest") == "latest",
             Label = S("label", ""),
             Window = (int)L("window", 4000),
+            RequestLog = S("request-log", ""),
         };
         if (values.Count > 0)
         {

@@ -20,6 +20,9 @@ internal sealed class ProducerWorker
     /// <summary>How long acknowledgements may still arrive after the time limit before the run is cut.</summary>
     private const long DrainNanosMax = 5_000_000_000;
 
+    /// <summary>Most requests kept for <see cref="LoadOptions.RequestLog"/> per producer (16 bytes each); later ones are counted only.</summary>
+    public const int RequestLogEntriesMax = 2_000_000;
+
     private readonly LoadOptions _options;
     private readonly KafkaConnection _connection;
     private readonly long _recordQuota;
@@ -55,12 +58,19 @@ internal sealed class ProducerWorker
             TimeoutMs = 30_000,
             TopicData = [new ProduceRequest.TopicProduceData { Name = options.Topic, PartitionData = [_partitionData] }],
         };
+        RequestLog = options.RequestLog.Length > 0 ? new List<(long, long)>(64 * 1024) : null;
         _connection = KafkaConnection.Connect(options.Host, options.Port);
         _sender = new Thread(SendLoop) { Name = $"producer-{index}-send", IsBackground = true };
         _receiver = new Thread(ReceiveLoop) { Name = $"producer-{index}-receive", IsBackground = true };
     }
 
     public LatencyHistogram BatchLatency { get; } = new();
+
+    /// <summary>Send time and latency (ns) of each recorded request, when <see cref="LoadOptions.RequestLog"/> is set.</summary>
+    public List<(long SendNanos, long LatencyNanos)>? RequestLog { get; }
+
+    /// <summary>Recorded requests left out of <see cref="RequestLog"/> past <see cref="RequestLogEntriesMax"/>.</summary>
+    public long RequestLogDropped { get; private set; }
 
     public long RecordsSent => Volatile.Read(ref _recordsSent);
 
@@ -253,6 +263,17 @@ internal sealed class ProducerWorker
                 if (batch.SendNanos >= _startNanos + _options.WarmupNanos)
                 {
                     BatchLatency.Record(now - batch.SendNanos);
+                    if (RequestLog is { } log)
+                    {
+                        if (log.Count < RequestLogEntriesMax)
+                        {
+                            log.Add((batch.SendNanos, now - batch.SendNanos));
+                        }
+                        else
+                        {
+                            RequestLogDropped++;
+                        }
+                    }
                 }
 
                 LastAckNanos = now;
