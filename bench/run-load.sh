@@ -150,7 +150,8 @@ slow_requests() {
     return
   fi
   touch "$WORK/pauses.txt" # a run without a single pause has an empty list
-  awk 'NR == FNR { ps[n] = $1; pe[n] = $2; n++; next }
+  awk 'BEGIN { n = 0 } # (NR == FNR would also hold for the log after an empty list, hence FILENAME)
+    FILENAME == ARGV[1] { ps[n] = $1; pe[n] = $2; n++; next }
     { s = $1 / 1e9; e = s + $2 / 1e9; hit = 0
       for (i = 0; i < n; i++) if (ps[i] < e && pe[i] > s) { hit = 1; break }
       total++; paused += hit; if ($2 > 2e6) { slow++; slowpaused += hit } }
