@@ -11,6 +11,8 @@ internal static class KafkaLoad
 {
     public static RunReport Run(LoadOptions options)
     {
+        // Opened before the run, so a path that cannot be written fails at once instead of losing the run's report.
+        using var requestLog = options.RequestLog.Length > 0 ? OpenRequestLog(options.RequestLog) : null;
         if (options.Mode != "consume")
         {
             TopicAdmin.CreateTopic(options);
@@ -36,13 +38,13 @@ internal static class KafkaLoad
         switch (options.Mode)
         {
             case "produce":
-                RunProducers(options, report);
+                RunProducers(options, report, requestLog);
                 break;
             case "consume":
                 RunConsumeOnly(options, report);
                 break;
             default:
-                RunPipeline(options, report);
+                RunPipeline(options, report, requestLog);
                 break;
         }
 
@@ -68,12 +70,12 @@ internal static class KafkaLoad
         ReportConsumers(report, consumers, goal, startNanos, includeLatency: false);
     }
 
-    private static void RunPipeline(LoadOptions options, RunReport report)
+    private static void RunPipeline(LoadOptions options, RunReport report, StreamWriter? requestLog)
     {
         var start = options.FromTail ? TopicAdmin.EndOffsets(options) : new long[options.Partitions];
         var goal = new ConsumeGoal();
         var consumers = StartConsumers(options, start, goal, MonotonicClock.NowNanos() + ((options.TimeLimitSeconds + 10) * 1_000_000_000L), recordEndToEnd: true);
-        RunProducers(options, report, goal);
+        RunProducers(options, report, requestLog, goal);
         var end = TopicAdmin.EndOffsets(options);
         goal.Target = end.Sum() - start.Sum();
         goal.CheckReached(MonotonicClock.NowNanos());
@@ -99,7 +101,7 @@ internal static class KafkaLoad
         return consumers;
     }
 
-    private static void RunProducers(LoadOptions options, RunReport report, ConsumeGoal? goal = null)
+    private static void RunProducers(LoadOptions options, RunReport report, StreamWriter? requestLog, ConsumeGoal? goal = null)
     {
         var startNanos = MonotonicClock.NowNanos();
         goal?.LatencyFromNanos = startNanos + options.WarmupNanos;
@@ -136,6 +138,11 @@ internal static class KafkaLoad
         var endNanos = producers.Max(p => p.LastAckNanos);
         var seconds = Math.Max(endNanos - startNanos, 1) / 1e9;
         var batches = producers.Sum(p => p.BatchesSent);
+        if (requestLog is not null)
+        {
+            WriteRequestLog(requestLog, producers);
+        }
+
         report
             .Add("records", acked)
             .Add("records_failed", producers.Sum(p => p.RecordsFailed))
@@ -147,7 +154,7 @@ internal static class KafkaLoad
             .Add("records_per_batch", batches == 0 ? null : RunReport.Round((double)producers.Sum(p => p.RecordsSent) / batches, 1))
             .Add("warmup_s", options.WarmupSeconds)
             .AddLatency("produce", latency)
-            .Add("request_log_dropped", options.RequestLog.Length > 0 ? WriteRequestLog(options.RequestLog, producers) : null)
+            .Add("request_log_dropped", requestLog is null ? null : producers.Sum(p => p.RequestLogDropped))
             .Add("stopped_by_time", producers.Any(p => p.StoppedByTime))
             .Add("produce_incomplete", producers.Any(p => p.Incomplete))
             .Add("produce_error", producers.Select(p => p.Failure).FirstOrDefault(f => f is not null));
@@ -180,18 +187,28 @@ internal static class KafkaLoad
         }
     }
 
-    /// <summary>Writes every producer's recorded requests, in send order, to <paramref name="path"/>; returns how many did not fit.</summary>
-    private static long WriteRequestLog(string path, List<ProducerWorker> producers)
+    private static StreamWriter OpenRequestLog(string path)
     {
-        var entries = producers.SelectMany(p => p.RequestLog!).OrderBy(e => e.SendNanos);
-        using var writer = new StreamWriter(path);
-        foreach (var (sendNanos, latencyNanos) in entries)
+        try
+        {
+            return new StreamWriter(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"--request-log {path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Writes every producer's recorded requests, in send order.</summary>
+    private static void WriteRequestLog(StreamWriter writer, List<ProducerWorker> producers)
+    {
+        foreach (var (sendNanos, latencyNanos) in producers.SelectMany(p => p.RequestLog!).OrderBy(e => e.SendNanos))
         {
             writer.Write(sendNanos.ToString(CultureInfo.InvariantCulture));
             writer.Write(' ');
             writer.WriteLine(latencyNanos.ToString(CultureInfo.InvariantCulture));
         }
 
-        return producers.Sum(p => p.RequestLogDropped);
+        writer.Flush();
     }
 }

@@ -145,6 +145,10 @@ internal sealed class LoadOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(InFlightMax, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(BatchBytes, RecordBytes + 100);
         ArgumentOutOfRangeException.ThrowIfLessThan(Window, 1);
+        if (RequestLog.Length > 0 && Mode is not ("produce" or "pipeline"))
+        {
+            throw new ArgumentException("--request-log logs produce requests: only with --mode produce or pipeline");
+        }
         if (Acks is not (0 or 1 or -1))
         {
             throw new ArgumentException("--acks must be 0, 1 or -1");
