@@ -40,9 +40,10 @@ public sealed class SendFileTests : IDisposable
             Assert.True(ranges.TryWriteFileRange(file, 1024 * 1024, 100));
             Assert.True(ranges.TryWriteFileRange(file, 1024 * 1024 + 100, content.Length - 1024 * 1024 - 100)); // two in a row, then the end
             expected.AddRange(content.AsSpan(1024 * 1024));
-            await output.FlushAsync();
+            var flush = Task.Run(async () => await output.FlushAsync()); // sends before it returns: more than the socket holds
 
             Assert.Equal(expected.ToArray(), await ReadExactlyAsync(client, expected.Count));
+            Assert.False((await flush.WaitAsync(TimeSpan.FromSeconds(30))).IsCompleted);
         }
     }
 
@@ -61,8 +62,9 @@ public sealed class SendFileTests : IDisposable
             // As retention does to a segment: the file is deleted and its handle disposed before the send loop runs.
             File.Delete(Path.Combine(_directory, "deleted"));
             file.Dispose();
-            await connection.Transport.Output.FlushAsync();
+            var flush = Task.Run(async () => await connection.Transport.Output.FlushAsync());
             Assert.Equal(content, await ReadExactlyAsync(client, content.Length));
+            await flush.WaitAsync(TimeSpan.FromSeconds(30));
 
             // A handle closed before the range is placed is refused, so the caller copies (and learns it is gone).
             Assert.False(ranges.TryWriteFileRange(file, 0, 10));
@@ -86,7 +88,8 @@ public sealed class SendFileTests : IDisposable
                 Assert.True(ranges.TryWriteFileRange(file, 0, content.Length)); // 48 MiB, more than loopback's socket buffers hold
             }
 
-            var flush = output.FlushAsync().AsTask();
+            // The flush sends on the thread that flushes, blocking while the socket's buffer is full: from a thread of its own.
+            var flush = Task.Run(async () => await output.FlushAsync());
             await Task.Delay(500);
             Assert.False(flush.IsCompleted); // the client has read nothing: the handler waits, nothing more is queued
 
@@ -104,7 +107,7 @@ public sealed class SendFileTests : IDisposable
                 Assert.True(ranges.TryWriteFileRange(file, 0, content.Length));
             }
 
-            var stuck = output.FlushAsync().AsTask();
+            var stuck = Task.Run(async () => await output.FlushAsync());
             client.LingerState = new LingerOption(true, 0);
             client.Close();
             Assert.True((await stuck.WaitAsync(TimeSpan.FromSeconds(30))).IsCompleted);

@@ -11,9 +11,13 @@ using Microsoft.Extensions.Logging;
 namespace Tributary.Server.Networking;
 
 /// <summary>
-/// One accepted TCP connection as Kestrel sees it: a receive loop that fills the input pipe, a send loop that
-/// drains the output pipe, both on <see cref="BlockMemoryPool"/> blocks. Ends when the client closes, when a send
-/// or receive fails, or when Kestrel (or the handler) aborts it; <see cref="ConnectionClosed"/> fires then.
+/// One accepted TCP connection as Kestrel sees it, on a thread of its own. That thread receives with blocking calls
+/// into the input pipe, whose reader (the handler) runs inline on it; the handler's flushes run the send loop inline,
+/// which sends with blocking calls. So a request is received, handled and answered on one thread, with no hand-off
+/// to another thread that could wait for a vCPU (bench/README.md, "Thirteenth round"); a request the handler cannot
+/// answer at once (a parked fetch, an fsync, a rebalance) resumes on the thread that completes it and sends from
+/// there. Pipes hold <see cref="BlockMemoryPool"/> blocks. Ends when the client closes, when a send or receive
+/// fails, or when Kestrel (or the handler) aborts it; <see cref="ConnectionClosed"/> fires then.
 /// </summary>
 internal sealed partial class SocketConnection : ConnectionContext, IConnectionIdFeature, IConnectionTransportFeature,
     IConnectionItemsFeature, IConnectionLifetimeFeature, IConnectionEndPointFeature
@@ -23,6 +27,9 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
 
     /// <summary>Longest a closing connection waits for the client to take the answers already written.</summary>
     public static readonly TimeSpan DrainTimeMax = TimeSpan.FromSeconds(5);
+
+    /// <summary>Stack reserved for a connection's thread, in bytes.</summary>
+    private const int ThreadStackBytes = 512 * 1024;
 
     /// <summary>Blocks one gathering send hands the kernel (below Linux's 1,024 iovecs per sendmsg).</summary>
     private const int SendSegmentsMax = 256;
@@ -39,7 +46,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     private readonly SocketOutput _outputWriter;
     private readonly KeyValuePair<string, object?> _portTag;
     private long _pipeBytesSent;
-    private Task _receiving = Task.CompletedTask;
+    private readonly TaskCompletionSource _receiving = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _sending = Task.CompletedTask;
     private volatile bool _aborted;
 
@@ -54,9 +61,11 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         LocalEndPoint = socket.LocalEndPoint;
         RemoteEndPoint = socket.RemoteEndPoint;
         _portTag = new KeyValuePair<string, object?>("network.local.port", (LocalEndPoint as IPEndPoint)?.Port);
-        _input = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
+        // Inline: the handler runs on the thread that flushes the input (the receive thread), the send loop on the
+        // thread that flushes the output (the handler's), and a flush that waited resumes on the thread that freed room.
+        _input = new Pipe(new PipeOptions(pool, PipeScheduler.Inline, PipeScheduler.Inline,
             limits.InputBufferBytesMax, limits.InputBufferBytesMax / 2, BlockMemoryPool.BlockBytes, useSynchronizationContext: false));
-        _output = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
+        _output = new Pipe(new PipeOptions(pool, PipeScheduler.Inline, PipeScheduler.Inline,
             limits.OutputBufferBytesMax, limits.OutputBufferBytesMax / 2, BlockMemoryPool.BlockBytes, useSynchronizationContext: false));
         _outputWriter = new SocketOutput(_output.Writer, limits.OutputBufferBytesMax, _output.Reader.CancelPendingRead);
         Transport = new DuplexPipe(_input.Reader, _outputWriter);
@@ -84,8 +93,9 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
 
     public void Start()
     {
-        _receiving = ReceiveLoopAsync();
+        // The send loop first, so it is waiting on the output before the handler can write to it.
         _sending = SendLoopAsync();
+        new Thread(ReceiveLoop, ThreadStackBytes) { Name = "tributary-connection", IsBackground = true }.Start();
     }
 
     public override void Abort(ConnectionAbortedException abortReason)
@@ -113,7 +123,19 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         _input.Reader.Complete();
 
         // The handler is done: answers it flushed but the socket has not taken yet still go out (the send loop ends
-        // once the completed output is drained), unless the client does not take them within the drain limit.
+        // once the completed output is drained), unless the client does not take them within the drain limit: the
+        // send loop's blocking sends fail once they have waited that long.
+        if (!_aborted)
+        {
+            try
+            {
+                _socket.SendTimeout = (int)DrainTimeMax.TotalMilliseconds;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
+        }
+
         _output.Writer.Complete();
         if (!_aborted)
         {
@@ -130,15 +152,19 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         _sendStopped = true;
         _output.Reader.CancelPendingRead();
         ShutdownSocket();
-        await _receiving.ConfigureAwait(false);
+        await _receiving.Task.ConfigureAwait(false);
         await _sending.ConfigureAwait(false);
         _socket.Dispose();
         _closed.Dispose();
     }
 
-    private async Task ReceiveLoopAsync()
+    /// <summary>
+    /// The connection's thread: waits for data, receives it into the input pipe and flushes, which runs the handler
+    /// inline. A flush that has to wait (the handler holds <see cref="SocketTransportLimits.InputBufferBytesMax"/>
+    /// unread, while it waits for something else) blocks this thread, which stops reading the socket.
+    /// </summary>
+    private void ReceiveLoop()
     {
-        await Task.Yield();
         Exception? error = null;
         try
         {
@@ -149,11 +175,11 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
                 if (!filledLast)
                 {
                     // Wait for data before taking a block, so an idle connection holds none.
-                    await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                    _socket.Poll(-1, SelectMode.SelectRead);
                 }
 
                 var memory = writer.GetMemory(ReceiveBytesMin);
-                var received = await _socket.ReceiveAsync(memory, SocketFlags.None).ConfigureAwait(false);
+                var received = _socket.Receive(memory.Span, SocketFlags.None);
                 if (received == 0)
                 {
                     break; // the client closed its side
@@ -161,7 +187,8 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
 
                 filledLast = received == memory.Length;
                 writer.Advance(received);
-                var flushed = await writer.FlushAsync().ConfigureAwait(false);
+                var flush = writer.FlushAsync();
+                var flushed = flush.IsCompleted ? flush.Result : flush.AsTask().GetAwaiter().GetResult();
                 if (flushed.IsCompleted || flushed.IsCanceled)
                 {
                     break; // the handler stopped reading
@@ -183,22 +210,32 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         }
         finally
         {
-            await _input.Writer.CompleteAsync(error).ConfigureAwait(false);
-            if (error is not null)
+            try
             {
-                // The connection broke: whoever is writing the output learns that nobody will read its answers. A
-                // client that only closed its sending side still gets the answers to what it sent.
-                _sendStopped = true;
-                _output.Reader.CancelPendingRead();
-            }
+                _input.Writer.Complete(error);
+                if (error is not null)
+                {
+                    // The connection broke: whoever is writing the output learns that nobody will read its answers. A
+                    // client that only closed its sending side still gets the answers to what it sent.
+                    _sendStopped = true;
+                    _output.Reader.CancelPendingRead();
+                }
 
-            FireClosed();
+                FireClosed();
+            }
+            finally
+            {
+                _receiving.TrySetResult();
+            }
         }
     }
 
+    /// <summary>
+    /// Drains the output pipe with blocking sends. It waits on the pipe asynchronously and runs inline on whichever
+    /// thread flushes the output (the handler's, mostly), so a response leaves before that flush returns.
+    /// </summary>
     private async Task SendLoopAsync()
     {
-        await Task.Yield();
         var reader = _output.Reader;
         try
         {
@@ -217,18 +254,18 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
                     var before = range.PipePosition - _pipeBytesSent;
                     if (before > 0)
                     {
-                        await SendAsync(buffer.Slice(0, before)).ConfigureAwait(false);
+                        Send(buffer.Slice(0, before));
                         buffer = buffer.Slice(before);
                         _pipeBytesSent += before;
                     }
 
-                    await SendFileRangeAsync(range).ConfigureAwait(false);
+                    SendFileRange(range);
                     _outputWriter.RangeSent();
                 }
 
                 if (!buffer.IsEmpty)
                 {
-                    await SendAsync(buffer).ConfigureAwait(false);
+                    Send(buffer);
                     _pipeBytesSent += buffer.Length;
                 }
 
@@ -258,10 +295,26 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         }
     }
 
-    private ValueTask SendAsync(ReadOnlySequence<byte> buffer) =>
-        buffer.IsSingleSegment ? IgnoreCount(_socket.SendAsync(buffer.First, SocketFlags.None)) : new ValueTask(SendGatheredAsync(buffer));
+    private void Send(ReadOnlySequence<byte> buffer)
+    {
+        if (buffer.IsSingleSegment)
+        {
+            SendAll(buffer.FirstSpan);
+        }
+        else
+        {
+            SendGathered(buffer);
+        }
+    }
 
-    private static async ValueTask IgnoreCount(ValueTask<int> send) => await send.ConfigureAwait(false);
+    /// <summary>A blocking send of all of <paramref name="bytes"/>: it waits while the socket's buffer is full.</summary>
+    private void SendAll(ReadOnlySpan<byte> bytes)
+    {
+        while (!bytes.IsEmpty)
+        {
+            bytes = bytes[_socket.Send(bytes, SocketFlags.None)..];
+        }
+    }
 
     /// <summary>
     /// Whether file ranges go out with sendfile(2); false after sendfile refused a file (a file system that cannot
@@ -271,10 +324,10 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
 
     /// <summary>
     /// Sends a file range with sendfile(2): the kernel passes the page-cache pages to TCP, so the bytes are never copied
-    /// into (or out of) the broker's memory. When the socket's buffer is full, the next piece is read and sent the
-    /// ordinary way, which waits asynchronously for room, and sendfile takes over again.
+    /// into (or out of) the broker's memory. On the blocking socket sendfile waits for room itself; should it still
+    /// say the buffer is full (EAGAIN), the next piece is read and sent the ordinary way, and sendfile takes over again.
     /// </summary>
-    private async Task SendFileRangeAsync(SocketOutput.FileRange range)
+    private void SendFileRange(SocketOutput.FileRange range)
     {
         var position = range.Position;
         var end = range.Position + range.Length;
@@ -322,7 +375,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
                     throw read == 0 ? FileEnded(end - position) : new IOException($"reading the file to send failed (errno {Marshal.GetLastPInvokeError()})");
                 }
 
-                await _socket.SendAsync(piece.AsMemory(0, read), SocketFlags.None).ConfigureAwait(false);
+                SendAll(piece.AsSpan(0, read));
                 position += read;
             }
         }
@@ -342,7 +395,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     /// rather than one send per block: a fetch response of megabytes crosses the kernel's TCP path a few times, not
     /// once per 64 KiB.
     /// </summary>
-    private async Task SendGatheredAsync(System.Buffers.ReadOnlySequence<byte> buffer)
+    private void SendGathered(ReadOnlySequence<byte> buffer)
     {
         foreach (var segment in buffer)
         {
@@ -354,21 +407,42 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
             _sendSegments.Add(array);
             if (_sendSegments.Count == SendSegmentsMax)
             {
-                await SendSegmentsAsync().ConfigureAwait(false);
+                SendSegments();
             }
         }
 
         if (_sendSegments.Count > 0)
         {
-            await SendSegmentsAsync().ConfigureAwait(false);
+            SendSegments();
         }
     }
 
-    private async Task SendSegmentsAsync()
+    /// <summary>One gathering send of the collected blocks; a blocking sendmsg can still return early, so the rest follows.</summary>
+    private void SendSegments()
     {
         try
         {
-            await _socket.SendAsync(_sendSegments, SocketFlags.None).ConfigureAwait(false);
+            var total = 0L;
+            foreach (var segment in _sendSegments)
+            {
+                total += segment.Count;
+            }
+
+            var sent = (long)_socket.Send(_sendSegments, SocketFlags.None);
+            if (sent < total)
+            {
+                foreach (var segment in _sendSegments)
+                {
+                    if (sent >= segment.Count)
+                    {
+                        sent -= segment.Count;
+                        continue;
+                    }
+
+                    SendAll(segment.AsSpan((int)sent));
+                    sent = 0;
+                }
+            }
         }
         finally
         {
