@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
@@ -11,13 +12,16 @@ using Microsoft.Extensions.Logging;
 namespace Tributary.Server.Networking;
 
 /// <summary>
-/// One accepted TCP connection as Kestrel sees it, on a thread of its own. That thread receives with blocking calls
-/// into the input pipe, whose reader (the handler) runs inline on it; the handler's flushes run the send loop inline,
-/// which sends with blocking calls. So a request is received, handled and answered on one thread, with no hand-off
-/// to another thread that could wait for a vCPU (bench/README.md, "Thirteenth round"); a request the handler cannot
-/// answer at once (a parked fetch, an fsync, a rebalance) resumes on the thread that completes it and sends from
-/// there. Pipes hold <see cref="BlockMemoryPool"/> blocks. Ends when the client closes, when a send or receive
-/// fails, or when Kestrel (or the handler) aborts it; <see cref="ConnectionClosed"/> fires then.
+/// One accepted TCP connection as Kestrel sees it, on a thread of its own. That thread waits for data (poll), receives
+/// it into the input pipe, and the pipe's reader (the handler) runs inline on it; the handler's flushes run the send
+/// loop inline, which on this thread sends at once and waits (poll) while the socket's buffer is full. So a request is
+/// received, handled and answered on one thread, with no hand-off to another thread that could wait for a vCPU
+/// (bench/README.md, "Thirteenth round"). A request the handler cannot answer at once (a parked fetch, an fsync, a
+/// rebalance) resumes on the thread that completes it, a thread-pool thread: the send loop there sends without ever
+/// blocking, waiting for room asynchronously, so a client that stops reading holds only its own connection's thread.
+/// The socket is non-blocking throughout. Pipes hold <see cref="BlockMemoryPool"/> blocks. Ends when the client
+/// closes, when a send or receive fails, or when Kestrel (or the handler) aborts it; <see cref="ConnectionClosed"/>
+/// fires then.
 /// </summary>
 internal sealed partial class SocketConnection : ConnectionContext, IConnectionIdFeature, IConnectionTransportFeature,
     IConnectionItemsFeature, IConnectionLifetimeFeature, IConnectionEndPointFeature
@@ -48,6 +52,10 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     private long _pipeBytesSent;
     private readonly TaskCompletionSource _receiving = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _sending = Task.CompletedTask;
+    private int _threadId;
+
+    // When a send on the connection's own thread stops waiting for room (Stopwatch ticks): set when closing.
+    private long _sendDeadline = long.MaxValue;
     private volatile bool _aborted;
 
     // Set before every CancelPendingRead of the output that is meant to end the send loop; the others only wake it.
@@ -56,6 +64,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     public SocketConnection(Socket socket, BlockMemoryPool pool, SocketTransportLimits limits, ILogger logger)
     {
         _socket = socket;
+        _socket.Blocking = false;
         _logger = logger;
         ConnectionId = "c" + Interlocked.Increment(ref _lastId).ToString(System.Globalization.CultureInfo.InvariantCulture);
         LocalEndPoint = socket.LocalEndPoint;
@@ -95,7 +104,9 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     {
         // The send loop first, so it is waiting on the output before the handler can write to it.
         _sending = SendLoopAsync();
-        new Thread(ReceiveLoop, ThreadStackBytes) { Name = "tributary-connection", IsBackground = true }.Start();
+        var thread = new Thread(ReceiveLoop, ThreadStackBytes) { Name = "tributary-connection", IsBackground = true };
+        _threadId = thread.ManagedThreadId;
+        thread.Start();
     }
 
     public override void Abort(ConnectionAbortedException abortReason)
@@ -123,19 +134,9 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         _input.Reader.Complete();
 
         // The handler is done: answers it flushed but the socket has not taken yet still go out (the send loop ends
-        // once the completed output is drained), unless the client does not take them within the drain limit: the
-        // send loop's blocking sends fail once they have waited that long.
-        if (!_aborted)
-        {
-            try
-            {
-                _socket.SendTimeout = (int)DrainTimeMax.TotalMilliseconds;
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-            }
-        }
-
+        // once the completed output is drained), unless the client does not take them within the drain limit: a send
+        // waiting for room on this connection's thread gives up then.
+        Volatile.Write(ref _sendDeadline, Stopwatch.GetTimestamp() + (long)(DrainTimeMax.TotalSeconds * Stopwatch.Frequency));
         _output.Writer.Complete();
         if (!_aborted)
         {
@@ -159,8 +160,8 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     }
 
     /// <summary>
-    /// The connection's thread: waits for data, receives it into the input pipe and flushes, which runs the handler
-    /// inline. A flush that has to wait (the handler holds <see cref="SocketTransportLimits.InputBufferBytesMax"/>
+    /// The connection's thread: waits for data (poll), receives it into the input pipe and flushes, which runs the
+    /// handler inline. A flush that has to wait (the handler holds <see cref="SocketTransportLimits.InputBufferBytesMax"/>
     /// unread, while it waits for something else) blocks this thread, which stops reading the socket.
     /// </summary>
     private void ReceiveLoop()
@@ -179,7 +180,18 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
                 }
 
                 var memory = writer.GetMemory(ReceiveBytesMin);
-                var received = _socket.Receive(memory.Span, SocketFlags.None);
+                var received = _socket.Receive(memory.Span, SocketFlags.None, out var receiveError);
+                if (receiveError == SocketError.WouldBlock)
+                {
+                    filledLast = false; // nothing yet after all: wait for it
+                    continue;
+                }
+
+                if (receiveError != SocketError.Success)
+                {
+                    throw new SocketException((int)receiveError);
+                }
+
                 if (received == 0)
                 {
                     break; // the client closed its side
@@ -231,8 +243,9 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     }
 
     /// <summary>
-    /// Drains the output pipe with blocking sends. It waits on the pipe asynchronously and runs inline on whichever
-    /// thread flushes the output (the handler's, mostly), so a response leaves before that flush returns.
+    /// Drains the output pipe. It waits on the pipe asynchronously and runs inline on whichever thread flushes the
+    /// output. On the connection's own thread it sends before that flush returns, waiting for room if it must; on any
+    /// other thread it waits for room asynchronously.
     /// </summary>
     private async Task SendLoopAsync()
     {
@@ -254,18 +267,18 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
                     var before = range.PipePosition - _pipeBytesSent;
                     if (before > 0)
                     {
-                        Send(buffer.Slice(0, before));
+                        await SendAsync(buffer.Slice(0, before)).ConfigureAwait(false);
                         buffer = buffer.Slice(before);
                         _pipeBytesSent += before;
                     }
 
-                    SendFileRange(range);
+                    await SendFileRangeAsync(range).ConfigureAwait(false);
                     _outputWriter.RangeSent();
                 }
 
                 if (!buffer.IsEmpty)
                 {
-                    Send(buffer);
+                    await SendAsync(buffer).ConfigureAwait(false);
                     _pipeBytesSent += buffer.Length;
                 }
 
@@ -295,24 +308,68 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         }
     }
 
-    private void Send(ReadOnlySequence<byte> buffer)
+    /// <summary>True on the connection's own thread, where a send may wait for room; elsewhere sends never block.</summary>
+    private bool OnOwnThread => Environment.CurrentManagedThreadId == _threadId;
+
+    private ValueTask SendAsync(ReadOnlySequence<byte> buffer)
     {
-        if (buffer.IsSingleSegment)
+        if (OnOwnThread)
         {
-            SendAll(buffer.FirstSpan);
+            if (buffer.IsSingleSegment)
+            {
+                SendAllHere(buffer.FirstSpan);
+            }
+            else
+            {
+                SendGatheredHere(buffer);
+            }
+
+            return ValueTask.CompletedTask;
         }
-        else
-        {
-            SendGathered(buffer);
-        }
+
+        return buffer.IsSingleSegment ? IgnoreCount(_socket.SendAsync(buffer.First, SocketFlags.None)) : new ValueTask(SendGatheredAsync(buffer));
     }
 
-    /// <summary>A blocking send of all of <paramref name="bytes"/>: it waits while the socket's buffer is full.</summary>
-    private void SendAll(ReadOnlySpan<byte> bytes)
+    private static async ValueTask IgnoreCount(ValueTask<int> send) => await send.ConfigureAwait(false);
+
+    /// <summary>Sends all of <paramref name="bytes"/> on the connection's own thread, waiting while the socket's buffer is full.</summary>
+    private void SendAllHere(ReadOnlySpan<byte> bytes)
     {
         while (!bytes.IsEmpty)
         {
-            bytes = bytes[_socket.Send(bytes, SocketFlags.None)..];
+            var sent = _socket.Send(bytes, SocketFlags.None, out var error);
+            if (error == SocketError.WouldBlock)
+            {
+                WaitForRoom();
+                continue;
+            }
+
+            if (error != SocketError.Success)
+            {
+                throw new SocketException((int)error);
+            }
+
+            bytes = bytes[sent..];
+        }
+    }
+
+    /// <summary>Waits (poll) until the socket's buffer has room; past the drain deadline of a closing connection it gives up.</summary>
+    private void WaitForRoom()
+    {
+        var deadline = Volatile.Read(ref _sendDeadline);
+        var waitMicroseconds = -1;
+        if (deadline != long.MaxValue)
+        {
+            waitMicroseconds = (int)Math.Min(Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline).TotalMicroseconds, int.MaxValue);
+            if (waitMicroseconds <= 0)
+            {
+                throw new SocketException((int)SocketError.TimedOut);
+            }
+        }
+
+        if (!_socket.Poll(waitMicroseconds, SelectMode.SelectWrite))
+        {
+            throw new SocketException((int)SocketError.TimedOut);
         }
     }
 
@@ -324,10 +381,11 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
 
     /// <summary>
     /// Sends a file range with sendfile(2): the kernel passes the page-cache pages to TCP, so the bytes are never copied
-    /// into (or out of) the broker's memory. On the blocking socket sendfile waits for room itself; should it still
-    /// say the buffer is full (EAGAIN), the next piece is read and sent the ordinary way, and sendfile takes over again.
+    /// into (or out of) the broker's memory. When the socket's buffer is full (EAGAIN), the connection's own thread
+    /// waits for room and goes on; any other thread reads the next piece and sends it the ordinary way, which waits for
+    /// room asynchronously, and sendfile takes over again.
     /// </summary>
-    private void SendFileRange(SocketOutput.FileRange range)
+    private async Task SendFileRangeAsync(SocketOutput.FileRange range)
     {
         var position = range.Position;
         var end = range.Position + range.Length;
@@ -364,6 +422,11 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
                     {
                         throw new SocketException(errno);
                     }
+                    else if (OnOwnThread)
+                    {
+                        WaitForRoom();
+                        continue;
+                    }
                 }
 
                 // A piece read and sent the ordinary way: the send waits for room in the socket's buffer.
@@ -375,7 +438,15 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
                     throw read == 0 ? FileEnded(end - position) : new IOException($"reading the file to send failed (errno {Marshal.GetLastPInvokeError()})");
                 }
 
-                SendAll(piece.AsSpan(0, read));
+                if (OnOwnThread)
+                {
+                    SendAllHere(piece.AsSpan(0, read));
+                }
+                else
+                {
+                    await _socket.SendAsync(piece.AsMemory(0, read), SocketFlags.None).ConfigureAwait(false);
+                }
+
                 position += read;
             }
         }
@@ -393,55 +464,50 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     /// <summary>
     /// A response spread over several blocks leaves in one gathering send per <see cref="SendSegmentsMax"/> blocks
     /// rather than one send per block: a fetch response of megabytes crosses the kernel's TCP path a few times, not
-    /// once per 64 KiB.
+    /// once per 64 KiB. This one runs on the connection's own thread.
     /// </summary>
-    private void SendGathered(ReadOnlySequence<byte> buffer)
+    private void SendGatheredHere(ReadOnlySequence<byte> buffer)
     {
         foreach (var segment in buffer)
         {
-            if (!MemoryMarshal.TryGetArray(segment, out var array))
-            {
-                throw new InvalidOperationException("pipe memory is not array-backed");
-            }
-
-            _sendSegments.Add(array);
+            _sendSegments.Add(ArrayOf(segment));
             if (_sendSegments.Count == SendSegmentsMax)
             {
-                SendSegments();
+                SendSegmentsHere();
             }
         }
 
         if (_sendSegments.Count > 0)
         {
-            SendSegments();
+            SendSegmentsHere();
         }
     }
 
-    /// <summary>One gathering send of the collected blocks; a blocking sendmsg can still return early, so the rest follows.</summary>
-    private void SendSegments()
+    /// <summary>One gathering send of the collected blocks; what it could not take (a full buffer) follows block by block.</summary>
+    private void SendSegmentsHere()
     {
         try
         {
-            var total = 0L;
-            foreach (var segment in _sendSegments)
+            var sent = (long)_socket.Send(_sendSegments, SocketFlags.None, out var error);
+            if (error == SocketError.WouldBlock)
             {
-                total += segment.Count;
+                sent = 0;
+            }
+            else if (error != SocketError.Success)
+            {
+                throw new SocketException((int)error);
             }
 
-            var sent = (long)_socket.Send(_sendSegments, SocketFlags.None);
-            if (sent < total)
+            foreach (var segment in _sendSegments)
             {
-                foreach (var segment in _sendSegments)
+                if (sent >= segment.Count)
                 {
-                    if (sent >= segment.Count)
-                    {
-                        sent -= segment.Count;
-                        continue;
-                    }
-
-                    SendAll(segment.AsSpan((int)sent));
-                    sent = 0;
+                    sent -= segment.Count;
+                    continue;
                 }
+
+                SendAllHere(segment.AsSpan((int)sent));
+                sent = 0;
             }
         }
         finally
@@ -449,6 +515,39 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
             _sendSegments.Clear();
         }
     }
+
+    /// <summary>The same gathering send off the connection's own thread, waiting for room asynchronously.</summary>
+    private async Task SendGatheredAsync(ReadOnlySequence<byte> buffer)
+    {
+        foreach (var segment in buffer)
+        {
+            _sendSegments.Add(ArrayOf(segment));
+            if (_sendSegments.Count == SendSegmentsMax)
+            {
+                await SendSegmentsAsync().ConfigureAwait(false);
+            }
+        }
+
+        if (_sendSegments.Count > 0)
+        {
+            await SendSegmentsAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task SendSegmentsAsync()
+    {
+        try
+        {
+            await _socket.SendAsync(_sendSegments, SocketFlags.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sendSegments.Clear();
+        }
+    }
+
+    private static ArraySegment<byte> ArrayOf(ReadOnlyMemory<byte> segment) =>
+        MemoryMarshal.TryGetArray(segment, out var array) ? array : throw new InvalidOperationException("pipe memory is not array-backed");
 
     private void ShutdownSocket()
     {
