@@ -121,7 +121,10 @@ internal sealed class ProducerWorker
         _stopping = true;
         _connection.Dispose();
         _sender.Join(TimeSpan.FromSeconds(5));
-        _receiver.Join(TimeSpan.FromSeconds(5));
+        if ((_receiver.ThreadState & ThreadState.Unstarted) == 0)
+        {
+            _receiver.Join(TimeSpan.FromSeconds(5)); // started only for acks other than 0
+        }
     }
 
     private void SendLoop()
