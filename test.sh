@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of Tributary on a fresh machine: installs what the tests need (kcat and the native
-# compression libraries from Debian, kafkajs from npm), builds, then runs all test projects.
+# Runs every test of Tributary on a fresh machine: installs what the tests need (kcat, jq and the native
+# compression libraries from Debian, kafkajs from npm), builds, then runs all test projects and the benchmark
+# report scripts' test.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -10,6 +11,7 @@ for lib in libsnappy.so.1:libsnappy1v5 liblz4.so.1:liblz4-1 libzstd.so.1:libzstd
   ldconfig -p | grep -q "${lib%%:*}" || need+=("${lib##*:}")
 done
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
+command -v jq >/dev/null 2>&1 || need+=(jq) # the benchmark report scripts' test
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -28,6 +30,13 @@ status=0
 dotnet test Tributary.slnx -c Release --no-build --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
 passed=$(awk '/^ +Passed: +[0-9]+$/ {s += $2} END {print s + 0}' "$log")
 failed=$(awk '/^ +Failed: +[0-9]+$/ {s += $2} END {print s + 0}' "$log")
+
+# The benchmark's report scripts, on made-up inputs with known answers (each check counts as a test).
+bench_log=$(mktemp)
+if bench/tests/run.sh 2>&1 | tee "$bench_log"; then :; else status=1; fi
+passed=$((passed + $(awk '/^bench script tests:/ {p = $4} END {print p + 0}' "$bench_log")))
+failed=$((failed + $(awk '/^bench script tests:/ {print $6 + 0; found = 1} END {if (!found) print 1}' "$bench_log")))
+rm -f "$bench_log"
 
 # Packaging: the library and the .NET tool install from a local folder and work.
 if scripts/package-smoke.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi

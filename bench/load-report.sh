@@ -198,6 +198,11 @@ dash() { [ "$1" = n/a ] && echo - || echo "$1"; }
   done
 } >"$DAT.lat"
 
+if ! command -v gnuplot >/dev/null 2>&1; then
+  echo "load-report.sh: gnuplot is not installed: tables written, charts left as they were" >&2
+  exit 0
+fi
+
 gnuplot <<EOF
 set terminal pngcairo size 1000,640 font "DejaVu Sans,11"
 set output "$OUT/throughput.png"

@@ -150,13 +150,7 @@ slow_requests() {
     return
   fi
   touch "$WORK/pauses.txt" # a run without a single pause has an empty list
-  awk 'BEGIN { n = 0 } # (NR == FNR would also hold for the log after an empty list, hence FILENAME)
-    FILENAME == ARGV[1] { ps[n] = $1; pe[n] = $2; n++; next }
-    { s = $1 / 1e9; e = s + $2 / 1e9; hit = 0
-      for (i = 0; i < n; i++) if (ps[i] < e && pe[i] > s) { hit = 1; break }
-      total++; paused += hit; if ($2 > 2e6) { slow++; slowpaused += hit } }
-    END { printf "{\"requests_logged\": %d, \"requests_in_pause\": %d, \"requests_over_2ms\": %d, \"requests_over_2ms_in_pause\": %d}\n",
-      total, paused, slow, slowpaused }' "$WORK/pauses.txt" "$WORK/requests.txt"
+  bash "$ROOT/bench/slow-requests.sh" "$WORK/pauses.txt" "$WORK/requests.txt"
 }
 
 # record JSON: adds rep, load average and the host's steal since steal_mark, appends to the results

@@ -25,7 +25,7 @@ public sealed class SendFileTests : IDisposable
     {
         var content = FileBytes(3 * 1024 * 1024 + 17);
         using var file = WriteFile("data", content);
-        var (connection, client) = await ConnectAsync(SocketTransportLimits.Default);
+        var (connection, client) = await LoopbackConnection.ConnectAsync(SocketTransportLimits.Default);
         connection.SendFileEnabled = sendFile;
         await using (connection)
         using (client)
@@ -51,7 +51,7 @@ public sealed class SendFileTests : IDisposable
     {
         var content = FileBytes(2 * 1024 * 1024);
         var file = WriteFile("deleted", content);
-        var (connection, client) = await ConnectAsync(SocketTransportLimits.Default);
+        var (connection, client) = await LoopbackConnection.ConnectAsync(SocketTransportLimits.Default);
         await using (connection)
         using (client)
         {
@@ -75,7 +75,7 @@ public sealed class SendFileTests : IDisposable
         var content = FileBytes(8 * 1024 * 1024);
         using var file = WriteFile("big", content);
         var limits = SocketTransportLimits.Default with { OutputBufferBytesMax = 256 * 1024 };
-        var (connection, client) = await ConnectAsync(limits);
+        var (connection, client) = await LoopbackConnection.ConnectAsync(limits);
         await using (connection)
         using (client)
         {
@@ -118,7 +118,7 @@ public sealed class SendFileTests : IDisposable
     {
         var content = FileBytes(32 * 1024 * 1024); // more than loopback's socket buffers hold: the send has to wait
         using var file = WriteFile("own", content);
-        var (connection, client) = await ConnectAsync(SocketTransportLimits.Default);
+        var (connection, client) = await LoopbackConnection.ConnectAsync(SocketTransportLimits.Default);
         await using (connection)
         using (client)
         {
@@ -170,19 +170,6 @@ public sealed class SendFileTests : IDisposable
         var bytes = System.Text.Encoding.ASCII.GetBytes(text);
         output.Write(bytes);
         expected.AddRange(bytes);
-    }
-
-    private static async Task<(SocketConnection Connection, Socket Client)> ConnectAsync(SocketTransportLimits limits)
-    {
-        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        var client = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        var accepted = await listener.AcceptAsync();
-        var connection = new SocketConnection(accepted, new BlockMemoryPool(16), limits, NullLogger.Instance);
-        connection.Start();
-        return (connection, client);
     }
 
     private static async Task<byte[]> ReadExactlyAsync(Socket client, int count)

@@ -153,6 +153,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         _sendStopped = true;
         _output.Reader.CancelPendingRead();
         ShutdownSocket();
+        FireClosed();
         await _receiving.Task.ConfigureAwait(false);
         await _sending.ConfigureAwait(false);
         _socket.Dispose();
@@ -233,7 +234,13 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
                     _output.Reader.CancelPendingRead();
                 }
 
-                FireClosed();
+                // A clean end of stream is the client closing only its sending side: the handler still answers what it
+                // read (it sees the input completed) and then ends the connection. Firing ConnectionClosed now would
+                // cancel those answers if the handler had not read them yet. A broken or aborted connection fires it.
+                if (error is not null || _aborted)
+                {
+                    FireClosed();
+                }
             }
             finally
             {
@@ -291,7 +298,9 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         }
         catch (SocketException)
         {
-            // The peer is gone; the receive loop sees the same and reports it.
+            // The peer is gone (the receive loop may have ended at its end of stream before): a request still waiting
+            // (a parked fetch) stops waiting.
+            FireClosed();
         }
         catch (ObjectDisposedException)
         {

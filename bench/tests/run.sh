@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Checks the benchmark's report scripts on made-up inputs whose answers are known: the goal table of
+# load-report.sh (ratios, and the latency goals judged on the median of the runs' p99s) and slow-requests.sh
+# (requests over 2 ms, and those in flight during a VM pause). Needs bash, jq and awk; no broker, no peers.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+passed=0
+failed=0
+
+expect() { # expect NAME ACTUAL EXPECTED
+  if [ "$2" = "$3" ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    printf 'bench script test failed: %s\n  expected: %s\n  actual:   %s\n' "$1" "$3" "$2" >&2
+  fi
+}
+
+expect_line() { # expect_line NAME FILE LINE: the file holds exactly this line
+  if grep -qxF -- "$3" "$2"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    printf 'bench script test failed: %s\n  no line: %s\n' "$1" "$3" >&2
+  fi
+}
+
+# ---- load-report.sh ------------------------------------------------------------------------------------------
+# Three repetitions. At half of the burst max the run with the median throughput (310 MB/s) has the best p99
+# (1.1 ms), but the median of the three p99s is 2.2 ms: the goal is not met.
+{
+  for rep in 1 2 3; do
+    echo "{\"label\": \"iperf3\", \"MB_per_s\": 1000, \"rep\": $rep, \"loadavg\": 0.5}"
+    echo "{\"label\": \"nats-js-1000\", \"MB_per_s\": 50, \"rep\": $rep, \"loadavg\": 0.5}"
+    echo "{\"label\": \"redis-aof-1000\", \"MB_per_s\": 100, \"rep\": $rep, \"loadavg\": 0.5}"
+    echo "{\"label\": \"tributary-consume-1000\", \"consume_MB_per_s\": 400, \"rep\": $rep, \"loadavg\": 0.5}"
+    echo "{\"label\": \"tributary-fsync-max-1000\", \"MB_per_s\": 150, \"rep\": $rep, \"loadavg\": 0.5}"
+  done
+  echo '{"label": "redis-noaof-1000", "MB_per_s": 100, "rep": 1, "loadavg": 0.5}'
+  echo '{"label": "redis-noaof-1000", "MB_per_s": 300, "rep": 2, "loadavg": 0.5}'
+  echo '{"label": "redis-noaof-1000", "MB_per_s": 200, "rep": 3, "loadavg": 0.5}'
+  echo '{"label": "tributary-max-1000", "MB_per_s": 500, "rep": 1, "loadavg": 0.5}'
+  echo '{"label": "tributary-max-1000", "MB_per_s": 700, "rep": 2, "loadavg": 0.5}'
+  echo '{"label": "tributary-max-1000", "MB_per_s": 600, "rep": 3, "loadavg": 0.5}'
+  echo '{"label": "tributary-half-1000", "MB_per_s": 300, "produce_p99_ms": 2.5, "rep": 1, "loadavg": 0.5}'
+  echo '{"label": "tributary-half-1000", "MB_per_s": 310, "produce_p99_ms": 1.1, "rep": 2, "loadavg": 0.5}'
+  echo '{"label": "tributary-half-1000", "MB_per_s": 320, "produce_p99_ms": 2.2, "rep": 3, "loadavg": 0.5}'
+  echo '{"label": "tributary-halfsustained-1000", "MB_per_s": 200, "produce_p99_ms": 3.5, "rep": 1, "loadavg": 0.5}'
+  echo '{"label": "tributary-halfsustained-1000", "MB_per_s": 210, "produce_p99_ms": 1.5, "rep": 2, "loadavg": 0.5}'
+  echo '{"label": "tributary-halfsustained-1000", "MB_per_s": 220, "produce_p99_ms": 1.9, "rep": 3, "loadavg": 0.5}'
+} >"$WORK/results.jsonl"
+mkdir "$WORK/out"
+bash "$ROOT/bench/load-report.sh" "$WORK/results.jsonl" "$WORK/out" 2>"$WORK/report.err" || {
+  failed=$((failed + 1))
+  echo "bench script test failed: load-report.sh exited with an error:" >&2
+  cat "$WORK/report.err" >&2
+}
+MD="$WORK/out/latest.md"
+touch "$MD"
+expect_line "produce against Redis: median runs 600 / 200" "$MD" \
+  "| 1 KB produce ≥ 2× Redis Streams pipelined XADD | 3.00× | **met** |"
+expect_line "produce against JetStream" "$MD" "| 1 KB produce ≥ 5× JetStream | 12.00× | **met** |"
+expect_line "consume against iperf3" "$MD" "| 1 KB consume ≥ 50% of iperf3 loopback | 40.0% | **not met** |"
+expect_line "p99 at half of the burst max: median of the runs' p99s, not the median run's" "$MD" \
+  "| 1 KB p99 produce latency ≤ 2 ms at half of max (median of the runs' p99) | 2.2 ms (runs: 2.5, 1.1, 2.2) | **not met** |"
+expect_line "p99 at half of the sustained max" "$MD" \
+  "| (the same at half of the sustained max, with the tail consumer) | 1.9 ms (runs: 3.5, 1.5, 1.9) | **met** |"
+expect_line "fsync before ack against AOF everysec" "$MD" "| 1 KB fsync-before-ack ≥ Redis AOF everysec | 1.50× | **met** |"
+
+# ---- slow-requests.sh ----------------------------------------------------------------------------------------
+# One pause, 10.000-10.010 s. Requests (send ns, latency ns): slow across the pause; slow after it; fast inside it;
+# fast long after.
+printf '10.000 10.010\n' >"$WORK/pauses.txt"
+printf '9998000000 5000000\n10020000000 3000000\n10005000000 100000\n20000000000 100000\n' >"$WORK/requests.txt"
+expect "one pause (the first pause is counted)" "$(bash "$ROOT/bench/slow-requests.sh" "$WORK/pauses.txt" "$WORK/requests.txt")" \
+  '{"requests_logged": 4, "requests_in_pause": 2, "requests_over_2ms": 2, "requests_over_2ms_in_pause": 1}'
+: >"$WORK/none.txt"
+expect "no pause (the log is not read as pauses)" "$(bash "$ROOT/bench/slow-requests.sh" "$WORK/none.txt" "$WORK/requests.txt")" \
+  '{"requests_logged": 4, "requests_in_pause": 0, "requests_over_2ms": 2, "requests_over_2ms_in_pause": 0}'
+printf '9.000 9.001\n10.019 10.021\n' >"$WORK/two.txt"
+expect "two pauses, only the second overlapping a request" "$(bash "$ROOT/bench/slow-requests.sh" "$WORK/two.txt" "$WORK/requests.txt")" \
+  '{"requests_logged": 4, "requests_in_pause": 1, "requests_over_2ms": 2, "requests_over_2ms_in_pause": 1}'
+
+echo "bench script tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
