@@ -20,8 +20,9 @@ namespace Tributary.Server.Networking;
 /// rebalance) resumes on the thread that completes it, a thread-pool thread: the send loop there sends without ever
 /// blocking, waiting for room asynchronously, so a client that stops reading holds only its own connection's thread.
 /// The socket is non-blocking throughout. Pipes hold <see cref="BlockMemoryPool"/> blocks. Ends when the client
-/// closes, when a send or receive fails, or when Kestrel (or the handler) aborts it; <see cref="ConnectionClosed"/>
-/// fires then.
+/// closes, when a send or receive fails, or when Kestrel (or the handler) aborts it. <see cref="ConnectionClosed"/>
+/// fires when the connection breaks or is aborted, and at the latest when it is disposed; not at a clean end of
+/// stream, whose client still gets its answers.
 /// </summary>
 internal sealed partial class SocketConnection : ConnectionContext, IConnectionIdFeature, IConnectionTransportFeature,
     IConnectionItemsFeature, IConnectionLifetimeFeature, IConnectionEndPointFeature
@@ -153,7 +154,15 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         _sendStopped = true;
         _output.Reader.CancelPendingRead();
         ShutdownSocket();
-        FireClosed();
+        try
+        {
+            _closed.Cancel(); // at the latest now, and before it is disposed; the handler is done
+        }
+        catch (AggregateException e)
+        {
+            LogClosedCallbackFailed(ConnectionId, e);
+        }
+
         await _receiving.Task.ConfigureAwait(false);
         await _sending.ConfigureAwait(false);
         _socket.Dispose();
@@ -593,6 +602,9 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
 
         public PipeWriter Output { get; } = output;
     }
+
+    [LoggerMessage(EventId = 314, Level = LogLevel.Warning, Message = "Connection {ConnectionId}: a callback of its closing failed")]
+    private partial void LogClosedCallbackFailed(string connectionId, Exception exception);
 
     [LoggerMessage(EventId = 312, Level = LogLevel.Debug, Message = "Connection {ConnectionId} aborted: {Reason}")]
     private partial void LogAborted(string connectionId, string reason);
