@@ -113,8 +113,10 @@ public sealed class SendFileTests : IDisposable
         }
     }
 
-    [Fact]
-    public async Task OnTheConnectionsOwnThreadAFlushReturnsOnlyOnceTheSocketHasTakenEverythingWaitingForRoomAsTheClientReads()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)] // the same bytes in the pipe: gathering sends of its blocks
+    public async Task OnTheConnectionsOwnThreadAFlushReturnsOnlyOnceTheSocketHasTakenEverythingWaitingForRoomAsTheClientReads(bool asFileRange)
     {
         var content = FileBytes(32 * 1024 * 1024); // more than loopback's socket buffers hold: the send has to wait
         using var file = WriteFile("own", content);
@@ -123,7 +125,7 @@ public sealed class SendFileTests : IDisposable
         using (client)
         {
             // As the handler does: wait for a request, whose arrival runs the rest inline on the connection's thread.
-            var served = ServeOneAsync(connection, file, content.Length);
+            var served = ServeOneAsync(connection, asFileRange ? file : null, content);
             var received = Task.Run(() => ReadExactlyAsync(client, 2 + content.Length));
             client.Send([1]);
             var (thread, flushedAtOnce, outputCompleted) = await served.WaitAsync(TimeSpan.FromSeconds(30));
@@ -137,7 +139,8 @@ public sealed class SendFileTests : IDisposable
         }
     }
 
-    private static async Task<(string? Thread, bool FlushedAtOnce, bool OutputCompleted)> ServeOneAsync(SocketConnection connection, SafeFileHandle file, int length)
+    /// <summary>Answers one request with "ok" and <paramref name="content"/>, from <paramref name="file"/> as a range when given.</summary>
+    private static async Task<(string? Thread, bool FlushedAtOnce, bool OutputCompleted)> ServeOneAsync(SocketConnection connection, SafeFileHandle? file, byte[] content)
     {
         var input = connection.Transport.Input;
         var read = await input.ReadAsync().ConfigureAwait(false); // resumes inline on the thread that flushed the input
@@ -145,7 +148,15 @@ public sealed class SendFileTests : IDisposable
         input.AdvanceTo(read.Buffer.End);
         var output = connection.Transport.Output;
         output.Write("ok"u8);
-        Assert.True(((IFileRangeWriter)output).TryWriteFileRange(file, 0, length));
+        if (file is null)
+        {
+            output.Write(content);
+        }
+        else
+        {
+            Assert.True(((IFileRangeWriter)output).TryWriteFileRange(file, 0, content.Length));
+        }
+
         var flush = output.FlushAsync();
         var flushedAtOnce = flush.IsCompleted;
         return (thread, flushedAtOnce, (await flush.ConfigureAwait(false)).IsCompleted);

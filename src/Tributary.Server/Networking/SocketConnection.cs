@@ -331,21 +331,18 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
 
     private ValueTask SendAsync(ReadOnlySequence<byte> buffer)
     {
+        if (!buffer.IsSingleSegment)
+        {
+            return new ValueTask(SendGatheredAsync(buffer));
+        }
+
         if (OnOwnThread)
         {
-            if (buffer.IsSingleSegment)
-            {
-                SendAllHere(buffer.FirstSpan);
-            }
-            else
-            {
-                SendGatheredHere(buffer);
-            }
-
+            SendAllHere(buffer.FirstSpan);
             return ValueTask.CompletedTask;
         }
 
-        return buffer.IsSingleSegment ? IgnoreCount(_socket.SendAsync(buffer.First, SocketFlags.None)) : new ValueTask(SendGatheredAsync(buffer));
+        return IgnoreCount(_socket.SendAsync(buffer.First, SocketFlags.None));
     }
 
     private static async ValueTask IgnoreCount(ValueTask<int> send) => await send.ConfigureAwait(false);
@@ -482,30 +479,39 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     /// <summary>
     /// A response spread over several blocks leaves in one gathering send per <see cref="SendSegmentsMax"/> blocks
     /// rather than one send per block: a fetch response of megabytes crosses the kernel's TCP path a few times, not
-    /// once per 64 KiB. This one runs on the connection's own thread.
+    /// once per 64 KiB. On the connection's own thread it completes before it returns.
     /// </summary>
-    private void SendGatheredHere(ReadOnlySequence<byte> buffer)
+    private async Task SendGatheredAsync(ReadOnlySequence<byte> buffer)
     {
         foreach (var segment in buffer)
         {
             _sendSegments.Add(ArrayOf(segment));
             if (_sendSegments.Count == SendSegmentsMax)
             {
-                SendSegmentsHere();
+                await SendSegmentsAsync().ConfigureAwait(false);
             }
         }
 
         if (_sendSegments.Count > 0)
         {
-            SendSegmentsHere();
+            await SendSegmentsAsync().ConfigureAwait(false);
         }
     }
 
-    /// <summary>One gathering send of the collected blocks; what it could not take (a full buffer) follows block by block.</summary>
-    private void SendSegmentsHere()
+    /// <summary>
+    /// One gathering send of the collected blocks. On the connection's own thread what it could not take (a full
+    /// buffer) follows block by block, waiting for room; elsewhere the send waits for room asynchronously.
+    /// </summary>
+    private async Task SendSegmentsAsync()
     {
         try
         {
+            if (!OnOwnThread)
+            {
+                await _socket.SendAsync(_sendSegments, SocketFlags.None).ConfigureAwait(false);
+                return;
+            }
+
             var sent = (long)_socket.Send(_sendSegments, SocketFlags.None, out var error);
             if (error == SocketError.WouldBlock)
             {
@@ -527,36 +533,6 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
                 SendAllHere(segment.AsSpan((int)sent));
                 sent = 0;
             }
-        }
-        finally
-        {
-            _sendSegments.Clear();
-        }
-    }
-
-    /// <summary>The same gathering send off the connection's own thread, waiting for room asynchronously.</summary>
-    private async Task SendGatheredAsync(ReadOnlySequence<byte> buffer)
-    {
-        foreach (var segment in buffer)
-        {
-            _sendSegments.Add(ArrayOf(segment));
-            if (_sendSegments.Count == SendSegmentsMax)
-            {
-                await SendSegmentsAsync().ConfigureAwait(false);
-            }
-        }
-
-        if (_sendSegments.Count > 0)
-        {
-            await SendSegmentsAsync().ConfigureAwait(false);
-        }
-    }
-
-    private async Task SendSegmentsAsync()
-    {
-        try
-        {
-            await _socket.SendAsync(_sendSegments, SocketFlags.None).ConfigureAwait(false);
         }
         finally
         {
