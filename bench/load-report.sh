@@ -108,17 +108,21 @@ LOADS=$(jq -s -r 'map(.loadavg) | "\(min)-\(max)"' "$IN")
   echo "disk writes it does for the VM against the VM's CPU time (bench/README, eleventh round), so these come with load."
   echo "\"Host steal\" is \`steal\` in \`/proc/stat\`, what the VM itself reports of it."
   echo "\"Over 2 ms\" counts the run's recorded produce requests (after its first second) that took over 2 ms, and how"
-  echo "many of them were in flight during a VM pause (from the runner's \`--request-log\`, on the clock perf used)."
+  echo "many of them were in flight during a VM pause (from the runner's \`--request-log\`, on the clock perf used), and"
+  echo "the most of them that ended within one 10 ms window of a 100 ms cycle (\"in one 10 ms of 100\"; about a tenth if"
+  echo "their ends were spread evenly). The host stops the whole VM near the same point of every 100 ms period in which"
+  echo "the VM's CPU, with the host's work for its disk writes, has used up its share, until the period ends"
+  echo "(\`bench/vm-freeze-probe.sh\`, bench/README, fourteenth round): the requests such a stop catches end together."
   echo
   echo "\"Broker's own p99\" is the broker's time for a produce request, from taking its frame to writing its response"
   echo "(its \`tributary.request.duration\` histogram, read with \`dotnet-counters\` once a second): the median and the"
   echo "highest of the per-second p99s. The rest of the client's figure is the loopback transfer, the hand-offs between"
   echo "threads, time waiting behind earlier requests of the connection, and the client's own scheduling."
   echo
-  echo "| Run | rep | paced at (rec/s) | delivered (rec/s) | produce p50 / p99 / p99.9 ms | broker's own p99 ms, median / max of seconds | VM paused: count, total ms, longest ms | over 2 ms: requests, in a pause, of all | host steal % |"
+  echo "| Run | rep | paced at (rec/s) | delivered (rec/s) | produce p50 / p99 / p99.9 ms | broker's own p99 ms, median / max of seconds | VM paused: count, total ms, longest ms | over 2 ms: requests, in a pause, in one 10 ms of 100, of all | host steal % |"
   echo "|---|---:|---:|---:|---|---|---|---|---:|"
   jq -r -s 'map(select(.label == "tributary-half-1000" or .label == "tributary-halfsustained-1000")) | sort_by(.label, .rep)[]
-    | "| \(.label | sub("tributary-"; "")) | \(.rep) | \(.rate_target) | \(.records_per_s) | \(.produce_p50_ms) / \(.produce_p99_ms) / \(.produce_p999_ms) | \(.broker_produce_p99_ms // "n/a") / \(.broker_produce_p99_max_ms // "n/a") | \(if .vm_pauses == null then "n/a" else "\(.vm_pauses), \(.vm_paused_ms), \(.vm_pause_max_ms)" end) | \(if .requests_logged == null then "n/a" else "\(.requests_over_2ms), \(.requests_over_2ms_in_pause), \(.requests_logged)" end) | \(.steal_pct // "n/a") |"' "$IN"
+    | "| \(.label | sub("tributary-"; "")) | \(.rep) | \(.rate_target) | \(.records_per_s) | \(.produce_p50_ms) / \(.produce_p99_ms) / \(.produce_p999_ms) | \(.broker_produce_p99_ms // "n/a") / \(.broker_produce_p99_max_ms // "n/a") | \(if .vm_pauses == null then "n/a" else "\(.vm_pauses), \(.vm_paused_ms), \(.vm_pause_max_ms)" end) | \(if .requests_logged == null then "n/a" else "\(.requests_over_2ms), \(.requests_over_2ms_in_pause), \(.requests_over_2ms_in_cycle_window // "n/a"), \(.requests_logged)" end) | \(.steal_pct // "n/a") |"' "$IN"
   echo
   echo "Peers' latencies for reference (their own tools' definitions): Redis XADD P64 1000 B p50 / p99"
   echo "$(get redis-noaof-1000 produce_p50_ms) / $(get redis-noaof-1000 produce_p99_ms) ms per pipelined request (redis-benchmark);"

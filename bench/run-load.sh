@@ -348,6 +348,12 @@ run_tributary() {
   stop_broker
 }
 
+# Whether the host stops the whole VM once the VM's CPU (with the host's work for its disk writes) exceeds its share of
+# a period: measured once, before the runs, and reported with them.
+log "probing the VM's stalls under disk writes (bench/vm-freeze-probe.sh)"
+bash "$ROOT/bench/vm-freeze-probe.sh" "$WORK" >"$WORK/vm-probe.json" 2>/dev/null || echo '{}' >"$WORK/vm-probe.json"
+log "vm probe: $(cat "$WORK/vm-probe.json")"
+
 t0=$(date +%s)
 for rep in $(seq "$REPS"); do
   log "=== rep $rep of $REPS ==="
@@ -364,6 +370,12 @@ RUN_SECONDS=$RUN_SECONDS bash "$ROOT/bench/load-report.sh" "$OUT/latest.jsonl" "
 if [ -s "$WORK/cache-drop.txt" ]; then
   printf '\nThe broker logged at start: "%s" (`tributary.log.cache.drop.after.read`, README).\n' "$(cat "$WORK/cache-drop.txt")" >>"$OUT/latest.md"
 fi
+jq -r 'if .write_stalls == null then empty else
+  "\nThe VM stall probe before the runs (`bench/vm-freeze-probe.sh`): two busy loops, one per vCPU, stood still together "
+  + "\(.spin2_stalls) times (\(.spin2_stalled_ms) ms in all) in 3 s on their own, and \(.write_stalls) times "
+  + "(\(.write_stalled_ms) ms in all, the longest \(.write_stall_max_ms) ms) in 3 s during which \(.write_s) s of direct "
+  + "disk writes ran at \(.write_MB_per_s) MB/s; \(.write_stalls_in_cycle_window) of those ended within the same 10 ms of a 100 ms cycle." end' \
+  "$WORK/vm-probe.json" >>"$OUT/latest.md" 2>/dev/null || true
 if [ -n "${BROKER_SETTINGS:-}" ]; then # a report of a non-default broker says so
   printf '\nEvery Tributary run used these broker settings beyond the defaults: `%s`.\n' "$BROKER_SETTINGS" >>"$OUT/latest.md"
 fi

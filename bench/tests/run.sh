@@ -75,13 +75,24 @@ expect_line "fsync before ack against AOF everysec" "$MD" "| 1 KB fsync-before-a
 printf '10.000 10.010\n' >"$WORK/pauses.txt"
 printf '9998000000 5000000\n10020000000 3000000\n10005000000 100000\n20000000000 100000\n' >"$WORK/requests.txt"
 expect "one pause (the first pause is counted)" "$(bash "$ROOT/bench/slow-requests.sh" "$WORK/pauses.txt" "$WORK/requests.txt")" \
-  '{"requests_logged": 4, "requests_in_pause": 2, "requests_over_2ms": 2, "requests_over_2ms_in_pause": 1}'
+  '{"requests_logged": 4, "requests_in_pause": 2, "requests_over_2ms": 2, "requests_over_2ms_in_pause": 1, "requests_over_2ms_in_cycle_window": 1}'
 : >"$WORK/none.txt"
 expect "no pause (the log is not read as pauses)" "$(bash "$ROOT/bench/slow-requests.sh" "$WORK/none.txt" "$WORK/requests.txt")" \
-  '{"requests_logged": 4, "requests_in_pause": 0, "requests_over_2ms": 2, "requests_over_2ms_in_pause": 0}'
+  '{"requests_logged": 4, "requests_in_pause": 0, "requests_over_2ms": 2, "requests_over_2ms_in_pause": 0, "requests_over_2ms_in_cycle_window": 1}'
 printf '9.000 9.001\n10.019 10.021\n' >"$WORK/two.txt"
 expect "two pauses, only the second overlapping a request" "$(bash "$ROOT/bench/slow-requests.sh" "$WORK/two.txt" "$WORK/requests.txt")" \
-  '{"requests_logged": 4, "requests_in_pause": 1, "requests_over_2ms": 2, "requests_over_2ms_in_pause": 1}'
+  '{"requests_logged": 4, "requests_in_pause": 1, "requests_over_2ms": 2, "requests_over_2ms_in_pause": 1, "requests_over_2ms_in_cycle_window": 1}'
+
+# The 100 ms cycle: five slow requests end 5, 5, 9, 50 and 98 ms into their tenth of a second (two of them seconds
+# apart), a fast one at 6: the 10 ms window holding the most slow ends holds three.
+printf '1000000000 5000000\n2100000000 5000000\n3200000000 9000000\n4340000000 10000000\n5090000000 8000000\n6000000000 6000000\n' \
+  | awk '{ if ($1 == 6000000000) $2 = 100000; print }' >"$WORK/cycle.txt"
+expect "slow ends in one 10 ms window of the 100 ms cycle" "$(bash "$ROOT/bench/slow-requests.sh" "$WORK/none.txt" "$WORK/cycle.txt")" \
+  '{"requests_logged": 6, "requests_in_pause": 0, "requests_over_2ms": 5, "requests_over_2ms_in_pause": 0, "requests_over_2ms_in_cycle_window": 3}'
+# A window may wrap around the cycle's end: ends at 97, 99 and 3 ms (and one at 50) make three.
+printf '1090000000 7000000\n2090000000 9000000\n3100000000 3000000\n4040000000 10000000\n' >"$WORK/wrap.txt"
+expect "a window across the cycle's end" "$(bash "$ROOT/bench/slow-requests.sh" "$WORK/none.txt" "$WORK/wrap.txt")" \
+  '{"requests_logged": 4, "requests_in_pause": 0, "requests_over_2ms": 4, "requests_over_2ms_in_pause": 0, "requests_over_2ms_in_cycle_window": 3}'
 
 echo "bench script tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
