@@ -373,8 +373,8 @@ fi
 jq -r 'if .write_stalls == null then empty else
   "\nThe VM stall probe before the runs (`bench/vm-freeze-probe.sh`): two busy loops, one per vCPU, stood still together "
   + "\(.spin2_stalls) times (\(.spin2_stalled_ms) ms in all) in 3 s on their own, and \(.write_stalls) times "
-  + "(\(.write_stalled_ms) ms in all, the longest \(.write_stall_max_ms) ms) in 3 s during which \(.write_s) s of direct "
-  + "disk writes ran at \(.write_MB_per_s) MB/s; \(.write_stalls_in_cycle_window) of those ended within the same 10 ms of a 100 ms cycle." end' \
+  + "(\(.write_stalled_ms) ms in all, the longest \(.write_stall_max_ms) ms) in 3 s beside direct disk writes "
+  + "(\(.write_MB_per_s) MB/s, for \(.write_s) s); \(.write_stalls_in_cycle_window) of those ended within the same 10 ms of a 100 ms cycle." end' \
   "$WORK/vm-probe.json" >>"$OUT/latest.md" 2>/dev/null || true
 if [ -n "${BROKER_SETTINGS:-}" ]; then # a report of a non-default broker says so
   printf '\nEvery Tributary run used these broker settings beyond the defaults: `%s`.\n' "$BROKER_SETTINGS" >>"$OUT/latest.md"
