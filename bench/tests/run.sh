@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the benchmark's report scripts on made-up inputs whose answers are known: the goal table of
-# load-report.sh (ratios, and the latency goals judged on the median of the runs' p99s) and slow-requests.sh
-# (requests over 2 ms, and those in flight during a VM pause). Needs bash, jq and awk; no broker, no peers.
+# load-report.sh (ratios, and the latency goals judged on the median of the runs' p99s), slow-requests.sh (requests
+# over 2 ms, those in flight during a VM pause, those ending in one 10 ms window of the 100 ms cycle) and the stalls
+# of vm-freeze-probe.sh. Needs bash, jq and awk; no broker, no peers.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d)
@@ -93,6 +94,17 @@ expect "slow ends in one 10 ms window of the 100 ms cycle" "$(bash "$ROOT/bench/
 printf '1090000000 7000000\n2090000000 9000000\n3100000000 3000000\n4040000000 10000000\n' >"$WORK/wrap.txt"
 expect "a window across the cycle's end" "$(bash "$ROOT/bench/slow-requests.sh" "$WORK/none.txt" "$WORK/wrap.txt")" \
   '{"requests_logged": 4, "requests_in_pause": 0, "requests_over_2ms": 4, "requests_over_2ms_in_pause": 0, "requests_over_2ms_in_cycle_window": 3}'
+
+# ---- vm-freeze-probe.sh --stalls -------------------------------------------------------------------------------
+# Loop A stood still 10.000-10.005 s and 11.000-11.001 s; loop B 10.001-10.011, 11.0005-11.0035 and 12.000-12.003.
+# Both at once: 10.001-10.005 (4 ms, a stall; A's first stretch must be compared), 11.0005-11.001 (0.5 ms, too short).
+printf '10.000000 5.000\n11.000000 1.000\n' >"$WORK/loop-a.txt"
+printf '10.001000 10.000\n11.000500 3.000\n12.000000 3.000\n' >"$WORK/loop-b.txt"
+expect "stalls: stretches over 2 ms in which both loops stood still" \
+  "$(bash "$ROOT/bench/vm-freeze-probe.sh" --stalls "$WORK/loop-a.txt" "$WORK/loop-b.txt")" "10001000000 4000000"
+: >"$WORK/loop-none.txt"
+expect "stalls: a loop that never stood still" \
+  "$(bash "$ROOT/bench/vm-freeze-probe.sh" --stalls "$WORK/loop-none.txt" "$WORK/loop-b.txt")" ""
 
 echo "bench script tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
