@@ -21,7 +21,7 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 # ---- tools -------------------------------------------------------------------------------------------------
 need=()
 for c in redis-server:redis-server redis-benchmark:redis-tools redis-cli:redis-tools nats-server:nats-server \
-         iperf3:iperf3 gnuplot:gnuplot-nox jq:jq; do
+         iperf3:iperf3 gnuplot:gnuplot-nox jq:jq python3:python3; do
   command -v "${c%%:*}" >/dev/null 2>&1 || need+=("${c#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
