@@ -163,6 +163,88 @@ public sealed class SocketTransportTests
     }
 
     [Fact]
+    public async Task AParkedFetchIsAnsweredWhenAnotherConnectionProducesWhileItsOwnConnectionHoldsAFullInputBuffer()
+    {
+        var options = new TributaryBrokerOptions();
+        options.Topics["tail"] = 1;
+        options.Topics["bulk"] = 1;
+        await using var broker = await TributaryBroker.StartAsync(options);
+        await using var consumer = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
+        await using var producer = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
+
+        // A fetch at the tail parks; behind it, on the same connection, 3.6 MB of produce requests, over three times
+        // the transport's input limit: the connection's thread stops reading the socket and waits, and the fetch it
+        // must resume first is woken from another connection's thread.
+        var fetch = WireRoundTrip.Fetch("tail", 0, 0, maxWaitMs: 30_000);
+        var frames = new List<byte>(KafkaWireClient.Encode(ApiKey.Fetch, 12, 1, "t", fetch));
+        for (var i = 0; i < 4; i++)
+        {
+            var builder = new RecordBatchBuilder();
+            builder.Add(1_700_000_000_000, null, new byte[900_000], null);
+            var produce = new ProduceRequest
+            {
+                Acks = 1,
+                TimeoutMs = 10_000,
+                TopicData = [new ProduceRequest.TopicProduceData { Name = "bulk", PartitionData = [new ProduceRequest.PartitionProduceData { Index = 0, Records = builder.Build() }] }],
+            };
+            frames.AddRange(KafkaWireClient.Encode(ApiKey.Produce, 9, 2 + i, "t", produce));
+        }
+
+        Assert.True(frames.Count > 3 * SocketTransportLimits.Default.InputBufferBytesMax);
+        var writing = consumer.WriteRawAsync([.. frames]);
+        await Task.Delay(300); // the fetch parks and the input fills
+        Assert.Equal(0, (await WireRoundTrip.ProduceAsync(producer, "tail", 0, "woken")).Responses[0].PartitionResponses[0].ErrorCode);
+
+        var fetched = await consumer.ReadFrameAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var reader = new KafkaReader(fetched);
+        Assert.Equal(1, ResponseHeader.Read(ref reader, 1).CorrelationId);
+        var partition = FetchResponse.Read(ref reader, 12).Responses[0].Partitions[0];
+        Assert.Equal(0, partition.ErrorCode);
+        var batch = RecordBatch.Read(partition.Records!.Value);
+        var values = new List<byte[]>();
+        foreach (var record in batch.Records)
+        {
+            values.Add(record.Value!.Value.ToArray());
+        }
+
+        Assert.Equal("woken"u8.ToArray(), Assert.Single(values));
+        for (var i = 0; i < 4; i++)
+        {
+            var produced = await consumer.ReadFrameAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            reader = new KafkaReader(produced);
+            Assert.Equal(2 + i, ResponseHeader.Read(ref reader, 1).CorrelationId); // Produce v9 is flexible
+            Assert.Equal(0, ProduceResponse.Read(ref reader, 9).Responses[0].PartitionResponses[0].ErrorCode);
+        }
+
+        await writing.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task AParkedFetchOfAClientThatClosedItsSendingSideIsAnsweredAtItsDeadline()
+    {
+        var options = new TributaryBrokerOptions();
+        options.Topics["quiet"] = 1;
+        await using var broker = await TributaryBroker.StartAsync(options);
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync("127.0.0.1", broker.Port);
+        var fetch = WireRoundTrip.Fetch("quiet", 0, 0, maxWaitMs: 300, maxBytes: 1024);
+
+        // The connection's thread ends at the end of stream while the fetch waits: its deadline resumes it elsewhere.
+        using var stream = new NetworkStream(socket);
+        await socket.SendAsync(KafkaWireClient.Encode(ApiKey.Fetch, 12, 7, "t", fetch));
+        socket.Shutdown(SocketShutdown.Send);
+        var received = new MemoryStream();
+        await stream.CopyToAsync(received).WaitAsync(TimeSpan.FromSeconds(30)); // to the broker's end of stream
+        var bytes = received.ToArray();
+        Assert.Equal(bytes.Length - 4, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes));
+        var reader = new KafkaReader(bytes.AsMemory(4));
+        Assert.Equal(7, ResponseHeader.Read(ref reader, 1).CorrelationId);
+        var partition = FetchResponse.Read(ref reader, 12).Responses[0].Partitions[0];
+        Assert.Equal(0, partition.ErrorCode);
+        Assert.Equal(0, partition.Records?.Length ?? 0);
+    }
+
+    [Fact]
     public async Task AnswersWrittenBeforeTheBrokerClosesAConnectionStillReachTheClient()
     {
         await using var broker = await TributaryBroker.StartAsync();

@@ -21,17 +21,20 @@ internal static class WireRoundTrip
         return await client.SendAsync<ProduceRequest, ProduceResponse>(ApiKey.Produce, 9, request);
     }
 
+    /// <summary>A consumer's fetch of one partition from <paramref name="offset"/>, waiting up to <paramref name="maxWaitMs"/> for one byte.</summary>
+    public static FetchRequest Fetch(string topic, int partition, long offset, int maxWaitMs = 100, int maxBytes = 1024 * 1024) => new()
+    {
+        ReplicaId = -1,
+        MaxWaitMs = maxWaitMs,
+        MinBytes = 1,
+        MaxBytes = maxBytes,
+        SessionEpoch = -1,
+        Topics = [new FetchRequest.FetchTopic { Topic = topic, Partitions = [new FetchRequest.FetchPartition { Partition = partition, FetchOffset = offset, PartitionMaxBytes = maxBytes, LogStartOffset = -1 }] }],
+    };
+
     public static async Task<List<string>> FetchValuesAsync(KafkaWireClient client, string topic, int partition, long offset)
     {
-        var request = new FetchRequest
-        {
-            ReplicaId = -1,
-            MaxWaitMs = 100,
-            MinBytes = 1,
-            MaxBytes = 1024 * 1024,
-            SessionEpoch = -1,
-            Topics = [new FetchRequest.FetchTopic { Topic = topic, Partitions = [new FetchRequest.FetchPartition { Partition = partition, FetchOffset = offset, PartitionMaxBytes = 1024 * 1024, LogStartOffset = -1 }] }],
-        };
+        var request = Fetch(topic, partition, offset);
         var response = await client.SendAsync<FetchRequest, FetchResponse>(ApiKey.Fetch, 12, request);
         var data = response.Responses[0].Partitions[0];
         Assert.Equal(0, data.ErrorCode);

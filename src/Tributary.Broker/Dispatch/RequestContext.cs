@@ -29,6 +29,12 @@ public sealed record RequestContext(ApiKey ApiKey, short ApiVersion, int Correla
     /// </summary>
     public Task? Durable { get; set; }
 
+    /// <summary>
+    /// Where a handler that waits (a parked fetch) should resume: the connection's own thread, so the answer goes out
+    /// from there without a hand-off to the thread pool. Null: the thread pool.
+    /// </summary>
+    public SynchronizationContext? ResumeOn { get; init; }
+
     public override string ToString() => $"{ApiKey} v{ApiVersion} #{CorrelationId} from {ClientId ?? "?"} on {ConnectionId}";
 
     /// <summary>

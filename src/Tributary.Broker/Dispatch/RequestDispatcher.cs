@@ -37,7 +37,8 @@ public sealed partial class RequestDispatcher
     public RequestInterceptor? Interceptor { get; set; }
 
     /// <param name="clientHost">the peer as <see cref="RequestContext.FormatClientHost"/> shows it, once per connection.</param>
-    public async ValueTask<DispatchOutcome> DispatchAsync(ReadOnlyMemory<byte> frame, string connectionId, string clientHost, CancellationToken cancellationToken)
+    /// <param name="resumeOn">where a handler that waits resumes (<see cref="RequestContext.ResumeOn"/>); null: the thread pool.</param>
+    public async ValueTask<DispatchOutcome> DispatchAsync(ReadOnlyMemory<byte> frame, string connectionId, string clientHost, CancellationToken cancellationToken, SynchronizationContext? resumeOn = null)
     {
         if (frame.Length < 8)
         {
@@ -65,7 +66,7 @@ public sealed partial class RequestDispatcher
             return DispatchOutcome.Close($"malformed request header for {descriptor.Name} v{apiVersion}: {e.Reason}");
         }
 
-        var context = new RequestContext(descriptor.Key, apiVersion, header.CorrelationId, header.ClientId, connectionId, clientHost);
+        var context = new RequestContext(descriptor.Key, apiVersion, header.CorrelationId, header.ClientId, connectionId, clientHost) { ResumeOn = resumeOn };
         var body = frame[bodyStart..];
         var handler = (uint)apiKey < ApiKeySlots ? _handlers[apiKey] : null;
         if (handler is null || apiVersion < handler.MinVersion || apiVersion > handler.MaxVersion)

@@ -41,8 +41,11 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
         var waitMs = Math.Clamp(request.MaxWaitMs, 0, FetchWaitMsMax);
         while (true)
         {
-            // Register for appends before reading, so an append between the read and the wait is not missed.
-            var appended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            // Register for appends before reading, so an append between the read and the wait is not missed. With a
+            // connection thread to resume on, the appender's thread only posts the resumption there (ResumeOn);
+            // otherwise the fetch resumes on the thread pool.
+            var resumeOn = context.ResumeOn;
+            var appended = new TaskCompletionSource(resumeOn is null ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
             void OnAppend(PartitionLog _) => appended.TrySetResult();
             var logs = partitions.Where(p => p.Log is not null).Select(p => p.Log!).Distinct().ToList();
             foreach (var log in logs)
@@ -63,7 +66,15 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
                 context.ReadBuffers.Release();
                 try
                 {
-                    await appended.Task.WaitAsync(TimeSpan.FromMilliseconds(remainingMs), broker.Time, cancellationToken).ConfigureAwait(false);
+                    var waiting = appended.Task.WaitAsync(TimeSpan.FromMilliseconds(remainingMs), broker.Time, cancellationToken);
+                    if (resumeOn is null)
+                    {
+                        await waiting.ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await new ResumeOn(waiting, resumeOn);
+                    }
                 }
                 catch (TimeoutException)
                 {

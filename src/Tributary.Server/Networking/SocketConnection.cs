@@ -25,7 +25,7 @@ namespace Tributary.Server.Networking;
 /// stream, whose client still gets its answers.
 /// </summary>
 internal sealed partial class SocketConnection : ConnectionContext, IConnectionIdFeature, IConnectionTransportFeature,
-    IConnectionItemsFeature, IConnectionLifetimeFeature, IConnectionEndPointFeature
+    IConnectionItemsFeature, IConnectionLifetimeFeature, IConnectionEndPointFeature, IConnectionThreadFeature
 {
     /// <summary>Smallest free space, in bytes, a receive reads into; less than this left in a block starts a new block.</summary>
     private const int ReceiveBytesMin = BlockMemoryPool.BlockBytes / 2;
@@ -54,6 +54,9 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     private readonly TaskCompletionSource _receiving = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _sending = Task.CompletedTask;
     private int _threadId;
+
+    // Where a waiting request resumes: this connection's thread (null where not available: the thread pool).
+    private readonly ConnectionThreadContext? _threadContext = ConnectionThreadContext.TryCreate();
 
     // When a send on the connection's own thread stops waiting for room (Stopwatch ticks): set when closing.
     private long _sendDeadline = long.MaxValue;
@@ -85,7 +88,10 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         Features.Set<IConnectionItemsFeature>(this);
         Features.Set<IConnectionLifetimeFeature>(this);
         Features.Set<IConnectionEndPointFeature>(this);
+        Features.Set<IConnectionThreadFeature>(this);
     }
+
+    public SynchronizationContext? ResumeContext => _threadContext;
 
     public override string ConnectionId { get; set; }
 
@@ -177,6 +183,8 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     private void ReceiveLoop()
     {
         Exception? error = null;
+        var context = _threadContext;
+        var socketFd = context is null ? -1 : _socket.SafeHandle.DangerousGetHandle();
         try
         {
             var writer = _input.Writer;
@@ -185,8 +193,20 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
             {
                 if (!filledLast)
                 {
-                    // Wait for data before taking a block, so an idle connection holds none.
-                    _socket.Poll(-1, SelectMode.SelectRead);
+                    // Wait for data before taking a block, so an idle connection holds none; meanwhile run what other
+                    // threads posted (a parked fetch woken).
+                    if (context is null)
+                    {
+                        _socket.Poll(-1, SelectMode.SelectRead);
+                    }
+                    else if (!context.Wait(socketFd))
+                    {
+                        continue;
+                    }
+                }
+                else if (context is { HasWork: true })
+                {
+                    context.RunPosted();
                 }
 
                 var memory = writer.GetMemory(ReceiveBytesMin);
@@ -210,7 +230,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
                 filledLast = received == memory.Length;
                 writer.Advance(received);
                 var flush = writer.FlushAsync();
-                var flushed = flush.IsCompleted ? flush.Result : flush.AsTask().GetAwaiter().GetResult();
+                var flushed = flush.IsCompleted ? flush.Result : WaitForFlush(flush, context);
                 if (flushed.IsCompleted || flushed.IsCanceled)
                 {
                     break; // the handler stopped reading
@@ -253,9 +273,34 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
             }
             finally
             {
+                // What is posted from now on (a parked fetch's answer after the client's end of stream) runs on the
+                // thread pool.
+                context?.Close();
                 _receiving.TrySetResult();
             }
         }
+    }
+
+    /// <summary>
+    /// Waits for a flush of the input that could not complete (the handler holds as much unread as the pipe allows),
+    /// running posted work meanwhile: the handler may be waiting for exactly that (a parked fetch ahead of pipelined
+    /// requests), and its resuming is what reads the input and lets the flush complete.
+    /// </summary>
+    private static FlushResult WaitForFlush(ValueTask<FlushResult> flush, ConnectionThreadContext? context)
+    {
+        var task = flush.AsTask();
+        if (context is null)
+        {
+            return task.GetAwaiter().GetResult();
+        }
+
+        task.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(context.Wake);
+        while (!task.IsCompleted)
+        {
+            context.Wait(-1);
+        }
+
+        return task.GetAwaiter().GetResult();
     }
 
     /// <summary>

@@ -1,0 +1,8 @@
+namespace Tributary.Server.Networking;
+
+/// <summary>A connection served on a thread of its own, which work from other threads can be posted to.</summary>
+internal interface IConnectionThreadFeature
+{
+    /// <summary>Posts run on the connection's thread between receives; null when the connection has no such thread.</summary>
+    SynchronizationContext? ResumeContext { get; }
+}
