@@ -43,6 +43,19 @@ public sealed class SendFileTests : IDisposable
             await output.FlushAsync();
 
             Assert.Equal(expected.ToArray(), await ReadExactlyAsync(client, expected.Count));
+
+            // The pieces around ranges go out corked (TCP_CORK): once all is sent, the cork is off again, or a
+            // response's last partial segment would wait for the kernel's 200 ms cork timer.
+            Assert.False(connection.Corked);
+
+            // Pipe bytes after the last range, the shape of a fetch response's trailing fields.
+            expected.Clear();
+            Assert.True(ranges.TryWriteFileRange(file, 0, 100));
+            expected.AddRange(content.AsSpan(0, 100));
+            Write(output, expected, "tail");
+            await output.FlushAsync();
+            Assert.Equal(expected.ToArray(), await ReadExactlyAsync(client, expected.Count));
+            Assert.False(connection.Corked);
         }
     }
 

@@ -51,6 +51,10 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     private readonly SocketOutput _outputWriter;
     private readonly KeyValuePair<string, object?> _portTag;
     private long _pipeBytesSent;
+    private bool _corkEnabled = OperatingSystem.IsLinux();
+
+    private const int IpProtocolTcp = 6;
+    private const int TcpCork = 3;
     private readonly TaskCompletionSource _receiving = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _sending = Task.CompletedTask;
     private int _threadId;
@@ -321,10 +325,14 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
                     break;
                 }
 
-                // Pipe bytes up to each file range placed among them, the range itself (sendfile), then the rest.
+                // Pipe bytes up to each file range placed among them, the range itself (sendfile), then the rest,
+                // corked: the small pieces between ranges leave with the ranges' bytes instead of as packets of
+                // their own, each of which would wake the client.
                 var buffer = read.Buffer;
+                var corked = false;
                 while (_outputWriter.TryPeekRange(_pipeBytesSent, buffer.Length, out var range))
                 {
+                    corked = corked || Cork(true);
                     var before = range.PipePosition - _pipeBytesSent;
                     if (before > 0)
                     {
@@ -341,6 +349,11 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
                 {
                     await SendAsync(buffer).ConfigureAwait(false);
                     _pipeBytesSent += buffer.Length;
+                }
+
+                if (corked)
+                {
+                    Cork(false); // sends what the cork held
                 }
 
                 reader.AdvanceTo(buffer.End);
@@ -368,6 +381,42 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
             _outputWriter.Close();
             await reader.CompleteAsync().ConfigureAwait(false);
             ShutdownSocket();
+        }
+    }
+
+    /// <summary>
+    /// Sets or clears TCP_CORK (Linux): while set, TCP sends only full segments. True if it took effect; after a
+    /// refusal (a platform without it) it is not tried again.
+    /// </summary>
+    private bool Cork(bool on)
+    {
+        if (!_corkEnabled)
+        {
+            return false;
+        }
+
+        try
+        {
+            Span<byte> value = stackalloc byte[sizeof(int)];
+            MemoryMarshal.Write(value, on ? 1 : 0);
+            _socket.SetRawSocketOption(IpProtocolTcp, TcpCork, value);
+            return true;
+        }
+        catch (SocketException)
+        {
+            _corkEnabled = false;
+            return false;
+        }
+    }
+
+    /// <summary>Whether TCP_CORK is set on the socket now (tests: it must be clear once a response has gone out).</summary>
+    internal bool Corked
+    {
+        get
+        {
+            Span<byte> value = stackalloc byte[sizeof(int)];
+            _socket.GetRawSocketOption(IpProtocolTcp, TcpCork, value);
+            return MemoryMarshal.Read<int>(value) != 0;
         }
     }
 
