@@ -341,6 +341,32 @@ public sealed class SocketTransportTests
     }
 
     [Fact]
+    public async Task StopAnswersAParkedFetchAtOnceAndThenClosesItsConnection()
+    {
+        var logs = new CapturingLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(logs));
+        var options = new TributaryBrokerOptions { LoggerFactory = loggerFactory };
+        options.Topics["quiet"] = 1;
+        var broker = await TributaryBroker.StartAsync(options);
+        await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
+        var correlationId = await client.SendOnlyAsync(ApiKey.Fetch, 12, WireRoundTrip.Fetch("quiet", 0, 0, maxWaitMs: 30_000));
+        await Task.Delay(200); // parked: nothing to read at the tail
+
+        // A live consumer always has a fetch parked. The stop wakes it, and it answers with what there is (nothing)
+        // instead of holding the stop until the shutdown grace aborts the connection without an answer.
+        var stopping = broker.DisposeAsync().AsTask();
+        var frame = await client.ReadFrameAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var reader = new KafkaReader(frame);
+        Assert.Equal(correlationId, ResponseHeader.Read(ref reader, 1).CorrelationId);
+        var partition = FetchResponse.Read(ref reader, 12).Responses[0].Partitions[0];
+        Assert.Equal(0, partition.ErrorCode);
+        Assert.Equal(0, partition.Records?.Length ?? 0);
+        await stopping.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Contains(logs.Messages, m => m.EndsWith(": the server is stopping", StringComparison.Ordinal));
+        Assert.DoesNotContain(logs.Messages, m => m.Contains(" aborted: ", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task StopClosesAnIdleOpenConnectionOnRequestAndTheClientSeesTheEnd()
     {
         var logs = new CapturingLoggerProvider();

@@ -6,7 +6,7 @@ using Tributary.Server.Client;
 namespace Tributary.Server.Tests;
 
 /// <summary>
-/// 200 start/serve/stop cycles leave nothing behind: thread count, open file descriptors (files and sockets)
+/// 200 start/serve/stop cycles, each stopping with a fetch parked by a client that has closed, leave nothing behind: thread count, open file descriptors (files and sockets)
 /// and managed memory return to where they started, and the last port can be bound again.
 /// </summary>
 [Collection(nameof(StartStopLeakTests))]
@@ -59,6 +59,14 @@ public sealed class StartStopLeakTests
         await using var broker = await TributaryBroker.StartAsync(options);
         await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
         await WireRoundTrip.ProduceAsync(client, "cycle", 0, "x");
+
+        // A second connection leaves a fetch parked at the tail when it closes, and the broker stops with it: its
+        // resumption, posted to a connection thread that has ended, must still run and leave nothing behind.
+        await using (var tail = await KafkaWireClient.ConnectAsync(broker.BootstrapServers))
+        {
+            await tail.SendOnlyAsync(Protocol.ApiKey.Fetch, 12, WireRoundTrip.Fetch("cycle", 0, 1, maxWaitMs: 30_000));
+        }
+
         return broker.Port;
     }
 

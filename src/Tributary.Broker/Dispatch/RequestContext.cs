@@ -35,6 +35,12 @@ public sealed record RequestContext(ApiKey ApiKey, short ApiVersion, int Correla
     /// </summary>
     public SynchronizationContext? ResumeOn { get; init; }
 
+    /// <summary>
+    /// Fires when the server is stopping and asks the connection to close: a request that is only waiting for
+    /// something to happen (a parked fetch) answers at once with what it has, instead of holding the stop.
+    /// </summary>
+    public CancellationToken CloseRequested { get; init; }
+
     public override string ToString() => $"{ApiKey} v{ApiVersion} #{CorrelationId} from {ClientId ?? "?"} on {ConnectionId}";
 
     /// <summary>

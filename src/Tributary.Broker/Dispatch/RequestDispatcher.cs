@@ -38,7 +38,8 @@ public sealed partial class RequestDispatcher
 
     /// <param name="clientHost">the peer as <see cref="RequestContext.FormatClientHost"/> shows it, once per connection.</param>
     /// <param name="resumeOn">where a handler that waits resumes (<see cref="RequestContext.ResumeOn"/>); null: the thread pool.</param>
-    public async ValueTask<DispatchOutcome> DispatchAsync(ReadOnlyMemory<byte> frame, string connectionId, string clientHost, CancellationToken cancellationToken, SynchronizationContext? resumeOn = null)
+    /// <param name="closeRequested">fires when the server asks the connection to close (<see cref="RequestContext.CloseRequested"/>).</param>
+    public async ValueTask<DispatchOutcome> DispatchAsync(ReadOnlyMemory<byte> frame, string connectionId, string clientHost, CancellationToken cancellationToken, SynchronizationContext? resumeOn = null, CancellationToken closeRequested = default)
     {
         if (frame.Length < 8)
         {
@@ -66,7 +67,7 @@ public sealed partial class RequestDispatcher
             return DispatchOutcome.Close($"malformed request header for {descriptor.Name} v{apiVersion}: {e.Reason}");
         }
 
-        var context = new RequestContext(descriptor.Key, apiVersion, header.CorrelationId, header.ClientId, connectionId, clientHost) { ResumeOn = resumeOn };
+        var context = new RequestContext(descriptor.Key, apiVersion, header.CorrelationId, header.ClientId, connectionId, clientHost) { ResumeOn = resumeOn, CloseRequested = closeRequested };
         var body = frame[bodyStart..];
         var handler = (uint)apiKey < ApiKeySlots ? _handlers[apiKey] : null;
         if (handler is null || apiVersion < handler.MinVersion || apiVersion > handler.MaxVersion)

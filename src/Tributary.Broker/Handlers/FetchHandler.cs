@@ -47,6 +47,9 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             var resumeOn = context.ResumeOn;
             var appended = new TaskCompletionSource(resumeOn is null ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
             void OnAppend(PartitionLog _) => appended.TrySetResult();
+
+            // A stopping server wakes the fetch as an append would, and it answers with what there is.
+            using var onCloseRequested = context.CloseRequested.Register(static state => ((TaskCompletionSource)state!).TrySetResult(), appended);
             var logs = partitions.Where(p => p.Log is not null).Select(p => p.Log!).Distinct().ToList();
             foreach (var log in logs)
             {
@@ -57,7 +60,8 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             {
                 var (response, bytes) = Read(request, partitions, byId, context.ReadBuffers, context.ConnectionId);
                 var remainingMs = waitMs - broker.Time.GetElapsedTime(deadline).TotalMilliseconds;
-                if (bytes >= request.MinBytes || remainingMs <= 0 || response.ErrorCode != 0 || logs.Count == 0 || HasPartitionError(response))
+                if (bytes >= request.MinBytes || remainingMs <= 0 || response.ErrorCode != 0 || logs.Count == 0 || HasPartitionError(response)
+                    || context.CloseRequested.IsCancellationRequested)
                 {
                     return response;
                 }

@@ -76,7 +76,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                         frame.Frame.CopyTo(rented);
                         var apiKey = length >= 2 ? BinaryPrimitives.ReadInt16BigEndian(rented) : (short)-1;
                         buffer = buffer.Slice(frame.Consumed);
-                        var pending = dispatcher.DispatchAsync(rented.AsMemory(0, length), connection.ConnectionId, clientHost, cancellation, resumeOn);
+                        var pending = dispatcher.DispatchAsync(rented.AsMemory(0, length), connection.ConnectionId, clientHost, cancellation, resumeOn, closeRequested);
                         if (!pending.IsCompleted && (unflushed || held.Count > 0))
                         {
                             // This request waits (a parked fetch, a rebalance): answers already written must not wait with it.
