@@ -367,6 +367,41 @@ public sealed class SocketTransportTests
     }
 
     [Fact]
+    public async Task StopAnswersAMemberWaitingToJoinItsGroupNotCoordinator()
+    {
+        var logs = new CapturingLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(logs));
+        var options = new TributaryBrokerOptions { LoggerFactory = loggerFactory };
+        options.Config["group.initial.rebalance.delay.ms"] = "20000";
+        var broker = await TributaryBroker.StartAsync(options);
+        await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
+        JoinGroupRequest Join(string memberId) => new()
+        {
+            GroupId = "stopping",
+            SessionTimeoutMs = 30_000,
+            RebalanceTimeoutMs = 60_000,
+            MemberId = memberId,
+            ProtocolType = "consumer",
+            Protocols = [new JoinGroupRequest.JoinGroupRequestProtocol { Name = "range", Metadata = [0, 0] }],
+        };
+
+        // The first join only learns its member id; the second waits for the group's first rebalance to settle
+        // (group.initial.rebalance.delay.ms, 20 s here), longer than the stop's grace: before, the stop aborted it.
+        var first = await client.SendAsync<JoinGroupRequest, JoinGroupResponse>(ApiKey.JoinGroup, 9, Join(""));
+        Assert.Equal((short)ErrorCode.MemberIdRequired, first.ErrorCode);
+        var correlationId = await client.SendOnlyAsync(ApiKey.JoinGroup, 9, Join(first.MemberId));
+        await Task.Delay(200);
+
+        var stopping = broker.DisposeAsync().AsTask();
+        var frame = await client.ReadFrameAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var reader = new KafkaReader(frame);
+        Assert.Equal(correlationId, ResponseHeader.Read(ref reader, 1).CorrelationId);
+        Assert.Equal((short)ErrorCode.NotCoordinator, JoinGroupResponse.Read(ref reader, 9).ErrorCode);
+        await stopping.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.DoesNotContain(logs.Messages, m => m.Contains(" aborted: ", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task StopClosesAnIdleOpenConnectionOnRequestAndTheClientSeesTheEnd()
     {
         var logs = new CapturingLoggerProvider();

@@ -45,6 +45,30 @@ public abstract class ApiHandler<TRequest, TResponse>(ApiKey key, short minVersi
     /// <summary>A response that answers every part of <paramref name="request"/> with <paramref name="error"/>.</summary>
     protected abstract TResponse? ErrorResponse(RequestContext context, TRequest request, ErrorCode error);
 
+    /// <summary>
+    /// Waits for <paramref name="task"/>; null if the server asks the connection to close first
+    /// (<see cref="RequestContext.CloseRequested"/>), so a request that only waits for others (a rebalance) does not
+    /// hold the stop. Throws when <paramref name="cancellationToken"/> (the connection closing) fires.
+    /// </summary>
+    protected static async Task<T?> UnlessStoppingAsync<T>(Task<T> task, RequestContext context, CancellationToken cancellationToken)
+        where T : class
+    {
+        if (!context.CloseRequested.CanBeCanceled)
+        {
+            return await task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, context.CloseRequested);
+        try
+        {
+            return await task.WaitAsync(either.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && context.CloseRequested.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
     private static TRequest Decode(ReadOnlyMemory<byte> body, short version)
     {
         var reader = new KafkaReader(body);

@@ -31,7 +31,14 @@ public sealed class JoinGroupHandler(BrokerCore broker) : ApiHandler<JoinGroupRe
             [.. request.Protocols.Select(p => (p.Name, p.Metadata))],
             RequireKnownMemberId: context.ApiVersion >= 4,
             SupportsSkipAssignment: context.ApiVersion >= 9);
-        var result = await broker.Groups.JoinGroupAsync(parameters).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var result = await UnlessStoppingAsync(broker.Groups.JoinGroupAsync(parameters), context, cancellationToken).ConfigureAwait(false);
+        if (result is null)
+        {
+            // The server is stopping: like a Kafka coordinator unloading its groups, it answers the waiting member
+            // NOT_COORDINATOR, and the client finds the group's coordinator again.
+            return ErrorResponse(context, request, ErrorCode.NotCoordinator);
+        }
+
         var version = context.ApiVersion;
         return new JoinGroupResponse
         {

@@ -20,9 +20,14 @@ public sealed class SyncGroupHandler(BrokerCore broker) : ApiHandler<SyncGroupRe
             assignments[a.MemberId] = a.Assignment;
         }
 
-        var result = await broker.Groups.SyncGroupAsync(new(
-            request.GroupId, request.GenerationId, request.MemberId, request.GroupInstanceId, request.ProtocolType, request.ProtocolName, assignments))
-            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        var result = await UnlessStoppingAsync(broker.Groups.SyncGroupAsync(new(
+            request.GroupId, request.GenerationId, request.MemberId, request.GroupInstanceId, request.ProtocolType, request.ProtocolName, assignments)),
+            context, cancellationToken).ConfigureAwait(false);
+        if (result is null)
+        {
+            return ErrorResponse(context, request, ErrorCode.NotCoordinator); // the server is stopping (see JoinGroup)
+        }
+
         return new SyncGroupResponse
         {
             ErrorCode = (short)result.Error,
