@@ -2,7 +2,8 @@
 # Checks the benchmark's report scripts on made-up inputs whose answers are known: the goal table of
 # load-report.sh (ratios, and the latency goals judged on the median of the runs' p99s), slow-requests.sh (requests
 # over 2 ms, those in flight during a VM pause, those ending in one 10 ms window of the 100 ms cycle) and the stalls
-# of vm-freeze-probe.sh. Needs bash, jq and awk; no broker, no peers.
+# of vm-freeze-probe.sh; then a short run of the load runner against a real broker. Needs bash, jq, awk and dotnet;
+# no peers.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d)
@@ -105,6 +106,34 @@ expect "stalls: stretches over 2 ms in which both loops stood still" \
 : >"$WORK/loop-none.txt"
 expect "stalls: a loop that never stood still" \
   "$(bash "$ROOT/bench/vm-freeze-probe.sh" --stalls "$WORK/loop-none.txt" "$WORK/loop-b.txt")" ""
+
+# ---- the load runner against a real broker ------------------------------------------------------------------------
+# A short, slow run of each mode the benchmark uses, on loopback: every record produced is acknowledged and read back.
+# Builds the broker and the runner in Release (test.sh has already, so this is quick there).
+dotnet build "$ROOT/src/Tributary.Cli/Tributary.Cli.csproj" -c Release -v q -nologo >"$WORK/build.log" 2>&1 \
+  && dotnet build "$ROOT/bench/Tributary.LoadRunner/Tributary.LoadRunner.csproj" -c Release -v q -nologo >>"$WORK/build.log" 2>&1 \
+  || { cat "$WORK/build.log" >&2; failed=$((failed + 1)); }
+BROKER="$ROOT/src/Tributary.Cli/bin/Release/net10.0/tributary"
+LOAD="$ROOT/bench/Tributary.LoadRunner/bin/Release/net10.0/tributary-load"
+port=$(( 20000 + RANDOM % 10000 ))
+"$BROKER" --set "listeners=PLAINTEXT://127.0.0.1:$port" --set "log.dirs=$WORK/data" >"$WORK/broker.log" 2>&1 &
+broker_pid=$!
+trap 'kill "$broker_pid" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+for _ in $(seq 300); do grep -q "listening" "$WORK/broker.log" && break; sleep 0.1; done
+RUNNER=(--bootstrap "127.0.0.1:$port" --record-bytes 1000 --partitions 4 --producers 1 --consumers 1 --batch-bytes 131072
+  --linger-ms 5 --in-flight 5 --acks 1)
+timeout 60 "$LOAD" "${RUNNER[@]}" --label smoke --mode pipeline --topic smoke --rate 20000 --records 40000 --time-limit-s 10 \
+  --from latest --fetch-wait-ms 100 >"$WORK/pipeline.json" 2>"$WORK/pipeline.err" || cat "$WORK/pipeline.err" >&2
+expect "runner pipeline: every record acknowledged and consumed at the tail" \
+  "$(jq -c '{records, records_failed, consumed_records, produce_error, consume_error}' "$WORK/pipeline.json" 2>/dev/null)" \
+  '{"records":40000,"records_failed":0,"consumed_records":40000,"produce_error":null,"consume_error":null}'
+timeout 60 "$LOAD" "${RUNNER[@]}" --label fill --mode produce --topic backlog --records 100000 --time-limit-s 20 >/dev/null 2>&1 || true
+timeout 60 "$LOAD" "${RUNNER[@]}" --label smoke --mode consume --topic backlog --fetch-max-bytes 8388608 --time-limit-s 20 \
+  >"$WORK/consume.json" 2>"$WORK/consume.err" || cat "$WORK/consume.err" >&2
+expect "runner consume: a 100 MB backlog read from offset 0" \
+  "$(jq -c '{consumed_records, consume_error}' "$WORK/consume.json" 2>/dev/null)" '{"consumed_records":100000,"consume_error":null}'
+kill "$broker_pid" 2>/dev/null || true
+wait "$broker_pid" 2>/dev/null || true
 
 echo "bench script tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
