@@ -16,9 +16,11 @@ namespace Tributary.Server.Networking;
 /// it into the input pipe, and the pipe's reader (the handler) runs inline on it; the handler's flushes run the send
 /// loop inline, which on this thread sends at once and waits (poll) while the socket's buffer is full. So a request is
 /// received, handled and answered on one thread, with no hand-off to another thread that could wait for a vCPU
-/// (bench/README.md, "Thirteenth round"). A request the handler cannot answer at once (a parked fetch, an fsync, a
-/// rebalance) resumes on the thread that completes it, a thread-pool thread: the send loop there sends without ever
-/// blocking, waiting for room asynchronously, so a client that stops reading holds only its own connection's thread.
+/// (bench/README.md, "Thirteenth round"). A parked fetch that an append (or its deadline) wakes resumes on this thread
+/// too: the waker posts it to <see cref="ConnectionThreadContext"/>, which this thread polls beside the socket
+/// ("Fifteenth round"). Any other request the handler cannot answer at once (an fsync, a rebalance) resumes on the
+/// thread that completes it, a thread-pool thread: the send loop there sends without ever blocking, waiting for room
+/// asynchronously, so a client that stops reading holds only its own connection's thread.
 /// The socket is non-blocking throughout. Pipes hold <see cref="BlockMemoryPool"/> blocks. Ends when the client
 /// closes, when a send or receive fails, or when Kestrel (or the handler) aborts it. <see cref="ConnectionClosed"/>
 /// fires when the connection breaks or is aborted, and at the latest when it is disposed; not at a clean end of
@@ -39,6 +41,9 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     /// <summary>Blocks one gathering send hands the kernel (below Linux's 1,024 iovecs per sendmsg).</summary>
     private const int SendSegmentsMax = 256;
 
+    private const int IpProtocolTcp = 6;
+    private const int TcpCork = 3; // Linux's TCP_CORK option
+
     private static long _lastId;
 
     private readonly Socket _socket;
@@ -52,9 +57,6 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     private readonly KeyValuePair<string, object?> _portTag;
     private long _pipeBytesSent;
     private bool _corkEnabled = OperatingSystem.IsLinux();
-
-    private const int IpProtocolTcp = 6;
-    private const int TcpCork = 3;
     private readonly TaskCompletionSource _receiving = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _sending = Task.CompletedTask;
     private int _threadId;
