@@ -297,11 +297,13 @@ internal sealed class LogSegment : IDisposable
 
     /// <summary>
     /// Called when the segment stops being the active one (roll or clean close): as Kafka does, the time index gets a
-    /// final entry for the newest timestamp, so a later load finds it without reading the log.
+    /// final entry for the newest timestamp, so a later load finds it without reading the log; index entries still held
+    /// in memory go to their files.
     /// </summary>
     public void OnBecomeInactive()
     {
         _timeIndex.MaybeAppend(_largestTimestampMs, _offsetOfLargestTimestamp);
+        WriteOutIndexes();
         _log.Trim();
         Volatile.Write(ref _recent, null); // its readers are few now; a reader still holding it is unaffected
     }
@@ -452,6 +454,11 @@ internal sealed class LogSegment : IDisposable
         return null;
     }
 
+    /// <summary>
+    /// Makes the log and both indexes durable, index entries held in memory included. On the active segment only the
+    /// appender may call it (index entries are the appender's); the active segment's group commit uses
+    /// <see cref="FlushRecords"/>.
+    /// </summary>
     public void Flush()
     {
         _log.Flush();
@@ -483,6 +490,13 @@ internal sealed class LogSegment : IDisposable
         _timeIndex.Dispose();
     }
 
+    /// <summary>Writes the index entries held in memory to their files (appender only; see <see cref="IndexEntries"/>).</summary>
+    private void WriteOutIndexes()
+    {
+        _offsetIndex.WriteOut();
+        _timeIndex.WriteOut();
+    }
+
     private void IndexBatch(BatchPrefix prefix, long position, int indexIntervalBytes)
     {
         if (prefix.MaxTimestampMs > _largestTimestampMs)
@@ -494,6 +508,12 @@ internal sealed class LogSegment : IDisposable
         // Kafka's rule: the first batch after more than index.interval.bytes of unindexed log gets an entry.
         if (_bytesSinceLastIndexEntry > indexIntervalBytes)
         {
+            if (_offsetIndex.PendingCount >= IndexEntries.PendingEntriesMax)
+            {
+                // Both files at once: the time index never holds entries in the file that the offset index does not.
+                WriteOutIndexes();
+            }
+
             _offsetIndex.Append(prefix.LastOffset, checked((int)position));
             _timeIndex.MaybeAppend(_largestTimestampMs, _offsetOfLargestTimestamp);
             _bytesSinceLastIndexEntry = 0;

@@ -8,32 +8,34 @@ namespace Tributary.Storage.Segments;
 /// (int32 offset relative to the segment's base offset, int32 byte position in the <c>.log</c> file).
 /// As in Kafka, an entry names a batch's last offset and that batch's start position, and entries strictly increase
 /// in both fields. Lookups binary-search the file itself with positional reads, so memory use does not grow with
-/// the log; the OS page cache keeps hot index pages in memory.
+/// the log; the OS page cache keeps hot index pages in memory. The newest entries wait in memory until
+/// <see cref="IndexEntries.PendingEntriesMax"/> have gathered or the segment is flushed or rolled (<see cref="WriteOut"/>).
 /// </summary>
 internal sealed class OffsetIndex : IDisposable
 {
     public const int EntryBytes = 8;
 
-    private readonly ILogFile _file;
+    private readonly IndexEntries _entries;
     private readonly long _baseOffset;
-    private int _entryCount;
     private long _lastOffset;
     private int _lastPosition;
 
     public OffsetIndex(ILogFile file, long baseOffset)
     {
-        _file = file;
+        _entries = new IndexEntries(file, EntryBytes);
         _baseOffset = baseOffset;
-        _entryCount = (int)(file.Length / EntryBytes);
         _lastOffset = baseOffset - 1;
         _lastPosition = -1;
-        if (_entryCount > 0)
+        if (_entries.Count > 0)
         {
-            (_lastOffset, _lastPosition) = ReadEntry(_entryCount - 1);
+            (_lastOffset, _lastPosition) = ReadEntry(_entries.Count - 1);
         }
     }
 
-    public int EntryCount => Volatile.Read(ref _entryCount);
+    public int EntryCount => _entries.Count;
+
+    /// <summary>Entries not yet written to the file.</summary>
+    public int PendingCount => _entries.PendingCount;
 
     /// <summary>The last entry's position, or -1 when empty.</summary>
     public int LastPosition => _lastPosition;
@@ -44,12 +46,12 @@ internal sealed class OffsetIndex : IDisposable
     /// </summary>
     public bool LooksConsistent(long logBytes)
     {
-        if (_file.Length % EntryBytes != 0)
+        if (_entries.FileLength % EntryBytes != 0)
         {
             return false;
         }
 
-        if (_entryCount == 0)
+        if (_entries.Count == 0)
         {
             return true;
         }
@@ -71,12 +73,9 @@ internal sealed class OffsetIndex : IDisposable
         Span<byte> entry = stackalloc byte[EntryBytes];
         BinaryPrimitives.WriteInt32BigEndian(entry, checked((int)(offset - _baseOffset)));
         BinaryPrimitives.WriteInt32BigEndian(entry[4..], position);
-        _file.Append(entry);
+        _entries.Append(entry);
         _lastOffset = offset;
         _lastPosition = position;
-
-        // Published after the bytes are written: a concurrent lookup never reads a half-written entry.
-        Volatile.Write(ref _entryCount, _entryCount + 1);
     }
 
     /// <summary>Position of the last indexed batch whose last offset is at most <paramref name="offset"/>, else 0.</summary>
@@ -105,24 +104,23 @@ internal sealed class OffsetIndex : IDisposable
 
     public void Clear()
     {
-        Volatile.Write(ref _entryCount, 0);
-        _file.Truncate(0);
+        _entries.Clear();
         _lastOffset = _baseOffset - 1;
         _lastPosition = -1;
     }
 
-    public void Flush() => _file.Flush();
+    /// <summary>Writes the entries held in memory to the file (appender only).</summary>
+    public void WriteOut() => _entries.WriteOut();
 
-    public void Dispose() => _file.Dispose();
+    /// <summary>Writes the entries held in memory to the file and makes it durable (appender only).</summary>
+    public void Flush() => _entries.Flush();
+
+    public void Dispose() => _entries.Dispose();
 
     private (long Offset, int Position) ReadEntry(int index)
     {
         Span<byte> entry = stackalloc byte[EntryBytes];
-        if (_file.ReadAt((long)index * EntryBytes, entry) != EntryBytes)
-        {
-            throw new IOException($"offset index entry {index} is beyond the end of the file");
-        }
-
+        _entries.Read(index, entry);
         return (_baseOffset + BinaryPrimitives.ReadInt32BigEndian(entry), BinaryPrimitives.ReadInt32BigEndian(entry[4..]));
     }
 }

@@ -7,31 +7,33 @@ namespace Tributary.Storage.Segments;
 /// The sparse <c>.timeindex</c> file of a segment, in Kafka's format: 12-byte big-endian entries of
 /// (int64 timestamp, int32 offset relative to the segment's base offset). An entry says "the largest timestamp in
 /// the segment up to here is T, first reached by the batch ending at offset O"; entries strictly increase in
-/// timestamp, so the file is sorted and binary-searchable.
+/// timestamp, so the file is sorted and binary-searchable. The newest entries wait in memory as the offset index's do
+/// (<see cref="IndexEntries"/>).
 /// </summary>
 internal sealed class TimeIndex : IDisposable
 {
     public const int EntryBytes = 12;
 
-    private readonly ILogFile _file;
+    private readonly IndexEntries _entries;
     private readonly long _baseOffset;
-    private int _entryCount;
     private long _lastTimestampMs = -1;
     private long _lastOffset;
 
     public TimeIndex(ILogFile file, long baseOffset)
     {
-        _file = file;
+        _entries = new IndexEntries(file, EntryBytes);
         _baseOffset = baseOffset;
-        _entryCount = (int)(file.Length / EntryBytes);
         _lastOffset = baseOffset;
-        if (_entryCount > 0)
+        if (_entries.Count > 0)
         {
-            (_lastTimestampMs, _lastOffset) = ReadEntry(_entryCount - 1);
+            (_lastTimestampMs, _lastOffset) = ReadEntry(_entries.Count - 1);
         }
     }
 
-    public int EntryCount => Volatile.Read(ref _entryCount);
+    public int EntryCount => _entries.Count;
+
+    /// <summary>Entries not yet written to the file.</summary>
+    public int PendingCount => _entries.PendingCount;
 
     /// <summary>Timestamp of the last entry, or -1 when empty.</summary>
     public long LastTimestampMs => _lastTimestampMs;
@@ -40,12 +42,12 @@ internal sealed class TimeIndex : IDisposable
 
     public bool LooksConsistent(long nextOffset)
     {
-        if (_file.Length % EntryBytes != 0)
+        if (_entries.FileLength % EntryBytes != 0)
         {
             return false;
         }
 
-        if (_entryCount == 0)
+        if (_entries.Count == 0)
         {
             return true;
         }
@@ -66,10 +68,9 @@ internal sealed class TimeIndex : IDisposable
         Span<byte> entry = stackalloc byte[EntryBytes];
         BinaryPrimitives.WriteInt64BigEndian(entry, timestampMs);
         BinaryPrimitives.WriteInt32BigEndian(entry[8..], checked((int)(offset - _baseOffset)));
-        _file.Append(entry);
+        _entries.Append(entry);
         _lastTimestampMs = timestampMs;
         _lastOffset = offset;
-        Volatile.Write(ref _entryCount, _entryCount + 1);
     }
 
     /// <summary>
@@ -102,24 +103,23 @@ internal sealed class TimeIndex : IDisposable
 
     public void Clear()
     {
-        Volatile.Write(ref _entryCount, 0);
-        _file.Truncate(0);
+        _entries.Clear();
         _lastTimestampMs = -1;
         _lastOffset = _baseOffset;
     }
 
-    public void Flush() => _file.Flush();
+    /// <summary>Writes the entries held in memory to the file (appender only).</summary>
+    public void WriteOut() => _entries.WriteOut();
 
-    public void Dispose() => _file.Dispose();
+    /// <summary>Writes the entries held in memory to the file and makes it durable (appender only).</summary>
+    public void Flush() => _entries.Flush();
+
+    public void Dispose() => _entries.Dispose();
 
     private (long TimestampMs, long Offset) ReadEntry(int index)
     {
         Span<byte> entry = stackalloc byte[EntryBytes];
-        if (_file.ReadAt((long)index * EntryBytes, entry) != EntryBytes)
-        {
-            throw new IOException($"time index entry {index} is beyond the end of the file");
-        }
-
+        _entries.Read(index, entry);
         return (BinaryPrimitives.ReadInt64BigEndian(entry), _baseOffset + BinaryPrimitives.ReadInt32BigEndian(entry[8..]));
     }
 }

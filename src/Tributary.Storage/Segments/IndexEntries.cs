@@ -1,0 +1,135 @@
+using Tributary.Storage.Devices;
+
+namespace Tributary.Storage.Segments;
+
+/// <summary>
+/// The fixed-size entries of an index file (<see cref="OffsetIndex"/>, <see cref="TimeIndex"/>), the newest of them
+/// held in memory until <see cref="PendingEntriesMax"/> have gathered, or the segment is flushed or rolled, and then
+/// written to the file in one append. One write per entry was two of every three <c>pwrite</c> calls of a paced
+/// produce of 128 KiB batches (one log append and two index entries per batch; bench/README.md, sixteenth round).
+/// <para>
+/// Entries still in memory are lost with the process, as a crash loses whatever the page cache had not written: an
+/// index is a sparse guide into its log, an index missing its newest entries still finds every batch (lookups and a
+/// clean load walk the log from the last entry they have), and recovery after an unclean stop rebuilds the active
+/// segment's indexes from the log anyway. Segments the log has rolled past have all their entries in the file.
+/// </para>
+/// <para>
+/// One appender (the partition's append lock holder) calls <see cref="Append"/>, <see cref="WriteOut"/> and
+/// <see cref="Clear"/>; any number of readers call <see cref="Read"/> without locks. The appender fills a buffer the
+/// readers can see, writes an entry before the count that publishes it, and on a write-out appends the buffer to the
+/// file before it publishes a fresh buffer; a buffer once replaced is never written again, so a reader holding it
+/// still reads the right bytes.
+/// </para>
+/// </summary>
+internal sealed class IndexEntries : IDisposable
+{
+    /// <summary>Entries held in memory before they are written to the file (2 KiB of offset index, 3 KiB of time index).</summary>
+    public const int PendingEntriesMax = 256;
+
+    private readonly ILogFile _file;
+    private readonly int _entryBytes;
+    private Pending _pending;
+    private int _count;
+
+    public IndexEntries(ILogFile file, int entryBytes)
+    {
+        _file = file;
+        _entryBytes = entryBytes;
+        _count = (int)(file.Length / entryBytes);
+        _pending = new Pending([], _count);
+    }
+
+    /// <summary>Entries in the index, those in memory included.</summary>
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Entries not yet in the file.</summary>
+    public int PendingCount => _count - _pending.FirstIndex;
+
+    /// <summary>Bytes in the file itself (entries in memory excluded).</summary>
+    public long FileLength => _file.Length;
+
+    /// <summary>Appender only: adds an entry of exactly the entry size, writing the buffer out first if it is full.</summary>
+    public void Append(ReadOnlySpan<byte> entry)
+    {
+        if (entry.Length != _entryBytes)
+        {
+            throw new ArgumentException($"an index entry is {_entryBytes} bytes, not {entry.Length}", nameof(entry));
+        }
+
+        var pending = _pending;
+        var slot = _count - pending.FirstIndex;
+        if ((slot + 1) * _entryBytes > pending.Bytes.Length)
+        {
+            WriteOut();
+            pending = new Pending(new byte[PendingEntriesMax * _entryBytes], _count);
+            Volatile.Write(ref _pending, pending);
+            slot = 0;
+        }
+
+        entry.CopyTo(pending.Bytes.AsSpan(slot * _entryBytes));
+
+        // Published after the bytes are in place: a concurrent lookup never reads a half-written entry.
+        Volatile.Write(ref _count, _count + 1);
+    }
+
+    /// <summary>
+    /// Appender only: appends the entries held in memory to the file and lets their buffer go (the next
+    /// <see cref="Append"/> takes a new one), so a segment that takes no more entries holds no buffer.
+    /// </summary>
+    public void WriteOut()
+    {
+        var pending = _pending;
+        var entries = _count - pending.FirstIndex;
+        if (entries == 0)
+        {
+            return;
+        }
+
+        _file.Append(pending.Bytes.AsSpan(0, entries * _entryBytes));
+        Volatile.Write(ref _pending, new Pending([], _count));
+    }
+
+    /// <summary>Copies entry <paramref name="index"/> (below <see cref="Count"/>) into <paramref name="destination"/>.</summary>
+    public void Read(int index, Span<byte> destination)
+    {
+        // The caller read the count that covers the index before this read of the buffer, so the buffer seen here is
+        // the one the entry went into or a newer one; a newer one starts past the entry, which is then in the file.
+        var pending = Volatile.Read(ref _pending);
+        if (index >= pending.FirstIndex)
+        {
+            pending.Bytes.AsSpan((index - pending.FirstIndex) * _entryBytes, _entryBytes).CopyTo(destination[.._entryBytes]);
+            return;
+        }
+
+        if (_file.ReadAt((long)index * _entryBytes, destination[.._entryBytes]) != _entryBytes)
+        {
+            throw new IOException($"index entry {index} is beyond the end of the file");
+        }
+    }
+
+    /// <summary>Appender only: removes every entry, in memory and in the file.</summary>
+    public void Clear()
+    {
+        Volatile.Write(ref _count, 0);
+        Volatile.Write(ref _pending, new Pending([], 0));
+        _file.Truncate(0);
+    }
+
+    /// <summary>Appender only: writes the entries held in memory out and makes the file durable (fsync).</summary>
+    public void Flush()
+    {
+        WriteOut();
+        _file.Flush();
+    }
+
+    /// <summary>Closes the file. Entries still in memory are not written (as after a crash); see <see cref="Flush"/>.</summary>
+    public void Dispose() => _file.Dispose();
+
+    private sealed class Pending(byte[] bytes, int firstIndex)
+    {
+        public byte[] Bytes { get; } = bytes;
+
+        /// <summary>Index of the entry in <see cref="Bytes"/>' first slot.</summary>
+        public int FirstIndex { get; } = firstIndex;
+    }
+}

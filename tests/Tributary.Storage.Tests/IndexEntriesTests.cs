@@ -1,0 +1,173 @@
+using System.Buffers.Binary;
+using Tributary.Storage.Segments;
+using static Tributary.Storage.Tests.RecordBatchBuilder;
+
+namespace Tributary.Storage.Tests;
+
+/// <summary>
+/// Index entries wait in memory and reach their files <see cref="IndexEntries.PendingEntriesMax"/> at a time, at a roll
+/// or at a clean close; lookups see them either way, and a crash loses only what recovery rebuilds.
+/// </summary>
+public sealed class IndexEntriesTests
+{
+    private const string Topic = "indexed";
+
+    // Every batch after the first gets an offset-index entry (index.interval.bytes 0), and, its timestamp being the
+    // newest, a time-index entry: two blocks written and 45 entries left in memory.
+    private const int Batches = (2 * IndexEntries.PendingEntriesMax) + 45 + 1;
+    private const int WrittenEntries = 2 * IndexEntries.PendingEntriesMax;
+
+    private static readonly LogConfig Config = LogConfig.Default with { IndexIntervalBytes = 0 };
+
+    [Theory]
+    [InlineData(DeviceKind.Memory)]
+    [InlineData(DeviceKind.File)]
+    public void Entries_reach_the_files_a_block_at_a_time_and_lookups_find_those_still_in_memory(DeviceKind kind)
+    {
+        using var target = new StorageTarget(kind);
+        using (var manager = target.Open(Config))
+        {
+            var log = manager.GetOrCreate(Topic, 0, Config);
+            AppendBatches(log);
+
+            Assert.Equal(WrittenEntries * OffsetIndex.EntryBytes, IndexFile(target).Length);
+            Assert.Equal(WrittenEntries * TimeIndex.EntryBytes, TimeIndexFile(target).Length);
+            AssertLookups(log);
+        }
+
+        // A clean close writes the rest.
+        var index = IndexFile(target);
+        Assert.Equal((Batches - 1) * OffsetIndex.EntryBytes, index.Length);
+        Assert.Equal((Batches - 1) * TimeIndex.EntryBytes, TimeIndexFile(target).Length);
+        var last = index.AsSpan((Batches - 2) * OffsetIndex.EntryBytes);
+        Assert.Equal(Batches - 1, BinaryPrimitives.ReadInt32BigEndian(last)); // the last batch's (relative) offset
+
+        using (var manager = target.Open(Config))
+        {
+            Assert.True(manager.TryGet(Topic, 0, out var log));
+            AssertLookups(log);
+        }
+    }
+
+    [Fact]
+    public void A_roll_writes_the_entries_of_the_segment_it_leaves()
+    {
+        using var target = new StorageTarget(DeviceKind.Memory);
+        using var manager = target.Open(Config);
+        var config = Config with { SegmentMs = 60_000 };
+        var log = manager.GetOrCreate(Topic, 0, config);
+        AppendBatches(log);
+        Assert.Equal(WrittenEntries * OffsetIndex.EntryBytes, IndexFile(target).Length);
+
+        target.Time.Advance(TimeSpan.FromSeconds(61));
+        log.Append(Build("next", 1, baseTimestampMs: TimestampOf(Batches)));
+
+        Assert.Equal([0L, Batches], log.SegmentBaseOffsets);
+        Assert.Equal((Batches - 1) * OffsetIndex.EntryBytes, IndexFile(target).Length);
+        Assert.Equal((Batches - 1) * TimeIndex.EntryBytes, TimeIndexFile(target).Length);
+    }
+
+    [Theory]
+    [InlineData(DeviceKind.Memory)]
+    [InlineData(DeviceKind.File)]
+    public void A_crash_loses_only_the_entries_in_memory_and_recovery_rebuilds_them(DeviceKind kind)
+    {
+        using var target = new StorageTarget(kind);
+        var manager = target.Open(Config);
+        AppendBatches(manager.GetOrCreate(Topic, 0, Config));
+        StorageTarget.Crash(manager);
+        Assert.Equal(WrittenEntries * OffsetIndex.EntryBytes, IndexFile(target).Length);
+
+        using (var reopened = target.Open(Config))
+        {
+            Assert.True(reopened.TryGet(Topic, 0, out var log));
+            Assert.Equal((Batches - 1) * OffsetIndex.EntryBytes, IndexFile(target).Length);
+            AssertLookups(log);
+        }
+    }
+
+    /// <summary>
+    /// Lookups racing the appender across many write-outs: each new block of entries replaces the buffer the readers
+    /// were reading, and every answer must still be the batch asked for.
+    /// </summary>
+    [Theory]
+    [InlineData(DeviceKind.Memory)]
+    [InlineData(DeviceKind.File)]
+    public void Lookups_during_appends_find_every_batch(DeviceKind kind)
+    {
+        const int batches = 12 * IndexEntries.PendingEntriesMax;
+        using var target = new StorageTarget(kind);
+        using var manager = target.Open(Config);
+        var log = manager.GetOrCreate(Topic, 0, Config);
+        log.Append(Build("r0", 1, baseTimestampMs: TimestampOf(0)));
+        var appended = 1;
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var lookups = 0;
+
+        var appender = new Thread(() =>
+        {
+            for (var i = 1; i < batches; i++)
+            {
+                log.Append(Build($"r{i}", 1, baseTimestampMs: TimestampOf(i)));
+                Volatile.Write(ref appended, i + 1);
+            }
+        });
+        var readers = Enumerable.Range(0, 2).Select(seed => new Thread(() =>
+        {
+            var random = new Random(seed);
+            while (Volatile.Read(ref appended) < batches && failures.IsEmpty)
+            {
+                // Mostly the newest entries: those are the ones in memory, and the ones a write-out moves.
+                var newest = Volatile.Read(ref appended) - 1;
+                var batch = random.Next(2) == 0 ? random.Next(newest + 1) : Math.Max(0, newest - random.Next(IndexEntries.PendingEntriesMax));
+                if (log.FirstOffsetAtOrAfterTimestamp(TimestampOf(batch)) is var found && found != batch)
+                {
+                    failures.Enqueue($"timestamp of batch {batch} found offset {found}");
+                }
+
+                Interlocked.Increment(ref lookups);
+            }
+        })).ToList();
+
+        appender.Start();
+        readers.ForEach(r => r.Start());
+        Assert.True(appender.Join(TimeSpan.FromSeconds(60)), "the appender did not finish");
+        readers.ForEach(r => Assert.True(r.Join(TimeSpan.FromSeconds(60)), "a reader did not finish"));
+
+        Assert.Empty(failures);
+        Assert.True(lookups > 0);
+        Assert.Equal(batches, log.LogEndOffset);
+    }
+
+    private static void AppendBatches(Storage.PartitionLog log)
+    {
+        for (var i = 0; i < Batches; i++)
+        {
+            log.Append(Build($"r{i}", 1, baseTimestampMs: TimestampOf(i)));
+        }
+    }
+
+    private static long TimestampOf(int batch) => 10_000 + (batch * 10L);
+
+    /// <summary>
+    /// Offsets by timestamp go through both indexes; an old offset is looked up in the offset index (the recent-batch
+    /// ring holds only the newest). Both reach entries in the files and in memory.
+    /// </summary>
+    private static void AssertLookups(Storage.PartitionLog log)
+    {
+        foreach (var batch in new[] { 1, 100, 300, WrittenEntries - 1, WrittenEntries + 1, WrittenEntries + 20, Batches - 1 })
+        {
+            Assert.Equal(batch, log.FirstOffsetAtOrAfterTimestamp(TimestampOf(batch)));
+            Assert.Equal(batch, log.FirstOffsetAtOrAfterTimestamp(TimestampOf(batch) - 5));
+        }
+
+        foreach (var offset in new long[] { 0, 7, 150, 299 })
+        {
+            Assert.Equal([(offset, $"r{offset}-0")], ReadRecords(log.Read(offset, 1).Records));
+        }
+    }
+
+    private static byte[] IndexFile(StorageTarget target) => target.ReadFile(target.SegmentFile(Topic, 0, 0, ".index"));
+
+    private static byte[] TimeIndexFile(StorageTarget target) => target.ReadFile(target.SegmentFile(Topic, 0, 0, ".timeindex"));
+}
