@@ -13,10 +13,12 @@ namespace Tributary.Server.Networking;
 public sealed class BlockMemoryPool(int pooledBlocksMax) : MemoryPool<byte>
 {
     /// <summary>
-    /// Size of one block, in bytes: the most a single socket receive reads. 64 KiB, where Kestrel's own pool uses
-    /// 4 KiB: a produce request of 1 MB then takes 16 receives instead of 256.
+    /// Size of one block, in bytes: the most a single socket receive reads. 256 KiB, where Kestrel's own pool uses
+    /// 4 KiB: a produce request of 1 MB takes 4 receives instead of 256. It was 64 KiB until a paced produce of 128 KiB
+    /// requests showed fewer receives, wake-ups and broker CPU with 256 (bench/README.md, sixteenth round). An idle
+    /// connection still holds no block.
     /// </summary>
-    public const int BlockBytes = 64 * 1024;
+    public const int BlockBytes = 256 * 1024;
 
     private readonly ConcurrentQueue<Block> _idle = new();
     private int _idleCount;

@@ -575,7 +575,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     /// <summary>
     /// A response spread over several blocks leaves in one gathering send per <see cref="SendSegmentsMax"/> blocks
     /// rather than one send per block: a fetch response of megabytes crosses the kernel's TCP path a few times, not
-    /// once per 64 KiB. On the connection's own thread it completes before it returns.
+    /// once per block. On the connection's own thread it completes before it returns.
     /// </summary>
     private async Task SendGatheredAsync(ReadOnlySequence<byte> buffer)
     {
