@@ -102,7 +102,11 @@ LOADS=$(jq -s -r 'map(.loadavg) | "\(min)-\(max)"' "$IN")
   echo "|---:|---:|---|---:|---:|---|---|"
   echo "| 1000 B | $(fmt "$(get "$s" records_per_s)") | $(get "$s" produce_p50_ms) / $(get "$s" produce_p99_ms), $(get "$s" e2e_p99_ms) | $(fmt "$(get "$h" rate_target)") | $(fmt "$(get "$h" records_per_s)") | $(get "$h" produce_p50_ms) / $(get "$h" produce_p99_ms) / $(get "$h" produce_p999_ms) | $(get "$h" e2e_p50_ms) / $(get "$h" e2e_p99_ms) |"
   echo
-  echo "Every paced 1 KB run, by repetition. \"VM paused\" counts the stretches of over 5 ms in which neither vCPU took"
+  echo "Every paced 1 KB run, by repetition. The goals are judged on the runs without observers; right after each one,"
+  echo "its \"-observed\" twin runs at the same pace with perf recording the whole VM, dotnet-counters reading the broker"
+  echo "and the runner logging every request, which fill the columns below. The observers cost this VM CPU of its own,"
+  echo "so a twin's latencies are higher than its clean run's (bench/README, sixteenth round)."
+  echo "\"VM paused\" counts the stretches of over 5 ms in which neither vCPU took"
   echo "a single sample of \`perf record -a -F 1000\` (cpu-clock, which samples an idle CPU too): the host did not run"
   echo "this VM at all, and a request in flight waited out the pause. Their total and the longest. The host counts the"
   echo "disk writes it does for the VM against the VM's CPU time (bench/README, eleventh round), so these come with load."
@@ -121,7 +125,7 @@ LOADS=$(jq -s -r 'map(.loadavg) | "\(min)-\(max)"' "$IN")
   echo
   echo "| Run | rep | paced at (rec/s) | delivered (rec/s) | produce p50 / p99 / p99.9 ms | broker's own p99 ms, median / max of seconds | VM paused: count, total ms, longest ms | over 2 ms: requests, in a pause, in one 10 ms of 100, of all | host steal % |"
   echo "|---|---:|---:|---:|---|---|---|---|---:|"
-  jq -r -s 'map(select(.label == "tributary-half-1000" or .label == "tributary-halfsustained-1000")) | sort_by(.label, .rep)[]
+  jq -r -s 'map(select(.label | test("^tributary-(half|halfsustained)-1000(-observed)?$"))) | sort_by((.label | sub("-observed$"; "")), .rep, .label)[]
     | "| \(.label | sub("tributary-"; "")) | \(.rep) | \(.rate_target) | \(.records_per_s) | \(.produce_p50_ms) / \(.produce_p99_ms) / \(.produce_p999_ms) | \(.broker_produce_p99_ms // "n/a") / \(.broker_produce_p99_max_ms // "n/a") | \(if .vm_pauses == null then "n/a" else "\(.vm_pauses), \(.vm_paused_ms), \(.vm_pause_max_ms)" end) | \(if .requests_logged == null then "n/a" else "\(.requests_over_2ms), \(.requests_over_2ms_in_pause), \(.requests_over_2ms_in_cycle_window // "n/a"), \(.requests_logged)" end) | \(.steal_pct // "n/a") |"' "$IN"
   echo
   echo "Peers' latencies for reference (their own tools' definitions): Redis XADD P64 1000 B p50 / p99"
