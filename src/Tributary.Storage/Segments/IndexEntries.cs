@@ -42,7 +42,7 @@ internal sealed class IndexEntries : IDisposable
     /// <summary>Entries in the index, those in memory included.</summary>
     public int Count => Volatile.Read(ref _count);
 
-    /// <summary>Entries not yet in the file.</summary>
+    /// <summary>Entries not yet in the file (appender only).</summary>
     public int PendingCount => _count - _pending.FirstIndex;
 
     /// <summary>Bytes in the file itself (entries in memory excluded).</summary>
