@@ -103,9 +103,13 @@ public sealed class IndexEntriesTests
         var appended = 1;
         var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
         var lookups = 0;
+        using var readersStarted = new CountdownEvent(2);
 
+        // The appender starts once both readers have made a lookup, so however fast the appends run, the lookups
+        // overlap them; it does not wait for the readers after that, so their reads race its write-outs.
         var appender = new Thread(() =>
         {
+            readersStarted.Wait(TimeSpan.FromSeconds(30));
             for (var i = 1; i < batches; i++)
             {
                 log.Append(Build($"r{i}", 1, baseTimestampMs: TimestampOf(i)));
@@ -115,7 +119,8 @@ public sealed class IndexEntriesTests
         var readers = Enumerable.Range(0, 2).Select(seed => new Thread(() =>
         {
             var random = new Random(seed);
-            while (Volatile.Read(ref appended) < batches && failures.IsEmpty)
+            var first = true;
+            while (first || (Volatile.Read(ref appended) < batches && failures.IsEmpty))
             {
                 // Mostly the newest entries: those are the ones in memory, and the ones a write-out moves.
                 var newest = Volatile.Read(ref appended) - 1;
@@ -126,6 +131,11 @@ public sealed class IndexEntriesTests
                 }
 
                 Interlocked.Increment(ref lookups);
+                if (first)
+                {
+                    first = false;
+                    readersStarted.Signal();
+                }
             }
         })).ToList();
 
@@ -135,7 +145,7 @@ public sealed class IndexEntriesTests
         readers.ForEach(r => Assert.True(r.Join(TimeSpan.FromSeconds(60)), "a reader did not finish"));
 
         Assert.Empty(failures);
-        Assert.True(lookups > 0);
+        Assert.True(lookups >= 2, $"{lookups} lookups");
         Assert.Equal(batches, log.LogEndOffset);
     }
 
