@@ -34,7 +34,7 @@ internal sealed class OffsetIndex : IDisposable
 
     public int EntryCount => _entries.Count;
 
-    /// <summary>Entries not yet written to the file.</summary>
+    /// <summary>Entries not yet written to the file (appender only).</summary>
     public int PendingCount => _entries.PendingCount;
 
     /// <summary>The last entry's position, or -1 when empty.</summary>

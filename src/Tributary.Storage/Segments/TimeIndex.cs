@@ -32,9 +32,6 @@ internal sealed class TimeIndex : IDisposable
 
     public int EntryCount => _entries.Count;
 
-    /// <summary>Entries not yet written to the file.</summary>
-    public int PendingCount => _entries.PendingCount;
-
     /// <summary>Timestamp of the last entry, or -1 when empty.</summary>
     public long LastTimestampMs => _lastTimestampMs;
 
