@@ -213,11 +213,21 @@ public sealed class PartitionLog : IDisposable
         var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var active = RollIfNeeded(batches.Length, nextOffset - 1, config, nowMs);
         active.Append(span, config.IndexIntervalBytes, nowMs);
+        ReportIndexFailure(active);
         TrackProducers(batches);
         Volatile.Write(ref _logEndOffset, nextOffset);
         Volatile.Write(ref _highWatermark, nextOffset);
         Producers.PublishAfterHighWatermark();
         return (firstOffset, _logStartOffset);
+    }
+
+    /// <summary>Logs an index write-out the disk refused (the append itself stood); once until one succeeds again.</summary>
+    private void ReportIndexFailure(LogSegment segment)
+    {
+        if (segment.TakeIndexFailure() is { } failure)
+        {
+            StorageLog.IndexWriteOutFailed(_logger, failure, Topic, Partition, segment.BaseOffset);
+        }
     }
 
     private LogAppendResult AfterAppend(long firstOffset, long offsetCount, long? logAppendTimeMs, long logStartOffset, bool deferFlush)
@@ -683,6 +693,7 @@ public sealed class PartitionLog : IDisposable
                     segment.OnBecomeInactive();
                 }
 
+                ReportIndexFailure(segment);
                 if (problem is not null && !isLast)
                 {
                     // Offsets after a cut must not resume in a later segment: that would leave a hole in the log.
@@ -768,6 +779,7 @@ public sealed class PartitionLog : IDisposable
         }
 
         active.OnBecomeInactive();
+        ReportIndexFailure(active);
         var rolled = LogSegment.Create(_device, Directory, _logEndOffset, nowMs);
         _segments = [.. _segments, rolled];
         return rolled;

@@ -32,4 +32,8 @@ internal static partial class StorageLog
     [LoggerMessage(EventId = 3007, Level = LogLevel.Error,
         Message = "Partition {Topic}-{Partition}: an append listener threw")]
     public static partial void AppendListenerFailed(ILogger logger, Exception exception, string topic, int partition);
+
+    [LoggerMessage(EventId = 3008, Level = LogLevel.Warning,
+        Message = "Partition {Topic}-{Partition}: the indexes of segment {BaseOffset} could not be written; appends go on, lookups walk the log from the entries kept, and entries are left out until a write succeeds")]
+    public static partial void IndexWriteOutFailed(ILogger logger, Exception exception, string topic, int partition, long baseOffset);
 }

@@ -29,13 +29,13 @@ internal abstract class DelegatingFile(ILogFile inner) : ILogFile
 {
     public long Length => inner.Length;
 
-    public void Append(ReadOnlySpan<byte> data) => inner.Append(data);
+    public virtual void Append(ReadOnlySpan<byte> data) => inner.Append(data);
 
     public virtual int ReadAt(long position, Span<byte> destination) => inner.ReadAt(position, destination);
 
     public virtual void OnRead(string reader, long position) => inner.OnRead(reader, position);
 
-    public void Truncate(long length) => inner.Truncate(length);
+    public virtual void Truncate(long length) => inner.Truncate(length);
 
     public void Trim() => inner.Trim();
 

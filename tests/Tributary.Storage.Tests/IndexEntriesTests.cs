@@ -149,6 +149,108 @@ public sealed class IndexEntriesTests
         Assert.Equal(batches, log.LogEndOffset);
     }
 
+    /// <summary>
+    /// A disk that refuses the index files' write-outs (full, or failing) part way through a write: every append still
+    /// succeeds, with its offsets, the files keep whole entries only, the entries that did not fit are left out and the
+    /// index stays a right guide with a gap, one warning is logged, and once the disk takes writes again the index
+    /// grows on, a clean close writes it out and the next start loads it without a rebuild.
+    /// </summary>
+    [Theory]
+    [InlineData(DeviceKind.Memory)]
+    [InlineData(DeviceKind.File)]
+    public void An_index_the_disk_refuses_fails_no_append_and_lookups_still_find_every_batch(DeviceKind kind)
+    {
+        using var target = new StorageTarget(kind);
+        var device = new RefusingIndexDevice(target.Device);
+        var logs = new CapturingLoggerFactory();
+        const int before = 100;
+        const int refused = (2 * IndexEntries.PendingEntriesMax) + 30;
+        const int after = (2 * IndexEntries.PendingEntriesMax) + 10;
+        const int total = before + refused + after;
+        using (var manager = new LogManager(device, target.DataDirectory, Config, target.Time, logs))
+        {
+            var log = manager.GetOrCreate(Topic, 0, Config);
+            AppendRange(log, 0, before);
+
+            // Each refused write-out first lands 5 bytes: part of an entry, as a write cut short by a full disk.
+            device.Refuse = true;
+            AppendRange(log, before, before + refused);
+            Assert.Equal(before + refused, log.LogEndOffset);
+            Assert.Empty(IndexFile(target));
+            Assert.Empty(TimeIndexFile(target));
+            Assert.Single(logs.Messages, m => m.EventId == 3008);
+            AssertEveryBatch(log, before + refused);
+
+            device.Refuse = false;
+            AppendRange(log, before + refused, total);
+            Assert.Equal(total, log.LogEndOffset);
+            Assert.Single(logs.Messages, m => m.EventId == 3008);
+            var written = IndexFile(target);
+            Assert.NotEmpty(written);
+            Assert.Equal(0, written.Length % OffsetIndex.EntryBytes);
+            Assert.Equal(0, TimeIndexFile(target).Length % TimeIndex.EntryBytes);
+            AssertEveryBatch(log, total);
+        }
+
+        var index = IndexFile(target);
+        var entries = index.Length / OffsetIndex.EntryBytes;
+        Assert.True(entries < total - 1, $"{entries} entries: the refused ones should have been left out");
+        for (var i = 1; i < entries; i++)
+        {
+            // Increasing in both fields, across the gap.
+            Assert.True(BinaryPrimitives.ReadInt32BigEndian(index.AsSpan(i * 8)) > BinaryPrimitives.ReadInt32BigEndian(index.AsSpan((i - 1) * 8)));
+            Assert.True(BinaryPrimitives.ReadInt32BigEndian(index.AsSpan((i * 8) + 4)) > BinaryPrimitives.ReadInt32BigEndian(index.AsSpan(((i - 1) * 8) + 4)));
+        }
+
+        using (var reopened = new LogManager(device, target.DataDirectory, Config, target.Time, logs))
+        {
+            Assert.True(reopened.LoadedAfterCleanShutdown);
+            Assert.DoesNotContain(logs.Messages, m => m.EventId is 3001 or 3003); // neither truncated nor rebuilt
+            Assert.True(reopened.TryGet(Topic, 0, out var log));
+            AssertEveryBatch(log, total);
+        }
+    }
+
+    /// <summary>
+    /// A clean close while the disk still refuses the index: the close fails rather than promise that the indexes and
+    /// their log agree, no clean-shutdown marker is written, and the next start recovers every batch.
+    /// </summary>
+    [Fact]
+    public void A_close_the_index_disk_refuses_leaves_no_clean_marker_and_the_next_start_recovers()
+    {
+        using var target = new StorageTarget(DeviceKind.Memory);
+        var device = new RefusingIndexDevice(target.Device);
+        var manager = new LogManager(device, target.DataDirectory, Config, target.Time);
+        AppendRange(manager.GetOrCreate(Topic, 0, Config), 0, 50);
+        device.Refuse = true;
+
+        Assert.Throws<IOException>(manager.Dispose);
+        StorageTarget.Crash(manager);
+        device.Refuse = false;
+
+        using var reopened = new LogManager(device, target.DataDirectory, Config, target.Time);
+        Assert.False(reopened.LoadedAfterCleanShutdown);
+        Assert.True(reopened.TryGet(Topic, 0, out var log));
+        AssertEveryBatch(log, 50);
+    }
+
+    private static void AppendRange(Storage.PartitionLog log, int from, int to)
+    {
+        for (var i = from; i < to; i++)
+        {
+            log.Append(Build($"r{i}", 1, baseTimestampMs: TimestampOf(i)));
+        }
+    }
+
+    private static void AssertEveryBatch(Storage.PartitionLog log, int batches)
+    {
+        for (var i = 0; i < batches; i++)
+        {
+            Assert.Equal(i, log.FirstOffsetAtOrAfterTimestamp(TimestampOf(i)));
+            Assert.Equal([((long)i, $"r{i}-0")], ReadRecords(log.Read(i, 1).Records));
+        }
+    }
+
     private static void AppendBatches(Storage.PartitionLog log)
     {
         for (var i = 0; i < Batches; i++)
@@ -180,4 +282,33 @@ public sealed class IndexEntriesTests
     private static byte[] IndexFile(StorageTarget target) => target.ReadFile(target.SegmentFile(Topic, 0, 0, ".index"));
 
     private static byte[] TimeIndexFile(StorageTarget target) => target.ReadFile(target.SegmentFile(Topic, 0, 0, ".timeindex"));
+
+    /// <summary>
+    /// Index files (<c>.index</c>, <c>.timeindex</c>) that, while <see cref="Refuse"/> is set, take the first 5 bytes of
+    /// an append and then throw as a full disk does; log files are never refused.
+    /// </summary>
+    private sealed class RefusingIndexDevice(Devices.ILogDevice inner) : DelegatingDevice(inner)
+    {
+        public volatile bool Refuse;
+
+        public override Devices.ILogFile OpenFile(string path) =>
+            path.EndsWith(".index", StringComparison.Ordinal) || path.EndsWith(".timeindex", StringComparison.Ordinal)
+                ? new RefusingFile(base.OpenFile(path), this)
+                : base.OpenFile(path);
+
+        private sealed class RefusingFile(Devices.ILogFile inner, RefusingIndexDevice device) : DelegatingFile(inner)
+        {
+            public override void Append(ReadOnlySpan<byte> data)
+            {
+                if (!device.Refuse)
+                {
+                    base.Append(data);
+                    return;
+                }
+
+                base.Append(data[..Math.Min(5, data.Length)]);
+                throw new IOException("No space left on device");
+            }
+        }
+    }
 }

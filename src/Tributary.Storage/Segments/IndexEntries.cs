@@ -14,8 +14,15 @@ namespace Tributary.Storage.Segments;
 /// segment's indexes from the log anyway. Segments the log has rolled past have all their entries in the file.
 /// </para>
 /// <para>
-/// One appender (the partition's append lock holder) calls <see cref="Append"/>, <see cref="WriteOut"/> and
-/// <see cref="Clear"/>; any number of readers call <see cref="Read"/> without locks. The appender fills a buffer the
+/// A write-out the file refuses (a full or failing disk) fails no append: the entries stay in memory, where lookups
+/// find them, the file is cut back to the entries it held before, and an entry that finds the buffer full while the
+/// file still refuses is left out (<see cref="TryAppend"/>), so memory stays bounded and the index stays a sparse guide
+/// with a gap. The next entry tries the write-out again. A log append whose bytes are in the log is never reported as
+/// failed because its index entry could not be written.
+/// </para>
+/// <para>
+/// One appender (the partition's append lock holder) calls <see cref="TryAppend"/>, <see cref="TryWriteOut"/>,
+/// <see cref="Flush"/> and <see cref="Clear"/>; any number of readers call <see cref="Read"/> without locks. The appender fills a buffer the
 /// readers can see, writes an entry before the count that publishes it, and on a write-out appends the buffer to the
 /// file before it publishes a fresh buffer; a buffer once replaced is never written again, so a reader holding it
 /// still reads the right bytes.
@@ -30,6 +37,9 @@ internal sealed class IndexEntries : IDisposable
     private readonly int _entryBytes;
     private Pending _pending;
     private int _count;
+    private bool _failing;
+    private bool _failureUnreported;
+    private IOException? _lastFailure;
 
     public IndexEntries(ILogFile file, int entryBytes)
     {
@@ -48,8 +58,11 @@ internal sealed class IndexEntries : IDisposable
     /// <summary>Bytes in the file itself (entries in memory excluded).</summary>
     public long FileLength => _file.Length;
 
-    /// <summary>Appender only: adds an entry of exactly the entry size, writing the buffer out first if it is full.</summary>
-    public void Append(ReadOnlySpan<byte> entry)
+    /// <summary>
+    /// Appender only: adds an entry of exactly the entry size, writing the buffer out first if it is full. False when
+    /// the buffer is full and the file refuses its write-out: the entry is left out (see the class remarks).
+    /// </summary>
+    public bool TryAppend(ReadOnlySpan<byte> entry)
     {
         if (entry.Length != _entryBytes)
         {
@@ -60,7 +73,11 @@ internal sealed class IndexEntries : IDisposable
         var slot = _count - pending.FirstIndex;
         if ((slot + 1) * _entryBytes > pending.Bytes.Length)
         {
-            WriteOut();
+            if (!TryWriteOut())
+            {
+                return false;
+            }
+
             pending = new Pending(new byte[PendingEntriesMax * _entryBytes], _count);
             Volatile.Write(ref _pending, pending);
             slot = 0;
@@ -70,23 +87,69 @@ internal sealed class IndexEntries : IDisposable
 
         // Published after the bytes are in place: a concurrent lookup never reads a half-written entry.
         Volatile.Write(ref _count, _count + 1);
+        return true;
     }
 
     /// <summary>
     /// Appender only: appends the entries held in memory to the file and lets their buffer go (the next
-    /// <see cref="Append"/> takes a new one), so a segment that takes no more entries holds no buffer.
+    /// <see cref="TryAppend"/> takes a new one), so a segment that takes no more entries holds no buffer. False when
+    /// the file refused them: they stay in memory, the file is cut back to the entries it held, and the failure waits
+    /// in <see cref="TakeWriteOutFailure"/> if the previous write-out succeeded.
     /// </summary>
-    public void WriteOut()
+    public bool TryWriteOut()
     {
         var pending = _pending;
         var entries = _count - pending.FirstIndex;
         if (entries == 0)
         {
-            return;
+            return true;
         }
 
-        _file.Append(pending.Bytes.AsSpan(0, entries * _entryBytes));
+        var fileBytes = (long)pending.FirstIndex * _entryBytes;
+        try
+        {
+            _file.Append(pending.Bytes.AsSpan(0, entries * _entryBytes));
+        }
+        catch (IOException e)
+        {
+            // A write that stopped part way may have left some entries, or part of one, behind the last whole entry.
+            try
+            {
+                _file.Truncate(fileBytes);
+            }
+            catch (IOException)
+            {
+                // The next write-out appends at the same place; a load finds a torn tail and rebuilds the index.
+            }
+
+            _lastFailure = e;
+            if (!_failing)
+            {
+                _failing = true;
+                _failureUnreported = true;
+            }
+
+            return false;
+        }
+
+        _failing = false;
         Volatile.Write(ref _pending, new Pending([], _count));
+        return true;
+    }
+
+    /// <summary>
+    /// Appender only: the failure of the first write-out the file refused since the last one it took, once; null when
+    /// there is none to report. Callers log it, so a disk that keeps refusing logs once, not once per entry.
+    /// </summary>
+    public IOException? TakeWriteOutFailure()
+    {
+        if (!_failureUnreported)
+        {
+            return null;
+        }
+
+        _failureUnreported = false;
+        return _lastFailure;
     }
 
     /// <summary>Copies entry <paramref name="index"/> (below <see cref="Count"/>) into <paramref name="destination"/>.</summary>
@@ -115,10 +178,17 @@ internal sealed class IndexEntries : IDisposable
         _file.Truncate(0);
     }
 
-    /// <summary>Appender only: writes the entries held in memory out and makes the file durable (fsync).</summary>
+    /// <summary>
+    /// Appender only: writes the entries held in memory out and makes the file durable (fsync). Throws when the file
+    /// refuses them, since the caller (a clean close) is about to promise that the index and its log agree.
+    /// </summary>
     public void Flush()
     {
-        WriteOut();
+        if (!TryWriteOut())
+        {
+            throw new IOException($"the index file refused its entries: {_lastFailure?.Message}", _lastFailure);
+        }
+
         _file.Flush();
     }
 

@@ -490,11 +490,22 @@ internal sealed class LogSegment : IDisposable
         _timeIndex.Dispose();
     }
 
-    /// <summary>Writes the index entries held in memory to their files (appender only; see <see cref="IndexEntries"/>).</summary>
+    /// <summary>
+    /// Appender only: the first failure of an index write-out since the indexes last took one, once, or null. An index
+    /// the disk refuses fails no append (<see cref="IndexEntries"/>); the partition logs this.
+    /// </summary>
+    public IOException? TakeIndexFailure() => _offsetIndex.TakeWriteOutFailure() ?? _timeIndex.TakeWriteOutFailure();
+
+    /// <summary>
+    /// Writes the index entries held in memory to their files (appender only; see <see cref="IndexEntries"/>). The time
+    /// index only after the offset index took its entries, so its file never holds entries the offset index's lacks.
+    /// </summary>
     private void WriteOutIndexes()
     {
-        _offsetIndex.WriteOut();
-        _timeIndex.WriteOut();
+        if (_offsetIndex.TryWriteOut())
+        {
+            _timeIndex.TryWriteOut();
+        }
     }
 
     private void IndexBatch(BatchPrefix prefix, long position, int indexIntervalBytes)
@@ -514,8 +525,12 @@ internal sealed class LogSegment : IDisposable
                 WriteOutIndexes();
             }
 
-            _offsetIndex.Append(prefix.LastOffset, checked((int)position));
-            _timeIndex.MaybeAppend(_largestTimestampMs, _offsetOfLargestTimestamp);
+            // An entry the disk refused is left out of both (IndexEntries); the next one is due after another interval.
+            if (_offsetIndex.TryAppend(prefix.LastOffset, checked((int)position)))
+            {
+                _timeIndex.MaybeAppend(_largestTimestampMs, _offsetOfLargestTimestamp);
+            }
+
             _bytesSinceLastIndexEntry = 0;
         }
 

@@ -9,7 +9,7 @@ namespace Tributary.Storage.Segments;
 /// As in Kafka, an entry names a batch's last offset and that batch's start position, and entries strictly increase
 /// in both fields. Lookups binary-search the file itself with positional reads, so memory use does not grow with
 /// the log; the OS page cache keeps hot index pages in memory. The newest entries wait in memory until
-/// <see cref="IndexEntries.PendingEntriesMax"/> have gathered or the segment is flushed or rolled (<see cref="WriteOut"/>).
+/// <see cref="IndexEntries.PendingEntriesMax"/> have gathered or the segment is flushed or rolled (<see cref="TryWriteOut"/>).
 /// </summary>
 internal sealed class OffsetIndex : IDisposable
 {
@@ -62,7 +62,11 @@ internal sealed class OffsetIndex : IDisposable
             && _lastPosition < logBytes;
     }
 
-    public void Append(long offset, int position)
+    /// <summary>
+    /// Adds an entry; false when it was left out because the file refused the write-out of a full buffer
+    /// (<see cref="IndexEntries"/>): the index stays sparse and right, with a gap.
+    /// </summary>
+    public bool TryAppend(long offset, int position)
     {
         if (offset <= _lastOffset || position <= _lastPosition)
         {
@@ -73,9 +77,14 @@ internal sealed class OffsetIndex : IDisposable
         Span<byte> entry = stackalloc byte[EntryBytes];
         BinaryPrimitives.WriteInt32BigEndian(entry, checked((int)(offset - _baseOffset)));
         BinaryPrimitives.WriteInt32BigEndian(entry[4..], position);
-        _entries.Append(entry);
+        if (!_entries.TryAppend(entry))
+        {
+            return false;
+        }
+
         _lastOffset = offset;
         _lastPosition = position;
+        return true;
     }
 
     /// <summary>Position of the last indexed batch whose last offset is at most <paramref name="offset"/>, else 0.</summary>
@@ -109,8 +118,11 @@ internal sealed class OffsetIndex : IDisposable
         _lastPosition = -1;
     }
 
-    /// <summary>Writes the entries held in memory to the file (appender only).</summary>
-    public void WriteOut() => _entries.WriteOut();
+    /// <summary>Writes the entries held in memory to the file (appender only); false when the file refused them.</summary>
+    public bool TryWriteOut() => _entries.TryWriteOut();
+
+    /// <summary>A write-out failure not yet reported, once (appender only; <see cref="IndexEntries.TakeWriteOutFailure"/>).</summary>
+    public IOException? TakeWriteOutFailure() => _entries.TakeWriteOutFailure();
 
     /// <summary>Writes the entries held in memory to the file and makes it durable (appender only).</summary>
     public void Flush() => _entries.Flush();

@@ -54,7 +54,10 @@ internal sealed class TimeIndex : IDisposable
             && _lastOffset < nextOffset;
     }
 
-    /// <summary>Adds an entry when <paramref name="timestampMs"/> is larger than the last one; otherwise nothing.</summary>
+    /// <summary>
+    /// Adds an entry when <paramref name="timestampMs"/> is larger than the last one; otherwise nothing. An entry the
+    /// full buffer cannot take while the file refuses its write-out is left out (<see cref="IndexEntries"/>).
+    /// </summary>
     public void MaybeAppend(long timestampMs, long offset)
     {
         if (timestampMs <= _lastTimestampMs || offset < _lastOffset)
@@ -65,9 +68,11 @@ internal sealed class TimeIndex : IDisposable
         Span<byte> entry = stackalloc byte[EntryBytes];
         BinaryPrimitives.WriteInt64BigEndian(entry, timestampMs);
         BinaryPrimitives.WriteInt32BigEndian(entry[8..], checked((int)(offset - _baseOffset)));
-        _entries.Append(entry);
-        _lastTimestampMs = timestampMs;
-        _lastOffset = offset;
+        if (_entries.TryAppend(entry))
+        {
+            _lastTimestampMs = timestampMs;
+            _lastOffset = offset;
+        }
     }
 
     /// <summary>
@@ -105,8 +110,11 @@ internal sealed class TimeIndex : IDisposable
         _lastOffset = _baseOffset;
     }
 
-    /// <summary>Writes the entries held in memory to the file (appender only).</summary>
-    public void WriteOut() => _entries.WriteOut();
+    /// <summary>Writes the entries held in memory to the file (appender only); false when the file refused them.</summary>
+    public bool TryWriteOut() => _entries.TryWriteOut();
+
+    /// <summary>A write-out failure not yet reported, once (appender only; <see cref="IndexEntries.TakeWriteOutFailure"/>).</summary>
+    public IOException? TakeWriteOutFailure() => _entries.TakeWriteOutFailure();
 
     /// <summary>Writes the entries held in memory to the file and makes it durable (appender only).</summary>
     public void Flush() => _entries.Flush();
