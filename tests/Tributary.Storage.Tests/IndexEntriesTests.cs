@@ -161,7 +161,7 @@ public sealed class IndexEntriesTests
     public void An_index_the_disk_refuses_fails_no_append_and_lookups_still_find_every_batch(DeviceKind kind)
     {
         using var target = new StorageTarget(kind);
-        var device = new RefusingIndexDevice(target.Device);
+        var device = new RefusingDevice(target.Device, ".index", ".timeindex");
         var logs = new CapturingLoggerFactory();
         const int before = 100;
         const int refused = (2 * IndexEntries.PendingEntriesMax) + 30;
@@ -219,7 +219,7 @@ public sealed class IndexEntriesTests
     public void A_close_the_index_disk_refuses_leaves_no_clean_marker_and_the_next_start_recovers()
     {
         using var target = new StorageTarget(DeviceKind.Memory);
-        var device = new RefusingIndexDevice(target.Device);
+        var device = new RefusingDevice(target.Device, ".index", ".timeindex");
         var manager = new LogManager(device, target.DataDirectory, Config, target.Time);
         AppendRange(manager.GetOrCreate(Topic, 0, Config), 0, 50);
         device.Refuse = true;
@@ -232,6 +232,38 @@ public sealed class IndexEntriesTests
         Assert.False(reopened.LoadedAfterCleanShutdown);
         Assert.True(reopened.TryGet(Topic, 0, out var log));
         AssertEveryBatch(log, 50);
+    }
+
+    /// <summary>
+    /// The same for the log file itself: an append the disk refuses part way fails, leaves no part of its batch behind
+    /// for the next append to follow, takes no offsets, and the log goes on once the disk takes writes again.
+    /// </summary>
+    [Theory]
+    [InlineData(DeviceKind.Memory)]
+    [InlineData(DeviceKind.File)]
+    public void A_log_append_the_disk_refuses_fails_and_leaves_nothing_behind(DeviceKind kind)
+    {
+        using var target = new StorageTarget(kind);
+        var device = new RefusingDevice(target.Device, ".log");
+        using (var manager = new LogManager(device, target.DataDirectory, Config, target.Time))
+        {
+            var log = manager.GetOrCreate(Topic, 0, Config);
+            AppendRange(log, 0, 20);
+            var logBytes = target.ReadFile(target.SegmentFile(Topic, 0, 0, ".log")).Length;
+
+            device.Refuse = true;
+            Assert.Throws<IOException>(() => log.Append(Build("refused", 1, baseTimestampMs: TimestampOf(20))));
+            Assert.Equal(20, log.LogEndOffset);
+            Assert.Equal(logBytes, target.ReadFile(target.SegmentFile(Topic, 0, 0, ".log")).Length);
+
+            device.Refuse = false;
+            AppendRange(log, 20, 40);
+            AssertEveryBatch(log, 40);
+        }
+
+        using var reopened = new LogManager(device, target.DataDirectory, Config, target.Time);
+        Assert.True(reopened.TryGet(Topic, 0, out var loaded));
+        AssertEveryBatch(loaded, 40);
     }
 
     private static void AppendRange(Storage.PartitionLog log, int from, int to)
@@ -284,19 +316,19 @@ public sealed class IndexEntriesTests
     private static byte[] TimeIndexFile(StorageTarget target) => target.ReadFile(target.SegmentFile(Topic, 0, 0, ".timeindex"));
 
     /// <summary>
-    /// Index files (<c>.index</c>, <c>.timeindex</c>) that, while <see cref="Refuse"/> is set, take the first 5 bytes of
-    /// an append and then throw as a full disk does; log files are never refused.
+    /// Files with one of <paramref name="suffixes"/> that, while <see cref="Refuse"/> is set, take the first 5 bytes of
+    /// an append and then throw as a full disk does; other files are never refused.
     /// </summary>
-    private sealed class RefusingIndexDevice(Devices.ILogDevice inner) : DelegatingDevice(inner)
+    private sealed class RefusingDevice(Devices.ILogDevice inner, params string[] suffixes) : DelegatingDevice(inner)
     {
         public volatile bool Refuse;
 
         public override Devices.ILogFile OpenFile(string path) =>
-            path.EndsWith(".index", StringComparison.Ordinal) || path.EndsWith(".timeindex", StringComparison.Ordinal)
+            suffixes.Any(suffix => path.EndsWith(suffix, StringComparison.Ordinal))
                 ? new RefusingFile(base.OpenFile(path), this)
                 : base.OpenFile(path);
 
-        private sealed class RefusingFile(Devices.ILogFile inner, RefusingIndexDevice device) : DelegatingFile(inner)
+        private sealed class RefusingFile(Devices.ILogFile inner, RefusingDevice device) : DelegatingFile(inner)
         {
             public override void Append(ReadOnlySpan<byte> data)
             {
