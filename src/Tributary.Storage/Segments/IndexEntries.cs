@@ -11,7 +11,8 @@ namespace Tributary.Storage.Segments;
 /// Entries still in memory are lost with the process, as a crash loses whatever the page cache had not written: an
 /// index is a sparse guide into its log, an index missing its newest entries still finds every batch (lookups and a
 /// clean load walk the log from the last entry they have), and recovery after an unclean stop rebuilds the active
-/// segment's indexes from the log anyway. Segments the log has rolled past have all their entries in the file.
+/// segment's indexes from the log anyway. Segments the log has rolled past have all their entries in the file, unless
+/// the disk refused them (below).
 /// </para>
 /// <para>
 /// A write-out the file refuses (a full or failing disk) fails no append: the entries stay in memory, where lookups
@@ -22,10 +23,10 @@ namespace Tributary.Storage.Segments;
 /// </para>
 /// <para>
 /// One appender (the partition's append lock holder) calls <see cref="TryAppend"/>, <see cref="TryWriteOut"/>,
-/// <see cref="Flush"/> and <see cref="Clear"/>; any number of readers call <see cref="Read"/> without locks. The appender fills a buffer the
-/// readers can see, writes an entry before the count that publishes it, and on a write-out appends the buffer to the
-/// file before it publishes a fresh buffer; a buffer once replaced is never written again, so a reader holding it
-/// still reads the right bytes.
+/// <see cref="Flush"/> and <see cref="Clear"/>; any number of readers call <see cref="Read"/> without locks. The
+/// appender fills a buffer the readers can see, writes an entry before the count that publishes it, and on a write-out
+/// appends the buffer to the file before it publishes a fresh buffer; a buffer once replaced is never written again,
+/// so a reader holding it still reads the right bytes.
 /// </para>
 /// </summary>
 internal sealed class IndexEntries : IDisposable
