@@ -195,10 +195,17 @@ public sealed partial class BrokerCore : IDisposable
 
     public void Dispose()
     {
-        Transactions.Dispose();
-        Groups.Dispose();
-        Logs.Dispose();
-        _directoryLock?.Dispose();
+        try
+        {
+            Transactions.Dispose();
+            Groups.Dispose();
+            Logs.Dispose();
+        }
+        finally
+        {
+            // Released even when a log could not be flushed, so an embedded broker can open the directory again.
+            _directoryLock?.Dispose();
+        }
     }
 
     [LoggerMessage(EventId = 120, Level = LogLevel.Information, Message = "Page-cache drop after read: {State} ({Reason})")]

@@ -143,7 +143,11 @@ public sealed class LogManager : IDisposable
         }
     }
 
-    /// <summary>Flushes and closes every log, then writes the clean-shutdown marker.</summary>
+    /// <summary>
+    /// Flushes and closes every log, then writes the clean-shutdown marker. A log whose flush the disk refuses is
+    /// closed all the same, logged, and the others are still flushed and closed; then no marker is written (the next
+    /// start recovers) and the first failure is thrown.
+    /// </summary>
     public void Dispose()
     {
         lock (_createLock)
@@ -154,12 +158,26 @@ public sealed class LogManager : IDisposable
             }
 
             _disposed = true;
+            Exception? firstFailure = null;
             foreach (var log in _logs.Values)
             {
-                log.Close();
+                try
+                {
+                    log.Close();
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    StorageLog.CloseFailed(_logger, e, log.Topic, log.Partition);
+                    firstFailure ??= e;
+                }
             }
 
             _logs.Clear();
+            if (firstFailure is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(firstFailure);
+            }
+
             using var marker = _device.OpenFile(Path.Combine(DataDirectory, CleanShutdownFileName));
             marker.Flush();
         }

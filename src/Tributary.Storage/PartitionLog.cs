@@ -535,23 +535,29 @@ public sealed class PartitionLog : IDisposable
                 return;
             }
 
-            _segments[^1].OnBecomeInactive();
-
-            // Flushed even when no records are pending: the final time-index entry just written must be on disk before
-            // the clean-shutdown marker promises that indexes and logs agree.
-            lock (_flushLock)
+            try
             {
-                var flushedOffset = Volatile.Read(ref _flushedOffset);
-                foreach (var segment in _segments)
+                _segments[^1].OnBecomeInactive();
+
+                // Flushed even when no records are pending: the final time-index entry just written must be on disk
+                // before the clean-shutdown marker promises that indexes and logs agree.
+                lock (_flushLock)
                 {
-                    if (segment.NextOffset >= flushedOffset || segment == _segments[^1])
+                    var flushedOffset = Volatile.Read(ref _flushedOffset);
+                    foreach (var segment in _segments)
                     {
-                        segment.Flush();
+                        if (segment.NextOffset >= flushedOffset || segment == _segments[^1])
+                        {
+                            segment.Flush();
+                        }
                     }
                 }
             }
-
-            DisposeSegments();
+            finally
+            {
+                // A flush the disk refused still closes the files (the caller then writes no clean-shutdown marker).
+                DisposeSegments();
+            }
         }
     }
 

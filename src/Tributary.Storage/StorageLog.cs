@@ -36,4 +36,8 @@ internal static partial class StorageLog
     [LoggerMessage(EventId = 3008, Level = LogLevel.Warning,
         Message = "Partition {Topic}-{Partition}: the indexes of segment {BaseOffset} could not be written; appends go on, lookups walk the log from the entries kept, and entries are left out until a write succeeds")]
     public static partial void IndexWriteOutFailed(ILogger logger, Exception exception, string topic, int partition, long baseOffset);
+
+    [LoggerMessage(EventId = 3009, Level = LogLevel.Error,
+        Message = "Partition {Topic}-{Partition}: could not be flushed at close; its files are closed, no clean-shutdown marker is written, and the next start recovers")]
+    public static partial void CloseFailed(ILogger logger, Exception exception, string topic, int partition);
 }

@@ -161,7 +161,7 @@ public sealed class IndexEntriesTests
     public void An_index_the_disk_refuses_fails_no_append_and_lookups_still_find_every_batch(DeviceKind kind)
     {
         using var target = new StorageTarget(kind);
-        var device = new RefusingDevice(target.Device, ".index", ".timeindex");
+        var device = new RefusingDevice(target.Device, IsIndexFile);
         var logs = new CapturingLoggerFactory();
         const int before = 100;
         const int refused = (2 * IndexEntries.PendingEntriesMax) + 30;
@@ -212,26 +212,34 @@ public sealed class IndexEntriesTests
     }
 
     /// <summary>
-    /// A clean close while the disk still refuses the index: the close fails rather than promise that the indexes and
-    /// their log agree, no clean-shutdown marker is written, and the next start recovers every batch.
+    /// A clean close while the disk still refuses one log's index: the close fails rather than promise that the indexes
+    /// and their log agree, the other log is still flushed and closed, one error is logged, no clean-shutdown marker is
+    /// written, and the next start recovers every batch of both.
     /// </summary>
     [Fact]
-    public void A_close_the_index_disk_refuses_leaves_no_clean_marker_and_the_next_start_recovers()
+    public void A_close_the_disk_refuses_for_one_log_still_closes_the_others_and_writes_no_clean_marker()
     {
         using var target = new StorageTarget(DeviceKind.Memory);
-        var device = new RefusingDevice(target.Device, ".index", ".timeindex");
-        var manager = new LogManager(device, target.DataDirectory, Config, target.Time);
+        var device = new RefusingDevice(target.Device, path => path.Contains($"{Topic}-0/", StringComparison.Ordinal) && IsIndexFile(path));
+        var logs = new CapturingLoggerFactory();
+        var manager = new LogManager(device, target.DataDirectory, Config, target.Time, logs);
         AppendRange(manager.GetOrCreate(Topic, 0, Config), 0, 50);
+        AppendRange(manager.GetOrCreate(Topic, 1, Config), 0, 50);
         device.Refuse = true;
 
         Assert.Throws<IOException>(manager.Dispose);
-        StorageTarget.Crash(manager);
+        Assert.Single(logs.Messages, m => m.EventId == 3009);
+        Assert.Equal(49 * OffsetIndex.EntryBytes, target.ReadFile(target.SegmentFile(Topic, 1, 0, ".index")).Length);
+        Assert.False(target.Device.FileExists(Path.Combine(target.DataDirectory, LogManager.CleanShutdownFileName)));
         device.Refuse = false;
 
         using var reopened = new LogManager(device, target.DataDirectory, Config, target.Time);
         Assert.False(reopened.LoadedAfterCleanShutdown);
-        Assert.True(reopened.TryGet(Topic, 0, out var log));
-        AssertEveryBatch(log, 50);
+        foreach (var partition in new[] { 0, 1 })
+        {
+            Assert.True(reopened.TryGet(Topic, partition, out var log));
+            AssertEveryBatch(log, 50);
+        }
     }
 
     /// <summary>
@@ -244,7 +252,7 @@ public sealed class IndexEntriesTests
     public void A_log_append_the_disk_refuses_fails_and_leaves_nothing_behind(DeviceKind kind)
     {
         using var target = new StorageTarget(kind);
-        var device = new RefusingDevice(target.Device, ".log");
+        var device = new RefusingDevice(target.Device, path => path.EndsWith(".log", StringComparison.Ordinal));
         using (var manager = new LogManager(device, target.DataDirectory, Config, target.Time))
         {
             var log = manager.GetOrCreate(Topic, 0, Config);
@@ -315,18 +323,19 @@ public sealed class IndexEntriesTests
 
     private static byte[] TimeIndexFile(StorageTarget target) => target.ReadFile(target.SegmentFile(Topic, 0, 0, ".timeindex"));
 
+    private static bool IsIndexFile(string path) =>
+        path.EndsWith(".index", StringComparison.Ordinal) || path.EndsWith(".timeindex", StringComparison.Ordinal);
+
     /// <summary>
-    /// Files with one of <paramref name="suffixes"/> that, while <see cref="Refuse"/> is set, take the first 5 bytes of
-    /// an append and then throw as a full disk does; other files are never refused.
+    /// Files whose path <paramref name="refuses"/> that, while <see cref="Refuse"/> is set, take the first 5 bytes of an
+    /// append and then throw as a full disk does; other files are never refused.
     /// </summary>
-    private sealed class RefusingDevice(Devices.ILogDevice inner, params string[] suffixes) : DelegatingDevice(inner)
+    private sealed class RefusingDevice(Devices.ILogDevice inner, Func<string, bool> refuses) : DelegatingDevice(inner)
     {
         public volatile bool Refuse;
 
         public override Devices.ILogFile OpenFile(string path) =>
-            suffixes.Any(suffix => path.EndsWith(suffix, StringComparison.Ordinal))
-                ? new RefusingFile(base.OpenFile(path), this)
-                : base.OpenFile(path);
+            refuses(path) ? new RefusingFile(base.OpenFile(path), this) : base.OpenFile(path);
 
         private sealed class RefusingFile(Devices.ILogFile inner, RefusingDevice device) : DelegatingFile(inner)
         {
