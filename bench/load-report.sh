@@ -203,9 +203,11 @@ dash() { [ "$1" = n/a ] && echo - || echo "$1"; }
   echo "# size produce_p50 produce_p99 produce_p999 e2e_p50 e2e_p99"
   for size in 100 1000 10000; do
     h="tributary-half-$size"
-    label=$([ "$size" = 100 ] && echo '"100 B"' || { [ "$size" = 1000 ] && echo '"1 KB"' || echo '"10 KB"'; })
+    label=$([ "$size" = 100 ] && echo '"100 B, half of burst"' || { [ "$size" = 1000 ] && echo '"1 KB, half of burst"' || echo '"10 KB, half of burst"'; })
     echo "$label $(dash "$(get "$h" produce_p50_ms)") $(dash "$(get "$h" produce_p99_ms)") $(dash "$(get "$h" produce_p999_ms)") $(dash "$(get "$h" e2e_p50_ms)") $(dash "$(get "$h" e2e_p99_ms)")"
   done
+  h="tributary-halfsustained-1000" # the pace the p99 goal is judged at
+  echo "\"1 KB, half of sustained\" $(dash "$(get "$h" produce_p50_ms)") $(dash "$(get "$h" produce_p99_ms)") $(dash "$(get "$h" produce_p999_ms)") $(dash "$(get "$h" e2e_p50_ms)") $(dash "$(get "$h" e2e_p99_ms)")"
 } >"$DAT.lat"
 
 if ! command -v gnuplot >/dev/null 2>&1; then
@@ -233,7 +235,7 @@ plot "$DAT" using 2:xtic(1) title "Tributary produce (acks=1, max)", \
      "" using 6 title "NATS JetStream async publish", \
      "" using 7 title "Tributary produce, fsync before ack"
 set output "$OUT/latency.png"
-set title "Tributary latency at half of the 1 GB burst max, with a tail consumer (ms, log scale; median run of $REPS)"
+set title "Tributary latency at half rate, with a tail consumer (ms, log scale; median run of $REPS)"
 set logscale y
 set yrange [*:*]
 set ylabel "ms"
