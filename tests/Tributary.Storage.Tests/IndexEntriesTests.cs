@@ -291,13 +291,7 @@ public sealed class IndexEntriesTests
         }
     }
 
-    private static void AppendBatches(Storage.PartitionLog log)
-    {
-        for (var i = 0; i < Batches; i++)
-        {
-            log.Append(Build($"r{i}", 1, baseTimestampMs: TimestampOf(i)));
-        }
-    }
+    private static void AppendBatches(Storage.PartitionLog log) => AppendRange(log, 0, Batches);
 
     private static long TimestampOf(int batch) => 10_000 + (batch * 10L);
 
