@@ -117,10 +117,20 @@ internal sealed class MessageEmitter
         Line();
         Line("using System.Buffers;");
         Line();
-        Line("namespace Tributary.Protocol.Messages;");
+        Line($"namespace Tributary.Protocol.{_spec.Namespace};");
         Line();
-        Open($"public sealed partial class {_spec.Name} : IKafkaMessage<{_spec.Name}>");
-        if (_spec.ApiKey is { } key && _spec.Type is "request" or "response")
+        if (_spec.IsCoordinatorRecord)
+        {
+            Open($"public sealed partial class {_spec.Name} : IKafkaMessage<{_spec.Name}>, ICoordinatorRecord");
+            Line($"public static short RecordType => {_spec.ApiKey};");
+            Line();
+        }
+        else
+        {
+            Open($"public sealed partial class {_spec.Name} : IKafkaMessage<{_spec.Name}>");
+        }
+
+        if (_spec.ApiKey is not null && _spec.Type is "request" or "response")
         {
             Line($"public static ApiKey ApiKey => ApiKey.{(_spec.Name.EndsWith("Request", StringComparison.Ordinal) ? _spec.Name[..^7] : _spec.Name[..^8])};");
             Line();
@@ -130,6 +140,13 @@ internal sealed class MessageEmitter
         Line();
         Line($"public static short HighestSupportedVersion => {_spec.ValidVersions.Max};");
         Line();
+        if (_spec.LatestVersionUnstable)
+        {
+            Line("/// <summary>The schema's latest version is unstable upstream: never advertise above this one.</summary>");
+            Line($"public static short HighestStableVersion => {_spec.HighestStableVersion};");
+            Line();
+        }
+
         Line($"/// <summary>First version that uses compact encodings and tagged fields; {short.MaxValue} when none does.</summary>");
         Line($"public static short FirstFlexibleVersion => {(_spec.FlexibleVersions.IsEmpty ? short.MaxValue : _spec.FlexibleVersions.Min)};");
         Line();
@@ -283,7 +300,7 @@ internal sealed class MessageEmitter
             ? own.Condition(_spec.ValidVersions) switch { "false" => "false", "true" => "flexible", var c => $"(flexible && ({c}))" }
             : "flexible";
 
-    private string StructClass(string type) => $"global::Tributary.Protocol.Messages.{_spec.Name}.{_classNames[type]}";
+    private string StructClass(string type) => $"global::Tributary.Protocol.{_spec.Namespace}.{_spec.Name}.{_classNames[type]}";
 
     private string ElementCsType(string type) => type switch
     {
@@ -606,10 +623,10 @@ internal sealed class MessageEmitter
 
     private void EmitRandomClass(string typeName, string methodName, List<FieldSpec> fields)
     {
-        Open($"public static Messages.{typeName} {methodName}(Random r, short version, int depth)");
+        Open($"public static {_spec.Namespace}.{typeName} {methodName}(Random r, short version, int depth)");
         Line($"var flexible = {Flexible};");
         Line("_ = flexible;");
-        Line($"var m = new Messages.{typeName}();");
+        Line($"var m = new {_spec.Namespace}.{typeName}();");
         foreach (var f in fields)
         {
             var present = f.IsTagged

@@ -95,6 +95,21 @@ internal sealed class MessageSpec
     public required List<(string Name, List<FieldSpec> Fields)> CommonStructs { get; init; }
     public required string FileName { get; init; }
 
+    /// <summary>The highest version is still in development upstream: not to be advertised.</summary>
+    public bool LatestVersionUnstable { get; init; }
+
+    /// <summary>A schema whose validVersions are "none": the API key is reserved but no version exists.</summary>
+    public bool IsRemoved => ValidVersions.IsEmpty;
+
+    /// <summary>A coordinator record of an internal topic (its <see cref="ApiKey"/> is the record type).</summary>
+    public bool IsCoordinatorRecord => Type is "coordinator-key" or "coordinator-value";
+
+    /// <summary>The namespace the class goes in, below Tributary.Protocol.</summary>
+    public string Namespace => IsCoordinatorRecord ? "CoordinatorRecords" : "Messages";
+
+    /// <summary>The highest version that may be advertised and served.</summary>
+    public short HighestStableVersion => LatestVersionUnstable ? (short)(ValidVersions.Max - 1) : ValidVersions.Max;
+
     public static MessageSpec Load(string path)
     {
         // The schema files are JSON with '//' comment lines (the license header among them): strip them first.
@@ -110,18 +125,24 @@ internal sealed class MessageSpec
             }
         }
 
+        var name = root.GetProperty("name").GetString()!;
         return new MessageSpec
         {
-            Name = root.GetProperty("name").GetString()!,
+            Name = name,
             Type = root.GetProperty("type").GetString()!,
             ApiKey = root.TryGetProperty("apiKey", out var k) ? short.Parse(k.ToString(), CultureInfo.InvariantCulture) : null,
-            ValidVersions = Versions.Parse(root.GetProperty("validVersions").GetString()),
+            ValidVersions = LegacyVersions.Extend(name, Versions.Parse(root.GetProperty("validVersions").GetString())),
             FlexibleVersions = Versions.Parse(root.TryGetProperty("flexibleVersions", out var f) ? f.GetString() : "none"),
-            Fields = ParseFields(root.GetProperty("fields")),
+            LatestVersionUnstable = Flag(root, "latestVersionUnstable"),
+            Fields = root.TryGetProperty("fields", out var fields) ? ParseFields(fields) : [],
             CommonStructs = common,
             FileName = Path.GetFileName(path),
         };
     }
+
+    /// <summary>A boolean attribute, which a few schemas write as a string ("true").</summary>
+    private static bool Flag(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var v) && (v.ValueKind == JsonValueKind.True || (v.ValueKind == JsonValueKind.String && bool.Parse(v.GetString()!)));
 
     private static List<FieldSpec> ParseFields(JsonElement array)
     {
@@ -139,8 +160,8 @@ internal sealed class MessageSpec
                 TaggedVersions = Versions.Parse(Str("taggedVersions")),
                 Tag = Str("tag") is { } tag ? int.Parse(tag, CultureInfo.InvariantCulture) : null,
                 Default = Str("default"),
-                Ignorable = e.TryGetProperty("ignorable", out var ig) && ig.GetBoolean(),
-                MapKey = e.TryGetProperty("mapKey", out var mk) && mk.GetBoolean(),
+                Ignorable = Flag(e, "ignorable"),
+                MapKey = Flag(e, "mapKey"),
                 FlexibleVersions = Str("flexibleVersions") is { } fv ? Versions.Parse(fv) : null,
                 Fields = e.TryGetProperty("fields", out var sub) ? ParseFields(sub) : null,
             });

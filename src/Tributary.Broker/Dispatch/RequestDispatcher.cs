@@ -25,6 +25,14 @@ public sealed partial class RequestDispatcher
         _logger = logger;
         foreach (var h in handlers)
         {
+            // A handler may serve versions below the schema's floor only where the codec defines them
+            // (LegacyVersions in the generator), and never above the highest stable version.
+            var api = KafkaApis.Find((short)h.Key) ?? throw new ArgumentException($"{h.Key} has no versions in the protocol", nameof(handlers));
+            if (h.MinVersion < api.LowestVersion || h.MaxVersion > api.HighestStableVersion || h.MinVersion > h.MaxVersion)
+            {
+                throw new ArgumentException($"{h.Key} handler declares v{h.MinVersion}-{h.MaxVersion}; the codec defines v{api.LowestVersion}-{api.HighestStableVersion}", nameof(handlers));
+            }
+
             _handlers[(int)h.Key] = h;
         }
 

@@ -13,7 +13,7 @@ public sealed partial class AddRaftVoterRequest : IKafkaMessage<AddRaftVoterRequ
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 0;
+    public static short HighestSupportedVersion => 1;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 0;
@@ -27,6 +27,8 @@ public sealed partial class AddRaftVoterRequest : IKafkaMessage<AddRaftVoterRequ
     public Guid VoterDirectoryId { get; set; }
 
     public List<global::Tributary.Protocol.Messages.AddRaftVoterRequest.Listener> Listeners { get; set; } = [];
+
+    public bool AckWhenCommitted { get; set; } = true;
 
     /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
     public List<RawTaggedField>? UnknownTaggedFields { get; set; }
@@ -53,6 +55,10 @@ public sealed partial class AddRaftVoterRequest : IKafkaMessage<AddRaftVoterRequ
                 list1.Add(global::Tributary.Protocol.Messages.AddRaftVoterRequest.Listener.Read(ref reader, version));
             }
             result.Listeners = list1;
+        }
+        if (version >= 1)
+        {
+            result.AckWhenCommitted = reader.ReadBool();
         }
         if (flexible)
         {
@@ -94,6 +100,14 @@ public sealed partial class AddRaftVoterRequest : IKafkaMessage<AddRaftVoterRequ
                 element3.Write(ref writer, version);
             }
         }
+        if (version >= 1)
+        {
+            writer.WriteBool(AckWhenCommitted);
+        }
+        else if (!AckWhenCommitted)
+        {
+            throw new ProtocolException($"AddRaftVoterRequest.AckWhenCommitted has a non-default value that version {version} cannot carry");
+        }
         if (flexible)
         {
             var taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -109,7 +123,7 @@ public sealed partial class AddRaftVoterRequest : IKafkaMessage<AddRaftVoterRequ
 
     public bool EqualsDefault()
     {
-        return !(ClusterId != "" || TimeoutMs != 0 || VoterId != 0 || VoterDirectoryId != Guid.Empty || Listeners is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
+        return !(ClusterId != "" || TimeoutMs != 0 || VoterId != 0 || VoterDirectoryId != Guid.Empty || Listeners is { Count: > 0 } || !AckWhenCommitted || UnknownTaggedFields is { Count: > 0 });
     }
 
     public sealed partial class Listener

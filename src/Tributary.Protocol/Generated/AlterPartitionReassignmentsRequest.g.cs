@@ -13,12 +13,14 @@ public sealed partial class AlterPartitionReassignmentsRequest : IKafkaMessage<A
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 0;
+    public static short HighestSupportedVersion => 1;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 0;
 
     public int TimeoutMs { get; set; } = 60000;
+
+    public bool AllowReplicationFactorChange { get; set; } = true;
 
     public List<global::Tributary.Protocol.Messages.AlterPartitionReassignmentsRequest.ReassignableTopic> Topics { get; set; } = [];
 
@@ -31,6 +33,10 @@ public sealed partial class AlterPartitionReassignmentsRequest : IKafkaMessage<A
         var flexible = true;
         _ = flexible;
         result.TimeoutMs = reader.ReadInt32();
+        if (version >= 1)
+        {
+            result.AllowReplicationFactorChange = reader.ReadBool();
+        }
         var count0 = reader.ReadArrayLength(flexible);
         if (count0 < 0)
         {
@@ -70,6 +76,14 @@ public sealed partial class AlterPartitionReassignmentsRequest : IKafkaMessage<A
         var flexible = true;
         _ = flexible;
         writer.WriteInt32(TimeoutMs);
+        if (version >= 1)
+        {
+            writer.WriteBool(AllowReplicationFactorChange);
+        }
+        else if (!AllowReplicationFactorChange)
+        {
+            throw new ProtocolException($"AlterPartitionReassignmentsRequest.AllowReplicationFactorChange has a non-default value that version {version} cannot carry");
+        }
         if (Topics is null)
         {
             throw new ProtocolException($"Topics is null, which version {version} does not allow");
@@ -97,7 +111,7 @@ public sealed partial class AlterPartitionReassignmentsRequest : IKafkaMessage<A
 
     public bool EqualsDefault()
     {
-        return !(TimeoutMs != 60000 || Topics is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
+        return !(TimeoutMs != 60000 || !AllowReplicationFactorChange || Topics is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
     }
 
     public sealed partial class ReassignableTopic

@@ -13,12 +13,14 @@ public sealed partial class AlterPartitionReassignmentsResponse : IKafkaMessage<
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 0;
+    public static short HighestSupportedVersion => 1;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 0;
 
     public int ThrottleTimeMs { get; set; }
+
+    public bool AllowReplicationFactorChange { get; set; } = true;
 
     public short ErrorCode { get; set; }
 
@@ -35,6 +37,10 @@ public sealed partial class AlterPartitionReassignmentsResponse : IKafkaMessage<
         var flexible = true;
         _ = flexible;
         result.ThrottleTimeMs = reader.ReadInt32();
+        if (version >= 1)
+        {
+            result.AllowReplicationFactorChange = reader.ReadBool();
+        }
         result.ErrorCode = reader.ReadInt16();
         result.ErrorMessage = reader.ReadNullableString(flexible);
         var count0 = reader.ReadArrayLength(flexible);
@@ -76,6 +82,10 @@ public sealed partial class AlterPartitionReassignmentsResponse : IKafkaMessage<
         var flexible = true;
         _ = flexible;
         writer.WriteInt32(ThrottleTimeMs);
+        if (version >= 1)
+        {
+            writer.WriteBool(AllowReplicationFactorChange);
+        }
         writer.WriteInt16(ErrorCode);
         writer.WriteNullableString(ErrorMessage, flexible);
         if (Responses is null)
@@ -105,7 +115,7 @@ public sealed partial class AlterPartitionReassignmentsResponse : IKafkaMessage<
 
     public bool EqualsDefault()
     {
-        return !(ThrottleTimeMs != 0 || ErrorCode != 0 || ErrorMessage != "" || Responses is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
+        return !(ThrottleTimeMs != 0 || !AllowReplicationFactorChange || ErrorCode != 0 || ErrorMessage != "" || Responses is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
     }
 
     public sealed partial class ReassignableTopicResponse

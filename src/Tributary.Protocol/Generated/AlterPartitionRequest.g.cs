@@ -11,7 +11,7 @@ public sealed partial class AlterPartitionRequest : IKafkaMessage<AlterPartition
 {
     public static ApiKey ApiKey => ApiKey.AlterPartition;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 2;
 
     public static short HighestSupportedVersion => 3;
 
@@ -106,8 +106,6 @@ public sealed partial class AlterPartitionRequest : IKafkaMessage<AlterPartition
 
     public sealed partial class TopicData
     {
-        public string TopicName { get; set; } = "";
-
         public Guid TopicId { get; set; }
 
         public List<global::Tributary.Protocol.Messages.AlterPartitionRequest.PartitionData> Partitions { get; set; } = [];
@@ -120,14 +118,7 @@ public sealed partial class AlterPartitionRequest : IKafkaMessage<AlterPartition
             var result = new TopicData();
             var flexible = true;
             _ = flexible;
-            if (version <= 1)
-            {
-                result.TopicName = reader.ReadString(flexible);
-            }
-            if (version >= 2)
-            {
-                result.TopicId = reader.ReadUuid();
-            }
+            result.TopicId = reader.ReadUuid();
             var count4 = reader.ReadArrayLength(flexible);
             if (count4 < 0)
             {
@@ -166,14 +157,7 @@ public sealed partial class AlterPartitionRequest : IKafkaMessage<AlterPartition
         {
             var flexible = true;
             _ = flexible;
-            if (version <= 1)
-            {
-                writer.WriteString(TopicName ?? throw new ProtocolException($"TopicName is null, which version {version} does not allow"), flexible);
-            }
-            if (version >= 2)
-            {
-                writer.WriteUuid(TopicId);
-            }
+            writer.WriteUuid(TopicId);
             if (Partitions is null)
             {
                 throw new ProtocolException($"Partitions is null, which version {version} does not allow");
@@ -201,7 +185,7 @@ public sealed partial class AlterPartitionRequest : IKafkaMessage<AlterPartition
 
         public bool EqualsDefault()
         {
-            return !(TopicName != "" || TopicId != Guid.Empty || Partitions is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
+            return !(TopicId != Guid.Empty || Partitions is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
         }
     }
 
@@ -263,10 +247,7 @@ public sealed partial class AlterPartitionRequest : IKafkaMessage<AlterPartition
                     result.NewIsrWithEpochs = list12;
                 }
             }
-            if (version >= 1)
-            {
-                result.LeaderRecoveryState = reader.ReadInt8();
-            }
+            result.LeaderRecoveryState = reader.ReadInt8();
             result.PartitionEpoch = reader.ReadInt32();
             if (flexible)
             {
@@ -332,14 +313,7 @@ public sealed partial class AlterPartitionRequest : IKafkaMessage<AlterPartition
             {
                 throw new ProtocolException($"PartitionData.NewIsrWithEpochs has a non-default value that version {version} cannot carry");
             }
-            if (version >= 1)
-            {
-                writer.WriteInt8(LeaderRecoveryState);
-            }
-            else if (LeaderRecoveryState != 0)
-            {
-                throw new ProtocolException($"PartitionData.LeaderRecoveryState has a non-default value that version {version} cannot carry");
-            }
+            writer.WriteInt8(LeaderRecoveryState);
             writer.WriteInt32(PartitionEpoch);
             if (flexible)
             {

@@ -11,7 +11,7 @@ public sealed partial class AlterReplicaLogDirsResponse : IKafkaMessage<AlterRep
 {
     public static ApiKey ApiKey => ApiKey.AlterReplicaLogDirs;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
     public static short HighestSupportedVersion => 2;
 

@@ -11,9 +11,13 @@ public enum ApiKey : short
     Fetch = 1,
     ListOffsets = 2,
     Metadata = 3,
+    /// <summary>Removed from the protocol; the key stays reserved.</summary>
     LeaderAndIsr = 4,
+    /// <summary>Removed from the protocol; the key stays reserved.</summary>
     StopReplica = 5,
+    /// <summary>Removed from the protocol; the key stays reserved.</summary>
     UpdateMetadata = 6,
+    /// <summary>Removed from the protocol; the key stays reserved.</summary>
     ControlledShutdown = 7,
     OffsetCommit = 8,
     OffsetFetch = 9,
@@ -81,7 +85,7 @@ public enum ApiKey : short
     GetTelemetrySubscriptions = 71,
     PushTelemetry = 72,
     AssignReplicasToDirs = 73,
-    ListClientMetricsResources = 74,
+    ListConfigResources = 74,
     DescribeTopicPartitions = 75,
     ShareGroupHeartbeat = 76,
     ShareGroupDescribe = 77,
@@ -95,4 +99,9 @@ public enum ApiKey : short
     WriteShareGroupState = 85,
     DeleteShareGroupState = 86,
     ReadShareGroupStateSummary = 87,
+    StreamsGroupHeartbeat = 88,
+    StreamsGroupDescribe = 89,
+    DescribeShareGroupOffsets = 90,
+    AlterShareGroupOffsets = 91,
+    DeleteShareGroupOffsets = 92,
 }

@@ -13,7 +13,7 @@ public sealed partial class ConsumerGroupDescribeResponse : IKafkaMessage<Consum
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 0;
+    public static short HighestSupportedVersion => 1;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 0;
@@ -405,6 +405,8 @@ public sealed partial class ConsumerGroupDescribeResponse : IKafkaMessage<Consum
 
         public global::Tributary.Protocol.Messages.ConsumerGroupDescribeResponse.Assignment TargetAssignment { get; set; } = new();
 
+        public sbyte MemberType { get; set; } = (sbyte)-1;
+
         /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
         public List<RawTaggedField>? UnknownTaggedFields { get; set; }
 
@@ -436,6 +438,10 @@ public sealed partial class ConsumerGroupDescribeResponse : IKafkaMessage<Consum
             result.SubscribedTopicRegex = reader.ReadNullableString(flexible);
             result.Assignment = global::Tributary.Protocol.Messages.ConsumerGroupDescribeResponse.Assignment.Read(ref reader, version);
             result.TargetAssignment = global::Tributary.Protocol.Messages.ConsumerGroupDescribeResponse.Assignment.Read(ref reader, version);
+            if (version >= 1)
+            {
+                result.MemberType = reader.ReadInt8();
+            }
             if (flexible)
             {
                 var taggedCount = reader.ReadUnsignedVarInt();
@@ -481,6 +487,10 @@ public sealed partial class ConsumerGroupDescribeResponse : IKafkaMessage<Consum
             writer.WriteNullableString(SubscribedTopicRegex, flexible);
             (Assignment ?? throw new ProtocolException($"Assignment is null, which version {version} does not allow")).Write(ref writer, version);
             (TargetAssignment ?? throw new ProtocolException($"TargetAssignment is null, which version {version} does not allow")).Write(ref writer, version);
+            if (version >= 1)
+            {
+                writer.WriteInt8(MemberType);
+            }
             if (flexible)
             {
                 var taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -496,7 +506,7 @@ public sealed partial class ConsumerGroupDescribeResponse : IKafkaMessage<Consum
 
         public bool EqualsDefault()
         {
-            return !(MemberId != "" || InstanceId != null || RackId != null || MemberEpoch != 0 || ClientId != "" || ClientHost != "" || SubscribedTopicNames is { Count: > 0 } || SubscribedTopicRegex != null || (Assignment is not null && !Assignment.EqualsDefault()) || (TargetAssignment is not null && !TargetAssignment.EqualsDefault()) || UnknownTaggedFields is { Count: > 0 });
+            return !(MemberId != "" || InstanceId != null || RackId != null || MemberEpoch != 0 || ClientId != "" || ClientHost != "" || SubscribedTopicNames is { Count: > 0 } || SubscribedTopicRegex != null || (Assignment is not null && !Assignment.EqualsDefault()) || (TargetAssignment is not null && !TargetAssignment.EqualsDefault()) || MemberType != (sbyte)-1 || UnknownTaggedFields is { Count: > 0 });
         }
     }
 }

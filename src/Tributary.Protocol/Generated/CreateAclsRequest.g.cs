@@ -11,7 +11,7 @@ public sealed partial class CreateAclsRequest : IKafkaMessage<CreateAclsRequest>
 {
     public static ApiKey ApiKey => ApiKey.CreateAcls;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
     public static short HighestSupportedVersion => 3;
 
@@ -122,10 +122,7 @@ public sealed partial class CreateAclsRequest : IKafkaMessage<CreateAclsRequest>
             _ = flexible;
             result.ResourceType = reader.ReadInt8();
             result.ResourceName = reader.ReadString(flexible);
-            if (version >= 1)
-            {
-                result.ResourcePatternType = reader.ReadInt8();
-            }
+            result.ResourcePatternType = reader.ReadInt8();
             result.Principal = reader.ReadString(flexible);
             result.Host = reader.ReadString(flexible);
             result.Operation = reader.ReadInt8();
@@ -156,14 +153,7 @@ public sealed partial class CreateAclsRequest : IKafkaMessage<CreateAclsRequest>
             _ = flexible;
             writer.WriteInt8(ResourceType);
             writer.WriteString(ResourceName ?? throw new ProtocolException($"ResourceName is null, which version {version} does not allow"), flexible);
-            if (version >= 1)
-            {
-                writer.WriteInt8(ResourcePatternType);
-            }
-            else if (ResourcePatternType != (sbyte)3)
-            {
-                throw new ProtocolException($"AclCreation.ResourcePatternType has a non-default value that version {version} cannot carry");
-            }
+            writer.WriteInt8(ResourcePatternType);
             writer.WriteString(Principal ?? throw new ProtocolException($"Principal is null, which version {version} does not allow"), flexible);
             writer.WriteString(Host ?? throw new ProtocolException($"Host is null, which version {version} does not allow"), flexible);
             writer.WriteInt8(Operation);

@@ -11,7 +11,7 @@ public sealed partial class CreateAclsResponse : IKafkaMessage<CreateAclsRespons
 {
     public static ApiKey ApiKey => ApiKey.CreateAcls;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
     public static short HighestSupportedVersion => 3;
 

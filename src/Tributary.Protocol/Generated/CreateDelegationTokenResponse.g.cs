@@ -11,7 +11,7 @@ public sealed partial class CreateDelegationTokenResponse : IKafkaMessage<Create
 {
     public static ApiKey ApiKey => ApiKey.CreateDelegationToken;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
     public static short HighestSupportedVersion => 3;
 

@@ -11,7 +11,7 @@ public sealed partial class DeleteAclsRequest : IKafkaMessage<DeleteAclsRequest>
 {
     public static ApiKey ApiKey => ApiKey.DeleteAcls;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
     public static short HighestSupportedVersion => 3;
 
@@ -122,10 +122,7 @@ public sealed partial class DeleteAclsRequest : IKafkaMessage<DeleteAclsRequest>
             _ = flexible;
             result.ResourceTypeFilter = reader.ReadInt8();
             result.ResourceNameFilter = reader.ReadNullableString(flexible);
-            if (version >= 1)
-            {
-                result.PatternTypeFilter = reader.ReadInt8();
-            }
+            result.PatternTypeFilter = reader.ReadInt8();
             result.PrincipalFilter = reader.ReadNullableString(flexible);
             result.HostFilter = reader.ReadNullableString(flexible);
             result.Operation = reader.ReadInt8();
@@ -156,14 +153,7 @@ public sealed partial class DeleteAclsRequest : IKafkaMessage<DeleteAclsRequest>
             _ = flexible;
             writer.WriteInt8(ResourceTypeFilter);
             writer.WriteNullableString(ResourceNameFilter, flexible);
-            if (version >= 1)
-            {
-                writer.WriteInt8(PatternTypeFilter);
-            }
-            else if (PatternTypeFilter != (sbyte)3)
-            {
-                throw new ProtocolException($"DeleteAclsFilter.PatternTypeFilter has a non-default value that version {version} cannot carry");
-            }
+            writer.WriteInt8(PatternTypeFilter);
             writer.WriteNullableString(PrincipalFilter, flexible);
             writer.WriteNullableString(HostFilter, flexible);
             writer.WriteInt8(Operation);

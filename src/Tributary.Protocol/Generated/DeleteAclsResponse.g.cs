@@ -11,7 +11,7 @@ public sealed partial class DeleteAclsResponse : IKafkaMessage<DeleteAclsRespons
 {
     public static ApiKey ApiKey => ApiKey.DeleteAcls;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
     public static short HighestSupportedVersion => 3;
 
@@ -221,10 +221,7 @@ public sealed partial class DeleteAclsResponse : IKafkaMessage<DeleteAclsRespons
             result.ErrorMessage = reader.ReadNullableString(flexible);
             result.ResourceType = reader.ReadInt8();
             result.ResourceName = reader.ReadString(flexible);
-            if (version >= 1)
-            {
-                result.PatternType = reader.ReadInt8();
-            }
+            result.PatternType = reader.ReadInt8();
             result.Principal = reader.ReadString(flexible);
             result.Host = reader.ReadString(flexible);
             result.Operation = reader.ReadInt8();
@@ -257,14 +254,7 @@ public sealed partial class DeleteAclsResponse : IKafkaMessage<DeleteAclsRespons
             writer.WriteNullableString(ErrorMessage, flexible);
             writer.WriteInt8(ResourceType);
             writer.WriteString(ResourceName ?? throw new ProtocolException($"ResourceName is null, which version {version} does not allow"), flexible);
-            if (version >= 1)
-            {
-                writer.WriteInt8(PatternType);
-            }
-            else if (PatternType != (sbyte)3)
-            {
-                throw new ProtocolException($"DeleteAclsMatchingAcl.PatternType has a non-default value that version {version} cannot carry");
-            }
+            writer.WriteInt8(PatternType);
             writer.WriteString(Principal ?? throw new ProtocolException($"Principal is null, which version {version} does not allow"), flexible);
             writer.WriteString(Host ?? throw new ProtocolException($"Host is null, which version {version} does not allow"), flexible);
             writer.WriteInt8(Operation);

@@ -11,7 +11,7 @@ public sealed partial class DescribeAclsRequest : IKafkaMessage<DescribeAclsRequ
 {
     public static ApiKey ApiKey => ApiKey.DescribeAcls;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
     public static short HighestSupportedVersion => 3;
 
@@ -42,10 +42,7 @@ public sealed partial class DescribeAclsRequest : IKafkaMessage<DescribeAclsRequ
         _ = flexible;
         result.ResourceTypeFilter = reader.ReadInt8();
         result.ResourceNameFilter = reader.ReadNullableString(flexible);
-        if (version >= 1)
-        {
-            result.PatternTypeFilter = reader.ReadInt8();
-        }
+        result.PatternTypeFilter = reader.ReadInt8();
         result.PrincipalFilter = reader.ReadNullableString(flexible);
         result.HostFilter = reader.ReadNullableString(flexible);
         result.Operation = reader.ReadInt8();
@@ -76,14 +73,7 @@ public sealed partial class DescribeAclsRequest : IKafkaMessage<DescribeAclsRequ
         _ = flexible;
         writer.WriteInt8(ResourceTypeFilter);
         writer.WriteNullableString(ResourceNameFilter, flexible);
-        if (version >= 1)
-        {
-            writer.WriteInt8(PatternTypeFilter);
-        }
-        else if (PatternTypeFilter != (sbyte)3)
-        {
-            throw new ProtocolException($"DescribeAclsRequest.PatternTypeFilter has a non-default value that version {version} cannot carry");
-        }
+        writer.WriteInt8(PatternTypeFilter);
         writer.WriteNullableString(PrincipalFilter, flexible);
         writer.WriteNullableString(HostFilter, flexible);
         writer.WriteInt8(Operation);

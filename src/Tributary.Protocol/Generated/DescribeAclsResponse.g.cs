@@ -11,7 +11,7 @@ public sealed partial class DescribeAclsResponse : IKafkaMessage<DescribeAclsRes
 {
     public static ApiKey ApiKey => ApiKey.DescribeAcls;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
     public static short HighestSupportedVersion => 3;
 
@@ -128,10 +128,7 @@ public sealed partial class DescribeAclsResponse : IKafkaMessage<DescribeAclsRes
             _ = flexible;
             result.ResourceType = reader.ReadInt8();
             result.ResourceName = reader.ReadString(flexible);
-            if (version >= 1)
-            {
-                result.PatternType = reader.ReadInt8();
-            }
+            result.PatternType = reader.ReadInt8();
             var count4 = reader.ReadArrayLength(flexible);
             if (count4 < 0)
             {
@@ -172,14 +169,7 @@ public sealed partial class DescribeAclsResponse : IKafkaMessage<DescribeAclsRes
             _ = flexible;
             writer.WriteInt8(ResourceType);
             writer.WriteString(ResourceName ?? throw new ProtocolException($"ResourceName is null, which version {version} does not allow"), flexible);
-            if (version >= 1)
-            {
-                writer.WriteInt8(PatternType);
-            }
-            else if (PatternType != (sbyte)3)
-            {
-                throw new ProtocolException($"DescribeAclsResource.PatternType has a non-default value that version {version} cannot carry");
-            }
+            writer.WriteInt8(PatternType);
             if (Acls is null)
             {
                 throw new ProtocolException($"Acls is null, which version {version} does not allow");

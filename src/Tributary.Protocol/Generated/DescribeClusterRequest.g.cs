@@ -13,7 +13,7 @@ public sealed partial class DescribeClusterRequest : IKafkaMessage<DescribeClust
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 1;
+    public static short HighestSupportedVersion => 2;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 0;
@@ -21,6 +21,8 @@ public sealed partial class DescribeClusterRequest : IKafkaMessage<DescribeClust
     public bool IncludeClusterAuthorizedOperations { get; set; }
 
     public sbyte EndpointType { get; set; } = (sbyte)1;
+
+    public bool IncludeFencedBrokers { get; set; }
 
     /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
     public List<RawTaggedField>? UnknownTaggedFields { get; set; }
@@ -34,6 +36,10 @@ public sealed partial class DescribeClusterRequest : IKafkaMessage<DescribeClust
         if (version >= 1)
         {
             result.EndpointType = reader.ReadInt8();
+        }
+        if (version >= 2)
+        {
+            result.IncludeFencedBrokers = reader.ReadBool();
         }
         if (flexible)
         {
@@ -68,6 +74,14 @@ public sealed partial class DescribeClusterRequest : IKafkaMessage<DescribeClust
         {
             throw new ProtocolException($"DescribeClusterRequest.EndpointType has a non-default value that version {version} cannot carry");
         }
+        if (version >= 2)
+        {
+            writer.WriteBool(IncludeFencedBrokers);
+        }
+        else if (IncludeFencedBrokers)
+        {
+            throw new ProtocolException($"DescribeClusterRequest.IncludeFencedBrokers has a non-default value that version {version} cannot carry");
+        }
         if (flexible)
         {
             var taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -83,6 +97,6 @@ public sealed partial class DescribeClusterRequest : IKafkaMessage<DescribeClust
 
     public bool EqualsDefault()
     {
-        return !(IncludeClusterAuthorizedOperations || EndpointType != (sbyte)1 || UnknownTaggedFields is { Count: > 0 });
+        return !(IncludeClusterAuthorizedOperations || EndpointType != (sbyte)1 || IncludeFencedBrokers || UnknownTaggedFields is { Count: > 0 });
     }
 }

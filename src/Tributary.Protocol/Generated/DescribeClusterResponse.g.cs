@@ -13,7 +13,7 @@ public sealed partial class DescribeClusterResponse : IKafkaMessage<DescribeClus
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 1;
+    public static short HighestSupportedVersion => 2;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 0;
@@ -144,6 +144,8 @@ public sealed partial class DescribeClusterResponse : IKafkaMessage<DescribeClus
 
         public string? Rack { get; set; } = null;
 
+        public bool IsFenced { get; set; }
+
         /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
         public List<RawTaggedField>? UnknownTaggedFields { get; set; }
 
@@ -156,6 +158,10 @@ public sealed partial class DescribeClusterResponse : IKafkaMessage<DescribeClus
             result.Host = reader.ReadString(flexible);
             result.Port = reader.ReadInt32();
             result.Rack = reader.ReadNullableString(flexible);
+            if (version >= 2)
+            {
+                result.IsFenced = reader.ReadBool();
+            }
             if (flexible)
             {
                 var taggedCount = reader.ReadUnsignedVarInt();
@@ -184,6 +190,14 @@ public sealed partial class DescribeClusterResponse : IKafkaMessage<DescribeClus
             writer.WriteString(Host ?? throw new ProtocolException($"Host is null, which version {version} does not allow"), flexible);
             writer.WriteInt32(Port);
             writer.WriteNullableString(Rack, flexible);
+            if (version >= 2)
+            {
+                writer.WriteBool(IsFenced);
+            }
+            else if (IsFenced)
+            {
+                throw new ProtocolException($"DescribeClusterBroker.IsFenced has a non-default value that version {version} cannot carry");
+            }
             if (flexible)
             {
                 var taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -199,7 +213,7 @@ public sealed partial class DescribeClusterResponse : IKafkaMessage<DescribeClus
 
         public bool EqualsDefault()
         {
-            return !(BrokerId != 0 || Host != "" || Port != 0 || Rack != null || UnknownTaggedFields is { Count: > 0 });
+            return !(BrokerId != 0 || Host != "" || Port != 0 || Rack != null || IsFenced || UnknownTaggedFields is { Count: > 0 });
         }
     }
 }

@@ -11,7 +11,7 @@ public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConf
 {
     public static ApiKey ApiKey => ApiKey.DescribeConfigs;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
     public static short HighestSupportedVersion => 4;
 
@@ -205,8 +205,6 @@ public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConf
 
         public bool ReadOnly { get; set; }
 
-        public bool IsDefault { get; set; }
-
         public sbyte ConfigSource { get; set; } = (sbyte)-1;
 
         public bool IsSensitive { get; set; }
@@ -228,31 +226,21 @@ public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConf
             result.Name = reader.ReadString(flexible);
             result.Value = reader.ReadNullableString(flexible);
             result.ReadOnly = reader.ReadBool();
-            if (version <= 0)
-            {
-                result.IsDefault = reader.ReadBool();
-            }
-            if (version >= 1)
-            {
-                result.ConfigSource = reader.ReadInt8();
-            }
+            result.ConfigSource = reader.ReadInt8();
             result.IsSensitive = reader.ReadBool();
-            if (version >= 1)
+            var count8 = reader.ReadArrayLength(flexible);
+            if (count8 < 0)
             {
-                var count8 = reader.ReadArrayLength(flexible);
-                if (count8 < 0)
+                throw new ProtocolException("Synonyms is null, which this version does not allow");
+            }
+            else
+            {
+                var list9 = new List<global::Tributary.Protocol.Messages.DescribeConfigsResponse.DescribeConfigsSynonym>(reader.SafeCapacity(count8));
+                for (var i10 = 0; i10 < count8; i10++)
                 {
-                    throw new ProtocolException("Synonyms is null, which this version does not allow");
+                    list9.Add(global::Tributary.Protocol.Messages.DescribeConfigsResponse.DescribeConfigsSynonym.Read(ref reader, version));
                 }
-                else
-                {
-                    var list9 = new List<global::Tributary.Protocol.Messages.DescribeConfigsResponse.DescribeConfigsSynonym>(reader.SafeCapacity(count8));
-                    for (var i10 = 0; i10 < count8; i10++)
-                    {
-                        list9.Add(global::Tributary.Protocol.Messages.DescribeConfigsResponse.DescribeConfigsSynonym.Read(ref reader, version));
-                    }
-                    result.Synonyms = list9;
-                }
+                result.Synonyms = list9;
             }
             if (version >= 3)
             {
@@ -289,32 +277,18 @@ public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConf
             writer.WriteString(Name ?? throw new ProtocolException($"Name is null, which version {version} does not allow"), flexible);
             writer.WriteNullableString(Value, flexible);
             writer.WriteBool(ReadOnly);
-            if (version <= 0)
-            {
-                writer.WriteBool(IsDefault);
-            }
-            else if (IsDefault)
-            {
-                throw new ProtocolException($"DescribeConfigsResourceResult.IsDefault has a non-default value that version {version} cannot carry");
-            }
-            if (version >= 1)
-            {
-                writer.WriteInt8(ConfigSource);
-            }
+            writer.WriteInt8(ConfigSource);
             writer.WriteBool(IsSensitive);
-            if (version >= 1)
+            if (Synonyms is null)
             {
-                if (Synonyms is null)
+                throw new ProtocolException($"Synonyms is null, which version {version} does not allow");
+            }
+            else
+            {
+                writer.WriteArrayLength(Synonyms.Count, flexible);
+                foreach (var element11 in Synonyms)
                 {
-                    throw new ProtocolException($"Synonyms is null, which version {version} does not allow");
-                }
-                else
-                {
-                    writer.WriteArrayLength(Synonyms.Count, flexible);
-                    foreach (var element11 in Synonyms)
-                    {
-                        element11.Write(ref writer, version);
-                    }
+                    element11.Write(ref writer, version);
                 }
             }
             if (version >= 3)
@@ -340,7 +314,7 @@ public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConf
 
         public bool EqualsDefault()
         {
-            return !(Name != "" || Value != "" || ReadOnly || IsDefault || ConfigSource != (sbyte)-1 || IsSensitive || Synonyms is { Count: > 0 } || ConfigType != 0 || Documentation != "" || UnknownTaggedFields is { Count: > 0 });
+            return !(Name != "" || Value != "" || ReadOnly || ConfigSource != (sbyte)-1 || IsSensitive || Synonyms is { Count: > 0 } || ConfigType != 0 || Documentation != "" || UnknownTaggedFields is { Count: > 0 });
         }
     }
 
@@ -360,18 +334,9 @@ public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConf
             var result = new DescribeConfigsSynonym();
             var flexible = version >= 4;
             _ = flexible;
-            if (version >= 1)
-            {
-                result.Name = reader.ReadString(flexible);
-            }
-            if (version >= 1)
-            {
-                result.Value = reader.ReadNullableString(flexible);
-            }
-            if (version >= 1)
-            {
-                result.Source = reader.ReadInt8();
-            }
+            result.Name = reader.ReadString(flexible);
+            result.Value = reader.ReadNullableString(flexible);
+            result.Source = reader.ReadInt8();
             if (flexible)
             {
                 var taggedCount = reader.ReadUnsignedVarInt();
@@ -396,30 +361,9 @@ public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConf
         {
             var flexible = version >= 4;
             _ = flexible;
-            if (version >= 1)
-            {
-                writer.WriteString(Name ?? throw new ProtocolException($"Name is null, which version {version} does not allow"), flexible);
-            }
-            else if (Name != "")
-            {
-                throw new ProtocolException($"DescribeConfigsSynonym.Name has a non-default value that version {version} cannot carry");
-            }
-            if (version >= 1)
-            {
-                writer.WriteNullableString(Value, flexible);
-            }
-            else if (Value != "")
-            {
-                throw new ProtocolException($"DescribeConfigsSynonym.Value has a non-default value that version {version} cannot carry");
-            }
-            if (version >= 1)
-            {
-                writer.WriteInt8(Source);
-            }
-            else if (Source != 0)
-            {
-                throw new ProtocolException($"DescribeConfigsSynonym.Source has a non-default value that version {version} cannot carry");
-            }
+            writer.WriteString(Name ?? throw new ProtocolException($"Name is null, which version {version} does not allow"), flexible);
+            writer.WriteNullableString(Value, flexible);
+            writer.WriteInt8(Source);
             if (flexible)
             {
                 var taggedCount = UnknownTaggedFields?.Count ?? 0;

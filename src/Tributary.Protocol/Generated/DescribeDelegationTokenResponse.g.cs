@@ -11,7 +11,7 @@ public sealed partial class DescribeDelegationTokenResponse : IKafkaMessage<Desc
 {
     public static ApiKey ApiKey => ApiKey.DescribeDelegationToken;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
     public static short HighestSupportedVersion => 3;
 

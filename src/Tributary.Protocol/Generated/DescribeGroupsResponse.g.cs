@@ -13,7 +13,7 @@ public sealed partial class DescribeGroupsResponse : IKafkaMessage<DescribeGroup
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 5;
+    public static short HighestSupportedVersion => 6;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 5;
@@ -110,6 +110,8 @@ public sealed partial class DescribeGroupsResponse : IKafkaMessage<DescribeGroup
     {
         public short ErrorCode { get; set; }
 
+        public string? ErrorMessage { get; set; } = null;
+
         public string GroupId { get; set; } = "";
 
         public string GroupState { get; set; } = "";
@@ -131,6 +133,10 @@ public sealed partial class DescribeGroupsResponse : IKafkaMessage<DescribeGroup
             var flexible = version >= 5;
             _ = flexible;
             result.ErrorCode = reader.ReadInt16();
+            if (version >= 6)
+            {
+                result.ErrorMessage = reader.ReadNullableString(flexible);
+            }
             result.GroupId = reader.ReadString(flexible);
             result.GroupState = reader.ReadString(flexible);
             result.ProtocolType = reader.ReadString(flexible);
@@ -178,6 +184,14 @@ public sealed partial class DescribeGroupsResponse : IKafkaMessage<DescribeGroup
             var flexible = version >= 5;
             _ = flexible;
             writer.WriteInt16(ErrorCode);
+            if (version >= 6)
+            {
+                writer.WriteNullableString(ErrorMessage, flexible);
+            }
+            else if (ErrorMessage != null)
+            {
+                throw new ProtocolException($"DescribedGroup.ErrorMessage has a non-default value that version {version} cannot carry");
+            }
             writer.WriteString(GroupId ?? throw new ProtocolException($"GroupId is null, which version {version} does not allow"), flexible);
             writer.WriteString(GroupState ?? throw new ProtocolException($"GroupState is null, which version {version} does not allow"), flexible);
             writer.WriteString(ProtocolType ?? throw new ProtocolException($"ProtocolType is null, which version {version} does not allow"), flexible);
@@ -217,7 +231,7 @@ public sealed partial class DescribeGroupsResponse : IKafkaMessage<DescribeGroup
 
         public bool EqualsDefault()
         {
-            return !(ErrorCode != 0 || GroupId != "" || GroupState != "" || ProtocolType != "" || ProtocolData != "" || Members is { Count: > 0 } || AuthorizedOperations != -2147483648 || UnknownTaggedFields is { Count: > 0 });
+            return !(ErrorCode != 0 || ErrorMessage != null || GroupId != "" || GroupState != "" || ProtocolType != "" || ProtocolData != "" || Members is { Count: > 0 } || AuthorizedOperations != -2147483648 || UnknownTaggedFields is { Count: > 0 });
         }
     }
 

@@ -11,7 +11,7 @@ public sealed partial class DescribeLogDirsResponse : IKafkaMessage<DescribeLogD
 {
     public static ApiKey ApiKey => ApiKey.DescribeLogDirs;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
     public static short HighestSupportedVersion => 4;
 

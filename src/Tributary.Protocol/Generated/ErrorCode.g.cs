@@ -137,4 +137,9 @@ public enum ErrorCode : short
     DuplicateVoter = 126,
     VoterNotFound = 127,
     InvalidRegularExpression = 128,
+    RebootstrapRequired = 129,
+    StreamsInvalidTopology = 130,
+    StreamsInvalidTopologyEpoch = 131,
+    StreamsTopologyFenced = 132,
+    ShareSessionLimitReached = 133,
 }

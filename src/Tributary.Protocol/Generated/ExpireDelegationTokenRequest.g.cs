@@ -11,7 +11,7 @@ public sealed partial class ExpireDelegationTokenRequest : IKafkaMessage<ExpireD
 {
     public static ApiKey ApiKey => ApiKey.ExpireDelegationToken;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
     public static short HighestSupportedVersion => 2;
 

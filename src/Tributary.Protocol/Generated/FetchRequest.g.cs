@@ -11,9 +11,9 @@ public sealed partial class FetchRequest : IKafkaMessage<FetchRequest>
 {
     public static ApiKey ApiKey => ApiKey.Fetch;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 4;
 
-    public static short HighestSupportedVersion => 17;
+    public static short HighestSupportedVersion => 18;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 12;
@@ -56,14 +56,8 @@ public sealed partial class FetchRequest : IKafkaMessage<FetchRequest>
         }
         result.MaxWaitMs = reader.ReadInt32();
         result.MinBytes = reader.ReadInt32();
-        if (version >= 3)
-        {
-            result.MaxBytes = reader.ReadInt32();
-        }
-        if (version >= 4)
-        {
-            result.IsolationLevel = reader.ReadInt8();
-        }
+        result.MaxBytes = reader.ReadInt32();
+        result.IsolationLevel = reader.ReadInt8();
         if (version >= 7)
         {
             result.SessionId = reader.ReadInt32();
@@ -151,14 +145,8 @@ public sealed partial class FetchRequest : IKafkaMessage<FetchRequest>
         }
         writer.WriteInt32(MaxWaitMs);
         writer.WriteInt32(MinBytes);
-        if (version >= 3)
-        {
-            writer.WriteInt32(MaxBytes);
-        }
-        if (version >= 4)
-        {
-            writer.WriteInt8(IsolationLevel);
-        }
+        writer.WriteInt32(MaxBytes);
+        writer.WriteInt8(IsolationLevel);
         if (version >= 7)
         {
             writer.WriteInt32(SessionId);
@@ -442,6 +430,8 @@ public sealed partial class FetchRequest : IKafkaMessage<FetchRequest>
 
         public Guid ReplicaDirectoryId { get; set; }
 
+        public long HighWatermark { get; set; } = 9223372036854775807L;
+
         /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
         public List<RawTaggedField>? UnknownTaggedFields { get; set; }
 
@@ -478,6 +468,11 @@ public sealed partial class FetchRequest : IKafkaMessage<FetchRequest>
                         case 0 when version >= 17:
                         {
                             result.ReplicaDirectoryId = reader.ReadUuid();
+                            break;
+                        }
+                        case 1 when version >= 18:
+                        {
+                            result.HighWatermark = reader.ReadInt64();
                             break;
                         }
                         default:
@@ -518,6 +513,8 @@ public sealed partial class FetchRequest : IKafkaMessage<FetchRequest>
                 var taggedCount = UnknownTaggedFields?.Count ?? 0;
                 var has18 = (version >= 17) && (ReplicaDirectoryId != Guid.Empty);
                 if (has18) taggedCount++;
+                var has19 = (version >= 18) && (HighWatermark != 9223372036854775807L);
+                if (has19) taggedCount++;
                 writer.WriteUnsignedVarInt((uint)taggedCount);
                 if (taggedCount > 0)
                 {
@@ -526,12 +523,22 @@ public sealed partial class FetchRequest : IKafkaMessage<FetchRequest>
                     if (has18)
                     {
                         while (u < unknown.Count && unknown[u].Tag < 0) TaggedFields.Write(ref writer, unknown[u++]);
-                        var buffer19 = new ArrayBufferWriter<byte>();
-                        var tw20 = new KafkaWriter(buffer19);
-                        tw20.WriteUuid(ReplicaDirectoryId);
+                        var buffer20 = new ArrayBufferWriter<byte>();
+                        var tw21 = new KafkaWriter(buffer20);
+                        tw21.WriteUuid(ReplicaDirectoryId);
                         writer.WriteUnsignedVarInt(0);
-                        writer.WriteUnsignedVarInt((uint)buffer19.WrittenCount);
-                        writer.WriteRawBytes(buffer19.WrittenSpan);
+                        writer.WriteUnsignedVarInt((uint)buffer20.WrittenCount);
+                        writer.WriteRawBytes(buffer20.WrittenSpan);
+                    }
+                    if (has19)
+                    {
+                        while (u < unknown.Count && unknown[u].Tag < 1) TaggedFields.Write(ref writer, unknown[u++]);
+                        var buffer22 = new ArrayBufferWriter<byte>();
+                        var tw23 = new KafkaWriter(buffer22);
+                        tw23.WriteInt64(HighWatermark);
+                        writer.WriteUnsignedVarInt(1);
+                        writer.WriteUnsignedVarInt((uint)buffer22.WrittenCount);
+                        writer.WriteRawBytes(buffer22.WrittenSpan);
                     }
                     while (u < unknown.Count) TaggedFields.Write(ref writer, unknown[u++]);
                 }
@@ -540,7 +547,7 @@ public sealed partial class FetchRequest : IKafkaMessage<FetchRequest>
 
         public bool EqualsDefault()
         {
-            return !(Partition != 0 || CurrentLeaderEpoch != -1 || FetchOffset != 0 || LastFetchedEpoch != -1 || LogStartOffset != -1L || PartitionMaxBytes != 0 || ReplicaDirectoryId != Guid.Empty || UnknownTaggedFields is { Count: > 0 });
+            return !(Partition != 0 || CurrentLeaderEpoch != -1 || FetchOffset != 0 || LastFetchedEpoch != -1 || LogStartOffset != -1L || PartitionMaxBytes != 0 || ReplicaDirectoryId != Guid.Empty || HighWatermark != 9223372036854775807L || UnknownTaggedFields is { Count: > 0 });
         }
     }
 
@@ -570,19 +577,19 @@ public sealed partial class FetchRequest : IKafkaMessage<FetchRequest>
             }
             if (version >= 7)
             {
-                var count21 = reader.ReadArrayLength(flexible);
-                if (count21 < 0)
+                var count24 = reader.ReadArrayLength(flexible);
+                if (count24 < 0)
                 {
                     throw new ProtocolException("Partitions is null, which this version does not allow");
                 }
                 else
                 {
-                    var list22 = new List<int>(reader.SafeCapacity(count21));
-                    for (var i23 = 0; i23 < count21; i23++)
+                    var list25 = new List<int>(reader.SafeCapacity(count24));
+                    for (var i26 = 0; i26 < count24; i26++)
                     {
-                        list22.Add(reader.ReadInt32());
+                        list25.Add(reader.ReadInt32());
                     }
-                    result.Partitions = list22;
+                    result.Partitions = list25;
                 }
             }
             if (flexible)
@@ -626,9 +633,9 @@ public sealed partial class FetchRequest : IKafkaMessage<FetchRequest>
                 else
                 {
                     writer.WriteArrayLength(Partitions.Count, flexible);
-                    foreach (var element24 in Partitions)
+                    foreach (var element27 in Partitions)
                     {
-                        writer.WriteInt32(element24);
+                        writer.WriteInt32(element27);
                     }
                 }
             }

@@ -11,9 +11,9 @@ public sealed partial class FetchResponse : IKafkaMessage<FetchResponse>
 {
     public static ApiKey ApiKey => ApiKey.Fetch;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 4;
 
-    public static short HighestSupportedVersion => 17;
+    public static short HighestSupportedVersion => 18;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 12;
@@ -36,10 +36,7 @@ public sealed partial class FetchResponse : IKafkaMessage<FetchResponse>
         var result = new FetchResponse();
         var flexible = version >= 12;
         _ = flexible;
-        if (version >= 1)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
+        result.ThrottleTimeMs = reader.ReadInt32();
         if (version >= 7)
         {
             result.ErrorCode = reader.ReadInt16();
@@ -104,10 +101,7 @@ public sealed partial class FetchResponse : IKafkaMessage<FetchResponse>
     {
         var flexible = version >= 12;
         _ = flexible;
-        if (version >= 1)
-        {
-            writer.WriteInt32(ThrottleTimeMs);
-        }
+        writer.WriteInt32(ThrottleTimeMs);
         if (version >= 7)
         {
             writer.WriteInt16(ErrorCode);
@@ -309,34 +303,28 @@ public sealed partial class FetchResponse : IKafkaMessage<FetchResponse>
             result.PartitionIndex = reader.ReadInt32();
             result.ErrorCode = reader.ReadInt16();
             result.HighWatermark = reader.ReadInt64();
-            if (version >= 4)
-            {
-                result.LastStableOffset = reader.ReadInt64();
-            }
+            result.LastStableOffset = reader.ReadInt64();
             if (version >= 5)
             {
                 result.LogStartOffset = reader.ReadInt64();
             }
-            if (version >= 4)
+            var count15 = reader.ReadArrayLength(flexible);
+            if (count15 < 0)
             {
-                var count15 = reader.ReadArrayLength(flexible);
-                if (count15 < 0)
+                if (!(true))
                 {
-                    if (!(true))
-                    {
-                        throw new ProtocolException("AbortedTransactions is null, which this version does not allow");
-                    }
-                    result.AbortedTransactions = null;
+                    throw new ProtocolException("AbortedTransactions is null, which this version does not allow");
                 }
-                else
+                result.AbortedTransactions = null;
+            }
+            else
+            {
+                var list16 = new List<global::Tributary.Protocol.Messages.FetchResponse.AbortedTransaction>(reader.SafeCapacity(count15));
+                for (var i17 = 0; i17 < count15; i17++)
                 {
-                    var list16 = new List<global::Tributary.Protocol.Messages.FetchResponse.AbortedTransaction>(reader.SafeCapacity(count15));
-                    for (var i17 = 0; i17 < count15; i17++)
-                    {
-                        list16.Add(global::Tributary.Protocol.Messages.FetchResponse.AbortedTransaction.Read(ref reader, version));
-                    }
-                    result.AbortedTransactions = list16;
+                    list16.Add(global::Tributary.Protocol.Messages.FetchResponse.AbortedTransaction.Read(ref reader, version));
                 }
+                result.AbortedTransactions = list16;
             }
             if (version >= 11)
             {
@@ -385,31 +373,25 @@ public sealed partial class FetchResponse : IKafkaMessage<FetchResponse>
             writer.WriteInt32(PartitionIndex);
             writer.WriteInt16(ErrorCode);
             writer.WriteInt64(HighWatermark);
-            if (version >= 4)
-            {
-                writer.WriteInt64(LastStableOffset);
-            }
+            writer.WriteInt64(LastStableOffset);
             if (version >= 5)
             {
                 writer.WriteInt64(LogStartOffset);
             }
-            if (version >= 4)
+            if (AbortedTransactions is null)
             {
-                if (AbortedTransactions is null)
+                if (!(true))
                 {
-                    if (!(true))
-                    {
-                        throw new ProtocolException($"AbortedTransactions is null, which version {version} does not allow");
-                    }
-                    writer.WriteArrayLength(-1, flexible);
+                    throw new ProtocolException($"AbortedTransactions is null, which version {version} does not allow");
                 }
-                else
+                writer.WriteArrayLength(-1, flexible);
+            }
+            else
+            {
+                writer.WriteArrayLength(AbortedTransactions.Count, flexible);
+                foreach (var element18 in AbortedTransactions)
                 {
-                    writer.WriteArrayLength(AbortedTransactions.Count, flexible);
-                    foreach (var element18 in AbortedTransactions)
-                    {
-                        element18.Write(ref writer, version);
-                    }
+                    element18.Write(ref writer, version);
                 }
             }
             if (version >= 11)
@@ -714,14 +696,8 @@ public sealed partial class FetchResponse : IKafkaMessage<FetchResponse>
             var result = new AbortedTransaction();
             var flexible = version >= 12;
             _ = flexible;
-            if (version >= 4)
-            {
-                result.ProducerId = reader.ReadInt64();
-            }
-            if (version >= 4)
-            {
-                result.FirstOffset = reader.ReadInt64();
-            }
+            result.ProducerId = reader.ReadInt64();
+            result.FirstOffset = reader.ReadInt64();
             if (flexible)
             {
                 var taggedCount = reader.ReadUnsignedVarInt();
@@ -746,22 +722,8 @@ public sealed partial class FetchResponse : IKafkaMessage<FetchResponse>
         {
             var flexible = version >= 12;
             _ = flexible;
-            if (version >= 4)
-            {
-                writer.WriteInt64(ProducerId);
-            }
-            else if (ProducerId != 0)
-            {
-                throw new ProtocolException($"AbortedTransaction.ProducerId has a non-default value that version {version} cannot carry");
-            }
-            if (version >= 4)
-            {
-                writer.WriteInt64(FirstOffset);
-            }
-            else if (FirstOffset != 0)
-            {
-                throw new ProtocolException($"AbortedTransaction.FirstOffset has a non-default value that version {version} cannot carry");
-            }
+            writer.WriteInt64(ProducerId);
+            writer.WriteInt64(FirstOffset);
             if (flexible)
             {
                 var taggedCount = UnknownTaggedFields?.Count ?? 0;

@@ -13,7 +13,10 @@ public sealed partial class InitProducerIdRequest : IKafkaMessage<InitProducerId
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 5;
+    public static short HighestSupportedVersion => 6;
+
+    /// <summary>The schema's latest version is unstable upstream: never advertise above this one.</summary>
+    public static short HighestStableVersion => 5;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 2;
@@ -25,6 +28,10 @@ public sealed partial class InitProducerIdRequest : IKafkaMessage<InitProducerId
     public long ProducerId { get; set; } = -1L;
 
     public short ProducerEpoch { get; set; } = (short)-1;
+
+    public bool Enable2Pc { get; set; }
+
+    public bool KeepPreparedTxn { get; set; }
 
     /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
     public List<RawTaggedField>? UnknownTaggedFields { get; set; }
@@ -43,6 +50,14 @@ public sealed partial class InitProducerIdRequest : IKafkaMessage<InitProducerId
         if (version >= 3)
         {
             result.ProducerEpoch = reader.ReadInt16();
+        }
+        if (version >= 6)
+        {
+            result.Enable2Pc = reader.ReadBool();
+        }
+        if (version >= 6)
+        {
+            result.KeepPreparedTxn = reader.ReadBool();
         }
         if (flexible)
         {
@@ -86,6 +101,22 @@ public sealed partial class InitProducerIdRequest : IKafkaMessage<InitProducerId
         {
             throw new ProtocolException($"InitProducerIdRequest.ProducerEpoch has a non-default value that version {version} cannot carry");
         }
+        if (version >= 6)
+        {
+            writer.WriteBool(Enable2Pc);
+        }
+        else if (Enable2Pc)
+        {
+            throw new ProtocolException($"InitProducerIdRequest.Enable2Pc has a non-default value that version {version} cannot carry");
+        }
+        if (version >= 6)
+        {
+            writer.WriteBool(KeepPreparedTxn);
+        }
+        else if (KeepPreparedTxn)
+        {
+            throw new ProtocolException($"InitProducerIdRequest.KeepPreparedTxn has a non-default value that version {version} cannot carry");
+        }
         if (flexible)
         {
             var taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -101,6 +132,6 @@ public sealed partial class InitProducerIdRequest : IKafkaMessage<InitProducerId
 
     public bool EqualsDefault()
     {
-        return !(TransactionalId != "" || TransactionTimeoutMs != 0 || ProducerId != -1L || ProducerEpoch != (short)-1 || UnknownTaggedFields is { Count: > 0 });
+        return !(TransactionalId != "" || TransactionTimeoutMs != 0 || ProducerId != -1L || ProducerEpoch != (short)-1 || Enable2Pc || KeepPreparedTxn || UnknownTaggedFields is { Count: > 0 });
     }
 }

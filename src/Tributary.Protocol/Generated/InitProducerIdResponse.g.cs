@@ -13,7 +13,7 @@ public sealed partial class InitProducerIdResponse : IKafkaMessage<InitProducerI
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 5;
+    public static short HighestSupportedVersion => 6;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 2;
@@ -25,6 +25,10 @@ public sealed partial class InitProducerIdResponse : IKafkaMessage<InitProducerI
     public long ProducerId { get; set; } = -1L;
 
     public short ProducerEpoch { get; set; }
+
+    public long OngoingTxnProducerId { get; set; } = -1L;
+
+    public short OngoingTxnProducerEpoch { get; set; } = (short)-1;
 
     /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
     public List<RawTaggedField>? UnknownTaggedFields { get; set; }
@@ -38,6 +42,14 @@ public sealed partial class InitProducerIdResponse : IKafkaMessage<InitProducerI
         result.ErrorCode = reader.ReadInt16();
         result.ProducerId = reader.ReadInt64();
         result.ProducerEpoch = reader.ReadInt16();
+        if (version >= 6)
+        {
+            result.OngoingTxnProducerId = reader.ReadInt64();
+        }
+        if (version >= 6)
+        {
+            result.OngoingTxnProducerEpoch = reader.ReadInt16();
+        }
         if (flexible)
         {
             var taggedCount = reader.ReadUnsignedVarInt();
@@ -66,6 +78,22 @@ public sealed partial class InitProducerIdResponse : IKafkaMessage<InitProducerI
         writer.WriteInt16(ErrorCode);
         writer.WriteInt64(ProducerId);
         writer.WriteInt16(ProducerEpoch);
+        if (version >= 6)
+        {
+            writer.WriteInt64(OngoingTxnProducerId);
+        }
+        else if (OngoingTxnProducerId != -1L)
+        {
+            throw new ProtocolException($"InitProducerIdResponse.OngoingTxnProducerId has a non-default value that version {version} cannot carry");
+        }
+        if (version >= 6)
+        {
+            writer.WriteInt16(OngoingTxnProducerEpoch);
+        }
+        else if (OngoingTxnProducerEpoch != (short)-1)
+        {
+            throw new ProtocolException($"InitProducerIdResponse.OngoingTxnProducerEpoch has a non-default value that version {version} cannot carry");
+        }
         if (flexible)
         {
             var taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -81,6 +109,6 @@ public sealed partial class InitProducerIdResponse : IKafkaMessage<InitProducerI
 
     public bool EqualsDefault()
     {
-        return !(ThrottleTimeMs != 0 || ErrorCode != 0 || ProducerId != -1L || ProducerEpoch != 0 || UnknownTaggedFields is { Count: > 0 });
+        return !(ThrottleTimeMs != 0 || ErrorCode != 0 || ProducerId != -1L || ProducerEpoch != 0 || OngoingTxnProducerId != -1L || OngoingTxnProducerEpoch != (short)-1 || UnknownTaggedFields is { Count: > 0 });
     }
 }

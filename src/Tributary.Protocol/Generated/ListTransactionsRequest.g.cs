@@ -13,7 +13,7 @@ public sealed partial class ListTransactionsRequest : IKafkaMessage<ListTransact
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 1;
+    public static short HighestSupportedVersion => 2;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 0;
@@ -23,6 +23,8 @@ public sealed partial class ListTransactionsRequest : IKafkaMessage<ListTransact
     public List<long> ProducerIdFilters { get; set; } = [];
 
     public long DurationFilter { get; set; } = -1L;
+
+    public string? TransactionalIdPattern { get; set; } = null;
 
     /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
     public List<RawTaggedField>? UnknownTaggedFields { get; set; }
@@ -63,6 +65,10 @@ public sealed partial class ListTransactionsRequest : IKafkaMessage<ListTransact
         if (version >= 1)
         {
             result.DurationFilter = reader.ReadInt64();
+        }
+        if (version >= 2)
+        {
+            result.TransactionalIdPattern = reader.ReadNullableString(flexible);
         }
         if (flexible)
         {
@@ -120,6 +126,14 @@ public sealed partial class ListTransactionsRequest : IKafkaMessage<ListTransact
         {
             throw new ProtocolException($"ListTransactionsRequest.DurationFilter has a non-default value that version {version} cannot carry");
         }
+        if (version >= 2)
+        {
+            writer.WriteNullableString(TransactionalIdPattern, flexible);
+        }
+        else if (TransactionalIdPattern != null)
+        {
+            throw new ProtocolException($"ListTransactionsRequest.TransactionalIdPattern has a non-default value that version {version} cannot carry");
+        }
         if (flexible)
         {
             var taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -135,6 +149,6 @@ public sealed partial class ListTransactionsRequest : IKafkaMessage<ListTransact
 
     public bool EqualsDefault()
     {
-        return !(StateFilters is { Count: > 0 } || ProducerIdFilters is { Count: > 0 } || DurationFilter != -1L || UnknownTaggedFields is { Count: > 0 });
+        return !(StateFilters is { Count: > 0 } || ProducerIdFilters is { Count: > 0 } || DurationFilter != -1L || TransactionalIdPattern != null || UnknownTaggedFields is { Count: > 0 });
     }
 }

@@ -13,7 +13,7 @@ public sealed partial class MetadataRequest : IKafkaMessage<MetadataRequest>
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 12;
+    public static short HighestSupportedVersion => 13;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 9;

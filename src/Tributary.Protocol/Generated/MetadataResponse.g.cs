@@ -13,7 +13,7 @@ public sealed partial class MetadataResponse : IKafkaMessage<MetadataResponse>
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 12;
+    public static short HighestSupportedVersion => 13;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 9;
@@ -29,6 +29,8 @@ public sealed partial class MetadataResponse : IKafkaMessage<MetadataResponse>
     public List<global::Tributary.Protocol.Messages.MetadataResponse.MetadataResponseTopic> Topics { get; set; } = [];
 
     public int ClusterAuthorizedOperations { get; set; } = -2147483648;
+
+    public short ErrorCode { get; set; }
 
     /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
     public List<RawTaggedField>? UnknownTaggedFields { get; set; }
@@ -81,6 +83,10 @@ public sealed partial class MetadataResponse : IKafkaMessage<MetadataResponse>
         if ((version >= 8 && version <= 10))
         {
             result.ClusterAuthorizedOperations = reader.ReadInt32();
+        }
+        if (version >= 13)
+        {
+            result.ErrorCode = reader.ReadInt16();
         }
         if (flexible)
         {
@@ -150,6 +156,10 @@ public sealed partial class MetadataResponse : IKafkaMessage<MetadataResponse>
         {
             throw new ProtocolException($"MetadataResponse.ClusterAuthorizedOperations has a non-default value that version {version} cannot carry");
         }
+        if (version >= 13)
+        {
+            writer.WriteInt16(ErrorCode);
+        }
         if (flexible)
         {
             var taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -165,7 +175,7 @@ public sealed partial class MetadataResponse : IKafkaMessage<MetadataResponse>
 
     public bool EqualsDefault()
     {
-        return !(ThrottleTimeMs != 0 || Brokers is { Count: > 0 } || ClusterId != null || ControllerId != -1 || Topics is { Count: > 0 } || ClusterAuthorizedOperations != -2147483648 || UnknownTaggedFields is { Count: > 0 });
+        return !(ThrottleTimeMs != 0 || Brokers is { Count: > 0 } || ClusterId != null || ControllerId != -1 || Topics is { Count: > 0 } || ClusterAuthorizedOperations != -2147483648 || ErrorCode != 0 || UnknownTaggedFields is { Count: > 0 });
     }
 
     public sealed partial class MetadataResponseBroker

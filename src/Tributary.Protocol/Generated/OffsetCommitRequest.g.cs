@@ -11,9 +11,9 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
 {
     public static ApiKey ApiKey => ApiKey.OffsetCommit;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 2;
 
-    public static short HighestSupportedVersion => 9;
+    public static short HighestSupportedVersion => 10;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 8;
@@ -39,19 +39,13 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
         var flexible = version >= 8;
         _ = flexible;
         result.GroupId = reader.ReadString(flexible);
-        if (version >= 1)
-        {
-            result.GenerationIdOrMemberEpoch = reader.ReadInt32();
-        }
-        if (version >= 1)
-        {
-            result.MemberId = reader.ReadString(flexible);
-        }
+        result.GenerationIdOrMemberEpoch = reader.ReadInt32();
+        result.MemberId = reader.ReadString(flexible);
         if (version >= 7)
         {
             result.GroupInstanceId = reader.ReadNullableString(flexible);
         }
-        if ((version >= 2 && version <= 4))
+        if (version <= 4)
         {
             result.RetentionTimeMs = reader.ReadInt64();
         }
@@ -94,14 +88,8 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
         var flexible = version >= 8;
         _ = flexible;
         writer.WriteString(GroupId ?? throw new ProtocolException($"GroupId is null, which version {version} does not allow"), flexible);
-        if (version >= 1)
-        {
-            writer.WriteInt32(GenerationIdOrMemberEpoch);
-        }
-        if (version >= 1)
-        {
-            writer.WriteString(MemberId ?? throw new ProtocolException($"MemberId is null, which version {version} does not allow"), flexible);
-        }
+        writer.WriteInt32(GenerationIdOrMemberEpoch);
+        writer.WriteString(MemberId ?? throw new ProtocolException($"MemberId is null, which version {version} does not allow"), flexible);
         if (version >= 7)
         {
             writer.WriteNullableString(GroupInstanceId, flexible);
@@ -110,7 +98,7 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
         {
             throw new ProtocolException($"OffsetCommitRequest.GroupInstanceId has a non-default value that version {version} cannot carry");
         }
-        if ((version >= 2 && version <= 4))
+        if (version <= 4)
         {
             writer.WriteInt64(RetentionTimeMs);
         }
@@ -148,6 +136,8 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
     {
         public string Name { get; set; } = "";
 
+        public Guid TopicId { get; set; }
+
         public List<global::Tributary.Protocol.Messages.OffsetCommitRequest.OffsetCommitRequestPartition> Partitions { get; set; } = [];
 
         /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
@@ -158,7 +148,14 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
             var result = new OffsetCommitRequestTopic();
             var flexible = version >= 8;
             _ = flexible;
-            result.Name = reader.ReadString(flexible);
+            if (version <= 9)
+            {
+                result.Name = reader.ReadString(flexible);
+            }
+            if (version >= 10)
+            {
+                result.TopicId = reader.ReadUuid();
+            }
             var count4 = reader.ReadArrayLength(flexible);
             if (count4 < 0)
             {
@@ -197,7 +194,14 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
         {
             var flexible = version >= 8;
             _ = flexible;
-            writer.WriteString(Name ?? throw new ProtocolException($"Name is null, which version {version} does not allow"), flexible);
+            if (version <= 9)
+            {
+                writer.WriteString(Name ?? throw new ProtocolException($"Name is null, which version {version} does not allow"), flexible);
+            }
+            if (version >= 10)
+            {
+                writer.WriteUuid(TopicId);
+            }
             if (Partitions is null)
             {
                 throw new ProtocolException($"Partitions is null, which version {version} does not allow");
@@ -225,7 +229,7 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
 
         public bool EqualsDefault()
         {
-            return !(Name != "" || Partitions is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
+            return !(Name != "" || TopicId != Guid.Empty || Partitions is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
         }
     }
 
@@ -236,8 +240,6 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
         public long CommittedOffset { get; set; }
 
         public int CommittedLeaderEpoch { get; set; } = -1;
-
-        public long CommitTimestamp { get; set; } = -1L;
 
         public string? CommittedMetadata { get; set; } = "";
 
@@ -254,10 +256,6 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
             if (version >= 6)
             {
                 result.CommittedLeaderEpoch = reader.ReadInt32();
-            }
-            if (version == 1)
-            {
-                result.CommitTimestamp = reader.ReadInt64();
             }
             result.CommittedMetadata = reader.ReadNullableString(flexible);
             if (flexible)
@@ -290,14 +288,6 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
             {
                 writer.WriteInt32(CommittedLeaderEpoch);
             }
-            if (version == 1)
-            {
-                writer.WriteInt64(CommitTimestamp);
-            }
-            else if (CommitTimestamp != -1L)
-            {
-                throw new ProtocolException($"OffsetCommitRequestPartition.CommitTimestamp has a non-default value that version {version} cannot carry");
-            }
             writer.WriteNullableString(CommittedMetadata, flexible);
             if (flexible)
             {
@@ -314,7 +304,7 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
 
         public bool EqualsDefault()
         {
-            return !(PartitionIndex != 0 || CommittedOffset != 0 || CommittedLeaderEpoch != -1 || CommitTimestamp != -1L || CommittedMetadata != "" || UnknownTaggedFields is { Count: > 0 });
+            return !(PartitionIndex != 0 || CommittedOffset != 0 || CommittedLeaderEpoch != -1 || CommittedMetadata != "" || UnknownTaggedFields is { Count: > 0 });
         }
     }
 }

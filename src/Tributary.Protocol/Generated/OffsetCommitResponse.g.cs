@@ -11,9 +11,9 @@ public sealed partial class OffsetCommitResponse : IKafkaMessage<OffsetCommitRes
 {
     public static ApiKey ApiKey => ApiKey.OffsetCommit;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 2;
 
-    public static short HighestSupportedVersion => 9;
+    public static short HighestSupportedVersion => 10;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 8;
@@ -110,6 +110,8 @@ public sealed partial class OffsetCommitResponse : IKafkaMessage<OffsetCommitRes
     {
         public string Name { get; set; } = "";
 
+        public Guid TopicId { get; set; }
+
         public List<global::Tributary.Protocol.Messages.OffsetCommitResponse.OffsetCommitResponsePartition> Partitions { get; set; } = [];
 
         /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
@@ -120,7 +122,14 @@ public sealed partial class OffsetCommitResponse : IKafkaMessage<OffsetCommitRes
             var result = new OffsetCommitResponseTopic();
             var flexible = version >= 8;
             _ = flexible;
-            result.Name = reader.ReadString(flexible);
+            if (version <= 9)
+            {
+                result.Name = reader.ReadString(flexible);
+            }
+            if (version >= 10)
+            {
+                result.TopicId = reader.ReadUuid();
+            }
             var count4 = reader.ReadArrayLength(flexible);
             if (count4 < 0)
             {
@@ -159,7 +168,14 @@ public sealed partial class OffsetCommitResponse : IKafkaMessage<OffsetCommitRes
         {
             var flexible = version >= 8;
             _ = flexible;
-            writer.WriteString(Name ?? throw new ProtocolException($"Name is null, which version {version} does not allow"), flexible);
+            if (version <= 9)
+            {
+                writer.WriteString(Name ?? throw new ProtocolException($"Name is null, which version {version} does not allow"), flexible);
+            }
+            if (version >= 10)
+            {
+                writer.WriteUuid(TopicId);
+            }
             if (Partitions is null)
             {
                 throw new ProtocolException($"Partitions is null, which version {version} does not allow");
@@ -187,7 +203,7 @@ public sealed partial class OffsetCommitResponse : IKafkaMessage<OffsetCommitRes
 
         public bool EqualsDefault()
         {
-            return !(Name != "" || Partitions is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
+            return !(Name != "" || TopicId != Guid.Empty || Partitions is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
         }
     }
 

@@ -11,9 +11,9 @@ public sealed partial class OffsetFetchRequest : IKafkaMessage<OffsetFetchReques
 {
     public static ApiKey ApiKey => ApiKey.OffsetFetch;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
-    public static short HighestSupportedVersion => 9;
+    public static short HighestSupportedVersion => 10;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 6;
@@ -422,6 +422,8 @@ public sealed partial class OffsetFetchRequest : IKafkaMessage<OffsetFetchReques
     {
         public string Name { get; set; } = "";
 
+        public Guid TopicId { get; set; }
+
         public List<int> PartitionIndexes { get; set; } = [];
 
         /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
@@ -432,9 +434,13 @@ public sealed partial class OffsetFetchRequest : IKafkaMessage<OffsetFetchReques
             var result = new OffsetFetchRequestTopics();
             var flexible = version >= 6;
             _ = flexible;
-            if (version >= 8)
+            if ((version >= 8 && version <= 9))
             {
                 result.Name = reader.ReadString(flexible);
+            }
+            if (version >= 10)
+            {
+                result.TopicId = reader.ReadUuid();
             }
             if (version >= 8)
             {
@@ -477,13 +483,13 @@ public sealed partial class OffsetFetchRequest : IKafkaMessage<OffsetFetchReques
         {
             var flexible = version >= 6;
             _ = flexible;
-            if (version >= 8)
+            if ((version >= 8 && version <= 9))
             {
                 writer.WriteString(Name ?? throw new ProtocolException($"Name is null, which version {version} does not allow"), flexible);
             }
-            else if (Name != "")
+            if (version >= 10)
             {
-                throw new ProtocolException($"OffsetFetchRequestTopics.Name has a non-default value that version {version} cannot carry");
+                writer.WriteUuid(TopicId);
             }
             if (version >= 8)
             {
@@ -519,7 +525,7 @@ public sealed partial class OffsetFetchRequest : IKafkaMessage<OffsetFetchReques
 
         public bool EqualsDefault()
         {
-            return !(Name != "" || PartitionIndexes is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
+            return !(Name != "" || TopicId != Guid.Empty || PartitionIndexes is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
         }
     }
 }

@@ -11,9 +11,9 @@ public sealed partial class OffsetFetchResponse : IKafkaMessage<OffsetFetchRespo
 {
     public static ApiKey ApiKey => ApiKey.OffsetFetch;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
-    public static short HighestSupportedVersion => 9;
+    public static short HighestSupportedVersion => 10;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 6;
@@ -511,6 +511,8 @@ public sealed partial class OffsetFetchResponse : IKafkaMessage<OffsetFetchRespo
     {
         public string Name { get; set; } = "";
 
+        public Guid TopicId { get; set; }
+
         public List<global::Tributary.Protocol.Messages.OffsetFetchResponse.OffsetFetchResponsePartitions> Partitions { get; set; } = [];
 
         /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
@@ -521,9 +523,13 @@ public sealed partial class OffsetFetchResponse : IKafkaMessage<OffsetFetchRespo
             var result = new OffsetFetchResponseTopics();
             var flexible = version >= 6;
             _ = flexible;
-            if (version >= 8)
+            if ((version >= 8 && version <= 9))
             {
                 result.Name = reader.ReadString(flexible);
+            }
+            if (version >= 10)
+            {
+                result.TopicId = reader.ReadUuid();
             }
             if (version >= 8)
             {
@@ -566,13 +572,13 @@ public sealed partial class OffsetFetchResponse : IKafkaMessage<OffsetFetchRespo
         {
             var flexible = version >= 6;
             _ = flexible;
-            if (version >= 8)
+            if ((version >= 8 && version <= 9))
             {
                 writer.WriteString(Name ?? throw new ProtocolException($"Name is null, which version {version} does not allow"), flexible);
             }
-            else if (Name != "")
+            if (version >= 10)
             {
-                throw new ProtocolException($"OffsetFetchResponseTopics.Name has a non-default value that version {version} cannot carry");
+                writer.WriteUuid(TopicId);
             }
             if (version >= 8)
             {
@@ -608,7 +614,7 @@ public sealed partial class OffsetFetchResponse : IKafkaMessage<OffsetFetchRespo
 
         public bool EqualsDefault()
         {
-            return !(Name != "" || Partitions is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
+            return !(Name != "" || TopicId != Guid.Empty || Partitions is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
         }
     }
 

@@ -11,7 +11,7 @@ public sealed partial class OffsetForLeaderEpochRequest : IKafkaMessage<OffsetFo
 {
     public static ApiKey ApiKey => ApiKey.OffsetForLeaderEpoch;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 2;
 
     public static short HighestSupportedVersion => 4;
 
@@ -208,10 +208,7 @@ public sealed partial class OffsetForLeaderEpochRequest : IKafkaMessage<OffsetFo
             var flexible = version >= 4;
             _ = flexible;
             result.Partition = reader.ReadInt32();
-            if (version >= 2)
-            {
-                result.CurrentLeaderEpoch = reader.ReadInt32();
-            }
+            result.CurrentLeaderEpoch = reader.ReadInt32();
             result.LeaderEpoch = reader.ReadInt32();
             if (flexible)
             {
@@ -238,10 +235,7 @@ public sealed partial class OffsetForLeaderEpochRequest : IKafkaMessage<OffsetFo
             var flexible = version >= 4;
             _ = flexible;
             writer.WriteInt32(Partition);
-            if (version >= 2)
-            {
-                writer.WriteInt32(CurrentLeaderEpoch);
-            }
+            writer.WriteInt32(CurrentLeaderEpoch);
             writer.WriteInt32(LeaderEpoch);
             if (flexible)
             {

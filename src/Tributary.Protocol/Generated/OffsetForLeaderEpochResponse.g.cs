@@ -11,7 +11,7 @@ public sealed partial class OffsetForLeaderEpochResponse : IKafkaMessage<OffsetF
 {
     public static ApiKey ApiKey => ApiKey.OffsetForLeaderEpoch;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 2;
 
     public static short HighestSupportedVersion => 4;
 
@@ -30,10 +30,7 @@ public sealed partial class OffsetForLeaderEpochResponse : IKafkaMessage<OffsetF
         var result = new OffsetForLeaderEpochResponse();
         var flexible = version >= 4;
         _ = flexible;
-        if (version >= 2)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
+        result.ThrottleTimeMs = reader.ReadInt32();
         var count0 = reader.ReadArrayLength(flexible);
         if (count0 < 0)
         {
@@ -72,10 +69,7 @@ public sealed partial class OffsetForLeaderEpochResponse : IKafkaMessage<OffsetF
     {
         var flexible = version >= 4;
         _ = flexible;
-        if (version >= 2)
-        {
-            writer.WriteInt32(ThrottleTimeMs);
-        }
+        writer.WriteInt32(ThrottleTimeMs);
         if (Topics is null)
         {
             throw new ProtocolException($"Topics is null, which version {version} does not allow");
@@ -211,10 +205,7 @@ public sealed partial class OffsetForLeaderEpochResponse : IKafkaMessage<OffsetF
             _ = flexible;
             result.ErrorCode = reader.ReadInt16();
             result.Partition = reader.ReadInt32();
-            if (version >= 1)
-            {
-                result.LeaderEpoch = reader.ReadInt32();
-            }
+            result.LeaderEpoch = reader.ReadInt32();
             result.EndOffset = reader.ReadInt64();
             if (flexible)
             {
@@ -242,10 +233,7 @@ public sealed partial class OffsetForLeaderEpochResponse : IKafkaMessage<OffsetF
             _ = flexible;
             writer.WriteInt16(ErrorCode);
             writer.WriteInt32(Partition);
-            if (version >= 1)
-            {
-                writer.WriteInt32(LeaderEpoch);
-            }
+            writer.WriteInt32(LeaderEpoch);
             writer.WriteInt64(EndOffset);
             if (flexible)
             {

@@ -13,7 +13,7 @@ public sealed partial class ProduceRequest : IKafkaMessage<ProduceRequest>
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 11;
+    public static short HighestSupportedVersion => 13;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 9;
@@ -122,6 +122,8 @@ public sealed partial class ProduceRequest : IKafkaMessage<ProduceRequest>
     {
         public string Name { get; set; } = "";
 
+        public Guid TopicId { get; set; }
+
         public List<global::Tributary.Protocol.Messages.ProduceRequest.PartitionProduceData> PartitionData { get; set; } = [];
 
         /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
@@ -132,7 +134,14 @@ public sealed partial class ProduceRequest : IKafkaMessage<ProduceRequest>
             var result = new TopicProduceData();
             var flexible = version >= 9;
             _ = flexible;
-            result.Name = reader.ReadString(flexible);
+            if (version <= 12)
+            {
+                result.Name = reader.ReadString(flexible);
+            }
+            if (version >= 13)
+            {
+                result.TopicId = reader.ReadUuid();
+            }
             var count4 = reader.ReadArrayLength(flexible);
             if (count4 < 0)
             {
@@ -171,7 +180,14 @@ public sealed partial class ProduceRequest : IKafkaMessage<ProduceRequest>
         {
             var flexible = version >= 9;
             _ = flexible;
-            writer.WriteString(Name ?? throw new ProtocolException($"Name is null, which version {version} does not allow"), flexible);
+            if (version <= 12)
+            {
+                writer.WriteString(Name ?? throw new ProtocolException($"Name is null, which version {version} does not allow"), flexible);
+            }
+            if (version >= 13)
+            {
+                writer.WriteUuid(TopicId);
+            }
             if (PartitionData is null)
             {
                 throw new ProtocolException($"PartitionData is null, which version {version} does not allow");
@@ -199,7 +215,7 @@ public sealed partial class ProduceRequest : IKafkaMessage<ProduceRequest>
 
         public bool EqualsDefault()
         {
-            return !(Name != "" || PartitionData is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
+            return !(Name != "" || TopicId != Guid.Empty || PartitionData is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
         }
     }
 

@@ -13,7 +13,7 @@ public sealed partial class ProduceResponse : IKafkaMessage<ProduceResponse>
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 11;
+    public static short HighestSupportedVersion => 13;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 9;
@@ -153,6 +153,8 @@ public sealed partial class ProduceResponse : IKafkaMessage<ProduceResponse>
     {
         public string Name { get; set; } = "";
 
+        public Guid TopicId { get; set; }
+
         public List<global::Tributary.Protocol.Messages.ProduceResponse.PartitionProduceResponse> PartitionResponses { get; set; } = [];
 
         /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
@@ -163,7 +165,14 @@ public sealed partial class ProduceResponse : IKafkaMessage<ProduceResponse>
             var result = new TopicProduceResponse();
             var flexible = version >= 9;
             _ = flexible;
-            result.Name = reader.ReadString(flexible);
+            if (version <= 12)
+            {
+                result.Name = reader.ReadString(flexible);
+            }
+            if (version >= 13)
+            {
+                result.TopicId = reader.ReadUuid();
+            }
             var count11 = reader.ReadArrayLength(flexible);
             if (count11 < 0)
             {
@@ -202,7 +211,14 @@ public sealed partial class ProduceResponse : IKafkaMessage<ProduceResponse>
         {
             var flexible = version >= 9;
             _ = flexible;
-            writer.WriteString(Name ?? throw new ProtocolException($"Name is null, which version {version} does not allow"), flexible);
+            if (version <= 12)
+            {
+                writer.WriteString(Name ?? throw new ProtocolException($"Name is null, which version {version} does not allow"), flexible);
+            }
+            if (version >= 13)
+            {
+                writer.WriteUuid(TopicId);
+            }
             if (PartitionResponses is null)
             {
                 throw new ProtocolException($"PartitionResponses is null, which version {version} does not allow");
@@ -230,7 +246,7 @@ public sealed partial class ProduceResponse : IKafkaMessage<ProduceResponse>
 
         public bool EqualsDefault()
         {
-            return !(Name != "" || PartitionResponses is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
+            return !(Name != "" || TopicId != Guid.Empty || PartitionResponses is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
         }
     }
 

@@ -13,7 +13,7 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaMessage<R
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 0;
+    public static short HighestSupportedVersion => 1;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 0;
@@ -191,7 +191,11 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaMessage<R
 
         public int StateEpoch { get; set; }
 
+        public int LeaderEpoch { get; set; }
+
         public long StartOffset { get; set; }
+
+        public int DeliveryCompleteCount { get; set; } = -1;
 
         /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
         public List<RawTaggedField>? UnknownTaggedFields { get; set; }
@@ -205,7 +209,12 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaMessage<R
             result.ErrorCode = reader.ReadInt16();
             result.ErrorMessage = reader.ReadNullableString(flexible);
             result.StateEpoch = reader.ReadInt32();
+            result.LeaderEpoch = reader.ReadInt32();
             result.StartOffset = reader.ReadInt64();
+            if (version >= 1)
+            {
+                result.DeliveryCompleteCount = reader.ReadInt32();
+            }
             if (flexible)
             {
                 var taggedCount = reader.ReadUnsignedVarInt();
@@ -234,7 +243,12 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaMessage<R
             writer.WriteInt16(ErrorCode);
             writer.WriteNullableString(ErrorMessage, flexible);
             writer.WriteInt32(StateEpoch);
+            writer.WriteInt32(LeaderEpoch);
             writer.WriteInt64(StartOffset);
+            if (version >= 1)
+            {
+                writer.WriteInt32(DeliveryCompleteCount);
+            }
             if (flexible)
             {
                 var taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -250,7 +264,7 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaMessage<R
 
         public bool EqualsDefault()
         {
-            return !(Partition != 0 || ErrorCode != 0 || ErrorMessage != null || StateEpoch != 0 || StartOffset != 0 || UnknownTaggedFields is { Count: > 0 });
+            return !(Partition != 0 || ErrorCode != 0 || ErrorMessage != null || StateEpoch != 0 || LeaderEpoch != 0 || StartOffset != 0 || DeliveryCompleteCount != -1 || UnknownTaggedFields is { Count: > 0 });
         }
     }
 }

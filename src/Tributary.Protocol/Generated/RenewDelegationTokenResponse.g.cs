@@ -11,7 +11,7 @@ public sealed partial class RenewDelegationTokenResponse : IKafkaMessage<RenewDe
 {
     public static ApiKey ApiKey => ApiKey.RenewDelegationToken;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
     public static short HighestSupportedVersion => 2;
 

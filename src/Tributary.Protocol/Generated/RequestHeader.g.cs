@@ -9,7 +9,7 @@ namespace Tributary.Protocol.Messages;
 
 public sealed partial class RequestHeader : IKafkaMessage<RequestHeader>
 {
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
     public static short HighestSupportedVersion => 2;
 
@@ -35,10 +35,7 @@ public sealed partial class RequestHeader : IKafkaMessage<RequestHeader>
         result.RequestApiKey = reader.ReadInt16();
         result.RequestApiVersion = reader.ReadInt16();
         result.CorrelationId = reader.ReadInt32();
-        if (version >= 1)
-        {
-            result.ClientId = reader.ReadNullableString(false);
-        }
+        result.ClientId = reader.ReadNullableString(false);
         if (flexible)
         {
             var taggedCount = reader.ReadUnsignedVarInt();
@@ -66,10 +63,7 @@ public sealed partial class RequestHeader : IKafkaMessage<RequestHeader>
         writer.WriteInt16(RequestApiKey);
         writer.WriteInt16(RequestApiVersion);
         writer.WriteInt32(CorrelationId);
-        if (version >= 1)
-        {
-            writer.WriteNullableString(ClientId, false);
-        }
+        writer.WriteNullableString(ClientId, false);
         if (flexible)
         {
             var taggedCount = UnknownTaggedFields?.Count ?? 0;

@@ -11,9 +11,9 @@ public sealed partial class ShareAcknowledgeRequest : IKafkaMessage<ShareAcknowl
 {
     public static ApiKey ApiKey => ApiKey.ShareAcknowledge;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
-    public static short HighestSupportedVersion => 0;
+    public static short HighestSupportedVersion => 2;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 0;
@@ -23,6 +23,8 @@ public sealed partial class ShareAcknowledgeRequest : IKafkaMessage<ShareAcknowl
     public string? MemberId { get; set; } = "";
 
     public int ShareSessionEpoch { get; set; }
+
+    public bool IsRenewAck { get; set; }
 
     public List<global::Tributary.Protocol.Messages.ShareAcknowledgeRequest.AcknowledgeTopic> Topics { get; set; } = [];
 
@@ -37,6 +39,10 @@ public sealed partial class ShareAcknowledgeRequest : IKafkaMessage<ShareAcknowl
         result.GroupId = reader.ReadNullableString(flexible);
         result.MemberId = reader.ReadNullableString(flexible);
         result.ShareSessionEpoch = reader.ReadInt32();
+        if (version >= 2)
+        {
+            result.IsRenewAck = reader.ReadBool();
+        }
         var count0 = reader.ReadArrayLength(flexible);
         if (count0 < 0)
         {
@@ -78,6 +84,14 @@ public sealed partial class ShareAcknowledgeRequest : IKafkaMessage<ShareAcknowl
         writer.WriteNullableString(GroupId, flexible);
         writer.WriteNullableString(MemberId, flexible);
         writer.WriteInt32(ShareSessionEpoch);
+        if (version >= 2)
+        {
+            writer.WriteBool(IsRenewAck);
+        }
+        else if (IsRenewAck)
+        {
+            throw new ProtocolException($"ShareAcknowledgeRequest.IsRenewAck has a non-default value that version {version} cannot carry");
+        }
         if (Topics is null)
         {
             throw new ProtocolException($"Topics is null, which version {version} does not allow");
@@ -105,7 +119,7 @@ public sealed partial class ShareAcknowledgeRequest : IKafkaMessage<ShareAcknowl
 
     public bool EqualsDefault()
     {
-        return !(GroupId != null || MemberId != "" || ShareSessionEpoch != 0 || Topics is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
+        return !(GroupId != null || MemberId != "" || ShareSessionEpoch != 0 || IsRenewAck || Topics is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
     }
 
     public sealed partial class AcknowledgeTopic

@@ -11,9 +11,9 @@ public sealed partial class ShareAcknowledgeResponse : IKafkaMessage<ShareAcknow
 {
     public static ApiKey ApiKey => ApiKey.ShareAcknowledge;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
-    public static short HighestSupportedVersion => 0;
+    public static short HighestSupportedVersion => 2;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 0;
@@ -23,6 +23,8 @@ public sealed partial class ShareAcknowledgeResponse : IKafkaMessage<ShareAcknow
     public short ErrorCode { get; set; }
 
     public string? ErrorMessage { get; set; } = null;
+
+    public int AcquisitionLockTimeoutMs { get; set; }
 
     public List<global::Tributary.Protocol.Messages.ShareAcknowledgeResponse.ShareAcknowledgeTopicResponse> Responses { get; set; } = [];
 
@@ -39,6 +41,10 @@ public sealed partial class ShareAcknowledgeResponse : IKafkaMessage<ShareAcknow
         result.ThrottleTimeMs = reader.ReadInt32();
         result.ErrorCode = reader.ReadInt16();
         result.ErrorMessage = reader.ReadNullableString(flexible);
+        if (version >= 2)
+        {
+            result.AcquisitionLockTimeoutMs = reader.ReadInt32();
+        }
         var count0 = reader.ReadArrayLength(flexible);
         if (count0 < 0)
         {
@@ -94,6 +100,10 @@ public sealed partial class ShareAcknowledgeResponse : IKafkaMessage<ShareAcknow
         writer.WriteInt32(ThrottleTimeMs);
         writer.WriteInt16(ErrorCode);
         writer.WriteNullableString(ErrorMessage, flexible);
+        if (version >= 2)
+        {
+            writer.WriteInt32(AcquisitionLockTimeoutMs);
+        }
         if (Responses is null)
         {
             throw new ProtocolException($"Responses is null, which version {version} does not allow");
@@ -133,7 +143,7 @@ public sealed partial class ShareAcknowledgeResponse : IKafkaMessage<ShareAcknow
 
     public bool EqualsDefault()
     {
-        return !(ThrottleTimeMs != 0 || ErrorCode != 0 || ErrorMessage != null || Responses is { Count: > 0 } || NodeEndpoints is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
+        return !(ThrottleTimeMs != 0 || ErrorCode != 0 || ErrorMessage != null || AcquisitionLockTimeoutMs != 0 || Responses is { Count: > 0 } || NodeEndpoints is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
     }
 
     public sealed partial class ShareAcknowledgeTopicResponse

@@ -11,9 +11,9 @@ public sealed partial class ShareFetchRequest : IKafkaMessage<ShareFetchRequest>
 {
     public static ApiKey ApiKey => ApiKey.ShareFetch;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
-    public static short HighestSupportedVersion => 0;
+    public static short HighestSupportedVersion => 2;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 0;
@@ -29,6 +29,14 @@ public sealed partial class ShareFetchRequest : IKafkaMessage<ShareFetchRequest>
     public int MinBytes { get; set; }
 
     public int MaxBytes { get; set; } = 2147483647;
+
+    public int MaxRecords { get; set; }
+
+    public int BatchSize { get; set; }
+
+    public sbyte ShareAcquireMode { get; set; }
+
+    public bool IsRenewAck { get; set; }
 
     public List<global::Tributary.Protocol.Messages.ShareFetchRequest.FetchTopic> Topics { get; set; } = [];
 
@@ -48,6 +56,16 @@ public sealed partial class ShareFetchRequest : IKafkaMessage<ShareFetchRequest>
         result.MaxWaitMs = reader.ReadInt32();
         result.MinBytes = reader.ReadInt32();
         result.MaxBytes = reader.ReadInt32();
+        result.MaxRecords = reader.ReadInt32();
+        result.BatchSize = reader.ReadInt32();
+        if (version >= 2)
+        {
+            result.ShareAcquireMode = reader.ReadInt8();
+        }
+        if (version >= 2)
+        {
+            result.IsRenewAck = reader.ReadBool();
+        }
         var count0 = reader.ReadArrayLength(flexible);
         if (count0 < 0)
         {
@@ -106,6 +124,20 @@ public sealed partial class ShareFetchRequest : IKafkaMessage<ShareFetchRequest>
         writer.WriteInt32(MaxWaitMs);
         writer.WriteInt32(MinBytes);
         writer.WriteInt32(MaxBytes);
+        writer.WriteInt32(MaxRecords);
+        writer.WriteInt32(BatchSize);
+        if (version >= 2)
+        {
+            writer.WriteInt8(ShareAcquireMode);
+        }
+        if (version >= 2)
+        {
+            writer.WriteBool(IsRenewAck);
+        }
+        else if (IsRenewAck)
+        {
+            throw new ProtocolException($"ShareFetchRequest.IsRenewAck has a non-default value that version {version} cannot carry");
+        }
         if (Topics is null)
         {
             throw new ProtocolException($"Topics is null, which version {version} does not allow");
@@ -145,7 +177,7 @@ public sealed partial class ShareFetchRequest : IKafkaMessage<ShareFetchRequest>
 
     public bool EqualsDefault()
     {
-        return !(GroupId != null || MemberId != "" || ShareSessionEpoch != 0 || MaxWaitMs != 0 || MinBytes != 0 || MaxBytes != 2147483647 || Topics is { Count: > 0 } || ForgottenTopicsData is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
+        return !(GroupId != null || MemberId != "" || ShareSessionEpoch != 0 || MaxWaitMs != 0 || MinBytes != 0 || MaxBytes != 2147483647 || MaxRecords != 0 || BatchSize != 0 || ShareAcquireMode != 0 || IsRenewAck || Topics is { Count: > 0 } || ForgottenTopicsData is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
     }
 
     public sealed partial class FetchTopic
@@ -250,7 +282,6 @@ public sealed partial class ShareFetchRequest : IKafkaMessage<ShareFetchRequest>
             var flexible = true;
             _ = flexible;
             result.PartitionIndex = reader.ReadInt32();
-            result.PartitionMaxBytes = reader.ReadInt32();
             var count12 = reader.ReadArrayLength(flexible);
             if (count12 < 0)
             {
@@ -290,7 +321,10 @@ public sealed partial class ShareFetchRequest : IKafkaMessage<ShareFetchRequest>
             var flexible = true;
             _ = flexible;
             writer.WriteInt32(PartitionIndex);
-            writer.WriteInt32(PartitionMaxBytes);
+            if (PartitionMaxBytes != 0)
+            {
+                throw new ProtocolException($"FetchPartition.PartitionMaxBytes has a non-default value that version {version} cannot carry");
+            }
             if (AcknowledgementBatches is null)
             {
                 throw new ProtocolException($"AcknowledgementBatches is null, which version {version} does not allow");

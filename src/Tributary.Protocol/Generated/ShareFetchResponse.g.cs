@@ -11,9 +11,9 @@ public sealed partial class ShareFetchResponse : IKafkaMessage<ShareFetchRespons
 {
     public static ApiKey ApiKey => ApiKey.ShareFetch;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
-    public static short HighestSupportedVersion => 0;
+    public static short HighestSupportedVersion => 2;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 0;
@@ -23,6 +23,8 @@ public sealed partial class ShareFetchResponse : IKafkaMessage<ShareFetchRespons
     public short ErrorCode { get; set; }
 
     public string? ErrorMessage { get; set; } = null;
+
+    public int AcquisitionLockTimeoutMs { get; set; }
 
     public List<global::Tributary.Protocol.Messages.ShareFetchResponse.ShareFetchableTopicResponse> Responses { get; set; } = [];
 
@@ -39,6 +41,7 @@ public sealed partial class ShareFetchResponse : IKafkaMessage<ShareFetchRespons
         result.ThrottleTimeMs = reader.ReadInt32();
         result.ErrorCode = reader.ReadInt16();
         result.ErrorMessage = reader.ReadNullableString(flexible);
+        result.AcquisitionLockTimeoutMs = reader.ReadInt32();
         var count0 = reader.ReadArrayLength(flexible);
         if (count0 < 0)
         {
@@ -94,6 +97,7 @@ public sealed partial class ShareFetchResponse : IKafkaMessage<ShareFetchRespons
         writer.WriteInt32(ThrottleTimeMs);
         writer.WriteInt16(ErrorCode);
         writer.WriteNullableString(ErrorMessage, flexible);
+        writer.WriteInt32(AcquisitionLockTimeoutMs);
         if (Responses is null)
         {
             throw new ProtocolException($"Responses is null, which version {version} does not allow");
@@ -133,7 +137,7 @@ public sealed partial class ShareFetchResponse : IKafkaMessage<ShareFetchRespons
 
     public bool EqualsDefault()
     {
-        return !(ThrottleTimeMs != 0 || ErrorCode != 0 || ErrorMessage != null || Responses is { Count: > 0 } || NodeEndpoints is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
+        return !(ThrottleTimeMs != 0 || ErrorCode != 0 || ErrorMessage != null || AcquisitionLockTimeoutMs != 0 || Responses is { Count: > 0 } || NodeEndpoints is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
     }
 
     public sealed partial class ShareFetchableTopicResponse
@@ -253,7 +257,7 @@ public sealed partial class ShareFetchResponse : IKafkaMessage<ShareFetchRespons
             result.AcknowledgeErrorCode = reader.ReadInt16();
             result.AcknowledgeErrorMessage = reader.ReadNullableString(flexible);
             result.CurrentLeader = global::Tributary.Protocol.Messages.ShareFetchResponse.LeaderIdAndEpoch.Read(ref reader, version);
-            result.Records = reader.ReadRecords(flexible, nullable: true);
+            result.Records = reader.ReadRecords(flexible, nullable: false);
             var count12 = reader.ReadArrayLength(flexible);
             if (count12 < 0)
             {
@@ -298,7 +302,7 @@ public sealed partial class ShareFetchResponse : IKafkaMessage<ShareFetchRespons
             writer.WriteInt16(AcknowledgeErrorCode);
             writer.WriteNullableString(AcknowledgeErrorMessage, flexible);
             (CurrentLeader ?? throw new ProtocolException($"CurrentLeader is null, which version {version} does not allow")).Write(ref writer, version);
-            if (!Records.HasValue && !(true)) throw new ProtocolException($"Records is null, which version {version} does not allow");
+            if (!Records.HasValue && !(false)) throw new ProtocolException($"Records is null, which version {version} does not allow");
             writer.WriteRecords(Records, flexible);
             if (AcquiredRecords is null)
             {

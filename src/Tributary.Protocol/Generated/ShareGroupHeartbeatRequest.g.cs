@@ -11,9 +11,9 @@ public sealed partial class ShareGroupHeartbeatRequest : IKafkaMessage<ShareGrou
 {
     public static ApiKey ApiKey => ApiKey.ShareGroupHeartbeat;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
-    public static short HighestSupportedVersion => 0;
+    public static short HighestSupportedVersion => 1;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 0;

@@ -13,7 +13,7 @@ public sealed partial class VoteRequest : IKafkaMessage<VoteRequest>
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 1;
+    public static short HighestSupportedVersion => 2;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 0;
@@ -199,17 +199,19 @@ public sealed partial class VoteRequest : IKafkaMessage<VoteRequest>
     {
         public int PartitionIndex { get; set; }
 
-        public int CandidateEpoch { get; set; }
+        public int ReplicaEpoch { get; set; }
 
-        public int CandidateId { get; set; }
+        public int ReplicaId { get; set; }
 
-        public Guid CandidateDirectoryId { get; set; }
+        public Guid ReplicaDirectoryId { get; set; }
 
         public Guid VoterDirectoryId { get; set; }
 
         public int LastOffsetEpoch { get; set; }
 
         public long LastOffset { get; set; }
+
+        public bool PreVote { get; set; }
 
         /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
         public List<RawTaggedField>? UnknownTaggedFields { get; set; }
@@ -220,11 +222,11 @@ public sealed partial class VoteRequest : IKafkaMessage<VoteRequest>
             var flexible = true;
             _ = flexible;
             result.PartitionIndex = reader.ReadInt32();
-            result.CandidateEpoch = reader.ReadInt32();
-            result.CandidateId = reader.ReadInt32();
+            result.ReplicaEpoch = reader.ReadInt32();
+            result.ReplicaId = reader.ReadInt32();
             if (version >= 1)
             {
-                result.CandidateDirectoryId = reader.ReadUuid();
+                result.ReplicaDirectoryId = reader.ReadUuid();
             }
             if (version >= 1)
             {
@@ -232,6 +234,10 @@ public sealed partial class VoteRequest : IKafkaMessage<VoteRequest>
             }
             result.LastOffsetEpoch = reader.ReadInt32();
             result.LastOffset = reader.ReadInt64();
+            if (version >= 2)
+            {
+                result.PreVote = reader.ReadBool();
+            }
             if (flexible)
             {
                 var taggedCount = reader.ReadUnsignedVarInt();
@@ -257,11 +263,11 @@ public sealed partial class VoteRequest : IKafkaMessage<VoteRequest>
             var flexible = true;
             _ = flexible;
             writer.WriteInt32(PartitionIndex);
-            writer.WriteInt32(CandidateEpoch);
-            writer.WriteInt32(CandidateId);
+            writer.WriteInt32(ReplicaEpoch);
+            writer.WriteInt32(ReplicaId);
             if (version >= 1)
             {
-                writer.WriteUuid(CandidateDirectoryId);
+                writer.WriteUuid(ReplicaDirectoryId);
             }
             if (version >= 1)
             {
@@ -269,6 +275,14 @@ public sealed partial class VoteRequest : IKafkaMessage<VoteRequest>
             }
             writer.WriteInt32(LastOffsetEpoch);
             writer.WriteInt64(LastOffset);
+            if (version >= 2)
+            {
+                writer.WriteBool(PreVote);
+            }
+            else if (PreVote)
+            {
+                throw new ProtocolException($"PartitionData.PreVote has a non-default value that version {version} cannot carry");
+            }
             if (flexible)
             {
                 var taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -284,7 +298,7 @@ public sealed partial class VoteRequest : IKafkaMessage<VoteRequest>
 
         public bool EqualsDefault()
         {
-            return !(PartitionIndex != 0 || CandidateEpoch != 0 || CandidateId != 0 || CandidateDirectoryId != Guid.Empty || VoterDirectoryId != Guid.Empty || LastOffsetEpoch != 0 || LastOffset != 0 || UnknownTaggedFields is { Count: > 0 });
+            return !(PartitionIndex != 0 || ReplicaEpoch != 0 || ReplicaId != 0 || ReplicaDirectoryId != Guid.Empty || VoterDirectoryId != Guid.Empty || LastOffsetEpoch != 0 || LastOffset != 0 || PreVote || UnknownTaggedFields is { Count: > 0 });
         }
     }
 }

@@ -13,7 +13,7 @@ public sealed partial class VoteResponse : IKafkaMessage<VoteResponse>
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 1;
+    public static short HighestSupportedVersion => 2;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 0;

@@ -13,7 +13,7 @@ public sealed partial class WriteShareGroupStateRequest : IKafkaMessage<WriteSha
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 0;
+    public static short HighestSupportedVersion => 1;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 0;
@@ -195,6 +195,8 @@ public sealed partial class WriteShareGroupStateRequest : IKafkaMessage<WriteSha
 
         public long StartOffset { get; set; }
 
+        public int DeliveryCompleteCount { get; set; } = -1;
+
         public List<global::Tributary.Protocol.Messages.WriteShareGroupStateRequest.StateBatch> StateBatches { get; set; } = [];
 
         /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
@@ -209,6 +211,10 @@ public sealed partial class WriteShareGroupStateRequest : IKafkaMessage<WriteSha
             result.StateEpoch = reader.ReadInt32();
             result.LeaderEpoch = reader.ReadInt32();
             result.StartOffset = reader.ReadInt64();
+            if (version >= 1)
+            {
+                result.DeliveryCompleteCount = reader.ReadInt32();
+            }
             var count8 = reader.ReadArrayLength(flexible);
             if (count8 < 0)
             {
@@ -251,6 +257,10 @@ public sealed partial class WriteShareGroupStateRequest : IKafkaMessage<WriteSha
             writer.WriteInt32(StateEpoch);
             writer.WriteInt32(LeaderEpoch);
             writer.WriteInt64(StartOffset);
+            if (version >= 1)
+            {
+                writer.WriteInt32(DeliveryCompleteCount);
+            }
             if (StateBatches is null)
             {
                 throw new ProtocolException($"StateBatches is null, which version {version} does not allow");
@@ -278,7 +288,7 @@ public sealed partial class WriteShareGroupStateRequest : IKafkaMessage<WriteSha
 
         public bool EqualsDefault()
         {
-            return !(Partition != 0 || StateEpoch != 0 || LeaderEpoch != 0 || StartOffset != 0 || StateBatches is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
+            return !(Partition != 0 || StateEpoch != 0 || LeaderEpoch != 0 || StartOffset != 0 || DeliveryCompleteCount != -1 || StateBatches is { Count: > 0 } || UnknownTaggedFields is { Count: > 0 });
         }
     }
 

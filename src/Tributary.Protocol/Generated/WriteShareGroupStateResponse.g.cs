@@ -13,7 +13,7 @@ public sealed partial class WriteShareGroupStateResponse : IKafkaMessage<WriteSh
 
     public static short LowestSupportedVersion => 0;
 
-    public static short HighestSupportedVersion => 0;
+    public static short HighestSupportedVersion => 1;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 0;

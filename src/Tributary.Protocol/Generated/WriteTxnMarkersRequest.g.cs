@@ -11,9 +11,9 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaMessage<WriteTxnMarke
 {
     public static ApiKey ApiKey => ApiKey.WriteTxnMarkers;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
-    public static short HighestSupportedVersion => 1;
+    public static short HighestSupportedVersion => 2;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 1;
@@ -26,7 +26,7 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaMessage<WriteTxnMarke
     public static WriteTxnMarkersRequest Read(ref KafkaReader reader, short version)
     {
         var result = new WriteTxnMarkersRequest();
-        var flexible = version >= 1;
+        var flexible = true;
         _ = flexible;
         var count0 = reader.ReadArrayLength(flexible);
         if (count0 < 0)
@@ -64,7 +64,7 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaMessage<WriteTxnMarke
 
     public void Write(ref KafkaWriter writer, short version)
     {
-        var flexible = version >= 1;
+        var flexible = true;
         _ = flexible;
         if (Markers is null)
         {
@@ -108,13 +108,15 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaMessage<WriteTxnMarke
 
         public int CoordinatorEpoch { get; set; }
 
+        public sbyte TransactionVersion { get; set; }
+
         /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
         public List<RawTaggedField>? UnknownTaggedFields { get; set; }
 
         public static WritableTxnMarker Read(ref KafkaReader reader, short version)
         {
             var result = new WritableTxnMarker();
-            var flexible = version >= 1;
+            var flexible = true;
             _ = flexible;
             result.ProducerId = reader.ReadInt64();
             result.ProducerEpoch = reader.ReadInt16();
@@ -134,6 +136,10 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaMessage<WriteTxnMarke
                 result.Topics = list5;
             }
             result.CoordinatorEpoch = reader.ReadInt32();
+            if (version >= 2)
+            {
+                result.TransactionVersion = reader.ReadInt8();
+            }
             if (flexible)
             {
                 var taggedCount = reader.ReadUnsignedVarInt();
@@ -156,7 +162,7 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaMessage<WriteTxnMarke
 
         public void Write(ref KafkaWriter writer, short version)
         {
-            var flexible = version >= 1;
+            var flexible = true;
             _ = flexible;
             writer.WriteInt64(ProducerId);
             writer.WriteInt16(ProducerEpoch);
@@ -174,6 +180,10 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaMessage<WriteTxnMarke
                 }
             }
             writer.WriteInt32(CoordinatorEpoch);
+            if (version >= 2)
+            {
+                writer.WriteInt8(TransactionVersion);
+            }
             if (flexible)
             {
                 var taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -189,7 +199,7 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaMessage<WriteTxnMarke
 
         public bool EqualsDefault()
         {
-            return !(ProducerId != 0 || ProducerEpoch != 0 || TransactionResult || Topics is { Count: > 0 } || CoordinatorEpoch != 0 || UnknownTaggedFields is { Count: > 0 });
+            return !(ProducerId != 0 || ProducerEpoch != 0 || TransactionResult || Topics is { Count: > 0 } || CoordinatorEpoch != 0 || TransactionVersion != 0 || UnknownTaggedFields is { Count: > 0 });
         }
     }
 
@@ -205,7 +215,7 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaMessage<WriteTxnMarke
         public static WritableTxnMarkerTopic Read(ref KafkaReader reader, short version)
         {
             var result = new WritableTxnMarkerTopic();
-            var flexible = version >= 1;
+            var flexible = true;
             _ = flexible;
             result.Name = reader.ReadString(flexible);
             var count8 = reader.ReadArrayLength(flexible);
@@ -244,7 +254,7 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaMessage<WriteTxnMarke
 
         public void Write(ref KafkaWriter writer, short version)
         {
-            var flexible = version >= 1;
+            var flexible = true;
             _ = flexible;
             writer.WriteString(Name ?? throw new ProtocolException($"Name is null, which version {version} does not allow"), flexible);
             if (PartitionIndexes is null)

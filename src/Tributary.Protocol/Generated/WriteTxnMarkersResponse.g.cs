@@ -11,9 +11,9 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaMessage<WriteTxnMark
 {
     public static ApiKey ApiKey => ApiKey.WriteTxnMarkers;
 
-    public static short LowestSupportedVersion => 0;
+    public static short LowestSupportedVersion => 1;
 
-    public static short HighestSupportedVersion => 1;
+    public static short HighestSupportedVersion => 2;
 
     /// <summary>First version that uses compact encodings and tagged fields; 32767 when none does.</summary>
     public static short FirstFlexibleVersion => 1;
@@ -26,7 +26,7 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaMessage<WriteTxnMark
     public static WriteTxnMarkersResponse Read(ref KafkaReader reader, short version)
     {
         var result = new WriteTxnMarkersResponse();
-        var flexible = version >= 1;
+        var flexible = true;
         _ = flexible;
         var count0 = reader.ReadArrayLength(flexible);
         if (count0 < 0)
@@ -64,7 +64,7 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaMessage<WriteTxnMark
 
     public void Write(ref KafkaWriter writer, short version)
     {
-        var flexible = version >= 1;
+        var flexible = true;
         _ = flexible;
         if (Markers is null)
         {
@@ -108,7 +108,7 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaMessage<WriteTxnMark
         public static WritableTxnMarkerResult Read(ref KafkaReader reader, short version)
         {
             var result = new WritableTxnMarkerResult();
-            var flexible = version >= 1;
+            var flexible = true;
             _ = flexible;
             result.ProducerId = reader.ReadInt64();
             var count4 = reader.ReadArrayLength(flexible);
@@ -147,7 +147,7 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaMessage<WriteTxnMark
 
         public void Write(ref KafkaWriter writer, short version)
         {
-            var flexible = version >= 1;
+            var flexible = true;
             _ = flexible;
             writer.WriteInt64(ProducerId);
             if (Topics is null)
@@ -193,7 +193,7 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaMessage<WriteTxnMark
         public static WritableTxnMarkerTopicResult Read(ref KafkaReader reader, short version)
         {
             var result = new WritableTxnMarkerTopicResult();
-            var flexible = version >= 1;
+            var flexible = true;
             _ = flexible;
             result.Name = reader.ReadString(flexible);
             var count8 = reader.ReadArrayLength(flexible);
@@ -232,7 +232,7 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaMessage<WriteTxnMark
 
         public void Write(ref KafkaWriter writer, short version)
         {
-            var flexible = version >= 1;
+            var flexible = true;
             _ = flexible;
             writer.WriteString(Name ?? throw new ProtocolException($"Name is null, which version {version} does not allow"), flexible);
             if (Partitions is null)
@@ -278,7 +278,7 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaMessage<WriteTxnMark
         public static WritableTxnMarkerPartitionResult Read(ref KafkaReader reader, short version)
         {
             var result = new WritableTxnMarkerPartitionResult();
-            var flexible = version >= 1;
+            var flexible = true;
             _ = flexible;
             result.PartitionIndex = reader.ReadInt32();
             result.ErrorCode = reader.ReadInt16();
@@ -304,7 +304,7 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaMessage<WriteTxnMark
 
         public void Write(ref KafkaWriter writer, short version)
         {
-            var flexible = version >= 1;
+            var flexible = true;
             _ = flexible;
             writer.WriteInt32(PartitionIndex);
             writer.WriteInt16(ErrorCode);

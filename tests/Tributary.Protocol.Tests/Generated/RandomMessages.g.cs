@@ -233,6 +233,10 @@ public static partial class RandomMessages
         {
             m.Listeners = RandomList(r, depth, d => AddRaftVoterRequest_Listener(r, version, d + 1));
         }
+        if (version >= 1)
+        {
+            m.AckWhenCommitted = r.Next(2) == 1;
+        }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
     }
@@ -596,6 +600,10 @@ public static partial class RandomMessages
         {
             m.TimeoutMs = r.Next(int.MinValue, int.MaxValue);
         }
+        if (version >= 1)
+        {
+            m.AllowReplicationFactorChange = r.Next(2) == 1;
+        }
         if (true)
         {
             m.Topics = RandomList(r, depth, d => AlterPartitionReassignmentsRequest_ReassignableTopic(r, version, d + 1));
@@ -653,6 +661,10 @@ public static partial class RandomMessages
         if (true)
         {
             m.ThrottleTimeMs = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (version >= 1)
+        {
+            m.AllowReplicationFactorChange = r.Next(2) == 1;
         }
         if (true)
         {
@@ -748,11 +760,7 @@ public static partial class RandomMessages
         var flexible = true;
         _ = flexible;
         var m = new Messages.AlterPartitionRequest.TopicData();
-        if (version <= 1)
-        {
-            m.TopicName = RandomString(r);
-        }
-        if (version >= 2)
+        if (true)
         {
             m.TopicId = RandomUuid(r);
         }
@@ -785,7 +793,7 @@ public static partial class RandomMessages
         {
             m.NewIsrWithEpochs = RandomList(r, depth, d => AlterPartitionRequest_BrokerState(r, version, d + 1));
         }
-        if (version >= 1)
+        if (true)
         {
             m.LeaderRecoveryState = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
         }
@@ -840,11 +848,7 @@ public static partial class RandomMessages
         var flexible = true;
         _ = flexible;
         var m = new Messages.AlterPartitionResponse.TopicData();
-        if (version <= 1)
-        {
-            m.TopicName = RandomString(r);
-        }
-        if (version >= 2)
+        if (true)
         {
             m.TopicId = RandomUuid(r);
         }
@@ -881,7 +885,7 @@ public static partial class RandomMessages
         {
             m.Isr = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
         }
-        if (version >= 1)
+        if (true)
         {
             m.LeaderRecoveryState = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
         }
@@ -986,6 +990,138 @@ public static partial class RandomMessages
         if (true)
         {
             m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.AlterShareGroupOffsetsRequest AlterShareGroupOffsetsRequest(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.AlterShareGroupOffsetsRequest();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (true)
+        {
+            m.Topics = RandomList(r, depth, d => AlterShareGroupOffsetsRequest_AlterShareGroupOffsetsRequestTopic(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.AlterShareGroupOffsetsRequest.AlterShareGroupOffsetsRequestTopic AlterShareGroupOffsetsRequest_AlterShareGroupOffsetsRequestTopic(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.AlterShareGroupOffsetsRequest.AlterShareGroupOffsetsRequestTopic();
+        if (true)
+        {
+            m.TopicName = RandomString(r);
+        }
+        if (true)
+        {
+            m.Partitions = RandomList(r, depth, d => AlterShareGroupOffsetsRequest_AlterShareGroupOffsetsRequestPartition(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.AlterShareGroupOffsetsRequest.AlterShareGroupOffsetsRequestPartition AlterShareGroupOffsetsRequest_AlterShareGroupOffsetsRequestPartition(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.AlterShareGroupOffsetsRequest.AlterShareGroupOffsetsRequestPartition();
+        if (true)
+        {
+            m.PartitionIndex = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.StartOffset = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.AlterShareGroupOffsetsResponse AlterShareGroupOffsetsResponse(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.AlterShareGroupOffsetsResponse();
+        if (true)
+        {
+            m.ThrottleTimeMs = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.ErrorMessage = null;
+            }
+            else
+            {
+                m.ErrorMessage = RandomString(r);
+            }
+        }
+        if (true)
+        {
+            m.Responses = RandomList(r, depth, d => AlterShareGroupOffsetsResponse_AlterShareGroupOffsetsResponseTopic(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.AlterShareGroupOffsetsResponse.AlterShareGroupOffsetsResponseTopic AlterShareGroupOffsetsResponse_AlterShareGroupOffsetsResponseTopic(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.AlterShareGroupOffsetsResponse.AlterShareGroupOffsetsResponseTopic();
+        if (true)
+        {
+            m.TopicName = RandomString(r);
+        }
+        if (true)
+        {
+            m.TopicId = RandomUuid(r);
+        }
+        if (true)
+        {
+            m.Partitions = RandomList(r, depth, d => AlterShareGroupOffsetsResponse_AlterShareGroupOffsetsResponsePartition(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.AlterShareGroupOffsetsResponse.AlterShareGroupOffsetsResponsePartition AlterShareGroupOffsetsResponse_AlterShareGroupOffsetsResponsePartition(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.AlterShareGroupOffsetsResponse.AlterShareGroupOffsetsResponsePartition();
+        if (true)
+        {
+            m.PartitionIndex = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.ErrorMessage = null;
+            }
+            else
+            {
+                m.ErrorMessage = RandomString(r);
+            }
         }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
@@ -1902,6 +2038,10 @@ public static partial class RandomMessages
         {
             m.TargetAssignment = ConsumerGroupDescribeResponse_Assignment(r, version, depth + 1);
         }
+        if (version >= 1)
+        {
+            m.MemberType = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
+        }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
     }
@@ -2203,57 +2343,6 @@ public static partial class RandomMessages
         return m;
     }
 
-    public static Messages.ControlledShutdownRequest ControlledShutdownRequest(Random r, short version, int depth)
-    {
-        var flexible = version >= 3;
-        _ = flexible;
-        var m = new Messages.ControlledShutdownRequest();
-        if (true)
-        {
-            m.BrokerId = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (version >= 2)
-        {
-            m.BrokerEpoch = r.NextInt64(long.MinValue, long.MaxValue);
-        }
-        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
-        return m;
-    }
-
-    public static Messages.ControlledShutdownResponse ControlledShutdownResponse(Random r, short version, int depth)
-    {
-        var flexible = version >= 3;
-        _ = flexible;
-        var m = new Messages.ControlledShutdownResponse();
-        if (true)
-        {
-            m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
-        }
-        if (true)
-        {
-            m.RemainingPartitions = RandomList(r, depth, d => ControlledShutdownResponse_RemainingPartition(r, version, d + 1));
-        }
-        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
-        return m;
-    }
-
-    public static Messages.ControlledShutdownResponse.RemainingPartition ControlledShutdownResponse_RemainingPartition(Random r, short version, int depth)
-    {
-        var flexible = version >= 3;
-        _ = flexible;
-        var m = new Messages.ControlledShutdownResponse.RemainingPartition();
-        if (true)
-        {
-            m.TopicName = RandomString(r);
-        }
-        if (true)
-        {
-            m.PartitionIndex = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
-        return m;
-    }
-
     public static Messages.ControllerRegistrationRequest ControllerRegistrationRequest(Random r, short version, int depth)
     {
         var flexible = true;
@@ -2383,7 +2472,7 @@ public static partial class RandomMessages
         {
             m.ResourceName = RandomString(r);
         }
-        if (version >= 1)
+        if (true)
         {
             m.ResourcePatternType = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
         }
@@ -2677,7 +2766,7 @@ public static partial class RandomMessages
         {
             m.TimeoutMs = r.Next(int.MinValue, int.MaxValue);
         }
-        if (version >= 1)
+        if (true)
         {
             m.ValidateOnly = r.Next(2) == 1;
         }
@@ -2760,7 +2849,7 @@ public static partial class RandomMessages
         var flexible = version >= 5;
         _ = flexible;
         var m = new Messages.CreateTopicsResponse();
-        if (version >= 2)
+        if (true)
         {
             m.ThrottleTimeMs = r.Next(int.MinValue, int.MaxValue);
         }
@@ -2789,7 +2878,7 @@ public static partial class RandomMessages
         {
             m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
         }
-        if (version >= 1)
+        if (true)
         {
             if ((true) && r.Next(5) == 0)
             {
@@ -2917,7 +3006,7 @@ public static partial class RandomMessages
                 m.ResourceNameFilter = RandomString(r);
             }
         }
-        if (version >= 1)
+        if (true)
         {
             m.PatternTypeFilter = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
         }
@@ -3028,7 +3117,7 @@ public static partial class RandomMessages
         {
             m.ResourceName = RandomString(r);
         }
-        if (version >= 1)
+        if (true)
         {
             m.PatternType = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
         }
@@ -3205,6 +3294,100 @@ public static partial class RandomMessages
         return m;
     }
 
+    public static Messages.DeleteShareGroupOffsetsRequest DeleteShareGroupOffsetsRequest(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.DeleteShareGroupOffsetsRequest();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (true)
+        {
+            m.Topics = RandomList(r, depth, d => DeleteShareGroupOffsetsRequest_DeleteShareGroupOffsetsRequestTopic(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.DeleteShareGroupOffsetsRequest.DeleteShareGroupOffsetsRequestTopic DeleteShareGroupOffsetsRequest_DeleteShareGroupOffsetsRequestTopic(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.DeleteShareGroupOffsetsRequest.DeleteShareGroupOffsetsRequestTopic();
+        if (true)
+        {
+            m.TopicName = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.DeleteShareGroupOffsetsResponse DeleteShareGroupOffsetsResponse(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.DeleteShareGroupOffsetsResponse();
+        if (true)
+        {
+            m.ThrottleTimeMs = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.ErrorMessage = null;
+            }
+            else
+            {
+                m.ErrorMessage = RandomString(r);
+            }
+        }
+        if (true)
+        {
+            m.Responses = RandomList(r, depth, d => DeleteShareGroupOffsetsResponse_DeleteShareGroupOffsetsResponseTopic(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.DeleteShareGroupOffsetsResponse.DeleteShareGroupOffsetsResponseTopic DeleteShareGroupOffsetsResponse_DeleteShareGroupOffsetsResponseTopic(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.DeleteShareGroupOffsetsResponse.DeleteShareGroupOffsetsResponseTopic();
+        if (true)
+        {
+            m.TopicName = RandomString(r);
+        }
+        if (true)
+        {
+            m.TopicId = RandomUuid(r);
+        }
+        if (true)
+        {
+            m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.ErrorMessage = null;
+            }
+            else
+            {
+                m.ErrorMessage = RandomString(r);
+            }
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
     public static Messages.DeleteShareGroupStateRequest DeleteShareGroupStateRequest(Random r, short version, int depth)
     {
         var flexible = true;
@@ -3360,7 +3543,7 @@ public static partial class RandomMessages
         var flexible = version >= 4;
         _ = flexible;
         var m = new Messages.DeleteTopicsResponse();
-        if (version >= 1)
+        if (true)
         {
             m.ThrottleTimeMs = r.Next(int.MinValue, int.MaxValue);
         }
@@ -3431,7 +3614,7 @@ public static partial class RandomMessages
                 m.ResourceNameFilter = RandomString(r);
             }
         }
-        if (version >= 1)
+        if (true)
         {
             m.PatternTypeFilter = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
         }
@@ -3514,7 +3697,7 @@ public static partial class RandomMessages
         {
             m.ResourceName = RandomString(r);
         }
-        if (version >= 1)
+        if (true)
         {
             m.PatternType = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
         }
@@ -3706,6 +3889,10 @@ public static partial class RandomMessages
         {
             m.EndpointType = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
         }
+        if (version >= 2)
+        {
+            m.IncludeFencedBrokers = r.Next(2) == 1;
+        }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
     }
@@ -3786,6 +3973,10 @@ public static partial class RandomMessages
                 m.Rack = RandomString(r);
             }
         }
+        if (version >= 2)
+        {
+            m.IsFenced = r.Next(2) == 1;
+        }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
     }
@@ -3799,7 +3990,7 @@ public static partial class RandomMessages
         {
             m.Resources = RandomList(r, depth, d => DescribeConfigsRequest_DescribeConfigsResource(r, version, d + 1));
         }
-        if (version >= 1)
+        if (true)
         {
             m.IncludeSynonyms = r.Next(2) == 1;
         }
@@ -3916,11 +4107,7 @@ public static partial class RandomMessages
         {
             m.ReadOnly = r.Next(2) == 1;
         }
-        if (version <= 0)
-        {
-            m.IsDefault = r.Next(2) == 1;
-        }
-        if (version >= 1)
+        if (true)
         {
             m.ConfigSource = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
         }
@@ -3928,7 +4115,7 @@ public static partial class RandomMessages
         {
             m.IsSensitive = r.Next(2) == 1;
         }
-        if (version >= 1)
+        if (true)
         {
             m.Synonyms = RandomList(r, depth, d => DescribeConfigsResponse_DescribeConfigsSynonym(r, version, d + 1));
         }
@@ -3956,11 +4143,11 @@ public static partial class RandomMessages
         var flexible = version >= 4;
         _ = flexible;
         var m = new Messages.DescribeConfigsResponse.DescribeConfigsSynonym();
-        if (version >= 1)
+        if (true)
         {
             m.Name = RandomString(r);
         }
-        if (version >= 1)
+        if (true)
         {
             if ((true) && r.Next(5) == 0)
             {
@@ -3971,7 +4158,7 @@ public static partial class RandomMessages
                 m.Value = RandomString(r);
             }
         }
-        if (version >= 1)
+        if (true)
         {
             m.Source = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
         }
@@ -4145,6 +4332,17 @@ public static partial class RandomMessages
         if (true)
         {
             m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
+        }
+        if (version >= 6)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.ErrorMessage = null;
+            }
+            else
+            {
+                m.ErrorMessage = RandomString(r);
+            }
         }
         if (true)
         {
@@ -4674,6 +4872,170 @@ public static partial class RandomMessages
         if (version >= 2)
         {
             m.Port = (ushort)r.Next(0, ushort.MaxValue + 1);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.DescribeShareGroupOffsetsRequest DescribeShareGroupOffsetsRequest(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.DescribeShareGroupOffsetsRequest();
+        if (true)
+        {
+            m.Groups = RandomList(r, depth, d => DescribeShareGroupOffsetsRequest_DescribeShareGroupOffsetsRequestGroup(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.DescribeShareGroupOffsetsRequest.DescribeShareGroupOffsetsRequestGroup DescribeShareGroupOffsetsRequest_DescribeShareGroupOffsetsRequestGroup(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.DescribeShareGroupOffsetsRequest.DescribeShareGroupOffsetsRequestGroup();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.Topics = null;
+            }
+            else
+            {
+                m.Topics = RandomList(r, depth, d => DescribeShareGroupOffsetsRequest_DescribeShareGroupOffsetsRequestTopic(r, version, d + 1));
+            }
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.DescribeShareGroupOffsetsRequest.DescribeShareGroupOffsetsRequestTopic DescribeShareGroupOffsetsRequest_DescribeShareGroupOffsetsRequestTopic(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.DescribeShareGroupOffsetsRequest.DescribeShareGroupOffsetsRequestTopic();
+        if (true)
+        {
+            m.TopicName = RandomString(r);
+        }
+        if (true)
+        {
+            m.Partitions = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.DescribeShareGroupOffsetsResponse DescribeShareGroupOffsetsResponse(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.DescribeShareGroupOffsetsResponse();
+        if (true)
+        {
+            m.ThrottleTimeMs = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.Groups = RandomList(r, depth, d => DescribeShareGroupOffsetsResponse_DescribeShareGroupOffsetsResponseGroup(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.DescribeShareGroupOffsetsResponse.DescribeShareGroupOffsetsResponseGroup DescribeShareGroupOffsetsResponse_DescribeShareGroupOffsetsResponseGroup(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.DescribeShareGroupOffsetsResponse.DescribeShareGroupOffsetsResponseGroup();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (true)
+        {
+            m.Topics = RandomList(r, depth, d => DescribeShareGroupOffsetsResponse_DescribeShareGroupOffsetsResponseTopic(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.ErrorMessage = null;
+            }
+            else
+            {
+                m.ErrorMessage = RandomString(r);
+            }
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.DescribeShareGroupOffsetsResponse.DescribeShareGroupOffsetsResponseTopic DescribeShareGroupOffsetsResponse_DescribeShareGroupOffsetsResponseTopic(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.DescribeShareGroupOffsetsResponse.DescribeShareGroupOffsetsResponseTopic();
+        if (true)
+        {
+            m.TopicName = RandomString(r);
+        }
+        if (true)
+        {
+            m.TopicId = RandomUuid(r);
+        }
+        if (true)
+        {
+            m.Partitions = RandomList(r, depth, d => DescribeShareGroupOffsetsResponse_DescribeShareGroupOffsetsResponsePartition(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.DescribeShareGroupOffsetsResponse.DescribeShareGroupOffsetsResponsePartition DescribeShareGroupOffsetsResponse_DescribeShareGroupOffsetsResponsePartition(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.DescribeShareGroupOffsetsResponse.DescribeShareGroupOffsetsResponsePartition();
+        if (true)
+        {
+            m.PartitionIndex = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.StartOffset = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (true)
+        {
+            m.LeaderEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (version >= 1)
+        {
+            m.Lag = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (true)
+        {
+            m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.ErrorMessage = null;
+            }
+            else
+            {
+                m.ErrorMessage = RandomString(r);
+            }
         }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
@@ -5390,6 +5752,19 @@ public static partial class RandomMessages
         return m;
     }
 
+    public static Messages.EndTxnMarker EndTxnMarker(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new Messages.EndTxnMarker();
+        if (true)
+        {
+            m.CoordinatorEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
     public static Messages.EndTxnRequest EndTxnRequest(Random r, short version, int depth)
     {
         var flexible = version >= 3;
@@ -5562,11 +5937,11 @@ public static partial class RandomMessages
         {
             m.MinBytes = r.Next(int.MinValue, int.MaxValue);
         }
-        if (version >= 3)
+        if (true)
         {
             m.MaxBytes = r.Next(int.MinValue, int.MaxValue);
         }
-        if (version >= 4)
+        if (true)
         {
             m.IsolationLevel = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
         }
@@ -5665,6 +6040,10 @@ public static partial class RandomMessages
         {
             m.ReplicaDirectoryId = RandomUuid(r);
         }
+        if (version >= 18 && r.Next(3) > 0)
+        {
+            m.HighWatermark = r.NextInt64(long.MinValue, long.MaxValue);
+        }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
     }
@@ -5695,7 +6074,7 @@ public static partial class RandomMessages
         var flexible = version >= 12;
         _ = flexible;
         var m = new Messages.FetchResponse();
-        if (version >= 1)
+        if (true)
         {
             m.ThrottleTimeMs = r.Next(int.MinValue, int.MaxValue);
         }
@@ -5757,7 +6136,7 @@ public static partial class RandomMessages
         {
             m.HighWatermark = r.NextInt64(long.MinValue, long.MaxValue);
         }
-        if (version >= 4)
+        if (true)
         {
             m.LastStableOffset = r.NextInt64(long.MinValue, long.MaxValue);
         }
@@ -5777,7 +6156,7 @@ public static partial class RandomMessages
         {
             m.SnapshotId = FetchResponse_SnapshotId(r, version, depth + 1);
         }
-        if (version >= 4)
+        if (true)
         {
             if ((true) && r.Next(5) == 0)
             {
@@ -5863,11 +6242,11 @@ public static partial class RandomMessages
         var flexible = version >= 12;
         _ = flexible;
         var m = new Messages.FetchResponse.AbortedTransaction();
-        if (version >= 4)
+        if (true)
         {
             m.ProducerId = r.NextInt64(long.MinValue, long.MaxValue);
         }
-        if (version >= 4)
+        if (true)
         {
             m.FirstOffset = r.NextInt64(long.MinValue, long.MaxValue);
         }
@@ -6491,6 +6870,14 @@ public static partial class RandomMessages
         {
             m.ProducerEpoch = (short)r.Next(short.MinValue, short.MaxValue + 1);
         }
+        if (version >= 6)
+        {
+            m.Enable2Pc = r.Next(2) == 1;
+        }
+        if (version >= 6)
+        {
+            m.KeepPreparedTxn = r.Next(2) == 1;
+        }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
     }
@@ -6515,6 +6902,14 @@ public static partial class RandomMessages
         if (true)
         {
             m.ProducerEpoch = (short)r.Next(short.MinValue, short.MaxValue + 1);
+        }
+        if (version >= 6)
+        {
+            m.OngoingTxnProducerId = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (version >= 6)
+        {
+            m.OngoingTxnProducerEpoch = (short)r.Next(short.MinValue, short.MaxValue + 1);
         }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
@@ -6809,205 +7204,6 @@ public static partial class RandomMessages
         return m;
     }
 
-    public static Messages.LeaderAndIsrRequest LeaderAndIsrRequest(Random r, short version, int depth)
-    {
-        var flexible = version >= 4;
-        _ = flexible;
-        var m = new Messages.LeaderAndIsrRequest();
-        if (true)
-        {
-            m.ControllerId = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (version >= 7)
-        {
-            m.IsKRaftController = r.Next(2) == 1;
-        }
-        if (true)
-        {
-            m.ControllerEpoch = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (version >= 2)
-        {
-            m.BrokerEpoch = r.NextInt64(long.MinValue, long.MaxValue);
-        }
-        if (version >= 5)
-        {
-            m.Type = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
-        }
-        if (version <= 1)
-        {
-            m.UngroupedPartitionStates = RandomList(r, depth, d => LeaderAndIsrRequest_LeaderAndIsrPartitionState(r, version, d + 1));
-        }
-        if (version >= 2)
-        {
-            m.TopicStates = RandomList(r, depth, d => LeaderAndIsrRequest_LeaderAndIsrTopicState(r, version, d + 1));
-        }
-        if (true)
-        {
-            m.LiveLeaders = RandomList(r, depth, d => LeaderAndIsrRequest_LeaderAndIsrLiveLeader(r, version, d + 1));
-        }
-        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
-        return m;
-    }
-
-    public static Messages.LeaderAndIsrRequest.LeaderAndIsrPartitionState LeaderAndIsrRequest_LeaderAndIsrPartitionState(Random r, short version, int depth)
-    {
-        var flexible = version >= 4;
-        _ = flexible;
-        var m = new Messages.LeaderAndIsrRequest.LeaderAndIsrPartitionState();
-        if (version <= 1)
-        {
-            m.TopicName = RandomString(r);
-        }
-        if (true)
-        {
-            m.PartitionIndex = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (true)
-        {
-            m.ControllerEpoch = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (true)
-        {
-            m.Leader = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (true)
-        {
-            m.LeaderEpoch = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (true)
-        {
-            m.Isr = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
-        }
-        if (true)
-        {
-            m.PartitionEpoch = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (true)
-        {
-            m.Replicas = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
-        }
-        if (version >= 3)
-        {
-            m.AddingReplicas = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
-        }
-        if (version >= 3)
-        {
-            m.RemovingReplicas = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
-        }
-        if (version >= 1)
-        {
-            m.IsNew = r.Next(2) == 1;
-        }
-        if (version >= 6)
-        {
-            m.LeaderRecoveryState = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
-        }
-        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
-        return m;
-    }
-
-    public static Messages.LeaderAndIsrRequest.LeaderAndIsrTopicState LeaderAndIsrRequest_LeaderAndIsrTopicState(Random r, short version, int depth)
-    {
-        var flexible = version >= 4;
-        _ = flexible;
-        var m = new Messages.LeaderAndIsrRequest.LeaderAndIsrTopicState();
-        if (version >= 2)
-        {
-            m.TopicName = RandomString(r);
-        }
-        if (version >= 5)
-        {
-            m.TopicId = RandomUuid(r);
-        }
-        if (version >= 2)
-        {
-            m.PartitionStates = RandomList(r, depth, d => LeaderAndIsrRequest_LeaderAndIsrPartitionState(r, version, d + 1));
-        }
-        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
-        return m;
-    }
-
-    public static Messages.LeaderAndIsrRequest.LeaderAndIsrLiveLeader LeaderAndIsrRequest_LeaderAndIsrLiveLeader(Random r, short version, int depth)
-    {
-        var flexible = version >= 4;
-        _ = flexible;
-        var m = new Messages.LeaderAndIsrRequest.LeaderAndIsrLiveLeader();
-        if (true)
-        {
-            m.BrokerId = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (true)
-        {
-            m.HostName = RandomString(r);
-        }
-        if (true)
-        {
-            m.Port = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
-        return m;
-    }
-
-    public static Messages.LeaderAndIsrResponse LeaderAndIsrResponse(Random r, short version, int depth)
-    {
-        var flexible = version >= 4;
-        _ = flexible;
-        var m = new Messages.LeaderAndIsrResponse();
-        if (true)
-        {
-            m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
-        }
-        if (version <= 4)
-        {
-            m.PartitionErrors = RandomList(r, depth, d => LeaderAndIsrResponse_LeaderAndIsrPartitionError(r, version, d + 1));
-        }
-        if (version >= 5)
-        {
-            m.Topics = RandomList(r, depth, d => LeaderAndIsrResponse_LeaderAndIsrTopicError(r, version, d + 1));
-        }
-        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
-        return m;
-    }
-
-    public static Messages.LeaderAndIsrResponse.LeaderAndIsrPartitionError LeaderAndIsrResponse_LeaderAndIsrPartitionError(Random r, short version, int depth)
-    {
-        var flexible = version >= 4;
-        _ = flexible;
-        var m = new Messages.LeaderAndIsrResponse.LeaderAndIsrPartitionError();
-        if (version <= 4)
-        {
-            m.TopicName = RandomString(r);
-        }
-        if (true)
-        {
-            m.PartitionIndex = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (true)
-        {
-            m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
-        }
-        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
-        return m;
-    }
-
-    public static Messages.LeaderAndIsrResponse.LeaderAndIsrTopicError LeaderAndIsrResponse_LeaderAndIsrTopicError(Random r, short version, int depth)
-    {
-        var flexible = version >= 4;
-        _ = flexible;
-        var m = new Messages.LeaderAndIsrResponse.LeaderAndIsrTopicError();
-        if (version >= 5)
-        {
-            m.TopicId = RandomUuid(r);
-        }
-        if (version >= 5)
-        {
-            m.PartitionErrors = RandomList(r, depth, d => LeaderAndIsrResponse_LeaderAndIsrPartitionError(r, version, d + 1));
-        }
-        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
-        return m;
-    }
-
     public static Messages.LeaderChangeMessage LeaderChangeMessage(Random r, short version, int depth)
     {
         var flexible = true;
@@ -7155,20 +7351,24 @@ public static partial class RandomMessages
         return m;
     }
 
-    public static Messages.ListClientMetricsResourcesRequest ListClientMetricsResourcesRequest(Random r, short version, int depth)
+    public static Messages.ListConfigResourcesRequest ListConfigResourcesRequest(Random r, short version, int depth)
     {
         var flexible = true;
         _ = flexible;
-        var m = new Messages.ListClientMetricsResourcesRequest();
+        var m = new Messages.ListConfigResourcesRequest();
+        if (version >= 1)
+        {
+            m.ResourceTypes = RandomList(r, depth, d => (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1));
+        }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
     }
 
-    public static Messages.ListClientMetricsResourcesResponse ListClientMetricsResourcesResponse(Random r, short version, int depth)
+    public static Messages.ListConfigResourcesResponse ListConfigResourcesResponse(Random r, short version, int depth)
     {
         var flexible = true;
         _ = flexible;
-        var m = new Messages.ListClientMetricsResourcesResponse();
+        var m = new Messages.ListConfigResourcesResponse();
         if (true)
         {
             m.ThrottleTimeMs = r.Next(int.MinValue, int.MaxValue);
@@ -7179,20 +7379,24 @@ public static partial class RandomMessages
         }
         if (true)
         {
-            m.ClientMetricsResources = RandomList(r, depth, d => ListClientMetricsResourcesResponse_ClientMetricsResource(r, version, d + 1));
+            m.ConfigResources = RandomList(r, depth, d => ListConfigResourcesResponse_ConfigResource(r, version, d + 1));
         }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
     }
 
-    public static Messages.ListClientMetricsResourcesResponse.ClientMetricsResource ListClientMetricsResourcesResponse_ClientMetricsResource(Random r, short version, int depth)
+    public static Messages.ListConfigResourcesResponse.ConfigResource ListConfigResourcesResponse_ConfigResource(Random r, short version, int depth)
     {
         var flexible = true;
         _ = flexible;
-        var m = new Messages.ListClientMetricsResourcesResponse.ClientMetricsResource();
+        var m = new Messages.ListConfigResourcesResponse.ConfigResource();
         if (true)
         {
-            m.Name = RandomString(r);
+            m.ResourceName = RandomString(r);
+        }
+        if (version >= 1)
+        {
+            m.ResourceType = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
         }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
@@ -7320,10 +7524,6 @@ public static partial class RandomMessages
         {
             m.Timestamp = r.NextInt64(long.MinValue, long.MaxValue);
         }
-        if (version <= 0)
-        {
-            m.MaxNumOffsets = r.Next(int.MinValue, int.MaxValue);
-        }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
     }
@@ -7375,15 +7575,11 @@ public static partial class RandomMessages
         {
             m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
         }
-        if (version <= 0)
-        {
-            m.OldStyleOffsets = RandomList(r, depth, d => r.NextInt64(long.MinValue, long.MaxValue));
-        }
-        if (version >= 1)
+        if (true)
         {
             m.Timestamp = r.NextInt64(long.MinValue, long.MaxValue);
         }
-        if (version >= 1)
+        if (true)
         {
             m.Offset = r.NextInt64(long.MinValue, long.MaxValue);
         }
@@ -7527,6 +7723,17 @@ public static partial class RandomMessages
         {
             m.DurationFilter = r.NextInt64(long.MinValue, long.MaxValue);
         }
+        if (version >= 2)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.TransactionalIdPattern = null;
+            }
+            else
+            {
+                m.TransactionalIdPattern = RandomString(r);
+            }
+        }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
     }
@@ -7669,6 +7876,10 @@ public static partial class RandomMessages
         {
             m.ClusterAuthorizedOperations = r.Next(int.MinValue, int.MaxValue);
         }
+        if (version >= 13)
+        {
+            m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
+        }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
     }
@@ -7791,11 +8002,11 @@ public static partial class RandomMessages
         {
             m.GroupId = RandomString(r);
         }
-        if (version >= 1)
+        if (true)
         {
             m.GenerationIdOrMemberEpoch = r.Next(int.MinValue, int.MaxValue);
         }
-        if (version >= 1)
+        if (true)
         {
             m.MemberId = RandomString(r);
         }
@@ -7810,7 +8021,7 @@ public static partial class RandomMessages
                 m.GroupInstanceId = RandomString(r);
             }
         }
-        if ((version >= 2 && version <= 4))
+        if (version <= 4)
         {
             m.RetentionTimeMs = r.NextInt64(long.MinValue, long.MaxValue);
         }
@@ -7827,9 +8038,13 @@ public static partial class RandomMessages
         var flexible = version >= 8;
         _ = flexible;
         var m = new Messages.OffsetCommitRequest.OffsetCommitRequestTopic();
-        if (true)
+        if (version <= 9)
         {
             m.Name = RandomString(r);
+        }
+        if (version >= 10)
+        {
+            m.TopicId = RandomUuid(r);
         }
         if (true)
         {
@@ -7855,10 +8070,6 @@ public static partial class RandomMessages
         if (version >= 6)
         {
             m.CommittedLeaderEpoch = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (version == 1)
-        {
-            m.CommitTimestamp = r.NextInt64(long.MinValue, long.MaxValue);
         }
         if (true)
         {
@@ -7897,9 +8108,13 @@ public static partial class RandomMessages
         var flexible = version >= 8;
         _ = flexible;
         var m = new Messages.OffsetCommitResponse.OffsetCommitResponseTopic();
-        if (true)
+        if (version <= 9)
         {
             m.Name = RandomString(r);
+        }
+        if (version >= 10)
+        {
+            m.TopicId = RandomUuid(r);
         }
         if (true)
         {
@@ -8121,9 +8336,13 @@ public static partial class RandomMessages
         var flexible = version >= 6;
         _ = flexible;
         var m = new Messages.OffsetFetchRequest.OffsetFetchRequestTopics();
-        if (version >= 8)
+        if ((version >= 8 && version <= 9))
         {
             m.Name = RandomString(r);
+        }
+        if (version >= 10)
+        {
+            m.TopicId = RandomUuid(r);
         }
         if (version >= 8)
         {
@@ -8237,9 +8456,13 @@ public static partial class RandomMessages
         var flexible = version >= 6;
         _ = flexible;
         var m = new Messages.OffsetFetchResponse.OffsetFetchResponseTopics();
-        if (version >= 8)
+        if ((version >= 8 && version <= 9))
         {
             m.Name = RandomString(r);
+        }
+        if (version >= 10)
+        {
+            m.TopicId = RandomUuid(r);
         }
         if (version >= 8)
         {
@@ -8328,7 +8551,7 @@ public static partial class RandomMessages
         {
             m.Partition = r.Next(int.MinValue, int.MaxValue);
         }
-        if (version >= 2)
+        if (true)
         {
             m.CurrentLeaderEpoch = r.Next(int.MinValue, int.MaxValue);
         }
@@ -8345,7 +8568,7 @@ public static partial class RandomMessages
         var flexible = version >= 4;
         _ = flexible;
         var m = new Messages.OffsetForLeaderEpochResponse();
-        if (version >= 2)
+        if (true)
         {
             m.ThrottleTimeMs = r.Next(int.MinValue, int.MaxValue);
         }
@@ -8387,7 +8610,7 @@ public static partial class RandomMessages
         {
             m.Partition = r.Next(int.MinValue, int.MaxValue);
         }
-        if (version >= 1)
+        if (true)
         {
             m.LeaderEpoch = r.Next(int.MinValue, int.MaxValue);
         }
@@ -8436,9 +8659,13 @@ public static partial class RandomMessages
         var flexible = version >= 9;
         _ = flexible;
         var m = new Messages.ProduceRequest.TopicProduceData();
-        if (true)
+        if (version <= 12)
         {
             m.Name = RandomString(r);
+        }
+        if (version >= 13)
+        {
+            m.TopicId = RandomUuid(r);
         }
         if (true)
         {
@@ -8498,9 +8725,13 @@ public static partial class RandomMessages
         var flexible = version >= 9;
         _ = flexible;
         var m = new Messages.ProduceResponse.TopicProduceResponse();
-        if (true)
+        if (version <= 12)
         {
             m.Name = RandomString(r);
+        }
+        if (version >= 13)
+        {
+            m.TopicId = RandomUuid(r);
         }
         if (true)
         {
@@ -8934,7 +9165,15 @@ public static partial class RandomMessages
         }
         if (true)
         {
+            m.LeaderEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
             m.StartOffset = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (version >= 1)
+        {
+            m.DeliveryCompleteCount = r.Next(int.MinValue, int.MaxValue);
         }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
@@ -9051,7 +9290,7 @@ public static partial class RandomMessages
         {
             m.CorrelationId = r.Next(int.MinValue, int.MaxValue);
         }
-        if (version >= 1)
+        if (true)
         {
             if ((true) && r.Next(5) == 0)
             {
@@ -9185,6 +9424,10 @@ public static partial class RandomMessages
         {
             m.ShareSessionEpoch = r.Next(int.MinValue, int.MaxValue);
         }
+        if (version >= 2)
+        {
+            m.IsRenewAck = r.Next(2) == 1;
+        }
         if (true)
         {
             m.Topics = RandomList(r, depth, d => ShareAcknowledgeRequest_AcknowledgeTopic(r, version, d + 1));
@@ -9271,6 +9514,10 @@ public static partial class RandomMessages
             {
                 m.ErrorMessage = RandomString(r);
             }
+        }
+        if (version >= 2)
+        {
+            m.AcquisitionLockTimeoutMs = r.Next(int.MinValue, int.MaxValue);
         }
         if (true)
         {
@@ -9427,6 +9674,22 @@ public static partial class RandomMessages
         }
         if (true)
         {
+            m.MaxRecords = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.BatchSize = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (version >= 2)
+        {
+            m.ShareAcquireMode = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
+        }
+        if (version >= 2)
+        {
+            m.IsRenewAck = r.Next(2) == 1;
+        }
+        if (true)
+        {
             m.Topics = RandomList(r, depth, d => ShareFetchRequest_FetchTopic(r, version, d + 1));
         }
         if (true)
@@ -9462,10 +9725,6 @@ public static partial class RandomMessages
         if (true)
         {
             m.PartitionIndex = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (true)
-        {
-            m.PartitionMaxBytes = r.Next(int.MinValue, int.MaxValue);
         }
         if (true)
         {
@@ -9536,6 +9795,10 @@ public static partial class RandomMessages
             {
                 m.ErrorMessage = RandomString(r);
             }
+        }
+        if (true)
+        {
+            m.AcquisitionLockTimeoutMs = r.Next(int.MinValue, int.MaxValue);
         }
         if (true)
         {
@@ -9611,14 +9874,7 @@ public static partial class RandomMessages
         }
         if (true)
         {
-            if ((true) && r.Next(5) == 0)
-            {
-                m.Records = null;
-            }
-            else
-            {
-                m.Records = RandomRecords(r);
-            }
+            m.Records = RandomRecords(r);
         }
         if (true)
         {
@@ -10023,152 +10279,877 @@ public static partial class RandomMessages
         return m;
     }
 
-    public static Messages.StopReplicaRequest StopReplicaRequest(Random r, short version, int depth)
+    public static Messages.StreamsGroupDescribeRequest StreamsGroupDescribeRequest(Random r, short version, int depth)
     {
-        var flexible = version >= 2;
+        var flexible = true;
         _ = flexible;
-        var m = new Messages.StopReplicaRequest();
+        var m = new Messages.StreamsGroupDescribeRequest();
         if (true)
         {
-            m.ControllerId = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (version >= 4)
-        {
-            m.IsKRaftController = r.Next(2) == 1;
+            m.GroupIds = RandomList(r, depth, d => RandomString(r));
         }
         if (true)
         {
-            m.ControllerEpoch = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (version >= 1)
-        {
-            m.BrokerEpoch = r.NextInt64(long.MinValue, long.MaxValue);
-        }
-        if (version <= 2)
-        {
-            m.DeletePartitions = r.Next(2) == 1;
-        }
-        if (version <= 0)
-        {
-            m.UngroupedPartitions = RandomList(r, depth, d => StopReplicaRequest_StopReplicaPartitionV0(r, version, d + 1));
-        }
-        if ((version >= 1 && version <= 2))
-        {
-            m.Topics = RandomList(r, depth, d => StopReplicaRequest_StopReplicaTopicV1(r, version, d + 1));
-        }
-        if (version >= 3)
-        {
-            m.TopicStates = RandomList(r, depth, d => StopReplicaRequest_StopReplicaTopicState(r, version, d + 1));
+            m.IncludeAuthorizedOperations = r.Next(2) == 1;
         }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
     }
 
-    public static Messages.StopReplicaRequest.StopReplicaPartitionV0 StopReplicaRequest_StopReplicaPartitionV0(Random r, short version, int depth)
+    public static Messages.StreamsGroupDescribeResponse StreamsGroupDescribeResponse(Random r, short version, int depth)
     {
-        var flexible = version >= 2;
+        var flexible = true;
         _ = flexible;
-        var m = new Messages.StopReplicaRequest.StopReplicaPartitionV0();
-        if (version <= 0)
+        var m = new Messages.StreamsGroupDescribeResponse();
+        if (true)
         {
-            m.TopicName = RandomString(r);
+            m.ThrottleTimeMs = r.Next(int.MinValue, int.MaxValue);
         }
-        if (version <= 0)
+        if (true)
         {
-            m.PartitionIndex = r.Next(int.MinValue, int.MaxValue);
+            m.Groups = RandomList(r, depth, d => StreamsGroupDescribeResponse_DescribedGroup(r, version, d + 1));
         }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
     }
 
-    public static Messages.StopReplicaRequest.StopReplicaTopicV1 StopReplicaRequest_StopReplicaTopicV1(Random r, short version, int depth)
+    public static Messages.StreamsGroupDescribeResponse.Endpoint StreamsGroupDescribeResponse_Endpoint(Random r, short version, int depth)
     {
-        var flexible = version >= 2;
+        var flexible = true;
         _ = flexible;
-        var m = new Messages.StopReplicaRequest.StopReplicaTopicV1();
-        if ((version >= 1 && version <= 2))
+        var m = new Messages.StreamsGroupDescribeResponse.Endpoint();
+        if (true)
+        {
+            m.Host = RandomString(r);
+        }
+        if (true)
+        {
+            m.Port = (ushort)r.Next(0, ushort.MaxValue + 1);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupDescribeResponse.TaskOffset StreamsGroupDescribeResponse_TaskOffset(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupDescribeResponse.TaskOffset();
+        if (true)
+        {
+            m.SubtopologyId = RandomString(r);
+        }
+        if (true)
+        {
+            m.Partition = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.Offset = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupDescribeResponse.Assignment StreamsGroupDescribeResponse_Assignment(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupDescribeResponse.Assignment();
+        if (true)
+        {
+            m.ActiveTasks = RandomList(r, depth, d => StreamsGroupDescribeResponse_TaskIds(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.StandbyTasks = RandomList(r, depth, d => StreamsGroupDescribeResponse_TaskIds(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.WarmupTasks = RandomList(r, depth, d => StreamsGroupDescribeResponse_TaskIds(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupDescribeResponse.TaskIds StreamsGroupDescribeResponse_TaskIds(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupDescribeResponse.TaskIds();
+        if (true)
+        {
+            m.SubtopologyId = RandomString(r);
+        }
+        if (true)
+        {
+            m.Partitions = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupDescribeResponse.KeyValue StreamsGroupDescribeResponse_KeyValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupDescribeResponse.KeyValue();
+        if (true)
+        {
+            m.Key = RandomString(r);
+        }
+        if (true)
+        {
+            m.Value = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupDescribeResponse.TopicInfo StreamsGroupDescribeResponse_TopicInfo(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupDescribeResponse.TopicInfo();
+        if (true)
         {
             m.Name = RandomString(r);
         }
-        if ((version >= 1 && version <= 2))
+        if (true)
         {
-            m.PartitionIndexes = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
+            m.Partitions = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.ReplicationFactor = (short)r.Next(short.MinValue, short.MaxValue + 1);
+        }
+        if (true)
+        {
+            m.TopicConfigs = RandomList(r, depth, d => StreamsGroupDescribeResponse_KeyValue(r, version, d + 1));
         }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
     }
 
-    public static Messages.StopReplicaRequest.StopReplicaTopicState StopReplicaRequest_StopReplicaTopicState(Random r, short version, int depth)
+    public static Messages.StreamsGroupDescribeResponse.DescribedGroup StreamsGroupDescribeResponse_DescribedGroup(Random r, short version, int depth)
     {
-        var flexible = version >= 2;
+        var flexible = true;
         _ = flexible;
-        var m = new Messages.StopReplicaRequest.StopReplicaTopicState();
-        if (version >= 3)
-        {
-            m.TopicName = RandomString(r);
-        }
-        if (version >= 3)
-        {
-            m.PartitionStates = RandomList(r, depth, d => StopReplicaRequest_StopReplicaPartitionState(r, version, d + 1));
-        }
-        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
-        return m;
-    }
-
-    public static Messages.StopReplicaRequest.StopReplicaPartitionState StopReplicaRequest_StopReplicaPartitionState(Random r, short version, int depth)
-    {
-        var flexible = version >= 2;
-        _ = flexible;
-        var m = new Messages.StopReplicaRequest.StopReplicaPartitionState();
-        if (version >= 3)
-        {
-            m.PartitionIndex = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (version >= 3)
-        {
-            m.LeaderEpoch = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (version >= 3)
-        {
-            m.DeletePartition = r.Next(2) == 1;
-        }
-        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
-        return m;
-    }
-
-    public static Messages.StopReplicaResponse StopReplicaResponse(Random r, short version, int depth)
-    {
-        var flexible = version >= 2;
-        _ = flexible;
-        var m = new Messages.StopReplicaResponse();
+        var m = new Messages.StreamsGroupDescribeResponse.DescribedGroup();
         if (true)
         {
             m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
         }
         if (true)
         {
-            m.PartitionErrors = RandomList(r, depth, d => StopReplicaResponse_StopReplicaPartitionError(r, version, d + 1));
+            if ((true) && r.Next(5) == 0)
+            {
+                m.ErrorMessage = null;
+            }
+            else
+            {
+                m.ErrorMessage = RandomString(r);
+            }
+        }
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (true)
+        {
+            m.GroupState = RandomString(r);
+        }
+        if (true)
+        {
+            m.GroupEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.AssignmentEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.Topology = null;
+            }
+            else
+            {
+                m.Topology = StreamsGroupDescribeResponse_Topology(r, version, depth + 1);
+            }
+        }
+        if (true)
+        {
+            m.Members = RandomList(r, depth, d => StreamsGroupDescribeResponse_Member(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.AuthorizedOperations = r.Next(int.MinValue, int.MaxValue);
         }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
     }
 
-    public static Messages.StopReplicaResponse.StopReplicaPartitionError StopReplicaResponse_StopReplicaPartitionError(Random r, short version, int depth)
+    public static Messages.StreamsGroupDescribeResponse.Topology StreamsGroupDescribeResponse_Topology(Random r, short version, int depth)
     {
-        var flexible = version >= 2;
+        var flexible = true;
         _ = flexible;
-        var m = new Messages.StopReplicaResponse.StopReplicaPartitionError();
+        var m = new Messages.StreamsGroupDescribeResponse.Topology();
         if (true)
         {
-            m.TopicName = RandomString(r);
+            m.Epoch = r.Next(int.MinValue, int.MaxValue);
         }
         if (true)
         {
-            m.PartitionIndex = r.Next(int.MinValue, int.MaxValue);
+            if ((true) && r.Next(5) == 0)
+            {
+                m.Subtopologies = null;
+            }
+            else
+            {
+                m.Subtopologies = RandomList(r, depth, d => StreamsGroupDescribeResponse_Subtopology(r, version, d + 1));
+            }
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupDescribeResponse.Subtopology StreamsGroupDescribeResponse_Subtopology(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupDescribeResponse.Subtopology();
+        if (true)
+        {
+            m.SubtopologyId = RandomString(r);
+        }
+        if (true)
+        {
+            m.SourceTopics = RandomList(r, depth, d => RandomString(r));
+        }
+        if (true)
+        {
+            m.RepartitionSinkTopics = RandomList(r, depth, d => RandomString(r));
+        }
+        if (true)
+        {
+            m.StateChangelogTopics = RandomList(r, depth, d => StreamsGroupDescribeResponse_TopicInfo(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.RepartitionSourceTopics = RandomList(r, depth, d => StreamsGroupDescribeResponse_TopicInfo(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupDescribeResponse.Member StreamsGroupDescribeResponse_Member(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupDescribeResponse.Member();
+        if (true)
+        {
+            m.MemberId = RandomString(r);
+        }
+        if (true)
+        {
+            m.MemberEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.InstanceId = null;
+            }
+            else
+            {
+                m.InstanceId = RandomString(r);
+            }
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.RackId = null;
+            }
+            else
+            {
+                m.RackId = RandomString(r);
+            }
+        }
+        if (true)
+        {
+            m.ClientId = RandomString(r);
+        }
+        if (true)
+        {
+            m.ClientHost = RandomString(r);
+        }
+        if (true)
+        {
+            m.TopologyEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.ProcessId = RandomString(r);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.UserEndpoint = null;
+            }
+            else
+            {
+                m.UserEndpoint = StreamsGroupDescribeResponse_Endpoint(r, version, depth + 1);
+            }
+        }
+        if (true)
+        {
+            m.ClientTags = RandomList(r, depth, d => StreamsGroupDescribeResponse_KeyValue(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.TaskOffsets = RandomList(r, depth, d => StreamsGroupDescribeResponse_TaskOffset(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.TaskEndOffsets = RandomList(r, depth, d => StreamsGroupDescribeResponse_TaskOffset(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.Assignment = StreamsGroupDescribeResponse_Assignment(r, version, depth + 1);
+        }
+        if (true)
+        {
+            m.TargetAssignment = StreamsGroupDescribeResponse_Assignment(r, version, depth + 1);
+        }
+        if (true)
+        {
+            m.IsClassic = r.Next(2) == 1;
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupHeartbeatRequest StreamsGroupHeartbeatRequest(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupHeartbeatRequest();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (true)
+        {
+            m.MemberId = RandomString(r);
+        }
+        if (true)
+        {
+            m.MemberEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.EndpointInformationEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.InstanceId = null;
+            }
+            else
+            {
+                m.InstanceId = RandomString(r);
+            }
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.RackId = null;
+            }
+            else
+            {
+                m.RackId = RandomString(r);
+            }
+        }
+        if (true)
+        {
+            m.RebalanceTimeoutMs = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.Topology = null;
+            }
+            else
+            {
+                m.Topology = StreamsGroupHeartbeatRequest_TopologyData(r, version, depth + 1);
+            }
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.ActiveTasks = null;
+            }
+            else
+            {
+                m.ActiveTasks = RandomList(r, depth, d => StreamsGroupHeartbeatRequest_TaskIds(r, version, d + 1));
+            }
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.StandbyTasks = null;
+            }
+            else
+            {
+                m.StandbyTasks = RandomList(r, depth, d => StreamsGroupHeartbeatRequest_TaskIds(r, version, d + 1));
+            }
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.WarmupTasks = null;
+            }
+            else
+            {
+                m.WarmupTasks = RandomList(r, depth, d => StreamsGroupHeartbeatRequest_TaskIds(r, version, d + 1));
+            }
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.ProcessId = null;
+            }
+            else
+            {
+                m.ProcessId = RandomString(r);
+            }
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.UserEndpoint = null;
+            }
+            else
+            {
+                m.UserEndpoint = StreamsGroupHeartbeatRequest_Endpoint(r, version, depth + 1);
+            }
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.ClientTags = null;
+            }
+            else
+            {
+                m.ClientTags = RandomList(r, depth, d => StreamsGroupHeartbeatRequest_KeyValue(r, version, d + 1));
+            }
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.TaskOffsets = null;
+            }
+            else
+            {
+                m.TaskOffsets = RandomList(r, depth, d => StreamsGroupHeartbeatRequest_TaskOffset(r, version, d + 1));
+            }
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.TaskEndOffsets = null;
+            }
+            else
+            {
+                m.TaskEndOffsets = RandomList(r, depth, d => StreamsGroupHeartbeatRequest_TaskOffset(r, version, d + 1));
+            }
+        }
+        if (true)
+        {
+            m.ShutdownApplication = r.Next(2) == 1;
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupHeartbeatRequest.KeyValue StreamsGroupHeartbeatRequest_KeyValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupHeartbeatRequest.KeyValue();
+        if (true)
+        {
+            m.Key = RandomString(r);
+        }
+        if (true)
+        {
+            m.Value = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupHeartbeatRequest.TopicInfo StreamsGroupHeartbeatRequest_TopicInfo(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupHeartbeatRequest.TopicInfo();
+        if (true)
+        {
+            m.Name = RandomString(r);
+        }
+        if (true)
+        {
+            m.Partitions = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.ReplicationFactor = (short)r.Next(short.MinValue, short.MaxValue + 1);
+        }
+        if (true)
+        {
+            m.TopicConfigs = RandomList(r, depth, d => StreamsGroupHeartbeatRequest_KeyValue(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupHeartbeatRequest.Endpoint StreamsGroupHeartbeatRequest_Endpoint(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupHeartbeatRequest.Endpoint();
+        if (true)
+        {
+            m.Host = RandomString(r);
+        }
+        if (true)
+        {
+            m.Port = (ushort)r.Next(0, ushort.MaxValue + 1);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupHeartbeatRequest.TaskOffset StreamsGroupHeartbeatRequest_TaskOffset(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupHeartbeatRequest.TaskOffset();
+        if (true)
+        {
+            m.SubtopologyId = RandomString(r);
+        }
+        if (true)
+        {
+            m.Partition = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.Offset = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupHeartbeatRequest.TaskIds StreamsGroupHeartbeatRequest_TaskIds(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupHeartbeatRequest.TaskIds();
+        if (true)
+        {
+            m.SubtopologyId = RandomString(r);
+        }
+        if (true)
+        {
+            m.Partitions = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupHeartbeatRequest.TopologyData StreamsGroupHeartbeatRequest_TopologyData(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupHeartbeatRequest.TopologyData();
+        if (true)
+        {
+            m.Epoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.Subtopologies = RandomList(r, depth, d => StreamsGroupHeartbeatRequest_Subtopology(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupHeartbeatRequest.Subtopology StreamsGroupHeartbeatRequest_Subtopology(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupHeartbeatRequest.Subtopology();
+        if (true)
+        {
+            m.SubtopologyId = RandomString(r);
+        }
+        if (true)
+        {
+            m.SourceTopics = RandomList(r, depth, d => RandomString(r));
+        }
+        if (true)
+        {
+            m.SourceTopicRegex = RandomList(r, depth, d => RandomString(r));
+        }
+        if (true)
+        {
+            m.StateChangelogTopics = RandomList(r, depth, d => StreamsGroupHeartbeatRequest_TopicInfo(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.RepartitionSinkTopics = RandomList(r, depth, d => RandomString(r));
+        }
+        if (true)
+        {
+            m.RepartitionSourceTopics = RandomList(r, depth, d => StreamsGroupHeartbeatRequest_TopicInfo(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.CopartitionGroups = RandomList(r, depth, d => StreamsGroupHeartbeatRequest_CopartitionGroup(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupHeartbeatRequest.CopartitionGroup StreamsGroupHeartbeatRequest_CopartitionGroup(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupHeartbeatRequest.CopartitionGroup();
+        if (true)
+        {
+            m.SourceTopics = RandomList(r, depth, d => (short)r.Next(short.MinValue, short.MaxValue + 1));
+        }
+        if (true)
+        {
+            m.SourceTopicRegex = RandomList(r, depth, d => (short)r.Next(short.MinValue, short.MaxValue + 1));
+        }
+        if (true)
+        {
+            m.RepartitionSourceTopics = RandomList(r, depth, d => (short)r.Next(short.MinValue, short.MaxValue + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupHeartbeatResponse StreamsGroupHeartbeatResponse(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupHeartbeatResponse();
+        if (true)
+        {
+            m.ThrottleTimeMs = r.Next(int.MinValue, int.MaxValue);
         }
         if (true)
         {
             m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.ErrorMessage = null;
+            }
+            else
+            {
+                m.ErrorMessage = RandomString(r);
+            }
+        }
+        if (true)
+        {
+            m.MemberId = RandomString(r);
+        }
+        if (true)
+        {
+            m.MemberEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.HeartbeatIntervalMs = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.AcceptableRecoveryLag = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.TaskOffsetIntervalMs = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.Status = null;
+            }
+            else
+            {
+                m.Status = RandomList(r, depth, d => StreamsGroupHeartbeatResponse_StatusData(r, version, d + 1));
+            }
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.ActiveTasks = null;
+            }
+            else
+            {
+                m.ActiveTasks = RandomList(r, depth, d => StreamsGroupHeartbeatResponse_TaskIds(r, version, d + 1));
+            }
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.StandbyTasks = null;
+            }
+            else
+            {
+                m.StandbyTasks = RandomList(r, depth, d => StreamsGroupHeartbeatResponse_TaskIds(r, version, d + 1));
+            }
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.WarmupTasks = null;
+            }
+            else
+            {
+                m.WarmupTasks = RandomList(r, depth, d => StreamsGroupHeartbeatResponse_TaskIds(r, version, d + 1));
+            }
+        }
+        if (true)
+        {
+            m.EndpointInformationEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.PartitionsByUserEndpoint = null;
+            }
+            else
+            {
+                m.PartitionsByUserEndpoint = RandomList(r, depth, d => StreamsGroupHeartbeatResponse_EndpointToPartitions(r, version, d + 1));
+            }
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupHeartbeatResponse.StatusData StreamsGroupHeartbeatResponse_StatusData(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupHeartbeatResponse.StatusData();
+        if (true)
+        {
+            m.StatusCode = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
+        }
+        if (true)
+        {
+            m.StatusDetail = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupHeartbeatResponse.TopicPartition StreamsGroupHeartbeatResponse_TopicPartition(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupHeartbeatResponse.TopicPartition();
+        if (true)
+        {
+            m.Topic = RandomString(r);
+        }
+        if (true)
+        {
+            m.Partitions = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupHeartbeatResponse.TaskIds StreamsGroupHeartbeatResponse_TaskIds(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupHeartbeatResponse.TaskIds();
+        if (true)
+        {
+            m.SubtopologyId = RandomString(r);
+        }
+        if (true)
+        {
+            m.Partitions = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupHeartbeatResponse.Endpoint StreamsGroupHeartbeatResponse_Endpoint(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupHeartbeatResponse.Endpoint();
+        if (true)
+        {
+            m.Host = RandomString(r);
+        }
+        if (true)
+        {
+            m.Port = (ushort)r.Next(0, ushort.MaxValue + 1);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static Messages.StreamsGroupHeartbeatResponse.EndpointToPartitions StreamsGroupHeartbeatResponse_EndpointToPartitions(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new Messages.StreamsGroupHeartbeatResponse.EndpointToPartitions();
+        if (true)
+        {
+            m.UserEndpoint = StreamsGroupHeartbeatResponse_Endpoint(r, version, depth + 1);
+        }
+        if (true)
+        {
+            m.ActivePartitions = RandomList(r, depth, d => StreamsGroupHeartbeatResponse_TopicPartition(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.StandbyPartitions = RandomList(r, depth, d => StreamsGroupHeartbeatResponse_TopicPartition(r, version, d + 1));
         }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
@@ -10587,187 +11568,6 @@ public static partial class RandomMessages
         return m;
     }
 
-    public static Messages.UpdateMetadataRequest UpdateMetadataRequest(Random r, short version, int depth)
-    {
-        var flexible = version >= 6;
-        _ = flexible;
-        var m = new Messages.UpdateMetadataRequest();
-        if (true)
-        {
-            m.ControllerId = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (version >= 8)
-        {
-            m.IsKRaftController = r.Next(2) == 1;
-        }
-        if (version >= 8 && r.Next(3) > 0)
-        {
-            m.Type = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
-        }
-        if (true)
-        {
-            m.ControllerEpoch = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (version >= 5)
-        {
-            m.BrokerEpoch = r.NextInt64(long.MinValue, long.MaxValue);
-        }
-        if (version <= 4)
-        {
-            m.UngroupedPartitionStates = RandomList(r, depth, d => UpdateMetadataRequest_UpdateMetadataPartitionState(r, version, d + 1));
-        }
-        if (version >= 5)
-        {
-            m.TopicStates = RandomList(r, depth, d => UpdateMetadataRequest_UpdateMetadataTopicState(r, version, d + 1));
-        }
-        if (true)
-        {
-            m.LiveBrokers = RandomList(r, depth, d => UpdateMetadataRequest_UpdateMetadataBroker(r, version, d + 1));
-        }
-        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
-        return m;
-    }
-
-    public static Messages.UpdateMetadataRequest.UpdateMetadataPartitionState UpdateMetadataRequest_UpdateMetadataPartitionState(Random r, short version, int depth)
-    {
-        var flexible = version >= 6;
-        _ = flexible;
-        var m = new Messages.UpdateMetadataRequest.UpdateMetadataPartitionState();
-        if (version <= 4)
-        {
-            m.TopicName = RandomString(r);
-        }
-        if (true)
-        {
-            m.PartitionIndex = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (true)
-        {
-            m.ControllerEpoch = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (true)
-        {
-            m.Leader = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (true)
-        {
-            m.LeaderEpoch = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (true)
-        {
-            m.Isr = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
-        }
-        if (true)
-        {
-            m.ZkVersion = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (true)
-        {
-            m.Replicas = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
-        }
-        if (version >= 4)
-        {
-            m.OfflineReplicas = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
-        }
-        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
-        return m;
-    }
-
-    public static Messages.UpdateMetadataRequest.UpdateMetadataTopicState UpdateMetadataRequest_UpdateMetadataTopicState(Random r, short version, int depth)
-    {
-        var flexible = version >= 6;
-        _ = flexible;
-        var m = new Messages.UpdateMetadataRequest.UpdateMetadataTopicState();
-        if (version >= 5)
-        {
-            m.TopicName = RandomString(r);
-        }
-        if (version >= 7)
-        {
-            m.TopicId = RandomUuid(r);
-        }
-        if (version >= 5)
-        {
-            m.PartitionStates = RandomList(r, depth, d => UpdateMetadataRequest_UpdateMetadataPartitionState(r, version, d + 1));
-        }
-        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
-        return m;
-    }
-
-    public static Messages.UpdateMetadataRequest.UpdateMetadataBroker UpdateMetadataRequest_UpdateMetadataBroker(Random r, short version, int depth)
-    {
-        var flexible = version >= 6;
-        _ = flexible;
-        var m = new Messages.UpdateMetadataRequest.UpdateMetadataBroker();
-        if (true)
-        {
-            m.Id = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (version <= 0)
-        {
-            m.V0Host = RandomString(r);
-        }
-        if (version <= 0)
-        {
-            m.V0Port = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (version >= 1)
-        {
-            m.Endpoints = RandomList(r, depth, d => UpdateMetadataRequest_UpdateMetadataEndpoint(r, version, d + 1));
-        }
-        if (version >= 2)
-        {
-            if ((true) && r.Next(5) == 0)
-            {
-                m.Rack = null;
-            }
-            else
-            {
-                m.Rack = RandomString(r);
-            }
-        }
-        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
-        return m;
-    }
-
-    public static Messages.UpdateMetadataRequest.UpdateMetadataEndpoint UpdateMetadataRequest_UpdateMetadataEndpoint(Random r, short version, int depth)
-    {
-        var flexible = version >= 6;
-        _ = flexible;
-        var m = new Messages.UpdateMetadataRequest.UpdateMetadataEndpoint();
-        if (version >= 1)
-        {
-            m.Port = r.Next(int.MinValue, int.MaxValue);
-        }
-        if (version >= 1)
-        {
-            m.Host = RandomString(r);
-        }
-        if (version >= 3)
-        {
-            m.Listener = RandomString(r);
-        }
-        if (version >= 1)
-        {
-            m.SecurityProtocol = (short)r.Next(short.MinValue, short.MaxValue + 1);
-        }
-        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
-        return m;
-    }
-
-    public static Messages.UpdateMetadataResponse UpdateMetadataResponse(Random r, short version, int depth)
-    {
-        var flexible = version >= 6;
-        _ = flexible;
-        var m = new Messages.UpdateMetadataResponse();
-        if (true)
-        {
-            m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
-        }
-        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
-        return m;
-    }
-
     public static Messages.UpdateRaftVoterRequest UpdateRaftVoterRequest(Random r, short version, int depth)
     {
         var flexible = true;
@@ -10948,15 +11748,15 @@ public static partial class RandomMessages
         }
         if (true)
         {
-            m.CandidateEpoch = r.Next(int.MinValue, int.MaxValue);
+            m.ReplicaEpoch = r.Next(int.MinValue, int.MaxValue);
         }
         if (true)
         {
-            m.CandidateId = r.Next(int.MinValue, int.MaxValue);
+            m.ReplicaId = r.Next(int.MinValue, int.MaxValue);
         }
         if (version >= 1)
         {
-            m.CandidateDirectoryId = RandomUuid(r);
+            m.ReplicaDirectoryId = RandomUuid(r);
         }
         if (version >= 1)
         {
@@ -10969,6 +11769,10 @@ public static partial class RandomMessages
         if (true)
         {
             m.LastOffset = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (version >= 2)
+        {
+            m.PreVote = r.Next(2) == 1;
         }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
@@ -11197,6 +12001,10 @@ public static partial class RandomMessages
         {
             m.StartOffset = r.NextInt64(long.MinValue, long.MaxValue);
         }
+        if (version >= 1)
+        {
+            m.DeliveryCompleteCount = r.Next(int.MinValue, int.MaxValue);
+        }
         if (true)
         {
             m.StateBatches = RandomList(r, depth, d => WriteShareGroupStateRequest_StateBatch(r, version, d + 1));
@@ -11290,7 +12098,7 @@ public static partial class RandomMessages
 
     public static Messages.WriteTxnMarkersRequest WriteTxnMarkersRequest(Random r, short version, int depth)
     {
-        var flexible = version >= 1;
+        var flexible = true;
         _ = flexible;
         var m = new Messages.WriteTxnMarkersRequest();
         if (true)
@@ -11303,7 +12111,7 @@ public static partial class RandomMessages
 
     public static Messages.WriteTxnMarkersRequest.WritableTxnMarker WriteTxnMarkersRequest_WritableTxnMarker(Random r, short version, int depth)
     {
-        var flexible = version >= 1;
+        var flexible = true;
         _ = flexible;
         var m = new Messages.WriteTxnMarkersRequest.WritableTxnMarker();
         if (true)
@@ -11326,13 +12134,17 @@ public static partial class RandomMessages
         {
             m.CoordinatorEpoch = r.Next(int.MinValue, int.MaxValue);
         }
+        if (version >= 2)
+        {
+            m.TransactionVersion = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
+        }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
     }
 
     public static Messages.WriteTxnMarkersRequest.WritableTxnMarkerTopic WriteTxnMarkersRequest_WritableTxnMarkerTopic(Random r, short version, int depth)
     {
-        var flexible = version >= 1;
+        var flexible = true;
         _ = flexible;
         var m = new Messages.WriteTxnMarkersRequest.WritableTxnMarkerTopic();
         if (true)
@@ -11349,7 +12161,7 @@ public static partial class RandomMessages
 
     public static Messages.WriteTxnMarkersResponse WriteTxnMarkersResponse(Random r, short version, int depth)
     {
-        var flexible = version >= 1;
+        var flexible = true;
         _ = flexible;
         var m = new Messages.WriteTxnMarkersResponse();
         if (true)
@@ -11362,7 +12174,7 @@ public static partial class RandomMessages
 
     public static Messages.WriteTxnMarkersResponse.WritableTxnMarkerResult WriteTxnMarkersResponse_WritableTxnMarkerResult(Random r, short version, int depth)
     {
-        var flexible = version >= 1;
+        var flexible = true;
         _ = flexible;
         var m = new Messages.WriteTxnMarkersResponse.WritableTxnMarkerResult();
         if (true)
@@ -11379,7 +12191,7 @@ public static partial class RandomMessages
 
     public static Messages.WriteTxnMarkersResponse.WritableTxnMarkerTopicResult WriteTxnMarkersResponse_WritableTxnMarkerTopicResult(Random r, short version, int depth)
     {
-        var flexible = version >= 1;
+        var flexible = true;
         _ = flexible;
         var m = new Messages.WriteTxnMarkersResponse.WritableTxnMarkerTopicResult();
         if (true)
@@ -11396,7 +12208,7 @@ public static partial class RandomMessages
 
     public static Messages.WriteTxnMarkersResponse.WritableTxnMarkerPartitionResult WriteTxnMarkersResponse_WritableTxnMarkerPartitionResult(Random r, short version, int depth)
     {
-        var flexible = version >= 1;
+        var flexible = true;
         _ = flexible;
         var m = new Messages.WriteTxnMarkersResponse.WritableTxnMarkerPartitionResult();
         if (true)
@@ -11406,6 +12218,1601 @@ public static partial class RandomMessages
         if (true)
         {
             m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupCurrentMemberAssignmentKey ConsumerGroupCurrentMemberAssignmentKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupCurrentMemberAssignmentKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (true)
+        {
+            m.MemberId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupCurrentMemberAssignmentValue ConsumerGroupCurrentMemberAssignmentValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupCurrentMemberAssignmentValue();
+        if (true)
+        {
+            m.MemberEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.PreviousMemberEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.State = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
+        }
+        if (true)
+        {
+            m.AssignedPartitions = RandomList(r, depth, d => ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.PartitionsPendingRevocation = RandomList(r, depth, d => ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupCurrentMemberAssignmentValue.TopicPartitions ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupCurrentMemberAssignmentValue.TopicPartitions();
+        if (true)
+        {
+            m.TopicId = RandomUuid(r);
+        }
+        if (true)
+        {
+            m.Partitions = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupMemberMetadataKey ConsumerGroupMemberMetadataKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupMemberMetadataKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (true)
+        {
+            m.MemberId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupMemberMetadataValue ConsumerGroupMemberMetadataValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupMemberMetadataValue();
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.InstanceId = null;
+            }
+            else
+            {
+                m.InstanceId = RandomString(r);
+            }
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.RackId = null;
+            }
+            else
+            {
+                m.RackId = RandomString(r);
+            }
+        }
+        if (true)
+        {
+            m.ClientId = RandomString(r);
+        }
+        if (true)
+        {
+            m.ClientHost = RandomString(r);
+        }
+        if (true)
+        {
+            m.SubscribedTopicNames = RandomList(r, depth, d => RandomString(r));
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.SubscribedTopicRegex = null;
+            }
+            else
+            {
+                m.SubscribedTopicRegex = RandomString(r);
+            }
+        }
+        if (true)
+        {
+            m.RebalanceTimeoutMs = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.ServerAssignor = null;
+            }
+            else
+            {
+                m.ServerAssignor = RandomString(r);
+            }
+        }
+        if (true && r.Next(3) > 0)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.ClassicMemberMetadata = null;
+            }
+            else
+            {
+                m.ClassicMemberMetadata = ConsumerGroupMemberMetadataValue_ClassicMemberMetadataData(r, version, depth + 1);
+            }
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupMemberMetadataValue.ClassicMemberMetadataData ConsumerGroupMemberMetadataValue_ClassicMemberMetadataData(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupMemberMetadataValue.ClassicMemberMetadataData();
+        if (true)
+        {
+            m.SessionTimeoutMs = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.SupportedProtocols = RandomList(r, depth, d => ConsumerGroupMemberMetadataValue_ClassicProtocol(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupMemberMetadataValue.ClassicProtocol ConsumerGroupMemberMetadataValue_ClassicProtocol(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupMemberMetadataValue.ClassicProtocol();
+        if (true)
+        {
+            m.Name = RandomString(r);
+        }
+        if (true)
+        {
+            m.Metadata = RandomBytes(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupMetadataKey ConsumerGroupMetadataKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupMetadataKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupMetadataValue ConsumerGroupMetadataValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupMetadataValue();
+        if (true)
+        {
+            m.Epoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true && r.Next(3) > 0)
+        {
+            m.MetadataHash = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupPartitionMetadataKey ConsumerGroupPartitionMetadataKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupPartitionMetadataKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupPartitionMetadataValue ConsumerGroupPartitionMetadataValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupPartitionMetadataValue();
+        if (true)
+        {
+            m.Topics = RandomList(r, depth, d => ConsumerGroupPartitionMetadataValue_TopicMetadata(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupPartitionMetadataValue.TopicMetadata ConsumerGroupPartitionMetadataValue_TopicMetadata(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupPartitionMetadataValue.TopicMetadata();
+        if (true)
+        {
+            m.TopicId = RandomUuid(r);
+        }
+        if (true)
+        {
+            m.TopicName = RandomString(r);
+        }
+        if (true)
+        {
+            m.NumPartitions = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.PartitionMetadata = RandomList(r, depth, d => ConsumerGroupPartitionMetadataValue_PartitionMetadata(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupPartitionMetadataValue.PartitionMetadata ConsumerGroupPartitionMetadataValue_PartitionMetadata(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupPartitionMetadataValue.PartitionMetadata();
+        if (true)
+        {
+            m.Partition = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.Racks = RandomList(r, depth, d => RandomString(r));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupRegularExpressionKey ConsumerGroupRegularExpressionKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupRegularExpressionKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (true)
+        {
+            m.RegularExpression = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupRegularExpressionValue ConsumerGroupRegularExpressionValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupRegularExpressionValue();
+        if (true)
+        {
+            m.Topics = RandomList(r, depth, d => RandomString(r));
+        }
+        if (true)
+        {
+            m.Version = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (true)
+        {
+            m.Timestamp = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupTargetAssignmentMemberKey ConsumerGroupTargetAssignmentMemberKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupTargetAssignmentMemberKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (true)
+        {
+            m.MemberId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupTargetAssignmentMemberValue ConsumerGroupTargetAssignmentMemberValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupTargetAssignmentMemberValue();
+        if (true)
+        {
+            m.TopicPartitions = RandomList(r, depth, d => ConsumerGroupTargetAssignmentMemberValue_TopicPartition(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupTargetAssignmentMemberValue.TopicPartition ConsumerGroupTargetAssignmentMemberValue_TopicPartition(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupTargetAssignmentMemberValue.TopicPartition();
+        if (true)
+        {
+            m.TopicId = RandomUuid(r);
+        }
+        if (true)
+        {
+            m.Partitions = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupTargetAssignmentMetadataKey ConsumerGroupTargetAssignmentMetadataKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupTargetAssignmentMetadataKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ConsumerGroupTargetAssignmentMetadataValue ConsumerGroupTargetAssignmentMetadataValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ConsumerGroupTargetAssignmentMetadataValue();
+        if (true)
+        {
+            m.AssignmentEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.GroupMetadataKey GroupMetadataKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.GroupMetadataKey();
+        if (true)
+        {
+            m.Group = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.GroupMetadataValue GroupMetadataValue(Random r, short version, int depth)
+    {
+        var flexible = version >= 4;
+        _ = flexible;
+        var m = new CoordinatorRecords.GroupMetadataValue();
+        if (true)
+        {
+            m.ProtocolType = RandomString(r);
+        }
+        if (true)
+        {
+            m.Generation = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.Protocol = null;
+            }
+            else
+            {
+                m.Protocol = RandomString(r);
+            }
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.Leader = null;
+            }
+            else
+            {
+                m.Leader = RandomString(r);
+            }
+        }
+        if (version >= 2)
+        {
+            m.CurrentStateTimestamp = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (true)
+        {
+            m.Members = RandomList(r, depth, d => GroupMetadataValue_MemberMetadata(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.GroupMetadataValue.MemberMetadata GroupMetadataValue_MemberMetadata(Random r, short version, int depth)
+    {
+        var flexible = version >= 4;
+        _ = flexible;
+        var m = new CoordinatorRecords.GroupMetadataValue.MemberMetadata();
+        if (true)
+        {
+            m.MemberId = RandomString(r);
+        }
+        if (version >= 3)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.GroupInstanceId = null;
+            }
+            else
+            {
+                m.GroupInstanceId = RandomString(r);
+            }
+        }
+        if (true)
+        {
+            m.ClientId = RandomString(r);
+        }
+        if (true)
+        {
+            m.ClientHost = RandomString(r);
+        }
+        if (version >= 1)
+        {
+            m.RebalanceTimeout = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.SessionTimeout = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.Subscription = RandomBytes(r);
+        }
+        if (true)
+        {
+            m.Assignment = RandomBytes(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.LegacyOffsetCommitKey LegacyOffsetCommitKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.LegacyOffsetCommitKey();
+        if (true)
+        {
+            m.Group = RandomString(r);
+        }
+        if (true)
+        {
+            m.Topic = RandomString(r);
+        }
+        if (true)
+        {
+            m.Partition = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.LegacyOffsetCommitValue LegacyOffsetCommitValue(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.LegacyOffsetCommitValue();
+        if (true)
+        {
+            m.Offset = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (true)
+        {
+            m.Metadata = RandomString(r);
+        }
+        if (true)
+        {
+            m.CommitTimestamp = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.OffsetCommitKey OffsetCommitKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.OffsetCommitKey();
+        if (true)
+        {
+            m.Group = RandomString(r);
+        }
+        if (true)
+        {
+            m.Topic = RandomString(r);
+        }
+        if (true)
+        {
+            m.Partition = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.OffsetCommitValue OffsetCommitValue(Random r, short version, int depth)
+    {
+        var flexible = version >= 4;
+        _ = flexible;
+        var m = new CoordinatorRecords.OffsetCommitValue();
+        if (true)
+        {
+            m.Offset = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (version >= 3)
+        {
+            m.LeaderEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.Metadata = RandomString(r);
+        }
+        if (true)
+        {
+            m.CommitTimestamp = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (version == 1)
+        {
+            m.ExpireTimestamp = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (version >= 4 && r.Next(3) > 0)
+        {
+            m.TopicId = RandomUuid(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareGroupCurrentMemberAssignmentKey ShareGroupCurrentMemberAssignmentKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareGroupCurrentMemberAssignmentKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (true)
+        {
+            m.MemberId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareGroupCurrentMemberAssignmentValue ShareGroupCurrentMemberAssignmentValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareGroupCurrentMemberAssignmentValue();
+        if (true)
+        {
+            m.MemberEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.PreviousMemberEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.State = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
+        }
+        if (true)
+        {
+            m.AssignedPartitions = RandomList(r, depth, d => ShareGroupCurrentMemberAssignmentValue_TopicPartitions(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareGroupCurrentMemberAssignmentValue.TopicPartitions ShareGroupCurrentMemberAssignmentValue_TopicPartitions(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareGroupCurrentMemberAssignmentValue.TopicPartitions();
+        if (true)
+        {
+            m.TopicId = RandomUuid(r);
+        }
+        if (true)
+        {
+            m.Partitions = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareGroupMemberMetadataKey ShareGroupMemberMetadataKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareGroupMemberMetadataKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (true)
+        {
+            m.MemberId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareGroupMemberMetadataValue ShareGroupMemberMetadataValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareGroupMemberMetadataValue();
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.RackId = null;
+            }
+            else
+            {
+                m.RackId = RandomString(r);
+            }
+        }
+        if (true)
+        {
+            m.ClientId = RandomString(r);
+        }
+        if (true)
+        {
+            m.ClientHost = RandomString(r);
+        }
+        if (true)
+        {
+            m.SubscribedTopicNames = RandomList(r, depth, d => RandomString(r));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareGroupMetadataKey ShareGroupMetadataKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareGroupMetadataKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareGroupMetadataValue ShareGroupMetadataValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareGroupMetadataValue();
+        if (true)
+        {
+            m.Epoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.MetadataHash = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareGroupStatePartitionMetadataKey ShareGroupStatePartitionMetadataKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareGroupStatePartitionMetadataKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareGroupStatePartitionMetadataValue ShareGroupStatePartitionMetadataValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareGroupStatePartitionMetadataValue();
+        if (true)
+        {
+            m.InitializingTopics = RandomList(r, depth, d => ShareGroupStatePartitionMetadataValue_TopicPartitionsInfo(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.InitializedTopics = RandomList(r, depth, d => ShareGroupStatePartitionMetadataValue_TopicPartitionsInfo(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.DeletingTopics = RandomList(r, depth, d => ShareGroupStatePartitionMetadataValue_TopicInfo(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareGroupStatePartitionMetadataValue.TopicPartitionsInfo ShareGroupStatePartitionMetadataValue_TopicPartitionsInfo(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareGroupStatePartitionMetadataValue.TopicPartitionsInfo();
+        if (true)
+        {
+            m.TopicId = RandomUuid(r);
+        }
+        if (true)
+        {
+            m.TopicName = RandomString(r);
+        }
+        if (true)
+        {
+            m.Partitions = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareGroupStatePartitionMetadataValue.TopicInfo ShareGroupStatePartitionMetadataValue_TopicInfo(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareGroupStatePartitionMetadataValue.TopicInfo();
+        if (true)
+        {
+            m.TopicId = RandomUuid(r);
+        }
+        if (true)
+        {
+            m.TopicName = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareGroupTargetAssignmentMemberKey ShareGroupTargetAssignmentMemberKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareGroupTargetAssignmentMemberKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (true)
+        {
+            m.MemberId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareGroupTargetAssignmentMemberValue ShareGroupTargetAssignmentMemberValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareGroupTargetAssignmentMemberValue();
+        if (true)
+        {
+            m.TopicPartitions = RandomList(r, depth, d => ShareGroupTargetAssignmentMemberValue_TopicPartition(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareGroupTargetAssignmentMemberValue.TopicPartition ShareGroupTargetAssignmentMemberValue_TopicPartition(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareGroupTargetAssignmentMemberValue.TopicPartition();
+        if (true)
+        {
+            m.TopicId = RandomUuid(r);
+        }
+        if (true)
+        {
+            m.Partitions = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareGroupTargetAssignmentMetadataKey ShareGroupTargetAssignmentMetadataKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareGroupTargetAssignmentMetadataKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareGroupTargetAssignmentMetadataValue ShareGroupTargetAssignmentMetadataValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareGroupTargetAssignmentMetadataValue();
+        if (true)
+        {
+            m.AssignmentEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareSnapshotKey ShareSnapshotKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareSnapshotKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (true)
+        {
+            m.TopicId = RandomUuid(r);
+        }
+        if (true)
+        {
+            m.Partition = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareSnapshotValue ShareSnapshotValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareSnapshotValue();
+        if (true)
+        {
+            m.SnapshotEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.StateEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.LeaderEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.StartOffset = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (true && r.Next(3) > 0)
+        {
+            m.DeliveryCompleteCount = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.CreateTimestamp = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (true)
+        {
+            m.WriteTimestamp = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (true)
+        {
+            m.StateBatches = RandomList(r, depth, d => ShareSnapshotValue_StateBatch(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareSnapshotValue.StateBatch ShareSnapshotValue_StateBatch(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareSnapshotValue.StateBatch();
+        if (true)
+        {
+            m.FirstOffset = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (true)
+        {
+            m.LastOffset = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (true)
+        {
+            m.DeliveryState = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
+        }
+        if (true)
+        {
+            m.DeliveryCount = (short)r.Next(short.MinValue, short.MaxValue + 1);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareUpdateKey ShareUpdateKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareUpdateKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (true)
+        {
+            m.TopicId = RandomUuid(r);
+        }
+        if (true)
+        {
+            m.Partition = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareUpdateValue ShareUpdateValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareUpdateValue();
+        if (true)
+        {
+            m.SnapshotEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.LeaderEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.StartOffset = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (true && r.Next(3) > 0)
+        {
+            m.DeliveryCompleteCount = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.StateBatches = RandomList(r, depth, d => ShareUpdateValue_StateBatch(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.ShareUpdateValue.StateBatch ShareUpdateValue_StateBatch(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.ShareUpdateValue.StateBatch();
+        if (true)
+        {
+            m.FirstOffset = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (true)
+        {
+            m.LastOffset = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (true)
+        {
+            m.DeliveryState = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
+        }
+        if (true)
+        {
+            m.DeliveryCount = (short)r.Next(short.MinValue, short.MaxValue + 1);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupCurrentMemberAssignmentKey StreamsGroupCurrentMemberAssignmentKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupCurrentMemberAssignmentKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (true)
+        {
+            m.MemberId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupCurrentMemberAssignmentValue StreamsGroupCurrentMemberAssignmentValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupCurrentMemberAssignmentValue();
+        if (true)
+        {
+            m.MemberEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.PreviousMemberEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.State = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
+        }
+        if (true)
+        {
+            m.ActiveTasks = RandomList(r, depth, d => StreamsGroupCurrentMemberAssignmentValue_TaskIds(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.StandbyTasks = RandomList(r, depth, d => StreamsGroupCurrentMemberAssignmentValue_TaskIds(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.WarmupTasks = RandomList(r, depth, d => StreamsGroupCurrentMemberAssignmentValue_TaskIds(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.ActiveTasksPendingRevocation = RandomList(r, depth, d => StreamsGroupCurrentMemberAssignmentValue_TaskIds(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.StandbyTasksPendingRevocation = RandomList(r, depth, d => StreamsGroupCurrentMemberAssignmentValue_TaskIds(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.WarmupTasksPendingRevocation = RandomList(r, depth, d => StreamsGroupCurrentMemberAssignmentValue_TaskIds(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupCurrentMemberAssignmentValue.TaskIds StreamsGroupCurrentMemberAssignmentValue_TaskIds(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupCurrentMemberAssignmentValue.TaskIds();
+        if (true)
+        {
+            m.SubtopologyId = RandomString(r);
+        }
+        if (true)
+        {
+            m.Partitions = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
+        }
+        if (true && r.Next(3) > 0)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.AssignmentEpochs = null;
+            }
+            else
+            {
+                m.AssignmentEpochs = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
+            }
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupMemberMetadataKey StreamsGroupMemberMetadataKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupMemberMetadataKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (true)
+        {
+            m.MemberId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupMemberMetadataValue StreamsGroupMemberMetadataValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupMemberMetadataValue();
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.InstanceId = null;
+            }
+            else
+            {
+                m.InstanceId = RandomString(r);
+            }
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.RackId = null;
+            }
+            else
+            {
+                m.RackId = RandomString(r);
+            }
+        }
+        if (true)
+        {
+            m.ClientId = RandomString(r);
+        }
+        if (true)
+        {
+            m.ClientHost = RandomString(r);
+        }
+        if (true)
+        {
+            m.RebalanceTimeoutMs = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.TopologyEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.ProcessId = RandomString(r);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.UserEndpoint = null;
+            }
+            else
+            {
+                m.UserEndpoint = StreamsGroupMemberMetadataValue_Endpoint(r, version, depth + 1);
+            }
+        }
+        if (true)
+        {
+            m.ClientTags = RandomList(r, depth, d => StreamsGroupMemberMetadataValue_KeyValue(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupMemberMetadataValue.Endpoint StreamsGroupMemberMetadataValue_Endpoint(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupMemberMetadataValue.Endpoint();
+        if (true)
+        {
+            m.Host = RandomString(r);
+        }
+        if (true)
+        {
+            m.Port = (ushort)r.Next(0, ushort.MaxValue + 1);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupMemberMetadataValue.KeyValue StreamsGroupMemberMetadataValue_KeyValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupMemberMetadataValue.KeyValue();
+        if (true)
+        {
+            m.Key = RandomString(r);
+        }
+        if (true)
+        {
+            m.Value = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupMetadataKey StreamsGroupMetadataKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupMetadataKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupMetadataValue StreamsGroupMetadataValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupMetadataValue();
+        if (true)
+        {
+            m.Epoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.MetadataHash = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (true && r.Next(3) > 0)
+        {
+            m.ValidatedTopologyEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupMetadataValue.LastAssignmentConfig StreamsGroupMetadataValue_LastAssignmentConfig(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupMetadataValue.LastAssignmentConfig();
+        if (true)
+        {
+            m.Key = RandomString(r);
+        }
+        if (true)
+        {
+            m.Value = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupTargetAssignmentMemberKey StreamsGroupTargetAssignmentMemberKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupTargetAssignmentMemberKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (true)
+        {
+            m.MemberId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupTargetAssignmentMemberValue StreamsGroupTargetAssignmentMemberValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupTargetAssignmentMemberValue();
+        if (true)
+        {
+            m.ActiveTasks = RandomList(r, depth, d => StreamsGroupTargetAssignmentMemberValue_TaskIds(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.StandbyTasks = RandomList(r, depth, d => StreamsGroupTargetAssignmentMemberValue_TaskIds(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.WarmupTasks = RandomList(r, depth, d => StreamsGroupTargetAssignmentMemberValue_TaskIds(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupTargetAssignmentMemberValue.TaskIds StreamsGroupTargetAssignmentMemberValue_TaskIds(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupTargetAssignmentMemberValue.TaskIds();
+        if (true)
+        {
+            m.SubtopologyId = RandomString(r);
+        }
+        if (true)
+        {
+            m.Partitions = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupTargetAssignmentMetadataKey StreamsGroupTargetAssignmentMetadataKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupTargetAssignmentMetadataKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupTargetAssignmentMetadataValue StreamsGroupTargetAssignmentMetadataValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupTargetAssignmentMetadataValue();
+        if (true)
+        {
+            m.AssignmentEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupTopologyKey StreamsGroupTopologyKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupTopologyKey();
+        if (true)
+        {
+            m.GroupId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupTopologyValue StreamsGroupTopologyValue(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupTopologyValue();
+        if (true)
+        {
+            m.Epoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.Subtopologies = RandomList(r, depth, d => StreamsGroupTopologyValue_Subtopology(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupTopologyValue.TopicConfig StreamsGroupTopologyValue_TopicConfig(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupTopologyValue.TopicConfig();
+        if (true)
+        {
+            m.Key = RandomString(r);
+        }
+        if (true)
+        {
+            m.Value = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupTopologyValue.TopicInfo StreamsGroupTopologyValue_TopicInfo(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupTopologyValue.TopicInfo();
+        if (true)
+        {
+            m.Name = RandomString(r);
+        }
+        if (true)
+        {
+            m.Partitions = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.ReplicationFactor = (short)r.Next(short.MinValue, short.MaxValue + 1);
+        }
+        if (true)
+        {
+            m.TopicConfigs = RandomList(r, depth, d => StreamsGroupTopologyValue_TopicConfig(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupTopologyValue.Subtopology StreamsGroupTopologyValue_Subtopology(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupTopologyValue.Subtopology();
+        if (true)
+        {
+            m.SubtopologyId = RandomString(r);
+        }
+        if (true)
+        {
+            m.SourceTopics = RandomList(r, depth, d => RandomString(r));
+        }
+        if (true)
+        {
+            m.SourceTopicRegex = RandomList(r, depth, d => RandomString(r));
+        }
+        if (true)
+        {
+            m.StateChangelogTopics = RandomList(r, depth, d => StreamsGroupTopologyValue_TopicInfo(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.RepartitionSinkTopics = RandomList(r, depth, d => RandomString(r));
+        }
+        if (true)
+        {
+            m.RepartitionSourceTopics = RandomList(r, depth, d => StreamsGroupTopologyValue_TopicInfo(r, version, d + 1));
+        }
+        if (true)
+        {
+            m.CopartitionGroups = RandomList(r, depth, d => StreamsGroupTopologyValue_CopartitionGroup(r, version, d + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.StreamsGroupTopologyValue.CopartitionGroup StreamsGroupTopologyValue_CopartitionGroup(Random r, short version, int depth)
+    {
+        var flexible = true;
+        _ = flexible;
+        var m = new CoordinatorRecords.StreamsGroupTopologyValue.CopartitionGroup();
+        if (true)
+        {
+            m.SourceTopics = RandomList(r, depth, d => (short)r.Next(short.MinValue, short.MaxValue + 1));
+        }
+        if (true)
+        {
+            m.SourceTopicRegex = RandomList(r, depth, d => (short)r.Next(short.MinValue, short.MaxValue + 1));
+        }
+        if (true)
+        {
+            m.RepartitionSourceTopics = RandomList(r, depth, d => (short)r.Next(short.MinValue, short.MaxValue + 1));
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.TransactionLogKey TransactionLogKey(Random r, short version, int depth)
+    {
+        var flexible = false;
+        _ = flexible;
+        var m = new CoordinatorRecords.TransactionLogKey();
+        if (true)
+        {
+            m.TransactionalId = RandomString(r);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.TransactionLogValue TransactionLogValue(Random r, short version, int depth)
+    {
+        var flexible = version >= 1;
+        _ = flexible;
+        var m = new CoordinatorRecords.TransactionLogValue();
+        if (true)
+        {
+            m.ProducerId = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (true)
+        {
+            m.ProducerEpoch = (short)r.Next(short.MinValue, short.MaxValue + 1);
+        }
+        if (true)
+        {
+            m.TransactionTimeoutMs = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (true)
+        {
+            m.TransactionStatus = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
+        }
+        if (true)
+        {
+            if ((true) && r.Next(5) == 0)
+            {
+                m.TransactionPartitions = null;
+            }
+            else
+            {
+                m.TransactionPartitions = RandomList(r, depth, d => TransactionLogValue_PartitionsSchema(r, version, d + 1));
+            }
+        }
+        if (true)
+        {
+            m.TransactionLastUpdateTimestampMs = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (true)
+        {
+            m.TransactionStartTimestampMs = r.NextInt64(long.MinValue, long.MaxValue);
+        }
+        if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
+        return m;
+    }
+
+    public static CoordinatorRecords.TransactionLogValue.PartitionsSchema TransactionLogValue_PartitionsSchema(Random r, short version, int depth)
+    {
+        var flexible = version >= 1;
+        _ = flexible;
+        var m = new CoordinatorRecords.TransactionLogValue.PartitionsSchema();
+        if (true)
+        {
+            m.Topic = RandomString(r);
+        }
+        if (true)
+        {
+            m.PartitionIds = RandomList(r, depth, d => r.Next(int.MinValue, int.MaxValue));
         }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
@@ -11431,6 +13838,8 @@ public static partial class RandomMessages
         new("AlterPartitionResponse", Messages.AlterPartitionResponse.LowestSupportedVersion, Messages.AlterPartitionResponse.HighestSupportedVersion, (r, v) => AlterPartitionResponse(r, v, 0), ReadAll<Messages.AlterPartitionResponse>),
         new("AlterReplicaLogDirsRequest", Messages.AlterReplicaLogDirsRequest.LowestSupportedVersion, Messages.AlterReplicaLogDirsRequest.HighestSupportedVersion, (r, v) => AlterReplicaLogDirsRequest(r, v, 0), ReadAll<Messages.AlterReplicaLogDirsRequest>),
         new("AlterReplicaLogDirsResponse", Messages.AlterReplicaLogDirsResponse.LowestSupportedVersion, Messages.AlterReplicaLogDirsResponse.HighestSupportedVersion, (r, v) => AlterReplicaLogDirsResponse(r, v, 0), ReadAll<Messages.AlterReplicaLogDirsResponse>),
+        new("AlterShareGroupOffsetsRequest", Messages.AlterShareGroupOffsetsRequest.LowestSupportedVersion, Messages.AlterShareGroupOffsetsRequest.HighestSupportedVersion, (r, v) => AlterShareGroupOffsetsRequest(r, v, 0), ReadAll<Messages.AlterShareGroupOffsetsRequest>),
+        new("AlterShareGroupOffsetsResponse", Messages.AlterShareGroupOffsetsResponse.LowestSupportedVersion, Messages.AlterShareGroupOffsetsResponse.HighestSupportedVersion, (r, v) => AlterShareGroupOffsetsResponse(r, v, 0), ReadAll<Messages.AlterShareGroupOffsetsResponse>),
         new("AlterUserScramCredentialsRequest", Messages.AlterUserScramCredentialsRequest.LowestSupportedVersion, Messages.AlterUserScramCredentialsRequest.HighestSupportedVersion, (r, v) => AlterUserScramCredentialsRequest(r, v, 0), ReadAll<Messages.AlterUserScramCredentialsRequest>),
         new("AlterUserScramCredentialsResponse", Messages.AlterUserScramCredentialsResponse.LowestSupportedVersion, Messages.AlterUserScramCredentialsResponse.HighestSupportedVersion, (r, v) => AlterUserScramCredentialsResponse(r, v, 0), ReadAll<Messages.AlterUserScramCredentialsResponse>),
         new("ApiVersionsRequest", Messages.ApiVersionsRequest.LowestSupportedVersion, Messages.ApiVersionsRequest.HighestSupportedVersion, (r, v) => ApiVersionsRequest(r, v, 0), ReadAll<Messages.ApiVersionsRequest>),
@@ -11449,8 +13858,6 @@ public static partial class RandomMessages
         new("ConsumerGroupHeartbeatResponse", Messages.ConsumerGroupHeartbeatResponse.LowestSupportedVersion, Messages.ConsumerGroupHeartbeatResponse.HighestSupportedVersion, (r, v) => ConsumerGroupHeartbeatResponse(r, v, 0), ReadAll<Messages.ConsumerGroupHeartbeatResponse>),
         new("ConsumerProtocolAssignment", Messages.ConsumerProtocolAssignment.LowestSupportedVersion, Messages.ConsumerProtocolAssignment.HighestSupportedVersion, (r, v) => ConsumerProtocolAssignment(r, v, 0), ReadAll<Messages.ConsumerProtocolAssignment>),
         new("ConsumerProtocolSubscription", Messages.ConsumerProtocolSubscription.LowestSupportedVersion, Messages.ConsumerProtocolSubscription.HighestSupportedVersion, (r, v) => ConsumerProtocolSubscription(r, v, 0), ReadAll<Messages.ConsumerProtocolSubscription>),
-        new("ControlledShutdownRequest", Messages.ControlledShutdownRequest.LowestSupportedVersion, Messages.ControlledShutdownRequest.HighestSupportedVersion, (r, v) => ControlledShutdownRequest(r, v, 0), ReadAll<Messages.ControlledShutdownRequest>),
-        new("ControlledShutdownResponse", Messages.ControlledShutdownResponse.LowestSupportedVersion, Messages.ControlledShutdownResponse.HighestSupportedVersion, (r, v) => ControlledShutdownResponse(r, v, 0), ReadAll<Messages.ControlledShutdownResponse>),
         new("ControllerRegistrationRequest", Messages.ControllerRegistrationRequest.LowestSupportedVersion, Messages.ControllerRegistrationRequest.HighestSupportedVersion, (r, v) => ControllerRegistrationRequest(r, v, 0), ReadAll<Messages.ControllerRegistrationRequest>),
         new("ControllerRegistrationResponse", Messages.ControllerRegistrationResponse.LowestSupportedVersion, Messages.ControllerRegistrationResponse.HighestSupportedVersion, (r, v) => ControllerRegistrationResponse(r, v, 0), ReadAll<Messages.ControllerRegistrationResponse>),
         new("CreateAclsRequest", Messages.CreateAclsRequest.LowestSupportedVersion, Messages.CreateAclsRequest.HighestSupportedVersion, (r, v) => CreateAclsRequest(r, v, 0), ReadAll<Messages.CreateAclsRequest>),
@@ -11468,6 +13875,8 @@ public static partial class RandomMessages
         new("DeleteGroupsResponse", Messages.DeleteGroupsResponse.LowestSupportedVersion, Messages.DeleteGroupsResponse.HighestSupportedVersion, (r, v) => DeleteGroupsResponse(r, v, 0), ReadAll<Messages.DeleteGroupsResponse>),
         new("DeleteRecordsRequest", Messages.DeleteRecordsRequest.LowestSupportedVersion, Messages.DeleteRecordsRequest.HighestSupportedVersion, (r, v) => DeleteRecordsRequest(r, v, 0), ReadAll<Messages.DeleteRecordsRequest>),
         new("DeleteRecordsResponse", Messages.DeleteRecordsResponse.LowestSupportedVersion, Messages.DeleteRecordsResponse.HighestSupportedVersion, (r, v) => DeleteRecordsResponse(r, v, 0), ReadAll<Messages.DeleteRecordsResponse>),
+        new("DeleteShareGroupOffsetsRequest", Messages.DeleteShareGroupOffsetsRequest.LowestSupportedVersion, Messages.DeleteShareGroupOffsetsRequest.HighestSupportedVersion, (r, v) => DeleteShareGroupOffsetsRequest(r, v, 0), ReadAll<Messages.DeleteShareGroupOffsetsRequest>),
+        new("DeleteShareGroupOffsetsResponse", Messages.DeleteShareGroupOffsetsResponse.LowestSupportedVersion, Messages.DeleteShareGroupOffsetsResponse.HighestSupportedVersion, (r, v) => DeleteShareGroupOffsetsResponse(r, v, 0), ReadAll<Messages.DeleteShareGroupOffsetsResponse>),
         new("DeleteShareGroupStateRequest", Messages.DeleteShareGroupStateRequest.LowestSupportedVersion, Messages.DeleteShareGroupStateRequest.HighestSupportedVersion, (r, v) => DeleteShareGroupStateRequest(r, v, 0), ReadAll<Messages.DeleteShareGroupStateRequest>),
         new("DeleteShareGroupStateResponse", Messages.DeleteShareGroupStateResponse.LowestSupportedVersion, Messages.DeleteShareGroupStateResponse.HighestSupportedVersion, (r, v) => DeleteShareGroupStateResponse(r, v, 0), ReadAll<Messages.DeleteShareGroupStateResponse>),
         new("DeleteTopicsRequest", Messages.DeleteTopicsRequest.LowestSupportedVersion, Messages.DeleteTopicsRequest.HighestSupportedVersion, (r, v) => DeleteTopicsRequest(r, v, 0), ReadAll<Messages.DeleteTopicsRequest>),
@@ -11490,6 +13899,8 @@ public static partial class RandomMessages
         new("DescribeProducersResponse", Messages.DescribeProducersResponse.LowestSupportedVersion, Messages.DescribeProducersResponse.HighestSupportedVersion, (r, v) => DescribeProducersResponse(r, v, 0), ReadAll<Messages.DescribeProducersResponse>),
         new("DescribeQuorumRequest", Messages.DescribeQuorumRequest.LowestSupportedVersion, Messages.DescribeQuorumRequest.HighestSupportedVersion, (r, v) => DescribeQuorumRequest(r, v, 0), ReadAll<Messages.DescribeQuorumRequest>),
         new("DescribeQuorumResponse", Messages.DescribeQuorumResponse.LowestSupportedVersion, Messages.DescribeQuorumResponse.HighestSupportedVersion, (r, v) => DescribeQuorumResponse(r, v, 0), ReadAll<Messages.DescribeQuorumResponse>),
+        new("DescribeShareGroupOffsetsRequest", Messages.DescribeShareGroupOffsetsRequest.LowestSupportedVersion, Messages.DescribeShareGroupOffsetsRequest.HighestSupportedVersion, (r, v) => DescribeShareGroupOffsetsRequest(r, v, 0), ReadAll<Messages.DescribeShareGroupOffsetsRequest>),
+        new("DescribeShareGroupOffsetsResponse", Messages.DescribeShareGroupOffsetsResponse.LowestSupportedVersion, Messages.DescribeShareGroupOffsetsResponse.HighestSupportedVersion, (r, v) => DescribeShareGroupOffsetsResponse(r, v, 0), ReadAll<Messages.DescribeShareGroupOffsetsResponse>),
         new("DescribeTopicPartitionsRequest", Messages.DescribeTopicPartitionsRequest.LowestSupportedVersion, Messages.DescribeTopicPartitionsRequest.HighestSupportedVersion, (r, v) => DescribeTopicPartitionsRequest(r, v, 0), ReadAll<Messages.DescribeTopicPartitionsRequest>),
         new("DescribeTopicPartitionsResponse", Messages.DescribeTopicPartitionsResponse.LowestSupportedVersion, Messages.DescribeTopicPartitionsResponse.HighestSupportedVersion, (r, v) => DescribeTopicPartitionsResponse(r, v, 0), ReadAll<Messages.DescribeTopicPartitionsResponse>),
         new("DescribeTransactionsRequest", Messages.DescribeTransactionsRequest.LowestSupportedVersion, Messages.DescribeTransactionsRequest.HighestSupportedVersion, (r, v) => DescribeTransactionsRequest(r, v, 0), ReadAll<Messages.DescribeTransactionsRequest>),
@@ -11500,6 +13911,7 @@ public static partial class RandomMessages
         new("ElectLeadersResponse", Messages.ElectLeadersResponse.LowestSupportedVersion, Messages.ElectLeadersResponse.HighestSupportedVersion, (r, v) => ElectLeadersResponse(r, v, 0), ReadAll<Messages.ElectLeadersResponse>),
         new("EndQuorumEpochRequest", Messages.EndQuorumEpochRequest.LowestSupportedVersion, Messages.EndQuorumEpochRequest.HighestSupportedVersion, (r, v) => EndQuorumEpochRequest(r, v, 0), ReadAll<Messages.EndQuorumEpochRequest>),
         new("EndQuorumEpochResponse", Messages.EndQuorumEpochResponse.LowestSupportedVersion, Messages.EndQuorumEpochResponse.HighestSupportedVersion, (r, v) => EndQuorumEpochResponse(r, v, 0), ReadAll<Messages.EndQuorumEpochResponse>),
+        new("EndTxnMarker", Messages.EndTxnMarker.LowestSupportedVersion, Messages.EndTxnMarker.HighestSupportedVersion, (r, v) => EndTxnMarker(r, v, 0), ReadAll<Messages.EndTxnMarker>),
         new("EndTxnRequest", Messages.EndTxnRequest.LowestSupportedVersion, Messages.EndTxnRequest.HighestSupportedVersion, (r, v) => EndTxnRequest(r, v, 0), ReadAll<Messages.EndTxnRequest>),
         new("EndTxnResponse", Messages.EndTxnResponse.LowestSupportedVersion, Messages.EndTxnResponse.HighestSupportedVersion, (r, v) => EndTxnResponse(r, v, 0), ReadAll<Messages.EndTxnResponse>),
         new("EnvelopeRequest", Messages.EnvelopeRequest.LowestSupportedVersion, Messages.EnvelopeRequest.HighestSupportedVersion, (r, v) => EnvelopeRequest(r, v, 0), ReadAll<Messages.EnvelopeRequest>),
@@ -11525,13 +13937,11 @@ public static partial class RandomMessages
         new("JoinGroupRequest", Messages.JoinGroupRequest.LowestSupportedVersion, Messages.JoinGroupRequest.HighestSupportedVersion, (r, v) => JoinGroupRequest(r, v, 0), ReadAll<Messages.JoinGroupRequest>),
         new("JoinGroupResponse", Messages.JoinGroupResponse.LowestSupportedVersion, Messages.JoinGroupResponse.HighestSupportedVersion, (r, v) => JoinGroupResponse(r, v, 0), ReadAll<Messages.JoinGroupResponse>),
         new("KRaftVersionRecord", Messages.KRaftVersionRecord.LowestSupportedVersion, Messages.KRaftVersionRecord.HighestSupportedVersion, (r, v) => KRaftVersionRecord(r, v, 0), ReadAll<Messages.KRaftVersionRecord>),
-        new("LeaderAndIsrRequest", Messages.LeaderAndIsrRequest.LowestSupportedVersion, Messages.LeaderAndIsrRequest.HighestSupportedVersion, (r, v) => LeaderAndIsrRequest(r, v, 0), ReadAll<Messages.LeaderAndIsrRequest>),
-        new("LeaderAndIsrResponse", Messages.LeaderAndIsrResponse.LowestSupportedVersion, Messages.LeaderAndIsrResponse.HighestSupportedVersion, (r, v) => LeaderAndIsrResponse(r, v, 0), ReadAll<Messages.LeaderAndIsrResponse>),
         new("LeaderChangeMessage", Messages.LeaderChangeMessage.LowestSupportedVersion, Messages.LeaderChangeMessage.HighestSupportedVersion, (r, v) => LeaderChangeMessage(r, v, 0), ReadAll<Messages.LeaderChangeMessage>),
         new("LeaveGroupRequest", Messages.LeaveGroupRequest.LowestSupportedVersion, Messages.LeaveGroupRequest.HighestSupportedVersion, (r, v) => LeaveGroupRequest(r, v, 0), ReadAll<Messages.LeaveGroupRequest>),
         new("LeaveGroupResponse", Messages.LeaveGroupResponse.LowestSupportedVersion, Messages.LeaveGroupResponse.HighestSupportedVersion, (r, v) => LeaveGroupResponse(r, v, 0), ReadAll<Messages.LeaveGroupResponse>),
-        new("ListClientMetricsResourcesRequest", Messages.ListClientMetricsResourcesRequest.LowestSupportedVersion, Messages.ListClientMetricsResourcesRequest.HighestSupportedVersion, (r, v) => ListClientMetricsResourcesRequest(r, v, 0), ReadAll<Messages.ListClientMetricsResourcesRequest>),
-        new("ListClientMetricsResourcesResponse", Messages.ListClientMetricsResourcesResponse.LowestSupportedVersion, Messages.ListClientMetricsResourcesResponse.HighestSupportedVersion, (r, v) => ListClientMetricsResourcesResponse(r, v, 0), ReadAll<Messages.ListClientMetricsResourcesResponse>),
+        new("ListConfigResourcesRequest", Messages.ListConfigResourcesRequest.LowestSupportedVersion, Messages.ListConfigResourcesRequest.HighestSupportedVersion, (r, v) => ListConfigResourcesRequest(r, v, 0), ReadAll<Messages.ListConfigResourcesRequest>),
+        new("ListConfigResourcesResponse", Messages.ListConfigResourcesResponse.LowestSupportedVersion, Messages.ListConfigResourcesResponse.HighestSupportedVersion, (r, v) => ListConfigResourcesResponse(r, v, 0), ReadAll<Messages.ListConfigResourcesResponse>),
         new("ListGroupsRequest", Messages.ListGroupsRequest.LowestSupportedVersion, Messages.ListGroupsRequest.HighestSupportedVersion, (r, v) => ListGroupsRequest(r, v, 0), ReadAll<Messages.ListGroupsRequest>),
         new("ListGroupsResponse", Messages.ListGroupsResponse.LowestSupportedVersion, Messages.ListGroupsResponse.HighestSupportedVersion, (r, v) => ListGroupsResponse(r, v, 0), ReadAll<Messages.ListGroupsResponse>),
         new("ListOffsetsRequest", Messages.ListOffsetsRequest.LowestSupportedVersion, Messages.ListOffsetsRequest.HighestSupportedVersion, (r, v) => ListOffsetsRequest(r, v, 0), ReadAll<Messages.ListOffsetsRequest>),
@@ -11578,8 +13988,10 @@ public static partial class RandomMessages
         new("ShareGroupHeartbeatResponse", Messages.ShareGroupHeartbeatResponse.LowestSupportedVersion, Messages.ShareGroupHeartbeatResponse.HighestSupportedVersion, (r, v) => ShareGroupHeartbeatResponse(r, v, 0), ReadAll<Messages.ShareGroupHeartbeatResponse>),
         new("SnapshotFooterRecord", Messages.SnapshotFooterRecord.LowestSupportedVersion, Messages.SnapshotFooterRecord.HighestSupportedVersion, (r, v) => SnapshotFooterRecord(r, v, 0), ReadAll<Messages.SnapshotFooterRecord>),
         new("SnapshotHeaderRecord", Messages.SnapshotHeaderRecord.LowestSupportedVersion, Messages.SnapshotHeaderRecord.HighestSupportedVersion, (r, v) => SnapshotHeaderRecord(r, v, 0), ReadAll<Messages.SnapshotHeaderRecord>),
-        new("StopReplicaRequest", Messages.StopReplicaRequest.LowestSupportedVersion, Messages.StopReplicaRequest.HighestSupportedVersion, (r, v) => StopReplicaRequest(r, v, 0), ReadAll<Messages.StopReplicaRequest>),
-        new("StopReplicaResponse", Messages.StopReplicaResponse.LowestSupportedVersion, Messages.StopReplicaResponse.HighestSupportedVersion, (r, v) => StopReplicaResponse(r, v, 0), ReadAll<Messages.StopReplicaResponse>),
+        new("StreamsGroupDescribeRequest", Messages.StreamsGroupDescribeRequest.LowestSupportedVersion, Messages.StreamsGroupDescribeRequest.HighestSupportedVersion, (r, v) => StreamsGroupDescribeRequest(r, v, 0), ReadAll<Messages.StreamsGroupDescribeRequest>),
+        new("StreamsGroupDescribeResponse", Messages.StreamsGroupDescribeResponse.LowestSupportedVersion, Messages.StreamsGroupDescribeResponse.HighestSupportedVersion, (r, v) => StreamsGroupDescribeResponse(r, v, 0), ReadAll<Messages.StreamsGroupDescribeResponse>),
+        new("StreamsGroupHeartbeatRequest", Messages.StreamsGroupHeartbeatRequest.LowestSupportedVersion, Messages.StreamsGroupHeartbeatRequest.HighestSupportedVersion, (r, v) => StreamsGroupHeartbeatRequest(r, v, 0), ReadAll<Messages.StreamsGroupHeartbeatRequest>),
+        new("StreamsGroupHeartbeatResponse", Messages.StreamsGroupHeartbeatResponse.LowestSupportedVersion, Messages.StreamsGroupHeartbeatResponse.HighestSupportedVersion, (r, v) => StreamsGroupHeartbeatResponse(r, v, 0), ReadAll<Messages.StreamsGroupHeartbeatResponse>),
         new("SyncGroupRequest", Messages.SyncGroupRequest.LowestSupportedVersion, Messages.SyncGroupRequest.HighestSupportedVersion, (r, v) => SyncGroupRequest(r, v, 0), ReadAll<Messages.SyncGroupRequest>),
         new("SyncGroupResponse", Messages.SyncGroupResponse.LowestSupportedVersion, Messages.SyncGroupResponse.HighestSupportedVersion, (r, v) => SyncGroupResponse(r, v, 0), ReadAll<Messages.SyncGroupResponse>),
         new("TxnOffsetCommitRequest", Messages.TxnOffsetCommitRequest.LowestSupportedVersion, Messages.TxnOffsetCommitRequest.HighestSupportedVersion, (r, v) => TxnOffsetCommitRequest(r, v, 0), ReadAll<Messages.TxnOffsetCommitRequest>),
@@ -11588,8 +14000,6 @@ public static partial class RandomMessages
         new("UnregisterBrokerResponse", Messages.UnregisterBrokerResponse.LowestSupportedVersion, Messages.UnregisterBrokerResponse.HighestSupportedVersion, (r, v) => UnregisterBrokerResponse(r, v, 0), ReadAll<Messages.UnregisterBrokerResponse>),
         new("UpdateFeaturesRequest", Messages.UpdateFeaturesRequest.LowestSupportedVersion, Messages.UpdateFeaturesRequest.HighestSupportedVersion, (r, v) => UpdateFeaturesRequest(r, v, 0), ReadAll<Messages.UpdateFeaturesRequest>),
         new("UpdateFeaturesResponse", Messages.UpdateFeaturesResponse.LowestSupportedVersion, Messages.UpdateFeaturesResponse.HighestSupportedVersion, (r, v) => UpdateFeaturesResponse(r, v, 0), ReadAll<Messages.UpdateFeaturesResponse>),
-        new("UpdateMetadataRequest", Messages.UpdateMetadataRequest.LowestSupportedVersion, Messages.UpdateMetadataRequest.HighestSupportedVersion, (r, v) => UpdateMetadataRequest(r, v, 0), ReadAll<Messages.UpdateMetadataRequest>),
-        new("UpdateMetadataResponse", Messages.UpdateMetadataResponse.LowestSupportedVersion, Messages.UpdateMetadataResponse.HighestSupportedVersion, (r, v) => UpdateMetadataResponse(r, v, 0), ReadAll<Messages.UpdateMetadataResponse>),
         new("UpdateRaftVoterRequest", Messages.UpdateRaftVoterRequest.LowestSupportedVersion, Messages.UpdateRaftVoterRequest.HighestSupportedVersion, (r, v) => UpdateRaftVoterRequest(r, v, 0), ReadAll<Messages.UpdateRaftVoterRequest>),
         new("UpdateRaftVoterResponse", Messages.UpdateRaftVoterResponse.LowestSupportedVersion, Messages.UpdateRaftVoterResponse.HighestSupportedVersion, (r, v) => UpdateRaftVoterResponse(r, v, 0), ReadAll<Messages.UpdateRaftVoterResponse>),
         new("VoteRequest", Messages.VoteRequest.LowestSupportedVersion, Messages.VoteRequest.HighestSupportedVersion, (r, v) => VoteRequest(r, v, 0), ReadAll<Messages.VoteRequest>),
@@ -11599,5 +14009,55 @@ public static partial class RandomMessages
         new("WriteShareGroupStateResponse", Messages.WriteShareGroupStateResponse.LowestSupportedVersion, Messages.WriteShareGroupStateResponse.HighestSupportedVersion, (r, v) => WriteShareGroupStateResponse(r, v, 0), ReadAll<Messages.WriteShareGroupStateResponse>),
         new("WriteTxnMarkersRequest", Messages.WriteTxnMarkersRequest.LowestSupportedVersion, Messages.WriteTxnMarkersRequest.HighestSupportedVersion, (r, v) => WriteTxnMarkersRequest(r, v, 0), ReadAll<Messages.WriteTxnMarkersRequest>),
         new("WriteTxnMarkersResponse", Messages.WriteTxnMarkersResponse.LowestSupportedVersion, Messages.WriteTxnMarkersResponse.HighestSupportedVersion, (r, v) => WriteTxnMarkersResponse(r, v, 0), ReadAll<Messages.WriteTxnMarkersResponse>),
+        new("ConsumerGroupCurrentMemberAssignmentKey", CoordinatorRecords.ConsumerGroupCurrentMemberAssignmentKey.LowestSupportedVersion, CoordinatorRecords.ConsumerGroupCurrentMemberAssignmentKey.HighestSupportedVersion, (r, v) => ConsumerGroupCurrentMemberAssignmentKey(r, v, 0), ReadAll<CoordinatorRecords.ConsumerGroupCurrentMemberAssignmentKey>),
+        new("ConsumerGroupCurrentMemberAssignmentValue", CoordinatorRecords.ConsumerGroupCurrentMemberAssignmentValue.LowestSupportedVersion, CoordinatorRecords.ConsumerGroupCurrentMemberAssignmentValue.HighestSupportedVersion, (r, v) => ConsumerGroupCurrentMemberAssignmentValue(r, v, 0), ReadAll<CoordinatorRecords.ConsumerGroupCurrentMemberAssignmentValue>),
+        new("ConsumerGroupMemberMetadataKey", CoordinatorRecords.ConsumerGroupMemberMetadataKey.LowestSupportedVersion, CoordinatorRecords.ConsumerGroupMemberMetadataKey.HighestSupportedVersion, (r, v) => ConsumerGroupMemberMetadataKey(r, v, 0), ReadAll<CoordinatorRecords.ConsumerGroupMemberMetadataKey>),
+        new("ConsumerGroupMemberMetadataValue", CoordinatorRecords.ConsumerGroupMemberMetadataValue.LowestSupportedVersion, CoordinatorRecords.ConsumerGroupMemberMetadataValue.HighestSupportedVersion, (r, v) => ConsumerGroupMemberMetadataValue(r, v, 0), ReadAll<CoordinatorRecords.ConsumerGroupMemberMetadataValue>),
+        new("ConsumerGroupMetadataKey", CoordinatorRecords.ConsumerGroupMetadataKey.LowestSupportedVersion, CoordinatorRecords.ConsumerGroupMetadataKey.HighestSupportedVersion, (r, v) => ConsumerGroupMetadataKey(r, v, 0), ReadAll<CoordinatorRecords.ConsumerGroupMetadataKey>),
+        new("ConsumerGroupMetadataValue", CoordinatorRecords.ConsumerGroupMetadataValue.LowestSupportedVersion, CoordinatorRecords.ConsumerGroupMetadataValue.HighestSupportedVersion, (r, v) => ConsumerGroupMetadataValue(r, v, 0), ReadAll<CoordinatorRecords.ConsumerGroupMetadataValue>),
+        new("ConsumerGroupPartitionMetadataKey", CoordinatorRecords.ConsumerGroupPartitionMetadataKey.LowestSupportedVersion, CoordinatorRecords.ConsumerGroupPartitionMetadataKey.HighestSupportedVersion, (r, v) => ConsumerGroupPartitionMetadataKey(r, v, 0), ReadAll<CoordinatorRecords.ConsumerGroupPartitionMetadataKey>),
+        new("ConsumerGroupPartitionMetadataValue", CoordinatorRecords.ConsumerGroupPartitionMetadataValue.LowestSupportedVersion, CoordinatorRecords.ConsumerGroupPartitionMetadataValue.HighestSupportedVersion, (r, v) => ConsumerGroupPartitionMetadataValue(r, v, 0), ReadAll<CoordinatorRecords.ConsumerGroupPartitionMetadataValue>),
+        new("ConsumerGroupRegularExpressionKey", CoordinatorRecords.ConsumerGroupRegularExpressionKey.LowestSupportedVersion, CoordinatorRecords.ConsumerGroupRegularExpressionKey.HighestSupportedVersion, (r, v) => ConsumerGroupRegularExpressionKey(r, v, 0), ReadAll<CoordinatorRecords.ConsumerGroupRegularExpressionKey>),
+        new("ConsumerGroupRegularExpressionValue", CoordinatorRecords.ConsumerGroupRegularExpressionValue.LowestSupportedVersion, CoordinatorRecords.ConsumerGroupRegularExpressionValue.HighestSupportedVersion, (r, v) => ConsumerGroupRegularExpressionValue(r, v, 0), ReadAll<CoordinatorRecords.ConsumerGroupRegularExpressionValue>),
+        new("ConsumerGroupTargetAssignmentMemberKey", CoordinatorRecords.ConsumerGroupTargetAssignmentMemberKey.LowestSupportedVersion, CoordinatorRecords.ConsumerGroupTargetAssignmentMemberKey.HighestSupportedVersion, (r, v) => ConsumerGroupTargetAssignmentMemberKey(r, v, 0), ReadAll<CoordinatorRecords.ConsumerGroupTargetAssignmentMemberKey>),
+        new("ConsumerGroupTargetAssignmentMemberValue", CoordinatorRecords.ConsumerGroupTargetAssignmentMemberValue.LowestSupportedVersion, CoordinatorRecords.ConsumerGroupTargetAssignmentMemberValue.HighestSupportedVersion, (r, v) => ConsumerGroupTargetAssignmentMemberValue(r, v, 0), ReadAll<CoordinatorRecords.ConsumerGroupTargetAssignmentMemberValue>),
+        new("ConsumerGroupTargetAssignmentMetadataKey", CoordinatorRecords.ConsumerGroupTargetAssignmentMetadataKey.LowestSupportedVersion, CoordinatorRecords.ConsumerGroupTargetAssignmentMetadataKey.HighestSupportedVersion, (r, v) => ConsumerGroupTargetAssignmentMetadataKey(r, v, 0), ReadAll<CoordinatorRecords.ConsumerGroupTargetAssignmentMetadataKey>),
+        new("ConsumerGroupTargetAssignmentMetadataValue", CoordinatorRecords.ConsumerGroupTargetAssignmentMetadataValue.LowestSupportedVersion, CoordinatorRecords.ConsumerGroupTargetAssignmentMetadataValue.HighestSupportedVersion, (r, v) => ConsumerGroupTargetAssignmentMetadataValue(r, v, 0), ReadAll<CoordinatorRecords.ConsumerGroupTargetAssignmentMetadataValue>),
+        new("GroupMetadataKey", CoordinatorRecords.GroupMetadataKey.LowestSupportedVersion, CoordinatorRecords.GroupMetadataKey.HighestSupportedVersion, (r, v) => GroupMetadataKey(r, v, 0), ReadAll<CoordinatorRecords.GroupMetadataKey>),
+        new("GroupMetadataValue", CoordinatorRecords.GroupMetadataValue.LowestSupportedVersion, CoordinatorRecords.GroupMetadataValue.HighestSupportedVersion, (r, v) => GroupMetadataValue(r, v, 0), ReadAll<CoordinatorRecords.GroupMetadataValue>),
+        new("LegacyOffsetCommitKey", CoordinatorRecords.LegacyOffsetCommitKey.LowestSupportedVersion, CoordinatorRecords.LegacyOffsetCommitKey.HighestSupportedVersion, (r, v) => LegacyOffsetCommitKey(r, v, 0), ReadAll<CoordinatorRecords.LegacyOffsetCommitKey>),
+        new("LegacyOffsetCommitValue", CoordinatorRecords.LegacyOffsetCommitValue.LowestSupportedVersion, CoordinatorRecords.LegacyOffsetCommitValue.HighestSupportedVersion, (r, v) => LegacyOffsetCommitValue(r, v, 0), ReadAll<CoordinatorRecords.LegacyOffsetCommitValue>),
+        new("OffsetCommitKey", CoordinatorRecords.OffsetCommitKey.LowestSupportedVersion, CoordinatorRecords.OffsetCommitKey.HighestSupportedVersion, (r, v) => OffsetCommitKey(r, v, 0), ReadAll<CoordinatorRecords.OffsetCommitKey>),
+        new("OffsetCommitValue", CoordinatorRecords.OffsetCommitValue.LowestSupportedVersion, CoordinatorRecords.OffsetCommitValue.HighestSupportedVersion, (r, v) => OffsetCommitValue(r, v, 0), ReadAll<CoordinatorRecords.OffsetCommitValue>),
+        new("ShareGroupCurrentMemberAssignmentKey", CoordinatorRecords.ShareGroupCurrentMemberAssignmentKey.LowestSupportedVersion, CoordinatorRecords.ShareGroupCurrentMemberAssignmentKey.HighestSupportedVersion, (r, v) => ShareGroupCurrentMemberAssignmentKey(r, v, 0), ReadAll<CoordinatorRecords.ShareGroupCurrentMemberAssignmentKey>),
+        new("ShareGroupCurrentMemberAssignmentValue", CoordinatorRecords.ShareGroupCurrentMemberAssignmentValue.LowestSupportedVersion, CoordinatorRecords.ShareGroupCurrentMemberAssignmentValue.HighestSupportedVersion, (r, v) => ShareGroupCurrentMemberAssignmentValue(r, v, 0), ReadAll<CoordinatorRecords.ShareGroupCurrentMemberAssignmentValue>),
+        new("ShareGroupMemberMetadataKey", CoordinatorRecords.ShareGroupMemberMetadataKey.LowestSupportedVersion, CoordinatorRecords.ShareGroupMemberMetadataKey.HighestSupportedVersion, (r, v) => ShareGroupMemberMetadataKey(r, v, 0), ReadAll<CoordinatorRecords.ShareGroupMemberMetadataKey>),
+        new("ShareGroupMemberMetadataValue", CoordinatorRecords.ShareGroupMemberMetadataValue.LowestSupportedVersion, CoordinatorRecords.ShareGroupMemberMetadataValue.HighestSupportedVersion, (r, v) => ShareGroupMemberMetadataValue(r, v, 0), ReadAll<CoordinatorRecords.ShareGroupMemberMetadataValue>),
+        new("ShareGroupMetadataKey", CoordinatorRecords.ShareGroupMetadataKey.LowestSupportedVersion, CoordinatorRecords.ShareGroupMetadataKey.HighestSupportedVersion, (r, v) => ShareGroupMetadataKey(r, v, 0), ReadAll<CoordinatorRecords.ShareGroupMetadataKey>),
+        new("ShareGroupMetadataValue", CoordinatorRecords.ShareGroupMetadataValue.LowestSupportedVersion, CoordinatorRecords.ShareGroupMetadataValue.HighestSupportedVersion, (r, v) => ShareGroupMetadataValue(r, v, 0), ReadAll<CoordinatorRecords.ShareGroupMetadataValue>),
+        new("ShareGroupStatePartitionMetadataKey", CoordinatorRecords.ShareGroupStatePartitionMetadataKey.LowestSupportedVersion, CoordinatorRecords.ShareGroupStatePartitionMetadataKey.HighestSupportedVersion, (r, v) => ShareGroupStatePartitionMetadataKey(r, v, 0), ReadAll<CoordinatorRecords.ShareGroupStatePartitionMetadataKey>),
+        new("ShareGroupStatePartitionMetadataValue", CoordinatorRecords.ShareGroupStatePartitionMetadataValue.LowestSupportedVersion, CoordinatorRecords.ShareGroupStatePartitionMetadataValue.HighestSupportedVersion, (r, v) => ShareGroupStatePartitionMetadataValue(r, v, 0), ReadAll<CoordinatorRecords.ShareGroupStatePartitionMetadataValue>),
+        new("ShareGroupTargetAssignmentMemberKey", CoordinatorRecords.ShareGroupTargetAssignmentMemberKey.LowestSupportedVersion, CoordinatorRecords.ShareGroupTargetAssignmentMemberKey.HighestSupportedVersion, (r, v) => ShareGroupTargetAssignmentMemberKey(r, v, 0), ReadAll<CoordinatorRecords.ShareGroupTargetAssignmentMemberKey>),
+        new("ShareGroupTargetAssignmentMemberValue", CoordinatorRecords.ShareGroupTargetAssignmentMemberValue.LowestSupportedVersion, CoordinatorRecords.ShareGroupTargetAssignmentMemberValue.HighestSupportedVersion, (r, v) => ShareGroupTargetAssignmentMemberValue(r, v, 0), ReadAll<CoordinatorRecords.ShareGroupTargetAssignmentMemberValue>),
+        new("ShareGroupTargetAssignmentMetadataKey", CoordinatorRecords.ShareGroupTargetAssignmentMetadataKey.LowestSupportedVersion, CoordinatorRecords.ShareGroupTargetAssignmentMetadataKey.HighestSupportedVersion, (r, v) => ShareGroupTargetAssignmentMetadataKey(r, v, 0), ReadAll<CoordinatorRecords.ShareGroupTargetAssignmentMetadataKey>),
+        new("ShareGroupTargetAssignmentMetadataValue", CoordinatorRecords.ShareGroupTargetAssignmentMetadataValue.LowestSupportedVersion, CoordinatorRecords.ShareGroupTargetAssignmentMetadataValue.HighestSupportedVersion, (r, v) => ShareGroupTargetAssignmentMetadataValue(r, v, 0), ReadAll<CoordinatorRecords.ShareGroupTargetAssignmentMetadataValue>),
+        new("ShareSnapshotKey", CoordinatorRecords.ShareSnapshotKey.LowestSupportedVersion, CoordinatorRecords.ShareSnapshotKey.HighestSupportedVersion, (r, v) => ShareSnapshotKey(r, v, 0), ReadAll<CoordinatorRecords.ShareSnapshotKey>),
+        new("ShareSnapshotValue", CoordinatorRecords.ShareSnapshotValue.LowestSupportedVersion, CoordinatorRecords.ShareSnapshotValue.HighestSupportedVersion, (r, v) => ShareSnapshotValue(r, v, 0), ReadAll<CoordinatorRecords.ShareSnapshotValue>),
+        new("ShareUpdateKey", CoordinatorRecords.ShareUpdateKey.LowestSupportedVersion, CoordinatorRecords.ShareUpdateKey.HighestSupportedVersion, (r, v) => ShareUpdateKey(r, v, 0), ReadAll<CoordinatorRecords.ShareUpdateKey>),
+        new("ShareUpdateValue", CoordinatorRecords.ShareUpdateValue.LowestSupportedVersion, CoordinatorRecords.ShareUpdateValue.HighestSupportedVersion, (r, v) => ShareUpdateValue(r, v, 0), ReadAll<CoordinatorRecords.ShareUpdateValue>),
+        new("StreamsGroupCurrentMemberAssignmentKey", CoordinatorRecords.StreamsGroupCurrentMemberAssignmentKey.LowestSupportedVersion, CoordinatorRecords.StreamsGroupCurrentMemberAssignmentKey.HighestSupportedVersion, (r, v) => StreamsGroupCurrentMemberAssignmentKey(r, v, 0), ReadAll<CoordinatorRecords.StreamsGroupCurrentMemberAssignmentKey>),
+        new("StreamsGroupCurrentMemberAssignmentValue", CoordinatorRecords.StreamsGroupCurrentMemberAssignmentValue.LowestSupportedVersion, CoordinatorRecords.StreamsGroupCurrentMemberAssignmentValue.HighestSupportedVersion, (r, v) => StreamsGroupCurrentMemberAssignmentValue(r, v, 0), ReadAll<CoordinatorRecords.StreamsGroupCurrentMemberAssignmentValue>),
+        new("StreamsGroupMemberMetadataKey", CoordinatorRecords.StreamsGroupMemberMetadataKey.LowestSupportedVersion, CoordinatorRecords.StreamsGroupMemberMetadataKey.HighestSupportedVersion, (r, v) => StreamsGroupMemberMetadataKey(r, v, 0), ReadAll<CoordinatorRecords.StreamsGroupMemberMetadataKey>),
+        new("StreamsGroupMemberMetadataValue", CoordinatorRecords.StreamsGroupMemberMetadataValue.LowestSupportedVersion, CoordinatorRecords.StreamsGroupMemberMetadataValue.HighestSupportedVersion, (r, v) => StreamsGroupMemberMetadataValue(r, v, 0), ReadAll<CoordinatorRecords.StreamsGroupMemberMetadataValue>),
+        new("StreamsGroupMetadataKey", CoordinatorRecords.StreamsGroupMetadataKey.LowestSupportedVersion, CoordinatorRecords.StreamsGroupMetadataKey.HighestSupportedVersion, (r, v) => StreamsGroupMetadataKey(r, v, 0), ReadAll<CoordinatorRecords.StreamsGroupMetadataKey>),
+        new("StreamsGroupMetadataValue", CoordinatorRecords.StreamsGroupMetadataValue.LowestSupportedVersion, CoordinatorRecords.StreamsGroupMetadataValue.HighestSupportedVersion, (r, v) => StreamsGroupMetadataValue(r, v, 0), ReadAll<CoordinatorRecords.StreamsGroupMetadataValue>),
+        new("StreamsGroupTargetAssignmentMemberKey", CoordinatorRecords.StreamsGroupTargetAssignmentMemberKey.LowestSupportedVersion, CoordinatorRecords.StreamsGroupTargetAssignmentMemberKey.HighestSupportedVersion, (r, v) => StreamsGroupTargetAssignmentMemberKey(r, v, 0), ReadAll<CoordinatorRecords.StreamsGroupTargetAssignmentMemberKey>),
+        new("StreamsGroupTargetAssignmentMemberValue", CoordinatorRecords.StreamsGroupTargetAssignmentMemberValue.LowestSupportedVersion, CoordinatorRecords.StreamsGroupTargetAssignmentMemberValue.HighestSupportedVersion, (r, v) => StreamsGroupTargetAssignmentMemberValue(r, v, 0), ReadAll<CoordinatorRecords.StreamsGroupTargetAssignmentMemberValue>),
+        new("StreamsGroupTargetAssignmentMetadataKey", CoordinatorRecords.StreamsGroupTargetAssignmentMetadataKey.LowestSupportedVersion, CoordinatorRecords.StreamsGroupTargetAssignmentMetadataKey.HighestSupportedVersion, (r, v) => StreamsGroupTargetAssignmentMetadataKey(r, v, 0), ReadAll<CoordinatorRecords.StreamsGroupTargetAssignmentMetadataKey>),
+        new("StreamsGroupTargetAssignmentMetadataValue", CoordinatorRecords.StreamsGroupTargetAssignmentMetadataValue.LowestSupportedVersion, CoordinatorRecords.StreamsGroupTargetAssignmentMetadataValue.HighestSupportedVersion, (r, v) => StreamsGroupTargetAssignmentMetadataValue(r, v, 0), ReadAll<CoordinatorRecords.StreamsGroupTargetAssignmentMetadataValue>),
+        new("StreamsGroupTopologyKey", CoordinatorRecords.StreamsGroupTopologyKey.LowestSupportedVersion, CoordinatorRecords.StreamsGroupTopologyKey.HighestSupportedVersion, (r, v) => StreamsGroupTopologyKey(r, v, 0), ReadAll<CoordinatorRecords.StreamsGroupTopologyKey>),
+        new("StreamsGroupTopologyValue", CoordinatorRecords.StreamsGroupTopologyValue.LowestSupportedVersion, CoordinatorRecords.StreamsGroupTopologyValue.HighestSupportedVersion, (r, v) => StreamsGroupTopologyValue(r, v, 0), ReadAll<CoordinatorRecords.StreamsGroupTopologyValue>),
+        new("TransactionLogKey", CoordinatorRecords.TransactionLogKey.LowestSupportedVersion, CoordinatorRecords.TransactionLogKey.HighestSupportedVersion, (r, v) => TransactionLogKey(r, v, 0), ReadAll<CoordinatorRecords.TransactionLogKey>),
+        new("TransactionLogValue", CoordinatorRecords.TransactionLogValue.LowestSupportedVersion, CoordinatorRecords.TransactionLogValue.HighestSupportedVersion, (r, v) => TransactionLogValue(r, v, 0), ReadAll<CoordinatorRecords.TransactionLogValue>),
     ];
 }

@@ -1,0 +1,51 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Tributary.Broker.Dispatch;
+using Tributary.Protocol;
+
+namespace Tributary.Broker.Tests;
+
+/// <summary>The dispatcher refuses a handler table that would advertise versions the codec cannot read or that are unstable upstream.</summary>
+public sealed class RequestDispatcherTests
+{
+    [Theory]
+    [InlineData(ApiKey.InitProducerId, 0, 5, true)]
+    [InlineData(ApiKey.InitProducerId, 0, 6, false)] // v6 is marked unstable in Kafka 4.2.0's schema
+    [InlineData(ApiKey.Produce, 0, 13, true)] // v0-2 are below the 4.2 schema's floor but the codec keeps them
+    [InlineData(ApiKey.Fetch, 3, 18, false)] // Fetch v0-3 were removed and are not defined
+    [InlineData(ApiKey.Metadata, 5, 4, false)]
+    public void Handler_ranges_must_lie_within_the_codecs_stable_versions(ApiKey key, short min, short max, bool accepted)
+    {
+        IApiHandler[] handlers = [new RangeOnly(key, min, max)];
+
+        var create = () => new RequestDispatcher(handlers, NullLogger<RequestDispatcher>.Instance);
+
+        if (accepted)
+        {
+            Assert.Single(create().Handlers);
+        }
+        else
+        {
+            Assert.Throws<ArgumentException>(create);
+        }
+    }
+
+    [Fact]
+    public void A_removed_api_cannot_be_served()
+    {
+        IApiHandler[] handlers = [new RangeOnly(ApiKey.LeaderAndIsr, 0, 0)];
+        Assert.Throws<ArgumentException>(() => new RequestDispatcher(handlers, NullLogger<RequestDispatcher>.Instance));
+    }
+
+    private sealed class RangeOnly(ApiKey key, short min, short max) : IApiHandler
+    {
+        public ApiKey Key => key;
+
+        public short MinVersion => min;
+
+        public short MaxVersion => max;
+
+        public ValueTask<IKafkaMessage?> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public IKafkaMessage? ErrorResponse(RequestContext context, ReadOnlyMemory<byte> body, ErrorCode error) => throw new NotSupportedException();
+    }
+}
