@@ -9,7 +9,7 @@ using Tributary.Storage.Segments;
 
 namespace Tributary.Broker.Handlers;
 
-// Fetch v4-17. Returns stored batches byte for byte, bounded by the high watermark, max_bytes and
+// Fetch v4-18 (v18's per-partition high watermark is a follower's, which a single broker never receives). Returns stored batches byte for byte, bounded by the high watermark, max_bytes and
 // partition_max_bytes, except that the first batch of the response is returned whole even when larger
 // (KIP-74). Below min_bytes the request parks until an append to one of its partitions or max_wait_ms
 // (capped at FetchWaitMsMax); parked fetches hold no lock and never delay produce traffic.
@@ -20,7 +20,7 @@ namespace Tributary.Broker.Handlers;
 // stable offset (the first offset of the earliest open transaction, else the high watermark) and carry the aborted
 // transactions that overlap the returned batches, from the partition's in-memory transaction index (Kafka keeps it
 // per segment on disk; here it is rebuilt from the log on open). last_stable_offset is reported at both levels.
-public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, FetchResponse>(ApiKey.Fetch, 4, 17)
+public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, FetchResponse>(ApiKey.Fetch, 4, 18)
 {
     /// <summary>Upper bound on how long one fetch may park, whatever max_wait_ms the client asks for.</summary>
     public const int FetchWaitMsMax = 30_000;

@@ -4,18 +4,21 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// ListOffsets v1-10. Timestamp -2 = earliest (log start offset), -1 = latest (high watermark; the last stable
+// ListOffsets v1-11. Timestamp -2 = earliest (log start offset), -1 = latest (high watermark; the last stable
 // offset for read_committed, isolation_level 1), -3 = the record with the largest timestamp (v7+),
 // otherwise the first offset whose batch has a timestamp at or after it (-1 when none; deviation: not bounded
-// by the last stable offset for read_committed). -4/-5 (tiered storage
-// offsets, v8+/v9+) answer as earliest since no segment is tiered.
-public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffsetsRequest, ListOffsetsResponse>(ApiKey.ListOffsets, 1, 10)
+// by the last stable offset for read_committed). The tiered-storage specs answer as Kafka does for a topic
+// without remote storage: -4 (v8+, earliest local) is the log start offset, -5 (v9+, latest tiered) and
+// -6 (v11+, earliest pending upload) are offset -1. A spec older than the request's version is
+// UNSUPPORTED_VERSION, as Kafka's ReplicaManager answers.
+public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffsetsRequest, ListOffsetsResponse>(ApiKey.ListOffsets, 1, 11)
 {
     private const long Latest = -1;
     private const long Earliest = -2;
     private const long MaxTimestamp = -3;
     private const long EarliestLocal = -4;
     private const long LatestTiered = -5;
+    private const long EarliestPendingUpload = -6;
 
     protected override ValueTask<ListOffsetsResponse?> HandleAsync(RequestContext context, ListOffsetsRequest request, CancellationToken cancellationToken)
     {
@@ -39,10 +42,19 @@ public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffse
                     continue;
                 }
 
+                if (p.Timestamp < 0 && context.ApiVersion < FirstVersionOf(p.Timestamp))
+                {
+                    result.ErrorCode = (short)ErrorCode.UnsupportedVersion;
+                    continue;
+                }
+
                 switch (p.Timestamp)
                 {
-                    case Earliest or EarliestLocal or LatestTiered:
+                    case Earliest or EarliestLocal:
                         result.Offset = log.LogStartOffset;
+                        break;
+                    case LatestTiered or EarliestPendingUpload:
+                        result.LeaderEpoch = -1;
                         break;
                     case Latest:
                         result.Offset = request.IsolationLevel == 1 ? log.LastStableOffset : log.HighWatermark;
@@ -69,6 +81,16 @@ public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffse
 
         return ValueTask.FromResult<ListOffsetsResponse?>(response);
     }
+
+    /// <summary>The first request version that may carry a negative timestamp spec (Kafka's per-spec minimums).</summary>
+    private static short FirstVersionOf(long spec) => spec switch
+    {
+        MaxTimestamp => 7,
+        EarliestLocal => 8,
+        LatestTiered => 9,
+        EarliestPendingUpload => 11,
+        _ => 0,
+    };
 
     protected override ListOffsetsResponse? ErrorResponse(RequestContext context, ListOffsetsRequest request, ErrorCode error) => new()
     {

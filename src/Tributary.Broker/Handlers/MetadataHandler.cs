@@ -5,18 +5,19 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// Metadata v1-12. One broker leads every partition with leader epoch 0 and is its only replica.
+// Metadata v0-13. One broker leads every partition with leader epoch 0 and is its only replica. v0 asks for every
+// topic with an empty list (later versions with null); Kafka 4.0 kept v0-3 for kafka-python (KAFKA-18648).
 // Topics that do not exist are created when auto.create.topics.enable is on and the request allows it
 // (always below v4); names that break Kafka's rule get INVALID_TOPIC_EXCEPTION instead. v10+ may name topics
 // by id. Authorized operations are reported as "not requested" (-2^31): ACLs do not exist yet.
-public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequest, MetadataResponse>(ApiKey.Metadata, 1, 12)
+public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequest, MetadataResponse>(ApiKey.Metadata, 0, 13)
 {
     private const int AuthorizedOperationsOmitted = int.MinValue;
 
     protected override ValueTask<MetadataResponse?> HandleAsync(RequestContext context, MetadataRequest request, CancellationToken cancellationToken)
     {
         var response = Skeleton();
-        if (request.Topics is null)
+        if (request.Topics is null || (context.ApiVersion == 0 && request.Topics.Count == 0))
         {
             foreach (var topic in broker.Metadata.Topics.OrderBy(t => t.Name, StringComparer.Ordinal))
             {

@@ -12,29 +12,39 @@ namespace Tributary.Broker.Handlers;
 // does not exist, OFFSET_METADATA_TOO_LARGE above 4096 bytes of metadata. The offset, leader epoch (v6+) and
 // metadata are stored in __consumer_offsets with the broker's time as commit timestamp. Deviation: v2-4's
 // retention_time_ms is ignored; offsets.retention.minutes applies to every commit (as Kafka does since 2.1 for v5+).
-public sealed class OffsetCommitHandler(BrokerCore broker) : ApiHandler<OffsetCommitRequest, OffsetCommitResponse>(ApiKey.OffsetCommit, 2, 9)
+// v10 names topics by id; the partitions of an unknown id answer UNKNOWN_TOPIC_ID and nothing of them is stored.
+public sealed class OffsetCommitHandler(BrokerCore broker) : ApiHandler<OffsetCommitRequest, OffsetCommitResponse>(ApiKey.OffsetCommit, 2, 10)
 {
     protected override ValueTask<OffsetCommitResponse?> HandleAsync(RequestContext context, OffsetCommitRequest request, CancellationToken cancellationToken)
     {
+        var byId = context.ApiVersion >= 10;
+        var names = request.Topics.Select(t => byId ? broker.Metadata.Find(t.TopicId)?.Name : t.Name).ToList();
         var entries = new List<OffsetCommitEntry>();
-        foreach (var t in request.Topics)
+        for (var t = 0; t < request.Topics.Count; t++)
         {
-            foreach (var p in t.Partitions)
+            if (names[t] is not { } name)
             {
-                entries.Add(new OffsetCommitEntry(t.Name, p.PartitionIndex, p.CommittedOffset, p.CommittedLeaderEpoch, p.CommittedMetadata));
+                continue;
+            }
+
+            foreach (var p in request.Topics[t].Partitions)
+            {
+                entries.Add(new OffsetCommitEntry(name, p.PartitionIndex, p.CommittedOffset, p.CommittedLeaderEpoch, p.CommittedMetadata));
             }
         }
 
         var results = broker.Groups.CommitOffsets(request.GroupId, request.GenerationIdOrMemberEpoch, request.MemberId, request.GroupInstanceId, entries);
         var response = new OffsetCommitResponse();
         var i = 0;
-        foreach (var t in request.Topics)
+        for (var t = 0; t < request.Topics.Count; t++)
         {
-            var topic = new OffsetCommitResponse.OffsetCommitResponseTopic { Name = t.Name };
+            var requested = request.Topics[t];
+            var topic = new OffsetCommitResponse.OffsetCommitResponseTopic { Name = byId ? "" : requested.Name, TopicId = byId ? requested.TopicId : Guid.Empty };
             response.Topics.Add(topic);
-            foreach (var p in t.Partitions)
+            foreach (var p in requested.Partitions)
             {
-                topic.Partitions.Add(new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = p.PartitionIndex, ErrorCode = (short)results[i++] });
+                var error = names[t] is null ? ErrorCode.UnknownTopicId : results[i++];
+                topic.Partitions.Add(new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = p.PartitionIndex, ErrorCode = (short)error });
             }
         }
 
@@ -46,6 +56,7 @@ public sealed class OffsetCommitHandler(BrokerCore broker) : ApiHandler<OffsetCo
         Topics = [.. request.Topics.Select(t => new OffsetCommitResponse.OffsetCommitResponseTopic
         {
             Name = t.Name,
+            TopicId = t.TopicId,
             Partitions = [.. t.Partitions.Select(p => new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = p.PartitionIndex, ErrorCode = (short)error })],
         })],
     };

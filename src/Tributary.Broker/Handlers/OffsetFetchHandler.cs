@@ -10,7 +10,9 @@ namespace Tributary.Broker.Handlers;
 // topic answers offset -1, no metadata and no error, as Kafka does. The committed leader epoch is returned from v5.
 // require_stable (v7+) is satisfied trivially: no transactional offset commits are pending (no transactions yet).
 // v9's member id/epoch concern KIP-848 consumer groups, which this broker does not run: they are ignored.
-public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFetchRequest, OffsetFetchResponse>(ApiKey.OffsetFetch, 1, 9)
+// v10 names topics by id: an unknown id answers UNKNOWN_TOPIC_ID for its partitions; asked for every partition, a
+// committed topic that no longer exists (so has no id) is left out.
+public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFetchRequest, OffsetFetchResponse>(ApiKey.OffsetFetch, 1, 10)
 {
     protected override ValueTask<OffsetFetchResponse?> HandleAsync(RequestContext context, OffsetFetchRequest request, CancellationToken cancellationToken)
     {
@@ -18,15 +20,43 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
         var response = new OffsetFetchResponse();
         if (version >= 8)
         {
+            var byId = version >= 10;
             foreach (var g in request.Groups)
             {
-                var requested = g.Topics?.Select(t => (t.Name, (IReadOnlyList<int>)t.PartitionIndexes)).ToList();
                 var group = new OffsetFetchResponse.OffsetFetchResponseGroup { GroupId = g.GroupId };
-                foreach (var (topic, partitions) in Fetch(g.GroupId, requested))
+                var requested = new List<(string Name, IReadOnlyList<int> Partitions)>();
+                foreach (var t in g.Topics ?? [])
                 {
+                    if (!byId)
+                    {
+                        requested.Add((t.Name, t.PartitionIndexes));
+                    }
+                    else if (broker.Metadata.Find(t.TopicId) is { } known)
+                    {
+                        requested.Add((known.Name, t.PartitionIndexes));
+                    }
+                    else
+                    {
+                        group.Topics.Add(new OffsetFetchResponse.OffsetFetchResponseTopics
+                        {
+                            TopicId = t.TopicId,
+                            Partitions = [.. t.PartitionIndexes.Select(p => new OffsetFetchResponse.OffsetFetchResponsePartitions { PartitionIndex = p, CommittedOffset = -1, ErrorCode = (short)ErrorCode.UnknownTopicId })],
+                        });
+                    }
+                }
+
+                foreach (var (topic, partitions) in Fetch(g.GroupId, g.Topics is null ? null : requested))
+                {
+                    var id = byId ? broker.Metadata.Find(topic)?.Id : null;
+                    if (byId && id is null)
+                    {
+                        continue;
+                    }
+
                     group.Topics.Add(new OffsetFetchResponse.OffsetFetchResponseTopics
                     {
-                        Name = topic,
+                        Name = byId ? "" : topic,
+                        TopicId = id ?? Guid.Empty,
                         Partitions = [.. partitions.Select(p => new OffsetFetchResponse.OffsetFetchResponsePartitions
                         {
                             PartitionIndex = p.Partition,

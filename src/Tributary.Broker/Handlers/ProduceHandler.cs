@@ -9,7 +9,9 @@ using Tributary.Storage.Producers;
 
 namespace Tributary.Broker.Handlers;
 
-// Produce v0-11, storing magic 2 record batches only. v0-2 are advertised because librdkafka before 2.10
+// Produce v0-13, storing magic 2 record batches only. v12 is v11 (KIP-890: a client may send it inside a transaction
+// only with transaction version 2, which this broker does not finalize, so its transactions still use
+// AddPartitionsToTxn); v13 names topics by id (UNKNOWN_TOPIC_ID for an unknown one). v0-2 are advertised because librdkafka before 2.10
 // decides whether it may compress with gzip, snappy or lz4 by checking that the broker's Produce range
 // overlaps v0; those versions carry the old message formats (magic 0/1), which are answered per partition
 // with UNSUPPORTED_FOR_MESSAGE_FORMAT and never stored. Clients that can send magic 2 use v3+.
@@ -30,7 +32,7 @@ namespace Tributary.Broker.Handlers;
 // for their flush (RequestContext.Durable), which runs off the connection's thread: the connection reads and appends
 // the next pipelined produce meanwhile, and one fsync covers all that queued behind the running one (group commit,
 // PartitionLog.FlushAppendedAsync). A failed flush answers KAFKA_STORAGE_ERROR for its partition.
-public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHandler> logger) : ApiHandler<ProduceRequest, ProduceResponse>(ApiKey.Produce, 0, 11)
+public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHandler> logger) : ApiHandler<ProduceRequest, ProduceResponse>(ApiKey.Produce, 0, 13)
 {
     protected override ValueTask<ProduceResponse?> HandleAsync(RequestContext context, ProduceRequest request, CancellationToken cancellationToken)
     {
@@ -40,12 +42,13 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
         }
 
         var response = new ProduceResponse();
+        var byId = context.ApiVersion >= 13;
         List<Task>? flushes = null;
         foreach (var topicData in request.TopicData)
         {
-            var topicResponse = new ProduceResponse.TopicProduceResponse { Name = topicData.Name };
+            var topicResponse = new ProduceResponse.TopicProduceResponse { Name = topicData.Name, TopicId = topicData.TopicId };
             response.Responses.Add(topicResponse);
-            var topic = broker.Metadata.Find(topicData.Name);
+            var topic = byId ? broker.Metadata.Find(topicData.TopicId) : broker.Metadata.Find(topicData.Name);
             foreach (var partitionData in topicData.PartitionData)
             {
                 var result = new ProduceResponse.PartitionProduceResponse { Index = partitionData.Index, BaseOffset = -1, LogAppendTimeMs = -1, LogStartOffset = -1 };
@@ -53,7 +56,7 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                 var log = topic is null ? null : broker.FindLog(topic, partitionData.Index);
                 if (topic is null || log is null)
                 {
-                    result.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;
+                    result.ErrorCode = (short)(topic is null && byId ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition);
                     continue;
                 }
 
@@ -153,6 +156,7 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
         Responses = [.. request.TopicData.Select(t => new ProduceResponse.TopicProduceResponse
         {
             Name = t.Name,
+            TopicId = t.TopicId,
             PartitionResponses = [.. t.PartitionData.Select(p => new ProduceResponse.PartitionProduceResponse { Index = p.Index, ErrorCode = (short)error, BaseOffset = -1, LogAppendTimeMs = -1, LogStartOffset = -1 })],
         })],
     };
