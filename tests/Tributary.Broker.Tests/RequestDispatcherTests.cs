@@ -36,6 +36,24 @@ public sealed class RequestDispatcherTests
         Assert.Throws<ArgumentException>(() => new RequestDispatcher(handlers, NullLogger<RequestDispatcher>.Instance));
     }
 
+    [Fact]
+    public async Task ApiVersions_v3_and_later_carry_the_feature_levels_and_v0_only_the_ranges()
+    {
+        RequestDispatcher? dispatcher = null;
+        var handler = new Handlers.ApiVersionsHandler(() => dispatcher!);
+        dispatcher = new RequestDispatcher([handler], NullLogger<RequestDispatcher>.Instance);
+        using var broker = new TestBroker();
+
+        var v3 = await broker.SendAsync(handler, new Protocol.Messages.ApiVersionsRequest { ClientSoftwareName = "t", ClientSoftwareVersion = "1" }, 3);
+        var v0 = await broker.SendAsync(handler, new Protocol.Messages.ApiVersionsRequest(), 0);
+
+        Assert.Equal([("group.version", (short)1), ("transaction.version", (short)1)], v3.FinalizedFeatures.Select(f => (f.Name, f.MaxVersionLevel)));
+        Assert.Equal(0, v3.FinalizedFeaturesEpoch);
+        Assert.All(v3.SupportedFeatures, f => Assert.Equal(0, f.MinVersion));
+        Assert.Empty(v0.FinalizedFeatures);
+        Assert.Equal((short)ApiKey.ApiVersions, v0.ApiKeys.Single().ApiKey);
+    }
+
     private sealed class RangeOnly(ApiKey key, short min, short max) : IApiHandler
     {
         public ApiKey Key => key;

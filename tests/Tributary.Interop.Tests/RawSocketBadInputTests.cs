@@ -53,7 +53,7 @@ public sealed class RawSocketBadInputTests : IDisposable
         await AssertKcatStillProducesAndConsumesAsync(broker);
     }
 
-    // Proves a Metadata request below (v0) or above (v99) the advertised range closes the connection.
+    // Proves a request below (CreateTopics v1) or above (Metadata v99) the advertised range closes the connection.
     [Fact]
     public async Task UnsupportedMetadataVersionClosesTheConnection()
     {
@@ -201,7 +201,7 @@ public sealed class RawSocketBadInputTests : IDisposable
         Assert.Equal(ErrorCode.UnsupportedVersion, (ErrorCode)response.ErrorCode);
         var ranges = response.ApiKeys.ToDictionary(k => (ApiKey)k.ApiKey, k => (k.MinVersion, k.MaxVersion));
         Assert.Equal((0, 4), ranges[ApiKey.ApiVersions]);
-        Assert.Equal((1, 12), ranges[ApiKey.Metadata]);
+        Assert.Equal((0, 13), ranges[ApiKey.Metadata]);
         Assert.True(ranges.ContainsKey(ApiKey.Produce) && ranges.ContainsKey(ApiKey.Fetch) && ranges.ContainsKey(ApiKey.ListOffsets), "the list misses Produce, Fetch or ListOffsets");
 
         // The connection stays usable: the client retries at a version the broker named.
@@ -213,8 +213,9 @@ public sealed class RawSocketBadInputTests : IDisposable
     {
         await using (var below = await KafkaWireClient.ConnectAsync(broker.BootstrapServers))
         {
-            await below.WriteRawAsync(WireProbe.Encode(ApiKey.Metadata, 0, 1, new MetadataRequest { Topics = [] }));
-            await WireProbe.AssertClosedAsync(below, "Metadata v0");
+            // CreateTopics v1: below the range (2-7) that Kafka 4.x kept; the body is v2's.
+            await below.WriteRawAsync(WireProbe.FrameClaimingVersion(ApiKey.CreateTopics, 2, 1, 1, new CreateTopicsRequest { TimeoutMs = 1000 }));
+            await WireProbe.AssertClosedAsync(below, "CreateTopics v1");
         }
 
         await using (var above = await KafkaWireClient.ConnectAsync(broker.BootstrapServers))

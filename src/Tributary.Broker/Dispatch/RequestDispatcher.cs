@@ -17,6 +17,9 @@ public sealed partial class RequestDispatcher
 {
     private const int ApiKeySlots = 128;
 
+    /// <summary>Feature levels advertised in ApiVersions v3+: see <see cref="ApiVersionsTable"/>.</summary>
+    private static readonly (string Name, short Level)[] Features = [("group.version", 1), ("transaction.version", 1)];
+
     private readonly IApiHandler?[] _handlers = new IApiHandler?[ApiKeySlots];
     private readonly ILogger _logger;
 
@@ -139,11 +142,18 @@ public sealed partial class RequestDispatcher
     }
 
     /// <summary>The ApiVersions answer: exactly the handler table's ranges, so the broker never advertises what it cannot do.</summary>
+    /// <summary>
+    /// The ranges of the handler table, and (v3+, tagged) the feature levels this broker runs at, which never change:
+    /// group.version 1 (KIP-848 consumer groups) and transaction.version 1 (server-side partition checks, KIP-890
+    /// part 1; level 2 would let clients skip AddPartitionsToTxn, which this broker requires).
+    /// </summary>
     public ApiVersionsResponse ApiVersionsTable(ErrorCode error) => new()
     {
         ErrorCode = (short)error,
         ApiKeys = [.. Handlers.OrderBy(h => h.Key).Select(h => new ApiVersionsResponse.ApiVersion { ApiKey = (short)h.Key, MinVersion = h.MinVersion, MaxVersion = h.MaxVersion })],
-        FinalizedFeaturesEpoch = -1,
+        SupportedFeatures = [.. Features.Select(f => new ApiVersionsResponse.SupportedFeatureKey { Name = f.Name, MinVersion = 0, MaxVersion = f.Level })],
+        FinalizedFeaturesEpoch = 0,
+        FinalizedFeatures = [.. Features.Select(f => new ApiVersionsResponse.FinalizedFeatureKey { Name = f.Name, MinVersionLevel = f.Level, MaxVersionLevel = f.Level })],
     };
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Error, Message = "Handler failed for {Request}")]
