@@ -88,6 +88,60 @@ public sealed class ConfluentKafkaTests(ITestOutputHelper output)
         Assert.Equal(7, used[ApiKey.ListOffsets]);
     }
 
+    // librdkafka's KIP-848 consumer (group.protocol=consumer) sends SubscribedTopicRegex as "" when it subscribes
+    // by name; two such members split a 4-partition topic between them and together read every message.
+    [Fact]
+    public async Task TwoConsumerProtocolMembersSplitATopic()
+    {
+        Librdkafka.EnsureLoaded();
+        var options = new TributaryBrokerOptions { Topics = { ["confluent-848"] = 4 } };
+        options.Config["group.consumer.heartbeat.interval.ms"] = "500";
+        await using var broker = await TributaryBroker.StartAsync(options);
+        using (var producer = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = broker.BootstrapServers }).Build())
+        {
+            for (var i = 0; i < MessageCount; i++)
+            {
+                producer.Produce(new TopicPartition("confluent-848", i % 4), new Message<Null, string> { Value = $"m{i}" });
+            }
+
+            Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(30)));
+        }
+
+        ConsumerConfig Config() => new()
+        {
+            BootstrapServers = broker.BootstrapServers,
+            GroupId = "confluent-848-group",
+            GroupProtocol = GroupProtocol.Consumer,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+        };
+        using var first = new ConsumerBuilder<Null, string>(Config()).Build();
+        using var second = new ConsumerBuilder<Null, string>(Config()).Build();
+        first.Subscribe("confluent-848");
+        second.Subscribe("confluent-848");
+        var seen = new HashSet<string>();
+        var byMember = new[] { new HashSet<int>(), new HashSet<int>() };
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while ((seen.Count < MessageCount || byMember.Any(m => m.Count == 0) || first.Assignment.Count + second.Assignment.Count < 4) && DateTime.UtcNow < deadline)
+        {
+            foreach (var (consumer, index) in new[] { (first, 0), (second, 1) })
+            {
+                if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is { } result)
+                {
+                    seen.Add(result.Message.Value);
+                    byMember[index].Add(result.Partition.Value);
+                }
+            }
+        }
+
+        output.WriteLine($"read {seen.Count}; assignments {first.Assignment.Count} + {second.Assignment.Count}");
+        Assert.Equal(MessageCount, seen.Count);
+        Assert.Equal(4, first.Assignment.Count + second.Assignment.Count);
+        Assert.NotEmpty(first.Assignment);
+        Assert.NotEmpty(second.Assignment);
+        first.Close();
+        second.Close();
+    }
+
     private List<string> ConsumeAndCommit(string bootstrap, string group, int count)
     {
         using var consumer = NewConsumer(bootstrap, group);

@@ -18,7 +18,8 @@ namespace Tributary.Broker.Handlers;
 // broker restart members carry on with their epoch and partitions. Errors: UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH (an
 // epoch that is neither the current nor, with owned partitions within the assignment, the previous one),
 // GROUP_ID_NOT_FOUND (a classic group with members), GROUP_MAX_SIZE_REACHED, INVALID_REQUEST for Kafka's request
-// checks. Deviations: SubscribedTopicRegex is answered with INVALID_REQUEST; no online migration between classic and
+// checks. An empty SubscribedTopicRegex means no regex (librdkafka sends "" when it subscribes by names). Deviations:
+// a non-empty SubscribedTopicRegex is answered with INVALID_REQUEST; no online migration between classic and
 // consumer groups; an unknown group with a non-zero epoch gets UNKNOWN_MEMBER_ID (Kafka: GROUP_ID_NOT_FOUND) so its
 // members rejoin; rack ids are stored and described but not used by the assignors.
 public sealed class ConsumerGroupHeartbeatHandler(BrokerCore broker) : ApiHandler<ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse>(ApiKey.ConsumerGroupHeartbeat, 0, 1)
@@ -33,7 +34,7 @@ public sealed class ConsumerGroupHeartbeatHandler(BrokerCore broker) : ApiHandle
             request.RackId,
             request.RebalanceTimeoutMs,
             request.SubscribedTopicNames,
-            context.ApiVersion >= 1 ? request.SubscribedTopicRegex : null,
+            context.ApiVersion >= 1 && !string.IsNullOrEmpty(request.SubscribedTopicRegex) ? request.SubscribedTopicRegex : null,
             request.ServerAssignor,
             request.TopicPartitions?.Select(t => (t.TopicId, (IReadOnlyList<int>)t.Partitions)).ToList(),
             context.ClientId ?? "",
