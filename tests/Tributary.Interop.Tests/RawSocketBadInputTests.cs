@@ -53,7 +53,7 @@ public sealed class RawSocketBadInputTests : IDisposable
         await AssertKcatStillProducesAndConsumesAsync(broker);
     }
 
-    // Proves a request below (CreateTopics v1) or above (Metadata v99) the advertised range closes the connection.
+    // Proves a request below (Fetch v3) or above (Metadata v99) the advertised range closes the connection.
     [Fact]
     public async Task UnsupportedMetadataVersionClosesTheConnection()
     {
@@ -213,9 +213,9 @@ public sealed class RawSocketBadInputTests : IDisposable
     {
         await using (var below = await KafkaWireClient.ConnectAsync(broker.BootstrapServers))
         {
-            // CreateTopics v1: below the range (2-7) that Kafka 4.x kept; the body is v2's.
-            await below.WriteRawAsync(WireProbe.FrameClaimingVersion(ApiKey.CreateTopics, 2, 1, 1, new CreateTopicsRequest { TimeoutMs = 1000 }));
-            await WireProbe.AssertClosedAsync(below, "CreateTopics v1");
+            // Fetch v3: below the range (4-18); those versions carry only the old message formats. The body is v4's.
+            await below.WriteRawAsync(WireProbe.FrameClaimingVersion(ApiKey.Fetch, 4, 3, 1, new FetchRequest { ReplicaId = -1 }));
+            await WireProbe.AssertClosedAsync(below, "Fetch v3");
         }
 
         await using (var above = await KafkaWireClient.ConnectAsync(broker.BootstrapServers))

@@ -126,6 +126,8 @@ internal sealed class MessageSpec
         }
 
         var name = root.GetProperty("name").GetString()!;
+        var fields = root.TryGetProperty("fields", out var f0) ? ParseFields(f0) : [];
+        LegacyVersions.AddRemovedFields(name, fields);
         return new MessageSpec
         {
             Name = name,
@@ -134,7 +136,7 @@ internal sealed class MessageSpec
             ValidVersions = LegacyVersions.Extend(name, Versions.Parse(root.GetProperty("validVersions").GetString())),
             FlexibleVersions = Versions.Parse(root.TryGetProperty("flexibleVersions", out var f) ? f.GetString() : "none"),
             LatestVersionUnstable = Flag(root, "latestVersionUnstable"),
-            Fields = root.TryGetProperty("fields", out var fields) ? ParseFields(fields) : [],
+            Fields = fields,
             CommonStructs = common,
             FileName = Path.GetFileName(path),
         };

@@ -6,7 +6,7 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// CreateTopics v2-7. Per topic: a legal name (INVALID_TOPIC_EXCEPTION, also for a name that
+// CreateTopics v0-7 (v0 without validate_only). Per topic: a legal name (INVALID_TOPIC_EXCEPTION, also for a name that
 // collides with an existing one once '.' and '_' are treated alike), not taken (TOPIC_ALREADY_EXISTS), a partition
 // count from 1 to PartitionsPerTopicMax (-1 = num.partitions; else INVALID_PARTITIONS), replication factor 1 (-1 = 1;
 // else INVALID_REPLICATION_FACTOR: there is one broker), valid configs (INVALID_CONFIG). Manual assignments must
@@ -15,7 +15,7 @@ namespace Tributary.Broker.Handlers;
 // validate_only checks everything and creates nothing. v5+ answers with the partition count, replication factor
 // and effective configs; v7 with the topic id (zero for validate_only, where no topic exists). timeout_ms is
 // ignored: creation is complete when the response is sent.
-public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTopicsRequest, CreateTopicsResponse>(ApiKey.CreateTopics, 2, 7)
+public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTopicsRequest, CreateTopicsResponse>(ApiKey.CreateTopics, 0, 7)
 {
     private const short ReplicationFactor = 1;
 

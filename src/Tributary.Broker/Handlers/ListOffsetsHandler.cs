@@ -4,14 +4,15 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// ListOffsets v1-11. Timestamp -2 = earliest (log start offset), -1 = latest (high watermark; the last stable
+// ListOffsets v0-11. v0 answers a list (old_style_offsets) holding the one offset found, if any, up to
+// max_num_offsets (Kafka 3.x listed segment base offsets before the timestamp for v0; one offset is what clients use). Timestamp -2 = earliest (log start offset), -1 = latest (high watermark; the last stable
 // offset for read_committed, isolation_level 1), -3 = the record with the largest timestamp (v7+),
 // otherwise the first offset whose batch has a timestamp at or after it (-1 when none; deviation: not bounded
 // by the last stable offset for read_committed). The tiered-storage specs answer as Kafka does for a topic
 // without remote storage: -4 (v8+, earliest local) is the log start offset, -5 (v9+, latest tiered) and
 // -6 (v11+, earliest pending upload) are offset -1. A spec older than the request's version is
 // UNSUPPORTED_VERSION, as Kafka's ReplicaManager answers.
-public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffsetsRequest, ListOffsetsResponse>(ApiKey.ListOffsets, 1, 11)
+public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffsetsRequest, ListOffsetsResponse>(ApiKey.ListOffsets, 0, 11)
 {
     private const long Latest = -1;
     private const long Earliest = -2;
@@ -76,6 +77,16 @@ public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffse
 
                         break;
                 }
+            }
+        }
+
+        if (context.ApiVersion == 0)
+        {
+            // v0 carries a list of offsets instead of one offset and its timestamp.
+            foreach (var (asked, answer) in request.Topics.SelectMany(t => t.Partitions).Zip(response.Topics.SelectMany(t => t.Partitions)))
+            {
+                answer.OldStyleOffsets = answer.Offset >= 0 && asked.MaxNumOffsets > 0 ? [answer.Offset] : [];
+                (answer.Offset, answer.Timestamp) = (-1, -1);
             }
         }
 

@@ -11,7 +11,7 @@ public sealed partial class CreateTopicsRequest : IKafkaMessage<CreateTopicsRequ
 {
     public static ApiKey ApiKey => ApiKey.CreateTopics;
 
-    public static short LowestSupportedVersion => 2;
+    public static short LowestSupportedVersion => 0;
 
     public static short HighestSupportedVersion => 7;
 
@@ -47,7 +47,10 @@ public sealed partial class CreateTopicsRequest : IKafkaMessage<CreateTopicsRequ
             result.Topics = list1;
         }
         result.TimeoutMs = reader.ReadInt32();
-        result.ValidateOnly = reader.ReadBool();
+        if (version >= 1)
+        {
+            result.ValidateOnly = reader.ReadBool();
+        }
         if (flexible)
         {
             var taggedCount = reader.ReadUnsignedVarInt();
@@ -85,7 +88,14 @@ public sealed partial class CreateTopicsRequest : IKafkaMessage<CreateTopicsRequ
             }
         }
         writer.WriteInt32(TimeoutMs);
-        writer.WriteBool(ValidateOnly);
+        if (version >= 1)
+        {
+            writer.WriteBool(ValidateOnly);
+        }
+        else if (ValidateOnly)
+        {
+            throw new ProtocolException($"CreateTopicsRequest.ValidateOnly has a non-default value that version {version} cannot carry");
+        }
         if (flexible)
         {
             var taggedCount = UnknownTaggedFields?.Count ?? 0;

@@ -11,7 +11,7 @@ public sealed partial class CreateTopicsResponse : IKafkaMessage<CreateTopicsRes
 {
     public static ApiKey ApiKey => ApiKey.CreateTopics;
 
-    public static short LowestSupportedVersion => 2;
+    public static short LowestSupportedVersion => 0;
 
     public static short HighestSupportedVersion => 7;
 
@@ -30,7 +30,10 @@ public sealed partial class CreateTopicsResponse : IKafkaMessage<CreateTopicsRes
         var result = new CreateTopicsResponse();
         var flexible = version >= 5;
         _ = flexible;
-        result.ThrottleTimeMs = reader.ReadInt32();
+        if (version >= 2)
+        {
+            result.ThrottleTimeMs = reader.ReadInt32();
+        }
         var count0 = reader.ReadArrayLength(flexible);
         if (count0 < 0)
         {
@@ -69,7 +72,10 @@ public sealed partial class CreateTopicsResponse : IKafkaMessage<CreateTopicsRes
     {
         var flexible = version >= 5;
         _ = flexible;
-        writer.WriteInt32(ThrottleTimeMs);
+        if (version >= 2)
+        {
+            writer.WriteInt32(ThrottleTimeMs);
+        }
         if (Topics is null)
         {
             throw new ProtocolException($"Topics is null, which version {version} does not allow");
@@ -132,7 +138,10 @@ public sealed partial class CreateTopicsResponse : IKafkaMessage<CreateTopicsRes
                 result.TopicId = reader.ReadUuid();
             }
             result.ErrorCode = reader.ReadInt16();
-            result.ErrorMessage = reader.ReadNullableString(flexible);
+            if (version >= 1)
+            {
+                result.ErrorMessage = reader.ReadNullableString(flexible);
+            }
             if (version >= 5)
             {
                 result.NumPartitions = reader.ReadInt32();
@@ -197,7 +206,10 @@ public sealed partial class CreateTopicsResponse : IKafkaMessage<CreateTopicsRes
                 writer.WriteUuid(TopicId);
             }
             writer.WriteInt16(ErrorCode);
-            writer.WriteNullableString(ErrorMessage, flexible);
+            if (version >= 1)
+            {
+                writer.WriteNullableString(ErrorMessage, flexible);
+            }
             if (version >= 5)
             {
                 writer.WriteInt32(NumPartitions);

@@ -11,7 +11,7 @@ public sealed partial class DeleteTopicsRequest : IKafkaMessage<DeleteTopicsRequ
 {
     public static ApiKey ApiKey => ApiKey.DeleteTopics;
 
-    public static short LowestSupportedVersion => 1;
+    public static short LowestSupportedVersion => 0;
 
     public static short HighestSupportedVersion => 6;
 

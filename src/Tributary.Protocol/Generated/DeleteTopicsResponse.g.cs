@@ -11,7 +11,7 @@ public sealed partial class DeleteTopicsResponse : IKafkaMessage<DeleteTopicsRes
 {
     public static ApiKey ApiKey => ApiKey.DeleteTopics;
 
-    public static short LowestSupportedVersion => 1;
+    public static short LowestSupportedVersion => 0;
 
     public static short HighestSupportedVersion => 6;
 
@@ -30,7 +30,10 @@ public sealed partial class DeleteTopicsResponse : IKafkaMessage<DeleteTopicsRes
         var result = new DeleteTopicsResponse();
         var flexible = version >= 4;
         _ = flexible;
-        result.ThrottleTimeMs = reader.ReadInt32();
+        if (version >= 1)
+        {
+            result.ThrottleTimeMs = reader.ReadInt32();
+        }
         var count0 = reader.ReadArrayLength(flexible);
         if (count0 < 0)
         {
@@ -69,7 +72,10 @@ public sealed partial class DeleteTopicsResponse : IKafkaMessage<DeleteTopicsRes
     {
         var flexible = version >= 4;
         _ = flexible;
-        writer.WriteInt32(ThrottleTimeMs);
+        if (version >= 1)
+        {
+            writer.WriteInt32(ThrottleTimeMs);
+        }
         if (Responses is null)
         {
             throw new ProtocolException($"Responses is null, which version {version} does not allow");

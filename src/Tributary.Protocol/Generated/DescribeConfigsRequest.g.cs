@@ -11,7 +11,7 @@ public sealed partial class DescribeConfigsRequest : IKafkaMessage<DescribeConfi
 {
     public static ApiKey ApiKey => ApiKey.DescribeConfigs;
 
-    public static short LowestSupportedVersion => 1;
+    public static short LowestSupportedVersion => 0;
 
     public static short HighestSupportedVersion => 4;
 
@@ -46,7 +46,10 @@ public sealed partial class DescribeConfigsRequest : IKafkaMessage<DescribeConfi
             }
             result.Resources = list1;
         }
-        result.IncludeSynonyms = reader.ReadBool();
+        if (version >= 1)
+        {
+            result.IncludeSynonyms = reader.ReadBool();
+        }
         if (version >= 3)
         {
             result.IncludeDocumentation = reader.ReadBool();
@@ -87,7 +90,14 @@ public sealed partial class DescribeConfigsRequest : IKafkaMessage<DescribeConfi
                 element3.Write(ref writer, version);
             }
         }
-        writer.WriteBool(IncludeSynonyms);
+        if (version >= 1)
+        {
+            writer.WriteBool(IncludeSynonyms);
+        }
+        else if (IncludeSynonyms)
+        {
+            throw new ProtocolException($"DescribeConfigsRequest.IncludeSynonyms has a non-default value that version {version} cannot carry");
+        }
         if (version >= 3)
         {
             writer.WriteBool(IncludeDocumentation);

@@ -11,7 +11,7 @@ public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConf
 {
     public static ApiKey ApiKey => ApiKey.DescribeConfigs;
 
-    public static short LowestSupportedVersion => 1;
+    public static short LowestSupportedVersion => 0;
 
     public static short HighestSupportedVersion => 4;
 
@@ -205,6 +205,8 @@ public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConf
 
         public bool ReadOnly { get; set; }
 
+        public bool IsDefault { get; set; }
+
         public sbyte ConfigSource { get; set; } = (sbyte)-1;
 
         public bool IsSensitive { get; set; }
@@ -226,21 +228,31 @@ public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConf
             result.Name = reader.ReadString(flexible);
             result.Value = reader.ReadNullableString(flexible);
             result.ReadOnly = reader.ReadBool();
-            result.ConfigSource = reader.ReadInt8();
-            result.IsSensitive = reader.ReadBool();
-            var count8 = reader.ReadArrayLength(flexible);
-            if (count8 < 0)
+            if (version <= 0)
             {
-                throw new ProtocolException("Synonyms is null, which this version does not allow");
+                result.IsDefault = reader.ReadBool();
             }
-            else
+            if (version >= 1)
             {
-                var list9 = new List<global::Tributary.Protocol.Messages.DescribeConfigsResponse.DescribeConfigsSynonym>(reader.SafeCapacity(count8));
-                for (var i10 = 0; i10 < count8; i10++)
+                result.ConfigSource = reader.ReadInt8();
+            }
+            result.IsSensitive = reader.ReadBool();
+            if (version >= 1)
+            {
+                var count8 = reader.ReadArrayLength(flexible);
+                if (count8 < 0)
                 {
-                    list9.Add(global::Tributary.Protocol.Messages.DescribeConfigsResponse.DescribeConfigsSynonym.Read(ref reader, version));
+                    throw new ProtocolException("Synonyms is null, which this version does not allow");
                 }
-                result.Synonyms = list9;
+                else
+                {
+                    var list9 = new List<global::Tributary.Protocol.Messages.DescribeConfigsResponse.DescribeConfigsSynonym>(reader.SafeCapacity(count8));
+                    for (var i10 = 0; i10 < count8; i10++)
+                    {
+                        list9.Add(global::Tributary.Protocol.Messages.DescribeConfigsResponse.DescribeConfigsSynonym.Read(ref reader, version));
+                    }
+                    result.Synonyms = list9;
+                }
             }
             if (version >= 3)
             {
@@ -277,18 +289,32 @@ public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConf
             writer.WriteString(Name ?? throw new ProtocolException($"Name is null, which version {version} does not allow"), flexible);
             writer.WriteNullableString(Value, flexible);
             writer.WriteBool(ReadOnly);
-            writer.WriteInt8(ConfigSource);
-            writer.WriteBool(IsSensitive);
-            if (Synonyms is null)
+            if (version <= 0)
             {
-                throw new ProtocolException($"Synonyms is null, which version {version} does not allow");
+                writer.WriteBool(IsDefault);
             }
-            else
+            else if (IsDefault)
             {
-                writer.WriteArrayLength(Synonyms.Count, flexible);
-                foreach (var element11 in Synonyms)
+                throw new ProtocolException($"DescribeConfigsResourceResult.IsDefault has a non-default value that version {version} cannot carry");
+            }
+            if (version >= 1)
+            {
+                writer.WriteInt8(ConfigSource);
+            }
+            writer.WriteBool(IsSensitive);
+            if (version >= 1)
+            {
+                if (Synonyms is null)
                 {
-                    element11.Write(ref writer, version);
+                    throw new ProtocolException($"Synonyms is null, which version {version} does not allow");
+                }
+                else
+                {
+                    writer.WriteArrayLength(Synonyms.Count, flexible);
+                    foreach (var element11 in Synonyms)
+                    {
+                        element11.Write(ref writer, version);
+                    }
                 }
             }
             if (version >= 3)
@@ -314,7 +340,7 @@ public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConf
 
         public bool EqualsDefault()
         {
-            return !(Name != "" || Value != "" || ReadOnly || ConfigSource != (sbyte)-1 || IsSensitive || Synonyms is { Count: > 0 } || ConfigType != 0 || Documentation != "" || UnknownTaggedFields is { Count: > 0 });
+            return !(Name != "" || Value != "" || ReadOnly || IsDefault || ConfigSource != (sbyte)-1 || IsSensitive || Synonyms is { Count: > 0 } || ConfigType != 0 || Documentation != "" || UnknownTaggedFields is { Count: > 0 });
         }
     }
 
@@ -334,9 +360,18 @@ public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConf
             var result = new DescribeConfigsSynonym();
             var flexible = version >= 4;
             _ = flexible;
-            result.Name = reader.ReadString(flexible);
-            result.Value = reader.ReadNullableString(flexible);
-            result.Source = reader.ReadInt8();
+            if (version >= 1)
+            {
+                result.Name = reader.ReadString(flexible);
+            }
+            if (version >= 1)
+            {
+                result.Value = reader.ReadNullableString(flexible);
+            }
+            if (version >= 1)
+            {
+                result.Source = reader.ReadInt8();
+            }
             if (flexible)
             {
                 var taggedCount = reader.ReadUnsignedVarInt();
@@ -361,9 +396,30 @@ public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConf
         {
             var flexible = version >= 4;
             _ = flexible;
-            writer.WriteString(Name ?? throw new ProtocolException($"Name is null, which version {version} does not allow"), flexible);
-            writer.WriteNullableString(Value, flexible);
-            writer.WriteInt8(Source);
+            if (version >= 1)
+            {
+                writer.WriteString(Name ?? throw new ProtocolException($"Name is null, which version {version} does not allow"), flexible);
+            }
+            else if (Name != "")
+            {
+                throw new ProtocolException($"DescribeConfigsSynonym.Name has a non-default value that version {version} cannot carry");
+            }
+            if (version >= 1)
+            {
+                writer.WriteNullableString(Value, flexible);
+            }
+            else if (Value != "")
+            {
+                throw new ProtocolException($"DescribeConfigsSynonym.Value has a non-default value that version {version} cannot carry");
+            }
+            if (version >= 1)
+            {
+                writer.WriteInt8(Source);
+            }
+            else if (Source != 0)
+            {
+                throw new ProtocolException($"DescribeConfigsSynonym.Source has a non-default value that version {version} cannot carry");
+            }
             if (flexible)
             {
                 var taggedCount = UnknownTaggedFields?.Count ?? 0;

@@ -11,7 +11,7 @@ public sealed partial class ListOffsetsRequest : IKafkaMessage<ListOffsetsReques
 {
     public static ApiKey ApiKey => ApiKey.ListOffsets;
 
-    public static short LowestSupportedVersion => 1;
+    public static short LowestSupportedVersion => 0;
 
     public static short HighestSupportedVersion => 11;
 
@@ -217,6 +217,8 @@ public sealed partial class ListOffsetsRequest : IKafkaMessage<ListOffsetsReques
 
         public long Timestamp { get; set; }
 
+        public int MaxNumOffsets { get; set; } = 1;
+
         /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
         public List<RawTaggedField>? UnknownTaggedFields { get; set; }
 
@@ -231,6 +233,10 @@ public sealed partial class ListOffsetsRequest : IKafkaMessage<ListOffsetsReques
                 result.CurrentLeaderEpoch = reader.ReadInt32();
             }
             result.Timestamp = reader.ReadInt64();
+            if (version <= 0)
+            {
+                result.MaxNumOffsets = reader.ReadInt32();
+            }
             if (flexible)
             {
                 var taggedCount = reader.ReadUnsignedVarInt();
@@ -261,6 +267,14 @@ public sealed partial class ListOffsetsRequest : IKafkaMessage<ListOffsetsReques
                 writer.WriteInt32(CurrentLeaderEpoch);
             }
             writer.WriteInt64(Timestamp);
+            if (version <= 0)
+            {
+                writer.WriteInt32(MaxNumOffsets);
+            }
+            else if (MaxNumOffsets != 1)
+            {
+                throw new ProtocolException($"ListOffsetsPartition.MaxNumOffsets has a non-default value that version {version} cannot carry");
+            }
             if (flexible)
             {
                 var taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -276,7 +290,7 @@ public sealed partial class ListOffsetsRequest : IKafkaMessage<ListOffsetsReques
 
         public bool EqualsDefault()
         {
-            return !(PartitionIndex != 0 || CurrentLeaderEpoch != -1 || Timestamp != 0 || UnknownTaggedFields is { Count: > 0 });
+            return !(PartitionIndex != 0 || CurrentLeaderEpoch != -1 || Timestamp != 0 || MaxNumOffsets != 1 || UnknownTaggedFields is { Count: > 0 });
         }
     }
 }

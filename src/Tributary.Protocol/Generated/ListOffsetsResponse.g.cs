@@ -11,7 +11,7 @@ public sealed partial class ListOffsetsResponse : IKafkaMessage<ListOffsetsRespo
 {
     public static ApiKey ApiKey => ApiKey.ListOffsets;
 
-    public static short LowestSupportedVersion => 1;
+    public static short LowestSupportedVersion => 0;
 
     public static short HighestSupportedVersion => 11;
 
@@ -197,6 +197,8 @@ public sealed partial class ListOffsetsResponse : IKafkaMessage<ListOffsetsRespo
 
         public short ErrorCode { get; set; }
 
+        public List<long> OldStyleOffsets { get; set; } = [];
+
         public long Timestamp { get; set; } = -1L;
 
         public long Offset { get; set; } = -1L;
@@ -213,8 +215,31 @@ public sealed partial class ListOffsetsResponse : IKafkaMessage<ListOffsetsRespo
             _ = flexible;
             result.PartitionIndex = reader.ReadInt32();
             result.ErrorCode = reader.ReadInt16();
-            result.Timestamp = reader.ReadInt64();
-            result.Offset = reader.ReadInt64();
+            if (version <= 0)
+            {
+                var count8 = reader.ReadArrayLength(flexible);
+                if (count8 < 0)
+                {
+                    throw new ProtocolException("OldStyleOffsets is null, which this version does not allow");
+                }
+                else
+                {
+                    var list9 = new List<long>(reader.SafeCapacity(count8));
+                    for (var i10 = 0; i10 < count8; i10++)
+                    {
+                        list9.Add(reader.ReadInt64());
+                    }
+                    result.OldStyleOffsets = list9;
+                }
+            }
+            if (version >= 1)
+            {
+                result.Timestamp = reader.ReadInt64();
+            }
+            if (version >= 1)
+            {
+                result.Offset = reader.ReadInt64();
+            }
             if (version >= 4)
             {
                 result.LeaderEpoch = reader.ReadInt32();
@@ -245,8 +270,41 @@ public sealed partial class ListOffsetsResponse : IKafkaMessage<ListOffsetsRespo
             _ = flexible;
             writer.WriteInt32(PartitionIndex);
             writer.WriteInt16(ErrorCode);
-            writer.WriteInt64(Timestamp);
-            writer.WriteInt64(Offset);
+            if (version <= 0)
+            {
+                if (OldStyleOffsets is null)
+                {
+                    throw new ProtocolException($"OldStyleOffsets is null, which version {version} does not allow");
+                }
+                else
+                {
+                    writer.WriteArrayLength(OldStyleOffsets.Count, flexible);
+                    foreach (var element11 in OldStyleOffsets)
+                    {
+                        writer.WriteInt64(element11);
+                    }
+                }
+            }
+            else if (OldStyleOffsets is { Count: > 0 })
+            {
+                throw new ProtocolException($"ListOffsetsPartitionResponse.OldStyleOffsets has a non-default value that version {version} cannot carry");
+            }
+            if (version >= 1)
+            {
+                writer.WriteInt64(Timestamp);
+            }
+            else if (Timestamp != -1L)
+            {
+                throw new ProtocolException($"ListOffsetsPartitionResponse.Timestamp has a non-default value that version {version} cannot carry");
+            }
+            if (version >= 1)
+            {
+                writer.WriteInt64(Offset);
+            }
+            else if (Offset != -1L)
+            {
+                throw new ProtocolException($"ListOffsetsPartitionResponse.Offset has a non-default value that version {version} cannot carry");
+            }
             if (version >= 4)
             {
                 writer.WriteInt32(LeaderEpoch);
@@ -270,7 +328,7 @@ public sealed partial class ListOffsetsResponse : IKafkaMessage<ListOffsetsRespo
 
         public bool EqualsDefault()
         {
-            return !(PartitionIndex != 0 || ErrorCode != 0 || Timestamp != -1L || Offset != -1L || LeaderEpoch != -1 || UnknownTaggedFields is { Count: > 0 });
+            return !(PartitionIndex != 0 || ErrorCode != 0 || OldStyleOffsets is { Count: > 0 } || Timestamp != -1L || Offset != -1L || LeaderEpoch != -1 || UnknownTaggedFields is { Count: > 0 });
         }
     }
 }

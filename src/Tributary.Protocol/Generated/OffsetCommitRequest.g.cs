@@ -11,7 +11,7 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
 {
     public static ApiKey ApiKey => ApiKey.OffsetCommit;
 
-    public static short LowestSupportedVersion => 2;
+    public static short LowestSupportedVersion => 0;
 
     public static short HighestSupportedVersion => 10;
 
@@ -39,13 +39,19 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
         var flexible = version >= 8;
         _ = flexible;
         result.GroupId = reader.ReadString(flexible);
-        result.GenerationIdOrMemberEpoch = reader.ReadInt32();
-        result.MemberId = reader.ReadString(flexible);
+        if (version >= 1)
+        {
+            result.GenerationIdOrMemberEpoch = reader.ReadInt32();
+        }
+        if (version >= 1)
+        {
+            result.MemberId = reader.ReadString(flexible);
+        }
         if (version >= 7)
         {
             result.GroupInstanceId = reader.ReadNullableString(flexible);
         }
-        if (version <= 4)
+        if ((version >= 2 && version <= 4))
         {
             result.RetentionTimeMs = reader.ReadInt64();
         }
@@ -88,8 +94,14 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
         var flexible = version >= 8;
         _ = flexible;
         writer.WriteString(GroupId ?? throw new ProtocolException($"GroupId is null, which version {version} does not allow"), flexible);
-        writer.WriteInt32(GenerationIdOrMemberEpoch);
-        writer.WriteString(MemberId ?? throw new ProtocolException($"MemberId is null, which version {version} does not allow"), flexible);
+        if (version >= 1)
+        {
+            writer.WriteInt32(GenerationIdOrMemberEpoch);
+        }
+        if (version >= 1)
+        {
+            writer.WriteString(MemberId ?? throw new ProtocolException($"MemberId is null, which version {version} does not allow"), flexible);
+        }
         if (version >= 7)
         {
             writer.WriteNullableString(GroupInstanceId, flexible);
@@ -98,7 +110,7 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
         {
             throw new ProtocolException($"OffsetCommitRequest.GroupInstanceId has a non-default value that version {version} cannot carry");
         }
-        if (version <= 4)
+        if ((version >= 2 && version <= 4))
         {
             writer.WriteInt64(RetentionTimeMs);
         }
@@ -241,6 +253,8 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
 
         public int CommittedLeaderEpoch { get; set; } = -1;
 
+        public long CommitTimestamp { get; set; } = -1L;
+
         public string? CommittedMetadata { get; set; } = "";
 
         /// <summary>Tagged fields this schema does not know, kept so they are written back unchanged.</summary>
@@ -256,6 +270,10 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
             if (version >= 6)
             {
                 result.CommittedLeaderEpoch = reader.ReadInt32();
+            }
+            if (version == 1)
+            {
+                result.CommitTimestamp = reader.ReadInt64();
             }
             result.CommittedMetadata = reader.ReadNullableString(flexible);
             if (flexible)
@@ -288,6 +306,14 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
             {
                 writer.WriteInt32(CommittedLeaderEpoch);
             }
+            if (version == 1)
+            {
+                writer.WriteInt64(CommitTimestamp);
+            }
+            else if (CommitTimestamp != -1L)
+            {
+                throw new ProtocolException($"OffsetCommitRequestPartition.CommitTimestamp has a non-default value that version {version} cannot carry");
+            }
             writer.WriteNullableString(CommittedMetadata, flexible);
             if (flexible)
             {
@@ -304,7 +330,7 @@ public sealed partial class OffsetCommitRequest : IKafkaMessage<OffsetCommitRequ
 
         public bool EqualsDefault()
         {
-            return !(PartitionIndex != 0 || CommittedOffset != 0 || CommittedLeaderEpoch != -1 || CommittedMetadata != "" || UnknownTaggedFields is { Count: > 0 });
+            return !(PartitionIndex != 0 || CommittedOffset != 0 || CommittedLeaderEpoch != -1 || CommitTimestamp != -1L || CommittedMetadata != "" || UnknownTaggedFields is { Count: > 0 });
         }
     }
 }

@@ -11,7 +11,7 @@ public sealed partial class OffsetCommitResponse : IKafkaMessage<OffsetCommitRes
 {
     public static ApiKey ApiKey => ApiKey.OffsetCommit;
 
-    public static short LowestSupportedVersion => 2;
+    public static short LowestSupportedVersion => 0;
 
     public static short HighestSupportedVersion => 10;
 

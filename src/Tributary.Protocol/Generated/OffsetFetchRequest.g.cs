@@ -11,7 +11,7 @@ public sealed partial class OffsetFetchRequest : IKafkaMessage<OffsetFetchReques
 {
     public static ApiKey ApiKey => ApiKey.OffsetFetch;
 
-    public static short LowestSupportedVersion => 1;
+    public static short LowestSupportedVersion => 0;
 
     public static short HighestSupportedVersion => 10;
 

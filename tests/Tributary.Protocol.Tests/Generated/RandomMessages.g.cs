@@ -2766,7 +2766,7 @@ public static partial class RandomMessages
         {
             m.TimeoutMs = r.Next(int.MinValue, int.MaxValue);
         }
-        if (true)
+        if (version >= 1)
         {
             m.ValidateOnly = r.Next(2) == 1;
         }
@@ -2849,7 +2849,7 @@ public static partial class RandomMessages
         var flexible = version >= 5;
         _ = flexible;
         var m = new Messages.CreateTopicsResponse();
-        if (true)
+        if (version >= 2)
         {
             m.ThrottleTimeMs = r.Next(int.MinValue, int.MaxValue);
         }
@@ -2878,7 +2878,7 @@ public static partial class RandomMessages
         {
             m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
         }
-        if (true)
+        if (version >= 1)
         {
             if ((true) && r.Next(5) == 0)
             {
@@ -3543,7 +3543,7 @@ public static partial class RandomMessages
         var flexible = version >= 4;
         _ = flexible;
         var m = new Messages.DeleteTopicsResponse();
-        if (true)
+        if (version >= 1)
         {
             m.ThrottleTimeMs = r.Next(int.MinValue, int.MaxValue);
         }
@@ -3990,7 +3990,7 @@ public static partial class RandomMessages
         {
             m.Resources = RandomList(r, depth, d => DescribeConfigsRequest_DescribeConfigsResource(r, version, d + 1));
         }
-        if (true)
+        if (version >= 1)
         {
             m.IncludeSynonyms = r.Next(2) == 1;
         }
@@ -4107,7 +4107,11 @@ public static partial class RandomMessages
         {
             m.ReadOnly = r.Next(2) == 1;
         }
-        if (true)
+        if (version <= 0)
+        {
+            m.IsDefault = r.Next(2) == 1;
+        }
+        if (version >= 1)
         {
             m.ConfigSource = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
         }
@@ -4115,7 +4119,7 @@ public static partial class RandomMessages
         {
             m.IsSensitive = r.Next(2) == 1;
         }
-        if (true)
+        if (version >= 1)
         {
             m.Synonyms = RandomList(r, depth, d => DescribeConfigsResponse_DescribeConfigsSynonym(r, version, d + 1));
         }
@@ -4143,11 +4147,11 @@ public static partial class RandomMessages
         var flexible = version >= 4;
         _ = flexible;
         var m = new Messages.DescribeConfigsResponse.DescribeConfigsSynonym();
-        if (true)
+        if (version >= 1)
         {
             m.Name = RandomString(r);
         }
-        if (true)
+        if (version >= 1)
         {
             if ((true) && r.Next(5) == 0)
             {
@@ -4158,7 +4162,7 @@ public static partial class RandomMessages
                 m.Value = RandomString(r);
             }
         }
-        if (true)
+        if (version >= 1)
         {
             m.Source = (sbyte)r.Next(sbyte.MinValue, sbyte.MaxValue + 1);
         }
@@ -7524,6 +7528,10 @@ public static partial class RandomMessages
         {
             m.Timestamp = r.NextInt64(long.MinValue, long.MaxValue);
         }
+        if (version <= 0)
+        {
+            m.MaxNumOffsets = r.Next(int.MinValue, int.MaxValue);
+        }
         if (flexible && r.Next(4) == 0) m.UnknownTaggedFields = RandomUnknownTaggedFields(r);
         return m;
     }
@@ -7575,11 +7583,15 @@ public static partial class RandomMessages
         {
             m.ErrorCode = (short)r.Next(short.MinValue, short.MaxValue + 1);
         }
-        if (true)
+        if (version <= 0)
+        {
+            m.OldStyleOffsets = RandomList(r, depth, d => r.NextInt64(long.MinValue, long.MaxValue));
+        }
+        if (version >= 1)
         {
             m.Timestamp = r.NextInt64(long.MinValue, long.MaxValue);
         }
-        if (true)
+        if (version >= 1)
         {
             m.Offset = r.NextInt64(long.MinValue, long.MaxValue);
         }
@@ -8002,11 +8014,11 @@ public static partial class RandomMessages
         {
             m.GroupId = RandomString(r);
         }
-        if (true)
+        if (version >= 1)
         {
             m.GenerationIdOrMemberEpoch = r.Next(int.MinValue, int.MaxValue);
         }
-        if (true)
+        if (version >= 1)
         {
             m.MemberId = RandomString(r);
         }
@@ -8021,7 +8033,7 @@ public static partial class RandomMessages
                 m.GroupInstanceId = RandomString(r);
             }
         }
-        if (version <= 4)
+        if ((version >= 2 && version <= 4))
         {
             m.RetentionTimeMs = r.NextInt64(long.MinValue, long.MaxValue);
         }
@@ -8070,6 +8082,10 @@ public static partial class RandomMessages
         if (version >= 6)
         {
             m.CommittedLeaderEpoch = r.Next(int.MinValue, int.MaxValue);
+        }
+        if (version == 1)
+        {
+            m.CommitTimestamp = r.NextInt64(long.MinValue, long.MaxValue);
         }
         if (true)
         {
