@@ -195,20 +195,52 @@ public sealed record BrokerConfig
         static long Minutes(long m) => m < 0 ? -1 : m * 60_000;
     }
 
+    /// <summary>
+    /// Listener schemes (security protocols) the broker can serve. Kafka's SSL, SASL_SSL and SASL_PLAINTEXT are refused
+    /// until they are implemented: serving plaintext under a secure listener's name would hand a client that believes
+    /// its traffic is encrypted or authenticated a connection that is neither.
+    /// </summary>
+    public static readonly IReadOnlyList<string> SupportedListenerSchemes = ["PLAINTEXT"];
+
     private static (string Host, int Port)? ParseListener(string key, string value, List<string> errors)
     {
-        // One listener for now: PLAINTEXT://host:port (host may be empty for "all", which we refuse: loopback only by default).
-        var first = value.Split(',')[0].Trim();
-        var schemeEnd = first.IndexOf("://", StringComparison.Ordinal);
-        var hostPort = schemeEnd >= 0 ? first[(schemeEnd + 3)..] : first;
-        var colon = hostPort.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(hostPort[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
+        // PLAINTEXT://host:port[,PLAINTEXT://host:port…]: the first is served. The host is an IP address or a host name
+        // (resolved when the broker starts); an empty host ("all interfaces") is refused: loopback only by default.
+        (string Host, int Port)? first = null;
+        foreach (var entry in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
-            errors.Add($"{key}={value}: expected PLAINTEXT://host:port");
-            return null;
+            var schemeEnd = entry.IndexOf("://", StringComparison.Ordinal);
+            if (schemeEnd >= 0 && !SupportedListenerSchemes.Contains(entry[..schemeEnd], StringComparer.Ordinal))
+            {
+                errors.Add($"{key}={value}: {entry[..schemeEnd]} listeners are not supported yet (only {string.Join(", ", SupportedListenerSchemes)}); " +
+                    "a secure listener is never served in plaintext");
+                return null;
+            }
+
+            var hostPort = schemeEnd >= 0 ? entry[(schemeEnd + 3)..] : entry;
+            var colon = hostPort.LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(hostPort[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
+            {
+                errors.Add($"{key}={value}: expected PLAINTEXT://host:port");
+                return null;
+            }
+
+            var host = hostPort[..colon].Trim('[', ']');
+            if (Uri.CheckHostName(host) == UriHostNameType.Unknown)
+            {
+                errors.Add($"{key}={value}: '{host}' is neither an IP address nor a host name");
+                return null;
+            }
+
+            first ??= (host, port);
         }
 
-        return (hostPort[..colon].Trim('[', ']'), port);
+        if (first is null)
+        {
+            errors.Add($"{key}={value}: expected PLAINTEXT://host:port");
+        }
+
+        return first;
     }
 
     /// <summary>The effective value of every broker key, for DescribeConfigs (resource type BROKER).</summary>

@@ -35,6 +35,7 @@ public sealed class KafkaListener : IAsyncDisposable
     public static async Task<KafkaListener> StartAsync(BrokerCore core, RequestDispatcher dispatcher, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
         var config = core.Config;
+        var address = await ResolveAsync(config.ListenerHost, cancellationToken).ConfigureAwait(false);
         var services = new ServiceCollection()
             .AddSingleton(loggerFactory)
             .AddSingleton(typeof(ILogger<>), typeof(Logger<>))
@@ -44,7 +45,7 @@ public sealed class KafkaListener : IAsyncDisposable
         var options = new KestrelServerOptions { ApplicationServices = services };
         options.Limits.MaxConcurrentConnections = config.ConnectionsMax;
         ListenOptions? listener = null;
-        options.Listen(IPAddress.Parse(config.ListenerHost), config.ListenerPort, l =>
+        options.Listen(address, config.ListenerPort, l =>
         {
             listener = l;
             l.UseConnectionHandler<KafkaConnectionHandler>();
@@ -63,6 +64,33 @@ public sealed class KafkaListener : IAsyncDisposable
         }
 
         return new KafkaListener(server, services, listener?.IPEndPoint?.Port ?? config.ListenerPort);
+    }
+
+    /// <summary>
+    /// The address a listener's host names: an IP address as it is, a host name (<c>localhost</c>) resolved, its first
+    /// IPv4 address preferred (as Kafka, it binds one address). A name that does not resolve is an
+    /// <see cref="IOException"/>, which the CLI reports as a start it cannot make.
+    /// </summary>
+    internal static async Task<IPAddress> ResolveAsync(string host, CancellationToken cancellationToken)
+    {
+        if (IPAddress.TryParse(host, out var address))
+        {
+            return address;
+        }
+
+        IPAddress[] addresses;
+        try
+        {
+            addresses = await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new IOException($"cannot listen on {host}: the host name does not resolve ({e.Message})", e);
+        }
+
+        return addresses.FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+            ?? addresses.FirstOrDefault()
+            ?? throw new IOException($"cannot listen on {host}: the host name resolves to no address");
     }
 
     /// <summary>Longest a stop waits for open connections to finish their current request before closing them.</summary>
