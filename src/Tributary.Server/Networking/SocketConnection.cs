@@ -117,9 +117,27 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     {
         // The send loop first, so it is waiting on the output before the handler can write to it.
         _sending = SendLoopAsync();
-        var thread = new Thread(ReceiveLoop, ThreadStackBytes) { Name = "tributary-connection", IsBackground = true };
-        _threadId = thread.ManagedThreadId;
-        thread.Start();
+        try
+        {
+            var thread = new Thread(ReceiveLoop, ThreadStackBytes) { Name = "tributary-connection", IsBackground = true };
+            _threadId = thread.ManagedThreadId;
+            thread.Start();
+        }
+        catch
+        {
+            // No thread (out of memory or descriptors): nothing was received, so the connection is closed at once; the
+            // caller (the listener) logs it and goes on accepting.
+            _input.Writer.Complete();
+            _input.Reader.Complete();
+            _output.Writer.Complete();
+            _sendStopped = true;
+            _output.Reader.CancelPendingRead();
+            _threadContext?.Close();
+            _receiving.TrySetResult();
+            ShutdownSocket();
+            _socket.Dispose();
+            throw;
+        }
     }
 
     public override void Abort(ConnectionAbortedException abortReason)
