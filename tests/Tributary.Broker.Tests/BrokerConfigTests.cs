@@ -134,6 +134,30 @@ public sealed class BrokerConfigTests
     }
 
     [Fact]
+    public void Connection_limits_have_kafkas_defaults_and_take_per_address_overrides()
+    {
+        var defaults = Parse().Config!;
+        Assert.Equal((int.MaxValue, 600_000L, 30_000L), (defaults.ConnectionsMaxPerIp, defaults.ConnectionsMaxIdleMs, defaults.PartialRequestTimeoutMs));
+        Assert.Empty(defaults.ConnectionsMaxPerIpOverrides);
+
+        var set = Parse(("max.connections.per.ip", "0"), ("max.connections.per.ip.overrides", "127.0.0.1:5, kafka-client.example:7,[::1]:9")).Config!;
+        Assert.Equal(0, set.ConnectionsMaxPerIp);
+        Assert.Equal(new Dictionary<string, int> { ["127.0.0.1"] = 5, ["kafka-client.example"] = 7, ["::1"] = 9 }, set.ConnectionsMaxPerIpOverrides);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("127.0.0.1:many")]
+    [InlineData("bad host:3")]
+    public void A_per_address_override_that_is_not_host_colon_count_is_an_error(string overrides)
+    {
+        var (config, errors) = Parse(("max.connections.per.ip.overrides", overrides));
+
+        Assert.Null(config);
+        Assert.StartsWith("max.connections.per.ip.overrides=", Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Advertised_listeners_override_the_listener_for_clients()
     {
         var (config, _) = Parse(("listeners", "PLAINTEXT://0.0.0.0:9092"), ("advertised.listeners", "PLAINTEXT://kafka.example:29092"));

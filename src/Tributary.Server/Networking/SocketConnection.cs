@@ -197,6 +197,16 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         await _sending.ConfigureAwait(false);
         _socket.Dispose();
         _closed.Dispose();
+        Interlocked.Exchange(ref _disposed, null)?.Invoke();
+    }
+
+    private Action? _disposed;
+
+    /// <summary>Runs once the connection is disposed (the listener gives back its per-address slot).</summary>
+    internal Action? Disposed
+    {
+        get => _disposed;
+        set => _disposed = value;
     }
 
     /// <summary>

@@ -30,7 +30,7 @@ public sealed record SocketTransportLimits(int InputBufferBytesMax, int OutputBu
 /// that receives, handles and answers its requests (<see cref="SocketConnection"/>): Kestrel still accepts through it,
 /// limits connections (and so threads), and closes them gracefully.
 /// </summary>
-public sealed partial class SocketListenerFactory(SocketTransportLimits limits, ILoggerFactory loggerFactory) : IConnectionListenerFactory
+public sealed partial class SocketListenerFactory(SocketTransportLimits limits, ILoggerFactory loggerFactory, ConnectionsPerIp? connectionsPerIp = null) : IConnectionListenerFactory
 {
     /// <summary>Pending connections the kernel queues before accept.</summary>
     public const int ListenBacklog = 512;
@@ -61,7 +61,7 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
             throw;
         }
 
-        return ValueTask.FromResult<IConnectionListener>(new Listener(socket, limits, loggerFactory.CreateLogger<SocketConnection>(), _logger, Accept));
+        return ValueTask.FromResult<IConnectionListener>(new Listener(socket, limits, loggerFactory.CreateLogger<SocketConnection>(), _logger, Accept, connectionsPerIp ?? ConnectionsPerIp.Unlimited));
     }
 
     /// <summary>First wait after an accept that failed for a reason other than the one connection (out of descriptors, memory).</summary>
@@ -78,7 +78,7 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
     internal Func<Socket, CancellationToken, ValueTask<Socket>> Accept { get; init; } = static (socket, cancellationToken) => socket.AcceptAsync(cancellationToken);
 
     private sealed partial class Listener(Socket socket, SocketTransportLimits limits, ILogger connectionLogger, ILogger logger,
-        Func<Socket, CancellationToken, ValueTask<Socket>> accept) : IConnectionListener
+        Func<Socket, CancellationToken, ValueTask<Socket>> accept, ConnectionsPerIp perIp) : IConnectionListener
     {
         private readonly BlockMemoryPool _pool = new(limits.PooledBlocksMax);
         private readonly ILogger _logger = logger;
@@ -104,11 +104,30 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
                 }
 
                 Socket? accepted = null;
+                IPAddress? slot = null;
                 try
                 {
                     accepted = await accept(socket, cancellationToken).ConfigureAwait(false);
+                    if (accepted.RemoteEndPoint is IPEndPoint remote)
+                    {
+                        if (!perIp.TryAcquire(remote.Address))
+                        {
+                            // max.connections.per.ip: closed before it costs a thread or a buffer, as Kafka's acceptor does.
+                            LogRefusedPerIp(remote.Address.ToString(), perIp.LimitFor(remote.Address));
+                            accepted.Dispose();
+                            continue;
+                        }
+
+                        slot = remote.Address;
+                    }
+
                     accepted.NoDelay = true;
                     var connection = new SocketConnection(accepted, _pool, limits, connectionLogger);
+                    if (slot is { } address)
+                    {
+                        connection.Disposed = () => perIp.Release(address);
+                    }
+
                     connection.Start();
                     return connection;
                 }
@@ -135,6 +154,11 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
                     // Out of descriptors (accept's EMFILE/ENFILE, or the connection's thread or eventfd that could not
                     // be had), out of memory, or anything else: this connection is lost, the listener is not.
                     accepted?.Dispose();
+                    if (slot is { } address)
+                    {
+                        perIp.Release(address);
+                    }
+
                     failures++;
                     var delay = RetryDelay(failures);
                     LogAcceptFailing(e.GetType().Name, e.Message, failures, (long)delay.TotalMilliseconds, e);
@@ -171,6 +195,10 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
 
         [LoggerMessage(EventId = 313, Level = LogLevel.Debug, Message = "Accept failed: {Error}")]
         private partial void LogAcceptFailed(SocketError error);
+
+        [LoggerMessage(EventId = 316, Level = LogLevel.Information,
+            Message = "Refused a connection from {Address}: it holds the configured maximum of {Limit} connections (max.connections.per.ip)")]
+        private partial void LogRefusedPerIp(string address, int limit);
 
         [LoggerMessage(EventId = 315, Level = LogLevel.Error,
             Message = "Accepting a connection failed ({Exception}: {Reason}), {Failures} time(s) in a row; accepting again in {DelayMs} ms")]
