@@ -97,6 +97,66 @@ public sealed class BrokerConfigTests
         Assert.Contains("listeners", Assert.Single(errors));
     }
 
+    [Theory]
+    [InlineData("listeners", "SSL://127.0.0.1:9093", "SSL")]
+    [InlineData("listeners", "SASL_SSL://localhost:9093", "SASL_SSL")]
+    [InlineData("listeners", "SASL_PLAINTEXT://localhost:9093", "SASL_PLAINTEXT")]
+    [InlineData("listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "SSL")]
+    [InlineData("advertised.listeners", "SASL_SSL://kafka.example:9093", "SASL_SSL")]
+    public void Secure_listeners_are_refused_until_implemented_never_served_in_plaintext(string key, string listeners, string scheme)
+    {
+        var (config, errors) = Parse((key, listeners));
+
+        Assert.Null(config);
+        var error = Assert.Single(errors);
+        Assert.StartsWith($"{key}={listeners}: {scheme} listeners are not supported yet", error, StringComparison.Ordinal);
+        Assert.Contains("never served in plaintext", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("PLAINTEXT://localhost:9092", "localhost")]
+    [InlineData("PLAINTEXT://kafka-1.internal.example:9092", "kafka-1.internal.example")]
+    public void Listeners_may_name_a_host_by_name(string listeners, string host)
+    {
+        var (config, errors) = Parse(("listeners", listeners));
+
+        Assert.Empty(errors);
+        Assert.Equal((host, 9092), (config!.ListenerHost, config.ListenerPort));
+    }
+
+    [Fact]
+    public void A_listener_host_that_is_no_host_name_is_an_error()
+    {
+        var (config, errors) = Parse(("listeners", "PLAINTEXT://bad host!:9092"));
+
+        Assert.Null(config);
+        Assert.Contains("neither an IP address nor a host name", Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Connection_limits_have_kafkas_defaults_and_take_per_address_overrides()
+    {
+        var defaults = Parse().Config!;
+        Assert.Equal((int.MaxValue, 600_000L, 30_000L), (defaults.ConnectionsMaxPerIp, defaults.ConnectionsMaxIdleMs, defaults.PartialRequestTimeoutMs));
+        Assert.Empty(defaults.ConnectionsMaxPerIpOverrides);
+
+        var set = Parse(("max.connections.per.ip", "0"), ("max.connections.per.ip.overrides", "127.0.0.1:5, kafka-client.example:7,[::1]:9")).Config!;
+        Assert.Equal(0, set.ConnectionsMaxPerIp);
+        Assert.Equal(new Dictionary<string, int> { ["127.0.0.1"] = 5, ["kafka-client.example"] = 7, ["::1"] = 9 }, set.ConnectionsMaxPerIpOverrides);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("127.0.0.1:many")]
+    [InlineData("bad host:3")]
+    public void A_per_address_override_that_is_not_host_colon_count_is_an_error(string overrides)
+    {
+        var (config, errors) = Parse(("max.connections.per.ip.overrides", overrides));
+
+        Assert.Null(config);
+        Assert.StartsWith("max.connections.per.ip.overrides=", Assert.Single(errors), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Advertised_listeners_override_the_listener_for_clients()
     {

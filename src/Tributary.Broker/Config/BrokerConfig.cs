@@ -26,6 +26,10 @@ public sealed record BrokerConfig
         new ConfigDefinition("message.max.bytes", ConfigType.Int, "1048588", Min: 0),
         new ConfigDefinition("socket.request.max.bytes", ConfigType.Int, "104857600", Min: 1024),
         new ConfigDefinition("max.connections", ConfigType.Int, "1000", Min: 1),
+        new ConfigDefinition("max.connections.per.ip", ConfigType.Int, "2147483647", Min: 0),
+        new ConfigDefinition("max.connections.per.ip.overrides", ConfigType.String, ""),
+        new ConfigDefinition("connections.max.idle.ms", ConfigType.Long, "600000", Min: 1),
+        new ConfigDefinition("tributary.partial.request.timeout.ms", ConfigType.Long, "30000", Min: 1),
         new ConfigDefinition("log.retention.ms", ConfigType.Long, null, Min: -1),
         new ConfigDefinition("log.retention.minutes", ConfigType.Int, null, Min: -1),
         new ConfigDefinition("log.retention.hours", ConfigType.Int, "168", Min: -1),
@@ -84,6 +88,22 @@ public sealed record BrokerConfig
     public int MessageMaxBytes { get; init; } = 1048588;
     public int SocketRequestMaxBytes { get; init; } = 104857600;
     public int ConnectionsMax { get; init; } = 1000;
+
+    /// <summary>max.connections.per.ip: connections one client address may hold; more are closed at accept.</summary>
+    public int ConnectionsMaxPerIp { get; init; } = int.MaxValue;
+
+    /// <summary>max.connections.per.ip.overrides: per host name or IP address, its own limit instead of max.connections.per.ip.</summary>
+    public IReadOnlyDictionary<string, int> ConnectionsMaxPerIpOverrides { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>connections.max.idle.ms: a connection that sends nothing for this long between requests is closed (Kafka: 10 minutes).</summary>
+    public long ConnectionsMaxIdleMs { get; init; } = 600_000;
+
+    /// <summary>
+    /// tributary.partial.request.timeout.ms: longest a request may take to arrive whole once its first bytes are waiting
+    /// (a client that trickles a request byte by byte, "slowloris", is closed). 30 s, clients' own request.timeout.ms
+    /// default: a default client has given up on a request still arriving after that.
+    /// </summary>
+    public long PartialRequestTimeoutMs { get; init; } = 30_000;
     public long LogRetentionMs { get; init; } = 604800000;
     public long LogRetentionBytes { get; init; } = -1;
     public long LogRetentionCheckIntervalMs { get; init; } = 300000;
@@ -141,6 +161,7 @@ public sealed record BrokerConfig
             advertised = ParseListener("advertised.listeners", adv, errors);
         }
 
+        var perIpOverrides = ParsePerIpOverrides(values.GetValueOrDefault("max.connections.per.ip.overrides", ""), errors);
         if (errors.Count > 0)
         {
             return (null, errors);
@@ -172,6 +193,10 @@ public sealed record BrokerConfig
             MessageMaxBytes = (int)L("message.max.bytes", 1048588),
             SocketRequestMaxBytes = (int)L("socket.request.max.bytes", 104857600),
             ConnectionsMax = (int)L("max.connections", 1000),
+            ConnectionsMaxPerIp = (int)L("max.connections.per.ip", int.MaxValue),
+            ConnectionsMaxPerIpOverrides = perIpOverrides,
+            ConnectionsMaxIdleMs = L("connections.max.idle.ms", 600_000),
+            PartialRequestTimeoutMs = L("tributary.partial.request.timeout.ms", 30_000),
             LogRetentionMs = retentionMs,
             LogRetentionBytes = L("log.retention.bytes", -1),
             LogRetentionCheckIntervalMs = L("log.retention.check.interval.ms", 300000),
@@ -195,20 +220,73 @@ public sealed record BrokerConfig
         static long Minutes(long m) => m < 0 ? -1 : m * 60_000;
     }
 
+    /// <summary>
+    /// Listener schemes (security protocols) the broker can serve. Kafka's SSL, SASL_SSL and SASL_PLAINTEXT are refused
+    /// until they are implemented: serving plaintext under a secure listener's name would hand a client that believes
+    /// its traffic is encrypted or authenticated a connection that is neither.
+    /// </summary>
+    public static readonly IReadOnlyList<string> SupportedListenerSchemes = ["PLAINTEXT"];
+
     private static (string Host, int Port)? ParseListener(string key, string value, List<string> errors)
     {
-        // One listener for now: PLAINTEXT://host:port (host may be empty for "all", which we refuse: loopback only by default).
-        var first = value.Split(',')[0].Trim();
-        var schemeEnd = first.IndexOf("://", StringComparison.Ordinal);
-        var hostPort = schemeEnd >= 0 ? first[(schemeEnd + 3)..] : first;
-        var colon = hostPort.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(hostPort[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
+        // PLAINTEXT://host:port[,PLAINTEXT://host:port…]: the first is served. The host is an IP address or a host name
+        // (resolved when the broker starts); an empty host ("all interfaces") is refused: loopback only by default.
+        (string Host, int Port)? first = null;
+        foreach (var entry in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
-            errors.Add($"{key}={value}: expected PLAINTEXT://host:port");
-            return null;
+            var schemeEnd = entry.IndexOf("://", StringComparison.Ordinal);
+            if (schemeEnd >= 0 && !SupportedListenerSchemes.Contains(entry[..schemeEnd], StringComparer.Ordinal))
+            {
+                errors.Add($"{key}={value}: {entry[..schemeEnd]} listeners are not supported yet (only {string.Join(", ", SupportedListenerSchemes)}); " +
+                    "a secure listener is never served in plaintext");
+                return null;
+            }
+
+            var hostPort = schemeEnd >= 0 ? entry[(schemeEnd + 3)..] : entry;
+            var colon = hostPort.LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(hostPort[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
+            {
+                errors.Add($"{key}={value}: expected PLAINTEXT://host:port");
+                return null;
+            }
+
+            var host = hostPort[..colon].Trim('[', ']');
+            if (Uri.CheckHostName(host) == UriHostNameType.Unknown)
+            {
+                errors.Add($"{key}={value}: '{host}' is neither an IP address nor a host name");
+                return null;
+            }
+
+            first ??= (host, port);
         }
 
-        return (hostPort[..colon].Trim('[', ']'), port);
+        if (first is null)
+        {
+            errors.Add($"{key}={value}: expected PLAINTEXT://host:port");
+        }
+
+        return first;
+    }
+
+    /// <summary>max.connections.per.ip.overrides: <c>host:count,host:count</c>, each host an IP address or a host name.</summary>
+    private static Dictionary<string, int> ParsePerIpOverrides(string value, List<string> errors)
+    {
+        var overrides = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        foreach (var entry in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var colon = entry.LastIndexOf(':');
+            var host = colon > 0 ? entry[..colon].Trim().Trim('[', ']') : "";
+            if (colon <= 0 || Uri.CheckHostName(host) == UriHostNameType.Unknown
+                || !int.TryParse(entry[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var count))
+            {
+                errors.Add($"max.connections.per.ip.overrides={value}: expected host:count entries, not '{entry}'");
+                return overrides;
+            }
+
+            overrides[host] = count;
+        }
+
+        return overrides;
     }
 
     /// <summary>The effective value of every broker key, for DescribeConfigs (resource type BROKER).</summary>

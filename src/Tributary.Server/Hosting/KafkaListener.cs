@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Tributary.Broker;
+using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Server.Networking;
 
@@ -35,21 +36,23 @@ public sealed class KafkaListener : IAsyncDisposable
     public static async Task<KafkaListener> StartAsync(BrokerCore core, RequestDispatcher dispatcher, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
         var config = core.Config;
+        var address = await ResolveAsync(config.ListenerHost, cancellationToken).ConfigureAwait(false);
+        var connectionsPerIp = await ConnectionsPerIpAsync(config, cancellationToken).ConfigureAwait(false);
         var services = new ServiceCollection()
             .AddSingleton(loggerFactory)
             .AddSingleton(typeof(ILogger<>), typeof(Logger<>))
             .AddSingleton(dispatcher)
-            .AddSingleton(new ConnectionLimits(config.SocketRequestMaxBytes))
+            .AddSingleton(new ConnectionLimits(config.SocketRequestMaxBytes, config.ConnectionsMaxIdleMs, config.PartialRequestTimeoutMs))
             .BuildServiceProvider();
         var options = new KestrelServerOptions { ApplicationServices = services };
         options.Limits.MaxConcurrentConnections = config.ConnectionsMax;
         ListenOptions? listener = null;
-        options.Listen(IPAddress.Parse(config.ListenerHost), config.ListenerPort, l =>
+        options.Listen(address, config.ListenerPort, l =>
         {
             listener = l;
             l.UseConnectionHandler<KafkaConnectionHandler>();
         });
-        var transport = new SocketListenerFactory(SocketTransportLimits.Default, loggerFactory);
+        var transport = new SocketListenerFactory(SocketTransportLimits.Default, loggerFactory, connectionsPerIp);
         var server = new KestrelServer(Options.Create(options), transport, loggerFactory);
         try
         {
@@ -63,6 +66,65 @@ public sealed class KafkaListener : IAsyncDisposable
         }
 
         return new KafkaListener(server, services, listener?.IPEndPoint?.Port ?? config.ListenerPort);
+    }
+
+    /// <summary>
+    /// The address a listener's host names: an IP address as it is, a host name (<c>localhost</c>) resolved, its first
+    /// IPv4 address preferred (as Kafka, it binds one address). A name that does not resolve is an
+    /// <see cref="IOException"/>, which the CLI reports as a start it cannot make.
+    /// </summary>
+    internal static async Task<IPAddress> ResolveAsync(string host, CancellationToken cancellationToken)
+    {
+        if (IPAddress.TryParse(host, out var address))
+        {
+            return address;
+        }
+
+        IPAddress[] addresses;
+        try
+        {
+            addresses = await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new IOException($"cannot listen on {host}: the host name does not resolve ({e.Message})", e);
+        }
+
+        return addresses.FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+            ?? addresses.FirstOrDefault()
+            ?? throw new IOException($"cannot listen on {host}: the host name resolves to no address");
+    }
+
+    /// <summary>max.connections.per.ip with its overrides, host names among them resolved (each of their addresses gets the limit).</summary>
+    private static async Task<ConnectionsPerIp> ConnectionsPerIpAsync(BrokerConfig config, CancellationToken cancellationToken)
+    {
+        var overrides = new Dictionary<IPAddress, int>();
+        foreach (var (host, limit) in config.ConnectionsMaxPerIpOverrides)
+        {
+            IPAddress[] addresses;
+            if (IPAddress.TryParse(host, out var address))
+            {
+                addresses = [address];
+            }
+            else
+            {
+                try
+                {
+                    addresses = await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
+                }
+                catch (System.Net.Sockets.SocketException e)
+                {
+                    throw new IOException($"max.connections.per.ip.overrides: the host name {host} does not resolve ({e.Message})", e);
+                }
+            }
+
+            foreach (var a in addresses)
+            {
+                overrides[a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a] = limit;
+            }
+        }
+
+        return new ConnectionsPerIp(config.ConnectionsMaxPerIp, overrides);
     }
 
     /// <summary>Longest a stop waits for open connections to finish their current request before closing them.</summary>

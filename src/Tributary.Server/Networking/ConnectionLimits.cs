@@ -1,4 +1,10 @@
 namespace Tributary.Server.Networking;
 
-/// <summary>Per-connection limits, from socket.request.max.bytes.</summary>
-public sealed record ConnectionLimits(int RequestBytesMax);
+/// <summary>Per-connection limits of <see cref="KafkaConnectionHandler"/>.</summary>
+/// <param name="RequestBytesMax">socket.request.max.bytes: largest request frame, in bytes.</param>
+/// <param name="IdleTimeoutMs">connections.max.idle.ms: time between requests, in ms, after which a silent connection is closed.</param>
+/// <param name="PartialRequestTimeoutMs">
+/// tributary.partial.request.timeout.ms: time, in ms, a request's remaining bytes may take to arrive once the handler
+/// waits for them; more bytes arriving do not extend it (a client trickling bytes is closed).
+/// </param>
+public sealed record ConnectionLimits(int RequestBytesMax, long IdleTimeoutMs = 600_000, long PartialRequestTimeoutMs = 30_000);

@@ -41,19 +41,55 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         // middle of a request first answers it (Kestrel aborts whatever is still open after the shutdown grace).
         var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
         using var onCloseRequested = closeRequested.Register(static state => ((PipeReader)state!).CancelPendingRead(), input);
+
+        // Waiting for input is bounded: between requests by connections.max.idle.ms, for the rest of a request whose
+        // first bytes are here by the partial-request timeout, counted from when the handler first waited for them.
+        using var readTimeout = new CancellationTokenSource();
+        using var onReadTimeout = readTimeout.Token.Register(static state => ((PipeReader)state!).CancelPendingRead(), input);
+        var partialSince = 0L;
         try
         {
             while (true)
             {
-                var read = await ReadAsync(input, output, held, cancellation).ConfigureAwait(false);
+                var reading = ReadAsync(input, output, held, cancellation);
+                ReadResult read;
+                if (reading.IsCompleted)
+                {
+                    read = reading.Result;
+                }
+                else
+                {
+                    var waitMs = partialSince == 0 ? limits.IdleTimeoutMs
+                        : Math.Max(1, limits.PartialRequestTimeoutMs - (long)Stopwatch.GetElapsedTime(partialSince).TotalMilliseconds);
+                    readTimeout.CancelAfter(TimeSpan.FromMilliseconds(Math.Min(waitMs, int.MaxValue)));
+                    read = await reading.ConfigureAwait(false);
+                    readTimeout.CancelAfter(Timeout.InfiniteTimeSpan);
+                }
+
                 if (read.IsCanceled)
                 {
+                    if (readTimeout.IsCancellationRequested && !closeRequested.IsCancellationRequested)
+                    {
+                        if (partialSince == 0)
+                        {
+                            LogClosedIdle(connection.ConnectionId, limits.IdleTimeoutMs);
+                        }
+                        else
+                        {
+                            LogClosedPartialRequest(connection.ConnectionId, read.Buffer.Length, limits.PartialRequestTimeoutMs);
+                        }
+
+                        await WriteHeldAsync(output, held, cancellation).ConfigureAwait(false);
+                        return;
+                    }
+
                     await WriteHeldAsync(output, held, cancellation).ConfigureAwait(false);
                     LogClosedForStop(connection.ConnectionId);
                     return;
                 }
 
                 var buffer = read.Buffer;
+                var consumedAny = false;
                 while (true)
                 {
                     var frame = frames.TryRead(buffer);
@@ -76,6 +112,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                         frame.Frame.CopyTo(rented);
                         var apiKey = length >= 2 ? BinaryPrimitives.ReadInt16BigEndian(rented) : (short)-1;
                         buffer = buffer.Slice(frame.Consumed);
+                        consumedAny = true;
                         var pending = dispatcher.DispatchAsync(rented.AsMemory(0, length), connection.ConnectionId, clientHost, cancellation, resumeOn, closeRequested);
                         if (!pending.IsCompleted && (unflushed || held.Count > 0))
                         {
@@ -119,6 +156,8 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                     }
                 }
 
+                // A request's first bytes without the rest: its time to arrive starts now (not when more bytes come).
+                partialSince = buffer.IsEmpty ? 0 : partialSince == 0 || consumedAny ? Stopwatch.GetTimestamp() : partialSince;
                 input.AdvanceTo(buffer.Start, buffer.End);
                 unflushed |= WriteFlushed(output, held);
 
@@ -247,6 +286,13 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
 
     [LoggerMessage(EventId = 303, Level = LogLevel.Debug, Message = "Closing connection {ConnectionId}: the server is stopping")]
     private partial void LogClosedForStop(string connectionId);
+
+    [LoggerMessage(EventId = 304, Level = LogLevel.Debug, Message = "Closing connection {ConnectionId}: idle for connections.max.idle.ms ({IdleMs} ms)")]
+    private partial void LogClosedIdle(string connectionId, long idleMs);
+
+    [LoggerMessage(EventId = 305, Level = LogLevel.Warning,
+        Message = "Closing connection {ConnectionId}: a request ({Bytes} bytes so far) did not arrive whole within tributary.partial.request.timeout.ms ({TimeoutMs} ms)")]
+    private partial void LogClosedPartialRequest(string connectionId, long bytes, long timeoutMs);
 
     [LoggerMessage(EventId = 302, Level = LogLevel.Debug, Message = "Connection {ConnectionId} ended")]
     private partial void LogDisconnected(string connectionId);

@@ -117,9 +117,27 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     {
         // The send loop first, so it is waiting on the output before the handler can write to it.
         _sending = SendLoopAsync();
-        var thread = new Thread(ReceiveLoop, ThreadStackBytes) { Name = "tributary-connection", IsBackground = true };
-        _threadId = thread.ManagedThreadId;
-        thread.Start();
+        try
+        {
+            var thread = new Thread(ReceiveLoop, ThreadStackBytes) { Name = "tributary-connection", IsBackground = true };
+            _threadId = thread.ManagedThreadId;
+            thread.Start();
+        }
+        catch
+        {
+            // No thread (out of memory or descriptors): nothing was received, so the connection is closed at once; the
+            // caller (the listener) logs it and goes on accepting.
+            _input.Writer.Complete();
+            _input.Reader.Complete();
+            _output.Writer.Complete();
+            _sendStopped = true;
+            _output.Reader.CancelPendingRead();
+            _threadContext?.Close();
+            _receiving.TrySetResult();
+            ShutdownSocket();
+            _socket.Dispose();
+            throw;
+        }
     }
 
     public override void Abort(ConnectionAbortedException abortReason)
@@ -179,6 +197,16 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         await _sending.ConfigureAwait(false);
         _socket.Dispose();
         _closed.Dispose();
+        Interlocked.Exchange(ref _disposed, null)?.Invoke();
+    }
+
+    private Action? _disposed;
+
+    /// <summary>Runs once the connection is disposed (the listener gives back its per-address slot).</summary>
+    internal Action? Disposed
+    {
+        get => _disposed;
+        set => _disposed = value;
     }
 
     /// <summary>

@@ -30,7 +30,7 @@ public sealed record SocketTransportLimits(int InputBufferBytesMax, int OutputBu
 /// that receives, handles and answers its requests (<see cref="SocketConnection"/>): Kestrel still accepts through it,
 /// limits connections (and so threads), and closes them gracefully.
 /// </summary>
-public sealed partial class SocketListenerFactory(SocketTransportLimits limits, ILoggerFactory loggerFactory) : IConnectionListenerFactory
+public sealed partial class SocketListenerFactory(SocketTransportLimits limits, ILoggerFactory loggerFactory, ConnectionsPerIp? connectionsPerIp = null) : IConnectionListenerFactory
 {
     /// <summary>Pending connections the kernel queues before accept.</summary>
     public const int ListenBacklog = 512;
@@ -61,55 +61,133 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
             throw;
         }
 
-        return ValueTask.FromResult<IConnectionListener>(new Listener(socket, limits, loggerFactory.CreateLogger<SocketConnection>(), _logger));
+        return ValueTask.FromResult<IConnectionListener>(new Listener(socket, limits, loggerFactory.CreateLogger<SocketConnection>(), _logger, Accept, connectionsPerIp ?? ConnectionsPerIp.Unlimited));
     }
 
-    private sealed partial class Listener(Socket socket, SocketTransportLimits limits, ILogger connectionLogger, ILogger logger) : IConnectionListener
+    /// <summary>First wait after an accept that failed for a reason other than the one connection (out of descriptors, memory).</summary>
+    public static readonly TimeSpan AcceptRetryDelayMin = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Longest wait between accepts that keep failing; each failure in a row doubles the wait up to it.</summary>
+    public static readonly TimeSpan AcceptRetryDelayMax = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Takes the next connection off the listening socket. Tests replace it to make accepting fail as running out of
+    /// descriptors does (the failure surfaces as a <see cref="SocketException"/> from accept, or as an
+    /// <see cref="OutOfMemoryException"/> from starting the connection's thread).
+    /// </summary>
+    internal Func<Socket, CancellationToken, ValueTask<Socket>> Accept { get; init; } = static (socket, cancellationToken) => socket.AcceptAsync(cancellationToken);
+
+    private sealed partial class Listener(Socket socket, SocketTransportLimits limits, ILogger connectionLogger, ILogger logger,
+        Func<Socket, CancellationToken, ValueTask<Socket>> accept, ConnectionsPerIp perIp) : IConnectionListener
     {
         private readonly BlockMemoryPool _pool = new(limits.PooledBlocksMax);
         private readonly ILogger _logger = logger;
+        private volatile bool _unbound;
 
         public EndPoint EndPoint { get; } = socket.LocalEndPoint!;
 
+        /// <summary>
+        /// The next connection, or null once unbound. Kestrel's accept loop ends for good at the first exception this
+        /// throws, so it throws none: a failure to accept or to start a connection (out of descriptors or memory) is
+        /// logged, waited out with a growing delay (<see cref="AcceptRetryDelayMin"/> doubling to
+        /// <see cref="AcceptRetryDelayMax"/>, so a listener out of descriptors does not spin on its readable socket),
+        /// and accepting goes on, recovering once descriptors are free again.
+        /// </summary>
         public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
         {
+            var failures = 0;
             while (true)
             {
-                Socket accepted;
+                if (_unbound || cancellationToken.IsCancellationRequested)
+                {
+                    return null;
+                }
+
+                Socket? accepted = null;
+                IPAddress? slot = null;
                 try
                 {
-                    accepted = await socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
+                    accepted = await accept(socket, cancellationToken).ConfigureAwait(false);
+                    if (accepted.RemoteEndPoint is IPEndPoint remote)
+                    {
+                        if (!perIp.TryAcquire(remote.Address))
+                        {
+                            // max.connections.per.ip: closed before it costs a thread or a buffer, as Kafka's acceptor does.
+                            LogRefusedPerIp(remote.Address.ToString(), perIp.LimitFor(remote.Address));
+                            accepted.Dispose();
+                            continue;
+                        }
+
+                        slot = remote.Address;
+                    }
+
+                    accepted.NoDelay = true;
+                    var connection = new SocketConnection(accepted, _pool, limits, connectionLogger);
+                    if (slot is { } address)
+                    {
+                        connection.Disposed = () => perIp.Release(address);
+                    }
+
+                    connection.Start();
+                    return connection;
                 }
-                catch (ObjectDisposedException)
+                catch (ObjectDisposedException) when (_unbound)
                 {
-                    return null; // unbound
+                    return null;
                 }
-                catch (SocketException e) when (e.SocketErrorCode == SocketError.OperationAborted)
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested || _unbound)
+                {
+                    return null;
+                }
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.OperationAborted && _unbound)
                 {
                     return null; // unbound while waiting
                 }
-                catch (SocketException e)
+                catch (SocketException e) when (accepted is null && e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
                 {
                     // A connection that failed between the kernel's accept queue and here; the next one may be fine.
                     LogAcceptFailed(e.SocketErrorCode);
                     continue;
                 }
+                catch (Exception e)
+                {
+                    // Out of descriptors (accept's EMFILE/ENFILE, or the connection's thread or eventfd that could not
+                    // be had), out of memory, or anything else: this connection is lost, the listener is not.
+                    accepted?.Dispose();
+                    if (slot is { } address)
+                    {
+                        perIp.Release(address);
+                    }
 
-                accepted.NoDelay = true;
-                var connection = new SocketConnection(accepted, _pool, limits, connectionLogger);
-                connection.Start();
-                return connection;
+                    failures++;
+                    var delay = RetryDelay(failures);
+                    LogAcceptFailing(e.GetType().Name, e.Message, failures, (long)delay.TotalMilliseconds, e);
+                }
+
+                try
+                {
+                    await Task.Delay(RetryDelay(failures), cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return null;
+                }
             }
         }
 
+        private static TimeSpan RetryDelay(int failures) =>
+            TimeSpan.FromTicks(Math.Min(AcceptRetryDelayMax.Ticks, AcceptRetryDelayMin.Ticks << Math.Min(failures - 1, 20)));
+
         public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
         {
+            _unbound = true;
             socket.Dispose();
             return ValueTask.CompletedTask;
         }
 
         public ValueTask DisposeAsync()
         {
+            _unbound = true;
             socket.Dispose();
             _pool.Dispose();
             return ValueTask.CompletedTask;
@@ -117,5 +195,13 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
 
         [LoggerMessage(EventId = 313, Level = LogLevel.Debug, Message = "Accept failed: {Error}")]
         private partial void LogAcceptFailed(SocketError error);
+
+        [LoggerMessage(EventId = 316, Level = LogLevel.Information,
+            Message = "Refused a connection from {Address}: it holds the configured maximum of {Limit} connections (max.connections.per.ip)")]
+        private partial void LogRefusedPerIp(string address, int limit);
+
+        [LoggerMessage(EventId = 315, Level = LogLevel.Error,
+            Message = "Accepting a connection failed ({Exception}: {Reason}), {Failures} time(s) in a row; accepting again in {DelayMs} ms")]
+        private partial void LogAcceptFailing(string exception, string reason, int failures, long delayMs, Exception error);
     }
 }

@@ -1,0 +1,170 @@
+using System.Net;
+using System.Net.Sockets;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+using Tributary.Server.Client;
+
+namespace Tributary.Server.Tests;
+
+/// <summary>
+/// Connections that hold the broker without using it are closed: one silent for connections.max.idle.ms (event 304),
+/// one that trickles a request byte by byte for longer than tributary.partial.request.timeout.ms (event 305), and one
+/// past max.connections.per.ip from its address (event 316; its overrides give an address its own limit). Clients
+/// that use their connection are served throughout.
+/// </summary>
+public sealed class ConnectionLimitTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task AConnectionSilentForTheIdleTimeIsClosedWhileOneInUseStaysOpen()
+    {
+        using var log = new CapturedLog();
+        using var loggerFactory = log.CreateFactory();
+        var options = new TributaryBrokerOptions { LoggerFactory = loggerFactory };
+        options.Config["connections.max.idle.ms"] = "3000";
+        await using var broker = await TributaryBroker.StartAsync(options);
+        using var idle = await ConnectAsync(broker.Port);
+        await using var busy = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
+
+        // The busy client asks something every 100 ms for longer than the idle time: its connection stays open.
+        var started = DateTime.UtcNow;
+        while (DateTime.UtcNow - started < TimeSpan.FromSeconds(4))
+        {
+            await ApiVersionsAsync(busy);
+            await Task.Delay(100);
+        }
+
+        // The silent one has been closed by now (before, it stayed open forever).
+        Assert.Equal(0, await ReceiveAsync(idle).WaitAsync(Bound));
+        await ApiVersionsAsync(busy);
+        Assert.Contains(log.Entries, e => e.EventId == 304 && e.Message.EndsWith("idle for connections.max.idle.ms (3000 ms)", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ARequestTrickledByteByByteIsClosedAtThePartialRequestTimeoutThoughEachByteIsWithinTheIdleTime()
+    {
+        using var log = new CapturedLog();
+        using var loggerFactory = log.CreateFactory();
+        var options = new TributaryBrokerOptions { LoggerFactory = loggerFactory };
+        options.Config["tributary.partial.request.timeout.ms"] = "1000";
+        options.Config["connections.max.idle.ms"] = "60000";
+        await using var broker = await TributaryBroker.StartAsync(options);
+        using var slow = await ConnectAsync(broker.Port);
+        var frame = KafkaWireClient.Encode(ApiKey.ApiVersions, 3, 1, "t", new ApiVersionsRequest { ClientSoftwareName = "t", ClientSoftwareVersion = "1" });
+
+        // Slowloris: one byte every 200 ms never lets the connection go idle, and never finishes the request.
+        var closed = ReceiveAsync(slow);
+        for (var i = 0; i < frame.Length - 1 && !closed.IsCompleted; i++)
+        {
+            try
+            {
+                await slow.SendAsync(frame.AsMemory(i, 1));
+            }
+            catch (SocketException)
+            {
+                break; // closed under us
+            }
+
+            await Task.WhenAny(closed, Task.Delay(200));
+        }
+
+        Assert.Equal(0, await closed.WaitAsync(Bound));
+        Assert.Contains(log.Entries, e => e.EventId == 305 && e.Message.Contains("did not arrive whole within tributary.partial.request.timeout.ms (1000 ms)", StringComparison.Ordinal));
+        Assert.DoesNotContain(log.Entries, e => e.EventId == 304);
+    }
+
+    [Fact]
+    public async Task ConnectionsPastTheLimitOfTheirAddressAreRefusedOthersAndOverriddenAddressesAreServed()
+    {
+        using var log = new CapturedLog();
+        using var loggerFactory = log.CreateFactory();
+        var options = new TributaryBrokerOptions { LoggerFactory = loggerFactory };
+        options.Config["max.connections.per.ip"] = "2";
+        options.Config["max.connections.per.ip.overrides"] = "127.0.0.3:3";
+        await using var broker = await TributaryBroker.StartAsync(options);
+
+        // 127.0.0.2 holds two connections; its third is closed at once, without an answer.
+        using var first = await ConnectAsync(broker.Port, "127.0.0.2");
+        using var second = await ConnectAsync(broker.Port, "127.0.0.2");
+        await AnsweredAsync(first);
+        await AnsweredAsync(second);
+        using var third = await ConnectAsync(broker.Port, "127.0.0.2");
+        Assert.Equal(0, await ReceiveAsync(third).WaitAsync(Bound));
+        Assert.Contains(log.Entries, e => e.EventId == 316 && e.Message.Contains("127.0.0.2", StringComparison.Ordinal));
+
+        // Another address is not held back by it, and an override gives an address its own limit.
+        var others = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                others.Add(await ConnectAsync(broker.Port, "127.0.0.3"));
+                await AnsweredAsync(others[^1]);
+            }
+
+            // Once one of the two closes, 127.0.0.2 may connect again.
+            first.Dispose();
+            var deadline = DateTime.UtcNow + Bound;
+            while (true)
+            {
+                using var again = await ConnectAsync(broker.Port, "127.0.0.2");
+                if (await TryAnsweredAsync(again))
+                {
+                    break;
+                }
+
+                Assert.True(DateTime.UtcNow < deadline, "127.0.0.2 was never let in again after one of its connections closed");
+                await Task.Delay(50);
+            }
+        }
+        finally
+        {
+            others.ForEach(s => s.Dispose());
+        }
+    }
+
+    private static async Task<Socket> ConnectAsync(int port, string? from = null)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        if (from is not null)
+        {
+            socket.Bind(new IPEndPoint(IPAddress.Parse(from), 0));
+        }
+
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
+        return socket;
+    }
+
+    /// <summary>Bytes the next receive gets: 0 once the broker has closed the connection (a reset counts as closed).</summary>
+    private static async Task<int> ReceiveAsync(Socket socket)
+    {
+        try
+        {
+            return await socket.ReceiveAsync(new byte[64], SocketFlags.None);
+        }
+        catch (SocketException)
+        {
+            return 0;
+        }
+    }
+
+    private static async Task AnsweredAsync(Socket socket) => Assert.True(await TryAnsweredAsync(socket), "no answer to ApiVersions");
+
+    private static async Task<bool> TryAnsweredAsync(Socket socket)
+    {
+        try
+        {
+            await socket.SendAsync(KafkaWireClient.Encode(ApiKey.ApiVersions, 3, 7, "t", new ApiVersionsRequest { ClientSoftwareName = "t", ClientSoftwareVersion = "1" }));
+            return await ReceiveAsync(socket).WaitAsync(Bound) > 0;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static Task<ApiVersionsResponse> ApiVersionsAsync(KafkaWireClient client) =>
+        client.SendAsync<ApiVersionsRequest, ApiVersionsResponse>(ApiKey.ApiVersions, 3, new ApiVersionsRequest { ClientSoftwareName = "t", ClientSoftwareVersion = "1" })
+            .WaitAsync(Bound);
+}
