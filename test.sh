@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of Tributary on a fresh machine: installs what the tests need (kcat, jq and the native
-# compression libraries from Debian, kafkajs from npm), builds, then runs all test projects and the benchmark
+# Runs every test of Tributary on a fresh machine: installs what the tests need (kcat, jq, kafka-python and the
+# native compression libraries from Debian, kafkajs from npm), builds, then runs all test projects and the benchmark
 # report scripts' test.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,6 +12,7 @@ for lib in libsnappy.so.1:libsnappy1v5 liblz4.so.1:liblz4-1 libzstd.so.1:libzstd
 done
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 command -v jq >/dev/null 2>&1 || need+=(jq) # the benchmark report scripts' test
+/usr/bin/python3 -c 'import kafka' >/dev/null 2>&1 || need+=(python3-kafka) # kafka-python interop
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
