@@ -2,7 +2,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Tributary.Broker.Handlers;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
-using Tributary.Protocol.Records;
 
 namespace Tributary.Broker.Tests;
 
@@ -29,8 +28,8 @@ public sealed class NewestVersionsTests : IDisposable
             TimeoutMs = 1000,
             TopicData =
             [
-                new() { TopicId = topic.Id, PartitionData = [new() { Index = 1, Records = Batch("a", "b") }] },
-                new() { TopicId = unknown, PartitionData = [new() { Index = 0, Records = Batch("c") }] },
+                new() { TopicId = topic.Id, PartitionData = [new() { Index = 1, Records = TestBroker.Batch("a", "b") }] },
+                new() { TopicId = unknown, PartitionData = [new() { Index = 0, Records = TestBroker.Batch("c") }] },
             ],
         };
 
@@ -48,7 +47,7 @@ public sealed class NewestVersionsTests : IDisposable
     {
         var topic = _broker.CreateTopic("v12");
         var handler = new ProduceHandler(_broker.Core, NullLogger<ProduceHandler>.Instance);
-        var request = new ProduceRequest { Acks = -1, TimeoutMs = 1000, TopicData = [new() { Name = "v12", PartitionData = [new() { Index = 0, Records = Batch("x") }] }] };
+        var request = new ProduceRequest { Acks = -1, TimeoutMs = 1000, TopicData = [new() { Name = "v12", PartitionData = [new() { Index = 0, Records = TestBroker.Batch("x") }] }] };
 
         var response = await _broker.SendAsync(handler, request, 12);
 
@@ -107,7 +106,7 @@ public sealed class NewestVersionsTests : IDisposable
     {
         var topic = _broker.CreateTopic("listed");
         await _broker.SendAsync(new ProduceHandler(_broker.Core, NullLogger<ProduceHandler>.Instance),
-            new ProduceRequest { Acks = 1, TimeoutMs = 1000, TopicData = [new() { Name = "listed", PartitionData = [new() { Index = 0, Records = Batch("a", "b", "c") }] }] }, 9);
+            new ProduceRequest { Acks = 1, TimeoutMs = 1000, TopicData = [new() { Name = "listed", PartitionData = [new() { Index = 0, Records = TestBroker.Batch("a", "b", "c") }] }] }, 9);
         var handler = new ListOffsetsHandler(_broker.Core);
 
         ListOffsetsRequest Ask(long spec) => new() { ReplicaId = -1, Topics = [new() { Name = "listed", Partitions = [new() { PartitionIndex = 0, Timestamp = spec }] }] };
@@ -148,7 +147,7 @@ public sealed class NewestVersionsTests : IDisposable
     {
         var topic = _broker.CreateTopic("fetched");
         await _broker.SendAsync(new ProduceHandler(_broker.Core, NullLogger<ProduceHandler>.Instance),
-            new ProduceRequest { Acks = 1, TimeoutMs = 1000, TopicData = [new() { Name = "fetched", PartitionData = [new() { Index = 0, Records = Batch("a", "b") }] }] }, 9);
+            new ProduceRequest { Acks = 1, TimeoutMs = 1000, TopicData = [new() { Name = "fetched", PartitionData = [new() { Index = 0, Records = TestBroker.Batch("a", "b") }] }] }, 9);
         var request = new FetchRequest
         {
             ReplicaId = -1,
@@ -164,16 +163,5 @@ public sealed class NewestVersionsTests : IDisposable
         Assert.Equal((short)ErrorCode.None, partition.ErrorCode);
         Assert.Equal(2, partition.HighWatermark);
         Assert.True(partition.Records is { Length: > 0 });
-    }
-
-    private static byte[] Batch(params string[] values)
-    {
-        var builder = new RecordBatchBuilder();
-        foreach (var v in values)
-        {
-            builder.Add(1_000, null, System.Text.Encoding.UTF8.GetBytes(v));
-        }
-
-        return builder.Build();
     }
 }

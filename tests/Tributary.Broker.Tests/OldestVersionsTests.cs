@@ -2,7 +2,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Tributary.Broker.Handlers;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
-using Tributary.Protocol.Records;
 
 namespace Tributary.Broker.Tests;
 
@@ -22,7 +21,7 @@ public sealed class OldestVersionsTests : IDisposable
     {
         _broker.CreateTopic("old");
         await _broker.SendAsync(new ProduceHandler(_broker.Core, NullLogger<ProduceHandler>.Instance),
-            new ProduceRequest { Acks = 1, TimeoutMs = 1000, TopicData = [new() { Name = "old", PartitionData = [new() { Index = 0, Records = Batch(3) }] }] }, 3);
+            new ProduceRequest { Acks = 1, TimeoutMs = 1000, TopicData = [new() { Name = "old", PartitionData = [new() { Index = 0, Records = TestBroker.Batch("a", "b", "c") }] }] }, 3);
         var handler = new ListOffsetsHandler(_broker.Core);
 
         async Task<ListOffsetsResponse.ListOffsetsPartitionResponse> AskAsync(long timestamp, int maxNumOffsets) =>
@@ -97,16 +96,5 @@ public sealed class OldestVersionsTests : IDisposable
         var deleted = await _broker.SendAsync(new DeleteTopicsHandler(_broker.Core), new DeleteTopicsRequest { TopicNames = ["made-v0"], TimeoutMs = 1000 }, 0);
         Assert.Equal((short)ErrorCode.None, deleted.Responses.Single().ErrorCode);
         Assert.Null(_broker.Core.Metadata.Find("made-v0"));
-    }
-
-    private static byte[] Batch(int count)
-    {
-        var builder = new RecordBatchBuilder();
-        for (var i = 0; i < count; i++)
-        {
-            builder.Add(1_000 + i, null, [(byte)i]);
-        }
-
-        return builder.Build();
     }
 }

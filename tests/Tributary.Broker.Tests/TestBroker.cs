@@ -76,5 +76,17 @@ internal sealed class TestBroker : IDisposable
         return T.Read(ref reader, version);
     }
 
+    /// <summary>One record batch holding one record (no key) per value.</summary>
+    public static byte[] Batch(params string[] values)
+    {
+        var builder = new Protocol.Records.RecordBatchBuilder();
+        foreach (var v in values)
+        {
+            builder.Add(1_000, null, System.Text.Encoding.UTF8.GetBytes(v));
+        }
+
+        return builder.Build();
+    }
+
     public void Dispose() => Core.Dispose();
 }
