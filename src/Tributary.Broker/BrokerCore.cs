@@ -91,8 +91,18 @@ public sealed partial class BrokerCore : IDisposable
 
     public LogConfig LogConfigFor(TopicInfo topic) => TopicConfigs.ToLogConfig(topic.Configs, Config);
 
+    /// <summary>
+    /// Creates a topic, or returns the existing one of that name. Throws <see cref="ArgumentException"/> for a name or
+    /// configs the logs could not open with, before anything is stored.
+    /// </summary>
     public (TopicInfo Topic, bool Created) CreateTopic(string name, int partitions, IReadOnlyDictionary<string, string> configs)
     {
+        if (MetadataStore.ValidateTopicName(name) is { } invalidName)
+        {
+            throw new ArgumentException(invalidName, nameof(name));
+        }
+
+        TopicConfigs.ToLogConfig(configs, Config).Validate();
         lock (_topicLock)
         {
             var (topic, created) = Metadata.Create(name, partitions, configs);

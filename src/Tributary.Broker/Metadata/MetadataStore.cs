@@ -164,7 +164,8 @@ public sealed partial class MetadataStore
 
     private static readonly JsonSerializerOptions SnapshotOptions = new() { WriteIndented = true };
 
-    [GeneratedRegex("^[a-zA-Z0-9._-]+$")]
+    // \A and \z: "$" would also match before a final newline, letting "name\n" through.
+    [GeneratedRegex(@"\A[a-zA-Z0-9._-]+\z")]
     private static partial Regex LegalTopicName();
 
     private sealed record Snapshot(string ClusterId, List<TopicRecord> Topics);
