@@ -104,13 +104,21 @@ public sealed class LogManager : IDisposable
     public bool TryGet(string topic, int partition, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PartitionLog? log) =>
         _logs.TryGetValue((topic, partition), out log);
 
-    /// <summary>Closes the log and removes its directory. Returns false when there is no such log.</summary>
+    /// <summary>
+    /// Closes the log and removes its directory. Returns false when there is no such log; a directory of that name is
+    /// removed all the same (left by a log that failed to open).
+    /// </summary>
     public bool Delete(string topic, int partition)
     {
         lock (_createLock)
         {
             if (!_logs.TryRemove((topic, partition), out var log))
             {
+                if (IsValidTopicName(topic) && partition >= 0)
+                {
+                    _device.DeleteDirectory(PartitionDirectory(topic, partition));
+                }
+
                 return false;
             }
 

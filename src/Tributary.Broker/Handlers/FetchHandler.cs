@@ -142,7 +142,9 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             current.Partitions.Add(data);
             if (r.Log is null)
             {
-                data.ErrorCode = (short)(r.Topic is null && byId ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition);
+                data.ErrorCode = (short)(r.Topic is null && byId ? ErrorCode.UnknownTopicId
+                    : r.Topic is not null && broker.IsUnavailable(r.Topic, r.Partition.Partition) ? ErrorCode.KafkaStorageError
+                    : ErrorCode.UnknownTopicOrPartition);
                 continue;
             }
 

@@ -53,7 +53,7 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                 var log = topic is null ? null : broker.FindLog(topic, partitionData.Index);
                 if (topic is null || log is null)
                 {
-                    result.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;
+                    result.ErrorCode = (short)(topic is not null && broker.IsUnavailable(topic, partitionData.Index) ? ErrorCode.KafkaStorageError : ErrorCode.UnknownTopicOrPartition);
                     continue;
                 }
 
