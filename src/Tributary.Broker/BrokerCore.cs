@@ -56,10 +56,10 @@ public sealed partial class BrokerCore : IDisposable
         }
 
         // Partitions of topics the metadata knows but whose directories are missing (a crash between the
-        // metadata write and the first append) are created empty.
+        // metadata write and the first append) are created empty. One that cannot be opened is offline.
         foreach (var topic in Metadata.Topics)
         {
-            OpenPartitions(topic, 0);
+            OpenPartitionsAtStart(topic);
         }
 
         // Last: the coordinator reloads groups and offsets from __consumer_offsets, which needs the logs open.
@@ -263,6 +263,11 @@ public sealed partial class BrokerCore : IDisposable
                 return log;
             }
 
+            if (Logs.IsOffline(current.Name, partition))
+            {
+                return null;
+            }
+
             try
             {
                 return Logs.GetOrCreate(current.Name, partition, LogConfigFor(current));
@@ -301,6 +306,52 @@ public sealed partial class BrokerCore : IDisposable
         catch (Exception e) when (IsStorageFailure(e))
         {
             LogUndoFailed(_logger, e, topic);
+        }
+    }
+
+    /// <summary>
+    /// Opens a stored topic's partitions; a partition that cannot be opened, or a topic whose stored name or configs the
+    /// logs refuse (stored by an older version), is taken offline and logged: KAFKA_STORAGE_ERROR for its clients, and
+    /// never a reason for the broker not to start.
+    /// </summary>
+    private void OpenPartitionsAtStart(TopicInfo topic)
+    {
+        LogConfig config;
+        try
+        {
+            if (MetadataStore.ValidateTopicName(topic.Name) is { } invalidName)
+            {
+                throw new InvalidDataException(invalidName);
+            }
+
+            config = LogConfigFor(topic);
+            config.Validate();
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or FormatException or OverflowException)
+        {
+            for (var p = 0; p < topic.PartitionCount; p++)
+            {
+                Logs.TakeOffline(topic.Name, p, e);
+            }
+
+            return;
+        }
+
+        for (var p = 0; p < topic.PartitionCount; p++)
+        {
+            if (Logs.IsOffline(topic.Name, p))
+            {
+                continue;
+            }
+
+            try
+            {
+                Logs.GetOrCreate(topic.Name, p, config);
+            }
+            catch (Exception e) when (IsStorageFailure(e) || e is InvalidDataException or ArgumentException)
+            {
+                Logs.TakeOffline(topic.Name, p, e);
+            }
         }
     }
 

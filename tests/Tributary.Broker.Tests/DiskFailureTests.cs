@@ -69,6 +69,71 @@ public sealed class DiskFailureTests : IDisposable
         return Assert.Single(Assert.Single(response.Responses).PartitionResponses).ErrorCode;
     }
 
+    private async Task<MetadataResponse> MetadataAsync() =>
+        await _broker.SendAsync(new MetadataHandler(_broker.Core), new MetadataRequest { Topics = null }, 12);
+
+    private async Task<short> FetchAsync(string topic, int partition)
+    {
+        var request = new FetchRequest { MaxWaitMs = 0, MinBytes = 0, MaxBytes = 1 << 20, SessionEpoch = -1 };
+        request.Topics.Add(new FetchRequest.FetchTopic { Topic = topic, Partitions = [new FetchRequest.FetchPartition { Partition = partition, PartitionMaxBytes = 1 << 20 }] });
+        var response = await _broker.SendAsync(new FetchHandler(_broker.Core), request, 12);
+        return Assert.Single(Assert.Single(response.Responses).Partitions).ErrorCode;
+    }
+
+    [Fact]
+    public async Task Stored_topics_the_logs_refuse_are_offline_and_the_broker_still_starts()
+    {
+        _broker.CreateTopic("good", 1);
+        _broker.Dispose();
+
+        // What an older version could store: a name ending in a newline, a segment.bytes the log refuses.
+        var store = new MetadataStore(_directory, _device);
+        store.Create("rel-x\n", 1, new Dictionary<string, string>());
+        store.Create("tiny", 2, new Dictionary<string, string> { ["segment.bytes"] = "20" });
+        _broker = TestBroker.OnDevice(_directory, _device);
+
+        var topics = (await MetadataAsync()).Topics.ToDictionary(t => t.Name!);
+        Assert.Equal((short)ErrorCode.None, Assert.Single(topics["good"].Partitions).ErrorCode);
+        Assert.All(topics["tiny"].Partitions.Concat(topics["rel-x\n"].Partitions), p =>
+        {
+            Assert.Equal((short)ErrorCode.KafkaStorageError, p.ErrorCode);
+            Assert.Equal([_broker.Core.NodeId], p.OfflineReplicas);
+        });
+        Assert.Equal((short)ErrorCode.KafkaStorageError, await ProduceAsync("tiny", 1));
+        Assert.Equal((short)ErrorCode.KafkaStorageError, await FetchAsync("tiny", 1));
+        Assert.Equal((short)ErrorCode.None, await ProduceAsync("good", 0));
+
+        // Deleting the broken topics clears them for good.
+        Assert.Equal((short)ErrorCode.None, (await DeleteAsync("tiny")).ErrorCode);
+        Assert.Equal((short)ErrorCode.None, (await DeleteAsync("rel-x\n")).ErrorCode);
+        Restart();
+        Assert.Equal(["good"], (await MetadataAsync()).Topics.Select(t => t.Name));
+    }
+
+    [Fact]
+    public async Task Partitions_that_cannot_be_opened_at_start_are_offline_until_a_restart_opens_them()
+    {
+        _broker.CreateTopic("wide", 10);
+        _broker.Dispose();
+
+        // Three files per partition: five partitions open, the other five run out of descriptors.
+        _device.OpenFilesMax = 15;
+        _broker = TestBroker.OnDevice(_directory, _device);
+
+        var partitions = Assert.Single((await MetadataAsync()).Topics).Partitions;
+        Assert.Equal(5, partitions.Count(p => p.ErrorCode == (short)ErrorCode.KafkaStorageError));
+        var offline = partitions.First(p => p.ErrorCode != 0).PartitionIndex;
+        var online = partitions.First(p => p.ErrorCode == 0).PartitionIndex;
+        Assert.Equal((short)ErrorCode.KafkaStorageError, await ProduceAsync("wide", offline));
+        Assert.Equal((short)ErrorCode.KafkaStorageError, await FetchAsync("wide", offline));
+        Assert.Equal((short)ErrorCode.None, await ProduceAsync("wide", online));
+
+        _device.OpenFilesMax = int.MaxValue;
+        Restart();
+        Assert.All(Assert.Single((await MetadataAsync()).Topics).Partitions, p => Assert.Equal((short)ErrorCode.None, p.ErrorCode));
+        Assert.Equal((short)ErrorCode.None, await ProduceAsync("wide", offline));
+    }
+
     [Fact]
     public async Task Delete_topics_on_a_full_disk_leaves_the_topic_whole_and_a_retry_deletes_it()
     {
