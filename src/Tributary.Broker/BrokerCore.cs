@@ -36,7 +36,7 @@ public sealed partial class BrokerCore : IDisposable
         else
         {
             var dir = Path.GetFullPath(config.LogDir);
-            Directory.CreateDirectory(dir);
+            PrivateFiles.CreateDirectory(dir);
             _directoryLock = DataDirectoryLock.Acquire(dir);
             try
             {
