@@ -134,6 +134,28 @@ public sealed class DiskFailureTests : IDisposable
         Assert.Equal((short)ErrorCode.None, await ProduceAsync("wide", offline));
     }
 
+    [Theory]
+    [InlineData("{ \"ClusterId\": \"abc\", \"Topics\": [")]
+    [InlineData("{ \"ClusterId\": \"abc\", \"Topics\": [{ \"Name\": null, \"Id\": \"11111111-1111-1111-1111-111111111111\", \"PartitionCount\": 1, \"Configs\": {} }] }")]
+    public void An_unreadable_metadata_snapshot_stops_the_start_with_a_message_naming_it(string content)
+    {
+        _broker.Dispose();
+        var path = Path.Combine(_directory, MetadataStore.FileName);
+        _device.DeleteFile(path);
+        using (var file = _device.OpenFile(path))
+        {
+            file.Append(System.Text.Encoding.UTF8.GetBytes(content));
+        }
+
+        // InvalidDataException, which the CLI reports as one "Not started" line, rather than whatever the parser threw.
+        var refused = Assert.Throws<InvalidDataException>(() => TestBroker.OnDevice(_directory, _device));
+        Assert.Contains(MetadataStore.FileName, refused.Message, StringComparison.Ordinal);
+
+        // The directory lock was released: with the snapshot gone the broker starts afresh.
+        _device.DeleteFile(path);
+        _broker = TestBroker.OnDevice(_directory, _device);
+    }
+
     [Fact]
     public async Task Delete_topics_on_a_full_disk_leaves_the_topic_whole_and_a_retry_deletes_it()
     {

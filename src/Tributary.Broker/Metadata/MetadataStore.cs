@@ -32,8 +32,7 @@ public sealed partial class MetadataStore
             _path = Path.Combine(directory, FileName);
             if (_device.FileExists(_path))
             {
-                var snapshot = JsonSerializer.Deserialize<Snapshot>(ReadAll(_path))
-                    ?? throw new InvalidDataException($"{_path} is empty");
+                var snapshot = ReadSnapshot(_path);
                 ClusterId = snapshot.ClusterId;
                 foreach (var t in snapshot.Topics)
                 {
@@ -180,6 +179,27 @@ public sealed partial class MetadataStore
 
             throw;
         }
+    }
+
+    /// <summary>The stored snapshot; <see cref="InvalidDataException"/> naming the file when it is not one.</summary>
+    private Snapshot ReadSnapshot(string path)
+    {
+        Snapshot? snapshot;
+        try
+        {
+            snapshot = JsonSerializer.Deserialize<Snapshot>(ReadAll(path));
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path} is not a metadata snapshot: {e.Message}", e);
+        }
+
+        if (snapshot?.ClusterId is null || snapshot.Topics is null || snapshot.Topics.Any(t => t?.Name is null || t.PartitionCount < 0 || t.Configs is null))
+        {
+            throw new InvalidDataException($"{path} is not a metadata snapshot: a cluster id, topics, or a topic's name, partition count or configs is missing");
+        }
+
+        return snapshot;
     }
 
     private byte[] ReadAll(string path)
