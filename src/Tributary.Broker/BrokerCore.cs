@@ -17,11 +17,16 @@ public sealed partial class BrokerCore : IDisposable
 {
     private readonly Lock _topicLock = new();
 
-    public BrokerCore(BrokerConfig config, TimeProvider? time = null, ILoggerFactory? loggerFactory = null)
+    /// <param name="device">
+    /// The files of an on-disk broker (metadata and logs); the real file system by default. Tests pass one that fails
+    /// on demand.
+    /// </param>
+    public BrokerCore(BrokerConfig config, TimeProvider? time = null, ILoggerFactory? loggerFactory = null, ILogDevice? device = null)
     {
         Config = config;
         Time = time ?? TimeProvider.System;
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = LoggerFactory.CreateLogger<BrokerCore>();
         var defaultLogConfig = TopicConfigs.ToLogConfig(new Dictionary<string, string>(), config);
         if (config.InMemoryStorage)
         {
@@ -31,16 +36,17 @@ public sealed partial class BrokerCore : IDisposable
         else
         {
             var dir = Path.GetFullPath(config.LogDir);
-            Directory.CreateDirectory(dir);
+            PrivateFiles.CreateDirectory(dir);
             _directoryLock = DataDirectoryLock.Acquire(dir);
             try
             {
-                Metadata = new MetadataStore(dir);
                 var dropAfterRead = config.LogCacheDropAfterRead ?? HostMemory.ReportsFreedMemory();
                 var reason = config.LogCacheDropAfterRead is not null ? "set"
                     : dropAfterRead ? "auto: the host takes back freed memory" : "auto: the host keeps no freed memory";
-                LogCacheDrop(LoggerFactory.CreateLogger<BrokerCore>(), dropAfterRead ? "on" : "off", reason);
-                Logs = new LogManager(new FileLogDevice(config.LogCacheDropBehindBytes, dropAfterRead), dir, defaultLogConfig, Time, LoggerFactory);
+                LogCacheDrop(_logger, dropAfterRead ? "on" : "off", reason);
+                device ??= new FileLogDevice(config.LogCacheDropBehindBytes, dropAfterRead);
+                Metadata = new MetadataStore(dir, device);
+                Logs = new LogManager(device, dir, defaultLogConfig, Time, LoggerFactory);
             }
             catch
             {
@@ -50,10 +56,10 @@ public sealed partial class BrokerCore : IDisposable
         }
 
         // Partitions of topics the metadata knows but whose directories are missing (a crash between the
-        // metadata write and the first append) are created empty.
+        // metadata write and the first append) are created empty. One that cannot be opened is offline.
         foreach (var topic in Metadata.Topics)
         {
-            OpenPartitions(topic, 0);
+            OpenPartitionsAtStart(topic);
         }
 
         // Last: the coordinator reloads groups and offsets from __consumer_offsets, which needs the logs open.
@@ -65,6 +71,8 @@ public sealed partial class BrokerCore : IDisposable
 
     /// <summary>Held while the data directory is open (null in memory): a second broker on it fails at start.</summary>
     private readonly DataDirectoryLock? _directoryLock;
+
+    private readonly ILogger _logger;
 
     public BrokerConfig Config { get; }
 
@@ -91,20 +99,46 @@ public sealed partial class BrokerCore : IDisposable
 
     public LogConfig LogConfigFor(TopicInfo topic) => TopicConfigs.ToLogConfig(topic.Configs, Config);
 
+    /// <summary>
+    /// Creates a topic, or returns the existing one of that name. Throws <see cref="ArgumentException"/> for a name or
+    /// configs the logs could not open with, before anything is stored.
+    /// </summary>
     public (TopicInfo Topic, bool Created) CreateTopic(string name, int partitions, IReadOnlyDictionary<string, string> configs)
     {
+        if (MetadataStore.ValidateTopicName(name) is { } invalidName)
+        {
+            throw new ArgumentException(invalidName, nameof(name));
+        }
+
+        TopicConfigs.ToLogConfig(configs, Config).Validate();
         lock (_topicLock)
         {
+            // Stored first (a refused write throws and changes nothing), then the logs; if one of them cannot be
+            // opened (disk full, out of descriptors) the others are removed and so is the topic: all or nothing.
             var (topic, created) = Metadata.Create(name, partitions, configs);
             if (created)
             {
-                OpenPartitions(topic, 0);
+                try
+                {
+                    OpenPartitions(topic, 0);
+                }
+                catch (Exception e) when (IsStorageFailure(e))
+                {
+                    LogCreateFailed(_logger, e, name, partitions);
+                    RemovePartitions(topic.Name, 0, topic.PartitionCount);
+                    Undo(() => Metadata.Delete(topic.Name), topic.Name);
+                    throw;
+                }
             }
 
             return (topic, created);
         }
     }
 
+    /// <summary>
+    /// Removes the topic from the metadata (durably, or not at all: a refused write throws and the topic stays), then
+    /// its logs. Returns false when there is no such topic.
+    /// </summary>
     public bool DeleteTopic(string name)
     {
         lock (_topicLock)
@@ -115,24 +149,38 @@ public sealed partial class BrokerCore : IDisposable
                 return false;
             }
 
-            for (var p = 0; p < topic.PartitionCount; p++)
-            {
-                Logs.Delete(topic.Name, p);
-            }
-
+            RemovePartitions(topic.Name, 0, topic.PartitionCount);
             return true;
         }
     }
 
+    /// <summary>Adds partitions, all or none, as <see cref="CreateTopic"/> creates them.</summary>
     public TopicInfo AddPartitions(TopicInfo topic, int newCount)
     {
         lock (_topicLock)
         {
             var updated = Metadata.Update(topic with { PartitionCount = newCount });
-            OpenPartitions(updated, topic.PartitionCount);
+            try
+            {
+                OpenPartitions(updated, topic.PartitionCount);
+            }
+            catch (Exception e) when (IsStorageFailure(e))
+            {
+                LogCreateFailed(_logger, e, topic.Name, newCount);
+                RemovePartitions(topic.Name, topic.PartitionCount, newCount);
+                Undo(() => Metadata.Update(topic), topic.Name);
+                throw;
+            }
+
             return updated;
         }
     }
+
+    /// <summary>
+    /// A failure of the disk or the file system (full, failing, out of descriptors, no permission) rather than of the
+    /// request: answered with KAFKA_STORAGE_ERROR, and nothing it was changing became visible.
+    /// </summary>
+    public static bool IsStorageFailure(Exception e) => e is IOException or UnauthorizedAccessException;
 
     public TopicInfo UpdateTopicConfigs(TopicInfo topic, IReadOnlyDictionary<string, string> configs)
     {
@@ -181,8 +229,131 @@ public sealed partial class BrokerCore : IDisposable
         return (FindLog(topic, 0) ?? throw new IOException($"{name}-0 has no log"), created);
     }
 
-    public PartitionLog? FindLog(TopicInfo topic, int partition) =>
-        partition >= 0 && partition < topic.PartitionCount && Logs.TryGet(topic.Name, partition, out var log) ? log : null;
+    /// <summary>
+    /// The log of a partition of <paramref name="topic"/>; null when there is no such partition or its log cannot be
+    /// opened (see <see cref="IsUnavailable"/>). A partition of an existing topic whose log is missing (its creation
+    /// failed and could not be undone) is opened here, so it works again once the disk does.
+    /// </summary>
+    public PartitionLog? FindLog(TopicInfo topic, int partition)
+    {
+        if (partition < 0 || partition >= topic.PartitionCount)
+        {
+            return null;
+        }
+
+        return Logs.TryGet(topic.Name, partition, out var log) ? log : OpenMissing(topic.Id, partition);
+    }
+
+    /// <summary>True when the partition exists in the metadata but has no log that can be used: KAFKA_STORAGE_ERROR.</summary>
+    public bool IsUnavailable(TopicInfo topic, int partition) =>
+        partition >= 0 && partition < topic.PartitionCount && FindLog(topic, partition) is null;
+
+    private PartitionLog? OpenMissing(Guid topicId, int partition)
+    {
+        lock (_topicLock)
+        {
+            // Under the lock and by id, so a deleted (or deleted and recreated) topic's log is not brought back.
+            if (Metadata.Find(topicId) is not { } current || partition >= current.PartitionCount)
+            {
+                return null;
+            }
+
+            if (Logs.TryGet(current.Name, partition, out var log))
+            {
+                return log;
+            }
+
+            if (Logs.IsOffline(current.Name, partition))
+            {
+                return null;
+            }
+
+            try
+            {
+                return Logs.GetOrCreate(current.Name, partition, LogConfigFor(current));
+            }
+            catch (Exception e) when (IsStorageFailure(e) || e is ArgumentException)
+            {
+                LogPartitionUnavailable(_logger, e, current.Name, partition);
+                return null;
+            }
+        }
+    }
+
+    /// <summary>Closes and deletes the logs of partitions [from, to); a failure is logged (the files stay) and the rest go on.</summary>
+    private void RemovePartitions(string topic, int from, int to)
+    {
+        for (var p = from; p < to; p++)
+        {
+            try
+            {
+                Logs.Delete(topic, p);
+            }
+            catch (Exception e) when (IsStorageFailure(e))
+            {
+                LogPartitionDeleteFailed(_logger, e, topic, p);
+            }
+        }
+    }
+
+    /// <summary>Undoes a metadata change; if the disk refuses that too, the partitions without logs are opened on use.</summary>
+    private void Undo(Action undo, string topic)
+    {
+        try
+        {
+            undo();
+        }
+        catch (Exception e) when (IsStorageFailure(e))
+        {
+            LogUndoFailed(_logger, e, topic);
+        }
+    }
+
+    /// <summary>
+    /// Opens a stored topic's partitions; a partition that cannot be opened, or a topic whose stored name or configs the
+    /// logs refuse (stored by an older version), is taken offline and logged: KAFKA_STORAGE_ERROR for its clients, and
+    /// never a reason for the broker not to start.
+    /// </summary>
+    private void OpenPartitionsAtStart(TopicInfo topic)
+    {
+        LogConfig config;
+        try
+        {
+            if (MetadataStore.ValidateTopicName(topic.Name) is { } invalidName)
+            {
+                throw new InvalidDataException(invalidName);
+            }
+
+            config = LogConfigFor(topic);
+            config.Validate();
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or FormatException or OverflowException)
+        {
+            for (var p = 0; p < topic.PartitionCount; p++)
+            {
+                Logs.TakeOffline(topic.Name, p, e);
+            }
+
+            return;
+        }
+
+        for (var p = 0; p < topic.PartitionCount; p++)
+        {
+            if (Logs.IsOffline(topic.Name, p))
+            {
+                continue;
+            }
+
+            try
+            {
+                Logs.GetOrCreate(topic.Name, p, config);
+            }
+            catch (Exception e) when (IsStorageFailure(e) || e is InvalidDataException or ArgumentException)
+            {
+                Logs.TakeOffline(topic.Name, p, e);
+            }
+        }
+    }
 
     private void OpenPartitions(TopicInfo topic, int from)
     {
@@ -210,4 +381,16 @@ public sealed partial class BrokerCore : IDisposable
 
     [LoggerMessage(EventId = 120, Level = LogLevel.Information, Message = "Page-cache drop after read: {State} ({Reason})")]
     private static partial void LogCacheDrop(ILogger logger, string state, string reason);
+
+    [LoggerMessage(EventId = 121, Level = LogLevel.Error, Message = "Could not open the logs of {Topic} ({Partitions} partitions); the change is undone")]
+    private static partial void LogCreateFailed(ILogger logger, Exception exception, string topic, int partitions);
+
+    [LoggerMessage(EventId = 122, Level = LogLevel.Error, Message = "Could not undo the metadata change of {Topic}; its partitions without a log are opened on use")]
+    private static partial void LogUndoFailed(ILogger logger, Exception exception, string topic);
+
+    [LoggerMessage(EventId = 123, Level = LogLevel.Error, Message = "Could not delete the log of {Topic}-{Partition}; its files stay")]
+    private static partial void LogPartitionDeleteFailed(ILogger logger, Exception exception, string topic, int partition);
+
+    [LoggerMessage(EventId = 124, Level = LogLevel.Warning, Message = "{Topic}-{Partition} has no log and cannot be opened")]
+    private static partial void LogPartitionUnavailable(ILogger logger, Exception exception, string topic, int partition);
 }

@@ -128,9 +128,10 @@ public static class TributaryCommand
         {
             started = await TributaryBroker.StartAsync(config, loggerFactory).ConfigureAwait(false);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or InvalidDataException)
         {
-            // A data directory another broker holds, a port already taken, an unwritable disk: say which, no stack trace.
+            // A data directory another broker holds, a port already taken, an unwritable disk, an unreadable metadata
+            // snapshot: say which, no stack trace.
             var reason = e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException
                 ? $"cannot listen on {config.ListenerHost}:{config.ListenerPort}: the address is already in use"
                 : e.Message;

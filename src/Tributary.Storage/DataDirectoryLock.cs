@@ -19,7 +19,7 @@ public sealed class DataDirectoryLock : IDisposable
         var path = Path.Combine(directory, FileName);
         try
         {
-            return new DataDirectoryLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
+            return new DataDirectoryLock(new FileStream(path, Devices.PrivateFiles.StreamOptions(FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None)));
         }
         catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
         {

@@ -8,6 +8,12 @@ public sealed record LogConfig
 {
     public static LogConfig Default { get; } = new();
 
+    /// <summary>
+    /// Smallest <c>segment.bytes</c>: a segment must hold at least one batch header. The broker's config definitions
+    /// (<c>segment.bytes</c>, <c>log.segment.bytes</c>) take their minimum from here, so a value they accept opens.
+    /// </summary>
+    public const int SegmentBytesMin = 64;
+
     /// <summary><c>segment.bytes</c>: roll to a new segment before the active one would grow past this.</summary>
     public int SegmentBytes { get; init; } = 1024 * 1024 * 1024;
 
@@ -36,9 +42,9 @@ public sealed record LogConfig
     public void Validate()
     {
         // A segment must hold at least one batch header; index positions are int32, so segments stay below 2 GiB.
-        if (SegmentBytes < 64)
+        if (SegmentBytes < SegmentBytesMin)
         {
-            throw new ArgumentException($"segment.bytes {SegmentBytes} must be at least 64");
+            throw new ArgumentException($"segment.bytes {SegmentBytes} must be at least {SegmentBytesMin}");
         }
 
         if (SegmentMs < 1)

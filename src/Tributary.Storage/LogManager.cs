@@ -23,6 +23,9 @@ public sealed class LogManager : IDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<(string Topic, int Partition), PartitionLog> _logs = new();
+
+    // Partitions whose stored state could not be opened at start (or by the broker's own checks), with the reason.
+    private readonly ConcurrentDictionary<(string Topic, int Partition), string> _offline = new();
     private readonly Lock _createLock = new();
     private bool _disposed;
 
@@ -77,6 +80,11 @@ public sealed class LogManager : IDisposable
     {
         ValidateTopicPartition(topic, partition);
         config.Validate();
+        if (_offline.TryGetValue((topic, partition), out var reason))
+        {
+            throw new IOException($"partition {topic}-{partition} is offline: {reason}");
+        }
+
         if (_logs.TryGetValue((topic, partition), out var existing))
         {
             existing.UpdateConfig(config);
@@ -104,13 +112,43 @@ public sealed class LogManager : IDisposable
     public bool TryGet(string topic, int partition, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PartitionLog? log) =>
         _logs.TryGetValue((topic, partition), out log);
 
-    /// <summary>Closes the log and removes its directory. Returns false when there is no such log.</summary>
+    /// <summary>
+    /// True when the partition was taken offline (<see cref="TakeOffline"/>, or its directory failed to load): it has no
+    /// log, and <see cref="GetOrCreate"/> refuses it, until a restart or <see cref="Delete"/>.
+    /// </summary>
+    public bool IsOffline(string topic, int partition) => _offline.ContainsKey((topic, partition));
+
+    /// <summary>Closes the partition's log if it has one (its files stay) and marks it offline; logs why.</summary>
+    public void TakeOffline(string topic, int partition, Exception reason)
+    {
+        lock (_createLock)
+        {
+            if (_logs.TryRemove((topic, partition), out var log))
+            {
+                log.Dispose();
+            }
+
+            _offline[(topic, partition)] = reason.Message;
+            StorageLog.PartitionOffline(_logger, reason, topic, partition, reason.Message);
+        }
+    }
+
+    /// <summary>
+    /// Closes the log and removes its directory. Returns false when there is no such log; a directory of that name is
+    /// removed all the same (left by a log that failed to open), and an offline partition is forgotten.
+    /// </summary>
     public bool Delete(string topic, int partition)
     {
         lock (_createLock)
         {
+            _offline.TryRemove((topic, partition), out _);
             if (!_logs.TryRemove((topic, partition), out var log))
             {
+                if (IsValidTopicName(topic) && partition >= 0)
+                {
+                    _device.DeleteDirectory(PartitionDirectory(topic, partition));
+                }
+
                 return false;
             }
 
@@ -234,8 +272,18 @@ public sealed class LogManager : IDisposable
                 continue;
             }
 
-            _logs[(topic, partition)] = PartitionLog.Open(
-                _device, Path.Combine(DataDirectory, name), topic, partition, DefaultConfig, _time, LoadedAfterCleanShutdown, PartitionLogger());
+            // A partition that cannot be opened (damaged beyond recovery, unreadable, out of descriptors) is offline,
+            // not a reason for the whole broker not to start.
+            try
+            {
+                _logs[(topic, partition)] = PartitionLog.Open(
+                    _device, Path.Combine(DataDirectory, name), topic, partition, DefaultConfig, _time, LoadedAfterCleanShutdown, PartitionLogger());
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
+            {
+                _offline[(topic, partition)] = e.Message;
+                StorageLog.PartitionOffline(_logger, e, topic, partition, e.Message);
+            }
         }
 
         // From here on a crash must be detected at the next start. (Without an fsync of the directory a power loss

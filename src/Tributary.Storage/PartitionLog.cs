@@ -55,7 +55,8 @@ public sealed class PartitionLog : IDisposable
 
     /// <summary>
     /// Raised after each append, once its records are readable (after the high watermark moves), outside the append
-    /// lock. The broker uses it to wake fetches parked for new data; handlers must be quick and must not throw.
+    /// lock, and once more when the log is deleted. The broker uses it to wake fetches parked for new data (or on a
+    /// deleted topic); handlers must be quick and must not throw.
     /// </summary>
     public event Action<PartitionLog>? Appended;
 
@@ -570,10 +571,18 @@ public sealed class PartitionLog : IDisposable
         }
     }
 
+    /// <summary>Closes the files and removes the directory; then wakes the <see cref="Appended"/> listeners, who find the log gone.</summary>
     internal void DeleteFiles()
     {
         Dispose();
-        _device.DeleteDirectory(Directory);
+        try
+        {
+            _device.DeleteDirectory(Directory);
+        }
+        finally
+        {
+            RaiseAppended();
+        }
     }
 
     private static long NewestTimeMs(LogSegment segment) =>

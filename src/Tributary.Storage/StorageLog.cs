@@ -40,4 +40,8 @@ internal static partial class StorageLog
     [LoggerMessage(EventId = 3009, Level = LogLevel.Error,
         Message = "Partition {Topic}-{Partition}: could not be flushed at close; its files are closed, no clean-shutdown marker is written, and the next start recovers")]
     public static partial void CloseFailed(ILogger logger, Exception exception, string topic, int partition);
+
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Error,
+        Message = "Partition {Topic}-{Partition} is offline: its stored state could not be opened ({Reason}); it answers KAFKA_STORAGE_ERROR until a restart opens it or the topic is deleted")]
+    public static partial void PartitionOffline(ILogger logger, Exception exception, string topic, int partition, string reason);
 }

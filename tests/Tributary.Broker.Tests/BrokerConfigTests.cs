@@ -30,6 +30,7 @@ public sealed class BrokerConfigTests
     [InlineData("message.max.bytes", "99999999999")]
     [InlineData("group.initial.rebalance.delay.ms", "-1")]
     [InlineData("group.initial.rebalance.delay.ms", "86400000")]
+    [InlineData("log.segment.bytes", "20")]
     public void A_bad_value_is_an_error_naming_the_key(string key, string value)
     {
         var (config, errors) = Parse((key, value));

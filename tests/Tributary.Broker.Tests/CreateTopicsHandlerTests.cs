@@ -143,6 +143,7 @@ public sealed class CreateTopicsHandlerTests : IDisposable
     [InlineData("retention.ms", "soon", "retention.ms")]
     [InlineData("cleanup.policy", "delete,forever", "forever")]
     [InlineData("segment.bytes", null, "segment.bytes")]
+    [InlineData("segment.bytes", "20", "segment.bytes")]
     public async Task Bad_configs_are_invalid_config_with_a_message_naming_them(string key, string? value, string named)
     {
         var result = await CreateOneAsync(Topic("t", 1, -1, (key, value)));
@@ -150,6 +151,17 @@ public sealed class CreateTopicsHandlerTests : IDisposable
         Assert.Equal((short)ErrorCode.InvalidConfig, result.ErrorCode);
         Assert.Contains(named, result.ErrorMessage);
         Assert.Null(_broker.Core.Metadata.Find("t"));
+    }
+
+    [Fact]
+    public async Task The_smallest_segment_bytes_the_config_accepts_is_one_the_log_opens_with()
+    {
+        var smallest = TopicConfigs.Definitions[TopicConfigs.SegmentBytes].Min.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var result = await CreateOneAsync(Topic("small", 1, -1, (TopicConfigs.SegmentBytes, smallest)));
+
+        Assert.Equal((short)ErrorCode.None, result.ErrorCode);
+        Assert.Equal(smallest, _broker.Core.FindLog(_broker.Topic("small"), 0)!.Config.SegmentBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
     [Fact]
@@ -168,6 +180,7 @@ public sealed class CreateTopicsHandlerTests : IDisposable
     [InlineData("..")]
     [InlineData("has space")]
     [InlineData("a/b")]
+    [InlineData("rel-x\n")]
     public async Task Illegal_names_are_invalid_topic_exception(string name)
     {
         var result = await CreateOneAsync(Topic(name, 1));

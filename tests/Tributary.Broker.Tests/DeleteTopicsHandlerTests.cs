@@ -115,4 +115,32 @@ public sealed class DeleteTopicsHandlerTests : IDisposable
 
         Assert.Equal([("a", (short)ErrorCode.NotController), ("b", (short)ErrorCode.NotController)], response.Responses.Select(r => (r.Name, r.ErrorCode)));
     }
+
+    // A long wait shows the deletion wakes the fetch; a short one that the fetch's read after any wake finds the topic gone.
+    [Theory]
+    [InlineData(12, 30_000)]
+    [InlineData(13, 30_000)]
+    [InlineData(12, 200)]
+    [InlineData(13, 200)]
+    public async Task A_fetch_waiting_on_a_deleted_topic_wakes_and_answers_that_the_topic_is_unknown(short version, int maxWaitMs)
+    {
+        var topic = _broker.CreateTopic("orders", 2);
+        var request = new FetchRequest { MaxWaitMs = maxWaitMs, MinBytes = 1, MaxBytes = 1 << 20, SessionEpoch = -1 };
+        request.Topics.Add(new FetchRequest.FetchTopic
+        {
+            Topic = "orders",
+            TopicId = topic.Id,
+            Partitions = [new FetchRequest.FetchPartition { Partition = 0, PartitionMaxBytes = 1 << 20 }, new FetchRequest.FetchPartition { Partition = 1, PartitionMaxBytes = 1 << 20 }],
+        });
+        var waiting = _broker.SendAsync(new FetchHandler(_broker.Core), request, version);
+        Assert.False(waiting.IsCompleted); // parked: nothing to read yet
+
+        Assert.True(_broker.Core.DeleteTopic("orders"));
+
+        // Answered (long before a 30 s wait) with an error a consumer understands rather than UNKNOWN_SERVER_ERROR.
+        var response = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        var expected = version >= 13 ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition;
+        Assert.Equal((short)ErrorCode.None, response.ErrorCode);
+        Assert.All(Assert.Single(response.Responses).Partitions, p => Assert.Equal((short)expected, p.ErrorCode));
+    }
 }

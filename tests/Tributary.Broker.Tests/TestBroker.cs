@@ -20,10 +20,17 @@ internal sealed class TestBroker : IDisposable
     {
     }
 
-    private TestBroker(BrokerConfig config) => Core = new BrokerCore(config);
+    private TestBroker(BrokerConfig config, Storage.Devices.ILogDevice? device = null) => Core = new BrokerCore(config, device: device);
 
     /// <summary>A broker whose data directory is <paramref name="directory"/> on disk, with the real file device.</summary>
     public static TestBroker OnDisk(string directory, params string[] settings) => new(Parse(settings.Prepend($"log.dirs={directory}")));
+
+    /// <summary>
+    /// An on-disk broker whose metadata and logs live on <paramref name="device"/> (its directory lock in the real
+    /// <paramref name="directory"/>), for tests that make the disk fail.
+    /// </summary>
+    public static TestBroker OnDevice(string directory, Storage.Devices.ILogDevice device, params string[] settings) =>
+        new(Parse(settings.Prepend($"log.dirs={directory}")), device);
 
     public BrokerCore Core { get; }
 

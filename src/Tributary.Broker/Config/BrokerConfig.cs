@@ -1,4 +1,5 @@
 using System.Globalization;
+using Tributary.Storage;
 
 namespace Tributary.Broker.Config;
 
@@ -35,7 +36,7 @@ public sealed record BrokerConfig
         new ConfigDefinition("log.retention.hours", ConfigType.Int, "168", Min: -1),
         new ConfigDefinition("log.retention.bytes", ConfigType.Long, "-1", Min: -1),
         new ConfigDefinition("log.retention.check.interval.ms", ConfigType.Long, "300000", Min: 1),
-        new ConfigDefinition("log.segment.bytes", ConfigType.Int, "1073741824", Min: 14),
+        new ConfigDefinition("log.segment.bytes", ConfigType.Int, "1073741824", Min: LogConfig.SegmentBytesMin),
         new ConfigDefinition("log.roll.ms", ConfigType.Long, null, Min: 1),
         new ConfigDefinition("log.roll.hours", ConfigType.Int, "168", Min: 1),
         new ConfigDefinition("log.flush.interval.messages", ConfigType.Long, long.MaxValue.ToString(CultureInfo.InvariantCulture), Min: 1),

@@ -26,7 +26,7 @@ public static class TopicConfigs
         new ConfigDefinition(CleanupPolicy, ConfigType.List, "delete", Allowed: ["delete", "compact"]),
         new ConfigDefinition(RetentionMs, ConfigType.Long, "604800000", Min: -1),
         new ConfigDefinition(RetentionBytes, ConfigType.Long, "-1", Min: -1),
-        new ConfigDefinition(SegmentBytes, ConfigType.Int, "1073741824", Min: 14),
+        new ConfigDefinition(SegmentBytes, ConfigType.Int, "1073741824", Min: LogConfig.SegmentBytesMin),
         new ConfigDefinition(SegmentMs, ConfigType.Long, "604800000", Min: 1),
         new ConfigDefinition(MaxMessageBytes, ConfigType.Int, "1048588", Min: 0),
         new ConfigDefinition(MessageTimestampType, ConfigType.String, "CreateTime", Allowed: ["CreateTime", "LogAppendTime"]),

@@ -57,7 +57,14 @@ public sealed class AlterConfigsHandler(BrokerCore broker) : ApiHandler<AlterCon
 
         if (!validateOnly)
         {
-            broker.UpdateTopicConfigs(topic, configs);
+            try
+            {
+                broker.UpdateTopicConfigs(topic, configs);
+            }
+            catch (Exception e) when (BrokerCore.IsStorageFailure(e))
+            {
+                return (ErrorCode.KafkaStorageError, e.Message);
+            }
         }
 
         return (ErrorCode.None, null);

@@ -76,7 +76,14 @@ public sealed class CreatePartitionsHandler(BrokerCore broker) : ApiHandler<Crea
 
         if (!validateOnly)
         {
-            broker.AddPartitions(topic, requested.Count);
+            try
+            {
+                broker.AddPartitions(topic, requested.Count);
+            }
+            catch (Exception e) when (BrokerCore.IsStorageFailure(e))
+            {
+                return (ErrorCode.KafkaStorageError, e.Message);
+            }
         }
 
         return (ErrorCode.None, null);

@@ -12,7 +12,8 @@ namespace Tributary.Broker.Handlers;
 // else INVALID_REPLICATION_FACTOR: there is one broker), valid configs (INVALID_CONFIG). Manual assignments must
 // come with -1 for both counts (INVALID_REQUEST), number partitions 0..n-1 and name only this broker
 // (INVALID_REPLICA_ASSIGNMENT). A name given twice in one request fails with INVALID_REQUEST, once.
-// validate_only checks everything and creates nothing. v5+ answers with the partition count, replication factor
+// validate_only checks everything and creates nothing. A disk that refuses the topic's metadata or logs gets
+// KAFKA_STORAGE_ERROR, with nothing of the topic left. v5+ answers with the partition count, replication factor
 // and effective configs; v7 with the topic id (zero for validate_only, where no topic exists). timeout_ms is
 // ignored: creation is complete when the response is sent.
 public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTopicsRequest, CreateTopicsResponse>(ApiKey.CreateTopics, 0, 7)
@@ -78,7 +79,15 @@ public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTo
         var topicId = Guid.Empty;
         if (!validateOnly)
         {
-            topicId = broker.CreateTopic(name, partitions, configs).Topic.Id;
+            try
+            {
+                topicId = broker.CreateTopic(name, partitions, configs).Topic.Id;
+            }
+            catch (Exception e) when (BrokerCore.IsStorageFailure(e))
+            {
+                // Nothing of the topic is left (BrokerCore.CreateTopic is all or nothing).
+                return Failure(name, ErrorCode.KafkaStorageError, e.Message);
+            }
         }
 
         var result = new CreateTopicsResponse.CreatableTopicResult { Name = name, ErrorMessage = null };

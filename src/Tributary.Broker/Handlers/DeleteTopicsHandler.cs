@@ -9,7 +9,7 @@ namespace Tributary.Broker.Handlers;
 // INVALID_REQUEST). Unknown names get UNKNOWN_TOPIC_OR_PARTITION, unknown ids UNKNOWN_TOPIC_ID; a topic named
 // twice in one request gets INVALID_REQUEST, once. With delete.topic.enable=false every topic gets
 // TOPIC_DELETION_DISABLED. The topic's metadata and logs are gone when the response is sent, so timeout_ms is
-// ignored. v6 answers with the topic's name and id, however it was named.
+// ignored. A metadata write the disk refuses answers KAFKA_STORAGE_ERROR and leaves the topic as it was. v6 answers with the topic's name and id, however it was named.
 public sealed class DeleteTopicsHandler(BrokerCore broker) : ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>(ApiKey.DeleteTopics, 0, 6)
 {
     protected override ValueTask<DeleteTopicsResponse?> HandleAsync(RequestContext context, DeleteTopicsRequest request, CancellationToken cancellationToken)
@@ -44,11 +44,22 @@ public sealed class DeleteTopicsHandler(BrokerCore broker) : ApiHandler<DeleteTo
 
             // Under the topic lock, so a topic named by id cannot be replaced by a new one of the same name
             // between the lookup and the deletion.
-            var topic = broker.WithTopicLock(() =>
+            TopicInfo? topic;
+            try
             {
-                var found = name is null ? broker.Metadata.Find(id) : broker.Metadata.Find(name);
-                return found is not null && broker.DeleteTopic(found.Name) ? found : null;
-            });
+                topic = broker.WithTopicLock(() =>
+                {
+                    var found = name is null ? broker.Metadata.Find(id) : broker.Metadata.Find(name);
+                    return found is not null && broker.DeleteTopic(found.Name) ? found : null;
+                });
+            }
+            catch (Exception e) when (BrokerCore.IsStorageFailure(e))
+            {
+                // The metadata could not be written: the topic is still there, whole, and a retry may succeed.
+                response.Responses.Add(Result(version, name, id, ErrorCode.KafkaStorageError, e.Message));
+                continue;
+            }
+
             if (topic is null)
             {
                 var error = name is null ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition;

@@ -13,7 +13,8 @@ namespace Tributary.Broker.Handlers;
 // partition_max_bytes, except that the first batch of the response is returned whole even when larger
 // (KIP-74). Below min_bytes the request parks until an append to one of its partitions or max_wait_ms
 // (capped at FetchWaitMsMax); parked fetches hold no lock and never delay produce traffic.
-// v13+ names topics by id (UNKNOWN_TOPIC_ID when unknown).
+// v13+ names topics by id (UNKNOWN_TOPIC_ID when unknown). Deleting a topic wakes the fetches waiting on it, which
+// answer UNKNOWN_TOPIC_OR_PARTITION (UNKNOWN_TOPIC_ID by id) for its partitions.
 // Fetch sessions (KIP-227): the broker declines to create sessions (session id 0 in every response), which the
 // protocol allows; clients then send full fetch requests. An incremental request for a session id the
 // broker never issued gets FETCH_SESSION_ID_NOT_FOUND. read_committed (isolation_level 1) reads stop at the last
@@ -36,7 +37,6 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
         }
 
         var byId = context.ApiVersion >= 13;
-        var partitions = Resolve(request, byId);
         var deadline = broker.Time.GetTimestamp();
         var waitMs = Math.Clamp(request.MaxWaitMs, 0, FetchWaitMsMax);
         while (true)
@@ -50,6 +50,9 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
 
             // A stopping server wakes the fetch as an append would, and it answers with what there is.
             using var onCloseRequested = context.CloseRequested.Register(static state => ((TaskCompletionSource)state!).TrySetResult(), appended);
+
+            // Resolved on every pass: a topic deleted while the fetch waited (which wakes it) is unknown now.
+            var partitions = Resolve(request, byId);
             var logs = partitions.Where(p => p.Log is not null).Select(p => p.Log!).Distinct().ToList();
             foreach (var log in logs)
             {
@@ -142,7 +145,9 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             current.Partitions.Add(data);
             if (r.Log is null)
             {
-                data.ErrorCode = (short)(r.Topic is null && byId ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition);
+                data.ErrorCode = (short)(r.Topic is null && byId ? ErrorCode.UnknownTopicId
+                    : r.Topic is not null && broker.IsUnavailable(r.Topic, r.Partition.Partition) ? ErrorCode.KafkaStorageError
+                    : ErrorCode.UnknownTopicOrPartition);
                 continue;
             }
 
@@ -151,7 +156,18 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             // Read before the data: the last stable offset only grows, so data bounded by it is stable.
             var lastStableOffset = r.Log.LastStableOffset;
             var readCommitted = request.IsolationLevel == 1;
-            var read = r.Log.Read(r.Partition.FetchOffset, maxBytes, minOneBatch: total == 0, readCommitted ? lastStableOffset : long.MaxValue, buffers, reader);
+            LogReadResult read;
+            try
+            {
+                read = r.Log.Read(r.Partition.FetchOffset, maxBytes, minOneBatch: total == 0, readCommitted ? lastStableOffset : long.MaxValue, buffers, reader);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The topic was deleted since it was resolved.
+                data.ErrorCode = (short)(byId ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition);
+                continue;
+            }
+
             data.HighWatermark = read.HighWatermark;
             data.LastStableOffset = lastStableOffset;
             data.LogStartOffset = read.LogStartOffset;

@@ -85,7 +85,14 @@ public sealed class IncrementalAlterConfigsHandler(BrokerCore broker) : ApiHandl
 
         if (!validateOnly)
         {
-            broker.UpdateTopicConfigs(topic, configs);
+            try
+            {
+                broker.UpdateTopicConfigs(topic, configs);
+            }
+            catch (Exception e) when (BrokerCore.IsStorageFailure(e))
+            {
+                return (ErrorCode.KafkaStorageError, e.Message);
+            }
         }
 
         return (ErrorCode.None, null);

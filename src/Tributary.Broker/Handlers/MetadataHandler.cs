@@ -9,7 +9,9 @@ namespace Tributary.Broker.Handlers;
 // topic with an empty list (later versions with null); Kafka 4.0 kept v0-3 for kafka-python (KAFKA-18648).
 // Topics that do not exist are created when auto.create.topics.enable is on and the request allows it
 // (always below v4); names that break Kafka's rule get INVALID_TOPIC_EXCEPTION instead. v10+ may name topics
-// by id. Authorized operations are reported as "not requested" (-2^31): ACLs do not exist yet.
+// by id. A partition whose log cannot be opened (see BrokerCore.IsUnavailable) is reported with KAFKA_STORAGE_ERROR
+// and this broker as its offline replica, as Kafka reports a partition on an offline log directory; an auto-creation
+// the disk refuses gets KAFKA_STORAGE_ERROR for the topic. Authorized operations are reported as "not requested" (-2^31): ACLs do not exist yet.
 public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequest, MetadataResponse>(ApiKey.Metadata, 0, 13)
 {
     private const int AuthorizedOperationsOmitted = int.MinValue;
@@ -48,7 +50,15 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
 
             if (topic is null && autoCreate)
             {
-                topic = broker.CreateTopic(requested.Name, broker.Config.NumPartitions, new Dictionary<string, string>()).Topic;
+                try
+                {
+                    topic = broker.CreateTopic(requested.Name, broker.Config.NumPartitions, new Dictionary<string, string>()).Topic;
+                }
+                catch (Exception e) when (BrokerCore.IsStorageFailure(e))
+                {
+                    response.Topics.Add(Error(requested.Name, ErrorCode.KafkaStorageError));
+                    continue;
+                }
             }
 
             response.Topics.Add(topic is null ? Error(requested.Name, ErrorCode.UnknownTopicOrPartition) : Describe(topic));
@@ -87,13 +97,16 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
         };
         for (var p = 0; p < topic.PartitionCount; p++)
         {
+            var offline = broker.IsUnavailable(topic, p);
             result.Partitions.Add(new MetadataResponse.MetadataResponsePartition
             {
+                ErrorCode = (short)(offline ? ErrorCode.KafkaStorageError : ErrorCode.None),
                 PartitionIndex = p,
                 LeaderId = broker.NodeId,
                 LeaderEpoch = 0,
                 ReplicaNodes = [broker.NodeId],
-                IsrNodes = [broker.NodeId],
+                IsrNodes = offline ? [] : [broker.NodeId],
+                OfflineReplicas = offline ? [broker.NodeId] : [],
             });
         }
 

@@ -56,7 +56,8 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                 var log = topic is null ? null : broker.FindLog(topic, partitionData.Index);
                 if (topic is null || log is null)
                 {
-                    result.ErrorCode = (short)(topic is null && byId ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition);
+                    result.ErrorCode = (short)(topic is null ? (byId ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition)
+                        : broker.IsUnavailable(topic, partitionData.Index) ? ErrorCode.KafkaStorageError : ErrorCode.UnknownTopicOrPartition);
                     continue;
                 }
 

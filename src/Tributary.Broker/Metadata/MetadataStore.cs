@@ -1,12 +1,14 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Tributary.Storage.Devices;
 
 namespace Tributary.Broker.Metadata;
 
 /// <summary>
 /// Topics (names, ids, partition counts, configs) and the cluster id. Every change is written as a whole
 /// snapshot to <c>__tributary_metadata.json</c> through a temporary file and an atomic rename, so a crash leaves
-/// either the old or the new state. With no directory it lives in memory only.
+/// either the old or the new state. A change is visible only once its snapshot is written: a write the disk refuses
+/// throws and leaves the store as it was. With no directory it lives in memory only.
 /// </summary>
 public sealed partial class MetadataStore
 {
@@ -14,20 +16,23 @@ public sealed partial class MetadataStore
     public const int TopicNameLengthMax = 249;
 
     private readonly string? _path;
+    private readonly ILogDevice _device;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, TopicInfo> _byName = new(StringComparer.Ordinal);
     private readonly Dictionary<Guid, TopicInfo> _byId = [];
 
-    public MetadataStore(string? directory)
+    /// <param name="directory">Where the snapshot lives; null keeps everything in memory.</param>
+    /// <param name="device">The files it is read from and written to (the real file system by default).</param>
+    public MetadataStore(string? directory, ILogDevice? device = null)
     {
+        _device = device ?? FileLogDevice.Instance;
         if (directory is not null)
         {
-            Directory.CreateDirectory(directory);
+            _device.CreateDirectory(directory);
             _path = Path.Combine(directory, FileName);
-            if (File.Exists(_path))
+            if (_device.FileExists(_path))
             {
-                var snapshot = JsonSerializer.Deserialize<Snapshot>(File.ReadAllBytes(_path))
-                    ?? throw new InvalidDataException($"{_path} is empty");
+                var snapshot = ReadSnapshot(_path);
                 ClusterId = snapshot.ClusterId;
                 foreach (var t in snapshot.Topics)
                 {
@@ -41,7 +46,7 @@ public sealed partial class MetadataStore
         }
 
         ClusterId = NewClusterId();
-        Persist();
+        Persist([]);
     }
 
     public string ClusterId { get; }
@@ -105,9 +110,9 @@ public sealed partial class MetadataStore
             }
 
             var topic = new TopicInfo(name, Guid.NewGuid(), partitions, configs);
+            Persist(_byName.Values.Append(topic));
             _byName[name] = topic;
             _byId[topic.Id] = topic;
-            Persist();
             return (topic, true);
         }
     }
@@ -116,13 +121,14 @@ public sealed partial class MetadataStore
     {
         lock (_lock)
         {
-            if (!_byName.Remove(name, out var topic))
+            if (!_byName.TryGetValue(name, out var topic))
             {
                 return null;
             }
 
+            Persist(_byName.Values.Where(t => t.Name != name));
+            _byName.Remove(name);
             _byId.Remove(topic.Id);
-            Persist();
             return topic;
         }
     }
@@ -131,29 +137,82 @@ public sealed partial class MetadataStore
     {
         lock (_lock)
         {
+            Persist(_byName.Values.Where(t => t.Name != topic.Name).Append(topic));
             _byName[topic.Name] = topic;
             _byId[topic.Id] = topic;
-            Persist();
             return topic;
         }
     }
 
-    private void Persist()
+    /// <summary>Writes <paramref name="topics"/> as the new snapshot; the store's state is the caller's to change after.</summary>
+    private void Persist(IEnumerable<TopicInfo> topics)
     {
         if (_path is null)
         {
             return;
         }
 
-        var snapshot = new Snapshot(ClusterId, [.. _byName.Values.Select(t => new TopicRecord(t.Name, t.Id, t.PartitionCount, new Dictionary<string, string>(t.Configs)))]);
+        var snapshot = new Snapshot(ClusterId, [.. topics.Select(t => new TopicRecord(t.Name, t.Id, t.PartitionCount, new Dictionary<string, string>(t.Configs)))]);
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(snapshot, SnapshotOptions);
         var temp = _path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        try
         {
-            JsonSerializer.Serialize(stream, snapshot, SnapshotOptions);
-            stream.Flush(flushToDisk: true);
+            _device.DeleteFile(temp);
+            using (var file = _device.OpenFile(temp))
+            {
+                file.Append(bytes);
+                file.Flush();
+            }
+
+            _device.ReplaceFile(temp, _path);
+        }
+        catch
+        {
+            // The old snapshot stays in force; a partial temp file is only clutter, removed if the disk lets us.
+            try
+            {
+                _device.DeleteFile(temp);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>The stored snapshot; <see cref="InvalidDataException"/> naming the file when it is not one.</summary>
+    private Snapshot ReadSnapshot(string path)
+    {
+        Snapshot? snapshot;
+        try
+        {
+            snapshot = JsonSerializer.Deserialize<Snapshot>(ReadAll(path));
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path} is not a metadata snapshot: {e.Message}", e);
         }
 
-        File.Move(temp, _path, overwrite: true);
+        if (snapshot?.ClusterId is null || snapshot.Topics is null || snapshot.Topics.Any(t => t?.Name is null || t.PartitionCount < 0 || t.Configs is null))
+        {
+            throw new InvalidDataException($"{path} is not a metadata snapshot: a cluster id, topics, or a topic's name, partition count or configs is missing");
+        }
+
+        return snapshot;
+    }
+
+    private byte[] ReadAll(string path)
+    {
+        using var file = _device.OpenFile(path);
+        var bytes = new byte[file.Length];
+        var read = 0;
+        while (read < bytes.Length && file.ReadAt(read, bytes.AsSpan(read)) is > 0 and var n)
+        {
+            read += n;
+        }
+
+        return bytes[..read];
     }
 
     private static string NewClusterId()
@@ -164,7 +223,8 @@ public sealed partial class MetadataStore
 
     private static readonly JsonSerializerOptions SnapshotOptions = new() { WriteIndented = true };
 
-    [GeneratedRegex("^[a-zA-Z0-9._-]+$")]
+    // \A and \z: "$" would also match before a final newline, letting "name\n" through.
+    [GeneratedRegex(@"\A[a-zA-Z0-9._-]+\z")]
     private static partial Regex LegalTopicName();
 
     private sealed record Snapshot(string ClusterId, List<TopicRecord> Topics);

@@ -67,7 +67,7 @@ internal sealed class ProducerIdManager
     private static void WriteCheckpoint(string path, long nextBlockStart)
     {
         var temp = path + ".tmp";
-        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write))
+        using (var file = new FileStream(temp, Storage.Devices.PrivateFiles.StreamOptions(FileMode.Create, FileAccess.Write)))
         {
             file.Write(Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{Version}\n{nextBlockStart}\n")));
             file.Flush(flushToDisk: true);

@@ -17,7 +17,7 @@ public sealed class FileLogDevice(long cacheDropBehindBytes = -1, bool cacheDrop
 
     public bool DirectoryExists(string path) => Directory.Exists(path);
 
-    public void CreateDirectory(string path) => Directory.CreateDirectory(path);
+    public void CreateDirectory(string path) => PrivateFiles.CreateDirectory(path);
 
     public void DeleteDirectory(string path)
     {

@@ -37,6 +37,20 @@ internal sealed class FileLogFile : ILogFile
             FileAccess.ReadWrite,
             FileShare.ReadWrite | FileShare.Delete);
         _length = RandomAccess.GetLength(_handle);
+
+        // File.OpenHandle takes no creation mode: a new (empty) file is made private before anything is written to it.
+        // One we created is ours to change; an existing empty file we may not change is opened as it is.
+        if (_length == 0 && !OperatingSystem.IsWindows())
+        {
+            try
+            {
+                File.SetUnixFileMode(_handle, PrivateFiles.FileMode);
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
         _reserved = _length;
         _writeback = new WritebackSchedule(_handle, _length, writebackLagMs, static () => Environment.TickCount64, WritebackWorker.Shared, cacheDropBehindBytes, cacheDropAfterRead);
     }

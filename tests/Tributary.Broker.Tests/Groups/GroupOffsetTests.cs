@@ -68,6 +68,34 @@ public sealed class GroupOffsetTests : IDisposable
     }
 
     [Fact]
+    public async Task A_first_commit_on_a_full_disk_fails_and_the_next_one_works_once_space_returns()
+    {
+        var directory = Directory.CreateTempSubdirectory("tributary-groups-").FullName;
+        var device = new FaultyDevice(new Storage.Devices.MemoryLogDevice());
+        try
+        {
+            var time = new ManualTimeProvider();
+            using (var before = new GroupTestBroker(time: time, directory: directory, device: device))
+            {
+                // Creating __consumer_offsets needs a metadata write, which the full disk refuses.
+                device.Refuses = path => path.EndsWith(".tmp", StringComparison.Ordinal);
+                Assert.Equal(ErrorCode.CoordinatorNotAvailable, await before.CommitAsync("simple", 2, 100));
+
+                device.Refuses = _ => false;
+                Assert.Equal(ErrorCode.None, await before.CommitAsync("simple", 2, 123));
+                Assert.Equal(123, (await before.FetchAsync("simple", 2)).CommittedOffset);
+            }
+
+            using var after = new GroupTestBroker(time: time, directory: directory, device: device);
+            Assert.Equal(123, (await after.FetchAsync("simple", 2)).CommittedOffset);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Offsets_and_group_membership_survive_a_broker_restart_from_consumer_offsets()
     {
         var directory = Directory.CreateTempSubdirectory("tributary-groups-").FullName;

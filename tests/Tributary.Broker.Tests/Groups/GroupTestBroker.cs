@@ -22,16 +22,17 @@ public sealed class GroupTestBroker : IDisposable
     public const string ClientHost = "/127.0.0.1";
 
     /// <summary>
-    /// With a <paramref name="directory"/>, storage is on disk there (the caller deletes it); otherwise in memory.
+    /// With a <paramref name="directory"/>, storage is on disk there (the caller deletes it; on <paramref name="device"/>
+    /// when given); otherwise in memory.
     /// group.initial.rebalance.delay.ms is <paramref name="initialRebalanceDelayMs"/>: 0 unless a test is about the
     /// delay, as in Kafka's own development server.properties, so a first JoinGroup answers without moving the clock.
     /// </summary>
-    public GroupTestBroker(BrokerConfig? config = null, ManualTimeProvider? time = null, string? directory = null, int initialRebalanceDelayMs = 0)
+    public GroupTestBroker(BrokerConfig? config = null, ManualTimeProvider? time = null, string? directory = null, int initialRebalanceDelayMs = 0, Storage.Devices.ILogDevice? device = null)
     {
         Time = time ?? new ManualTimeProvider();
         config = (config ?? new BrokerConfig()) with { GroupInitialRebalanceDelayMs = initialRebalanceDelayMs };
         config = directory is null ? config with { InMemoryStorage = true } : config with { LogDir = directory };
-        Broker = new BrokerCore(config, Time);
+        Broker = new BrokerCore(config, Time, device: device);
         Broker.CreateTopic(Topic, 3, new Dictionary<string, string>());
     }
 
