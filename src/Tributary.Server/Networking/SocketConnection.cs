@@ -15,10 +15,10 @@ namespace Tributary.Server.Networking;
 /// One accepted TCP connection as Kestrel sees it, on a thread of its own. That thread waits for data (poll), receives
 /// it into the input pipe, and the pipe's reader (the handler) runs inline on it; the handler's flushes run the send
 /// loop inline, which on this thread sends at once and waits (poll) while the socket's buffer is full. So a request is
-/// received, handled and answered on one thread, with no hand-off to another thread that could wait for a vCPU
-/// (bench/README.md, "Thirteenth round"). A parked fetch that an append (or its deadline) wakes resumes on this thread
-/// too: the waker posts it to <see cref="ConnectionThreadContext"/>, which this thread polls beside the socket
-/// ("Fifteenth round"). Any other request the handler cannot answer at once (an fsync, a rebalance) resumes on the
+/// received, handled and answered on one thread, with no hand-off to another thread that could wait for a vCPU.
+/// A parked fetch that an append (or its deadline) wakes resumes on this thread
+/// too: the waker posts it to <see cref="ConnectionThreadContext"/>, which this thread polls beside the socket.
+/// Any other request the handler cannot answer at once (an fsync, a rebalance) resumes on the
 /// thread that completes it, a thread-pool thread: the send loop there sends without ever blocking, waiting for room
 /// asynchronously, so a client that stops reading holds only its own connection's thread.
 /// The socket is non-blocking throughout. Pipes hold <see cref="BlockMemoryPool"/> blocks. Ends when the client

@@ -25,8 +25,8 @@ public sealed record SocketTransportLimits(int InputBufferBytesMax, int OutputBu
 /// <summary>
 /// Tributary's TCP transport under Kestrel. Kestrel's own socket transport receives into 4 KiB blocks of a pool
 /// whose size cannot be changed through public API; a Kafka producer sends requests of hundreds of KiB, and on 2 cores
-/// the receives (two syscalls per 4 KiB) and the pipe wake-ups they cause were the broker's largest cost
-/// (bench/README.md, "Third round"). This transport uses 256 KiB blocks and gives each connection a thread of its own
+/// the receives (two syscalls per 4 KiB) and the pipe wake-ups they cause were the broker's largest cost.
+/// This transport uses 256 KiB blocks and gives each connection a thread of its own
 /// that receives, handles and answers its requests (<see cref="SocketConnection"/>): Kestrel still accepts through it,
 /// limits connections (and so threads), and closes them gracefully.
 /// </summary>

@@ -6,7 +6,7 @@ namespace Tributary.Storage.Segments;
 /// The fixed-size entries of an index file (<see cref="OffsetIndex"/>, <see cref="TimeIndex"/>), the newest of them
 /// held in memory until <see cref="PendingEntriesMax"/> have gathered, or the segment is flushed or rolled, and then
 /// written to the file in one append. One write per entry was two of every three <c>pwrite</c> calls of a paced
-/// produce of 128 KiB batches (one log append and two index entries per batch; bench/README.md, sixteenth round).
+/// produce of 128 KiB batches (one log append and two index entries per batch).
 /// <para>
 /// Entries still in memory are lost with the process, as a crash loses whatever the page cache had not written: an
 /// index is a sparse guide into its log, an index missing its newest entries still finds every batch (lookups and a

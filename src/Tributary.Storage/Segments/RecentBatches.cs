@@ -3,8 +3,7 @@ namespace Tributary.Storage.Segments;
 /// <summary>
 /// Where the last <see cref="Capacity"/> batches appended to the active segment start, with their prefixes, so that a
 /// fetch near the tail finds its batches without reading their headers back from the file: one pread per batch
-/// otherwise, 8% of the broker's CPU in a paced produce with a tail consumer on this VM (bench/README.md, tenth
-/// round). One appender (the partition's append lock holder) and any number of concurrent readers, without locks: an
+/// otherwise, 8% of the broker's CPU in a paced produce with a tail consumer. One appender (the partition's append lock holder) and any number of concurrent readers, without locks: an
 /// entry is written before the count that publishes it, and a reader that used entries checks afterwards that the
 /// appender has not started reusing any of their slots (a sequence check on the count); if it has, or if the ring
 /// does not hold what is asked, the reader reads the file as before.
