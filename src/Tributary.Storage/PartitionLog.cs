@@ -70,6 +70,9 @@ public sealed class PartitionLog : IDisposable
     public LogConfig Config => _config;
 
     /// <summary>The first offset a consumer may fetch; earlier offsets were deleted (retention or DeleteRecords).</summary>
+    /// <summary>True once the log is closed or deleted; readers holding it should look the partition up again.</summary>
+    public bool IsDisposed => _disposed;
+
     public long LogStartOffset => Volatile.Read(ref _logStartOffset);
 
     /// <summary>The offset the next appended record gets.</summary>

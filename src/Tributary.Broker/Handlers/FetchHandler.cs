@@ -37,6 +37,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
         }
 
         var byId = context.ApiVersion >= 13;
+        var partitions = Resolve(request, byId);
         var deadline = broker.Time.GetTimestamp();
         var waitMs = Math.Clamp(request.MaxWaitMs, 0, FetchWaitMsMax);
         while (true)
@@ -51,8 +52,12 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             // A stopping server wakes the fetch as an append would, and it answers with what there is.
             using var onCloseRequested = context.CloseRequested.Register(static state => ((TaskCompletionSource)state!).TrySetResult(), appended);
 
-            // Resolved on every pass: a topic deleted while the fetch waited (which wakes it) is unknown now.
-            var partitions = Resolve(request, byId);
+            // A topic deleted while the fetch waited (which wakes it) is unknown now: resolve again.
+            if (partitions.Any(static p => p.Log is { IsDisposed: true }))
+            {
+                partitions = Resolve(request, byId);
+            }
+
             var logs = partitions.Where(p => p.Log is not null).Select(p => p.Log!).Distinct().ToList();
             foreach (var log in logs)
             {
