@@ -44,8 +44,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
 
         // Waiting for input is bounded: between requests by connections.max.idle.ms, for the rest of a request whose
         // first bytes are here by the partial-request timeout, counted from when the handler first waited for them.
-        using var readTimeout = new CancellationTokenSource();
-        using var onReadTimeout = readTimeout.Token.Register(static state => ((PipeReader)state!).CancelPendingRead(), input);
+        using var readDeadline = new ReadDeadline(input);
         var partialSince = 0L;
         try
         {
@@ -53,6 +52,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
             {
                 var reading = ReadAsync(input, output, held, cancellation);
                 ReadResult read;
+                var timedOut = false;
                 if (reading.IsCompleted)
                 {
                     read = reading.Result;
@@ -61,14 +61,16 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                 {
                     var waitMs = partialSince == 0 ? limits.IdleTimeoutMs
                         : Math.Max(1, limits.PartialRequestTimeoutMs - (long)Stopwatch.GetElapsedTime(partialSince).TotalMilliseconds);
-                    readTimeout.CancelAfter(TimeSpan.FromMilliseconds(Math.Min(waitMs, int.MaxValue)));
+                    readDeadline.Arm(waitMs);
                     read = await reading.ConfigureAwait(false);
-                    readTimeout.CancelAfter(Timeout.InfiniteTimeSpan);
+                    timedOut = readDeadline.Disarm();
                 }
 
-                if (read.IsCanceled)
+                // A cancelled read is the server stopping or this wait timing out; anything else is a deadline timer
+                // that fired as an earlier read completed, and the read's bytes are handled as usual.
+                if (read.IsCanceled && (closeRequested.IsCancellationRequested || timedOut))
                 {
-                    if (readTimeout.IsCancellationRequested && !closeRequested.IsCancellationRequested)
+                    if (!closeRequested.IsCancellationRequested)
                     {
                         if (partialSince == 0)
                         {
