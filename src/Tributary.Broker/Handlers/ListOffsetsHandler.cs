@@ -1,14 +1,17 @@
+using System.Buffers;
 using Tributary.Broker.Dispatch;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
+using Tributary.Protocol.Records;
+using Tributary.Storage;
 
 namespace Tributary.Broker.Handlers;
 
 // ListOffsets v0-11. v0 answers a list (old_style_offsets) holding the one offset found, if any, up to
 // max_num_offsets (Kafka 3.x listed segment base offsets before the timestamp for v0; one offset is what clients use). Timestamp -2 = earliest (log start offset), -1 = latest (high watermark; the last stable
 // offset for read_committed, isolation_level 1), -3 = the record with the largest timestamp (v7+),
-// otherwise the first offset whose batch has a timestamp at or after it (-1 when none; deviation: not bounded
-// by the last stable offset for read_committed). The tiered-storage specs answer as Kafka does for a topic
+// otherwise the first record whose timestamp is at or after it, answered with that record's offset and timestamp
+// (-1 when none; deviation: not bounded by the last stable offset for read_committed). The tiered-storage specs answer as Kafka does for a topic
 // without remote storage: -4 (v8+, earliest local) is the log start offset, -5 (v9+, latest tiered) and
 // -6 (v11+, earliest pending upload) are offset -1. A spec older than the request's version is
 // UNSUPPORTED_VERSION, as Kafka's ReplicaManager answers.
@@ -20,6 +23,11 @@ public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffse
     private const long EarliestLocal = -4;
     private const long LatestTiered = -5;
     private const long EarliestPendingUpload = -6;
+
+    /// <summary>Bytes of log one read of a timestamp search takes, and how many reads it makes at most.</summary>
+    private const int RecordSearchReadBytes = 1024 * 1024;
+
+    private const int RecordSearchReadsMax = 16;
 
     protected override ValueTask<ListOffsetsResponse?> HandleAsync(RequestContext context, ListOffsetsRequest request, CancellationToken cancellationToken)
     {
@@ -69,10 +77,9 @@ public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffse
                         result.ErrorCode = (short)ErrorCode.InvalidRequest;
                         break;
                     default:
-                        if (log.FirstOffsetAtOrAfterTimestamp(p.Timestamp) is { } found)
+                        if (log.FirstOffsetAtOrAfterTimestamp(p.Timestamp) is { } batchOffset && FindRecord(log, batchOffset, p.Timestamp) is { } found)
                         {
-                            result.Offset = found;
-                            result.Timestamp = p.Timestamp;
+                            (result.Offset, result.Timestamp) = found;
                         }
 
                         break;
@@ -91,6 +98,55 @@ public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffse
         }
 
         return ValueTask.FromResult<ListOffsetsResponse?>(response);
+    }
+
+    /// <summary>
+    /// The first record at or after <paramref name="fromOffset"/> whose timestamp is at least
+    /// <paramref name="timestampMs"/>, with that timestamp, as Kafka answers: the log finds the first batch whose max
+    /// timestamp reaches it, and this walks the records from there (a LogAppendTime batch's records all carry its max
+    /// timestamp). Bounded by the high watermark and <see cref="RecordSearchReadsMax"/> reads.
+    /// </summary>
+    private static (long Offset, long Timestamp)? FindRecord(PartitionLog log, long fromOffset, long timestampMs)
+    {
+        ArrayBufferWriter<byte>? scratch = null;
+        var offset = fromOffset;
+        for (var reads = 0; reads < RecordSearchReadsMax; reads++)
+        {
+            var read = log.Read(offset, RecordSearchReadBytes);
+            if (read.Status != LogReadStatus.Ok || read.Records.IsEmpty)
+            {
+                return null;
+            }
+
+            for (var remaining = read.Records; !remaining.IsEmpty;)
+            {
+                var batch = RecordBatch.Read(remaining);
+                var header = batch.Header;
+                remaining = remaining[header.TotalSize..];
+                offset = header.NextOffset;
+                if (header.IsControl || header.LastOffset < fromOffset || header.MaxTimestamp < timestampMs)
+                {
+                    continue;
+                }
+
+                if (header.IsLogAppendTime)
+                {
+                    return (Math.Max(header.BaseOffset, fromOffset), header.MaxTimestamp);
+                }
+
+                var records = header.Compression == CompressionType.None ? batch.Records : batch.DecompressRecords(scratch ??= new(), RecordBatchValidator.DecompressedBytesMaxDefault);
+                foreach (var record in records)
+                {
+                    var (recordOffset, recordTimestamp) = (header.BaseOffset + record.OffsetDelta, header.BaseTimestamp + record.TimestampDelta);
+                    if (recordOffset >= fromOffset && recordTimestamp >= timestampMs)
+                    {
+                        return (recordOffset, recordTimestamp);
+                    }
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>The first request version that may carry a negative timestamp spec (Kafka's per-spec minimums).</summary>

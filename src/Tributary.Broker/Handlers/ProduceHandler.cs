@@ -91,12 +91,21 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                 }
 
                 var logAppendTime = IsLogAppendTime(topic.Configs) ? broker.NowMs : (long?)null;
+
+                // The records are a slice of this connection's private copy of the request frame, which lives until
+                // this handler returns; the log rewrites the base offset in place and copies the bytes into the
+                // segment before Append returns, so no per-batch copy is made here.
+                var batch = MemoryMarshal.AsMemory(records);
+
+                // As Kafka's LogValidator: a CreateTime batch's max timestamp is its records' largest, whatever the
+                // producer wrote (sarama leaves -1), so timestamp lookups find it.
+                if (logAppendTime is null && header.RecordCount > 0 && validation.MaxRecordTimestamps[0] != header.MaxTimestamp)
+                {
+                    RecordBatchHeader.WriteMaxTimestamp(batch.Span, validation.MaxRecordTimestamps[0]);
+                }
+
                 try
                 {
-                    // The records are a slice of this connection's private copy of the request frame, which lives until
-                    // this handler returns; the log rewrites the base offset in place and copies the bytes into the
-                    // segment before Append returns, so no per-batch copy is made here.
-                    var batch = MemoryMarshal.AsMemory(records);
                     var outcome = header.ProducerId < 0 ? new ProducerAppendResult(ErrorCode.None, null, false, log.Append(batch, logAppendTime, deferFlush: true))
                         : !header.IsTransactional ? log.AppendChecked(batch, logAppendTime, deferFlush: true)
                         : broker.Transactions.AppendTransactional(header.ProducerId, header.ProducerEpoch, topic.Name, partitionData.Index, error => error == ErrorCode.None

@@ -118,6 +118,13 @@ public readonly record struct RecordBatchHeader(
     public static bool IsCrcValid(ReadOnlySpan<byte> wholeBatch) =>
         wholeBatch.Length >= Size && BinaryPrimitives.ReadUInt32BigEndian(wholeBatch[CrcOffset..]) == ComputeCrc(wholeBatch);
 
+    /// <summary>Sets the max timestamp of one whole batch and recomputes its CRC, which covers it.</summary>
+    public static void WriteMaxTimestamp(Span<byte> wholeBatch, long maxTimestamp)
+    {
+        BinaryPrimitives.WriteInt64BigEndian(wholeBatch[MaxTimestampOffset..], maxTimestamp);
+        BinaryPrimitives.WriteUInt32BigEndian(wholeBatch[CrcOffset..], ComputeCrc(wholeBatch));
+    }
+
     public static void WriteBaseOffset(Span<byte> batch, long baseOffset) =>
         BinaryPrimitives.WriteInt64BigEndian(batch[BaseOffsetOffset..], baseOffset);
 

@@ -6,11 +6,12 @@ namespace Tributary.Protocol.Records;
 /// </summary>
 public sealed class RecordBatchValidation
 {
-    private RecordBatchValidation(RecordBatchError error, string? reason, IReadOnlyList<RecordBatchHeader> batches, long recordCount)
+    private RecordBatchValidation(RecordBatchError error, string? reason, IReadOnlyList<RecordBatchHeader> batches, IReadOnlyList<long> maxRecordTimestamps, long recordCount)
     {
         Error = error;
         Reason = reason;
         Batches = batches;
+        MaxRecordTimestamps = maxRecordTimestamps;
         RecordCount = recordCount;
     }
 
@@ -25,13 +26,19 @@ public sealed class RecordBatchValidation
 
     public int BatchCount => Batches.Count;
 
+    /// <summary>
+    /// Per batch, the largest timestamp of its records (base timestamp plus the largest delta), which Kafka stores as
+    /// the batch's max timestamp whatever the producer wrote there; -1 for a batch without records.
+    /// </summary>
+    public IReadOnlyList<long> MaxRecordTimestamps { get; }
+
     public long RecordCount { get; }
 
-    internal static RecordBatchValidation Valid(IReadOnlyList<RecordBatchHeader> batches, long recordCount) =>
-        new(RecordBatchError.None, null, batches, recordCount);
+    internal static RecordBatchValidation Valid(IReadOnlyList<RecordBatchHeader> batches, IReadOnlyList<long> maxRecordTimestamps, long recordCount) =>
+        new(RecordBatchError.None, null, batches, maxRecordTimestamps, recordCount);
 
     internal static RecordBatchValidation Invalid(RecordBatchError error, string reason) =>
-        new(error, reason, [], 0);
+        new(error, reason, [], [], 0);
 
     public override string ToString() =>
         IsValid ? $"valid: {BatchCount} batches, {RecordCount} records" : $"{Error}: {Reason}";

@@ -18,6 +18,7 @@ public static class RecordBatchValidator
     {
         ArgumentOutOfRangeException.ThrowIfNegative(decompressedBytesMax);
         var batches = new List<RecordBatchHeader>(1);
+        var maxTimestamps = new List<long>(1);
         long recordCount = 0;
         var position = 0;
         PooledBufferWriter? scratch = null;
@@ -26,18 +27,19 @@ public static class RecordBatchValidator
             while (position < records.Length)
             {
                 var batchStart = position;
-                var (error, reason, batchLength) = ValidateOne(records[position..], ref scratch, decompressedBytesMax, out var header);
+                var (error, reason, batchLength) = ValidateOne(records[position..], ref scratch, decompressedBytesMax, out var header, out var maxTimestamp);
                 if (error != RecordBatchError.None)
                 {
                     return RecordBatchValidation.Invalid(error, $"batch {batches.Count} at byte {batchStart}: {reason}");
                 }
 
                 batches.Add(header);
+                maxTimestamps.Add(maxTimestamp);
                 recordCount += header.RecordCount;
                 position += batchLength;
             }
 
-            return RecordBatchValidation.Valid(batches, recordCount);
+            return RecordBatchValidation.Valid(batches, maxTimestamps, recordCount);
         }
         finally
         {
@@ -46,9 +48,10 @@ public static class RecordBatchValidator
     }
 
     private static (RecordBatchError Error, string? Reason, int Length) ValidateOne(
-        ReadOnlyMemory<byte> data, ref PooledBufferWriter? scratch, int decompressedBytesMax, out RecordBatchHeader header)
+        ReadOnlyMemory<byte> data, ref PooledBufferWriter? scratch, int decompressedBytesMax, out RecordBatchHeader header, out long maxTimestamp)
     {
         header = default;
+        maxTimestamp = -1;
         var span = data.Span;
 
         // Magic sits at byte 16 in every message format (v0/v1 messages too), so old formats are recognised
@@ -130,8 +133,11 @@ public static class RecordBatchValidator
         try
         {
             var expectedOffsetDelta = 0;
+            var maxTimestampDelta = long.MinValue;
             foreach (var record in new RecordCollection(recordsSection, header.RecordCount))
             {
+                maxTimestampDelta = Math.Max(maxTimestampDelta, record.TimestampDelta);
+
                 // Offsets are assigned by rewriting only the base offset, so the deltas must already be 0..n-1.
                 if (record.OffsetDelta != expectedOffsetDelta)
                 {
@@ -140,6 +146,8 @@ public static class RecordBatchValidator
 
                 expectedOffsetDelta++;
             }
+
+            maxTimestamp = expectedOffsetDelta == 0 ? -1 : header.BaseTimestamp + maxTimestampDelta;
         }
         catch (ProtocolException e)
         {
