@@ -19,7 +19,8 @@ namespace Tributary.Broker.Handlers;
 // CRC-valid with parseable records (else CORRUPT_MESSAGE, nothing appended), no larger than the topic's
 // max.message.bytes (else MESSAGE_TOO_LARGE). The batch is copied out of the request frame and appended
 // verbatim; only its base offset (and for LogAppendTime topics, the timestamps and CRC) are rewritten.
-// acks 1 and -1 are the same on one broker; acks 0 sends no response. Control batches from clients are INVALID_RECORD.
+// A topic's compression.type other than "producer" stores batches with that codec, recompressing those sent with another;
+// zstd batches need Produce v7+ (else UNSUPPORTED_COMPRESSION_TYPE). acks 1 and -1 are the same on one broker; acks 0 sends no response. Control batches from clients are INVALID_RECORD.
 // Idempotent batches (producer id >= 0) are checked against the partition's producer state under its append lock
 // (ProducerStateManager): a retry of one of the producer's last five batches answers NONE with the original base
 // offset and is not appended; a sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER, a stale epoch INVALID_PRODUCER_EPOCH
@@ -83,6 +84,13 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                 }
 
                 var header = RecordBatchHeader.Read(records.Span);
+                if (header.Compression == CompressionType.Zstd && context.ApiVersion < 7)
+                {
+                    // Zstd needs Produce v7 (KIP-110), so older clients are never handed data they cannot read.
+                    result.ErrorCode = (short)ErrorCode.UnsupportedCompressionType;
+                    continue;
+                }
+
                 if (header.IsControl)
                 {
                     result.ErrorCode = (short)ErrorCode.InvalidRecord;
@@ -102,6 +110,13 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                 if (logAppendTime is null && header.RecordCount > 0 && validation.MaxRecordTimestamps[0] != header.MaxTimestamp)
                 {
                     RecordBatchHeader.WriteMaxTimestamp(batch.Span, validation.MaxRecordTimestamps[0]);
+                }
+
+                // A topic whose compression.type names a codec stores its batches with it, recompressed when the
+                // producer used another, as Kafka does; "producer" keeps the producer's.
+                if (TopicCompression(topic.Configs) is { } compression && compression != header.Compression)
+                {
+                    batch = RecordBatch.Recompress(batch.Span, compression, RecordBatchValidator.DecompressedBytesMaxDefault);
                 }
 
                 try
@@ -157,6 +172,17 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
             result.BaseOffset = -1;
         }
     }
+
+    private static CompressionType? TopicCompression(IReadOnlyDictionary<string, string> configs) =>
+        configs.TryGetValue(TopicConfigs.CompressionType, out var type) ? type switch
+        {
+            "uncompressed" => CompressionType.None,
+            "gzip" => CompressionType.Gzip,
+            "snappy" => CompressionType.Snappy,
+            "lz4" => CompressionType.Lz4,
+            "zstd" => CompressionType.Zstd,
+            _ => null,
+        } : null;
 
     private bool IsLogAppendTime(IReadOnlyDictionary<string, string> configs) =>
         configs.TryGetValue(TopicConfigs.MessageTimestampType, out var type) ? type == "LogAppendTime" : broker.Config.LogAppendTime;

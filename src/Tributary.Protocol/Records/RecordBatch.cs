@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using Tributary.Protocol.Compression;
 
 namespace Tributary.Protocol.Records;
@@ -36,6 +37,40 @@ public readonly struct RecordBatch
     }
 
     public bool IsCrcValid => RecordBatchHeader.IsCrcValid(Bytes.Span);
+
+    /// <summary>
+    /// A copy of one whole batch with its records section compressed with <paramref name="target"/> instead: the
+    /// records' encoding does not depend on the codec, so only the section, the codec bits of the attributes, the
+    /// batch length and the CRC change. Throws <see cref="ProtocolException"/> when the section does not decompress
+    /// within <paramref name="decompressedBytesMax"/>.
+    /// </summary>
+    public static byte[] Recompress(ReadOnlySpan<byte> wholeBatch, CompressionType target, int decompressedBytesMax)
+    {
+        var header = RecordBatchHeader.Read(wholeBatch);
+        var section = wholeBatch[RecordBatchHeader.Size..header.TotalSize];
+        using var plain = new PooledBufferWriter(Math.Max(4096, section.Length));
+        if (header.Compression != CompressionType.None)
+        {
+            CompressionCodec.Decompress(header.Compression, section, plain, decompressedBytesMax);
+            section = plain.WrittenSpan;
+        }
+
+        using var packed = new PooledBufferWriter(Math.Max(4096, section.Length));
+        if (target != CompressionType.None)
+        {
+            CompressionCodec.Compress(target, section, packed);
+            section = packed.WrittenSpan;
+        }
+
+        var batch = new byte[RecordBatchHeader.Size + section.Length];
+        wholeBatch[..RecordBatchHeader.Size].CopyTo(batch);
+        section.CopyTo(batch.AsSpan(RecordBatchHeader.Size));
+        var attributes = (short)((header.Attributes & ~RecordBatchHeader.CompressionCodecMask) | (int)target);
+        BinaryPrimitives.WriteInt16BigEndian(batch.AsSpan(RecordBatchHeader.AttributesOffset), attributes);
+        BinaryPrimitives.WriteInt32BigEndian(batch.AsSpan(RecordBatchHeader.BatchLengthOffset), batch.Length - RecordBatchHeader.LogOverhead);
+        BinaryPrimitives.WriteUInt32BigEndian(batch.AsSpan(RecordBatchHeader.CrcOffset), RecordBatchHeader.ComputeCrc(batch));
+        return batch;
+    }
 
     /// <summary>The records of an uncompressed batch. A compressed batch must go through <see cref="DecompressRecords"/>.</summary>
     public RecordCollection Records => Header.Compression == CompressionType.None
