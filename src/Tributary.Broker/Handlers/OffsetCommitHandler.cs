@@ -10,7 +10,7 @@ namespace Tributary.Broker.Handlers;
 // while the group awaits its assignment); generation -1 with an empty member id is a "simple" commit, allowed while
 // the group has no members, and creates the group. Per partition: UNKNOWN_TOPIC_OR_PARTITION for a partition that
 // does not exist, OFFSET_METADATA_TOO_LARGE above 4096 bytes of metadata. The offset, leader epoch (v6+) and
-// metadata are stored in __consumer_offsets with the broker's time as commit timestamp. Deviation: v2-4's
+// metadata (a null one as the empty string, as Kafka stores it) are stored in __consumer_offsets with the broker's time as commit timestamp. Deviation: v2-4's
 // retention_time_ms and v1's commit_timestamp are ignored; offsets.retention.minutes applies to every commit (as Kafka does since 2.1 for v5+).
 // v10 names topics by id; the partitions of an unknown id answer UNKNOWN_TOPIC_ID and nothing of them is stored.
 public sealed class OffsetCommitHandler(BrokerCore broker) : ApiHandler<OffsetCommitRequest, OffsetCommitResponse>(ApiKey.OffsetCommit, 0, 10)

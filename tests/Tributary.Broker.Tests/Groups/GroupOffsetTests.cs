@@ -31,6 +31,15 @@ public sealed class GroupOffsetTests : IDisposable
     }
 
     [Fact]
+    public async Task A_null_commit_metadata_is_stored_and_returned_as_the_empty_string()
+    {
+        Assert.Equal(ErrorCode.None, await _kafka.CommitAsync(Group, 1, 42, metadata: null));
+
+        Assert.Equal("", (await _kafka.FetchAsync(Group, 1)).Metadata);
+        Assert.Equal("", _kafka.Broker.Groups.FetchOffsets(Group)[(GroupTestBroker.Topic, 1)].Metadata);
+    }
+
+    [Fact]
     public async Task Committing_to_a_partition_that_does_not_exist_fails_for_that_partition_only()
     {
         var response = await GroupTestBroker.CallAsync(_kafka.OffsetCommit, new OffsetCommitRequest
