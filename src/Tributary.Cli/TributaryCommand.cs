@@ -188,11 +188,12 @@ public static class TributaryCommand
                 Console.WriteLine($"created {name} with {result.NumPartitions} partitions (id {result.TopicId})");
                 return 0;
             case "describe" when name is not null:
-                var metadata = await client.SendAsync<MetadataRequest, MetadataResponse>(ApiKey.Metadata, 12, new MetadataRequest { Topics = [new MetadataRequest.MetadataRequestTopic { Name = name }] }).ConfigureAwait(false);
+                // Describing must not create the topic, whatever auto.create.topics.enable says.
+                var metadata = await client.SendAsync<MetadataRequest, MetadataResponse>(ApiKey.Metadata, 12, new MetadataRequest { Topics = [new MetadataRequest.MetadataRequestTopic { Name = name }], AllowAutoTopicCreation = false }).ConfigureAwait(false);
                 var topic = metadata.Topics[0];
                 if (topic.ErrorCode != 0)
                 {
-                    return Fail($"{(ErrorCode)topic.ErrorCode}");
+                    return TopicFail(name, (ErrorCode)topic.ErrorCode);
                 }
 
                 var earliest = await OffsetsAsync(client, name, topic.Partitions.Count, -2).ConfigureAwait(false);
@@ -209,7 +210,7 @@ public static class TributaryCommand
                 var code = deleted.Responses[0].ErrorCode;
                 if (code != 0)
                 {
-                    return Fail($"{(ErrorCode)code}");
+                    return TopicFail(name, (ErrorCode)code);
                 }
 
                 Console.WriteLine($"deleted {name}");
@@ -218,6 +219,9 @@ public static class TributaryCommand
                 return Fail($"topics {verb}: missing or unknown arguments\n{Usage}");
         }
     }
+
+    private static int TopicFail(string name, ErrorCode error) =>
+        Fail(error == ErrorCode.UnknownTopicOrPartition ? $"topic '{name}' does not exist" : $"topic '{name}': {error}");
 
     private static async Task<Dictionary<int, long>> OffsetsAsync(KafkaWireClient client, string topic, int partitions, long timestamp)
     {

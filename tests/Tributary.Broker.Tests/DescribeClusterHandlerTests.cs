@@ -24,7 +24,10 @@ public sealed class DescribeClusterHandlerTests
         Assert.Equal(5, response.ControllerId);
         var self = Assert.Single(response.Brokers);
         Assert.Equal((5, "broker.example", 19092, (string?)null), (self.BrokerId, self.Host, self.Port, self.Rack));
-        Assert.Equal(int.MinValue, response.ClusterAuthorizedOperations);
+        // CREATE 5, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12.
+        Assert.Equal(8096, response.ClusterAuthorizedOperations);
+        var notAsked = await broker.SendAsync(new DescribeClusterHandler(broker.Core), new DescribeClusterRequest(), version);
+        Assert.Equal(int.MinValue, notAsked.ClusterAuthorizedOperations);
     }
 
     [Fact]

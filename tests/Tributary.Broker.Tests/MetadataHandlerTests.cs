@@ -4,7 +4,7 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Tests;
 
-/// <summary>Metadata's auto-creation refuses what the storage could not open, before anything is stored.</summary>
+/// <summary>Metadata: illegal names, and the authorized operations it reports when asked.</summary>
 public sealed class MetadataHandlerTests : IDisposable
 {
     private readonly TestBroker _broker = new();
@@ -25,5 +25,36 @@ public sealed class MetadataHandlerTests : IDisposable
 
         Assert.Equal((short)ErrorCode.InvalidTopicException, Assert.Single(response.Topics).ErrorCode);
         Assert.Empty(_broker.Core.Metadata.Topics);
+    }
+
+    // Kafka's AclOperation codes as bits: a topic's READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8,
+    // DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11; the cluster's CREATE 5, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9,
+    // DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12.
+    private const int EveryTopicOperation = 3576;
+    private const int EveryClusterOperation = 8096;
+
+    [Theory]
+    [InlineData(8)]
+    [InlineData(10)]
+    [InlineData(11)]
+    [InlineData(13)]
+    public async Task Authorized_operations_are_every_operation_when_asked_and_omitted_otherwise(short version)
+    {
+        _broker.CreateTopic("known");
+        MetadataRequest Request(bool include) => new()
+        {
+            Topics = [new MetadataRequest.MetadataRequestTopic { Name = "known" }, new MetadataRequest.MetadataRequestTopic { Name = "unknown" }],
+            AllowAutoTopicCreation = false,
+            IncludeClusterAuthorizedOperations = include && version <= 10,
+            IncludeTopicAuthorizedOperations = include,
+        };
+
+        var asked = await _broker.SendAsync(_handler, Request(true), version);
+        Assert.Equal([EveryTopicOperation, EveryTopicOperation], asked.Topics.Select(t => t.TopicAuthorizedOperations));
+        Assert.Equal(version <= 10 ? EveryClusterOperation : int.MinValue, asked.ClusterAuthorizedOperations);
+
+        var notAsked = await _broker.SendAsync(_handler, Request(false), version);
+        Assert.All(notAsked.Topics, t => Assert.Equal(int.MinValue, t.TopicAuthorizedOperations));
+        Assert.Equal(int.MinValue, notAsked.ClusterAuthorizedOperations);
     }
 }

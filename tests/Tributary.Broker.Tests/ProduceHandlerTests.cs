@@ -88,5 +88,62 @@ public sealed class ProduceHandlerTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("compact")]
+    [InlineData("compact,delete")]
+    public async Task A_compacted_topic_refuses_a_batch_with_keyless_records_naming_each_and_appends_none(string policy)
+    {
+        _broker.CreateTopic("facts", configs: new Dictionary<string, string> { ["cleanup.policy"] = policy });
+        static ProduceRequest Request(params string?[] keys)
+        {
+            var builder = new RecordBatchBuilder();
+            foreach (var key in keys)
+            {
+                builder.Add(1_000, key is null ? null : System.Text.Encoding.UTF8.GetBytes(key), [1]);
+            }
+
+            return new ProduceRequest
+            {
+                Acks = -1,
+                TimeoutMs = 1000,
+                TopicData = [new ProduceRequest.TopicProduceData { Name = "facts", PartitionData = [new ProduceRequest.PartitionProduceData { Index = 0, Records = builder.Build() }] }],
+            };
+        }
+
+        var refused = (await _broker.SendAsync(_handler, Request(null, "k1", null, null, null), 9)).Responses.Single().PartitionResponses.Single();
+
+        const string Reason = "Compacted topic cannot accept message without key in topic partition facts-0";
+        Assert.Equal((short)ErrorCode.InvalidRecord, refused.ErrorCode);
+        Assert.Equal(-1, refused.BaseOffset);
+        Assert.Equal([(0, Reason), (2, Reason), (3, Reason), (4, Reason)], refused.RecordErrors.Select(e => (e.BatchIndex, e.BatchIndexErrorMessage)));
+        Assert.Equal(
+            "One or more records have been rejected due to 4 record errors in total, and only showing the first three errors at most: "
+            + $"[RecordError(batchIndex=0, message='{Reason}'), RecordError(batchIndex=2, message='{Reason}'), RecordError(batchIndex=3, message='{Reason}')]",
+            refused.ErrorMessage);
+        Assert.Equal(0, _broker.Core.FindLog(_broker.Topic("facts"), 0)!.LogEndOffset);
+
+        // v7 has no record errors or message: the code alone.
+        var old = (await _broker.SendAsync(_handler, Request("k0", null), 7)).Responses.Single().PartitionResponses.Single();
+        Assert.Equal((short)ErrorCode.InvalidRecord, old.ErrorCode);
+
+        var keyed = (await _broker.SendAsync(_handler, Request("k0", "k1"), 9)).Responses.Single().PartitionResponses.Single();
+        Assert.Equal(((short)ErrorCode.None, 0L), (keyed.ErrorCode, keyed.BaseOffset));
+    }
+
+    [Fact]
+    public async Task A_topic_that_is_not_compacted_takes_keyless_records()
+    {
+        _broker.CreateTopic("events");
+        var batch = new RecordBatchBuilder().Add(1_000, null, [1]).Build();
+        var response = await _broker.SendAsync(_handler, new ProduceRequest
+        {
+            Acks = -1,
+            TimeoutMs = 1000,
+            TopicData = [new ProduceRequest.TopicProduceData { Name = "events", PartitionData = [new ProduceRequest.PartitionProduceData { Index = 0, Records = batch }] }],
+        }, 9);
+
+        Assert.Equal((short)ErrorCode.None, response.Responses.Single().PartitionResponses.Single().ErrorCode);
+    }
+
     public void Dispose() => _broker.Dispose();
 }

@@ -26,4 +26,21 @@ public sealed class TributaryCliTests
         Assert.Contains("partition 0: leader 0, offsets 0..0", describe.StandardOutput, StringComparison.Ordinal);
         Assert.Contains("partition 1: leader 0, offsets 0..0", describe.StandardOutput, StringComparison.Ordinal);
     }
+
+    // Proves describing or deleting a missing topic fails naming it, with a non-zero exit code, and creates nothing
+    // although the broker auto-creates topics for Metadata requests that allow it.
+    [Fact]
+    public async Task DescribeAndDeleteOfAMissingTopicFailWithoutCreatingIt()
+    {
+        await using var broker = await TributaryBroker.StartAsync(new TributaryBrokerOptions());
+        Assert.True(broker.Config.AutoCreateTopicsEnable);
+
+        foreach (var verb in new[] { "describe", "delete" })
+        {
+            var run = await ProcessRunner.RunAsync(StandaloneBroker.DotnetHost, [RepositoryPaths.TributaryDll, "topics", verb, "ghost", "--bootstrap", broker.BootstrapServers], CliTimeout);
+            Assert.True(run.ExitCode != 0, $"tributary topics {verb} ghost succeeded: " + run.Describe());
+            Assert.Contains("topic 'ghost' does not exist", run.StandardError, StringComparison.Ordinal);
+            Assert.Null(broker.Core.Metadata.Find("ghost"));
+        }
+    }
 }

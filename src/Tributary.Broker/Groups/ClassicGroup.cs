@@ -645,6 +645,7 @@ internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
                 return ErrorCode.RebalanceInProgress;
             }
 
+            // As in Kafka, a member's commit in Stable or PreparingRebalance is also a heartbeat.
             member.SessionDeadlineMs = nowMs + member.SessionTimeoutMs;
             Reschedule(nowMs);
             return ErrorCode.None;

@@ -9,12 +9,9 @@ namespace Tributary.Broker.Handlers;
 // assignment epoch, the assignor in use, and each member's epoch, client id, instance and rack ids, subscribed topic
 // names, current assignment and target assignment (topic id, name, partitions). An unknown group, or a classic group
 // of that id, gets GROUP_ID_NOT_FOUND, as in Kafka; an empty id INVALID_GROUP_ID. Authorized operations (when asked)
-// are READ, DESCRIBE and DELETE: there are no ACLs yet. ClientHost is the member's peer address ("/127.0.0.1").
+// are every operation Kafka defines for a group: there are no ACLs yet. ClientHost is the member's peer address ("/127.0.0.1").
 public sealed class ConsumerGroupDescribeHandler(BrokerCore broker) : ApiHandler<ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse>(ApiKey.ConsumerGroupDescribe, 0, 0)
 {
-    // Kafka's AclOperation codes: READ = 3, DELETE = 6, DESCRIBE = 8, as a bit field.
-    private const int GroupOperations = (1 << 3) | (1 << 6) | (1 << 8);
-
     protected override ValueTask<ConsumerGroupDescribeResponse?> HandleAsync(RequestContext context, ConsumerGroupDescribeRequest request, CancellationToken cancellationToken)
     {
         var response = new ConsumerGroupDescribeResponse();
@@ -39,7 +36,7 @@ public sealed class ConsumerGroupDescribeHandler(BrokerCore broker) : ApiHandler
                 GroupEpoch = described.GroupEpoch,
                 AssignmentEpoch = described.AssignmentEpoch,
                 AssignorName = described.AssignorName,
-                AuthorizedOperations = request.IncludeAuthorizedOperations ? GroupOperations : int.MinValue,
+                AuthorizedOperations = request.IncludeAuthorizedOperations ? AuthorizedOperations.Group : AuthorizedOperations.Omitted,
                 Members = [.. described.Members.Select(m => new ConsumerGroupDescribeResponse.Member
                 {
                     MemberId = m.MemberId,

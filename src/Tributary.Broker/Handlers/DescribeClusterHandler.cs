@@ -6,12 +6,11 @@ namespace Tributary.Broker.Handlers;
 
 // DescribeCluster v0-1 (KIP-700). The cluster is this broker: it is the only broker listed and the controller.
 // v1's endpoint_type must be 1 (brokers); 2 (controllers) gets UNSUPPORTED_ENDPOINT_TYPE, as a Kafka broker
-// answers, since there is no separate controller endpoint. Authorized operations are reported as
-// "not requested" (-2^31) even when asked for: ACLs do not exist yet.
+// answers, since there is no separate controller endpoint. Authorized operations, when asked for, are every
+// operation Kafka defines for the cluster (no ACLs exist); else "not requested" (-2^31).
 public sealed class DescribeClusterHandler(BrokerCore broker) : ApiHandler<DescribeClusterRequest, DescribeClusterResponse>(ApiKey.DescribeCluster, 0, 1)
 {
     private const sbyte BrokersEndpoint = 1;
-    private const int AuthorizedOperationsOmitted = int.MinValue;
 
     protected override ValueTask<DescribeClusterResponse?> HandleAsync(RequestContext context, DescribeClusterRequest request, CancellationToken cancellationToken)
     {
@@ -27,7 +26,7 @@ public sealed class DescribeClusterHandler(BrokerCore broker) : ApiHandler<Descr
             ClusterId = broker.Metadata.ClusterId,
             ControllerId = broker.NodeId,
             Brokers = [new DescribeClusterResponse.DescribeClusterBroker { BrokerId = broker.NodeId, Host = broker.AdvertisedHost, Port = broker.AdvertisedPort, Rack = null }],
-            ClusterAuthorizedOperations = AuthorizedOperationsOmitted,
+            ClusterAuthorizedOperations = request.IncludeClusterAuthorizedOperations ? AuthorizedOperations.Cluster : AuthorizedOperations.Omitted,
         });
     }
 
@@ -38,7 +37,7 @@ public sealed class DescribeClusterHandler(BrokerCore broker) : ApiHandler<Descr
         EndpointType = request.EndpointType,
         ClusterId = broker.Metadata.ClusterId,
         ControllerId = -1,
-        ClusterAuthorizedOperations = AuthorizedOperationsOmitted,
+        ClusterAuthorizedOperations = AuthorizedOperations.Omitted,
     };
 
     protected override DescribeClusterResponse? ErrorResponse(RequestContext context, DescribeClusterRequest request, ErrorCode error) =>

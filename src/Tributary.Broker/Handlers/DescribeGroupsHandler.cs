@@ -6,13 +6,10 @@ namespace Tributary.Broker.Handlers;
 
 // DescribeGroups v0-5. State, protocol type and members (client id, instance id from v4); the selected protocol and
 // each member's metadata and assignment only while the group is Stable, as in Kafka. An unknown group is described
-// as "Dead" with no error (v0-5 behaviour). Authorized operations (v3+, when asked) are READ, DESCRIBE and DELETE:
-// there are no ACLs yet. ClientHost is the member's peer address as Kafka shows it ("/127.0.0.1").
+// as "Dead" with no error (v0-5 behaviour). Authorized operations (v3+, when asked) are every operation Kafka defines for
+// a group: there are no ACLs yet. ClientHost is the member's peer address as Kafka shows it ("/127.0.0.1").
 public sealed class DescribeGroupsHandler(BrokerCore broker) : ApiHandler<DescribeGroupsRequest, DescribeGroupsResponse>(ApiKey.DescribeGroups, 0, 5)
 {
-    // Kafka's AclOperation codes: READ = 3, DELETE = 6, DESCRIBE = 8, as a bit field.
-    private const int GroupOperations = (1 << 3) | (1 << 6) | (1 << 8);
-
     protected override ValueTask<DescribeGroupsResponse?> HandleAsync(RequestContext context, DescribeGroupsRequest request, CancellationToken cancellationToken)
     {
         var response = new DescribeGroupsResponse();
@@ -34,7 +31,7 @@ public sealed class DescribeGroupsHandler(BrokerCore broker) : ApiHandler<Descri
                     MemberMetadata = m.Metadata,
                     MemberAssignment = m.Assignment,
                 })],
-                AuthorizedOperations = context.ApiVersion >= 3 && request.IncludeAuthorizedOperations ? GroupOperations : int.MinValue,
+                AuthorizedOperations = context.ApiVersion >= 3 && request.IncludeAuthorizedOperations ? AuthorizedOperations.Group : AuthorizedOperations.Omitted,
             });
         }
 

@@ -11,12 +11,30 @@ namespace Tributary.Broker.Handlers;
 // (always below v4); names that break Kafka's rule get INVALID_TOPIC_EXCEPTION instead. v10+ may name topics
 // by id. A partition whose log cannot be opened (see BrokerCore.IsUnavailable) is reported with KAFKA_STORAGE_ERROR
 // and this broker as its offline replica, as Kafka reports a partition on an offline log directory; an auto-creation
-// the disk refuses gets KAFKA_STORAGE_ERROR for the topic. Authorized operations are reported as "not requested" (-2^31): ACLs do not exist yet.
+// the disk refuses gets KAFKA_STORAGE_ERROR for the topic. Authorized operations, when asked for (topics v8+, cluster
+// v8-10), are every operation Kafka defines for the resource (no ACLs exist); else "not requested" (-2^31).
 public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequest, MetadataResponse>(ApiKey.Metadata, 0, 13)
 {
-    private const int AuthorizedOperationsOmitted = int.MinValue;
-
     protected override ValueTask<MetadataResponse?> HandleAsync(RequestContext context, MetadataRequest request, CancellationToken cancellationToken)
+    {
+        var response = Answer(context, request);
+        if (response is not null && context.ApiVersion >= 8)
+        {
+            if (request.IncludeTopicAuthorizedOperations)
+            {
+                response.Topics.ForEach(t => t.TopicAuthorizedOperations = AuthorizedOperations.Topic);
+            }
+
+            if (request.IncludeClusterAuthorizedOperations && context.ApiVersion <= 10)
+            {
+                response.ClusterAuthorizedOperations = AuthorizedOperations.Cluster;
+            }
+        }
+
+        return ValueTask.FromResult(response);
+    }
+
+    private MetadataResponse? Answer(RequestContext context, MetadataRequest request)
     {
         var response = Skeleton();
         if (request.Topics is null || (context.ApiVersion == 0 && request.Topics.Count == 0))
@@ -26,7 +44,7 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
                 response.Topics.Add(Describe(topic));
             }
 
-            return ValueTask.FromResult<MetadataResponse?>(response);
+            return response;
         }
 
         var autoCreate = broker.Config.AutoCreateTopicsEnable && (context.ApiVersion < 4 || request.AllowAutoTopicCreation);
@@ -36,7 +54,7 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
             {
                 var byId = broker.Metadata.Find(requested.TopicId);
                 response.Topics.Add(byId is null
-                    ? new MetadataResponse.MetadataResponseTopic { ErrorCode = (short)ErrorCode.UnknownTopicId, TopicId = requested.TopicId, Name = null, TopicAuthorizedOperations = AuthorizedOperationsOmitted }
+                    ? new MetadataResponse.MetadataResponseTopic { ErrorCode = (short)ErrorCode.UnknownTopicId, TopicId = requested.TopicId, Name = null, TopicAuthorizedOperations = AuthorizedOperations.Omitted }
                     : Describe(byId));
                 continue;
             }
@@ -64,7 +82,7 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
             response.Topics.Add(topic is null ? Error(requested.Name, ErrorCode.UnknownTopicOrPartition) : Describe(topic));
         }
 
-        return ValueTask.FromResult<MetadataResponse?>(response);
+        return response;
     }
 
     protected override MetadataResponse? ErrorResponse(RequestContext context, MetadataRequest request, ErrorCode error)
@@ -83,7 +101,7 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
         Brokers = [new MetadataResponse.MetadataResponseBroker { NodeId = broker.NodeId, Host = broker.AdvertisedHost, Port = broker.AdvertisedPort, Rack = null }],
         ClusterId = broker.Metadata.ClusterId,
         ControllerId = broker.NodeId,
-        ClusterAuthorizedOperations = AuthorizedOperationsOmitted,
+        ClusterAuthorizedOperations = AuthorizedOperations.Omitted,
     };
 
     private MetadataResponse.MetadataResponseTopic Describe(TopicInfo topic)
@@ -93,7 +111,7 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
             Name = topic.Name,
             TopicId = topic.Id,
             IsInternal = topic.IsInternal,
-            TopicAuthorizedOperations = AuthorizedOperationsOmitted,
+            TopicAuthorizedOperations = AuthorizedOperations.Omitted,
         };
         for (var p = 0; p < topic.PartitionCount; p++)
         {
@@ -114,5 +132,5 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
     }
 
     private static MetadataResponse.MetadataResponseTopic Error(string? name, ErrorCode error) =>
-        new() { ErrorCode = (short)error, Name = name, TopicAuthorizedOperations = AuthorizedOperationsOmitted };
+        new() { ErrorCode = (short)error, Name = name, TopicAuthorizedOperations = AuthorizedOperations.Omitted };
 }

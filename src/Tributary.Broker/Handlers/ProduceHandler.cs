@@ -17,7 +17,8 @@ namespace Tributary.Broker.Handlers;
 // with UNSUPPORTED_FOR_MESSAGE_FORMAT and never stored. Clients that can send magic 2 use v3+.
 // Per partition: the records must be exactly one whole v2 batch (Kafka's rule for v3+, else INVALID_RECORD),
 // CRC-valid with parseable records (else CORRUPT_MESSAGE, nothing appended), no larger than the topic's
-// max.message.bytes (else MESSAGE_TOO_LARGE). The batch is copied out of the request frame and appended
+// max.message.bytes (else MESSAGE_TOO_LARGE). For a topic whose cleanup.policy includes compact, records without a
+// key make the batch INVALID_RECORD with one record error each (batch index and reason, v8+), nothing appended. The batch is copied out of the request frame and appended
 // verbatim; only its base offset (and for LogAppendTime topics, the timestamps and CRC) are rewritten.
 // A topic's compression.type other than "producer" stores batches with that codec, recompressing those sent with another;
 // zstd batches need Produce v7+ (else UNSUPPORTED_COMPRESSION_TYPE). acks 1 and -1 are the same on one broker; acks 0 sends no response. Control batches from clients are INVALID_RECORD.
@@ -71,7 +72,7 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                     continue;
                 }
 
-                var validation = RecordBatchValidator.Validate(records);
+                var validation = RecordBatchValidator.Validate(records, requireKeys: IsCompacted(topic.Configs));
                 if (!validation.IsValid || validation.BatchCount != 1)
                 {
                     var (code, reason) = validation.IsValid
@@ -95,6 +96,12 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                 {
                     result.ErrorCode = (short)ErrorCode.InvalidRecord;
                     result.ErrorMessage = context.ApiVersion >= 8 ? "clients may not write control batches" : null;
+                    continue;
+                }
+
+                if (validation.KeylessRecords.Count > 0)
+                {
+                    RejectKeyless(context, result, validation.KeylessRecords, topic.Name, partitionData.Index);
                     continue;
                 }
 
@@ -183,6 +190,24 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
             "zstd" => CompressionType.Zstd,
             _ => null,
         } : null;
+
+    private static bool IsCompacted(IReadOnlyDictionary<string, string> configs) =>
+        configs.TryGetValue(TopicConfigs.CleanupPolicy, out var policy) && policy.Split(',', StringSplitOptions.TrimEntries).Contains("compact");
+
+    /// <summary>Kafka's answer to keyless records for a compacted topic: INVALID_RECORD with one record error each.</summary>
+    private void RejectKeyless(RequestContext context, ProduceResponse.PartitionProduceResponse result, IReadOnlyList<long> keyless, string topic, int partition)
+    {
+        var reason = $"Compacted topic cannot accept message without key in topic partition {topic}-{partition}";
+        var message = $"One or more records have been rejected due to {keyless.Count} record errors in total, and only showing the first three errors at most: "
+            + $"[{string.Join(", ", keyless.Take(3).Select(i => $"RecordError(batchIndex={i}, message='{reason}')"))}]";
+        LogRejected(context.ToString(), topic, partition, message);
+        result.ErrorCode = (short)ErrorCode.InvalidRecord;
+        if (context.ApiVersion >= 8)
+        {
+            result.ErrorMessage = message;
+            result.RecordErrors = [.. keyless.Select(i => new ProduceResponse.BatchIndexAndErrorMessage { BatchIndex = (int)i, BatchIndexErrorMessage = reason })];
+        }
+    }
 
     private bool IsLogAppendTime(IReadOnlyDictionary<string, string> configs) =>
         configs.TryGetValue(TopicConfigs.MessageTimestampType, out var type) ? type == "LogAppendTime" : broker.Config.LogAppendTime;

@@ -6,7 +6,7 @@ using Tributary.Protocol.Messages;
 namespace Tributary.Broker.Handlers;
 
 // TxnOffsetCommit v0-4 (TransactionCoordinator.CommitOffsets). The offsets stay with the transaction (persisted in
-// __transaction_state) and reach the group only when EndTxn commits; an abort drops them. The group must have been
+// __transaction_state) and reach the group only when EndTxn commits (a null metadata as the empty string); an abort drops them. The group must have been
 // added with AddOffsetsToTxn and the transaction must be ongoing (else INVALID_TXN_STATE); a stale epoch is
 // INVALID_PRODUCER_EPOCH, an unknown transactional id or producer id INVALID_PRODUCER_ID_MAPPING.
 // Deviation: v3+ member id / generation / group instance id are not checked against the group (Kafka's group

@@ -6,8 +6,9 @@ namespace Tributary.Protocol.Records;
 /// </summary>
 public sealed class RecordBatchValidation
 {
-    private RecordBatchValidation(RecordBatchError error, string? reason, IReadOnlyList<RecordBatchHeader> batches, IReadOnlyList<long> maxRecordTimestamps, long recordCount)
+    private RecordBatchValidation(RecordBatchError error, string? reason, IReadOnlyList<RecordBatchHeader> batches, IReadOnlyList<long> maxRecordTimestamps, long recordCount, IReadOnlyList<long> keylessRecords)
     {
+        KeylessRecords = keylessRecords;
         Error = error;
         Reason = reason;
         Batches = batches;
@@ -34,11 +35,14 @@ public sealed class RecordBatchValidation
 
     public long RecordCount { get; }
 
-    internal static RecordBatchValidation Valid(IReadOnlyList<RecordBatchHeader> batches, IReadOnlyList<long> maxRecordTimestamps, long recordCount) =>
-        new(RecordBatchError.None, null, batches, maxRecordTimestamps, recordCount);
+    /// <summary>Indexes (from 0 across all batches) of the records without a key, when keys were required; else empty.</summary>
+    public IReadOnlyList<long> KeylessRecords { get; }
+
+    internal static RecordBatchValidation Valid(IReadOnlyList<RecordBatchHeader> batches, IReadOnlyList<long> maxRecordTimestamps, long recordCount, IReadOnlyList<long> keylessRecords) =>
+        new(RecordBatchError.None, null, batches, maxRecordTimestamps, recordCount, keylessRecords);
 
     internal static RecordBatchValidation Invalid(RecordBatchError error, string reason) =>
-        new(error, reason, [], [], 0);
+        new(error, reason, [], [], 0, []);
 
     public override string ToString() =>
         IsValid ? $"valid: {BatchCount} batches, {RecordCount} records" : $"{Error}: {Reason}";

@@ -7,19 +7,21 @@ namespace Tributary.Protocol.Records;
 /// Checks the <c>records</c> of a ProduceRequest partition before anything is appended: every batch is whole,
 /// magic 2, CRC32C-valid, and its records parse to exactly the count its header declares, compressed batches
 /// decompressed under a size limit. Bad input is a result, never an exception. How many batches a produce
-/// request may carry (Kafka: exactly one for v3+) is the handler's rule, not this one's.
+/// request may carry (Kafka: exactly one for v3+) is the handler's rule, not this one's. With
+/// <c>requireKeys</c> (a compacted topic) the same walk over the records lists those without a key.
 /// </summary>
 public static class RecordBatchValidator
 {
     /// <summary>Default bound on one batch's decompressed records section.</summary>
     public const int DecompressedBytesMaxDefault = 64 * 1024 * 1024;
 
-    public static RecordBatchValidation Validate(ReadOnlyMemory<byte> records, int decompressedBytesMax = DecompressedBytesMaxDefault)
+    public static RecordBatchValidation Validate(ReadOnlyMemory<byte> records, int decompressedBytesMax = DecompressedBytesMaxDefault, bool requireKeys = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(decompressedBytesMax);
         var batches = new List<RecordBatchHeader>(1);
         var maxTimestamps = new List<long>(1);
         long recordCount = 0;
+        List<long>? keyless = null;
         var position = 0;
         PooledBufferWriter? scratch = null;
         try
@@ -27,7 +29,7 @@ public static class RecordBatchValidator
             while (position < records.Length)
             {
                 var batchStart = position;
-                var (error, reason, batchLength) = ValidateOne(records[position..], ref scratch, decompressedBytesMax, out var header, out var maxTimestamp);
+                var (error, reason, batchLength) = ValidateOne(records[position..], ref scratch, decompressedBytesMax, requireKeys ? recordCount : -1, ref keyless, out var header, out var maxTimestamp);
                 if (error != RecordBatchError.None)
                 {
                     return RecordBatchValidation.Invalid(error, $"batch {batches.Count} at byte {batchStart}: {reason}");
@@ -39,7 +41,7 @@ public static class RecordBatchValidator
                 position += batchLength;
             }
 
-            return RecordBatchValidation.Valid(batches, maxTimestamps, recordCount);
+            return RecordBatchValidation.Valid(batches, maxTimestamps, recordCount, keyless ?? (IReadOnlyList<long>)[]);
         }
         finally
         {
@@ -47,8 +49,9 @@ public static class RecordBatchValidator
         }
     }
 
+    // keylessFrom >= 0: the index of the batch's first record among all the batches, for listing its keyless records.
     private static (RecordBatchError Error, string? Reason, int Length) ValidateOne(
-        ReadOnlyMemory<byte> data, ref PooledBufferWriter? scratch, int decompressedBytesMax, out RecordBatchHeader header, out long maxTimestamp)
+        ReadOnlyMemory<byte> data, ref PooledBufferWriter? scratch, int decompressedBytesMax, long keylessFrom, ref List<long>? keyless, out RecordBatchHeader header, out long maxTimestamp)
     {
         header = default;
         maxTimestamp = -1;
@@ -142,6 +145,11 @@ public static class RecordBatchValidator
                 if (record.OffsetDelta != expectedOffsetDelta)
                 {
                     return (RecordBatchError.InvalidRecord, $"record {expectedOffsetDelta} has offset delta {record.OffsetDelta}", 0);
+                }
+
+                if (keylessFrom >= 0 && record.Key is null)
+                {
+                    (keyless ??= []).Add(keylessFrom + expectedOffsetDelta);
                 }
 
                 expectedOffsetDelta++;

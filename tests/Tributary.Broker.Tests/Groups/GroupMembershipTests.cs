@@ -105,6 +105,50 @@ public sealed class GroupMembershipTests : IDisposable
     }
 
     [Fact]
+    public async Task Commits_of_a_static_member_keep_its_session_alive_as_heartbeats_do()
+    {
+        var joined = await GroupTestBroker.CallAsync(_kafka.Join, GroupTestBroker.JoinRequest(Group, instanceId: "pod-a"), 9);
+        var member = joined.MemberId;
+        Assert.Equal((short)ErrorCode.None, (await _kafka.SyncAsync(Group, member, 1, (member, [7]))).ErrorCode);
+
+        // No heartbeat, a commit every 8 s for 24 s: more than twice the 10 s session.
+        for (var i = 0; i < 3; i++)
+        {
+            _kafka.Time.Advance(TimeSpan.FromSeconds(8));
+            Assert.Equal(ErrorCode.None, await _kafka.CommitAsync(Group, 0, i, generation: 1, memberId: member, instanceId: "pod-a"));
+        }
+
+        var described = await _kafka.DescribeAsync(Group);
+        Assert.Equal(("Stable", "pod-a"), (described.GroupState, described.Members.Single().GroupInstanceId));
+
+        // A refused commit (stale generation) keeps nothing alive: the session ends 10 s after the last good commit.
+        _kafka.Time.Advance(TimeSpan.FromSeconds(8));
+        Assert.Equal(ErrorCode.IllegalGeneration, await _kafka.CommitAsync(Group, 0, 9, generation: 0, memberId: member, instanceId: "pod-a"));
+        _kafka.Time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal("Empty", (await _kafka.DescribeAsync(Group)).GroupState);
+    }
+
+    [Fact]
+    public async Task Commits_keep_a_static_member_alive_while_the_group_prepares_a_rebalance()
+    {
+        var joined = await GroupTestBroker.CallAsync(_kafka.Join, GroupTestBroker.JoinRequest(Group, instanceId: "pod-a"), 9);
+        var member = joined.MemberId;
+        await _kafka.SyncAsync(Group, member, 1, (member, [7]));
+
+        // A newcomer starts a rebalance (20 s timeout); pod-a has not rejoined yet and only commits.
+        var (_, newcomer) = await _kafka.JoinNewMemberAsync(Group, "c2");
+        for (var i = 0; i < 2; i++)
+        {
+            _kafka.Time.Advance(TimeSpan.FromSeconds(8));
+            Assert.Equal(ErrorCode.None, await _kafka.CommitAsync(Group, 0, i, generation: 1, memberId: member, instanceId: "pod-a"));
+        }
+
+        var described = await _kafka.DescribeAsync(Group);
+        Assert.Equal(("PreparingRebalance", 2), (described.GroupState, described.Members.Count));
+        Assert.False(newcomer.IsCompleted);
+    }
+
+    [Fact]
     public async Task A_member_that_stops_heartbeating_is_expired_and_the_others_rebalance_without_it()
     {
         var (m1, m2) = await FormStableGroupOfTwoAsync();

@@ -31,6 +31,28 @@ public sealed class GroupOffsetTests : IDisposable
     }
 
     [Fact]
+    public async Task A_null_commit_metadata_is_stored_and_returned_as_the_empty_string()
+    {
+        Assert.Equal(ErrorCode.None, await _kafka.CommitAsync(Group, 1, 42, metadata: null));
+
+        Assert.Equal("", (await _kafka.FetchAsync(Group, 1)).Metadata);
+        Assert.Equal("", _kafka.Broker.Groups.FetchOffsets(Group)[(GroupTestBroker.Topic, 1)].Metadata);
+    }
+
+    [Fact]
+    public async Task DescribeGroups_reports_every_group_operation_when_asked()
+    {
+        Assert.Equal(ErrorCode.None, await _kafka.CommitAsync(Group, 1, 42));
+
+        var asked = await GroupTestBroker.CallAsync(_kafka.DescribeGroups, new DescribeGroupsRequest { Groups = [Group], IncludeAuthorizedOperations = true }, 5);
+        var notAsked = await GroupTestBroker.CallAsync(_kafka.DescribeGroups, new DescribeGroupsRequest { Groups = [Group] }, 5);
+
+        // Kafka's AclOperation codes as bits: READ 3, DELETE 6, DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11.
+        Assert.Equal(3400, asked.Groups.Single().AuthorizedOperations);
+        Assert.Equal(int.MinValue, notAsked.Groups.Single().AuthorizedOperations);
+    }
+
+    [Fact]
     public async Task Committing_to_a_partition_that_does_not_exist_fails_for_that_partition_only()
     {
         var response = await GroupTestBroker.CallAsync(_kafka.OffsetCommit, new OffsetCommitRequest

@@ -119,13 +119,14 @@ public sealed class GroupTestBroker : IDisposable
     public Task<DescribeGroupsResponse.DescribedGroup> DescribeAsync(string group) =>
         CallAsync(DescribeGroups, new DescribeGroupsRequest { Groups = [group] }, 5).ContinueWith(t => t.Result.Groups.Single(), TaskScheduler.Default);
 
-    public async Task<ErrorCode> CommitAsync(string group, int partition, long offset, string? metadata = null, int generation = -1, string memberId = "")
+    public async Task<ErrorCode> CommitAsync(string group, int partition, long offset, string? metadata = null, int generation = -1, string memberId = "", string? instanceId = null)
     {
         var response = await CallAsync(OffsetCommit, new OffsetCommitRequest
         {
             GroupId = group,
             GenerationIdOrMemberEpoch = generation,
             MemberId = memberId,
+            GroupInstanceId = instanceId,
             Topics = [new OffsetCommitRequest.OffsetCommitRequestTopic
             {
                 Name = Topic,

@@ -142,7 +142,7 @@ public sealed class TransactionTests
                 GroupId = "g",
                 ProducerId = producerId,
                 ProducerEpoch = epoch,
-                Topics = [new TxnOffsetCommitRequest.TxnOffsetCommitRequestTopic { Name = TransactionTestBroker.Topic, Partitions = [new TxnOffsetCommitRequest.TxnOffsetCommitRequestPartition { PartitionIndex = 0, CommittedOffset = offset }] }],
+                Topics = [new TxnOffsetCommitRequest.TxnOffsetCommitRequestTopic { Name = TransactionTestBroker.Topic, Partitions = [new TxnOffsetCommitRequest.TxnOffsetCommitRequestPartition { PartitionIndex = 0, CommittedOffset = offset, CommittedMetadata = null }] }],
             }, 3);
             return (ErrorCode)commit.Topics.Single().Partitions.Single().ErrorCode;
         }
@@ -155,7 +155,8 @@ public sealed class TransactionTests
 
         Assert.Equal(ErrorCode.None, await SendOffsetsAsync(producerId, epoch, 20));
         Assert.Equal(ErrorCode.None, await broker.EndAsync(TxId, producerId, epoch, commit: true));
-        Assert.Equal(20, broker.Broker.Groups.FetchOffsets("g")[(TransactionTestBroker.Topic, 0)].Offset);
+        var committed = broker.Broker.Groups.FetchOffsets("g")[(TransactionTestBroker.Topic, 0)];
+        Assert.Equal((20L, ""), (committed.Offset, committed.Metadata));
     }
 
     [Fact]

@@ -200,4 +200,26 @@ public sealed class RecordBatchValidatorTests
         byte[] record = [0x10, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
         AssertInvalid(TestBatches.WithRecordsSection(record, 1), RecordBatchError.CorruptMessage, "timestamp delta varlong runs past the end of the record");
     }
+
+    [Fact]
+    public void Keyless_records_are_listed_across_batches_and_inside_compressed_ones_only_when_keys_are_required()
+    {
+        byte[] Batch(CompressionType compression, params byte[]?[] keys)
+        {
+            var builder = new RecordBatchBuilder { Compression = compression };
+            foreach (var key in keys)
+            {
+                builder.Add(1_000, key, [1]);
+            }
+
+            return builder.Build();
+        }
+
+        byte[] records = [.. Batch(CompressionType.None, [1], null), .. Batch(CompressionType.Gzip, null, [2], null)];
+
+        var required = RecordBatchValidator.Validate(records, requireKeys: true);
+        Assert.True(required.IsValid);
+        Assert.Equal([1L, 2L, 4L], required.KeylessRecords);
+        Assert.Empty(RecordBatchValidator.Validate(records).KeylessRecords);
+    }
 }
