@@ -14,7 +14,16 @@ public static class RecordBatchValidator
     /// <summary>Default bound on one batch's decompressed records section.</summary>
     public const int DecompressedBytesMaxDefault = 64 * 1024 * 1024;
 
-    public static RecordBatchValidation Validate(ReadOnlyMemory<byte> records, int decompressedBytesMax = DecompressedBytesMaxDefault)
+    /// <summary>How long a batch waits for room in the decompression scratch budget before it is refused.</summary>
+    public static readonly TimeSpan ScratchWaitMax = TimeSpan.FromSeconds(5);
+
+    /// <param name="records">The partition's records.</param>
+    /// <param name="decompressedBytesMax">Bound on one batch's decompressed records section.</param>
+    /// <param name="scratchBudget">
+    /// Broker-wide bound on decompression scratch bytes; a batch that finds no room within <see cref="ScratchWaitMax"/>
+    /// is <see cref="RecordBatchError.ScratchMemoryUnavailable"/>. Null: unbounded.
+    /// </param>
+    public static RecordBatchValidation Validate(ReadOnlyMemory<byte> records, int decompressedBytesMax = DecompressedBytesMaxDefault, ByteBudget? scratchBudget = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(decompressedBytesMax);
         var batches = new List<RecordBatchHeader>(1);
@@ -26,7 +35,7 @@ public static class RecordBatchValidator
             while (position < records.Length)
             {
                 var batchStart = position;
-                var (error, reason, batchLength) = ValidateOne(records[position..], ref scratch, decompressedBytesMax, out var header);
+                var (error, reason, batchLength) = ValidateOne(records[position..], ref scratch, decompressedBytesMax, scratchBudget, out var header);
                 if (error != RecordBatchError.None)
                 {
                     return RecordBatchValidation.Invalid(error, $"batch {batches.Count} at byte {batchStart}: {reason}");
@@ -45,8 +54,11 @@ public static class RecordBatchValidator
         }
     }
 
+    /// <summary>The output chunk the streaming codecs ask for at a time.</summary>
+    private const int ScratchChunkBytes = 64 * 1024;
+
     private static (RecordBatchError Error, string? Reason, int Length) ValidateOne(
-        ReadOnlyMemory<byte> data, ref PooledBufferWriter? scratch, int decompressedBytesMax, out RecordBatchHeader header)
+        ReadOnlyMemory<byte> data, ref PooledBufferWriter? scratch, int decompressedBytesMax, ByteBudget? scratchBudget, out RecordBatchHeader header)
     {
         header = default;
         var span = data.Span;
@@ -113,15 +125,21 @@ public static class RecordBatchValidator
         var recordsSection = batch[RecordBatchHeader.Size..];
         if (header.Compression != CompressionType.None)
         {
-            scratch ??= new PooledBufferWriter(Math.Min(decompressedBytesMax, Math.Max(4096, recordsSection.Length * 4)));
-            scratch.Clear();
             try
             {
+                // Doubling stops at the most a codec can need: the limit, the byte that proves it exceeded, a chunk.
+                scratch ??= new PooledBufferWriter(Math.Min(decompressedBytesMax, Math.Max(4096, recordsSection.Length * 4)),
+                    scratchBudget, ScratchWaitMax, (long)decompressedBytesMax + 1 + ScratchChunkBytes);
+                scratch.Clear();
                 CompressionCodec.Decompress(header.Compression, recordsSection.Span, scratch, decompressedBytesMax);
             }
             catch (ProtocolException e)
             {
                 return (DecompressionLimit.IsExceeded(e) ? RecordBatchError.DecompressedTooLarge : RecordBatchError.CorruptMessage, e.Reason, 0);
+            }
+            catch (ScratchMemoryUnavailableException e)
+            {
+                return (RecordBatchError.ScratchMemoryUnavailable, e.Message, 0);
             }
 
             recordsSection = scratch.WrittenMemory;
