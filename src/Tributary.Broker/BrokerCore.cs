@@ -4,6 +4,7 @@ using Tributary.Broker.Config;
 using Tributary.Broker.Groups;
 using Tributary.Broker.Metadata;
 using Tributary.Broker.Transactions;
+using Tributary.Protocol;
 using Tributary.Storage;
 using Tributary.Storage.Devices;
 
@@ -27,6 +28,7 @@ public sealed partial class BrokerCore : IDisposable
         Time = time ?? TimeProvider.System;
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = LoggerFactory.CreateLogger<BrokerCore>();
+        DecompressionScratch = new ByteBudget(config.DecompressionMemoryBytes);
         var defaultLogConfig = TopicConfigs.ToLogConfig(new Dictionary<string, string>(), config);
         if (config.InMemoryStorage)
         {
@@ -75,6 +77,9 @@ public sealed partial class BrokerCore : IDisposable
     private readonly ILogger _logger;
 
     public BrokerConfig Config { get; }
+
+    /// <summary>Scratch bytes produce requests hold while they decompress batches to check them (tributary.decompression.memory.bytes).</summary>
+    public ByteBudget DecompressionScratch { get; }
 
     public TimeProvider Time { get; }
 

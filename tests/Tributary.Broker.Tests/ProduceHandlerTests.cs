@@ -145,5 +145,29 @@ public sealed class ProduceHandlerTests : IDisposable
         Assert.Equal((short)ErrorCode.None, response.Responses.Single().PartitionResponses.Single().ErrorCode);
     }
 
+    [Fact]
+    public async Task A_compressed_batch_that_finds_no_scratch_memory_is_answered_retriable_and_stored_on_retry()
+    {
+        _broker.CreateTopic("z", partitions: 1);
+        var builder = new RecordBatchBuilder { Compression = CompressionType.Zstd };
+        builder.Add(1_000, null, new byte[4096]);
+        var request = new ProduceRequest { Acks = -1, TimeoutMs = 1000 };
+        request.TopicData.Add(new ProduceRequest.TopicProduceData { Name = "z", PartitionData = { new ProduceRequest.PartitionProduceData { Index = 0, Records = builder.Build() } } });
+
+        // Every byte of tributary.decompression.memory.bytes is taken by others.
+        var scratch = _broker.Core.DecompressionScratch;
+        Assert.True(scratch.TryReserve(scratch.LimitBytes));
+        var refused = (await _broker.SendAsync(_handler, request, 9)).Responses[0].PartitionResponses[0];
+        Assert.Equal((short)ErrorCode.RequestTimedOut, refused.ErrorCode);
+        Assert.Contains("scratch memory", refused.ErrorMessage);
+        Assert.Equal(0, _broker.Core.FindLog(_broker.Topic("z"), 0)!.LogEndOffset);
+
+        scratch.Release(scratch.LimitBytes);
+        var stored = (await _broker.SendAsync(_handler, request, 9)).Responses[0].PartitionResponses[0];
+        Assert.Equal((short)ErrorCode.None, stored.ErrorCode);
+        Assert.Equal(1, _broker.Core.FindLog(_broker.Topic("z"), 0)!.LogEndOffset);
+        Assert.Equal(0, scratch.UsedBytes);
+    }
+
     public void Dispose() => _broker.Dispose();
 }

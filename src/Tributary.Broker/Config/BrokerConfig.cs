@@ -31,6 +31,8 @@ public sealed record BrokerConfig
         new ConfigDefinition("max.connections.per.ip.overrides", ConfigType.String, ""),
         new ConfigDefinition("connections.max.idle.ms", ConfigType.Long, "600000", Min: 1),
         new ConfigDefinition("tributary.partial.request.timeout.ms", ConfigType.Long, "30000", Min: 1),
+        new ConfigDefinition("queued.max.request.bytes", ConfigType.Long, "268435456", Min: -1),
+        new ConfigDefinition("tributary.decompression.memory.bytes", ConfigType.Long, "268435456", Min: 1048576),
         new ConfigDefinition("log.retention.ms", ConfigType.Long, null, Min: -1),
         new ConfigDefinition("log.retention.minutes", ConfigType.Int, null, Min: -1),
         new ConfigDefinition("log.retention.hours", ConfigType.Int, "168", Min: -1),
@@ -105,6 +107,20 @@ public sealed record BrokerConfig
     /// default: a default client has given up on a request still arriving after that.
     /// </summary>
     public long PartialRequestTimeoutMs { get; init; } = 30_000;
+
+    /// <summary>
+    /// queued.max.request.bytes: bytes of request frames received (whole or in part) and not yet handled, across all
+    /// connections; past it connections stop reading their sockets until requests finish. 0 or less: unbounded
+    /// (Kafka's default, -1). Tributary's default, 256 MiB, holds two largest requests (socket.request.max.bytes) at once.
+    /// </summary>
+    public long QueuedMaxRequestBytes { get; init; } = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// tributary.decompression.memory.bytes: scratch bytes all produce requests together may hold while they decompress
+    /// batches to check them; a batch that finds no room within a few seconds is refused with a retriable error
+    /// (REQUEST_TIMED_OUT). Default 256 MiB: four batches of the largest decompressed size at once.
+    /// </summary>
+    public long DecompressionMemoryBytes { get; init; } = 256L * 1024 * 1024;
     public long LogRetentionMs { get; init; } = 604800000;
     public long LogRetentionBytes { get; init; } = -1;
     public long LogRetentionCheckIntervalMs { get; init; } = 300000;
@@ -198,6 +214,8 @@ public sealed record BrokerConfig
             ConnectionsMaxPerIpOverrides = perIpOverrides,
             ConnectionsMaxIdleMs = L("connections.max.idle.ms", 600_000),
             PartialRequestTimeoutMs = L("tributary.partial.request.timeout.ms", 30_000),
+            QueuedMaxRequestBytes = L("queued.max.request.bytes", 256L * 1024 * 1024),
+            DecompressionMemoryBytes = L("tributary.decompression.memory.bytes", 256L * 1024 * 1024),
             LogRetentionMs = retentionMs,
             LogRetentionBytes = L("log.retention.bytes", -1),
             LogRetentionCheckIntervalMs = L("log.retention.check.interval.ms", 300000),

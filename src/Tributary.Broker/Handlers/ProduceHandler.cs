@@ -72,7 +72,17 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                     continue;
                 }
 
-                var validation = RecordBatchValidator.Validate(records, requireKeys: IsCompacted(topic.Configs));
+                var validation = RecordBatchValidator.Validate(records, RecordBatchValidator.DecompressedBytesMaxDefault, broker.DecompressionScratch, requireKeys: IsCompacted(topic.Configs));
+                if (validation.Error == RecordBatchError.ScratchMemoryUnavailable)
+                {
+                    // The batch may be valid; the broker is short of scratch memory for now. REQUEST_TIMED_OUT is
+                    // retriable, so producers send it again (CORRUPT_MESSAGE would be wrong, UNKNOWN_SERVER_ERROR final).
+                    LogRejected(context.ToString(), topic.Name, partitionData.Index, validation.Reason ?? "no scratch memory");
+                    result.ErrorCode = (short)ErrorCode.RequestTimedOut;
+                    result.ErrorMessage = context.ApiVersion >= 8 ? validation.Reason : null;
+                    continue;
+                }
+
                 if (!validation.IsValid || validation.BatchCount != 1)
                 {
                     var (code, reason) = validation.IsValid

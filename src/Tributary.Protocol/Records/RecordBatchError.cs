@@ -19,4 +19,10 @@ public enum RecordBatchError
 
     /// <summary>A compressed batch that decompresses beyond the configured limit.</summary>
     DecompressedTooLarge,
+
+    /// <summary>
+    /// The broker-wide decompression scratch budget had no room for this batch within the wait: a transient refusal
+    /// of a batch that may be valid, answered with a retriable error.
+    /// </summary>
+    ScratchMemoryUnavailable,
 }

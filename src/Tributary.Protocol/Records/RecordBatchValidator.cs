@@ -15,7 +15,17 @@ public static class RecordBatchValidator
     /// <summary>Default bound on one batch's decompressed records section.</summary>
     public const int DecompressedBytesMaxDefault = 64 * 1024 * 1024;
 
-    public static RecordBatchValidation Validate(ReadOnlyMemory<byte> records, int decompressedBytesMax = DecompressedBytesMaxDefault, bool requireKeys = false)
+    /// <summary>How long a batch waits for room in the decompression scratch budget before it is refused.</summary>
+    public static readonly TimeSpan ScratchWaitMax = TimeSpan.FromSeconds(5);
+
+    /// <param name="records">The partition's records.</param>
+    /// <param name="decompressedBytesMax">Bound on one batch's decompressed records section.</param>
+    /// <param name="scratchBudget">
+    /// Broker-wide bound on decompression scratch bytes; a batch that finds no room within <see cref="ScratchWaitMax"/>
+    /// is <see cref="RecordBatchError.ScratchMemoryUnavailable"/>. Null: unbounded.
+    /// </param>
+    /// <param name="requireKeys">List the records without a key (a compacted topic refuses them).</param>
+    public static RecordBatchValidation Validate(ReadOnlyMemory<byte> records, int decompressedBytesMax = DecompressedBytesMaxDefault, ByteBudget? scratchBudget = null, bool requireKeys = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(decompressedBytesMax);
         var batches = new List<RecordBatchHeader>(1);
@@ -29,7 +39,7 @@ public static class RecordBatchValidator
             while (position < records.Length)
             {
                 var batchStart = position;
-                var (error, reason, batchLength) = ValidateOne(records[position..], ref scratch, decompressedBytesMax, requireKeys ? recordCount : -1, ref keyless, out var header, out var maxTimestamp);
+                var (error, reason, batchLength) = ValidateOne(records[position..], ref scratch, decompressedBytesMax, scratchBudget, requireKeys ? recordCount : -1, ref keyless, out var header, out var maxTimestamp);
                 if (error != RecordBatchError.None)
                 {
                     return RecordBatchValidation.Invalid(error, $"batch {batches.Count} at byte {batchStart}: {reason}");
@@ -49,9 +59,12 @@ public static class RecordBatchValidator
         }
     }
 
+    /// <summary>The output chunk the streaming codecs ask for at a time.</summary>
+    private const int ScratchChunkBytes = 64 * 1024;
+
     // keylessFrom >= 0: the index of the batch's first record among all the batches, for listing its keyless records.
     private static (RecordBatchError Error, string? Reason, int Length) ValidateOne(
-        ReadOnlyMemory<byte> data, ref PooledBufferWriter? scratch, int decompressedBytesMax, long keylessFrom, ref List<long>? keyless, out RecordBatchHeader header, out long maxTimestamp)
+        ReadOnlyMemory<byte> data, ref PooledBufferWriter? scratch, int decompressedBytesMax, ByteBudget? scratchBudget, long keylessFrom, ref List<long>? keyless, out RecordBatchHeader header, out long maxTimestamp)
     {
         header = default;
         maxTimestamp = -1;
@@ -119,15 +132,21 @@ public static class RecordBatchValidator
         var recordsSection = batch[RecordBatchHeader.Size..];
         if (header.Compression != CompressionType.None)
         {
-            scratch ??= new PooledBufferWriter(Math.Min(decompressedBytesMax, Math.Max(4096, recordsSection.Length * 4)));
-            scratch.Clear();
             try
             {
+                // Doubling stops at the most a codec can need: the limit, the byte that proves it exceeded, a chunk.
+                scratch ??= new PooledBufferWriter(Math.Min(decompressedBytesMax, Math.Max(4096, recordsSection.Length * 4)),
+                    scratchBudget, ScratchWaitMax, (long)decompressedBytesMax + 1 + ScratchChunkBytes);
+                scratch.Clear();
                 CompressionCodec.Decompress(header.Compression, recordsSection.Span, scratch, decompressedBytesMax);
             }
             catch (ProtocolException e)
             {
                 return (DecompressionLimit.IsExceeded(e) ? RecordBatchError.DecompressedTooLarge : RecordBatchError.CorruptMessage, e.Reason, 0);
+            }
+            catch (ScratchMemoryUnavailableException e)
+            {
+                return (RecordBatchError.ScratchMemoryUnavailable, e.Message, 0);
             }
 
             recordsSection = scratch.WrittenMemory;

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Options;
 using Tributary.Broker;
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
+using Tributary.Protocol;
 using Tributary.Server.Networking;
 
 namespace Tributary.Server.Hosting;
@@ -19,7 +20,7 @@ namespace Tributary.Server.Hosting;
 /// broker should, and Tributary uses none of them. Kestrel still provides sockets, connection limits and
 /// graceful shutdown of open connections.
 /// </summary>
-public sealed class KafkaListener : IAsyncDisposable
+public sealed partial class KafkaListener : IAsyncDisposable
 {
     private readonly KestrelServer _server;
     private readonly ServiceProvider _services;
@@ -38,11 +39,17 @@ public sealed class KafkaListener : IAsyncDisposable
         var config = core.Config;
         var address = await ResolveAsync(config.ListenerHost, cancellationToken).ConfigureAwait(false);
         var connectionsPerIp = await ConnectionsPerIpAsync(config, cancellationToken).ConfigureAwait(false);
+        var queuedRequestBytes = new ByteBudget(config.QueuedMaxRequestBytes);
+        var transportLimits = SocketTransportLimits.Default;
+        LogMemoryBudget(loggerFactory.CreateLogger<KafkaListener>(), Budget(queuedRequestBytes.IsBounded ? queuedRequestBytes.LimitBytes : -1),
+            Budget(core.DecompressionScratch.IsBounded ? core.DecompressionScratch.LimitBytes : -1), config.ConnectionsMax,
+            Budget(transportLimits.InputBufferBytesMax), Budget(transportLimits.OutputBufferBytesMax),
+            Budget((long)transportLimits.PooledBlocksMax * BlockMemoryPool.BlockBytes));
         var services = new ServiceCollection()
             .AddSingleton(loggerFactory)
             .AddSingleton(typeof(ILogger<>), typeof(Logger<>))
             .AddSingleton(dispatcher)
-            .AddSingleton(new ConnectionLimits(config.SocketRequestMaxBytes, config.ConnectionsMaxIdleMs, config.PartialRequestTimeoutMs))
+            .AddSingleton(new ConnectionLimits(config.SocketRequestMaxBytes, config.ConnectionsMaxIdleMs, config.PartialRequestTimeoutMs, queuedRequestBytes))
             .BuildServiceProvider();
         var options = new KestrelServerOptions { ApplicationServices = services };
         options.Limits.MaxConcurrentConnections = config.ConnectionsMax;
@@ -52,7 +59,7 @@ public sealed class KafkaListener : IAsyncDisposable
             listener = l;
             l.UseConnectionHandler<KafkaConnectionHandler>();
         });
-        var transport = new SocketListenerFactory(SocketTransportLimits.Default, loggerFactory, connectionsPerIp);
+        var transport = new SocketListenerFactory(transportLimits, loggerFactory, connectionsPerIp);
         var server = new KestrelServer(Options.Create(options), transport, loggerFactory);
         try
         {
@@ -156,4 +163,12 @@ public sealed class KafkaListener : IAsyncDisposable
         {
         }
     }
+
+    /// <summary>Bytes as MiB for the start-up line; a negative count is "unbounded".</summary>
+    private static string Budget(long bytes) =>
+        bytes < 0 ? "unbounded" : (bytes / (1024.0 * 1024)).ToString("0.##", System.Globalization.CultureInfo.InvariantCulture) + " MiB";
+
+    [LoggerMessage(EventId = 317, Level = LogLevel.Information,
+        Message = "Memory budget: queued.max.request.bytes {QueuedRequests}, tributary.decompression.memory.bytes {Decompression}; per connection (max.connections {Connections}) {InputBuffer} received and {OutputBuffer} unsent; {PooledBlocks} of idle transport blocks")]
+    private static partial void LogMemoryBudget(ILogger logger, string queuedRequests, string decompression, int connections, string inputBuffer, string outputBuffer, string pooledBlocks);
 }

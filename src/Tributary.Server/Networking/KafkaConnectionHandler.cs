@@ -24,6 +24,19 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
     /// <summary>Produce responses a connection holds while their flush runs (<see cref="DispatchOutcome.Durable"/>).</summary>
     public const int HeldResponsesMax = 8;
 
+    /// <summary>
+    /// Largest request frame, in bytes, copied into an array of the shared pool; a larger one gets an array of its own
+    /// that the collector takes back, since the pool would keep it per core for good.
+    /// </summary>
+    public const int PooledFrameBytesMax = 1024 * 1024;
+
+    /// <summary>
+    /// Largest request frame, in bytes, not counted in queued.max.request.bytes: the transport's input buffer
+    /// (<see cref="SocketTransportLimits.InputBufferBytesMax"/>, 1 MiB) already bounds it per connection, and counting it
+    /// would let one large request that waits for room hold back every small one behind it.
+    /// </summary>
+    public const int UncountedFrameBytesMax = 1024 * 1024;
+
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
         var input = connection.Transport.Input;
@@ -46,6 +59,10 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         // first bytes are here by the partial-request timeout, counted from when the handler first waited for them.
         using var readDeadline = new ReadDeadline(input);
         var partialSince = 0L;
+
+        // Bytes of the request being received or handled, reserved in queued.max.request.bytes.
+        var requestBudget = limits.QueuedRequestBytes ?? ByteBudget.Unbounded;
+        var reserved = 0L;
         try
         {
             while (true)
@@ -107,7 +124,18 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                     }
 
                     var length = (int)frame.Frame.Length;
-                    var rented = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+                    if (reserved == 0 && length > UncountedFrameBytesMax)
+                    {
+                        if (!await ReserveAsync(requestBudget, FrameReader.SizePrefixBytes + length, cancellation, closeRequested).ConfigureAwait(false))
+                        {
+                            LogClosedForStop(connection.ConnectionId);
+                            return;
+                        }
+
+                        reserved = FrameReader.SizePrefixBytes + length;
+                    }
+
+                    var rented = length <= PooledFrameBytesMax ? ArrayPool<byte>.Shared.Rent(Math.Max(length, 1)) : GC.AllocateUninitializedArray<byte>(length);
                     var started = Stopwatch.GetTimestamp();
                     try
                     {
@@ -154,8 +182,36 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                     }
                     finally
                     {
-                        ArrayPool<byte>.Shared.Return(rented);
+                        if (rented.Length <= PooledFrameBytesMax)
+                        {
+                            ArrayPool<byte>.Shared.Return(rented);
+                        }
+
+                        requestBudget.Release(reserved);
+                        reserved = 0;
                     }
+                }
+
+                // A large request that has begun to arrive holds its whole size in queued.max.request.bytes before more
+                // of it is read: past the budget this connection stops reading (its client is held back by TCP) until
+                // other requests finish, so partly received requests together stay within the budget.
+                if (reserved == 0 && buffer.Length >= FrameReader.SizePrefixBytes && ReadSize(buffer) is var size && size > UncountedFrameBytesMax)
+                {
+                    var frameBytes = FrameReader.SizePrefixBytes + (long)size;
+                    if (!requestBudget.TryReserve(frameBytes))
+                    {
+                        LogRequestBytesWait(connection.ConnectionId, frameBytes, requestBudget.LimitBytes);
+                        if (!await ReserveAsync(requestBudget, frameBytes, cancellation, closeRequested).ConfigureAwait(false))
+                        {
+                            LogClosedForStop(connection.ConnectionId);
+                            return;
+                        }
+
+                        // The wait was the broker's, not the client's: the rest of the request gets its full time.
+                        consumedAny = true;
+                    }
+
+                    reserved = frameBytes;
                 }
 
                 // A request's first bytes without the rest: its time to arrive starts now (not when more bytes come).
@@ -201,7 +257,36 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         }
         finally
         {
+            requestBudget.Release(reserved);
             LogDisconnected(connection.ConnectionId);
+        }
+    }
+
+    /// <summary>The size prefix of the frame at the start of <paramref name="buffer"/> (FrameReader has checked it).</summary>
+    private static int ReadSize(in ReadOnlySequence<byte> buffer)
+    {
+        Span<byte> prefix = stackalloc byte[FrameReader.SizePrefixBytes];
+        buffer.Slice(0, FrameReader.SizePrefixBytes).CopyTo(prefix);
+        return BinaryPrimitives.ReadInt32BigEndian(prefix);
+    }
+
+    /// <summary>Reserves request bytes, waiting for room; false if the server asked the connection to close meanwhile.</summary>
+    private static async ValueTask<bool> ReserveAsync(ByteBudget budget, long bytes, CancellationToken cancellation, CancellationToken closeRequested)
+    {
+        if (budget.TryReserve(bytes))
+        {
+            return true;
+        }
+
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellation, closeRequested);
+        try
+        {
+            await budget.ReserveAsync(bytes, either.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (closeRequested.IsCancellationRequested && !cancellation.IsCancellationRequested)
+        {
+            return false;
         }
     }
 
@@ -295,6 +380,10 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
     [LoggerMessage(EventId = 305, Level = LogLevel.Warning,
         Message = "Closing connection {ConnectionId}: a request ({Bytes} bytes so far) did not arrive whole within tributary.partial.request.timeout.ms ({TimeoutMs} ms)")]
     private partial void LogClosedPartialRequest(string connectionId, long bytes, long timeoutMs);
+
+    [LoggerMessage(EventId = 306, Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId} stops reading: its request of {Bytes} bytes waits for room in queued.max.request.bytes ({LimitBytes} bytes)")]
+    private partial void LogRequestBytesWait(string connectionId, long bytes, long limitBytes);
 
     [LoggerMessage(EventId = 302, Level = LogLevel.Debug, Message = "Connection {ConnectionId} ended")]
     private partial void LogDisconnected(string connectionId);
