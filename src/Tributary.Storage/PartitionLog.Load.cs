@@ -17,6 +17,27 @@ public sealed partial class PartitionLog
         }
 
         var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var baseOffsets = SegmentBaseOffsetsOnDisk();
+        var checkpoint = LogStartOffsetCheckpoint.Read(_device, Directory);
+        var segments = OpenSegments(baseOffsets, cleanShutdown, nowMs);
+        if (segments.Count == 0)
+        {
+            segments.Add(LogSegment.Create(_device, Directory, Math.Max(0, checkpoint ?? 0), nowMs));
+        }
+
+        _segments = [.. segments];
+        _logEndOffset = segments[^1].NextOffset;
+        _highWatermark = _logEndOffset;
+        _flushedOffset = _logEndOffset;
+        _lastFlushMs = nowMs;
+        _logStartOffset = Math.Clamp(checkpoint ?? 0, segments[0].BaseOffset, _logEndOffset);
+        DeleteSegmentsBelowLogStartOffset();
+        RebuildProducerState();
+    }
+
+    /// <summary>The base offsets of the segment logs in the directory, oldest first; deletes files a crash left behind.</summary>
+    private long[] SegmentBaseOffsetsOnDisk()
+    {
         var files = _device.ListFiles(Directory);
         var baseOffsets = new SortedSet<long>();
         foreach (var name in files)
@@ -43,9 +64,16 @@ public sealed partial class PartitionLog
             }
         }
 
-        var checkpoint = LogStartOffsetCheckpoint.Read(_device, Directory);
+        return baseOffsets.ToArray();
+    }
+
+    /// <summary>
+    /// Opens the segments, scanning and cutting those that need recovery; a cut in an earlier segment deletes the
+    /// later ones. When anything was recovered, flushes what was kept.
+    /// </summary>
+    private List<LogSegment> OpenSegments(long[] ordered, bool cleanShutdown, long nowMs)
+    {
         var segments = new List<LogSegment>();
-        var ordered = baseOffsets.ToArray();
         var recovered = false;
         for (var i = 0; i < ordered.Length; i++)
         {
@@ -89,11 +117,6 @@ public sealed partial class PartitionLog
             }
         }
 
-        if (segments.Count == 0)
-        {
-            segments.Add(LogSegment.Create(_device, Directory, Math.Max(0, checkpoint ?? 0), nowMs));
-        }
-
         if (recovered)
         {
             // What recovery kept is now the durable truth; make it so before acknowledging anything on top of it.
@@ -103,14 +126,7 @@ public sealed partial class PartitionLog
             }
         }
 
-        _segments = [.. segments];
-        _logEndOffset = segments[^1].NextOffset;
-        _highWatermark = _logEndOffset;
-        _flushedOffset = _logEndOffset;
-        _lastFlushMs = nowMs;
-        _logStartOffset = Math.Clamp(checkpoint ?? 0, segments[0].BaseOffset, _logEndOffset);
-        DeleteSegmentsBelowLogStartOffset();
-        RebuildProducerState();
+        return segments;
     }
 
     /// <summary>Replays every batch header from the log start offset into the producer state (no snapshot files yet).</summary>
