@@ -49,8 +49,8 @@ public sealed class DeleteRecordsHandlerTests : IDisposable
 
         Assert.Equal(((short)ErrorCode.None, 4L), (result.ErrorCode, result.LowWatermark));
         Assert.Equal(4, _log.LogStartOffset);
-        Assert.Equal(LogReadStatus.OffsetOutOfRange, _log.Read(3, 1 << 20).Status);
-        Assert.Equal(LogReadStatus.Ok, _log.Read(4, 1 << 20).Status);
+        Assert.Equal(LogReadStatus.OffsetOutOfRange, _log.Read(3, new LogReadOptions(1 << 20)).Status);
+        Assert.Equal(LogReadStatus.Ok, _log.Read(4, new LogReadOptions(1 << 20)).Status);
     }
 
     [Fact]

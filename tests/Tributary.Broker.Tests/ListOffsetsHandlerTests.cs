@@ -51,7 +51,7 @@ public sealed class ListOffsetsHandlerTests : IDisposable
         await ProduceAsync("sarama", batch);
 
         Assert.Equal((2L, 3_000L), await LookUpAsync("sarama", 2_500));
-        var stored = _broker.Core.FindLog(_broker.Topic("sarama"), 0)!.Read(0, 1 << 20);
+        var stored = _broker.Core.FindLog(_broker.Topic("sarama"), 0)!.Read(0, new Storage.LogReadOptions(1 << 20));
         var header = RecordBatchHeader.Read(stored.Records.Span);
         Assert.Equal(3_000, header.MaxTimestamp);
         Assert.True(RecordBatchHeader.IsCrcValid(stored.Records.Span[..header.TotalSize]));

@@ -38,7 +38,7 @@ public sealed class ProduceCompressionTests : IDisposable
         Assert.Equal((short)ErrorCode.None, await ProduceAsync("codec", builder.Build(), 9));
         Assert.Equal((short)ErrorCode.None, await ProduceAsync("codec", new RecordBatchBuilder { Compression = sent }.Add(2_000, null, [1]).Build(), 9));
 
-        var read = _broker.Core.FindLog(topic, 0)!.Read(0, 1 << 20);
+        var read = _broker.Core.FindLog(topic, 0)!.Read(0, new Storage.LogReadOptions(1 << 20));
         var first = RecordBatch.Read(read.Records);
         Assert.Equal(stored, first.Header.Compression);
         Assert.True(first.IsCrcValid);

@@ -72,7 +72,7 @@ public sealed class ProduceHandlerTests : IDisposable
                 var expectedRecords = topic == "b" && p == 2 ? 0 : 2 * (4 + p);
                 Assert.Equal(expectedRecords, log.LogEndOffset);
                 var keys = new List<string>();
-                for (var rest = log.Read(0, 1 << 22).Records; !rest.IsEmpty;)
+                for (var rest = log.Read(0, new Storage.LogReadOptions(1 << 22)).Records; !rest.IsEmpty;)
                 {
                     var batch = RecordBatch.Read(rest);
                     foreach (var record in batch.Records)

@@ -37,7 +37,7 @@ public sealed class ConcurrencyTests
             for (var fetches = 0; fetches < 1_000_000; fetches++)
             {
                 var done = Volatile.Read(ref appendersDone) == appenders;
-                var read = log.Read(position, 1024);
+                var read = log.Read(position, new LogReadOptions(1024));
                 if (read.Status != LogReadStatus.Ok)
                 {
                     readerFailures.Enqueue($"status {read.Status} at {position}");
@@ -113,7 +113,7 @@ public sealed class ConcurrencyTests
             {
                 try
                 {
-                    var read = log.Read(log.LogStartOffset, 500);
+                    var read = log.Read(log.LogStartOffset, new LogReadOptions(500));
                     if (read.Status == LogReadStatus.Ok)
                     {
                         ReadRecords(read.Records);

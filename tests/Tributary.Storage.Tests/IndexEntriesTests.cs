@@ -287,7 +287,7 @@ public sealed class IndexEntriesTests
         for (var i = 0; i < batches; i++)
         {
             Assert.Equal(i, log.FirstOffsetAtOrAfterTimestamp(TimestampOf(i)));
-            Assert.Equal([((long)i, $"r{i}-0")], ReadRecords(log.Read(i, 1).Records));
+            Assert.Equal([((long)i, $"r{i}-0")], ReadRecords(log.Read(i, new LogReadOptions(1)).Records));
         }
     }
 
@@ -309,7 +309,7 @@ public sealed class IndexEntriesTests
 
         foreach (var offset in new long[] { 0, 7, 150, 299 })
         {
-            Assert.Equal([(offset, $"r{offset}-0")], ReadRecords(log.Read(offset, 1).Records));
+            Assert.Equal([(offset, $"r{offset}-0")], ReadRecords(log.Read(offset, new LogReadOptions(1)).Records));
         }
     }
 

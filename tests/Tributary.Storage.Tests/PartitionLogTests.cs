@@ -22,7 +22,7 @@ public sealed class PartitionLogTests
         var result = log.Append(sent.ToArray());
 
         Assert.Equal(new LogAppendResult(0, 2, -1, 0), result);
-        var read = log.Read(0, 1 << 20);
+        var read = log.Read(0, new LogReadOptions(1 << 20));
         Assert.Equal(LogReadStatus.Ok, read.Status);
         Assert.Equal(3, read.HighWatermark);
         Assert.Equal(
@@ -44,10 +44,10 @@ public sealed class PartitionLogTests
         using var manager = target.Open();
         var log = manager.GetOrCreate(Topic, 0, LogConfig.Default);
         log.Append(Concat(Build("a", 50), Build("b", 30)));
-        var plain = log.Read(0, 1 << 20).Records.ToArray();
+        var plain = log.Read(0, new LogReadOptions(1 << 20)).Records.ToArray();
         var buffers = new ReadBuffers();
 
-        var pooled = log.Read(0, 1 << 20, minOneBatch: true, long.MaxValue, buffers);
+        var pooled = log.Read(0, new LogReadOptions(1 << 20) { Buffers = buffers });
 
         Assert.Equal(plain, pooled.Records.ToArray());
         Assert.True(MemoryMarshal.TryGetArray(pooled.Records, out var first));
@@ -56,7 +56,7 @@ public sealed class PartitionLogTests
         // Returned to ArrayPool.Shared: the next rent of that size on this thread gets the same array back (scribbled
         // on here while it sits in the pool), and the read into it carries exactly the stored bytes again.
         first.Array!.AsSpan().Fill(0xEE);
-        var again = log.Read(0, 1 << 20, minOneBatch: true, long.MaxValue, buffers);
+        var again = log.Read(0, new LogReadOptions(1 << 20) { Buffers = buffers });
         Assert.True(MemoryMarshal.TryGetArray(again.Records, out var second));
         Assert.Same(first.Array, second.Array);
         Assert.Equal(plain, again.Records.ToArray());
@@ -76,9 +76,9 @@ public sealed class PartitionLogTests
         Assert.Equal((4, 8), (second.FirstOffset, second.LastOffset));
         Assert.Equal(9, log.LogEndOffset);
         Assert.Equal(9, log.HighWatermark);
-        var headers = ReadHeaders(log.Read(0, 1 << 20).Records);
+        var headers = ReadHeaders(log.Read(0, new LogReadOptions(1 << 20)).Records);
         Assert.Equal([0L, 3L, 4L], headers.Select(h => h.BaseOffset));
-        Assert.Equal(Enumerable.Range(0, 9).Select(i => (long)i), ReadRecords(log.Read(0, 1 << 20).Records).Select(r => r.Offset));
+        Assert.Equal(Enumerable.Range(0, 9).Select(i => (long)i), ReadRecords(log.Read(0, new LogReadOptions(1 << 20)).Records).Select(r => r.Offset));
     }
 
     [Fact]
@@ -89,7 +89,7 @@ public sealed class PartitionLogTests
         log.Append(Build("a", 3));
         log.Append(Build("b", 4));
 
-        var read = log.Read(5, 1 << 20);
+        var read = log.Read(5, new LogReadOptions(1 << 20));
 
         var headers = ReadHeaders(read.Records);
         Assert.Equal(3, headers[0].BaseOffset);
@@ -109,14 +109,14 @@ public sealed class PartitionLogTests
         }
 
         // Room for two batches and a half: two whole batches, never a partial one.
-        Assert.Equal(2, ReadHeaders(log.Read(0, (batch.Length * 5) / 2).Records).Count);
+        Assert.Equal(2, ReadHeaders(log.Read(0, new LogReadOptions((batch.Length * 5) / 2)).Records).Count);
 
         // KIP-74: a consumer whose max bytes is smaller than a batch still makes progress.
-        Assert.Single(ReadHeaders(log.Read(0, 10).Records));
-        Assert.Single(ReadHeaders(log.Read(0, 0).Records));
+        Assert.Single(ReadHeaders(log.Read(0, new LogReadOptions(10)).Records));
+        Assert.Single(ReadHeaders(log.Read(0, new LogReadOptions(0)).Records));
 
         // Without minOneBatch (not the first partition of a fetch) a too-small budget gives nothing.
-        var none = log.Read(0, 10, minOneBatch: false);
+        var none = log.Read(0, new LogReadOptions(10) { MinOneBatch = false });
         Assert.Equal(LogReadStatus.Ok, none.Status);
         Assert.True(none.Records.IsEmpty);
     }
@@ -129,16 +129,16 @@ public sealed class PartitionLogTests
         log.Append(Build("a", 4));
         log.DeleteRecordsBefore(2);
 
-        Assert.Equal(LogReadStatus.OffsetOutOfRange, log.Read(1, 1000).Status);
-        Assert.Equal(LogReadStatus.OffsetOutOfRange, log.Read(5, 1000).Status);
-        Assert.Equal(LogReadStatus.OffsetOutOfRange, log.Read(-1, 1000).Status);
+        Assert.Equal(LogReadStatus.OffsetOutOfRange, log.Read(1, new LogReadOptions(1000)).Status);
+        Assert.Equal(LogReadStatus.OffsetOutOfRange, log.Read(5, new LogReadOptions(1000)).Status);
+        Assert.Equal(LogReadStatus.OffsetOutOfRange, log.Read(-1, new LogReadOptions(1000)).Status);
 
-        var atEnd = log.Read(4, 1000);
+        var atEnd = log.Read(4, new LogReadOptions(1000));
         Assert.Equal(LogReadStatus.Ok, atEnd.Status);
         Assert.True(atEnd.Records.IsEmpty);
         Assert.Equal((4L, 2L), (atEnd.HighWatermark, atEnd.LogStartOffset));
 
-        var atStart = log.Read(2, 1000);
+        var atStart = log.Read(2, new LogReadOptions(1000));
         Assert.Equal(LogReadStatus.Ok, atStart.Status);
         Assert.Equal(0, ReadHeaders(atStart.Records)[0].BaseOffset);
     }
@@ -189,7 +189,7 @@ public sealed class PartitionLogTests
         var result = log.Append(Concat(Build("a", 2, baseTimestampMs: 5), Build("b", 1, baseTimestampMs: 7)), brokerTimeMs);
 
         Assert.Equal(brokerTimeMs, result.LogAppendTimeMs);
-        var headers = ReadHeaders(log.Read(0, 1 << 20).Records); // checks every CRC
+        var headers = ReadHeaders(log.Read(0, new LogReadOptions(1 << 20)).Records); // checks every CRC
         Assert.All(headers, h =>
         {
             Assert.True(h.IsLogAppendTime);
@@ -204,7 +204,7 @@ public sealed class PartitionLogTests
         using var manager = LogManager.InMemory();
         var log = manager.GetOrCreate(Topic, 0, LogConfig.Default);
         var seenHighWatermarks = new List<long>();
-        log.Appended += l => seenHighWatermarks.Add(l.Read(0, 1 << 20).HighWatermark);
+        log.Appended += l => seenHighWatermarks.Add(l.Read(0, new LogReadOptions(1 << 20)).HighWatermark);
 
         log.Append(Build("a", 2));
         log.Append(Build("b", 1));
@@ -238,10 +238,10 @@ public sealed class PartitionLogTests
         log.Append(batch);
         log.Append(batch);
         log.Append(batch);
-        var plain = log.Read(0, 1 << 20).Records.ToArray();
+        var plain = log.Read(0, new LogReadOptions(1 << 20)).Records.ToArray();
         var buffers = new ReadBuffers();
 
-        var read = log.Read(0, 1 << 20, minOneBatch: true, long.MaxValue, buffers);
+        var read = log.Read(0, new LogReadOptions(1 << 20) { Buffers = buffers });
 
         Assert.True(MemoryMarshal.TryGetMemoryManager<byte, Segments.SegmentRecords>(read.Records, out var stored));
         Assert.Equal((3 * batch.Length, 120L), (stored.Length, stored.NextOffset));
@@ -252,17 +252,17 @@ public sealed class PartitionLogTests
         Assert.Equal(plain, copied);
 
         // Cut to whole batches by max bytes, and by the offset limit (the last stable offset of read_committed).
-        var cut = log.Read(0, (int)(batch.Length * 2.5), minOneBatch: true, long.MaxValue, buffers);
+        var cut = log.Read(0, new LogReadOptions((int)(batch.Length * 2.5)) { Buffers = buffers });
         Assert.True(MemoryMarshal.TryGetMemoryManager<byte, Segments.SegmentRecords>(cut.Records, out var two));
         Assert.Equal((2 * batch.Length, 80L), (two.Length, two.NextOffset));
         Assert.Equal(plain.AsSpan(0, 2 * batch.Length).ToArray(), cut.Records.ToArray());
-        var limited = log.Read(40, 1 << 20, minOneBatch: true, maxOffset: 80, buffers);
+        var limited = log.Read(40, new LogReadOptions(1 << 20) { MaxOffset = 80, Buffers = buffers });
         Assert.Equal([40L], ReadHeaders(limited.Records).Select(h => h.BaseOffset));
 
         // Small batches are read at once, as before.
         var small = manager.GetOrCreate(Topic, 1, LogConfig.Default);
         small.Append(Concat(Build("a", 3), Build("b", 2)));
-        Assert.True(MemoryMarshal.TryGetArray(small.Read(0, 1 << 20, minOneBatch: true, long.MaxValue, buffers).Records, out _));
+        Assert.True(MemoryMarshal.TryGetArray(small.Read(0, new LogReadOptions(1 << 20) { Buffers = buffers }).Records, out _));
         buffers.Release();
     }
 
@@ -273,7 +273,7 @@ public sealed class PartitionLogTests
         var manager = target.Open();
         var log = manager.GetOrCreate(Topic, 0, LogConfig.Default);
         log.Append(Build(Enumerable.Range(0, 40).Select(i => Value(new string('x', 1000))).ToArray()));
-        var read = log.Read(0, 1 << 20, minOneBatch: true, long.MaxValue, new ReadBuffers());
+        var read = log.Read(0, new LogReadOptions(1 << 20) { Buffers = new ReadBuffers() });
         Assert.True(MemoryMarshal.TryGetMemoryManager<byte, Segments.SegmentRecords>(read.Records, out var stored));
 
         manager.Dispose();

@@ -116,7 +116,7 @@ public sealed class ProducerStateTests
 
         Assert.Equal(6, log.HighWatermark);
         Assert.Equal(2, log.LastStableOffset);
-        var committedRead = log.Read(0, 1 << 20, minOneBatch: true, log.LastStableOffset);
+        var committedRead = log.Read(0, new LogReadOptions(1 << 20) { MaxOffset = log.LastStableOffset });
         Assert.Equal([0L], RecordBatchBuilder.ReadHeaders(committedRead.Records).Select(h => h.BaseOffset));
         Assert.Equal(ErrorCode.InvalidTxnState, log.AppendChecked(Batch(ProducerId, 0, 3)).Error);
 

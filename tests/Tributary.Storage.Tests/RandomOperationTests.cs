@@ -86,7 +86,7 @@ public sealed class RandomOperationTests
                             var fetchOffset = start - 2 + random.NextInt64(end - start + 5);
                             var maxBytes = random.Next(0, 1500);
                             var minOneBatch = random.Next(4) != 0;
-                            var read = log.Read(fetchOffset, maxBytes, minOneBatch);
+                            var read = log.Read(fetchOffset, new LogReadOptions(maxBytes) { MinOneBatch = minOneBatch });
                             Assert.Equal((start, end), (read.LogStartOffset, read.HighWatermark));
                             if (fetchOffset < start || fetchOffset > end)
                             {

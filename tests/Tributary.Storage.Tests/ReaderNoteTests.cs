@@ -25,17 +25,17 @@ public sealed class ReaderNoteTests
         Assert.Equal([0L, 6L], log.SegmentBaseOffsets);
         const string Active = "/data/events-0/00000000000000000006.log";
 
-        log.Read(2, 1 << 20, minOneBatch: true, long.MaxValue, buffers: null, reader: "c1");
+        log.Read(2, new LogReadOptions(1 << 20) { Reader = "c1" });
         Assert.Equal([(Active, "c1", 0)], device.Notes); // the old segment drops nothing, so is not told
 
         device.Notes.Clear();
-        log.Read(8, 1 << 20, minOneBatch: true, long.MaxValue, buffers: null, reader: "c2");
+        log.Read(8, new LogReadOptions(1 << 20) { Reader = "c2" });
         Assert.Equal([(Active, "c2", batch.Length)], device.Notes);
 
         // Nothing returned, or no reader named: nothing noted.
         device.Notes.Clear();
-        log.Read(10, 1 << 20, minOneBatch: true, long.MaxValue, buffers: null, reader: "c2");
-        log.Read(0, 1 << 20);
+        log.Read(10, new LogReadOptions(1 << 20) { Reader = "c2" });
+        log.Read(0, new LogReadOptions(1 << 20));
         Assert.Empty(device.Notes);
     }
 }

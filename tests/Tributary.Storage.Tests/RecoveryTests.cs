@@ -111,8 +111,8 @@ public sealed class RecoveryTests
         Assert.Equal(3, recovered.LogEndOffset);
         Assert.Equal(["a-0", "a-1", "a-2"], SegmentRollTests.ConsumeAll(recovered).Select(r => r.Value));
         Assert.Equal(3, recovered.Append(Build("c", 1)).FirstOffset);
-        Assert.Equal(LogReadStatus.Ok, recovered.Read(3, 1000).Status);
-        Assert.Equal("c-0", ReadRecords(recovered.Read(3, 1000).Records).Single().Value);
+        Assert.Equal(LogReadStatus.Ok, recovered.Read(3, new LogReadOptions(1000)).Status);
+        Assert.Equal("c-0", ReadRecords(recovered.Read(3, new LogReadOptions(1000)).Records).Single().Value);
     }
 
     [Fact]
@@ -176,7 +176,7 @@ public sealed class RecoveryTests
         {
             Assert.True(manager.TryGet(Topic, 0, out var log));
             Assert.Equal(originalIndex, target.ReadFile(indexFile));
-            Assert.Equal(3 * 17, ReadHeaders(log.Read((3 * 17) + 1, 1).Records)[0].BaseOffset);
+            Assert.Equal(3 * 17, ReadHeaders(log.Read((3 * 17) + 1, new LogReadOptions(1)).Records)[0].BaseOffset);
             Assert.Equal(3 * 20, log.FirstOffsetAtOrAfterTimestamp(10_200));
         }
 
@@ -269,6 +269,6 @@ public sealed class RecoveryTests
 
         Assert.True(reopened.TryGet(Topic, 0, out var recovered));
         Assert.Equal(2, recovered.LogEndOffset);
-        ReadHeaders(recovered.Read(0, 1 << 20).Records); // asserts each CRC
+        ReadHeaders(recovered.Read(0, new LogReadOptions(1 << 20)).Records); // asserts each CRC
     }
 }

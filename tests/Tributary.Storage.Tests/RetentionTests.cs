@@ -30,8 +30,8 @@ public sealed class RetentionTests
         Assert.Equal(8, log.LogStartOffset);
         Assert.False(target.Device.FileExists(target.SegmentFile(Topic, 0, 0, ".log")));
         Assert.False(target.Device.FileExists(target.SegmentFile(Topic, 0, 4, ".index")));
-        Assert.Equal(LogReadStatus.OffsetOutOfRange, log.Read(7, 1000).Status);
-        Assert.Equal(8, ReadHeaders(log.Read(8, 1000).Records)[0].BaseOffset);
+        Assert.Equal(LogReadStatus.OffsetOutOfRange, log.Read(7, new LogReadOptions(1000)).Status);
+        Assert.Equal(8, ReadHeaders(log.Read(8, new LogReadOptions(1000)).Records)[0].BaseOffset);
         Assert.Equal(0, manager.RunRetention());
     }
 
@@ -61,7 +61,7 @@ public sealed class RetentionTests
         target.Time.Advance(TimeSpan.FromDays(30));
         Assert.Equal(0, manager.RunRetention());
         Assert.Equal(4, log.LogEndOffset);
-        Assert.Single(ReadRecords(log.Read(3, 1000).Records));
+        Assert.Single(ReadRecords(log.Read(3, new LogReadOptions(1000)).Records));
     }
 
     [Fact]
@@ -112,7 +112,7 @@ public sealed class RetentionTests
 
         Assert.True(reopened.TryGet(Topic, 2, out var recovered));
         Assert.Equal(9, recovered.LogStartOffset);
-        Assert.Equal(LogReadStatus.OffsetOutOfRange, recovered.Read(8, 1000).Status);
+        Assert.Equal(LogReadStatus.OffsetOutOfRange, recovered.Read(8, new LogReadOptions(1000)).Status);
         Assert.Equal("r4-1", SegmentRollTests.ConsumeAll(recovered)[0].Value);
         Assert.Equal(20, recovered.LogEndOffset);
     }
@@ -126,8 +126,8 @@ public sealed class RetentionTests
 
         Assert.Equal(3, log.DeleteRecordsBefore(-1));
 
-        Assert.Equal(LogReadStatus.OffsetOutOfRange, log.Read(0, 1000).Status);
-        var read = log.Read(3, 1000);
+        Assert.Equal(LogReadStatus.OffsetOutOfRange, log.Read(0, new LogReadOptions(1000)).Status);
+        var read = log.Read(3, new LogReadOptions(1000));
         Assert.Equal(LogReadStatus.Ok, read.Status);
         Assert.True(read.Records.IsEmpty);
         Assert.Throws<ArgumentOutOfRangeException>(() => log.DeleteRecordsBefore(4));

@@ -137,7 +137,7 @@ public sealed class SegmentRollTests
         for (var fetches = 0; position < log.HighWatermark; fetches++)
         {
             Assert.True(fetches < 100_000, "consumer made no progress");
-            var read = log.Read(position, maxBytes);
+            var read = log.Read(position, new LogReadOptions(maxBytes));
             Assert.Equal(LogReadStatus.Ok, read.Status);
             foreach (var record in ReadRecords(read.Records))
             {

@@ -26,12 +26,12 @@ public sealed class TailReadTests
         }
 
         var before = device.ReadAts;
-        var read = log.Read(31, 1 << 20, minOneBatch: true, long.MaxValue, new ReadBuffers());
+        var read = log.Read(31, new LogReadOptions(1 << 20) { Buffers = new ReadBuffers() });
         Assert.Equal(before, device.ReadAts);
 
         Assert.IsType<SegmentRecords>(System.Runtime.InteropServices.MemoryMarshal.TryGetMemoryManager<byte, SegmentRecords>(read.Records, out var stored) ? stored : null);
         Assert.Equal(Enumerable.Range(30, 10).Select(o => (long)o), ReadRecords(read.Records).Select(r => r.Offset));
-        Assert.Equal(log.Read(30, 1 << 20).Records.ToArray(), read.Records.ToArray());
+        Assert.Equal(log.Read(30, new LogReadOptions(1 << 20)).Records.ToArray(), read.Records.ToArray());
     }
 
     [Fact]
@@ -49,9 +49,9 @@ public sealed class TailReadTests
             }
 
             Assert.True(log.SegmentBaseOffsets.Count > 1, "the log rolled");
-            expected = log.Read(4, 1 << 20, minOneBatch: true, long.MaxValue, new ReadBuffers()).Records.ToArray();
+            expected = log.Read(4, new LogReadOptions(1 << 20) { Buffers = new ReadBuffers() }).Records.ToArray();
             var before = device.ReadAts;
-            var rolled = log.Read(4, 1 << 20, minOneBatch: true, long.MaxValue, new ReadBuffers());
+            var rolled = log.Read(4, new LogReadOptions(1 << 20) { Buffers = new ReadBuffers() });
             Assert.True(device.ReadAts > before, "a rolled segment's batches are found in its file");
             Assert.Equal(expected, rolled.Records.ToArray());
         }
@@ -60,9 +60,9 @@ public sealed class TailReadTests
         var again = reopened.GetOrCreate(Topic, 0, config);
         var last = again.SegmentBaseOffsets[^1];
         var readsBefore = device.ReadAts;
-        var tail = again.Read(last, 1 << 20, minOneBatch: true, long.MaxValue, new ReadBuffers());
+        var tail = again.Read(last, new LogReadOptions(1 << 20) { Buffers = new ReadBuffers() });
         Assert.True(device.ReadAts > readsBefore, "a reopened segment's batches are found in its file");
         Assert.Equal(last, ReadRecords(tail.Records)[0].Offset);
-        Assert.Equal(expected, again.Read(4, 1 << 20, minOneBatch: true, long.MaxValue, new ReadBuffers()).Records.ToArray());
+        Assert.Equal(expected, again.Read(4, new LogReadOptions(1 << 20) { Buffers = new ReadBuffers() }).Records.ToArray());
     }
 }

@@ -283,6 +283,27 @@ internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
         return protocolType == ProtocolType && protocols.Any(p => _members.Values.All(m => m.Supports(p.Name)));
     }
 
+    /// <summary>
+    /// The checks Heartbeat and a member's OffsetCommit share: a fenced static member, an unknown member, a stale
+    /// generation. <paramref name="member"/> is set unless the member is fenced or unknown.
+    /// </summary>
+    private ErrorCode CheckMember(string memberId, int generationId, string? instanceId, out GroupMember member)
+    {
+        member = null!;
+        if (IsFenced(instanceId, memberId))
+        {
+            return ErrorCode.FencedInstanceId;
+        }
+
+        if (!_members.TryGetValue(memberId, out var found))
+        {
+            return ErrorCode.UnknownMemberId;
+        }
+
+        member = found;
+        return generationId != Generation ? ErrorCode.IllegalGeneration : ErrorCode.None;
+    }
+
     private bool IsFenced(string? instanceId, string memberId) =>
         instanceId is not null && _staticMembers.TryGetValue(instanceId, out var current) && current != memberId;
 
@@ -509,19 +530,9 @@ internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
             return ErrorCode.CoordinatorNotAvailable;
         }
 
-        if (IsFenced(instanceId, memberId))
+        if (CheckMember(memberId, generationId, instanceId, out var member) is var error and not ErrorCode.None)
         {
-            return ErrorCode.FencedInstanceId;
-        }
-
-        if (!_members.TryGetValue(memberId, out var member))
-        {
-            return ErrorCode.UnknownMemberId;
-        }
-
-        if (generationId != Generation)
-        {
-            return ErrorCode.IllegalGeneration;
+            return error;
         }
 
         member.SessionDeadlineMs = nowMs + member.SessionTimeoutMs;
@@ -623,19 +634,9 @@ internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
 
         if (generationId >= 0 || memberId.Length > 0 || instanceId is not null)
         {
-            if (IsFenced(instanceId, memberId))
+            if (CheckMember(memberId, generationId, instanceId, out var member) is var error and not ErrorCode.None)
             {
-                return ErrorCode.FencedInstanceId;
-            }
-
-            if (!_members.TryGetValue(memberId, out var member))
-            {
-                return ErrorCode.UnknownMemberId;
-            }
-
-            if (generationId != Generation)
-            {
-                return ErrorCode.IllegalGeneration;
+                return error;
             }
 
             if (State == GroupState.CompletingRebalance)

@@ -342,34 +342,11 @@ public sealed partial class GroupCoordinator
         }
     }
 
-    private ConsumerGroup? FindConsumerGroup(string groupId)
-    {
-        lock (_groupsLock)
-        {
-            return _consumerGroups.GetValueOrDefault(groupId);
-        }
-    }
+    private ConsumerGroup? FindConsumerGroup(string groupId) => FindGroup(_consumerGroups, groupId);
 
-    private ConsumerGroup? GetOrCreateConsumerGroup(string groupId)
-    {
-        lock (_groupsLock)
-        {
-            if (_consumerGroups.TryGetValue(groupId, out var group))
-            {
-                return group;
-            }
-
-            if (_groups.Count + _consumerGroups.Count >= GroupsMax)
-            {
-                LogTooManyGroups(groupId, GroupsMax);
-                return null;
-            }
-
-            group = new ConsumerGroup(groupId, this);
-            _consumerGroups[groupId] = group;
-            return group;
-        }
-    }
+    // Consumer groups count against GroupsMax together with the classic groups.
+    private ConsumerGroup? GetOrCreateConsumerGroup(string groupId) =>
+        GetOrCreateGroup(_consumerGroups, groupId, () => _groups.Count + _consumerGroups.Count, () => new ConsumerGroup(groupId, this));
 
     private void DisposeConsumerGroups()
     {

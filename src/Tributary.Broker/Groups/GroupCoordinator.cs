@@ -540,31 +540,42 @@ public sealed partial class GroupCoordinator : IDisposable
         }
     }
 
-    private ClassicGroup? Find(string groupId)
+    private ClassicGroup? Find(string groupId) => FindGroup(_groups, groupId);
+
+    private ClassicGroup? GetOrCreate(string groupId) =>
+        GetOrCreateGroup(_groups, groupId, () => _groups.Count, () => new ClassicGroup(groupId, this));
+
+    private TGroup? FindGroup<TGroup>(Dictionary<string, TGroup> groups, string groupId)
+        where TGroup : class
     {
         lock (_groupsLock)
         {
-            return _groups.GetValueOrDefault(groupId);
+            return groups.GetValueOrDefault(groupId);
         }
     }
 
-    private ClassicGroup? GetOrCreate(string groupId)
+    /// <summary>
+    /// Finds or creates a group in one of the two group maps, under the groups lock. A new group is refused (null)
+    /// when <paramref name="groupCount"/> has reached <see cref="GroupsMax"/>.
+    /// </summary>
+    private TGroup? GetOrCreateGroup<TGroup>(Dictionary<string, TGroup> groups, string groupId, Func<int> groupCount, Func<TGroup> create)
+        where TGroup : class
     {
         lock (_groupsLock)
         {
-            if (_groups.TryGetValue(groupId, out var group))
+            if (groups.TryGetValue(groupId, out var group))
             {
                 return group;
             }
 
-            if (_groups.Count >= GroupsMax)
+            if (groupCount() >= GroupsMax)
             {
                 LogTooManyGroups(groupId, GroupsMax);
                 return null;
             }
 
-            group = new ClassicGroup(groupId, this);
-            _groups[groupId] = group;
+            group = create();
+            groups[groupId] = group;
             return group;
         }
     }

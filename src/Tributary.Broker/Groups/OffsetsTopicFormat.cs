@@ -1,4 +1,4 @@
-using System.Buffers;
+using Tributary.Broker.InternalTopics;
 using Tributary.Protocol;
 
 namespace Tributary.Broker.Groups;
@@ -51,7 +51,7 @@ internal static class OffsetsTopicFormat
     public const short ConsumerMemberValueVersion = 0;
     public const short ConsumerTargetValueVersion = 0;
 
-    public static byte[] OffsetKey(string group, string topic, int partition) => Encode((ref KafkaWriter w) =>
+    public static byte[] OffsetKey(string group, string topic, int partition) => InternalRecord.Encode((ref KafkaWriter w) =>
     {
         w.WriteInt16(OffsetKeyType);
         w.WriteString(group, compact: false);
@@ -59,13 +59,13 @@ internal static class OffsetsTopicFormat
         w.WriteInt32(partition);
     });
 
-    public static byte[] GroupKey(string group) => Encode((ref KafkaWriter w) =>
+    public static byte[] GroupKey(string group) => InternalRecord.Encode((ref KafkaWriter w) =>
     {
         w.WriteInt16(GroupKeyType);
         w.WriteString(group, compact: false);
     });
 
-    public static byte[] ConsumerGroupKey(string group) => Encode((ref KafkaWriter w) =>
+    public static byte[] ConsumerGroupKey(string group) => InternalRecord.Encode((ref KafkaWriter w) =>
     {
         w.WriteInt16(ConsumerGroupKeyType);
         w.WriteString(group, compact: false);
@@ -75,7 +75,7 @@ internal static class OffsetsTopicFormat
 
     public static byte[] ConsumerTargetKey(string group, string memberId) => MemberKey(ConsumerTargetKeyType, group, memberId);
 
-    public static byte[] OffsetValue(CommittedOffset offset) => Encode((ref KafkaWriter w) =>
+    public static byte[] OffsetValue(CommittedOffset offset) => InternalRecord.Encode((ref KafkaWriter w) =>
     {
         w.WriteInt16(OffsetValueVersion);
         w.WriteInt64(offset.Offset);
@@ -84,7 +84,7 @@ internal static class OffsetsTopicFormat
         w.WriteInt64(offset.CommitTimestampMs);
     });
 
-    public static byte[] GroupValue(GroupSnapshot group) => Encode((ref KafkaWriter w) =>
+    public static byte[] GroupValue(GroupSnapshot group) => InternalRecord.Encode((ref KafkaWriter w) =>
     {
         w.WriteInt16(GroupValueVersion);
         w.WriteString(group.ProtocolType, compact: false);
@@ -106,7 +106,7 @@ internal static class OffsetsTopicFormat
         }
     });
 
-    public static byte[] ConsumerGroupValue(ConsumerGroupSnapshot group) => Encode((ref KafkaWriter w) =>
+    public static byte[] ConsumerGroupValue(ConsumerGroupSnapshot group) => InternalRecord.Encode((ref KafkaWriter w) =>
     {
         w.WriteInt16(ConsumerGroupValueVersion);
         w.WriteInt32(group.GroupEpoch);
@@ -120,7 +120,7 @@ internal static class OffsetsTopicFormat
         }
     });
 
-    public static byte[] ConsumerMemberValue(ConsumerMemberSnapshot member) => Encode((ref KafkaWriter w) =>
+    public static byte[] ConsumerMemberValue(ConsumerMemberSnapshot member) => InternalRecord.Encode((ref KafkaWriter w) =>
     {
         w.WriteInt16(ConsumerMemberValueVersion);
         w.WriteNullableString(member.InstanceId, compact: false);
@@ -142,7 +142,7 @@ internal static class OffsetsTopicFormat
         WritePartitions(ref w, member.PendingRevocation);
     });
 
-    public static byte[] ConsumerTargetValue(IReadOnlyList<(Guid TopicId, int[] Partitions)> target) => Encode((ref KafkaWriter w) =>
+    public static byte[] ConsumerTargetValue(IReadOnlyList<(Guid TopicId, int[] Partitions)> target) => InternalRecord.Encode((ref KafkaWriter w) =>
     {
         w.WriteInt16(ConsumerTargetValueVersion);
         WritePartitions(ref w, target);
@@ -310,22 +310,12 @@ internal static class OffsetsTopicFormat
         return count;
     }
 
-    private static byte[] MemberKey(short type, string group, string memberId) => Encode((ref KafkaWriter w) =>
+    private static byte[] MemberKey(short type, string group, string memberId) => InternalRecord.Encode((ref KafkaWriter w) =>
     {
         w.WriteInt16(type);
         w.WriteString(group, compact: false);
         w.WriteString(memberId, compact: false);
     });
-
-    private delegate void WriteAction(ref KafkaWriter writer);
-
-    private static byte[] Encode(WriteAction write)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        var writer = new KafkaWriter(buffer);
-        write(ref writer);
-        return buffer.WrittenSpan.ToArray();
-    }
 
     internal abstract record Entry(string Group);
 

@@ -164,7 +164,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             LogReadResult read;
             try
             {
-                read = r.Log.Read(r.Partition.FetchOffset, maxBytes, minOneBatch: total == 0, readCommitted ? lastStableOffset : long.MaxValue, buffers, reader);
+                read = r.Log.Read(r.Partition.FetchOffset, new LogReadOptions(maxBytes) { MinOneBatch = total == 0, MaxOffset = readCommitted ? lastStableOffset : long.MaxValue, Buffers = buffers, Reader = reader });
             }
             catch (ObjectDisposedException)
             {

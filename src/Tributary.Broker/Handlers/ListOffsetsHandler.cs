@@ -112,7 +112,7 @@ public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffse
         var offset = fromOffset;
         for (var reads = 0; reads < RecordSearchReadsMax; reads++)
         {
-            var read = log.Read(offset, RecordSearchReadBytes);
+            var read = log.Read(offset, new LogReadOptions(RecordSearchReadBytes));
             if (read.Status != LogReadStatus.Ok || read.Records.IsEmpty)
             {
                 return null;

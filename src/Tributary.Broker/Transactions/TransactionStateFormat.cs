@@ -1,5 +1,5 @@
-using System.Buffers;
 using Tributary.Broker.Groups;
+using Tributary.Broker.InternalTopics;
 using Tributary.Protocol;
 
 namespace Tributary.Broker.Transactions;
@@ -26,13 +26,13 @@ internal static class TransactionStateFormat
     public const short KeyVersion = 0;
     public const short ValueVersion = 0;
 
-    public static byte[] Key(string transactionalId) => Encode((ref KafkaWriter w) =>
+    public static byte[] Key(string transactionalId) => InternalRecord.Encode((ref KafkaWriter w) =>
     {
         w.WriteInt16(KeyVersion);
         w.WriteString(transactionalId, compact: false);
     });
 
-    public static byte[] Value(TransactionMetadata t) => Encode((ref KafkaWriter w) =>
+    public static byte[] Value(TransactionMetadata t) => InternalRecord.Encode((ref KafkaWriter w) =>
     {
         w.WriteInt16(ValueVersion);
         w.WriteInt64(t.ProducerId);
@@ -129,15 +129,5 @@ internal static class TransactionStateFormat
         var count = reader.ReadInt32();
         // Every element takes at least 4 bytes, so a count beyond that is corrupt (and must not size anything).
         return count < 0 || count > reader.Remaining / 4 ? throw new ProtocolException($"count {count} does not fit the {reader.Remaining} bytes left") : count;
-    }
-
-    private delegate void WriteAction(ref KafkaWriter writer);
-
-    private static byte[] Encode(WriteAction write)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        var writer = new KafkaWriter(buffer);
-        write(ref writer);
-        return buffer.WrittenSpan.ToArray();
     }
 }

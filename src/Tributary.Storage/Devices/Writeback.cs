@@ -5,14 +5,11 @@ using Microsoft.Win32.SafeHandles;
 namespace Tributary.Storage.Devices;
 
 /// <summary>
-/// Starts the kernel writing appended bytes to disk (Linux <c>sync_file_range</c> with <c>SYNC_FILE_RANGE_WRITE</c>:
-/// start write-out, do not wait for it) once they are <see cref="LagMs"/> old, a <see cref="IntervalBytes"/> range at
-/// a time. Without it, sustained writes pile up dirty pages until the kernel's background threshold (10% of memory
-/// by default, 2.3 GB here); then the flusher writes them all at once and every writer stalls behind it: produce
-/// latency jumps from milliseconds to hundreds. With it, dirty pages level off at about what is appended in
-/// <see cref="LagMs"/>. A burst shorter than that stays in the page cache, as it would without this, and pays no
-/// write-out while it lasts. Nothing here makes anything durable (that is still <c>flush.messages</c>/<c>flush.ms</c>
-/// and fsync). Elsewhere than Linux it does nothing.
+/// Starts the kernel writing appended bytes to disk (Linux <c>sync_file_range</c> with <c>SYNC_FILE_RANGE_WRITE</c>,
+/// no wait) once they are <see cref="LagMs"/> old, a <see cref="IntervalBytes"/> range at a time, so dirty pages level
+/// off at about <see cref="LagMs"/> of appends instead of piling up to the kernel's background threshold, where every
+/// writer stalls behind the flusher. It makes nothing durable (that is <c>flush.messages</c>/<c>flush.ms</c>).
+/// Elsewhere than Linux it does nothing.
 /// </summary>
 internal static partial class Writeback
 {

@@ -4,18 +4,12 @@ using Tributary.Protocol.Records;
 namespace Tributary.Storage.Producers;
 
 /// <summary>
-/// The producer state of one partition (Kafka's ProducerStateManager): per producer id, its epoch, the last
-/// <see cref="BatchMetadataMax"/> batches (first/last sequence and offset) for duplicate detection, and its open
-/// transaction; per partition, the open transactions (which bound the last stable offset) and the aborted
-/// transactions (the transaction index read_committed fetches need).
-///
-/// The state lives in memory only and is rebuilt by scanning the log's batch headers when the partition opens
-/// (no snapshot files), so opening a partition reads its whole log once. The aborted-transaction index is one
-/// in-memory list per partition, not one file per segment as in Kafka; it holds one entry per abort marker still
-/// in the log and drops entries below the log start offset.
-///
-/// Mutations happen under the partition's append lock. Readers (fetch, DescribeProducers) take the short
-/// <see cref="_stateLock"/>; <see cref="FirstUnstableOffset"/> is a volatile read.
+/// The producer state of one partition (Kafka's ProducerStateManager): per producer id its epoch, the last
+/// <see cref="BatchMetadataMax"/> batches (for duplicate detection) and its open transaction; per partition the open
+/// transactions (which bound the last stable offset) and the aborted ones (read_committed fetches need them).
+/// Held in memory only: rebuilt from the log's batch headers when the partition opens (no snapshot files), and the
+/// aborted-transaction index is one list per partition, not a file per segment as in Kafka. Mutations happen under
+/// the append lock; readers take <see cref="_stateLock"/>; <see cref="FirstUnstableOffset"/> is a volatile read.
 /// </summary>
 public sealed class ProducerStateManager
 {

@@ -3,31 +3,13 @@ using Tributary.Storage.Devices;
 namespace Tributary.Storage.Segments;
 
 /// <summary>
-/// The fixed-size entries of an index file (<see cref="OffsetIndex"/>, <see cref="TimeIndex"/>), the newest of them
-/// held in memory until <see cref="PendingEntriesMax"/> have gathered, or the segment is flushed or rolled, and then
-/// written to the file in one append. One write per entry was two of every three <c>pwrite</c> calls of a paced
-/// produce of 128 KiB batches (one log append and two index entries per batch).
-/// <para>
-/// Entries still in memory are lost with the process, as a crash loses whatever the page cache had not written: an
-/// index is a sparse guide into its log, an index missing its newest entries still finds every batch (lookups and a
-/// clean load walk the log from the last entry they have), and recovery after an unclean stop rebuilds the active
-/// segment's indexes from the log anyway. Segments the log has rolled past have all their entries in the file, unless
-/// the disk refused them (below).
-/// </para>
-/// <para>
-/// A write-out the file refuses (a full or failing disk) fails no append: the entries stay in memory, where lookups
-/// find them, the file is cut back to the entries it held before, and an entry that finds the buffer full while the
-/// file still refuses is left out (<see cref="TryAppend"/>), so memory stays bounded and the index stays a sparse guide
-/// with a gap. The next entry tries the write-out again. A log append whose bytes are in the log is never reported as
-/// failed because its index entry could not be written.
-/// </para>
-/// <para>
-/// One appender (the partition's append lock holder) calls <see cref="TryAppend"/>, <see cref="TryWriteOut"/>,
-/// <see cref="Flush"/> and <see cref="Clear"/>; any number of readers call <see cref="Read"/> without locks. The
-/// appender fills a buffer the readers can see, writes an entry before the count that publishes it, and on a write-out
-/// appends the buffer to the file before it publishes a fresh buffer; a buffer once replaced is never written again,
-/// so a reader holding it still reads the right bytes.
-/// </para>
+/// The fixed-size entries of an index file (<see cref="OffsetIndex"/>, <see cref="TimeIndex"/>), the newest held in
+/// memory until <see cref="PendingEntriesMax"/> gather (or a flush or roll) and then written in one append, sparing a
+/// <c>pwrite</c> per entry. Losing them in a crash is harmless: an index is a sparse guide (lookups walk the log from
+/// the last entry) and recovery rebuilds the active segment's indexes. A refused write-out fails no append: entries
+/// stay in memory, and once the buffer is full new ones are left out (<see cref="TryAppend"/>).
+/// One appender (the append-lock holder); readers call <see cref="Read"/> without locks: an entry is written before
+/// the count that publishes it, and a replaced buffer is never written again.
 /// </summary>
 internal sealed class IndexEntries : IDisposable
 {

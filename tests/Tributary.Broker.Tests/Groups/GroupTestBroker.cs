@@ -8,9 +8,8 @@ using Tributary.Protocol.Messages;
 namespace Tributary.Broker.Tests.Groups;
 
 /// <summary>
-/// A broker with the group handlers and a manual clock. Requests go through the handlers' public byte entry point
-/// and responses are written and read back at the same version, so a response field the version cannot carry
-/// fails the test as it would fail on the wire.
+/// A <see cref="TestBroker"/> with the group handlers, a manual clock and a topic of three partitions, and helpers
+/// for the group requests.
 /// </summary>
 public sealed class GroupTestBroker : IDisposable
 {
@@ -20,6 +19,8 @@ public sealed class GroupTestBroker : IDisposable
 
     /// <summary>The peer address every request comes from, as Kafka shows a loopback client in DescribeGroups.</summary>
     public const string ClientHost = "/127.0.0.1";
+
+    private readonly TestBroker _broker;
 
     /// <summary>
     /// With a <paramref name="directory"/>, storage is on disk there (the caller deletes it; on <paramref name="device"/>
@@ -31,14 +32,13 @@ public sealed class GroupTestBroker : IDisposable
     {
         Time = time ?? new ManualTimeProvider();
         config = (config ?? new BrokerConfig()) with { GroupInitialRebalanceDelayMs = initialRebalanceDelayMs };
-        config = directory is null ? config with { InMemoryStorage = true } : config with { LogDir = directory };
-        Broker = new BrokerCore(config, Time, device: device);
-        Broker.CreateTopic(Topic, 3, new Dictionary<string, string>());
+        _broker = new TestBroker(config, Time, directory, device);
+        _broker.CreateTopic(Topic, 3);
     }
 
     public ManualTimeProvider Time { get; }
 
-    public BrokerCore Broker { get; }
+    public BrokerCore Broker => _broker.Core;
 
     public JoinGroupHandler Join => field ??= new(Broker);
 
@@ -63,15 +63,12 @@ public sealed class GroupTestBroker : IDisposable
     public FindCoordinatorHandler FindCoordinator => field ??= new(Broker);
 
     /// <summary>Sends a request at <paramref name="version"/> and returns the response as a client would read it.</summary>
-    public static async Task<TResponse> CallAsync<TRequest, TResponse>(ApiHandler<TRequest, TResponse> handler, TRequest request, short version, string clientId = "client")
+    public static Task<TResponse> CallAsync<TRequest, TResponse>(ApiHandler<TRequest, TResponse> handler, TRequest request, short version, string clientId = "client")
         where TRequest : class, IKafkaMessage<TRequest>
         where TResponse : class, IKafkaMessage<TResponse>
     {
-        var body = Encode(request, version);
         var context = new RequestContext(handler.Key, version, 1, clientId, "test-connection", ClientHost);
-        var response = await handler.HandleAsync(context, body, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-        var bytes = Encode(response!, version);
-        return Decode<TResponse>(bytes, version);
+        return TestBroker.CallAsync(handler, context, request, TimeSpan.FromSeconds(10));
     }
 
     /// <summary>Consumer-protocol subscription metadata, as Kafka's consumer sends it in JoinGroup.</summary>
@@ -149,20 +146,5 @@ public sealed class GroupTestBroker : IDisposable
         return response.Groups.Single().Topics.Single().Partitions.Single();
     }
 
-    public void Dispose() => Broker.Dispose();
-
-    private static byte[] Encode(IKafkaMessage message, short version)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        var writer = new KafkaWriter(buffer);
-        message.Write(ref writer, version);
-        return buffer.WrittenSpan.ToArray();
-    }
-
-    private static T Decode<T>(byte[] bytes, short version)
-        where T : IKafkaMessage<T>
-    {
-        var reader = new KafkaReader(bytes);
-        return T.Read(ref reader, version);
-    }
+    public void Dispose() => _broker.Dispose();
 }

@@ -8,26 +8,27 @@ using Tributary.Protocol.Records;
 namespace Tributary.Broker.Tests.Transactions;
 
 /// <summary>
-/// A broker with the producer and transaction handlers, a manual clock and a topic. Requests and responses pass
-/// through their wire encoding at the version under test (<see cref="GroupTestBroker.CallAsync"/>).
+/// A <see cref="TestBroker"/> with the producer and transaction handlers, a manual clock and a topic of two
+/// partitions. Requests and responses pass through their wire encoding at the version under test
+/// (<see cref="GroupTestBroker.CallAsync"/>).
 /// </summary>
 public sealed class TransactionTestBroker : IDisposable
 {
     public const string Topic = "orders";
     public const int TimeoutMs = 60_000;
 
+    private readonly TestBroker _broker;
+
     public TransactionTestBroker(ManualTimeProvider? time = null, string? directory = null, BrokerConfig? config = null)
     {
         Time = time ?? new ManualTimeProvider();
-        config ??= new BrokerConfig();
-        config = directory is null ? config with { InMemoryStorage = true } : config with { LogDir = directory };
-        Broker = new BrokerCore(config, Time);
-        Broker.CreateTopic(Topic, 2, new Dictionary<string, string>());
+        _broker = new TestBroker(config ?? new BrokerConfig(), Time, directory);
+        _broker.CreateTopic(Topic, 2);
     }
 
     public ManualTimeProvider Time { get; }
 
-    public BrokerCore Broker { get; }
+    public BrokerCore Broker => _broker.Core;
 
     public InitProducerIdHandler InitProducerId => field ??= new(Broker);
 
@@ -152,5 +153,5 @@ public sealed class TransactionTestBroker : IDisposable
         return values;
     }
 
-    public void Dispose() => Broker.Dispose();
+    public void Dispose() => _broker.Dispose();
 }

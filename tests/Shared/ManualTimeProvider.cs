@@ -1,4 +1,4 @@
-namespace Tributary.Broker.Tests.Groups;
+namespace Tributary.TestSupport;
 
 /// <summary>
 /// A clock that moves only when a test calls <see cref="Advance"/>; timers created through it fire, in deadline
@@ -12,6 +12,8 @@ public sealed class ManualTimeProvider : TimeProvider
     private readonly Lock _lock = new();
     private readonly List<ManualTimer> _timers = [];
     private DateTimeOffset _now = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    public long NowMs => GetUtcNow().ToUnixTimeMilliseconds();
 
     public override DateTimeOffset GetUtcNow()
     {

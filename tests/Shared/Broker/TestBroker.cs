@@ -9,7 +9,8 @@ namespace Tributary.Broker.Tests;
 /// <summary>
 /// A broker (in memory, or on disk with <see cref="OnDisk"/>) and a way to drive its handlers with typed requests, no
 /// sockets. Requests and responses both pass through their wire encoding at the version under test, so a response
-/// field that version cannot carry fails the test the way it would fail a connection.
+/// field that version cannot carry fails the test the way it would fail a connection. The group and transaction
+/// tests' brokers (GroupTestBroker, TransactionTestBroker) build on it with a manual clock.
 /// </summary>
 internal sealed class TestBroker : IDisposable
 {
@@ -20,7 +21,17 @@ internal sealed class TestBroker : IDisposable
     {
     }
 
-    private TestBroker(BrokerConfig config, Storage.Devices.ILogDevice? device = null) => Core = new BrokerCore(config, device: device);
+    /// <summary>
+    /// A broker with <paramref name="config"/> on <paramref name="time"/>'s clock: with a <paramref name="directory"/>,
+    /// storage is on disk there (the caller deletes it; on <paramref name="device"/> when given), otherwise in memory.
+    /// </summary>
+    public TestBroker(BrokerConfig config, TimeProvider time, string? directory = null, Storage.Devices.ILogDevice? device = null)
+        : this(directory is null ? config with { InMemoryStorage = true } : config with { LogDir = directory }, device, time)
+    {
+    }
+
+    private TestBroker(BrokerConfig config, Storage.Devices.ILogDevice? device = null, TimeProvider? time = null) =>
+        Core = new BrokerCore(config, time, device: device);
 
     /// <summary>A broker whose data directory is <paramref name="directory"/> on disk, with the real file device.</summary>
     public static TestBroker OnDisk(string directory, params string[] settings) => new(Parse(settings.Prepend($"log.dirs={directory}")));
@@ -39,12 +50,11 @@ internal sealed class TestBroker : IDisposable
 
     public TopicInfo Topic(string name) => Core.Metadata.Find(name) ?? throw new InvalidOperationException($"no topic {name}");
 
-    public async Task<TResponse> SendAsync<TRequest, TResponse>(ApiHandler<TRequest, TResponse> handler, TRequest request, short version)
+    public Task<TResponse> SendAsync<TRequest, TResponse>(ApiHandler<TRequest, TResponse> handler, TRequest request, short version)
         where TRequest : class, IKafkaMessage<TRequest>
         where TResponse : class, IKafkaMessage<TResponse>
     {
-        var response = await handler.HandleAsync(Context(handler, version), Encode(request, version), CancellationToken.None);
-        return RoundTrip(Assert.IsType<TResponse>(response), version);
+        return CallAsync(handler, Context(handler, version), request);
     }
 
     public TResponse ErrorResponse<TRequest, TResponse>(ApiHandler<TRequest, TResponse> handler, TRequest request, short version, ErrorCode error)
@@ -53,6 +63,19 @@ internal sealed class TestBroker : IDisposable
     {
         var response = handler.ErrorResponse(Context(handler, version), Encode(request, version), error);
         return RoundTrip(Assert.IsType<TResponse>(response), version);
+    }
+
+    /// <summary>
+    /// Sends <paramref name="request"/>, encoded at the context's version, through the handler's byte entry point and
+    /// returns the response as a client would read it at that version; fails after <paramref name="timeout"/> if given.
+    /// </summary>
+    public static async Task<TResponse> CallAsync<TRequest, TResponse>(ApiHandler<TRequest, TResponse> handler, RequestContext context, TRequest request, TimeSpan? timeout = null)
+        where TRequest : class, IKafkaMessage<TRequest>
+        where TResponse : class, IKafkaMessage<TResponse>
+    {
+        var handled = handler.HandleAsync(context, Encode(request, context.ApiVersion), CancellationToken.None).AsTask();
+        var response = timeout is { } limit ? await handled.WaitAsync(limit) : await handled;
+        return RoundTrip(Assert.IsType<TResponse>(response), context.ApiVersion);
     }
 
     private static BrokerConfig Parse(IEnumerable<string> settings)

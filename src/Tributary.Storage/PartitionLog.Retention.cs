@@ -1,0 +1,123 @@
+using Tributary.Storage.Segments;
+
+namespace Tributary.Storage;
+
+/// <summary>Moving the log start offset (retention, DeleteRecords) and deleting the segments below it.</summary>
+public sealed partial class PartitionLog
+{
+    /// <summary>
+    /// DeleteRecords: moves the log start offset up to <paramref name="offset"/> (-1 means the high watermark),
+    /// persists it, and deletes the segments entirely below it. Returns the new low watermark. An offset below the
+    /// current log start offset changes nothing.
+    /// </summary>
+    public long DeleteRecordsBefore(long offset)
+    {
+        lock (_appendLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (offset == -1)
+            {
+                offset = _highWatermark;
+            }
+
+            ArgumentOutOfRangeException.ThrowIfNegative(offset);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(offset, _highWatermark);
+            if (offset > _logStartOffset)
+            {
+                SetLogStartOffset(offset);
+            }
+
+            DeleteSegmentsBelowLogStartOffset();
+            return _logStartOffset;
+        }
+    }
+
+    /// <summary>
+    /// Deletes the oldest segments that break retention.ms (their newest timestamp is too old) or retention.bytes
+    /// (the partition would still be at least that large without them). The active segment is never deleted.
+    /// Returns how many segments were deleted.
+    /// </summary>
+    public int ApplyRetention()
+    {
+        lock (_appendLock)
+        {
+            if (_disposed)
+            {
+                return 0;
+            }
+
+            var config = _config;
+            var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            var segments = _segments;
+            var deletable = segments.Length - 1;
+            var count = 0;
+            if (config.RetentionMs >= 0)
+            {
+                while (count < deletable && nowMs - NewestTimeMs(segments[count]) > config.RetentionMs)
+                {
+                    count++;
+                }
+            }
+
+            if (config.RetentionBytes >= 0)
+            {
+                var excessBytes = segments.Skip(count).Sum(s => s.SizeBytes) - config.RetentionBytes;
+                while (count < deletable && excessBytes - segments[count].SizeBytes >= 0)
+                {
+                    excessBytes -= segments[count].SizeBytes;
+                    count++;
+                }
+            }
+
+            if (count == 0)
+            {
+                return 0;
+            }
+
+            if (segments[count].BaseOffset > _logStartOffset)
+            {
+                SetLogStartOffset(segments[count].BaseOffset);
+            }
+
+            return DeleteSegmentsBelowLogStartOffset();
+        }
+    }
+
+    private static long NewestTimeMs(LogSegment segment) =>
+        // Without timestamps (producers may send -1), fall back to when the segment last took an append.
+        segment.LargestTimestampMs >= 0 ? segment.LargestTimestampMs : segment.LastAppendMs;
+
+    private void SetLogStartOffset(long offset)
+    {
+        // Persisted before segments are deleted, so a crash in between still starts from the new offset.
+        LogStartOffsetCheckpoint.Write(_device, Directory, offset);
+        Volatile.Write(ref _logStartOffset, offset);
+        Producers.OnLogStartOffset(offset);
+    }
+
+    /// <summary>Deletes segments whose every offset is below the log start offset. Caller holds the append lock.</summary>
+    private int DeleteSegmentsBelowLogStartOffset()
+    {
+        var segments = _segments;
+        var count = 0;
+        while (count < segments.Length - 1 && segments[count + 1].BaseOffset <= _logStartOffset)
+        {
+            count++;
+        }
+
+        if (count == 0)
+        {
+            return 0;
+        }
+
+        // Readers holding the old list may still touch a deleted segment; they catch the disposal and retry.
+        _segments = segments[count..];
+        foreach (var segment in segments[..count])
+        {
+            segment.Delete();
+        }
+
+        StorageLog.DeletedSegments(_logger, Topic, Partition, count, _logStartOffset);
+        return count;
+    }
+}
