@@ -268,7 +268,7 @@ warm_broker() {
 
 # tributary LABEL ARGS...: one runner invocation, with the broker's CPU seconds and RSS added to its JSON line.
 # A label ending in -observed gets the observers: perf recording the whole VM (VM pauses), dotnet-counters reading the
-# broker's own request times, and the runner's request log. They cost this VM CPU (sixteenth round: at 450,000
+# broker's own request times, and the runner's request log. They cost this VM CPU (bench/journal/observer-cost.md: at 450,000
 # records/s, dotnet-counters alone took the p99 from 1.45-1.55 ms to 2.04-2.41, perf from 1.35-1.52 to 1.55-2.25), so
 # the paced runs that the goals are judged on run without them, and each paced 1 KB run has an observed twin at the
 # same pace right after it for the report's per-run diagnosis.
