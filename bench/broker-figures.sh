@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# First figures of the standalone broker (issue: single-node broker): time from process start to accepting
+# Figures of the standalone broker: time from process start to accepting
 # connections, idle RSS, and kcat produce/consume MB/s with 1 KB records. Bounded: one broker on a free
 # loopback port, a fixed record count, every process stopped by its PID.
 set -euo pipefail

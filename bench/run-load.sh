@@ -2,9 +2,10 @@
 # End-to-end load: Tributary against its peers, all measured in this one invocation on this machine.
 #   iperf3 loopback ceiling; Redis Streams XADD pipelined (no persistence, and AOF everysec);
 #   NATS JetStream async publish; Tributary produce (acks=1) at max and at half of max with tail consumers
-#   (end-to-end latency), and for 1 KB at the sustained max with a tail consumer and at half of that; consume from offset 0; Tributary with log.flush.interval.messages=1 (fsync before ack).
+#   (end-to-end latency), and for 1 KB at the sustained max with a tail consumer and at half of that; consume from
+#   offset 0; Tributary with log.flush.interval.messages=1 (fsync before ack).
 # Writes bench/results/latest.md (+ latest.jsonl, throughput.png, latency.png).
-# Usage: bash bench/run-load.sh            (about 7 minutes with REPS=3 on 2 cores)
+# Usage: bash bench/run-load.sh            (bench/README.md: how long it takes and how to read the results)
 # Env:   REPS (default 3; each figure is the median run), RUN_SECONDS (default 8: length of each Tributary run).
 # Every server binds 127.0.0.1, gets a scratch directory, and is stopped by its PID; every run is bounded by a
 # record count and a time limit.
@@ -268,7 +269,7 @@ warm_broker() {
 
 # tributary LABEL ARGS...: one runner invocation, with the broker's CPU seconds and RSS added to its JSON line.
 # A label ending in -observed gets the observers: perf recording the whole VM (VM pauses), dotnet-counters reading the
-# broker's own request times, and the runner's request log. They cost this VM CPU (sixteenth round: at 450,000
+# broker's own request times, and the runner's request log. They cost this VM CPU (bench/journal/observer-cost.md: at 450,000
 # records/s, dotnet-counters alone took the p99 from 1.45-1.55 ms to 2.04-2.41, perf from 1.35-1.52 to 1.55-2.25), so
 # the paced runs that the goals are judged on run without them, and each paced 1 KB run has an observed twin at the
 # same pace right after it for the report's per-run diagnosis.

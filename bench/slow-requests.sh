@@ -3,7 +3,7 @@
 # were in flight during a pause, and how many of them ended within one 10 ms window of a 100 ms cycle (the most any
 # such window holds; about a tenth of them if their ends were spread evenly over the cycle). This machine's host
 # stops the whole VM near the same point of every 100 ms period when the VM has used up its CPU time for that period
-# (bench/README.md, "Fourteenth round"); those stops end on the period's boundary, and so do the requests they catch.
+# (bench/journal/vm-pauses.md); those stops end on the period's boundary, and so do the requests they catch.
 # Prints one JSON object.
 # Usage: bash bench/slow-requests.sh PAUSES REQUESTS
 #   PAUSES: one pause per line, "start end" in seconds on CLOCK_MONOTONIC (may be empty: no pause);

@@ -9,7 +9,7 @@
 #   write_stalls, write_stalled_ms, write_stall_max_ms: stalls beside the writes;
 #   write_stalls_in_cycle_window: the most of those ending within one 10 ms window of a 100 ms cycle (about a tenth
 #   if they were spread evenly over it; counted by bench/slow-requests.sh).
-# bench/README.md, "Fourteenth round", has what this showed on the benchmark's machine. Needs python3, dd, awk, jq.
+# bench/journal/vm-pauses.md has what this showed on the benchmark's machine. Needs python3, dd, awk, jq.
 # Usage: bash bench/vm-freeze-probe.sh DIR      DIR: where dd writes, on the disk under test; its file is removed
 #        bash bench/vm-freeze-probe.sh --stalls A B
 #                                              the stalls of two loops' stretches (files of "start_s length_ms"),

@@ -4,11 +4,14 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// AddOffsetsToTxn v0-4 (TransactionCoordinator.AddOffsets): adds a consumer group to the ongoing transaction (starting
-// one if needed) so TxnOffsetCommit may send its offsets. Errors as AddPartitionsToTxn (PRODUCER_FENCED from v2).
-// Deviation: Kafka adds the group's __consumer_offsets partition to the transaction and writes a marker there at the
-// end; here the coordinator keeps the offsets with the transaction and applies them to the group when it commits,
-// so no marker goes to __consumer_offsets and DescribeTransactions does not list that partition.
+// AddOffsetsToTxn v0-4 (TransactionCoordinator.AddOffsets).
+// Behaviour:
+// - Adds a consumer group to the ongoing transaction (starting one if needed) so TxnOffsetCommit may send its
+//   offsets. Errors as AddPartitionsToTxn (PRODUCER_FENCED from v2).
+// Deviations from Kafka:
+// - Kafka adds the group's __consumer_offsets partition to the transaction and writes a marker there at the end; here
+//   the coordinator keeps the offsets with the transaction and applies them to the group when it commits, so no
+//   marker goes to __consumer_offsets and DescribeTransactions does not list that partition.
 public sealed class AddOffsetsToTxnHandler(BrokerCore broker) : ApiHandler<AddOffsetsToTxnRequest, AddOffsetsToTxnResponse>(ApiKey.AddOffsetsToTxn, 0, 4)
 {
     protected override ValueTask<AddOffsetsToTxnResponse?> HandleAsync(RequestContext context, AddOffsetsToTxnRequest request, CancellationToken cancellationToken)

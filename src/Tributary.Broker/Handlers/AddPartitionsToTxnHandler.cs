@@ -4,13 +4,17 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// AddPartitionsToTxn v0-5 (TransactionCoordinator.AddPartitions). v0-3 (clients): one transaction, one error per
-// partition. v4+ (KIP-890, broker-to-broker): a batch of transactions, each with verify_only; a verify-only
-// transaction adds nothing and answers, per partition, NONE when it is in the ongoing transaction else
-// INVALID_TXN_STATE. Errors: INVALID_PRODUCER_ID_MAPPING (unknown transactional id or other producer id),
-// PRODUCER_FENCED (v2+; INVALID_PRODUCER_EPOCH before) for a stale epoch, CONCURRENT_TRANSACTIONS while one completes,
-// UNKNOWN_TOPIC_OR_PARTITION with OPERATION_NOT_ATTEMPTED for the rest. A transactional batch to a partition that
-// was not added is refused by Produce (INVALID_TXN_STATE), as KIP-890's verification does.
+// AddPartitionsToTxn v0-5 (TransactionCoordinator.AddPartitions).
+// Behaviour:
+// - Errors: INVALID_PRODUCER_ID_MAPPING (unknown transactional id or another producer id), PRODUCER_FENCED for a
+//   stale epoch, CONCURRENT_TRANSACTIONS while one completes, UNKNOWN_TOPIC_OR_PARTITION with
+//   OPERATION_NOT_ATTEMPTED for the rest.
+// - A transactional batch to a partition that was not added is refused by Produce (INVALID_TXN_STATE), as KIP-890's
+//   verification does.
+// Versions:
+// - v0-3 (clients): one transaction, one error per partition; PRODUCER_FENCED from v2, INVALID_PRODUCER_EPOCH before.
+// - v4+ (KIP-890, broker to broker): a batch of transactions, each with verify_only; a verify-only transaction adds
+//   nothing and answers, per partition, NONE when it is in the ongoing transaction, else INVALID_TXN_STATE.
 public sealed class AddPartitionsToTxnHandler(BrokerCore broker) : ApiHandler<AddPartitionsToTxnRequest, AddPartitionsToTxnResponse>(ApiKey.AddPartitionsToTxn, 0, 5)
 {
     protected override ValueTask<AddPartitionsToTxnResponse?> HandleAsync(RequestContext context, AddPartitionsToTxnRequest request, CancellationToken cancellationToken)

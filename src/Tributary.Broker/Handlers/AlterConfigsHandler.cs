@@ -5,11 +5,14 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// AlterConfigs v0-2 (the legacy, non-incremental API). For a TOPIC resource the configs given become the topic's
-// whole override set: keys left out return to their defaults, as in Kafka. The new set is validated first
-// (unknown key, bad or null value: INVALID_CONFIG) and nothing changes on error; validate_only only validates.
-// A key given twice, or a resource given twice in one request, is INVALID_REQUEST. BROKER resources get
-// INVALID_REQUEST: broker configs are static. Unknown topics get UNKNOWN_TOPIC_OR_PARTITION.
+// AlterConfigs v0-2 (the legacy, non-incremental API).
+// Behaviour:
+// - For a TOPIC resource the configs given become the topic's whole override set: keys left out return to their
+//   defaults, as in Kafka.
+// - The new set is validated first (unknown key, bad or null value: INVALID_CONFIG) and nothing changes on error;
+//   validate_only only validates.
+// - A key or a resource given twice in one request is INVALID_REQUEST; unknown topics get UNKNOWN_TOPIC_OR_PARTITION.
+// - BROKER resources get INVALID_REQUEST: broker configs are static.
 public sealed class AlterConfigsHandler(BrokerCore broker) : ApiHandler<AlterConfigsRequest, AlterConfigsResponse>(ApiKey.AlterConfigs, 0, 2)
 {
     protected override ValueTask<AlterConfigsResponse?> HandleAsync(RequestContext context, AlterConfigsRequest request, CancellationToken cancellationToken)

@@ -4,8 +4,11 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// ApiVersions v0-4. Answers from the dispatcher's handler table. Unsupported versions are answered by the
-// dispatcher itself (KIP-511: v0 response with UNSUPPORTED_VERSION and the supported ranges).
+// ApiVersions v0-4.
+// Behaviour:
+// - Answers from the dispatcher's handler table.
+// - Unsupported versions are answered by the dispatcher itself (KIP-511: a v0 response with UNSUPPORTED_VERSION and
+//   the supported ranges).
 public sealed class ApiVersionsHandler(Func<RequestDispatcher> dispatcher) : ApiHandler<ApiVersionsRequest, ApiVersionsResponse>(ApiKey.ApiVersions, 0, 4)
 {
     protected override ValueTask<ApiVersionsResponse?> HandleAsync(RequestContext context, ApiVersionsRequest request, CancellationToken cancellationToken) =>

@@ -5,11 +5,14 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// ConsumerGroupDescribe v0 (KIP-848). For each KIP-848 consumer group: state (Empty, Reconciling, Stable), group epoch,
-// assignment epoch, the assignor in use, and each member's epoch, client id, instance and rack ids, subscribed topic
-// names, current assignment and target assignment (topic id, name, partitions). An unknown group, or a classic group
-// of that id, gets GROUP_ID_NOT_FOUND, as in Kafka; an empty id INVALID_GROUP_ID. Authorized operations (when asked)
-// are every operation Kafka defines for a group: there are no ACLs yet. ClientHost is the member's peer address ("/127.0.0.1").
+// ConsumerGroupDescribe v0 (KIP-848).
+// Behaviour:
+// - Per KIP-848 group: state (Empty, Reconciling, Stable), group epoch, assignment epoch, the assignor in use, and each
+//   member's epoch, client id, instance and rack ids, subscribed topic names, current and target assignment (topic
+//   id, name, partitions). ClientHost is the member's peer address ("/127.0.0.1").
+// - An unknown group, or a classic group of that id, gets GROUP_ID_NOT_FOUND, as in Kafka; an empty id
+//   INVALID_GROUP_ID.
+// - Authorized operations (when asked) are every operation Kafka defines for a group: there are no ACLs.
 public sealed class ConsumerGroupDescribeHandler(BrokerCore broker) : ApiHandler<ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse>(ApiKey.ConsumerGroupDescribe, 0, 0)
 {
     protected override ValueTask<ConsumerGroupDescribeResponse?> HandleAsync(RequestContext context, ConsumerGroupDescribeRequest request, CancellationToken cancellationToken)

@@ -5,23 +5,23 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// ConsumerGroupHeartbeat v0-1 (KIP-848): the consumer protocol in which the broker computes the assignment. Epoch 0
-// joins (v0: the broker generates the member id when none is sent; v1: the client chooses it, an empty id is
-// INVALID_REQUEST), -1 leaves, -2 leaves a static member temporarily (it keeps its assignment for the session timeout;
-// returning with epoch 0 and the same instance id takes it over; while the instance is still in use the join gets
-// UNRELEASED_INSTANCE_ID). Server assignors "uniform" (default) and "range"; others get UNSUPPORTED_ASSIGNOR. The group
-// epoch bumps on membership, subscription, assignor or subscribed-partition-count changes (checked on every
-// heartbeat, so CreatePartitions reaches members); members revoke before others receive (see ConsumerGroup). The
-// response carries the assignment on a join, on a full request (TopicPartitions set) and whenever it changed.
-// heartbeat interval and session timeout: group.consumer.heartbeat.interval.ms (5000) and
-// group.consumer.session.timeout.ms (45000). Membership is persisted in __consumer_offsets as it changes, so after a
-// broker restart members carry on with their epoch and partitions. Errors: UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH (an
-// epoch that is neither the current nor, with owned partitions within the assignment, the previous one),
-// GROUP_ID_NOT_FOUND (a classic group with members), GROUP_MAX_SIZE_REACHED, INVALID_REQUEST for Kafka's request
-// checks. An empty SubscribedTopicRegex means no regex (librdkafka sends "" when it subscribes by names). Deviations:
-// a non-empty SubscribedTopicRegex is answered with INVALID_REQUEST; no online migration between classic and
-// consumer groups; an unknown group with a non-zero epoch gets UNKNOWN_MEMBER_ID (Kafka: GROUP_ID_NOT_FOUND) so its
-// members rejoin; rack ids are stored and described but not used by the assignors.
+// ConsumerGroupHeartbeat v0-1 (KIP-848: the broker computes the assignment).
+// Behaviour:
+// - Epoch 0 joins, -1 leaves, -2 leaves a static member for now: it keeps its assignment for the session timeout, and
+//   rejoining with epoch 0 and the same instance id takes it over (UNRELEASED_INSTANCE_ID while still in use).
+// - Server assignors "uniform" (default) and "range"; others get UNSUPPORTED_ASSIGNOR. The group epoch bumps on
+//   membership, subscription, assignor or subscribed-partition-count changes (checked on every heartbeat, so
+//   CreatePartitions reaches members); members revoke before others receive (see ConsumerGroup).
+// - The response carries the assignment on a join, on a full request (TopicPartitions set) and whenever it changed.
+// - Errors: UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH (neither the current epoch nor, with owned partitions within the
+//   assignment, the previous one), GROUP_ID_NOT_FOUND (a classic group with members), GROUP_MAX_SIZE_REACHED,
+//   INVALID_REQUEST for Kafka's request checks.
+// Versions:
+// - v0: the broker generates the member id when none is sent; v1: the client chooses it (empty: INVALID_REQUEST).
+// Deviations from Kafka:
+// - A non-empty SubscribedTopicRegex is INVALID_REQUEST (librdkafka's empty one means none); no online migration
+//   between classic and consumer groups; rack ids are stored and described but not used by the assignors.
+// - An unknown group with a non-zero epoch gets UNKNOWN_MEMBER_ID (Kafka: GROUP_ID_NOT_FOUND), so its members rejoin.
 public sealed class ConsumerGroupHeartbeatHandler(BrokerCore broker) : ApiHandler<ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse>(ApiKey.ConsumerGroupHeartbeat, 0, 1)
 {
     protected override ValueTask<ConsumerGroupHeartbeatResponse?> HandleAsync(RequestContext context, ConsumerGroupHeartbeatRequest request, CancellationToken cancellationToken)

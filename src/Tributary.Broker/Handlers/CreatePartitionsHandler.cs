@@ -5,12 +5,15 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// CreatePartitions v0-3. Grows a topic to count partitions: count must exceed the current count and stay within
-// PartitionsPerTopicMax (INVALID_PARTITIONS, with a message naming both), the topic must exist
-// (UNKNOWN_TOPIC_OR_PARTITION). Assignments, when given, need one entry per new partition, each naming only this
-// broker (INVALID_REPLICA_ASSIGNMENT). A topic named twice in one request gets INVALID_REQUEST, once.
-// validate_only checks and changes nothing; timeout_ms is ignored because the new partitions exist when the
-// response is sent. Records already in a topic keep their partitions: like Kafka, keys may now hash elsewhere.
+// CreatePartitions v0-3.
+// Behaviour:
+// - Grows a topic to count partitions: count must exceed the current count and stay within PartitionsPerTopicMax
+//   (INVALID_PARTITIONS, with a message naming both); the topic must exist (UNKNOWN_TOPIC_OR_PARTITION).
+// - Assignments, when given, need one entry per new partition, each naming only this broker
+//   (INVALID_REPLICA_ASSIGNMENT). A topic named twice in one request gets INVALID_REQUEST, once.
+// - validate_only checks and changes nothing; timeout_ms is ignored: the new partitions exist when the response is
+//   sent.
+// - Records already in a topic keep their partitions: as in Kafka, keys may now hash elsewhere.
 public sealed class CreatePartitionsHandler(BrokerCore broker) : ApiHandler<CreatePartitionsRequest, CreatePartitionsResponse>(ApiKey.CreatePartitions, 0, 3)
 {
     protected override ValueTask<CreatePartitionsResponse?> HandleAsync(RequestContext context, CreatePartitionsRequest request, CancellationToken cancellationToken)

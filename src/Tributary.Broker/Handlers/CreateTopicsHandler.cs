@@ -6,16 +6,21 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// CreateTopics v0-7 (v0 without validate_only). Per topic: a legal name (INVALID_TOPIC_EXCEPTION, also for a name that
-// collides with an existing one once '.' and '_' are treated alike), not taken (TOPIC_ALREADY_EXISTS), a partition
-// count from 1 to PartitionsPerTopicMax (-1 = num.partitions; else INVALID_PARTITIONS), replication factor 1 (-1 = 1;
-// else INVALID_REPLICATION_FACTOR: there is one broker), valid configs (INVALID_CONFIG). Manual assignments must
-// come with -1 for both counts (INVALID_REQUEST), number partitions 0..n-1 and name only this broker
-// (INVALID_REPLICA_ASSIGNMENT). A name given twice in one request fails with INVALID_REQUEST, once.
-// validate_only checks everything and creates nothing. A disk that refuses the topic's metadata or logs gets
-// KAFKA_STORAGE_ERROR, with nothing of the topic left. v5+ answers with the partition count, replication factor
-// and effective configs; v7 with the topic id (zero for validate_only, where no topic exists). timeout_ms is
-// ignored: creation is complete when the response is sent.
+// CreateTopics v0-7.
+// Behaviour, per topic:
+// - A legal name (INVALID_TOPIC_EXCEPTION, also for a name that collides with an existing one once '.' and '_' are
+//   treated alike), not taken (TOPIC_ALREADY_EXISTS).
+// - Partitions from 1 to PartitionsPerTopicMax (-1 = num.partitions; else INVALID_PARTITIONS); replication factor 1
+//   (-1 = 1; else INVALID_REPLICATION_FACTOR: there is one broker); valid configs (INVALID_CONFIG).
+// - Manual assignments need -1 for both counts (INVALID_REQUEST), number partitions 0..n-1 and name only this broker
+//   (INVALID_REPLICA_ASSIGNMENT).
+// - A name given twice in one request fails with INVALID_REQUEST, once.
+// - validate_only checks everything and creates nothing.
+// - A disk that refuses the topic's metadata or logs gets KAFKA_STORAGE_ERROR, with nothing of the topic left.
+// - timeout_ms is ignored: creation is complete when the response is sent.
+// Versions:
+// - v0 has no validate_only; v5+ answer with the partition count, replication factor and effective configs; v7 with
+//   the topic id (zero for validate_only, where no topic exists).
 public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTopicsRequest, CreateTopicsResponse>(ApiKey.CreateTopics, 0, 7)
 {
     private const short ReplicationFactor = 1;

@@ -4,9 +4,11 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// DeleteGroups v0-2. Deletes a group with no members together with its committed offsets (tombstones in
-// __consumer_offsets). Per group: NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND when unknown,
-// INVALID_GROUP_ID for an empty name.
+// DeleteGroups v0-2.
+// Behaviour:
+// - Deletes a group with no members together with its committed offsets (tombstones in __consumer_offsets).
+// - Per group: NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND when unknown, INVALID_GROUP_ID for an empty
+//   name.
 public sealed class DeleteGroupsHandler(BrokerCore broker) : ApiHandler<DeleteGroupsRequest, DeleteGroupsResponse>(ApiKey.DeleteGroups, 0, 2)
 {
     protected override ValueTask<DeleteGroupsResponse?> HandleAsync(RequestContext context, DeleteGroupsRequest request, CancellationToken cancellationToken)

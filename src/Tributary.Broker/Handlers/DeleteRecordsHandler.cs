@@ -5,11 +5,14 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// DeleteRecords v0-2. Moves each partition's log start offset (low watermark) up to the given offset, -1 meaning
-// the high watermark, and answers with the new low watermark. Offsets above the high watermark or negative
-// (other than -1) get OFFSET_OUT_OF_RANGE; an offset below the current low watermark changes nothing, as in Kafka.
-// Unknown topics and partitions get UNKNOWN_TOPIC_OR_PARTITION, storage failures KAFKA_STORAGE_ERROR.
-// The new log start offset is durable when the response is sent, so timeout_ms is ignored.
+// DeleteRecords v0-2.
+// Behaviour:
+// - Moves each partition's log start offset (low watermark) up to the given offset, -1 meaning the high watermark,
+//   and answers with the new low watermark.
+// - Offsets above the high watermark or negative (other than -1) get OFFSET_OUT_OF_RANGE; an offset below the current
+//   low watermark changes nothing, as in Kafka.
+// - Unknown topics and partitions get UNKNOWN_TOPIC_OR_PARTITION, storage failures KAFKA_STORAGE_ERROR.
+// - The new log start offset is durable when the response is sent, so timeout_ms is ignored.
 public sealed partial class DeleteRecordsHandler(BrokerCore broker) : ApiHandler<DeleteRecordsRequest, DeleteRecordsResponse>(ApiKey.DeleteRecords, 0, 2)
 {
     private readonly ILogger _logger = broker.LoggerFactory.CreateLogger<DeleteRecordsHandler>();

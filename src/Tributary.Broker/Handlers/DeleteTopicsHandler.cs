@@ -5,11 +5,15 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// DeleteTopics v0-6. v0-5 name topics in topic_names; v6 in topics, each by name or by id (both or neither:
-// INVALID_REQUEST). Unknown names get UNKNOWN_TOPIC_OR_PARTITION, unknown ids UNKNOWN_TOPIC_ID; a topic named
-// twice in one request gets INVALID_REQUEST, once. With delete.topic.enable=false every topic gets
-// TOPIC_DELETION_DISABLED. The topic's metadata and logs are gone when the response is sent, so timeout_ms is
-// ignored. A metadata write the disk refuses answers KAFKA_STORAGE_ERROR and leaves the topic as it was. v6 answers with the topic's name and id, however it was named.
+// DeleteTopics v0-6.
+// Behaviour:
+// - Unknown names get UNKNOWN_TOPIC_OR_PARTITION, unknown ids UNKNOWN_TOPIC_ID; a topic named twice in one request
+//   gets INVALID_REQUEST, once. With delete.topic.enable=false every topic gets TOPIC_DELETION_DISABLED.
+// - The topic's metadata and logs are gone when the response is sent, so timeout_ms is ignored. A metadata write the
+//   disk refuses answers KAFKA_STORAGE_ERROR and leaves the topic as it was.
+// Versions:
+// - v0-5 name topics in topic_names; v6 in topics, each by name or by id (both or neither: INVALID_REQUEST), and
+//   answers with the topic's name and id, however it was named.
 public sealed class DeleteTopicsHandler(BrokerCore broker) : ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>(ApiKey.DeleteTopics, 0, 6)
 {
     protected override ValueTask<DeleteTopicsResponse?> HandleAsync(RequestContext context, DeleteTopicsRequest request, CancellationToken cancellationToken)

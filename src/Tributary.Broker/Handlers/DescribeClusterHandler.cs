@@ -4,10 +4,14 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// DescribeCluster v0-1 (KIP-700). The cluster is this broker: it is the only broker listed and the controller.
-// v1's endpoint_type must be 1 (brokers); 2 (controllers) gets UNSUPPORTED_ENDPOINT_TYPE, as a Kafka broker
-// answers, since there is no separate controller endpoint. Authorized operations, when asked for, are every
-// operation Kafka defines for the cluster (no ACLs exist); else "not requested" (-2^31).
+// DescribeCluster v0-1 (KIP-700).
+// Behaviour:
+// - The cluster is this broker: the only broker listed, and the controller.
+// - Authorized operations, when asked for, are every operation Kafka defines for the cluster (no ACLs exist); else
+//   "not requested" (-2^31).
+// Versions:
+// - v1's endpoint_type must be 1 (brokers); 2 (controllers) gets UNSUPPORTED_ENDPOINT_TYPE, as a Kafka broker
+//   answers, since there is no separate controller endpoint.
 public sealed class DescribeClusterHandler(BrokerCore broker) : ApiHandler<DescribeClusterRequest, DescribeClusterResponse>(ApiKey.DescribeCluster, 0, 1)
 {
     private const sbyte BrokersEndpoint = 1;

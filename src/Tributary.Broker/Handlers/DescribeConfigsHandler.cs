@@ -5,13 +5,18 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// DescribeConfigs v0-4 (v0 says is_default instead of the source). Resource types TOPIC (2) and BROKER (4); the broker is named by "" or its node id (any
-// other name: INVALID_REQUEST, as Kafka answers a broker id that is not its own). Other resource types get
-// INVALID_REQUEST, unknown topics UNKNOWN_TOPIC_OR_PARTITION, illegal topic names INVALID_TOPIC_EXCEPTION.
-// configuration_keys null means every key; keys that do not exist are left out, as in Kafka. Sources: a topic
-// override is DYNAMIC_TOPIC_CONFIG, an explicit broker value STATIC_BROKER_CONFIG, the rest DEFAULT_CONFIG.
-// Broker configs are read-only (no dynamic broker configs). Sensitive values are never returned.
-// Deviation: documentation is always null (v3+), whatever include_documentation asks.
+// DescribeConfigs v0-4.
+// Behaviour:
+// - Resource types TOPIC (2) and BROKER (4); the broker is named by "" or its node id (any other name:
+//   INVALID_REQUEST, as Kafka answers a broker id not its own). Other resource types get INVALID_REQUEST, unknown
+//   topics UNKNOWN_TOPIC_OR_PARTITION, illegal topic names INVALID_TOPIC_EXCEPTION.
+// - configuration_keys null means every key; keys that do not exist are left out, as in Kafka.
+// - Sources: a topic override is DYNAMIC_TOPIC_CONFIG, an explicit broker value STATIC_BROKER_CONFIG, the rest
+//   DEFAULT_CONFIG. Broker configs are read-only (no dynamic broker configs). Sensitive values are never returned.
+// Versions:
+// - v0 says is_default instead of the source.
+// Deviations from Kafka:
+// - documentation (v3+) is always null, whatever include_documentation asks.
 public sealed class DescribeConfigsHandler(BrokerCore broker) : ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse>(ApiKey.DescribeConfigs, 0, 4)
 {
     protected override ValueTask<DescribeConfigsResponse?> HandleAsync(RequestContext context, DescribeConfigsRequest request, CancellationToken cancellationToken)

@@ -4,10 +4,14 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// DescribeGroups v0-5. State, protocol type and members (client id, instance id from v4); the selected protocol and
-// each member's metadata and assignment only while the group is Stable, as in Kafka. An unknown group is described
-// as "Dead" with no error (v0-5 behaviour). Authorized operations (v3+, when asked) are every operation Kafka defines for
-// a group: there are no ACLs yet. ClientHost is the member's peer address as Kafka shows it ("/127.0.0.1").
+// DescribeGroups v0-5.
+// Behaviour:
+// - State, protocol type and members; the selected protocol and each member's metadata and assignment only while the
+//   group is Stable, as in Kafka. ClientHost is the member's peer address as Kafka shows it ("/127.0.0.1").
+// - An unknown group is described as "Dead" with no error (v0-5 behaviour).
+// Versions:
+// - v3+ authorized operations (when asked): every operation Kafka defines for a group, as there are no ACLs.
+// - v4+ member instance ids.
 public sealed class DescribeGroupsHandler(BrokerCore broker) : ApiHandler<DescribeGroupsRequest, DescribeGroupsResponse>(ApiKey.DescribeGroups, 0, 5)
 {
     protected override ValueTask<DescribeGroupsResponse?> HandleAsync(RequestContext context, DescribeGroupsRequest request, CancellationToken cancellationToken)

@@ -4,9 +4,11 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// DescribeProducers v0 (KIP-664): the producers a partition tracks (ProducerStateManager): id, epoch, last sequence,
-// last timestamp, coordinator epoch of the last marker, and the first offset of the open transaction (-1 when none).
-// Unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION.
+// DescribeProducers v0 (KIP-664).
+// Behaviour:
+// - The producers a partition tracks (ProducerStateManager): id, epoch, last sequence, last timestamp, coordinator
+//   epoch of the last marker, and the first offset of the open transaction (-1 when none).
+// - Unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION.
 public sealed class DescribeProducersHandler(BrokerCore broker) : ApiHandler<DescribeProducersRequest, DescribeProducersResponse>(ApiKey.DescribeProducers, 0, 0)
 {
     protected override ValueTask<DescribeProducersResponse?> HandleAsync(RequestContext context, DescribeProducersRequest request, CancellationToken cancellationToken)

@@ -4,8 +4,10 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// DescribeTransactions v0 (KIP-664): state, producer id/epoch, timeout, start time and partitions of each
-// transactional id; TRANSACTIONAL_ID_NOT_FOUND for an unknown one. The start time is -1 outside a transaction.
+// DescribeTransactions v0 (KIP-664).
+// Behaviour:
+// - State, producer id and epoch, timeout, start time (-1 outside a transaction) and partitions of each
+//   transactional id; TRANSACTIONAL_ID_NOT_FOUND for an unknown one.
 public sealed class DescribeTransactionsHandler(BrokerCore broker) : ApiHandler<DescribeTransactionsRequest, DescribeTransactionsResponse>(ApiKey.DescribeTransactions, 0, 0)
 {
     protected override ValueTask<DescribeTransactionsResponse?> HandleAsync(RequestContext context, DescribeTransactionsRequest request, CancellationToken cancellationToken)

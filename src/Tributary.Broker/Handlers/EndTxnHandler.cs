@@ -4,12 +4,15 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// EndTxn v0-4 (TransactionCoordinator.EndTransaction): commits or aborts the ongoing transaction, writing a commit or
-// abort control batch into every partition of it and, on commit, applying its TxnOffsetCommit offsets; it answers
-// once all of that is written (single node: no asynchronous marker writes). A retry after completion answers NONE;
-// no ongoing transaction, or the opposite outcome, is INVALID_TXN_STATE. Stale epoch: PRODUCER_FENCED (v2+,
-// INVALID_PRODUCER_EPOCH before). v5 (KIP-890 part 2, an epoch bump per transaction, marked unstable in the schema)
-// is not advertised.
+// EndTxn v0-4 (TransactionCoordinator.EndTransaction).
+// Behaviour:
+// - Commits or aborts the ongoing transaction: a commit or abort control batch into each of its partitions and, on
+//   commit, its TxnOffsetCommit offsets applied to the group; it answers once all of that is written (single node:
+//   no asynchronous marker writes).
+// - A retry after completion answers NONE; no ongoing transaction, or the opposite outcome, is INVALID_TXN_STATE.
+// - A stale epoch is PRODUCER_FENCED (v2+; INVALID_PRODUCER_EPOCH before).
+// Versions:
+// - v5 (KIP-890 part 2, an epoch bump per transaction, unstable in the schema) is not advertised.
 public sealed class EndTxnHandler(BrokerCore broker) : ApiHandler<EndTxnRequest, EndTxnResponse>(ApiKey.EndTxn, 0, 4)
 {
     protected override ValueTask<EndTxnResponse?> HandleAsync(RequestContext context, EndTxnRequest request, CancellationToken cancellationToken)

@@ -4,9 +4,12 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// FindCoordinator v0-5. This single node coordinates every group (key type 0) and every transactional id (key
-// type 1), so the answer is always this node's advertised address. v4+ batch several keys (KIP-699) with one
-// answer per key. Other key types (2 = share groups, v6+) answer INVALID_REQUEST.
+// FindCoordinator v0-5.
+// Behaviour:
+// - This single node coordinates every group (key type 0) and every transactional id (key type 1), so the answer is
+//   always this node's advertised address. Other key types (2 = share groups, v6+) answer INVALID_REQUEST.
+// Versions:
+// - v4+ batch several keys (KIP-699), one answer per key.
 public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>(ApiKey.FindCoordinator, 0, 5)
 {
     private const sbyte GroupKeyType = 0;

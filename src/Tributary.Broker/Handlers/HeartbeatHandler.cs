@@ -4,10 +4,12 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// Heartbeat v0-4, classic protocol. Keeps the member's session alive (group.min/max.session.timeout.ms bound the
-// timeout at JoinGroup); a member that misses its session timeout is removed and the group rebalances. Answers
-// REBALANCE_IN_PROGRESS while the group waits for members to rejoin, which is how members learn to rejoin;
-// UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION and FENCED_INSTANCE_ID as in Kafka.
+// Heartbeat v0-4, classic protocol.
+// Behaviour:
+// - Keeps the member's session alive (group.min/max.session.timeout.ms bound the timeout at JoinGroup); a member that
+//   misses its session timeout is removed and the group rebalances.
+// - REBALANCE_IN_PROGRESS while the group waits for members to rejoin, which is how members learn to rejoin;
+//   UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION and FENCED_INSTANCE_ID as in Kafka.
 public sealed class HeartbeatHandler(BrokerCore broker) : ApiHandler<HeartbeatRequest, HeartbeatResponse>(ApiKey.Heartbeat, 0, 4)
 {
     protected override ValueTask<HeartbeatResponse?> HandleAsync(RequestContext context, HeartbeatRequest request, CancellationToken cancellationToken)

@@ -5,12 +5,15 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// IncrementalAlterConfigs v0-1 (KIP-339). For a TOPIC resource each op changes one key of the topic's overrides:
-// SET (0) overrides it, DELETE (1) removes the override so the default applies again, APPEND (2) and SUBTRACT (3)
-// add or remove items of a LIST key, starting from its current value (the override, else the default), as in
-// Kafka. APPEND/SUBTRACT on a non-list key, unknown keys and values that do not validate are INVALID_CONFIG; an
-// unknown op, a key given twice, or a resource given twice in one request is INVALID_REQUEST. The ops apply all
-// or nothing; validate_only only validates. BROKER resources get INVALID_REQUEST: broker configs are static.
+// IncrementalAlterConfigs v0-1 (KIP-339).
+// Behaviour:
+// - For a TOPIC resource each op changes one key of the topic's overrides: SET (0) overrides it, DELETE (1) removes
+//   the override so the default applies again, APPEND (2) and SUBTRACT (3) add or remove items of a LIST key,
+//   starting from its current value (the override, else the default), as in Kafka.
+// - APPEND/SUBTRACT on a non-list key, unknown keys and values that do not validate are INVALID_CONFIG; an unknown op,
+//   a key or a resource given twice in one request is INVALID_REQUEST.
+// - The ops apply all or nothing; validate_only only validates.
+// - BROKER resources get INVALID_REQUEST: broker configs are static.
 public sealed class IncrementalAlterConfigsHandler(BrokerCore broker) : ApiHandler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>(ApiKey.IncrementalAlterConfigs, 0, 1)
 {
     private const sbyte Set = 0;

@@ -4,13 +4,18 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// InitProducerId v0-5 (TransactionCoordinator.InitProducerId). A null transactional id gets a fresh producer id at
-// epoch 0 (idempotent producer); a transactional id keeps its producer id and gets its epoch bumped, which fences
-// older producers of that id and aborts a transaction they left open. transaction_timeout_ms must be 1 to
-// transaction.max.timeout.ms (else INVALID_TRANSACTION_TIMEOUT). v3+ may pass the current producer id/epoch (KIP-360):
-// a mismatched id is INVALID_PRODUCER_ID_MAPPING, a stale epoch PRODUCER_FENCED (v4+; INVALID_PRODUCER_EPOCH before).
-// Producer ids are unique across restarts (ProducerIdManager). Deviation: with a null transactional id, a given
-// producer id/epoch is ignored and a new id is handed out (Kafka does the same for non-transactional producers).
+// InitProducerId v0-5 (TransactionCoordinator.InitProducerId).
+// Behaviour:
+// - A null transactional id gets a fresh producer id at epoch 0 (idempotent producer).
+// - A transactional id keeps its producer id and gets its epoch bumped, which fences older producers of that id and
+//   aborts a transaction they left open.
+// - transaction_timeout_ms must be 1 to transaction.max.timeout.ms (else INVALID_TRANSACTION_TIMEOUT).
+// - Producer ids are unique across restarts (ProducerIdManager).
+// Versions:
+// - v3+ may pass the current producer id and epoch (KIP-360): a mismatched id is INVALID_PRODUCER_ID_MAPPING, a stale
+//   epoch PRODUCER_FENCED (v4+; INVALID_PRODUCER_EPOCH before).
+// - With a null transactional id a given producer id and epoch are ignored and a new id is handed out, as Kafka does
+//   for non-transactional producers.
 public sealed class InitProducerIdHandler(BrokerCore broker) : ApiHandler<InitProducerIdRequest, InitProducerIdResponse>(ApiKey.InitProducerId, 0, 5)
 {
     protected override ValueTask<InitProducerIdResponse?> HandleAsync(RequestContext context, InitProducerIdRequest request, CancellationToken cancellationToken)

@@ -5,16 +5,20 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// JoinGroup v0-9, classic protocol. The request parks until the rebalance completes: when every known member has
-// rejoined, or after the largest rebalance timeout among the members (dynamic members that did not rejoin are then
-// removed). v4+ first joins without a member id get MEMBER_ID_REQUIRED with a generated id (KIP-394); v5+ static
-// members (group.instance.id, KIP-345) get their id at once and replace the previous member of that instance.
-// The leader's response carries every member's metadata for the protocol chosen by vote. A static leader
-// rejoining a Stable group gets skipAssignment on v9 (KIP-814); below v9 it triggers a rebalance instead.
-// The first rebalance of an Empty group waits group.initial.rebalance.delay.ms (3000; each newcomer extends it, up to
-// the rebalance timeout), as Kafka's InitialDelayedJoin. The member's ClientHost is the peer address ("/127.0.0.1").
-// Partitions added to a subscribed topic reach classic groups through the leader's metadata refresh, which starts a
-// rebalance by rejoining.
+// JoinGroup v0-9, classic protocol.
+// Behaviour:
+// - The request parks until the rebalance completes: when every known member has rejoined, or after the largest
+//   rebalance timeout among the members (dynamic members that did not rejoin are then removed).
+// - The leader's response carries every member's metadata for the protocol chosen by vote.
+// - The first rebalance of an Empty group waits group.initial.rebalance.delay.ms (3000; each newcomer extends it, up
+//   to the rebalance timeout), as Kafka's InitialDelayedJoin.
+// - The member's ClientHost is the peer address ("/127.0.0.1").
+// - Partitions added to a subscribed topic reach classic groups through the leader's metadata refresh, which starts a
+//   rebalance by rejoining.
+// Versions:
+// - v4+: a first join without a member id gets MEMBER_ID_REQUIRED with a generated id (KIP-394).
+// - v5+: static members (group.instance.id, KIP-345) get their id at once and replace the instance's previous member.
+// - v9: a static leader rejoining a Stable group gets skipAssignment (KIP-814); below v9 it triggers a rebalance.
 public sealed class JoinGroupHandler(BrokerCore broker) : ApiHandler<JoinGroupRequest, JoinGroupResponse>(ApiKey.JoinGroup, 0, 9)
 {
     protected override async ValueTask<JoinGroupResponse?> HandleAsync(RequestContext context, JoinGroupRequest request, CancellationToken cancellationToken)

@@ -4,10 +4,13 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// LeaveGroup v0-5. v0-2 name one member; v3+ a batch, each identified by member id and/or group instance id
-// (KIP-345: an admin may remove a static member by instance id alone; a member id that does not match the
-// instance's current member gets FENCED_INSTANCE_ID). Removing a member of a Stable group starts a rebalance.
-// An unknown group answers UNKNOWN_MEMBER_ID per member (top-level for v0-2), as Kafka does.
+// LeaveGroup v0-5.
+// Behaviour:
+// - Removing a member of a Stable group starts a rebalance.
+// - An unknown group answers UNKNOWN_MEMBER_ID per member (top-level for v0-2), as Kafka does.
+// Versions:
+// - v0-2 name one member; v3+ a batch, each by member id and/or group instance id (KIP-345: an admin may remove a
+//   static member by instance id alone; a member id that is not the instance's current member is FENCED_INSTANCE_ID).
 public sealed class LeaveGroupHandler(BrokerCore broker) : ApiHandler<LeaveGroupRequest, LeaveGroupResponse>(ApiKey.LeaveGroup, 0, 5)
 {
     protected override ValueTask<LeaveGroupResponse?> HandleAsync(RequestContext context, LeaveGroupRequest request, CancellationToken cancellationToken)

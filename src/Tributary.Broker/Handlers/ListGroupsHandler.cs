@@ -4,9 +4,13 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// ListGroups v0-5. Every group this coordinator holds (that is, every group: one coordinator for all). v4+ filter by
-// state, case-insensitively (an empty filter lists all) and return each group's state; v5+ filter by type and return
-// it: "classic" for JoinGroup groups, "consumer" (protocol type "consumer" too) for KIP-848 ConsumerGroupHeartbeat groups.
+// ListGroups v0-5.
+// Behaviour:
+// - Every group: one coordinator holds them all.
+// Versions:
+// - v4+ filter by state, case-insensitively (an empty filter lists all), and return each group's state.
+// - v5+ filter by type and return it: "classic" for JoinGroup groups, "consumer" (protocol type "consumer" too) for
+//   KIP-848 ConsumerGroupHeartbeat groups.
 public sealed class ListGroupsHandler(BrokerCore broker) : ApiHandler<ListGroupsRequest, ListGroupsResponse>(ApiKey.ListGroups, 0, 5)
 {
     private const string ClassicType = "classic";

@@ -7,14 +7,20 @@ using Tributary.Storage;
 
 namespace Tributary.Broker.Handlers;
 
-// ListOffsets v0-11. v0 answers a list (old_style_offsets) holding the one offset found, if any, up to
-// max_num_offsets (Kafka 3.x listed segment base offsets before the timestamp for v0; one offset is what clients use). Timestamp -2 = earliest (log start offset), -1 = latest (high watermark; the last stable
-// offset for read_committed, isolation_level 1), -3 = the record with the largest timestamp (v7+),
-// otherwise the first record whose timestamp is at or after it, answered with that record's offset and timestamp
-// (-1 when none; deviation: not bounded by the last stable offset for read_committed). The tiered-storage specs answer as Kafka does for a topic
-// without remote storage: -4 (v8+, earliest local) is the log start offset, -5 (v9+, latest tiered) and
-// -6 (v11+, earliest pending upload) are offset -1. A spec older than the request's version is
-// UNSUPPORTED_VERSION, as Kafka's ReplicaManager answers.
+// ListOffsets v0-11.
+// Behaviour, by timestamp spec:
+// - -2 earliest (the log start offset); -1 latest (the high watermark; the last stable offset for read_committed,
+//   isolation_level 1); -3 the record with the largest timestamp (v7+).
+// - Otherwise the first record whose timestamp is at or after it, answered with that record's offset and timestamp
+//   (-1 when none).
+// - The tiered-storage specs answer as Kafka does for a topic without remote storage: -4 (v8+, earliest local) is the
+//   log start offset, -5 (v9+, latest tiered) and -6 (v11+, earliest pending upload) are offset -1.
+// - A spec newer than the request's version is UNSUPPORTED_VERSION, as Kafka's ReplicaManager answers.
+// Versions:
+// - v0 answers a list (old_style_offsets) holding the one offset found, if any, up to max_num_offsets; Kafka 3.x
+//   listed segment base offsets before the timestamp, and one offset is what clients use.
+// Deviations from Kafka:
+// - A timestamp lookup is not bounded by the last stable offset for read_committed.
 public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffsetsRequest, ListOffsetsResponse>(ApiKey.ListOffsets, 0, 11)
 {
     private const long Latest = -1;

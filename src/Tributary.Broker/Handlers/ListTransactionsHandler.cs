@@ -5,9 +5,12 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// ListTransactions v0-1 (KIP-664): every transactional id, filtered by state names (names this broker does not know
-// come back in unknown_state_filters), by producer ids, and (v1, KIP-994) by duration: only transactions running
-// longer than duration_filter ms.
+// ListTransactions v0-1 (KIP-664).
+// Behaviour:
+// - Every transactional id, filtered by state names (names this broker does not know come back in
+//   unknown_state_filters) and by producer ids.
+// Versions:
+// - v1 (KIP-994) also filters by duration: only transactions running longer than duration_filter ms.
 public sealed class ListTransactionsHandler(BrokerCore broker) : ApiHandler<ListTransactionsRequest, ListTransactionsResponse>(ApiKey.ListTransactions, 0, 1)
 {
     protected override ValueTask<ListTransactionsResponse?> HandleAsync(RequestContext context, ListTransactionsRequest request, CancellationToken cancellationToken)

@@ -5,14 +5,20 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// Metadata v0-13. One broker leads every partition with leader epoch 0 and is its only replica. v0 asks for every
-// topic with an empty list (later versions with null); Kafka 4.0 kept v0-3 for kafka-python (KAFKA-18648).
-// Topics that do not exist are created when auto.create.topics.enable is on and the request allows it
-// (always below v4); names that break Kafka's rule get INVALID_TOPIC_EXCEPTION instead. v10+ may name topics
-// by id. A partition whose log cannot be opened (see BrokerCore.IsUnavailable) is reported with KAFKA_STORAGE_ERROR
-// and this broker as its offline replica, as Kafka reports a partition on an offline log directory; an auto-creation
-// the disk refuses gets KAFKA_STORAGE_ERROR for the topic. Authorized operations, when asked for (topics v8+, cluster
-// v8-10), are every operation Kafka defines for the resource (no ACLs exist); else "not requested" (-2^31).
+// Metadata v0-13.
+// Behaviour:
+// - One broker leads every partition with leader epoch 0 and is its only replica.
+// - Topics that do not exist are created when auto.create.topics.enable is on and the request allows it; names that
+//   break Kafka's rule get INVALID_TOPIC_EXCEPTION instead.
+// - A partition whose log cannot be opened (BrokerCore.IsUnavailable) is reported with KAFKA_STORAGE_ERROR and this
+//   broker as its offline replica, as Kafka reports a partition on an offline log directory; an auto-creation the
+//   disk refuses gets KAFKA_STORAGE_ERROR for the topic.
+// - Authorized operations, when asked for, are every operation Kafka defines for the resource (no ACLs exist); else
+//   "not requested" (-2^31).
+// Versions:
+// - v0 asks for every topic with an empty list (later versions with null); Kafka 4.0 kept v0-3 for kafka-python
+//   (KAFKA-18648). Below v4 auto-creation is always allowed.
+// - v8+ topic authorized operations, v8-10 cluster authorized operations; v10+ may name topics by id.
 public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequest, MetadataResponse>(ApiKey.Metadata, 0, 13)
 {
     protected override ValueTask<MetadataResponse?> HandleAsync(RequestContext context, MetadataRequest request, CancellationToken cancellationToken)

@@ -5,15 +5,19 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// OffsetCommit v0-10 (v0 carries no generation or member: a simple commit). Classic-group rules: a commit with a member id or generation must come from a current member
-// of the current generation (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID, REBALANCE_IN_PROGRESS
-// while the group awaits its assignment), and refreshes that member's session as a heartbeat does (static members
-// too); generation -1 with an empty member id is a "simple" commit, allowed while
-// the group has no members, and creates the group. Per partition: UNKNOWN_TOPIC_OR_PARTITION for a partition that
-// does not exist, OFFSET_METADATA_TOO_LARGE above 4096 bytes of metadata. The offset, leader epoch (v6+) and
-// metadata (a null one as the empty string, as Kafka stores it) are stored in __consumer_offsets with the broker's time as commit timestamp. Deviation: v2-4's
-// retention_time_ms and v1's commit_timestamp are ignored; offsets.retention.minutes applies to every commit (as Kafka does since 2.1 for v5+).
-// v10 names topics by id; the partitions of an unknown id answer UNKNOWN_TOPIC_ID and nothing of them is stored.
+// OffsetCommit v0-10.
+// Behaviour (classic-group rules):
+// - A commit with a member id or generation must come from a current member of the current generation
+//   (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID; REBALANCE_IN_PROGRESS while the group awaits its
+//   assignment), and refreshes that member's session as a heartbeat does (static members too).
+// - Generation -1 with an empty member id is a "simple" commit, allowed while the group has no members; it creates
+//   the group. v0 carries no generation or member: always a simple commit.
+// - Per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_METADATA_TOO_LARGE above 4096 bytes. The offset, leader epoch
+//   (v6+) and metadata (null stored as "") go to __consumer_offsets with the broker's time as commit timestamp.
+// - v10 names topics by id; the partitions of an unknown id answer UNKNOWN_TOPIC_ID and nothing of them is stored.
+// Deviations from Kafka:
+// - v1's commit_timestamp and v2-4's retention_time_ms are ignored; offsets.retention.minutes applies to every commit
+//   (as Kafka does for v5+ since 2.1).
 public sealed class OffsetCommitHandler(BrokerCore broker) : ApiHandler<OffsetCommitRequest, OffsetCommitResponse>(ApiKey.OffsetCommit, 0, 10)
 {
     protected override ValueTask<OffsetCommitResponse?> HandleAsync(RequestContext context, OffsetCommitRequest request, CancellationToken cancellationToken)

@@ -4,10 +4,12 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// OffsetDelete v0 (KIP-496). Deletes committed offsets of a group: GROUP_ID_NOT_FOUND for an unknown group;
-// while the group has members, offsets of topics a member subscribes to (read from consumer-protocol metadata)
-// answer GROUP_SUBSCRIBED_TO_TOPIC and a non-consumer group with members answers NON_EMPTY_GROUP. Unknown topics
-// or partitions get UNKNOWN_TOPIC_OR_PARTITION; deleting an offset that was never committed succeeds.
+// OffsetDelete v0 (KIP-496).
+// Behaviour:
+// - Deletes committed offsets of a group; GROUP_ID_NOT_FOUND for an unknown group.
+// - While the group has members, offsets of topics a member subscribes to (read from consumer-protocol metadata)
+//   answer GROUP_SUBSCRIBED_TO_TOPIC, and a non-consumer group with members answers NON_EMPTY_GROUP.
+// - Unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION; deleting an offset never committed succeeds.
 public sealed class OffsetDeleteHandler(BrokerCore broker) : ApiHandler<OffsetDeleteRequest, OffsetDeleteResponse>(ApiKey.OffsetDelete, 0, 0)
 {
     protected override ValueTask<OffsetDeleteResponse?> HandleAsync(RequestContext context, OffsetDeleteRequest request, CancellationToken cancellationToken)

@@ -5,13 +5,19 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// OffsetFetch v0-10. v0-7 ask for one group, v8+ for several (each answered with its own group entry). Null topics
-// (v2+) mean every partition the group has committed. A partition without a commit, an unknown group or an unknown
-// topic answers offset -1, no metadata and no error, as Kafka does. The committed leader epoch is returned from v5.
-// require_stable (v7+) is satisfied trivially: no transactional offset commits are pending (no transactions yet).
-// v9's member id/epoch concern KIP-848 consumer groups, which this broker does not run: they are ignored.
-// v10 names topics by id: an unknown id answers UNKNOWN_TOPIC_ID for its partitions; asked for every partition, a
-// committed topic that no longer exists (so has no id) is left out.
+// OffsetFetch v0-10.
+// Behaviour:
+// - Null topics (v2+) mean every partition the group has committed.
+// - A partition without a commit, an unknown group or an unknown topic answers offset -1, no metadata and no error,
+//   as Kafka does. The committed leader epoch is returned from v5.
+// - require_stable (v7+) is satisfied trivially: transactional offset commits reach the group only when their
+//   transaction commits, so none is ever pending.
+// Versions:
+// - v0-7 ask for one group, v8+ for several, each answered with its own group entry.
+// - v10 names topics by id: an unknown id answers UNKNOWN_TOPIC_ID for its partitions; asked for every partition, a
+//   committed topic that no longer exists (so has no id) is left out.
+// Deviations from Kafka:
+// - v9's member id and epoch are ignored; Kafka checks them against a KIP-848 group's members.
 public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFetchRequest, OffsetFetchResponse>(ApiKey.OffsetFetch, 0, 10)
 {
     protected override ValueTask<OffsetFetchResponse?> HandleAsync(RequestContext context, OffsetFetchRequest request, CancellationToken cancellationToken)

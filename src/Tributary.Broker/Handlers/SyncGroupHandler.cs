@@ -4,12 +4,16 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// SyncGroup v0-5, classic protocol. After a rebalance the leader sends every member's assignment; each member's
-// SyncGroup parks until the leader's arrives (members the leader leaves out get an empty assignment), or answers
-// REBALANCE_IN_PROGRESS when a new rebalance starts first. In a Stable group it returns the member's current
-// assignment. Errors: UNKNOWN_MEMBER_ID (unknown group or member), ILLEGAL_GENERATION, FENCED_INSTANCE_ID,
-// INCONSISTENT_GROUP_PROTOCOL when v5's protocol type/name differ from the group's. Members that never send
-// SyncGroup within the rebalance timeout are removed, starting another rebalance (as Kafka does).
+// SyncGroup v0-5, classic protocol.
+// Behaviour:
+// - After a rebalance the leader sends every member's assignment; each member's SyncGroup parks until the leader's
+//   arrives (members the leader leaves out get an empty assignment), or answers REBALANCE_IN_PROGRESS when a new
+//   rebalance starts first. In a Stable group it returns the member's current assignment.
+// - Members that never send SyncGroup within the rebalance timeout are removed, starting another rebalance, as in
+//   Kafka.
+// - Errors: UNKNOWN_MEMBER_ID (unknown group or member), ILLEGAL_GENERATION, FENCED_INSTANCE_ID.
+// Versions:
+// - v5: INCONSISTENT_GROUP_PROTOCOL when the protocol type or name differs from the group's.
 public sealed class SyncGroupHandler(BrokerCore broker) : ApiHandler<SyncGroupRequest, SyncGroupResponse>(ApiKey.SyncGroup, 0, 5)
 {
     protected override async ValueTask<SyncGroupResponse?> HandleAsync(RequestContext context, SyncGroupRequest request, CancellationToken cancellationToken)

@@ -5,12 +5,16 @@ using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// TxnOffsetCommit v0-4 (TransactionCoordinator.CommitOffsets). The offsets stay with the transaction (persisted in
-// __transaction_state) and reach the group only when EndTxn commits (a null metadata as the empty string); an abort drops them. The group must have been
-// added with AddOffsetsToTxn and the transaction must be ongoing (else INVALID_TXN_STATE); a stale epoch is
-// INVALID_PRODUCER_EPOCH, an unknown transactional id or producer id INVALID_PRODUCER_ID_MAPPING.
-// Deviation: v3+ member id / generation / group instance id are not checked against the group (Kafka's group
-// coordinator rejects a stale generation with ILLEGAL_GENERATION).
+// TxnOffsetCommit v0-4 (TransactionCoordinator.CommitOffsets).
+// Behaviour:
+// - The offsets stay with the transaction (persisted in __transaction_state) and reach the group only when EndTxn
+//   commits (a null metadata as ""); an abort drops them.
+// - The group must have been added with AddOffsetsToTxn and the transaction must be ongoing (else
+//   INVALID_TXN_STATE); a stale epoch is INVALID_PRODUCER_EPOCH, an unknown transactional id or producer id
+//   INVALID_PRODUCER_ID_MAPPING.
+// Deviations from Kafka:
+// - v3+ member id, generation and group instance id are not checked against the group (Kafka's group coordinator
+//   rejects a stale generation with ILLEGAL_GENERATION).
 public sealed class TxnOffsetCommitHandler(BrokerCore broker) : ApiHandler<TxnOffsetCommitRequest, TxnOffsetCommitResponse>(ApiKey.TxnOffsetCommit, 0, 4)
 {
     protected override ValueTask<TxnOffsetCommitResponse?> HandleAsync(RequestContext context, TxnOffsetCommitRequest request, CancellationToken cancellationToken)

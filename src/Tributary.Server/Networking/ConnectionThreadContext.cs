@@ -5,13 +5,12 @@ namespace Tributary.Server.Networking;
 
 /// <summary>
 /// Runs work posted from other threads on a connection's own thread: a request that waited (a parked fetch woken by an
-/// append or its deadline) resumes there instead of on a thread-pool thread. Posting queues the work and wakes the
-/// thread through an eventfd(2) that the thread polls beside its socket (<see cref="Wait"/>), one syscall and one
-/// wake-up, where the thread pool took a semaphore release, often a second worker woken for nothing, and the
-/// asynchronous sends of a thread that may not block. The thread runs posted work only between receives, never in the
-/// middle of handling a request. Once the thread has ended (<see cref="Close"/>), and beyond
-/// <see cref="PostedMax"/> queued items, work goes to the thread pool as before. Linux only: <see cref="TryCreate"/>
-/// gives null elsewhere, and the connection keeps the thread pool.
+/// append or its deadline) resumes there, not on a thread-pool thread. Posting queues the work and wakes the thread
+/// through an eventfd(2) that it polls beside its socket (<see cref="Wait"/>): one syscall and one wake-up, and the
+/// answer goes out with the thread's blocking sends (bench/journal/thread-per-connection.md). The thread runs posted
+/// work only between receives, never in the middle of handling a request. Once the thread has ended
+/// (<see cref="Close"/>), and beyond <see cref="PostedMax"/> queued items, work goes to the thread pool. Linux only:
+/// <see cref="TryCreate"/> gives null elsewhere, and the connection keeps the thread pool.
 /// </summary>
 internal sealed partial class ConnectionThreadContext : SynchronizationContext, IDisposable
 {

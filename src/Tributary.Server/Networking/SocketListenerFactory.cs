@@ -12,9 +12,9 @@ namespace Tributary.Server.Networking;
 /// applies from the next frame on.
 /// </param>
 /// <param name="OutputBufferBytesMax">
-/// Response bytes a connection holds before the handler waits for the socket to take them. 4 MiB rather than 1: a
-/// consumer's fetch answer is often several MiB, and each pause hands the connection between the handler and the send
-/// loop (consume of 1 KB records, three A/B pairs: 1,706-1,818 MB/s with 4 MiB, 1,491-1,626 MB/s with 1 MiB).
+/// Response bytes a connection holds before the handler waits for the socket to take them. A consumer's fetch answer
+/// is often several MiB, and each pause hands the connection between the handler and the send loop, so the default
+/// is 4 MiB (bench/journal/socket-transport.md).
 /// </param>
 /// <param name="PooledBlocksMax">Idle <see cref="BlockMemoryPool.BlockBytes"/> blocks kept for reuse by all connections.</param>
 public sealed record SocketTransportLimits(int InputBufferBytesMax, int OutputBufferBytesMax, int PooledBlocksMax)
