@@ -50,11 +50,11 @@ internal sealed class TestBroker : IDisposable
 
     public TopicInfo Topic(string name) => Core.Metadata.Find(name) ?? throw new InvalidOperationException($"no topic {name}");
 
-    public Task<TResponse> SendAsync<TRequest, TResponse>(ApiHandler<TRequest, TResponse> handler, TRequest request, short version)
+    public async Task<TResponse> SendAsync<TRequest, TResponse>(ApiHandler<TRequest, TResponse> handler, TRequest request, short version)
         where TRequest : class, IKafkaMessage<TRequest>
         where TResponse : class, IKafkaMessage<TResponse>
     {
-        return CallAsync(handler, Context(handler, version), request);
+        return await CallAsync(handler, Context(handler, version), request);
     }
 
     public TResponse ErrorResponse<TRequest, TResponse>(ApiHandler<TRequest, TResponse> handler, TRequest request, short version, ErrorCode error)
