@@ -62,7 +62,7 @@ public sealed class RequestDispatcherTests
 
         public short MaxVersion => max;
 
-        public ValueTask<IKafkaMessage?> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public ValueTask<HandlerResult> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) => throw new NotSupportedException();
 
         public IKafkaMessage? ErrorResponse(RequestContext context, ReadOnlyMemory<byte> body, ErrorCode error) => throw new NotSupportedException();
     }

@@ -43,8 +43,10 @@ internal sealed class TestBroker : IDisposable
         where TRequest : class, IKafkaMessage<TRequest>
         where TResponse : class, IKafkaMessage<TResponse>
     {
-        var response = await handler.HandleAsync(Context(handler, version), Encode(request, version), CancellationToken.None);
-        return RoundTrip(Assert.IsType<TResponse>(response), version);
+        var result = await handler.HandleAsync(Context(handler, version), Encode(request, version), CancellationToken.None);
+        var response = RoundTrip(Assert.IsType<TResponse>(result.Response), version);
+        result.Buffers?.Release();
+        return response;
     }
 
     public TResponse ErrorResponse<TRequest, TResponse>(ApiHandler<TRequest, TResponse> handler, TRequest request, short version, ErrorCode error)
@@ -65,7 +67,7 @@ internal sealed class TestBroker : IDisposable
     private RequestContext Context(IApiHandler handler, short version)
     {
         Assert.InRange(version, handler.MinVersion, handler.MaxVersion);
-        return new RequestContext(handler.Key, version, ++_correlationId, "test", "conn-1");
+        return new RequestContext(handler.Key, version, ++_correlationId, "test", new ConnectionInfo("conn-1", null));
     }
 
     private static byte[] Encode(IKafkaMessage message, short version)

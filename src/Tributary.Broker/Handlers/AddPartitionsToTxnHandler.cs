@@ -13,14 +13,14 @@ namespace Tributary.Broker.Handlers;
 // was not added is refused by Produce (INVALID_TXN_STATE), as KIP-890's verification does.
 public sealed class AddPartitionsToTxnHandler(BrokerCore broker) : ApiHandler<AddPartitionsToTxnRequest, AddPartitionsToTxnResponse>(ApiKey.AddPartitionsToTxn, 0, 5)
 {
-    protected override ValueTask<AddPartitionsToTxnResponse?> HandleAsync(RequestContext context, AddPartitionsToTxnRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<AddPartitionsToTxnResponse>> HandleAsync(RequestContext context, AddPartitionsToTxnRequest request, CancellationToken cancellationToken)
     {
         var fenced = context.ApiVersion >= 2;
         if (context.ApiVersion <= 3)
         {
             var (_, results) = broker.Transactions.AddPartitions(
                 request.V3AndBelowTransactionalId, request.V3AndBelowProducerId, request.V3AndBelowProducerEpoch, Flatten(request.V3AndBelowTopics), verifyOnly: false, fenced);
-            return ValueTask.FromResult<AddPartitionsToTxnResponse?>(new AddPartitionsToTxnResponse { ResultsByTopicV3AndBelow = ToTopicResults(request.V3AndBelowTopics, results) });
+            return ValueTask.FromResult<HandlerResult<AddPartitionsToTxnResponse>>(new AddPartitionsToTxnResponse { ResultsByTopicV3AndBelow = ToTopicResults(request.V3AndBelowTopics, results) });
         }
 
         var response = new AddPartitionsToTxnResponse();
@@ -35,7 +35,7 @@ public sealed class AddPartitionsToTxnHandler(BrokerCore broker) : ApiHandler<Ad
             });
         }
 
-        return ValueTask.FromResult<AddPartitionsToTxnResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<AddPartitionsToTxnResponse>>(response);
     }
 
     private static List<(string Topic, int Partition)> Flatten(List<AddPartitionsToTxnRequest.AddPartitionsToTxnTopic> topics) =>

@@ -12,7 +12,7 @@ namespace Tributary.Broker.Handlers;
 // INVALID_REQUEST: broker configs are static. Unknown topics get UNKNOWN_TOPIC_OR_PARTITION.
 public sealed class AlterConfigsHandler(BrokerCore broker) : ApiHandler<AlterConfigsRequest, AlterConfigsResponse>(ApiKey.AlterConfigs, 0, 2)
 {
-    protected override ValueTask<AlterConfigsResponse?> HandleAsync(RequestContext context, AlterConfigsRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<AlterConfigsResponse>> HandleAsync(RequestContext context, AlterConfigsRequest request, CancellationToken cancellationToken)
     {
         var response = new AlterConfigsResponse();
         var counts = request.Resources.CountBy(r => (r.ResourceType, r.ResourceName)).ToDictionary();
@@ -24,7 +24,7 @@ public sealed class AlterConfigsHandler(BrokerCore broker) : ApiHandler<AlterCon
             response.Responses.Add(Result(resource, error, message));
         }
 
-        return ValueTask.FromResult<AlterConfigsResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<AlterConfigsResponse>>(response);
     }
 
     // Runs under the topic lock: the topic read here is the one replaced.

@@ -10,7 +10,7 @@ namespace Tributary.Broker.Handlers;
 // a group: there are no ACLs yet. ClientHost is the member's peer address as Kafka shows it ("/127.0.0.1").
 public sealed class DescribeGroupsHandler(BrokerCore broker) : ApiHandler<DescribeGroupsRequest, DescribeGroupsResponse>(ApiKey.DescribeGroups, 0, 5)
 {
-    protected override ValueTask<DescribeGroupsResponse?> HandleAsync(RequestContext context, DescribeGroupsRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<DescribeGroupsResponse>> HandleAsync(RequestContext context, DescribeGroupsRequest request, CancellationToken cancellationToken)
     {
         var response = new DescribeGroupsResponse();
         foreach (var groupId in request.Groups)
@@ -35,7 +35,7 @@ public sealed class DescribeGroupsHandler(BrokerCore broker) : ApiHandler<Descri
             });
         }
 
-        return ValueTask.FromResult<DescribeGroupsResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<DescribeGroupsResponse>>(response);
     }
 
     protected override DescribeGroupsResponse? ErrorResponse(RequestContext context, DescribeGroupsRequest request, ErrorCode error) => new()

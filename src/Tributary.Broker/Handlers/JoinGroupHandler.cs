@@ -17,7 +17,7 @@ namespace Tributary.Broker.Handlers;
 // rebalance by rejoining.
 public sealed class JoinGroupHandler(BrokerCore broker) : ApiHandler<JoinGroupRequest, JoinGroupResponse>(ApiKey.JoinGroup, 0, 9)
 {
-    protected override async ValueTask<JoinGroupResponse?> HandleAsync(RequestContext context, JoinGroupRequest request, CancellationToken cancellationToken)
+    protected override async ValueTask<HandlerResult<JoinGroupResponse>> HandleAsync(RequestContext context, JoinGroupRequest request, CancellationToken cancellationToken)
     {
         var parameters = new JoinGroupParameters(
             request.GroupId,

@@ -15,7 +15,7 @@ namespace Tributary.Broker.Handlers;
 // v8-10), are every operation Kafka defines for the resource (no ACLs exist); else "not requested" (-2^31).
 public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequest, MetadataResponse>(ApiKey.Metadata, 0, 13)
 {
-    protected override ValueTask<MetadataResponse?> HandleAsync(RequestContext context, MetadataRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<MetadataResponse>> HandleAsync(RequestContext context, MetadataRequest request, CancellationToken cancellationToken)
     {
         var response = Answer(context, request);
         if (response is not null && context.ApiVersion >= 8)
@@ -31,7 +31,7 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
             }
         }
 
-        return ValueTask.FromResult(response);
+        return ValueTask.FromResult<HandlerResult<MetadataResponse>>(response);
     }
 
     private MetadataResponse? Answer(RequestContext context, MetadataRequest request)

@@ -14,7 +14,7 @@ namespace Tributary.Broker.Handlers;
 // committed topic that no longer exists (so has no id) is left out.
 public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFetchRequest, OffsetFetchResponse>(ApiKey.OffsetFetch, 0, 10)
 {
-    protected override ValueTask<OffsetFetchResponse?> HandleAsync(RequestContext context, OffsetFetchRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<OffsetFetchResponse>> HandleAsync(RequestContext context, OffsetFetchRequest request, CancellationToken cancellationToken)
     {
         var version = context.ApiVersion;
         var response = new OffsetFetchResponse();
@@ -70,7 +70,7 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
                 response.Groups.Add(group);
             }
 
-            return ValueTask.FromResult<OffsetFetchResponse?>(response);
+            return ValueTask.FromResult<HandlerResult<OffsetFetchResponse>>(response);
         }
 
         var topics = request.Topics?.Select(t => (t.Name, (IReadOnlyList<int>)t.PartitionIndexes)).ToList();
@@ -90,7 +90,7 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
             });
         }
 
-        return ValueTask.FromResult<OffsetFetchResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<OffsetFetchResponse>>(response);
     }
 
     private List<(string Topic, List<(int Partition, CommittedOffset Offset)> Partitions)> Fetch(string groupId, List<(string Name, IReadOnlyList<int> Partitions)>? requested)

@@ -12,7 +12,7 @@ namespace Tributary.Broker.Handlers;
 // SyncGroup within the rebalance timeout are removed, starting another rebalance (as Kafka does).
 public sealed class SyncGroupHandler(BrokerCore broker) : ApiHandler<SyncGroupRequest, SyncGroupResponse>(ApiKey.SyncGroup, 0, 5)
 {
-    protected override async ValueTask<SyncGroupResponse?> HandleAsync(RequestContext context, SyncGroupRequest request, CancellationToken cancellationToken)
+    protected override async ValueTask<HandlerResult<SyncGroupResponse>> HandleAsync(RequestContext context, SyncGroupRequest request, CancellationToken cancellationToken)
     {
         var assignments = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         foreach (var a in request.Assignments)

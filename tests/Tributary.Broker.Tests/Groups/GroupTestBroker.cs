@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Net;
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Handlers;
@@ -20,6 +21,9 @@ public sealed class GroupTestBroker : IDisposable
 
     /// <summary>The peer address every request comes from, as Kafka shows a loopback client in DescribeGroups.</summary>
     public const string ClientHost = "/127.0.0.1";
+
+    /// <summary>The connection every request comes on: from 127.0.0.1, which Kafka shows as <see cref="ClientHost"/>.</summary>
+    private static readonly ConnectionInfo Connection = new("test-connection", new IPEndPoint(IPAddress.Loopback, 50_000));
 
     /// <summary>
     /// With a <paramref name="directory"/>, storage is on disk there (the caller deletes it; on <paramref name="device"/>
@@ -68,9 +72,9 @@ public sealed class GroupTestBroker : IDisposable
         where TResponse : class, IKafkaMessage<TResponse>
     {
         var body = Encode(request, version);
-        var context = new RequestContext(handler.Key, version, 1, clientId, "test-connection", ClientHost);
-        var response = await handler.HandleAsync(context, body, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-        var bytes = Encode(response!, version);
+        var context = new RequestContext(handler.Key, version, 1, clientId, Connection);
+        var result = await handler.HandleAsync(context, body, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var bytes = Encode(result.Response!, version);
         return Decode<TResponse>(bytes, version);
     }
 
