@@ -12,32 +12,23 @@ using Tributary.Storage.Producers;
 
 namespace Tributary.Broker.Handlers;
 
-// Produce v0-13: appends one record batch per partition, in two stages (RequestStages): appended, then durable.
+// Produce v0-13: appends each partition's one record batch, in two stages (RequestStages): appended, then durable.
 //
 // Behaviour:
-// - A partition's records must be exactly one whole magic-2 batch (else INVALID_RECORD), CRC-valid with records that
-//   parse (else CORRUPT_MESSAGE), within the topic's max.message.bytes (else MESSAGE_TOO_LARGE). A refused batch
-//   leaves nothing appended; client control batches are INVALID_RECORD.
-// - A compacted topic refuses keyless records: INVALID_RECORD with one record error each (v8+).
-// - The batch is stored as sent, copied once from the request frame into the segment. Rewritten: its base offset, its
-//   max timestamp (its records' largest, as Kafka's LogValidator), LogAppendTime topics' timestamps, and the codec of
-//   a topic whose compression.type names one.
-// - Idempotent batches are checked against the partition's producer state under its append lock: a retry of one of
-//   the last five batches answers NONE with the first offset; a gap is OUT_OF_ORDER_SEQUENCE_NUMBER, a stale epoch
-//   INVALID_PRODUCER_EPOCH; an unknown producer may start at any sequence (Kafka since 2.5).
-// - Transactional batches also need the producer's ongoing transaction and a partition added by AddPartitionsToTxn
-//   (else INVALID_TXN_STATE / INVALID_PRODUCER_EPOCH / INVALID_PRODUCER_ID_MAPPING, KIP-890 part 1), checked and
-//   appended under the transaction coordinator's lock, so no batch lands after its transaction's marker.
-// - With flush.messages reached the response waits for the flush (the durable stage), off the connection's thread;
-//   one fsync covers the produces queued behind the running one. A failed flush is KAFKA_STORAGE_ERROR.
-// Versions:
-// - v0-2 only carry magic 0/1 (UNSUPPORTED_FOR_MESSAGE_FORMAT, never stored); they are advertised because librdkafka
-//   before 2.10 checks that the range includes v0 before it compresses. zstd needs v7+ (UNSUPPORTED_COMPRESSION_TYPE).
-// - v12 is v11: transaction version 2 is not finalized, so transactions still use AddPartitionsToTxn. v13 names topics
-//   by id (UNKNOWN_TOPIC_ID).
-// Deviations:
-// - acks 1 and -1 are the same on one broker (acks 0: no response). Never PRODUCER_FENCED (KAFKA-10687).
-// - No decompression scratch memory to validate with: REQUEST_TIMED_OUT, which producers retry.
+// - Refused with nothing appended: anything but one whole magic-2 batch, or a control batch (INVALID_RECORD); a bad
+//   CRC or records (CORRUPT_MESSAGE); over max.message.bytes (MESSAGE_TOO_LARGE); keyless records for a compacted
+//   topic (INVALID_RECORD, one record error each).
+// - Stored as sent but for the base offset, the max timestamp (its records' largest, as Kafka's LogValidator),
+//   LogAppendTime topics' timestamps and the codec a topic's compression.type names.
+// - Idempotent batches are checked against the producer state under the log's append lock; a retry of one of the
+//   last five batches answers its first offset. Transactional ones are checked and appended under the transaction
+//   coordinator's lock too (KIP-890 part 1), so none lands after its transaction's marker.
+// - flush.messages reached: the response waits for the flush; one fsync covers the produces queued behind it.
+// Versions: v0-2 answer magic 0/1 with UNSUPPORTED_FOR_MESSAGE_FORMAT (advertised for librdkafka before 2.10, which
+//   compresses only if the range includes v0); zstd needs v7; v8 adds error messages; v12 is v11 (transaction
+//   version 2 is not finalized); v13 names topics by id.
+// Deviations: acks 1 and -1 are the same on one broker; never PRODUCER_FENCED (KAFKA-10687); no decompression
+//   memory to validate with is REQUEST_TIMED_OUT, which producers retry.
 public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHandler> logger) : TwoPhaseApiHandler<ProduceRequest, ProduceResponse>(ApiKey.Produce, 0, 13)
 {
     protected override RequestStages<ProduceResponse> Dispatch(RequestContext context, ProduceRequest request)
@@ -143,7 +134,10 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
         // handler returns; the log rewrites the base offset in place and copies the bytes into the segment before
         // Append returns, so no per-batch copy is made here.
         var batch = MemoryMarshal.AsMemory(records);
-        (batch, header) = Rewrite(batch, header, topic.Configs, logAppendTime is null && header.RecordCount > 0 ? validation.MaxRecordTimestamps[0] : header.MaxTimestamp);
+
+        // LogAppendTime topics get the broker's time in the log instead.
+        var maxTimestamp = logAppendTime is null && header.RecordCount > 0 ? validation.MaxRecordTimestamps[0] : header.MaxTimestamp;
+        (batch, header) = Rewrite(batch, header, topic.Configs, maxTimestamp);
         try
         {
             var outcome = AppendToPartition(log, batch, header, topic.Name, partition, logAppendTime);
