@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Tributary.Broker;
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Handlers;
 using Tributary.Protocol;
 using Tributary.Server.Hosting;
 

@@ -44,10 +44,16 @@ public sealed partial class PartitionLog
     /// duplicate of one of the producer's recent batches is not appended and answers with the original offsets.
     /// <paramref name="deferFlush"/> as for <see cref="Append"/>.
     /// </summary>
-    public ProducerAppendResult AppendChecked(Memory<byte> batch, long? logAppendTimeMs = null, bool deferFlush = false)
+    public ProducerAppendResult AppendChecked(Memory<byte> batch, long? logAppendTimeMs = null, bool deferFlush = false) =>
+        AppendChecked(batch, RecordBatchHeader.Read(batch.Span), logAppendTimeMs, deferFlush);
+
+    /// <summary>
+    /// As <see cref="AppendChecked(Memory{byte}, long?, bool)"/>, with the batch's header as the caller has read it
+    /// already (the produce path's validation), so the append reads it no more.
+    /// </summary>
+    public ProducerAppendResult AppendChecked(Memory<byte> batch, in RecordBatchHeader header, long? logAppendTimeMs = null, bool deferFlush = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var header = RecordBatchHeader.Read(batch.Span);
         if (header.TotalSize != batch.Length)
         {
             throw new ArgumentException("expected exactly one batch", nameof(batch));
@@ -55,7 +61,6 @@ public sealed partial class PartitionLog
 
         long firstOffset;
         long logStartOffset;
-        long offsetCount;
         lock (_appendLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -70,14 +75,38 @@ public sealed partial class PartitionLog
                 return new ProducerAppendResult(ErrorCode.None, null, true, new LogAppendResult(original.FirstOffset, original.LastOffset, -1, _logStartOffset));
             }
 
-            offsetCount = PrepareBatches(batch.Span, logAppendTimeMs);
-            (firstOffset, logStartOffset) = AppendLocked(batch);
+            var stored = PrepareBatch(batch.Span, header, logAppendTimeMs);
+            (firstOffset, logStartOffset) = AppendLocked(batch, stored);
         }
 
-        return new ProducerAppendResult(ErrorCode.None, null, false, AfterAppend(firstOffset, offsetCount, logAppendTimeMs, logStartOffset, deferFlush));
+        return new ProducerAppendResult(ErrorCode.None, null, false, AfterAppend(firstOffset, header.LastOffsetDelta + 1L, logAppendTimeMs, logStartOffset, deferFlush));
     }
 
-    private (long FirstOffset, long LogStartOffset) AppendLocked(Memory<byte> batches)
+    /// <summary>
+    /// As <see cref="Append(Memory{byte}, long?, bool)"/> for exactly one batch whose header the caller has read
+    /// already (the produce path's validation), so the append reads it no more.
+    /// </summary>
+    public LogAppendResult Append(Memory<byte> batch, in RecordBatchHeader header, long? logAppendTimeMs = null, bool deferFlush = false)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (header.TotalSize != batch.Length)
+        {
+            throw new ArgumentException("expected exactly one batch", nameof(batch));
+        }
+
+        var stored = PrepareBatch(batch.Span, header, logAppendTimeMs);
+        long firstOffset;
+        long logStartOffset;
+        lock (_appendLock)
+        {
+            (firstOffset, logStartOffset) = AppendLocked(batch, stored);
+        }
+
+        return AfterAppend(firstOffset, header.LastOffsetDelta + 1L, logAppendTimeMs, logStartOffset, deferFlush);
+    }
+
+    /// <param name="single">the header of <paramref name="batches"/> when it is one batch, as stored but for its base offset.</param>
+    private (long FirstOffset, long LogStartOffset) AppendLocked(Memory<byte> batches, RecordBatchHeader? single = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var firstOffset = _logEndOffset;
@@ -96,7 +125,15 @@ public sealed partial class PartitionLog
         var active = RollIfNeeded(batches.Length, nextOffset - 1, config, nowMs);
         active.Append(span, config.IndexIntervalBytes, nowMs);
         ReportIndexFailure(active);
-        TrackProducers(batches);
+        if (single is { } header)
+        {
+            Producers.OnAppended(batches, header with { BaseOffset = firstOffset });
+        }
+        else
+        {
+            TrackProducers(batches);
+        }
+
         Volatile.Write(ref _logEndOffset, nextOffset);
         Volatile.Write(ref _highWatermark, nextOffset);
         Producers.PublishAfterHighWatermark();
@@ -188,22 +225,30 @@ public sealed partial class PartitionLog
                     $"batch at byte {cursor} declares {header.TotalSize} bytes but only {batch.Length} remain", nameof(batches));
             }
 
-            batch = batch[..header.TotalSize];
-            if (logAppendTimeMs is { } appendTimeMs)
-            {
-                // Kafka's LogAppendTime: the broker's time replaces maxTimestamp and the timestamp-type bit is set; both
-                // are covered by the CRC, so it is recomputed.
-                var attributes = (short)(header.Attributes | RecordBatchHeader.TimestampTypeFlag);
-                BinaryPrimitives.WriteInt16BigEndian(batch[RecordBatchHeader.AttributesOffset..], attributes);
-                BinaryPrimitives.WriteInt64BigEndian(batch[RecordBatchHeader.MaxTimestampOffset..], appendTimeMs);
-                BinaryPrimitives.WriteUInt32BigEndian(batch[RecordBatchHeader.CrcOffset..], RecordBatchHeader.ComputeCrc(batch));
-            }
-
+            PrepareBatch(batch[..header.TotalSize], header, logAppendTimeMs);
             offsetCount += header.LastOffsetDelta + 1L;
             cursor += header.TotalSize;
         }
 
         return offsetCount;
+    }
+
+    /// <summary>Applies <paramref name="logAppendTimeMs"/> to one whole batch, if given; returns its header as stored.</summary>
+    private static RecordBatchHeader PrepareBatch(Span<byte> batch, in RecordBatchHeader header, long? logAppendTimeMs)
+    {
+        if (logAppendTimeMs is not { } appendTimeMs)
+        {
+            return header;
+        }
+
+        // Kafka's LogAppendTime: the broker's time replaces maxTimestamp and the timestamp-type bit is set; both are
+        // covered by the CRC, so it is recomputed.
+        var attributes = (short)(header.Attributes | RecordBatchHeader.TimestampTypeFlag);
+        BinaryPrimitives.WriteInt16BigEndian(batch[RecordBatchHeader.AttributesOffset..], attributes);
+        BinaryPrimitives.WriteInt64BigEndian(batch[RecordBatchHeader.MaxTimestampOffset..], appendTimeMs);
+        var crc = RecordBatchHeader.ComputeCrc(batch);
+        BinaryPrimitives.WriteUInt32BigEndian(batch[RecordBatchHeader.CrcOffset..], crc);
+        return header with { Attributes = attributes, MaxTimestamp = appendTimeMs, Crc = crc };
     }
 
     private LogSegment RollIfNeeded(int appendBytes, long lastOffset, LogConfig config, long nowMs)

@@ -1,10 +1,16 @@
+using System.Buffers;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tributary.Broker.Dispatch;
 using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+using Tributary.Storage;
 
 namespace Tributary.Broker.Tests;
 
-/// <summary>The dispatcher refuses a handler table that would advertise versions the codec cannot read or that are unstable upstream.</summary>
+/// <summary>
+/// The dispatcher refuses a handler table that would advertise versions the codec cannot read or that are unstable
+/// upstream, and hands the connection what the handler returned.
+/// </summary>
 public sealed class RequestDispatcherTests
 {
     [Theory]
@@ -54,6 +60,57 @@ public sealed class RequestDispatcherTests
         Assert.Equal((short)ApiKey.ApiVersions, v0.ApiKeys.Single().ApiKey);
     }
 
+    [Fact]
+    public async Task The_outcome_carries_the_handlers_response_durable_task_and_buffers()
+    {
+        var durable = new TaskCompletionSource();
+        var result = new HandlerResult(new MetadataResponse(), durable.Task, new ReadBuffers());
+        var dispatcher = new RequestDispatcher([new Answering(ApiKey.Metadata, result)], NullLogger<RequestDispatcher>.Instance);
+
+        var outcome = await dispatcher.DispatchAsync(Frame(ApiKey.Metadata, 12, correlationId: 7), new ConnectionInfo("c", null), CancellationToken.None);
+
+        Assert.Equal((DispatchAction.Respond, 7), (outcome.Action, outcome.CorrelationId));
+        Assert.Same(result.Response, outcome.Response);
+        Assert.Same(durable.Task, outcome.Durable);
+        Assert.Same(result.Buffers, outcome.Buffers);
+    }
+
+    [Fact]
+    public async Task Without_a_response_nothing_is_waited_for_but_the_buffers_are_still_released()
+    {
+        var result = new HandlerResult(null, new TaskCompletionSource().Task, new ReadBuffers());
+        var dispatcher = new RequestDispatcher([new Answering(ApiKey.Produce, result)], NullLogger<RequestDispatcher>.Instance);
+
+        var outcome = await dispatcher.DispatchAsync(Frame(ApiKey.Produce, 9, correlationId: 3), new ConnectionInfo("c", null), CancellationToken.None);
+
+        Assert.Equal(DispatchAction.NoResponse, outcome.Action);
+        Assert.Null(outcome.Durable);
+        Assert.Same(result.Buffers, outcome.Buffers);
+    }
+
+    /// <summary>A request frame: the header at <paramref name="version"/> and no body (the handlers here read none).</summary>
+    private static byte[] Frame(ApiKey key, short version, int correlationId)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        var writer = new KafkaWriter(buffer);
+        var header = new RequestHeader { RequestApiKey = (short)key, RequestApiVersion = version, CorrelationId = correlationId, ClientId = "test" };
+        header.Write(ref writer, KafkaApis.Find((short)key)!.RequestHeaderVersion(version));
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private sealed class Answering(ApiKey key, HandlerResult result) : IApiHandler
+    {
+        public ApiKey Key => key;
+
+        public short MinVersion => KafkaApis.Find((short)key)!.LowestVersion;
+
+        public short MaxVersion => KafkaApis.Find((short)key)!.HighestStableVersion;
+
+        public ValueTask<HandlerResult> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) => ValueTask.FromResult(result);
+
+        public IKafkaMessage? ErrorResponse(RequestContext context, ReadOnlyMemory<byte> body, ErrorCode error) => throw new NotSupportedException();
+    }
+
     private sealed class RangeOnly(ApiKey key, short min, short max) : IApiHandler
     {
         public ApiKey Key => key;
@@ -62,7 +119,7 @@ public sealed class RequestDispatcherTests
 
         public short MaxVersion => max;
 
-        public ValueTask<IKafkaMessage?> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public ValueTask<HandlerResult> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) => throw new NotSupportedException();
 
         public IKafkaMessage? ErrorResponse(RequestContext context, ReadOnlyMemory<byte> body, ErrorCode error) => throw new NotSupportedException();
     }

@@ -4,7 +4,8 @@ namespace Tributary.Broker.Dispatch;
 
 /// <summary>
 /// Base of every handler: declares the API and version range on one line, decodes the generated request type
-/// and hands it to <see cref="HandleAsync(RequestContext, TRequest, CancellationToken)"/>.
+/// and hands it to <see cref="HandleAsync(RequestContext, TRequest, CancellationToken)"/>, whose result (a bare response
+/// converts to one) is everything the connection needs.
 /// </summary>
 public abstract class ApiHandler<TRequest, TResponse>(ApiKey key, short minVersion, short maxVersion) : IApiHandler
     where TRequest : class, IKafkaMessage<TRequest>
@@ -16,13 +17,13 @@ public abstract class ApiHandler<TRequest, TResponse>(ApiKey key, short minVersi
 
     public short MaxVersion { get; } = maxVersion;
 
-    public ValueTask<IKafkaMessage?> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    public ValueTask<HandlerResult> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         var request = Decode(body, context.ApiVersion);
         var pending = HandleAsync(context, request, cancellationToken);
-        return pending.IsCompletedSuccessfully ? new ValueTask<IKafkaMessage?>(pending.Result) : Await(pending);
+        return pending.IsCompletedSuccessfully ? new ValueTask<HandlerResult>(pending.Result.Untyped) : Await(pending);
 
-        static async ValueTask<IKafkaMessage?> Await(ValueTask<TResponse?> task) => await task.ConfigureAwait(false);
+        static async ValueTask<HandlerResult> Await(ValueTask<HandlerResult<TResponse>> task) => (await task.ConfigureAwait(false)).Untyped;
     }
 
     public IKafkaMessage? ErrorResponse(RequestContext context, ReadOnlyMemory<byte> body, ErrorCode error)
@@ -40,7 +41,7 @@ public abstract class ApiHandler<TRequest, TResponse>(ApiKey key, short minVersi
         return ErrorResponse(context, request, error);
     }
 
-    protected abstract ValueTask<TResponse?> HandleAsync(RequestContext context, TRequest request, CancellationToken cancellationToken);
+    protected abstract ValueTask<HandlerResult<TResponse>> HandleAsync(RequestContext context, TRequest request, CancellationToken cancellationToken);
 
     /// <summary>A response that answers every part of <paramref name="request"/> with <paramref name="error"/>.</summary>
     protected abstract TResponse? ErrorResponse(RequestContext context, TRequest request, ErrorCode error);

@@ -15,17 +15,19 @@ public enum DispatchAction
     Close,
 }
 
-/// <summary>What the connection does with one request once the dispatcher is done with it.</summary>
-public readonly record struct DispatchOutcome(DispatchAction Action, IKafkaMessage? Response, short ApiVersion, int CorrelationId, short ResponseHeaderVersion, string? Reason)
+/// <summary>
+/// What the connection does with one request once the dispatcher is done with it: the handler's
+/// <see cref="Result"/>, and how to frame the response.
+/// </summary>
+public readonly record struct DispatchOutcome(DispatchAction Action, HandlerResult Result, short ApiVersion, int CorrelationId, short ResponseHeaderVersion, string? Reason)
 {
-    /// <summary>
-    /// Pooled arrays that <see cref="Response"/> refers to: whoever writes the response releases them afterwards
-    /// (and never before). Null when the handler used none.
-    /// </summary>
-    public ReadBuffers? Buffers { get; init; }
+    public IKafkaMessage? Response => Result.Response;
 
-    /// <summary>Work to finish before the response is sent (<see cref="RequestContext.Durable"/>); it never throws.</summary>
-    public Task? Durable { get; init; }
+    /// <inheritdoc cref="HandlerResult.Buffers"/>
+    public ReadBuffers? Buffers => Result.Buffers;
 
-    public static DispatchOutcome Close(string reason) => new(DispatchAction.Close, null, 0, 0, 0, reason);
+    /// <inheritdoc cref="HandlerResult.Durable"/>
+    public Task? Durable => Result.Durable;
+
+    public static DispatchOutcome Close(string reason) => new(DispatchAction.Close, default, 0, 0, 0, reason);
 }

@@ -12,7 +12,7 @@ public interface IApiHandler
     short MaxVersion { get; }
 
     /// <summary>Decodes the body and serves it. A null response means none is sent (Produce with acks=0).</summary>
-    ValueTask<IKafkaMessage?> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken);
+    ValueTask<HandlerResult> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken);
 
     /// <summary>The response to send when the request cannot be served at all, carrying <paramref name="error"/> everywhere.</summary>
     IKafkaMessage? ErrorResponse(RequestContext context, ReadOnlyMemory<byte> body, ErrorCode error);

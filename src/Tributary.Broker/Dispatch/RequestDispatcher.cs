@@ -47,10 +47,8 @@ public sealed partial class RequestDispatcher
     /// <summary>Test hook of the embeddable broker: inspect, fail, delay or drop requests by API key.</summary>
     public RequestInterceptor? Interceptor { get; set; }
 
-    /// <param name="clientHost">the peer as <see cref="RequestContext.FormatClientHost"/> shows it, once per connection.</param>
-    /// <param name="resumeOn">where a handler that waits resumes (<see cref="RequestContext.ResumeOn"/>); null: the thread pool.</param>
-    /// <param name="closeRequested">fires when the server asks the connection to close (<see cref="RequestContext.CloseRequested"/>).</param>
-    public async ValueTask<DispatchOutcome> DispatchAsync(ReadOnlyMemory<byte> frame, string connectionId, string clientHost, CancellationToken cancellationToken, SynchronizationContext? resumeOn = null, CancellationToken closeRequested = default)
+    /// <param name="connection">the connection the frame came on, the same value for each of its requests.</param>
+    public async ValueTask<DispatchOutcome> DispatchAsync(ReadOnlyMemory<byte> frame, ConnectionInfo connection, CancellationToken cancellationToken)
     {
         if (frame.Length < 8)
         {
@@ -78,7 +76,7 @@ public sealed partial class RequestDispatcher
             return DispatchOutcome.Close($"malformed request header for {descriptor.Name} v{apiVersion}: {e.Reason}");
         }
 
-        var context = new RequestContext(descriptor.Key, apiVersion, header.CorrelationId, header.ClientId, connectionId, clientHost) { ResumeOn = resumeOn, CloseRequested = closeRequested };
+        var context = new RequestContext(descriptor.Key, apiVersion, header.CorrelationId, header.ClientId, connection);
         var body = frame[bodyStart..];
         var handler = (uint)apiKey < ApiKeySlots ? _handlers[apiKey] : null;
         if (handler is null || apiVersion < handler.MinVersion || apiVersion > handler.MaxVersion)
@@ -87,7 +85,7 @@ public sealed partial class RequestDispatcher
             {
                 // KIP-511: answer with v0 carrying UNSUPPORTED_VERSION and our ranges, so the client can retry lower.
                 var response = ApiVersionsTable(ErrorCode.UnsupportedVersion);
-                return new DispatchOutcome(DispatchAction.Respond, response, 0, header.CorrelationId, 0, null);
+                return new DispatchOutcome(DispatchAction.Respond, new HandlerResult(response), 0, header.CorrelationId, 0, null);
             }
 
             return DispatchOutcome.Close(handler is null
@@ -111,16 +109,18 @@ public sealed partial class RequestDispatcher
 
             if (decision.Error is { } injected)
             {
-                return new DispatchOutcome(DispatchAction.Respond, handler.ErrorResponse(context, body, injected), apiVersion, header.CorrelationId, responseHeaderVersion, null);
+                return new DispatchOutcome(DispatchAction.Respond, new HandlerResult(handler.ErrorResponse(context, body, injected)), apiVersion, header.CorrelationId, responseHeaderVersion, null);
             }
         }
 
         try
         {
-            var response = await handler.HandleAsync(context, body, cancellationToken).ConfigureAwait(false);
-            return response is null
-                ? new DispatchOutcome(DispatchAction.NoResponse, null, apiVersion, header.CorrelationId, responseHeaderVersion, null) { Buffers = context.ReadBuffersInUse }
-                : new DispatchOutcome(DispatchAction.Respond, response, apiVersion, header.CorrelationId, responseHeaderVersion, null) { Buffers = context.ReadBuffersInUse, Durable = context.Durable };
+            var result = await handler.HandleAsync(context, body, cancellationToken).ConfigureAwait(false);
+
+            // No response, nothing to wait for: the connection only releases the buffers.
+            return result.Response is null
+                ? new DispatchOutcome(DispatchAction.NoResponse, result with { Durable = null }, apiVersion, header.CorrelationId, responseHeaderVersion, null)
+                : new DispatchOutcome(DispatchAction.Respond, result, apiVersion, header.CorrelationId, responseHeaderVersion, null);
         }
         catch (ProtocolException e)
         {
@@ -132,18 +132,16 @@ public sealed partial class RequestDispatcher
         }
         catch (Exception e)
         {
-            context.ReadBuffersInUse?.Release();
             LogHandlerFailed(e, context.ToString());
             var response = handler.ErrorResponse(context, body, ErrorCode.UnknownServerError);
             return response is null
                 ? DispatchOutcome.Close($"{context} failed")
-                : new DispatchOutcome(DispatchAction.Respond, response, apiVersion, header.CorrelationId, responseHeaderVersion, null);
+                : new DispatchOutcome(DispatchAction.Respond, new HandlerResult(response), apiVersion, header.CorrelationId, responseHeaderVersion, null);
         }
     }
 
-    /// <summary>The ApiVersions answer: exactly the handler table's ranges, so the broker never advertises what it cannot do.</summary>
     /// <summary>
-    /// The ranges of the handler table, and (v3+, tagged) the feature levels this broker runs at, which never change:
+    /// The ApiVersions answer: exactly the ranges of the handler table, so the broker never advertises what it cannot do, and (v3+, tagged) the feature levels this broker runs at, which never change:
     /// group.version 1 (KIP-848 consumer groups) and transaction.version 1 (server-side partition checks, KIP-890
     /// part 1; level 2 would let clients skip AddPartitionsToTxn, which this broker requires).
     /// </summary>

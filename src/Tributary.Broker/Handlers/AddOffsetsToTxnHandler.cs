@@ -14,10 +14,10 @@ namespace Tributary.Broker.Handlers;
 //   marker goes to __consumer_offsets and DescribeTransactions does not list that partition.
 public sealed class AddOffsetsToTxnHandler(BrokerCore broker) : ApiHandler<AddOffsetsToTxnRequest, AddOffsetsToTxnResponse>(ApiKey.AddOffsetsToTxn, 0, 4)
 {
-    protected override ValueTask<AddOffsetsToTxnResponse?> HandleAsync(RequestContext context, AddOffsetsToTxnRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<AddOffsetsToTxnResponse>> HandleAsync(RequestContext context, AddOffsetsToTxnRequest request, CancellationToken cancellationToken)
     {
         var error = broker.Transactions.AddOffsets(request.TransactionalId, request.ProducerId, request.ProducerEpoch, request.GroupId, fencedErrorSupported: context.ApiVersion >= 2);
-        return ValueTask.FromResult<AddOffsetsToTxnResponse?>(new AddOffsetsToTxnResponse { ErrorCode = (short)error });
+        return ValueTask.FromResult<HandlerResult<AddOffsetsToTxnResponse>>(new AddOffsetsToTxnResponse { ErrorCode = (short)error });
     }
 
     protected override AddOffsetsToTxnResponse? ErrorResponse(RequestContext context, AddOffsetsToTxnRequest request, ErrorCode error) => new() { ErrorCode = (short)error };

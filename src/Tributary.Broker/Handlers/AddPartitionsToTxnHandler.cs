@@ -17,14 +17,14 @@ namespace Tributary.Broker.Handlers;
 //   nothing and answers, per partition, NONE when it is in the ongoing transaction, else INVALID_TXN_STATE.
 public sealed class AddPartitionsToTxnHandler(BrokerCore broker) : ApiHandler<AddPartitionsToTxnRequest, AddPartitionsToTxnResponse>(ApiKey.AddPartitionsToTxn, 0, 5)
 {
-    protected override ValueTask<AddPartitionsToTxnResponse?> HandleAsync(RequestContext context, AddPartitionsToTxnRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<AddPartitionsToTxnResponse>> HandleAsync(RequestContext context, AddPartitionsToTxnRequest request, CancellationToken cancellationToken)
     {
         var fenced = context.ApiVersion >= 2;
         if (context.ApiVersion <= 3)
         {
             var (_, results) = broker.Transactions.AddPartitions(
                 request.V3AndBelowTransactionalId, request.V3AndBelowProducerId, request.V3AndBelowProducerEpoch, Flatten(request.V3AndBelowTopics), verifyOnly: false, fenced);
-            return ValueTask.FromResult<AddPartitionsToTxnResponse?>(new AddPartitionsToTxnResponse { ResultsByTopicV3AndBelow = ToTopicResults(request.V3AndBelowTopics, results) });
+            return ValueTask.FromResult<HandlerResult<AddPartitionsToTxnResponse>>(new AddPartitionsToTxnResponse { ResultsByTopicV3AndBelow = ToTopicResults(request.V3AndBelowTopics, results) });
         }
 
         var response = new AddPartitionsToTxnResponse();
@@ -39,7 +39,7 @@ public sealed class AddPartitionsToTxnHandler(BrokerCore broker) : ApiHandler<Ad
             });
         }
 
-        return ValueTask.FromResult<AddPartitionsToTxnResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<AddPartitionsToTxnResponse>>(response);
     }
 
     private static List<(string Topic, int Partition)> Flatten(List<AddPartitionsToTxnRequest.AddPartitionsToTxnTopic> topics) =>

@@ -15,7 +15,7 @@ namespace Tributary.Broker.Handlers;
 // - BROKER resources get INVALID_REQUEST: broker configs are static.
 public sealed class AlterConfigsHandler(BrokerCore broker) : ApiHandler<AlterConfigsRequest, AlterConfigsResponse>(ApiKey.AlterConfigs, 0, 2)
 {
-    protected override ValueTask<AlterConfigsResponse?> HandleAsync(RequestContext context, AlterConfigsRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<AlterConfigsResponse>> HandleAsync(RequestContext context, AlterConfigsRequest request, CancellationToken cancellationToken)
     {
         var response = new AlterConfigsResponse();
         var counts = request.Resources.CountBy(r => (r.ResourceType, r.ResourceName)).ToDictionary();
@@ -27,7 +27,7 @@ public sealed class AlterConfigsHandler(BrokerCore broker) : ApiHandler<AlterCon
             response.Responses.Add(Result(resource, error, message));
         }
 
-        return ValueTask.FromResult<AlterConfigsResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<AlterConfigsResponse>>(response);
     }
 
     // Runs under the topic lock: the topic read here is the one replaced.

@@ -11,8 +11,8 @@ namespace Tributary.Broker.Handlers;
 //   the supported ranges).
 public sealed class ApiVersionsHandler(Func<RequestDispatcher> dispatcher) : ApiHandler<ApiVersionsRequest, ApiVersionsResponse>(ApiKey.ApiVersions, 0, 4)
 {
-    protected override ValueTask<ApiVersionsResponse?> HandleAsync(RequestContext context, ApiVersionsRequest request, CancellationToken cancellationToken) =>
-        ValueTask.FromResult<ApiVersionsResponse?>(dispatcher().ApiVersionsTable(ErrorCode.None));
+    protected override ValueTask<HandlerResult<ApiVersionsResponse>> HandleAsync(RequestContext context, ApiVersionsRequest request, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<HandlerResult<ApiVersionsResponse>>(dispatcher().ApiVersionsTable(ErrorCode.None));
 
     protected override ApiVersionsResponse? ErrorResponse(RequestContext context, ApiVersionsRequest request, ErrorCode error) =>
         dispatcher().ApiVersionsTable(error);

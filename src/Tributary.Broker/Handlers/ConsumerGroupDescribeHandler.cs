@@ -15,7 +15,7 @@ namespace Tributary.Broker.Handlers;
 // - Authorized operations (when asked) are every operation Kafka defines for a group: there are no ACLs.
 public sealed class ConsumerGroupDescribeHandler(BrokerCore broker) : ApiHandler<ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse>(ApiKey.ConsumerGroupDescribe, 0, 0)
 {
-    protected override ValueTask<ConsumerGroupDescribeResponse?> HandleAsync(RequestContext context, ConsumerGroupDescribeRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<ConsumerGroupDescribeResponse>> HandleAsync(RequestContext context, ConsumerGroupDescribeRequest request, CancellationToken cancellationToken)
     {
         var response = new ConsumerGroupDescribeResponse();
         foreach (var groupId in request.GroupIds)
@@ -55,7 +55,7 @@ public sealed class ConsumerGroupDescribeHandler(BrokerCore broker) : ApiHandler
             });
         }
 
-        return ValueTask.FromResult<ConsumerGroupDescribeResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<ConsumerGroupDescribeResponse>>(response);
     }
 
     protected override ConsumerGroupDescribeResponse? ErrorResponse(RequestContext context, ConsumerGroupDescribeRequest request, ErrorCode error) => new()

@@ -24,7 +24,7 @@ namespace Tributary.Broker.Handlers;
 // - An unknown group with a non-zero epoch gets UNKNOWN_MEMBER_ID (Kafka: GROUP_ID_NOT_FOUND), so its members rejoin.
 public sealed class ConsumerGroupHeartbeatHandler(BrokerCore broker) : ApiHandler<ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse>(ApiKey.ConsumerGroupHeartbeat, 0, 1)
 {
-    protected override ValueTask<ConsumerGroupHeartbeatResponse?> HandleAsync(RequestContext context, ConsumerGroupHeartbeatRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<ConsumerGroupHeartbeatResponse>> HandleAsync(RequestContext context, ConsumerGroupHeartbeatRequest request, CancellationToken cancellationToken)
     {
         var parameters = new ConsumerGroupHeartbeatParameters(
             request.GroupId,
@@ -57,7 +57,7 @@ public sealed class ConsumerGroupHeartbeatHandler(BrokerCore broker) : ApiHandle
             };
         }
 
-        return ValueTask.FromResult<ConsumerGroupHeartbeatResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<ConsumerGroupHeartbeatResponse>>(response);
     }
 
     protected override ConsumerGroupHeartbeatResponse? ErrorResponse(RequestContext context, ConsumerGroupHeartbeatRequest request, ErrorCode error) => new()

@@ -16,7 +16,7 @@ namespace Tributary.Broker.Handlers;
 // - Records already in a topic keep their partitions: as in Kafka, keys may now hash elsewhere.
 public sealed class CreatePartitionsHandler(BrokerCore broker) : ApiHandler<CreatePartitionsRequest, CreatePartitionsResponse>(ApiKey.CreatePartitions, 0, 3)
 {
-    protected override ValueTask<CreatePartitionsResponse?> HandleAsync(RequestContext context, CreatePartitionsRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<CreatePartitionsResponse>> HandleAsync(RequestContext context, CreatePartitionsRequest request, CancellationToken cancellationToken)
     {
         var response = new CreatePartitionsResponse();
         var counts = request.Topics.CountBy(t => t.Name, StringComparer.Ordinal).ToDictionary(StringComparer.Ordinal);
@@ -39,7 +39,7 @@ public sealed class CreatePartitionsHandler(BrokerCore broker) : ApiHandler<Crea
             response.Results.Add(Result(requested.Name, error, message));
         }
 
-        return ValueTask.FromResult<CreatePartitionsResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<CreatePartitionsResponse>>(response);
     }
 
     private (ErrorCode Error, string? Message) Grow(CreatePartitionsRequest.CreatePartitionsTopic requested, bool validateOnly)

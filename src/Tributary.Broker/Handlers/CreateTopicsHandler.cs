@@ -25,7 +25,7 @@ public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTo
 {
     private const short ReplicationFactor = 1;
 
-    protected override ValueTask<CreateTopicsResponse?> HandleAsync(RequestContext context, CreateTopicsRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<CreateTopicsResponse>> HandleAsync(RequestContext context, CreateTopicsRequest request, CancellationToken cancellationToken)
     {
         var response = new CreateTopicsResponse();
         var counts = request.Topics.CountBy(t => t.Name, StringComparer.Ordinal).ToDictionary(StringComparer.Ordinal);
@@ -46,7 +46,7 @@ public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTo
             response.Topics.Add(broker.WithTopicLock(() => Create(topic, request.ValidateOnly, context.ApiVersion)));
         }
 
-        return ValueTask.FromResult<CreateTopicsResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<CreateTopicsResponse>>(response);
     }
 
     private CreateTopicsResponse.CreatableTopicResult Create(CreateTopicsRequest.CreatableTopic requested, bool validateOnly, short version)

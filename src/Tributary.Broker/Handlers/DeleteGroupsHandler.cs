@@ -11,7 +11,7 @@ namespace Tributary.Broker.Handlers;
 //   name.
 public sealed class DeleteGroupsHandler(BrokerCore broker) : ApiHandler<DeleteGroupsRequest, DeleteGroupsResponse>(ApiKey.DeleteGroups, 0, 2)
 {
-    protected override ValueTask<DeleteGroupsResponse?> HandleAsync(RequestContext context, DeleteGroupsRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<DeleteGroupsResponse>> HandleAsync(RequestContext context, DeleteGroupsRequest request, CancellationToken cancellationToken)
     {
         var response = new DeleteGroupsResponse();
         foreach (var groupId in request.GroupsNames.Distinct(StringComparer.Ordinal))
@@ -19,7 +19,7 @@ public sealed class DeleteGroupsHandler(BrokerCore broker) : ApiHandler<DeleteGr
             response.Results.Add(new DeleteGroupsResponse.DeletableGroupResult { GroupId = groupId, ErrorCode = (short)broker.Groups.DeleteGroup(groupId) });
         }
 
-        return ValueTask.FromResult<DeleteGroupsResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<DeleteGroupsResponse>>(response);
     }
 
     protected override DeleteGroupsResponse? ErrorResponse(RequestContext context, DeleteGroupsRequest request, ErrorCode error) => new()

@@ -20,7 +20,7 @@ public sealed partial class DeleteRecordsHandler(BrokerCore broker) : ApiHandler
     private const long HighWatermarkOffset = -1;
     private const long LowWatermarkUnknown = -1;
 
-    protected override ValueTask<DeleteRecordsResponse?> HandleAsync(RequestContext context, DeleteRecordsRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<DeleteRecordsResponse>> HandleAsync(RequestContext context, DeleteRecordsRequest request, CancellationToken cancellationToken)
     {
         var response = new DeleteRecordsResponse();
         foreach (var t in request.Topics)
@@ -63,7 +63,7 @@ public sealed partial class DeleteRecordsHandler(BrokerCore broker) : ApiHandler
             }
         }
 
-        return ValueTask.FromResult<DeleteRecordsResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<DeleteRecordsResponse>>(response);
     }
 
     protected override DeleteRecordsResponse? ErrorResponse(RequestContext context, DeleteRecordsRequest request, ErrorCode error) => new()

@@ -16,13 +16,13 @@ namespace Tributary.Broker.Handlers;
 //   answers with the topic's name and id, however it was named.
 public sealed class DeleteTopicsHandler(BrokerCore broker) : ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>(ApiKey.DeleteTopics, 0, 6)
 {
-    protected override ValueTask<DeleteTopicsResponse?> HandleAsync(RequestContext context, DeleteTopicsRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<DeleteTopicsResponse>> HandleAsync(RequestContext context, DeleteTopicsRequest request, CancellationToken cancellationToken)
     {
         var version = context.ApiVersion;
         var requested = Requested(request, version);
         if (!broker.Config.DeleteTopicEnable)
         {
-            return ValueTask.FromResult(ErrorResponse(context, request, ErrorCode.TopicDeletionDisabled));
+            return ValueTask.FromResult<HandlerResult<DeleteTopicsResponse>>(ErrorResponse(context, request, ErrorCode.TopicDeletionDisabled));
         }
 
         var response = new DeleteTopicsResponse();
@@ -74,7 +74,7 @@ public sealed class DeleteTopicsHandler(BrokerCore broker) : ApiHandler<DeleteTo
             response.Responses.Add(Result(version, topic.Name, topic.Id, ErrorCode.None, null));
         }
 
-        return ValueTask.FromResult<DeleteTopicsResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<DeleteTopicsResponse>>(response);
     }
 
     private static List<(string? Name, Guid Id)> Requested(DeleteTopicsRequest request, short version) => version >= 6

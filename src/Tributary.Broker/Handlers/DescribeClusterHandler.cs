@@ -16,15 +16,15 @@ public sealed class DescribeClusterHandler(BrokerCore broker) : ApiHandler<Descr
 {
     private const sbyte BrokersEndpoint = 1;
 
-    protected override ValueTask<DescribeClusterResponse?> HandleAsync(RequestContext context, DescribeClusterRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<DescribeClusterResponse>> HandleAsync(RequestContext context, DescribeClusterRequest request, CancellationToken cancellationToken)
     {
         // Below v1 the request carries no endpoint_type and reads as the default, brokers.
         if (request.EndpointType != BrokersEndpoint)
         {
-            return ValueTask.FromResult<DescribeClusterResponse?>(Error(request, ErrorCode.UnsupportedEndpointType, $"endpoint type {request.EndpointType} is not supported: only brokers (1)"));
+            return ValueTask.FromResult<HandlerResult<DescribeClusterResponse>>(Error(request, ErrorCode.UnsupportedEndpointType, $"endpoint type {request.EndpointType} is not supported: only brokers (1)"));
         }
 
-        return ValueTask.FromResult<DescribeClusterResponse?>(new DescribeClusterResponse
+        return ValueTask.FromResult<HandlerResult<DescribeClusterResponse>>(new DescribeClusterResponse
         {
             EndpointType = BrokersEndpoint,
             ClusterId = broker.Metadata.ClusterId,

@@ -19,7 +19,7 @@ namespace Tributary.Broker.Handlers;
 // - documentation (v3+) is always null, whatever include_documentation asks.
 public sealed class DescribeConfigsHandler(BrokerCore broker) : ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse>(ApiKey.DescribeConfigs, 0, 4)
 {
-    protected override ValueTask<DescribeConfigsResponse?> HandleAsync(RequestContext context, DescribeConfigsRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<DescribeConfigsResponse>> HandleAsync(RequestContext context, DescribeConfigsRequest request, CancellationToken cancellationToken)
     {
         var response = new DescribeConfigsResponse();
         foreach (var resource in request.Resources)
@@ -27,7 +27,7 @@ public sealed class DescribeConfigsHandler(BrokerCore broker) : ApiHandler<Descr
             response.Results.Add(Describe(resource, request.IncludeSynonyms, context.ApiVersion));
         }
 
-        return ValueTask.FromResult<DescribeConfigsResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<DescribeConfigsResponse>>(response);
     }
 
     private const sbyte DefaultConfigSource = 5;

@@ -14,7 +14,7 @@ namespace Tributary.Broker.Handlers;
 // - v4+ member instance ids.
 public sealed class DescribeGroupsHandler(BrokerCore broker) : ApiHandler<DescribeGroupsRequest, DescribeGroupsResponse>(ApiKey.DescribeGroups, 0, 5)
 {
-    protected override ValueTask<DescribeGroupsResponse?> HandleAsync(RequestContext context, DescribeGroupsRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<DescribeGroupsResponse>> HandleAsync(RequestContext context, DescribeGroupsRequest request, CancellationToken cancellationToken)
     {
         var response = new DescribeGroupsResponse();
         foreach (var groupId in request.Groups)
@@ -39,7 +39,7 @@ public sealed class DescribeGroupsHandler(BrokerCore broker) : ApiHandler<Descri
             });
         }
 
-        return ValueTask.FromResult<DescribeGroupsResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<DescribeGroupsResponse>>(response);
     }
 
     protected override DescribeGroupsResponse? ErrorResponse(RequestContext context, DescribeGroupsRequest request, ErrorCode error) => new()

@@ -11,7 +11,7 @@ namespace Tributary.Broker.Handlers;
 // - Unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION.
 public sealed class DescribeProducersHandler(BrokerCore broker) : ApiHandler<DescribeProducersRequest, DescribeProducersResponse>(ApiKey.DescribeProducers, 0, 0)
 {
-    protected override ValueTask<DescribeProducersResponse?> HandleAsync(RequestContext context, DescribeProducersRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<DescribeProducersResponse>> HandleAsync(RequestContext context, DescribeProducersRequest request, CancellationToken cancellationToken)
     {
         var response = new DescribeProducersResponse();
         foreach (var t in request.Topics)
@@ -41,7 +41,7 @@ public sealed class DescribeProducersHandler(BrokerCore broker) : ApiHandler<Des
             }
         }
 
-        return ValueTask.FromResult<DescribeProducersResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<DescribeProducersResponse>>(response);
     }
 
     protected override DescribeProducersResponse? ErrorResponse(RequestContext context, DescribeProducersRequest request, ErrorCode error) => new()

@@ -10,7 +10,7 @@ namespace Tributary.Broker.Handlers;
 //   transactional id; TRANSACTIONAL_ID_NOT_FOUND for an unknown one.
 public sealed class DescribeTransactionsHandler(BrokerCore broker) : ApiHandler<DescribeTransactionsRequest, DescribeTransactionsResponse>(ApiKey.DescribeTransactions, 0, 0)
 {
-    protected override ValueTask<DescribeTransactionsResponse?> HandleAsync(RequestContext context, DescribeTransactionsRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<DescribeTransactionsResponse>> HandleAsync(RequestContext context, DescribeTransactionsRequest request, CancellationToken cancellationToken)
     {
         var response = new DescribeTransactionsResponse();
         foreach (var id in request.TransactionalIds)
@@ -30,7 +30,7 @@ public sealed class DescribeTransactionsHandler(BrokerCore broker) : ApiHandler<
                 });
         }
 
-        return ValueTask.FromResult<DescribeTransactionsResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<DescribeTransactionsResponse>>(response);
     }
 
     protected override DescribeTransactionsResponse? ErrorResponse(RequestContext context, DescribeTransactionsRequest request, ErrorCode error) => new()

@@ -15,10 +15,10 @@ namespace Tributary.Broker.Handlers;
 // - v5 (KIP-890 part 2, an epoch bump per transaction, unstable in the schema) is not advertised.
 public sealed class EndTxnHandler(BrokerCore broker) : ApiHandler<EndTxnRequest, EndTxnResponse>(ApiKey.EndTxn, 0, 4)
 {
-    protected override ValueTask<EndTxnResponse?> HandleAsync(RequestContext context, EndTxnRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<EndTxnResponse>> HandleAsync(RequestContext context, EndTxnRequest request, CancellationToken cancellationToken)
     {
         var error = broker.Transactions.EndTransaction(request.TransactionalId, request.ProducerId, request.ProducerEpoch, request.Committed, fencedErrorSupported: context.ApiVersion >= 2);
-        return ValueTask.FromResult<EndTxnResponse?>(new EndTxnResponse { ErrorCode = (short)error });
+        return ValueTask.FromResult<HandlerResult<EndTxnResponse>>(new EndTxnResponse { ErrorCode = (short)error });
     }
 
     protected override EndTxnResponse? ErrorResponse(RequestContext context, EndTxnRequest request, ErrorCode error) => new() { ErrorCode = (short)error };

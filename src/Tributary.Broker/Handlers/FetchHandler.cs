@@ -9,18 +9,24 @@ using Tributary.Storage.Segments;
 
 namespace Tributary.Broker.Handlers;
 
-// Fetch v4-18 (v18's per-partition high watermark is a follower's, which a single broker never receives). Returns stored batches byte for byte, bounded by the high watermark, max_bytes and
-// partition_max_bytes, except that the first batch of the response is returned whole even when larger
-// (KIP-74). Below min_bytes the request parks until an append to one of its partitions or max_wait_ms
-// (capped at FetchWaitMsMax); parked fetches hold no lock and never delay produce traffic.
-// v13+ names topics by id (UNKNOWN_TOPIC_ID when unknown). Deleting a topic wakes the fetches waiting on it, which
-// answer UNKNOWN_TOPIC_OR_PARTITION (UNKNOWN_TOPIC_ID by id) for its partitions.
-// Fetch sessions (KIP-227): the broker declines to create sessions (session id 0 in every response), which the
-// protocol allows; clients then send full fetch requests. An incremental request for a session id the
-// broker never issued gets FETCH_SESSION_ID_NOT_FOUND. read_committed (isolation_level 1) reads stop at the last
-// stable offset (the first offset of the earliest open transaction, else the high watermark) and carry the aborted
-// transactions that overlap the returned batches, from the partition's in-memory transaction index (Kafka keeps it
-// per segment on disk; here it is rebuilt from the log on open). last_stable_offset is reported at both levels.
+// Fetch v4-18: returns stored batches byte for byte, bounded by the high watermark, max_bytes and partition_max_bytes.
+//
+// Behaviour:
+// - The first batch of the response is returned whole even when larger than the bounds (KIP-74).
+// - Below min_bytes the fetch parks (FetchWaiter) until an append to one of its partitions or max_wait_ms, capped at
+//   FetchWaitMsMax; a parked fetch holds no lock and never delays produce traffic.
+// - Deleting a topic wakes the fetches parked on it; they answer UNKNOWN_TOPIC_OR_PARTITION (by id: UNKNOWN_TOPIC_ID).
+// - read_committed (isolation_level 1) stops at the last stable offset (the first offset of the earliest open
+//   transaction, else the high watermark) and lists the aborted transactions overlapping the returned batches.
+//   last_stable_offset is reported at both levels.
+// Versions:
+// - v13+ names topics by id (UNKNOWN_TOPIC_ID when unknown).
+// - v18's per-partition high watermark is a follower's, which a single broker never receives.
+// Deviations:
+// - No fetch sessions (KIP-227): every response has session id 0, which the protocol allows, so clients send full
+//   requests; an incremental request for a session never issued gets FETCH_SESSION_ID_NOT_FOUND.
+// - The aborted-transaction index is kept in memory per partition and rebuilt from the log on open (Kafka keeps it
+//   per segment on disk).
 public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, FetchResponse>(ApiKey.Fetch, 4, 18)
 {
     /// <summary>Upper bound on how long one fetch may park, whatever max_wait_ms the client asks for.</summary>
@@ -29,7 +35,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
     /// <summary>Upper bound on one response's record bytes, whatever max_bytes the client asks for.</summary>
     public const int ResponseBytesMax = 64 * 1024 * 1024;
 
-    protected override async ValueTask<FetchResponse?> HandleAsync(RequestContext context, FetchRequest request, CancellationToken cancellationToken)
+    protected override async ValueTask<HandlerResult<FetchResponse>> HandleAsync(RequestContext context, FetchRequest request, CancellationToken cancellationToken)
     {
         if (request.SessionId != 0 || request.SessionEpoch > 0)
         {
@@ -38,68 +44,37 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
 
         var byId = context.ApiVersion >= 13;
         var partitions = Resolve(request, byId);
-        var deadline = broker.Time.GetTimestamp();
-        var waitMs = Math.Clamp(request.MaxWaitMs, 0, FetchWaitMsMax);
-        while (true)
+        var buffers = new ReadBuffers();
+        using var waiter = new FetchWaiter(broker.Time, Math.Clamp(request.MaxWaitMs, 0, FetchWaitMsMax), context.ResumeOn, context.CloseRequested);
+        try
         {
-            // Register for appends before reading, so an append between the read and the wait is not missed. With a
-            // connection thread to resume on, the appender's thread only posts the resumption there (ResumeOn);
-            // otherwise the fetch resumes on the thread pool.
-            var resumeOn = context.ResumeOn;
-            var appended = new TaskCompletionSource(resumeOn is null ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
-            void OnAppend(PartitionLog _) => appended.TrySetResult();
-
-            // A stopping server wakes the fetch as an append would, and it answers with what there is.
-            using var onCloseRequested = context.CloseRequested.Register(static state => ((TaskCompletionSource)state!).TrySetResult(), appended);
-
-            // A topic deleted while the fetch waited (which wakes it) is unknown now: resolve again.
-            if (partitions.Any(static p => p.Log is { IsDisposed: true }))
+            while (true)
             {
-                partitions = Resolve(request, byId);
-            }
+                // A topic deleted while the fetch waited (which wakes it) is unknown now: resolve again.
+                if (partitions.Any(static p => p.Log is { IsDisposed: true }))
+                {
+                    partitions = Resolve(request, byId);
+                }
 
-            var logs = partitions.Where(p => p.Log is not null).Select(p => p.Log!).Distinct().ToList();
-            foreach (var log in logs)
-            {
-                log.Appended += OnAppend;
-            }
-
-            try
-            {
-                var (response, bytes) = Read(request, partitions, byId, context.ReadBuffers, context.ConnectionId);
-                var remainingMs = waitMs - broker.Time.GetElapsedTime(deadline).TotalMilliseconds;
-                if (bytes >= request.MinBytes || remainingMs <= 0 || response.ErrorCode != 0 || logs.Count == 0 || HasPartitionError(response)
+                var logs = partitions.Where(p => p.Log is not null).Select(p => p.Log!).ToList();
+                waiter.Arm(logs);
+                var (response, bytes) = Read(request, partitions, byId, buffers, context.ConnectionId);
+                var remaining = waiter.Remaining;
+                if (bytes >= request.MinBytes || remaining <= TimeSpan.Zero || response.ErrorCode != 0 || logs.Count == 0 || HasPartitionError(response)
                     || context.CloseRequested.IsCancellationRequested)
                 {
-                    return response;
+                    return new HandlerResult<FetchResponse>(response, Buffers: buffers);
                 }
 
-                // This response is dropped; the read after the wait makes a new one.
-                context.ReadBuffers.Release();
-                try
-                {
-                    var waiting = appended.Task.WaitAsync(TimeSpan.FromMilliseconds(remainingMs), broker.Time, cancellationToken);
-                    if (resumeOn is null)
-                    {
-                        await waiting.ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        await new ResumeOn(waiting, resumeOn);
-                    }
-                }
-                catch (TimeoutException)
-                {
-                    // max_wait_ms elapsed: answer with whatever there is now.
-                }
+                // This response is dropped; the read after the wait (woken, or max_wait_ms over) makes a new one.
+                buffers.Release();
+                await waiter.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
             }
-            finally
-            {
-                foreach (var log in logs)
-                {
-                    log.Appended -= OnAppend;
-                }
-            }
+        }
+        catch
+        {
+            buffers.Release();
+            throw;
         }
     }
 

@@ -15,12 +15,12 @@ public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindC
     private const sbyte GroupKeyType = 0;
     private const sbyte TransactionKeyType = 1;
 
-    protected override ValueTask<FindCoordinatorResponse?> HandleAsync(RequestContext context, FindCoordinatorRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<FindCoordinatorResponse>> HandleAsync(RequestContext context, FindCoordinatorRequest request, CancellationToken cancellationToken)
     {
         var supported = request.KeyType is GroupKeyType or TransactionKeyType;
         if (context.ApiVersion >= 4)
         {
-            return ValueTask.FromResult<FindCoordinatorResponse?>(new FindCoordinatorResponse
+            return ValueTask.FromResult<HandlerResult<FindCoordinatorResponse>>(new FindCoordinatorResponse
             {
                 Coordinators = [.. request.CoordinatorKeys.Select(key => supported
                     ? new FindCoordinatorResponse.Coordinator { Key = key, NodeId = broker.NodeId, Host = broker.AdvertisedHost, Port = broker.AdvertisedPort, ErrorMessage = null }
@@ -28,7 +28,7 @@ public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindC
             });
         }
 
-        return ValueTask.FromResult<FindCoordinatorResponse?>(supported
+        return ValueTask.FromResult<HandlerResult<FindCoordinatorResponse>>(supported
             ? new FindCoordinatorResponse { NodeId = broker.NodeId, Host = broker.AdvertisedHost, Port = broker.AdvertisedPort, ErrorMessage = null }
             : new FindCoordinatorResponse { NodeId = -1, ErrorCode = (short)ErrorCode.InvalidRequest, ErrorMessage = $"key type {request.KeyType} is not supported" });
     }

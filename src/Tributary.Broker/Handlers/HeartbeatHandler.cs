@@ -12,10 +12,10 @@ namespace Tributary.Broker.Handlers;
 //   UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION and FENCED_INSTANCE_ID as in Kafka.
 public sealed class HeartbeatHandler(BrokerCore broker) : ApiHandler<HeartbeatRequest, HeartbeatResponse>(ApiKey.Heartbeat, 0, 4)
 {
-    protected override ValueTask<HeartbeatResponse?> HandleAsync(RequestContext context, HeartbeatRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<HeartbeatResponse>> HandleAsync(RequestContext context, HeartbeatRequest request, CancellationToken cancellationToken)
     {
         var error = broker.Groups.Heartbeat(request.GroupId, request.MemberId, request.GenerationId, request.GroupInstanceId);
-        return ValueTask.FromResult<HeartbeatResponse?>(new HeartbeatResponse { ErrorCode = (short)error });
+        return ValueTask.FromResult<HandlerResult<HeartbeatResponse>>(new HeartbeatResponse { ErrorCode = (short)error });
     }
 
     protected override HeartbeatResponse? ErrorResponse(RequestContext context, HeartbeatRequest request, ErrorCode error) => new() { ErrorCode = (short)error };

@@ -21,7 +21,7 @@ public sealed class IncrementalAlterConfigsHandler(BrokerCore broker) : ApiHandl
     private const sbyte Append = 2;
     private const sbyte Subtract = 3;
 
-    protected override ValueTask<IncrementalAlterConfigsResponse?> HandleAsync(RequestContext context, IncrementalAlterConfigsRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<IncrementalAlterConfigsResponse>> HandleAsync(RequestContext context, IncrementalAlterConfigsRequest request, CancellationToken cancellationToken)
     {
         var response = new IncrementalAlterConfigsResponse();
         var counts = request.Resources.CountBy(r => (r.ResourceType, r.ResourceName)).ToDictionary();
@@ -33,7 +33,7 @@ public sealed class IncrementalAlterConfigsHandler(BrokerCore broker) : ApiHandl
             response.Responses.Add(Result(resource, error, message));
         }
 
-        return ValueTask.FromResult<IncrementalAlterConfigsResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<IncrementalAlterConfigsResponse>>(response);
     }
 
     // Runs under the topic lock, so two requests changing different keys of one topic both take effect.

@@ -18,11 +18,11 @@ namespace Tributary.Broker.Handlers;
 //   for non-transactional producers.
 public sealed class InitProducerIdHandler(BrokerCore broker) : ApiHandler<InitProducerIdRequest, InitProducerIdResponse>(ApiKey.InitProducerId, 0, 5)
 {
-    protected override ValueTask<InitProducerIdResponse?> HandleAsync(RequestContext context, InitProducerIdRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<InitProducerIdResponse>> HandleAsync(RequestContext context, InitProducerIdRequest request, CancellationToken cancellationToken)
     {
         var (error, producerId, epoch) = broker.Transactions.InitProducerId(
             request.TransactionalId, request.TransactionTimeoutMs, request.ProducerId, request.ProducerEpoch, fencedErrorSupported: context.ApiVersion >= 4);
-        return ValueTask.FromResult<InitProducerIdResponse?>(new InitProducerIdResponse { ErrorCode = (short)error, ProducerId = producerId, ProducerEpoch = epoch });
+        return ValueTask.FromResult<HandlerResult<InitProducerIdResponse>>(new InitProducerIdResponse { ErrorCode = (short)error, ProducerId = producerId, ProducerEpoch = epoch });
     }
 
     protected override InitProducerIdResponse? ErrorResponse(RequestContext context, InitProducerIdRequest request, ErrorCode error) =>

@@ -21,7 +21,7 @@ namespace Tributary.Broker.Handlers;
 // - v9: a static leader rejoining a Stable group gets skipAssignment (KIP-814); below v9 it triggers a rebalance.
 public sealed class JoinGroupHandler(BrokerCore broker) : ApiHandler<JoinGroupRequest, JoinGroupResponse>(ApiKey.JoinGroup, 0, 9)
 {
-    protected override async ValueTask<JoinGroupResponse?> HandleAsync(RequestContext context, JoinGroupRequest request, CancellationToken cancellationToken)
+    protected override async ValueTask<HandlerResult<JoinGroupResponse>> HandleAsync(RequestContext context, JoinGroupRequest request, CancellationToken cancellationToken)
     {
         var parameters = new JoinGroupParameters(
             request.GroupId,

@@ -13,17 +13,17 @@ namespace Tributary.Broker.Handlers;
 //   static member by instance id alone; a member id that is not the instance's current member is FENCED_INSTANCE_ID).
 public sealed class LeaveGroupHandler(BrokerCore broker) : ApiHandler<LeaveGroupRequest, LeaveGroupResponse>(ApiKey.LeaveGroup, 0, 5)
 {
-    protected override ValueTask<LeaveGroupResponse?> HandleAsync(RequestContext context, LeaveGroupRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<LeaveGroupResponse>> HandleAsync(RequestContext context, LeaveGroupRequest request, CancellationToken cancellationToken)
     {
         if (context.ApiVersion < 3)
         {
             var error = broker.Groups.LeaveGroup(request.GroupId, [(request.MemberId, null)])[0];
-            return ValueTask.FromResult<LeaveGroupResponse?>(new LeaveGroupResponse { ErrorCode = (short)error });
+            return ValueTask.FromResult<HandlerResult<LeaveGroupResponse>>(new LeaveGroupResponse { ErrorCode = (short)error });
         }
 
         var members = request.Members.Select(m => (m.MemberId, m.GroupInstanceId)).ToList();
         var results = broker.Groups.LeaveGroup(request.GroupId, members);
-        return ValueTask.FromResult<LeaveGroupResponse?>(new LeaveGroupResponse
+        return ValueTask.FromResult<HandlerResult<LeaveGroupResponse>>(new LeaveGroupResponse
         {
             Members = [.. members.Select((m, i) => new LeaveGroupResponse.MemberResponse { MemberId = m.MemberId, GroupInstanceId = m.GroupInstanceId, ErrorCode = (short)results[i] })],
         });

@@ -16,7 +16,7 @@ public sealed class ListGroupsHandler(BrokerCore broker) : ApiHandler<ListGroups
     private const string ClassicType = "classic";
     private const string ConsumerType = "consumer";
 
-    protected override ValueTask<ListGroupsResponse?> HandleAsync(RequestContext context, ListGroupsRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<ListGroupsResponse>> HandleAsync(RequestContext context, ListGroupsRequest request, CancellationToken cancellationToken)
     {
         var states = context.ApiVersion >= 4 ? request.StatesFilter : [];
         var types = context.ApiVersion >= 5 ? request.TypesFilter : [];
@@ -45,7 +45,7 @@ public sealed class ListGroupsHandler(BrokerCore broker) : ApiHandler<ListGroups
             }
         }
 
-        return ValueTask.FromResult<ListGroupsResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<ListGroupsResponse>>(response);
     }
 
     protected override ListGroupsResponse? ErrorResponse(RequestContext context, ListGroupsRequest request, ErrorCode error) => new() { ErrorCode = (short)error };

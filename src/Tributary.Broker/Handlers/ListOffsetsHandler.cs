@@ -35,7 +35,7 @@ public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffse
 
     private const int RecordSearchReadsMax = 16;
 
-    protected override ValueTask<ListOffsetsResponse?> HandleAsync(RequestContext context, ListOffsetsRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<ListOffsetsResponse>> HandleAsync(RequestContext context, ListOffsetsRequest request, CancellationToken cancellationToken)
     {
         var response = new ListOffsetsResponse();
         // Leader epochs exist on the wire from v4; earlier versions must keep the schema default.
@@ -103,7 +103,7 @@ public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffse
             }
         }
 
-        return ValueTask.FromResult<ListOffsetsResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<ListOffsetsResponse>>(response);
     }
 
     /// <summary>

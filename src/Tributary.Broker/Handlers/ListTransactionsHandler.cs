@@ -13,7 +13,7 @@ namespace Tributary.Broker.Handlers;
 // - v1 (KIP-994) also filters by duration: only transactions running longer than duration_filter ms.
 public sealed class ListTransactionsHandler(BrokerCore broker) : ApiHandler<ListTransactionsRequest, ListTransactionsResponse>(ApiKey.ListTransactions, 0, 1)
 {
-    protected override ValueTask<ListTransactionsResponse?> HandleAsync(RequestContext context, ListTransactionsRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<ListTransactionsResponse>> HandleAsync(RequestContext context, ListTransactionsRequest request, CancellationToken cancellationToken)
     {
         var response = new ListTransactionsResponse();
         var states = new HashSet<TransactionState>();
@@ -41,7 +41,7 @@ public sealed class ListTransactionsHandler(BrokerCore broker) : ApiHandler<List
             }
         }
 
-        return ValueTask.FromResult<ListTransactionsResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<ListTransactionsResponse>>(response);
     }
 
     protected override ListTransactionsResponse? ErrorResponse(RequestContext context, ListTransactionsRequest request, ErrorCode error) => new() { ErrorCode = (short)error };

@@ -21,7 +21,7 @@ namespace Tributary.Broker.Handlers;
 // - v8+ topic authorized operations, v8-10 cluster authorized operations; v10+ may name topics by id.
 public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequest, MetadataResponse>(ApiKey.Metadata, 0, 13)
 {
-    protected override ValueTask<MetadataResponse?> HandleAsync(RequestContext context, MetadataRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<MetadataResponse>> HandleAsync(RequestContext context, MetadataRequest request, CancellationToken cancellationToken)
     {
         var response = Answer(context, request);
         if (response is not null && context.ApiVersion >= 8)
@@ -37,7 +37,7 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
             }
         }
 
-        return ValueTask.FromResult(response);
+        return ValueTask.FromResult<HandlerResult<MetadataResponse>>(response);
     }
 
     private MetadataResponse? Answer(RequestContext context, MetadataRequest request)

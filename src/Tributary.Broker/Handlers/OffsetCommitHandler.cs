@@ -20,7 +20,7 @@ namespace Tributary.Broker.Handlers;
 //   (as Kafka does for v5+ since 2.1).
 public sealed class OffsetCommitHandler(BrokerCore broker) : ApiHandler<OffsetCommitRequest, OffsetCommitResponse>(ApiKey.OffsetCommit, 0, 10)
 {
-    protected override ValueTask<OffsetCommitResponse?> HandleAsync(RequestContext context, OffsetCommitRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<OffsetCommitResponse>> HandleAsync(RequestContext context, OffsetCommitRequest request, CancellationToken cancellationToken)
     {
         var byId = context.ApiVersion >= 10;
         var names = request.Topics.Select(t => byId ? broker.Metadata.Find(t.TopicId)?.Name : t.Name).ToList();
@@ -53,7 +53,7 @@ public sealed class OffsetCommitHandler(BrokerCore broker) : ApiHandler<OffsetCo
             }
         }
 
-        return ValueTask.FromResult<OffsetCommitResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<OffsetCommitResponse>>(response);
     }
 
     protected override OffsetCommitResponse? ErrorResponse(RequestContext context, OffsetCommitRequest request, ErrorCode error) => new()

@@ -12,13 +12,13 @@ namespace Tributary.Broker.Handlers;
 // - Unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION; deleting an offset never committed succeeds.
 public sealed class OffsetDeleteHandler(BrokerCore broker) : ApiHandler<OffsetDeleteRequest, OffsetDeleteResponse>(ApiKey.OffsetDelete, 0, 0)
 {
-    protected override ValueTask<OffsetDeleteResponse?> HandleAsync(RequestContext context, OffsetDeleteRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<OffsetDeleteResponse>> HandleAsync(RequestContext context, OffsetDeleteRequest request, CancellationToken cancellationToken)
     {
         var partitions = request.Topics.SelectMany(t => t.Partitions.Select(p => (t.Name, p.PartitionIndex))).ToList();
         var (groupError, results) = broker.Groups.DeleteOffsets(request.GroupId, partitions);
         if (groupError != ErrorCode.None)
         {
-            return ValueTask.FromResult(ErrorResponse(context, request, groupError));
+            return ValueTask.FromResult<HandlerResult<OffsetDeleteResponse>>(ErrorResponse(context, request, groupError));
         }
 
         var response = new OffsetDeleteResponse();
@@ -33,7 +33,7 @@ public sealed class OffsetDeleteHandler(BrokerCore broker) : ApiHandler<OffsetDe
             }
         }
 
-        return ValueTask.FromResult<OffsetDeleteResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<OffsetDeleteResponse>>(response);
     }
 
     protected override OffsetDeleteResponse? ErrorResponse(RequestContext context, OffsetDeleteRequest request, ErrorCode error) => new() { ErrorCode = (short)error };

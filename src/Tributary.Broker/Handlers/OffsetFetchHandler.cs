@@ -20,7 +20,7 @@ namespace Tributary.Broker.Handlers;
 // - v9's member id and epoch are ignored; Kafka checks them against a KIP-848 group's members.
 public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFetchRequest, OffsetFetchResponse>(ApiKey.OffsetFetch, 0, 10)
 {
-    protected override ValueTask<OffsetFetchResponse?> HandleAsync(RequestContext context, OffsetFetchRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<OffsetFetchResponse>> HandleAsync(RequestContext context, OffsetFetchRequest request, CancellationToken cancellationToken)
     {
         var version = context.ApiVersion;
         var response = new OffsetFetchResponse();
@@ -76,7 +76,7 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
                 response.Groups.Add(group);
             }
 
-            return ValueTask.FromResult<OffsetFetchResponse?>(response);
+            return ValueTask.FromResult<HandlerResult<OffsetFetchResponse>>(response);
         }
 
         var topics = request.Topics?.Select(t => (t.Name, (IReadOnlyList<int>)t.PartitionIndexes)).ToList();
@@ -96,7 +96,7 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
             });
         }
 
-        return ValueTask.FromResult<OffsetFetchResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<OffsetFetchResponse>>(response);
     }
 
     private List<(string Topic, List<(int Partition, CommittedOffset Offset)> Partitions)> Fetch(string groupId, List<(string Name, IReadOnlyList<int> Partitions)>? requested)

@@ -1,46 +1,41 @@
+using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Metadata;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 using Tributary.Protocol.Records;
+using Tributary.Storage;
 using Tributary.Storage.Producers;
 
 namespace Tributary.Broker.Handlers;
 
-// Produce v0-13, storing magic 2 record batches only. v12 is v11 (KIP-890: a client may send it inside a transaction
-// only with transaction version 2, which this broker does not finalize, so its transactions still use
-// AddPartitionsToTxn); v13 names topics by id (UNKNOWN_TOPIC_ID for an unknown one). v0-2 are advertised because librdkafka before 2.10
-// decides whether it may compress with gzip, snappy or lz4 by checking that the broker's Produce range
-// overlaps v0; those versions carry the old message formats (magic 0/1), which are answered per partition
-// with UNSUPPORTED_FOR_MESSAGE_FORMAT and never stored. Clients that can send magic 2 use v3+.
-// Per partition: the records must be exactly one whole v2 batch (Kafka's rule for v3+, else INVALID_RECORD),
-// CRC-valid with parseable records (else CORRUPT_MESSAGE, nothing appended), no larger than the topic's
-// max.message.bytes (else MESSAGE_TOO_LARGE). For a topic whose cleanup.policy includes compact, records without a
-// key make the batch INVALID_RECORD with one record error each (batch index and reason, v8+), nothing appended. The batch is copied out of the request frame and appended
-// verbatim; only its base offset (and for LogAppendTime topics, the timestamps and CRC) are rewritten.
-// A topic's compression.type other than "producer" stores batches with that codec, recompressing those sent with another;
-// zstd batches need Produce v7+ (else UNSUPPORTED_COMPRESSION_TYPE). acks 1 and -1 are the same on one broker; acks 0 sends no response. Control batches from clients are INVALID_RECORD.
-// Idempotent batches (producer id >= 0) are checked against the partition's producer state under its append lock
-// (ProducerStateManager): a retry of one of the producer's last five batches answers NONE with the original base
-// offset and is not appended; a sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER, a stale epoch INVALID_PRODUCER_EPOCH
-// (Produce never answers PRODUCER_FENCED, KAFKA-10687), an unknown producer may start at any sequence (Kafka's rule
-// since 2.5). Transactional batches must also belong to the producer's ongoing transaction with that epoch and a
-// partition added by AddPartitionsToTxn (else INVALID_TXN_STATE / INVALID_PRODUCER_EPOCH /
-// INVALID_PRODUCER_ID_MAPPING, KIP-890 part 1); the check and the append run under the transaction coordinator's lock
-// so no batch lands after its transaction's marker.
-// With flush.messages (log.flush.interval.messages) reached, the batches are appended at once and the response waits
-// for their flush (RequestContext.Durable), which runs off the connection's thread: the connection reads and appends
-// the next pipelined produce meanwhile, and one fsync covers all that queued behind the running one (group commit,
-// PartitionLog.FlushAppendedAsync). A failed flush answers KAFKA_STORAGE_ERROR for its partition.
-public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHandler> logger) : ApiHandler<ProduceRequest, ProduceResponse>(ApiKey.Produce, 0, 13)
+// Produce v0-13: appends each partition's one record batch, in two stages (RequestStages): appended, then durable.
+//
+// Behaviour:
+// - Refused with nothing appended: anything but one whole magic-2 batch, or a control batch (INVALID_RECORD); a bad
+//   CRC or records (CORRUPT_MESSAGE); over max.message.bytes (MESSAGE_TOO_LARGE); keyless records for a compacted
+//   topic (INVALID_RECORD, one record error each).
+// - Stored as sent but for the base offset, the max timestamp (its records' largest, as Kafka's LogValidator),
+//   LogAppendTime topics' timestamps and the codec a topic's compression.type names.
+// - Idempotent batches are checked against the producer state under the log's append lock; a retry of one of the
+//   last five batches answers its first offset. Transactional ones are checked and appended under the transaction
+//   coordinator's lock too (KIP-890 part 1), so none lands after its transaction's marker.
+// - flush.messages reached: the response waits for the flush; one fsync covers the produces queued behind it.
+// Versions: v0-2 answer magic 0/1 with UNSUPPORTED_FOR_MESSAGE_FORMAT (advertised for librdkafka before 2.10, which
+//   compresses only if the range includes v0); zstd needs v7; v8 adds error messages; v12 is v11 (transaction
+//   version 2 is not finalized); v13 names topics by id.
+// Deviations: acks 1 and -1 are the same on one broker; never PRODUCER_FENCED (KAFKA-10687); no decompression
+//   memory to validate with is REQUEST_TIMED_OUT, which producers retry.
+public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHandler> logger) : TwoPhaseApiHandler<ProduceRequest, ProduceResponse>(ApiKey.Produce, 0, 13)
 {
-    protected override ValueTask<ProduceResponse?> HandleAsync(RequestContext context, ProduceRequest request, CancellationToken cancellationToken)
+    protected override RequestStages<ProduceResponse> Dispatch(RequestContext context, ProduceRequest request)
     {
         if (request.Acks is not (0 or 1 or -1))
         {
-            return ValueTask.FromResult(ErrorResponse(context, request, ErrorCode.InvalidRequiredAcks));
+            return new(ErrorResponse(context, request, ErrorCode.InvalidRequiredAcks), null);
         }
 
         var response = new ProduceResponse();
@@ -63,120 +58,162 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                     continue;
                 }
 
-                var records = partitionData.Records ?? ReadOnlyMemory<byte>.Empty;
-                var maxMessageBytes = topic.Configs.TryGetValue(TopicConfigs.MaxMessageBytes, out var m) ? int.Parse(m, System.Globalization.CultureInfo.InvariantCulture) : broker.Config.MessageMaxBytes;
-                if (records.Length > maxMessageBytes)
+                if (ProducePartition(context, topic, log, partitionData.Records ?? ReadOnlyMemory<byte>.Empty, result) is { } flush)
                 {
-                    result.ErrorCode = (short)ErrorCode.MessageTooLarge;
-                    result.ErrorMessage = $"batch of {records.Length} bytes exceeds max.message.bytes {maxMessageBytes}";
-                    continue;
-                }
-
-                var validation = RecordBatchValidator.Validate(records, RecordBatchValidator.DecompressedBytesMaxDefault, broker.DecompressionScratch, requireKeys: IsCompacted(topic.Configs));
-                if (validation.Error == RecordBatchError.ScratchMemoryUnavailable)
-                {
-                    // The batch may be valid; the broker is short of scratch memory for now. REQUEST_TIMED_OUT is
-                    // retriable, so producers send it again (CORRUPT_MESSAGE would be wrong, UNKNOWN_SERVER_ERROR final).
-                    LogRejected(context.ToString(), topic.Name, partitionData.Index, validation.Reason ?? "no scratch memory");
-                    result.ErrorCode = (short)ErrorCode.RequestTimedOut;
-                    result.ErrorMessage = context.ApiVersion >= 8 ? validation.Reason : null;
-                    continue;
-                }
-
-                if (!validation.IsValid || validation.BatchCount != 1)
-                {
-                    var (code, reason) = validation.IsValid
-                        ? (ErrorCode.InvalidRecord, $"expected exactly one record batch, got {validation.BatchCount}")
-                        : (validation.Error == RecordBatchError.UnsupportedMagic ? ErrorCode.UnsupportedForMessageFormat : ErrorCode.CorruptMessage, validation.Reason);
-                    LogRejected(context.ToString(), topic.Name, partitionData.Index, reason ?? code.ToString());
-                    result.ErrorCode = (short)code;
-                    result.ErrorMessage = context.ApiVersion >= 8 ? reason : null;
-                    continue;
-                }
-
-                var header = RecordBatchHeader.Read(records.Span);
-                if (header.Compression == CompressionType.Zstd && context.ApiVersion < 7)
-                {
-                    // Zstd needs Produce v7 (KIP-110), so older clients are never handed data they cannot read.
-                    result.ErrorCode = (short)ErrorCode.UnsupportedCompressionType;
-                    continue;
-                }
-
-                if (header.IsControl)
-                {
-                    result.ErrorCode = (short)ErrorCode.InvalidRecord;
-                    result.ErrorMessage = context.ApiVersion >= 8 ? "clients may not write control batches" : null;
-                    continue;
-                }
-
-                if (validation.KeylessRecords.Count > 0)
-                {
-                    RejectKeyless(context, result, validation.KeylessRecords, topic.Name, partitionData.Index);
-                    continue;
-                }
-
-                var logAppendTime = IsLogAppendTime(topic.Configs) ? broker.NowMs : (long?)null;
-
-                // The records are a slice of this connection's private copy of the request frame, which lives until
-                // this handler returns; the log rewrites the base offset in place and copies the bytes into the
-                // segment before Append returns, so no per-batch copy is made here.
-                var batch = MemoryMarshal.AsMemory(records);
-
-                // As Kafka's LogValidator: a CreateTime batch's max timestamp is its records' largest, whatever the
-                // producer wrote (sarama leaves -1), so timestamp lookups find it.
-                if (logAppendTime is null && header.RecordCount > 0 && validation.MaxRecordTimestamps[0] != header.MaxTimestamp)
-                {
-                    RecordBatchHeader.WriteMaxTimestamp(batch.Span, validation.MaxRecordTimestamps[0]);
-                }
-
-                // A topic whose compression.type names a codec stores its batches with it, recompressed when the
-                // producer used another, as Kafka does; "producer" keeps the producer's.
-                if (TopicCompression(topic.Configs) is { } compression && compression != header.Compression)
-                {
-                    batch = RecordBatch.Recompress(batch.Span, compression, RecordBatchValidator.DecompressedBytesMaxDefault);
-                }
-
-                try
-                {
-                    var outcome = header.ProducerId < 0 ? new ProducerAppendResult(ErrorCode.None, null, false, log.Append(batch, logAppendTime, deferFlush: true))
-                        : !header.IsTransactional ? log.AppendChecked(batch, logAppendTime, deferFlush: true)
-                        : broker.Transactions.AppendTransactional(header.ProducerId, header.ProducerEpoch, topic.Name, partitionData.Index, error => error == ErrorCode.None
-                            ? log.AppendChecked(batch, logAppendTime, deferFlush: true)
-                            : ProducerAppendResult.Failed(error, $"transactional producer {header.ProducerId} epoch {header.ProducerEpoch} may not write to {topic.Name}-{partitionData.Index}: {error}"));
-                    if (outcome.Error != ErrorCode.None)
-                    {
-                        LogRejected(context.ToString(), topic.Name, partitionData.Index, outcome.ErrorMessage ?? outcome.Error.ToString());
-                        result.ErrorCode = (short)outcome.Error;
-                        result.ErrorMessage = context.ApiVersion >= 8 ? outcome.ErrorMessage : null;
-                        continue;
-                    }
-
-                    result.BaseOffset = outcome.Append.FirstOffset;
-                    result.LogAppendTimeMs = outcome.Append.LogAppendTimeMs;
-                    result.LogStartOffset = outcome.Append.LogStartOffset;
-                    if (log.FlushDue(outcome.Append.LastOffset))
-                    {
-                        (flushes ??= []).Add(FlushAsync(log, outcome.Append.LastOffset, result, topic.Name));
-                    }
-                }
-                catch (IOException e)
-                {
-                    LogStorageError(e, topic.Name, partitionData.Index);
-                    result.ErrorCode = (short)ErrorCode.KafkaStorageError;
+                    (flushes ??= []).Add(flush);
                 }
             }
         }
 
-        if (flushes is not null)
+        var durable = flushes is null ? null : flushes.Count == 1 ? flushes[0] : Task.WhenAll(flushes);
+        return new(request.Acks == 0 ? null : response, durable);
+    }
+
+    /// <summary>
+    /// Validates one partition's records, appends them and fills in <paramref name="result"/>; returns the flush the
+    /// append owes (flush.messages reached), if any.
+    /// </summary>
+    private Task? ProducePartition(RequestContext context, TopicInfo topic, PartitionLog log, ReadOnlyMemory<byte> records, ProduceResponse.PartitionProduceResponse result)
+    {
+        var partition = result.Index;
+        var maxMessageBytes = topic.Configs.TryGetValue(TopicConfigs.MaxMessageBytes, out var m) ? int.Parse(m, System.Globalization.CultureInfo.InvariantCulture) : broker.Config.MessageMaxBytes;
+        if (records.Length > maxMessageBytes)
         {
-            context.Durable = flushes.Count == 1 ? flushes[0] : Task.WhenAll(flushes);
+            result.ErrorCode = (short)ErrorCode.MessageTooLarge;
+            result.ErrorMessage = $"batch of {records.Length} bytes exceeds max.message.bytes {maxMessageBytes}";
+            return null;
         }
 
-        return ValueTask.FromResult(request.Acks == 0 ? null : response);
+        // The one walk over the records: CRC, record framing, max timestamp and (compacted topics) keys.
+        var validation = RecordBatchValidator.Validate(records, RecordBatchValidator.DecompressedBytesMaxDefault, broker.DecompressionScratch, requireKeys: IsCompacted(topic.Configs));
+        if (validation.Error == RecordBatchError.ScratchMemoryUnavailable)
+        {
+            // The batch may be valid; the broker is short of scratch memory for now. REQUEST_TIMED_OUT is
+            // retriable, so producers send it again (CORRUPT_MESSAGE would be wrong, UNKNOWN_SERVER_ERROR final).
+            LogRejected(context.ToString(), topic.Name, partition, validation.Reason ?? "no scratch memory");
+            result.ErrorCode = (short)ErrorCode.RequestTimedOut;
+            result.ErrorMessage = context.ApiVersion >= 8 ? validation.Reason : null;
+            return null;
+        }
+
+        if (!validation.IsValid || validation.BatchCount != 1)
+        {
+            var (code, reason) = validation.IsValid
+                ? (ErrorCode.InvalidRecord, $"expected exactly one record batch, got {validation.BatchCount}")
+                : (validation.Error == RecordBatchError.UnsupportedMagic ? ErrorCode.UnsupportedForMessageFormat : ErrorCode.CorruptMessage, validation.Reason);
+            LogRejected(context.ToString(), topic.Name, partition, reason ?? code.ToString());
+            result.ErrorCode = (short)code;
+            result.ErrorMessage = context.ApiVersion >= 8 ? reason : null;
+            return null;
+        }
+
+        var header = validation.Batches[0];
+        if (header.Compression == CompressionType.Zstd && context.ApiVersion < 7)
+        {
+            // Zstd needs Produce v7 (KIP-110), so older clients are never handed data they cannot read.
+            result.ErrorCode = (short)ErrorCode.UnsupportedCompressionType;
+            return null;
+        }
+
+        if (header.IsControl)
+        {
+            result.ErrorCode = (short)ErrorCode.InvalidRecord;
+            result.ErrorMessage = context.ApiVersion >= 8 ? "clients may not write control batches" : null;
+            return null;
+        }
+
+        if (validation.KeylessRecords.Count > 0)
+        {
+            RejectKeyless(context, result, validation.KeylessRecords, topic.Name, partition);
+            return null;
+        }
+
+        var logAppendTime = IsLogAppendTime(topic.Configs) ? broker.NowMs : (long?)null;
+
+        // The records are a slice of this connection's private copy of the request frame, which lives until this
+        // handler returns; the log rewrites the base offset in place and copies the bytes into the segment before
+        // Append returns, so no per-batch copy is made here.
+        var batch = MemoryMarshal.AsMemory(records);
+
+        // LogAppendTime topics get the broker's time in the log instead.
+        var maxTimestamp = logAppendTime is null && header.RecordCount > 0 ? validation.MaxRecordTimestamps[0] : header.MaxTimestamp;
+        (batch, header) = Rewrite(batch, header, topic.Configs, maxTimestamp);
+        try
+        {
+            var outcome = AppendToPartition(log, batch, header, topic.Name, partition, logAppendTime);
+            if (outcome.Error != ErrorCode.None)
+            {
+                LogRejected(context.ToString(), topic.Name, partition, outcome.ErrorMessage ?? outcome.Error.ToString());
+                result.ErrorCode = (short)outcome.Error;
+                result.ErrorMessage = context.ApiVersion >= 8 ? outcome.ErrorMessage : null;
+                return null;
+            }
+
+            result.BaseOffset = outcome.Append.FirstOffset;
+            result.LogAppendTimeMs = outcome.Append.LogAppendTimeMs;
+            result.LogStartOffset = outcome.Append.LogStartOffset;
+            return log.FlushDue(outcome.Append.LastOffset) ? FlushAsync(log, outcome.Append.LastOffset, result, topic.Name) : null;
+        }
+        catch (IOException e)
+        {
+            LogStorageError(e, topic.Name, partition);
+            result.ErrorCode = (short)ErrorCode.KafkaStorageError;
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The batch as it is stored: with <paramref name="maxTimestamp"/> (as Kafka's LogValidator: a CreateTime batch's
+    /// max timestamp is its records' largest, whatever the producer wrote; sarama leaves -1, and timestamp lookups need
+    /// it), and recompressed when the topic's compression.type names another codec than the producer's. The CRC is
+    /// computed once, only if a rewrite happened.
+    /// </summary>
+    private static (Memory<byte> Batch, RecordBatchHeader Header) Rewrite(Memory<byte> batch, RecordBatchHeader header, IReadOnlyDictionary<string, string> configs, long maxTimestamp)
+    {
+        var recompressTo = TopicCompression(configs) is { } compression && compression != header.Compression ? compression : (CompressionType?)null;
+        if (maxTimestamp == header.MaxTimestamp && recompressTo is null)
+        {
+            return (batch, header);
+        }
+
+        if (recompressTo is { } target)
+        {
+            // Recompress copies the header and computes the new CRC, which covers the max timestamp written here.
+            BinaryPrimitives.WriteInt64BigEndian(batch.Span[RecordBatchHeader.MaxTimestampOffset..], maxTimestamp);
+            batch = RecordBatch.Recompress(batch.Span, target, RecordBatchValidator.DecompressedBytesMaxDefault);
+        }
+        else
+        {
+            RecordBatchHeader.WriteMaxTimestamp(batch.Span, maxTimestamp);
+        }
+
+        return (batch, RecordBatchHeader.Read(batch.Span));
+    }
+
+    /// <summary>
+    /// Appends one validated batch to its partition: a plain batch as it is; an idempotent one after the producer-state
+    /// check, under the log's append lock (a retry answers with its first offset, unappended); a transactional one also
+    /// under the transaction coordinator's lock, once the coordinator agrees it belongs to an ongoing transaction.
+    /// </summary>
+    private ProducerAppendResult AppendToPartition(PartitionLog log, Memory<byte> batch, RecordBatchHeader header, string topic, int partition, long? logAppendTimeMs)
+    {
+        if (header.ProducerId < 0)
+        {
+            return new ProducerAppendResult(ErrorCode.None, null, false, log.Append(batch, header, logAppendTimeMs, deferFlush: true));
+        }
+
+        if (!header.IsTransactional)
+        {
+            return log.AppendChecked(batch, header, logAppendTimeMs, deferFlush: true);
+        }
+
+        return broker.Transactions.AppendTransactional(header.ProducerId, header.ProducerEpoch, topic, partition, error => error == ErrorCode.None
+            ? log.AppendChecked(batch, header, logAppendTimeMs, deferFlush: true)
+            : ProducerAppendResult.Failed(error, $"transactional producer {header.ProducerId} epoch {header.ProducerEpoch} may not write to {topic}-{partition}: {error}"));
     }
 
     /// <summary>The flush one partition's append owes; never throws (a failure becomes the partition's error code).</summary>
-    private async Task FlushAsync(Storage.PartitionLog log, long lastOffset, ProduceResponse.PartitionProduceResponse result, string topic)
+    private async Task FlushAsync(PartitionLog log, long lastOffset, ProduceResponse.PartitionProduceResponse result, string topic)
     {
         try
         {

@@ -16,7 +16,7 @@ namespace Tributary.Broker.Handlers;
 // - v5: INCONSISTENT_GROUP_PROTOCOL when the protocol type or name differs from the group's.
 public sealed class SyncGroupHandler(BrokerCore broker) : ApiHandler<SyncGroupRequest, SyncGroupResponse>(ApiKey.SyncGroup, 0, 5)
 {
-    protected override async ValueTask<SyncGroupResponse?> HandleAsync(RequestContext context, SyncGroupRequest request, CancellationToken cancellationToken)
+    protected override async ValueTask<HandlerResult<SyncGroupResponse>> HandleAsync(RequestContext context, SyncGroupRequest request, CancellationToken cancellationToken)
     {
         var assignments = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         foreach (var a in request.Assignments)

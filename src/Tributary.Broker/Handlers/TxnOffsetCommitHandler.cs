@@ -17,7 +17,7 @@ namespace Tributary.Broker.Handlers;
 //   rejects a stale generation with ILLEGAL_GENERATION).
 public sealed class TxnOffsetCommitHandler(BrokerCore broker) : ApiHandler<TxnOffsetCommitRequest, TxnOffsetCommitResponse>(ApiKey.TxnOffsetCommit, 0, 4)
 {
-    protected override ValueTask<TxnOffsetCommitResponse?> HandleAsync(RequestContext context, TxnOffsetCommitRequest request, CancellationToken cancellationToken)
+    protected override ValueTask<HandlerResult<TxnOffsetCommitResponse>> HandleAsync(RequestContext context, TxnOffsetCommitRequest request, CancellationToken cancellationToken)
     {
         var entries = request.Topics
             .SelectMany(t => t.Partitions.Select(p => new OffsetCommitEntry(t.Name, p.PartitionIndex, p.CommittedOffset, p.CommittedLeaderEpoch, p.CommittedMetadata)))
@@ -36,7 +36,7 @@ public sealed class TxnOffsetCommitHandler(BrokerCore broker) : ApiHandler<TxnOf
             response.Topics.Add(topicResponse);
         }
 
-        return ValueTask.FromResult<TxnOffsetCommitResponse?>(response);
+        return ValueTask.FromResult<HandlerResult<TxnOffsetCommitResponse>>(response);
     }
 
     protected override TxnOffsetCommitResponse? ErrorResponse(RequestContext context, TxnOffsetCommitRequest request, ErrorCode error) => new()

@@ -45,14 +45,17 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         var cancellation = connection.ConnectionClosed;
         var unflushed = false;
         var held = new Queue<Answer>();
-        var clientHost = RequestContext.FormatClientHost(connection.RemoteEndPoint);
-        var resumeOn = connection.Features.Get<IConnectionThreadFeature>()?.ResumeContext;
         object? port = (connection.LocalEndPoint as System.Net.IPEndPoint)?.Port;
         LogConnected(connection.ConnectionId, connection.RemoteEndPoint?.ToString());
 
         // When the server stops it asks every connection to close: one between requests closes at once, one in the
         // middle of a request first answers it (Kestrel aborts whatever is still open after the shutdown grace).
         var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+        var connectionInfo = new ConnectionInfo(connection.ConnectionId, connection.RemoteEndPoint)
+        {
+            ResumeOn = connection.Features.Get<IConnectionThreadFeature>()?.ResumeContext,
+            CloseRequested = closeRequested,
+        };
         using var onCloseRequested = closeRequested.Register(static state => ((PipeReader)state!).CancelPendingRead(), input);
 
         // Waiting for input is bounded: between requests by connections.max.idle.ms, for the rest of a request whose
@@ -143,7 +146,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                         var apiKey = length >= 2 ? BinaryPrimitives.ReadInt16BigEndian(rented) : (short)-1;
                         buffer = buffer.Slice(frame.Consumed);
                         consumedAny = true;
-                        var pending = dispatcher.DispatchAsync(rented.AsMemory(0, length), connection.ConnectionId, clientHost, cancellation, resumeOn, closeRequested);
+                        var pending = dispatcher.DispatchAsync(rented.AsMemory(0, length), connectionInfo, cancellation);
                         if (!pending.IsCompleted && (unflushed || held.Count > 0))
                         {
                             // This request waits (a parked fetch, a rebalance): answers already written must not wait with it.

@@ -74,8 +74,10 @@ internal sealed class TestBroker : IDisposable
         where TResponse : class, IKafkaMessage<TResponse>
     {
         var handled = handler.HandleAsync(context, Encode(request, context.ApiVersion), CancellationToken.None).AsTask();
-        var response = timeout is { } limit ? await handled.WaitAsync(limit) : await handled;
-        return RoundTrip(Assert.IsType<TResponse>(response), context.ApiVersion);
+        var result = timeout is { } limit ? await handled.WaitAsync(limit) : await handled;
+        var response = RoundTrip(Assert.IsType<TResponse>(result.Response), context.ApiVersion);
+        result.Buffers?.Release();
+        return response;
     }
 
     private static BrokerConfig Parse(IEnumerable<string> settings)
@@ -88,7 +90,7 @@ internal sealed class TestBroker : IDisposable
     private RequestContext Context(IApiHandler handler, short version)
     {
         Assert.InRange(version, handler.MinVersion, handler.MaxVersion);
-        return new RequestContext(handler.Key, version, ++_correlationId, "test", "conn-1");
+        return new RequestContext(handler.Key, version, ++_correlationId, "test", new ConnectionInfo("conn-1", null));
     }
 
     private static byte[] Encode(IKafkaMessage message, short version)

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Net;
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Handlers;
@@ -19,6 +20,9 @@ public sealed class GroupTestBroker : IDisposable
 
     /// <summary>The peer address every request comes from, as Kafka shows a loopback client in DescribeGroups.</summary>
     public const string ClientHost = "/127.0.0.1";
+
+    /// <summary>The connection every request comes on: from 127.0.0.1, which Kafka shows as <see cref="ClientHost"/>.</summary>
+    private static readonly ConnectionInfo Connection = new("test-connection", new IPEndPoint(IPAddress.Loopback, 50_000));
 
     private readonly TestBroker _broker;
 
@@ -67,7 +71,7 @@ public sealed class GroupTestBroker : IDisposable
         where TRequest : class, IKafkaMessage<TRequest>
         where TResponse : class, IKafkaMessage<TResponse>
     {
-        var context = new RequestContext(handler.Key, version, 1, clientId, "test-connection", ClientHost);
+        var context = new RequestContext(handler.Key, version, 1, clientId, Connection);
         return TestBroker.CallAsync(handler, context, request, TimeSpan.FromSeconds(10));
     }
 

@@ -1,11 +1,9 @@
 using Microsoft.Extensions.Logging;
-using Tributary.Broker;
 using Tributary.Broker.Dispatch;
-using Tributary.Broker.Handlers;
 
-namespace Tributary.Server.Hosting;
+namespace Tributary.Broker.Handlers;
 
-/// <summary>Every API this broker serves. ApiVersions advertises exactly this list.</summary>
+/// <summary>Every API this broker serves, beside the handlers: ApiVersions advertises exactly this list.</summary>
 public static class HandlerCatalog
 {
     public static RequestDispatcher CreateDispatcher(BrokerCore broker, ILoggerFactory loggerFactory)
