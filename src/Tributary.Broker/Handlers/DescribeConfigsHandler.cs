@@ -10,8 +10,8 @@ namespace Tributary.Broker.Handlers;
 // INVALID_REQUEST, unknown topics UNKNOWN_TOPIC_OR_PARTITION, illegal topic names INVALID_TOPIC_EXCEPTION.
 // configuration_keys null means every key; keys that do not exist are left out, as in Kafka. Sources: a topic
 // override is DYNAMIC_TOPIC_CONFIG, an explicit broker value STATIC_BROKER_CONFIG, the rest DEFAULT_CONFIG.
-// Broker configs are read-only (no dynamic broker configs). Sensitive values are never returned.
-// Deviation: documentation is always null (v3+), whatever include_documentation asks.
+// Broker configs are read-only (no dynamic broker configs). Sensitive values are never returned. Keys, types,
+// sensitivity and documentation (v3+, when include_documentation asks) come from ConfigTable.
 public sealed class DescribeConfigsHandler(BrokerCore broker) : ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse>(ApiKey.DescribeConfigs, 0, 4)
 {
     protected override ValueTask<DescribeConfigsResponse?> HandleAsync(RequestContext context, DescribeConfigsRequest request, CancellationToken cancellationToken)
@@ -19,7 +19,7 @@ public sealed class DescribeConfigsHandler(BrokerCore broker) : ApiHandler<Descr
         var response = new DescribeConfigsResponse();
         foreach (var resource in request.Resources)
         {
-            response.Results.Add(Describe(resource, request.IncludeSynonyms, context.ApiVersion));
+            response.Results.Add(Describe(resource, request.IncludeSynonyms, request.IncludeDocumentation, context.ApiVersion));
         }
 
         return ValueTask.FromResult<DescribeConfigsResponse?>(response);
@@ -27,7 +27,7 @@ public sealed class DescribeConfigsHandler(BrokerCore broker) : ApiHandler<Descr
 
     private const sbyte DefaultConfigSource = 5;
 
-    private DescribeConfigsResponse.DescribeConfigsResult Describe(DescribeConfigsRequest.DescribeConfigsResource resource, bool includeSynonyms, short version)
+    private DescribeConfigsResponse.DescribeConfigsResult Describe(DescribeConfigsRequest.DescribeConfigsResource resource, bool includeSynonyms, bool includeDocumentation, short version)
     {
         IEnumerable<EffectiveConfigs.Entry> entries;
         switch (resource.ResourceType)
@@ -89,7 +89,7 @@ public sealed class DescribeConfigsHandler(BrokerCore broker) : ApiHandler<Descr
             if (version >= 3)
             {
                 config.ConfigType = entry.Type;
-                config.Documentation = null;
+                config.Documentation = includeDocumentation ? entry.Documentation : null;
             }
 
             result.Configs.Add(config);

@@ -64,7 +64,8 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                 }
 
                 var records = partitionData.Records ?? ReadOnlyMemory<byte>.Empty;
-                var maxMessageBytes = topic.Configs.TryGetValue(TopicConfigs.MaxMessageBytes, out var m) ? int.Parse(m, System.Globalization.CultureInfo.InvariantCulture) : broker.Config.MessageMaxBytes;
+                var settings = broker.SettingsFor(topic);
+                var maxMessageBytes = settings.MaxMessageBytes;
                 if (records.Length > maxMessageBytes)
                 {
                     result.ErrorCode = (short)ErrorCode.MessageTooLarge;
@@ -72,7 +73,7 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                     continue;
                 }
 
-                var validation = RecordBatchValidator.Validate(records, RecordBatchValidator.DecompressedBytesMaxDefault, broker.DecompressionScratch, requireKeys: IsCompacted(topic.Configs));
+                var validation = RecordBatchValidator.Validate(records, RecordBatchValidator.DecompressedBytesMaxDefault, broker.DecompressionScratch, requireKeys: settings.Compact);
                 if (validation.Error == RecordBatchError.ScratchMemoryUnavailable)
                 {
                     // The batch may be valid; the broker is short of scratch memory for now. REQUEST_TIMED_OUT is
@@ -115,7 +116,7 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                     continue;
                 }
 
-                var logAppendTime = IsLogAppendTime(topic.Configs) ? broker.NowMs : (long?)null;
+                var logAppendTime = settings.LogAppendTime ? broker.NowMs : (long?)null;
 
                 // The records are a slice of this connection's private copy of the request frame, which lives until
                 // this handler returns; the log rewrites the base offset in place and copies the bytes into the
@@ -131,7 +132,7 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
 
                 // A topic whose compression.type names a codec stores its batches with it, recompressed when the
                 // producer used another, as Kafka does; "producer" keeps the producer's.
-                if (TopicCompression(topic.Configs) is { } compression && compression != header.Compression)
+                if (settings.Compression is { } compression && compression != header.Compression)
                 {
                     batch = RecordBatch.Recompress(batch.Span, compression, RecordBatchValidator.DecompressedBytesMaxDefault);
                 }
@@ -190,20 +191,6 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
         }
     }
 
-    private static CompressionType? TopicCompression(IReadOnlyDictionary<string, string> configs) =>
-        configs.TryGetValue(TopicConfigs.CompressionType, out var type) ? type switch
-        {
-            "uncompressed" => CompressionType.None,
-            "gzip" => CompressionType.Gzip,
-            "snappy" => CompressionType.Snappy,
-            "lz4" => CompressionType.Lz4,
-            "zstd" => CompressionType.Zstd,
-            _ => null,
-        } : null;
-
-    private static bool IsCompacted(IReadOnlyDictionary<string, string> configs) =>
-        configs.TryGetValue(TopicConfigs.CleanupPolicy, out var policy) && policy.Split(',', StringSplitOptions.TrimEntries).Contains("compact");
-
     /// <summary>Kafka's answer to keyless records for a compacted topic: INVALID_RECORD with one record error each.</summary>
     private void RejectKeyless(RequestContext context, ProduceResponse.PartitionProduceResponse result, IReadOnlyList<long> keyless, string topic, int partition)
     {
@@ -218,9 +205,6 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
             result.RecordErrors = [.. keyless.Select(i => new ProduceResponse.BatchIndexAndErrorMessage { BatchIndex = (int)i, BatchIndexErrorMessage = reason })];
         }
     }
-
-    private bool IsLogAppendTime(IReadOnlyDictionary<string, string> configs) =>
-        configs.TryGetValue(TopicConfigs.MessageTimestampType, out var type) ? type == "LogAppendTime" : broker.Config.LogAppendTime;
 
     protected override ProduceResponse? ErrorResponse(RequestContext context, ProduceRequest request, ErrorCode error) => new()
     {
