@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
-using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
