@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tributary.Broker.Config;
@@ -29,7 +30,7 @@ public sealed partial class BrokerCore : IDisposable
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = LoggerFactory.CreateLogger<BrokerCore>();
         DecompressionScratch = new ByteBudget(config.DecompressionMemoryBytes);
-        var defaultLogConfig = TopicConfigs.ToLogConfig(new Dictionary<string, string>(), config);
+        var defaultLogConfig = config.TopicDefaults.Log;
         if (config.InMemoryStorage)
         {
             Metadata = new MetadataStore(null);
@@ -102,7 +103,15 @@ public sealed partial class BrokerCore : IDisposable
 
     public long NowMs => Time.GetUtcNow().ToUnixTimeMilliseconds();
 
-    public LogConfig LogConfigFor(TopicInfo topic) => TopicConfigs.ToLogConfig(topic.Configs, Config);
+    public LogConfig LogConfigFor(TopicInfo topic) => SettingsFor(topic).Log;
+
+    /// <summary>
+    /// A topic's typed settings. Resolved once per <see cref="TopicInfo"/>, which is replaced whenever the topic's
+    /// configs change (create, alter); broker keys are static, so broker defaults never change underneath.
+    /// </summary>
+    public TopicSettings SettingsFor(TopicInfo topic) => _settings.GetValue(topic, t => TopicSettings.Resolve(t.Configs, Config));
+
+    private readonly ConditionalWeakTable<TopicInfo, TopicSettings> _settings = [];
 
     /// <summary>
     /// Creates a topic, or returns the existing one of that name. Throws <see cref="ArgumentException"/> for a name or
@@ -115,7 +124,11 @@ public sealed partial class BrokerCore : IDisposable
             throw new ArgumentException(invalidName, nameof(name));
         }
 
-        TopicConfigs.ToLogConfig(configs, Config).Validate();
+        if (TopicConfigs.Validate(configs) is { } invalid)
+        {
+            throw new ArgumentException(invalid, nameof(configs));
+        }
+
         lock (_topicLock)
         {
             // Stored first (a refused write throws and changes nothing), then the logs; if one of them cannot be

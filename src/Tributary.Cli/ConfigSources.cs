@@ -1,14 +1,23 @@
 using System.Collections;
+using Tributary.Broker.Config;
 
 namespace Tributary.Cli;
 
 /// <summary>
 /// Gathers broker configuration from, in rising precedence: a properties file (<c>--config</c>), <c>TRIBUTARY_*</c>
-/// environment variables (TRIBUTARY_NUM_PARTITIONS → num.partitions) and <c>--set key=value</c>.
+/// environment variables (TRIBUTARY_NUM_PARTITIONS → num.partitions) and <c>--set key=value</c>. Checking the keys
+/// and values is left to <see cref="BrokerConfig.Parse"/>, from <see cref="ConfigTable"/>.
 /// </summary>
 public static class ConfigSources
 {
     public const string EnvironmentPrefix = "TRIBUTARY_";
+
+    /// <summary>The environment variable that sets a broker key: TRIBUTARY_ and the key in capitals, '_' for '.'.</summary>
+    public static string EnvironmentVariable(string key) => EnvironmentPrefix + key.ToUpperInvariant().Replace('.', '_');
+
+    // Every broker key by its variable; a TRIBUTARY_* variable that names none is passed on as a key, to be refused.
+    private static readonly Dictionary<string, string> KeysByVariable =
+        ConfigTable.BrokerKeys.ToDictionary(d => EnvironmentVariable(d.Name), d => d.Name, StringComparer.Ordinal);
 
     public static (List<KeyValuePair<string, string>> Pairs, List<string> Errors) Gather(string? propertiesFile, IEnumerable<string> sets, IDictionary environment)
     {
@@ -48,7 +57,7 @@ public static class ConfigSources
         {
             if (entry.Key is string key && key.StartsWith(EnvironmentPrefix, StringComparison.Ordinal) && entry.Value is string value)
             {
-                pairs.Add(new(key[EnvironmentPrefix.Length..].ToLowerInvariant().Replace('_', '.'), value));
+                pairs.Add(new(KeysByVariable.GetValueOrDefault(key) ?? key[EnvironmentPrefix.Length..].ToLowerInvariant().Replace('_', '.'), value));
             }
         }
 

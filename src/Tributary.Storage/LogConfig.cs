@@ -2,15 +2,16 @@ namespace Tributary.Storage;
 
 /// <summary>
 /// Per-partition log settings, named after Kafka's topic configs (the Kafka key is given on each property).
-/// Defaults are Kafka's defaults.
+/// Defaults are Kafka's, for the storage engine on its own; the broker resolves every value from its configuration
+/// table (Tributary.Broker.Config.ConfigTable), whose bounds are at least as strict as <see cref="Validate"/>.
 /// </summary>
 public sealed record LogConfig
 {
     public static LogConfig Default { get; } = new();
 
     /// <summary>
-    /// Smallest <c>segment.bytes</c>: a segment must hold at least one batch header. The broker's config definitions
-    /// (<c>segment.bytes</c>, <c>log.segment.bytes</c>) take their minimum from here, so a value they accept opens.
+    /// Smallest <c>segment.bytes</c>: a segment must hold at least one batch header. The broker's rows for
+    /// <c>segment.bytes</c> and <c>log.segment.bytes</c> take their minimum from here, so a value they accept opens.
     /// </summary>
     public const int SegmentBytesMin = 64;
 

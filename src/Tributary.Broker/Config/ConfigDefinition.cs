@@ -11,11 +11,40 @@ public enum ConfigType
     List,
 }
 
+/// <summary>Where a key is set: in the broker's properties, or per topic (CreateTopics, AlterConfigs).</summary>
+public enum ConfigScope
+{
+    Broker,
+    Topic,
+}
+
 /// <summary>
-/// One Kafka configuration key: its type, default and the values it accepts. Broker keys and topic keys use
-/// Kafka's names so a user's existing properties files and admin tooling work unchanged.
+/// One row of <see cref="ConfigTable"/>: a Kafka configuration key under Kafka's name, so a user's properties files
+/// and admin tooling work unchanged. Besides type, default and bounds, a row says how the key relates to others:
+/// a broker key may be a synonym of another in coarser units (<see cref="SynonymOf"/>, <see cref="UnitScale"/>:
+/// log.retention.hours is log.retention.ms × 3 600 000), and a topic key inherits its default from a broker key
+/// (<see cref="BrokerKey"/>). <see cref="BindBroker"/> or <see cref="BindTopic"/> puts a checked value on the typed
+/// setting the key controls.
 /// </summary>
-public sealed record ConfigDefinition(string Name, ConfigType Type, string? Default, long Min = long.MinValue, long Max = long.MaxValue, string[]? Allowed = null, bool Sensitive = false)
+/// <param name="Dynamic">Whether the key can change while the broker runs (topic keys, through AlterConfigs).</param>
+/// <param name="Check">A rule the type and bounds cannot express (a listener's syntax); returns the error or null.</param>
+public sealed record ConfigDefinition(
+    string Name,
+    ConfigScope Scope,
+    ConfigType Type,
+    string? Default,
+    string Documentation,
+    long Min = long.MinValue,
+    long Max = long.MaxValue,
+    string[]? Allowed = null,
+    bool Sensitive = false,
+    bool Dynamic = false,
+    string? SynonymOf = null,
+    long UnitScale = 1,
+    string? BrokerKey = null,
+    Func<string, string?>? Check = null,
+    Func<BrokerConfig, string, BrokerConfig>? BindBroker = null,
+    Func<TopicSettings, string, TopicSettings>? BindTopic = null)
 {
     /// <summary>Checks a value; returns null when valid, otherwise a message naming the key and the rule.</summary>
     public string? Validate(string? value)
@@ -41,10 +70,23 @@ public sealed record ConfigDefinition(string Name, ConfigType Type, string? Defa
             case ConfigType.String when Allowed is not null:
                 return Allowed.Contains(value, StringComparer.Ordinal) ? null : $"{Name}={value}: expected one of {string.Join(", ", Allowed)}";
             case ConfigType.List when Allowed is not null:
-                var bad = value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Where(v => !Allowed.Contains(v, StringComparer.Ordinal)).ToList();
+                var bad = Items(value).Where(v => !Allowed.Contains(v, StringComparer.Ordinal)).ToList();
                 return bad.Count == 0 ? null : $"{Name}={value}: {string.Join(", ", bad)} not in {string.Join(", ", Allowed)}";
             default:
-                return null;
+                return Check?.Invoke(value);
         }
     }
+
+    /// <summary>
+    /// A value of this key in the units of the key it is a synonym of (hours to milliseconds); -1, "no limit",
+    /// stays -1 and so does any negative value, as Kafka converts them.
+    /// </summary>
+    public string InTargetUnits(string value) =>
+        UnitScale == 1 ? value : Scale(long.Parse(value, CultureInfo.InvariantCulture), UnitScale).ToString(CultureInfo.InvariantCulture);
+
+    private static long Scale(long n, long by) => n < 0 ? -1 : n * by;
+
+    /// <summary>The items of a LIST value: comma-separated, blanks dropped.</summary>
+    public static IEnumerable<string> Items(string? list) =>
+        (list ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 }

@@ -1,4 +1,3 @@
-using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
@@ -17,16 +16,10 @@ public sealed class AlterConfigsHandler(BrokerCore broker) : ApiHandler<AlterCon
 {
     protected override ValueTask<HandlerResult<AlterConfigsResponse>> HandleAsync(RequestContext context, AlterConfigsRequest request, CancellationToken cancellationToken)
     {
-        var response = new AlterConfigsResponse();
-        var counts = request.Resources.CountBy(r => (r.ResourceType, r.ResourceName)).ToDictionary();
-        foreach (var resource in request.Resources)
+        var response = new AlterConfigsResponse
         {
-            var (error, message) = counts[(resource.ResourceType, resource.ResourceName)] > 1
-                ? (ErrorCode.InvalidRequest, "resource appears more than once in the request")
-                : broker.WithTopicLock(() => Alter(resource, request.ValidateOnly));
-            response.Responses.Add(Result(resource, error, message));
-        }
-
+            Responses = [.. ConfigResources.AlterEach(broker, request.Resources, r => (r.ResourceType, r.ResourceName), r => Alter(r, request.ValidateOnly), Result)],
+        };
         return ValueTask.FromResult<HandlerResult<AlterConfigsResponse>>(response);
     }
 
@@ -53,24 +46,7 @@ public sealed class AlterConfigsHandler(BrokerCore broker) : ApiHandler<AlterCon
             }
         }
 
-        if (TopicConfigs.Validate(configs.Select(c => KeyValuePair.Create(c.Key, (string?)c.Value))) is { } invalid)
-        {
-            return (ErrorCode.InvalidConfig, invalid);
-        }
-
-        if (!validateOnly)
-        {
-            try
-            {
-                broker.UpdateTopicConfigs(topic, configs);
-            }
-            catch (Exception e) when (BrokerCore.IsStorageFailure(e))
-            {
-                return (ErrorCode.KafkaStorageError, e.Message);
-            }
-        }
-
-        return (ErrorCode.None, null);
+        return ConfigResources.ReplaceTopicConfigs(broker, topic, configs, validateOnly);
     }
 
     private static AlterConfigsResponse.AlterConfigsResourceResponse Result(AlterConfigsRequest.AlterConfigsResource resource, ErrorCode error, string? message) => new()

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Tributary.Broker.Config;
 using Tributary.Broker.Metadata;
 using Tributary.Protocol;
 
@@ -25,4 +26,51 @@ internal static class ConfigResources
         Broker => (null, ErrorCode.InvalidRequest, "broker configs are static: set them in the broker's properties and restart it"),
         _ => (null, ErrorCode.InvalidRequest, $"resource type {type} is not supported"),
     };
+
+    /// <summary>
+    /// The loop both AlterConfigs APIs share: each resource is altered under the topic lock, so the topic read is
+    /// the one replaced; a resource given twice in one request is INVALID_REQUEST, each time.
+    /// </summary>
+    public static IEnumerable<TResult> AlterEach<TResource, TResult>(
+        BrokerCore broker,
+        IReadOnlyList<TResource> resources,
+        Func<TResource, (sbyte Type, string Name)> idOf,
+        Func<TResource, (ErrorCode Error, string? Message)> alter,
+        Func<TResource, ErrorCode, string?, TResult> result)
+    {
+        var counts = resources.CountBy(idOf).ToDictionary();
+        foreach (var resource in resources)
+        {
+            var (error, message) = counts[idOf(resource)] > 1
+                ? (ErrorCode.InvalidRequest, "resource appears more than once in the request")
+                : broker.WithTopicLock(() => alter(resource));
+            yield return result(resource, error, message);
+        }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="configs"/> the topic's whole override set, all or nothing: the set is validated against
+    /// <see cref="ConfigTable"/> first (INVALID_CONFIG), and validate_only stops there.
+    /// </summary>
+    public static (ErrorCode Error, string? Message) ReplaceTopicConfigs(BrokerCore broker, TopicInfo topic, IReadOnlyDictionary<string, string> configs, bool validateOnly)
+    {
+        if (TopicConfigs.Validate(configs) is { } invalid)
+        {
+            return (ErrorCode.InvalidConfig, invalid);
+        }
+
+        if (!validateOnly)
+        {
+            try
+            {
+                broker.UpdateTopicConfigs(topic, configs);
+            }
+            catch (Exception e) when (BrokerCore.IsStorageFailure(e))
+            {
+                return (ErrorCode.KafkaStorageError, e.Message);
+            }
+        }
+
+        return (ErrorCode.None, null);
+    }
 }

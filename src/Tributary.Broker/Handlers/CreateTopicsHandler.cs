@@ -173,7 +173,7 @@ public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTo
             }
         }
 
-        return (configs, TopicConfigs.Validate(configs.Select(c => KeyValuePair.Create(c.Key, (string?)c.Value))));
+        return (configs, TopicConfigs.Validate(configs));
     }
 
     private static CreateTopicsResponse.CreatableTopicResult Failure(string name, ErrorCode error, string? message) =>

@@ -15,8 +15,7 @@ namespace Tributary.Broker.Handlers;
 //   DEFAULT_CONFIG. Broker configs are read-only (no dynamic broker configs). Sensitive values are never returned.
 // Versions:
 // - v0 says is_default instead of the source.
-// Deviations from Kafka:
-// - documentation (v3+) is always null, whatever include_documentation asks.
+// - Keys, types, sensitivity and documentation (v3+, when include_documentation asks) come from ConfigTable.
 public sealed class DescribeConfigsHandler(BrokerCore broker) : ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse>(ApiKey.DescribeConfigs, 0, 4)
 {
     protected override ValueTask<HandlerResult<DescribeConfigsResponse>> HandleAsync(RequestContext context, DescribeConfigsRequest request, CancellationToken cancellationToken)
@@ -24,7 +23,7 @@ public sealed class DescribeConfigsHandler(BrokerCore broker) : ApiHandler<Descr
         var response = new DescribeConfigsResponse();
         foreach (var resource in request.Resources)
         {
-            response.Results.Add(Describe(resource, request.IncludeSynonyms, context.ApiVersion));
+            response.Results.Add(Describe(resource, request.IncludeSynonyms, request.IncludeDocumentation, context.ApiVersion));
         }
 
         return ValueTask.FromResult<HandlerResult<DescribeConfigsResponse>>(response);
@@ -32,7 +31,7 @@ public sealed class DescribeConfigsHandler(BrokerCore broker) : ApiHandler<Descr
 
     private const sbyte DefaultConfigSource = 5;
 
-    private DescribeConfigsResponse.DescribeConfigsResult Describe(DescribeConfigsRequest.DescribeConfigsResource resource, bool includeSynonyms, short version)
+    private DescribeConfigsResponse.DescribeConfigsResult Describe(DescribeConfigsRequest.DescribeConfigsResource resource, bool includeSynonyms, bool includeDocumentation, short version)
     {
         IEnumerable<EffectiveConfigs.Entry> entries;
         switch (resource.ResourceType)
@@ -94,7 +93,7 @@ public sealed class DescribeConfigsHandler(BrokerCore broker) : ApiHandler<Descr
             if (version >= 3)
             {
                 config.ConfigType = entry.Type;
-                config.Documentation = null;
+                config.Documentation = includeDocumentation ? entry.Documentation : null;
             }
 
             result.Configs.Add(config);

@@ -3,9 +3,9 @@ using Tributary.Broker.Config;
 namespace Tributary.Broker.Handlers;
 
 /// <summary>
-/// The effective value, source and synonyms of every topic and broker config key, as CreateTopics (v5+) and
-/// DescribeConfigs report them. Source and type numbers are Kafka's (DescribeConfigsResponse ConfigSource and
-/// ConfigType), fixed on the wire.
+/// The effective value, source and synonyms of every topic and broker key of <see cref="ConfigTable"/>, as
+/// CreateTopics (v5+) and DescribeConfigs report them. Source and type numbers are Kafka's (DescribeConfigsResponse
+/// ConfigSource and ConfigType), fixed on the wire.
 /// </summary>
 internal static class EffectiveConfigs
 {
@@ -21,38 +21,34 @@ internal static class EffectiveConfigs
     private const sbyte TypePassword = 9;
 
     /// <summary>
-    /// Every topic key: the topic's override, else the broker value it inherits (explicit in the broker's config),
-    /// else the default. Synonyms list the same chain, most specific first, as Kafka does.
+    /// Every topic key: the topic's override, else the broker value it inherits (explicit in the broker's config, in
+    /// the topic key's units), else the default. Synonyms list the same chain, most specific first, as Kafka does:
+    /// broker synonyms as the broker's config wrote them (log.retention.hours=1).
     /// </summary>
     public static IEnumerable<Entry> ForTopic(IReadOnlyDictionary<string, string> overrides, BrokerConfig broker)
     {
-        foreach (var (key, definition) in TopicConfigs.Definitions)
+        foreach (var definition in ConfigTable.TopicKeys)
         {
+            var key = definition.Name;
             var synonyms = new List<Synonym>();
             if (overrides.TryGetValue(key, out var overridden))
             {
                 synonyms.Add(new Synonym(key, overridden, DynamicTopicConfig));
             }
 
-            foreach (var brokerKey in BrokerKeysFor(key))
+            var brokerChain = definition.BrokerKey is { } brokerKey ? ConfigTable.Chain(ConfigTable.Find(ConfigScope.Broker, brokerKey)!) : [];
+            foreach (var brokerDefinition in brokerChain)
             {
-                if (broker.Explicit.TryGetValue(brokerKey, out var brokerValue))
+                if (broker.Explicit.TryGetValue(brokerDefinition.Name, out var brokerValue))
                 {
-                    synonyms.Add(new Synonym(brokerKey, brokerValue, StaticBrokerConfig));
+                    synonyms.Add(new Synonym(brokerDefinition.Name, brokerValue, StaticBrokerConfig));
                 }
             }
 
             synonyms.Add(new Synonym(key, definition.Default, DefaultConfig));
             var source = synonyms[0].Source;
-            var value = source switch
-            {
-                DynamicTopicConfig => overridden,
-                // TopicConfigs.BrokerDefault does not know this key's broker synonym; its value needs no conversion.
-                StaticBrokerConfig when key == TopicConfigs.MessageTimestampType => synonyms[0].Value,
-                // In the topic key's units: log.retention.hours=1 is reported as retention.ms=3600000.
-                _ => TopicConfigs.BrokerDefault(key, broker),
-            };
-            yield return Hide(new Entry(key, value, source, ReadOnly: false, definition.Sensitive, TypeOf(definition), synonyms));
+            var value = source == DynamicTopicConfig ? overridden : ConfigTable.Inherited(definition, broker.Explicit).Value;
+            yield return Hide(new Entry(definition, value, source, synonyms));
         }
     }
 
@@ -61,23 +57,10 @@ internal static class EffectiveConfigs
     {
         foreach (var (key, value, isDefault) in broker.Describe())
         {
-            var definition = BrokerConfig.Definitions[key];
             var source = isDefault ? DefaultConfig : StaticBrokerConfig;
-            yield return Hide(new Entry(key, value, source, ReadOnly: true, definition.Sensitive, TypeOf(definition), [new Synonym(key, value, source)]));
+            yield return Hide(new Entry(BrokerConfig.Definitions[key], value, source, [new Synonym(key, value, source)]));
         }
     }
-
-    /// <summary>
-    /// The broker keys a topic key inherits from, highest precedence first. Kafka's broker keys in coarser units
-    /// (log.retention.hours) are synonyms too; message.timestamp.type is missing from TopicConfigs.BrokerKeyFor.
-    /// </summary>
-    private static IEnumerable<string> BrokerKeysFor(string topicKey) => topicKey switch
-    {
-        TopicConfigs.RetentionMs => ["log.retention.ms", "log.retention.minutes", "log.retention.hours"],
-        TopicConfigs.SegmentMs => ["log.roll.ms", "log.roll.hours"],
-        TopicConfigs.MessageTimestampType => ["log.message.timestamp.type"],
-        _ => TopicConfigs.BrokerKeyFor(topicKey) is { } brokerKey ? [brokerKey] : [],
-    };
 
     private static sbyte TypeOf(ConfigDefinition definition) => definition.Sensitive ? TypePassword : definition.Type switch
     {
@@ -93,7 +76,20 @@ internal static class EffectiveConfigs
         ? entry with { Value = null, Synonyms = [.. entry.Synonyms.Select(s => s with { Value = null })] }
         : entry;
 
-    public sealed record Entry(string Name, string? Value, sbyte Source, bool ReadOnly, bool IsSensitive, sbyte Type, IReadOnlyList<Synonym> Synonyms);
+    /// <param name="Definition">The row the key comes from; the rest of the entry is read from it.</param>
+    public sealed record Entry(ConfigDefinition Definition, string? Value, sbyte Source, IReadOnlyList<Synonym> Synonyms)
+    {
+        public string Name => Definition.Name;
+
+        /// <summary>Keys that cannot change while the broker runs are read-only (all broker keys, for now).</summary>
+        public bool ReadOnly => !Definition.Dynamic;
+
+        public bool IsSensitive => Definition.Sensitive;
+
+        public sbyte Type => TypeOf(Definition);
+
+        public string Documentation => Definition.Documentation;
+    }
 
     public sealed record Synonym(string Name, string? Value, sbyte Source);
 }

@@ -23,16 +23,10 @@ public sealed class IncrementalAlterConfigsHandler(BrokerCore broker) : ApiHandl
 
     protected override ValueTask<HandlerResult<IncrementalAlterConfigsResponse>> HandleAsync(RequestContext context, IncrementalAlterConfigsRequest request, CancellationToken cancellationToken)
     {
-        var response = new IncrementalAlterConfigsResponse();
-        var counts = request.Resources.CountBy(r => (r.ResourceType, r.ResourceName)).ToDictionary();
-        foreach (var resource in request.Resources)
+        var response = new IncrementalAlterConfigsResponse
         {
-            var (error, message) = counts[(resource.ResourceType, resource.ResourceName)] > 1
-                ? (ErrorCode.InvalidRequest, "resource appears more than once in the request")
-                : broker.WithTopicLock(() => Alter(resource, request.ValidateOnly));
-            response.Responses.Add(Result(resource, error, message));
-        }
-
+            Responses = [.. ConfigResources.AlterEach(broker, request.Resources, r => (r.ResourceType, r.ResourceName), r => Alter(r, request.ValidateOnly), Result)],
+        };
         return ValueTask.FromResult<HandlerResult<IncrementalAlterConfigsResponse>>(response);
     }
 
@@ -54,7 +48,7 @@ public sealed class IncrementalAlterConfigsHandler(BrokerCore broker) : ApiHandl
                 return (ErrorCode.InvalidRequest, $"config {op.Name} is given more than once");
             }
 
-            if (!TopicConfigs.Definitions.TryGetValue(op.Name, out var definition))
+            if (ConfigTable.Find(ConfigScope.Topic, op.Name) is not { } definition)
             {
                 return (ErrorCode.InvalidConfig, $"unknown topic config {op.Name}");
             }
@@ -72,8 +66,8 @@ public sealed class IncrementalAlterConfigsHandler(BrokerCore broker) : ApiHandl
                 case Append or Subtract when definition.Type != ConfigType.List:
                     return (ErrorCode.InvalidConfig, $"{op.Name} is not a list: APPEND and SUBTRACT apply to list configs only");
                 case Append or Subtract:
-                    var current = Items(configs.GetValueOrDefault(op.Name) ?? definition.Default);
-                    var items = Items(op.Value);
+                    var current = ConfigDefinition.Items(configs.GetValueOrDefault(op.Name) ?? definition.Default);
+                    var items = ConfigDefinition.Items(op.Value);
                     configs[op.Name] = string.Join(',', op.ConfigOperation == Append ? current.Union(items) : current.Except(items));
                     break;
                 default:
@@ -81,28 +75,8 @@ public sealed class IncrementalAlterConfigsHandler(BrokerCore broker) : ApiHandl
             }
         }
 
-        if (TopicConfigs.Validate(configs.Select(c => KeyValuePair.Create(c.Key, (string?)c.Value))) is { } invalid)
-        {
-            return (ErrorCode.InvalidConfig, invalid);
-        }
-
-        if (!validateOnly)
-        {
-            try
-            {
-                broker.UpdateTopicConfigs(topic, configs);
-            }
-            catch (Exception e) when (BrokerCore.IsStorageFailure(e))
-            {
-                return (ErrorCode.KafkaStorageError, e.Message);
-            }
-        }
-
-        return (ErrorCode.None, null);
+        return ConfigResources.ReplaceTopicConfigs(broker, topic, configs, validateOnly);
     }
-
-    private static IEnumerable<string> Items(string? list) =>
-        (list ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
     private static IncrementalAlterConfigsResponse.AlterConfigsResourceResponse Result(IncrementalAlterConfigsRequest.AlterConfigsResource resource, ErrorCode error, string? message) => new()
     {

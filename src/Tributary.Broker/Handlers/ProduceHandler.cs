@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
-using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Metadata;
 using Tributary.Protocol;
@@ -76,7 +75,8 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
     private Task? ProducePartition(RequestContext context, TopicInfo topic, PartitionLog log, ReadOnlyMemory<byte> records, ProduceResponse.PartitionProduceResponse result)
     {
         var partition = result.Index;
-        var maxMessageBytes = topic.Configs.TryGetValue(TopicConfigs.MaxMessageBytes, out var m) ? int.Parse(m, System.Globalization.CultureInfo.InvariantCulture) : broker.Config.MessageMaxBytes;
+        var settings = broker.SettingsFor(topic);
+        var maxMessageBytes = settings.MaxMessageBytes;
         if (records.Length > maxMessageBytes)
         {
             result.ErrorCode = (short)ErrorCode.MessageTooLarge;
@@ -85,7 +85,7 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
         }
 
         // The one walk over the records: CRC, record framing, max timestamp and (compacted topics) keys.
-        var validation = RecordBatchValidator.Validate(records, RecordBatchValidator.DecompressedBytesMaxDefault, broker.DecompressionScratch, requireKeys: IsCompacted(topic.Configs));
+        var validation = RecordBatchValidator.Validate(records, RecordBatchValidator.DecompressedBytesMaxDefault, broker.DecompressionScratch, requireKeys: settings.Compact);
         if (validation.Error == RecordBatchError.ScratchMemoryUnavailable)
         {
             // The batch may be valid; the broker is short of scratch memory for now. REQUEST_TIMED_OUT is
@@ -128,7 +128,7 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
             return null;
         }
 
-        var logAppendTime = IsLogAppendTime(topic.Configs) ? broker.NowMs : (long?)null;
+        var logAppendTime = settings.LogAppendTime ? broker.NowMs : (long?)null;
 
         // The records are a slice of this connection's private copy of the request frame, which lives until this
         // handler returns; the log rewrites the base offset in place and copies the bytes into the segment before
@@ -137,7 +137,7 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
 
         // LogAppendTime topics get the broker's time in the log instead.
         var maxTimestamp = logAppendTime is null && header.RecordCount > 0 ? validation.MaxRecordTimestamps[0] : header.MaxTimestamp;
-        (batch, header) = Rewrite(batch, header, topic.Configs, maxTimestamp);
+        (batch, header) = Rewrite(batch, header, settings.Compression, maxTimestamp);
         try
         {
             var outcome = AppendToPartition(log, batch, header, topic.Name, partition, logAppendTime);
@@ -168,9 +168,9 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
     /// it), and recompressed when the topic's compression.type names another codec than the producer's. The CRC is
     /// computed once, only if a rewrite happened.
     /// </summary>
-    private static (Memory<byte> Batch, RecordBatchHeader Header) Rewrite(Memory<byte> batch, RecordBatchHeader header, IReadOnlyDictionary<string, string> configs, long maxTimestamp)
+    private static (Memory<byte> Batch, RecordBatchHeader Header) Rewrite(Memory<byte> batch, RecordBatchHeader header, CompressionType? topicCompression, long maxTimestamp)
     {
-        var recompressTo = TopicCompression(configs) is { } compression && compression != header.Compression ? compression : (CompressionType?)null;
+        var recompressTo = topicCompression is { } compression && compression != header.Compression ? compression : (CompressionType?)null;
         if (maxTimestamp == header.MaxTimestamp && recompressTo is null)
         {
             return (batch, header);
@@ -227,20 +227,6 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
         }
     }
 
-    private static CompressionType? TopicCompression(IReadOnlyDictionary<string, string> configs) =>
-        configs.TryGetValue(TopicConfigs.CompressionType, out var type) ? type switch
-        {
-            "uncompressed" => CompressionType.None,
-            "gzip" => CompressionType.Gzip,
-            "snappy" => CompressionType.Snappy,
-            "lz4" => CompressionType.Lz4,
-            "zstd" => CompressionType.Zstd,
-            _ => null,
-        } : null;
-
-    private static bool IsCompacted(IReadOnlyDictionary<string, string> configs) =>
-        configs.TryGetValue(TopicConfigs.CleanupPolicy, out var policy) && policy.Split(',', StringSplitOptions.TrimEntries).Contains("compact");
-
     /// <summary>Kafka's answer to keyless records for a compacted topic: INVALID_RECORD with one record error each.</summary>
     private void RejectKeyless(RequestContext context, ProduceResponse.PartitionProduceResponse result, IReadOnlyList<long> keyless, string topic, int partition)
     {
@@ -255,9 +241,6 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
             result.RecordErrors = [.. keyless.Select(i => new ProduceResponse.BatchIndexAndErrorMessage { BatchIndex = (int)i, BatchIndexErrorMessage = reason })];
         }
     }
-
-    private bool IsLogAppendTime(IReadOnlyDictionary<string, string> configs) =>
-        configs.TryGetValue(TopicConfigs.MessageTimestampType, out var type) ? type == "LogAppendTime" : broker.Config.LogAppendTime;
 
     protected override ProduceResponse? ErrorResponse(RequestContext context, ProduceRequest request, ErrorCode error) => new()
     {

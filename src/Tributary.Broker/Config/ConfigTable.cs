@@ -1,0 +1,212 @@
+using System.Globalization;
+using Tributary.Protocol.Records;
+using Tributary.Storage;
+
+namespace Tributary.Broker.Config;
+
+/// <summary>
+/// Every configuration key the broker knows, each declared once: broker keys (the properties file, <c>--set</c>,
+/// <c>TRIBUTARY_*</c>) and topic keys (CreateTopics, AlterConfigs). Parsing, validation, the typed settings,
+/// DescribeConfigs and the README's configuration reference all read this table; adding a key is adding a row.
+/// </summary>
+public static class ConfigTable
+{
+    private const string Ms7Days = "604800000";
+    private static readonly string LongMax = long.MaxValue.ToString(CultureInfo.InvariantCulture);
+    private static readonly string[] TimestampTypes = ["CreateTime", "LogAppendTime"];
+
+    // Rows in the order DescribeConfigs lists them. Static fields the rows use are declared above: initialised in order.
+
+    public static readonly IReadOnlyList<ConfigDefinition> All =
+    [
+        Broker("node.id", ConfigType.Int, "0", "This broker's id in metadata and DescribeCluster.", Min: 0,
+            Bind: (c, v) => c with { NodeId = Int(v) }),
+        Broker("broker.id", ConfigType.Int, null, "Older name of node.id, used when node.id is not set.", Min: 0, SynonymOf: "node.id"),
+        Broker("listeners", ConfigType.String, "PLAINTEXT://127.0.0.1:9092", "PLAINTEXT://host:port to listen on (the first one is served); the host is an IP address or a host name.",
+            Check: v => BrokerConfig.ParseListener("listeners", v).Error,
+            Bind: (c, v) => BrokerConfig.ParseListener("listeners", v).Listener is var (host, port) ? c with { ListenerHost = host, ListenerPort = port } : c),
+        Broker("advertised.listeners", ConfigType.String, null, "PLAINTEXT://host:port clients are told to connect to; defaults to the bound listener.",
+            Check: v => BrokerConfig.ParseListener("advertised.listeners", v).Error,
+            Bind: (c, v) => BrokerConfig.ParseListener("advertised.listeners", v).Listener is var (host, port) ? c with { AdvertisedHost = host, AdvertisedPort = port } : c),
+        Broker("log.dirs", ConfigType.String, "./data", "Directory of the metadata and the partition logs.", Bind: (c, v) => c with { LogDir = v }),
+        Broker("log.dir", ConfigType.String, null, "Used when log.dirs is not set.", SynonymOf: "log.dirs"),
+        Broker("tributary.storage", ConfigType.String, "disk", "memory: a broker that keeps nothing on disk.", Allowed: ["disk", "memory"],
+            Bind: (c, v) => c with { InMemoryStorage = v == "memory" }),
+        Broker("tributary.log.cache.drop.behind.bytes", ConfigType.Long, "-1", "With N ≥ 0, written-out segment bytes N bytes (at least 1 MiB) behind the newest are dropped from the page cache; -1 leaves them to the kernel.", Min: -1,
+            Bind: (c, v) => c with { LogCacheDropBehindBytes = Long(v) }),
+        Broker("tributary.log.cache.drop.after.read", ConfigType.String, "auto", "Drop written-out segment bytes every recent reader has fetched past from the page cache; auto: only on a VM whose host takes back freed memory.", Allowed: ["auto", "true", "false"],
+            Bind: (c, v) => c with { LogCacheDropAfterRead = v == "auto" ? null : v == "true" }),
+        Broker("num.partitions", ConfigType.Int, "1", "Partitions of an auto-created topic, and of CreateTopics asking for -1.", Min: 1, Max: BrokerConfig.PartitionsPerTopicMax,
+            Bind: (c, v) => c with { NumPartitions = Int(v) }),
+        Broker("default.replication.factor", ConfigType.Int, "1", "Replication factor of new topics; one broker, so 1.", Min: 1, Max: 1),
+        Broker("auto.create.topics.enable", ConfigType.Boolean, "true", "Create a topic when Metadata asks for one that does not exist.",
+            Bind: (c, v) => c with { AutoCreateTopicsEnable = v == "true" }),
+        Broker("delete.topic.enable", ConfigType.Boolean, "true", "Allow DeleteTopics.", Bind: (c, v) => c with { DeleteTopicEnable = v == "true" }),
+        Broker("message.max.bytes", ConfigType.Int, "1048588", "Largest record batch a producer may append (topic: max.message.bytes).", Min: 0),
+        Broker("socket.request.max.bytes", ConfigType.Int, "104857600", "Largest request frame; a larger one closes the connection.", Min: 1024,
+            Bind: (c, v) => c with { SocketRequestMaxBytes = Int(v) }),
+        Broker("max.connections", ConfigType.Int, "1000", "Connections the broker holds at once; more are closed at accept.", Min: 1,
+            Bind: (c, v) => c with { ConnectionsMax = Int(v) }),
+        Broker("max.connections.per.ip", ConfigType.Int, "2147483647", "Connections one client address may hold (the default is no limit).", Min: 0,
+            Bind: (c, v) => c with { ConnectionsMaxPerIp = Int(v) }),
+        Broker("max.connections.per.ip.overrides", ConfigType.String, "", "host:count,…: per host name or IP address, its own limit instead of max.connections.per.ip.",
+            Check: v => BrokerConfig.ParsePerIpOverrides(v).Error,
+            Bind: (c, v) => c with { ConnectionsMaxPerIpOverrides = BrokerConfig.ParsePerIpOverrides(v).Overrides }),
+        Broker("connections.max.idle.ms", ConfigType.Long, "600000", "A connection silent this long between requests is closed.", Min: 1,
+            Bind: (c, v) => c with { ConnectionsMaxIdleMs = Long(v) }),
+        Broker("tributary.partial.request.timeout.ms", ConfigType.Long, "30000", "A request whose first bytes are in must arrive whole within this, or its connection is closed (clients' request.timeout.ms default).", Min: 1,
+            Bind: (c, v) => c with { PartialRequestTimeoutMs = Long(v) }),
+        Broker("queued.max.request.bytes", ConfigType.Long, "268435456", "Bytes of requests received and not yet handled, across connections, before connections stop reading; 0 or less: unbounded (Kafka's default, -1).", Min: -1,
+            Bind: (c, v) => c with { QueuedMaxRequestBytes = Long(v) }),
+        Broker("tributary.decompression.memory.bytes", ConfigType.Long, "268435456", "Scratch memory all produce requests together hold to decompress batches; a batch that finds no room within 5 s gets REQUEST_TIMED_OUT.", Min: 1048576,
+            Bind: (c, v) => c with { DecompressionMemoryBytes = Long(v) }),
+        Broker("log.retention.ms", ConfigType.Long, null, "Default retention.ms of topics; -1 keeps forever.", Min: -1),
+        Broker("log.retention.minutes", ConfigType.Int, null, "log.retention.ms in minutes, used when log.retention.ms is not set.", Min: -1, SynonymOf: "log.retention.ms", UnitScale: 60_000),
+        Broker("log.retention.hours", ConfigType.Int, "168", "log.retention.ms in hours, used when neither log.retention.ms nor log.retention.minutes is set.", Min: -1, SynonymOf: "log.retention.ms", UnitScale: 3_600_000),
+        Broker("log.retention.bytes", ConfigType.Long, "-1", "Default retention.bytes of topics; -1 is no limit.", Min: -1),
+        Broker("log.retention.check.interval.ms", ConfigType.Long, "300000", "How often retention deletes old segments.", Min: 1,
+            Bind: (c, v) => c with { LogRetentionCheckIntervalMs = Long(v) }),
+        Broker("log.segment.bytes", ConfigType.Int, "1073741824", "Default segment.bytes of topics.", Min: LogConfig.SegmentBytesMin),
+        Broker("log.roll.ms", ConfigType.Long, null, "Default segment.ms of topics.", Min: 1),
+        Broker("log.roll.hours", ConfigType.Int, "168", "log.roll.ms in hours, used when log.roll.ms is not set.", Min: 1, SynonymOf: "log.roll.ms", UnitScale: 3_600_000),
+        Broker("log.flush.interval.messages", ConfigType.Long, LongMax, "Default flush.messages of topics: 1 fsyncs before every acknowledgement.", Min: 1),
+        Broker("log.flush.interval.ms", ConfigType.Long, null, "Default flush.ms of topics.", Min: 0),
+        Broker("log.flush.scheduler.interval.ms", ConfigType.Long, "1000", "How often logs are checked against flush.ms.", Min: 1,
+            Bind: (c, v) => c with { LogFlushSchedulerIntervalMs = Long(v) }),
+        Broker("log.message.timestamp.type", ConfigType.String, "CreateTime", "Default message.timestamp.type of topics.", Allowed: TimestampTypes),
+        Broker("group.max.size", ConfigType.Int, "2147483647", "Members one group may have.", Min: 1, Bind: (c, v) => c with { GroupMaxSize = Int(v) }),
+        Broker("group.min.session.timeout.ms", ConfigType.Int, "6000", "Shortest session timeout a classic group member may ask for.", Min: 0,
+            Bind: (c, v) => c with { GroupMinSessionTimeoutMs = Int(v) }),
+        Broker("group.max.session.timeout.ms", ConfigType.Int, "1800000", "Longest session timeout a classic group member may ask for.", Min: 0,
+            Bind: (c, v) => c with { GroupMaxSessionTimeoutMs = Int(v) }),
+        Broker("group.initial.rebalance.delay.ms", ConfigType.Int, "3000", "How long an empty classic group waits for more members before its first rebalance (0 in the embedded broker).", Min: 0, Max: BrokerConfig.GroupInitialRebalanceDelayMsMax,
+            Bind: (c, v) => c with { GroupInitialRebalanceDelayMs = Int(v) }),
+        Broker("group.consumer.heartbeat.interval.ms", ConfigType.Int, "5000", "Heartbeat interval of consumer-protocol (KIP-848) group members.", Min: 1,
+            Bind: (c, v) => c with { GroupConsumerHeartbeatIntervalMs = Int(v) }),
+        Broker("group.consumer.session.timeout.ms", ConfigType.Int, "45000", "Session timeout of consumer-protocol (KIP-848) group members.", Min: 1,
+            Bind: (c, v) => c with { GroupConsumerSessionTimeoutMs = Int(v) }),
+        Broker("offsets.retention.minutes", ConfigType.Int, "10080", "How long committed offsets of an empty group are kept.", Min: 1,
+            Bind: (c, v) => c with { OffsetsRetentionMs = Long(v) * 60_000 }),
+        Broker("transaction.max.timeout.ms", ConfigType.Int, "900000", "Longest transaction timeout a producer may ask for.", Min: 1,
+            Bind: (c, v) => c with { TransactionMaxTimeoutMs = Int(v) }),
+
+        Topic(TopicConfigs.CleanupPolicy, ConfigType.List, "delete", "delete, compact or both; compact refuses records without a key (segments are not compacted yet).", Allowed: ["delete", "compact"],
+            Bind: (s, v) => s with { Compact = ConfigDefinition.Items(v).Contains("compact") }),
+        Topic(TopicConfigs.RetentionMs, ConfigType.Long, Ms7Days, "Delete segments whose newest record is older than this; -1 keeps forever.", Min: -1, BrokerKey: "log.retention.ms",
+            Bind: (s, v) => s with { Log = s.Log with { RetentionMs = Long(v) } }),
+        Topic(TopicConfigs.RetentionBytes, ConfigType.Long, "-1", "Delete the oldest segments while a partition is larger than this; -1 is no limit.", Min: -1, BrokerKey: "log.retention.bytes",
+            Bind: (s, v) => s with { Log = s.Log with { RetentionBytes = Long(v) } }),
+        Topic(TopicConfigs.SegmentBytes, ConfigType.Int, "1073741824", "Roll to a new segment before the active one grows past this.", Min: LogConfig.SegmentBytesMin, BrokerKey: "log.segment.bytes",
+            Bind: (s, v) => s with { Log = s.Log with { SegmentBytes = Int(v) } }),
+        Topic(TopicConfigs.SegmentMs, ConfigType.Long, Ms7Days, "Roll when the active segment's first append is this old.", Min: 1, BrokerKey: "log.roll.ms",
+            Bind: (s, v) => s with { Log = s.Log with { SegmentMs = Long(v) } }),
+        Topic(TopicConfigs.MaxMessageBytes, ConfigType.Int, "1048588", "Largest record batch a producer may append (else MESSAGE_TOO_LARGE).", Min: 0, BrokerKey: "message.max.bytes",
+            Bind: (s, v) => s with { MaxMessageBytes = Int(v) }),
+        Topic(TopicConfigs.MessageTimestampType, ConfigType.String, "CreateTime", "CreateTime keeps the producer's timestamps; LogAppendTime stamps batches with the broker's clock.", Allowed: TimestampTypes, BrokerKey: "log.message.timestamp.type",
+            Bind: (s, v) => s with { LogAppendTime = v == "LogAppendTime" }),
+        Topic(TopicConfigs.FlushMessages, ConfigType.Long, LongMax, "fsync once this many messages are unflushed; 1 fsyncs before every acknowledgement.", Min: 1, BrokerKey: "log.flush.interval.messages",
+            Bind: (s, v) => s with { Log = s.Log with { FlushIntervalMessages = Long(v) } }),
+        Topic(TopicConfigs.FlushMs, ConfigType.Long, LongMax, "fsync when the last flush is this old.", Min: 0, BrokerKey: "log.flush.interval.ms",
+            Bind: (s, v) => s with { Log = s.Log with { FlushIntervalMs = Long(v) } }),
+        Topic(TopicConfigs.CompressionType, ConfigType.String, "producer", "Codec batches are stored with, recompressed when the producer used another; producer keeps the producer's.", Allowed: ["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"],
+            Bind: (s, v) => s with { Compression = Codec(v) }),
+        Topic(TopicConfigs.MinInsyncReplicas, ConfigType.Int, "1", "Accepted for compatibility; one broker, so every write has one in-sync replica.", Min: 1,
+            Bind: (s, v) => s with { MinInsyncReplicas = Int(v) }),
+    ];
+
+    public static IReadOnlyList<ConfigDefinition> BrokerKeys { get; } = [.. All.Where(d => d.Scope == ConfigScope.Broker)];
+
+    public static IReadOnlyList<ConfigDefinition> TopicKeys { get; } = [.. All.Where(d => d.Scope == ConfigScope.Topic)];
+
+    private static readonly Dictionary<string, ConfigDefinition> BrokerByName = BrokerKeys.ToDictionary(d => d.Name, StringComparer.Ordinal);
+    private static readonly Dictionary<string, ConfigDefinition> TopicByName = TopicKeys.ToDictionary(d => d.Name, StringComparer.Ordinal);
+
+    public static ConfigDefinition? Find(ConfigScope scope, string name) =>
+        (scope == ConfigScope.Broker ? BrokerByName : TopicByName).GetValueOrDefault(name);
+
+    /// <summary>
+    /// Checks a set of values of one scope, all before any is used: unknown keys and bad values are errors, each
+    /// message naming the key. Topic changes are refused whole when one is wrong.
+    /// </summary>
+    public static List<string> Validate(ConfigScope scope, IEnumerable<KeyValuePair<string, string>> values)
+    {
+        var errors = new List<string>();
+        foreach (var (key, value) in values)
+        {
+            if (Find(scope, key) is not { } definition)
+            {
+                errors.Add(scope == ConfigScope.Broker ? $"unknown configuration key '{key}'" : $"unknown topic config {key}");
+            }
+            else if (definition.Validate(value) is { } error)
+            {
+                errors.Add(error);
+            }
+        }
+
+        return errors;
+    }
+
+    /// <summary>
+    /// A broker key and the keys that are its synonyms in coarser units, highest precedence first
+    /// (log.retention.ms, log.retention.minutes, log.retention.hours).
+    /// </summary>
+    public static IReadOnlyList<ConfigDefinition> Chain(ConfigDefinition brokerKey) =>
+        [brokerKey, .. BrokerKeys.Where(d => d.SynonymOf == brokerKey.Name)];
+
+    /// <summary>
+    /// The value of a broker key's chain in the head key's units: the first key set explicitly, else the first
+    /// with a default. Null when none has either.
+    /// </summary>
+    public static (string? Value, ConfigDefinition? From, bool IsExplicit) Resolve(ConfigDefinition brokerKey, IReadOnlyDictionary<string, string> explicitValues)
+    {
+        var chain = Chain(brokerKey);
+        foreach (var key in chain)
+        {
+            if (explicitValues.TryGetValue(key.Name, out var value))
+            {
+                return (key.InTargetUnits(value), key, true);
+            }
+        }
+
+        return chain.FirstOrDefault(k => k.Default is not null) is { } withDefault
+            ? (withDefault.InTargetUnits(withDefault.Default!), withDefault, false)
+            : (null, null, false);
+    }
+
+    /// <summary>
+    /// The value a topic key has without an override: its broker key's (explicit or default, converted to the
+    /// topic key's units: log.retention.hours=1 is retention.ms=3600000), else the topic key's own default.
+    /// </summary>
+    public static (string? Value, bool FromBrokerExplicit) Inherited(ConfigDefinition topicKey, IReadOnlyDictionary<string, string> brokerExplicit)
+    {
+        if (topicKey.BrokerKey is { } brokerKey && Resolve(BrokerByName[brokerKey], brokerExplicit) is { Value: { } value } resolved)
+        {
+            return (value, resolved.IsExplicit);
+        }
+
+        return (topicKey.Default, false);
+    }
+
+    private static int Int(string value) => int.Parse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+
+    private static long Long(string value) => long.Parse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+
+    private static CompressionType? Codec(string value) => value switch
+    {
+        "uncompressed" => CompressionType.None,
+        "gzip" => CompressionType.Gzip,
+        "snappy" => CompressionType.Snappy,
+        "lz4" => CompressionType.Lz4,
+        "zstd" => CompressionType.Zstd,
+        _ => null,
+    };
+
+    private static ConfigDefinition Broker(string name, ConfigType type, string? defaultValue, string documentation, long Min = long.MinValue, long Max = long.MaxValue,
+        string[]? Allowed = null, string? SynonymOf = null, long UnitScale = 1, Func<string, string?>? Check = null, Func<BrokerConfig, string, BrokerConfig>? Bind = null) =>
+        new(name, ConfigScope.Broker, type, defaultValue, documentation, Min, Max, Allowed, SynonymOf: SynonymOf, UnitScale: UnitScale, Check: Check, BindBroker: Bind);
+
+    // Topic keys change at runtime (AlterConfigs); broker keys are read once at start.
+    private static ConfigDefinition Topic(string name, ConfigType type, string? defaultValue, string documentation, long Min = long.MinValue, long Max = long.MaxValue,
+        string[]? Allowed = null, string? BrokerKey = null, Func<TopicSettings, string, TopicSettings>? Bind = null) =>
+        new(name, ConfigScope.Topic, type, defaultValue, documentation, Min, Max, Allowed, Dynamic: true, BrokerKey: BrokerKey, BindTopic: Bind);
+}
