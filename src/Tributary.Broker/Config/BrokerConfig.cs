@@ -31,6 +31,7 @@ public sealed record BrokerConfig
         new ConfigDefinition("max.connections.per.ip.overrides", ConfigType.String, ""),
         new ConfigDefinition("connections.max.idle.ms", ConfigType.Long, "600000", Min: 1),
         new ConfigDefinition("tributary.partial.request.timeout.ms", ConfigType.Long, "30000", Min: 1),
+        new ConfigDefinition("tributary.connection.threads.max", ConfigType.Int, null, Min: 1),
         new ConfigDefinition("queued.max.request.bytes", ConfigType.Long, "268435456", Min: -1),
         new ConfigDefinition("tributary.decompression.memory.bytes", ConfigType.Long, "268435456", Min: 1048576),
         new ConfigDefinition("log.retention.ms", ConfigType.Long, null, Min: -1),
@@ -107,6 +108,12 @@ public sealed record BrokerConfig
     /// default: a default client has given up on a request still arriving after that.
     /// </summary>
     public long PartialRequestTimeoutMs { get; init; } = 30_000;
+
+    /// <summary>
+    /// tributary.connection.threads.max: dedicated threads busy connections may hold at once (idle ones hold none); a
+    /// busy connection past it is served on the thread pool. Unset: twice the processor count.
+    /// </summary>
+    public int? ConnectionThreadsMax { get; init; }
 
     /// <summary>
     /// queued.max.request.bytes: bytes of request frames received (whole or in part) and not yet handled, across all
@@ -214,6 +221,7 @@ public sealed record BrokerConfig
             ConnectionsMaxPerIpOverrides = perIpOverrides,
             ConnectionsMaxIdleMs = L("connections.max.idle.ms", 600_000),
             PartialRequestTimeoutMs = L("tributary.partial.request.timeout.ms", 30_000),
+            ConnectionThreadsMax = values.ContainsKey("tributary.connection.threads.max") ? (int)L("tributary.connection.threads.max", 0) : null,
             QueuedMaxRequestBytes = L("queued.max.request.bytes", 256L * 1024 * 1024),
             DecompressionMemoryBytes = L("tributary.decompression.memory.bytes", 256L * 1024 * 1024),
             LogRetentionMs = retentionMs,
