@@ -85,6 +85,12 @@ public sealed record BrokerConfig
     public long PartialRequestTimeoutMs { get; init; }
 
     /// <summary>
+    /// tributary.connection.threads.max: dedicated threads busy connections may hold at once (idle ones hold none); a
+    /// busy connection past it is served on the thread pool. Unset: twice the processor count.
+    /// </summary>
+    public int? ConnectionThreadsMax { get; init; }
+
+    /// <summary>
     /// queued.max.request.bytes: bytes of request frames received (whole or in part) and not yet handled, across all
     /// connections; past it connections stop reading their sockets until requests finish. 0 or less: unbounded
     /// (Kafka's default, -1). Tributary's default, 256 MiB, holds two largest requests (socket.request.max.bytes) at once.
