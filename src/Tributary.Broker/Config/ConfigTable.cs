@@ -16,7 +16,6 @@ public static class ConfigTable
     private static readonly string[] TimestampTypes = ["CreateTime", "LogAppendTime"];
 
     // Rows in the order DescribeConfigs lists them. Static fields the rows use are declared above: initialised in order.
-
     public static readonly IReadOnlyList<ConfigDefinition> All =
     [
         Broker("node.id", ConfigType.Int, "0", "This broker's id in metadata and DescribeCluster.", Min: 0,

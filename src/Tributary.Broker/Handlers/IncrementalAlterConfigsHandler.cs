@@ -9,7 +9,7 @@ namespace Tributary.Broker.Handlers;
 // Behaviour:
 // - For a TOPIC resource each op changes one key of the topic's overrides: SET (0) overrides it, DELETE (1) removes
 //   the override so the default applies again, APPEND (2) and SUBTRACT (3) add or remove items of a LIST key,
-//   starting from its current value (the override, else the default), as in Kafka.
+//   starting from its current value (the override, else the inherited value), as in Kafka.
 // - APPEND/SUBTRACT on a non-list key, unknown keys and values that do not validate are INVALID_CONFIG; an unknown op,
 //   a key or a resource given twice in one request is INVALID_REQUEST.
 // - The ops apply all or nothing; validate_only only validates.
@@ -66,7 +66,7 @@ public sealed class IncrementalAlterConfigsHandler(BrokerCore broker) : ApiHandl
                 case Append or Subtract when definition.Type != ConfigType.List:
                     return (ErrorCode.InvalidConfig, $"{op.Name} is not a list: APPEND and SUBTRACT apply to list configs only");
                 case Append or Subtract:
-                    var current = ConfigDefinition.Items(configs.GetValueOrDefault(op.Name) ?? definition.Default);
+                    var current = ConfigDefinition.Items(configs.GetValueOrDefault(op.Name) ?? ConfigTable.Inherited(definition, broker.Config.Explicit).Value);
                     var items = ConfigDefinition.Items(op.Value);
                     configs[op.Name] = string.Join(',', op.ConfigOperation == Append ? current.Union(items) : current.Except(items));
                     break;
