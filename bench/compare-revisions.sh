@@ -3,7 +3,8 @@
 # runs alternating between them so both see the same machine. Prints a markdown table of medians and the
 # after/before ratio (produce MB/s, consume MB/s, tail-consumer end-to-end p99 at a fixed pace).
 # Usage: bash bench/compare-revisions.sh BEFORE [AFTER]   (AFTER defaults to HEAD; about 4 minutes with REPS=3)
-# Env:   REPS (default 3), RUN_SECONDS (default 6), RATE (records/s of 1 KB for the paced run, default 100000).
+# Env:   REPS (default 3), RUN_SECONDS (default 6), RATE (records/s of 1 KB for the paced run, default 100000),
+#        RECORDS (1 KB records of the produce burst, default 4000000: a few seconds, not a sub-second blip).
 # Every broker binds 127.0.0.1 on a free port, gets a scratch directory, and is stopped by its PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,7 @@ AFTER=${2:-HEAD}
 REPS=${REPS:-3}
 RUN_SECONDS=${RUN_SECONDS:-6}
 RATE=${RATE:-100000}
+RECORDS=${RECORDS:-4000000}
 command -v jq >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null; }
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -65,7 +67,7 @@ run_side() { # run_side SIDE: one broker, warm-up, then a produce burst, a consu
   "${run[@]}" --label warmup --mode pipeline --topic warmup --rate 100000 --records 300000 --time-limit-s 3 \
     --from latest --fetch-wait-ms 100 "${COMMON[@]}" >/dev/null
   sync
-  "${run[@]}" --label "$side-produce" --mode produce --topic burst --records 1000000 --time-limit-s "$RUN_SECONDS" \
+  "${run[@]}" --label "$side-produce" --mode produce --topic burst --records "$RECORDS" --time-limit-s "$RUN_SECONDS" \
     --warmup-s 0 "${COMMON[@]}" >>"$WORK/results.jsonl"
   "${run[@]}" --label "$side-consume" --mode consume --topic burst --fetch-max-bytes 8388608 \
     --time-limit-s "$RUN_SECONDS" "${COMMON[@]}" >>"$WORK/results.jsonl"
@@ -79,13 +81,15 @@ for rep in $(seq "$REPS"); do
 done
 
 median() { jq -s "map(select(.label == \"$1\") | .$2) | sort | .[length / 2 | floor]" "$WORK/results.jsonl"; }
+runs() { jq -s -r "map(select(.label == \"$1\") | .$2 | tostring) | join(\", \")" "$WORK/results.jsonl"; }
 row() { # row NAME LABEL FIELD
   local b a; b=$(median "before-$2" "$3"); a=$(median "after-$2" "$3")
-  printf '| %s | %s | %s | %s |\n' "$1" "$b" "$a" "$(awk "BEGIN { printf \"%.2f\", $a / $b }")"
+  printf '| %s | %s (%s) | %s (%s) | %s |\n' "$1" "$b" "$(runs "before-$2" "$3")" "$a" "$(runs "after-$2" "$3")" \
+    "$(awk "BEGIN { printf \"%.2f\", $a / $b }")"
 }
 echo "Before $(git rev-parse --short "$BEFORE"), after $(git rev-parse --short "$AFTER"); $REPS runs each, alternating; medians."
 echo
-echo "| figure (1 KB records) | before | after | after / before |"
+echo "| figure (1 KB records) | before: median (runs) | after: median (runs) | after / before |"
 echo "|---|---|---|---|"
 row "produce MB/s (acks=1, burst)" produce MB_per_s
 row "consume MB/s (from offset 0)" consume consume_MB_per_s

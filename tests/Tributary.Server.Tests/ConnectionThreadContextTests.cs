@@ -72,35 +72,6 @@ public sealed class ConnectionThreadContextTests
     }
 
     [Fact]
-    public async Task WhileDetachedWorkRunsOnTheThreadPoolAndOnceAttachedAgainItWaitsForTheThread()
-    {
-        using var context = ConnectionThreadContext.TryCreate();
-        Assert.NotNull(context);
-        var queued = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var detached = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        // The connection's thread leaves (idle): what was queued and what is posted meanwhile run on the pool.
-        context.Post(_ => queued.TrySetResult(Thread.CurrentThread.IsThreadPoolThread), null);
-        context.Detach();
-        context.Post(_ => detached.TrySetResult(Thread.CurrentThread.IsThreadPoolThread), null);
-        Assert.True(await queued.Task.WaitAsync(TimeSpan.FromSeconds(30)));
-        Assert.True(await detached.Task.WaitAsync(TimeSpan.FromSeconds(30)));
-        Assert.False(context.HasWork);
-
-        // A thread takes the connection again: posts wait for it, and a wait with nothing to do times out.
-        context.Attach();
-        context.Wait(-1, 0, out _); // the wake of the first post, left over
-        Assert.False(context.Wait(-1, 10, out var timedOut));
-        Assert.True(timedOut);
-        var ranOn = 0;
-        context.Post(_ => ranOn = Environment.CurrentManagedThreadId, null);
-        Assert.True(context.HasWork);
-        Assert.False(context.Wait(-1, 30_000, out timedOut));
-        Assert.False(timedOut);
-        Assert.Equal(Environment.CurrentManagedThreadId, ranOn);
-    }
-
-    [Fact]
     public async Task PostsBeyondTheQueueLimitRunOnTheThreadPoolAndEveryItemRunsOnce()
     {
         using var context = ConnectionThreadContext.TryCreate();

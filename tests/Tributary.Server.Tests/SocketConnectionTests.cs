@@ -36,7 +36,15 @@ public sealed class SocketConnectionTests
             var output = connection.Transport.Output;
             output.Write("answer"u8);
             await output.FlushAsync();
-            Assert.Equal("answer"u8.ToArray(), await ReceiveExactlyAsync(client, 6));
+            var answer = new byte[6];
+            for (var received = 0; received < answer.Length;)
+            {
+                var count = await client.ReceiveAsync(answer.AsMemory(received)).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+                Assert.True(count > 0, "the connection ended before the answer");
+                received += count;
+            }
+
+            Assert.Equal("answer"u8.ToArray(), answer);
         }
     }
 
@@ -55,78 +63,5 @@ public sealed class SocketConnectionTests
             await Assert.ThrowsAsync<Microsoft.AspNetCore.Connections.ConnectionResetException>(
                 async () => await connection.Transport.Input.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
         }
-    }
-
-    [Fact]
-    public async Task ABusyConnectionHasAThreadOfItsOwnWhichItGivesUpWhenIdleAndTakesAgainWhenBusy()
-    {
-        var threads = new ConnectionThreads(1);
-        var limits = SocketTransportLimits.Default with { ConnectionThreadIdleMs = 100 };
-        var (connection, client) = await LoopbackConnection.ConnectAsync(limits, threads);
-        await using (connection)
-        using (client)
-        {
-            Assert.Equal(0, threads.ThreadsHeld); // connected, nothing sent: no thread
-            for (var i = 0; i < 2; i++)
-            {
-                var served = ServeOneAsync(connection, threads);
-                client.Send([1]);
-                Assert.Equal(("tributary-connection", 1), await served.WaitAsync(TimeSpan.FromSeconds(30)));
-                await ReceiveAnswerAsync(client);
-
-                // Silent for longer than the idle time: the thread ends.
-                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-                while (threads.ThreadsHeld != 0)
-                {
-                    Assert.True(DateTime.UtcNow < deadline, "the idle connection kept its thread");
-                    await Task.Delay(20);
-                }
-            }
-        }
-    }
-
-    [Fact]
-    public async Task ABusyConnectionThatFindsNoThreadFreeIsServedOnTheThreadPool()
-    {
-        var threads = new ConnectionThreads(1);
-        Assert.True(threads.TryAcquire()); // another connection holds the only one
-        var (connection, client) = await LoopbackConnection.ConnectAsync(SocketTransportLimits.Default, threads);
-        await using (connection)
-        using (client)
-        {
-            var served = ServeOneAsync(connection, threads);
-            client.Send([1]);
-            var (thread, held) = await served.WaitAsync(TimeSpan.FromSeconds(30));
-            Assert.NotEqual("tributary-connection", thread);
-            Assert.Equal(1, held);
-            await ReceiveAnswerAsync(client);
-        }
-    }
-
-    /// <summary>Answers one request with "ok"; the name of the thread it was read on, and the threads held then.</summary>
-    private static async Task<(string? Thread, int ThreadsHeld)> ServeOneAsync(SocketConnection connection, ConnectionThreads threads)
-    {
-        var input = connection.Transport.Input;
-        var read = await input.ReadAsync().ConfigureAwait(false); // resumes inline on the thread that flushed the input
-        var result = (Thread.CurrentThread.Name, threads.ThreadsHeld);
-        input.AdvanceTo(read.Buffer.End);
-        connection.Transport.Output.Write("ok"u8);
-        await connection.Transport.Output.FlushAsync().ConfigureAwait(false);
-        return result;
-    }
-
-    private static async Task ReceiveAnswerAsync(Socket client) => Assert.Equal("ok"u8.ToArray(), await ReceiveExactlyAsync(client, 2));
-
-    private static async Task<byte[]> ReceiveExactlyAsync(Socket client, int count)
-    {
-        var bytes = new byte[count];
-        for (var received = 0; received < bytes.Length;)
-        {
-            var got = await client.ReceiveAsync(bytes.AsMemory(received)).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
-            Assert.True(got > 0, "the connection ended before the answer");
-            received += got;
-        }
-
-        return bytes;
     }
 }

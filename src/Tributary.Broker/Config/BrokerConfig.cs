@@ -84,11 +84,6 @@ public sealed record BrokerConfig
     /// </summary>
     public long PartialRequestTimeoutMs { get; init; }
 
-    /// <summary>
-    /// tributary.connection.threads.max: dedicated threads busy connections may hold at once (idle ones hold none); a
-    /// busy connection past it is served on the thread pool. Unset: twice the processor count.
-    /// </summary>
-    public int? ConnectionThreadsMax { get; init; }
 
     /// <summary>
     /// queued.max.request.bytes: bytes of request frames received (whole or in part) and not yet handled, across all

@@ -55,8 +55,6 @@ public static class ConfigTable
             Bind: (c, v) => c with { ConnectionsMaxIdleMs = Long(v) }),
         Broker("tributary.partial.request.timeout.ms", ConfigType.Long, "30000", "A request whose first bytes are in must arrive whole within this, or its connection is closed (clients' request.timeout.ms default).", Min: 1,
             Bind: (c, v) => c with { PartialRequestTimeoutMs = Long(v) }),
-        Broker("tributary.connection.threads.max", ConfigType.Int, null, "Threads busy connections hold at once (unset: twice the processor count); idle connections hold none, and a busy one past the limit is served on the thread pool.", Min: 1,
-            Bind: (c, v) => c with { ConnectionThreadsMax = Int(v) }),
         Broker("queued.max.request.bytes", ConfigType.Long, "268435456", "Bytes of requests received and not yet handled, across connections, before connections stop reading; 0 or less: unbounded (Kafka's default, -1).", Min: -1,
             Bind: (c, v) => c with { QueuedMaxRequestBytes = Long(v) }),
         Broker("tributary.decompression.memory.bytes", ConfigType.Long, "268435456", "Scratch memory all produce requests together hold to decompress batches; a batch that finds no room within 5 s gets REQUEST_TIMED_OUT.", Min: 1048576,

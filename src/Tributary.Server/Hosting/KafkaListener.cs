@@ -40,7 +40,7 @@ public sealed partial class KafkaListener : IAsyncDisposable
         var address = await ResolveAsync(config.ListenerHost, cancellationToken).ConfigureAwait(false);
         var connectionsPerIp = await ConnectionsPerIpAsync(config, cancellationToken).ConfigureAwait(false);
         var queuedRequestBytes = new ByteBudget(config.QueuedMaxRequestBytes);
-        var transportLimits = SocketTransportLimits.Default with { ConnectionThreadsMax = config.ConnectionThreadsMax ?? SocketTransportLimits.ConnectionThreadsMaxDefault };
+        var transportLimits = SocketTransportLimits.Default;
         LogMemoryBudget(loggerFactory.CreateLogger<KafkaListener>(), Budget(queuedRequestBytes.IsBounded ? queuedRequestBytes.LimitBytes : -1),
             Budget(core.DecompressionScratch.IsBounded ? core.DecompressionScratch.LimitBytes : -1), config.ConnectionsMax,
             Budget(transportLimits.InputBufferBytesMax), Budget(transportLimits.OutputBufferBytesMax),

@@ -6,12 +6,11 @@ namespace Tributary.Server.Networking;
 /// <summary>
 /// Runs work posted from other threads on a connection's own thread: a request that waited (a parked fetch woken by an
 /// append or its deadline) resumes there, not on a thread-pool thread. Posting queues the work and wakes the thread
-/// through an eventfd(2) that it polls beside its socket (<see cref="Wait(nint)"/>): one syscall and one wake-up, and
-/// the answer goes out with the thread's blocking sends (bench/journal/thread-per-connection.md). The thread runs posted
-/// work only between receives, never in the middle of handling a request. While the connection has no thread
-/// (<see cref="Detach"/>, until <see cref="Attach"/>), once it has ended (<see cref="Close"/>), and beyond
-/// <see cref="PostedMax"/> queued items, work goes to the thread pool. Linux only: <see cref="TryCreate"/> gives null
-/// elsewhere, and the connection keeps the thread pool.
+/// through an eventfd(2) that it polls beside its socket (<see cref="Wait"/>): one syscall and one wake-up, and the
+/// answer goes out with the thread's blocking sends (bench/journal/thread-per-connection.md). The thread runs posted
+/// work only between receives, never in the middle of handling a request. Once the thread has ended
+/// (<see cref="Close"/>), and beyond <see cref="PostedMax"/> queued items, work goes to the thread pool. Linux only:
+/// <see cref="TryCreate"/> gives null elsewhere, and the connection keeps the thread pool.
 /// </summary>
 internal sealed partial class ConnectionThreadContext : SynchronizationContext, IDisposable
 {
@@ -31,7 +30,6 @@ internal sealed partial class ConnectionThreadContext : SynchronizationContext, 
     private readonly Queue<(SendOrPostCallback Callback, object? State)> _posted = new();
     private readonly PollFd[] _pollFds = new PollFd[2];
     private bool _closed;
-    private bool _detached;
     private volatile int _count;
 
     private ConnectionThreadContext(SafeFileHandle eventFd)
@@ -71,7 +69,7 @@ internal sealed partial class ConnectionThreadContext : SynchronizationContext, 
         bool first = false;
         lock (_lock)
         {
-            queued = !_closed && !_detached && _posted.Count < PostedMax;
+            queued = !_closed && _posted.Count < PostedMax;
             if (queued)
             {
                 _posted.Enqueue((d, state));
@@ -111,13 +109,7 @@ internal sealed partial class ConnectionThreadContext : SynchronizationContext, 
     /// or <see cref="Wake"/> called, then runs the posted work. True if the socket is readable (or failed, which the
     /// next receive reports).
     /// </summary>
-    public bool Wait(nint socketFd) => Wait(socketFd, -1, out _);
-
-    /// <summary>
-    /// As <see cref="Wait(nint)"/>, for at most <paramref name="timeoutMs"/> (-1: no limit); <paramref name="timedOut"/>
-    /// tells that nothing happened meanwhile.
-    /// </summary>
-    public bool Wait(nint socketFd, int timeoutMs, out bool timedOut)
+    public bool Wait(nint socketFd)
     {
         var fds = _pollFds;
         var eventFd = (int)_eventFd.DangerousGetHandle();
@@ -129,8 +121,7 @@ internal sealed partial class ConnectionThreadContext : SynchronizationContext, 
             count = 2;
         }
 
-        int ready;
-        while ((ready = Poll(fds, (nuint)count, timeoutMs)) < 0)
+        while (Poll(fds, (nuint)count, -1) < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
             if (errno != EINTR)
@@ -138,8 +129,6 @@ internal sealed partial class ConnectionThreadContext : SynchronizationContext, 
                 throw new IOException($"poll failed (errno {errno})");
             }
         }
-
-        timedOut = ready == 0;
 
         if (fds[0].Revents != 0)
         {
@@ -172,46 +161,13 @@ internal sealed partial class ConnectionThreadContext : SynchronizationContext, 
         }
     }
 
-    /// <summary>
-    /// When the connection's thread leaves it for a while: what is queued, and everything posted until
-    /// <see cref="Attach"/>, runs on the thread pool.
-    /// </summary>
-    public void Detach()
-    {
-        lock (_lock)
-        {
-            _detached = true;
-        }
-
-        HandOverQueued();
-    }
-
-    /// <summary>On a connection's (new) thread: posts queue for it again, unless the context is closed.</summary>
-    public void Attach()
-    {
-        lock (_lock)
-        {
-            _detached = false;
-        }
-    }
-
-    /// <summary>When the connection ends: what is queued, and everything posted from now on, runs on the thread pool.</summary>
+    /// <summary>When the thread ends: what is queued, and everything posted from now on, runs on the thread pool.</summary>
     public void Close()
-    {
-        lock (_lock)
-        {
-            _closed = true;
-        }
-
-        HandOverQueued();
-        _eventFd.Dispose();
-    }
-
-    private void HandOverQueued()
     {
         List<(SendOrPostCallback Callback, object? State)> left;
         lock (_lock)
         {
+            _closed = true;
             left = [.. _posted];
             _posted.Clear();
             _count = 0;
@@ -221,6 +177,8 @@ internal sealed partial class ConnectionThreadContext : SynchronizationContext, 
         {
             ThreadPool.UnsafeQueueUserWorkItem(static s => s.Callback(s.State), item, preferLocal: false);
         }
+
+        _eventFd.Dispose();
     }
 
     public void Dispose() => Close();

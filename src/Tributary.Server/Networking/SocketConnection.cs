@@ -9,15 +9,14 @@ using Microsoft.Extensions.Logging;
 namespace Tributary.Server.Networking;
 
 /// <summary>
-/// One accepted TCP connection as Kestrel sees it. While busy it has a thread of its own, bounded across connections
-/// by <see cref="ConnectionThreads"/>; idle, it holds none. That thread receives into the input pipe
+/// One accepted TCP connection as Kestrel sees it, on a thread of its own. That thread receives into the input pipe
 /// (<see cref="SocketReceiver"/>), and the pipe's reader (the handler) runs inline on it; the handler's flushes run the
 /// send loop (<see cref="SocketSender"/>) inline, which on this thread sends at once and waits (poll) while the socket's
 /// buffer is full. So a request is received, handled and answered on one thread, with no hand-off to another thread
 /// that could wait for a vCPU. A parked fetch that an append (or its deadline) wakes resumes on this thread too: the
 /// waker posts it to <see cref="ConnectionThreadContext"/>, which this thread polls beside the socket. Any other
-/// request the handler cannot answer at once (an fsync, a rebalance), and every request of a connection that found no
-/// thread free, runs on the thread pool, whose sends wait for room asynchronously.
+/// request the handler cannot answer at once (an fsync, a rebalance) resumes on the thread that completes it, a
+/// thread-pool thread, whose sends wait for room asynchronously.
 /// The socket is non-blocking throughout. Pipes hold <see cref="BlockMemoryPool"/> blocks. Ends when the client
 /// closes, when a send or receive fails, or when Kestrel (or the handler) aborts it. <see cref="ConnectionClosed"/>
 /// fires when the connection breaks or is aborted, and at the latest when it is disposed; not at a clean end of
@@ -28,6 +27,9 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
 {
     /// <summary>Longest a closing connection waits for the client to take the answers already written.</summary>
     public static readonly TimeSpan DrainTimeMax = TimeSpan.FromSeconds(5);
+
+    /// <summary>Stack reserved for a connection's thread, in bytes.</summary>
+    private const int ThreadStackBytes = 512 * 1024;
 
     private static long _lastId;
 
@@ -40,7 +42,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     private readonly SocketOutput _outputWriter;
     private readonly SocketReceiver _receiver;
     private readonly SocketSender _sender;
-    private Task _receiving = Task.CompletedTask;
+    private readonly TaskCompletionSource _receiving = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _sending = Task.CompletedTask;
 
     // Where a waiting request resumes: this connection's thread (null where not available: the thread pool).
@@ -48,8 +50,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
 
     private volatile bool _aborted;
 
-    /// <param name="threads">The dedicated threads shared with other connections; null: a bound of this connection's own.</param>
-    public SocketConnection(Socket socket, BlockMemoryPool pool, SocketTransportLimits limits, ILogger logger, ConnectionThreads? threads = null)
+    public SocketConnection(Socket socket, BlockMemoryPool pool, SocketTransportLimits limits, ILogger logger)
     {
         _socket = socket;
         _socket.Blocking = false;
@@ -65,9 +66,8 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         _output = new Pipe(new PipeOptions(pool, PipeScheduler.Inline, PipeScheduler.Inline,
             limits.OutputBufferBytesMax, limits.OutputBufferBytesMax / 2, BlockMemoryPool.BlockBytes, useSynchronizationContext: false));
         _outputWriter = new SocketOutput(_output.Writer, limits.OutputBufferBytesMax, _output.Reader.CancelPendingRead);
+        _receiver = new SocketReceiver(socket, _input.Writer, _threadContext);
         _sender = new SocketSender(socket, _output.Reader, _outputWriter, portTag, ConnectionId, logger);
-        _receiver = new SocketReceiver(socket, _input.Writer, _threadContext, threads ?? new ConnectionThreads(limits.ConnectionThreadsMax),
-            limits.ConnectionThreadIdleMs, id => _sender.OwnThreadId = id);
         Transport = new DuplexPipe(_input.Reader, _outputWriter);
         ConnectionClosed = _closed.Token;
         Features.Set<IConnectionIdFeature>(this);
@@ -109,10 +109,28 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
 
     public void Start()
     {
-        // The send loop first, so it is waiting on the output before the handler can write to it. The receive loop runs
-        // on the thread pool, never inline on the accepting thread.
+        // The send loop first, so it is waiting on the output before the handler can write to it.
         _sending = SendAsync();
-        _receiving = Task.Run(ReceiveAsync);
+        try
+        {
+            var thread = new Thread(Receive, ThreadStackBytes) { Name = "tributary-connection", IsBackground = true };
+            _sender.OwnThreadId = thread.ManagedThreadId;
+            thread.Start();
+        }
+        catch
+        {
+            // No thread (out of memory or descriptors): nothing was received, so the connection is closed at once; the
+            // caller (the listener) logs it and goes on accepting.
+            _input.Writer.Complete();
+            _input.Reader.Complete();
+            _output.Writer.Complete();
+            _sender.Stop();
+            _threadContext?.Close();
+            _receiving.TrySetResult();
+            ShutdownSocket();
+            _socket.Dispose();
+            throw;
+        }
     }
 
     public override void Abort(ConnectionAbortedException abortReason)
@@ -166,7 +184,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
             LogClosedCallbackFailed(ConnectionId, e);
         }
 
-        await _receiving.ConfigureAwait(false);
+        await _receiving.Task.ConfigureAwait(false);
         await _sending.ConfigureAwait(false);
         _socket.Dispose();
         _closed.Dispose();
@@ -182,13 +200,13 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         set => _disposed = value;
     }
 
-    /// <summary>Receives until the input ends, then reports how it ended.</summary>
-    private async Task ReceiveAsync()
+    /// <summary>The connection's thread: receives until the input ends, then reports how it ended.</summary>
+    private void Receive()
     {
         Exception? error = null;
         try
         {
-            await _receiver.RunAsync().ConfigureAwait(false);
+            _receiver.Run();
         }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown or SocketError.OperationAborted)
         {
@@ -228,6 +246,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
                 // What is posted from now on (a parked fetch's answer after the client's end of stream) runs on the
                 // thread pool.
                 _threadContext?.Close();
+                _receiving.TrySetResult();
             }
         }
     }

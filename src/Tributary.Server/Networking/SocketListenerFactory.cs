@@ -20,27 +20,15 @@ namespace Tributary.Server.Networking;
 public sealed record SocketTransportLimits(int InputBufferBytesMax, int OutputBufferBytesMax, int PooledBlocksMax)
 {
     public static SocketTransportLimits Default { get; } = new(1024 * 1024, 4 * 1024 * 1024, 256);
-
-    /// <summary>
-    /// tributary.connection.threads.max: dedicated threads busy connections hold at once, across all of a transport's
-    /// connections; a busy connection that finds none free is served on the thread pool. Default: twice the processors.
-    /// </summary>
-    public int ConnectionThreadsMax { get; init; } = ConnectionThreadsMaxDefault;
-
-    /// <summary>Time, in ms, a connection's thread waits with neither data nor posted work before it ends (the connection then holds none).</summary>
-    public int ConnectionThreadIdleMs { get; init; } = 1000;
-
-    public static int ConnectionThreadsMaxDefault => 2 * Environment.ProcessorCount;
 }
 
 /// <summary>
 /// Tributary's TCP transport under Kestrel. Kestrel's own socket transport receives into 4 KiB blocks of a pool
 /// whose size cannot be changed through public API; a Kafka producer sends requests of hundreds of KiB, and on 2 cores
 /// the receives (two syscalls per 4 KiB) and the pipe wake-ups they cause were the broker's largest cost.
-/// This transport uses 256 KiB blocks and gives each busy connection a thread of its own that receives, handles and
-/// answers its requests (<see cref="SocketConnection"/>), up to <see cref="SocketTransportLimits.ConnectionThreadsMax"/>
-/// threads; idle connections hold none. Kestrel still accepts through it, limits connections, and closes them
-/// gracefully.
+/// This transport uses 256 KiB blocks and gives each connection a thread of its own
+/// that receives, handles and answers its requests (<see cref="SocketConnection"/>): Kestrel still accepts through it,
+/// limits connections (and so threads), and closes them gracefully.
 /// </summary>
 public sealed partial class SocketListenerFactory(SocketTransportLimits limits, ILoggerFactory loggerFactory, ConnectionsPerIp? connectionsPerIp = null) : IConnectionListenerFactory
 {
@@ -48,9 +36,6 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
     public const int ListenBacklog = 512;
 
     private readonly ILogger _logger = loggerFactory.CreateLogger<SocketListenerFactory>();
-
-    // Shared by all of this transport's listeners.
-    private readonly ConnectionThreads _threads = new(limits.ConnectionThreadsMax);
 
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
@@ -76,8 +61,7 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
             throw;
         }
 
-        return ValueTask.FromResult<IConnectionListener>(new Listener(socket, limits, loggerFactory.CreateLogger<SocketConnection>(), _logger, Accept,
-            connectionsPerIp ?? ConnectionsPerIp.Unlimited, _threads));
+        return ValueTask.FromResult<IConnectionListener>(new Listener(socket, limits, loggerFactory.CreateLogger<SocketConnection>(), _logger, Accept, connectionsPerIp ?? ConnectionsPerIp.Unlimited));
     }
 
     /// <summary>First wait after an accept that failed for a reason other than the one connection (out of descriptors, memory).</summary>
@@ -89,12 +73,12 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
     /// <summary>
     /// Takes the next connection off the listening socket. Tests replace it to make accepting fail as running out of
     /// descriptors does (the failure surfaces as a <see cref="SocketException"/> from accept, or as an
-    /// <see cref="OutOfMemoryException"/> from starting a thread).
+    /// <see cref="OutOfMemoryException"/> from starting the connection's thread).
     /// </summary>
     internal Func<Socket, CancellationToken, ValueTask<Socket>> Accept { get; init; } = static (socket, cancellationToken) => socket.AcceptAsync(cancellationToken);
 
     private sealed partial class Listener(Socket socket, SocketTransportLimits limits, ILogger connectionLogger, ILogger logger,
-        Func<Socket, CancellationToken, ValueTask<Socket>> accept, ConnectionsPerIp perIp, ConnectionThreads threads) : IConnectionListener
+        Func<Socket, CancellationToken, ValueTask<Socket>> accept, ConnectionsPerIp perIp) : IConnectionListener
     {
         private readonly BlockMemoryPool _pool = new(limits.PooledBlocksMax);
         private readonly ILogger _logger = logger;
@@ -138,7 +122,7 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
                     }
 
                     accepted.NoDelay = true;
-                    var connection = new SocketConnection(accepted, _pool, limits, connectionLogger, threads);
+                    var connection = new SocketConnection(accepted, _pool, limits, connectionLogger);
                     if (slot is { } address)
                     {
                         connection.Disposed = () => perIp.Release(address);

@@ -32,8 +32,6 @@ internal sealed class SocketSender
     // When a send on the connection's own thread stops waiting for room (Stopwatch ticks): set when closing.
     private long _sendDeadline = long.MaxValue;
 
-    private int _ownThreadId;
-
     // Set before every CancelPendingRead of the output that is meant to end the loop; the others only wake it.
     private volatile bool _stopped;
 
@@ -48,11 +46,7 @@ internal sealed class SocketSender
     public FileRangeSender FileRanges { get; }
 
     /// <summary>The managed id of the connection's own thread, where sends may wait for room; 0 while it has none.</summary>
-    public int OwnThreadId
-    {
-        get => Volatile.Read(ref _ownThreadId);
-        set => Volatile.Write(ref _ownThreadId, value);
-    }
+    public int OwnThreadId { get; set; }
 
     /// <summary>True on the connection's own thread, where a send may wait for room; elsewhere sends never block.</summary>
     public bool OnOwnThread => Environment.CurrentManagedThreadId == OwnThreadId;
