@@ -123,18 +123,18 @@ internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
 
     private Task<JoinGroupResult> JoinKnownMember(JoinGroupParameters p, long nowMs)
     {
-        if (!_members.TryGetValue(p.MemberId, out var member))
+        // Pending member ids are only handed to dynamic members (a static member gets its id at once).
+        if (p.GroupInstanceId is null && _pendingMembers.Remove(p.MemberId))
         {
-            return _pendingMembers.Remove(p.MemberId)
-                ? AddMemberAndRebalance(p.MemberId, p, nowMs)
-                : Done(JoinGroupResult.Failed(ErrorCode.UnknownMemberId, p.MemberId));
+            return AddMemberAndRebalance(p.MemberId, p, nowMs);
         }
 
-        if (IsFenced(p.GroupInstanceId, p.MemberId))
+        if (ValidateMember(p.MemberId, p.GroupInstanceId) is var error and not ErrorCode.None)
         {
-            return Done(JoinGroupResult.Failed(ErrorCode.FencedInstanceId, p.MemberId));
+            return Done(JoinGroupResult.Failed(error, p.MemberId));
         }
 
+        var member = _members[p.MemberId];
         switch (State)
         {
             case GroupState.PreparingRebalance:
@@ -198,6 +198,7 @@ internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
 
     private Task<JoinGroupResult> ReplaceStaticMember(string oldId, string newId, JoinGroupParameters p, long nowMs)
     {
+        var oldLeaderId = LeaderId;
         var member = _members[oldId];
         member.CompleteJoin(JoinGroupResult.Failed(ErrorCode.FencedInstanceId, oldId));
         member.CompleteSync(SyncGroupResult.Failed(ErrorCode.FencedInstanceId));
@@ -217,22 +218,35 @@ internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
 
         if (State == GroupState.Stable)
         {
-            var isLeader = newId == LeaderId;
             Update(member, p);
 
-            // KIP-345: a restarted static member whose protocol choice does not change gets the current generation
-            // and keeps its assignment, without a rebalance. A static leader is told so with skipAssignment (KIP-814,
-            // v9+) and gets the members' metadata to spot subscription changes; an older leader cannot be told, so it
-            // gets a rebalance instead (Kafka gave it an empty member list, losing metadata changes: KAFKA-13435).
-            if (SelectProtocol() == ProtocolName && (!isLeader || p.SupportsSkipAssignment))
+            // KIP-345, as Kafka's updateStaticMemberAndRebalance: a restarted static member that does not change the
+            // group's protocol choice gets the current generation and keeps its assignment, and nobody rebalances.
+            // As in Kafka, only the protocol choice counts here, not the member's metadata.
+            if (SelectProtocol() == ProtocolName)
             {
                 member.SessionDeadlineMs = nowMs + member.SessionTimeoutMs;
                 owner.PersistGroup(this);
-                return Done(new JoinGroupResult(ErrorCode.None, newId, Generation, ProtocolType, ProtocolName, LeaderId ?? "", isLeader, isLeader ? MemberMetadata() : []));
+                return Done(StaticRejoinResult(newId, oldLeaderId, p.SupportsSkipAssignment));
             }
         }
 
+        // In CompletingRebalance the leader may already be assigning to the old member id: rebalance again. While
+        // PreparingRebalance the member simply joins the rebalance under its new id.
         return UpdateMemberAndRebalance(member, p, nowMs);
+    }
+
+    /// <summary>
+    /// The answer to a static member that took its place back in a Stable group. From JoinGroup v9 (KIP-814) a leader
+    /// is told it leads, with the members' metadata, and to skip the assignment. An older client cannot be told to
+    /// skip, and a leader's new assignment would be ignored by the Stable group, so it is given the previous leader
+    /// id: it takes itself for a follower and just fetches its assignment with SyncGroup.
+    /// </summary>
+    private JoinGroupResult StaticRejoinResult(string memberId, string? oldLeaderId, bool supportsSkipAssignment)
+    {
+        var isLeader = memberId == LeaderId && supportsSkipAssignment;
+        var leader = supportsSkipAssignment ? LeaderId : oldLeaderId;
+        return new JoinGroupResult(ErrorCode.None, memberId, Generation, ProtocolType, ProtocolName, leader ?? "", isLeader, isLeader ? MemberMetadata() : []);
     }
 
     private static void Update(GroupMember member, JoinGroupParameters p)
@@ -284,28 +298,37 @@ internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
     }
 
     /// <summary>
-    /// The checks Heartbeat and a member's OffsetCommit share: a fenced static member, an unknown member, a stale
-    /// generation. <paramref name="member"/> is set unless the member is fenced or unknown.
+    /// The checks Heartbeat, SyncGroup and a member's commits share: the member (<see cref="ValidateMember"/>), then
+    /// the generation. <paramref name="member"/> is set unless the member is fenced or unknown.
     /// </summary>
     private ErrorCode CheckMember(string memberId, int generationId, string? instanceId, out GroupMember member)
     {
         member = null!;
-        if (IsFenced(instanceId, memberId))
+        if (ValidateMember(memberId, instanceId) is var error and not ErrorCode.None)
         {
-            return ErrorCode.FencedInstanceId;
+            return error;
         }
 
-        if (!_members.TryGetValue(memberId, out var found))
-        {
-            return ErrorCode.UnknownMemberId;
-        }
-
-        member = found;
+        member = _members[memberId];
         return generationId != Generation ? ErrorCode.IllegalGeneration : ErrorCode.None;
     }
 
-    private bool IsFenced(string? instanceId, string memberId) =>
-        instanceId is not null && _staticMembers.TryGetValue(instanceId, out var current) && current != memberId;
+    /// <summary>
+    /// Kafka's validateMember: a request with an instance id names a static member, UNKNOWN_MEMBER_ID when no member
+    /// has that instance id and FENCED_INSTANCE_ID when another member id holds it (a newer process of the same
+    /// instance replaced this one); without an instance id the member id must be known.
+    /// </summary>
+    private ErrorCode ValidateMember(string memberId, string? instanceId)
+    {
+        if (instanceId is not null)
+        {
+            return !_staticMembers.TryGetValue(instanceId, out var current) ? ErrorCode.UnknownMemberId
+                : current != memberId ? ErrorCode.FencedInstanceId
+                : ErrorCode.None;
+        }
+
+        return _members.ContainsKey(memberId) ? ErrorCode.None : ErrorCode.UnknownMemberId;
+    }
 
     private void MaybePrepareRebalance(long nowMs)
     {
@@ -460,19 +483,9 @@ internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
             return Done(SyncGroupResult.Failed(ErrorCode.CoordinatorNotAvailable));
         }
 
-        if (IsFenced(p.GroupInstanceId, p.MemberId))
+        if (CheckMember(p.MemberId, p.GenerationId, p.GroupInstanceId, out var member) is var error and not ErrorCode.None)
         {
-            return Done(SyncGroupResult.Failed(ErrorCode.FencedInstanceId));
-        }
-
-        if (!_members.TryGetValue(p.MemberId, out var member))
-        {
-            return Done(SyncGroupResult.Failed(ErrorCode.UnknownMemberId));
-        }
-
-        if (p.GenerationId != Generation)
-        {
-            return Done(SyncGroupResult.Failed(ErrorCode.IllegalGeneration));
+            return Done(SyncGroupResult.Failed(error));
         }
 
         if ((p.ProtocolType is { } type && type != ProtocolType) || (p.ProtocolName is { } name && name != ProtocolName))
@@ -622,37 +635,54 @@ internal sealed class ClassicGroup(string groupId, GroupCoordinator owner)
     // ---- Offsets ----
 
     /// <summary>
-    /// Kafka's classic commit validation. A commit naming a member or generation must come from the current
-    /// generation; an anonymous one (generation -1, no member id) is only allowed while the group has no members.
+    /// Kafka's classic commit validation (ClassicGroup.validateOffsetCommit) for OffsetCommit and, with
+    /// <paramref name="transactional"/>, TxnOffsetCommit. Generation -1 (the admin client, or a consumer that assigns
+    /// its partitions itself) may commit to an Empty group whatever member id it names. Otherwise a commit naming a
+    /// member, instance or generation must come from a current member of the current generation; an anonymous
+    /// OffsetCommit is refused while the group has members, an anonymous TxnOffsetCommit (v0-2 carry no member) is
+    /// not. A member's OffsetCommit waits for its assignment (REBALANCE_IN_PROGRESS in CompletingRebalance) and, in
+    /// Stable or PreparingRebalance, counts as a heartbeat; a TxnOffsetCommit does neither, as in Kafka.
     /// </summary>
-    public ErrorCode ValidateCommit(int generationId, string memberId, string? instanceId, long nowMs)
+    public ErrorCode ValidateCommit(int generationId, string memberId, string? instanceId, bool transactional, long nowMs)
     {
         if (State == GroupState.Dead)
         {
             return ErrorCode.CoordinatorNotAvailable;
         }
 
-        if (generationId >= 0 || memberId.Length > 0 || instanceId is not null)
+        if (generationId < 0 && State == GroupState.Empty)
         {
-            if (CheckMember(memberId, generationId, instanceId, out var member) is var error and not ErrorCode.None)
-            {
-                return error;
-            }
-
-            if (State == GroupState.CompletingRebalance)
-            {
-                // The member has its new generation but not yet its assignment: committing now could commit for
-                // partitions it is about to lose.
-                return ErrorCode.RebalanceInProgress;
-            }
-
-            // As in Kafka, a member's commit in Stable or PreparingRebalance is also a heartbeat.
-            member.SessionDeadlineMs = nowMs + member.SessionTimeoutMs;
-            Reschedule(nowMs);
             return ErrorCode.None;
         }
 
-        return State == GroupState.Empty ? ErrorCode.None : ErrorCode.UnknownMemberId;
+        GroupMember? member = null;
+        if (generationId >= 0 || memberId.Length > 0 || instanceId is not null)
+        {
+            if (CheckMember(memberId, generationId, instanceId, out member) is var error and not ErrorCode.None)
+            {
+                return error;
+            }
+        }
+        else if (!transactional)
+        {
+            return ErrorCode.UnknownMemberId;
+        }
+
+        if (transactional)
+        {
+            return ErrorCode.None;
+        }
+
+        if (State == GroupState.CompletingRebalance)
+        {
+            // The member has its new generation but not yet its assignment: committing now could commit for
+            // partitions it is about to lose.
+            return ErrorCode.RebalanceInProgress;
+        }
+
+        member!.SessionDeadlineMs = nowMs + member.SessionTimeoutMs;
+        Reschedule(nowMs);
+        return ErrorCode.None;
     }
 
     public void SetOffset((string Topic, int Partition) partition, CommittedOffset? offset)

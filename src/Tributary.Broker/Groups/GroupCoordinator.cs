@@ -119,9 +119,9 @@ public sealed partial class GroupCoordinator : IDisposable
     }
 
     /// <summary>
-    /// Commits offsets; one error per entry. Kafka's rules: generation -1 with no member id is a "simple" commit,
-    /// allowed while the group has no members (and creating the group if needed); otherwise the member and
-    /// generation must be current. Unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION.
+    /// Commits offsets; one error per entry. Kafka's rules (<see cref="ClassicGroup.ValidateCommit"/>): generation -1
+    /// is a "simple" commit, allowed while the group has no members (and creating the group if needed); otherwise the
+    /// member and generation must be current. Unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION.
     /// </summary>
     public ErrorCode[] CommitOffsets(string groupId, int generationId, string memberId, string? groupInstanceId, IReadOnlyList<OffsetCommitEntry> entries)
     {
@@ -149,7 +149,7 @@ public sealed partial class GroupCoordinator : IDisposable
                 }
 
                 var now = NowMs;
-                var groupError = ValidateConsumerCommit(groupId, generationId, memberId) ?? group.ValidateCommit(generationId, memberId, groupInstanceId, now);
+                var groupError = ValidateConsumerCommit(groupId, generationId, memberId) ?? group.ValidateCommit(generationId, memberId, groupInstanceId, transactional: false, now);
                 if (groupError != ErrorCode.None)
                 {
                     Array.Fill(results, groupError);
@@ -201,6 +201,25 @@ public sealed partial class GroupCoordinator : IDisposable
                 return results;
             }
         }
+    }
+
+    /// <summary>
+    /// TxnOffsetCommit's group check, made when the offsets are sent (as Kafka's coordinator does): an unknown group
+    /// is accepted with generation -1 (it is created when the transaction commits) and is ILLEGAL_GENERATION
+    /// otherwise; a classic group applies <see cref="ClassicGroup.ValidateCommit"/>, a consumer group its member and
+    /// epoch check, a stale epoch answered ILLEGAL_GENERATION as TxnOffsetCommit has no STALE_MEMBER_EPOCH.
+    /// </summary>
+    public ErrorCode ValidateTransactionalCommit(string groupId, int generationId, string memberId, string? groupInstanceId)
+    {
+        if (ValidateConsumerCommit(groupId, generationId, memberId) is { } consumerError)
+        {
+            return consumerError == ErrorCode.StaleMemberEpoch ? ErrorCode.IllegalGeneration : consumerError;
+        }
+
+        return WithGroup(
+            groupId,
+            group => group.ValidateCommit(generationId, memberId, groupInstanceId, transactional: true, NowMs),
+            generationId < 0 ? ErrorCode.None : ErrorCode.IllegalGeneration);
     }
 
     /// <summary>

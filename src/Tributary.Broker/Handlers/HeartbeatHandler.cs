@@ -9,7 +9,8 @@ namespace Tributary.Broker.Handlers;
 // - Keeps the member's session alive (group.min/max.session.timeout.ms bound the timeout at JoinGroup); a member that
 //   misses its session timeout is removed and the group rebalances.
 // - REBALANCE_IN_PROGRESS while the group waits for members to rejoin, which is how members learn to rejoin;
-//   UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION and FENCED_INSTANCE_ID as in Kafka.
+//   UNKNOWN_MEMBER_ID (also for an instance id no member has), ILLEGAL_GENERATION and FENCED_INSTANCE_ID (the
+//   instance id belongs to another member id) as in Kafka.
 public sealed class HeartbeatHandler(BrokerCore broker) : ApiHandler<HeartbeatRequest, HeartbeatResponse>(ApiKey.Heartbeat, 0, 4)
 {
     protected override ValueTask<HandlerResult<HeartbeatResponse>> HandleAsync(RequestContext context, HeartbeatRequest request, CancellationToken cancellationToken)

@@ -17,8 +17,11 @@ namespace Tributary.Broker.Handlers;
 //   rebalance by rejoining.
 // Versions:
 // - v4+: a first join without a member id gets MEMBER_ID_REQUIRED with a generated id (KIP-394).
-// - v5+: static members (group.instance.id, KIP-345) get their id at once and replace the instance's previous member.
-// - v9: a static leader rejoining a Stable group gets skipAssignment (KIP-814); below v9 it triggers a rebalance.
+// - v5+: static members (group.instance.id, KIP-345) get their id at once and replace the instance's previous member
+//   (FENCED_INSTANCE_ID from then on); in a Stable group whose protocol choice does not change, the current
+//   generation without a rebalance.
+// - v9: a restarted static leader gets the members and skipAssignment (KIP-814); below v9 it is told the previous
+//   leader id, so it acts as a follower, as Kafka does.
 public sealed class JoinGroupHandler(BrokerCore broker) : ApiHandler<JoinGroupRequest, JoinGroupResponse>(ApiKey.JoinGroup, 0, 9)
 {
     protected override async ValueTask<HandlerResult<JoinGroupResponse>> HandleAsync(RequestContext context, JoinGroupRequest request, CancellationToken cancellationToken)

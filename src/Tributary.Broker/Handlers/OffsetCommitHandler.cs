@@ -10,8 +10,9 @@ namespace Tributary.Broker.Handlers;
 // - A commit with a member id or generation must come from a current member of the current generation
 //   (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID; REBALANCE_IN_PROGRESS while the group awaits its
 //   assignment), and refreshes that member's session as a heartbeat does (static members too).
-// - Generation -1 with an empty member id is a "simple" commit, allowed while the group has no members; it creates
-//   the group. v0 carries no generation or member: always a simple commit.
+// - Generation -1 is a "simple" commit (the admin client, or a consumer assigning its own partitions), allowed while
+//   the group has no members whatever member id it names; it creates the group. With members, generation -1 is
+//   ILLEGAL_GENERATION for a member and UNKNOWN_MEMBER_ID otherwise. v0 carries no generation or member.
 // - Per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_METADATA_TOO_LARGE above 4096 bytes. The offset, leader epoch
 //   (v6+) and metadata (null stored as "") go to __consumer_offsets with the broker's time as commit timestamp.
 // - v10 names topics by id; the partitions of an unknown id answer UNKNOWN_TOPIC_ID and nothing of them is stored.

@@ -11,7 +11,8 @@ namespace Tributary.Broker.Handlers;
 //   rebalance starts first. In a Stable group it returns the member's current assignment.
 // - Members that never send SyncGroup within the rebalance timeout are removed, starting another rebalance, as in
 //   Kafka.
-// - Errors: UNKNOWN_MEMBER_ID (unknown group or member), ILLEGAL_GENERATION, FENCED_INSTANCE_ID.
+// - Errors: UNKNOWN_MEMBER_ID (unknown group or member, or an instance id no member has), ILLEGAL_GENERATION,
+//   FENCED_INSTANCE_ID (the instance id belongs to another member id).
 // Versions:
 // - v5: INCONSISTENT_GROUP_PROTOCOL when the protocol type or name differs from the group's.
 public sealed class SyncGroupHandler(BrokerCore broker) : ApiHandler<SyncGroupRequest, SyncGroupResponse>(ApiKey.SyncGroup, 0, 5)

@@ -12,9 +12,10 @@ namespace Tributary.Broker.Handlers;
 // - The group must have been added with AddOffsetsToTxn and the transaction must be ongoing (else
 //   INVALID_TXN_STATE); a stale epoch is INVALID_PRODUCER_EPOCH, an unknown transactional id or producer id
 //   INVALID_PRODUCER_ID_MAPPING.
-// Deviations from Kafka:
-// - v3+ member id, generation and group instance id are not checked against the group (Kafka's group coordinator
-//   rejects a stale generation with ILLEGAL_GENERATION).
+// - v3+ member id, generation and group instance id are checked as Kafka's group coordinator checks them when the
+//   offsets are sent: UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, ILLEGAL_GENERATION (also for a consumer group's stale
+//   member epoch, and for a generation given to a group that does not exist). A classic group accepts generation -1
+//   without a member (v0-2) whatever its state. Unlike OffsetCommit, it does not refresh the member's session.
 public sealed class TxnOffsetCommitHandler(BrokerCore broker) : ApiHandler<TxnOffsetCommitRequest, TxnOffsetCommitResponse>(ApiKey.TxnOffsetCommit, 0, 4)
 {
     protected override ValueTask<HandlerResult<TxnOffsetCommitResponse>> HandleAsync(RequestContext context, TxnOffsetCommitRequest request, CancellationToken cancellationToken)
@@ -22,7 +23,7 @@ public sealed class TxnOffsetCommitHandler(BrokerCore broker) : ApiHandler<TxnOf
         var entries = request.Topics
             .SelectMany(t => t.Partitions.Select(p => new OffsetCommitEntry(t.Name, p.PartitionIndex, p.CommittedOffset, p.CommittedLeaderEpoch, p.CommittedMetadata)))
             .ToList();
-        var results = broker.Transactions.CommitOffsets(request.TransactionalId, request.GroupId, request.ProducerId, request.ProducerEpoch, entries);
+        var results = broker.Transactions.CommitOffsets(request.TransactionalId, new OffsetCommitter(request.GroupId, request.GenerationId, request.MemberId, request.GroupInstanceId), request.ProducerId, request.ProducerEpoch, entries);
         var i = 0;
         var response = new TxnOffsetCommitResponse();
         foreach (var topic in request.Topics)

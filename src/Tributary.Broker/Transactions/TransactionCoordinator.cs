@@ -236,17 +236,24 @@ public sealed partial class TransactionCoordinator : IDisposable
     /// <summary>
     /// TxnOffsetCommit: keeps the offsets with the transaction until EndTxn (applied on commit, dropped on abort); one
     /// error per entry. The group must have been added with AddOffsetsToTxn (else INVALID_TXN_STATE). A stale epoch is
-    /// INVALID_PRODUCER_EPOCH (this API has no PRODUCER_FENCED version).
+    /// INVALID_PRODUCER_EPOCH (this API has no PRODUCER_FENCED version). Then the group checks the member and
+    /// generation (<see cref="GroupCoordinator.ValidateTransactionalCommit"/>; v0-2 name none).
     /// </summary>
-    public ErrorCode[] CommitOffsets(string transactionalId, string groupId, long producerId, short producerEpoch, IReadOnlyList<OffsetCommitEntry> entries)
+    public ErrorCode[] CommitOffsets(string transactionalId, OffsetCommitter committer, long producerId, short producerEpoch, IReadOnlyList<OffsetCommitEntry> entries)
     {
         var results = new ErrorCode[entries.Count];
+        var groupId = committer.GroupId;
         lock (_lock)
         {
             var error = Validate(transactionalId, producerId, producerEpoch, fencedErrorSupported: false, out var t);
             if (error == ErrorCode.None && (t!.State != TransactionState.Ongoing || !t.Groups.Contains(groupId)))
             {
                 error = ErrorCode.InvalidTxnState;
+            }
+
+            if (error == ErrorCode.None)
+            {
+                error = _broker.Groups.ValidateTransactionalCommit(groupId, committer.GenerationId, committer.MemberId, committer.GroupInstanceId);
             }
 
             if (error != ErrorCode.None)

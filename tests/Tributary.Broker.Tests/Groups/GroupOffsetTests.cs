@@ -90,6 +90,23 @@ public sealed class GroupOffsetTests : IDisposable
     }
 
     [Fact]
+    public async Task A_commit_with_generation_minus_one_is_accepted_by_an_empty_group_whatever_member_it_names()
+    {
+        // Kafka's rule: generation -1 comes from the admin client or a consumer assigning partitions itself; an Empty
+        // (or not yet existing) group takes it even when it names a member or an instance.
+        Assert.Equal(ErrorCode.None, await _kafka.CommitAsync(Group, 0, 3, memberId: "rdkafka-1234"));
+        Assert.Equal(ErrorCode.None, await _kafka.CommitAsync(Group, 1, 4, memberId: "rdkafka-1234", instanceId: "pod-a"));
+        Assert.Equal((3L, 4L), ((await _kafka.FetchAsync(Group, 0)).CommittedOffset, (await _kafka.FetchAsync(Group, 1)).CommittedOffset));
+
+        // Once the group has members, generation -1 is a stale generation for a member and unknown for anyone else.
+        var joined = await GroupTestBroker.CallAsync(_kafka.Join, GroupTestBroker.JoinRequest(Group), 3);
+        await _kafka.SyncAsync(Group, joined.MemberId, 1, (joined.MemberId, [0]));
+        Assert.Equal(ErrorCode.IllegalGeneration, await _kafka.CommitAsync(Group, 0, 5, memberId: joined.MemberId));
+        Assert.Equal(ErrorCode.UnknownMemberId, await _kafka.CommitAsync(Group, 0, 6, memberId: "rdkafka-1234"));
+        Assert.Equal(3, (await _kafka.FetchAsync(Group, 0)).CommittedOffset);
+    }
+
+    [Fact]
     public async Task A_first_commit_on_a_full_disk_fails_and_the_next_one_works_once_space_returns()
     {
         var directory = Directory.CreateTempSubdirectory("tributary-groups-").FullName;

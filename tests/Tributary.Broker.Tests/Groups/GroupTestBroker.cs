@@ -106,11 +106,16 @@ public sealed class GroupTestBroker : IDisposable
     }
 
     public Task<SyncGroupResponse> SyncAsync(string group, string memberId, int generation, params (string MemberId, byte[] Assignment)[] assignments) =>
+        SyncAsync(group, memberId, generation, instanceId: null, assignments);
+
+    /// <summary>SyncGroup v5 from a member that names its group instance id (a static member).</summary>
+    public Task<SyncGroupResponse> SyncAsync(string group, string memberId, int generation, string? instanceId, params (string MemberId, byte[] Assignment)[] assignments) =>
         CallAsync(Sync, new SyncGroupRequest
         {
             GroupId = group,
             MemberId = memberId,
             GenerationId = generation,
+            GroupInstanceId = instanceId,
             Assignments = [.. assignments.Select(a => new SyncGroupRequest.SyncGroupRequestAssignment { MemberId = a.MemberId, Assignment = a.Assignment })],
         }, 5);
 
