@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tributary.Broker.Config;
 using Tributary.Broker.Groups;
+using Tributary.Broker.Handlers;
 using Tributary.Broker.Metadata;
 using Tributary.Broker.Transactions;
 using Tributary.Protocol;
@@ -30,6 +31,7 @@ public sealed partial class BrokerCore : IDisposable
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = LoggerFactory.CreateLogger<BrokerCore>();
         DecompressionScratch = new ByteBudget(config.DecompressionMemoryBytes);
+        FetchSessions = new FetchSessionCache(config.FetchSessionCacheSlots, Time);
         var defaultLogConfig = config.TopicDefaults.Log;
         if (config.InMemoryStorage)
         {
@@ -83,6 +85,9 @@ public sealed partial class BrokerCore : IDisposable
     public ByteBudget DecompressionScratch { get; }
 
     public TimeProvider Time { get; }
+
+    /// <summary>Incremental fetch sessions (KIP-227), max.incremental.fetch.session.cache.slots of them.</summary>
+    public FetchSessionCache FetchSessions { get; }
 
     public ILoggerFactory LoggerFactory { get; }
 

@@ -98,6 +98,12 @@ public sealed record BrokerConfig
     /// (REQUEST_TIMED_OUT). Default 256 MiB: four batches of the largest decompressed size at once.
     /// </summary>
     public long DecompressionMemoryBytes { get; init; }
+    /// <summary>
+    /// max.incremental.fetch.session.cache.slots: fetch sessions (KIP-227) kept at once; past it a new session is made
+    /// only by evicting one as Kafka does (<see cref="Handlers.FetchSessionCache"/>), else the fetch gets none.
+    /// </summary>
+    public int FetchSessionCacheSlots { get; init; }
+
     public long LogRetentionCheckIntervalMs { get; init; }
     public long LogFlushSchedulerIntervalMs { get; init; }
     public int GroupMaxSize { get; init; }

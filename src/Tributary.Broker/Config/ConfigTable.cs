@@ -73,6 +73,8 @@ public static class ConfigTable
         Broker("log.flush.scheduler.interval.ms", ConfigType.Long, "1000", "How often logs are checked against flush.ms.", Min: 1,
             Bind: (c, v) => c with { LogFlushSchedulerIntervalMs = Long(v) }),
         Broker("log.message.timestamp.type", ConfigType.String, "CreateTime", "Default message.timestamp.type of topics.", Allowed: TimestampTypes),
+        Broker("max.incremental.fetch.session.cache.slots", ConfigType.Int, "1000", "Incremental fetch sessions (KIP-227) the broker keeps at once; 0 answers every fetch without a session.", Min: 0,
+            Bind: (c, v) => c with { FetchSessionCacheSlots = Int(v) }),
         Broker("group.max.size", ConfigType.Int, "2147483647", "Members one group may have.", Min: 1, Bind: (c, v) => c with { GroupMaxSize = Int(v) }),
         Broker("group.min.session.timeout.ms", ConfigType.Int, "6000", "Shortest session timeout a classic group member may ask for.", Min: 0,
             Bind: (c, v) => c with { GroupMinSessionTimeoutMs = Int(v) }),

@@ -19,12 +19,14 @@ namespace Tributary.Broker.Handlers;
 // - read_committed (isolation_level 1) stops at the last stable offset (the first offset of the earliest open
 //   transaction, else the high watermark) and lists the aborted transactions overlapping the returned batches.
 //   last_stable_offset is reported at both levels.
+// - Fetch sessions (KIP-227, v7+): a FULL request with epoch 0 opens one when the FetchSessionCache has room; an
+//   incremental request reads all of its session's partitions, in the session's order, and its response carries only
+//   the partitions with records, errors, or a high watermark, last stable offset or log start offset the client has
+//   not been told yet.
 // Versions:
 // - v13+ names topics by id (UNKNOWN_TOPIC_ID when unknown).
 // - v18's per-partition high watermark is a follower's, which a single broker never receives.
 // Deviations:
-// - No fetch sessions (KIP-227): every response has session id 0, which the protocol allows, so clients send full
-//   requests; an incremental request for a session never issued gets FETCH_SESSION_ID_NOT_FOUND.
 // - The aborted-transaction index is kept in memory per partition and rebuilt from the log on open (Kafka keeps it
 //   per segment on disk).
 public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, FetchResponse>(ApiKey.Fetch, 4, 18)
@@ -37,13 +39,31 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
 
     protected override async ValueTask<HandlerResult<FetchResponse>> HandleAsync(RequestContext context, FetchRequest request, CancellationToken cancellationToken)
     {
-        if (request.SessionId != 0 || request.SessionEpoch > 0)
+        var byId = context.ApiVersion >= 13;
+        var sessions = broker.FetchSessions;
+        var requested = Targets(request);
+        FetchSession? session = null;
+        IReadOnlyList<FetchTarget> targets = requested;
+
+        // Below v7 the fields are absent and read as session 0, epoch -1: a FULL request that asks for no session.
+        var full = request.SessionEpoch is FetchSession.InitialEpoch or FetchSession.FinalEpoch;
+        if (full && request.SessionId != 0)
         {
-            return new FetchResponse { ErrorCode = (short)ErrorCode.FetchSessionIdNotFound, SessionId = 0 };
+            sessions.Remove(request.SessionId);
+        }
+        else if (!full)
+        {
+            var forgotten = request.ForgottenTopicsData.SelectMany(t => t.Partitions.Select(p => new FetchSessionKey(t.Topic, t.TopicId, p)));
+            var (error, updated, sessionTargets) = sessions.Update(request.SessionId, request.SessionEpoch, byId, requested, forgotten);
+            if (error != ErrorCode.None)
+            {
+                return new FetchResponse { ErrorCode = (short)error, SessionId = 0 };
+            }
+
+            (session, targets) = (updated, sessionTargets);
         }
 
-        var byId = context.ApiVersion >= 13;
-        var partitions = Resolve(request, byId);
+        var partitions = Resolve(targets, byId);
         var buffers = new ReadBuffers();
         using var waiter = new FetchWaiter(broker.Time, Math.Clamp(request.MaxWaitMs, 0, FetchWaitMsMax), context.ResumeOn, context.CloseRequested);
         try
@@ -53,16 +73,25 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
                 // A topic deleted while the fetch waited (which wakes it) is unknown now: resolve again.
                 if (partitions.Any(static p => p.Log is { IsDisposed: true }))
                 {
-                    partitions = Resolve(request, byId);
+                    partitions = Resolve(targets, byId);
                 }
 
+                // An incremental fetch parks on every partition of its session, not only the ones its request listed.
                 var logs = partitions.Where(p => p.Log is not null).Select(p => p.Log!).ToList();
                 waiter.Arm(logs);
-                var (response, bytes) = Read(request, partitions, byId, buffers, context.ConnectionId);
+                var (response, read, bytes) = Read(request, partitions, byId, buffers, context.ConnectionId);
                 var remaining = waiter.Remaining;
                 if (bytes >= request.MinBytes || remaining <= TimeSpan.Zero || response.ErrorCode != 0 || logs.Count == 0 || HasPartitionError(response)
                     || context.CloseRequested.IsCancellationRequested)
                 {
+                    if (session is not null && !sessions.Complete(session, request.SessionEpoch, targets, read, response))
+                    {
+                        buffers.Release();
+                        return new FetchResponse { ErrorCode = (short)ErrorCode.InvalidFetchSessionEpoch, SessionId = session.Id };
+                    }
+
+                    response.SessionId = session?.Id
+                        ?? (full && request.SessionEpoch == FetchSession.InitialEpoch ? sessions.TryCreate(byId, targets, read) : 0);
                     return new HandlerResult<FetchResponse>(response, Buffers: buffers);
                 }
 
@@ -81,40 +110,51 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
     private static bool HasPartitionError(FetchResponse response) =>
         response.Responses.Any(t => t.Partitions.Any(p => p.ErrorCode != 0));
 
-    private List<RequestedPartition> Resolve(FetchRequest request, bool byId)
+    private static List<FetchTarget> Targets(FetchRequest request) =>
+        [.. request.Topics.SelectMany(t => t.Partitions.Select(p => new FetchTarget(t.Topic, t.TopicId, p.Partition, p.FetchOffset, p.PartitionMaxBytes)))];
+
+    private List<RequestedPartition> Resolve(IReadOnlyList<FetchTarget> targets, bool byId)
     {
-        var list = new List<RequestedPartition>();
-        foreach (var t in request.Topics)
+        var list = new List<RequestedPartition>(targets.Count);
+        TopicInfo? topic = null;
+        for (var i = 0; i < targets.Count; i++)
         {
-            var topic = byId ? broker.Metadata.Find(t.TopicId) : broker.Metadata.Find(t.Topic);
-            foreach (var p in t.Partitions)
+            var t = targets[i];
+            if (i == 0 || t.Topic != targets[i - 1].Topic || t.TopicId != targets[i - 1].TopicId)
             {
-                list.Add(new RequestedPartition(t, p, topic, topic is null ? null : broker.FindLog(topic, p.Partition)));
+                topic = byId ? broker.Metadata.Find(t.TopicId) : broker.Metadata.Find(t.Topic);
             }
+
+            list.Add(new RequestedPartition(t, topic, topic is null ? null : broker.FindLog(topic, t.Partition)));
         }
 
         return list;
     }
 
-    private (FetchResponse Response, long Bytes) Read(FetchRequest request, List<RequestedPartition> partitions, bool byId, ReadBuffers buffers, string reader)
+    /// <summary>
+    /// Reads each partition into a response that groups consecutive partitions of one topic; also returns each
+    /// partition's entry in the order of <paramref name="partitions"/>, and the record bytes read.
+    /// </summary>
+    private (FetchResponse Response, List<FetchResponse.PartitionData> Read, long Bytes) Read(
+        FetchRequest request, List<RequestedPartition> partitions, bool byId, ReadBuffers buffers, string reader)
     {
-        var response = new FetchResponse { SessionId = 0 };
+        var response = new FetchResponse();
+        var entries = new List<FetchResponse.PartitionData>(partitions.Count);
         var budget = Math.Clamp(request.MaxBytes, 0, ResponseBytesMax);
         long total = 0;
         FetchResponse.FetchableTopicResponse? current = null;
-        FetchRequest.FetchTopic? currentRequest = null;
         foreach (var r in partitions)
         {
-            if (current is null || !ReferenceEquals(currentRequest, r.Request))
+            var target = r.Target;
+            if (current is null || current.Topic != (byId ? "" : target.Topic) || current.TopicId != (byId ? target.TopicId : Guid.Empty))
             {
-                currentRequest = r.Request;
-                current = new FetchResponse.FetchableTopicResponse { Topic = byId ? "" : r.Request.Topic, TopicId = byId ? r.Request.TopicId : Guid.Empty };
+                current = new FetchResponse.FetchableTopicResponse { Topic = byId ? "" : target.Topic, TopicId = byId ? target.TopicId : Guid.Empty };
                 response.Responses.Add(current);
             }
 
             var data = new FetchResponse.PartitionData
             {
-                PartitionIndex = r.Partition.Partition,
+                PartitionIndex = target.Partition,
                 HighWatermark = -1,
                 LastStableOffset = -1,
                 LogStartOffset = -1,
@@ -123,15 +163,16 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
                 Records = ReadOnlyMemory<byte>.Empty,
             };
             current.Partitions.Add(data);
+            entries.Add(data);
             if (r.Log is null)
             {
                 data.ErrorCode = (short)(r.Topic is null && byId ? ErrorCode.UnknownTopicId
-                    : r.Topic is not null && broker.IsUnavailable(r.Topic, r.Partition.Partition) ? ErrorCode.KafkaStorageError
+                    : r.Topic is not null && broker.IsUnavailable(r.Topic, target.Partition) ? ErrorCode.KafkaStorageError
                     : ErrorCode.UnknownTopicOrPartition);
                 continue;
             }
 
-            var maxBytes = (int)Math.Min(Math.Max(0, r.Partition.PartitionMaxBytes), Math.Max(0, budget - total));
+            var maxBytes = (int)Math.Min(Math.Max(0, target.PartitionMaxBytes), Math.Max(0, budget - total));
 
             // Read before the data: the last stable offset only grows, so data bounded by it is stable.
             var lastStableOffset = r.Log.LastStableOffset;
@@ -139,7 +180,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             LogReadResult read;
             try
             {
-                read = r.Log.Read(r.Partition.FetchOffset, new LogReadOptions(maxBytes) { MinOneBatch = total == 0, MaxOffset = readCommitted ? lastStableOffset : long.MaxValue, Buffers = buffers, Reader = reader });
+                read = r.Log.Read(target.FetchOffset, new LogReadOptions(maxBytes) { MinOneBatch = total == 0, MaxOffset = readCommitted ? lastStableOffset : long.MaxValue, Buffers = buffers, Reader = reader });
             }
             catch (ObjectDisposedException)
             {
@@ -159,7 +200,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
 
             if (readCommitted && !read.Records.IsEmpty)
             {
-                data.AbortedTransactions = [.. r.Log.Producers.AbortedTransactions(r.Partition.FetchOffset, EndOffset(read.Records))
+                data.AbortedTransactions = [.. r.Log.Producers.AbortedTransactions(target.FetchOffset, EndOffset(read.Records))
                     .Select(a => new FetchResponse.AbortedTransaction { ProducerId = a.ProducerId, FirstOffset = a.FirstOffset })];
             }
 
@@ -167,7 +208,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             total += read.Records.Length;
         }
 
-        return (response, total);
+        return (response, entries, total);
     }
 
     /// <summary>The offset after the last batch of the stored bytes (headers only are read).</summary>
@@ -200,5 +241,5 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
         })],
     };
 
-    private sealed record RequestedPartition(FetchRequest.FetchTopic Request, FetchRequest.FetchPartition Partition, TopicInfo? Topic, PartitionLog? Log);
+    private sealed record RequestedPartition(FetchTarget Target, TopicInfo? Topic, PartitionLog? Log);
 }
