@@ -32,6 +32,7 @@ for assembly in Tributary.Protocol Tributary.Storage Tributary.Broker; do
   grep -q SharpFuzz.Common "$work/bin/$assembly.dll" || { echo "fuzz: $assembly.dll was not instrumented"; exit 1; }
 done
 fuzzer=(dotnet "$work/bin/Tributary.Fuzz.dll")
+mkdir -p "$work/out"
 replay=(dotnet Tributary.Fuzz/bin/Release/net10.0/Tributary.Fuzz.dll) # not instrumented: runs without afl-fuzz
 
 # SharpFuzz runs inputs in a loop inside one .NET process (its fork server), so the target is no instrumented
