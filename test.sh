@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of Tributary on a fresh machine: installs what the tests need (kcat, jq, kafka-python and the
-# native compression libraries from Debian, kafkajs from npm), builds, then runs all test projects and the benchmark
-# report scripts' test.
+# Runs every test of Tributary on a fresh machine: installs what the tests need (kcat, jq, kafka-python, AFL++ and
+# the native compression libraries from Debian, kafkajs from npm), builds, then runs all test projects, the benchmark
+# report scripts' test, the package smoke test and a short fuzzing run.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -13,6 +13,7 @@ done
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 command -v jq >/dev/null 2>&1 || need+=(jq) # the benchmark report scripts' test
 /usr/bin/python3 -c 'import kafka' >/dev/null 2>&1 || need+=(python3-kafka) # kafka-python interop
+command -v afl-fuzz >/dev/null 2>&1 || need+=(afl++) # fuzz/run.sh
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -41,6 +42,13 @@ rm -f "$bench_log"
 
 # Packaging: the library and the .NET tool install from a local folder and work.
 if scripts/package-smoke.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+
+# Fuzzing: every target 20 s from its seed corpus under AFL++ (fuzz/README.md); a crash or hang fails its target.
+fuzz_log=$(mktemp)
+if FUZZ_SECONDS=20 fuzz/run.sh 2>&1 | tee "$fuzz_log"; then :; else status=1; fi
+passed=$((passed + $(awk '/^fuzz targets:/ {p = $3} END {print p + 0}' "$fuzz_log")))
+failed=$((failed + $(awk '/^fuzz targets:/ {print $5 + 0; found = 1} END {if (!found) print 1}' "$fuzz_log")))
+rm -f "$fuzz_log"
 
 echo "tests: $passed passed, $failed failed"
 exit "$status"

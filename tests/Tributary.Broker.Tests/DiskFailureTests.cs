@@ -137,6 +137,7 @@ public sealed class DiskFailureTests : IDisposable
     [Theory]
     [InlineData("{ \"ClusterId\": \"abc\", \"Topics\": [")]
     [InlineData("{ \"ClusterId\": \"abc\", \"Topics\": [{ \"Name\": null, \"Id\": \"11111111-1111-1111-1111-111111111111\", \"PartitionCount\": 1, \"Configs\": {} }] }")]
+    [InlineData("{ \"ClusterId\": \"abc\", \"Topics\": [{ \"Name\": \"wide\", \"Id\": \"11111111-1111-1111-1111-111111111111\", \"PartitionCount\": 10001, \"Configs\": {} }] }")]
     public void An_unreadable_metadata_snapshot_stops_the_start_with_a_message_naming_it(string content)
     {
         _broker.Dispose();

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Tributary.Broker.Config;
 using Tributary.Storage.Devices;
 
 namespace Tributary.Broker.Metadata;
@@ -194,9 +195,11 @@ public sealed partial class MetadataStore
             throw new InvalidDataException($"{path} is not a metadata snapshot: {e.Message}", e);
         }
 
-        if (snapshot?.ClusterId is null || snapshot.Topics is null || snapshot.Topics.Any(t => t?.Name is null || t.PartitionCount < 0 || t.Configs is null))
+        // A count above the per-topic limit was never stored by a broker: opening that many logs would hold the start.
+        if (snapshot?.ClusterId is null || snapshot.Topics is null
+            || snapshot.Topics.Any(t => t?.Name is null || t.PartitionCount is < 0 or > BrokerConfig.PartitionsPerTopicMax || t.Configs is null))
         {
-            throw new InvalidDataException($"{path} is not a metadata snapshot: a cluster id, topics, or a topic's name, partition count or configs is missing");
+            throw new InvalidDataException($"{path} is not a metadata snapshot: a cluster id, topics, or a topic's name, partition count (0 to {BrokerConfig.PartitionsPerTopicMax}) or configs is missing or out of range");
         }
 
         return snapshot;
