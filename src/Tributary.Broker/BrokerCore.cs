@@ -26,7 +26,7 @@ public sealed partial class BrokerCore : IDisposable
     /// </param>
     public BrokerCore(BrokerConfig config, TimeProvider? time = null, ILoggerFactory? loggerFactory = null, ILogDevice? device = null)
     {
-        Config = config;
+        _config = config;
         Time = time ?? TimeProvider.System;
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = LoggerFactory.CreateLogger<BrokerCore>();
@@ -60,6 +60,9 @@ public sealed partial class BrokerCore : IDisposable
             }
         }
 
+        // Dynamic broker configs stored by an earlier run apply before any topic's settings are resolved.
+        Config = WithStoredDynamicConfigs(config);
+
         // Partitions of topics the metadata knows but whose directories are missing (a crash between the
         // metadata write and the first append) are created empty. One that cannot be opened is offline.
         foreach (var topic in Metadata.Topics)
@@ -79,7 +82,13 @@ public sealed partial class BrokerCore : IDisposable
 
     private readonly ILogger _logger;
 
-    public BrokerConfig Config { get; }
+    /// <summary>
+    /// The configuration in force: the static one the broker started with and the dynamic broker configs (replaced
+    /// whole by <see cref="UpdateBrokerConfigs"/>).
+    /// </summary>
+    public BrokerConfig Config { get => Volatile.Read(ref _config); private set => Volatile.Write(ref _config, value); }
+
+    private BrokerConfig _config;
 
     /// <summary>Scratch bytes produce requests hold while they decompress batches to check them (tributary.decompression.memory.bytes).</summary>
     public ByteBudget DecompressionScratch { get; }
@@ -111,12 +120,62 @@ public sealed partial class BrokerCore : IDisposable
     public LogConfig LogConfigFor(TopicInfo topic) => SettingsFor(topic).Log;
 
     /// <summary>
-    /// A topic's typed settings. Resolved once per <see cref="TopicInfo"/>, which is replaced whenever the topic's
-    /// configs change (create, alter); broker keys are static, so broker defaults never change underneath.
+    /// A topic's typed settings. Resolved once per <see cref="TopicInfo"/> (replaced whenever the topic's configs
+    /// change) and broker config (replaced whenever a dynamic broker config changes), so no request parses strings.
     /// </summary>
-    public TopicSettings SettingsFor(TopicInfo topic) => _settings.GetValue(topic, t => TopicSettings.Resolve(t.Configs, Config));
+    public TopicSettings SettingsFor(TopicInfo topic)
+    {
+        var config = Config;
+        var cached = _settings.GetValue(topic, t => new ResolvedSettings(config, TopicSettings.Resolve(t.Configs, config)));
+        if (ReferenceEquals(cached.Config, config))
+        {
+            return cached.Settings;
+        }
 
-    private readonly ConditionalWeakTable<TopicInfo, TopicSettings> _settings = [];
+        var fresh = new ResolvedSettings(config, TopicSettings.Resolve(topic.Configs, config));
+        _settings.AddOrUpdate(topic, fresh);
+        return fresh.Settings;
+    }
+
+    private readonly ConditionalWeakTable<TopicInfo, ResolvedSettings> _settings = [];
+
+    private sealed record ResolvedSettings(BrokerConfig Config, TopicSettings Settings);
+
+    /// <summary>The BROKER resource name this broker's own dynamic configs are stored under: its node id.</summary>
+    public string BrokerResourceName => NodeId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Replaces the dynamic configs of a BROKER resource ("" for the cluster default, else this broker's id) with
+    /// <paramref name="configs"/>, durably, then applies them: the broker config is bound again and every partition
+    /// takes its topic's newly inherited log settings. The values must be valid dynamic broker keys.
+    /// </summary>
+    public void UpdateBrokerConfigs(string resourceName, IReadOnlyDictionary<string, string> configs)
+    {
+        lock (_topicLock)
+        {
+            Metadata.SetBrokerConfigs(resourceName, configs);
+            Config = WithStoredDynamicConfigs(Config);
+            foreach (var topic in Metadata.Topics)
+            {
+                var logConfig = LogConfigFor(topic);
+                for (var p = 0; p < topic.PartitionCount; p++)
+                {
+                    Logs.UpdateConfig(topic.Name, p, logConfig);
+                }
+            }
+        }
+    }
+
+    // A stored value that is no longer a valid dynamic key (a newer release's, edited by hand) is left out, as
+    // Kafka skips invalid dynamic configs at start rather than refusing to start.
+    private BrokerConfig WithStoredDynamicConfigs(BrokerConfig config)
+    {
+        static Dictionary<string, string> Valid(IReadOnlyDictionary<string, string> stored) => stored
+            .Where(p => ConfigTable.Find(ConfigScope.Broker, p.Key) is { Dynamic: true } definition && definition.Validate(p.Value) is null)
+            .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+
+        return config.WithDynamic(Valid(Metadata.BrokerConfigs("")), Valid(Metadata.BrokerConfigs(BrokerResourceName)));
+    }
 
     /// <summary>
     /// Creates a topic, or returns the existing one of that name. Throws <see cref="ArgumentException"/> for a name or

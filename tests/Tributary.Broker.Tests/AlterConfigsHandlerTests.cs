@@ -79,12 +79,12 @@ public sealed class AlterConfigsHandlerTests : IDisposable
     }
 
     [Fact]
-    public async Task Broker_configs_are_static()
+    public async Task Static_broker_configs_cannot_be_updated_dynamically()
     {
         var result = await AlterAsync(Broker, "0", configs: [("num.partitions", "3")]);
 
         Assert.Equal((short)ErrorCode.InvalidRequest, result.ErrorCode);
-        Assert.Contains("static", result.ErrorMessage);
+        Assert.Contains("Cannot update these configs dynamically: Set(num.partitions)", result.ErrorMessage);
     }
 
     [Fact]

@@ -176,12 +176,18 @@ public sealed class BrokerConfigTests
     }
 
     [Fact]
-    public void Describe_reports_explicit_values_apart_from_defaults()
+    public void Dynamic_values_overlay_the_static_ones_this_brokers_over_the_cluster_defaults()
     {
-        var described = Parse(("num.partitions", " 3 ")).Config!.Describe().ToDictionary(d => d.Key);
+        var config = Parse(("num.partitions", " 3 "), ("log.retention.hours", "2")).Config!;
+        Assert.Equal(new Dictionary<string, string> { ["num.partitions"] = "3", ["log.retention.hours"] = "2" }, config.StaticValues);
 
-        Assert.Equal(("3", false), (described["num.partitions"].Value, described["num.partitions"].IsDefault));
-        Assert.Equal(("true", true), (described["delete.topic.enable"].Value, described["delete.topic.enable"].IsDefault));
-        Assert.Equal(BrokerConfig.Definitions.Count, described.Count);
+        var dynamic = config.WithDynamic(
+            new Dictionary<string, string> { ["log.retention.ms"] = "1000", ["log.retention.bytes"] = "10" },
+            new Dictionary<string, string> { ["log.retention.bytes"] = "20" });
+
+        Assert.Equal((1000L, 20L, 3), (dynamic.LogRetentionMs, dynamic.TopicDefaults.Log.RetentionBytes, dynamic.NumPartitions));
+        Assert.Equal(config.StaticValues, dynamic.StaticValues);
+        Assert.Equal("20", dynamic.Explicit["log.retention.bytes"]);
+        Assert.Same(config, config.WithDynamic(new Dictionary<string, string>(), new Dictionary<string, string>()));
     }
 }

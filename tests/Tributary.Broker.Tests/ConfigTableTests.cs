@@ -12,10 +12,11 @@ namespace Tributary.Broker.Tests;
 /// </summary>
 public sealed class ConfigTableTests
 {
-    // Resource types are Kafka's ConfigResource.Type numbers: TOPIC 2, BROKER 4.
+    // Resource types are Kafka's ConfigResource.Type numbers: TOPIC 2, BROKER 4, GROUP 32.
     [Theory]
     [InlineData(2, "orders", ConfigScope.Topic)]
-    [InlineData(4, "", ConfigScope.Broker)]
+    [InlineData(4, "0", ConfigScope.Broker)]
+    [InlineData(32, "payments", ConfigScope.Group)]
     public async Task Every_key_DescribeConfigs_returns_is_a_row_of_the_table(sbyte type, string name, ConfigScope scope)
     {
         using var broker = new TestBroker("log.retention.hours=1");
@@ -29,8 +30,8 @@ public sealed class ConfigTableTests
 
         var result = Assert.Single((await broker.SendAsync(new DescribeConfigsHandler(broker.Core), request, 4)).Results);
 
-        var rows = scope == ConfigScope.Topic ? ConfigTable.TopicKeys : ConfigTable.BrokerKeys;
-        Assert.Equal(rows.Select(r => r.Name), result.Configs.Select(c => c.Name));
+        var rows = scope switch { ConfigScope.Topic => ConfigTable.TopicKeys, ConfigScope.Broker => ConfigTable.BrokerKeys, _ => ConfigTable.GroupKeys };
+        Assert.Equal(rows.Select(r => r.Name).Order(StringComparer.Ordinal), result.Configs.Select(c => c.Name));
         foreach (var config in result.Configs)
         {
             var row = ConfigTable.Find(scope, config.Name);
@@ -43,7 +44,8 @@ public sealed class ConfigTableTests
     [Fact]
     public void Each_key_is_declared_once_and_its_relations_name_real_keys()
     {
-        Assert.Equal(ConfigTable.All.Count, ConfigTable.All.Select(r => r.Name).Distinct().Count());
+        // Once per scope: a topic key may share its name with the broker key it inherits from (compression.type).
+        Assert.Equal(ConfigTable.All.Count, ConfigTable.All.Select(r => (r.Scope, r.Name)).Distinct().Count());
         foreach (var row in ConfigTable.All)
         {
             Assert.False(string.IsNullOrWhiteSpace(row.Documentation), $"{row.Name} has no documentation");
@@ -51,6 +53,22 @@ public sealed class ConfigTableTests
             Assert.True(row.SynonymOf is null || ConfigTable.Find(ConfigScope.Broker, row.SynonymOf) is not null, $"{row.Name} is a synonym of an unknown key");
             Assert.True(row.BrokerKey is null || ConfigTable.Find(ConfigScope.Broker, row.BrokerKey) is not null, $"{row.Name} inherits from an unknown key");
         }
+    }
+
+    [Fact]
+    public void The_dynamic_broker_keys_are_the_ones_topic_keys_inherit_and_they_bind_only_topic_defaults()
+    {
+        var inherited = ConfigTable.TopicKeys.Select(t => t.BrokerKey).OfType<string>().ToHashSet();
+        var dynamic = ConfigTable.BrokerKeys.Where(k => k.Dynamic).ToList();
+
+        Assert.Equal(
+            ConfigTable.BrokerKeys.Where(k => inherited.Contains(k.Name) || (k.SynonymOf is { } of && inherited.Contains(of))).Select(k => k.Name),
+            dynamic.Select(k => k.Name));
+        Assert.Contains("log.retention.hours", dynamic.Select(k => k.Name));
+        Assert.DoesNotContain("num.partitions", dynamic.Select(k => k.Name));
+
+        // BrokerConfig.WithDynamic resolves only the topic defaults again: a dynamic key must bind nothing else.
+        Assert.All(dynamic, k => Assert.Null(k.BindBroker));
     }
 
     [Fact]

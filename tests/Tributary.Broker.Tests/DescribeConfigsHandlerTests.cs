@@ -35,8 +35,51 @@ public sealed class DescribeConfigsHandlerTests
         Assert.Equal(TopicConfigs.Definitions.Keys.Order(), configs.Keys.Order());
         var retention = configs["retention.ms"];
         Assert.Equal(("1000", DynamicTopicConfig, false, false), (retention.Value, retention.ConfigSource, retention.ReadOnly, retention.IsSensitive));
-        Assert.Equal([("retention.ms", "1000", DynamicTopicConfig), ("retention.ms", "604800000", DefaultConfig)], retention.Synonyms.Select(s => (s.Name, s.Value, s.Source)));
+        Assert.Equal([("retention.ms", "1000", DynamicTopicConfig)], retention.Synonyms.Select(s => (s.Name, s.Value, s.Source)));
         Assert.Equal(("delete", DefaultConfig), (configs["cleanup.policy"].Value, configs["cleanup.policy"].ConfigSource));
+    }
+
+    [Fact]
+    public async Task Synonyms_are_the_broker_keys_a_topic_key_inherits_from_never_a_default_copy_of_the_topic_key()
+    {
+        using var broker = new TestBroker("log.segment.bytes=2048");
+        broker.CreateTopic("orders", 1, new Dictionary<string, string> { ["segment.bytes"] = "4096" });
+
+        var configs = (await DescribeAsync(broker, Topic, "orders")).Configs.ToDictionary(c => c.Name);
+
+        Assert.Equal(
+            [("segment.bytes", "4096", DynamicTopicConfig), ("log.segment.bytes", "2048", StaticBrokerConfig), ("log.segment.bytes", "1073741824", DefaultConfig)],
+            configs["segment.bytes"].Synonyms.Select(s => (s.Name, s.Value, s.Source)));
+        var maxMessage = configs["max.message.bytes"];
+        Assert.Equal(("1048588", DefaultConfig), (maxMessage.Value, maxMessage.ConfigSource));
+        Assert.Equal([("message.max.bytes", "1048588", DefaultConfig)], maxMessage.Synonyms.Select(s => (s.Name, s.Value, s.Source)));
+        Assert.Empty(configs["message.downconversion.enable"].Synonyms);
+        Assert.All(configs.Values, c => Assert.DoesNotContain(
+            c.Synonyms, s => s.Source == DefaultConfig && s.Name == c.Name && TopicConfigs.Definitions[c.Name].BrokerKey != c.Name));
+    }
+
+    [Fact]
+    public async Task Topic_configs_are_kafkas_list_by_name_with_kafkas_defaults()
+    {
+        using var broker = new TestBroker();
+        broker.CreateTopic("orders");
+
+        var configs = (await DescribeAsync(broker, Topic, "orders")).Configs;
+
+        Assert.Equal(configs.Select(c => c.Name).Order(StringComparer.Ordinal), configs.Select(c => c.Name));
+        var values = configs.ToDictionary(c => c.Name, c => c.Value);
+        Assert.Equal("10485760", values["segment.index.bytes"]);
+        Assert.Equal("0", values["segment.jitter.ms"]);
+        Assert.Equal("false", values["preallocate"]);
+        Assert.Equal("9223372036854775807", values["message.timestamp.before.max.ms"]);
+        Assert.Equal("3600000", values["message.timestamp.after.max.ms"]);
+        Assert.Equal("false", values["unclean.leader.election.enable"]);
+        Assert.Equal("4096", values["index.interval.bytes"]);
+        Assert.Equal("60000", values["file.delete.delay.ms"]);
+        Assert.Equal("", values["leader.replication.throttled.replicas"]);
+        Assert.Equal("-2", values["local.retention.ms"]);
+        Assert.Equal("false", values["remote.storage.enable"]);
+        Assert.DoesNotContain("message.timestamp.difference.max.ms", values.Keys);
     }
 
     [Fact]
@@ -61,10 +104,16 @@ public sealed class DescribeConfigsHandlerTests
 
         var configs = (await DescribeAsync(broker, Topic, "orders")).Configs.ToDictionary(c => c.Name);
 
+        // Kafka lists the synonyms of retention.ms from log.retention.ms on: one set only in hours gives the value and
+        // no synonym (ConfigHelper.configSynonyms drops those before the key's own name).
         var retention = configs["retention.ms"];
-        Assert.Equal(("3600000", StaticBrokerConfig), (retention.Value, retention.ConfigSource));
-        Assert.Equal([("log.retention.hours", "1", StaticBrokerConfig), ("retention.ms", "604800000", DefaultConfig)], retention.Synonyms.Select(s => (s.Name, s.Value, s.Source)));
-        Assert.Equal(("LogAppendTime", StaticBrokerConfig), (configs["message.timestamp.type"].Value, configs["message.timestamp.type"].ConfigSource));
+        Assert.Equal(("3600000", DefaultConfig), (retention.Value, retention.ConfigSource));
+        Assert.Empty(retention.Synonyms);
+        var timestampType = configs["message.timestamp.type"];
+        Assert.Equal(("LogAppendTime", StaticBrokerConfig), (timestampType.Value, timestampType.ConfigSource));
+        Assert.Equal(
+            [("log.message.timestamp.type", "LogAppendTime", StaticBrokerConfig), ("log.message.timestamp.type", "CreateTime", DefaultConfig)],
+            timestampType.Synonyms.Select(s => (s.Name, s.Value, s.Source)));
     }
 
     [Fact]
@@ -80,23 +129,35 @@ public sealed class DescribeConfigsHandlerTests
         Assert.Empty(config.Synonyms);
     }
 
-    [Theory]
-    [InlineData("")]
-    [InlineData("3")]
-    public async Task The_broker_is_described_by_empty_name_or_its_id_and_is_read_only(string name)
+    [Fact]
+    public async Task The_broker_is_described_by_its_id_and_only_dynamic_keys_are_writable()
     {
         using var broker = new TestBroker("node.id=3", "num.partitions=6");
 
-        var result = await DescribeAsync(broker, Broker, name);
+        var result = await DescribeAsync(broker, Broker, "3");
 
         Assert.Equal((short)ErrorCode.None, result.ErrorCode);
         var configs = result.Configs.ToDictionary(c => c.Name);
         Assert.Equal(BrokerConfig.Definitions.Count, configs.Count);
-        Assert.All(configs.Values, c => Assert.True(c.ReadOnly));
+        Assert.True(configs["num.partitions"].ReadOnly);
+        Assert.False(configs["log.retention.ms"].ReadOnly);
+        Assert.False(configs["message.max.bytes"].ReadOnly);
         Assert.Equal(("6", StaticBrokerConfig), (configs["num.partitions"].Value, configs["num.partitions"].ConfigSource));
         Assert.Equal(("true", DefaultConfig), (configs["delete.topic.enable"].Value, configs["delete.topic.enable"].ConfigSource));
-        Assert.Equal([("num.partitions", "6", StaticBrokerConfig)], configs["num.partitions"].Synonyms.Select(s => (s.Name, s.Value, s.Source)));
+        Assert.Equal([("num.partitions", "6", StaticBrokerConfig), ("num.partitions", "1", DefaultConfig)], configs["num.partitions"].Synonyms.Select(s => (s.Name, s.Value, s.Source)));
+        Assert.Equal([("log.retention.hours", "168", DefaultConfig)], configs["log.retention.hours"].Synonyms.Select(s => (s.Name, s.Value, s.Source)));
         Assert.Equal(1, configs["auto.create.topics.enable"].ConfigType);
+    }
+
+    [Fact]
+    public async Task The_cluster_default_resource_lists_only_the_dynamic_defaults_set()
+    {
+        using var broker = new TestBroker("num.partitions=6");
+
+        var result = await DescribeAsync(broker, Broker, "");
+
+        Assert.Equal((short)ErrorCode.None, result.ErrorCode);
+        Assert.Empty(result.Configs);
     }
 
     [Theory]
@@ -105,6 +166,7 @@ public sealed class DescribeConfigsHandlerTests
     [InlineData(Topic, "missing", ErrorCode.UnknownTopicOrPartition)]
     [InlineData(Topic, "bad name", ErrorCode.InvalidTopicException)]
     [InlineData(8, "", ErrorCode.InvalidRequest)]
+    [InlineData(32, "", ErrorCode.InvalidRequest)]
     public async Task Resources_that_cannot_be_described_get_an_error_and_no_configs(sbyte type, string name, ErrorCode error)
     {
         using var broker = new TestBroker();

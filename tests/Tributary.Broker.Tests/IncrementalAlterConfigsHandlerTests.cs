@@ -113,9 +113,11 @@ public sealed class IncrementalAlterConfigsHandlerTests : IDisposable
     }
 
     [Fact]
-    public async Task Broker_configs_are_static_and_unknown_topics_unknown()
+    public async Task Static_broker_configs_are_refused_as_kafka_refuses_them_and_unknown_topics_are_unknown()
     {
-        Assert.Equal((short)ErrorCode.InvalidRequest, (await AlterAsync(type: Broker, name: "", ops: [("num.partitions", Set, "3")])).ErrorCode);
+        var result = await AlterAsync(type: Broker, name: "", ops: [("num.partitions", Set, "3")]);
+        Assert.Equal((short)ErrorCode.InvalidRequest, result.ErrorCode);
+        Assert.Equal("Invalid config value for resource ConfigResource(type=BROKER, name=''): Cannot update these configs dynamically: Set(num.partitions)", result.ErrorMessage);
         Assert.Equal((short)ErrorCode.UnknownTopicOrPartition, (await AlterAsync(name: "missing", ops: [("retention.ms", Set, "3")])).ErrorCode);
     }
 

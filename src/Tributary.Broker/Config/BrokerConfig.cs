@@ -124,8 +124,46 @@ public sealed record BrokerConfig
     public int MessageMaxBytes => TopicDefaults.MaxMessageBytes;
     public bool LogAppendTime => TopicDefaults.LogAppendTime;
 
-    /// <summary>The values the config was built from (defaults excluded), for DescribeConfigs.</summary>
+    /// <summary>
+    /// The values in force (defaults excluded): the static ones the broker started with, overlaid by the dynamic
+    /// cluster default, overlaid by this broker's own dynamic values (Kafka's precedence).
+    /// </summary>
     public IReadOnlyDictionary<string, string> Explicit { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The values the broker started with (properties file, environment, <c>--set</c>): STATIC_BROKER_CONFIG.</summary>
+    public IReadOnlyDictionary<string, string> StaticValues { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Dynamic values set for every broker (BROKER resource ""): DYNAMIC_DEFAULT_BROKER_CONFIG.</summary>
+    public IReadOnlyDictionary<string, string> DynamicDefaultValues { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Dynamic values set for this broker (BROKER resource named by its id): DYNAMIC_BROKER_CONFIG.</summary>
+    public IReadOnlyDictionary<string, string> DynamicBrokerValues { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// This config with the dynamic values replaced. Dynamic keys are broker synonyms of topic keys, which no property
+    /// binds but the topic defaults, so only those are resolved again; every other property stays as it is.
+    /// </summary>
+    public BrokerConfig WithDynamic(IReadOnlyDictionary<string, string> dynamicDefault, IReadOnlyDictionary<string, string> dynamicBroker)
+    {
+        if (dynamicDefault.Count == 0 && dynamicBroker.Count == 0 && DynamicDefaultValues.Count == 0 && DynamicBrokerValues.Count == 0)
+        {
+            return this;
+        }
+
+        var merged = new Dictionary<string, string>(StaticValues, StringComparer.Ordinal);
+        foreach (var (key, value) in dynamicDefault.Concat(dynamicBroker))
+        {
+            merged[key] = value;
+        }
+
+        return this with
+        {
+            Explicit = merged,
+            DynamicDefaultValues = dynamicDefault,
+            DynamicBrokerValues = dynamicBroker,
+            TopicDefaults = TopicSettings.Resolve(new Dictionary<string, string>(), merged),
+        };
+    }
 
     public string AdvertisedHostOrListener => AdvertisedHost ?? ListenerHost;
 
@@ -155,7 +193,7 @@ public sealed record BrokerConfig
             }
         }
 
-        return config with { Explicit = values, TopicDefaults = TopicSettings.Resolve(new Dictionary<string, string>(), values) };
+        return config with { Explicit = values, StaticValues = values, TopicDefaults = TopicSettings.Resolve(new Dictionary<string, string>(), values) };
     }
 
     /// <summary>
@@ -212,21 +250,5 @@ public sealed record BrokerConfig
         }
 
         return (overrides, null);
-    }
-
-    /// <summary>The effective value of every broker key, for DescribeConfigs (resource type BROKER).</summary>
-    public IEnumerable<(string Key, string? Value, bool IsDefault)> Describe()
-    {
-        foreach (var (key, definition) in Definitions)
-        {
-            if (Explicit.TryGetValue(key, out var v))
-            {
-                yield return (key, v, false);
-            }
-            else
-            {
-                yield return (key, definition.Default, true);
-            }
-        }
     }
 }

@@ -11,11 +11,15 @@ public enum ConfigType
     List,
 }
 
-/// <summary>Where a key is set: in the broker's properties, or per topic (CreateTopics, AlterConfigs).</summary>
+/// <summary>
+/// Where a key is set: in the broker's properties (or dynamically, IncrementalAlterConfigs on a BROKER resource), per
+/// topic (CreateTopics, AlterConfigs) or per group (IncrementalAlterConfigs on a GROUP resource).
+/// </summary>
 public enum ConfigScope
 {
     Broker,
     Topic,
+    Group,
 }
 
 /// <summary>
@@ -26,7 +30,10 @@ public enum ConfigScope
 /// (<see cref="BrokerKey"/>). <see cref="BindBroker"/> or <see cref="BindTopic"/> puts a checked value on the typed
 /// setting the key controls.
 /// </summary>
-/// <param name="Dynamic">Whether the key can change while the broker runs (topic keys, through AlterConfigs).</param>
+/// <param name="Dynamic">
+/// Whether the key can change while the broker runs: topic and group keys, and the broker keys topic keys inherit
+/// from (Kafka's dynamic log configs), through the AlterConfigs APIs.
+/// </param>
 /// <param name="Check">A rule the type and bounds cannot express (a listener's syntax); returns the error or null.</param>
 public sealed record ConfigDefinition(
     string Name,
@@ -57,7 +64,7 @@ public sealed record ConfigDefinition(
         switch (Type)
         {
             case ConfigType.Boolean:
-                return value is "true" or "false" ? null : $"{Name}={value}: expected true or false";
+                return value is "true" or "false" ? Check?.Invoke(value) : $"{Name}={value}: expected true or false";
             case ConfigType.Int:
             case ConfigType.Long:
                 if (!long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n)
@@ -66,7 +73,7 @@ public sealed record ConfigDefinition(
                     return $"{Name}={value}: expected an integer";
                 }
 
-                return n < Min || n > Max ? $"{Name}={value}: must be between {Min} and {Max}" : null;
+                return n < Min || n > Max ? $"{Name}={value}: must be between {Min} and {Max}" : Check?.Invoke(value);
             case ConfigType.String when Allowed is not null:
                 return Allowed.Contains(value, StringComparer.Ordinal) ? null : $"{Name}={value}: expected one of {string.Join(", ", Allowed)}";
             case ConfigType.List when Allowed is not null:

@@ -16,13 +16,15 @@ public static class ConfigReference
     public static string Markdown()
     {
         var text = new StringBuilder();
-        text.Append("Broker keys (properties file, environment, `--set`; read once at start):\n\n");
+        text.Append("Broker keys (properties file, environment, `--set`; read once at start, except the dynamic ones, which ");
+        text.Append("IncrementalAlterConfigs and AlterConfigs on a BROKER resource change at runtime and the metadata store keeps):\n\n");
         text.Append("| Key | Default | Values | Description |\n|---|---|---|---|\n");
         foreach (var key in ConfigTable.BrokerKeys)
         {
             var description = key.SynonymOf is { } of
                 ? $"{key.Documentation} Synonym of `{of}`{(key.UnitScale == 1 ? "" : $" (× {key.UnitScale.ToString(CultureInfo.InvariantCulture)})")}."
                 : key.Documentation;
+            description += key.Dynamic ? " Dynamic." : "";
             text.Append(CultureInfo.InvariantCulture, $"| `{key.Name}` | {Default(key)} | {Values(key)} | {Cell(description)} |\n");
         }
 
@@ -33,6 +35,14 @@ public static class ConfigReference
         {
             var brokerKey = key.BrokerKey is { } b ? $"`{b}`" : "";
             text.Append(CultureInfo.InvariantCulture, $"| `{key.Name}` | {Default(key)} | {brokerKey} | {Values(key)} | {Cell(key.Documentation)} |\n");
+        }
+
+        text.Append("\nGroup keys (IncrementalAlterConfigs on a GROUP resource; change at runtime). Without an override a group ");
+        text.Append("takes its broker key's value:\n\n");
+        text.Append("| Key | Default | Broker key | Values | Description |\n|---|---|---|---|---|\n");
+        foreach (var key in ConfigTable.GroupKeys)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"| `{key.Name}` | {Default(key)} | `{key.BrokerKey}` | {Values(key)} | {Cell(key.Documentation)} |\n");
         }
 
         return text.ToString();

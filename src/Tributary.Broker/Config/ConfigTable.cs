@@ -14,9 +14,12 @@ public static class ConfigTable
     private const string Ms7Days = "604800000";
     private static readonly string LongMax = long.MaxValue.ToString(CultureInfo.InvariantCulture);
     private static readonly string[] TimestampTypes = ["CreateTime", "LogAppendTime"];
+    private static readonly string[] CompressionTypes = ["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"];
+    private const string NoEffect = "Accepted and described; no effect in Tributary.";
 
-    // Rows in the order DescribeConfigs lists them. Static fields the rows use are declared above: initialised in order.
-    public static readonly IReadOnlyList<ConfigDefinition> All =
+    // Rows grouped by scope; DescribeConfigs lists keys by name. Static fields the rows use are declared above:
+    // initialised in order.
+    private static readonly IReadOnlyList<ConfigDefinition> Rows =
     [
         Broker("node.id", ConfigType.Int, "0", "This broker's id in metadata and DescribeCluster.", Min: 0,
             Bind: (c, v) => c with { NodeId = Int(v) }),
@@ -73,6 +76,22 @@ public static class ConfigTable
         Broker("log.flush.scheduler.interval.ms", ConfigType.Long, "1000", "How often logs are checked against flush.ms.", Min: 1,
             Bind: (c, v) => c with { LogFlushSchedulerIntervalMs = Long(v) }),
         Broker("log.message.timestamp.type", ConfigType.String, "CreateTime", "Default message.timestamp.type of topics.", Allowed: TimestampTypes),
+        Broker("log.message.timestamp.before.max.ms", ConfigType.Long, LongMax, "Default message.timestamp.before.max.ms of topics.", Min: 0),
+        Broker("log.message.timestamp.after.max.ms", ConfigType.Long, "3600000", "Default message.timestamp.after.max.ms of topics.", Min: 0),
+        Broker("log.index.interval.bytes", ConfigType.Int, "4096", "Default index.interval.bytes of topics.", Min: 0),
+        Broker("log.index.size.max.bytes", ConfigType.Int, "10485760", "Default segment.index.bytes of topics.", Min: 4),
+        Broker("log.roll.jitter.ms", ConfigType.Long, null, "Default segment.jitter.ms of topics.", Min: 0),
+        Broker("log.roll.jitter.hours", ConfigType.Int, "0", "log.roll.jitter.ms in hours, used when log.roll.jitter.ms is not set.", Min: 0, SynonymOf: "log.roll.jitter.ms", UnitScale: 3_600_000),
+        Broker("log.segment.delete.delay.ms", ConfigType.Long, "60000", "Default file.delete.delay.ms of topics.", Min: 0),
+        Broker("log.preallocate", ConfigType.Boolean, "false", "Default preallocate of topics."),
+        Broker("log.local.retention.ms", ConfigType.Long, "-2", "Default local.retention.ms of topics.", Min: -2),
+        Broker("log.local.retention.bytes", ConfigType.Long, "-2", "Default local.retention.bytes of topics.", Min: -2),
+        Broker("compression.type", ConfigType.String, "producer", "Default compression.type of topics.", Allowed: CompressionTypes),
+        Broker("compression.gzip.level", ConfigType.Int, "-1", "Default compression.gzip.level of topics.", Min: -1, Max: 9, Check: GzipLevel),
+        Broker("compression.lz4.level", ConfigType.Int, "9", "Default compression.lz4.level of topics.", Min: 1, Max: 17),
+        Broker("compression.zstd.level", ConfigType.Int, "3", "Default compression.zstd.level of topics.", Min: -131072, Max: 22),
+        Broker("min.insync.replicas", ConfigType.Int, "1", "Default min.insync.replicas of topics.", Min: 1),
+        Broker("unclean.leader.election.enable", ConfigType.Boolean, "false", "Default unclean.leader.election.enable of topics."),
         Broker("max.incremental.fetch.session.cache.slots", ConfigType.Int, "1000", "Incremental fetch sessions (KIP-227) the broker keeps at once; 0 answers every fetch without a session.", Min: 0,
             Bind: (c, v) => c with { FetchSessionCacheSlots = Int(v) }),
         Broker("group.max.size", ConfigType.Int, "2147483647", "Members one group may have.", Min: 1, Bind: (c, v) => c with { GroupMaxSize = Int(v) }),
@@ -109,21 +128,68 @@ public static class ConfigTable
             Bind: (s, v) => s with { Log = s.Log with { FlushIntervalMessages = Long(v) } }),
         Topic(TopicConfigs.FlushMs, ConfigType.Long, LongMax, "fsync when the last flush is this old.", Min: 0, BrokerKey: "log.flush.interval.ms",
             Bind: (s, v) => s with { Log = s.Log with { FlushIntervalMs = Long(v) } }),
-        Topic(TopicConfigs.CompressionType, ConfigType.String, "producer", "Codec batches are stored with, recompressed when the producer used another; producer keeps the producer's.", Allowed: ["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"],
+        Topic(TopicConfigs.CompressionType, ConfigType.String, "producer", "Codec batches are stored with, recompressed when the producer used another; producer keeps the producer's.", Allowed: CompressionTypes, BrokerKey: "compression.type",
             Bind: (s, v) => s with { Compression = Codec(v) }),
-        Topic(TopicConfigs.MinInsyncReplicas, ConfigType.Int, "1", "Accepted for compatibility; one broker, so every write has one in-sync replica.", Min: 1,
+        Topic(TopicConfigs.MinInsyncReplicas, ConfigType.Int, "1", "Accepted for compatibility; one broker, so every write has one in-sync replica.", Min: 1, BrokerKey: "min.insync.replicas",
             Bind: (s, v) => s with { MinInsyncReplicas = Int(v) }),
+        Topic(TopicConfigs.MessageTimestampBeforeMaxMs, ConfigType.Long, LongMax, "A CreateTime record more than this older than the broker's clock is refused (INVALID_TIMESTAMP).", Min: 0, BrokerKey: "log.message.timestamp.before.max.ms",
+            Bind: (s, v) => s with { MessageTimestampBeforeMaxMs = Long(v) }),
+        Topic(TopicConfigs.MessageTimestampAfterMaxMs, ConfigType.Long, "3600000", "A CreateTime record more than this ahead of the broker's clock is refused (INVALID_TIMESTAMP).", Min: 0, BrokerKey: "log.message.timestamp.after.max.ms",
+            Bind: (s, v) => s with { MessageTimestampAfterMaxMs = Long(v) }),
+        Topic(TopicConfigs.IndexIntervalBytes, ConfigType.Int, "4096", "Log bytes between two offset-index entries.", Min: 0, BrokerKey: "log.index.interval.bytes",
+            Bind: (s, v) => s with { Log = s.Log with { IndexIntervalBytes = Int(v) } }),
+        Topic("segment.index.bytes", ConfigType.Int, "10485760", $"Size of a segment's offset index. {NoEffect}", Min: 4, BrokerKey: "log.index.size.max.bytes"),
+        Topic("segment.jitter.ms", ConfigType.Long, "0", $"Random jitter subtracted from segment.ms. {NoEffect}", Min: 0, BrokerKey: "log.roll.jitter.ms"),
+        Topic("file.delete.delay.ms", ConfigType.Long, "60000", $"Wait before a deleted segment's files are removed. {NoEffect} (segments are removed at once)", Min: 0, BrokerKey: "log.segment.delete.delay.ms"),
+        Topic("preallocate", ConfigType.Boolean, "false", $"Preallocate segment files. {NoEffect}", BrokerKey: "log.preallocate"),
+        Topic("unclean.leader.election.enable", ConfigType.Boolean, "false", $"Elect an out-of-sync replica leader. {NoEffect} (one replica)", BrokerKey: "unclean.leader.election.enable"),
+        Topic("compression.gzip.level", ConfigType.Int, "-1", $"Gzip level when compression.type=gzip. {NoEffect}", Min: -1, Max: 9, BrokerKey: "compression.gzip.level", Check: GzipLevel),
+        Topic("compression.lz4.level", ConfigType.Int, "9", $"Lz4 level when compression.type=lz4. {NoEffect}", Min: 1, Max: 17, BrokerKey: "compression.lz4.level"),
+        Topic("compression.zstd.level", ConfigType.Int, "3", $"Zstd level when compression.type=zstd. {NoEffect}", Min: -131072, Max: 22, BrokerKey: "compression.zstd.level"),
+        Topic("leader.replication.throttled.replicas", ConfigType.List, "", $"partition:broker pairs, or *, throttled on the leader. {NoEffect} (no replication)", Check: ThrottledReplicas),
+        Topic("follower.replication.throttled.replicas", ConfigType.List, "", $"partition:broker pairs, or *, throttled on followers. {NoEffect} (no replication)", Check: ThrottledReplicas),
+        Topic("message.downconversion.enable", ConfigType.Boolean, "true", $"Deprecated in Kafka 4 (down-conversion no longer exists). {NoEffect}"),
+        Topic("local.retention.ms", ConfigType.Long, "-2", $"Tiered storage: local retention (-2: retention.ms). {NoEffect}", Min: -2, BrokerKey: "log.local.retention.ms"),
+        Topic("local.retention.bytes", ConfigType.Long, "-2", $"Tiered storage: local retention (-2: retention.bytes). {NoEffect}", Min: -2, BrokerKey: "log.local.retention.bytes"),
+        Topic("remote.storage.enable", ConfigType.Boolean, "false", "Tiered storage; true is refused, as Kafka refuses it on a broker without tiered storage.",
+            Check: v => v == "true" ? "remote.storage.enable=true: Tiered Storage functionality is disabled in the broker" : null),
+        Topic("remote.log.copy.disable", ConfigType.Boolean, "false", $"Tiered storage: stop copying segments to remote storage. {NoEffect}"),
+        Topic("remote.log.delete.on.disable", ConfigType.Boolean, "false", $"Tiered storage: delete remote segments when tiering is disabled. {NoEffect}"),
+
+        // Kafka's group configs (GroupConfig): per-group overrides of group.consumer.* broker keys, set by
+        // IncrementalAlterConfigs on a GROUP resource; the bounds are Kafka's group.consumer.min/max.* defaults.
+        Group("consumer.session.timeout.ms", ConfigType.Int, "45000", "Session timeout of this consumer-protocol (KIP-848) group's members.", Min: 45000, Max: 60000, BrokerKey: "group.consumer.session.timeout.ms"),
+        Group("consumer.heartbeat.interval.ms", ConfigType.Int, "5000", "Heartbeat interval of this consumer-protocol (KIP-848) group's members.", Min: 5000, Max: 15000, BrokerKey: "group.consumer.heartbeat.interval.ms"),
     ];
+
+    /// <summary>
+    /// Every row. A broker key that a topic or group key inherits from, and its synonyms, is dynamic: Kafka's
+    /// dynamically updatable log configs are exactly the broker synonyms of topic configs.
+    /// </summary>
+    public static IReadOnlyList<ConfigDefinition> All { get; } = MarkDynamic(Rows);
 
     public static IReadOnlyList<ConfigDefinition> BrokerKeys { get; } = [.. All.Where(d => d.Scope == ConfigScope.Broker)];
 
     public static IReadOnlyList<ConfigDefinition> TopicKeys { get; } = [.. All.Where(d => d.Scope == ConfigScope.Topic)];
 
+    public static IReadOnlyList<ConfigDefinition> GroupKeys { get; } = [.. All.Where(d => d.Scope == ConfigScope.Group)];
+
     private static readonly Dictionary<string, ConfigDefinition> BrokerByName = BrokerKeys.ToDictionary(d => d.Name, StringComparer.Ordinal);
     private static readonly Dictionary<string, ConfigDefinition> TopicByName = TopicKeys.ToDictionary(d => d.Name, StringComparer.Ordinal);
+    private static readonly Dictionary<string, ConfigDefinition> GroupByName = GroupKeys.ToDictionary(d => d.Name, StringComparer.Ordinal);
 
-    public static ConfigDefinition? Find(ConfigScope scope, string name) =>
-        (scope == ConfigScope.Broker ? BrokerByName : TopicByName).GetValueOrDefault(name);
+    public static ConfigDefinition? Find(ConfigScope scope, string name) => scope switch
+    {
+        ConfigScope.Broker => BrokerByName.GetValueOrDefault(name),
+        ConfigScope.Topic => TopicByName.GetValueOrDefault(name),
+        _ => GroupByName.GetValueOrDefault(name),
+    };
+
+    private static List<ConfigDefinition> MarkDynamic(IReadOnlyList<ConfigDefinition> rows)
+    {
+        var inherited = rows.Where(d => d.Scope == ConfigScope.Topic && d.BrokerKey is not null).Select(d => d.BrokerKey!).ToHashSet(StringComparer.Ordinal);
+        return [.. rows.Select(d => d.Scope == ConfigScope.Broker && (inherited.Contains(d.Name) || (d.SynonymOf is { } of && inherited.Contains(of))) ? d with { Dynamic = true } : d)];
+    }
 
     /// <summary>
     /// Checks a set of values of one scope, all before any is used: unknown keys and bad values are errors, each
@@ -136,7 +202,12 @@ public static class ConfigTable
         {
             if (Find(scope, key) is not { } definition)
             {
-                errors.Add(scope == ConfigScope.Broker ? $"unknown configuration key '{key}'" : $"unknown topic config {key}");
+                errors.Add(scope switch
+                {
+                    ConfigScope.Broker => $"unknown configuration key '{key}'",
+                    ConfigScope.Topic => $"unknown topic config {key}",
+                    _ => $"unknown group config {key}",
+                });
             }
             else if (definition.Validate(value) is { } error)
             {
@@ -188,6 +259,18 @@ public static class ConfigTable
         return (topicKey.Default, false);
     }
 
+    // Kafka's gzip levels: -1 (the codec's default) or 1 to 9.
+    private static string? GzipLevel(string value) => value == "0" ? "compression.gzip.level=0: expected -1 or 1 to 9" : null;
+
+    // Kafka's ThrottledReplicaListValidator: "*" or partition:broker pairs.
+    private static string? ThrottledReplicas(string value)
+    {
+        var items = ConfigDefinition.Items(value).ToList();
+        var valid = items is ["*"] || items.All(i => i.Split(':') is [var p, var b] && int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out _)
+            && int.TryParse(b, NumberStyles.None, CultureInfo.InvariantCulture, out _));
+        return valid ? null : $"{value}: expected * or partition:broker pairs";
+    }
+
     private static int Int(string value) => int.Parse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
 
     private static long Long(string value) => long.Parse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
@@ -202,12 +285,16 @@ public static class ConfigTable
         _ => null,
     };
 
+    // Broker keys are read at start; the ones topic keys inherit from also change at runtime (see MarkDynamic).
     private static ConfigDefinition Broker(string name, ConfigType type, string? defaultValue, string documentation, long Min = long.MinValue, long Max = long.MaxValue,
         string[]? Allowed = null, string? SynonymOf = null, long UnitScale = 1, Func<string, string?>? Check = null, Func<BrokerConfig, string, BrokerConfig>? Bind = null) =>
         new(name, ConfigScope.Broker, type, defaultValue, documentation, Min, Max, Allowed, SynonymOf: SynonymOf, UnitScale: UnitScale, Check: Check, BindBroker: Bind);
 
-    // Topic keys change at runtime (AlterConfigs); broker keys are read once at start.
+    // Topic keys change at runtime (AlterConfigs).
     private static ConfigDefinition Topic(string name, ConfigType type, string? defaultValue, string documentation, long Min = long.MinValue, long Max = long.MaxValue,
-        string[]? Allowed = null, string? BrokerKey = null, Func<TopicSettings, string, TopicSettings>? Bind = null) =>
-        new(name, ConfigScope.Topic, type, defaultValue, documentation, Min, Max, Allowed, Dynamic: true, BrokerKey: BrokerKey, BindTopic: Bind);
+        string[]? Allowed = null, string? BrokerKey = null, Func<string, string?>? Check = null, Func<TopicSettings, string, TopicSettings>? Bind = null) =>
+        new(name, ConfigScope.Topic, type, defaultValue, documentation, Min, Max, Allowed, Dynamic: true, BrokerKey: BrokerKey, Check: Check, BindTopic: Bind);
+
+    private static ConfigDefinition Group(string name, ConfigType type, string? defaultValue, string documentation, long Min, long Max, string BrokerKey) =>
+        new(name, ConfigScope.Group, type, defaultValue, documentation, Min, Max, Dynamic: true, BrokerKey: BrokerKey);
 }

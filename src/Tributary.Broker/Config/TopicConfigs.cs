@@ -17,6 +17,9 @@ public static class TopicConfigs
     public const string FlushMs = "flush.ms";
     public const string CompressionType = "compression.type";
     public const string MinInsyncReplicas = "min.insync.replicas";
+    public const string MessageTimestampBeforeMaxMs = "message.timestamp.before.max.ms";
+    public const string MessageTimestampAfterMaxMs = "message.timestamp.after.max.ms";
+    public const string IndexIntervalBytes = "index.interval.bytes";
 
     public static IReadOnlyDictionary<string, ConfigDefinition> Definitions { get; } = ConfigTable.TopicKeys.ToDictionary(d => d.Name, StringComparer.Ordinal);
 

@@ -24,6 +24,15 @@ public sealed record TopicSettings
 
     public int MinInsyncReplicas { get; init; }
 
+    /// <summary>
+    /// message.timestamp.before.max.ms and .after.max.ms: how far a CreateTime record's timestamp may lie behind or
+    /// ahead of the broker's clock; a batch with a record outside is refused with INVALID_TIMESTAMP.
+    /// </summary>
+    public long MessageTimestampBeforeMaxMs { get; init; } = long.MaxValue;
+
+    /// <inheritdoc cref="MessageTimestampBeforeMaxMs"/>
+    public long MessageTimestampAfterMaxMs { get; init; } = long.MaxValue;
+
     /// <summary>The settings the partition logs use (segment.*, retention.*, flush.*).</summary>
     public LogConfig Log { get; init; } = new();
 

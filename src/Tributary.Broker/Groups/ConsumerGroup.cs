@@ -63,7 +63,7 @@ internal sealed class ConsumerGroup
         : _members.Values.All(IsReconciled) ? ConsumerGroupState.Stable
         : ConsumerGroupState.Reconciling;
 
-    private ConsumerGroupSettings Settings => _coordinator.ConsumerSettings;
+    private ConsumerGroupSettings Settings => _coordinator.ConsumerSettingsFor(GroupId);
 
     public ConsumerGroupHeartbeatResult Heartbeat(ConsumerGroupHeartbeatParameters p, long nowMs)
     {

@@ -16,6 +16,13 @@ public sealed partial class GroupCoordinator
 
     internal ConsumerGroupSettings ConsumerSettings => field ??= ConsumerGroupSettings.From(_broker.Config);
 
+    /// <summary>
+    /// A group's settings: its group configs (consumer.session.timeout.ms, consumer.heartbeat.interval.ms) over the
+    /// broker's. Only a group with configs of its own pays for the lookup's copy.
+    /// </summary>
+    internal ConsumerGroupSettings ConsumerSettingsFor(string groupId) =>
+        Metadata.HasGroupConfigs(groupId) ? ConsumerGroupSettings.From(_broker.Config, Metadata.GroupConfigs(groupId)) : ConsumerSettings;
+
     public ConsumerGroupHeartbeatResult ConsumerGroupHeartbeat(ConsumerGroupHeartbeatParameters p)
     {
         var invalid = ValidateHeartbeat(p);

@@ -6,12 +6,13 @@ namespace Tributary.Broker.Handlers;
 
 // AlterConfigs v0-2 (the legacy, non-incremental API).
 // Behaviour:
-// - For a TOPIC resource the configs given become the topic's whole override set: keys left out return to their
-//   defaults, as in Kafka.
+// - The configs given become the resource's whole set, as in Kafka: a TOPIC's overrides (keys left out return to
+//   their defaults), a BROKER's dynamic configs ("" the cluster default, else this broker's id), a GROUP's configs.
 // - The new set is validated first (unknown key, bad or null value: INVALID_CONFIG) and nothing changes on error;
 //   validate_only only validates.
 // - A key or a resource given twice in one request is INVALID_REQUEST; unknown topics get UNKNOWN_TOPIC_OR_PARTITION.
-// - BROKER resources get INVALID_REQUEST: broker configs are static.
+// - BROKER resources take the dynamic keys only (others: INVALID_REQUEST, "Cannot update these configs
+//   dynamically"); see IncrementalAlterConfigsHandler.
 public sealed class AlterConfigsHandler(BrokerCore broker) : ApiHandler<AlterConfigsRequest, AlterConfigsResponse>(ApiKey.AlterConfigs, 0, 2)
 {
     protected override ValueTask<HandlerResult<AlterConfigsResponse>> HandleAsync(RequestContext context, AlterConfigsRequest request, CancellationToken cancellationToken)
@@ -26,8 +27,8 @@ public sealed class AlterConfigsHandler(BrokerCore broker) : ApiHandler<AlterCon
     // Runs under the topic lock: the topic read here is the one replaced.
     private (ErrorCode Error, string? Message) Alter(AlterConfigsRequest.AlterConfigsResource resource, bool validateOnly)
     {
-        var (topic, error, message) = ConfigResources.AlterableTopic(broker, resource.ResourceType, resource.ResourceName);
-        if (topic is null)
+        var (_, current, error, message) = ConfigResources.Alterable(broker, resource.ResourceType, resource.ResourceName);
+        if (current is null)
         {
             return (error, message);
         }
@@ -37,7 +38,7 @@ public sealed class AlterConfigsHandler(BrokerCore broker) : ApiHandler<AlterCon
         {
             if (config.Value is null)
             {
-                return (ErrorCode.InvalidConfig, $"null value not supported for topic config {config.Name}");
+                return (ErrorCode.InvalidConfig, $"null value not supported for config {config.Name}");
             }
 
             if (!configs.TryAdd(config.Name, config.Value))
@@ -46,7 +47,7 @@ public sealed class AlterConfigsHandler(BrokerCore broker) : ApiHandler<AlterCon
             }
         }
 
-        return ConfigResources.ReplaceTopicConfigs(broker, topic, configs, validateOnly);
+        return ConfigResources.Replace(broker, resource.ResourceType, resource.ResourceName, configs, validateOnly);
     }
 
     private static AlterConfigsResponse.AlterConfigsResourceResponse Result(AlterConfigsRequest.AlterConfigsResource resource, ErrorCode error, string? message) => new()

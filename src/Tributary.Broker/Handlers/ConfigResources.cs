@@ -1,6 +1,5 @@
 using System.Globalization;
 using Tributary.Broker.Config;
-using Tributary.Broker.Metadata;
 using Tributary.Protocol;
 
 namespace Tributary.Broker.Handlers;
@@ -10,22 +9,92 @@ internal static class ConfigResources
 {
     public const sbyte Topic = 2;
     public const sbyte Broker = 4;
+    public const sbyte Group = 32;
 
-    /// <summary>A broker resource names this broker by its node id or by "" (the broker that receives the request).</summary>
+    /// <summary>A broker resource names this broker by its node id or by "" (the cluster default).</summary>
     public static bool IsThisBroker(string name, int nodeId) =>
         name.Length == 0 || (int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id == nodeId);
 
     /// <summary>
-    /// The topic an alter request may change. Broker configs come from the properties the broker started with and
-    /// cannot be altered (there are no dynamic broker configs); other resource types are not supported.
+    /// The configs set on a resource an alter request may change, and the scope of its keys: a topic's overrides, a
+    /// BROKER resource's dynamic configs ("" the cluster default, else this broker's id), a group's configs. Null
+    /// with the error when the resource does not exist or cannot be altered.
     /// </summary>
-    public static (TopicInfo? Topic, ErrorCode Error, string? Message) AlterableTopic(BrokerCore broker, sbyte type, string name) => type switch
+    public static (ConfigScope Scope, IReadOnlyDictionary<string, string>? Current, ErrorCode Error, string? Message) Alterable(BrokerCore broker, sbyte type, string name) => type switch
     {
-        Topic when broker.Metadata.Find(name) is { } topic => (topic, ErrorCode.None, null),
-        Topic => (null, ErrorCode.UnknownTopicOrPartition, $"topic '{name}' does not exist"),
-        Broker => (null, ErrorCode.InvalidRequest, "broker configs are static: set them in the broker's properties and restart it"),
-        _ => (null, ErrorCode.InvalidRequest, $"resource type {type} is not supported"),
+        Topic when broker.Metadata.Find(name) is { } topic => (ConfigScope.Topic, topic.Configs, ErrorCode.None, null),
+        Topic => (ConfigScope.Topic, null, ErrorCode.UnknownTopicOrPartition, $"topic '{name}' does not exist"),
+        Broker when !IsThisBroker(name, broker.NodeId) => (ConfigScope.Broker, null, ErrorCode.InvalidRequest, $"unexpected broker id, expected {broker.NodeId} or an empty name, but received {name}"),
+        Broker => (ConfigScope.Broker, broker.Metadata.BrokerConfigs(BrokerResourceName(broker, name)), ErrorCode.None, null),
+        Group when name.Length == 0 => (ConfigScope.Group, null, ErrorCode.InvalidRequest, "group name must not be empty"),
+        Group => (ConfigScope.Group, broker.Metadata.GroupConfigs(name), ErrorCode.None, null),
+        _ => (ConfigScope.Topic, null, ErrorCode.InvalidRequest, $"resource type {type} is not supported"),
     };
+
+    /// <summary>
+    /// Makes <paramref name="configs"/> the resource's whole set (found by <see cref="Alterable"/> under the topic
+    /// lock), all or nothing, after validating it; validate_only stops there. A topic's or group's bad key or value is
+    /// INVALID_CONFIG; a BROKER resource's non-dynamic or unknown key, or bad value, is INVALID_REQUEST, as Kafka answers.
+    /// </summary>
+    public static (ErrorCode Error, string? Message) Replace(BrokerCore broker, sbyte type, string name, IReadOnlyDictionary<string, string> configs, bool validateOnly)
+    {
+        var invalid = type switch
+        {
+            Broker => BrokerConfigError(name, configs),
+            Group => InvalidConfig(ConfigTable.Validate(ConfigScope.Group, configs).FirstOrDefault()),
+            _ => InvalidConfig(TopicConfigs.Validate(configs)),
+        };
+        if (invalid is { } refused)
+        {
+            return refused;
+        }
+
+        if (validateOnly)
+        {
+            return (ErrorCode.None, null);
+        }
+
+        try
+        {
+            switch (type)
+            {
+                case Broker:
+                    broker.UpdateBrokerConfigs(BrokerResourceName(broker, name), configs);
+                    break;
+                case Group:
+                    broker.Metadata.SetGroupConfigs(name, configs);
+                    break;
+                default:
+                    broker.UpdateTopicConfigs(broker.Metadata.Find(name)!, configs);
+                    break;
+            }
+        }
+        catch (Exception e) when (BrokerCore.IsStorageFailure(e))
+        {
+            return (ErrorCode.KafkaStorageError, e.Message);
+        }
+
+        return (ErrorCode.None, null);
+    }
+
+    private static (ErrorCode, string?)? InvalidConfig(string? error) => error is null ? null : (ErrorCode.InvalidConfig, error);
+
+    // Kafka's wording: "Invalid config value for resource ConfigResource(type=BROKER, name='0'): Cannot update these
+    // configs dynamically: Set(node.id)".
+    private static (ErrorCode, string?)? BrokerConfigError(string name, IReadOnlyDictionary<string, string> configs)
+    {
+        var prefix = $"Invalid config value for resource ConfigResource(type=BROKER, name='{name}'): ";
+        var staticKeys = configs.Keys.Where(k => ConfigTable.Find(ConfigScope.Broker, k) is not { Dynamic: true }).Order(StringComparer.Ordinal).ToList();
+        if (staticKeys.Count > 0)
+        {
+            return (ErrorCode.InvalidRequest, $"{prefix}Cannot update these configs dynamically: Set({string.Join(", ", staticKeys)})");
+        }
+
+        return ConfigTable.Validate(ConfigScope.Broker, configs).FirstOrDefault() is { } error ? (ErrorCode.InvalidRequest, prefix + error) : null;
+    }
+
+    // This broker's own configs are stored under its canonical id ("007" is broker 7), the cluster default under "".
+    private static string BrokerResourceName(BrokerCore broker, string name) => name.Length == 0 ? "" : broker.BrokerResourceName;
 
     /// <summary>
     /// The loop both AlterConfigs APIs share: each resource is altered under the topic lock, so the topic read is
@@ -46,31 +115,5 @@ internal static class ConfigResources
                 : broker.WithTopicLock(() => alter(resource));
             yield return result(resource, error, message);
         }
-    }
-
-    /// <summary>
-    /// Makes <paramref name="configs"/> the topic's whole override set, all or nothing: the set is validated against
-    /// <see cref="ConfigTable"/> first (INVALID_CONFIG), and validate_only stops there.
-    /// </summary>
-    public static (ErrorCode Error, string? Message) ReplaceTopicConfigs(BrokerCore broker, TopicInfo topic, IReadOnlyDictionary<string, string> configs, bool validateOnly)
-    {
-        if (TopicConfigs.Validate(configs) is { } invalid)
-        {
-            return (ErrorCode.InvalidConfig, invalid);
-        }
-
-        if (!validateOnly)
-        {
-            try
-            {
-                broker.UpdateTopicConfigs(topic, configs);
-            }
-            catch (Exception e) when (BrokerCore.IsStorageFailure(e))
-            {
-                return (ErrorCode.KafkaStorageError, e.Message);
-            }
-        }
-
-        return (ErrorCode.None, null);
     }
 }

@@ -7,12 +7,15 @@ namespace Tributary.Broker.Handlers;
 
 // DescribeConfigs v0-4.
 // Behaviour:
-// - Resource types TOPIC (2) and BROKER (4); the broker is named by "" or its node id (any other name:
-//   INVALID_REQUEST, as Kafka answers a broker id not its own). Other resource types get INVALID_REQUEST, unknown
-//   topics UNKNOWN_TOPIC_OR_PARTITION, illegal topic names INVALID_TOPIC_EXCEPTION.
-// - configuration_keys null means every key; keys that do not exist are left out, as in Kafka.
-// - Sources: a topic override is DYNAMIC_TOPIC_CONFIG, an explicit broker value STATIC_BROKER_CONFIG, the rest
-//   DEFAULT_CONFIG. Broker configs are read-only (no dynamic broker configs). Sensitive values are never returned.
+// - Resource types TOPIC (2), BROKER (4) and GROUP (32). A broker id lists every broker key in force; "" (the
+//   cluster default) lists only the dynamic defaults set, as Kafka does; another id is INVALID_REQUEST. A group need
+//   not exist (its configs are kept by name). Other resource types get INVALID_REQUEST, unknown topics
+//   UNKNOWN_TOPIC_OR_PARTITION, illegal topic names INVALID_TOPIC_EXCEPTION.
+// - configuration_keys null means every key; keys that do not exist are left out, as in Kafka. Keys are listed by
+//   name (Kafka's order is its hash map's; its tools sort by name).
+// - Sources and synonyms as Kafka's ConfigHelper computes them: DYNAMIC_TOPIC_CONFIG / GROUP_CONFIG overrides, then
+//   the broker key by DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG.
+//   Broker keys are read-only except the dynamic ones. Sensitive values are never returned.
 // Versions:
 // - v0 says is_default instead of the source.
 // - Keys, types, sensitivity and documentation (v3+, when include_documentation asks) come from ConfigTable.
@@ -55,7 +58,15 @@ public sealed class DescribeConfigsHandler(BrokerCore broker) : ApiHandler<Descr
                     return Failure(resource, ErrorCode.InvalidRequest, $"expected broker id {broker.NodeId} or an empty name, got '{resource.ResourceName}'");
                 }
 
-                entries = EffectiveConfigs.ForBroker(broker.Config);
+                entries = EffectiveConfigs.ForBroker(broker.Config, perBroker: resource.ResourceName.Length > 0);
+                break;
+            case ConfigResources.Group:
+                if (resource.ResourceName.Length == 0)
+                {
+                    return Failure(resource, ErrorCode.InvalidRequest, "group name must not be empty");
+                }
+
+                entries = EffectiveConfigs.ForGroup(broker.Metadata.GroupConfigs(resource.ResourceName), broker.Config);
                 break;
             default:
                 return Failure(resource, ErrorCode.InvalidRequest, $"resource type {resource.ResourceType} is not supported");

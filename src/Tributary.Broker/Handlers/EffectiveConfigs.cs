@@ -10,8 +10,11 @@ namespace Tributary.Broker.Handlers;
 internal static class EffectiveConfigs
 {
     public const sbyte DynamicTopicConfig = 1;
+    public const sbyte DynamicBrokerConfig = 2;
+    public const sbyte DynamicDefaultBrokerConfig = 3;
     public const sbyte StaticBrokerConfig = 4;
     public const sbyte DefaultConfig = 5;
+    public const sbyte GroupConfig = 8;
 
     private const sbyte TypeBoolean = 1;
     private const sbyte TypeString = 2;
@@ -21,44 +24,92 @@ internal static class EffectiveConfigs
     private const sbyte TypePassword = 9;
 
     /// <summary>
-    /// Every topic key: the topic's override, else the broker value it inherits (explicit in the broker's config, in
-    /// the topic key's units), else the default. Synonyms list the same chain, most specific first, as Kafka does:
-    /// broker synonyms as the broker's config wrote them (log.retention.hours=1).
+    /// Every topic key, by name: the topic's override, else the broker value it inherits (in the topic key's units),
+    /// else the topic key's default. Synonyms as Kafka lists them: the override (DYNAMIC_TOPIC_CONFIG), then the
+    /// broker key it inherits from by source, then its synonyms' as <see cref="ForBroker"/> lists that key. So, as in
+    /// Kafka, retention.ms inheriting only log.retention.hours lists no synonym and says DEFAULT_CONFIG.
     /// </summary>
-    public static IEnumerable<Entry> ForTopic(IReadOnlyDictionary<string, string> overrides, BrokerConfig broker)
+    public static IEnumerable<Entry> ForTopic(IReadOnlyDictionary<string, string> overrides, BrokerConfig broker) =>
+        ForOverridable(ConfigTable.TopicKeys, overrides, DynamicTopicConfig, broker, brokerSynonyms: true);
+
+    /// <summary>
+    /// Every group key, by name: the group's override (GROUP_CONFIG, its only synonym), else the broker's
+    /// group.consumer.* value as DEFAULT_CONFIG, as Kafka describes groups.
+    /// </summary>
+    public static IEnumerable<Entry> ForGroup(IReadOnlyDictionary<string, string> overrides, BrokerConfig broker) =>
+        ForOverridable(ConfigTable.GroupKeys, overrides, GroupConfig, broker, brokerSynonyms: false);
+
+    private static IEnumerable<Entry> ForOverridable(IReadOnlyList<ConfigDefinition> keys, IReadOnlyDictionary<string, string> overrides, sbyte overrideSource, BrokerConfig broker, bool brokerSynonyms)
     {
-        foreach (var definition in ConfigTable.TopicKeys)
+        foreach (var definition in keys.OrderBy(d => d.Name, StringComparer.Ordinal))
         {
-            var key = definition.Name;
             var synonyms = new List<Synonym>();
-            if (overrides.TryGetValue(key, out var overridden))
+            var overridden = overrides.TryGetValue(definition.Name, out var own);
+            if (overridden)
             {
-                synonyms.Add(new Synonym(key, overridden, DynamicTopicConfig));
+                synonyms.Add(new Synonym(definition.Name, own, overrideSource));
             }
 
-            var brokerChain = definition.BrokerKey is { } brokerKey ? ConfigTable.Chain(ConfigTable.Find(ConfigScope.Broker, brokerKey)!) : [];
-            foreach (var brokerDefinition in brokerChain)
+            if (brokerSynonyms && definition.BrokerKey is { } brokerKey)
             {
-                if (broker.Explicit.TryGetValue(brokerDefinition.Name, out var brokerValue))
-                {
-                    synonyms.Add(new Synonym(brokerDefinition.Name, brokerValue, StaticBrokerConfig));
-                }
+                var head = ConfigTable.Find(ConfigScope.Broker, brokerKey)!;
+                synonyms.AddRange(BrokerSynonyms(ConfigTable.Chain(head), broker, perBroker: true).SkipWhile(s => s.Name != head.Name));
             }
 
-            synonyms.Add(new Synonym(key, definition.Default, DefaultConfig));
-            var source = synonyms[0].Source;
-            var value = source == DynamicTopicConfig ? overridden : ConfigTable.Inherited(definition, broker.Explicit).Value;
-            yield return Hide(new Entry(definition, value, source, synonyms));
+            var value = overridden ? own : ConfigTable.Inherited(definition, broker.Explicit).Value;
+            yield return Hide(new Entry(definition, value, synonyms.Count > 0 ? synonyms[0].Source : DefaultConfig, synonyms));
         }
     }
 
-    /// <summary>Every broker key: explicit values are STATIC_BROKER_CONFIG (there are no dynamic broker configs), the rest DEFAULT_CONFIG.</summary>
-    public static IEnumerable<Entry> ForBroker(BrokerConfig broker)
+    /// <summary>
+    /// The broker's keys, by name. For this broker (<paramref name="perBroker"/>) every key with its value in force;
+    /// for the cluster default (resource "") only the keys set there, as Kafka lists them. A key's synonyms are its
+    /// chain (log.retention.ms, .minutes, .hours) by source (dynamic broker, dynamic default, static, default), from
+    /// the key itself on; the first is the entry's source.
+    /// </summary>
+    public static IEnumerable<Entry> ForBroker(BrokerConfig broker, bool perBroker)
     {
-        foreach (var (key, value, isDefault) in broker.Describe())
+        foreach (var definition in ConfigTable.BrokerKeys.OrderBy(d => d.Name, StringComparer.Ordinal))
         {
-            var source = isDefault ? DefaultConfig : StaticBrokerConfig;
-            yield return Hide(new Entry(BrokerConfig.Definitions[key], value, source, [new Synonym(key, value, source)]));
+            string? value;
+            if (perBroker)
+            {
+                value = broker.Explicit.GetValueOrDefault(definition.Name) ?? definition.Default;
+            }
+            else if (!broker.DynamicDefaultValues.TryGetValue(definition.Name, out value))
+            {
+                continue;
+            }
+
+            var head = definition.SynonymOf is { } of ? ConfigTable.Find(ConfigScope.Broker, of)! : definition;
+            var synonyms = BrokerSynonyms(ConfigTable.Chain(head), broker, perBroker).SkipWhile(s => s.Name != definition.Name).ToList();
+            yield return Hide(new Entry(definition, value, synonyms.Count > 0 ? synonyms[0].Source : DefaultConfig, synonyms));
+        }
+    }
+
+    // Kafka's order: each source in precedence order, and within it the chain's keys in order.
+    private static IEnumerable<Synonym> BrokerSynonyms(IReadOnlyList<ConfigDefinition> chain, BrokerConfig broker, bool perBroker)
+    {
+        var levels = perBroker
+            ? new[] { (broker.DynamicBrokerValues, DynamicBrokerConfig), (broker.DynamicDefaultValues, DynamicDefaultBrokerConfig), (broker.StaticValues, StaticBrokerConfig) }
+            : new[] { (broker.DynamicDefaultValues, DynamicDefaultBrokerConfig), (broker.StaticValues, StaticBrokerConfig) };
+        foreach (var (values, source) in levels)
+        {
+            foreach (var key in chain)
+            {
+                if (values.TryGetValue(key.Name, out var value))
+                {
+                    yield return new Synonym(key.Name, value, source);
+                }
+            }
+        }
+
+        foreach (var key in chain)
+        {
+            if (key.Default is { } defaultValue)
+            {
+                yield return new Synonym(key.Name, defaultValue, DefaultConfig);
+            }
         }
     }
 
@@ -81,7 +132,7 @@ internal static class EffectiveConfigs
     {
         public string Name => Definition.Name;
 
-        /// <summary>Keys that cannot change while the broker runs are read-only (all broker keys, for now).</summary>
+        /// <summary>Keys that cannot change while the broker runs are read-only (broker keys other than the dynamic ones).</summary>
         public bool ReadOnly => !Definition.Dynamic;
 
         public bool IsSensitive => Definition.Sensitive;

@@ -1,6 +1,8 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Metadata;
 using Tributary.Protocol;
@@ -16,7 +18,9 @@ namespace Tributary.Broker.Handlers;
 // Behaviour:
 // - Refused with nothing appended: anything but one whole magic-2 batch, or a control batch (INVALID_RECORD); a bad
 //   CRC or records (CORRUPT_MESSAGE); over max.message.bytes (MESSAGE_TOO_LARGE); keyless records for a compacted
-//   topic (INVALID_RECORD, one record error each).
+//   topic (INVALID_RECORD, one record error each); on a CreateTime topic, records stamped further than
+//   message.timestamp.before.max.ms behind or .after.max.ms ahead of the broker's clock (INVALID_TIMESTAMP, one
+//   record error each, as Kafka's LogValidator).
 // - Stored as sent but for the base offset, the max timestamp (its records' largest, as Kafka's LogValidator),
 //   LogAppendTime topics' timestamps and the codec a topic's compression.type names.
 // - Idempotent batches are checked against the producer state under the log's append lock; a retry of one of the
@@ -124,7 +128,15 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
 
         if (validation.KeylessRecords.Count > 0)
         {
-            RejectKeyless(context, result, validation.KeylessRecords, topic.Name, partition);
+            var reason = $"Compacted topic cannot accept message without key in topic partition {topic.Name}-{partition}";
+            RejectRecords(context, result, ErrorCode.InvalidRecord, [.. validation.KeylessRecords.Select(i => ((int)i, reason))], topic.Name, partition);
+            return null;
+        }
+
+        if (!settings.LogAppendTime && header.RecordCount > 0
+            && OutOfRangeTimestamps(records, header, validation.MaxRecordTimestamps[0], settings) is { Count: > 0 } outOfRange)
+        {
+            RejectRecords(context, result, ErrorCode.InvalidTimestamp, outOfRange, topic.Name, partition);
             return null;
         }
 
@@ -228,17 +240,49 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
     }
 
     /// <summary>Kafka's answer to keyless records for a compacted topic: INVALID_RECORD with one record error each.</summary>
-    private void RejectKeyless(RequestContext context, ProduceResponse.PartitionProduceResponse result, IReadOnlyList<long> keyless, string topic, int partition)
+    /// <summary>
+    /// The records of a CreateTime batch whose timestamps lie outside [now − message.timestamp.before.max.ms,
+    /// now + message.timestamp.after.max.ms], with Kafka's message; records without a timestamp (-1) pass. The records
+    /// are walked (decompressed if need be) only when a bound is set that the batch's max timestamp cannot clear.
+    /// </summary>
+    private List<(int Index, string Message)>? OutOfRangeTimestamps(ReadOnlyMemory<byte> records, RecordBatchHeader header, long maxTimestamp, TopicSettings settings)
     {
-        var reason = $"Compacted topic cannot accept message without key in topic partition {topic}-{partition}";
-        var message = $"One or more records have been rejected due to {keyless.Count} record errors in total, and only showing the first three errors at most: "
-            + $"[{string.Join(", ", keyless.Take(3).Select(i => $"RecordError(batchIndex={i}, message='{reason}')"))}]";
+        var nowMs = broker.NowMs;
+        var lowerMs = nowMs - settings.MessageTimestampBeforeMaxMs;
+        var upperMs = settings.MessageTimestampAfterMaxMs > long.MaxValue - nowMs ? long.MaxValue : nowMs + settings.MessageTimestampAfterMaxMs;
+        if (settings.MessageTimestampBeforeMaxMs == long.MaxValue && maxTimestamp <= upperMs)
+        {
+            return null;
+        }
+
+        var batch = RecordBatch.Read(records);
+        var scratch = new ArrayBufferWriter<byte>();
+        var all = header.Compression == CompressionType.None ? batch.Records : batch.DecompressRecords(scratch, RecordBatchValidator.DecompressedBytesMaxDefault);
+        List<(int, string)>? outOfRange = null;
+        foreach (var record in all)
+        {
+            var timestamp = header.BaseTimestamp + record.TimestampDelta;
+            if (timestamp != -1 && (timestamp < lowerMs || timestamp > upperMs))
+            {
+                (outOfRange ??= []).Add((record.OffsetDelta, $"Timestamp {timestamp} of message with offset {header.BaseOffset + record.OffsetDelta} is out of range. " +
+                    $"The timestamp should be within [{lowerMs}, {upperMs}]"));
+            }
+        }
+
+        return outOfRange;
+    }
+
+    // Kafka's per-record refusal: one record error each (v8+), and a message that shows the first three.
+    private void RejectRecords(RequestContext context, ProduceResponse.PartitionProduceResponse result, ErrorCode error, IReadOnlyList<(int Index, string Message)> records, string topic, int partition)
+    {
+        var message = $"One or more records have been rejected due to {records.Count} record errors in total, and only showing the first three errors at most: "
+            + $"[{string.Join(", ", records.Take(3).Select(r => $"RecordError(batchIndex={r.Index}, message='{r.Message}')"))}]";
         LogRejected(context.ToString(), topic, partition, message);
-        result.ErrorCode = (short)ErrorCode.InvalidRecord;
+        result.ErrorCode = (short)error;
         if (context.ApiVersion >= 8)
         {
             result.ErrorMessage = message;
-            result.RecordErrors = [.. keyless.Select(i => new ProduceResponse.BatchIndexAndErrorMessage { BatchIndex = (int)i, BatchIndexErrorMessage = reason })];
+            result.RecordErrors = [.. records.Select(r => new ProduceResponse.BatchIndexAndErrorMessage { BatchIndex = r.Index, BatchIndexErrorMessage = r.Message })];
         }
     }
 

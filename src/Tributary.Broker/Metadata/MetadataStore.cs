@@ -6,10 +6,10 @@ using Tributary.Storage.Devices;
 namespace Tributary.Broker.Metadata;
 
 /// <summary>
-/// Topics (names, ids, partition counts, configs) and the cluster id. Every change is written as a whole
-/// snapshot to <c>__tributary_metadata.json</c> through a temporary file and an atomic rename, so a crash leaves
-/// either the old or the new state. A change is visible only once its snapshot is written: a write the disk refuses
-/// throws and leaves the store as it was. With no directory it lives in memory only.
+/// Topics (names, ids, partition counts, configs), dynamic broker configs, group configs and the cluster id. Every
+/// change is written as a whole snapshot to <c>__tributary_metadata.json</c> through a temporary file and an atomic
+/// rename, so a crash leaves either the old or the new state. A change is visible only once its snapshot is written:
+/// a write the disk refuses throws and leaves the store as it was. With no directory it lives in memory only.
 /// </summary>
 public sealed partial class MetadataStore
 {
@@ -21,6 +21,10 @@ public sealed partial class MetadataStore
     private readonly Lock _lock = new();
     private readonly Dictionary<string, TopicInfo> _byName = new(StringComparer.Ordinal);
     private readonly Dictionary<Guid, TopicInfo> _byId = [];
+
+    // Dynamic broker configs by resource name ("" is the cluster default, else a node id) and group configs by group id.
+    private Dictionary<string, Dictionary<string, string>> _brokerConfigs = new(StringComparer.Ordinal);
+    private Dictionary<string, Dictionary<string, string>> _groupConfigs = new(StringComparer.Ordinal);
 
     /// <param name="directory">Where the snapshot lives; null keeps everything in memory.</param>
     /// <param name="device">The files it is read from and written to (the real file system by default).</param>
@@ -35,6 +39,8 @@ public sealed partial class MetadataStore
             {
                 var snapshot = ReadSnapshot(_path);
                 ClusterId = snapshot.ClusterId;
+                _brokerConfigs = new(snapshot.BrokerConfigs ?? new(), StringComparer.Ordinal);
+                _groupConfigs = new(snapshot.GroupConfigs ?? new(), StringComparer.Ordinal);
                 foreach (var t in snapshot.Topics)
                 {
                     var topic = new TopicInfo(t.Name, t.Id, t.PartitionCount, t.Configs);
@@ -76,6 +82,64 @@ public sealed partial class MetadataStore
         lock (_lock)
         {
             return _byId.GetValueOrDefault(id);
+        }
+    }
+
+    /// <summary>The dynamic configs of a BROKER resource: "" for the cluster default, else a node id.</summary>
+    public IReadOnlyDictionary<string, string> BrokerConfigs(string resourceName) => ConfigsOf(_brokerConfigs, resourceName);
+
+    /// <summary>A group's configs (consumer.session.timeout.ms, …): only the keys set for it.</summary>
+    public IReadOnlyDictionary<string, string> GroupConfigs(string groupId) => ConfigsOf(_groupConfigs, groupId);
+
+    /// <summary>Whether the group has configs of its own (cheap: heartbeats ask).</summary>
+    public bool HasGroupConfigs(string groupId)
+    {
+        lock (_lock)
+        {
+            return _groupConfigs.ContainsKey(groupId);
+        }
+    }
+
+    /// <summary>Replaces a BROKER resource's dynamic configs, durably (an empty set removes the entry).</summary>
+    public void SetBrokerConfigs(string resourceName, IReadOnlyDictionary<string, string> configs) => SetConfigs(ref _brokerConfigs, resourceName, configs);
+
+    /// <summary>Replaces a group's configs, durably (an empty set removes the entry).</summary>
+    public void SetGroupConfigs(string groupId, IReadOnlyDictionary<string, string> configs) => SetConfigs(ref _groupConfigs, groupId, configs);
+
+    private IReadOnlyDictionary<string, string> ConfigsOf(Dictionary<string, Dictionary<string, string>> all, string name)
+    {
+        lock (_lock)
+        {
+            return all.TryGetValue(name, out var configs) ? new Dictionary<string, string>(configs, StringComparer.Ordinal) : new Dictionary<string, string>();
+        }
+    }
+
+    // Written as a new map, so a snapshot the disk refuses leaves the old one in force.
+    private void SetConfigs(ref Dictionary<string, Dictionary<string, string>> all, string name, IReadOnlyDictionary<string, string> configs)
+    {
+        lock (_lock)
+        {
+            var updated = new Dictionary<string, Dictionary<string, string>>(all, StringComparer.Ordinal);
+            if (configs.Count == 0)
+            {
+                updated.Remove(name);
+            }
+            else
+            {
+                updated[name] = new Dictionary<string, string>(configs, StringComparer.Ordinal);
+            }
+
+            var previous = all;
+            all = updated;
+            try
+            {
+                Persist(_byName.Values);
+            }
+            catch
+            {
+                all = previous;
+                throw;
+            }
         }
     }
 
@@ -153,7 +217,7 @@ public sealed partial class MetadataStore
             return;
         }
 
-        var snapshot = new Snapshot(ClusterId, [.. topics.Select(t => new TopicRecord(t.Name, t.Id, t.PartitionCount, new Dictionary<string, string>(t.Configs)))]);
+        var snapshot = new Snapshot(ClusterId, [.. topics.Select(t => new TopicRecord(t.Name, t.Id, t.PartitionCount, new Dictionary<string, string>(t.Configs)))], _brokerConfigs, _groupConfigs);
         var bytes = JsonSerializer.SerializeToUtf8Bytes(snapshot, SnapshotOptions);
         var temp = _path + ".tmp";
         try
@@ -230,7 +294,9 @@ public sealed partial class MetadataStore
     [GeneratedRegex(@"\A[a-zA-Z0-9._-]+\z")]
     private static partial Regex LegalTopicName();
 
-    private sealed record Snapshot(string ClusterId, List<TopicRecord> Topics);
+    // BrokerConfigs and GroupConfigs are absent (null) in snapshots written before dynamic configs existed.
+    private sealed record Snapshot(string ClusterId, List<TopicRecord> Topics, Dictionary<string, Dictionary<string, string>>? BrokerConfigs = null,
+        Dictionary<string, Dictionary<string, string>>? GroupConfigs = null);
 
     private sealed record TopicRecord(string Name, Guid Id, int PartitionCount, Dictionary<string, string> Configs);
 }
