@@ -17,6 +17,10 @@ public static class TopicConfigs
     public const string FlushMs = "flush.ms";
     public const string CompressionType = "compression.type";
     public const string MinInsyncReplicas = "min.insync.replicas";
+    public const string DeleteRetentionMs = "delete.retention.ms";
+    public const string MinCompactionLagMs = "min.compaction.lag.ms";
+    public const string MaxCompactionLagMs = "max.compaction.lag.ms";
+    public const string MinCleanableDirtyRatio = "min.cleanable.dirty.ratio";
 
     public static IReadOnlyDictionary<string, ConfigDefinition> Definitions { get; } = ConfigTable.TopicKeys.ToDictionary(d => d.Name, StringComparer.Ordinal);
 
