@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using Tributary.Protocol;
 using Tributary.Protocol.Compression;
 using Tributary.Protocol.Records;
 using Tributary.Storage.Producers;
@@ -149,7 +150,7 @@ internal sealed class BatchCompactor(IReadOnlyList<AbortedTransaction> aborted)
         if (newHorizon)
         {
             baseTimestampMs = rules.NowMs + rules.DeleteRetentionMs;
-            RebaseTimestamps(header.BaseTimestamp, baseTimestampMs);
+            RebaseTimestamps(keptRecords, header.BaseTimestamp, baseTimestampMs);
         }
 
         var records = _records.WrittenSpan;
@@ -194,7 +195,7 @@ internal sealed class BatchCompactor(IReadOnlyList<AbortedTransaction> aborted)
         _records.ResetWrittenCount();
         _records.Write(read.RecordsSection.Span);
         var horizonMs = rules.NowMs + rules.DeleteRetentionMs;
-        RebaseTimestamps(header.BaseTimestamp, horizonMs);
+        RebaseTimestamps(header.RecordCount, header.BaseTimestamp, horizonMs);
         var attributes = (short)((ushort)header.Attributes | RecordBatchHeader.DeleteHorizonFlag);
         kept = WriteBatch(read.Bytes.Span, attributes, horizonMs, header.MaxTimestamp, header.RecordCount, _records.WrittenSpan);
         return true;
@@ -248,29 +249,33 @@ internal sealed class BatchCompactor(IReadOnlyList<AbortedTransaction> aborted)
         return new RecordCollection(_plain.WrittenMemory, batch.Header.RecordCount);
     }
 
-    /// <summary>Rewrites the kept records' timestamp deltas against a new base timestamp (the delete horizon).</summary>
-    private void RebaseTimestamps(long oldBaseMs, long newBaseMs)
+    /// <summary>
+    /// Rewrites the kept records' timestamp deltas against a new base timestamp (the delete horizon). A record is its
+    /// length varint, an attributes byte, the timestamp delta varlong and the rest, which is copied as it is.
+    /// </summary>
+    private void RebaseTimestamps(int recordCount, long oldBaseMs, long newBaseMs)
     {
-        var source = _records.WrittenSpan.ToArray();
+        var source = _records.WrittenMemory.ToArray();
         _records.ResetWrittenCount();
+        var writer = new KafkaWriter(_records);
         var position = 0;
-        Span<byte> head = stackalloc byte[1 + 5 + 10];
-        while (position < source.Length)
+        foreach (var record in new RecordCollection(source, recordCount))
         {
-            var length = (int)ReadVarLong(source, ref position);
-            var end = position + length;
-            var attributes = source[position++];
-            var timestampDelta = ReadVarLong(source, ref position);
-            var rest = source.AsSpan(position, end - position);
-            var newDelta = oldBaseMs + timestampDelta - newBaseMs;
+            // The length varint is the part of the record's size its body does not take.
+            var lengthBytes = 1;
+            while (VarIntSize.OfSigned(record.SizeInBytes - lengthBytes) != lengthBytes)
+            {
+                lengthBytes++;
+            }
 
-            var bodyLength = 1 + VarLongSize(newDelta) + rest.Length;
-            var written = WriteVarLong(head, bodyLength);
-            head[written++] = attributes;
-            written += WriteVarLong(head[written..], newDelta);
-            _records.Write(head[..written]);
-            _records.Write(rest);
-            position = end;
+            var restStart = lengthBytes + 1 + VarIntSize.OfSignedLong(record.TimestampDelta);
+            var rest = source.AsSpan(position + restStart, record.SizeInBytes - restStart);
+            var newDelta = oldBaseMs + record.TimestampDelta - newBaseMs;
+            writer.WriteVarInt(1 + VarIntSize.OfSignedLong(newDelta) + rest.Length);
+            writer.WriteInt8(record.Attributes);
+            writer.WriteVarLong(newDelta);
+            writer.WriteRawBytes(rest);
+            position += record.SizeInBytes;
         }
     }
 
@@ -298,48 +303,5 @@ internal sealed class BatchCompactor(IReadOnlyList<AbortedTransaction> aborted)
     {
         var attributes = (short)((ushort)header.Attributes & ~(RecordBatchHeader.CompressionCodecMask | RecordBatchHeader.DeleteHorizonFlag));
         return WriteBatch(original, attributes, header.MaxTimestamp, header.MaxTimestamp, 0, []);
-    }
-
-    private static long ReadVarLong(ReadOnlySpan<byte> data, ref int position)
-    {
-        ulong zigZag = 0;
-        for (var shift = 0; ; shift += 7)
-        {
-            var b = data[position++];
-            zigZag |= (ulong)(b & 0x7F) << shift;
-            if ((b & 0x80) == 0)
-            {
-                break;
-            }
-        }
-
-        return (long)(zigZag >> 1) ^ -(long)(zigZag & 1);
-    }
-
-    private static int WriteVarLong(Span<byte> destination, long value)
-    {
-        var zigZag = (ulong)((value << 1) ^ (value >> 63));
-        var written = 0;
-        while (zigZag >= 0x80)
-        {
-            destination[written++] = (byte)(zigZag | 0x80);
-            zigZag >>= 7;
-        }
-
-        destination[written++] = (byte)zigZag;
-        return written;
-    }
-
-    private static int VarLongSize(long value)
-    {
-        var zigZag = (ulong)((value << 1) ^ (value >> 63));
-        var size = 1;
-        while (zigZag >= 0x80)
-        {
-            zigZag >>= 7;
-            size++;
-        }
-
-        return size;
     }
 }
