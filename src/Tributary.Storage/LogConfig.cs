@@ -39,6 +39,24 @@ public sealed record LogConfig
     /// <summary><c>flush.ms</c> (broker: <c>log.flush.interval.ms</c>): fsync when the last flush is this old.</summary>
     public long FlushIntervalMs { get; init; } = long.MaxValue;
 
+    /// <summary><c>cleanup.policy</c> includes <c>delete</c>: retention deletes old segments.</summary>
+    public bool Delete { get; init; } = true;
+
+    /// <summary><c>cleanup.policy</c> includes <c>compact</c>: the log cleaner keeps the latest record per key.</summary>
+    public bool Compact { get; init; }
+
+    /// <summary><c>delete.retention.ms</c>: a tombstone is kept this long after the cleaner first rewrote its batch.</summary>
+    public long DeleteRetentionMs { get; init; } = (long)TimeSpan.FromDays(1).TotalMilliseconds;
+
+    /// <summary><c>min.compaction.lag.ms</c>: segments with a record younger than this are not cleaned.</summary>
+    public long MinCompactionLagMs { get; init; }
+
+    /// <summary><c>max.compaction.lag.ms</c>: a log whose oldest dirty record is older than this is cleaned whatever its dirty ratio.</summary>
+    public long MaxCompactionLagMs { get; init; } = long.MaxValue;
+
+    /// <summary><c>min.cleanable.dirty.ratio</c>: clean once dirty bytes are at least this share of the cleanable bytes.</summary>
+    public double MinCleanableDirtyRatio { get; init; } = 0.5;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
     public void Validate()
     {
@@ -76,6 +94,16 @@ public sealed record LogConfig
         if (FlushIntervalMs < 0)
         {
             throw new ArgumentException($"flush.ms {FlushIntervalMs} must be at least 0");
+        }
+
+        if (DeleteRetentionMs < 0 || MinCompactionLagMs < 0 || MaxCompactionLagMs < 1)
+        {
+            throw new ArgumentException("delete.retention.ms and min.compaction.lag.ms must be at least 0, max.compaction.lag.ms at least 1");
+        }
+
+        if (!(MinCleanableDirtyRatio is >= 0 and <= 1))
+        {
+            throw new ArgumentException($"min.cleanable.dirty.ratio {MinCleanableDirtyRatio} must be between 0 and 1");
         }
     }
 }

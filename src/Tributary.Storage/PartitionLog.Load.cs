@@ -38,6 +38,11 @@ public sealed partial class PartitionLog
     /// <summary>The base offsets of the segment logs in the directory, oldest first; deletes files a crash left behind.</summary>
     private long[] SegmentBaseOffsetsOnDisk()
     {
+        if (Cleaning.SegmentSwap.Recover(_device, Directory) is var swaps and > 0)
+        {
+            StorageLog.FinishedSwaps(_logger, Topic, Partition, swaps);
+        }
+
         var files = _device.ListFiles(Directory);
         var baseOffsets = new SortedSet<long>();
         foreach (var name in files)

@@ -34,7 +34,8 @@ public sealed partial class PartitionLog
 
     /// <summary>
     /// Deletes the oldest segments that break retention.ms (their newest timestamp is too old) or retention.bytes
-    /// (the partition would still be at least that large without them). The active segment is never deleted.
+    /// (the partition would still be at least that large without them), when cleanup.policy includes delete. The
+    /// active segment is never deleted.
     /// Returns how many segments were deleted.
     /// </summary>
     public int ApplyRetention()
@@ -47,6 +48,12 @@ public sealed partial class PartitionLog
             }
 
             var config = _config;
+            if (!config.Delete)
+            {
+                // cleanup.policy=compact alone: only the cleaner removes records.
+                return 0;
+            }
+
             var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
             var segments = _segments;
             var deletable = segments.Length - 1;

@@ -44,4 +44,16 @@ internal static partial class StorageLog
     [LoggerMessage(EventId = 3010, Level = LogLevel.Error,
         Message = "Partition {Topic}-{Partition} is offline: its stored state could not be opened ({Reason}); it answers KAFKA_STORAGE_ERROR until a restart opens it or the topic is deleted")]
     public static partial void PartitionOffline(ILogger logger, Exception exception, string topic, int partition, string reason);
+
+    [LoggerMessage(EventId = 3011, Level = LogLevel.Information,
+        Message = "Partition {Topic}-{Partition}: cleaned {SegmentCount} segments, {BytesBefore} bytes to {BytesAfter}, {RecordsRemoved} records removed; dirty from offset {FirstDirtyOffset}")]
+    public static partial void Cleaned(ILogger logger, string topic, int partition, int segmentCount, long bytesBefore, long bytesAfter, long recordsRemoved, long firstDirtyOffset);
+
+    [LoggerMessage(EventId = 3012, Level = LogLevel.Information,
+        Message = "Partition {Topic}-{Partition}: finished {SwapCount} segment swaps of the log cleaner that a stop interrupted")]
+    public static partial void FinishedSwaps(ILogger logger, string topic, int partition, int swapCount);
+
+    [LoggerMessage(EventId = 3013, Level = LogLevel.Error,
+        Message = "Partition {Topic}-{Partition}: cleaning failed; the log cleaner leaves it alone until a restart")]
+    public static partial void CleaningFailed(ILogger logger, Exception exception, string topic, int partition);
 }

@@ -110,6 +110,35 @@ public sealed class ConfigTableTests
     }
 
     [Fact]
+    public void Compaction_keys_bind_to_the_log_config_and_inherit_the_log_cleaner_broker_keys()
+    {
+        var (broker, errors) = BrokerConfig.Parse(
+        [
+            KeyValuePair.Create("log.cleaner.delete.retention.ms", "1000"),
+            KeyValuePair.Create("log.cleaner.min.cleanable.ratio", "0.25"),
+            KeyValuePair.Create("log.cleaner.threads", "2"),
+            KeyValuePair.Create("log.cleaner.io.max.bytes.per.second", "1048576.5"),
+        ]);
+        Assert.Empty(errors);
+        var overrides = new Dictionary<string, string>
+        {
+            [TopicConfigs.CleanupPolicy] = "compact",
+            [TopicConfigs.MinCompactionLagMs] = "5000",
+            [TopicConfigs.MaxCompactionLagMs] = "60000",
+        };
+
+        var log = TopicSettings.Resolve(overrides, broker!).Log;
+        var inherited = TopicSettings.Resolve(new Dictionary<string, string>(), broker!).Log;
+
+        Assert.Equal((true, false, 1000L, 5000L, 60_000L, 0.25), (log.Compact, log.Delete, log.DeleteRetentionMs, log.MinCompactionLagMs, log.MaxCompactionLagMs, log.MinCleanableDirtyRatio));
+        Assert.Equal((false, true, long.MaxValue), (inherited.Compact, inherited.Delete, inherited.MaxCompactionLagMs));
+        Assert.Equal((true, 2, 1048576.5, 134_217_728L, 15_000L), (broker!.LogCleanerEnable, broker.LogCleanerThreads, broker.LogCleanerIoMaxBytesPerSecond, broker.LogCleanerDedupeBufferSize, broker.LogCleanerBackoffMs));
+        Assert.Equal(double.MaxValue, new BrokerConfig().LogCleanerIoMaxBytesPerSecond);
+        Assert.NotNull(TopicConfigs.Validate([KeyValuePair.Create(TopicConfigs.MinCleanableDirtyRatio, "1.5")]));
+        Assert.NotNull(TopicConfigs.Validate([KeyValuePair.Create(TopicConfigs.MinCleanableDirtyRatio, "half")]));
+    }
+
+    [Fact]
     public void A_default_config_holds_every_keys_default()
     {
         var (parsed, errors) = BrokerConfig.Parse([]);

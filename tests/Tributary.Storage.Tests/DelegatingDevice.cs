@@ -19,9 +19,9 @@ internal abstract class DelegatingDevice(ILogDevice inner) : ILogDevice
 
     public virtual ILogFile OpenFile(string path) => inner.OpenFile(path);
 
-    public void DeleteFile(string path) => inner.DeleteFile(path);
+    public virtual void DeleteFile(string path) => inner.DeleteFile(path);
 
-    public void ReplaceFile(string sourcePath, string destinationPath) => inner.ReplaceFile(sourcePath, destinationPath);
+    public virtual void ReplaceFile(string sourcePath, string destinationPath) => inner.ReplaceFile(sourcePath, destinationPath);
 }
 
 /// <summary>A file that passes everything to <paramref name="inner"/>; tests override what they watch or slow down.</summary>

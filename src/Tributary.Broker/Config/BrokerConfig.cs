@@ -18,6 +18,9 @@ public sealed record BrokerConfig
     /// <summary>Upper bound on partitions in one topic: keeps an absurd CreateTopics from creating millions of directories.</summary>
     public const int PartitionsPerTopicMax = 10_000;
 
+    /// <summary>Upper bound on log.cleaner.threads: each thread holds its share of the dedupe buffer and one log at a time.</summary>
+    public const int LogCleanerThreadsMax = 64;
+
     /// <summary>
     /// Listener schemes (security protocols) the broker can serve. Kafka's SSL, SASL_SSL and SASL_PLAINTEXT are refused
     /// until they are implemented: serving plaintext under a secure listener's name would hand a client that believes
@@ -114,6 +117,11 @@ public sealed record BrokerConfig
     public int GroupConsumerSessionTimeoutMs { get; init; }
     public long OffsetsRetentionMs { get; init; }
     public int TransactionMaxTimeoutMs { get; init; }
+    public bool LogCleanerEnable { get; init; }
+    public int LogCleanerThreads { get; init; }
+    public long LogCleanerDedupeBufferSize { get; init; }
+    public double LogCleanerIoMaxBytesPerSecond { get; init; }
+    public long LogCleanerBackoffMs { get; init; }
 
     /// <summary>The settings of a topic without overrides: the topic keys' values inherited from this broker's keys.</summary>
     public TopicSettings TopicDefaults { get; init; } = new();

@@ -7,6 +7,7 @@ public enum ConfigType
     Boolean,
     Int,
     Long,
+    Double,
     String,
     List,
 }
@@ -74,6 +75,16 @@ public sealed record ConfigDefinition(
                 }
 
                 return n < Min || n > Max ? $"{Name}={value}: must be between {Min} and {Max}" : Check?.Invoke(value);
+            case ConfigType.Double:
+                if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) || !double.IsFinite(d))
+                {
+                    return $"{Name}={value}: expected a number";
+                }
+
+                // Bounds are whole numbers; long.MinValue and long.MaxValue leave a side open (Double.MAX_VALUE defaults).
+                return (Min != long.MinValue && d < Min) || (Max != long.MaxValue && d > Max)
+                    ? $"{Name}={value}: must be between {Min} and {Max}"
+                    : null;
             case ConfigType.String when Allowed is not null:
                 return Allowed.Contains(value, StringComparer.Ordinal) ? null : $"{Name}={value}: expected one of {string.Join(", ", Allowed)}";
             case ConfigType.List when Allowed is not null:

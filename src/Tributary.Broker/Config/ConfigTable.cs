@@ -12,6 +12,9 @@ namespace Tributary.Broker.Config;
 public static class ConfigTable
 {
     private const string Ms7Days = "604800000";
+
+    // Java's Double.MAX_VALUE as Kafka prints it.
+    private const string DoubleMax = "1.7976931348623157E308";
     private static readonly string LongMax = long.MaxValue.ToString(CultureInfo.InvariantCulture);
     private static readonly string[] TimestampTypes = ["CreateTime", "LogAppendTime"];
     private static readonly string[] CompressionTypes = ["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"];
@@ -75,6 +78,20 @@ public static class ConfigTable
         Broker("log.flush.interval.ms", ConfigType.Long, null, "Default flush.ms of topics.", Min: 0),
         Broker("log.flush.scheduler.interval.ms", ConfigType.Long, "1000", "How often logs are checked against flush.ms.", Min: 1,
             Bind: (c, v) => c with { LogFlushSchedulerIntervalMs = Long(v) }),
+        Broker("log.cleaner.enable", ConfigType.Boolean, "true", "Run the log cleaner, which compacts topics whose cleanup.policy includes compact.",
+            Bind: (c, v) => c with { LogCleanerEnable = v == "true" }),
+        Broker("log.cleaner.threads", ConfigType.Int, "1", "Threads that clean logs, each one log at a time (0: none).", Min: 0, Max: BrokerConfig.LogCleanerThreadsMax,
+            Bind: (c, v) => c with { LogCleanerThreads = Int(v) }),
+        Broker("log.cleaner.dedupe.buffer.size", ConfigType.Long, "134217728", "Memory all cleaner threads together use for their key → offset maps; a log with more keys is cleaned in several passes.", Min: 1048576,
+            Bind: (c, v) => c with { LogCleanerDedupeBufferSize = Long(v) }),
+        Broker("log.cleaner.io.max.bytes.per.second", ConfigType.Double, DoubleMax, "Bytes per second all cleaner threads together read and write at most.", Min: 1,
+            Bind: (c, v) => c with { LogCleanerIoMaxBytesPerSecond = Double(v) }),
+        Broker("log.cleaner.backoff.ms", ConfigType.Long, "15000", "How long a cleaner thread sleeps when no log needs cleaning.", Min: 0,
+            Bind: (c, v) => c with { LogCleanerBackoffMs = Long(v) }),
+        Broker("log.cleaner.delete.retention.ms", ConfigType.Long, "86400000", "Default delete.retention.ms of topics.", Min: 0),
+        Broker("log.cleaner.min.compaction.lag.ms", ConfigType.Long, "0", "Default min.compaction.lag.ms of topics.", Min: 0),
+        Broker("log.cleaner.max.compaction.lag.ms", ConfigType.Long, LongMax, "Default max.compaction.lag.ms of topics.", Min: 1),
+        Broker("log.cleaner.min.cleanable.ratio", ConfigType.Double, "0.5", "Default min.cleanable.dirty.ratio of topics.", Min: 0, Max: 1),
         Broker("log.message.timestamp.type", ConfigType.String, "CreateTime", "Default message.timestamp.type of topics.", Allowed: TimestampTypes),
         Broker("log.message.timestamp.before.max.ms", ConfigType.Long, LongMax, "Default message.timestamp.before.max.ms of topics.", Min: 0),
         Broker("log.message.timestamp.after.max.ms", ConfigType.Long, "3600000", "Default message.timestamp.after.max.ms of topics.", Min: 0),
@@ -110,8 +127,12 @@ public static class ConfigTable
         Broker("transaction.max.timeout.ms", ConfigType.Int, "900000", "Longest transaction timeout a producer may ask for.", Min: 1,
             Bind: (c, v) => c with { TransactionMaxTimeoutMs = Int(v) }),
 
-        Topic(TopicConfigs.CleanupPolicy, ConfigType.List, "delete", "delete, compact or both; compact refuses records without a key (segments are not compacted yet).", Allowed: ["delete", "compact"],
-            Bind: (s, v) => s with { Compact = ConfigDefinition.Items(v).Contains("compact") }),
+        Topic(TopicConfigs.CleanupPolicy, ConfigType.List, "delete", "delete (retention), compact (the log cleaner keeps the latest record per key; records without a key are refused) or both.", Allowed: ["delete", "compact"],
+            Bind: (s, v) => s with
+            {
+                Compact = ConfigDefinition.Items(v).Contains("compact"),
+                Log = s.Log with { Compact = ConfigDefinition.Items(v).Contains("compact"), Delete = ConfigDefinition.Items(v).Contains("delete") },
+            }),
         Topic(TopicConfigs.RetentionMs, ConfigType.Long, Ms7Days, "Delete segments whose newest record is older than this; -1 keeps forever.", Min: -1, BrokerKey: "log.retention.ms",
             Bind: (s, v) => s with { Log = s.Log with { RetentionMs = Long(v) } }),
         Topic(TopicConfigs.RetentionBytes, ConfigType.Long, "-1", "Delete the oldest segments while a partition is larger than this; -1 is no limit.", Min: -1, BrokerKey: "log.retention.bytes",
@@ -130,6 +151,14 @@ public static class ConfigTable
             Bind: (s, v) => s with { Log = s.Log with { FlushIntervalMs = Long(v) } }),
         Topic(TopicConfigs.CompressionType, ConfigType.String, "producer", "Codec batches are stored with, recompressed when the producer used another; producer keeps the producer's.", Allowed: CompressionTypes, BrokerKey: "compression.type",
             Bind: (s, v) => s with { Compression = Codec(v) }),
+        Topic(TopicConfigs.DeleteRetentionMs, ConfigType.Long, "86400000", "How long the cleaner keeps a tombstone, or a marker whose transaction has no record left, after it first cleaned its batch.", Min: 0, BrokerKey: "log.cleaner.delete.retention.ms",
+            Bind: (s, v) => s with { Log = s.Log with { DeleteRetentionMs = Long(v) } }),
+        Topic(TopicConfigs.MinCompactionLagMs, ConfigType.Long, "0", "A record stays uncompacted at least this long after it was written.", Min: 0, BrokerKey: "log.cleaner.min.compaction.lag.ms",
+            Bind: (s, v) => s with { Log = s.Log with { MinCompactionLagMs = Long(v) } }),
+        Topic(TopicConfigs.MaxCompactionLagMs, ConfigType.Long, LongMax, "A log whose oldest uncleaned record is this old is cleaned whatever its dirty ratio.", Min: 1, BrokerKey: "log.cleaner.max.compaction.lag.ms",
+            Bind: (s, v) => s with { Log = s.Log with { MaxCompactionLagMs = Long(v) } }),
+        Topic(TopicConfigs.MinCleanableDirtyRatio, ConfigType.Double, "0.5", "Clean a log once uncleaned bytes are at least this share of its cleanable bytes.", Min: 0, Max: 1, BrokerKey: "log.cleaner.min.cleanable.ratio",
+            Bind: (s, v) => s with { Log = s.Log with { MinCleanableDirtyRatio = Double(v) } }),
         Topic(TopicConfigs.MinInsyncReplicas, ConfigType.Int, "1", "Accepted for compatibility; one broker, so every write has one in-sync replica.", Min: 1, BrokerKey: "min.insync.replicas",
             Bind: (s, v) => s with { MinInsyncReplicas = Int(v) }),
         Topic(TopicConfigs.MessageTimestampBeforeMaxMs, ConfigType.Long, LongMax, "A CreateTime record more than this older than the broker's clock is refused (INVALID_TIMESTAMP).", Min: 0, BrokerKey: "log.message.timestamp.before.max.ms",
@@ -274,6 +303,8 @@ public static class ConfigTable
     private static int Int(string value) => int.Parse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
 
     private static long Long(string value) => long.Parse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+
+    private static double Double(string value) => double.Parse(value, NumberStyles.Float, CultureInfo.InvariantCulture);
 
     private static CompressionType? Codec(string value) => value switch
     {

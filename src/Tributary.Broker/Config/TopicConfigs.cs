@@ -20,6 +20,10 @@ public static class TopicConfigs
     public const string MessageTimestampBeforeMaxMs = "message.timestamp.before.max.ms";
     public const string MessageTimestampAfterMaxMs = "message.timestamp.after.max.ms";
     public const string IndexIntervalBytes = "index.interval.bytes";
+    public const string DeleteRetentionMs = "delete.retention.ms";
+    public const string MinCompactionLagMs = "min.compaction.lag.ms";
+    public const string MaxCompactionLagMs = "max.compaction.lag.ms";
+    public const string MinCleanableDirtyRatio = "min.cleanable.dirty.ratio";
 
     public static IReadOnlyDictionary<string, ConfigDefinition> Definitions { get; } = ConfigTable.TopicKeys.ToDictionary(d => d.Name, StringComparer.Ordinal);
 

@@ -20,6 +20,7 @@ internal static class EffectiveConfigs
     private const sbyte TypeString = 2;
     private const sbyte TypeInt = 3;
     private const sbyte TypeLong = 5;
+    private const sbyte TypeDouble = 6;
     private const sbyte TypeList = 7;
     private const sbyte TypePassword = 9;
 
@@ -118,6 +119,7 @@ internal static class EffectiveConfigs
         ConfigType.Boolean => TypeBoolean,
         ConfigType.Int => TypeInt,
         ConfigType.Long => TypeLong,
+        ConfigType.Double => TypeDouble,
         ConfigType.List => TypeList,
         _ => TypeString,
     };

@@ -1,20 +1,41 @@
 using Microsoft.Extensions.Logging;
 using Tributary.Broker;
+using Tributary.Storage.Cleaning;
 
 namespace Tributary.Server.Hosting;
 
-/// <summary>Periodic work of the log: time-based flushes (log.flush.interval.ms) and retention checks.</summary>
+/// <summary>
+/// Periodic work of the log: time-based flushes (log.flush.interval.ms) and retention checks on one loop, and the log
+/// cleaner (log.cleaner.enable) on threads of its own, so a long clean delays neither.
+/// </summary>
 public sealed partial class BrokerMaintenance : IAsyncDisposable
 {
     private readonly BrokerCore _broker;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
+    private readonly LogCleaner? _cleaner;
 
     public BrokerMaintenance(BrokerCore broker, ILogger<BrokerMaintenance> logger)
     {
         _broker = broker;
         _logger = logger;
+        var config = broker.Config;
+        if (config.LogCleanerEnable)
+        {
+            _cleaner = new LogCleaner(
+                broker.Logs,
+                new LogCleanerConfig
+                {
+                    Threads = config.LogCleanerThreads,
+                    DedupeBufferBytes = config.LogCleanerDedupeBufferSize,
+                    IoMaxBytesPerSecond = config.LogCleanerIoMaxBytesPerSecond,
+                    BackoffMs = config.LogCleanerBackoffMs,
+                },
+                broker.LoggerFactory);
+            _cleaner.Start();
+        }
+
         _loop = RunAsync(_stopping.Token);
     }
 
@@ -56,6 +77,7 @@ public sealed partial class BrokerMaintenance : IAsyncDisposable
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
+        _cleaner?.Dispose();
         _stopping.Dispose();
     }
 

@@ -55,6 +55,18 @@ public sealed class ProducerStateManager
         }
     }
 
+    /// <summary>
+    /// The last offset of each producer's newest batch: the cleaner keeps that batch, emptied if need be, as Kafka does,
+    /// so the producer's sequence numbers survive compaction and a restart.
+    /// </summary>
+    internal Dictionary<long, long> LastBatchOffsets()
+    {
+        lock (_stateLock)
+        {
+            return _producers.Values.Where(e => e.Batches.Count > 0).ToDictionary(e => e.ProducerId, e => e.Batches[^1].LastOffset);
+        }
+    }
+
     /// <summary>Aborted transactions that overlap [<paramref name="fromOffset"/>, <paramref name="toOffsetExclusive"/>), oldest first.</summary>
     public IReadOnlyList<AbortedTransaction> AbortedTransactions(long fromOffset, long toOffsetExclusive)
     {

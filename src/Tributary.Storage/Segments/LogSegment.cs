@@ -33,17 +33,21 @@ internal sealed class LogSegment : IDisposable
     private long _firstAppendMs;
     private long _lastAppendMs;
 
+    // "" for a segment of the log; ".cleaned" or ".swap" while the cleaner writes and swaps in a replacement.
+    private string _fileSuffix;
+
     // The newest appended batches, for readers near the tail; while the segment is active only.
     private RecentBatches? _recent;
 
-    private LogSegment(ILogDevice device, string directory, long baseOffset, long nowMs)
+    private LogSegment(ILogDevice device, string directory, long baseOffset, long nowMs, string fileSuffix = "")
     {
         _device = device;
         _directory = directory;
+        _fileSuffix = fileSuffix;
         BaseOffset = baseOffset;
-        _log = device.OpenFile(PathOf(directory, baseOffset, LogSuffix));
-        _offsetIndex = new OffsetIndex(device.OpenFile(PathOf(directory, baseOffset, IndexSuffix)), baseOffset);
-        _timeIndex = new TimeIndex(device.OpenFile(PathOf(directory, baseOffset, TimeIndexSuffix)), baseOffset);
+        _log = device.OpenFile(PathOf(directory, baseOffset, LogSuffix + fileSuffix));
+        _offsetIndex = new OffsetIndex(device.OpenFile(PathOf(directory, baseOffset, IndexSuffix + fileSuffix)), baseOffset);
+        _timeIndex = new TimeIndex(device.OpenFile(PathOf(directory, baseOffset, TimeIndexSuffix + fileSuffix)), baseOffset);
         _nextOffset = baseOffset;
         _offsetOfLargestTimestamp = baseOffset;
         _firstAppendMs = -1;
@@ -89,6 +93,34 @@ internal sealed class LogSegment : IDisposable
         }
 
         return new LogSegment(device, directory, baseOffset, nowMs);
+    }
+
+    /// <summary>
+    /// A new, empty segment whose files carry <paramref name="fileSuffix"/> after their usual names (the cleaner's
+    /// <c>.cleaned</c>), so the log does not see it until <see cref="ChangeFileSuffix"/> renames it.
+    /// </summary>
+    public static LogSegment CreateWithSuffix(ILogDevice device, string directory, long baseOffset, long nowMs, string fileSuffix)
+    {
+        foreach (var suffix in new[] { LogSuffix, IndexSuffix, TimeIndexSuffix })
+        {
+            device.DeleteFile(PathOf(directory, baseOffset, suffix + fileSuffix));
+        }
+
+        return new LogSegment(device, directory, baseOffset, nowMs, fileSuffix);
+    }
+
+    /// <summary>
+    /// Renames the segment's open files to carry <paramref name="fileSuffix"/> instead: the indexes first, the log
+    /// last, so whether the log file has the new name tells recovery whether the step happened.
+    /// </summary>
+    public void ChangeFileSuffix(string fileSuffix)
+    {
+        foreach (var suffix in new[] { IndexSuffix, TimeIndexSuffix, LogSuffix })
+        {
+            _device.ReplaceFile(PathOf(_directory, BaseOffset, suffix + _fileSuffix), PathOf(_directory, BaseOffset, suffix + fileSuffix));
+        }
+
+        _fileSuffix = fileSuffix;
     }
 
     /// <summary>Opens an existing segment's files; the caller then calls <see cref="TryLoad"/> or <see cref="Recover"/>.</summary>
@@ -424,6 +456,68 @@ internal sealed class LogSegment : IDisposable
         return new SegmentRecords(_log, position, end, nextOffset).Memory;
     }
 
+    /// <summary>
+    /// Every whole batch of the segment in order, read <paramref name="chunkBytes"/> at a time (a larger batch in
+    /// one read of its own), for the cleaner. <paramref name="onRead"/> is told each read's size (the cleaner's I/O
+    /// throttle). A batch stays valid until the next one is asked for.
+    /// </summary>
+    public IEnumerable<ReadOnlyMemory<byte>> ReadBatches(int chunkBytes, Action<int> onRead)
+    {
+        var sizeBytes = SizeBytes;
+        long position = 0;
+        var buffer = new byte[chunkBytes];
+        while (sizeBytes - position >= RecordBatchHeader.Size)
+        {
+            var read = _log.ReadAt(position, buffer.AsSpan(0, (int)Math.Min(buffer.Length, sizeBytes - position)));
+            if (read < BatchPrefix.Bytes)
+            {
+                yield break;
+            }
+
+            var first = BatchPrefix.Read(buffer);
+            if (first.TotalSize > read)
+            {
+                if (first.TotalSize > sizeBytes - position)
+                {
+                    yield break;
+                }
+
+                buffer = new byte[first.TotalSize];
+                read = _log.ReadAt(position, buffer);
+            }
+
+            onRead(read);
+            var cursor = 0;
+            while (read - cursor >= BatchPrefix.Bytes)
+            {
+                var prefix = BatchPrefix.Read(buffer.AsSpan(cursor));
+                if (prefix.TotalSize > read - cursor)
+                {
+                    break;
+                }
+
+                yield return buffer.AsMemory(cursor, prefix.TotalSize);
+                cursor += prefix.TotalSize;
+            }
+
+            if (cursor == 0)
+            {
+                yield break;
+            }
+
+            position += cursor;
+        }
+    }
+
+    /// <summary>The first batch's base timestamp, or -1 when the segment is empty or unreadable.</summary>
+    public long FirstBatchTimestampMs()
+    {
+        Span<byte> header = stackalloc byte[RecordBatchHeader.Size];
+        return SizeBytes >= RecordBatchHeader.Size && _log.ReadAt(0, header) == header.Length
+            ? System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(header[RecordBatchHeader.BaseTimestampOffset..])
+            : -1;
+    }
+
     /// <summary>Base offset of the first batch whose maxTimestamp is at least <paramref name="timestampMs"/>, below the high watermark.</summary>
     public long? FindOffsetByTimestamp(long timestampMs, long highWatermark)
     {
@@ -479,7 +573,7 @@ internal sealed class LogSegment : IDisposable
         Dispose();
         foreach (var suffix in new[] { LogSuffix, IndexSuffix, TimeIndexSuffix })
         {
-            _device.DeleteFile(PathOf(_directory, BaseOffset, suffix));
+            _device.DeleteFile(PathOf(_directory, BaseOffset, suffix + _fileSuffix));
         }
     }
 
