@@ -57,4 +57,19 @@ public sealed class MetadataHandlerTests : IDisposable
         Assert.All(notAsked.Topics, t => Assert.Equal(int.MinValue, t.TopicAuthorizedOperations));
         Assert.Equal(int.MinValue, notAsked.ClusterAuthorizedOperations);
     }
+
+    // Found by fuzz/run.sh (frame target): the answer to an unknown id had a null name, which v10-11 cannot carry.
+    [Theory]
+    [InlineData(10)]
+    [InlineData(11)]
+    public async Task A_topic_by_id_below_v12_is_a_malformed_request(short version)
+    {
+        var request = new MetadataRequest { Topics = [new MetadataRequest.MetadataRequestTopic { Name = null, TopicId = Guid.NewGuid() }] };
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        var writer = new KafkaWriter(buffer);
+        request.Write(ref writer, version);
+        var context = new Dispatch.RequestContext(ApiKey.Metadata, version, 1, "test", new Dispatch.ConnectionInfo("c", null));
+
+        await Assert.ThrowsAsync<ProtocolException>(() => _handler.HandleAsync(context, buffer.WrittenMemory, CancellationToken.None).AsTask());
+    }
 }

@@ -18,7 +18,8 @@ namespace Tributary.Broker.Handlers;
 // Versions:
 // - v0 asks for every topic with an empty list (later versions with null); Kafka 4.0 kept v0-3 for kafka-python
 //   (KAFKA-18648). Below v4 auto-creation is always allowed.
-// - v8+ topic authorized operations, v8-10 cluster authorized operations; v10+ may name topics by id.
+// - v8+ topic authorized operations, v8-10 cluster authorized operations; v12+ may name topics by id (a null name
+//   below v12 is malformed, as in Kafka: the connection closes).
 public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequest, MetadataResponse>(ApiKey.Metadata, 0, 13)
 {
     protected override ValueTask<HandlerResult<MetadataResponse>> HandleAsync(RequestContext context, MetadataRequest request, CancellationToken cancellationToken)
@@ -58,6 +59,12 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
         {
             if (requested.Name is null)
             {
+                // Kafka refuses a topic by id below v12 (InvalidRequestException): the v10-11 response has no null name.
+                if (context.ApiVersion < 12)
+                {
+                    throw new ProtocolException($"Metadata v{context.ApiVersion} names a topic by id; topic ids need v12 or later");
+                }
+
                 var byId = broker.Metadata.Find(requested.TopicId);
                 response.Topics.Add(byId is null
                     ? new MetadataResponse.MetadataResponseTopic { ErrorCode = (short)ErrorCode.UnknownTopicId, TopicId = requested.TopicId, Name = null, TopicAuthorizedOperations = AuthorizedOperations.Omitted }

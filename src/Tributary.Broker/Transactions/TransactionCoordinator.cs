@@ -42,6 +42,9 @@ public sealed partial class TransactionCoordinator : IDisposable
     private readonly Dictionary<long, TransactionMetadata> _byProducerId = [];
     private readonly ITimer _timeoutTimer;
 
+    /// <summary>The longest wait a .NET timer takes (2^32 - 2 ms, about 49.7 days).</summary>
+    private const long TimerWaitMsMax = uint.MaxValue - 1L;
+
     public TransactionCoordinator(BrokerCore broker, string? dataDirectory)
     {
         _broker = broker;
@@ -416,17 +419,20 @@ public sealed partial class TransactionCoordinator : IDisposable
     /// <summary>Arms the timer for the earliest deadline of the ongoing transactions (disarms it when there are none). Caller holds the lock.</summary>
     private void ScheduleTimeoutTimer()
     {
-        var deadline = long.MaxValue;
+        // In 128 bits: a stored start time or timeout may be anything, and must not overflow into a start failure.
+        Int128? deadline = null;
         foreach (var t in _transactions.Values)
         {
             if (t.State == TransactionState.Ongoing)
             {
-                deadline = Math.Min(deadline, t.StartTimeMs + t.TimeoutMs);
+                var end = (Int128)t.StartTimeMs + t.TimeoutMs;
+                deadline = deadline is { } d ? Int128.Min(d, end) : end;
             }
         }
 
-        // +1: a transaction expires once it is strictly older than its timeout.
-        var due = deadline == long.MaxValue ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(Math.Max(deadline + 1 - NowMs, 1));
+        // +1: a transaction expires once it is strictly older than its timeout. A deadline past the longest wait a timer
+        // takes is checked again then (AbortTimedOut re-arms the timer).
+        var due = deadline is { } at ? TimeSpan.FromMilliseconds((long)Int128.Clamp(at + 1 - NowMs, 1, TimerWaitMsMax)) : Timeout.InfiniteTimeSpan;
         _timeoutTimer?.Change(due, Timeout.InfiniteTimeSpan);
     }
 

@@ -28,4 +28,22 @@ public sealed class TransactionStateFormatTests
         Assert.Equal([("a", 1)], decoded.Partitions);
         Assert.Equal(9, decoded.PendingOffsets[("g", "a", 1)].Offset);
     }
+
+    // Found by fuzz/run.sh (internal target): the timeout timer's wait overflowed and the coordinator, so the broker,
+    // could not start.
+    [Theory]
+    [InlineData(long.MaxValue, int.MaxValue)]
+    [InlineData(long.MinValue, int.MinValue)]
+    public void A_stored_ongoing_transaction_with_any_start_time_and_timeout_loads(long startTimeMs, int timeoutMs)
+    {
+        using var broker = new TestBroker(new Config.BrokerConfig(), new ManualTimeProvider()); // the timer never fires
+        var t = new TransactionMetadata("t") { ProducerId = 7, ProducerEpoch = 0, TimeoutMs = timeoutMs, State = TransactionState.Ongoing, StartTimeMs = startTimeMs, LastUpdateMs = 0 };
+        var builder = new Protocol.Records.RecordBatchBuilder();
+        builder.Add(0, TransactionStateFormat.Key("t"), TransactionStateFormat.Value(t));
+        broker.Core.OpenInternalLog(TransactionStateStore.TopicName).Log.Append(builder.Build());
+
+        using var coordinator = new TransactionCoordinator(broker.Core, null);
+
+        Assert.Equal(TransactionState.Ongoing, coordinator.Describe("t")!.State);
+    }
 }
