@@ -20,14 +20,7 @@ command -v jq >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteracti
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tributary-compare.XXXXXX")
 PIDS=()
-stop_pid() {
-  local p=$1
-  kill -0 "$p" 2>/dev/null || return 0
-  kill "$p" 2>/dev/null || true
-  for _ in $(seq 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-}
+. "$ROOT/bench/processes.sh" # stop_pid, free_port
 cleanup() {
   local rc=$?
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && stop_pid "$p"; done
@@ -37,13 +30,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-free_port() {
-  local p
-  while :; do
-    p=$(( 20000 + RANDOM % 20000 ))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
 
 # Build each revision's broker from a detached worktree; the load runner comes from this checkout.
 for side in before after; do

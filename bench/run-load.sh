@@ -49,14 +49,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/tributary-load.XXXXXX")
 RESULTS="$WORK/results.jsonl"
 : >"$RESULTS"
 PIDS=()
-stop_pid() { # stop_pid PID: TERM, wait up to 20 s, then KILL
-  local p=$1
-  kill -0 "$p" 2>/dev/null || return 0
-  kill "$p" 2>/dev/null || true
-  for _ in $(seq 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-}
+. "$ROOT/bench/processes.sh" # stop_pid, free_port
 cleanup() {
   local rc=$?
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && stop_pid "$p"; done
@@ -76,13 +69,6 @@ else
   log "dotnet-counters did not install: the broker's own request times are left out of the report"
 fi
 
-free_port() {
-  local p
-  while :; do
-    p=$(( 20000 + RANDOM % 20000 ))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
 wait_port() { # wait_port PORT: up to 30 s
   for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
   log "port $1 did not open"; return 1

@@ -24,7 +24,7 @@ public sealed class ConnectionLimitTests
         var options = new TributaryBrokerOptions { LoggerFactory = loggerFactory };
         options.Config["connections.max.idle.ms"] = "3000";
         await using var broker = await TributaryBroker.StartAsync(options);
-        using var idle = await ConnectAsync(broker.Port);
+        using var idle = await RawSocket.ConnectAsync(broker.Port);
         await using var busy = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
 
         // The busy client asks something every 100 ms for longer than the idle time: its connection stays open.
@@ -36,7 +36,7 @@ public sealed class ConnectionLimitTests
         }
 
         // The silent one has been closed by now (before, it stayed open forever).
-        Assert.Equal(0, await ReceiveAsync(idle).WaitAsync(Bound));
+        Assert.Equal(0, await RawSocket.ReceiveAsync(idle).WaitAsync(Bound));
         await ApiVersionsAsync(busy);
         Assert.Contains(log.Entries, e => e.EventId == 304 && e.Message.EndsWith("idle for connections.max.idle.ms (3000 ms)", StringComparison.Ordinal));
     }
@@ -50,11 +50,11 @@ public sealed class ConnectionLimitTests
         options.Config["tributary.partial.request.timeout.ms"] = "1000";
         options.Config["connections.max.idle.ms"] = "60000";
         await using var broker = await TributaryBroker.StartAsync(options);
-        using var slow = await ConnectAsync(broker.Port);
+        using var slow = await RawSocket.ConnectAsync(broker.Port);
         var frame = KafkaWireClient.Encode(ApiKey.ApiVersions, 3, 1, "t", new ApiVersionsRequest { ClientSoftwareName = "t", ClientSoftwareVersion = "1" });
 
         // Slowloris: one byte every 200 ms never lets the connection go idle, and never finishes the request.
-        var closed = ReceiveAsync(slow);
+        var closed = RawSocket.ReceiveAsync(slow);
         for (var i = 0; i < frame.Length - 1 && !closed.IsCompleted; i++)
         {
             try
@@ -85,12 +85,12 @@ public sealed class ConnectionLimitTests
         await using var broker = await TributaryBroker.StartAsync(options);
 
         // 127.0.0.2 holds two connections; its third is closed at once, without an answer.
-        using var first = await ConnectAsync(broker.Port, "127.0.0.2");
-        using var second = await ConnectAsync(broker.Port, "127.0.0.2");
+        using var first = await RawSocket.ConnectAsync(broker.Port, "127.0.0.2");
+        using var second = await RawSocket.ConnectAsync(broker.Port, "127.0.0.2");
         await AnsweredAsync(first);
         await AnsweredAsync(second);
-        using var third = await ConnectAsync(broker.Port, "127.0.0.2");
-        Assert.Equal(0, await ReceiveAsync(third).WaitAsync(Bound));
+        using var third = await RawSocket.ConnectAsync(broker.Port, "127.0.0.2");
+        Assert.Equal(0, await RawSocket.ReceiveAsync(third).WaitAsync(Bound));
         Assert.Contains(log.Entries, e => e.EventId == 316 && e.Message.Contains("127.0.0.2", StringComparison.Ordinal));
 
         // Another address is not held back by it, and an override gives an address its own limit.
@@ -99,7 +99,7 @@ public sealed class ConnectionLimitTests
         {
             for (var i = 0; i < 3; i++)
             {
-                others.Add(await ConnectAsync(broker.Port, "127.0.0.3"));
+                others.Add(await RawSocket.ConnectAsync(broker.Port, "127.0.0.3"));
                 await AnsweredAsync(others[^1]);
             }
 
@@ -108,7 +108,7 @@ public sealed class ConnectionLimitTests
             var deadline = DateTime.UtcNow + Bound;
             while (true)
             {
-                using var again = await ConnectAsync(broker.Port, "127.0.0.2");
+                using var again = await RawSocket.ConnectAsync(broker.Port, "127.0.0.2");
                 if (await TryAnsweredAsync(again))
                 {
                     break;
@@ -124,30 +124,7 @@ public sealed class ConnectionLimitTests
         }
     }
 
-    private static async Task<Socket> ConnectAsync(int port, string? from = null)
-    {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        if (from is not null)
-        {
-            socket.Bind(new IPEndPoint(IPAddress.Parse(from), 0));
-        }
 
-        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
-        return socket;
-    }
-
-    /// <summary>Bytes the next receive gets: 0 once the broker has closed the connection (a reset counts as closed).</summary>
-    private static async Task<int> ReceiveAsync(Socket socket)
-    {
-        try
-        {
-            return await socket.ReceiveAsync(new byte[64], SocketFlags.None);
-        }
-        catch (SocketException)
-        {
-            return 0;
-        }
-    }
 
     private static async Task AnsweredAsync(Socket socket) => Assert.True(await TryAnsweredAsync(socket), "no answer to ApiVersions");
 
@@ -156,7 +133,7 @@ public sealed class ConnectionLimitTests
         try
         {
             await socket.SendAsync(KafkaWireClient.Encode(ApiKey.ApiVersions, 3, 7, "t", new ApiVersionsRequest { ClientSoftwareName = "t", ClientSoftwareVersion = "1" }));
-            return await ReceiveAsync(socket).WaitAsync(Bound) > 0;
+            return await RawSocket.ReceiveAsync(socket).WaitAsync(Bound) > 0;
         }
         catch (SocketException)
         {

@@ -36,7 +36,7 @@ public sealed class QueuedRequestBytesTests
         {
             for (var i = 0; i < 3; i++)
             {
-                holders.Add(await ConnectAsync(broker.Port));
+                holders.Add(await RawSocket.ConnectAsync(broker.Port));
                 var start = new byte[SentBytes];
                 BinaryPrimitives.WriteInt32BigEndian(start, FrameBytes);
                 BinaryPrimitives.WriteInt16BigEndian(start.AsSpan(4), short.MaxValue);
@@ -63,7 +63,7 @@ public sealed class QueuedRequestBytesTests
             var rests = holders.Select(async h =>
             {
                 await h.SendAsync(new byte[FrameBytes + 4 - SentBytes], SocketFlags.None);
-                return await ReceiveAsync(h);
+                return await RawSocket.ReceiveAsync(h);
             }).ToList();
             var received = await Task.WhenAll(rests).WaitAsync(Bound);
             Assert.All(received, r => Assert.Equal(0, r));
@@ -87,23 +87,4 @@ public sealed class QueuedRequestBytesTests
         }
     }
 
-    private static async Task<Socket> ConnectAsync(int port)
-    {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
-        return socket;
-    }
-
-    /// <summary>Bytes the next receive gets: 0 once the broker has closed the connection (a reset counts as closed).</summary>
-    private static async Task<int> ReceiveAsync(Socket socket)
-    {
-        try
-        {
-            return await socket.ReceiveAsync(new byte[64], SocketFlags.None);
-        }
-        catch (SocketException)
-        {
-            return 0;
-        }
-    }
 }
