@@ -60,21 +60,36 @@ public sealed partial class BrokerCore : IDisposable
             }
         }
 
-        // Dynamic broker configs stored by an earlier run apply before any topic's settings are resolved.
-        Config = WithStoredDynamicConfigs(config);
-
-        // Partitions of topics the metadata knows but whose directories are missing (a crash between the
-        // metadata write and the first append) are created empty. One that cannot be opened is offline.
-        foreach (var topic in Metadata.Topics)
+        try
         {
-            OpenPartitionsAtStart(topic);
+            // Dynamic broker configs stored by an earlier run apply before any topic's settings are resolved.
+            Config = WithStoredDynamicConfigs(config);
+
+            // Partitions of topics the metadata knows but whose directories are missing (a crash between the
+            // metadata write and the first append) are created empty. One that cannot be opened is offline.
+            foreach (var topic in Metadata.Topics)
+            {
+                OpenPartitionsAtStart(topic);
+            }
+
+            if (Metadata.Loaded)
+            {
+                RemoveStrayLogs();
+            }
+
+            // Last: the coordinator reloads groups and offsets from __consumer_offsets, which needs the logs open.
+            Groups = new GroupCoordinator(this);
+
+            // After the groups: completing a transaction found half-done at start may commit offsets.
+            Transactions = new TransactionCoordinator(this, config.InMemoryStorage ? null : Path.GetFullPath(config.LogDir), device);
         }
-
-        // Last: the coordinator reloads groups and offsets from __consumer_offsets, which needs the logs open.
-        Groups = new GroupCoordinator(this);
-
-        // After the groups: completing a transaction found half-done at start may commit offsets.
-        Transactions = new TransactionCoordinator(this, config.InMemoryStorage ? null : Path.GetFullPath(config.LogDir));
+        catch
+        {
+            // A start that fails part way (a coordinator could not read its state) lets go of what it holds, so the
+            // directory can be opened again.
+            ReleaseAfterFailedStart();
+            throw;
+        }
     }
 
     /// <summary>Held while the data directory is open (null in memory): a second broker on it fails at start.</summary>
@@ -442,7 +457,45 @@ public sealed partial class BrokerCore : IDisposable
         var config = LogConfigFor(topic);
         for (var p = from; p < topic.PartitionCount; p++)
         {
+            // A new partition starts empty: files a deleted topic of the same name left (its deletion was refused part
+            // way) are removed first, never served as the new partition's records. If they cannot be, it is not created.
+            Logs.Delete(topic.Name, p);
             Logs.GetOrCreate(topic.Name, p, config);
+        }
+    }
+
+    /// <summary>
+    /// Removes the logs found at start of partitions the metadata does not have: left by a deletion the disk refused
+    /// or a crash cut short (the metadata changes first), as Kafka removes stray logs. One that cannot be removed now
+    /// stays until the partition is created again.
+    /// </summary>
+    private void RemoveStrayLogs()
+    {
+        foreach (var log in Logs.Logs)
+        {
+            if (Metadata.Find(log.Topic) is { } topic && log.Partition < topic.PartitionCount)
+            {
+                continue;
+            }
+
+            LogStrayRemoved(_logger, log.Topic, log.Partition);
+            RemovePartitions(log.Topic, log.Partition, log.Partition + 1);
+        }
+    }
+
+    private void ReleaseAfterFailedStart()
+    {
+        try
+        {
+            Groups?.Dispose();
+            Logs.Dispose();
+        }
+        catch (Exception e) when (IsStorageFailure(e))
+        {
+        }
+        finally
+        {
+            _directoryLock?.Dispose();
         }
     }
 
@@ -472,6 +525,9 @@ public sealed partial class BrokerCore : IDisposable
 
     [LoggerMessage(EventId = 123, Level = LogLevel.Error, Message = "Could not delete the log of {Topic}-{Partition}; its files stay")]
     private static partial void LogPartitionDeleteFailed(ILogger logger, Exception exception, string topic, int partition);
+
+    [LoggerMessage(EventId = 125, Level = LogLevel.Warning, Message = "Removing the log of {Topic}-{Partition}: the metadata has no such partition")]
+    private static partial void LogStrayRemoved(ILogger logger, string topic, int partition);
 
     [LoggerMessage(EventId = 124, Level = LogLevel.Warning, Message = "{Topic}-{Partition} has no log and cannot be opened")]
     private static partial void LogPartitionUnavailable(ILogger logger, Exception exception, string topic, int partition);

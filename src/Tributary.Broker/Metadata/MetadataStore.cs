@@ -48,6 +48,7 @@ public sealed partial class MetadataStore
                     _byId[topic.Id] = topic;
                 }
 
+                Loaded = true;
                 return;
             }
         }
@@ -57,6 +58,9 @@ public sealed partial class MetadataStore
     }
 
     public string ClusterId { get; }
+
+    /// <summary>Whether the state was read from a stored snapshot, rather than started afresh (or in memory).</summary>
+    public bool Loaded { get; }
 
     public IReadOnlyCollection<TopicInfo> Topics
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Tributary.Storage.Devices;
 
 namespace Tributary.Broker.Transactions;
 
@@ -8,7 +9,8 @@ namespace Tributary.Broker.Transactions;
 /// first id of a block is used, the start of the next block is written to <c>producer-id-block.checkpoint</c> in the
 /// data directory (temp file, fsync, rename: a crash leaves the old or the new value), so a restart continues after
 /// every id that may have been handed out, skipping at most the rest of a block. Format: a version line (0), then the
-/// next block start, as Kafka's checkpoint files. Without a directory (in-memory broker) it is a plain counter.
+/// next block start, as Kafka's checkpoint files. Without a directory (in-memory broker) it is a plain counter. The
+/// file goes through the logs' <see cref="ILogDevice"/>, so a failing disk fails it as it fails them.
 /// </summary>
 internal sealed class ProducerIdManager
 {
@@ -20,16 +22,18 @@ internal sealed class ProducerIdManager
     private const string Version = "0";
 
     private readonly string? _path;
+    private readonly ILogDevice _device;
     private readonly Lock _lock = new();
     private long _next;
     private long _blockEnd;
 
-    public ProducerIdManager(string? dataDirectory)
+    public ProducerIdManager(string? dataDirectory, ILogDevice? device = null)
     {
+        _device = device ?? FileLogDevice.Instance;
         if (dataDirectory is not null)
         {
             _path = Path.Combine(dataDirectory, FileName);
-            _next = _blockEnd = ReadCheckpoint(_path);
+            _next = _blockEnd = ReadCheckpoint(_device, _path);
         }
     }
 
@@ -39,7 +43,7 @@ internal sealed class ProducerIdManager
         {
             if (_next == _blockEnd && _path is not null)
             {
-                WriteCheckpoint(_path, _blockEnd + BlockSize);
+                WriteCheckpoint(_device, _path, _blockEnd + BlockSize);
                 _blockEnd += BlockSize;
             }
             else if (_path is null)
@@ -51,28 +55,37 @@ internal sealed class ProducerIdManager
         }
     }
 
-    private static long ReadCheckpoint(string path)
+    private static long ReadCheckpoint(ILogDevice device, string path)
     {
-        if (!File.Exists(path))
+        if (!device.FileExists(path))
         {
             return 0;
         }
 
-        var lines = File.ReadAllText(path, Encoding.ASCII).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        string text;
+        using (var file = device.OpenFile(path))
+        {
+            var bytes = new byte[Math.Min(file.Length, 256)];
+            text = Encoding.ASCII.GetString(bytes.AsSpan(0, file.ReadAt(0, bytes)));
+        }
+
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         return lines.Length == 2 && lines[0] == Version && long.TryParse(lines[1], NumberStyles.None, CultureInfo.InvariantCulture, out var next)
             ? next
             : throw new InvalidDataException($"{path} is not a producer id checkpoint (expected '0' and a number)");
     }
 
-    private static void WriteCheckpoint(string path, long nextBlockStart)
+    // Temp file, fsync, rename; a refused write throws and leaves the old checkpoint (and the block) in force.
+    private static void WriteCheckpoint(ILogDevice device, string path, long nextBlockStart)
     {
         var temp = path + ".tmp";
-        using (var file = new FileStream(temp, Storage.Devices.PrivateFiles.StreamOptions(FileMode.Create, FileAccess.Write)))
+        device.DeleteFile(temp);
+        using (var file = device.OpenFile(temp))
         {
-            file.Write(Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{Version}\n{nextBlockStart}\n")));
-            file.Flush(flushToDisk: true);
+            file.Append(Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{Version}\n{nextBlockStart}\n")));
+            file.Flush();
         }
 
-        File.Move(temp, path, overwrite: true);
+        device.ReplaceFile(temp, path);
     }
 }

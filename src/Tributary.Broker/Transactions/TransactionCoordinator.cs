@@ -45,12 +45,13 @@ public sealed partial class TransactionCoordinator : IDisposable
     /// <summary>The longest wait a .NET timer takes (2^32 - 2 ms, about 49.7 days).</summary>
     private const long TimerWaitMsMax = uint.MaxValue - 1L;
 
-    public TransactionCoordinator(BrokerCore broker, string? dataDirectory)
+    /// <param name="device">The files of <paramref name="dataDirectory"/> (the producer id checkpoint); the real file system by default.</param>
+    public TransactionCoordinator(BrokerCore broker, string? dataDirectory, Storage.Devices.ILogDevice? device = null)
     {
         _broker = broker;
         _logger = broker.LoggerFactory.CreateLogger<TransactionCoordinator>();
         _store = new TransactionStateStore(broker, _logger);
-        _producerIds = new ProducerIdManager(dataDirectory);
+        _producerIds = new ProducerIdManager(dataDirectory, device);
         _transactions = _store.Load();
         lock (_lock)
         {
@@ -80,8 +81,24 @@ public sealed partial class TransactionCoordinator : IDisposable
     /// or a new producer id when the epoch is exhausted. v3+ may pass the current producer id and epoch (KIP-360): they
     /// must match, else INVALID_PRODUCER_ID_MAPPING or PRODUCER_FENCED; a retry with the previous epoch gets the
     /// current one back.
+    /// A producer id block the disk refuses to record (the checkpoint is written before its first id is handed out)
+    /// answers COORDINATOR_NOT_AVAILABLE, which clients retry, and hands out nothing.
     /// </summary>
     public (ErrorCode Error, long ProducerId, short ProducerEpoch) InitProducerId(
+        string? transactionalId, int timeoutMs, long producerId, short producerEpoch, bool fencedErrorSupported)
+    {
+        try
+        {
+            return InitProducerIdCore(transactionalId, timeoutMs, producerId, producerEpoch, fencedErrorSupported);
+        }
+        catch (Exception e) when (BrokerCore.IsStorageFailure(e))
+        {
+            LogProducerIdBlockFailed(e);
+            return (ErrorCode.CoordinatorNotAvailable, -1, -1);
+        }
+    }
+
+    private (ErrorCode Error, long ProducerId, short ProducerEpoch) InitProducerIdCore(
         string? transactionalId, int timeoutMs, long producerId, short producerEpoch, bool fencedErrorSupported)
     {
         if (transactionalId is null)
@@ -117,7 +134,7 @@ public sealed partial class TransactionCoordinator : IDisposable
                 _transactions[transactionalId] = t;
                 _byProducerId[t.ProducerId] = t;
             }
-            else if (t.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort)
+            else if (t.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort && !FinishPrepared(t))
             {
                 return (ErrorCode.ConcurrentTransactions, -1, -1);
             }
@@ -301,6 +318,13 @@ public sealed partial class TransactionCoordinator : IDisposable
         lock (_lock)
         {
             var error = Validate(transactionalId, producerId, producerEpoch, fencedErrorSupported, out var t);
+
+            // A transaction left prepared by a refused write is finished first: this may be the retry that ends it.
+            if (error == ErrorCode.ConcurrentTransactions && FinishPrepared(t!))
+            {
+                error = ErrorCode.None;
+            }
+
             if (error != ErrorCode.None)
             {
                 return error;
@@ -311,7 +335,6 @@ public sealed partial class TransactionCoordinator : IDisposable
                 TransactionState.Ongoing => Complete(t, commit) ? ErrorCode.None : ErrorCode.CoordinatorNotAvailable,
                 TransactionState.CompleteCommit when commit => ErrorCode.None,
                 TransactionState.CompleteAbort when !commit => ErrorCode.None,
-                TransactionState.PrepareCommit or TransactionState.PrepareAbort => ErrorCode.ConcurrentTransactions,
                 _ => ErrorCode.InvalidTxnState,
             };
         }
@@ -438,44 +461,63 @@ public sealed partial class TransactionCoordinator : IDisposable
 
     private void BumpEpoch(TransactionMetadata t)
     {
-        t.LastProducerEpoch = t.ProducerEpoch;
         if (t.ProducerEpoch >= short.MaxValue - 1)
         {
-            // Epoch exhausted: a new producer id starts again at epoch 0, as Kafka does.
+            // Epoch exhausted: a new producer id starts again at epoch 0, as Kafka does. The id first: taking it may
+            // fail on the disk, and then nothing has changed.
+            var next = _producerIds.Next();
             _byProducerId.Remove(t.ProducerId);
-            t.ProducerId = _producerIds.Next();
+            t.ProducerId = next;
             t.ProducerEpoch = 0;
             t.LastProducerEpoch = -1;
             _byProducerId[t.ProducerId] = t;
         }
         else
         {
+            t.LastProducerEpoch = t.ProducerEpoch;
             t.ProducerEpoch++;
         }
     }
 
-    /// <summary>Prepare, markers into every partition, offsets (on commit), Complete. False when the state could not be written.</summary>
+    /// <summary>
+    /// Prepare, markers into every partition, offsets (on commit), Complete. False when the state could not be written:
+    /// a Prepare the disk refused leaves the transaction as it was; after it, the transaction stays prepared.
+    /// </summary>
     private bool Complete(TransactionMetadata t, bool commit)
     {
+        var previous = t.State;
         t.State = commit ? TransactionState.PrepareCommit : TransactionState.PrepareAbort;
         if (!Persist(t))
         {
+            t.State = previous;
             return false;
         }
 
+        return FinishPrepared(t);
+    }
+
+    /// <summary>
+    /// The rest of a prepared transaction: markers, offsets on commit, Complete. A step the disk refuses leaves it
+    /// prepared, and it is tried again (markers written again are harmless, as after a restart) by the next EndTxn or
+    /// InitProducerId of its id, as Kafka's coordinator retries markers until they are written, and at the next start.
+    /// </summary>
+    private bool FinishPrepared(TransactionMetadata t)
+    {
+        var commit = t.State == TransactionState.PrepareCommit;
         var marker = new EndTransactionMarker(commit ? ControlRecordType.Commit : ControlRecordType.Abort, CoordinatorEpoch: 0);
         foreach (var (topicName, partition) in t.Partitions)
         {
-            // A partition whose topic was deleted meanwhile has nothing left to end.
-            if (_broker.Metadata.Find(topicName) is { } topic && _broker.FindLog(topic, partition) is { } log)
+            // A partition whose topic was deleted meanwhile has nothing left to end; one that is offline (its log could
+            // not be opened) still has, so the transaction stays prepared until the marker is written.
+            if (_broker.Metadata.Find(topicName) is { } topic && partition < topic.PartitionCount)
             {
                 try
                 {
+                    var log = _broker.FindLog(topic, partition) ?? throw new IOException($"{topicName}-{partition} is offline");
                     log.Append(RecordBatchBuilder.BuildEndTransactionMarker(marker, t.ProducerId, t.ProducerEpoch, NowMs));
                 }
                 catch (IOException e)
                 {
-                    // Left in the Prepare state: the next start completes it.
                     LogMarkerFailed(e, t.TransactionalId, topicName, partition);
                     return false;
                 }
@@ -524,6 +566,9 @@ public sealed partial class TransactionCoordinator : IDisposable
 
     [LoggerMessage(EventId = 713, Level = LogLevel.Error, Message = "Could not write the transaction marker of {TransactionalId} to {Topic}-{Partition}")]
     private partial void LogMarkerFailed(Exception exception, string transactionalId, string topic, int partition);
+
+    [LoggerMessage(EventId = 715, Level = LogLevel.Error, Message = "Could not record a new producer id block; InitProducerId answers COORDINATOR_NOT_AVAILABLE")]
+    private partial void LogProducerIdBlockFailed(Exception exception);
 
     [LoggerMessage(EventId = 714, Level = LogLevel.Error, Message = "Could not persist the state of transactional id {TransactionalId}")]
     private partial void LogPersistFailed(Exception exception, string transactionalId);

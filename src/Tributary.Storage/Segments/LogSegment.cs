@@ -45,9 +45,28 @@ internal sealed class LogSegment : IDisposable
         _directory = directory;
         _fileSuffix = fileSuffix;
         BaseOffset = baseOffset;
-        _log = device.OpenFile(PathOf(directory, baseOffset, LogSuffix + fileSuffix));
-        _offsetIndex = new OffsetIndex(device.OpenFile(PathOf(directory, baseOffset, IndexSuffix + fileSuffix)), baseOffset);
-        _timeIndex = new TimeIndex(device.OpenFile(PathOf(directory, baseOffset, TimeIndexSuffix + fileSuffix)), baseOffset);
+
+        // The indexes first, the log last: a segment exists on disk only once its log file does (load removes indexes
+        // without one), so a roll the disk refuses part way leaves no empty segment inside the offsets of the one
+        // before it. Files already opened are closed again when a later one fails.
+        var opened = new List<ILogFile>(3);
+        try
+        {
+            opened.Add(device.OpenFile(PathOf(directory, baseOffset, IndexSuffix + fileSuffix)));
+            _offsetIndex = new OffsetIndex(opened[^1], baseOffset);
+            opened.Add(device.OpenFile(PathOf(directory, baseOffset, TimeIndexSuffix + fileSuffix)));
+            _timeIndex = new TimeIndex(opened[^1], baseOffset);
+            _log = device.OpenFile(PathOf(directory, baseOffset, LogSuffix + fileSuffix));
+        }
+        catch
+        {
+            foreach (var file in opened)
+            {
+                file.Dispose();
+            }
+
+            throw;
+        }
         _nextOffset = baseOffset;
         _offsetOfLargestTimestamp = baseOffset;
         _firstAppendMs = -1;
