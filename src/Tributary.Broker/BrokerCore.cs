@@ -49,7 +49,10 @@ public sealed partial class BrokerCore : IDisposable
                 var reason = config.LogCacheDropAfterRead is not null ? "set"
                     : dropAfterRead ? "auto: the host takes back freed memory" : "auto: the host keeps no freed memory";
                 LogCacheDrop(_logger, dropAfterRead ? "on" : "off", reason);
-                device ??= new FileLogDevice(config.LogCacheDropBehindBytes, dropAfterRead);
+                var softLimit = OpenFileLimit.SoftLimit();
+                var openFilesMax = config.LogOpenFilesMax > 0 ? config.LogOpenFilesMax : OpenFileLimit.DefaultLogFilesMax(softLimit);
+                LogOpenFiles(_logger, openFilesMax, config.LogOpenFilesMax > 0 ? "set" : "auto", softLimit ?? -1);
+                device ??= new FileLogDevice(config.LogCacheDropBehindBytes, dropAfterRead, openFilesMax);
                 Metadata = new MetadataStore(dir, device);
                 Logs = new LogManager(device, dir, defaultLogConfig, Time, LoggerFactory);
             }
@@ -516,6 +519,9 @@ public sealed partial class BrokerCore : IDisposable
 
     [LoggerMessage(EventId = 120, Level = LogLevel.Information, Message = "Page-cache drop after read: {State} ({Reason})")]
     private static partial void LogCacheDrop(ILogger logger, string state, string reason);
+
+    [LoggerMessage(EventId = 135, Level = LogLevel.Information, Message = "Log files hold at most {OpenFilesMax} descriptors ({Reason}; open-file soft limit {SoftLimit})")]
+    private static partial void LogOpenFiles(ILogger logger, int openFilesMax, string reason, long softLimit);
 
     [LoggerMessage(EventId = 121, Level = LogLevel.Error, Message = "Could not open the logs of {Topic} ({Partitions} partitions); the change is undone")]
     private static partial void LogCreateFailed(ILogger logger, Exception exception, string topic, int partitions);

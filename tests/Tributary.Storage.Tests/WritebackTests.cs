@@ -72,7 +72,7 @@ public sealed class WritebackTests : IDisposable
         using var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite);
         RandomAccess.Write(handle, new byte[8 * 1024 * 1024], 0);
         long now = 0;
-        var schedule = new WritebackSchedule(handle, 0, lagMs: 1000, () => now);
+        var schedule = new WritebackSchedule(() => handle, 0, lagMs: 1000, () => now);
         const long MiB = 1024 * 1024;
 
         schedule.OnAppended(MiB / 2);   // less than one interval: no range yet
@@ -92,7 +92,7 @@ public sealed class WritebackTests : IDisposable
         Assert.Equal(MiB + 5, schedule.WrittenOut);
 
         // A clock that stands still: past the pending limit the oldest ranges go out regardless of age.
-        var stuck = new WritebackSchedule(handle, 0, lagMs: long.MaxValue, () => 0);
+        var stuck = new WritebackSchedule(() => handle, 0, lagMs: long.MaxValue, () => 0);
         for (var i = 1; i <= Writeback.PendingRangesMax + 3; i++)
         {
             stuck.OnAppended(i * MiB);
@@ -107,7 +107,7 @@ public sealed class WritebackTests : IDisposable
         var path = Path.Combine(_directory, "closed.log");
         var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite);
         RandomAccess.Write(handle, new byte[Writeback.IntervalBytes], 0);
-        var schedule = new WritebackSchedule(handle, 0, lagMs: 0, () => 0);
+        var schedule = new WritebackSchedule(() => handle, 0, lagMs: 0, () => 0);
         handle.Dispose();
 
         Assert.True(Writeback.Start(handle, 0, Writeback.IntervalBytes));
@@ -202,7 +202,7 @@ public sealed class WritebackTests : IDisposable
         using var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite);
         RandomAccess.Write(handle, new byte[8 * MiB], 0);
 
-        var schedule = new WritebackSchedule(handle, 0, lagMs: 0, () => 0, worker: null, dropBehindBytes: 2 * MiB);
+        var schedule = new WritebackSchedule(() => handle, 0, lagMs: 0, () => 0, worker: null, dropBehindBytes: 2 * MiB);
         schedule.DropBehind(MiB); // less than the distance: nothing to drop yet
         Assert.Equal(0, schedule.Dropped);
         schedule.DropBehind(4 * MiB);
@@ -213,12 +213,12 @@ public sealed class WritebackTests : IDisposable
         Assert.Equal(MiB, schedule.Dropped);
 
         // A distance under one interval counts as one interval: the range just started is never dropped.
-        var near = new WritebackSchedule(handle, 0, lagMs: 0, () => 0, worker: null, dropBehindBytes: 0);
+        var near = new WritebackSchedule(() => handle, 0, lagMs: 0, () => 0, worker: null, dropBehindBytes: 0);
         near.DropBehind(3 * MiB);
         Assert.Equal(2 * MiB, near.Dropped);
 
         // Off by default.
-        var off = new WritebackSchedule(handle, 0, lagMs: 0, () => 0);
+        var off = new WritebackSchedule(() => handle, 0, lagMs: 0, () => 0);
         off.DropBehind(8 * MiB);
         Assert.Equal(0, off.Dropped);
     }
@@ -229,7 +229,7 @@ public sealed class WritebackTests : IDisposable
         var path = Path.Combine(_directory, "closed-drop.log");
         var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite);
         RandomAccess.Write(handle, new byte[4 * Writeback.IntervalBytes], 0);
-        var schedule = new WritebackSchedule(handle, 0, lagMs: 0, () => 0, worker: null, dropBehindBytes: 0);
+        var schedule = new WritebackSchedule(() => handle, 0, lagMs: 0, () => 0, worker: null, dropBehindBytes: 0);
         handle.Dispose();
 
         Assert.True(Writeback.Drop(handle, 0, Writeback.IntervalBytes));
@@ -244,7 +244,7 @@ public sealed class WritebackTests : IDisposable
         var path = Path.Combine(_directory, "after-read.log");
         using var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite);
         RandomAccess.Write(handle, new byte[8 * MiB], 0);
-        var schedule = new WritebackSchedule(handle, 0, lagMs: 0, () => 0, worker: null, dropAfterRead: true);
+        var schedule = new WritebackSchedule(() => handle, 0, lagMs: 0, () => 0, worker: null, dropAfterRead: true);
 
         schedule.DropBehind(8 * MiB);
         Assert.Equal(0, schedule.Dropped); // nobody has read it: its pages stay for whoever comes
@@ -267,7 +267,7 @@ public sealed class WritebackTests : IDisposable
         Assert.Equal(4 * MiB, schedule.Dropped); // the positions noted before the cut no longer count
 
         // With a distance too, whichever lets more go decides.
-        var both = new WritebackSchedule(handle, 0, lagMs: 0, () => 0, worker: null, dropBehindBytes: 4 * MiB, dropAfterRead: true);
+        var both = new WritebackSchedule(() => handle, 0, lagMs: 0, () => 0, worker: null, dropBehindBytes: 4 * MiB, dropAfterRead: true);
         both.OnRead("c1", MiB);
         both.DropBehind(8 * MiB);
         Assert.Equal(4 * MiB, both.Dropped);

@@ -65,6 +65,12 @@ public sealed record BrokerConfig
     /// </summary>
     public bool? LogCacheDropAfterRead { get; init; }
 
+    /// <summary>
+    /// tributary.log.open.files.max: descriptors the log's files hold at most (<see cref="Storage.Devices.OpenFileCache"/>);
+    /// -1 derives it from the process's open-file limit (<see cref="Storage.Devices.OpenFileLimit.DefaultLogFilesMax"/>).
+    /// </summary>
+    public int LogOpenFilesMax { get; init; }
+
     public int NumPartitions { get; init; }
     public bool AutoCreateTopicsEnable { get; init; }
     public bool DeleteTopicEnable { get; init; }

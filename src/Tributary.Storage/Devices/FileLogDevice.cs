@@ -11,9 +11,21 @@ namespace Tributary.Storage.Devices;
 /// For the same files: whether appended bytes that every reader of the file has fetched past are dropped from the page
 /// cache once written out (a file nobody reads keeps its pages). See <see cref="WritebackSchedule.DropBehind"/>.
 /// </param>
-public sealed class FileLogDevice(long cacheDropBehindBytes = -1, bool cacheDropAfterRead = false) : ILogDevice
+/// <param name="openFilesMax">
+/// Descriptors the files it opens hold at most, together (<see cref="OpenFileCache"/>): past it the least recently used
+/// file is closed and reopened on its next use. Unbounded by default.
+/// </param>
+public sealed class FileLogDevice(long cacheDropBehindBytes = -1, bool cacheDropAfterRead = false, int openFilesMax = int.MaxValue) : ILogDevice
 {
+    private readonly OpenFileCache _openFiles = openFilesMax == int.MaxValue ? OpenFileCache.Unbounded : new OpenFileCache(openFilesMax);
+
     public static FileLogDevice Instance { get; } = new();
+
+    /// <summary>Descriptors its files may hold at once.</summary>
+    public int OpenFilesMax => _openFiles.OpenFilesMax;
+
+    /// <summary>Descriptors its files hold now.</summary>
+    public int OpenFiles => _openFiles.OpenFiles;
 
     public bool DirectoryExists(string path) => Directory.Exists(path);
 
@@ -41,11 +53,23 @@ public sealed class FileLogDevice(long cacheDropBehindBytes = -1, bool cacheDrop
         return new FileLogFile(
             path,
             cacheDropBehindBytes: segmentData ? cacheDropBehindBytes : -1,
-            cacheDropAfterRead: segmentData && cacheDropAfterRead);
+            cacheDropAfterRead: segmentData && cacheDropAfterRead,
+            cache: _openFiles);
     }
 
     public void DeleteFile(string path) => File.Delete(path);
 
-    // rename(2) replaces the destination atomically on POSIX file systems.
-    public void ReplaceFile(string sourcePath, string destinationPath) => File.Move(sourcePath, destinationPath, overwrite: true);
+    // rename(2) replaces the destination atomically on POSIX file systems. An open file moves along (a cleaned segment
+    // taking its final name), so its reopen after an eviction finds it.
+    public void ReplaceFile(string sourcePath, string destinationPath)
+    {
+        if (_openFiles.TryFind(sourcePath, out var file))
+        {
+            file.Rename(destinationPath, () => File.Move(sourcePath, destinationPath, overwrite: true));
+        }
+        else
+        {
+            File.Move(sourcePath, destinationPath, overwrite: true);
+        }
+    }
 }

@@ -98,7 +98,7 @@ internal static partial class Writeback
 /// appender only; <see cref="OnRead"/> by any reader.
 /// </summary>
 internal sealed class WritebackSchedule(
-    SafeFileHandle handle,
+    Func<SafeFileHandle?> handle,
     long length,
     long lagMs,
     Func<long> nowMs,
@@ -117,7 +117,26 @@ internal sealed class WritebackSchedule(
     private volatile bool _dropUnavailable = dropBehindBytes < 0 && !dropAfterRead;
     private readonly SegmentReaders? _readers = dropAfterRead ? new SegmentReaders(nowMs) : null;
 
-    public SafeFileHandle Handle => handle;
+    /// <summary>
+    /// Starts write-out of the range (<see cref="Writeback.Start"/>) through the file's handle if it is open; a file the
+    /// descriptor cache closed meanwhile is skipped (its bytes are the kernel's to write), which is not a refusal.
+    /// </summary>
+    public bool Start(long offset, long length)
+    {
+        if (handle() is not { } open)
+        {
+            return true;
+        }
+
+        try
+        {
+            return Writeback.Start(open, offset, length);
+        }
+        catch (ObjectDisposedException)
+        {
+            return true;
+        }
+    }
 
     /// <summary>End of the bytes handed to the kernel for write-out so far.</summary>
     public long WrittenOut => _writtenOut;
@@ -162,7 +181,7 @@ internal sealed class WritebackSchedule(
         {
             if (worker is null || !worker.TryQueue(this, _writtenOut, target - _writtenOut))
             {
-                OnStarted(Writeback.Start(handle, _writtenOut, target - _writtenOut));
+                OnStarted(Start(_writtenOut, target - _writtenOut));
             }
 
             _writtenOut = target;
@@ -230,9 +249,16 @@ internal sealed class WritebackSchedule(
             _dropped = to;
         }
 
-        if (!Writeback.Drop(handle, from, to - from))
+        // A file the descriptor cache closed keeps these pages: skipped, not refused.
+        try
         {
-            _dropUnavailable = true;
+            if (handle() is { } open && !Writeback.Drop(open, from, to - from))
+            {
+                _dropUnavailable = true;
+            }
+        }
+        catch (ObjectDisposedException)
+        {
         }
     }
 
@@ -287,7 +313,7 @@ internal sealed class WritebackWorker
             while (_queue.TryDequeue(out var request))
             {
                 Interlocked.Decrement(ref _waiting);
-                request.Schedule.OnStarted(Writeback.Start(request.Schedule.Handle, request.Offset, request.Length));
+                request.Schedule.OnStarted(request.Schedule.Start(request.Offset, request.Length));
                 request.Schedule.DropBehind(request.Offset + request.Length);
                 Interlocked.Increment(ref _made);
             }

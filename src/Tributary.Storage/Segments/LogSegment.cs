@@ -610,10 +610,10 @@ internal sealed class LogSegment : IDisposable
     public IOException? TakeIndexFailure() => _offsetIndex.TakeWriteOutFailure() ?? _timeIndex.TakeWriteOutFailure();
 
     /// <summary>
-    /// Writes the index entries held in memory to their files (appender only; see <see cref="IndexEntries"/>). The time
-    /// index only after the offset index took its entries, so its file never holds entries the offset index's lacks.
+    /// Writes the index entries held in memory to their files, without fsync (appender only; see <see cref="IndexEntries"/>).
+    /// The time index only after the offset index took its entries, so its file never holds entries the offset index's lacks.
     /// </summary>
-    private void WriteOutIndexes()
+    public void WriteOutIndexes()
     {
         if (_offsetIndex.TryWriteOut())
         {

@@ -9,7 +9,7 @@ namespace Tributary.Interop.Tests.Support;
 /// or is read line by line; standard error is kept (its tail) for failure messages. Every wait is bounded, and
 /// the process is killed by its own id on timeout or dispose — never by name.
 /// </summary>
-public sealed class ChildProcess : IAsyncDisposable
+public sealed partial class ChildProcess : IAsyncDisposable
 {
     private const int KeptOutputCharsMax = 8 * 1024 * 1024;
     private const int KeptErrorCharsMax = 64 * 1024;
@@ -156,6 +156,22 @@ public sealed class ChildProcess : IAsyncDisposable
         using var cancellation = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await _process.WaitForExitAsync(cancellation.Token).ConfigureAwait(false);
     }
+
+    /// <summary>SIGTERM to this process only (its own id), then waits for it to end; on timeout kills it and throws.</summary>
+    public async Task<ProcessResult> TerminateAsync(TimeSpan timeout)
+    {
+        if (!_process.HasExited && Kill(_process.Id, SigTerm) != 0 && !_process.HasExited)
+        {
+            throw new InvalidOperationException($"kill(SIGTERM) of pid {Id} failed (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
+        }
+
+        return await WaitForExitAsync(timeout).ConfigureAwait(false);
+    }
+
+    private const int SigTerm = 15;
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
 
     public string Describe() => $"pid {Id}, running {_elapsed.Elapsed.TotalSeconds:F1} s\nstdout (tail): {Tail(StandardOutput)}\nstderr (tail): {Tail(StandardError)}";
 

@@ -12,13 +12,15 @@ public sealed class StandaloneBroker : IAsyncDisposable
     private const int StartAttemptsMax = 5;
 
     private readonly IReadOnlyDictionary<string, string> _settings;
+    private readonly int? _openFilesLimit;
     private ChildProcess? _process;
 
-    private StandaloneBroker(string dataDirectory, int port, IReadOnlyDictionary<string, string> settings)
+    private StandaloneBroker(string dataDirectory, int port, IReadOnlyDictionary<string, string> settings, int? openFilesLimit)
     {
         DataDirectory = dataDirectory;
         Port = port;
         _settings = settings;
+        _openFilesLimit = openFilesLimit;
     }
 
     public string DataDirectory { get; }
@@ -32,9 +34,12 @@ public sealed class StandaloneBroker : IAsyncDisposable
     /// <summary>What the running (or last) broker process wrote to standard output: its log.</summary>
     public string Log => _process?.StandardOutput ?? "";
 
-    public static async Task<StandaloneBroker> StartAsync(string dataDirectory, int port, IReadOnlyDictionary<string, string>? settings = null)
+    /// <param name="openFilesLimit">
+    /// When set, the broker runs under <c>prlimit --nofile=N:N</c> (util-linux): it may hold at most N descriptors.
+    /// </param>
+    public static async Task<StandaloneBroker> StartAsync(string dataDirectory, int port, IReadOnlyDictionary<string, string>? settings = null, int? openFilesLimit = null)
     {
-        var broker = new StandaloneBroker(dataDirectory, port, settings ?? new Dictionary<string, string>());
+        var broker = new StandaloneBroker(dataDirectory, port, settings ?? new Dictionary<string, string>(), openFilesLimit);
         await broker.StartAsync().ConfigureAwait(false);
         return broker;
     }
@@ -55,7 +60,10 @@ public sealed class StandaloneBroker : IAsyncDisposable
                 await _process.DisposeAsync().ConfigureAwait(false);
             }
 
-            _process = ChildProcess.Start(DotnetHost, Arguments());
+            // prlimit sets the limit and then executes the broker in its own process, so the id stays the broker's.
+            _process = _openFilesLimit is { } limit
+                ? ChildProcess.Start("prlimit", [$"--nofile={limit}:{limit}", DotnetHost, .. Arguments()])
+                : ChildProcess.Start(DotnetHost, Arguments());
             try
             {
                 await _process.WaitForLineAsync(l => l.Contains(listening, StringComparison.Ordinal), StartTimeout).ConfigureAwait(false);
@@ -77,6 +85,10 @@ public sealed class StandaloneBroker : IAsyncDisposable
             await _process.KillAsync().ConfigureAwait(false);
         }
     }
+
+    /// <summary>A clean stop (SIGTERM, as an operator's): the broker flushes its logs and writes its clean-shutdown marker.</summary>
+    public async Task<ProcessResult> StopAsync(TimeSpan timeout) =>
+        _process is not null ? await _process.TerminateAsync(timeout).ConfigureAwait(false) : throw new InvalidOperationException("not running");
 
     public async ValueTask DisposeAsync()
     {
