@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Tributary.Storage.Cleaning;
 using Tributary.Storage.Devices;
 
 namespace Tributary.Storage;
@@ -30,6 +31,7 @@ public sealed class LogManager : IDisposable
     // Partitions whose stored state could not be opened at start (or by the broker's own checks), with the reason.
     private readonly ConcurrentDictionary<(string Topic, int Partition), string> _offline = new();
     private readonly Lock _createLock = new();
+    private readonly Lock _cleanerCheckpointLock = new();
     private bool _disposed;
 
     public LogManager(
@@ -228,6 +230,26 @@ public sealed class LogManager : IDisposable
     }
 
     /// <summary>
+    /// Writes where each log's next clean starts to cleaner-offset-checkpoint (the cleaner calls it after each clean).
+    /// A failed write is logged: the previous checkpoint stays, and at worst a restart cleans part of a log again.
+    /// </summary>
+    public void WriteCleanerCheckpoint()
+    {
+        lock (_cleanerCheckpointLock)
+        {
+            var entries = _logs.Values.Where(log => log.FirstDirtyOffset > 0).Select(log => (log.Topic, log.Partition, log.FirstDirtyOffset)).ToList();
+            try
+            {
+                CleanerOffsetCheckpoint.Write(_device, DataDirectory, entries);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                StorageLog.CleanerCheckpointWriteFailed(_logger, e, DataDirectory);
+            }
+        }
+    }
+
+    /// <summary>
     /// Splits a directory name into topic and partition on the last '-' (topic names may contain '-').
     /// </summary>
     internal static bool TryParsePartitionDirectory(string name, out string topic, out int partition)
@@ -263,6 +285,38 @@ public sealed class LogManager : IDisposable
     private string PartitionDirectory(string topic, int partition) =>
         Path.Combine(DataDirectory, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{topic}-{partition}"));
 
+    /// <summary>
+    /// Gives each loaded log its checkpointed first dirty offset. A missing, unreadable or damaged file is logged and
+    /// the logs are cleaned from their start, as before any checkpoint existed.
+    /// </summary>
+    private void RestoreCleanerCheckpoint()
+    {
+        Dictionary<(string Topic, int Partition), long>? entries;
+        string? problem;
+        try
+        {
+            entries = CleanerOffsetCheckpoint.Read(_device, DataDirectory, out problem);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            (entries, problem) = (null, e.Message);
+        }
+
+        if (entries is null)
+        {
+            StorageLog.CleanerCheckpointUnreadable(_logger, DataDirectory, problem ?? "");
+            return;
+        }
+
+        foreach (var ((topic, partition), offset) in entries)
+        {
+            if (_logs.TryGetValue((topic, partition), out var log) && !log.RestoreFirstDirtyOffset(offset))
+            {
+                StorageLog.CleanerCheckpointPastLogEnd(_logger, topic, partition, offset, log.LogEndOffset);
+            }
+        }
+    }
+
     private ILogger PartitionLogger() => _loggerFactory.CreateLogger<PartitionLog>();
 
     private void Load()
@@ -291,6 +345,8 @@ public sealed class LogManager : IDisposable
                 StorageLog.PartitionOffline(_logger, e, topic, partition, e.Message);
             }
         }
+
+        RestoreCleanerCheckpoint();
 
         // From here on a crash must be detected at the next start. (Without an fsync of the directory a power loss
         // could bring the marker back; Kafka accepts the same window.)

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Tributary.Storage.Devices;
 
 namespace Tributary.Storage;
@@ -13,39 +12,19 @@ namespace Tributary.Storage;
 internal static class LogStartOffsetCheckpoint
 {
     public const string FileName = "log-start-offset.checkpoint";
-    public const string TempSuffix = ".tmp";
+    public const string TempSuffix = CheckpointFile.TempSuffix;
 
     private const string Version = "0";
 
     public static long? Read(ILogDevice device, string directory)
     {
-        var path = Path.Combine(directory, FileName);
-        if (!device.FileExists(path))
-        {
-            return null;
-        }
-
-        using var file = device.OpenFile(path);
-        var bytes = new byte[Math.Min(file.Length, 256)];
-        var text = Encoding.ASCII.GetString(bytes.AsSpan(0, file.ReadAt(0, bytes)));
-        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        return lines.Length == 2 && lines[0] == Version
-            && long.TryParse(lines[1], NumberStyles.None, CultureInfo.InvariantCulture, out var offset)
+        var text = CheckpointFile.Read(device, Path.Combine(directory, FileName), bytesMax: 256);
+        var lines = text?.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        return lines is [Version, var value] && long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var offset)
             ? offset
             : null;
     }
 
-    public static void Write(ILogDevice device, string directory, long logStartOffset)
-    {
-        var path = Path.Combine(directory, FileName);
-        var tempPath = path + TempSuffix;
-        device.DeleteFile(tempPath);
-        using (var file = device.OpenFile(tempPath))
-        {
-            file.Append(Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{Version}\n{logStartOffset}\n")));
-            file.Flush();
-        }
-
-        device.ReplaceFile(tempPath, path);
-    }
+    public static void Write(ILogDevice device, string directory, long logStartOffset) =>
+        CheckpointFile.Write(device, Path.Combine(directory, FileName), string.Create(CultureInfo.InvariantCulture, $"{Version}\n{logStartOffset}\n"));
 }

@@ -13,9 +13,26 @@ public sealed partial class PartitionLog
     // One clean of this log at a time, whichever cleaner thread runs it.
     private readonly Lock _cleanLock = new();
 
-    // Where the next clean starts building its key map. Kept in memory only: after a restart the whole log is dirty
-    // once more, and its first clean finds little to remove.
+    // Where the next clean starts building its key map; LogManager keeps it in cleaner-offset-checkpoint across restarts.
     private long _firstDirtyOffset;
+
+    /// <summary>Where the next clean starts building its key map: everything below was cleaned.</summary>
+    internal long FirstDirtyOffset => Volatile.Read(ref _firstDirtyOffset);
+
+    /// <summary>
+    /// Takes the cleaner's checkpointed offset at start. Kafka's rule: an offset past the log end (a tail cut at
+    /// recovery) is not trusted, and the log is cleaned from its start; false then.
+    /// </summary>
+    internal bool RestoreFirstDirtyOffset(long offset)
+    {
+        if (offset < 0 || offset > LogEndOffset)
+        {
+            return false;
+        }
+
+        Volatile.Write(ref _firstDirtyOffset, offset);
+        return true;
+    }
 
     /// <summary>
     /// The part of the log the cleaner may clean now, or null when cleanup.policy does not include compact. The

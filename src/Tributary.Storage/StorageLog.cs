@@ -56,4 +56,16 @@ internal static partial class StorageLog
     [LoggerMessage(EventId = 3013, Level = LogLevel.Error,
         Message = "Partition {Topic}-{Partition}: cleaning failed; the log cleaner leaves it alone until a restart")]
     public static partial void CleaningFailed(ILogger logger, Exception exception, string topic, int partition);
+
+    [LoggerMessage(EventId = 3014, Level = LogLevel.Warning,
+        Message = "The cleaner-offset-checkpoint of {DataDirectory} could not be written; the previous one stays in force")]
+    public static partial void CleanerCheckpointWriteFailed(ILogger logger, Exception exception, string dataDirectory);
+
+    [LoggerMessage(EventId = 3015, Level = LogLevel.Warning,
+        Message = "The cleaner-offset-checkpoint of {DataDirectory} could not be read ({Problem}); compacted logs are cleaned from their start")]
+    public static partial void CleanerCheckpointUnreadable(ILogger logger, string dataDirectory, string problem);
+
+    [LoggerMessage(EventId = 3016, Level = LogLevel.Warning,
+        Message = "Partition {Topic}-{Partition}: the cleaner's checkpoint {Offset} is past the log end {LogEndOffset}; the log is cleaned from its start")]
+    public static partial void CleanerCheckpointPastLogEnd(ILogger logger, string topic, int partition, long offset, long logEndOffset);
 }

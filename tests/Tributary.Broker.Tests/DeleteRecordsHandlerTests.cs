@@ -85,6 +85,28 @@ public sealed class DeleteRecordsHandlerTests : IDisposable
     }
 
     [Theory]
+    [InlineData("compact", (short)ErrorCode.PolicyViolation, 0L)]
+    [InlineData("compact,delete", (short)ErrorCode.None, 3L)]
+    [InlineData("delete", (short)ErrorCode.None, 3L)]
+    public async Task A_compact_only_topic_refuses_with_POLICY_VIOLATION_as_kafka_does(string policy, short error, long logStart)
+    {
+        var topic = _broker.Core.CreateTopic("keyed", 1, new Dictionary<string, string> { ["cleanup.policy"] = policy }).Topic;
+        var log = _broker.Core.FindLog(topic, 0)!;
+        var builder = new RecordBatchBuilder();
+        for (var i = 0; i < 5; i++)
+        {
+            builder.Add(1_000 + i, [(byte)i], [(byte)i]);
+        }
+
+        log.Append(builder.Build());
+
+        var result = await DeleteAsync(3, "keyed");
+
+        Assert.Equal(error, result.ErrorCode);
+        Assert.Equal(logStart, log.LogStartOffset);
+    }
+
+    [Theory]
     [InlineData("missing", 0)]
     [InlineData("orders", 2)]
     [InlineData("orders", -1)]

@@ -12,7 +12,7 @@ namespace Tributary.Storage.Tests;
 /// tombstones gone after delete.retention.ms, the active segment and young records untouched, and a crash at any
 /// step of a segment swap recovering to the old segments or the new ones.
 /// </summary>
-public sealed class LogCleanerTests
+public sealed partial class LogCleanerTests
 {
     private const string Topic = "table";
 

@@ -29,6 +29,10 @@ internal sealed class ConsumerGroup
     private readonly Dictionary<string, ConsumerGroupMember> _members = new(StringComparer.Ordinal);
     private Dictionary<string, HashSet<(Guid TopicId, int Partition)>> _target = new(StringComparer.Ordinal);
     private Dictionary<Guid, int> _partitionCounts = [];
+
+    // Members' regexes resolved to topic names, each as of a MetadataStore.TopicsVersion (Kafka resolves a regex once
+    // per group and refreshes it when the topics change).
+    private readonly Dictionary<string, (long TopicsVersion, HashSet<string> Topics)> _resolvedRegexes = new(StringComparer.Ordinal);
     private ITimer? _timer;
 
     // Not yet written to __consumer_offsets: the group record, members' target records (a tombstone when the member is
@@ -127,8 +131,11 @@ internal sealed class ConsumerGroup
         return new ConsumerGroupHeartbeatResult(ErrorCode.None, null, member.MemberId, member.MemberEpoch, Settings.HeartbeatIntervalMs, assignment);
     }
 
-    /// <summary>OffsetCommit from a member (Kafka's rules for consumer groups): epoch -1 with no member id only while empty.</summary>
-    public ErrorCode ValidateCommit(int memberEpoch, string memberId)
+    /// <summary>
+    /// OffsetCommit from a member (Kafka's rules for consumer groups): epoch -1 with no member id only while empty; a
+    /// member's non-transactional commit (<paramref name="offsetCommitVersion"/> set) needs OffsetCommit v9+.
+    /// </summary>
+    public ErrorCode ValidateCommit(int memberEpoch, string memberId, short? offsetCommitVersion)
     {
         if (memberEpoch < 0 && memberId.Length == 0 && _members.Count == 0)
         {
@@ -140,6 +147,12 @@ internal sealed class ConsumerGroup
             return ErrorCode.UnknownMemberId;
         }
 
+        if (offsetCommitVersion < 9)
+        {
+            // Kafka: "OffsetCommit version 9 or above must be used by members using the modern group protocol".
+            return ErrorCode.UnsupportedVersion;
+        }
+
         return memberEpoch > member.MemberEpoch ? ErrorCode.FencedMemberEpoch
             : memberEpoch < member.MemberEpoch ? ErrorCode.StaleMemberEpoch
             : ErrorCode.None;
@@ -149,7 +162,7 @@ internal sealed class ConsumerGroup
     {
         var metadata = _coordinator.Metadata;
         return new ConsumerGroupDescription(GroupId, State, GroupEpoch, AssignmentEpoch, Assignor, [.. _members.Values.OrderBy(m => m.MemberId, StringComparer.Ordinal).Select(m =>
-            new ConsumerGroupMemberDescription(m.MemberId, m.InstanceId, m.RackId, m.MemberEpoch, m.ClientId, m.ClientHost, [.. m.SubscribedTopicNames], Named(m.Assigned), Named(TargetOf(m.MemberId))))]);
+            new ConsumerGroupMemberDescription(m.MemberId, m.InstanceId, m.RackId, m.MemberEpoch, m.ClientId, m.ClientHost, [.. m.SubscribedTopicNames], m.SubscribedTopicRegex.Length > 0 ? m.SubscribedTopicRegex : null, Named(m.Assigned), Named(TargetOf(m.MemberId))))]);
 
         IReadOnlyList<(Guid TopicId, string TopicName, int[] Partitions)> Named(HashSet<(Guid TopicId, int Partition)> partitions) =>
             [.. Group(partitions).Select(t => (t.TopicId, metadata.Find(t.TopicId)?.Name ?? "", t.Partitions))];
@@ -365,6 +378,12 @@ internal sealed class ConsumerGroup
             changed = true;
         }
 
+        if (p.SubscribedTopicRegex is not null && p.SubscribedTopicRegex != member.SubscribedTopicRegex)
+        {
+            member.SubscribedTopicRegex = p.SubscribedTopicRegex;
+            changed = true;
+        }
+
         if (p.ServerAssignor is not null && p.ServerAssignor != member.ServerAssignor)
         {
             member.ServerAssignor = p.ServerAssignor;
@@ -385,7 +404,7 @@ internal sealed class ConsumerGroup
         var metadata = _coordinator.Metadata;
         var subscriptions = _members.Values.ToDictionary(
             m => m.MemberId,
-            m => m.SubscribedTopicNames.Select(metadata.Find).Where(t => t is not null).Select(t => t!.Id).ToHashSet(),
+            m => SubscribedTopics(m).Select(metadata.Find).Where(t => t is not null).Select(t => t!.Id).ToHashSet(),
             StringComparer.Ordinal);
         var previous = _target;
         _target = ConsumerGroupAssignors.Assign(Assignor, subscriptions, _partitionCounts, previous);
@@ -503,7 +522,7 @@ internal sealed class ConsumerGroup
     private Dictionary<Guid, int> SubscribedPartitionCounts()
     {
         var counts = new Dictionary<Guid, int>();
-        foreach (var name in _members.Values.SelectMany(m => m.SubscribedTopicNames).Distinct(StringComparer.Ordinal))
+        foreach (var name in _members.Values.SelectMany(SubscribedTopics).Distinct(StringComparer.Ordinal))
         {
             if (_coordinator.Metadata.Find(name) is { } topic)
             {
@@ -512,6 +531,32 @@ internal sealed class ConsumerGroup
         }
 
         return counts;
+    }
+
+    /// <summary>The topics a member subscribes to: its topic names and the topics its regex matches now.</summary>
+    private IEnumerable<string> SubscribedTopics(ConsumerGroupMember member) =>
+        member.SubscribedTopicRegex.Length == 0 ? member.SubscribedTopicNames : member.SubscribedTopicNames.Union(ResolveRegex(member.SubscribedTopicRegex), StringComparer.Ordinal);
+
+    private HashSet<string> ResolveRegex(string pattern)
+    {
+        var metadata = _coordinator.Metadata;
+        var version = metadata.TopicsVersion;
+        if (_resolvedRegexes.TryGetValue(pattern, out var resolved) && resolved.TopicsVersion == version)
+        {
+            return resolved.Topics;
+        }
+
+        // Regexes no member uses any more are dropped here, so the table holds at most one entry per member.
+        foreach (var unused in _resolvedRegexes.Keys.Where(r => !_members.Values.Any(m => m.SubscribedTopicRegex == r)).ToList())
+        {
+            _resolvedRegexes.Remove(unused);
+        }
+
+        // The heartbeat validated the pattern, so it compiles (from TopicRegex's cache, usually).
+        var regex = TopicRegex.TryCreate(pattern, out _);
+        var topics = regex is null ? [] : metadata.Topics.Where(regex.Matches).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        _resolvedRegexes[pattern] = (version, topics);
+        return topics;
     }
 
     private static bool SameCounts(Dictionary<Guid, int> a, Dictionary<Guid, int> b) =>

@@ -28,6 +28,9 @@ internal sealed class ConsumerGroupMember(string memberId)
 
     public List<string> SubscribedTopicNames { get; set; } = [];
 
+    /// <summary>The member's SubscribedTopicRegex; empty when it has none (as in Kafka, "" clears a regex).</summary>
+    public string SubscribedTopicRegex { get; set; } = "";
+
     public string? ServerAssignor { get; set; }
 
     public HashSet<(Guid TopicId, int Partition)> Assigned { get; set; } = [];

@@ -9,5 +9,6 @@ public sealed record ConsumerGroupMemberDescription(
     string ClientId,
     string ClientHost,
     IReadOnlyList<string> SubscribedTopicNames,
+    string? SubscribedTopicRegex,
     IReadOnlyList<(Guid TopicId, string TopicName, int[] Partitions)> Assignment,
     IReadOnlyList<(Guid TopicId, string TopicName, int[] Partitions)> TargetAssignment);

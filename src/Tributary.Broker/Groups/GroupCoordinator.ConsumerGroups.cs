@@ -135,11 +135,15 @@ public sealed partial class GroupCoordinator
             : p.MemberEpoch == 0 && p.TopicPartitions is { Count: > 0 } ? "TopicPartitions must be empty when (re-)joining."
             : p.MemberEpoch == 0 && p.SubscribedTopicNames is null && p.SubscribedTopicRegex is null ? "SubscribedTopicNames or SubscribedTopicRegex must be set in first request."
             : p.MemberEpoch == -2 && p.InstanceId is null ? "InstanceId can't be null when MemberEpoch is -2."
-            : p.SubscribedTopicRegex is not null ? "SubscribedTopicRegex is not supported by this broker; subscribe by topic names."
             : null;
         if (problem is not null)
         {
             return ConsumerGroupHeartbeatResult.Failed(ErrorCode.InvalidRequest, problem, p.MemberId);
+        }
+
+        if (!string.IsNullOrEmpty(p.SubscribedTopicRegex) && TopicRegex.TryCreate(p.SubscribedTopicRegex, out var regexError) is null)
+        {
+            return ConsumerGroupHeartbeatResult.Failed(ErrorCode.InvalidRegularExpression, $"SubscribedTopicRegex `{p.SubscribedTopicRegex}` is not a valid regular expression: {regexError}", p.MemberId);
         }
 
         if (p.ServerAssignor is not null && !ConsumerGroupAssignors.IsSupported(p.ServerAssignor))
@@ -152,9 +156,11 @@ public sealed partial class GroupCoordinator
 
     /// <summary>
     /// For OffsetCommit: the error when <paramref name="groupId"/> is a consumer-protocol group and the member or epoch is
-    /// not current (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH, FENCED_MEMBER_EPOCH), None when accepted, null for other groups.
+    /// not current (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH, FENCED_MEMBER_EPOCH) or a member commits below OffsetCommit v9
+    /// (UNSUPPORTED_VERSION; null <paramref name="offsetCommitVersion"/>: a transactional commit), None when accepted,
+    /// null for other groups.
     /// </summary>
-    private ErrorCode? ValidateConsumerCommit(string groupId, int memberEpoch, string memberId)
+    private ErrorCode? ValidateConsumerCommit(string groupId, int memberEpoch, string memberId, short? offsetCommitVersion)
     {
         var group = FindConsumerGroup(groupId);
         if (group is null)
@@ -164,7 +170,7 @@ public sealed partial class GroupCoordinator
 
         lock (group.Lock)
         {
-            return group.IsDead ? null : group.ValidateCommit(memberEpoch, memberId);
+            return group.IsDead ? null : group.ValidateCommit(memberEpoch, memberId, offsetCommitVersion);
         }
     }
 

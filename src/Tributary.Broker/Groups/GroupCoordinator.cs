@@ -121,9 +121,11 @@ public sealed partial class GroupCoordinator : IDisposable
     /// <summary>
     /// Commits offsets; one error per entry. Kafka's rules (<see cref="ClassicGroup.ValidateCommit"/>): generation -1
     /// is a "simple" commit, allowed while the group has no members (and creating the group if needed); otherwise the
-    /// member and generation must be current. Unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION.
+    /// member and generation must be current, and a group that does not exist is GROUP_ID_NOT_FOUND from OffsetCommit
+    /// v9 (<paramref name="apiVersion"/>) and ILLEGAL_GENERATION before, as in Kafka's OffsetMetadataManager. Unknown
+    /// topics or partitions get UNKNOWN_TOPIC_OR_PARTITION.
     /// </summary>
-    public ErrorCode[] CommitOffsets(string groupId, int generationId, string memberId, string? groupInstanceId, IReadOnlyList<OffsetCommitEntry> entries)
+    public ErrorCode[] CommitOffsets(string groupId, int generationId, string memberId, string? groupInstanceId, IReadOnlyList<OffsetCommitEntry> entries, short apiVersion)
     {
         var results = new ErrorCode[entries.Count];
         if (groupId.Length == 0)
@@ -137,7 +139,7 @@ public sealed partial class GroupCoordinator : IDisposable
             var group = generationId < 0 || IsConsumerGroup(groupId) ? GetOrCreate(groupId) : Find(groupId);
             if (group is null)
             {
-                Array.Fill(results, generationId < 0 ? ErrorCode.CoordinatorNotAvailable : ErrorCode.IllegalGeneration);
+                Array.Fill(results, generationId < 0 ? ErrorCode.CoordinatorNotAvailable : apiVersion >= 9 ? ErrorCode.GroupIdNotFound : ErrorCode.IllegalGeneration);
                 return results;
             }
 
@@ -149,7 +151,7 @@ public sealed partial class GroupCoordinator : IDisposable
                 }
 
                 var now = NowMs;
-                var groupError = ValidateConsumerCommit(groupId, generationId, memberId) ?? group.ValidateCommit(generationId, memberId, groupInstanceId, transactional: false, now);
+                var groupError = ValidateConsumerCommit(groupId, generationId, memberId, apiVersion) ?? group.ValidateCommit(generationId, memberId, groupInstanceId, transactional: false, now);
                 if (groupError != ErrorCode.None)
                 {
                     Array.Fill(results, groupError);
@@ -211,7 +213,7 @@ public sealed partial class GroupCoordinator : IDisposable
     /// </summary>
     public ErrorCode ValidateTransactionalCommit(string groupId, int generationId, string memberId, string? groupInstanceId)
     {
-        if (ValidateConsumerCommit(groupId, generationId, memberId) is { } consumerError)
+        if (ValidateConsumerCommit(groupId, generationId, memberId, offsetCommitVersion: null) is { } consumerError)
         {
             return consumerError == ErrorCode.StaleMemberEpoch ? ErrorCode.IllegalGeneration : consumerError;
         }

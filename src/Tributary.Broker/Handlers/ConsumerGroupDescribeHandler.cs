@@ -8,7 +8,7 @@ namespace Tributary.Broker.Handlers;
 // ConsumerGroupDescribe v0 (KIP-848).
 // Behaviour:
 // - Per KIP-848 group: state (Empty, Reconciling, Stable), group epoch, assignment epoch, the assignor in use, and each
-//   member's epoch, client id, instance and rack ids, subscribed topic names, current and target assignment (topic
+//   member's epoch, client id, instance and rack ids, subscribed topic names and regex (null when none), current and target assignment (topic
 //   id, name, partitions). ClientHost is the member's peer address ("/127.0.0.1").
 // - An unknown group, or a classic group of that id, gets GROUP_ID_NOT_FOUND, as in Kafka; an empty id
 //   INVALID_GROUP_ID.
@@ -49,6 +49,7 @@ public sealed class ConsumerGroupDescribeHandler(BrokerCore broker) : ApiHandler
                     ClientId = m.ClientId,
                     ClientHost = m.ClientHost,
                     SubscribedTopicNames = [.. m.SubscribedTopicNames],
+                    SubscribedTopicRegex = m.SubscribedTopicRegex,
                     Assignment = ToAssignment(m.Assignment),
                     TargetAssignment = ToAssignment(m.TargetAssignment),
                 })],

@@ -15,12 +15,15 @@ namespace Tributary.Broker.Handlers;
 // - The response carries the assignment on a join, on a full request (TopicPartitions set) and whenever it changed.
 // - Errors: UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH (neither the current epoch nor, with owned partitions within the
 //   assignment, the previous one), GROUP_ID_NOT_FOUND (a classic group with members), GROUP_MAX_SIZE_REACHED,
-//   INVALID_REQUEST for Kafka's request checks.
+//   INVALID_REQUEST for Kafka's request checks, INVALID_REGULAR_EXPRESSION for a regex that does not compile.
+// - SubscribedTopicRegex (v1): matched against whole topic names, internal topics excluded; "" clears it. It is
+//   resolved again after topics are created or deleted, so a new matching topic is assigned at the next heartbeat.
 // Versions:
 // - v0: the broker generates the member id when none is sent; v1: the client chooses it (empty: INVALID_REQUEST).
 // Deviations from Kafka:
-// - A non-empty SubscribedTopicRegex is INVALID_REQUEST (librdkafka's empty one means none); no online migration
-//   between classic and consumer groups; rack ids are stored and described but not used by the assignors.
+// - No online migration between classic and consumer groups; rack ids are stored and described but not used by the
+//   assignors. SubscribedTopicRegex uses .NET's non-backtracking engine, not RE2/J (see TopicRegex), and is not yet
+//   written to __consumer_offsets: after a restart a member's regex is empty until it sends it again.
 // - An unknown group with a non-zero epoch gets UNKNOWN_MEMBER_ID (Kafka: GROUP_ID_NOT_FOUND), so its members rejoin.
 public sealed class ConsumerGroupHeartbeatHandler(BrokerCore broker) : ApiHandler<ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse>(ApiKey.ConsumerGroupHeartbeat, 0, 1)
 {
@@ -34,7 +37,7 @@ public sealed class ConsumerGroupHeartbeatHandler(BrokerCore broker) : ApiHandle
             request.RackId,
             request.RebalanceTimeoutMs,
             request.SubscribedTopicNames,
-            context.ApiVersion >= 1 && !string.IsNullOrEmpty(request.SubscribedTopicRegex) ? request.SubscribedTopicRegex : null,
+            context.ApiVersion >= 1 ? request.SubscribedTopicRegex : null,
             request.ServerAssignor,
             request.TopicPartitions?.Select(t => (t.TopicId, (IReadOnlyList<int>)t.Partitions)).ToList(),
             context.ClientId ?? "",

@@ -12,6 +12,8 @@ namespace Tributary.Broker.Handlers;
 // - Offsets above the high watermark or negative (other than -1) get OFFSET_OUT_OF_RANGE; an offset below the current
 //   low watermark changes nothing, as in Kafka.
 // - Unknown topics and partitions get UNKNOWN_TOPIC_OR_PARTITION, storage failures KAFKA_STORAGE_ERROR.
+// - A topic whose cleanup.policy lacks delete (compact only) gets POLICY_VIOLATION before the offset is checked, as
+//   in Kafka's Partition.deleteRecordsOnLeader; compact,delete is allowed.
 // - The new log start offset is durable when the response is sent, so timeout_ms is ignored.
 public sealed partial class DeleteRecordsHandler(BrokerCore broker) : ApiHandler<DeleteRecordsRequest, DeleteRecordsResponse>(ApiKey.DeleteRecords, 0, 2)
 {
@@ -36,6 +38,12 @@ public sealed partial class DeleteRecordsHandler(BrokerCore broker) : ApiHandler
                 if (log is null)
                 {
                     result.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;
+                    continue;
+                }
+
+                if (!broker.LogConfigFor(topic!).Delete)
+                {
+                    result.ErrorCode = (short)ErrorCode.PolicyViolation;
                     continue;
                 }
 

@@ -13,6 +13,8 @@ namespace Tributary.Broker.Handlers;
 // - Generation -1 is a "simple" commit (the admin client, or a consumer assigning its own partitions), allowed while
 //   the group has no members whatever member id it names; it creates the group. With members, generation -1 is
 //   ILLEGAL_GENERATION for a member and UNKNOWN_MEMBER_ID otherwise. v0 carries no generation or member.
+// - A member's commit (generation >= 0) to a group that does not exist: GROUP_ID_NOT_FOUND from v9, ILLEGAL_GENERATION
+//   before (Kafka keeps the old answer for old clients). A KIP-848 member committing below v9: UNSUPPORTED_VERSION.
 // - Per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_METADATA_TOO_LARGE above 4096 bytes. The offset, leader epoch
 //   (v6+) and metadata (null stored as "") go to __consumer_offsets with the broker's time as commit timestamp.
 // - v10 names topics by id; the partitions of an unknown id answer UNKNOWN_TOPIC_ID and nothing of them is stored.
@@ -39,7 +41,7 @@ public sealed class OffsetCommitHandler(BrokerCore broker) : ApiHandler<OffsetCo
             }
         }
 
-        var results = broker.Groups.CommitOffsets(request.GroupId, request.GenerationIdOrMemberEpoch, request.MemberId, request.GroupInstanceId, entries);
+        var results = broker.Groups.CommitOffsets(request.GroupId, request.GenerationIdOrMemberEpoch, request.MemberId, request.GroupInstanceId, entries, context.ApiVersion);
         var response = new OffsetCommitResponse();
         var i = 0;
         for (var t = 0; t < request.Topics.Count; t++)

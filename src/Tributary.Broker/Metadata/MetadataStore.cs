@@ -25,6 +25,7 @@ public sealed partial class MetadataStore
     // Dynamic broker configs by resource name ("" is the cluster default, else a node id) and group configs by group id.
     private Dictionary<string, Dictionary<string, string>> _brokerConfigs = new(StringComparer.Ordinal);
     private Dictionary<string, Dictionary<string, string>> _groupConfigs = new(StringComparer.Ordinal);
+    private long _topicsVersion;
 
     /// <param name="directory">Where the snapshot lives; null keeps everything in memory.</param>
     /// <param name="device">The files it is read from and written to (the real file system by default).</param>
@@ -61,6 +62,8 @@ public sealed partial class MetadataStore
 
     /// <summary>Whether the state was read from a stored snapshot, rather than started afresh (or in memory).</summary>
     public bool Loaded { get; }
+    /// <summary>Bumped whenever a topic is created or deleted, so resolved topic regexes know to resolve again.</summary>
+    public long TopicsVersion => Volatile.Read(ref _topicsVersion);
 
     public IReadOnlyCollection<TopicInfo> Topics
     {
@@ -182,6 +185,7 @@ public sealed partial class MetadataStore
             Persist(_byName.Values.Append(topic));
             _byName[name] = topic;
             _byId[topic.Id] = topic;
+            Interlocked.Increment(ref _topicsVersion);
             return (topic, true);
         }
     }
@@ -198,6 +202,7 @@ public sealed partial class MetadataStore
             Persist(_byName.Values.Where(t => t.Name != name));
             _byName.Remove(name);
             _byId.Remove(topic.Id);
+            Interlocked.Increment(ref _topicsVersion);
             return topic;
         }
     }

@@ -56,7 +56,13 @@ public sealed class LogCleaner : IDisposable
 
         try
         {
-            return log.Clean(new OffsetMap(_config.DedupeBufferBytesPerThread), _throttle);
+            var result = log.Clean(new OffsetMap(_config.DedupeBufferBytesPerThread), _throttle);
+            if (result is not null)
+            {
+                _logs.WriteCleanerCheckpoint();
+            }
+
+            return result;
         }
         catch (ObjectDisposedException)
         {

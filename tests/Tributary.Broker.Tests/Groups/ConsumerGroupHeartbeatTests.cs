@@ -231,7 +231,6 @@ public sealed partial class ConsumerGroupHeartbeatTests : IDisposable
         Assert.Equal((short)ErrorCode.InvalidRequest, (await CallAsync(JoinRequest("", "m"))).ErrorCode);
         Assert.Equal((short)ErrorCode.InvalidRequest, (await CallAsync(JoinRequest(Group, ""), version: 1)).ErrorCode);
         Assert.Equal((short)ErrorCode.InvalidRequest, (await CallAsync(new ConsumerGroupHeartbeatRequest { GroupId = Group, MemberId = "x", MemberEpoch = 0, SubscribedTopicNames = [Wide] })).ErrorCode);
-        Assert.Equal((short)ErrorCode.InvalidRequest, (await CallAsync(new ConsumerGroupHeartbeatRequest { GroupId = Group, MemberId = "x", MemberEpoch = 0, RebalanceTimeoutMs = 1000, SubscribedTopicRegex = "w.*" }, version: 1)).ErrorCode);
         Assert.Equal((short)ErrorCode.InvalidRequest, (await CallAsync(new ConsumerGroupHeartbeatRequest { GroupId = Group, MemberId = member.MemberId, MemberEpoch = -2 })).ErrorCode);
         Assert.Equal((short)ErrorCode.UnsupportedAssignor, (await CallAsync(JoinRequest(Group, "", assignor: "cooperative-sticky"))).ErrorCode);
 
@@ -311,6 +310,9 @@ public sealed partial class ConsumerGroupHeartbeatTests : IDisposable
         var second = await JoinAsync("c2", GroupTestBroker.Topic);
         await ConvergeAsync([member, second]);
         Assert.Equal(ErrorCode.StaleMemberEpoch, await _kafka.CommitAsync(Group, 0, 43, generation: 1, memberId: member.MemberId));
+
+        // Kafka: "OffsetCommit version 9 or above must be used by members using the modern group protocol".
+        Assert.Equal(ErrorCode.UnsupportedVersion, await _kafka.CommitAsync(Group, 0, 43, generation: member.Epoch, memberId: member.MemberId, version: 8));
         Assert.Equal(ErrorCode.UnknownMemberId, await _kafka.CommitAsync(Group, 0, 43, generation: member.Epoch, memberId: "ghost"));
         Assert.Equal(ErrorCode.UnknownMemberId, await _kafka.CommitAsync(Group, 0, 43));
         Assert.Equal(ErrorCode.None, await _kafka.CommitAsync(Group, 0, 44, generation: member.Epoch, memberId: member.MemberId));

@@ -90,6 +90,23 @@ public sealed class GroupOffsetTests : IDisposable
     }
 
     [Fact]
+    public async Task A_member_commit_to_a_group_that_does_not_exist_is_GROUP_ID_NOT_FOUND_from_v9_and_ILLEGAL_GENERATION_before()
+    {
+        // Kafka's OffsetMetadataManager: the commit names a generation, so it comes from a member of a group this
+        // coordinator does not know; v9 introduced GROUP_ID_NOT_FOUND, older versions keep ILLEGAL_GENERATION.
+        Assert.Equal(ErrorCode.GroupIdNotFound, await _kafka.CommitAsync("no-such-group", 0, 1, generation: 3, memberId: "m-1"));
+        Assert.Equal(ErrorCode.GroupIdNotFound, await _kafka.CommitAsync("no-such-group", 0, 1, generation: 0, memberId: "m-1", version: 9));
+        Assert.Equal(ErrorCode.IllegalGeneration, await _kafka.CommitAsync("no-such-group", 0, 1, generation: 3, memberId: "m-1", version: 8));
+        Assert.Equal(ErrorCode.IllegalGeneration, await _kafka.CommitAsync("no-such-group", 0, 1, generation: 3, memberId: "m-1", version: 2));
+        Assert.Equal(-1, (await _kafka.FetchAsync("no-such-group", 0)).CommittedOffset);
+
+        // Generation -1 (the admin client, a consumer assigning itself) creates a simple group at every version.
+        Assert.Equal(ErrorCode.None, await _kafka.CommitAsync("simple-9", 0, 5));
+        Assert.Equal(ErrorCode.None, await _kafka.CommitAsync("simple-1", 0, 6, version: 1));
+        Assert.Equal((5L, 6L), ((await _kafka.FetchAsync("simple-9", 0)).CommittedOffset, (await _kafka.FetchAsync("simple-1", 0)).CommittedOffset));
+    }
+
+    [Fact]
     public async Task A_commit_with_generation_minus_one_is_accepted_by_an_empty_group_whatever_member_it_names()
     {
         // Kafka's rule: generation -1 comes from the admin client or a consumer assigning partitions itself; an Empty

@@ -125,7 +125,7 @@ public sealed class GroupTestBroker : IDisposable
     public Task<DescribeGroupsResponse.DescribedGroup> DescribeAsync(string group) =>
         CallAsync(DescribeGroups, new DescribeGroupsRequest { Groups = [group] }, 5).ContinueWith(t => t.Result.Groups.Single(), TaskScheduler.Default);
 
-    public async Task<ErrorCode> CommitAsync(string group, int partition, long offset, string? metadata = null, int generation = -1, string memberId = "", string? instanceId = null)
+    public async Task<ErrorCode> CommitAsync(string group, int partition, long offset, string? metadata = null, int generation = -1, string memberId = "", string? instanceId = null, short version = 9)
     {
         var response = await CallAsync(OffsetCommit, new OffsetCommitRequest
         {
@@ -138,7 +138,7 @@ public sealed class GroupTestBroker : IDisposable
                 Name = Topic,
                 Partitions = [new OffsetCommitRequest.OffsetCommitRequestPartition { PartitionIndex = partition, CommittedOffset = offset, CommittedMetadata = metadata }],
             }],
-        }, 9);
+        }, version);
         return (ErrorCode)response.Topics.Single().Partitions.Single().ErrorCode;
     }
 
