@@ -50,6 +50,8 @@ public sealed partial class BrokerCore : IDisposable
                     : dropAfterRead ? "auto: the host takes back freed memory" : "auto: the host keeps no freed memory";
                 LogCacheDrop(_logger, dropAfterRead ? "on" : "off", reason);
                 device ??= new FileLogDevice(config.LogCacheDropBehindBytes, dropAfterRead);
+                DataDevice = device;
+                DataDirectory = dir;
                 Metadata = new MetadataStore(dir, device);
                 Logs = new LogManager(device, dir, defaultLogConfig, Time, LoggerFactory);
             }
@@ -79,6 +81,11 @@ public sealed partial class BrokerCore : IDisposable
 
     /// <summary>Held while the data directory is open (null in memory): a second broker on it fails at start.</summary>
     private readonly DataDirectoryLock? _directoryLock;
+
+    /// <summary>The data directory (null in memory) and the device its files are written through.</summary>
+    internal string? DataDirectory { get; }
+
+    internal ILogDevice? DataDevice { get; }
 
     private readonly ILogger _logger;
 
