@@ -15,9 +15,9 @@ namespace Tributary.Broker.InternalTopics;
 /// them, when there is no marker) were written by a release that used Tributary's own layout and go to the caller's
 /// legacy decoder. <see cref="RewriteLegacy"/> migrates such a log once, so that a crash at any point leaves a log that
 /// loads to the same state: it first stores the marker at the log end offset (from there on, Kafka's format), then
-/// appends the live state in Kafka's format, and last deletes every record below the marker (DeleteRecords). A crash
-/// before the delete leaves old records below the marker and (some of) the live state above it, which replays to the
-/// same state and is rewritten again at the next start.
+/// appends the live state in Kafka's format, and last deletes every record below the log end it started from
+/// (DeleteRecords). A crash before the delete leaves old records below the marker and (some of) the live state above
+/// it, which replays to the same state and is rewritten again at the next start.
 /// </summary>
 internal sealed class InternalTopic(BrokerCore broker, string name, Action created, Action<Exception, long> undecodable)
 {
