@@ -88,9 +88,11 @@ public static class Seeds
             (OffsetsTopicFormat.OffsetKey("group-1", "orders", 1), null),
             (OffsetsTopicFormat.GroupKey("group-1"), OffsetsTopicFormat.GroupValue(new OffsetsTopicFormat.GroupSnapshot("consumer", 2, "range", "member-1", 1_000,
                 [new OffsetsTopicFormat.MemberSnapshot("member-1", null, "client-1", "/127.0.0.1", 30_000, 10_000, [0, 1, 2], [3, 4])]))),
-            (OffsetsTopicFormat.ConsumerGroupKey("group-2"), OffsetsTopicFormat.ConsumerGroupValue(new OffsetsTopicFormat.ConsumerGroupSnapshot(3, 3, "uniform", [(topicId, 2)]))),
-            (OffsetsTopicFormat.ConsumerMemberKey("group-2", "member-2"), OffsetsTopicFormat.ConsumerMemberValue(new OffsetsTopicFormat.ConsumerMemberSnapshot(
-                null, null, "client-2", "/127.0.0.1", 30_000, ["orders"], "uniform", 3, 2, false, [(topicId, [0])], [(topicId, [1])]))),
+            .. OffsetsTopicFormat.ConsumerGroupRecords("group-2", new OffsetsTopicFormat.ConsumerGroupSnapshot(3, 3, "uniform", [(topicId, 2)]), _ => "orders"),
+            (OffsetsTopicFormat.ConsumerMemberKey("group-2", "member-2"), OffsetsTopicFormat.ConsumerMemberValue(new OffsetsTopicFormat.ConsumerMemberMetadata(
+                null, null, "client-2", "/127.0.0.1", 30_000, ["orders"], "uniform"))),
+            (OffsetsTopicFormat.ConsumerAssignmentKey("group-2", "member-2"), OffsetsTopicFormat.ConsumerAssignmentValue(new OffsetsTopicFormat.ConsumerMemberAssignment(
+                3, 2, false, [(topicId, [0])], [(topicId, [1])]))),
             (OffsetsTopicFormat.ConsumerTargetKey("group-2", "member-2"), OffsetsTopicFormat.ConsumerTargetValue([(topicId, [0, 1])])),
         ])]);
 

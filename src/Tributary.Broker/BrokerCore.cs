@@ -53,6 +53,8 @@ public sealed partial class BrokerCore : IDisposable
                 var openFilesMax = config.LogOpenFilesMax > 0 ? config.LogOpenFilesMax : OpenFileLimit.DefaultLogFilesMax(softLimit);
                 LogOpenFiles(_logger, openFilesMax, config.LogOpenFilesMax > 0 ? "set" : "auto", softLimit ?? -1);
                 device ??= new FileLogDevice(config.LogCacheDropBehindBytes, dropAfterRead, openFilesMax);
+                DataDevice = device;
+                DataDirectory = dir;
                 Metadata = new MetadataStore(dir, device);
                 Logs = new LogManager(device, dir, defaultLogConfig, Time, LoggerFactory);
             }
@@ -97,6 +99,11 @@ public sealed partial class BrokerCore : IDisposable
 
     /// <summary>Held while the data directory is open (null in memory): a second broker on it fails at start.</summary>
     private readonly DataDirectoryLock? _directoryLock;
+
+    /// <summary>The data directory (null in memory) and the device its files are written through.</summary>
+    internal string? DataDirectory { get; }
+
+    internal ILogDevice? DataDevice { get; }
 
     private readonly ILogger _logger;
 

@@ -16,10 +16,10 @@ namespace Tributary.Broker.Groups;
 /// All methods are called with <see cref="Lock"/> held.
 ///
 /// Persistence (<see cref="OffsetsTopicFormat"/>): each change is appended to <c>__consumer_offsets</c> before the
-/// heartbeat is answered or the timer returns: the group record (epochs, assignor, partition counts) when the group
-/// epoch bumps, a member's record when something about it changes (compared with the bytes last written for it, so a
-/// heartbeat that changes nothing writes nothing), a target record per member whose target changed, and tombstones for
-/// members that left or expired and for the group when it is deleted. A failed write is logged and retried with the
+/// heartbeat is answered or the timer returns: the group's records (epoch and assignor, partition counts, assignment
+/// epoch) when the group epoch bumps, a member's metadata or current-assignment record when it changes (compared with
+/// the bytes last written for it, so a heartbeat that changes nothing writes nothing), a target record per member whose
+/// target changed, and tombstones for members that left or expired and for the group when it is deleted. A failed write is logged and retried with the
 /// next change (the group carries on in memory). <see cref="Restore"/> rebuilds the group after a restart with a fresh
 /// session for every member, as Kafka does when a coordinator loads its groups.
 /// </summary>
@@ -174,7 +174,7 @@ internal sealed class ConsumerGroup
         // Only called once the group is empty: every pending member and target record is a tombstone already.
         var records = PendingRecords(null, out _);
         records.RemoveAll(r => r.Value is not null);
-        records.Add((OffsetsTopicFormat.ConsumerGroupKey(GroupId), null));
+        records.AddRange(OffsetsTopicFormat.ConsumerGroupTombstones(GroupId));
         return records;
     }
 
@@ -216,7 +216,7 @@ internal sealed class ConsumerGroup
     /// </summary>
     public void Restore(
         OffsetsTopicFormat.ConsumerGroupSnapshot group,
-        IEnumerable<(string MemberId, OffsetsTopicFormat.ConsumerMemberSnapshot Snapshot)> members,
+        IEnumerable<(string MemberId, OffsetsTopicFormat.ConsumerMemberMetadata Metadata, OffsetsTopicFormat.ConsumerMemberAssignment Assignment)> members,
         IReadOnlyDictionary<string, IReadOnlyList<(Guid TopicId, int[] Partitions)>> targets,
         long nowMs)
     {
@@ -224,7 +224,7 @@ internal sealed class ConsumerGroup
         AssignmentEpoch = group.AssignmentEpoch;
         Assignor = group.Assignor;
         _partitionCounts = group.PartitionCounts.ToDictionary(t => t.TopicId, t => t.Partitions);
-        foreach (var (memberId, m) in members)
+        foreach (var (memberId, m, a) in members)
         {
             var member = new ConsumerGroupMember(memberId)
             {
@@ -235,16 +235,17 @@ internal sealed class ConsumerGroup
                 RebalanceTimeoutMs = m.RebalanceTimeoutMs,
                 SubscribedTopicNames = [.. m.SubscribedTopicNames],
                 ServerAssignor = m.ServerAssignor,
-                MemberEpoch = m.MemberEpoch,
-                PreviousMemberEpoch = m.PreviousMemberEpoch,
-                LeftStatic = m.LeftStatic,
-                Assigned = Flatten(m.Assigned),
-                PendingRevocation = Flatten(m.PendingRevocation),
+                MemberEpoch = a.MemberEpoch,
+                PreviousMemberEpoch = a.PreviousMemberEpoch,
+                LeftStatic = a.LeftStatic,
+                Assigned = Flatten(a.Assigned),
+                PendingRevocation = Flatten(a.PendingRevocation),
                 SessionDeadlineMs = nowMs + Settings.SessionTimeoutMs,
             };
             member.Reported = [.. member.Assigned.Concat(member.PendingRevocation)];
             member.RevocationDeadlineMs = member.PendingRevocation.Count > 0 ? nowMs + member.RebalanceTimeoutMs : long.MaxValue;
-            member.PersistedValue = OffsetsTopicFormat.ConsumerMemberValue(Snapshot(member));
+            member.PersistedMetadata = OffsetsTopicFormat.ConsumerMemberValue(MetadataOf(member));
+            member.PersistedAssignment = OffsetsTopicFormat.ConsumerAssignmentValue(AssignmentOf(member));
             _members[memberId] = member;
             if (targets.TryGetValue(memberId, out var target))
             {
@@ -290,7 +291,8 @@ internal sealed class ConsumerGroup
             previousStatic.MemberId = memberId;
             previousStatic.LeftStatic = false;
             previousStatic.SentAssignmentVersion = -1;
-            previousStatic.PersistedValue = null;
+            previousStatic.PersistedMetadata = null;
+            previousStatic.PersistedAssignment = null;
             _members[memberId] = previousStatic;
             member = previousStatic;
             return null;
@@ -422,7 +424,7 @@ internal sealed class ConsumerGroup
     /// <summary>Appends what changed (see the class comment); <paramref name="member"/> is the member whose heartbeat this is.</summary>
     private void Persist(ConsumerGroupMember? member)
     {
-        var records = PendingRecords(member, out var memberValue);
+        var records = PendingRecords(member, out var memberValues);
         if (records.Count == 0 || !_coordinator.AppendConsumerGroupRecords(GroupId, records))
         {
             return;
@@ -431,24 +433,26 @@ internal sealed class ConsumerGroup
         _metadataDirty = false;
         _dirtyTargets.Clear();
         _removedMembers.Clear();
-        if (memberValue is not null)
+        if (memberValues is var (metadata, assignment))
         {
-            member!.PersistedValue = memberValue;
+            member!.PersistedMetadata = metadata;
+            member.PersistedAssignment = assignment;
         }
     }
 
-    private List<(byte[] Key, byte[]? Value)> PendingRecords(ConsumerGroupMember? member, out byte[]? memberValue)
+    private List<(byte[] Key, byte[]? Value)> PendingRecords(ConsumerGroupMember? member, out (byte[] Metadata, byte[] Assignment)? memberValues)
     {
         var records = new List<(byte[] Key, byte[]? Value)>();
         if (_metadataDirty)
         {
             var counts = _partitionCounts.OrderBy(c => c.Key).Select(c => (c.Key, c.Value)).ToList();
-            records.Add((OffsetsTopicFormat.ConsumerGroupKey(GroupId), OffsetsTopicFormat.ConsumerGroupValue(new(GroupEpoch, AssignmentEpoch, Assignor, counts))));
+            records.AddRange(OffsetsTopicFormat.ConsumerGroupRecords(GroupId, new(GroupEpoch, AssignmentEpoch, Assignor, counts), id => _coordinator.Metadata.Find(id)?.Name ?? ""));
         }
 
         foreach (var memberId in _removedMembers)
         {
             records.Add((OffsetsTopicFormat.ConsumerMemberKey(GroupId, memberId), null));
+            records.Add((OffsetsTopicFormat.ConsumerAssignmentKey(GroupId, memberId), null));
         }
 
         foreach (var memberId in _dirtyTargets)
@@ -457,23 +461,32 @@ internal sealed class ConsumerGroup
             records.Add((OffsetsTopicFormat.ConsumerTargetKey(GroupId, memberId), value));
         }
 
-        memberValue = null;
+        memberValues = null;
         if (member is not null && _members.TryGetValue(member.MemberId, out var current) && current == member)
         {
-            var value = OffsetsTopicFormat.ConsumerMemberValue(Snapshot(member));
-            if (member.PersistedValue is null || !value.AsSpan().SequenceEqual(member.PersistedValue))
+            var metadata = OffsetsTopicFormat.ConsumerMemberValue(MetadataOf(member));
+            var assignment = OffsetsTopicFormat.ConsumerAssignmentValue(AssignmentOf(member));
+            if (member.PersistedMetadata is null || !metadata.AsSpan().SequenceEqual(member.PersistedMetadata))
             {
-                records.Add((OffsetsTopicFormat.ConsumerMemberKey(GroupId, member.MemberId), value));
-                memberValue = value;
+                records.Add((OffsetsTopicFormat.ConsumerMemberKey(GroupId, member.MemberId), metadata));
             }
+
+            if (member.PersistedAssignment is null || !assignment.AsSpan().SequenceEqual(member.PersistedAssignment))
+            {
+                records.Add((OffsetsTopicFormat.ConsumerAssignmentKey(GroupId, member.MemberId), assignment));
+            }
+
+            memberValues = (metadata, assignment);
         }
 
         return records;
     }
 
-    private static OffsetsTopicFormat.ConsumerMemberSnapshot Snapshot(ConsumerGroupMember m) => new(
-        m.InstanceId, m.RackId, m.ClientId, m.ClientHost, m.RebalanceTimeoutMs, m.SubscribedTopicNames, m.ServerAssignor,
-        m.MemberEpoch, m.PreviousMemberEpoch, m.LeftStatic, Group(m.Assigned), Group(m.PendingRevocation));
+    private static OffsetsTopicFormat.ConsumerMemberMetadata MetadataOf(ConsumerGroupMember m) =>
+        new(m.InstanceId, m.RackId, m.ClientId, m.ClientHost, m.RebalanceTimeoutMs, m.SubscribedTopicNames, m.ServerAssignor);
+
+    private static OffsetsTopicFormat.ConsumerMemberAssignment AssignmentOf(ConsumerGroupMember m) =>
+        new(m.MemberEpoch, m.PreviousMemberEpoch, m.LeftStatic, Group(m.Assigned), Group(m.PendingRevocation));
 
     private void Reconcile(ConsumerGroupMember member, long nowMs)
     {

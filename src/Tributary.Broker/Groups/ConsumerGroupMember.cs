@@ -49,6 +49,9 @@ internal sealed class ConsumerGroupMember(string memberId)
 
     public int SentAssignmentVersion { get; set; } = -1;
 
-    /// <summary>The member's record as last written to __consumer_offsets (null: not written yet).</summary>
-    public byte[]? PersistedValue { get; set; }
+    /// <summary>The member's metadata record as last written to __consumer_offsets (null: not written yet).</summary>
+    public byte[]? PersistedMetadata { get; set; }
+
+    /// <summary>The member's current-assignment record as last written to __consumer_offsets (null: not written yet).</summary>
+    public byte[]? PersistedAssignment { get; set; }
 }

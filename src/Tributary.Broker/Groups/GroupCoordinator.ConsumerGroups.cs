@@ -283,21 +283,39 @@ public sealed partial class GroupCoordinator
         }
     }
 
-    /// <summary>Rebuilds the consumer groups from their records (in log order, later records winning).</summary>
+    /// <summary>
+    /// Rebuilds the consumer groups from their records (in log order, later records winning). A group exists while it
+    /// has a metadata record, a member while it has a member metadata record; the other records default to empty.
+    /// </summary>
     private void LoadConsumerGroups(IEnumerable<OffsetsTopicFormat.Entry> entries, long nowMs)
     {
-        var groups = new Dictionary<string, OffsetsTopicFormat.ConsumerGroupSnapshot>(StringComparer.Ordinal);
-        var members = new Dictionary<(string Group, string MemberId), OffsetsTopicFormat.ConsumerMemberSnapshot>();
+        var groups = new Dictionary<string, OffsetsTopicFormat.ConsumerGroupMetadata>(StringComparer.Ordinal);
+        var partitionCounts = new Dictionary<string, IReadOnlyList<(Guid TopicId, int Partitions)>>(StringComparer.Ordinal);
+        var assignmentEpochs = new Dictionary<string, int>(StringComparer.Ordinal);
+        var members = new Dictionary<(string Group, string MemberId), OffsetsTopicFormat.ConsumerMemberMetadata>();
+        var assignments = new Dictionary<(string Group, string MemberId), OffsetsTopicFormat.ConsumerMemberAssignment>();
         var targets = new Dictionary<(string Group, string MemberId), IReadOnlyList<(Guid TopicId, int[] Partitions)>>();
         foreach (var entry in entries)
         {
             switch (entry)
             {
                 case OffsetsTopicFormat.ConsumerGroupEntry g:
-                    Set(groups, g.Group, g.Snapshot);
+                    Set(groups, g.Group, g.Metadata);
+                    break;
+                case OffsetsTopicFormat.ConsumerPartitionsEntry p:
+                    Set(partitionCounts, p.Group, p.PartitionCounts);
+                    break;
+                case OffsetsTopicFormat.ConsumerAssignmentEpochEntry { AssignmentEpoch: { } epoch } e:
+                    assignmentEpochs[e.Group] = epoch;
+                    break;
+                case OffsetsTopicFormat.ConsumerAssignmentEpochEntry e:
+                    assignmentEpochs.Remove(e.Group);
                     break;
                 case OffsetsTopicFormat.ConsumerMemberEntry m:
-                    Set(members, (m.Group, m.MemberId), m.Snapshot);
+                    Set(members, (m.Group, m.MemberId), m.Metadata);
+                    break;
+                case OffsetsTopicFormat.ConsumerAssignmentEntry a:
+                    Set(assignments, (a.Group, a.MemberId), a.Assignment);
                     break;
                 case OffsetsTopicFormat.ConsumerTargetEntry t:
                     Set(targets, (t.Group, t.MemberId), t.Partitions);
@@ -305,10 +323,16 @@ public sealed partial class GroupCoordinator
             }
         }
 
-        var membersByGroup = members.ToLookup(m => m.Key.Group, m => (m.Key.MemberId, m.Value));
+        var noAssignment = new OffsetsTopicFormat.ConsumerMemberAssignment(0, -1, false, [], []);
+        var membersByGroup = members.ToLookup(m => m.Key.Group, m => (m.Key.MemberId, m.Value, assignments.GetValueOrDefault(m.Key, noAssignment)));
         var targetsByGroup = targets.ToLookup(t => t.Key.Group, t => (t.Key.MemberId, t.Value));
-        foreach (var (groupId, snapshot) in groups)
+        foreach (var (groupId, metadata) in groups)
         {
+            var snapshot = new OffsetsTopicFormat.ConsumerGroupSnapshot(
+                metadata.GroupEpoch,
+                assignmentEpochs.GetValueOrDefault(groupId),
+                metadata.Assignor,
+                partitionCounts.GetValueOrDefault(groupId) ?? []);
             var group = new ConsumerGroup(groupId, this);
             lock (group.Lock)
             {

@@ -1,194 +1,268 @@
-using Tributary.Broker.InternalTopics;
 using Tributary.Protocol;
+using Tributary.Protocol.CoordinatorRecords;
 
 namespace Tributary.Broker.Groups;
 
 /// <summary>
-/// The key/value encoding of the records in <c>__consumer_offsets</c>. Tributary's own layout (not Kafka's), built
-/// from Kafka's non-compact primitives: big-endian integers, strings as int16 length + UTF-8 (-1 = null), bytes as
-/// int32 length + raw bytes, uuids as 16 bytes. Every number here is on disk and fixed forever
-/// (OffsetsTopicFormatTests guard them); a new layout takes a new version number and the reader keeps understanding
-/// the old ones.
-///
-/// Keys start with an int16 key type, so compaction keeps the latest record per key:
+/// The records of <c>__consumer_offsets</c> in Kafka's own format (the coordinator record schemas of Apache Kafka
+/// 4.2, framed by <see cref="CoordinatorRecordSerde"/>: an int16 record type before the key, an int16 version before
+/// the value, a null value as tombstone), so that lag monitors and <c>kafka-dump-log --offsets-decoder</c> read them.
 /// <code>
-/// offset key          (type 1): int16 1, string group, string topic, int32 partition
-/// group key           (type 2): int16 2, string group
-/// consumer group key  (type 3): int16 3, string group
-/// consumer member key (type 4): int16 4, string group, string member id
-/// consumer target key (type 5): int16 5, string group, string member id
+/// type 1  OffsetCommitKey / OffsetCommitValue v3              one committed offset (Kafka writes v3 without expiry)
+/// type 2  GroupMetadataKey / GroupMetadataValue v3            a classic group with its members and assignments
+/// type 3  ConsumerGroupMetadataKey / …Value v0                a KIP-848 group's epoch (+ Tributary's assignor tag)
+/// type 4  ConsumerGroupPartitionMetadataKey / …Value v0       the partition counts its target assignment came from
+/// type 5  ConsumerGroupMemberMetadataKey / …Value v0          a member's subscription and client details
+/// type 6  ConsumerGroupTargetAssignmentMetadataKey / …Value   the group's assignment epoch
+/// type 7  ConsumerGroupTargetAssignmentMemberKey / …Value     a member's target assignment
+/// type 8  ConsumerGroupCurrentMemberAssignmentKey / …Value    a member's epochs and current assignment (+ left-static tag)
 /// </code>
-/// Values start with an int16 value version; a null value is a tombstone (the offset, group or member is gone):
-/// <code>
-/// offset value v0: int16 0, int64 offset, int32 leader epoch, nullable string metadata, int64 commit timestamp ms
-/// group value  v0: int16 0, string protocol type, int32 generation, nullable string protocol name,
-///                  nullable string leader, int64 state timestamp ms, int32 member count, then per member:
-///                  string member id, nullable string group instance id, string client id, string client host,
-///                  int32 rebalance timeout ms, int32 session timeout ms, bytes subscription (the member's metadata
-///                  for the selected protocol), bytes assignment
-/// consumer group value v0:  int16 0, int32 group epoch, int32 assignment epoch, string assignor, int32 topic count,
-///                           then per subscribed topic: uuid topic id, int32 partition count (what the target
-///                           assignment was computed from)
-/// consumer member value v0: int16 0, nullable string instance id, nullable string rack id, string client id,
-///                           string client host, int32 rebalance timeout ms, int32 topic count, then per subscribed
-///                           topic: string name; nullable string server assignor, int32 member epoch,
-///                           int32 previous member epoch, bool left static (epoch -2, keeping its assignment),
-///                           partitions assigned, partitions pending revocation
-/// consumer target value v0: int16 0, partitions (the member's target assignment at the group's assignment epoch)
-/// partitions: int32 topic count, then per topic: uuid topic id, int32 partition count, int32 partition...
-/// </code>
+/// Two facts Kafka's schemas have no field for ride in tagged fields of Tributary's own (tag
+/// <see cref="TributaryTag"/>), which Kafka's readers skip as unknown: the assignor a consumer group uses (a compact
+/// string in ConsumerGroupMetadataValue) and whether a static member left with epoch -2 and keeps its assignment (an
+/// int8 1 in ConsumerGroupCurrentMemberAssignmentValue). Records of other types (share and streams groups, regular
+/// expressions) are skipped.
 /// </summary>
 internal static class OffsetsTopicFormat
 {
-    public const short OffsetKeyType = 1;
-    public const short GroupKeyType = 2;
-    public const short ConsumerGroupKeyType = 3;
-    public const short ConsumerMemberKeyType = 4;
-    public const short ConsumerTargetKeyType = 5;
-    public const short OffsetValueVersion = 0;
-    public const short GroupValueVersion = 0;
-    public const short ConsumerGroupValueVersion = 0;
-    public const short ConsumerMemberValueVersion = 0;
-    public const short ConsumerTargetValueVersion = 0;
+    /// <summary>The tag of Tributary's own tagged fields: far above Kafka's (0-3 so far), so a future Kafka field never collides.</summary>
+    public const int TributaryTag = 10000;
 
-    public static byte[] OffsetKey(string group, string topic, int partition) => InternalRecord.Encode((ref KafkaWriter w) =>
-    {
-        w.WriteInt16(OffsetKeyType);
-        w.WriteString(group, compact: false);
-        w.WriteString(topic, compact: false);
-        w.WriteInt32(partition);
-    });
+    /// <summary>The value versions Kafka 4.2 writes: OffsetCommitValue v3 (v1 only with an expiry), GroupMetadataValue v3.</summary>
+    public const short OffsetValueVersion = 3;
+    public const short GroupValueVersion = 3;
 
-    public static byte[] GroupKey(string group) => InternalRecord.Encode((ref KafkaWriter w) =>
-    {
-        w.WriteInt16(GroupKeyType);
-        w.WriteString(group, compact: false);
-    });
+    public static byte[] OffsetKey(string group, string topic, int partition) =>
+        CoordinatorRecordSerde.SerializeKey(new OffsetCommitKey { Group = group, Topic = topic, Partition = partition });
 
-    public static byte[] ConsumerGroupKey(string group) => InternalRecord.Encode((ref KafkaWriter w) =>
-    {
-        w.WriteInt16(ConsumerGroupKeyType);
-        w.WriteString(group, compact: false);
-    });
+    public static byte[] GroupKey(string group) => CoordinatorRecordSerde.SerializeKey(new GroupMetadataKey { Group = group });
 
-    public static byte[] ConsumerMemberKey(string group, string memberId) => MemberKey(ConsumerMemberKeyType, group, memberId);
+    public static byte[] OffsetValue(CommittedOffset offset) => CoordinatorRecordSerde.SerializeValue(
+        new OffsetCommitValue { Offset = offset.Offset, LeaderEpoch = offset.LeaderEpoch, Metadata = offset.Metadata, CommitTimestamp = offset.CommitTimestampMs },
+        OffsetValueVersion);
 
-    public static byte[] ConsumerTargetKey(string group, string memberId) => MemberKey(ConsumerTargetKeyType, group, memberId);
-
-    public static byte[] OffsetValue(CommittedOffset offset) => InternalRecord.Encode((ref KafkaWriter w) =>
-    {
-        w.WriteInt16(OffsetValueVersion);
-        w.WriteInt64(offset.Offset);
-        w.WriteInt32(offset.LeaderEpoch);
-        w.WriteNullableString(offset.Metadata, compact: false);
-        w.WriteInt64(offset.CommitTimestampMs);
-    });
-
-    public static byte[] GroupValue(GroupSnapshot group) => InternalRecord.Encode((ref KafkaWriter w) =>
-    {
-        w.WriteInt16(GroupValueVersion);
-        w.WriteString(group.ProtocolType, compact: false);
-        w.WriteInt32(group.Generation);
-        w.WriteNullableString(group.ProtocolName, compact: false);
-        w.WriteNullableString(group.Leader, compact: false);
-        w.WriteInt64(group.StateTimestampMs);
-        w.WriteInt32(group.Members.Count);
-        foreach (var m in group.Members)
+    public static byte[] GroupValue(GroupSnapshot group) => CoordinatorRecordSerde.SerializeValue(
+        new GroupMetadataValue
         {
-            w.WriteString(m.MemberId, compact: false);
-            w.WriteNullableString(m.GroupInstanceId, compact: false);
-            w.WriteString(m.ClientId, compact: false);
-            w.WriteString(m.ClientHost, compact: false);
-            w.WriteInt32(m.RebalanceTimeoutMs);
-            w.WriteInt32(m.SessionTimeoutMs);
-            w.WriteNullableBytes(m.Subscription, compact: false);
-            w.WriteNullableBytes(m.Assignment, compact: false);
-        }
-    });
+            ProtocolType = group.ProtocolType,
+            Generation = group.Generation,
+            Protocol = group.ProtocolName,
+            Leader = group.Leader,
+            CurrentStateTimestamp = group.StateTimestampMs,
+            Members = [.. group.Members.Select(m => new GroupMetadataValue.MemberMetadata
+            {
+                MemberId = m.MemberId,
+                GroupInstanceId = m.GroupInstanceId,
+                ClientId = m.ClientId,
+                ClientHost = m.ClientHost,
+                RebalanceTimeout = m.RebalanceTimeoutMs,
+                SessionTimeout = m.SessionTimeoutMs,
+                Subscription = m.Subscription,
+                Assignment = m.Assignment,
+            })],
+        },
+        GroupValueVersion);
 
-    public static byte[] ConsumerGroupValue(ConsumerGroupSnapshot group) => InternalRecord.Encode((ref KafkaWriter w) =>
-    {
-        w.WriteInt16(ConsumerGroupValueVersion);
-        w.WriteInt32(group.GroupEpoch);
-        w.WriteInt32(group.AssignmentEpoch);
-        w.WriteString(group.Assignor, compact: false);
-        w.WriteInt32(group.PartitionCounts.Count);
-        foreach (var (topicId, partitions) in group.PartitionCounts)
-        {
-            w.WriteUuid(topicId);
-            w.WriteInt32(partitions);
-        }
-    });
+    /// <summary>The group-level records of a consumer group: its epoch and assignor, partition counts, assignment epoch.</summary>
+    public static List<(byte[] Key, byte[]? Value)> ConsumerGroupRecords(string group, ConsumerGroupSnapshot snapshot, Func<Guid, string> topicName) =>
+    [
+        (ConsumerGroupKey(group), ConsumerGroupValue(new ConsumerGroupMetadata(snapshot.GroupEpoch, snapshot.Assignor))),
+        (ConsumerPartitionsKey(group), ConsumerPartitionsValue(snapshot.PartitionCounts, topicName)),
+        (ConsumerAssignmentEpochKey(group), ConsumerAssignmentEpochValue(snapshot.AssignmentEpoch)),
+    ];
 
-    public static byte[] ConsumerMemberValue(ConsumerMemberSnapshot member) => InternalRecord.Encode((ref KafkaWriter w) =>
-    {
-        w.WriteInt16(ConsumerMemberValueVersion);
-        w.WriteNullableString(member.InstanceId, compact: false);
-        w.WriteNullableString(member.RackId, compact: false);
-        w.WriteString(member.ClientId, compact: false);
-        w.WriteString(member.ClientHost, compact: false);
-        w.WriteInt32(member.RebalanceTimeoutMs);
-        w.WriteInt32(member.SubscribedTopicNames.Count);
-        foreach (var topic in member.SubscribedTopicNames)
+    /// <summary>The tombstones that delete a consumer group's group-level records.</summary>
+    public static List<(byte[] Key, byte[]? Value)> ConsumerGroupTombstones(string group) =>
+        [(ConsumerGroupKey(group), null), (ConsumerPartitionsKey(group), null), (ConsumerAssignmentEpochKey(group), null)];
+
+    public static byte[] ConsumerGroupKey(string group) => CoordinatorRecordSerde.SerializeKey(new ConsumerGroupMetadataKey { GroupId = group });
+
+    public static byte[] ConsumerPartitionsKey(string group) => CoordinatorRecordSerde.SerializeKey(new ConsumerGroupPartitionMetadataKey { GroupId = group });
+
+    public static byte[] ConsumerAssignmentEpochKey(string group) => CoordinatorRecordSerde.SerializeKey(new ConsumerGroupTargetAssignmentMetadataKey { GroupId = group });
+
+    public static byte[] ConsumerGroupValue(ConsumerGroupMetadata metadata) => CoordinatorRecordSerde.SerializeValue(
+        new ConsumerGroupMetadataValue
         {
-            w.WriteString(topic, compact: false);
+            Epoch = metadata.GroupEpoch,
+            UnknownTaggedFields = [new RawTaggedField(TributaryTag, Encode((ref KafkaWriter w) => w.WriteString(metadata.Assignor, compact: true)))],
+        },
+        0);
+
+    public static byte[] ConsumerPartitionsValue(IReadOnlyList<(Guid TopicId, int Partitions)> partitionCounts, Func<Guid, string> topicName) => CoordinatorRecordSerde.SerializeValue(
+        new ConsumerGroupPartitionMetadataValue
+        {
+            Topics = [.. partitionCounts.Select(c => new ConsumerGroupPartitionMetadataValue.TopicMetadata { TopicId = c.TopicId, TopicName = topicName(c.TopicId), NumPartitions = c.Partitions })],
+        },
+        0);
+
+    public static byte[] ConsumerAssignmentEpochValue(int assignmentEpoch) =>
+        CoordinatorRecordSerde.SerializeValue(new ConsumerGroupTargetAssignmentMetadataValue { AssignmentEpoch = assignmentEpoch }, 0);
+
+    /// <summary>
+    /// The records that rebuild what <paramref name="entries"/> (in log order) end with: the last entry of each record
+    /// key, in the order of those last entries, tombstones left out.
+    /// </summary>
+    public static List<(byte[] Key, byte[] Value)> LiveRecords(IEnumerable<Entry> entries, Func<Guid, string> topicName)
+    {
+        var records = entries.Select(e => Record(e, topicName)).ToList();
+        var last = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < records.Count; i++)
+        {
+            last[Convert.ToBase64String(records[i].Key)] = i;
         }
 
-        w.WriteNullableString(member.ServerAssignor, compact: false);
-        w.WriteInt32(member.MemberEpoch);
-        w.WriteInt32(member.PreviousMemberEpoch);
-        w.WriteBool(member.LeftStatic);
-        WritePartitions(ref w, member.Assigned);
-        WritePartitions(ref w, member.PendingRevocation);
-    });
+        return [.. last.Values.Order().Select(i => records[i]).Where(r => r.Value is not null).Select(r => (r.Key, r.Value!))];
+    }
 
-    public static byte[] ConsumerTargetValue(IReadOnlyList<(Guid TopicId, int[] Partitions)> target) => InternalRecord.Encode((ref KafkaWriter w) =>
+    /// <summary>The record that an entry was read from (a tombstone when the entry is one).</summary>
+    public static (byte[] Key, byte[]? Value) Record(Entry entry, Func<Guid, string> topicName) => entry switch
     {
-        w.WriteInt16(ConsumerTargetValueVersion);
-        WritePartitions(ref w, target);
-    });
+        OffsetEntry o => (OffsetKey(o.Group, o.Topic, o.Partition), o.Offset is { } offset ? OffsetValue(offset) : null),
+        GroupEntry g => (GroupKey(g.Group), g.Snapshot is { } snapshot ? GroupValue(snapshot) : null),
+        ConsumerGroupEntry g => (ConsumerGroupKey(g.Group), g.Metadata is { } metadata ? ConsumerGroupValue(metadata) : null),
+        ConsumerPartitionsEntry p => (ConsumerPartitionsKey(p.Group), p.PartitionCounts is { } counts ? ConsumerPartitionsValue(counts, topicName) : null),
+        ConsumerAssignmentEpochEntry e => (ConsumerAssignmentEpochKey(e.Group), e.AssignmentEpoch is { } epoch ? ConsumerAssignmentEpochValue(epoch) : null),
+        ConsumerMemberEntry m => (ConsumerMemberKey(m.Group, m.MemberId), m.Metadata is { } metadata ? ConsumerMemberValue(metadata) : null),
+        ConsumerAssignmentEntry a => (ConsumerAssignmentKey(a.Group, a.MemberId), a.Assignment is { } assignment ? ConsumerAssignmentValue(assignment) : null),
+        ConsumerTargetEntry t => (ConsumerTargetKey(t.Group, t.MemberId), t.Partitions is { } partitions ? ConsumerTargetValue(partitions) : null),
+        _ => throw new ArgumentException($"unknown entry {entry.GetType().Name}", nameof(entry)),
+    };
 
-    /// <summary>Reads one record; null when the key type or value version is one this build does not know.</summary>
+    public static byte[] ConsumerMemberKey(string group, string memberId) =>
+        CoordinatorRecordSerde.SerializeKey(new ConsumerGroupMemberMetadataKey { GroupId = group, MemberId = memberId });
+
+    public static byte[] ConsumerAssignmentKey(string group, string memberId) =>
+        CoordinatorRecordSerde.SerializeKey(new ConsumerGroupCurrentMemberAssignmentKey { GroupId = group, MemberId = memberId });
+
+    public static byte[] ConsumerTargetKey(string group, string memberId) =>
+        CoordinatorRecordSerde.SerializeKey(new ConsumerGroupTargetAssignmentMemberKey { GroupId = group, MemberId = memberId });
+
+    public static byte[] ConsumerMemberValue(ConsumerMemberMetadata member) => CoordinatorRecordSerde.SerializeValue(
+        new ConsumerGroupMemberMetadataValue
+        {
+            InstanceId = member.InstanceId,
+            RackId = member.RackId,
+            ClientId = member.ClientId,
+            ClientHost = member.ClientHost,
+            SubscribedTopicNames = [.. member.SubscribedTopicNames],
+            SubscribedTopicRegex = null,
+            RebalanceTimeoutMs = member.RebalanceTimeoutMs,
+            ServerAssignor = member.ServerAssignor,
+            ClassicMemberMetadata = null,
+        },
+        0);
+
+    public static byte[] ConsumerAssignmentValue(ConsumerMemberAssignment assignment) => CoordinatorRecordSerde.SerializeValue(
+        new ConsumerGroupCurrentMemberAssignmentValue
+        {
+            MemberEpoch = assignment.MemberEpoch,
+            PreviousMemberEpoch = assignment.PreviousMemberEpoch,
+            // Kafka's MemberState: 0 stable, 1 unrevoked partitions (waiting for the member to give them up).
+            State = assignment.PendingRevocation.Count > 0 ? (sbyte)1 : (sbyte)0,
+            AssignedPartitions = [.. assignment.Assigned.Select(t => new ConsumerGroupCurrentMemberAssignmentValue.TopicPartitions { TopicId = t.TopicId, Partitions = [.. t.Partitions] })],
+            PartitionsPendingRevocation = [.. assignment.PendingRevocation.Select(t => new ConsumerGroupCurrentMemberAssignmentValue.TopicPartitions { TopicId = t.TopicId, Partitions = [.. t.Partitions] })],
+            UnknownTaggedFields = assignment.LeftStatic ? [new RawTaggedField(TributaryTag, [1])] : null,
+        },
+        0);
+
+    public static byte[] ConsumerTargetValue(IReadOnlyList<(Guid TopicId, int[] Partitions)> target) => CoordinatorRecordSerde.SerializeValue(
+        new ConsumerGroupTargetAssignmentMemberValue
+        {
+            TopicPartitions = [.. target.Select(t => new ConsumerGroupTargetAssignmentMemberValue.TopicPartition { TopicId = t.TopicId, Partitions = [.. t.Partitions] })],
+        },
+        0);
+
+    /// <summary>
+    /// Reads one record; null when its record type is one Tributary does not keep. Throws
+    /// <see cref="ProtocolException"/> when the bytes are not the schema's.
+    /// </summary>
     public static Entry? Decode(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte>? value)
     {
-        var k = new KafkaReader(key);
-        var type = k.ReadInt16();
-        var group = type is >= OffsetKeyType and <= ConsumerTargetKeyType ? k.ReadString(compact: false) : null;
-        var v = value is { } bytes ? new KafkaReader(bytes) : default;
-        var version = value is null ? (short)-1 : v.ReadInt16();
-        switch (type)
+        switch (CoordinatorRecordSerde.ReadRecordType(key.Span))
         {
-            case OffsetKeyType:
+            // Type 0 is Kafka's legacy offset key (the same fields); Kafka still reads it.
+            case 0:
                 {
-                    var topic = k.ReadString(compact: false);
-                    var partition = k.ReadInt32();
-                    return value is null ? new OffsetEntry(group!, topic, partition, null)
-                        : version == OffsetValueVersion ? new OffsetEntry(group!, topic, partition, new CommittedOffset(v.ReadInt64(), v.ReadInt32(), v.ReadNullableString(compact: false), v.ReadInt64()))
-                        : null;
+                    var k = CoordinatorRecordSerde.DeserializeKey<LegacyOffsetCommitKey>(key);
+                    return new OffsetEntry(k.Group, k.Topic, k.Partition, value is { } v ? Offset(v) : null);
                 }
 
-            case GroupKeyType:
-                return value is null ? new GroupEntry(group!, null)
-                    : version == GroupValueVersion ? new GroupEntry(group!, ReadGroup(ref v, group!))
-                    : null;
-            case ConsumerGroupKeyType:
-                return value is null ? new ConsumerGroupEntry(group!, null)
-                    : version == ConsumerGroupValueVersion ? new ConsumerGroupEntry(group!, ReadConsumerGroup(ref v, group!))
-                    : null;
-            case ConsumerMemberKeyType:
+            case 1:
                 {
-                    var memberId = k.ReadString(compact: false);
-                    return value is null ? new ConsumerMemberEntry(group!, memberId, null)
-                        : version == ConsumerMemberValueVersion ? new ConsumerMemberEntry(group!, memberId, ReadConsumerMember(ref v, group!))
-                        : null;
+                    var k = CoordinatorRecordSerde.DeserializeKey<OffsetCommitKey>(key);
+                    return new OffsetEntry(k.Group, k.Topic, k.Partition, value is { } v ? Offset(v) : null);
                 }
 
-            case ConsumerTargetKeyType:
+            case 2:
                 {
-                    var memberId = k.ReadString(compact: false);
-                    return value is null ? new ConsumerTargetEntry(group!, memberId, null)
-                        : version == ConsumerTargetValueVersion ? new ConsumerTargetEntry(group!, memberId, ReadPartitions(ref v, group!))
-                        : null;
+                    var k = CoordinatorRecordSerde.DeserializeKey<GroupMetadataKey>(key);
+                    return new GroupEntry(k.Group, value is { } v ? Group(v) : null);
+                }
+
+            case 3:
+                {
+                    var k = CoordinatorRecordSerde.DeserializeKey<ConsumerGroupMetadataKey>(key);
+                    if (value is not { } v)
+                    {
+                        return new ConsumerGroupEntry(k.GroupId, null);
+                    }
+
+                    var m = CoordinatorRecordSerde.DeserializeValue<ConsumerGroupMetadataValue>(v, out _);
+                    var assignor = Tagged(m.UnknownTaggedFields) is { } tagged ? ReadTagged(tagged, (ref KafkaReader r) => r.ReadString(compact: true)) : "";
+                    return new ConsumerGroupEntry(k.GroupId, new ConsumerGroupMetadata(m.Epoch, assignor));
+                }
+
+            case 4:
+                {
+                    var k = CoordinatorRecordSerde.DeserializeKey<ConsumerGroupPartitionMetadataKey>(key);
+                    return new ConsumerPartitionsEntry(k.GroupId, value is { } v
+                        ? [.. CoordinatorRecordSerde.DeserializeValue<ConsumerGroupPartitionMetadataValue>(v, out _).Topics.Select(t => (t.TopicId, t.NumPartitions))]
+                        : null);
+                }
+
+            case 5:
+                {
+                    var k = CoordinatorRecordSerde.DeserializeKey<ConsumerGroupMemberMetadataKey>(key);
+                    if (value is not { } v)
+                    {
+                        return new ConsumerMemberEntry(k.GroupId, k.MemberId, null);
+                    }
+
+                    var m = CoordinatorRecordSerde.DeserializeValue<ConsumerGroupMemberMetadataValue>(v, out _);
+                    return new ConsumerMemberEntry(k.GroupId, k.MemberId, new ConsumerMemberMetadata(m.InstanceId, m.RackId, m.ClientId, m.ClientHost, m.RebalanceTimeoutMs, m.SubscribedTopicNames, m.ServerAssignor));
+                }
+
+            case 6:
+                {
+                    var k = CoordinatorRecordSerde.DeserializeKey<ConsumerGroupTargetAssignmentMetadataKey>(key);
+                    return new ConsumerAssignmentEpochEntry(k.GroupId, value is { } v ? CoordinatorRecordSerde.DeserializeValue<ConsumerGroupTargetAssignmentMetadataValue>(v, out _).AssignmentEpoch : null);
+                }
+
+            case 7:
+                {
+                    var k = CoordinatorRecordSerde.DeserializeKey<ConsumerGroupTargetAssignmentMemberKey>(key);
+                    return new ConsumerTargetEntry(k.GroupId, k.MemberId, value is { } v
+                        ? [.. CoordinatorRecordSerde.DeserializeValue<ConsumerGroupTargetAssignmentMemberValue>(v, out _).TopicPartitions.Select(t => (t.TopicId, t.Partitions.ToArray()))]
+                        : null);
+                }
+
+            case 8:
+                {
+                    var k = CoordinatorRecordSerde.DeserializeKey<ConsumerGroupCurrentMemberAssignmentKey>(key);
+                    if (value is not { } v)
+                    {
+                        return new ConsumerAssignmentEntry(k.GroupId, k.MemberId, null);
+                    }
+
+                    var a = CoordinatorRecordSerde.DeserializeValue<ConsumerGroupCurrentMemberAssignmentValue>(v, out _);
+                    var leftStatic = Tagged(a.UnknownTaggedFields) is { Length: 1 } flag && flag[0] == 1;
+                    return new ConsumerAssignmentEntry(k.GroupId, k.MemberId, new ConsumerMemberAssignment(
+                        a.MemberEpoch,
+                        a.PreviousMemberEpoch,
+                        leftStatic,
+                        [.. a.AssignedPartitions.Select(t => (t.TopicId, t.Partitions.ToArray()))],
+                        [.. a.PartitionsPendingRevocation.Select(t => (t.TopicId, t.Partitions.ToArray()))]));
                 }
 
             default:
@@ -196,126 +270,30 @@ internal static class OffsetsTopicFormat
         }
     }
 
-    private static GroupSnapshot ReadGroup(ref KafkaReader v, string group)
+    private static CommittedOffset Offset(ReadOnlyMemory<byte> value)
     {
-        var protocolType = v.ReadString(compact: false);
-        var generation = v.ReadInt32();
-        var protocolName = v.ReadNullableString(compact: false);
-        var leader = v.ReadNullableString(compact: false);
-        var stateTimestampMs = v.ReadInt64();
-        var count = ReadCount(ref v, group, "members");
-        var members = new List<MemberSnapshot>(count);
-        for (var i = 0; i < count; i++)
-        {
-            members.Add(new MemberSnapshot(
-                v.ReadString(compact: false),
-                v.ReadNullableString(compact: false),
-                v.ReadString(compact: false),
-                v.ReadString(compact: false),
-                v.ReadInt32(),
-                v.ReadInt32(),
-                v.ReadNullableBytes(compact: false) ?? [],
-                v.ReadNullableBytes(compact: false) ?? []));
-        }
-
-        return new GroupSnapshot(protocolType, generation, protocolName, leader, stateTimestampMs, members);
+        var v = CoordinatorRecordSerde.DeserializeValue<OffsetCommitValue>(value, out _);
+        return new CommittedOffset(v.Offset, v.LeaderEpoch, v.Metadata, v.CommitTimestamp);
     }
 
-    private static ConsumerGroupSnapshot ReadConsumerGroup(ref KafkaReader v, string group)
+    private static GroupSnapshot Group(ReadOnlyMemory<byte> value)
     {
-        var groupEpoch = v.ReadInt32();
-        var assignmentEpoch = v.ReadInt32();
-        var assignor = v.ReadString(compact: false);
-        var count = ReadCount(ref v, group, "topics");
-        var counts = new List<(Guid TopicId, int Partitions)>(count);
-        for (var i = 0; i < count; i++)
-        {
-            counts.Add((v.ReadUuid(), v.ReadInt32()));
-        }
-
-        return new ConsumerGroupSnapshot(groupEpoch, assignmentEpoch, assignor, counts);
+        var g = CoordinatorRecordSerde.DeserializeValue<GroupMetadataValue>(value, out _);
+        return new GroupSnapshot(g.ProtocolType, g.Generation, g.Protocol, g.Leader, g.CurrentStateTimestamp, [.. g.Members.Select(m =>
+            new MemberSnapshot(m.MemberId, m.GroupInstanceId, m.ClientId, m.ClientHost, m.RebalanceTimeout, m.SessionTimeout, m.Subscription, m.Assignment))]);
     }
 
-    private static ConsumerMemberSnapshot ReadConsumerMember(ref KafkaReader v, string group)
-    {
-        var instanceId = v.ReadNullableString(compact: false);
-        var rackId = v.ReadNullableString(compact: false);
-        var clientId = v.ReadString(compact: false);
-        var clientHost = v.ReadString(compact: false);
-        var rebalanceTimeoutMs = v.ReadInt32();
-        var count = ReadCount(ref v, group, "subscribed topics");
-        var topics = new List<string>(count);
-        for (var i = 0; i < count; i++)
-        {
-            topics.Add(v.ReadString(compact: false));
-        }
+    private static byte[]? Tagged(List<RawTaggedField>? fields) => fields?.FirstOrDefault(f => f.Tag == TributaryTag)?.Data;
 
-        return new ConsumerMemberSnapshot(
-            instanceId,
-            rackId,
-            clientId,
-            clientHost,
-            rebalanceTimeoutMs,
-            topics,
-            v.ReadNullableString(compact: false),
-            v.ReadInt32(),
-            v.ReadInt32(),
-            v.ReadBool(),
-            ReadPartitions(ref v, group),
-            ReadPartitions(ref v, group));
+    private delegate T ReadAction<T>(ref KafkaReader reader);
+
+    private static T ReadTagged<T>(byte[] data, ReadAction<T> read)
+    {
+        var reader = new KafkaReader(data);
+        return read(ref reader);
     }
 
-    private static void WritePartitions(ref KafkaWriter w, IReadOnlyList<(Guid TopicId, int[] Partitions)> partitions)
-    {
-        w.WriteInt32(partitions.Count);
-        foreach (var (topicId, numbers) in partitions)
-        {
-            w.WriteUuid(topicId);
-            w.WriteInt32(numbers.Length);
-            foreach (var number in numbers)
-            {
-                w.WriteInt32(number);
-            }
-        }
-    }
-
-    private static List<(Guid TopicId, int[] Partitions)> ReadPartitions(ref KafkaReader v, string group)
-    {
-        var count = ReadCount(ref v, group, "topics");
-        var topics = new List<(Guid TopicId, int[] Partitions)>(count);
-        for (var i = 0; i < count; i++)
-        {
-            var topicId = v.ReadUuid();
-            var partitions = new int[ReadCount(ref v, group, "partitions")];
-            for (var p = 0; p < partitions.Length; p++)
-            {
-                partitions[p] = v.ReadInt32();
-            }
-
-            topics.Add((topicId, partitions));
-        }
-
-        return topics;
-    }
-
-    /// <summary>A count that cannot be larger than the bytes left (each element takes at least one): a corrupt record fails here, not in an allocation.</summary>
-    private static int ReadCount(ref KafkaReader v, string group, string what)
-    {
-        var count = v.ReadInt32();
-        if (count < 0 || count > v.Remaining)
-        {
-            throw new ProtocolException($"group {group} record declares {count} {what}");
-        }
-
-        return count;
-    }
-
-    private static byte[] MemberKey(short type, string group, string memberId) => InternalRecord.Encode((ref KafkaWriter w) =>
-    {
-        w.WriteInt16(type);
-        w.WriteString(group, compact: false);
-        w.WriteString(memberId, compact: false);
-    });
+    private static byte[] Encode(InternalTopics.InternalRecord.WriteAction write) => InternalTopics.InternalRecord.Encode(write);
 
     internal abstract record Entry(string Group);
 
@@ -325,11 +303,20 @@ internal static class OffsetsTopicFormat
     /// <summary>A classic group's membership, or a tombstone when <see cref="Snapshot"/> is null.</summary>
     internal sealed record GroupEntry(string Group, GroupSnapshot? Snapshot) : Entry(Group);
 
-    /// <summary>A KIP-848 consumer group's epochs and assignor, or a tombstone (the group was deleted).</summary>
-    internal sealed record ConsumerGroupEntry(string Group, ConsumerGroupSnapshot? Snapshot) : Entry(Group);
+    /// <summary>A KIP-848 consumer group's epoch and assignor, or a tombstone (the group was deleted).</summary>
+    internal sealed record ConsumerGroupEntry(string Group, ConsumerGroupMetadata? Metadata) : Entry(Group);
+
+    /// <summary>The partition counts of the topics a consumer group's target assignment was computed from, or a tombstone.</summary>
+    internal sealed record ConsumerPartitionsEntry(string Group, IReadOnlyList<(Guid TopicId, int Partitions)>? PartitionCounts) : Entry(Group);
+
+    /// <summary>A consumer group's assignment epoch, or a tombstone.</summary>
+    internal sealed record ConsumerAssignmentEpochEntry(string Group, int? AssignmentEpoch) : Entry(Group);
 
     /// <summary>One member of a consumer group, or a tombstone (it left or expired).</summary>
-    internal sealed record ConsumerMemberEntry(string Group, string MemberId, ConsumerMemberSnapshot? Snapshot) : Entry(Group);
+    internal sealed record ConsumerMemberEntry(string Group, string MemberId, ConsumerMemberMetadata? Metadata) : Entry(Group);
+
+    /// <summary>One member's epochs and current assignment, or a tombstone.</summary>
+    internal sealed record ConsumerAssignmentEntry(string Group, string MemberId, ConsumerMemberAssignment? Assignment) : Entry(Group);
 
     /// <summary>One member's target assignment, or a tombstone (the member is gone).</summary>
     internal sealed record ConsumerTargetEntry(string Group, string MemberId, IReadOnlyList<(Guid TopicId, int[] Partitions)>? Partitions) : Entry(Group);
@@ -338,16 +325,20 @@ internal static class OffsetsTopicFormat
 
     internal sealed record MemberSnapshot(string MemberId, string? GroupInstanceId, string ClientId, string ClientHost, int RebalanceTimeoutMs, int SessionTimeoutMs, byte[] Subscription, byte[] Assignment);
 
+    internal sealed record ConsumerGroupMetadata(int GroupEpoch, string Assignor);
+
     internal sealed record ConsumerGroupSnapshot(int GroupEpoch, int AssignmentEpoch, string Assignor, IReadOnlyList<(Guid TopicId, int Partitions)> PartitionCounts);
 
-    internal sealed record ConsumerMemberSnapshot(
+    internal sealed record ConsumerMemberMetadata(
         string? InstanceId,
         string? RackId,
         string ClientId,
         string ClientHost,
         int RebalanceTimeoutMs,
         IReadOnlyList<string> SubscribedTopicNames,
-        string? ServerAssignor,
+        string? ServerAssignor);
+
+    internal sealed record ConsumerMemberAssignment(
         int MemberEpoch,
         int PreviousMemberEpoch,
         bool LeftStatic,

@@ -5,7 +5,8 @@ namespace Tributary.Broker.Groups;
 
 /// <summary>
 /// The internal compacted topic <c>__consumer_offsets</c> (<see cref="InternalTopic"/>), whose records are encoded by
-/// <see cref="OffsetsTopicFormat"/>.
+/// <see cref="OffsetsTopicFormat"/> (Kafka's format); a log written by a release with Tributary's own layout
+/// (<see cref="LegacyOffsetsTopicFormat"/>) is read and rewritten once when it is loaded.
 /// </summary>
 internal sealed partial class OffsetsTopicStore(BrokerCore broker, ILogger logger)
 {
@@ -17,17 +18,39 @@ internal sealed partial class OffsetsTopicStore(BrokerCore broker, ILogger logge
     public List<OffsetsTopicFormat.Entry> Load()
     {
         var entries = new List<OffsetsTopicFormat.Entry>();
-        var skipped = _topic.Replay((key, value) =>
-        {
-            if (OffsetsTopicFormat.Decode(key, value) is not { } entry)
+        var skipped = _topic.Replay(
+            (key, value) =>
             {
-                return false;
-            }
+                if (OffsetsTopicFormat.Decode(key, value) is not { } entry)
+                {
+                    return false;
+                }
 
-            entries.Add(entry);
-            return true;
-        });
+                entries.Add(entry);
+                return true;
+            },
+            (key, value) =>
+            {
+                var before = entries.Count;
+                entries.AddRange(LegacyOffsetsTopicFormat.Decode(key, value));
+                return entries.Count > before;
+            });
         LogLoaded(logger, entries.Count, skipped);
+        if (_topic.HasLegacyRecords)
+        {
+            var live = OffsetsTopicFormat.LiveRecords(entries, id => broker.Metadata.Find(id)?.Name ?? "");
+            try
+            {
+                _topic.RewriteLegacy(live);
+                LogRewritten(logger, live.Count);
+            }
+            catch (IOException e)
+            {
+                // The old records stay readable; the rewrite is tried again at the next start.
+                LogRewriteFailed(logger, e);
+            }
+        }
+
         return entries;
     }
 
@@ -42,4 +65,10 @@ internal sealed partial class OffsetsTopicStore(BrokerCore broker, ILogger logge
 
     [LoggerMessage(EventId = 602, Level = LogLevel.Information, Message = "Created the internal topic __consumer_offsets")]
     private static partial void LogCreated(ILogger logger);
+
+    [LoggerMessage(EventId = 603, Level = LogLevel.Information, Message = "Rewrote __consumer_offsets in Kafka's record format ({Records} live records)")]
+    private static partial void LogRewritten(ILogger logger, int records);
+
+    [LoggerMessage(EventId = 604, Level = LogLevel.Warning, Message = "Could not rewrite __consumer_offsets in Kafka's record format; the old records stay and the rewrite is retried at the next start")]
+    private static partial void LogRewriteFailed(ILogger logger, Exception exception);
 }

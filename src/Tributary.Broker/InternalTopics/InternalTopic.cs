@@ -10,6 +10,14 @@ namespace Tributary.Broker.InternalTopics;
 /// coordinates everything, so one partition holds it all. The log is created on the first append, so a broker that
 /// never writes has no such topic. Every record has a key and a null value is a tombstone, so a compactor can keep
 /// the last record per key; replay hands records to the caller's decoder in offset order (later records win).
+///
+/// Records are in Kafka's format from the offset a <see cref="KafkaFormatMarker"/> holds; those below it (or all of
+/// them, when there is no marker) were written by a release that used Tributary's own layout and go to the caller's
+/// legacy decoder. <see cref="RewriteLegacy"/> migrates such a log once, so that a crash at any point leaves a log that
+/// loads to the same state: it first stores the marker at the log end offset (from there on, Kafka's format), then
+/// appends the live state in Kafka's format, and last deletes every record below the log end it started from
+/// (DeleteRecords). A crash before the delete leaves old records below the marker and (some of) the live state above
+/// it, which replays to the same state and is rewritten again at the next start.
 /// </summary>
 internal sealed class InternalTopic(BrokerCore broker, string name, Action created, Action<Exception, long> undecodable)
 {
@@ -19,20 +27,29 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
     /// <summary>Our own batches are uncompressed; a compressed one (written by a tool) may grow to this much.</summary>
     private const int DecompressedBytesMax = 64 << 20;
 
+    /// <summary>Records per batch when the live state is rewritten: keeps each batch well below a segment.</summary>
+    private const int RewriteBatchRecordsMax = 1000;
+
     private readonly Lock _createLock = new();
+    private readonly KafkaFormatMarker _marker = new(broker.DataDevice, broker.DataDirectory, name);
     private PartitionLog? _log;
+    private bool _markerWritten;
 
     /// <summary>Decodes one record; false when the record is not one the caller keeps (it is counted as skipped).</summary>
     public delegate bool RecordDecoder(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte>? value);
 
     public string Name => name;
 
+    /// <summary>True after <see cref="Replay"/> when records in Tributary's old layout remain (see <see cref="RewriteLegacy"/>).</summary>
+    public bool HasLegacyRecords { get; private set; }
+
     /// <summary>
-    /// Hands every data record from the log start offset to <paramref name="decode"/>, in offset order; compressed
-    /// batches are decompressed, control batches skipped. A record without a key, one the decoder declines, or one it
-    /// fails on (a <see cref="ProtocolException"/>, logged) counts as skipped. Returns how many were skipped.
+    /// Hands every data record from the log start offset to <paramref name="decode"/> (Kafka's format) or, below the
+    /// marker's offset, to <paramref name="decodeLegacy"/>, in offset order; compressed batches are decompressed,
+    /// control batches skipped. A record without a key, one the decoder declines, or one it fails on (a
+    /// <see cref="ProtocolException"/>, logged) counts as skipped. Returns how many were skipped.
     /// </summary>
-    public int Replay(RecordDecoder decode)
+    public int Replay(RecordDecoder decode, RecordDecoder decodeLegacy)
     {
         var topic = broker.Metadata.Find(name);
         var log = topic is null ? null : broker.FindLog(topic, 0);
@@ -40,6 +57,9 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
         {
             return 0;
         }
+
+        var kafkaFrom = _marker.Read() ?? long.MaxValue;
+        HasLegacyRecords = log.LogStartOffset < Math.Min(kafkaFrom, log.HighWatermark);
 
         var scratch = new ArrayBufferWriter<byte>();
         var skipped = 0;
@@ -68,7 +88,7 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
                     {
                         // The first batch read may start below the offset asked for (below the log start offset).
                         var recordOffset = batch.Header.BaseOffset + record.OffsetDelta;
-                        if (recordOffset >= offset && !TryDecode(decode, record, recordOffset))
+                        if (recordOffset >= offset && !TryDecode(recordOffset >= kafkaFrom ? decode : decodeLegacy, record, recordOffset))
                         {
                             skipped++;
                         }
@@ -82,6 +102,31 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
         return skipped;
     }
 
+    /// <summary>
+    /// Migrates a log with records in the old layout (see the class comment): <paramref name="liveState"/>, the
+    /// records in Kafka's format that rebuild everything the log holds, replaces them. Does nothing when
+    /// <see cref="HasLegacyRecords"/> is false. Throws IOException when the log or the marker cannot be written.
+    /// </summary>
+    public void RewriteLegacy(IReadOnlyList<(byte[] Key, byte[] Value)> liveState)
+    {
+        if (!HasLegacyRecords)
+        {
+            return;
+        }
+
+        // Log() stores the marker at the log end offset unless one is there from an earlier, interrupted rewrite.
+        var log = Log();
+        var end = log.LogEndOffset;
+
+        foreach (var chunk in liveState.Chunk(RewriteBatchRecordsMax))
+        {
+            AppendBatch(log, [.. chunk.Select(r => (r.Key, (byte[]?)r.Value))]);
+        }
+
+        log.DeleteRecordsBefore(end);
+        HasLegacyRecords = false;
+    }
+
     /// <summary>Appends the records as one batch (a null value is a tombstone). Throws IOException when the log cannot be written.</summary>
     public void Append(IReadOnlyList<(byte[] Key, byte[]? Value)> records)
     {
@@ -90,6 +135,11 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
             return;
         }
 
+        AppendBatch(Log(), records);
+    }
+
+    private void AppendBatch(PartitionLog log, IReadOnlyList<(byte[] Key, byte[]? Value)> records)
+    {
         var builder = new RecordBatchBuilder();
         var now = broker.NowMs;
         foreach (var (key, value) in records)
@@ -97,7 +147,7 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
             builder.Add(now, key, value);
         }
 
-        Log().Append(builder.Build());
+        log.Append(builder.Build());
     }
 
     private bool TryDecode(RecordDecoder decode, Record record, long offset)
@@ -118,9 +168,14 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
         }
     }
 
+    /// <summary>
+    /// The log, opened (or created) on first use. Before anything is appended, the marker says where Kafka's format
+    /// starts: the log end offset, when no marker exists yet (a new log, or an old one whose records were never
+    /// rewritten, which then stay below it).
+    /// </summary>
     private PartitionLog Log()
     {
-        if (_log is { } log)
+        if (_log is { } log && Volatile.Read(ref _markerWritten))
         {
             return log;
         }
@@ -136,6 +191,16 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
                 }
 
                 _log = opened;
+            }
+
+            if (!_markerWritten)
+            {
+                if (_marker.Read() is null)
+                {
+                    _marker.Write(_log.LogEndOffset);
+                }
+
+                Volatile.Write(ref _markerWritten, true);
             }
 
             return _log;

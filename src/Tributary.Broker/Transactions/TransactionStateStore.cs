@@ -5,7 +5,9 @@ namespace Tributary.Broker.Transactions;
 
 /// <summary>
 /// The internal topic <c>__transaction_state</c> (<see cref="InternalTopic"/>), whose records are encoded by
-/// <see cref="TransactionStateFormat"/>: one record per transactional id and state change.
+/// <see cref="TransactionStateFormat"/> (Kafka's format): one record per transactional id and state change. A log
+/// written by a release with Tributary's own layout (<see cref="LegacyTransactionStateFormat"/>) is read and rewritten
+/// once when it is loaded.
 /// </summary>
 internal sealed partial class TransactionStateStore(BrokerCore broker, ILogger logger)
 {
@@ -17,19 +19,37 @@ internal sealed partial class TransactionStateStore(BrokerCore broker, ILogger l
     public Dictionary<string, TransactionMetadata> Load()
     {
         var latest = new Dictionary<string, TransactionMetadata?>(StringComparer.Ordinal);
-        var skipped = _topic.Replay((key, value) =>
+        var skipped = _topic.Replay(
+            (key, value) => Keep(TransactionStateFormat.Decode(key, value)),
+            (key, value) => Keep(LegacyTransactionStateFormat.Decode(key, value)));
+        var states = latest.Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.Ordinal);
+        LogLoaded(logger, states.Count, skipped);
+        if (_topic.HasLegacyRecords)
         {
-            if (TransactionStateFormat.Decode(key, value) is not { } entry)
+            try
+            {
+                _topic.RewriteLegacy([.. states.Values.Select(t => (TransactionStateFormat.Key(t.TransactionalId), TransactionStateFormat.Value(t)))]);
+                LogRewritten(logger, states.Count);
+            }
+            catch (IOException e)
+            {
+                // The old records stay readable; the rewrite is tried again at the next start.
+                LogRewriteFailed(logger, e);
+            }
+        }
+
+        return states;
+
+        bool Keep((string TransactionalId, TransactionMetadata? State)? entry)
+        {
+            if (entry is not { } e)
             {
                 return false;
             }
 
-            latest[entry.TransactionalId] = entry.State;
+            latest[e.TransactionalId] = e.State;
             return true;
-        });
-        var states = latest.Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.Ordinal);
-        LogLoaded(logger, states.Count, skipped);
-        return states;
+        }
     }
 
     /// <summary>Appends the transaction's current state. Throws IOException when the log cannot be written.</summary>
@@ -41,6 +61,12 @@ internal sealed partial class TransactionStateStore(BrokerCore broker, ILogger l
 
     [LoggerMessage(EventId = 701, Level = LogLevel.Warning, Message = "Skipped an undecodable __transaction_state record at offset {Offset}")]
     private static partial void LogUndecodable(ILogger logger, Exception exception, long offset);
+
+    [LoggerMessage(EventId = 703, Level = LogLevel.Information, Message = "Rewrote __transaction_state in Kafka's record format ({TransactionalIds} transactional ids)")]
+    private static partial void LogRewritten(ILogger logger, int transactionalIds);
+
+    [LoggerMessage(EventId = 704, Level = LogLevel.Warning, Message = "Could not rewrite __transaction_state in Kafka's record format; the old records stay and the rewrite is retried at the next start")]
+    private static partial void LogRewriteFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 702, Level = LogLevel.Information, Message = "Created the internal topic __transaction_state")]
     private static partial void LogCreated(ILogger logger);
