@@ -8,7 +8,7 @@ namespace Tributary.Server.Tests;
 /// <summary>A <see cref="SocketConnection"/> on an accepted loopback socket, and the client's end of it.</summary>
 internal static class LoopbackConnection
 {
-    public static async Task<(SocketConnection Connection, Socket Client)> ConnectAsync(SocketTransportLimits limits)
+    public static async Task<(SocketConnection Connection, Socket Client)> ConnectAsync(SocketTransportLimits limits, ConnectionPoller? poller = null)
     {
         using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
@@ -16,7 +16,7 @@ internal static class LoopbackConnection
         var client = new Socket(SocketType.Stream, ProtocolType.Tcp);
         await client.ConnectAsync(listener.LocalEndPoint!);
         var accepted = await listener.AcceptAsync();
-        var connection = new SocketConnection(accepted, new BlockMemoryPool(16), limits, NullLogger.Instance);
+        var connection = new SocketConnection(accepted, new BlockMemoryPool(16), limits, NullLogger.Instance, poller);
         connection.Start();
         return (connection, client);
     }

@@ -9,7 +9,9 @@ namespace Tributary.Server.Networking;
 /// through an eventfd(2) that it polls beside its socket (<see cref="Wait"/>): one syscall and one wake-up, and the
 /// answer goes out with the thread's blocking sends (bench/journal/thread-per-connection.md). The thread runs posted
 /// work only between receives, never in the middle of handling a request. Once the thread has ended
-/// (<see cref="Close"/>), and beyond <see cref="PostedMax"/> queued items, work goes to the thread pool. Linux only:
+/// (<see cref="Close"/>), while it is given up for an idle connection's parking (<see cref="TryRelease"/>: the eventfd is
+/// closed then, so a parked connection holds one descriptor), and beyond <see cref="PostedMax"/> queued items, work
+/// goes to the thread pool. Linux only:
 /// <see cref="TryCreate"/> gives null elsewhere, and the connection keeps the thread pool.
 /// </summary>
 internal sealed partial class ConnectionThreadContext : SynchronizationContext, IDisposable
@@ -25,11 +27,12 @@ internal sealed partial class ConnectionThreadContext : SynchronizationContext, 
     private const short PollIn = 0x1;
     private const int EINTR = 4;
 
-    private readonly SafeFileHandle _eventFd;
+    private volatile SafeFileHandle _eventFd;
     private readonly Lock _lock = new();
     private readonly Queue<(SendOrPostCallback Callback, object? State)> _posted = new();
     private readonly PollFd[] _pollFds = new PollFd[2];
     private bool _closed;
+    private bool _released;
     private volatile int _count;
 
     private ConnectionThreadContext(SafeFileHandle eventFd)
@@ -69,7 +72,7 @@ internal sealed partial class ConnectionThreadContext : SynchronizationContext, 
         bool first = false;
         lock (_lock)
         {
-            queued = !_closed && _posted.Count < PostedMax;
+            queued = !_closed && !_released && _posted.Count < PostedMax;
             if (queued)
             {
                 _posted.Enqueue((d, state));
@@ -109,7 +112,13 @@ internal sealed partial class ConnectionThreadContext : SynchronizationContext, 
     /// or <see cref="Wake"/> called, then runs the posted work. True if the socket is readable (or failed, which the
     /// next receive reports).
     /// </summary>
-    public bool Wait(nint socketFd)
+    public bool Wait(nint socketFd) => Wait(socketFd, -1, out _);
+
+    /// <summary>
+    /// <see cref="Wait(nint)"/> for at most <paramref name="timeoutMs"/> milliseconds (-1: no limit);
+    /// <paramref name="timedOut"/> says whether it ended for that alone.
+    /// </summary>
+    public bool Wait(nint socketFd, int timeoutMs, out bool timedOut)
     {
         var fds = _pollFds;
         var eventFd = (int)_eventFd.DangerousGetHandle();
@@ -121,7 +130,8 @@ internal sealed partial class ConnectionThreadContext : SynchronizationContext, 
             count = 2;
         }
 
-        while (Poll(fds, (nuint)count, -1) < 0)
+        int ready;
+        while ((ready = Poll(fds, (nuint)count, timeoutMs)) < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
             if (errno != EINTR)
@@ -130,6 +140,7 @@ internal sealed partial class ConnectionThreadContext : SynchronizationContext, 
             }
         }
 
+        timedOut = ready == 0;
         if (fds[0].Revents != 0)
         {
             ulong value = 0;
@@ -159,6 +170,48 @@ internal sealed partial class ConnectionThreadContext : SynchronizationContext, 
 
             item.Callback(item.State);
         }
+    }
+
+    /// <summary>
+    /// On the connection's thread, as it ends for a while (its connection parks): false if work is queued, which it must
+    /// run first. Otherwise what is posted from now on runs on the thread pool and the eventfd is closed, until
+    /// <see cref="TryReacquire"/>.
+    /// </summary>
+    public bool TryRelease()
+    {
+        lock (_lock)
+        {
+            if (_closed || _posted.Count > 0)
+            {
+                return false;
+            }
+
+            _released = true;
+        }
+
+        _eventFd.Dispose();
+        return true;
+    }
+
+    /// <summary>
+    /// Before a thread takes the connection again after <see cref="TryRelease"/>: a new eventfd, and posts run on the
+    /// thread again. False if no eventfd could be had (out of descriptors): the context stays released.
+    /// </summary>
+    public bool TryReacquire()
+    {
+        var fd = EventFd(0, EfdNonBlock | EfdCloExec);
+        if (fd < 0)
+        {
+            return false;
+        }
+
+        _eventFd = new SafeFileHandle(fd, ownsHandle: true);
+        lock (_lock)
+        {
+            _released = false;
+        }
+
+        return true;
     }
 
     /// <summary>When the thread ends: what is queued, and everything posted from now on, runs on the thread pool.</summary>

@@ -51,9 +51,10 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         // When the server stops it asks every connection to close: one between requests closes at once, one in the
         // middle of a request first answers it (Kestrel aborts whatever is still open after the shutdown grace).
         var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+        var connectionThread = connection.Features.Get<IConnectionThreadFeature>();
         var connectionInfo = new ConnectionInfo(connection.ConnectionId, connection.RemoteEndPoint)
         {
-            ResumeOn = connection.Features.Get<IConnectionThreadFeature>()?.ResumeContext,
+            ResumeOn = connectionThread?.ResumeContext,
             CloseRequested = closeRequested,
         };
         using var onCloseRequested = closeRequested.Register(static state => ((PipeReader)state!).CancelPendingRead(), input);
@@ -70,7 +71,8 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         {
             while (true)
             {
-                var reading = ReadAsync(input, output, held, cancellation);
+                // Between requests (nothing of the next one here), the transport may park the connection once nothing is held.
+                var reading = ReadAsync(input, output, held, partialSince == 0 ? connectionThread : null, cancellation);
                 ReadResult read;
                 var timedOut = false;
                 if (reading.IsCompleted)
@@ -85,6 +87,8 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                     read = await reading.ConfigureAwait(false);
                     timedOut = readDeadline.Disarm();
                 }
+
+                connectionThread?.AwaitingRequest = false;
 
                 // A cancelled read is the server stopping or this wait timing out; anything else is a deadline timer
                 // that fired as an earlier read completed, and the read's bytes are handled as usual.
@@ -295,13 +299,21 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
 
     /// <summary>
     /// The next input; while it has not arrived, held answers whose flush ends go out, since their client may be
-    /// waiting for them before it sends more.
+    /// waiting for them before it sends more. Once nothing is held, a wait for the next request is marked on
+    /// <paramref name="betweenRequests"/> (null: the wait is for the rest of a request).
     /// </summary>
-    private static async ValueTask<ReadResult> ReadAsync(PipeReader input, PipeWriter output, Queue<Answer> held, CancellationToken cancellation)
+    private static async ValueTask<ReadResult> ReadAsync(PipeReader input, PipeWriter output, Queue<Answer> held,
+        IConnectionThreadFeature? betweenRequests, CancellationToken cancellation)
     {
         var read = input.ReadAsync(cancellation);
-        if (read.IsCompleted || held.Count == 0)
+        if (read.IsCompleted)
         {
+            return read.Result;
+        }
+
+        if (held.Count == 0)
+        {
+            betweenRequests?.AwaitingRequest = true;
             return await read.ConfigureAwait(false);
         }
 
@@ -313,6 +325,11 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
             {
                 break;
             }
+        }
+
+        if (held.Count == 0 && !reading.IsCompleted)
+        {
+            betweenRequests?.AwaitingRequest = true;
         }
 
         return await reading.ConfigureAwait(false);

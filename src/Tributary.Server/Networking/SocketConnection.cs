@@ -21,6 +21,9 @@ namespace Tributary.Server.Networking;
 /// closes, when a send or receive fails, or when Kestrel (or the handler) aborts it. <see cref="ConnectionClosed"/>
 /// fires when the connection breaks or is aborted, and at the latest when it is disposed; not at a clean end of
 /// stream, whose client still gets its answers.
+/// A connection waiting between requests with nothing received for <see cref="SocketTransportLimits.ParkAfterIdleMs"/>
+/// parks: its thread ends and its socket waits in the <see cref="ConnectionPoller"/>, which starts a new thread for it
+/// once the socket is readable or hung up, so idle connections cost no thread.
 /// </summary>
 internal sealed partial class SocketConnection : ConnectionContext, IConnectionIdFeature, IConnectionTransportFeature,
     IConnectionItemsFeature, IConnectionLifetimeFeature, IConnectionEndPointFeature, IConnectionThreadFeature
@@ -48,14 +51,24 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     // Where a waiting request resumes: this connection's thread (null where not available: the thread pool).
     private readonly ConnectionThreadContext? _threadContext = ConnectionThreadContext.TryCreate();
 
+    // Where the socket waits while the connection is parked (null: never parks), and under which key.
+    private readonly ConnectionPoller? _poller;
+    private readonly long _key;
+    private readonly Action _wake;
+    private bool _inPollerSet;
+    private volatile bool _awaitingRequest;
+
     private volatile bool _aborted;
 
-    public SocketConnection(Socket socket, BlockMemoryPool pool, SocketTransportLimits limits, ILogger logger)
+    public SocketConnection(Socket socket, BlockMemoryPool pool, SocketTransportLimits limits, ILogger logger, ConnectionPoller? poller = null)
     {
         _socket = socket;
         _socket.Blocking = false;
         _logger = logger;
-        ConnectionId = "c" + Interlocked.Increment(ref _lastId).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _key = Interlocked.Increment(ref _lastId);
+        ConnectionId = "c" + _key.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _poller = limits.ParkAfterIdleMs >= 0 && _threadContext is not null ? poller : null;
+        _wake = Wake;
         LocalEndPoint = socket.LocalEndPoint;
         RemoteEndPoint = socket.RemoteEndPoint;
         var portTag = new KeyValuePair<string, object?>("network.local.port", (LocalEndPoint as IPEndPoint)?.Port);
@@ -66,7 +79,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         _output = new Pipe(new PipeOptions(pool, PipeScheduler.Inline, PipeScheduler.Inline,
             limits.OutputBufferBytesMax, limits.OutputBufferBytesMax / 2, BlockMemoryPool.BlockBytes, useSynchronizationContext: false));
         _outputWriter = new SocketOutput(_output.Writer, limits.OutputBufferBytesMax, _output.Reader.CancelPendingRead);
-        _receiver = new SocketReceiver(socket, _input.Writer, _threadContext);
+        _receiver = new SocketReceiver(socket, _input.Writer, _threadContext, limits.ParkAfterIdleMs, _poller is null ? null : TryPark);
         _sender = new SocketSender(socket, _output.Reader, _outputWriter, portTag, ConnectionId, logger);
         Transport = new DuplexPipe(_input.Reader, _outputWriter);
         ConnectionClosed = _closed.Token;
@@ -79,6 +92,12 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     }
 
     public SynchronizationContext? ResumeContext => _threadContext;
+
+    public bool AwaitingRequest
+    {
+        get => _awaitingRequest;
+        set => _awaitingRequest = value;
+    }
 
     public override string ConnectionId { get; set; }
 
@@ -113,9 +132,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         _sending = SendAsync();
         try
         {
-            var thread = new Thread(Receive, ThreadStackBytes) { Name = "tributary-connection", IsBackground = true };
-            _sender.OwnThreadId = thread.ManagedThreadId;
-            thread.Start();
+            StartThread();
         }
         catch
         {
@@ -147,14 +164,20 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
 
         LogAborted(ConnectionId, abortReason.Message);
 
-        // The send loop stops at its next read; shutting the socket down ends a receive that is waiting.
+        // The send loop stops at its next read; shutting the socket down ends a receive that is waiting, or wakes a
+        // parked one, unless it is taken back from the poller first.
         _sender.Stop();
+        Unpark();
         ShutdownSocket();
     }
 
     public override async ValueTask DisposeAsync()
     {
         _input.Reader.Complete();
+
+        // The handler is done: a parked receive is taken back before the socket shuts down (which would wake it on a
+        // new thread only to end).
+        Unpark();
 
         // The handler is done: answers it flushed but the socket has not taken yet still go out (the send loop ends
         // once the completed output is drained), unless the client does not take them within the drain limit: a send
@@ -200,13 +223,23 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         set => _disposed = value;
     }
 
-    /// <summary>The connection's thread: receives until the input ends, then reports how it ended.</summary>
+    private void StartThread()
+    {
+        var thread = new Thread(Receive, ThreadStackBytes) { Name = "tributary-connection", IsBackground = true };
+        _sender.OwnThreadId = thread.ManagedThreadId;
+        thread.Start();
+    }
+
+    /// <summary>The connection's thread: receives until the input ends, then reports how it ended, or until it parks.</summary>
     private void Receive()
     {
         Exception? error = null;
         try
         {
-            _receiver.Run();
+            if (_receiver.Run())
+            {
+                return; // parked: the poller owns the connection until it wakes it on a new thread
+            }
         }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown or SocketError.OperationAborted)
         {
@@ -221,33 +254,88 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
             LogReceiveFailed(ConnectionId, e);
             error = new IOException(e.Message, e);
         }
+
+        EndReceiving(error);
+    }
+
+    /// <summary>The receiving side has ended (<paramref name="error"/>: how, if it broke): reports it to the handler.</summary>
+    private void EndReceiving(Exception? error)
+    {
+        try
+        {
+            _input.Writer.Complete(error);
+            if (error is not null)
+            {
+                // The connection broke: whoever is writing the output learns that nobody will read its answers. A
+                // client that only closed its sending side still gets the answers to what it sent.
+                _sender.Stop();
+            }
+
+            // A clean end of stream is the client closing only its sending side: the handler still answers what it
+            // read (it sees the input completed) and then ends the connection. Firing ConnectionClosed now would
+            // cancel those answers if the handler had not read them yet. A broken or aborted connection fires it.
+            if (error is not null || _aborted)
+            {
+                FireClosed();
+            }
+        }
         finally
         {
-            try
-            {
-                _input.Writer.Complete(error);
-                if (error is not null)
-                {
-                    // The connection broke: whoever is writing the output learns that nobody will read its answers. A
-                    // client that only closed its sending side still gets the answers to what it sent.
-                    _sender.Stop();
-                }
+            // What is posted from now on (a parked fetch's answer after the client's end of stream) runs on the
+            // thread pool.
+            _threadContext?.Close();
+            _receiving.TrySetResult();
+        }
+    }
 
-                // A clean end of stream is the client closing only its sending side: the handler still answers what it
-                // read (it sees the input completed) and then ends the connection. Firing ConnectionClosed now would
-                // cancel those answers if the handler had not read them yet. A broken or aborted connection fires it.
-                if (error is not null || _aborted)
-                {
-                    FireClosed();
-                }
-            }
-            finally
+    /// <summary>
+    /// On the connection's thread, when its wait for data timed out: parks the connection if the handler waits for its
+    /// next request with nothing received, queued or in flight. True if parked: the thread ends at once.
+    /// </summary>
+    private bool TryPark()
+    {
+        if (!_awaitingRequest || _aborted || _poller!.IsStopped || !_threadContext!.TryRelease())
+        {
+            return false;
+        }
+
+        // Given up before the socket is armed: the poller may wake it on a new thread before Park returns.
+        _sender.OwnThreadId = 0;
+        if (_poller.Park(_socket.SafeHandle.DangerousGetHandle(), _key, _wake, ref _inPollerSet))
+        {
+            return true;
+        }
+
+        _sender.OwnThreadId = Environment.CurrentManagedThreadId;
+        return _threadContext.TryReacquire() ? false : throw new IOException("no descriptor for the connection's eventfd");
+    }
+
+    /// <summary>On the poller's thread: the parked socket is readable or hung up (or the poller stops); a thread takes it again.</summary>
+    private void Wake()
+    {
+        try
+        {
+            if (!_threadContext!.TryReacquire())
             {
-                // What is posted from now on (a parked fetch's answer after the client's end of stream) runs on the
-                // thread pool.
-                _threadContext?.Close();
-                _receiving.TrySetResult();
+                throw new IOException("no descriptor for the connection's eventfd");
             }
+
+            StartThread();
+        }
+        catch (Exception e)
+        {
+            // Out of descriptors or memory: this connection ends, as one that could not be accepted.
+            LogReceiveFailed(ConnectionId, e);
+            EndReceiving(e as IOException ?? new IOException(e.Message, e));
+        }
+    }
+
+    /// <summary>Takes a parked receive back from the poller (the connection is closing) and ends it here.</summary>
+    private void Unpark()
+    {
+        if (_poller is not null && _poller.TryUnpark(_socket.SafeHandle.DangerousGetHandle(), _key))
+        {
+            EndReceiving(null);
         }
     }
 

@@ -17,7 +17,13 @@ namespace Tributary.Server.Networking;
 /// is 4 MiB (bench/journal/socket-transport.md).
 /// </param>
 /// <param name="PooledBlocksMax">Idle <see cref="BlockMemoryPool.BlockBytes"/> blocks kept for reuse by all connections.</param>
-public sealed record SocketTransportLimits(int InputBufferBytesMax, int OutputBufferBytesMax, int PooledBlocksMax)
+/// <param name="ParkAfterIdleMs">
+/// Time, in ms, a connection waits for its next request with nothing received or in flight before its thread ends and
+/// its socket waits in the listener's <see cref="ConnectionPoller"/> (a new thread takes it when data comes); -1: never.
+/// Short enough that thousands of clients connecting at once do not hold thousands of threads for long, long enough
+/// that a client sending every few hundred ms keeps its thread.
+/// </param>
+public sealed record SocketTransportLimits(int InputBufferBytesMax, int OutputBufferBytesMax, int PooledBlocksMax, int ParkAfterIdleMs = 1000)
 {
     public static SocketTransportLimits Default { get; } = new(1024 * 1024, 4 * 1024 * 1024, 256);
 }
@@ -61,7 +67,10 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
             throw;
         }
 
-        return ValueTask.FromResult<IConnectionListener>(new Listener(socket, limits, loggerFactory.CreateLogger<SocketConnection>(), _logger, Accept, connectionsPerIp ?? ConnectionsPerIp.Unlimited));
+        // Idle connections of this listener park their sockets in a poller of its own (none: they keep their threads).
+        var poller = limits.ParkAfterIdleMs >= 0 ? ConnectionPoller.TryCreate(loggerFactory.CreateLogger<ConnectionPoller>()) : null;
+        return ValueTask.FromResult<IConnectionListener>(new Listener(socket, limits, loggerFactory.CreateLogger<SocketConnection>(), _logger, Accept,
+            connectionsPerIp ?? ConnectionsPerIp.Unlimited, poller));
     }
 
     /// <summary>First wait after an accept that failed for a reason other than the one connection (out of descriptors, memory).</summary>
@@ -78,7 +87,7 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
     internal Func<Socket, CancellationToken, ValueTask<Socket>> Accept { get; init; } = static (socket, cancellationToken) => socket.AcceptAsync(cancellationToken);
 
     private sealed partial class Listener(Socket socket, SocketTransportLimits limits, ILogger connectionLogger, ILogger logger,
-        Func<Socket, CancellationToken, ValueTask<Socket>> accept, ConnectionsPerIp perIp) : IConnectionListener
+        Func<Socket, CancellationToken, ValueTask<Socket>> accept, ConnectionsPerIp perIp, ConnectionPoller? poller) : IConnectionListener
     {
         private readonly BlockMemoryPool _pool = new(limits.PooledBlocksMax);
         private readonly ILogger _logger = logger;
@@ -122,7 +131,7 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
                     }
 
                     accepted.NoDelay = true;
-                    var connection = new SocketConnection(accepted, _pool, limits, connectionLogger);
+                    var connection = new SocketConnection(accepted, _pool, limits, connectionLogger, poller);
                     if (slot is { } address)
                     {
                         connection.Disposed = () => perIp.Release(address);
@@ -189,6 +198,9 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
         {
             _unbound = true;
             socket.Dispose();
+
+            // Kestrel disposes a listener once its connections are closed; any still parked wake on threads of their own.
+            poller?.Dispose();
             _pool.Dispose();
             return ValueTask.CompletedTask;
         }

@@ -14,7 +14,8 @@ namespace Tributary.Server.Networking;
 /// </summary>
 internal sealed class SocketOutput(PipeWriter pipe, long fileBytesQueuedMax, Action wakeSender) : PipeWriter, IFileRangeWriter
 {
-    private readonly ConcurrentQueue<FileRange> _ranges = new();
+    // Made at the first range: a connection that never sends a file range (or is parked idle) holds no queue.
+    private ConcurrentQueue<FileRange>? _ranges;
     private long _pipeBytesWritten;
     private long _fileBytesQueued;
     private bool _rangeSinceFlush;
@@ -59,7 +60,7 @@ internal sealed class SocketOutput(PipeWriter pipe, long fileBytesQueuedMax, Act
             return false; // closed already: the copy path reports it
         }
 
-        _ranges.Enqueue(new FileRange(_pipeBytesWritten, file, position, length));
+        LazyInitializer.EnsureInitialized(ref _ranges).Enqueue(new FileRange(_pipeBytesWritten, file, position, length));
         Interlocked.Add(ref _fileBytesQueued, length);
         _rangeSinceFlush = true;
         if (_closed)
@@ -103,12 +104,18 @@ internal sealed class SocketOutput(PipeWriter pipe, long fileBytesQueuedMax, Act
 
     /// <summary>The next range, if the send loop has reached it: placed within <paramref name="pipeBytesAhead"/> pipe bytes of <paramref name="pipeBytesSent"/>.</summary>
     public bool TryPeekRange(long pipeBytesSent, long pipeBytesAhead, out FileRange range) =>
-        _ranges.TryPeek(out range) && range.PipePosition - pipeBytesSent <= pipeBytesAhead;
+        Volatile.Read(ref _ranges) is { } ranges ? ranges.TryPeek(out range) && range.PipePosition - pipeBytesSent <= pipeBytesAhead : NoRange(out range);
+
+    private static bool NoRange(out FileRange range)
+    {
+        range = default;
+        return false;
+    }
 
     /// <summary>The send loop is done with the range at the head of the queue (sent, or never to be).</summary>
     public void RangeSent()
     {
-        if (!_ranges.TryDequeue(out var range))
+        if (Volatile.Read(ref _ranges) is not { } ranges || !ranges.TryDequeue(out var range))
         {
             return;
         }
@@ -130,7 +137,7 @@ internal sealed class SocketOutput(PipeWriter pipe, long fileBytesQueuedMax, Act
 
     private void ReleaseQueued()
     {
-        while (_ranges.TryDequeue(out var range))
+        while (Volatile.Read(ref _ranges) is { } ranges && ranges.TryDequeue(out var range))
         {
             range.File.DangerousRelease();
             Interlocked.Add(ref _fileBytesQueued, -range.Length);

@@ -8,20 +8,24 @@ namespace Tributary.Server.Networking;
 /// taking a block, so an idle connection holds none, and runs work other threads posted to the connection's
 /// <see cref="ConnectionThreadContext"/> (a parked fetch woken) between receives. Each flush of the input runs the
 /// handler inline; a flush that has to wait (the handler holds <see cref="SocketTransportLimits.InputBufferBytesMax"/>
-/// unread, while it waits for something else) blocks the thread, which stops reading the socket.
+/// unread, while it waits for something else) blocks the thread, which stops reading the socket. With
+/// <paramref name="tryPark"/>, a wait that finds nothing for <paramref name="parkAfterIdleMs"/> asks to park the
+/// connection; once parked, the thread ends (another starts when the socket is readable again).
 /// </summary>
-internal sealed class SocketReceiver(Socket socket, PipeWriter input, ConnectionThreadContext? context)
+internal sealed class SocketReceiver(Socket socket, PipeWriter input, ConnectionThreadContext? context, int parkAfterIdleMs = -1, Func<bool>? tryPark = null)
 {
     /// <summary>Smallest free space, in bytes, a receive reads into; less than this left in a block starts a new block.</summary>
     private const int ReceiveBytesMin = BlockMemoryPool.BlockBytes / 2;
 
     /// <summary>
-    /// Receives until the client closes its side or the handler stops reading; receive failures are thrown. Does not
+    /// Receives until the client closes its side or the handler stops reading (false), or until the connection is
+    /// parked (true: the thread must end without touching the connection again); receive failures are thrown. Does not
     /// complete the input.
     /// </summary>
-    public void Run()
+    public bool Run()
     {
         var socketFd = context is null ? -1 : socket.SafeHandle.DangerousGetHandle();
+        var waitMs = tryPark is null ? -1 : parkAfterIdleMs;
         var filledLast = false;
         while (true)
         {
@@ -33,8 +37,13 @@ internal sealed class SocketReceiver(Socket socket, PipeWriter input, Connection
                 {
                     socket.Poll(-1, SelectMode.SelectRead);
                 }
-                else if (!context.Wait(socketFd))
+                else if (!context.Wait(socketFd, waitMs, out var timedOut))
                 {
+                    if (timedOut && tryPark!())
+                    {
+                        return true;
+                    }
+
                     continue;
                 }
             }
@@ -58,7 +67,7 @@ internal sealed class SocketReceiver(Socket socket, PipeWriter input, Connection
 
             if (received == 0)
             {
-                return; // the client closed its side
+                return false; // the client closed its side
             }
 
             filledLast = received == memory.Length;
@@ -67,7 +76,7 @@ internal sealed class SocketReceiver(Socket socket, PipeWriter input, Connection
             var flushed = flush.IsCompleted ? flush.Result : WaitForFlush(flush, context);
             if (flushed.IsCompleted || flushed.IsCanceled)
             {
-                return; // the handler stopped reading
+                return false; // the handler stopped reading
             }
         }
     }

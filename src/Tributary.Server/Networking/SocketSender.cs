@@ -25,7 +25,8 @@ internal sealed class SocketSender
     private readonly Socket _socket;
     private readonly PipeReader _reader;
     private readonly SocketOutput _output;
-    private readonly List<ArraySegment<byte>> _sendSegments = new(SendSegmentsMax);
+    // Grows with the first responses spread over several blocks (up to SendSegmentsMax), so an idle connection holds none.
+    private readonly List<ArraySegment<byte>> _sendSegments = [];
     private long _pipeBytesSent;
     private bool _corkEnabled = OperatingSystem.IsLinux();
 
