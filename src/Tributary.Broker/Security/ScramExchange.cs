@@ -31,7 +31,7 @@ public sealed class ScramExchange : ISaslExchange
         _hash = Scram.HashOf(mechanism);
         Mechanism = mechanism;
         _credentials = credentials;
-        _serverNonce = serverNonce ?? Convert.ToBase64String(RandomNumberGenerator.GetBytes(NonceBytes));
+        _serverNonce = serverNonce ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(NonceBytes));
     }
 
     private enum State
@@ -131,7 +131,9 @@ public sealed class ScramExchange : ISaslExchange
             return Fail($"SCRAM client-final message of user '{_user}' with a wrong channel binding");
         }
 
-        if (fields[1] != "r=" + _nonce)
+        // Kafka checks that the nonce ends with the one it sent, not that it equals it: librdkafka 2.0 sends the client
+        // nonce twice. The proof covers the message as sent, so the server's nonce is what counts.
+        if (!fields[1].StartsWith("r=", StringComparison.Ordinal) || !fields[1].EndsWith(_nonce, StringComparison.Ordinal))
         {
             return Fail($"SCRAM client-final message of user '{_user}' with a wrong nonce");
         }
