@@ -5,6 +5,7 @@ using Tributary.Broker.Config;
 using Tributary.Broker.Groups;
 using Tributary.Broker.Handlers;
 using Tributary.Broker.Metadata;
+using Tributary.Broker.Security;
 using Tributary.Broker.Transactions;
 using Tributary.Protocol;
 using Tributary.Storage;
@@ -139,6 +140,24 @@ public sealed partial class BrokerCore : IDisposable
     public string AdvertisedHost { get; set; } = "127.0.0.1";
 
     public int AdvertisedPort { get; set; } = 9092;
+
+    /// <summary>
+    /// Per listener name, the address its clients are told (set once the listeners are bound): Metadata,
+    /// FindCoordinator and DescribeCluster answer each client with its own listener's address, as Kafka does.
+    /// </summary>
+    public IReadOnlyDictionary<string, (string Host, int Port)> AdvertisedListeners { get; set; } = new Dictionary<string, (string Host, int Port)>();
+
+    /// <summary>The address advertised to a client of <paramref name="listener"/>; a listener without its own gets the default one.</summary>
+    public (string Host, int Port) AdvertisedFor(string listener) =>
+        AdvertisedListeners.TryGetValue(listener, out var address) ? address : (AdvertisedHost, AdvertisedPort);
+
+    /// <summary>How a listener authenticates its connections, from the configuration and the stored SCRAM credentials.</summary>
+    public ListenerSecurity ListenerSecurity(string listener)
+    {
+        var config = Config;
+        return new ListenerSecurity(listener, config.SecurityProtocolOf(listener), config.SaslMechanismsFor(listener), config.PlainUsersFor(listener),
+            Metadata.FindScramCredential, TimeSpan.FromMilliseconds(config.ConnectionFailedAuthenticationDelayMs), config.SaslServerMaxReceiveSize, Time);
+    }
 
     public long NowMs => Time.GetUtcNow().ToUnixTimeMilliseconds();
 

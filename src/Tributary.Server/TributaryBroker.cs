@@ -5,6 +5,7 @@ using Tributary.Broker;
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Handlers;
+using Tributary.Broker.Security;
 using Tributary.Protocol;
 using Tributary.Server.Hosting;
 
@@ -35,9 +36,19 @@ public sealed class TributaryBroker : IAsyncDisposable
 
     public string Host => _config.ListenerHost;
 
+    /// <summary>The first listener's bound port.</summary>
     public int Port { get; private set; }
 
     public string BootstrapServers => $"{Host}:{Port}";
+
+    /// <summary>Every listener with its bound port.</summary>
+    public IReadOnlyList<ListenerEndpoint> Listeners { get; private set; } = [];
+
+    /// <summary>host:port of the listener named <paramref name="listener"/> (PLAINTEXT, SASL_PLAINTEXT, …).</summary>
+    public string BootstrapServersOf(string listener) =>
+        Listeners.FirstOrDefault(l => l.Name == listener) is { } bound
+            ? $"{bound.Host}:{bound.Port.ToString(CultureInfo.InvariantCulture)}"
+            : throw new ArgumentException($"the broker has no listener {listener}", nameof(listener));
 
     public BrokerCore Core => _core ?? throw new InvalidOperationException("the broker is stopped");
 
@@ -52,9 +63,17 @@ public sealed class TributaryBroker : IAsyncDisposable
         string? temporary = null;
         var pairs = new Dictionary<string, string>(options.Config, StringComparer.Ordinal)
         {
-            ["listeners"] = $"PLAINTEXT://{options.Host}:{options.Port.ToString(CultureInfo.InvariantCulture)}",
             ["tributary.storage"] = options.InMemory ? "memory" : "disk",
         };
+
+        // One listener on Host:Port unless the configuration names its own; with SASL users, a SASL_PLAINTEXT one.
+        var listenerName = options.SaslUsers.Count > 0 ? ListenerSecurity.SaslPlaintext : ListenerSecurity.Plaintext;
+        pairs.TryAdd("listeners", $"{listenerName}://{options.Host}:{options.Port.ToString(CultureInfo.InvariantCulture)}");
+        if (options.SaslUsers.Count > 0)
+        {
+            pairs.TryAdd(Broker.Config.Listeners.PerListenerKey(ListenerSecurity.SaslPlaintext, "plain.sasl.jaas.config"), PlainJaas(options.SaslUsers));
+        }
+
         if (!options.InMemory)
         {
             if (options.DataDirectory is null)
@@ -73,6 +92,11 @@ public sealed class TributaryBroker : IAsyncDisposable
 
         var broker = new TributaryBroker(config, options.LoggerFactory ?? NullLoggerFactory.Instance, options.TimeProvider ?? TimeProvider.System, options.KeepDataDirectory ? null : temporary);
         await broker.StartCoreAsync(cancellationToken).ConfigureAwait(false);
+        if (options.SaslUsers.Count > 0)
+        {
+            broker.Core.Metadata.AlterScramCredentials([.. options.SaslUsers.SelectMany(u => SaslMechanisms.Scram.Select(m => (u.Key, m, (ScramCredential?)Scram.Credential(m, u.Value))))]);
+        }
+
         foreach (var (name, partitions) in options.Topics)
         {
             await broker.CreateTopicAsync(name, partitions).ConfigureAwait(false);
@@ -106,8 +130,11 @@ public sealed class TributaryBroker : IAsyncDisposable
         }
 
         Port = listener.Port;
+        Listeners = listener.Bound;
         core.AdvertisedHost = _config.AdvertisedHostOrListener;
         core.AdvertisedPort = _config.AdvertisedPort ?? Port;
+        core.AdvertisedListeners = listener.Bound.ToDictionary(l => l.Name,
+            l => _config.AdvertisedListeners.FirstOrDefault(a => a.Name == l.Name) is { } advertised ? (advertised.Host, advertised.Port) : (l.Host, l.Port), StringComparer.Ordinal);
         _listener = listener;
         _maintenance = new BrokerMaintenance(core, _loggerFactory.CreateLogger<BrokerMaintenance>());
         _core = core;
@@ -171,9 +198,9 @@ public sealed class TributaryBroker : IAsyncDisposable
             throw new InvalidOperationException("an in-memory broker loses its data on stop; start it with InMemory = false to restart it");
         }
 
-        var port = Port;
+        var bound = Listeners;
         await StopAsync(cancellationToken).ConfigureAwait(false);
-        var sameConfig = _config with { ListenerPort = port };
+        var sameConfig = _config with { Listeners = bound };
         var restarted = new TributaryBroker(sameConfig, _loggerFactory, _time, null);
         foreach (var (k, v) in _intercepts)
         {
@@ -185,11 +212,18 @@ public sealed class TributaryBroker : IAsyncDisposable
         _maintenance = restarted._maintenance;
         _core = restarted._core;
         Dispatcher = restarted.Dispatcher;
+        Listeners = restarted.Listeners;
         if (_intercepts.Count > 0)
         {
             Dispatcher.Interceptor = Intercept;
         }
     }
+
+    // Kafka's JAAS syntax, each password quoted with its quotes and backslashes escaped.
+    private static string PlainJaas(IDictionary<string, string> users) =>
+        PlainJaasConfig.LoginModule + " required "
+        + string.Join(' ', users.Select(u => $"user_{u.Key}=\"{u.Value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)}\""))
+        + ";";
 
     public async ValueTask DisposeAsync()
     {

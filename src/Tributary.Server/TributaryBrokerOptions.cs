@@ -31,6 +31,13 @@ public sealed class TributaryBrokerOptions
     /// <summary>Topics to create before the broker accepts connections: name → partition count.</summary>
     public IDictionary<string, int> Topics { get; } = new Dictionary<string, int>(StringComparer.Ordinal);
 
+    /// <summary>
+    /// SASL users, name → password. When there are any, the broker's listener is SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256 and
+    /// SCRAM-SHA-512, as sasl.enabled.mechanisms allows) and each user can log in with PLAIN and both SCRAM mechanisms
+    /// (credentials stored at start with 4096 iterations).
+    /// </summary>
+    public IDictionary<string, string> SaslUsers { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
     public TimeProvider? TimeProvider { get; set; }
 
     public ILoggerFactory? LoggerFactory { get; set; }

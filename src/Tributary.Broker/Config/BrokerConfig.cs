@@ -1,4 +1,5 @@
 using System.Globalization;
+using Tributary.Broker.Security;
 
 namespace Tributary.Broker.Config;
 
@@ -21,13 +22,6 @@ public sealed record BrokerConfig
     /// <summary>Upper bound on log.cleaner.threads: each thread holds its share of the dedupe buffer and one log at a time.</summary>
     public const int LogCleanerThreadsMax = 64;
 
-    /// <summary>
-    /// Listener schemes (security protocols) the broker can serve. Kafka's SSL, SASL_SSL and SASL_PLAINTEXT are refused
-    /// until they are implemented: serving plaintext under a secure listener's name would hand a client that believes
-    /// its traffic is encrypted or authenticated a connection that is neither.
-    /// </summary>
-    public static readonly IReadOnlyList<string> SupportedListenerSchemes = ["PLAINTEXT"];
-
     public static IReadOnlyDictionary<string, ConfigDefinition> Definitions { get; } = ConfigTable.BrokerKeys.ToDictionary(d => d.Name, StringComparer.Ordinal);
 
     private static BrokerConfig? _defaults;
@@ -45,10 +39,45 @@ public sealed record BrokerConfig
     }
 
     public int NodeId { get; init; }
-    public string ListenerHost { get; init; } = "";
-    public int ListenerPort { get; init; }
-    public string? AdvertisedHost { get; init; }
-    public int? AdvertisedPort { get; init; }
+
+    /// <summary>listeners: what the broker binds, by listener name; the first is the embedded broker's bootstrap address.</summary>
+    public IReadOnlyList<ListenerEndpoint> Listeners { get; init; } = [];
+
+    /// <summary>advertised.listeners: what clients are told per listener; a listener missing here advertises its bound address.</summary>
+    public IReadOnlyList<ListenerEndpoint> AdvertisedListeners { get; init; } = [];
+
+    /// <summary>listener.security.protocol.map: each listener name's security protocol.</summary>
+    public IReadOnlyDictionary<string, string> SecurityProtocolMap { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>sasl.enabled.mechanisms: the mechanisms of SASL listeners without a listener.name.&lt;l&gt;. override.</summary>
+    public IReadOnlyList<string> SaslEnabledMechanisms { get; init; } = [];
+
+    /// <summary>connection.failed.authentication.delay.ms: how long a failed authentication waits before it is answered and closed.</summary>
+    public int ConnectionFailedAuthenticationDelayMs { get; init; }
+
+    /// <summary>sasl.server.max.receive.size: largest frame a client may send before it has authenticated.</summary>
+    public int SaslServerMaxReceiveSize { get; init; }
+
+    public string ListenerHost => Listeners[0].Host;
+
+    public int ListenerPort => Listeners[0].Port;
+
+    public string? AdvertisedHost => AdvertisedListeners.FirstOrDefault(a => a.Name == Listeners[0].Name)?.Host;
+
+    public int? AdvertisedPort => AdvertisedListeners.FirstOrDefault(a => a.Name == Listeners[0].Name)?.Port;
+
+    /// <summary>The security protocol of a listener (PLAINTEXT, SASL_PLAINTEXT); the cross-key check guarantees one.</summary>
+    public string SecurityProtocolOf(string listener) => SecurityProtocolMap.GetValueOrDefault(listener, ListenerSecurity.Plaintext);
+
+    /// <summary>listener.name.&lt;l&gt;.sasl.enabled.mechanisms, else sasl.enabled.mechanisms.</summary>
+    public IReadOnlyList<string> SaslMechanismsFor(string listener) =>
+        Explicit.GetValueOrDefault(Config.Listeners.PerListenerKey(listener, "sasl.enabled.mechanisms")) is { } value ? [.. ConfigDefinition.Items(value)] : SaslEnabledMechanisms;
+
+    /// <summary>The PLAIN users of listener.name.&lt;l&gt;.plain.sasl.jaas.config; none when it is not set.</summary>
+    public IReadOnlyDictionary<string, string> PlainUsersFor(string listener) =>
+        Explicit.GetValueOrDefault(Config.Listeners.PerListenerKey(listener, "plain.sasl.jaas.config")) is { } value
+            ? PlainJaasConfig.Parse(value).Users
+            : new Dictionary<string, string>();
     public string LogDir { get; init; } = "";
     public bool InMemoryStorage { get; init; }
 
@@ -192,7 +221,14 @@ public sealed record BrokerConfig
             values[key] = value;
         }
 
-        return errors.Count > 0 ? (null, errors) : (Bind(values), errors);
+        if (errors.Count > 0)
+        {
+            return (null, errors);
+        }
+
+        var config = Bind(values);
+        errors.AddRange(Config.Listeners.Validate(config));
+        return errors.Count > 0 ? (null, errors) : (config, errors);
     }
 
     /// <summary>Sets each property from its row: the key's explicit value, else its synonyms', else the default.</summary>
@@ -208,42 +244,6 @@ public sealed record BrokerConfig
         }
 
         return config with { Explicit = values, StaticValues = values, TopicDefaults = TopicSettings.Resolve(new Dictionary<string, string>(), values) };
-    }
-
-    /// <summary>
-    /// A listener list, <c>PLAINTEXT://host:port[,PLAINTEXT://host:port…]</c>: the first is served. The host is an IP
-    /// address or a host name (resolved when the broker starts); an empty host ("all interfaces") is refused:
-    /// loopback only by default.
-    /// </summary>
-    internal static ((string Host, int Port)? Listener, string? Error) ParseListener(string key, string value)
-    {
-        (string Host, int Port)? first = null;
-        foreach (var entry in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-        {
-            var schemeEnd = entry.IndexOf("://", StringComparison.Ordinal);
-            if (schemeEnd >= 0 && !SupportedListenerSchemes.Contains(entry[..schemeEnd], StringComparer.Ordinal))
-            {
-                return (null, $"{key}={value}: {entry[..schemeEnd]} listeners are not supported yet (only {string.Join(", ", SupportedListenerSchemes)}); " +
-                    "a secure listener is never served in plaintext");
-            }
-
-            var hostPort = schemeEnd >= 0 ? entry[(schemeEnd + 3)..] : entry;
-            var colon = hostPort.LastIndexOf(':');
-            if (colon <= 0 || !int.TryParse(hostPort[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
-            {
-                return (null, $"{key}={value}: expected PLAINTEXT://host:port");
-            }
-
-            var host = hostPort[..colon].Trim('[', ']');
-            if (Uri.CheckHostName(host) == UriHostNameType.Unknown)
-            {
-                return (null, $"{key}={value}: '{host}' is neither an IP address nor a host name");
-            }
-
-            first ??= (host, port);
-        }
-
-        return first is null ? (null, $"{key}={value}: expected PLAINTEXT://host:port") : (first, null);
     }
 
     /// <summary>max.connections.per.ip.overrides: <c>host:count,host:count</c>, each host an IP address or a host name.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Tributary.Broker.Security;
 using Tributary.Protocol.Records;
 using Tributary.Storage;
 
@@ -27,12 +28,24 @@ public static class ConfigTable
         Broker("node.id", ConfigType.Int, "0", "This broker's id in metadata and DescribeCluster.", Min: 0,
             Bind: (c, v) => c with { NodeId = Int(v) }),
         Broker("broker.id", ConfigType.Int, null, "Older name of node.id, used when node.id is not set.", Min: 0, SynonymOf: "node.id"),
-        Broker("listeners", ConfigType.String, "PLAINTEXT://127.0.0.1:9092", "PLAINTEXT://host:port to listen on (the first one is served); the host is an IP address or a host name.",
-            Check: v => BrokerConfig.ParseListener("listeners", v).Error,
-            Bind: (c, v) => BrokerConfig.ParseListener("listeners", v).Listener is var (host, port) ? c with { ListenerHost = host, ListenerPort = port } : c),
-        Broker("advertised.listeners", ConfigType.String, null, "PLAINTEXT://host:port clients are told to connect to; defaults to the bound listener.",
-            Check: v => BrokerConfig.ParseListener("advertised.listeners", v).Error,
-            Bind: (c, v) => BrokerConfig.ParseListener("advertised.listeners", v).Listener is var (host, port) ? c with { AdvertisedHost = host, AdvertisedPort = port } : c),
+        Broker("listeners", ConfigType.String, "PLAINTEXT://127.0.0.1:9092", "NAME://host:port,… to listen on, each name's protocol from listener.security.protocol.map; the host is an IP address or a host name.",
+            Check: v => Listeners.Parse("listeners", v).Error,
+            Bind: (c, v) => c with { Listeners = Listeners.Parse("listeners", v).Endpoints! }),
+        Broker("advertised.listeners", ConfigType.String, null, "NAME://host:port,… clients of each listener are told to connect to; a listener not named here advertises its bound address.",
+            Check: v => Listeners.Parse("advertised.listeners", v).Error,
+            Bind: (c, v) => c with { AdvertisedListeners = Listeners.Parse("advertised.listeners", v).Endpoints! }),
+        Broker("listener.security.protocol.map", ConfigType.String, Listeners.DefaultProtocolMap, "NAME:PROTOCOL,…: each listener's security protocol; PLAINTEXT and SASL_PLAINTEXT are served, SSL and SASL_SSL refused (no TLS yet).",
+            Check: v => Listeners.ParseProtocolMap(v).Error,
+            Bind: (c, v) => c with { SecurityProtocolMap = Listeners.ParseProtocolMap(v).Map! }),
+        Broker("sasl.enabled.mechanisms", ConfigType.List, "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", "SASL mechanisms SASL listeners offer (Kafka's default is GSSAPI, which Tributary lacks).", Allowed: [.. SaslMechanisms.Supported],
+            Bind: (c, v) => c with { SaslEnabledMechanisms = [.. ConfigDefinition.Items(v)] }),
+        Broker(Listeners.PerListenerPrefix + "<listener>.sasl.enabled.mechanisms", ConfigType.List, null, "The SASL mechanisms of one listener (its name in lower case), instead of sasl.enabled.mechanisms.", Allowed: [.. SaslMechanisms.Supported]),
+        Broker(Listeners.PerListenerPrefix + "<listener>.plain.sasl.jaas.config", ConfigType.String, null, "PLAIN users of one listener: org.apache.kafka.common.security.plain.PlainLoginModule required user_NAME=\"password\" …;",
+            Sensitive: true, Check: v => PlainJaasConfig.Parse(v).Error),
+        Broker("connection.failed.authentication.delay.ms", ConfigType.Int, "100", "A failed authentication is answered, and its connection closed, this long after it failed.", Min: 0,
+            Bind: (c, v) => c with { ConnectionFailedAuthenticationDelayMs = Int(v) }),
+        Broker("sasl.server.max.receive.size", ConfigType.Int, "524288", "Largest request a client may send before it has authenticated; a larger one closes the connection.", Min: 1,
+            Bind: (c, v) => c with { SaslServerMaxReceiveSize = Int(v) }),
         Broker("log.dirs", ConfigType.String, "./data", "Directory of the metadata and the partition logs.", Bind: (c, v) => c with { LogDir = v }),
         Broker("log.dir", ConfigType.String, null, "Used when log.dirs is not set.", SynonymOf: "log.dirs"),
         Broker("tributary.storage", ConfigType.String, "disk", "memory: a broker that keeps nothing on disk.", Allowed: ["disk", "memory"],
@@ -210,12 +223,33 @@ public static class ConfigTable
     private static readonly Dictionary<string, ConfigDefinition> TopicByName = TopicKeys.ToDictionary(d => d.Name, StringComparer.Ordinal);
     private static readonly Dictionary<string, ConfigDefinition> GroupByName = GroupKeys.ToDictionary(d => d.Name, StringComparer.Ordinal);
 
+    /// <summary>
+    /// The row of a key. A per-listener key (<c>listener.name.sasl_plaintext.plain.sasl.jaas.config</c>) finds its
+    /// template row (<c>listener.name.&lt;listener&gt;.plain.sasl.jaas.config</c>), named as it was asked for.
+    /// </summary>
     public static ConfigDefinition? Find(ConfigScope scope, string name) => scope switch
     {
-        ConfigScope.Broker => BrokerByName.GetValueOrDefault(name),
+        ConfigScope.Broker => BrokerByName.GetValueOrDefault(name) ?? PerListener(name),
         ConfigScope.Topic => TopicByName.GetValueOrDefault(name),
         _ => GroupByName.GetValueOrDefault(name),
     };
+
+    /// <summary>Whether a row is the template of per-listener keys rather than a key of its own.</summary>
+    public static bool IsPerListenerTemplate(ConfigDefinition definition) => definition.Name.StartsWith(Listeners.PerListenerPrefix + "<listener>.", StringComparison.Ordinal);
+
+    private static ConfigDefinition? PerListener(string name)
+    {
+        if (!name.StartsWith(Listeners.PerListenerPrefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var listenerEnd = name.IndexOf('.', Listeners.PerListenerPrefix.Length);
+        return listenerEnd > Listeners.PerListenerPrefix.Length
+            && BrokerByName.GetValueOrDefault(Listeners.PerListenerPrefix + "<listener>" + name[listenerEnd..]) is { } template
+                ? template with { Name = name }
+                : null;
+    }
 
     private static List<ConfigDefinition> MarkDynamic(IReadOnlyList<ConfigDefinition> rows)
     {
@@ -321,8 +355,8 @@ public static class ConfigTable
 
     // Broker keys are read at start; the ones topic keys inherit from also change at runtime (see MarkDynamic).
     private static ConfigDefinition Broker(string name, ConfigType type, string? defaultValue, string documentation, long Min = long.MinValue, long Max = long.MaxValue,
-        string[]? Allowed = null, string? SynonymOf = null, long UnitScale = 1, Func<string, string?>? Check = null, Func<BrokerConfig, string, BrokerConfig>? Bind = null) =>
-        new(name, ConfigScope.Broker, type, defaultValue, documentation, Min, Max, Allowed, SynonymOf: SynonymOf, UnitScale: UnitScale, Check: Check, BindBroker: Bind);
+        string[]? Allowed = null, string? SynonymOf = null, long UnitScale = 1, bool Sensitive = false, Func<string, string?>? Check = null, Func<BrokerConfig, string, BrokerConfig>? Bind = null) =>
+        new(name, ConfigScope.Broker, type, defaultValue, documentation, Min, Max, Allowed, Sensitive, SynonymOf: SynonymOf, UnitScale: UnitScale, Check: Check, BindBroker: Bind);
 
     // Topic keys change at runtime (AlterConfigs).
     private static ConfigDefinition Topic(string name, ConfigType type, string? defaultValue, string documentation, long Min = long.MinValue, long Max = long.MaxValue,

@@ -1,24 +1,32 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Tributary.Broker.Security;
 
 namespace Tributary.Broker.Dispatch;
 
 /// <summary>
 /// One client connection as every request on it sees it, fixed for the connection's life: its id, the peer, the
-/// listener it came in on and the principal it acts as (User:ANONYMOUS until authentication exists), plus how
+/// listener it came in on, its SASL authentication (on a SASL listener) and so the principal it acts as, plus how
 /// handlers that wait run on it (<see cref="ResumeOn"/>, <see cref="CloseRequested"/>). The client id is not here: Kafka
 /// reads it from each request header (<see cref="RequestContext.ClientId"/>).
 /// </summary>
 public sealed record ConnectionInfo(string ConnectionId, EndPoint? Peer, string ListenerName = ConnectionInfo.DefaultListenerName)
 {
-    /// <summary>The name of the one listener a broker has today, as Kafka names a plaintext listener.</summary>
+    /// <summary>The listener name of a connection made without one (tests), as Kafka names a plaintext listener.</summary>
     public const string DefaultListenerName = "PLAINTEXT";
 
     /// <summary>The principal of an unauthenticated connection, as Kafka's KafkaPrincipal.ANONYMOUS prints.</summary>
     public const string AnonymousPrincipal = "User:ANONYMOUS";
 
-    public string Principal { get; init; } = AnonymousPrincipal;
+    /// <summary>
+    /// The connection's authentication on a SASL listener; null on a PLAINTEXT one. Until it is complete the dispatcher
+    /// serves only ApiVersions, SaslHandshake and SaslAuthenticate.
+    /// </summary>
+    public SaslAuthenticator? Authenticator { get; init; }
+
+    /// <summary>User:NAME once SASL authentication completed; User:ANONYMOUS on a PLAINTEXT listener.</summary>
+    public string Principal => Authenticator?.Principal ?? AnonymousPrincipal;
 
     /// <summary>The peer as Kafka reports it in DescribeGroups and ConsumerGroupDescribe ("/127.0.0.1"), "" when unknown.</summary>
     public string ClientHost { get; } = FormatClientHost(Peer);

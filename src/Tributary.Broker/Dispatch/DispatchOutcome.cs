@@ -13,6 +13,12 @@ public enum DispatchAction
 
     /// <summary>The request was unusable (malformed header, unknown API, unsupported version): close the connection.</summary>
     Close,
+
+    /// <summary>
+    /// Authentication failed: once <see cref="DispatchOutcome.Durable"/> (connection.failed.authentication.delay.ms)
+    /// has passed, write the response if there is one, then close the connection, logging the reason.
+    /// </summary>
+    RespondAndClose,
 }
 
 /// <summary>
@@ -28,6 +34,12 @@ public readonly record struct DispatchOutcome(DispatchAction Action, HandlerResu
 
     /// <inheritdoc cref="HandlerResult.Durable"/>
     public Task? Durable => Result.Durable;
+
+    /// <summary>
+    /// <see cref="ResponseHeaderVersion"/> of a response written without a header: a bare SASL token after
+    /// SaslHandshake v0, only size-prefixed.
+    /// </summary>
+    public const short NoHeader = -1;
 
     public static DispatchOutcome Close(string reason) => new(DispatchAction.Close, default, 0, 0, 0, reason);
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
+using Tributary.Broker.Security;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -11,7 +12,9 @@ public delegate ValueTask<InterceptDecision> RequestInterceptor(RequestContext c
 /// <summary>
 /// Turns one request frame into a response: reads the header, checks the API and version against the handler
 /// table, and runs the handler. Malformed frames, unknown APIs and unsupported versions close the connection,
-/// as Kafka does; ApiVersions at an unsupported version is answered per KIP-511 instead.
+/// as Kafka does; ApiVersions at an unsupported version is answered per KIP-511 instead. On a SASL listener, until
+/// the connection's <see cref="SaslAuthenticator"/> is complete, only the APIs of the SASL exchange are served (or
+/// bare tokens after SaslHandshake v0); anything else, and every failed authentication, closes the connection.
 /// </summary>
 public sealed partial class RequestDispatcher
 {
@@ -50,6 +53,20 @@ public sealed partial class RequestDispatcher
     /// <param name="connection">the connection the frame came on, the same value for each of its requests.</param>
     public async ValueTask<DispatchOutcome> DispatchAsync(ReadOnlyMemory<byte> frame, ConnectionInfo connection, CancellationToken cancellationToken)
     {
+        var authenticating = connection.Authenticator is { IsComplete: false } sasl ? sasl : null;
+        if (authenticating is not null)
+        {
+            if (frame.Length > authenticating.Listener.ReceiveBytesMax)
+            {
+                return DispatchOutcome.Close($"a frame of {frame.Length} bytes before SASL authentication exceeds sasl.server.max.receive.size ({authenticating.Listener.ReceiveBytesMax} bytes)");
+            }
+
+            if (authenticating.ExpectsRawToken)
+            {
+                return RawToken(authenticating, frame.Span, connection);
+            }
+        }
+
         if (frame.Length < 8)
         {
             return DispatchOutcome.Close($"frame of {frame.Length} bytes is shorter than a request header");
@@ -94,6 +111,17 @@ public sealed partial class RequestDispatcher
         }
 
         var responseHeaderVersion = descriptor.ResponseHeaderVersion(apiVersion);
+        if (authenticating is not null)
+        {
+            switch (authenticating.Admit(descriptor.Key))
+            {
+                case SaslGate.Close:
+                    return AuthenticationFailed(authenticating, null, 0, 0, 0);
+                case SaslGate.AnswerIllegalStateAndClose:
+                    return AuthenticationFailed(authenticating, handler.ErrorResponse(context, body, ErrorCode.IllegalSaslState), apiVersion, header.CorrelationId, responseHeaderVersion);
+            }
+        }
+
         if (Interceptor is { } interceptor)
         {
             var decision = await interceptor(context, cancellationToken).ConfigureAwait(false);
@@ -116,6 +144,18 @@ public sealed partial class RequestDispatcher
         try
         {
             var result = await handler.HandleAsync(context, body, cancellationToken).ConfigureAwait(false);
+            if (authenticating is not null)
+            {
+                if (authenticating.Failed)
+                {
+                    return AuthenticationFailed(authenticating, result.Response, apiVersion, header.CorrelationId, responseHeaderVersion);
+                }
+
+                if (authenticating.IsComplete)
+                {
+                    LogAuthenticated(connection.ConnectionId, connection.ListenerName, authenticating.Principal!);
+                }
+            }
 
             // No response, nothing to wait for: the connection only releases the buffers.
             return result.Response is null
@@ -140,6 +180,27 @@ public sealed partial class RequestDispatcher
         }
     }
 
+    /// <summary>A bare token after SaslHandshake v0: the challenge goes back size-prefixed, without a response header.</summary>
+    private DispatchOutcome RawToken(SaslAuthenticator authenticating, ReadOnlySpan<byte> token, ConnectionInfo connection)
+    {
+        if (authenticating.RawToken(token) is not { } challenge)
+        {
+            return AuthenticationFailed(authenticating, null, 0, 0, 0);
+        }
+
+        if (authenticating.IsComplete)
+        {
+            LogAuthenticated(connection.ConnectionId, connection.ListenerName, authenticating.Principal!);
+        }
+
+        return new DispatchOutcome(DispatchAction.Respond, new HandlerResult(new RawSaslToken(challenge)), 0, 0, DispatchOutcome.NoHeader, null);
+    }
+
+    /// <summary>The answer to a failed authentication (if any) after connection.failed.authentication.delay.ms, then the close.</summary>
+    private static DispatchOutcome AuthenticationFailed(SaslAuthenticator authenticating, IKafkaMessage? response, short apiVersion, int correlationId, short responseHeaderVersion) =>
+        new(DispatchAction.RespondAndClose, new HandlerResult(response, authenticating.FailureDelayAsync()), apiVersion, correlationId, responseHeaderVersion,
+            $"SASL authentication failed on listener {authenticating.Listener.Name}: {authenticating.FailureReason}");
+
     /// <summary>
     /// The ApiVersions answer: exactly the ranges of the handler table, so the broker never advertises what it cannot do, and (v3+, tagged) the feature levels this broker runs at, which never change:
     /// group.version 1 (KIP-848 consumer groups) and transaction.version 1 (server-side partition checks, KIP-890
@@ -156,4 +217,7 @@ public sealed partial class RequestDispatcher
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Error, Message = "Handler failed for {Request}")]
     private partial void LogHandlerFailed(Exception exception, string request);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Debug, Message = "Connection {ConnectionId} on listener {Listener} authenticated as {Principal}")]
+    private partial void LogAuthenticated(string connectionId, string listener, string principal);
 }

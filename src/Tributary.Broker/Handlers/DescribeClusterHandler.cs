@@ -24,12 +24,13 @@ public sealed class DescribeClusterHandler(BrokerCore broker) : ApiHandler<Descr
             return ValueTask.FromResult<HandlerResult<DescribeClusterResponse>>(Error(request, ErrorCode.UnsupportedEndpointType, $"endpoint type {request.EndpointType} is not supported: only brokers (1)"));
         }
 
+        var advertised = broker.AdvertisedFor(context.Connection.ListenerName);
         return ValueTask.FromResult<HandlerResult<DescribeClusterResponse>>(new DescribeClusterResponse
         {
             EndpointType = BrokersEndpoint,
             ClusterId = broker.Metadata.ClusterId,
             ControllerId = broker.NodeId,
-            Brokers = [new DescribeClusterResponse.DescribeClusterBroker { BrokerId = broker.NodeId, Host = broker.AdvertisedHost, Port = broker.AdvertisedPort, Rack = null }],
+            Brokers = [new DescribeClusterResponse.DescribeClusterBroker { BrokerId = broker.NodeId, Host = advertised.Host, Port = advertised.Port, Rack = null }],
             ClusterAuthorizedOperations = request.IncludeClusterAuthorizedOperations ? AuthorizedOperations.Cluster : AuthorizedOperations.Omitted,
         });
     }

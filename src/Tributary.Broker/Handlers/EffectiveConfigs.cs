@@ -70,7 +70,10 @@ internal static class EffectiveConfigs
     /// </summary>
     public static IEnumerable<Entry> ForBroker(BrokerConfig broker, bool perBroker)
     {
-        foreach (var definition in ConfigTable.BrokerKeys.OrderBy(d => d.Name, StringComparer.Ordinal))
+        // Per-listener keys are listed as they were set (listener.name.sasl_plaintext.…), never as their template.
+        var perListener = broker.Explicit.Keys.Where(k => !ConfigTable.BrokerKeys.Any(d => d.Name == k))
+            .Select(k => ConfigTable.Find(ConfigScope.Broker, k)).OfType<ConfigDefinition>();
+        foreach (var definition in ConfigTable.BrokerKeys.Where(d => !ConfigTable.IsPerListenerTemplate(d)).Concat(perListener).OrderBy(d => d.Name, StringComparer.Ordinal))
         {
             string? value;
             if (perBroker)

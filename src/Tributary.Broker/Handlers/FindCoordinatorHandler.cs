@@ -18,18 +18,19 @@ public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindC
     protected override ValueTask<HandlerResult<FindCoordinatorResponse>> HandleAsync(RequestContext context, FindCoordinatorRequest request, CancellationToken cancellationToken)
     {
         var supported = request.KeyType is GroupKeyType or TransactionKeyType;
+        var (host, port) = broker.AdvertisedFor(context.Connection.ListenerName);
         if (context.ApiVersion >= 4)
         {
             return ValueTask.FromResult<HandlerResult<FindCoordinatorResponse>>(new FindCoordinatorResponse
             {
                 Coordinators = [.. request.CoordinatorKeys.Select(key => supported
-                    ? new FindCoordinatorResponse.Coordinator { Key = key, NodeId = broker.NodeId, Host = broker.AdvertisedHost, Port = broker.AdvertisedPort, ErrorMessage = null }
+                    ? new FindCoordinatorResponse.Coordinator { Key = key, NodeId = broker.NodeId, Host = host, Port = port, ErrorMessage = null }
                     : new FindCoordinatorResponse.Coordinator { Key = key, NodeId = -1, ErrorCode = (short)ErrorCode.InvalidRequest, ErrorMessage = $"key type {request.KeyType} is not supported" })],
             });
         }
 
         return ValueTask.FromResult<HandlerResult<FindCoordinatorResponse>>(supported
-            ? new FindCoordinatorResponse { NodeId = broker.NodeId, Host = broker.AdvertisedHost, Port = broker.AdvertisedPort, ErrorMessage = null }
+            ? new FindCoordinatorResponse { NodeId = broker.NodeId, Host = host, Port = port, ErrorMessage = null }
             : new FindCoordinatorResponse { NodeId = -1, ErrorCode = (short)ErrorCode.InvalidRequest, ErrorMessage = $"key type {request.KeyType} is not supported" });
     }
 

@@ -12,6 +12,8 @@ public static class HandlerCatalog
         IApiHandler[] handlers =
         [
             new ApiVersionsHandler(() => dispatcher!),
+            new SaslHandshakeHandler(),
+            new SaslAuthenticateHandler(),
             new MetadataHandler(broker),
             new ProduceHandler(broker, loggerFactory.CreateLogger<ProduceHandler>()),
             new FetchHandler(broker),
@@ -26,6 +28,8 @@ public static class HandlerCatalog
             new IncrementalAlterConfigsHandler(broker),
             new DescribeClusterHandler(broker),
             new DeleteRecordsHandler(broker),
+            new DescribeUserScramCredentialsHandler(broker),
+            new AlterUserScramCredentialsHandler(broker),
 
             // Consumer groups (GroupCoordinator).
             new FindCoordinatorHandler(broker),

@@ -43,7 +43,7 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
 
     private MetadataResponse? Answer(RequestContext context, MetadataRequest request)
     {
-        var response = Skeleton();
+        var response = Skeleton(context);
         if (request.Topics is null || (context.ApiVersion == 0 && request.Topics.Count == 0))
         {
             foreach (var topic in broker.Metadata.Topics.OrderBy(t => t.Name, StringComparer.Ordinal))
@@ -100,7 +100,7 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
 
     protected override MetadataResponse? ErrorResponse(RequestContext context, MetadataRequest request, ErrorCode error)
     {
-        var response = Skeleton();
+        var response = Skeleton(context);
         foreach (var t in request.Topics ?? [])
         {
             response.Topics.Add(Error(t.Name, error));
@@ -109,9 +109,16 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
         return response;
     }
 
-    private MetadataResponse Skeleton() => new()
+    // The broker's address on the listener the request came in on, as Kafka answers each listener's clients.
+    private MetadataResponse Skeleton(RequestContext context) => new()
     {
-        Brokers = [new MetadataResponse.MetadataResponseBroker { NodeId = broker.NodeId, Host = broker.AdvertisedHost, Port = broker.AdvertisedPort, Rack = null }],
+        Brokers = [new MetadataResponse.MetadataResponseBroker
+        {
+            NodeId = broker.NodeId,
+            Host = broker.AdvertisedFor(context.Connection.ListenerName).Host,
+            Port = broker.AdvertisedFor(context.Connection.ListenerName).Port,
+            Rack = null,
+        }],
         ClusterId = broker.Metadata.ClusterId,
         ControllerId = broker.NodeId,
         ClusterAuthorizedOperations = AuthorizedOperations.Omitted,

@@ -1,12 +1,14 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Tributary.Broker.Config;
+using Tributary.Broker.Security;
 using Tributary.Storage.Devices;
 
 namespace Tributary.Broker.Metadata;
 
 /// <summary>
-/// Topics (names, ids, partition counts, configs), dynamic broker configs, group configs and the cluster id. Every
+/// Topics (names, ids, partition counts, configs), dynamic broker configs, group configs, SCRAM credentials (salt,
+/// iterations, StoredKey, ServerKey; never a password) and the cluster id. Every
 /// change is written as a whole snapshot to <c>__tributary_metadata.json</c> through a temporary file and an atomic
 /// rename, so a crash leaves either the old or the new state. A change is visible only once its snapshot is written:
 /// a write the disk refuses throws and leaves the store as it was. With no directory it lives in memory only.
@@ -27,6 +29,9 @@ public sealed partial class MetadataStore
     private Dictionary<string, Dictionary<string, string>> _groupConfigs = new(StringComparer.Ordinal);
     private long _topicsVersion;
 
+    // SCRAM credentials by user, then by mechanism (SCRAM-SHA-256, SCRAM-SHA-512).
+    private Dictionary<string, Dictionary<string, ScramCredential>> _scramCredentials = new(StringComparer.Ordinal);
+
     /// <param name="directory">Where the snapshot lives; null keeps everything in memory.</param>
     /// <param name="device">The files it is read from and written to (the real file system by default).</param>
     public MetadataStore(string? directory, ILogDevice? device = null)
@@ -42,6 +47,7 @@ public sealed partial class MetadataStore
                 ClusterId = snapshot.ClusterId;
                 _brokerConfigs = new(snapshot.BrokerConfigs ?? new(), StringComparer.Ordinal);
                 _groupConfigs = new(snapshot.GroupConfigs ?? new(), StringComparer.Ordinal);
+                _scramCredentials = new(snapshot.ScramCredentials ?? new(), StringComparer.Ordinal);
                 foreach (var t in snapshot.Topics)
                 {
                     var topic = new TopicInfo(t.Name, t.Id, t.PartitionCount, t.Configs);
@@ -112,6 +118,59 @@ public sealed partial class MetadataStore
 
     /// <summary>Replaces a group's configs, durably (an empty set removes the entry).</summary>
     public void SetGroupConfigs(string groupId, IReadOnlyDictionary<string, string> configs) => SetConfigs(ref _groupConfigs, groupId, configs);
+
+    /// <summary>The stored SCRAM credential of a user for a mechanism; null when there is none.</summary>
+    public ScramCredential? FindScramCredential(string user, string mechanism)
+    {
+        lock (_lock)
+        {
+            return _scramCredentials.TryGetValue(user, out var byMechanism) ? byMechanism.GetValueOrDefault(mechanism) : null;
+        }
+    }
+
+    /// <summary>Every user with a SCRAM credential, each with its mechanisms and their iteration counts.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, int>> ScramUsers()
+    {
+        lock (_lock)
+        {
+            return _scramCredentials.ToDictionary(u => u.Key, u => (IReadOnlyDictionary<string, int>)u.Value.ToDictionary(m => m.Key, m => m.Value.Iterations), StringComparer.Ordinal);
+        }
+    }
+
+    /// <summary>
+    /// Stores and deletes SCRAM credentials (a null credential deletes), all in one durable snapshot; a user left
+    /// without a mechanism is removed.
+    /// </summary>
+    public void AlterScramCredentials(IReadOnlyList<(string User, string Mechanism, ScramCredential? Credential)> changes)
+    {
+        lock (_lock)
+        {
+            var updated = _scramCredentials.ToDictionary(u => u.Key, u => new Dictionary<string, ScramCredential>(u.Value, StringComparer.Ordinal), StringComparer.Ordinal);
+            foreach (var (user, mechanism, credential) in changes)
+            {
+                if (credential is not null)
+                {
+                    (updated.TryGetValue(user, out var byMechanism) ? byMechanism : updated[user] = new(StringComparer.Ordinal))[mechanism] = credential;
+                }
+                else if (updated.TryGetValue(user, out var byMechanism) && byMechanism.Remove(mechanism) && byMechanism.Count == 0)
+                {
+                    updated.Remove(user);
+                }
+            }
+
+            var previous = _scramCredentials;
+            _scramCredentials = updated;
+            try
+            {
+                Persist(_byName.Values);
+            }
+            catch
+            {
+                _scramCredentials = previous;
+                throw;
+            }
+        }
+    }
 
     private IReadOnlyDictionary<string, string> ConfigsOf(Dictionary<string, Dictionary<string, string>> all, string name)
     {
@@ -226,7 +285,8 @@ public sealed partial class MetadataStore
             return;
         }
 
-        var snapshot = new Snapshot(ClusterId, [.. topics.Select(t => new TopicRecord(t.Name, t.Id, t.PartitionCount, new Dictionary<string, string>(t.Configs)))], _brokerConfigs, _groupConfigs);
+        var snapshot = new Snapshot(ClusterId, [.. topics.Select(t => new TopicRecord(t.Name, t.Id, t.PartitionCount, new Dictionary<string, string>(t.Configs)))], _brokerConfigs, _groupConfigs,
+            _scramCredentials.Count > 0 ? _scramCredentials : null);
         var bytes = JsonSerializer.SerializeToUtf8Bytes(snapshot, SnapshotOptions);
         var temp = _path + ".tmp";
         try
@@ -275,6 +335,13 @@ public sealed partial class MetadataStore
             throw new InvalidDataException($"{path} is not a metadata snapshot: a cluster id, topics, or a topic's name, partition count (0 to {BrokerConfig.PartitionsPerTopicMax}) or configs is missing or out of range");
         }
 
+        if (snapshot.ScramCredentials?.Values.Any(byMechanism => byMechanism is null
+            || byMechanism.Any(m => !SaslMechanisms.Scram.Contains(m.Key) || m.Value?.Salt is null || m.Value.StoredKey is null || m.Value.ServerKey is null
+                || m.Value.Iterations is < Scram.IterationsMin or > Scram.IterationsMax)) == true)
+        {
+            throw new InvalidDataException($"{path} is not a metadata snapshot: a SCRAM credential has an unknown mechanism, a missing key or salt, or iterations out of range");
+        }
+
         return snapshot;
     }
 
@@ -303,9 +370,12 @@ public sealed partial class MetadataStore
     [GeneratedRegex(@"\A[a-zA-Z0-9._-]+\z")]
     private static partial Regex LegalTopicName();
 
-    // BrokerConfigs and GroupConfigs are absent (null) in snapshots written before dynamic configs existed.
+    // BrokerConfigs, GroupConfigs and ScramCredentials are absent (null) in snapshots written before they existed
+    // (ScramCredentials also while there are none).
     private sealed record Snapshot(string ClusterId, List<TopicRecord> Topics, Dictionary<string, Dictionary<string, string>>? BrokerConfigs = null,
-        Dictionary<string, Dictionary<string, string>>? GroupConfigs = null);
+        Dictionary<string, Dictionary<string, string>>? GroupConfigs = null,
+        [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+        Dictionary<string, Dictionary<string, ScramCredential>>? ScramCredentials = null);
 
     private sealed record TopicRecord(string Name, Guid Id, int PartitionCount, Dictionary<string, string> Configs);
 }

@@ -25,19 +25,28 @@ public sealed partial class KafkaListener : IAsyncDisposable
     private readonly KestrelServer _server;
     private readonly ServiceProvider _services;
 
-    private KafkaListener(KestrelServer server, ServiceProvider services, int port)
+    private KafkaListener(KestrelServer server, ServiceProvider services, IReadOnlyList<ListenerEndpoint> bound)
     {
         _server = server;
         _services = services;
-        Port = port;
+        Bound = bound;
     }
 
-    public int Port { get; }
+    /// <summary>The first listener's bound port.</summary>
+    public int Port => Bound[0].Port;
+
+    /// <summary>Every listener with the port it is bound to (a configured port 0 is the one the system picked).</summary>
+    public IReadOnlyList<ListenerEndpoint> Bound { get; }
 
     public static async Task<KafkaListener> StartAsync(BrokerCore core, RequestDispatcher dispatcher, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
         var config = core.Config;
-        var address = await ResolveAsync(config.ListenerHost, cancellationToken).ConfigureAwait(false);
+        var addresses = new List<IPAddress>();
+        foreach (var endpoint in config.Listeners)
+        {
+            addresses.Add(await ResolveAsync(endpoint.Host, cancellationToken).ConfigureAwait(false));
+        }
+
         var connectionsPerIp = await ConnectionsPerIpAsync(config, cancellationToken).ConfigureAwait(false);
         var queuedRequestBytes = new ByteBudget(config.QueuedMaxRequestBytes);
         var transportLimits = SocketTransportLimits.Default;
@@ -53,12 +62,19 @@ public sealed partial class KafkaListener : IAsyncDisposable
             .BuildServiceProvider();
         var options = new KestrelServerOptions { ApplicationServices = services };
         options.Limits.MaxConcurrentConnections = config.ConnectionsMax;
-        ListenOptions? listener = null;
-        options.Listen(address, config.ListenerPort, l =>
+        // One connection handler per listener, knowing the listener's name and how it authenticates.
+        var listenOptions = new ListenOptions?[config.Listeners.Count];
+        for (var i = 0; i < config.Listeners.Count; i++)
         {
-            listener = l;
-            l.UseConnectionHandler<KafkaConnectionHandler>();
-        });
+            var index = i;
+            var handler = ActivatorUtilities.CreateInstance<KafkaConnectionHandler>(services, core.ListenerSecurity(config.Listeners[i].Name));
+            options.Listen(addresses[i], config.Listeners[i].Port, l =>
+            {
+                listenOptions[index] = l;
+                l.Run(handler.OnConnectedAsync);
+            });
+        }
+
         var transport = new SocketListenerFactory(transportLimits, loggerFactory, connectionsPerIp);
         var server = new KestrelServer(Options.Create(options), transport, loggerFactory);
         try
@@ -72,7 +88,8 @@ public sealed partial class KafkaListener : IAsyncDisposable
             throw;
         }
 
-        return new KafkaListener(server, services, listener?.IPEndPoint?.Port ?? config.ListenerPort);
+        return new KafkaListener(server, services,
+            [.. config.Listeners.Select((l, i) => l with { Port = listenOptions[i]?.IPEndPoint?.Port ?? l.Port })]);
     }
 
     /// <summary>

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -17,9 +18,11 @@ namespace Tributary.Server.Networking;
 /// itself does, so responses leave in request order. The one overlap: a produce whose records are appended and whose
 /// answer waits only for their flush (flush.messages) is held, in order, while the next requests are read and handled,
 /// so pipelined produces share fsyncs; every later answer leaves after it. A parked fetch delays only its own connection.
-/// Invalid frames, unknown APIs and unsupported versions close the connection with a log line.
+/// Invalid frames, unknown APIs and unsupported versions close the connection with a log line. On a SASL listener
+/// (<paramref name="listener"/>) each connection gets its authenticator, and frames before authentication are held
+/// to sasl.server.max.receive.size.
 /// </summary>
-public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, ConnectionLimits limits, ILogger<KafkaConnectionHandler> logger) : ConnectionHandler
+public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher, ConnectionLimits limits, ILogger<KafkaConnectionHandler> logger, ListenerSecurity? listener = null) : ConnectionHandler
 {
     /// <summary>Produce responses a connection holds while their flush runs (<see cref="DispatchOutcome.Durable"/>).</summary>
     public const int HeldResponsesMax = 8;
@@ -41,7 +44,10 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
     {
         var input = connection.Transport.Input;
         var output = connection.Transport.Output;
-        var frames = new FrameReader(limits.RequestBytesMax);
+        var authenticatedFrames = new FrameReader(limits.RequestBytesMax);
+
+        // Before authentication, a frame is refused past sasl.server.max.receive.size before its body is buffered.
+        var authenticatingFrames = listener is { UsesSasl: true } ? new FrameReader(Math.Min(listener.ReceiveBytesMax, limits.RequestBytesMax)) : authenticatedFrames;
         var cancellation = connection.ConnectionClosed;
         var unflushed = false;
         var held = new Queue<Answer>();
@@ -52,8 +58,9 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         // middle of a request first answers it (Kestrel aborts whatever is still open after the shutdown grace).
         var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
         var connectionThread = connection.Features.Get<IConnectionThreadFeature>();
-        var connectionInfo = new ConnectionInfo(connection.ConnectionId, connection.RemoteEndPoint)
+        var connectionInfo = new ConnectionInfo(connection.ConnectionId, connection.RemoteEndPoint, listener?.Name ?? ConnectionInfo.DefaultListenerName)
         {
+            Authenticator = listener?.NewAuthenticator(),
             ResumeOn = connectionThread?.ResumeContext,
             CloseRequested = closeRequested,
         };
@@ -118,6 +125,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                 var consumedAny = false;
                 while (true)
                 {
+                    var frames = connectionInfo.Authenticator is { IsComplete: false } ? authenticatingFrames : authenticatedFrames;
                     var frame = frames.TryRead(buffer);
                     if (frame.Status == FrameStatus.NeedMoreData)
                     {
@@ -166,6 +174,17 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                         switch (outcome.Action)
                         {
                             case DispatchAction.Close:
+                                LogClosed(connection.ConnectionId, outcome.Reason ?? "closed by dispatcher");
+                                return;
+                            case DispatchAction.RespondAndClose:
+                                await WriteHeldAsync(output, held, cancellation).ConfigureAwait(false);
+                                await outcome.Durable!.WaitAsync(cancellation).ConfigureAwait(false);
+                                if (outcome.Response is not null)
+                                {
+                                    WriteResponse(output, new Answer(outcome, apiKey, started, port));
+                                }
+
+                                await output.FlushAsync(cancellation).ConfigureAwait(false);
                                 LogClosed(connection.ConnectionId, outcome.Reason ?? "closed by dispatcher");
                                 return;
                             case DispatchAction.Respond when outcome.Durable is { IsCompleted: false } && held.Count < HeldResponsesMax:
@@ -373,7 +392,11 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         var size = output.GetMemory(FrameReader.SizePrefixBytes)[..FrameReader.SizePrefixBytes];
         output.Advance(FrameReader.SizePrefixBytes);
         var writer = new KafkaWriter(output);
-        new ResponseHeader { CorrelationId = outcome.CorrelationId }.Write(ref writer, outcome.ResponseHeaderVersion);
+        if (outcome.ResponseHeaderVersion != DispatchOutcome.NoHeader)
+        {
+            new ResponseHeader { CorrelationId = outcome.CorrelationId }.Write(ref writer, outcome.ResponseHeaderVersion);
+        }
+
         outcome.Response!.Write(ref writer, outcome.ApiVersion);
         BinaryPrimitives.WriteInt32BigEndian(size.Span, checked((int)writer.Written));
         ServerMetrics.RecordRequest(answer.ApiKey, answer.Started, answer.Port);
