@@ -16,7 +16,7 @@ namespace Tributary.Broker.Tests.Faults;
 /// real handlers while the disk (logs, metadata, producer id checkpoint) fails at seeded points; then the faults
 /// stop, the broker is closed, killed or loses power (unsynced bytes gone, only when every message is fsynced before
 /// it is acknowledged), a new broker starts on the same disk, and what it serves is checked against a model of what
-/// was acknowledged. A few such cycles per seed. <see cref="Failure"/> explains the first disagreement.
+/// was acknowledged. A few such cycles per seed; <see cref="Trace"/> lists the last operations and faults for a failure.
 /// </summary>
 internal sealed class FaultRun : IDisposable
 {
