@@ -13,6 +13,8 @@ done
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 command -v jq >/dev/null 2>&1 || need+=(jq) # the benchmark report scripts' test
 /usr/bin/python3 -c 'import kafka' >/dev/null 2>&1 || need+=(python3-kafka) # kafka-python interop
+command -v go >/dev/null 2>&1 || need+=(golang-go) # sarama interop, built offline
+[ -d /usr/share/gocode/src/github.com/Shopify/sarama ] || need+=(golang-github-shopify-sarama-dev)
 command -v afl-fuzz >/dev/null 2>&1 || need+=(afl++) # fuzz/run.sh
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]}"
