@@ -41,7 +41,7 @@ public static class ConfigTable
             Bind: (c, v) => c with { SaslEnabledMechanisms = [.. ConfigDefinition.Items(v)] }),
         Broker(Listeners.PerListenerPrefix + "<listener>.sasl.enabled.mechanisms", ConfigType.List, null, "The SASL mechanisms of one listener (its name in lower case), instead of sasl.enabled.mechanisms.", Allowed: [.. SaslMechanisms.Supported]),
         Broker(Listeners.PerListenerPrefix + "<listener>.plain.sasl.jaas.config", ConfigType.String, null, "PLAIN users of one listener: org.apache.kafka.common.security.plain.PlainLoginModule required user_NAME=\"password\" …;",
-            Sensitive: true, Check: v => PlainJaasConfig.Parse(v).Error),
+            Sensitive: true, Check: v => PlainJaasConfig.Parse(v).Error is { } error ? "a listener's plain.sasl.jaas.config: " + error : null),
         Broker("connection.failed.authentication.delay.ms", ConfigType.Int, "100", "A failed authentication is answered, and its connection closed, this long after it failed.", Min: 0,
             Bind: (c, v) => c with { ConnectionFailedAuthenticationDelayMs = Int(v) }),
         Broker("sasl.server.max.receive.size", ConfigType.Int, "524288", "Largest request a client may send before it has authenticated; a larger one closes the connection.", Min: 1,
