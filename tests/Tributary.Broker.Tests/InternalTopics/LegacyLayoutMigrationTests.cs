@@ -4,6 +4,7 @@ using Tributary.Broker.Transactions;
 using Tributary.Protocol;
 using Tributary.Protocol.Records;
 using Tributary.Storage;
+using Tributary.Storage.Devices;
 
 namespace Tributary.Broker.Tests.InternalTopics;
 
@@ -90,6 +91,27 @@ public sealed class LegacyLayoutMigrationTests : IDisposable
         using (var broker = Open())
         {
             AssertState(broker);
+        }
+    }
+
+    // The disk refuses the log start offset checkpoint, so the old records cannot be deleted: the broker carries on
+    // with the state it loaded and the next start finishes the rewrite.
+    [Fact]
+    public void A_rewrite_that_cannot_delete_the_old_records_is_finished_at_the_next_start()
+    {
+        var (offsetsEnd, _) = WriteOldDirectory();
+        var device = new FaultyDevice(FileLogDevice.Instance) { Refuses = path => path.Contains("log-start-offset.checkpoint", StringComparison.Ordinal) };
+        using (var broker = new TestBroker(new BrokerConfig(), _time, _directory, device))
+        {
+            AssertState(broker);
+        }
+
+        using (var broker = Open())
+        {
+            AssertState(broker);
+            var log = Log(broker, OffsetsTopicStore.TopicName);
+            Assert.True(log.LogStartOffset > offsetsEnd, $"log start {log.LogStartOffset} is not above the old records' end {offsetsEnd}");
+            Assert.All(ReadAll(log), r => Assert.NotNull(OffsetsTopicFormat.Decode(r.Key, r.Value)));
         }
     }
 
