@@ -235,6 +235,7 @@ internal sealed class ConsumerGroup
                 RebalanceTimeoutMs = m.RebalanceTimeoutMs,
                 SubscribedTopicNames = [.. m.SubscribedTopicNames],
                 ServerAssignor = m.ServerAssignor,
+                SubscribedTopicRegex = m.SubscribedTopicRegex,
                 MemberEpoch = a.MemberEpoch,
                 PreviousMemberEpoch = a.PreviousMemberEpoch,
                 LeftStatic = a.LeftStatic,
@@ -483,7 +484,7 @@ internal sealed class ConsumerGroup
     }
 
     private static OffsetsTopicFormat.ConsumerMemberMetadata MetadataOf(ConsumerGroupMember m) =>
-        new(m.InstanceId, m.RackId, m.ClientId, m.ClientHost, m.RebalanceTimeoutMs, m.SubscribedTopicNames, m.ServerAssignor);
+        new(m.InstanceId, m.RackId, m.ClientId, m.ClientHost, m.RebalanceTimeoutMs, m.SubscribedTopicNames, m.ServerAssignor, m.SubscribedTopicRegex);
 
     private static OffsetsTopicFormat.ConsumerMemberAssignment AssignmentOf(ConsumerGroupMember m) =>
         new(m.MemberEpoch, m.PreviousMemberEpoch, m.LeftStatic, Group(m.Assigned), Group(m.PendingRevocation));

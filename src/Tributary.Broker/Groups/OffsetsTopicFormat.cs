@@ -146,7 +146,7 @@ internal static class OffsetsTopicFormat
             ClientId = member.ClientId,
             ClientHost = member.ClientHost,
             SubscribedTopicNames = [.. member.SubscribedTopicNames],
-            SubscribedTopicRegex = null,
+            SubscribedTopicRegex = member.SubscribedTopicRegex.Length > 0 ? member.SubscribedTopicRegex : null,
             RebalanceTimeoutMs = member.RebalanceTimeoutMs,
             ServerAssignor = member.ServerAssignor,
             ClassicMemberMetadata = null,
@@ -230,7 +230,7 @@ internal static class OffsetsTopicFormat
                     }
 
                     var m = CoordinatorRecordSerde.DeserializeValue<ConsumerGroupMemberMetadataValue>(v, out _);
-                    return new ConsumerMemberEntry(k.GroupId, k.MemberId, new ConsumerMemberMetadata(m.InstanceId, m.RackId, m.ClientId, m.ClientHost, m.RebalanceTimeoutMs, m.SubscribedTopicNames, m.ServerAssignor));
+                    return new ConsumerMemberEntry(k.GroupId, k.MemberId, new ConsumerMemberMetadata(m.InstanceId, m.RackId, m.ClientId, m.ClientHost, m.RebalanceTimeoutMs, m.SubscribedTopicNames, m.ServerAssignor, m.SubscribedTopicRegex ?? ""));
                 }
 
             case 6:
@@ -336,7 +336,8 @@ internal static class OffsetsTopicFormat
         string ClientHost,
         int RebalanceTimeoutMs,
         IReadOnlyList<string> SubscribedTopicNames,
-        string? ServerAssignor);
+        string? ServerAssignor,
+        string SubscribedTopicRegex = "");
 
     internal sealed record ConsumerMemberAssignment(
         int MemberEpoch,

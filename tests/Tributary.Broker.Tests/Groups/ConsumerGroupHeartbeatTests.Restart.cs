@@ -172,6 +172,22 @@ public sealed partial class ConsumerGroupHeartbeatTests
         Assert.Equal(9, (await _kafka.FetchAsync("committed", 0)).CommittedOffset);
     }
 
+    [Fact]
+    public async Task A_members_regex_survives_a_restart_and_still_picks_up_new_topics()
+    {
+        UseDisk();
+        _kafka.Broker.CreateTopic("pay-eu", 2, new Dictionary<string, string>());
+        var member = await JoinRegexAsync("c1", "pay-.*");
+        Assert.Equal(["pay-eu"], TopicsOf(member));
+
+        Restart();
+
+        Assert.Equal("pay-.*", (await DescribeAsync()).Members.Single().SubscribedTopicRegex);
+        _kafka.Broker.CreateTopic("pay-us", 2, new Dictionary<string, string>());
+        await BeatAsync(member);
+        Assert.Equal(["pay-eu", "pay-us"], TopicsOf(member));
+    }
+
     /// <summary>Moves the test to a broker on disk (same clock), so it can restart.</summary>
     private void UseDisk()
     {

@@ -121,7 +121,7 @@ public sealed class LegacyLayoutMigrationTests : IDisposable
         using (var broker = Open())
         {
             broker.CreateTopic("orders");
-            Assert.Equal([ErrorCode.None], broker.Core.Groups.CommitOffsets("g", -1, "", null, [new OffsetCommitEntry("orders", 0, 9, -1, "x")]));
+            Assert.Equal([ErrorCode.None], broker.Core.Groups.CommitOffsets("g", -1, "", null, [new OffsetCommitEntry("orders", 0, 9, -1, "x")], apiVersion: 9));
         }
 
         Assert.Equal("0\n", File.ReadAllText(Path.Combine(_directory, "__consumer_offsets.kafka-format")));
