@@ -158,6 +158,38 @@ public sealed class BrokerConfigTests
     }
 
     [Fact]
+    public void Named_listeners_take_their_protocol_from_the_map_and_their_own_mechanisms()
+    {
+        var (config, errors) = Parse(
+            ("listeners", "PLAINTEXT://127.0.0.1:9092,INTERNAL://127.0.0.1:9093"),
+            ("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,INTERNAL:SASL_PLAINTEXT"),
+            ("advertised.listeners", "INTERNAL://kafka.internal:19093"),
+            ("listener.name.internal.sasl.enabled.mechanisms", "SCRAM-SHA-512"));
+
+        Assert.Empty(errors);
+        Assert.Equal(["PLAINTEXT", "INTERNAL"], config!.Listeners.Select(l => l.Name));
+        Assert.Equal(("PLAINTEXT", "SASL_PLAINTEXT"), (config.SecurityProtocolOf("PLAINTEXT"), config.SecurityProtocolOf("INTERNAL")));
+        Assert.Equal(["SCRAM-SHA-512"], config.SaslMechanismsFor("INTERNAL"));
+        Assert.Equal(["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"], config.SaslMechanismsFor("PLAINTEXT"));
+        Assert.Equal(("kafka.internal", 19093), (config.AdvertisedListeners.Single().Host, config.AdvertisedListeners.Single().Port));
+        Assert.Null(config.AdvertisedHost);
+    }
+
+    [Theory]
+    [InlineData("listeners", "INTERNAL://127.0.0.1:9093", "listener INTERNAL has no security protocol in listener.security.protocol.map")]
+    [InlineData("listeners", "PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9092", "share port 9092")]
+    [InlineData("listeners", "PLAINTEXT://a:1,PLAINTEXT://b:2", "listener name PLAINTEXT appears twice")]
+    [InlineData("advertised.listeners", "SASL_PLAINTEXT://kafka.example:9093", "SASL_PLAINTEXT is not one of the listeners")]
+    [InlineData("listener.name.sasl_plaintext.sasl.enabled.mechanisms", "GSSAPI", "GSSAPI not in PLAIN, SCRAM-SHA-256, SCRAM-SHA-512")]
+    public void Listener_settings_that_do_not_fit_together_are_errors(string key, string value, string error)
+    {
+        var (config, errors) = Parse((key, value));
+
+        Assert.Null(config);
+        Assert.Contains(error, Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Advertised_listeners_override_the_listener_for_clients()
     {
         var (config, _) = Parse(("listeners", "PLAINTEXT://0.0.0.0:9092"), ("advertised.listeners", "PLAINTEXT://kafka.example:29092"));

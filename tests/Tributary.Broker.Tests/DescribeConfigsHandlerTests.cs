@@ -130,6 +130,20 @@ public sealed class DescribeConfigsHandlerTests
     }
 
     [Fact]
+    public async Task A_listeners_jaas_config_is_described_as_set_sensitive_and_without_its_value()
+    {
+        using var broker = new TestBroker("listener.name.sasl_plaintext.plain.sasl.jaas.config=" + Tributary.Broker.Security.PlainJaasConfig.LoginModule + " required user_alice=\"s3cr3t\";");
+
+        var result = await DescribeAsync(broker, Broker, "0");
+
+        var jaas = Assert.Single(result.Configs, c => c.Name.EndsWith("jaas.config", StringComparison.Ordinal));
+        Assert.Equal("listener.name.sasl_plaintext.plain.sasl.jaas.config", jaas.Name);
+        Assert.True(jaas.IsSensitive);
+        Assert.Null(jaas.Value);
+        Assert.DoesNotContain(result.Configs, c => c.Name.Contains("<listener>", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task The_broker_is_described_by_its_id_and_only_dynamic_keys_are_writable()
     {
         using var broker = new TestBroker("node.id=3", "num.partitions=6");
