@@ -14,6 +14,7 @@ command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 command -v jq >/dev/null 2>&1 || need+=(jq) # the benchmark report scripts' test
 /usr/bin/python3 -c 'import kafka' >/dev/null 2>&1 || need+=(python3-kafka) # kafka-python interop
 command -v afl-fuzz >/dev/null 2>&1 || need+=(afl++) # fuzz/run.sh
+command -v prlimit >/dev/null 2>&1 || need+=(util-linux) # the broker under a descriptor limit (interop)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
