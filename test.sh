@@ -16,6 +16,7 @@ command -v jq >/dev/null 2>&1 || need+=(jq) # the benchmark report scripts' test
 command -v go >/dev/null 2>&1 || need+=(golang-go) # sarama interop, built offline
 [ -d /usr/share/gocode/src/github.com/Shopify/sarama ] || need+=(golang-github-shopify-sarama-dev)
 command -v afl-fuzz >/dev/null 2>&1 || need+=(afl++) # fuzz/run.sh
+command -v prlimit >/dev/null 2>&1 || need+=(util-linux) # the broker under a descriptor limit (interop)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
