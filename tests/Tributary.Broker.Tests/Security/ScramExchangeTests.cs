@@ -128,19 +128,14 @@ public sealed class ScramExchangeTests
         const string clientFirstBare = "n=bob,r=fyko+d2lbbFgONRv9qkxdawL";
 
         var serverFirst = Encoding.UTF8.GetString(exchange.Evaluate(Encoding.UTF8.GetBytes("n,," + clientFirstBare)).Challenge);
-        var fields = serverFirst.Split(',').ToDictionary(f => f[..1], f => f[2..]);
-        var hash = Scram.HashOf(mechanism);
-        var salted = Scram.SaltedPassword(mechanism, password, Convert.FromBase64String(fields["s"]), int.Parse(fields["i"], System.Globalization.CultureInfo.InvariantCulture));
-        var clientKey = Scram.Hmac(hash, salted, "Client Key"u8);
-        var withoutProof = "c=biws,r=" + fields["r"];
-        var authMessage = Encoding.UTF8.GetBytes($"{clientFirstBare},{serverFirst},{withoutProof}");
-        var proof = Scram.Xor(clientKey, Scram.Hmac(hash, Scram.Hash(hash, clientKey), authMessage));
+        var (clientFinal, salted, authMessage) = ScramTestClient.FinalMessage(mechanism, password, clientFirstBare, serverFirst);
 
-        var final = exchange.Evaluate(Encoding.UTF8.GetBytes($"{withoutProof},p={Convert.ToBase64String(proof)}"));
+        var final = exchange.Evaluate(Encoding.UTF8.GetBytes(clientFinal));
 
         Assert.Equal(accepted, final.Complete);
         if (accepted)
         {
+            var hash = Scram.HashOf(mechanism);
             var serverSignature = Scram.Hmac(hash, Scram.Hmac(hash, salted, "Server Key"u8), authMessage);
             Assert.True(CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes("v=" + Convert.ToBase64String(serverSignature)), final.Challenge));
         }
