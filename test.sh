@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of Tributary on a fresh machine: installs what the tests need (kcat, jq, kafka-python, AFL++ and
-# the native compression libraries from Debian, kafkajs from npm), builds, then runs all test projects, the benchmark
+# Runs every test of Tributary on a fresh machine: installs what the tests need (kcat, jq, kafka-python, Go with
+# sarama, AFL++, prlimit and the native compression libraries from Debian, kafkajs from npm), builds, then runs all test projects, the benchmark
 # report scripts' test, the package smoke test and a short fuzzing run.
 set -euo pipefail
 cd "$(dirname "$0")"
