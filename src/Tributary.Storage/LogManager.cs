@@ -8,13 +8,16 @@ namespace Tributary.Storage;
 
 /// <summary>
 /// Owns a data directory: one <see cref="PartitionLog"/> per <c>&lt;topic&gt;-&lt;partition&gt;</c> directory in it,
-/// loaded when the manager is created. Disposing flushes and closes every log, then writes the clean-shutdown
-/// marker, which lets the next start trust the indexes instead of scanning the logs.
+/// loaded when the manager is created. Disposing flushes and closes every log, writes each one's recovery point, then
+/// the clean-shutdown marker, which lets the next start trust the indexes instead of scanning the logs.
 /// </summary>
 public sealed class LogManager : IDisposable
 {
     /// <summary>Present only between a clean close and the next start; its absence at start means a crash.</summary>
     public const string CleanShutdownFileName = ".tributary-clean-shutdown";
+
+    /// <summary>Kafka's file of each partition's recovery point (<see cref="PartitionLog.RecoveryPoint"/>).</summary>
+    public const string RecoveryPointCheckpointFileName = "recovery-point-offset-checkpoint";
 
     /// <summary>Kafka's limit on topic name length.</summary>
     public const int TopicNameLengthMax = 249;
@@ -32,6 +35,7 @@ public sealed class LogManager : IDisposable
     private readonly ConcurrentDictionary<(string Topic, int Partition), string> _offline = new();
     private readonly Lock _createLock = new();
     private readonly Lock _cleanerCheckpointLock = new();
+    private readonly Lock _recoveryPointCheckpointLock = new();
     private bool _disposed;
 
     public LogManager(
@@ -187,6 +191,31 @@ public sealed class LogManager : IDisposable
     }
 
     /// <summary>
+    /// Flushes the segments each log rolled past since the last time, then writes every log's recovery point to
+    /// recovery-point-offset-checkpoint (Kafka's log.flush.offset.checkpoint.interval.ms task; the broker calls it
+    /// periodically). A failure is logged: the previous checkpoint stays, and at worst a crash recovers more.
+    /// </summary>
+    public void CheckpointRecoveryPoints()
+    {
+        lock (_recoveryPointCheckpointLock)
+        {
+            try
+            {
+                foreach (var log in _logs.Values)
+                {
+                    log.FlushRolledSegments();
+                }
+
+                WriteRecoveryPoints(_logs.Values.Select(log => (log.Topic, log.Partition, log.RecoveryPoint)).ToList());
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                StorageLog.RecoveryPointCheckpointWriteFailed(_logger, e, DataDirectory);
+            }
+        }
+    }
+
+    /// <summary>
     /// Flushes and closes every log, then writes the clean-shutdown marker. A log whose flush the disk refuses is
     /// closed all the same, logged, and the others are still flushed and closed; then no marker is written (the next
     /// start recovers) and the first failure is thrown.
@@ -218,10 +247,16 @@ public sealed class LogManager : IDisposable
                 }
             });
 
+            var recoveryPoints = _logs.Values.Select(log => (log.Topic, log.Partition, log.RecoveryPoint)).ToList();
             _logs.Clear();
             if (firstFailure is not null)
             {
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(firstFailure);
+            }
+
+            lock (_recoveryPointCheckpointLock)
+            {
+                WriteRecoveryPoints(recoveryPoints);
             }
 
             using var marker = _device.OpenFile(Path.Combine(DataDirectory, CleanShutdownFileName));
@@ -319,11 +354,37 @@ public sealed class LogManager : IDisposable
 
     private ILogger PartitionLogger() => _loggerFactory.CreateLogger<PartitionLog>();
 
+    private void WriteRecoveryPoints(List<(string Topic, int Partition, long Offset)> entries) =>
+        PartitionOffsetCheckpoint.Write(_device, Path.Combine(DataDirectory, RecoveryPointCheckpointFileName), entries);
+
+    /// <summary>The checkpointed recovery points; empty (every segment recovered after a crash) when unreadable.</summary>
+    private Dictionary<(string Topic, int Partition), long> ReadRecoveryPoints()
+    {
+        Dictionary<(string Topic, int Partition), long>? entries;
+        string? problem;
+        try
+        {
+            entries = PartitionOffsetCheckpoint.Read(_device, Path.Combine(DataDirectory, RecoveryPointCheckpointFileName), out problem);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            (entries, problem) = (null, e.Message);
+        }
+
+        if (entries is null)
+        {
+            StorageLog.RecoveryPointCheckpointUnreadable(_logger, DataDirectory, problem ?? "");
+        }
+
+        return entries ?? [];
+    }
+
     private void Load()
     {
         _device.CreateDirectory(DataDirectory);
         var markerPath = Path.Combine(DataDirectory, CleanShutdownFileName);
         LoadedAfterCleanShutdown = _device.FileExists(markerPath);
+        var recoveryPoints = LoadedAfterCleanShutdown ? [] : ReadRecoveryPoints();
         foreach (var name in _device.ListDirectories(DataDirectory))
         {
             if (!TryParsePartitionDirectory(name, out var topic, out var partition))
@@ -337,7 +398,15 @@ public sealed class LogManager : IDisposable
             try
             {
                 _logs[(topic, partition)] = PartitionLog.Open(
-                    _device, Path.Combine(DataDirectory, name), topic, partition, DefaultConfig, _time, LoadedAfterCleanShutdown, PartitionLogger());
+                    _device,
+                    Path.Combine(DataDirectory, name),
+                    topic,
+                    partition,
+                    DefaultConfig,
+                    _time,
+                    LoadedAfterCleanShutdown,
+                    PartitionLogger(),
+                    recoveryPoints.TryGetValue((topic, partition), out var recoveryPoint) ? recoveryPoint : null);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
             {

@@ -127,11 +127,14 @@ public sealed partial class PartitionLog
         ReportIndexFailure(active);
         if (single is { } header)
         {
-            Producers.OnAppended(batches, header with { BaseOffset = firstOffset });
+            if (Producers.OnAppended(batches, header with { BaseOffset = firstOffset }) is { } aborted)
+            {
+                active.TxnIndex.Append(aborted);
+            }
         }
         else
         {
-            TrackProducers(batches);
+            TrackProducers(batches, active);
         }
 
         Volatile.Write(ref _logEndOffset, nextOffset);
@@ -182,12 +185,16 @@ public sealed partial class PartitionLog
         }
     }
 
-    private void TrackProducers(ReadOnlyMemory<byte> batches)
+    private void TrackProducers(ReadOnlyMemory<byte> batches, LogSegment active)
     {
         for (var cursor = 0; cursor < batches.Length;)
         {
             var header = RecordBatchHeader.Read(batches.Span[cursor..]);
-            Producers.OnAppended(batches.Slice(cursor, header.TotalSize), header);
+            if (Producers.OnAppended(batches.Slice(cursor, header.TotalSize), header) is { } aborted)
+            {
+                active.TxnIndex.Append(aborted);
+            }
+
             cursor += header.TotalSize;
         }
     }
@@ -273,6 +280,9 @@ public sealed partial class PartitionLog
         ReportIndexFailure(active);
         var rolled = LogSegment.Create(_device, Directory, _logEndOffset, nowMs);
         _segments = [.. _segments, rolled];
+
+        // As Kafka does at a roll: the next start after a crash replays from here at most (once this is flushed).
+        TakeSnapshot(sync: false);
         return rolled;
     }
 

@@ -112,7 +112,7 @@ public sealed partial class PartitionLog
             var config = _config;
             var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
             var segments = _segments;
-            var compactor = new BatchCompactor(Producers.AbortedTransactions(0, long.MaxValue));
+            var compactor = new BatchCompactor(AbortedTransactions(0, long.MaxValue));
             long bytesRead = 0;
             void OnRead(int bytes)
             {
@@ -250,6 +250,15 @@ public sealed partial class PartitionLog
                 // Nothing to remove from a lone segment: keep it as it is.
                 cleaned.Delete();
                 return new GroupOutcome(group[0].SizeBytes, 0, false);
+            }
+
+            // The aborted transactions whose markers were in the group stay indexed, as Kafka's cleaner keeps them.
+            foreach (var segment in group)
+            {
+                foreach (var entry in segment.TxnIndex.Entries)
+                {
+                    cleaned.TxnIndex.Append(entry);
+                }
             }
 
             cleaned.OnBecomeInactive();

@@ -99,7 +99,6 @@ public sealed partial class PartitionLog
         // Persisted before segments are deleted, so a crash in between still starts from the new offset.
         LogStartOffsetCheckpoint.Write(_device, Directory, offset);
         Volatile.Write(ref _logStartOffset, offset);
-        Producers.OnLogStartOffset(offset);
     }
 
     /// <summary>Deletes segments whose every offset is below the log start offset. Caller holds the append lock.</summary>

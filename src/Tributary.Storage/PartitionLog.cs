@@ -101,13 +101,19 @@ public sealed partial class PartitionLog : IDisposable
         }
     }
 
-    /// <summary>Producer ids, epochs, sequences and transactions of this partition (rebuilt from the log on open).</summary>
+    /// <summary>Producer ids, epochs, sequences and open transactions of this partition (a snapshot and the log after it, on open).</summary>
     public ProducerStateManager Producers { get; } = new();
 
     /// <summary>Total bytes of all segments.</summary>
     public long SizeBytes => _segments.Sum(s => s.SizeBytes);
 
     public int SegmentCount => _segments.Length;
+
+    /// <summary>
+    /// Offsets below it are on stable storage (Kafka's recovery point): after a crash, only segments holding offsets
+    /// from here on are scanned. Written to recovery-point-offset-checkpoint by the log manager.
+    /// </summary>
+    public long RecoveryPoint => Volatile.Read(ref _flushedOffset);
 
     /// <summary>Base offsets of the segments, oldest first (the last one is the active segment).</summary>
     public IReadOnlyList<long> SegmentBaseOffsets => _segments.Select(s => s.BaseOffset).ToArray();
@@ -120,13 +126,14 @@ public sealed partial class PartitionLog : IDisposable
         LogConfig config,
         TimeProvider time,
         bool cleanShutdown,
-        ILogger? logger = null)
+        ILogger? logger = null,
+        long? recoveryPoint = null)
     {
         config.Validate();
         var log = new PartitionLog(device, directory, topic, partition, config, time, logger ?? NullLogger.Instance);
         try
         {
-            log.Load(cleanShutdown);
+            log.Load(cleanShutdown, recoveryPoint);
         }
         catch
         {
@@ -135,6 +142,62 @@ public sealed partial class PartitionLog : IDisposable
         }
 
         return log;
+    }
+
+    /// <summary>
+    /// The aborted transactions that overlap [<paramref name="fromOffset"/>, <paramref name="upperBoundOffset"/>), oldest
+    /// marker first, from the transaction indexes of the segment holding <paramref name="fromOffset"/> and those after
+    /// it, until an entry's last stable offset reaches the bound (Kafka's collectAbortedTransactions).
+    /// </summary>
+    public IReadOnlyList<AbortedTransaction> AbortedTransactions(long fromOffset, long upperBoundOffset)
+    {
+        var segments = _segments;
+        var result = new List<AbortedTransaction>();
+        for (var i = Math.Max(0, FindSegmentIndex(segments, fromOffset)); i < segments.Length; i++)
+        {
+            if (segments[i].TxnIndex.Collect(fromOffset, upperBoundOffset, result))
+            {
+                break;
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Flushes the segments the log rolled past since the last flush and moves the recovery point to the active
+    /// segment's base offset (Kafka flushes a rolled segment in the background at each roll; the log manager calls
+    /// this before each recovery-point checkpoint instead).
+    /// </summary>
+    public void FlushRolledSegments()
+    {
+        lock (_flushLock)
+        {
+            var segments = _segments;
+            var flushedOffset = Volatile.Read(ref _flushedOffset);
+            var activeBaseOffset = segments[^1].BaseOffset;
+            if (_disposed || activeBaseOffset <= flushedOffset)
+            {
+                return;
+            }
+
+            foreach (var segment in segments[..^1])
+            {
+                if (segment.NextOffset >= flushedOffset)
+                {
+                    try
+                    {
+                        segment.Flush();
+                    }
+                    catch (ObjectDisposedException) when (!_disposed)
+                    {
+                        // Deleted by retention or replaced by the cleaner meanwhile.
+                    }
+                }
+            }
+
+            Volatile.Write(ref _flushedOffset, activeBaseOffset);
+        }
     }
 
     /// <summary>Logs an index write-out the disk refused (the append itself stood); once until one succeeds again.</summary>
@@ -178,7 +241,11 @@ public sealed partial class PartitionLog : IDisposable
                             segment.Flush();
                         }
                     }
+
+                    Volatile.Write(ref _flushedOffset, _logEndOffset);
                 }
+
+                TakeSnapshot(sync: true);
             }
             finally
             {

@@ -68,4 +68,24 @@ internal static partial class StorageLog
     [LoggerMessage(EventId = 3016, Level = LogLevel.Warning,
         Message = "Partition {Topic}-{Partition}: the cleaner's checkpoint {Offset} is past the log end {LogEndOffset}; the log is cleaned from its start")]
     public static partial void CleanerCheckpointPastLogEnd(ILogger logger, string topic, int partition, long offset, long logEndOffset);
+
+    [LoggerMessage(EventId = 3040, Level = LogLevel.Warning,
+        Message = "Partition {Topic}-{Partition}: ignored the producer-state snapshot at offset {Offset} ({Problem}); an earlier one or the log is used")]
+    public static partial void SnapshotIgnored(ILogger logger, string topic, int partition, long offset, string problem);
+
+    [LoggerMessage(EventId = 3041, Level = LogLevel.Warning,
+        Message = "Partition {Topic}-{Partition}: the producer-state snapshot at offset {Offset} could not be written; the next start replays more of the log")]
+    public static partial void SnapshotWriteFailed(ILogger logger, Exception exception, string topic, int partition, long offset);
+
+    [LoggerMessage(EventId = 3042, Level = LogLevel.Warning,
+        Message = "The recovery-point-offset-checkpoint of {DataDirectory} could not be read ({Problem}); after an unclean stop every segment is recovered")]
+    public static partial void RecoveryPointCheckpointUnreadable(ILogger logger, string dataDirectory, string problem);
+
+    [LoggerMessage(EventId = 3043, Level = LogLevel.Warning,
+        Message = "The recovery-point-offset-checkpoint of {DataDirectory} could not be written; the previous one stays in force")]
+    public static partial void RecoveryPointCheckpointWriteFailed(ILogger logger, Exception exception, string dataDirectory);
+
+    [LoggerMessage(EventId = 3044, Level = LogLevel.Debug,
+        Message = "Partition {Topic}-{Partition}: producer state loaded from the snapshot at offset {SnapshotOffset}, then {ReplayedBatches} batches replayed")]
+    public static partial void ProducerStateLoaded(ILogger logger, string topic, int partition, long snapshotOffset, long replayedBatches);
 }

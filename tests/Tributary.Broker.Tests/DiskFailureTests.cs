@@ -116,8 +116,9 @@ public sealed class DiskFailureTests : IDisposable
         _broker.CreateTopic("wide", 10);
         _broker.Dispose();
 
-        // Three files per partition: five partitions open, the other five run out of descriptors.
-        _device.OpenFilesMax = 15;
+        // Three files per partition, and a fourth (its producer snapshot) while it loads: five partitions open, the
+        // other five run out of descriptors.
+        _device.OpenFilesMax = 16;
         _broker = TestBroker.OnDevice(_directory, _device);
 
         var partitions = Assert.Single((await MetadataAsync()).Topics).Partitions;

@@ -65,7 +65,8 @@ public sealed partial class LogCleanerTests
         Assert.True(reopened.TryGet(Topic, 0, out var again));
         Assert.Equal(expected, ConsumeAll(again));
         Assert.DoesNotContain(target.Device.ListFiles(target.PartitionDirectory(Topic, 0)), f => !f.EndsWith(".log", StringComparison.Ordinal)
-            && !f.EndsWith(".index", StringComparison.Ordinal) && !f.EndsWith(".timeindex", StringComparison.Ordinal) && !f.EndsWith(".checkpoint", StringComparison.Ordinal));
+            && !f.EndsWith(".index", StringComparison.Ordinal) && !f.EndsWith(".timeindex", StringComparison.Ordinal) && !f.EndsWith(".checkpoint", StringComparison.Ordinal)
+            && !f.EndsWith(".snapshot", StringComparison.Ordinal));
     }
 
     [Fact]

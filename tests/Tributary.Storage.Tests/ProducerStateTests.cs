@@ -123,9 +123,9 @@ public sealed class ProducerStateTests
         log.Append(Marker(ControlRecordType.Abort, ProducerId, 0));
 
         Assert.Equal(7, log.LastStableOffset);
-        Assert.Equal([new Producers.AbortedTransaction(ProducerId, 2, 6)], log.Producers.AbortedTransactions(0, 7));
-        Assert.Empty(log.Producers.AbortedTransactions(7, 100));
-        Assert.Empty(log.Producers.AbortedTransactions(0, 2));
+        Assert.Equal([new Producers.AbortedTransaction(ProducerId, 2, 6)], log.AbortedTransactions(0, 7));
+        Assert.Empty(log.AbortedTransactions(7, 100));
+        Assert.Empty(log.AbortedTransactions(0, 2));
     }
 
     [Fact]
@@ -139,7 +139,7 @@ public sealed class ProducerStateTests
         log.Append(Marker(ControlRecordType.Commit, ProducerId, 0));
 
         Assert.Equal(2, log.LastStableOffset);
-        Assert.Empty(log.Producers.AbortedTransactions(0, 10));
+        Assert.Empty(log.AbortedTransactions(0, 10));
         var producer = Assert.Single(log.Producers.ActiveProducers());
         Assert.Equal((ProducerId, (short)0, 0, -1L), (producer.ProducerId, producer.ProducerEpoch, producer.LastSequence, producer.CurrentTransactionFirstOffset));
     }
@@ -161,7 +161,7 @@ public sealed class ProducerStateTests
         var recovered = reopened.GetOrCreate(Topic, 0, LogConfig.Default);
 
         Assert.Equal(3, recovered.LastStableOffset);
-        Assert.Equal([new Producers.AbortedTransaction(ProducerId, 0, 2)], recovered.Producers.AbortedTransactions(0, 10));
+        Assert.Equal([new Producers.AbortedTransaction(ProducerId, 0, 2)], recovered.AbortedTransactions(0, 10));
         Assert.True(recovered.AppendChecked(Batch(ProducerId, 1, 0, transactional: true)).IsDuplicate);
         Assert.Equal(ErrorCode.InvalidProducerEpoch, recovered.AppendChecked(Batch(ProducerId, 0, 2, transactional: true)).Error);
         Assert.Equal(ErrorCode.None, recovered.AppendChecked(Batch(ProducerId, 1, 1, transactional: true)).Error);

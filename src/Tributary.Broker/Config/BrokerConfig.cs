@@ -144,6 +144,9 @@ public sealed record BrokerConfig
 
     public long LogRetentionCheckIntervalMs { get; init; }
     public long LogFlushSchedulerIntervalMs { get; init; }
+
+    /// <summary>log.flush.offset.checkpoint.interval.ms: how often recovery points are checkpointed (0: only at a clean stop).</summary>
+    public int LogFlushOffsetCheckpointIntervalMs { get; init; }
     public int GroupMaxSize { get; init; }
     public int GroupMinSessionTimeoutMs { get; init; }
     public int GroupMaxSessionTimeoutMs { get; init; }

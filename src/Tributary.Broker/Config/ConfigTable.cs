@@ -94,6 +94,8 @@ public static class ConfigTable
         Broker("log.flush.interval.ms", ConfigType.Long, null, "Default flush.ms of topics.", Min: 0),
         Broker("log.flush.scheduler.interval.ms", ConfigType.Long, "1000", "How often logs are checked against flush.ms.", Min: 1,
             Bind: (c, v) => c with { LogFlushSchedulerIntervalMs = Long(v) }),
+        Broker("log.flush.offset.checkpoint.interval.ms", ConfigType.Int, "60000", "How often segments rolled past are flushed and each log's recovery point is checkpointed; after a crash only segments past it are recovered.", Min: 0,
+            Bind: (c, v) => c with { LogFlushOffsetCheckpointIntervalMs = Int(v) }),
         Broker("log.cleaner.enable", ConfigType.Boolean, "true", "Run the log cleaner, which compacts topics whose cleanup.policy includes compact.",
             Bind: (c, v) => c with { LogCleanerEnable = v == "true" }),
         Broker("log.cleaner.threads", ConfigType.Int, "1", "Threads that clean logs, each one log at a time (0: none).", Min: 0, Max: BrokerConfig.LogCleanerThreadsMax,

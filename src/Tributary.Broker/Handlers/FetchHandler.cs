@@ -200,7 +200,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
 
             if (readCommitted && !read.Records.IsEmpty)
             {
-                data.AbortedTransactions = [.. r.Log.Producers.AbortedTransactions(target.FetchOffset, EndOffset(read.Records))
+                data.AbortedTransactions = [.. r.Log.AbortedTransactions(target.FetchOffset, EndOffset(read.Records))
                     .Select(a => new FetchResponse.AbortedTransaction { ProducerId = a.ProducerId, FirstOffset = a.FirstOffset })];
             }
 

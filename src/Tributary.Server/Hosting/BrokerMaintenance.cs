@@ -5,8 +5,9 @@ using Tributary.Storage.Cleaning;
 namespace Tributary.Server.Hosting;
 
 /// <summary>
-/// Periodic work of the log: time-based flushes (log.flush.interval.ms) and retention checks on one loop, and the log
-/// cleaner (log.cleaner.enable) on threads of its own, so a long clean delays neither.
+/// Periodic work of the log: time-based flushes (log.flush.interval.ms), recovery-point checkpoints
+/// (log.flush.offset.checkpoint.interval.ms) and retention checks on one loop, and the log cleaner (log.cleaner.enable)
+/// on threads of its own, so a long clean delays none of them.
 /// </summary>
 public sealed partial class BrokerMaintenance : IAsyncDisposable
 {
@@ -44,6 +45,8 @@ public sealed partial class BrokerMaintenance : IAsyncDisposable
         var flushEvery = TimeSpan.FromMilliseconds(_broker.Config.LogFlushSchedulerIntervalMs);
         var retentionEvery = TimeSpan.FromMilliseconds(_broker.Config.LogRetentionCheckIntervalMs);
         var lastRetention = _broker.Time.GetTimestamp();
+        var checkpointEvery = TimeSpan.FromMilliseconds(_broker.Config.LogFlushOffsetCheckpointIntervalMs);
+        var lastCheckpoint = _broker.Time.GetTimestamp();
         using var timer = new PeriodicTimer(flushEvery, _broker.Time);
         try
         {
@@ -52,6 +55,12 @@ public sealed partial class BrokerMaintenance : IAsyncDisposable
                 try
                 {
                     _broker.Logs.FlushIfDue();
+                    if (checkpointEvery > TimeSpan.Zero && _broker.Time.GetElapsedTime(lastCheckpoint) >= checkpointEvery)
+                    {
+                        lastCheckpoint = _broker.Time.GetTimestamp();
+                        _broker.Logs.CheckpointRecoveryPoints();
+                    }
+
                     if (_broker.Time.GetElapsedTime(lastRetention) >= retentionEvery)
                     {
                         lastRetention = _broker.Time.GetTimestamp();

@@ -1,75 +1,19 @@
-using System.Globalization;
-using System.Text;
 using Tributary.Storage.Devices;
 
 namespace Tributary.Storage.Cleaning;
 
 /// <summary>
 /// Kafka's <c>cleaner-offset-checkpoint</c> in the data directory: per compacted partition, the offset its next clean
-/// starts from, so a restart does not clean every log from its start again. Kafka's text format: a version line (0),
-/// a count line, then one "topic partition offset" line per entry. Written atomically (<see cref="CheckpointFile"/>).
+/// starts from, so a restart does not clean every log from its start again (<see cref="PartitionOffsetCheckpoint"/>'s format).
 /// </summary>
 internal static class CleanerOffsetCheckpoint
 {
     public const string FileName = "cleaner-offset-checkpoint";
 
-    /// <summary>Room for about 200,000 partitions' lines; a larger file is treated as damaged.</summary>
-    private const int FileBytesMax = 64 << 20;
-
-    private const string Version = "0";
-
     /// <summary>The entries; empty when there is no file, and null (with the reason) when it cannot be parsed.</summary>
-    public static Dictionary<(string Topic, int Partition), long>? Read(ILogDevice device, string dataDirectory, out string? problem)
-    {
-        problem = null;
-        var path = Path.Combine(dataDirectory, FileName);
-        if (!device.FileExists(path))
-        {
-            return [];
-        }
+    public static Dictionary<(string Topic, int Partition), long>? Read(ILogDevice device, string dataDirectory, out string? problem) =>
+        PartitionOffsetCheckpoint.Read(device, Path.Combine(dataDirectory, FileName), out problem);
 
-        var text = CheckpointFile.Read(device, path, FileBytesMax);
-        if (text is null)
-        {
-            problem = $"it is larger than {FileBytesMax} bytes";
-            return null;
-        }
-
-        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        if (lines.Length < 2 || lines[0] != Version || !int.TryParse(lines[1], NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count != lines.Length - 2)
-        {
-            problem = "its version or entry count is not Kafka's format 0";
-            return null;
-        }
-
-        var entries = new Dictionary<(string Topic, int Partition), long>(count);
-        foreach (var line in lines.AsSpan(2))
-        {
-            var fields = line.Split(' ');
-            if (fields.Length != 3
-                || !LogManager.IsValidTopicName(fields[0])
-                || !int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var partition)
-                || !long.TryParse(fields[2], NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
-            {
-                problem = $"the line '{line}' is not 'topic partition offset'";
-                return null;
-            }
-
-            entries[(fields[0], partition)] = offset;
-        }
-
-        return entries;
-    }
-
-    public static void Write(ILogDevice device, string dataDirectory, IReadOnlyCollection<(string Topic, int Partition, long Offset)> entries)
-    {
-        var text = new StringBuilder();
-        text.Append(Version).Append('\n').Append(entries.Count.ToString(CultureInfo.InvariantCulture)).Append('\n');
-        foreach (var (topic, partition, offset) in entries)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"{topic} {partition} {offset}\n");
-        }
-
-        CheckpointFile.Write(device, Path.Combine(dataDirectory, FileName), text.ToString());
-    }
+    public static void Write(ILogDevice device, string dataDirectory, IReadOnlyCollection<(string Topic, int Partition, long Offset)> entries) =>
+        PartitionOffsetCheckpoint.Write(device, Path.Combine(dataDirectory, FileName), entries);
 }

@@ -27,7 +27,7 @@ internal static class SegmentSwap
 
     private const string Version = "0";
 
-    private static readonly string[] SegmentSuffixes = [LogSegment.LogSuffix, LogSegment.IndexSuffix, LogSegment.TimeIndexSuffix];
+    private static readonly string[] SegmentSuffixes = [LogSegment.LogSuffix, LogSegment.IndexSuffix, LogSegment.TimeIndexSuffix, LogSegment.TxnIndexSuffix];
 
     public static void WriteRange(ILogDevice device, string directory, long baseOffset, long lastOldBaseOffset)
     {
@@ -67,7 +67,7 @@ internal static class SegmentSwap
                 }
             }
 
-            foreach (var suffix in new[] { LogSegment.IndexSuffix, LogSegment.TimeIndexSuffix, LogSegment.LogSuffix })
+            foreach (var suffix in new[] { LogSegment.IndexSuffix, LogSegment.TimeIndexSuffix, LogSegment.TxnIndexSuffix, LogSegment.LogSuffix })
             {
                 var swapPath = LogSegment.PathOf(directory, baseOffset, suffix + SwapSuffix);
                 if (device.FileExists(swapPath))

@@ -1,15 +1,16 @@
 using Tributary.Protocol;
 using Tributary.Protocol.Records;
+using Tributary.Storage.Segments;
 
 namespace Tributary.Storage.Producers;
 
 /// <summary>
 /// The producer state of one partition (Kafka's ProducerStateManager): per producer id its epoch, the last
 /// <see cref="BatchMetadataMax"/> batches (for duplicate detection) and its open transaction; per partition the open
-/// transactions (which bound the last stable offset) and the aborted ones (read_committed fetches need them).
-/// Held in memory only: rebuilt from the log's batch headers when the partition opens (no snapshot files), and the
-/// aborted-transaction index is one list per partition, not a file per segment as in Kafka. Mutations happen under
-/// the append lock; readers take <see cref="_stateLock"/>; <see cref="FirstUnstableOffset"/> is a volatile read.
+/// transactions, which bound the last stable offset. Aborted transactions are not kept here: each abort is handed to
+/// the log, which writes it to the segment's transaction index. On open the state comes from a snapshot
+/// (<see cref="ProducerSnapshot"/>) plus the batches after it. Mutations happen under the append lock; readers take
+/// <see cref="_stateLock"/>; <see cref="FirstUnstableOffset"/> is a volatile read.
 /// </summary>
 public sealed class ProducerStateManager
 {
@@ -28,7 +29,6 @@ public sealed class ProducerStateManager
     private readonly Lock _stateLock = new();
     private readonly Dictionary<long, ProducerEntry> _producers = [];
     private readonly SortedSet<(long FirstOffset, long ProducerId)> _openTransactions = [];
-    private readonly List<AbortedTransaction> _aborted = [];
     private long _firstUnstableOffset = NoOffset;
     private long _pendingFirstUnstableOffset = NoOffset;
 
@@ -64,40 +64,6 @@ public sealed class ProducerStateManager
         lock (_stateLock)
         {
             return _producers.Values.Where(e => e.Batches.Count > 0).ToDictionary(e => e.ProducerId, e => e.Batches[^1].LastOffset);
-        }
-    }
-
-    /// <summary>Aborted transactions that overlap [<paramref name="fromOffset"/>, <paramref name="toOffsetExclusive"/>), oldest first.</summary>
-    public IReadOnlyList<AbortedTransaction> AbortedTransactions(long fromOffset, long toOffsetExclusive)
-    {
-        lock (_stateLock)
-        {
-            // Entries are in marker order, so LastOffset ascends: skip those that ended before the range by binary search.
-            var low = 0;
-            var high = _aborted.Count;
-            while (low < high)
-            {
-                var middle = (low + high) >>> 1;
-                if (_aborted[middle].LastOffset < fromOffset)
-                {
-                    low = middle + 1;
-                }
-                else
-                {
-                    high = middle;
-                }
-            }
-
-            var result = new List<AbortedTransaction>();
-            for (var i = low; i < _aborted.Count; i++)
-            {
-                if (_aborted[i].FirstOffset < toOffsetExclusive)
-                {
-                    result.Add(_aborted[i]);
-                }
-            }
-
-            return result;
         }
     }
 
@@ -173,13 +139,15 @@ public sealed class ProducerStateManager
     /// <summary>
     /// Records an appended batch (its base offset already assigned). Called for every batch, checked or not (also
     /// while rebuilding from the log), under the append lock. A transactional batch opens the producer's transaction
-    /// if none is open; a control batch closes it, and an abort marker adds it to the aborted index.
+    /// if none is open; a control batch closes it. Returns the transaction-index entry of a transaction an abort
+    /// marker ended: its last stable offset is the first offset of the earliest transaction still open, else the
+    /// offset after the marker (Kafka's ProducerStateManager.lastStableOffset).
     /// </summary>
-    internal void OnAppended(ReadOnlyMemory<byte> batch, in RecordBatchHeader header)
+    internal TransactionIndexEntry? OnAppended(ReadOnlyMemory<byte> batch, in RecordBatchHeader header)
     {
         if (header.ProducerId < 0)
         {
-            return;
+            return null;
         }
 
         lock (_stateLock)
@@ -205,12 +173,14 @@ public sealed class ProducerStateManager
             if (header.IsControl)
             {
                 var marker = ReadMarker(batch);
+                TransactionIndexEntry? aborted = null;
                 if (entry.TransactionFirstOffset >= 0)
                 {
                     _openTransactions.Remove((entry.TransactionFirstOffset, entry.ProducerId));
                     if (marker?.Type == ControlRecordType.Abort)
                     {
-                        _aborted.Add(new AbortedTransaction(entry.ProducerId, entry.TransactionFirstOffset, header.BaseOffset));
+                        var lastStableOffset = _openTransactions.Count == 0 ? header.BaseOffset + 1 : _openTransactions.Min.FirstOffset;
+                        aborted = new TransactionIndexEntry(entry.ProducerId, entry.TransactionFirstOffset, header.BaseOffset, lastStableOffset);
                     }
 
                     entry.TransactionFirstOffset = -1;
@@ -218,7 +188,7 @@ public sealed class ProducerStateManager
 
                 entry.CoordinatorEpoch = marker?.CoordinatorEpoch ?? entry.CoordinatorEpoch;
                 UpdateFirstUnstableOffset();
-                return;
+                return aborted;
             }
 
             if (entry.Batches.Count == BatchMetadataMax)
@@ -233,6 +203,8 @@ public sealed class ProducerStateManager
                 _openTransactions.Add((header.BaseOffset, entry.ProducerId));
                 UpdateFirstUnstableOffset();
             }
+
+            return null;
         }
     }
 
@@ -243,18 +215,59 @@ public sealed class ProducerStateManager
     /// </summary>
     internal void PublishAfterHighWatermark() => Volatile.Write(ref _firstUnstableOffset, Volatile.Read(ref _pendingFirstUnstableOffset));
 
-    /// <summary>Drops aborted-index entries that end below the new log start offset.</summary>
-    internal void OnLogStartOffset(long logStartOffset)
+    /// <summary>The state as Kafka's snapshot holds it: per producer its epoch, its newest batch and open transaction.</summary>
+    internal List<ProducerSnapshotEntry> SnapshotEntries()
     {
         lock (_stateLock)
         {
-            var count = 0;
-            while (count < _aborted.Count && _aborted[count].LastOffset < logStartOffset)
+            var entries = new List<ProducerSnapshotEntry>(_producers.Count);
+            foreach (var e in _producers.Values)
             {
-                count++;
+                var (lastSequence, lastOffset, offsetDelta) = e.Batches.Count == 0
+                    ? (-1, -1L, 0)
+                    : (e.Batches[^1].LastSequence, e.Batches[^1].LastOffset, (int)(e.Batches[^1].LastOffset - e.Batches[^1].FirstOffset));
+                entries.Add(new ProducerSnapshotEntry(
+                    e.ProducerId, e.Epoch, lastSequence, lastOffset, offsetDelta, e.LastTimestampMs, e.CoordinatorEpoch, e.TransactionFirstOffset));
             }
 
-            _aborted.RemoveRange(0, count);
+            return entries;
+        }
+    }
+
+    /// <summary>
+    /// Replaces the state with a snapshot's (on open, before the batches after it are replayed). Only each producer's
+    /// newest batch is known afterwards, as in Kafka: a retry of an older one of its last five is then out of sequence.
+    /// </summary>
+    internal void LoadSnapshot(IReadOnlyList<ProducerSnapshotEntry> entries)
+    {
+        lock (_stateLock)
+        {
+            _producers.Clear();
+            _openTransactions.Clear();
+            foreach (var e in entries)
+            {
+                var entry = new ProducerEntry(e.ProducerId)
+                {
+                    Epoch = e.Epoch,
+                    LastTimestampMs = e.TimestampMs,
+                    CoordinatorEpoch = e.CoordinatorEpoch,
+                    TransactionFirstOffset = e.CurrentTxnFirstOffset,
+                };
+                if (e.LastOffset >= 0)
+                {
+                    var firstSequence = (long)e.LastSequence - e.OffsetDelta;
+                    entry.Batches.Add(new BatchMetadata(
+                        (int)(firstSequence < 0 ? firstSequence + int.MaxValue + 1 : firstSequence), e.LastSequence, e.LastOffset - e.OffsetDelta, e.LastOffset));
+                }
+
+                _producers[e.ProducerId] = entry;
+                if (e.CurrentTxnFirstOffset >= 0)
+                {
+                    _openTransactions.Add((e.CurrentTxnFirstOffset, e.ProducerId));
+                }
+            }
+
+            UpdateFirstUnstableOffset();
         }
     }
 

@@ -17,6 +17,7 @@ internal sealed class LogSegment : IDisposable
     public const string LogSuffix = ".log";
     public const string IndexSuffix = ".index";
     public const string TimeIndexSuffix = ".timeindex";
+    public const string TxnIndexSuffix = ".txnindex";
 
     private const int BaseOffsetDigits = 20;
 
@@ -57,6 +58,7 @@ internal sealed class LogSegment : IDisposable
             opened.Add(device.OpenFile(PathOf(directory, baseOffset, TimeIndexSuffix + fileSuffix)));
             _timeIndex = new TimeIndex(opened[^1], baseOffset);
             _log = device.OpenFile(PathOf(directory, baseOffset, LogSuffix + fileSuffix));
+            TxnIndex = new TransactionIndex(device, PathOf(directory, baseOffset, TxnIndexSuffix + fileSuffix));
         }
         catch
         {
@@ -74,6 +76,9 @@ internal sealed class LogSegment : IDisposable
     }
 
     public long BaseOffset { get; }
+
+    /// <summary>The aborted transactions whose markers are in this segment (its <c>.txnindex</c>).</summary>
+    public TransactionIndex TxnIndex { get; }
 
     /// <summary>Bytes of whole, readable batches.</summary>
     public long SizeBytes => Volatile.Read(ref _sizeBytes);
@@ -106,7 +111,7 @@ internal sealed class LogSegment : IDisposable
     /// <summary>A new, empty segment; leftovers of an earlier segment with the same base offset are discarded.</summary>
     public static LogSegment Create(ILogDevice device, string directory, long baseOffset, long nowMs)
     {
-        foreach (var suffix in new[] { LogSuffix, IndexSuffix, TimeIndexSuffix })
+        foreach (var suffix in new[] { LogSuffix, IndexSuffix, TimeIndexSuffix, TxnIndexSuffix })
         {
             device.DeleteFile(PathOf(directory, baseOffset, suffix));
         }
@@ -120,7 +125,7 @@ internal sealed class LogSegment : IDisposable
     /// </summary>
     public static LogSegment CreateWithSuffix(ILogDevice device, string directory, long baseOffset, long nowMs, string fileSuffix)
     {
-        foreach (var suffix in new[] { LogSuffix, IndexSuffix, TimeIndexSuffix })
+        foreach (var suffix in new[] { LogSuffix, IndexSuffix, TimeIndexSuffix, TxnIndexSuffix })
         {
             device.DeleteFile(PathOf(directory, baseOffset, suffix + fileSuffix));
         }
@@ -134,6 +139,7 @@ internal sealed class LogSegment : IDisposable
     /// </summary>
     public void ChangeFileSuffix(string fileSuffix)
     {
+        TxnIndex.MoveTo(PathOf(_directory, BaseOffset, TxnIndexSuffix + fileSuffix));
         foreach (var suffix in new[] { IndexSuffix, TimeIndexSuffix, LogSuffix })
         {
             _device.ReplaceFile(PathOf(_directory, BaseOffset, suffix + _fileSuffix), PathOf(_directory, BaseOffset, suffix + fileSuffix));
@@ -577,6 +583,7 @@ internal sealed class LogSegment : IDisposable
         _log.Flush();
         _offsetIndex.Flush();
         _timeIndex.Flush();
+        TxnIndex.Flush();
     }
 
     /// <summary>
@@ -590,7 +597,7 @@ internal sealed class LogSegment : IDisposable
     public void Delete()
     {
         Dispose();
-        foreach (var suffix in new[] { LogSuffix, IndexSuffix, TimeIndexSuffix })
+        foreach (var suffix in new[] { LogSuffix, IndexSuffix, TimeIndexSuffix, TxnIndexSuffix })
         {
             _device.DeleteFile(PathOf(_directory, BaseOffset, suffix + _fileSuffix));
         }
@@ -601,6 +608,7 @@ internal sealed class LogSegment : IDisposable
         _log.Dispose();
         _offsetIndex.Dispose();
         _timeIndex.Dispose();
+        TxnIndex.Dispose();
     }
 
     /// <summary>
