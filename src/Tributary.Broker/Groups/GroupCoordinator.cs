@@ -200,6 +200,7 @@ public sealed partial class GroupCoordinator : IDisposable
                     group.SetOffset((entries[index].Topic, entries[index].Partition), offset);
                 }
 
+                SupersedePendingOffsets(groupId, accepted.Select(a => (entries[a.Index].Topic, entries[a.Index].Partition)));
                 return results;
             }
         }
@@ -222,50 +223,6 @@ public sealed partial class GroupCoordinator : IDisposable
             groupId,
             group => group.ValidateCommit(generationId, memberId, groupInstanceId, transactional: true, NowMs),
             generationId < 0 ? ErrorCode.None : ErrorCode.IllegalGeneration);
-    }
-
-    /// <summary>
-    /// Commits offsets of a committed transaction (TxnOffsetCommit, applied by the transaction coordinator at EndTxn).
-    /// The member and generation were checked when the offsets were sent, not now: the group may have rebalanced since,
-    /// and Kafka applies a transaction's offsets whatever the group's state. Returns false when they could not be written.
-    /// </summary>
-    public bool CommitTransactionalOffsets(string groupId, IReadOnlyList<OffsetCommitEntry> entries)
-    {
-        while (true)
-        {
-            var group = GetOrCreate(groupId);
-            if (group is null)
-            {
-                return false;
-            }
-
-            lock (group.Lock)
-            {
-                if (group.State == GroupState.Dead)
-                {
-                    continue;
-                }
-
-                var now = NowMs;
-                var offsets = entries.Select(e => (Entry: e, Offset: new CommittedOffset(e.Offset, e.LeaderEpoch, e.Metadata, now))).ToList();
-                try
-                {
-                    _store.Append([.. offsets.Select(o => (OffsetsTopicFormat.OffsetKey(groupId, o.Entry.Topic, o.Entry.Partition), (byte[]?)OffsetsTopicFormat.OffsetValue(o.Offset)))]);
-                }
-                catch (IOException e)
-                {
-                    LogPersistFailed(e, groupId);
-                    return false;
-                }
-
-                foreach (var (entry, offset) in offsets)
-                {
-                    group.SetOffset((entry.Topic, entry.Partition), offset);
-                }
-
-                return true;
-            }
-        }
     }
 
     /// <summary>Every committed offset of the group (empty for an unknown group).</summary>
@@ -426,7 +383,8 @@ public sealed partial class GroupCoordinator : IDisposable
                     continue;
                 }
 
-                var expired = group.ExpiredOffsets(NowMs, _broker.Config.OffsetsRetentionMs);
+                // As Kafka's OffsetMetadataManager: a partition with a transactional offset pending does not expire.
+                var expired = group.ExpiredOffsets(NowMs, _broker.Config.OffsetsRetentionMs).Where(tp => !HasPendingTransactionalOffset(group.GroupId, tp.Topic, tp.Partition)).ToList();
                 if (expired.Count > 0)
                 {
                     try
@@ -605,7 +563,9 @@ public sealed partial class GroupCoordinator : IDisposable
     {
         var now = NowMs;
         var consumerEntries = new List<OffsetsTopicFormat.Entry>();
-        foreach (var entry in _store.Load())
+        var (entries, pending) = _store.Load();
+        RestorePendingTransactionalOffsets(pending);
+        foreach (var entry in entries)
         {
             if (entry is not (OffsetsTopicFormat.OffsetEntry or OffsetsTopicFormat.GroupEntry))
             {

@@ -14,16 +14,65 @@ internal sealed partial class OffsetsTopicStore(BrokerCore broker, ILogger logge
 
     private readonly InternalTopic _topic = new(broker, TopicName, () => LogCreated(logger), (e, offset) => LogUndecodable(logger, e, offset));
 
-    /// <summary>Every decodable record from the start of the log, in offset order (later records win).</summary>
-    public List<OffsetsTopicFormat.Entry> Load()
+    /// <summary>
+    /// Every decodable record from the start of the log, in offset order (later records win), and the transactional
+    /// offsets of transactions with no marker yet, by producer id. A transactional offset enters the entries where its
+    /// commit marker is, unless a plain commit of its partition came after it: as in Kafka, the commit
+    /// with the later record offset wins. An aborted one is dropped.
+    /// </summary>
+    public (List<OffsetsTopicFormat.Entry> Entries, Dictionary<long, Dictionary<(string Group, string Topic, int Partition), CommittedOffset>> Pending) Load()
     {
         var entries = new List<OffsetsTopicFormat.Entry>();
+        var pending = new Dictionary<long, Dictionary<(string Group, string Topic, int Partition), CommittedOffset>>();
+        var recordIndex = 0L;
+        var lastPlain = new Dictionary<(string Group, string Topic, int Partition), long>();
+        var pendingIndex = new Dictionary<(long ProducerId, string Group, string Topic, int Partition), long>();
+        var transactional = new InternalTopic.TransactionalReplay(
+            (producerId, key, value) =>
+            {
+                if (OffsetsTopicFormat.Decode(key, value) is not OffsetsTopicFormat.OffsetEntry { Offset: { } offset } o)
+                {
+                    return false;
+                }
+
+                if (!pending.TryGetValue(producerId, out var offsets))
+                {
+                    offsets = [];
+                    pending[producerId] = offsets;
+                }
+
+                offsets[(o.Group, o.Topic, o.Partition)] = offset;
+                pendingIndex[(producerId, o.Group, o.Topic, o.Partition)] = recordIndex++;
+                return true;
+            },
+            (producerId, commit) =>
+            {
+                if (!pending.Remove(producerId, out var offsets) || !commit)
+                {
+                    return;
+                }
+
+                foreach (var ((group, topic, partition), offset) in offsets)
+                {
+                    var index = pendingIndex[(producerId, group, topic, partition)];
+                    if (!lastPlain.TryGetValue((group, topic, partition), out var plain) || plain < index)
+                    {
+                        entries.Add(new OffsetsTopicFormat.OffsetEntry(group, topic, partition, offset));
+                        lastPlain[(group, topic, partition)] = recordIndex++;
+                    }
+                }
+            });
         var skipped = _topic.Replay(
             (key, value) =>
             {
                 if (OffsetsTopicFormat.Decode(key, value) is not { } entry)
                 {
                     return false;
+                }
+
+                if (entry is OffsetsTopicFormat.OffsetEntry { Offset: not null } o)
+                {
+                    lastPlain[(o.Group, o.Topic, o.Partition)] = recordIndex++;
                 }
 
                 entries.Add(entry);
@@ -34,7 +83,8 @@ internal sealed partial class OffsetsTopicStore(BrokerCore broker, ILogger logge
                 var before = entries.Count;
                 entries.AddRange(LegacyOffsetsTopicFormat.Decode(key, value));
                 return entries.Count > before;
-            });
+            },
+            transactional);
         LogLoaded(logger, entries.Count, skipped);
         if (_topic.HasLegacyRecords)
         {
@@ -51,8 +101,15 @@ internal sealed partial class OffsetsTopicStore(BrokerCore broker, ILogger logge
             }
         }
 
-        return entries;
+        return (entries, pending);
     }
+
+    /// <summary>Appends the records as one transactional batch of the producer (TxnOffsetCommit). Throws IOException when the log cannot be written.</summary>
+    public void AppendTransactional(IReadOnlyList<(byte[] Key, byte[]? Value)> records, long producerId, short producerEpoch) =>
+        _topic.AppendTransactional(records, producerId, producerEpoch);
+
+    /// <summary>Appends the commit or abort marker of the producer's transaction. Throws IOException when the log cannot be written.</summary>
+    public void AppendMarker(long producerId, short producerEpoch, bool commit) => _topic.AppendMarker(producerId, producerEpoch, commit);
 
     /// <summary>Appends the records as one batch (a null value is a tombstone). Throws IOException when the log cannot be written.</summary>
     public void Append(IReadOnlyList<(byte[] Key, byte[]? Value)> records) => _topic.Append(records);

@@ -10,8 +10,9 @@ namespace Tributary.Broker.Handlers;
 // - Null topics (v2+) mean every partition the group has committed.
 // - A partition without a commit, an unknown group or an unknown topic answers offset -1, no metadata and no error,
 //   as Kafka does. The committed leader epoch is returned from v5.
-// - require_stable (v7+) is satisfied trivially: transactional offset commits reach the group only when their
-//   transaction commits, so none is ever pending.
+// - require_stable (v7+): a partition with a transactional offset pending (TxnOffsetCommit of an open transaction)
+//   answers UNSTABLE_OFFSET_COMMIT with offset -1, which the client retries, as Kafka does; without it the last
+//   committed offset is returned.
 // Versions:
 // - v0-7 ask for one group, v8+ for several, each answered with its own group entry.
 // - v10 names topics by id: an unknown id answers UNKNOWN_TOPIC_ID for its partitions; asked for every partition, a
@@ -51,7 +52,7 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
                     }
                 }
 
-                foreach (var (topic, partitions) in Fetch(g.GroupId, g.Topics is null ? null : requested))
+                foreach (var (topic, partitions) in Fetch(g.GroupId, g.Topics is null ? null : requested, request.RequireStable))
                 {
                     var id = byId ? broker.Metadata.Find(topic)?.Id : null;
                     if (byId && id is null)
@@ -69,6 +70,7 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
                             CommittedOffset = p.Offset.Offset,
                             CommittedLeaderEpoch = p.Offset.LeaderEpoch,
                             Metadata = p.Offset.Metadata,
+                            ErrorCode = (short)p.Error,
                         })],
                     });
                 }
@@ -80,7 +82,7 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
         }
 
         var topics = request.Topics?.Select(t => (t.Name, (IReadOnlyList<int>)t.PartitionIndexes)).ToList();
-        foreach (var (topic, partitions) in Fetch(request.GroupId, topics))
+        foreach (var (topic, partitions) in Fetch(request.GroupId, topics, version >= 7 && request.RequireStable))
         {
             response.Topics.Add(new OffsetFetchResponse.OffsetFetchResponseTopic
             {
@@ -92,6 +94,7 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
                     // The leader epoch exists on the wire from v5; older versions must keep the schema default.
                     CommittedLeaderEpoch = version >= 5 ? p.Offset.LeaderEpoch : -1,
                     Metadata = p.Offset.Metadata,
+                    ErrorCode = (short)p.Error,
                 })],
             });
         }
@@ -99,18 +102,22 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
         return ValueTask.FromResult<HandlerResult<OffsetFetchResponse>>(response);
     }
 
-    private List<(string Topic, List<(int Partition, CommittedOffset Offset)> Partitions)> Fetch(string groupId, List<(string Name, IReadOnlyList<int> Partitions)>? requested)
+    private List<(string Topic, List<(int Partition, CommittedOffset Offset, ErrorCode Error)> Partitions)> Fetch(
+        string groupId, List<(string Name, IReadOnlyList<int> Partitions)>? requested, bool requireStable)
     {
         var committed = broker.Groups.FetchOffsets(groupId);
         var none = new CommittedOffset(-1, -1, "", -1);
+        (int, CommittedOffset, ErrorCode) Answer(string topic, int partition, CommittedOffset offset) =>
+            requireStable && broker.Groups.HasPendingTransactionalOffset(groupId, topic, partition) ? (partition, none, ErrorCode.UnstableOffsetCommit) : (partition, offset, ErrorCode.None);
+
         if (requested is null)
         {
             return [.. committed
                 .GroupBy(c => c.Key.Topic, StringComparer.Ordinal)
-                .Select(g => (g.Key, g.Select(c => (c.Key.Partition, c.Value)).OrderBy(c => c.Partition).ToList()))];
+                .Select(g => (g.Key, g.Select(c => Answer(g.Key, c.Key.Partition, c.Value)).OrderBy(c => c.Item1).ToList()))];
         }
 
-        return [.. requested.Select(t => (t.Name, t.Partitions.Select(p => (p, committed.GetValueOrDefault((t.Name, p), none))).ToList()))];
+        return [.. requested.Select(t => (t.Name, t.Partitions.Select(p => Answer(t.Name, p, committed.GetValueOrDefault((t.Name, p), none))).ToList()))];
     }
 
     protected override OffsetFetchResponse? ErrorResponse(RequestContext context, OffsetFetchRequest request, ErrorCode error)

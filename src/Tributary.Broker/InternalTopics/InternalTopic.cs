@@ -38,6 +38,15 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
     /// <summary>Decodes one record; false when the record is not one the caller keeps (it is counted as skipped).</summary>
     public delegate bool RecordDecoder(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte>? value);
 
+    /// <summary>Decodes one record of a transactional batch written by <paramref name="producerId"/>; false as for <see cref="RecordDecoder"/>.</summary>
+    public delegate bool TransactionalRecordDecoder(long producerId, ReadOnlyMemory<byte> key, ReadOnlyMemory<byte>? value);
+
+    /// <summary>
+    /// What a replay does with transactions: records of transactional batches go to <paramref name="Record"/>, and each
+    /// commit or abort marker to <paramref name="Marker"/> (producer id, true for a commit).
+    /// </summary>
+    public sealed record TransactionalReplay(TransactionalRecordDecoder Record, Action<long, bool> Marker);
+
     public string Name => name;
 
     /// <summary>True after <see cref="Replay"/> when records in Tributary's old layout remain (see <see cref="RewriteLegacy"/>).</summary>
@@ -46,10 +55,11 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
     /// <summary>
     /// Hands every data record from the log start offset to <paramref name="decode"/> (Kafka's format) or, below the
     /// marker's offset, to <paramref name="decodeLegacy"/>, in offset order; compressed batches are decompressed,
-    /// control batches skipped. A record without a key, one the decoder declines, or one it fails on (a
+    /// control batches skipped. With <paramref name="transactional"/>, records of transactional batches and the
+    /// markers that end them go to it instead. A record without a key, one the decoder declines, or one it fails on (a
     /// <see cref="ProtocolException"/>, logged) counts as skipped. Returns how many were skipped.
     /// </summary>
-    public int Replay(RecordDecoder decode, RecordDecoder decodeLegacy)
+    public int Replay(RecordDecoder decode, RecordDecoder decodeLegacy, TransactionalReplay? transactional = null)
     {
         var topic = broker.Metadata.Find(name);
         var log = topic is null ? null : broker.FindLog(topic, 0);
@@ -81,14 +91,26 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
                     continue;
                 }
 
-                if (!batch.Header.IsControl)
+                var producerId = batch.Header.ProducerId;
+                if (batch.Header.IsControl)
+                {
+                    if (transactional is not null && batch.Header.BaseOffset >= offset && ReadMarker(batch) is { } commit)
+                    {
+                        transactional.Marker(producerId, commit);
+                    }
+                }
+                else
                 {
                     var records = batch.Header.Compression == CompressionType.None ? batch.Records : batch.DecompressRecords(scratch, DecompressedBytesMax);
+                    var inTransaction = transactional is not null && batch.Header.IsTransactional;
                     foreach (var record in records)
                     {
                         // The first batch read may start below the offset asked for (below the log start offset).
                         var recordOffset = batch.Header.BaseOffset + record.OffsetDelta;
-                        if (recordOffset >= offset && !TryDecode(recordOffset >= kafkaFrom ? decode : decodeLegacy, record, recordOffset))
+                        RecordDecoder decoder = recordOffset < kafkaFrom ? decodeLegacy
+                            : inTransaction ? (key, value) => transactional!.Record(producerId, key, value)
+                            : decode;
+                        if (recordOffset >= offset && !TryDecode(decoder, record, recordOffset))
                         {
                             skipped++;
                         }
@@ -138,9 +160,47 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
         AppendBatch(Log(), records);
     }
 
-    private void AppendBatch(PartitionLog log, IReadOnlyList<(byte[] Key, byte[]? Value)> records)
+    /// <summary>
+    /// Appends the records as one transactional batch of the producer, as Kafka's group coordinator writes
+    /// TxnOffsetCommit: readers apply them only once <see cref="AppendMarker"/> commits the transaction. Throws
+    /// IOException when the log cannot be written.
+    /// </summary>
+    public void AppendTransactional(IReadOnlyList<(byte[] Key, byte[]? Value)> records, long producerId, short producerEpoch)
     {
-        var builder = new RecordBatchBuilder();
+        if (records.Count > 0)
+        {
+            AppendBatch(Log(), records, new RecordBatchBuilder { ProducerId = producerId, ProducerEpoch = producerEpoch, BaseSequence = 0, IsTransactional = true });
+        }
+    }
+
+    /// <summary>Appends the commit or abort marker of the producer's transaction. Throws IOException when the log cannot be written.</summary>
+    public void AppendMarker(long producerId, short producerEpoch, bool commit)
+    {
+        var marker = new EndTransactionMarker(commit ? ControlRecordType.Commit : ControlRecordType.Abort, CoordinatorEpoch: 0);
+        Log().Append(RecordBatchBuilder.BuildEndTransactionMarker(marker, producerId, producerEpoch, broker.NowMs));
+    }
+
+    /// <summary>True for a commit marker, false for an abort, null for another control record or one that does not decode.</summary>
+    private static bool? ReadMarker(RecordBatch batch)
+    {
+        foreach (var record in batch.Records)
+        {
+            try
+            {
+                return EndTransactionMarker.Read(record).Type == ControlRecordType.Commit;
+            }
+            catch (ProtocolException)
+            {
+                return null;
+            }
+        }
+
+        return null;
+    }
+
+    private void AppendBatch(PartitionLog log, IReadOnlyList<(byte[] Key, byte[]? Value)> records, RecordBatchBuilder? builder = null)
+    {
+        builder ??= new RecordBatchBuilder();
         var now = broker.NowMs;
         foreach (var (key, value) in records)
         {

@@ -74,7 +74,7 @@ internal static class LegacyTransactionStateFormat
         {
             var group = r.ReadString(compact: false);
             var entry = new OffsetCommitEntry(r.ReadString(compact: false), r.ReadInt32(), r.ReadInt64(), r.ReadInt32(), r.ReadNullableString(compact: false));
-            t.PendingOffsets[(group, entry.Topic, entry.Partition)] = entry;
+            t.LegacyPendingOffsets[(group, entry.Topic, entry.Partition)] = entry;
         }
 
         return (id, t);

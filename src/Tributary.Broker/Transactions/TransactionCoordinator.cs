@@ -33,6 +33,9 @@ public sealed partial class TransactionCoordinator : IDisposable
 
     public const int PendingOffsetsPerTransactionMax = 10_000;
 
+    /// <summary>The partition of <c>__consumer_offsets</c> that holds every group (one partition: a single node).</summary>
+    private static readonly (string Topic, int Partition) OffsetsPartition = (OffsetsTopicStore.TopicName, 0);
+
     private readonly BrokerCore _broker;
     private readonly ILogger _logger;
     private readonly TransactionStateStore _store;
@@ -58,6 +61,7 @@ public sealed partial class TransactionCoordinator : IDisposable
             foreach (var t in _transactions.Values)
             {
                 _byProducerId[t.ProducerId] = t;
+                MoveLegacyPendingOffsets(t);
                 if (t.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort)
                 {
                     LogCompletingAfterRestart(t.TransactionalId, t.State);
@@ -74,6 +78,32 @@ public sealed partial class TransactionCoordinator : IDisposable
     }
 
     private long NowMs => _broker.NowMs;
+
+    /// <summary>
+    /// A transaction recorded by a release that kept its TxnOffsetCommit offsets in its own record: they are written to
+    /// <c>__consumer_offsets</c> as the transaction's batch now, so its end applies or drops them as any other. A
+    /// write the disk refuses leaves them in the record, to be moved at the next start.
+    /// </summary>
+    private void MoveLegacyPendingOffsets(TransactionMetadata t)
+    {
+        if (t.LegacyPendingOffsets.Count == 0 || t.State is not (TransactionState.Ongoing or TransactionState.PrepareCommit))
+        {
+            t.LegacyPendingOffsets.Clear();
+            return;
+        }
+
+        foreach (var group in t.LegacyPendingOffsets.GroupBy(kv => kv.Key.Group, kv => kv.Value))
+        {
+            if (!_broker.Groups.AppendTransactionalOffsets(group.Key, t.ProducerId, t.ProducerEpoch, [.. group]))
+            {
+                return;
+            }
+        }
+
+        t.LegacyPendingOffsets.Clear();
+        t.Partitions.Add(OffsetsPartition);
+        Persist(t);
+    }
 
     /// <summary>
     /// InitProducerId. Without a transactional id: a fresh producer id, epoch 0 (idempotence only). With one: the same
@@ -249,13 +279,17 @@ public sealed partial class TransactionCoordinator : IDisposable
 
             Begin(t);
             t.Groups.Add(groupId);
+
+            // As Kafka, which adds the group's __consumer_offsets partition to the transaction (DescribeTransactions
+            // lists it); its marker is written by the group coordinator (FinishPrepared).
+            t.Partitions.Add(OffsetsPartition);
             return Persist(t) ? ErrorCode.None : ErrorCode.CoordinatorNotAvailable;
         }
     }
 
     /// <summary>
-    /// TxnOffsetCommit: keeps the offsets with the transaction until EndTxn (applied on commit, dropped on abort); one
-    /// error per entry. The group must have been added with AddOffsetsToTxn (else INVALID_TXN_STATE). A stale epoch is
+    /// TxnOffsetCommit: the offsets are written to <c>__consumer_offsets</c> as a transactional batch of the producer
+    /// and stay pending until EndTxn (<see cref="GroupCoordinator.AppendTransactionalOffsets"/>); one error per entry. The group must have been added with AddOffsetsToTxn (else INVALID_TXN_STATE). A stale epoch is
     /// INVALID_PRODUCER_EPOCH (this API has no PRODUCER_FENCED version). Then the group checks the member and
     /// generation (<see cref="GroupCoordinator.ValidateTransactionalCommit"/>; v0-2 name none).
     /// </summary>
@@ -283,21 +317,21 @@ public sealed partial class TransactionCoordinator : IDisposable
             }
 
             var accepted = new List<int>();
+            var room = PendingOffsetsPerTransactionMax - _broker.Groups.PendingTransactionalOffsetCount(t!.ProducerId);
             for (var i = 0; i < entries.Count; i++)
             {
                 var e = entries[i];
                 results[i] = _broker.Metadata.Find(e.Topic) is not { } topic || e.Partition < 0 || e.Partition >= topic.PartitionCount ? ErrorCode.UnknownTopicOrPartition
                     : e.Metadata is { Length: > GroupCoordinator.CommitMetadataBytesMax } ? ErrorCode.OffsetMetadataTooLarge
-                    : t!.PendingOffsets.Count >= PendingOffsetsPerTransactionMax && !t.PendingOffsets.ContainsKey((groupId, e.Topic, e.Partition)) ? ErrorCode.PolicyViolation
+                    : accepted.Count >= room ? ErrorCode.PolicyViolation
                     : ErrorCode.None;
                 if (results[i] == ErrorCode.None)
                 {
-                    t!.PendingOffsets[(groupId, e.Topic, e.Partition)] = e;
                     accepted.Add(i);
                 }
             }
 
-            if (accepted.Count > 0 && !Persist(t!))
+            if (accepted.Count > 0 && !_broker.Groups.AppendTransactionalOffsets(groupId, t.ProducerId, t.ProducerEpoch, [.. accepted.Select(i => entries[i])]))
             {
                 foreach (var i in accepted)
                 {
@@ -509,7 +543,7 @@ public sealed partial class TransactionCoordinator : IDisposable
         {
             // A partition whose topic was deleted meanwhile has nothing left to end; one that is offline (its log could
             // not be opened) still has, so the transaction stays prepared until the marker is written.
-            if (_broker.Metadata.Find(topicName) is { } topic && partition < topic.PartitionCount)
+            if ((topicName, partition) != OffsetsPartition && _broker.Metadata.Find(topicName) is { } topic && partition < topic.PartitionCount)
             {
                 try
                 {
@@ -524,15 +558,9 @@ public sealed partial class TransactionCoordinator : IDisposable
             }
         }
 
-        if (commit)
+        if (!_broker.Groups.CompleteTransaction(t.ProducerId, t.ProducerEpoch, commit))
         {
-            foreach (var group in t.PendingOffsets.GroupBy(kv => kv.Key.Group, kv => kv.Value))
-            {
-                if (!_broker.Groups.CommitTransactionalOffsets(group.Key, [.. group]))
-                {
-                    return false;
-                }
-            }
+            return false;
         }
 
         t.State = commit ? TransactionState.CompleteCommit : TransactionState.CompleteAbort;

@@ -31,14 +31,17 @@ internal sealed class TransactionMetadata(string transactionalId)
     /// <summary>Groups added with AddOffsetsToTxn.</summary>
     public SortedSet<string> Groups { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>Offsets sent with TxnOffsetCommit, applied to the groups when the transaction commits.</summary>
-    public Dictionary<(string Group, string Topic, int Partition), OffsetCommitEntry> PendingOffsets { get; } = [];
+    /// <summary>
+    /// TxnOffsetCommit offsets read from a record of a release that kept them here; moved to <c>__consumer_offsets</c>
+    /// at start (see TransactionCoordinator.MoveLegacyPendingOffsets), so empty otherwise.
+    /// </summary>
+    public Dictionary<(string Group, string Topic, int Partition), OffsetCommitEntry> LegacyPendingOffsets { get; } = [];
 
     public void ClearTransaction()
     {
         Partitions.Clear();
         Groups.Clear();
-        PendingOffsets.Clear();
+        LegacyPendingOffsets.Clear();
         StartTimeMs = -1;
     }
 }

@@ -11,15 +11,16 @@ namespace Tributary.Broker.Transactions;
 /// tombstone (transactional.id.expiration.ms is not implemented, so none is written yet). The status byte is
 /// Kafka's TransactionState id, which <see cref="TransactionState"/> matches.
 ///
-/// Kafka writes a transaction's offsets to <c>__consumer_offsets</c> as transactional records and keeps no list of
-/// its groups; Tributary keeps both in the transaction's record, so that a transaction found in PrepareCommit after a
-/// crash can still apply them. They ride in a tagged field of Tributary's own (tag
-/// <see cref="OffsetsTopicFormat.TributaryTag"/>), which Kafka's readers skip:
+/// A transaction's offsets are written to <c>__consumer_offsets</c> as transactional records, as Kafka does. Kafka
+/// keeps no list of a transaction's groups; Tributary keeps it (TxnOffsetCommit checks the group was added) in a
+/// tagged field of its own (tag <see cref="OffsetsTopicFormat.TributaryTag"/>), which Kafka's readers skip:
 /// <code>
 /// compact array of compact string group,                                    -- groups added with AddOffsetsToTxn
 /// compact array of (compact string group, compact string topic, int32 partition,
-///                   int64 offset, int32 leader epoch, compact nullable string metadata)  -- TxnOffsetCommit offsets
+///                   int64 offset, int32 leader epoch, compact nullable string metadata)  -- pending offsets
 /// </code>
+/// The second array is empty: an earlier release kept TxnOffsetCommit offsets there, and those read from it are
+/// moved to <c>__consumer_offsets</c> at start (TransactionCoordinator.MoveLegacyPendingOffsets).
 /// </summary>
 internal static class TransactionStateFormat
 {
@@ -41,7 +42,7 @@ internal static class TransactionStateFormat
             TransactionLastUpdateTimestampMs = t.LastUpdateMs,
             TransactionStartTimestampMs = t.StartTimeMs,
         };
-        if (t.Groups.Count > 0 || t.PendingOffsets.Count > 0)
+        if (t.Groups.Count > 0 || t.LegacyPendingOffsets.Count > 0)
         {
             value.UnknownTaggedFields = [new RawTaggedField(OffsetsTopicFormat.TributaryTag, GroupsAndOffsets(t))];
         }
@@ -105,8 +106,8 @@ internal static class TransactionStateFormat
             w.WriteString(group, compact: true);
         }
 
-        w.WriteArrayLength(t.PendingOffsets.Count, compact: true);
-        foreach (var ((group, _, _), entry) in t.PendingOffsets)
+        w.WriteArrayLength(t.LegacyPendingOffsets.Count, compact: true);
+        foreach (var ((group, _, _), entry) in t.LegacyPendingOffsets)
         {
             w.WriteString(group, compact: true);
             w.WriteString(entry.Topic, compact: true);
@@ -129,7 +130,7 @@ internal static class TransactionStateFormat
         {
             var group = r.ReadString(compact: true);
             var entry = new OffsetCommitEntry(r.ReadString(compact: true), r.ReadInt32(), r.ReadInt64(), r.ReadInt32(), r.ReadNullableString(compact: true));
-            t.PendingOffsets[(group, entry.Topic, entry.Partition)] = entry;
+            t.LegacyPendingOffsets[(group, entry.Topic, entry.Partition)] = entry;
         }
     }
 

@@ -38,9 +38,13 @@ public sealed class LegacyLayoutMigrationTests : IDisposable
 
             var transactions = Log(broker, TransactionStateStore.TopicName);
             Assert.Equal(transactionsEnd, transactions.LogStartOffset);
-            var ongoing = ReadAll(transactions).Select(r => TransactionStateFormat.Decode(r.Key, r.Value)!.Value).Single(t => t.TransactionalId == "tx-ongoing").State!;
+            // The transaction's offsets, kept in its own record by the old release, are now its transactional batch in
+            // __consumer_offsets, and its record lists that partition as Kafka's does.
+            var ongoing = ReadAll(transactions).Select(r => TransactionStateFormat.Decode(r.Key, r.Value)!.Value).Last(t => t.TransactionalId == "tx-ongoing").State!;
             Assert.Equal(["classic"], ongoing.Groups);
-            Assert.Equal(11, ongoing.PendingOffsets[("classic", "orders", 1)].Offset);
+            Assert.Empty(ongoing.LegacyPendingOffsets);
+            var pending = Assert.Single(ReadAllBatches(offsets), b => b.IsTransactional);
+            Assert.Equal((7L, (short)1), (pending.ProducerId, pending.ProducerEpoch));
         }
 
         Assert.Equal($"{offsetsEnd}\n", File.ReadAllText(Path.Combine(_directory, "__consumer_offsets.kafka-format")));
@@ -162,7 +166,7 @@ public sealed class LegacyLayoutMigrationTests : IDisposable
         var ongoing = new TransactionMetadata("tx-ongoing") { ProducerId = 7, ProducerEpoch = 1, TimeoutMs = 60_000, State = TransactionState.Ongoing, StartTimeMs = 1_000, LastUpdateMs = 2_000 };
         ongoing.Partitions.Add(("orders", 0));
         ongoing.Groups.Add("classic");
-        ongoing.PendingOffsets[("classic", "orders", 1)] = new OffsetCommitEntry("orders", 1, 11, -1, null);
+        ongoing.LegacyPendingOffsets[("classic", "orders", 1)] = new OffsetCommitEntry("orders", 1, 11, -1, null);
         var done = new TransactionMetadata("tx-done") { ProducerId = 8, ProducerEpoch = 4, TimeoutMs = 30_000, State = TransactionState.CompleteCommit, LastUpdateMs = 3_000 };
         var transactions = broker.Core.OpenInternalLog(TransactionStateStore.TopicName).Log;
         Append(transactions,
@@ -198,7 +202,8 @@ public sealed class LegacyLayoutMigrationTests : IDisposable
 
         var ongoing = broker.Core.Transactions.Describe("tx-ongoing")!;
         Assert.Equal((7L, (short)1, TransactionState.Ongoing, 1_000L), (ongoing.ProducerId, ongoing.ProducerEpoch, ongoing.State, ongoing.StartTimeMs));
-        Assert.Equal([("orders", 0)], ongoing.Partitions);
+        Assert.Equal([(OffsetsTopicStore.TopicName, 0), ("orders", 0)], ongoing.Partitions);
+        Assert.True(broker.Core.Groups.HasPendingTransactionalOffset("classic", "orders", 1));
         Assert.Equal((8L, (short)4, TransactionState.CompleteCommit), broker.Core.Transactions.Describe("tx-done") is { } d ? (d.ProducerId, d.ProducerEpoch, d.State) : default);
     }
 
@@ -238,5 +243,19 @@ public sealed class LegacyLayoutMigrationTests : IDisposable
         }
 
         return records;
+    }
+
+    private static List<RecordBatchHeader> ReadAllBatches(PartitionLog log)
+    {
+        var batches = new List<RecordBatchHeader>();
+        var read = log.Read(log.LogStartOffset, new LogReadOptions(1 << 20));
+        for (var remaining = read.Records; !remaining.IsEmpty;)
+        {
+            var batch = RecordBatch.Read(remaining);
+            remaining = remaining[batch.Header.TotalSize..];
+            batches.Add(batch.Header);
+        }
+
+        return batches;
     }
 }

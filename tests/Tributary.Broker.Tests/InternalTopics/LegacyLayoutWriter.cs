@@ -167,8 +167,8 @@ internal static class LegacyLayoutWriter
             w.WriteString(group, compact: false);
         }
 
-        w.WriteInt32(t.PendingOffsets.Count);
-        foreach (var ((group, _, _), entry) in t.PendingOffsets)
+        w.WriteInt32(t.LegacyPendingOffsets.Count);
+        foreach (var ((group, _, _), entry) in t.LegacyPendingOffsets)
         {
             w.WriteString(group, compact: false);
             w.WriteString(entry.Topic, compact: false);

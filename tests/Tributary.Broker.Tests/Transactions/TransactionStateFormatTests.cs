@@ -12,7 +12,7 @@ public sealed class TransactionStateFormatTests
         var t = new TransactionMetadata("t") { ProducerId = 7, ProducerEpoch = 2, TimeoutMs = 1000, State = TransactionState.Ongoing, StartTimeMs = 5, LastUpdateMs = 6 };
         t.Partitions.Add(("a", 1));
         t.Groups.Add("g");
-        t.PendingOffsets[("g", "a", 1)] = new OffsetCommitEntry("a", 1, 9, -1, null);
+        t.LegacyPendingOffsets[("g", "a", 1)] = new OffsetCommitEntry("a", 1, 9, -1, null);
 
         Assert.Equal("0000" + "000174", Convert.ToHexString(TransactionStateFormat.Key("t")));
         Assert.Equal(
@@ -29,7 +29,7 @@ public sealed class TransactionStateFormatTests
         Assert.Equal((7L, (short)2, 1000, TransactionState.Ongoing, 5L, 6L), (decoded!.ProducerId, decoded.ProducerEpoch, decoded.TimeoutMs, decoded.State, decoded.StartTimeMs, decoded.LastUpdateMs));
         Assert.Equal([("a", 1)], decoded.Partitions);
         Assert.Equal(["g"], decoded.Groups);
-        Assert.Equal(9, decoded.PendingOffsets[("g", "a", 1)].Offset);
+        Assert.Equal(9, decoded.LegacyPendingOffsets[("g", "a", 1)].Offset);
     }
 
     [Fact]

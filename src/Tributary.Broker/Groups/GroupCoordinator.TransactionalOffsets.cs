@@ -1,0 +1,208 @@
+using Microsoft.Extensions.Logging;
+
+namespace Tributary.Broker.Groups;
+
+/// <summary>
+/// Offsets committed inside a transaction (TxnOffsetCommit), kept as Kafka's group coordinator keeps them: appended to
+/// <c>__consumer_offsets</c> as a transactional batch of the producer, pending until the transaction coordinator ends
+/// the transaction (<see cref="CompleteTransaction"/>), which writes the commit or abort marker there and applies or
+/// drops them. When the broker starts, the replay resolves them by the markers it finds; those of transactions still
+/// open stay pending. A plain commit of the same partition after the transactional one wins, as in Kafka, where the
+/// commit with the later record offset is kept: it removes the partition from every producer's pending offsets.
+/// Lock order: a group's lock, then <see cref="_pendingLock"/>.
+/// </summary>
+public sealed partial class GroupCoordinator
+{
+    private readonly Lock _pendingLock = new();
+    private readonly Dictionary<long, Dictionary<(string Group, string Topic, int Partition), CommittedOffset>> _pendingTransactionalOffsets = [];
+
+    /// <summary>
+    /// Writes the offsets of a TxnOffsetCommit (already validated) as a transactional batch of the producer and keeps
+    /// them pending. The group is created if it does not exist, as Kafka does for generation -1. False when they could
+    /// not be written (or the coordinator has no room for the group).
+    /// </summary>
+    public bool AppendTransactionalOffsets(string groupId, long producerId, short producerEpoch, IReadOnlyList<OffsetCommitEntry> entries)
+    {
+        while (true)
+        {
+            if (GetOrCreate(groupId) is not { } group)
+            {
+                return false;
+            }
+
+            // Under the group's lock, as plain commits are, so that their order in the log is the order applied here.
+            lock (group.Lock)
+            {
+                if (group.State == GroupState.Dead)
+                {
+                    continue;
+                }
+
+                var now = NowMs;
+                var offsets = entries.Select(e => (Key: (groupId, e.Topic, e.Partition), Offset: new CommittedOffset(e.Offset, e.LeaderEpoch, e.Metadata, now))).ToList();
+                lock (_pendingLock)
+                {
+                    try
+                    {
+                        _store.AppendTransactional([.. offsets.Select(o => (OffsetsTopicFormat.OffsetKey(groupId, o.Key.Item2, o.Key.Item3), (byte[]?)OffsetsTopicFormat.OffsetValue(o.Offset)))], producerId, producerEpoch);
+                    }
+                    catch (IOException e)
+                    {
+                        LogPersistFailed(e, groupId);
+                        return false;
+                    }
+
+                    if (!_pendingTransactionalOffsets.TryGetValue(producerId, out var pending))
+                    {
+                        pending = [];
+                        _pendingTransactionalOffsets[producerId] = pending;
+                    }
+
+                    foreach (var (key, offset) in offsets)
+                    {
+                        pending[key] = offset;
+                    }
+
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// <summary>Partitions with offsets pending in the producer's open transaction.</summary>
+    public int PendingTransactionalOffsetCount(long producerId)
+    {
+        lock (_pendingLock)
+        {
+            return _pendingTransactionalOffsets.TryGetValue(producerId, out var pending) ? pending.Count : 0;
+        }
+    }
+
+    public bool HasPendingTransactionalOffset(string groupId, string topic, int partition)
+    {
+        lock (_pendingLock)
+        {
+            return _pendingTransactionalOffsets.Values.Any(p => p.ContainsKey((groupId, topic, partition)));
+        }
+    }
+
+    /// <summary>
+    /// Ends the producer's transaction in <c>__consumer_offsets</c>: when it wrote offsets there, appends the commit or
+    /// abort marker, then applies the offsets to their groups (commit) or drops them (abort). The member and generation
+    /// were checked when the offsets were sent, not now: Kafka applies a committed transaction's offsets whatever the
+    /// group's state. False when the marker could not be written (the offsets stay pending; the caller retries).
+    /// </summary>
+    public bool CompleteTransaction(long producerId, short producerEpoch, bool commit)
+    {
+        List<string> groupIds;
+        lock (_pendingLock)
+        {
+            if (!_pendingTransactionalOffsets.TryGetValue(producerId, out var pending))
+            {
+                return true;
+            }
+
+            try
+            {
+                _store.AppendMarker(producerId, producerEpoch, commit);
+            }
+            catch (IOException e)
+            {
+                LogMarkerFailed(e, producerId);
+                return false;
+            }
+
+            if (!commit)
+            {
+                _pendingTransactionalOffsets.Remove(producerId);
+                return true;
+            }
+
+            groupIds = [.. pending.Keys.Select(k => k.Group).Distinct(StringComparer.Ordinal)];
+        }
+
+        foreach (var groupId in groupIds)
+        {
+            ApplyCommittedTransaction(groupId, producerId);
+        }
+
+        lock (_pendingLock)
+        {
+            _pendingTransactionalOffsets.Remove(producerId);
+        }
+
+        return true;
+    }
+
+    /// <summary>Moves the producer's pending offsets of one group into the group, under the group's lock.</summary>
+    private void ApplyCommittedTransaction(string groupId, long producerId)
+    {
+        while (true)
+        {
+            // A group the coordinator has no room for loses them until the next start, which replays the log.
+            if (GetOrCreate(groupId) is not { } group)
+            {
+                return;
+            }
+
+            lock (group.Lock)
+            {
+                if (group.State == GroupState.Dead)
+                {
+                    continue;
+                }
+
+                lock (_pendingLock)
+                {
+                    if (!_pendingTransactionalOffsets.TryGetValue(producerId, out var pending))
+                    {
+                        return;
+                    }
+
+                    foreach (var key in pending.Keys.Where(k => k.Group == groupId).ToList())
+                    {
+                        group.SetOffset((key.Topic, key.Partition), pending[key]);
+                        pending.Remove(key);
+                    }
+                }
+
+                return;
+            }
+        }
+    }
+
+    /// <summary>Offsets left pending by the replay of <c>__consumer_offsets</c>: transactions still open at the last stop.</summary>
+    private void RestorePendingTransactionalOffsets(Dictionary<long, Dictionary<(string Group, string Topic, int Partition), CommittedOffset>> pending)
+    {
+        lock (_pendingLock)
+        {
+            foreach (var (producerId, offsets) in pending)
+            {
+                _pendingTransactionalOffsets[producerId] = offsets;
+            }
+        }
+    }
+
+    /// <summary>A plain commit of a partition supersedes every transactional offset pending for it. Caller holds the group's lock.</summary>
+    private void SupersedePendingOffsets(string groupId, IEnumerable<(string Topic, int Partition)> partitions)
+    {
+        lock (_pendingLock)
+        {
+            if (_pendingTransactionalOffsets.Count == 0)
+            {
+                return;
+            }
+
+            foreach (var (topic, partition) in partitions)
+            {
+                foreach (var pending in _pendingTransactionalOffsets.Values)
+                {
+                    pending.Remove((groupId, topic, partition));
+                }
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 617, Level = LogLevel.Error, Message = "Could not write the transaction marker of producer {ProducerId} to __consumer_offsets")]
+    private partial void LogMarkerFailed(Exception exception, long producerId);
+}
