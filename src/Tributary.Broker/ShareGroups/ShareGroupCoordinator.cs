@@ -157,8 +157,10 @@ public sealed partial class ShareGroupCoordinator : IDisposable
                     group.Reassign(partitions);
                 }
 
+                // As Kafka: the member moves to the assignment epoch (nothing to revoke in a share group), and the
+                // response carries the assignment whenever the member's epoch changes.
                 var sendAssignment = p.MemberEpoch == 0;
-                if (!SameAssignment(member.Assignment, member.Target) || member.Epoch == 0)
+                if (!SameAssignment(member.Assignment, member.Target) || member.Epoch != group.AssignmentEpoch)
                 {
                     member.Assignment = member.Target;
                     member.Epoch = group.AssignmentEpoch;

@@ -64,22 +64,14 @@ internal sealed class SharePartition(SharePartitionKey key)
     }
 
     /// <summary>
-    /// Moves the start offset to <paramref name="offset"/> (AlterShareGroupOffsets, or the log start passing it),
-    /// dropping the in-flight state below it, or all of it when it is before the start.
+    /// Starts the partition again at <paramref name="offset"/> with nothing in flight (AlterShareGroupOffsets, whose
+    /// group has no members and so holds no locks).
     /// </summary>
     public void ResetTo(long offset)
     {
         lock (_lock)
         {
-            if (offset >= _startOffset && offset <= _startOffset + _inFlight.Count && _startOffset >= 0)
-            {
-                _inFlight.RemoveRange(0, (int)(offset - _startOffset));
-            }
-            else
-            {
-                _inFlight.Clear();
-            }
-
+            _inFlight.Clear();
             _startOffset = offset;
             IsDirty = true;
         }
