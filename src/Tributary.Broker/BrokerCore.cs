@@ -6,6 +6,7 @@ using Tributary.Broker.Groups;
 using Tributary.Broker.Handlers;
 using Tributary.Broker.Metadata;
 using Tributary.Broker.Security;
+using Tributary.Broker.ShareGroups;
 using Tributary.Broker.Transactions;
 using Tributary.Protocol;
 using Tributary.Storage;
@@ -88,6 +89,9 @@ public sealed partial class BrokerCore : IDisposable
 
             // After the groups: completing a transaction found half-done at start may commit offsets.
             Transactions = new TransactionCoordinator(this, config.InMemoryStorage ? null : Path.GetFullPath(config.LogDir), device);
+
+            // Share groups reload their share partitions' state from __share_group_state.
+            ShareGroups = new ShareGroupCoordinator(this);
         }
         catch
         {
@@ -133,6 +137,8 @@ public sealed partial class BrokerCore : IDisposable
     public GroupCoordinator Groups { get; }
 
     public TransactionCoordinator Transactions { get; }
+
+    public ShareGroupCoordinator ShareGroups { get; }
 
     public int NodeId => Config.NodeId;
 
@@ -532,6 +538,7 @@ public sealed partial class BrokerCore : IDisposable
     {
         try
         {
+            ShareGroups.Dispose();
             Transactions.Dispose();
             Groups.Dispose();
             Logs.Dispose();

@@ -140,6 +140,13 @@ public static class ConfigTable
             Bind: (c, v) => c with { GroupConsumerHeartbeatIntervalMs = Int(v) }),
         Broker("group.consumer.session.timeout.ms", ConfigType.Int, "45000", "Session timeout of consumer-protocol (KIP-848) group members.", Min: 1,
             Bind: (c, v) => c with { GroupConsumerSessionTimeoutMs = Int(v) }),
+        Broker("group.share.heartbeat.interval.ms", ConfigType.Int, "5000", "Heartbeat interval of share group (KIP-932) members.", Min: 1),
+        Broker("group.share.session.timeout.ms", ConfigType.Int, "45000", "Session timeout of share group (KIP-932) members.", Min: 1),
+        Broker("group.share.record.lock.duration.ms", ConfigType.Int, "30000", "How long a share group member holds the records it acquired before they become available again.", Min: 1000, Max: 3600000),
+        Broker("group.share.delivery.count.limit", ConfigType.Int, "5", "Deliveries of a record to a share group after which it is archived instead of delivered again.", Min: 2, Max: 10),
+        Broker("group.share.partition.max.record.locks", ConfigType.Int, "2000", "Records of one share partition in flight (acquired or awaiting redelivery) before no more are acquired.", Min: 100, Max: 10000),
+        Broker("group.share.max.size", ConfigType.Int, "200", "Members one share group may have.", Min: 1, Max: 1000),
+        Broker("group.share.max.share.sessions", ConfigType.Int, "2000", "Share sessions (ShareFetch) kept at once; one more is refused with SHARE_SESSION_LIMIT_REACHED.", Min: 1),
         Broker("offsets.retention.minutes", ConfigType.Int, "10080", "How long committed offsets of an empty group are kept.", Min: 1,
             Bind: (c, v) => c with { OffsetsRetentionMs = Long(v) * 60_000 }),
         Broker("transaction.max.timeout.ms", ConfigType.Int, "900000", "Longest transaction timeout a producer may ask for.", Min: 1,
@@ -203,10 +210,18 @@ public static class ConfigTable
         Topic("remote.log.copy.disable", ConfigType.Boolean, "false", $"Tiered storage: stop copying segments to remote storage. {NoEffect}"),
         Topic("remote.log.delete.on.disable", ConfigType.Boolean, "false", $"Tiered storage: delete remote segments when tiering is disabled. {NoEffect}"),
 
-        // Kafka's group configs (GroupConfig): per-group overrides of group.consumer.* broker keys, set by
-        // IncrementalAlterConfigs on a GROUP resource; the bounds are Kafka's group.consumer.min/max.* defaults.
+        // Kafka's group configs (GroupConfig): per-group overrides of group.consumer.* and group.share.* broker keys,
+        // set by IncrementalAlterConfigs on a GROUP resource; the bounds are Kafka's group.*.min/max.* defaults.
         Group("consumer.session.timeout.ms", ConfigType.Int, "45000", "Session timeout of this consumer-protocol (KIP-848) group's members.", Min: 45000, Max: 60000, BrokerKey: "group.consumer.session.timeout.ms"),
         Group("consumer.heartbeat.interval.ms", ConfigType.Int, "5000", "Heartbeat interval of this consumer-protocol (KIP-848) group's members.", Min: 5000, Max: 15000, BrokerKey: "group.consumer.heartbeat.interval.ms"),
+        Group("share.session.timeout.ms", ConfigType.Int, "45000", "Session timeout of this share group's members.", Min: 45000, Max: 60000, BrokerKey: "group.share.session.timeout.ms"),
+        Group("share.heartbeat.interval.ms", ConfigType.Int, "5000", "Heartbeat interval of this share group's members.", Min: 5000, Max: 15000, BrokerKey: "group.share.heartbeat.interval.ms"),
+        Group("share.record.lock.duration.ms", ConfigType.Int, "30000", "How long this share group's members hold acquired records.", Min: 15000, Max: 60000, BrokerKey: "group.share.record.lock.duration.ms"),
+        Group("share.delivery.count.limit", ConfigType.Int, "5", "Deliveries of a record to this share group after which it is archived.", Min: 2, Max: 10, BrokerKey: "group.share.delivery.count.limit"),
+        Group("share.partition.max.record.locks", ConfigType.Int, "2000", "Records of one of this share group's partitions in flight at most.", Min: 100, Max: 10000, BrokerKey: "group.share.partition.max.record.locks"),
+        Group("share.auto.offset.reset", ConfigType.String, "latest", "Where a share group starts reading a partition it has no state for: earliest, latest or by_duration:<ISO-8601 duration> before now.",
+            Check: v => ShareGroups.ShareAutoOffsetReset.Parse(v) is null ? $"share.auto.offset.reset={v}: expected earliest, latest or by_duration:<ISO-8601 duration>" : null),
+        Group("share.isolation.level", ConfigType.String, "read_uncommitted", "read_committed: this share group skips aborted transactional records and waits for open transactions.", Allowed: ["read_committed", "read_uncommitted"]),
     ];
 
     /// <summary>
@@ -365,6 +380,7 @@ public static class ConfigTable
         string[]? Allowed = null, string? BrokerKey = null, Func<string, string?>? Check = null, Func<TopicSettings, string, TopicSettings>? Bind = null) =>
         new(name, ConfigScope.Topic, type, defaultValue, documentation, Min, Max, Allowed, Dynamic: true, BrokerKey: BrokerKey, Check: Check, BindTopic: Bind);
 
-    private static ConfigDefinition Group(string name, ConfigType type, string? defaultValue, string documentation, long Min, long Max, string BrokerKey) =>
-        new(name, ConfigScope.Group, type, defaultValue, documentation, Min, Max, Dynamic: true, BrokerKey: BrokerKey);
+    private static ConfigDefinition Group(string name, ConfigType type, string? defaultValue, string documentation, long Min = long.MinValue, long Max = long.MaxValue,
+        string? BrokerKey = null, string[]? Allowed = null, Func<string, string?>? Check = null) =>
+        new(name, ConfigScope.Group, type, defaultValue, documentation, Min, Max, Allowed, Dynamic: true, BrokerKey: BrokerKey, Check: Check);
 }

@@ -6,7 +6,8 @@ namespace Tributary.Broker.Handlers;
 
 // DeleteGroups v0-2.
 // Behaviour:
-// - Deletes a group with no members together with its committed offsets (tombstones in __consumer_offsets).
+// - Deletes a group with no members together with its committed offsets (tombstones in __consumer_offsets); a share
+//   group with its share-partition state (tombstones in __share_group_state).
 // - Per group: NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND when unknown, INVALID_GROUP_ID for an empty
 //   name.
 public sealed class DeleteGroupsHandler(BrokerCore broker) : ApiHandler<DeleteGroupsRequest, DeleteGroupsResponse>(ApiKey.DeleteGroups, 0, 2)
@@ -16,7 +17,8 @@ public sealed class DeleteGroupsHandler(BrokerCore broker) : ApiHandler<DeleteGr
         var response = new DeleteGroupsResponse();
         foreach (var groupId in request.GroupsNames.Distinct(StringComparer.Ordinal))
         {
-            response.Results.Add(new DeleteGroupsResponse.DeletableGroupResult { GroupId = groupId, ErrorCode = (short)broker.Groups.DeleteGroup(groupId) });
+            var error = broker.ShareGroups.IsShareGroup(groupId) ? broker.ShareGroups.Delete(groupId) : broker.Groups.DeleteGroup(groupId);
+            response.Results.Add(new DeleteGroupsResponse.DeletableGroupResult { GroupId = groupId, ErrorCode = (short)error });
         }
 
         return ValueTask.FromResult<HandlerResult<DeleteGroupsResponse>>(response);

@@ -46,6 +46,15 @@ public static class HandlerCatalog
             new ConsumerGroupHeartbeatHandler(broker),
             new ConsumerGroupDescribeHandler(broker),
 
+            // Share groups (ShareGroupCoordinator).
+            new ShareGroupHeartbeatHandler(broker),
+            new ShareGroupDescribeHandler(broker),
+            new ShareFetchHandler(broker),
+            new ShareAcknowledgeHandler(broker),
+            new DescribeShareGroupOffsetsHandler(broker),
+            new AlterShareGroupOffsetsHandler(broker),
+            new DeleteShareGroupOffsetsHandler(broker),
+
             // Idempotent and transactional producers (TransactionCoordinator, partition producer state).
             new InitProducerIdHandler(broker),
             new AddPartitionsToTxnHandler(broker),

@@ -10,11 +10,12 @@ namespace Tributary.Broker.Handlers;
 // Versions:
 // - v4+ filter by state, case-insensitively (an empty filter lists all), and return each group's state.
 // - v5+ filter by type and return it: "classic" for JoinGroup groups, "consumer" (protocol type "consumer" too) for
-//   KIP-848 ConsumerGroupHeartbeat groups.
+//   KIP-848 ConsumerGroupHeartbeat groups, "share" (protocol type "share") for KIP-932 share groups.
 public sealed class ListGroupsHandler(BrokerCore broker) : ApiHandler<ListGroupsRequest, ListGroupsResponse>(ApiKey.ListGroups, 0, 5)
 {
     private const string ClassicType = "classic";
     private const string ConsumerType = "consumer";
+    private const string ShareType = "share";
 
     protected override ValueTask<HandlerResult<ListGroupsResponse>> HandleAsync(RequestContext context, ListGroupsRequest request, CancellationToken cancellationToken)
     {
@@ -41,6 +42,17 @@ public sealed class ListGroupsHandler(BrokerCore broker) : ApiHandler<ListGroups
                 if (states.Count == 0 || states.Contains(state, StringComparer.OrdinalIgnoreCase))
                 {
                     response.Groups.Add(new ListGroupsResponse.ListedGroup { GroupId = groupId, ProtocolType = ConsumerType, GroupState = state, GroupType = ConsumerType });
+                }
+            }
+        }
+
+        if (types.Count == 0 || types.Contains(ShareType, StringComparer.OrdinalIgnoreCase))
+        {
+            foreach (var (groupId, state) in broker.ShareGroups.List().OrderBy(g => g.GroupId, StringComparer.Ordinal))
+            {
+                if (states.Count == 0 || states.Contains(state, StringComparer.OrdinalIgnoreCase))
+                {
+                    response.Groups.Add(new ListGroupsResponse.ListedGroup { GroupId = groupId, ProtocolType = ShareType, GroupState = state, GroupType = ShareType });
                 }
             }
         }

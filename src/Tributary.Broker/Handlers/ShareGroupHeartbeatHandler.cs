@@ -1,0 +1,54 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Broker.ShareGroups;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// ShareGroupHeartbeat v1 (KIP-932).
+// Behaviour:
+// - Epoch 0 joins (SubscribedTopicNames required), -1 leaves (the member's share session ends and the records it
+//   holds are released); otherwise the epoch must be the member's (FENCED_MEMBER_EPOCH). The member id is the client's.
+// - The broker assigns with Kafka's "simple" share assignor: several members may read one partition. The group epoch
+//   bumps on joins, leaves, expiries, subscription changes and when a subscribed topic appears or grows (checked on every
+//   heartbeat); a member gets its new assignment, with the assignment epoch as its epoch, at its next heartbeat.
+// - Sessions expire after share.session.timeout.ms (group config, else group.share.session.timeout.ms); the response
+//   carries share.heartbeat.interval.ms.
+// - Errors: INVALID_GROUP_ID, INVALID_REQUEST (empty member id, epoch below -1, a join without topics),
+//   UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH, GROUP_MAX_SIZE_REACHED (group.share.max.size), GROUP_ID_NOT_FOUND when a
+//   classic or consumer group has the id.
+// Deviations from Kafka:
+// - A non-zero epoch for an unknown group gets UNKNOWN_MEMBER_ID (Kafka: GROUP_ID_NOT_FOUND), so members rejoin after
+//   a restart; membership is not written to __consumer_offsets. The assignor is not sticky across membership changes.
+public sealed class ShareGroupHeartbeatHandler(BrokerCore broker) : ApiHandler<ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse>(ApiKey.ShareGroupHeartbeat, 1, 1)
+{
+    protected override ValueTask<HandlerResult<ShareGroupHeartbeatResponse>> HandleAsync(RequestContext context, ShareGroupHeartbeatRequest request, CancellationToken cancellationToken)
+    {
+        var result = broker.ShareGroups.Heartbeat(new ShareGroupHeartbeatParameters(
+            request.GroupId, request.MemberId, request.MemberEpoch, request.RackId, request.SubscribedTopicNames, context.ClientId ?? "", context.ClientHost));
+        var response = new ShareGroupHeartbeatResponse
+        {
+            ErrorCode = (short)result.Error,
+            ErrorMessage = result.ErrorMessage,
+            MemberId = result.MemberId,
+            MemberEpoch = result.MemberEpoch,
+            HeartbeatIntervalMs = result.HeartbeatIntervalMs,
+        };
+        if (result.Assignment is not null)
+        {
+            response.Assignment = new ShareGroupHeartbeatResponse.AssignmentData
+            {
+                TopicPartitions = [.. result.Assignment.Select(t => new ShareGroupHeartbeatResponse.TopicPartitions { TopicId = t.TopicId, Partitions = [.. t.Partitions] })],
+            };
+        }
+
+        return ValueTask.FromResult<HandlerResult<ShareGroupHeartbeatResponse>>(response);
+    }
+
+    protected override ShareGroupHeartbeatResponse? ErrorResponse(RequestContext context, ShareGroupHeartbeatRequest request, ErrorCode error) => new()
+    {
+        ErrorCode = (short)error,
+        MemberId = request.MemberId,
+        MemberEpoch = request.MemberEpoch,
+    };
+}

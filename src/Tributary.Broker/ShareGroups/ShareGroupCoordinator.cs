@@ -1,0 +1,409 @@
+using Microsoft.Extensions.Logging;
+using Tributary.Broker.Metadata;
+using Tributary.Protocol;
+using Tributary.Protocol.CoordinatorRecords;
+using Tributary.Storage;
+
+namespace Tributary.Broker.ShareGroups;
+
+/// <summary>
+/// Share groups (KIP-932) on this node: membership and the <c>simple</c> assignment (ShareGroupHeartbeat), share
+/// sessions (ShareFetch / ShareAcknowledge), and each group's share partitions, whose state is written to
+/// <c>__share_group_state</c> before the request that changed it is answered and reloaded at start. Membership lives
+/// in memory: after a restart members rejoin (their records were released by the restart anyway).
+/// Locks: <see cref="_lock"/> guards groups, sessions and the partition table; each <see cref="SharePartition"/> has
+/// its own, never taken while holding <see cref="_lock"/> the other way round.
+/// </summary>
+public sealed partial class ShareGroupCoordinator : IDisposable
+{
+    /// <summary>How often members' sessions are checked for expiry.</summary>
+    public const int ExpiryCheckIntervalMs = 1000;
+
+    private readonly BrokerCore _broker;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, ShareGroup> _groups = new(StringComparer.Ordinal);
+    private readonly Dictionary<SharePartitionKey, SharePartition> _partitions = [];
+    private readonly Dictionary<(string GroupId, string MemberId), ShareSession> _sessions = [];
+    private readonly ShareStateTopic _stateTopic;
+    private readonly ITimer _expiryTimer;
+
+    public ShareGroupCoordinator(BrokerCore broker)
+    {
+        _broker = broker;
+        _logger = broker.LoggerFactory.CreateLogger<ShareGroupCoordinator>();
+        _stateTopic = new ShareStateTopic(broker, _logger);
+        foreach (var (key, snapshot) in _stateTopic.Load())
+        {
+            var partition = new SharePartition(key);
+            partition.Restore(snapshot.StartOffset, snapshot.SnapshotEpoch, snapshot.StateBatches.Select(b => (b.FirstOffset, b.LastOffset, (RecordState)b.DeliveryState, b.DeliveryCount)));
+            _partitions[key] = partition;
+        }
+
+        _expiryTimer = broker.Time.CreateTimer(_ => ExpireMembers(), null, TimeSpan.FromMilliseconds(ExpiryCheckIntervalMs), TimeSpan.FromMilliseconds(ExpiryCheckIntervalMs));
+    }
+
+    internal long NowMs => _broker.Time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    internal ShareGroupSettings SettingsFor(string groupId) => ShareGroupSettings.From(_broker.Config, _broker.Metadata.GroupConfigs(groupId));
+
+    /// <summary>Whether a share group of this id exists: with members, or with share-partition state.</summary>
+    public bool IsShareGroup(string groupId)
+    {
+        lock (_lock)
+        {
+            return _groups.ContainsKey(groupId) || _partitions.Keys.Any(k => k.GroupId == groupId);
+        }
+    }
+
+    /// <summary>
+    /// ShareGroupHeartbeat (see ShareGroupHeartbeatHandler for the rules): joins, leaves, keeps the session, and hands
+    /// the member its target assignment once it changed. The group epoch bumps when membership or a subscription
+    /// changes, and when a subscribed topic appears or gains partitions (compared on every heartbeat).
+    /// </summary>
+    public ShareGroupHeartbeatResult Heartbeat(ShareGroupHeartbeatParameters p)
+    {
+        var settings = SettingsFor(p.GroupId);
+        ShareGroupHeartbeatResult Error(ErrorCode error, string message) => new(error, message, p.MemberId, p.MemberEpoch, 0);
+        if (p.GroupId.Length == 0)
+        {
+            return Error(ErrorCode.InvalidGroupId, "GroupId can't be empty.");
+        }
+
+        if (p.MemberId.Length == 0)
+        {
+            return Error(ErrorCode.InvalidRequest, "MemberId can't be empty.");
+        }
+
+        if (p.MemberEpoch < -1)
+        {
+            return Error(ErrorCode.InvalidRequest, $"MemberEpoch is {p.MemberEpoch}: expected -1, 0 or the member's epoch.");
+        }
+
+        if (p.MemberEpoch == 0 && (p.SubscribedTopicNames is null || p.SubscribedTopicNames.Count == 0))
+        {
+            return Error(ErrorCode.InvalidRequest, "SubscribedTopicNames must be set and non-empty when joining.");
+        }
+
+        ShareGroupMember? left = null;
+        ShareGroupHeartbeatResult result;
+        lock (_lock)
+        {
+            var now = NowMs;
+            _groups.TryGetValue(p.GroupId, out var group);
+            var member = group?.Members.GetValueOrDefault(p.MemberId);
+            if (p.MemberEpoch == -1)
+            {
+                if (group is null || member is null)
+                {
+                    return Error(ErrorCode.UnknownMemberId, $"Member {p.MemberId} is not a member of group {p.GroupId}.");
+                }
+
+                RemoveMember(group, member);
+                left = member;
+                result = new(ErrorCode.None, null, p.MemberId, -1, 0);
+            }
+            else
+            {
+                if (p.MemberEpoch == 0 && group is null)
+                {
+                    if (_broker.Groups.DescribeConsumerGroup(p.GroupId) is not null || _broker.Groups.ListGroups().Any(g => g.GroupId == p.GroupId))
+                    {
+                        return Error(ErrorCode.GroupIdNotFound, $"Group {p.GroupId} is not a share group.");
+                    }
+
+                    group = new ShareGroup(p.GroupId);
+                    _groups[p.GroupId] = group;
+                    LogGroupCreated(_logger, p.GroupId);
+                }
+
+                if (group is null || (member is null && p.MemberEpoch != 0))
+                {
+                    // Kafka answers GROUP_ID_NOT_FOUND for an unknown group; UNKNOWN_MEMBER_ID makes the member rejoin.
+                    return Error(ErrorCode.UnknownMemberId, $"Member {p.MemberId} is not a member of group {p.GroupId}.");
+                }
+
+                var changed = false;
+                if (member is null)
+                {
+                    if (group.Members.Count >= ShareGroupSettings.BrokerInt(_broker.Config, "group.share.max.size"))
+                    {
+                        return Error(ErrorCode.GroupMaxSizeReached, $"The share group has reached its maximum size.");
+                    }
+
+                    member = new ShareGroupMember(p.MemberId);
+                    group.Members[p.MemberId] = member;
+                    changed = true;
+                }
+                else if (p.MemberEpoch != 0 && p.MemberEpoch != member.Epoch)
+                {
+                    return Error(ErrorCode.FencedMemberEpoch, $"The share group member has epoch {member.Epoch}, not {p.MemberEpoch}.");
+                }
+
+                if (p.SubscribedTopicNames is { } topics && !topics.Order(StringComparer.Ordinal).SequenceEqual(member.SubscribedTopicNames.Order(StringComparer.Ordinal), StringComparer.Ordinal))
+                {
+                    member.SubscribedTopicNames = [.. topics.Distinct(StringComparer.Ordinal)];
+                    changed = true;
+                }
+
+                member.RackId = p.RackId ?? member.RackId;
+                member.ClientId = p.ClientId;
+                member.ClientHost = p.ClientHost;
+                member.SessionDeadlineMs = now + settings.SessionTimeoutMs;
+
+                var partitions = SubscribedPartitions(group);
+                if (changed || !SameTopics(partitions, group.SubscribedPartitions))
+                {
+                    group.Reassign(partitions);
+                }
+
+                // As Kafka: the member moves to the assignment epoch (nothing to revoke in a share group), and the
+                // response carries the assignment whenever the member's epoch changes.
+                var sendAssignment = p.MemberEpoch == 0;
+                if (!SameAssignment(member.Assignment, member.Target) || member.Epoch != group.AssignmentEpoch)
+                {
+                    member.Assignment = member.Target;
+                    member.Epoch = group.AssignmentEpoch;
+                    sendAssignment = true;
+                }
+
+                result = new(ErrorCode.None, null, p.MemberId, member.Epoch, settings.HeartbeatIntervalMs,
+                    sendAssignment ? [.. member.Assignment.Select(kv => (kv.Key, kv.Value))] : null);
+            }
+        }
+
+        if (left is not null)
+        {
+            CloseMember(p.GroupId, left.MemberId);
+        }
+
+        return result;
+    }
+
+    /// <summary>ShareGroupDescribe of one group; null when there is no share group of that id.</summary>
+    public ShareGroupDescription? Describe(string groupId)
+    {
+        lock (_lock)
+        {
+            if (!_groups.TryGetValue(groupId, out var group))
+            {
+                return _partitions.Keys.Any(k => k.GroupId == groupId) ? new ShareGroupDescription(groupId, "Empty", 0, 0, []) : null;
+            }
+
+            return new ShareGroupDescription(groupId, group.State, group.GroupEpoch, group.AssignmentEpoch, [.. group.Members.Values.Select(m => new ShareGroupMemberDescription(
+                m.MemberId, m.RackId, m.Epoch, m.ClientId, m.ClientHost, m.SubscribedTopicNames,
+                [.. m.Assignment.Select(kv => (kv.Key, _broker.Metadata.Find(kv.Key)?.Name ?? "", kv.Value))]))]);
+        }
+    }
+
+    /// <summary>Every share group with its state, for ListGroups (type "share").</summary>
+    public IReadOnlyList<(string GroupId, string State)> List()
+    {
+        lock (_lock)
+        {
+            return [.. _groups.Keys.Concat(_partitions.Keys.Select(k => k.GroupId)).Distinct(StringComparer.Ordinal)
+                .Select(id => (id, _groups.TryGetValue(id, out var g) ? g.State : "Empty"))];
+        }
+    }
+
+    /// <summary>
+    /// DeleteGroups for a share group: NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND when there is none;
+    /// otherwise its share-partition state is tombstoned in __share_group_state.
+    /// </summary>
+    public ErrorCode Delete(string groupId)
+    {
+        List<SharePartitionKey> removed;
+        lock (_lock)
+        {
+            if (_groups.TryGetValue(groupId, out var group) && group.Members.Count > 0)
+            {
+                return ErrorCode.NonEmptyGroup;
+            }
+
+            removed = [.. _partitions.Keys.Where(k => k.GroupId == groupId)];
+            if (group is null && removed.Count == 0)
+            {
+                return ErrorCode.GroupIdNotFound;
+            }
+
+            _groups.Remove(groupId);
+            foreach (var key in removed)
+            {
+                _partitions.Remove(key);
+            }
+        }
+
+        return Tombstone(groupId, removed) ? ErrorCode.None : ErrorCode.CoordinatorNotAvailable;
+    }
+
+    public void Dispose() => _expiryTimer.Dispose();
+
+    /// <summary>The share partition of a group, with its start offset set (share.auto.offset.reset) on first use.</summary>
+    internal SharePartition Partition(string groupId, TopicInfo topic, int partition, PartitionLog log, ShareGroupSettings settings)
+    {
+        var key = new SharePartitionKey(groupId, topic.Id, partition);
+        SharePartition? share;
+        lock (_lock)
+        {
+            if (!_partitions.TryGetValue(key, out share))
+            {
+                share = new SharePartition(key);
+                _partitions[key] = share;
+            }
+        }
+
+        share.InitializeIfNeeded(log, settings.AutoOffsetReset, NowMs);
+        return share;
+    }
+
+    /// <summary>The share partitions of a group that exist already (DescribeShareGroupOffsets), by topic id.</summary>
+    internal IReadOnlyList<SharePartition> PartitionsOf(string groupId)
+    {
+        lock (_lock)
+        {
+            return [.. _partitions.Where(kv => kv.Key.GroupId == groupId).Select(kv => kv.Value)];
+        }
+    }
+
+    /// <summary>
+    /// Writes the state of the partitions that changed to __share_group_state as one batch; false (logged) when the
+    /// log could not be written, which the caller reports (Kafka's persister fails the request the same way).
+    /// </summary>
+    internal bool Persist(IEnumerable<SharePartition> partitions)
+    {
+        var now = NowMs;
+        var dirty = partitions.Distinct().Where(p => p.IsDirty).Select(p => (p.Key, (ShareSnapshotValue?)p.TakeSnapshot(now))).ToList();
+        if (dirty.Count == 0)
+        {
+            return true;
+        }
+
+        try
+        {
+            _stateTopic.Write(dirty);
+            return true;
+        }
+        catch (IOException e)
+        {
+            LogPersistFailed(_logger, e);
+            return false;
+        }
+    }
+
+    /// <summary>Drops a group's state of the given topics (DeleteShareGroupOffsets), tombstoned in __share_group_state.</summary>
+    internal bool DeletePartitions(string groupId, IReadOnlyCollection<Guid> topicIds)
+    {
+        List<SharePartitionKey> removed;
+        lock (_lock)
+        {
+            removed = [.. _partitions.Keys.Where(k => k.GroupId == groupId && topicIds.Contains(k.TopicId))];
+            foreach (var key in removed)
+            {
+                _partitions.Remove(key);
+            }
+        }
+
+        return Tombstone(groupId, removed);
+    }
+
+    /// <summary>Whether the group has members (AlterShareGroupOffsets and DeleteShareGroupOffsets need it empty).</summary>
+    internal bool HasMembers(string groupId)
+    {
+        lock (_lock)
+        {
+            return _groups.TryGetValue(groupId, out var group) && group.Members.Count > 0;
+        }
+    }
+
+    /// <summary>Runs the periodic check for members whose session expired; returns how many were removed.</summary>
+    public int ExpireMembers()
+    {
+        var expired = new List<(string GroupId, string MemberId)>();
+        lock (_lock)
+        {
+            var now = NowMs;
+            foreach (var group in _groups.Values)
+            {
+                foreach (var member in group.Members.Values.Where(m => m.SessionDeadlineMs <= now).ToList())
+                {
+                    RemoveMember(group, member);
+                    expired.Add((group.GroupId, member.MemberId));
+                    LogMemberExpired(_logger, group.GroupId, member.MemberId);
+                }
+            }
+        }
+
+        foreach (var (groupId, memberId) in expired)
+        {
+            CloseMember(groupId, memberId);
+        }
+
+        return expired.Count;
+    }
+
+    private bool Tombstone(string groupId, List<SharePartitionKey> removed)
+    {
+        try
+        {
+            _stateTopic.Write([.. removed.Select(k => (k, (ShareSnapshotValue?)null))]);
+            return true;
+        }
+        catch (IOException e)
+        {
+            LogPersistFailed(_logger, e);
+            LogDeleteFailed(_logger, groupId);
+            return false;
+        }
+    }
+
+    // Caller holds _lock.
+    private void RemoveMember(ShareGroup group, ShareGroupMember member)
+    {
+        group.Members.Remove(member.MemberId);
+        group.Reassign(SubscribedPartitions(group));
+    }
+
+    /// <summary>A member that left or expired: its share session ends and every record it holds is released.</summary>
+    private void CloseMember(string groupId, string memberId)
+    {
+        lock (_lock)
+        {
+            _sessions.Remove((groupId, memberId));
+        }
+
+        ReleaseMember(groupId, memberId);
+    }
+
+    // Caller holds _lock.
+    private Dictionary<string, (Guid Id, int Partitions)> SubscribedPartitions(ShareGroup group)
+    {
+        var topics = new Dictionary<string, (Guid Id, int Partitions)>(StringComparer.Ordinal);
+        foreach (var name in group.SubscribedTopicNames)
+        {
+            if (_broker.Metadata.Find(name) is { IsInternal: false } topic)
+            {
+                topics[name] = (topic.Id, topic.PartitionCount);
+            }
+        }
+
+        return topics;
+    }
+
+    private static bool SameTopics(IReadOnlyDictionary<string, (Guid Id, int Partitions)> a, IReadOnlyDictionary<string, (Guid Id, int Partitions)> b) =>
+        a.Count == b.Count && a.All(kv => b.TryGetValue(kv.Key, out var other) && other == kv.Value);
+
+    private static bool SameAssignment(IReadOnlyDictionary<Guid, int[]> a, IReadOnlyDictionary<Guid, int[]> b) =>
+        a.Count == b.Count && a.All(kv => b.TryGetValue(kv.Key, out var other) && other.AsSpan().SequenceEqual(kv.Value));
+
+    [LoggerMessage(EventId = 643, Level = LogLevel.Information, Message = "Created share group {GroupId}")]
+    private static partial void LogGroupCreated(ILogger logger, string groupId);
+
+    [LoggerMessage(EventId = 644, Level = LogLevel.Information, Message = "Share group {GroupId}: member {MemberId} expired")]
+    private static partial void LogMemberExpired(ILogger logger, string groupId, string memberId);
+
+    [LoggerMessage(EventId = 645, Level = LogLevel.Error, Message = "Could not write __share_group_state")]
+    private static partial void LogPersistFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 646, Level = LogLevel.Warning, Message = "Share group {GroupId}: its state was dropped in memory but its tombstones could not be written")]
+    private static partial void LogDeleteFailed(ILogger logger, string groupId);
+}
