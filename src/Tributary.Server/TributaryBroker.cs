@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tributary.Broker;
@@ -66,12 +68,32 @@ public sealed class TributaryBroker : IAsyncDisposable
             ["tributary.storage"] = options.InMemory ? "memory" : "disk",
         };
 
-        // One listener on Host:Port unless the configuration names its own; with SASL users, a SASL_PLAINTEXT one.
-        var listenerName = options.SaslUsers.Count > 0 ? ListenerSecurity.SaslPlaintext : ListenerSecurity.Plaintext;
+        // One listener on Host:Port unless the configuration names its own; with SASL users a SASL one, with a
+        // certificate a TLS one.
+        var listenerName = (options.SaslUsers.Count > 0, options.TlsCertificate is not null) switch
+        {
+            (true, true) => ListenerSecurity.SaslSsl,
+            (true, false) => ListenerSecurity.SaslPlaintext,
+            (false, true) => ListenerSecurity.Ssl,
+            _ => ListenerSecurity.Plaintext,
+        };
         pairs.TryAdd("listeners", $"{listenerName}://{options.Host}:{options.Port.ToString(CultureInfo.InvariantCulture)}");
         if (options.SaslUsers.Count > 0)
         {
-            pairs.TryAdd(Broker.Config.Listeners.PerListenerKey(ListenerSecurity.SaslPlaintext, "plain.sasl.jaas.config"), PlainJaas(options.SaslUsers));
+            pairs.TryAdd(Broker.Config.Listeners.PerListenerKey(listenerName, "plain.sasl.jaas.config"), PlainJaas(options.SaslUsers));
+        }
+
+        if (options.TlsCertificate is { } certificate)
+        {
+            pairs.TryAdd("ssl.keystore.type", SslKeystore.Pem);
+            pairs.TryAdd("ssl.keystore.certificate.chain", certificate.ExportCertificatePem());
+            pairs.TryAdd("ssl.keystore.key", PrivateKeyPem(certificate));
+        }
+
+        if (options.TlsTrustedCertificates.Count > 0)
+        {
+            pairs.TryAdd("ssl.truststore.type", SslKeystore.Pem);
+            pairs.TryAdd("ssl.truststore.certificates", string.Join('\n', options.TlsTrustedCertificates.Select(c => c.ExportCertificatePem())));
         }
 
         if (!options.InMemory)
@@ -217,6 +239,13 @@ public sealed class TributaryBroker : IAsyncDisposable
         {
             Dispatcher.Interceptor = Intercept;
         }
+    }
+
+    private static string PrivateKeyPem(X509Certificate2 certificate)
+    {
+        using var key = (AsymmetricAlgorithm?)certificate.GetRSAPrivateKey() ?? (AsymmetricAlgorithm?)certificate.GetECDsaPrivateKey()
+            ?? throw new ArgumentException("TlsCertificate needs its RSA or ECDSA private key", nameof(certificate));
+        return key.ExportPkcs8PrivateKeyPem();
     }
 
     // Kafka's JAAS syntax, each password quoted with its quotes and backslashes escaped.

@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 
 namespace Tributary.Server;
@@ -37,6 +38,18 @@ public sealed class TributaryBrokerOptions
     /// (credentials stored at start with 4096 iterations).
     /// </summary>
     public IDictionary<string, string> SaslUsers { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The broker's TLS certificate, with its private key. When set, the broker's listener is SSL (SASL_SSL with
+    /// <see cref="SaslUsers"/>), its keystore the certificate and key as inline PEM (ssl.keystore.type=PEM).
+    /// </summary>
+    public X509Certificate2? TlsCertificate { get; set; }
+
+    /// <summary>
+    /// Authorities client certificates must chain to (ssl.truststore.certificates); with ssl.client.auth set to
+    /// requested or required in <see cref="Config"/>, for tests of a client's mTLS settings.
+    /// </summary>
+    public X509Certificate2Collection TlsTrustedCertificates { get; } = [];
 
     public TimeProvider? TimeProvider { get; set; }
 

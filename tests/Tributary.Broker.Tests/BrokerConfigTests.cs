@@ -99,18 +99,38 @@ public sealed class BrokerConfigTests
     }
 
     [Theory]
-    [InlineData("listeners", "SSL://127.0.0.1:9093", "SSL")]
-    [InlineData("listeners", "SASL_SSL://localhost:9093", "SASL_SSL")]
-    [InlineData("listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "SSL")]
-    [InlineData("advertised.listeners", "SASL_SSL://kafka.example:9093", "SASL_SSL")]
-    public void Secure_listeners_are_refused_until_implemented_never_served_in_plaintext(string key, string listeners, string scheme)
+    [InlineData("SSL://127.0.0.1:9093", "SSL")]
+    [InlineData("SASL_SSL://localhost:9093", "SASL_SSL")]
+    [InlineData("PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "SSL")]
+    public void A_TLS_listener_without_a_keystore_is_an_error_never_served_in_plaintext(string listeners, string listener)
     {
-        var (config, errors) = Parse((key, listeners));
+        var (config, errors) = Parse(("listeners", listeners));
 
         Assert.Null(config);
-        var error = Assert.Single(errors);
-        Assert.StartsWith($"{key}={listeners}: {scheme} listeners are not supported yet", error, StringComparison.Ordinal);
-        Assert.Contains("never served in plaintext", error, StringComparison.Ordinal);
+        Assert.Equal($"listener {listener}: a TLS listener needs ssl.keystore.location or ssl.keystore.certificate.chain with ssl.keystore.key", Assert.Single(errors));
+    }
+
+    [Theory]
+    [InlineData("ssl.keystore.certificate.chain", "an inline keystore needs both ssl.keystore.certificate.chain and ssl.keystore.key")]
+    [InlineData("ssl.truststore.certificates", "ssl.truststore.certificates needs ssl.truststore.type=PEM")]
+    public void Inline_TLS_keys_need_their_partner_and_the_PEM_type(string key, string error)
+    {
+        var (config, errors) = Parse(("listeners", "SSL://127.0.0.1:9093"), ("ssl.keystore.location", "/etc/broker.p12"), ("ssl.keystore.type", "PKCS12"), (key, "-----BEGIN CERTIFICATE-----"));
+
+        Assert.Null(config);
+        Assert.EndsWith(key == "ssl.keystore.certificate.chain" ? "ssl.keystore.location and an inline ssl.keystore.certificate.chain/ssl.keystore.key exclude each other" : error, Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_listeners_own_TLS_key_wins_over_the_brokers()
+    {
+        var (config, errors) = Parse(("listeners", "SSL://127.0.0.1:9093,INTERNAL://127.0.0.1:9094"), ("listener.security.protocol.map", "SSL:SSL,INTERNAL:SSL"),
+            ("ssl.keystore.location", "/etc/broker.p12"), ("listener.name.internal.ssl.keystore.location", "/etc/internal.p12"), ("listener.name.internal.ssl.client.auth", "required"));
+
+        Assert.Empty(errors);
+        Assert.Equal(("/etc/broker.p12", "none"), (config!.SslValue("SSL", "ssl.keystore.location"), config.SslValue("SSL", "ssl.client.auth")));
+        Assert.Equal(("/etc/internal.p12", "required"), (config.SslValue("INTERNAL", "ssl.keystore.location"), config.SslValue("INTERNAL", "ssl.client.auth")));
+        Assert.Equal("JKS", config.SslValue("INTERNAL", "ssl.keystore.type"));
     }
 
     [Theory]

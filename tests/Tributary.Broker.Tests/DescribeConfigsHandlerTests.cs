@@ -144,6 +144,26 @@ public sealed class DescribeConfigsHandlerTests
     }
 
     [Fact]
+    public async Task TLS_passwords_and_keys_are_described_sensitive_without_their_values_and_keystores_as_dynamic()
+    {
+        using var broker = new TestBroker("ssl.keystore.password=hunter2", "listener.name.ssl.ssl.keystore.key=-----BEGIN PRIVATE KEY-----", "ssl.keystore.location=/etc/broker.p12");
+
+        var result = await DescribeAsync(broker, Broker, "0");
+
+        foreach (var name in new[] { "ssl.keystore.password", "listener.name.ssl.ssl.keystore.key" })
+        {
+            var secret = Assert.Single(result.Configs, c => c.Name == name);
+            Assert.True(secret.IsSensitive);
+            Assert.Null(secret.Value);
+        }
+
+        var location = Assert.Single(result.Configs, c => c.Name == "ssl.keystore.location");
+        Assert.Equal("/etc/broker.p12", location.Value);
+        Assert.False(location.ReadOnly);
+        Assert.True(Assert.Single(result.Configs, c => c.Name == "ssl.client.auth").ReadOnly);
+    }
+
+    [Fact]
     public async Task The_broker_is_described_by_its_id_and_only_dynamic_keys_are_writable()
     {
         using var broker = new TestBroker("node.id=3", "num.partitions=6");

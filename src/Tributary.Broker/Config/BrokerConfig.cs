@@ -78,6 +78,17 @@ public sealed record BrokerConfig
         Explicit.GetValueOrDefault(Config.Listeners.PerListenerKey(listener, "plain.sasl.jaas.config")) is { } value
             ? PlainJaasConfig.Parse(value).Users
             : new Dictionary<string, string>();
+
+    /// <summary>tributary.ssl.handshake.timeout.ms: a TLS handshake not complete within this closes its connection.</summary>
+    public long SslHandshakeTimeoutMs { get; init; }
+
+    /// <summary>
+    /// A TLS key of a listener: listener.name.&lt;l&gt;.ssl.…, else ssl.…, else the key's default (Kafka's precedence).
+    /// <paramref name="key"/> is the global name (ssl.keystore.location).
+    /// </summary>
+    public string? SslValue(string listener, string key) =>
+        Explicit.GetValueOrDefault(Config.Listeners.PerListenerKey(listener, key)) ?? Explicit.GetValueOrDefault(key) ?? Definitions[key].Default;
+
     public string LogDir { get; init; } = "";
     public bool InMemoryStorage { get; init; }
 

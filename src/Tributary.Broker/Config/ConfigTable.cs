@@ -34,7 +34,7 @@ public static class ConfigTable
         Broker("advertised.listeners", ConfigType.String, null, "NAME://host:port,… clients of each listener are told to connect to; a listener not named here advertises its bound address.",
             Check: v => Listeners.Parse("advertised.listeners", v).Error,
             Bind: (c, v) => c with { AdvertisedListeners = Listeners.Parse("advertised.listeners", v).Endpoints! }),
-        Broker("listener.security.protocol.map", ConfigType.String, Listeners.DefaultProtocolMap, "NAME:PROTOCOL,…: each listener's security protocol; PLAINTEXT and SASL_PLAINTEXT are served, SSL and SASL_SSL refused (no TLS yet).",
+        Broker("listener.security.protocol.map", ConfigType.String, Listeners.DefaultProtocolMap, "NAME:PROTOCOL,…: each listener's security protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
             Check: v => Listeners.ParseProtocolMap(v).Error,
             Bind: (c, v) => c with { SecurityProtocolMap = Listeners.ParseProtocolMap(v).Map! }),
         Broker("sasl.enabled.mechanisms", ConfigType.List, "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", "SASL mechanisms SASL listeners offer (Kafka's default is GSSAPI, which Tributary lacks).", Allowed: [.. SaslMechanisms.Supported],
@@ -46,6 +46,24 @@ public static class ConfigTable
             Bind: (c, v) => c with { ConnectionFailedAuthenticationDelayMs = Int(v) }),
         Broker("sasl.server.max.receive.size", ConfigType.Int, "524288", "Largest request a client may send before it has authenticated; a larger one closes the connection.", Min: 1,
             Bind: (c, v) => c with { SaslServerMaxReceiveSize = Int(v) }),
+        // TLS of SSL and SASL_SSL listeners, each key also per listener (listener.name.<l>.ssl.…), which wins. The
+        // keystore and truststore keys change at runtime (Kafka's dynamic keystore update): new handshakes use them.
+        .. Ssl("ssl.keystore.type", "JKS", "Format of the keystore: PKCS12, PEM, or JKS (read as PKCS12; a Java-only JKS file is refused).", Allowed: SslKeystore.Types, Dynamic: true),
+        .. Ssl("ssl.keystore.location", null, "The keystore file: the listener's certificate chain and private key.", Dynamic: true),
+        .. Ssl("ssl.keystore.password", null, "Password of the keystore file (PKCS12) or of its private key (PEM).", Sensitive: true, Dynamic: true),
+        .. Ssl("ssl.key.password", null, "Password of the private key (an encrypted PEM key), when it differs from the keystore's.", Sensitive: true, Dynamic: true),
+        .. Ssl("ssl.keystore.certificate.chain", null, "Inline PEM certificate chain, leaf first (with ssl.keystore.type=PEM and ssl.keystore.key).", Sensitive: true, Dynamic: true),
+        .. Ssl("ssl.keystore.key", null, "Inline PEM private key (with ssl.keystore.type=PEM and ssl.keystore.certificate.chain).", Sensitive: true, Dynamic: true),
+        .. Ssl("ssl.truststore.type", "JKS", "Format of the truststore: PKCS12, PEM, or JKS (read as PKCS12).", Allowed: SslKeystore.Types, Dynamic: true),
+        .. Ssl("ssl.truststore.location", null, "The truststore file: the certificate authorities client certificates must chain to (default: the system's).", Dynamic: true),
+        .. Ssl("ssl.truststore.password", null, "Password of the truststore file.", Sensitive: true, Dynamic: true),
+        .. Ssl("ssl.truststore.certificates", null, "Inline PEM trusted certificates (with ssl.truststore.type=PEM).", Sensitive: true, Dynamic: true),
+        .. Ssl("ssl.client.auth", "none", "Client certificates: none, requested (checked if sent) or required (mTLS; a connection without a trusted one is closed).", Allowed: ["none", "requested", "required"]),
+        .. Ssl("ssl.enabled.protocols", "TLSv1.2,TLSv1.3", "TLS versions the listener accepts.", Type: ConfigType.List, Allowed: ["TLSv1.2", "TLSv1.3"]),
+        .. Ssl("ssl.principal.mapping.rules", SslPrincipalMapper.Default, "RULE:pattern/replacement/[LU],…,DEFAULT: the principal name of a client certificate's subject (RFC 2253); User:ANONYMOUS without one.",
+            Check: v => SslPrincipalMapper.Parse(v).Error),
+        Broker("tributary.ssl.handshake.timeout.ms", ConfigType.Long, "10000", "A TLS handshake not complete within this is closed (a client that connects and stalls, or speaks plaintext to a TLS port).", Min: 1,
+            Bind: (c, v) => c with { SslHandshakeTimeoutMs = Long(v) }),
         Broker("log.dirs", ConfigType.String, "./data", "Directory of the metadata and the partition logs.", Bind: (c, v) => c with { LogDir = v }),
         Broker("log.dir", ConfigType.String, null, "Used when log.dirs is not set.", SynonymOf: "log.dirs"),
         Broker("tributary.storage", ConfigType.String, "disk", "memory: a broker that keeps nothing on disk.", Allowed: ["disk", "memory"],
@@ -374,6 +392,14 @@ public static class ConfigTable
     private static ConfigDefinition Broker(string name, ConfigType type, string? defaultValue, string documentation, long Min = long.MinValue, long Max = long.MaxValue,
         string[]? Allowed = null, string? SynonymOf = null, long UnitScale = 1, bool Sensitive = false, Func<string, string?>? Check = null, Func<BrokerConfig, string, BrokerConfig>? Bind = null) =>
         new(name, ConfigScope.Broker, type, defaultValue, documentation, Min, Max, Allowed, Sensitive, SynonymOf: SynonymOf, UnitScale: UnitScale, Check: Check, BindBroker: Bind);
+
+    // A TLS key and its per-listener form (listener.name.<listener>.ssl.…).
+    private static ConfigDefinition[] Ssl(string name, string? defaultValue, string documentation, ConfigType Type = ConfigType.String, string[]? Allowed = null,
+        bool Sensitive = false, bool Dynamic = false, Func<string, string?>? Check = null)
+    {
+        var key = new ConfigDefinition(name, ConfigScope.Broker, Type, defaultValue, documentation, Allowed: Allowed, Sensitive: Sensitive, Dynamic: Dynamic, Check: Check);
+        return [key, key with { Name = Listeners.PerListenerPrefix + "<listener>." + name, Default = null, Documentation = $"{name} of one listener (its name in lower case)." }];
+    }
 
     // Topic keys change at runtime (AlterConfigs).
     private static ConfigDefinition Topic(string name, ConfigType type, string? defaultValue, string documentation, long Min = long.MinValue, long Max = long.MaxValue,

@@ -18,11 +18,8 @@ public static class Listeners
     /// <summary>Security protocols Kafka knows (SecurityProtocol).</summary>
     public static readonly IReadOnlyList<string> Protocols = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
 
-    /// <summary>
-    /// Protocols the broker serves. SSL and SASL_SSL are refused until TLS is implemented: serving plaintext under a
-    /// secure listener's name would hand a client that believes its traffic is encrypted a connection that is not.
-    /// </summary>
-    public static readonly IReadOnlyList<string> ServedProtocols = [ListenerSecurity.Plaintext, ListenerSecurity.SaslPlaintext];
+    /// <summary>Protocols the broker serves: all of Kafka's.</summary>
+    public static readonly IReadOnlyList<string> ServedProtocols = [ListenerSecurity.Plaintext, ListenerSecurity.SaslPlaintext, ListenerSecurity.Ssl, ListenerSecurity.SaslSsl];
 
     /// <summary>
     /// A listener list. An entry without <c>NAME://</c> is a PLAINTEXT listener. The host is an IP address or a host
@@ -84,7 +81,7 @@ public static class Listeners
 
     /// <summary>
     /// The checks across keys, once each key is valid on its own: every listener has a served protocol, listeners
-    /// have distinct ports, and every advertised listener is one of them.
+    /// have distinct ports, every advertised listener is one of them, and every TLS listener has a keystore.
     /// </summary>
     public static List<string> Validate(BrokerConfig config)
     {
@@ -98,6 +95,14 @@ public static class Listeners
             foreach (var advertised in config.AdvertisedListeners.Where(a => errors.Count == before && config.Listeners.All(l => l.Name != a.Name)))
             {
                 errors.Add($"advertised.listeners={advertisedValue}: {advertised.Name} is not one of the listeners ({string.Join(", ", config.Listeners.Select(l => l.Name))})");
+            }
+        }
+
+        foreach (var listener in config.Listeners.Where(l => config.SecurityProtocolMap.GetValueOrDefault(l.Name) is ListenerSecurity.Ssl or ListenerSecurity.SaslSsl))
+        {
+            if (SslSettings.For(config, listener.Name).Check() is { } error)
+            {
+                errors.Add(error);
             }
         }
 

@@ -25,8 +25,17 @@ public sealed record ConnectionInfo(string ConnectionId, EndPoint? Peer, string 
     /// </summary>
     public SaslAuthenticator? Authenticator { get; init; }
 
-    /// <summary>User:NAME once SASL authentication completed; User:ANONYMOUS on a PLAINTEXT listener.</summary>
-    public string Principal => Authenticator?.Principal ?? AnonymousPrincipal;
+    /// <summary>
+    /// On an SSL listener, User:NAME from the client certificate's subject (ssl.principal.mapping.rules); null without
+    /// a certificate, and on other listeners.
+    /// </summary>
+    public string? SslPrincipal { get; init; }
+
+    /// <summary>
+    /// User:NAME once SASL authentication completed (SASL_SSL included); on an SSL listener the client certificate's
+    /// principal; otherwise User:ANONYMOUS.
+    /// </summary>
+    public string Principal => Authenticator is { } sasl ? sasl.Principal ?? AnonymousPrincipal : SslPrincipal ?? AnonymousPrincipal;
 
     /// <summary>The peer as Kafka reports it in DescribeGroups and ConsumerGroupDescribe ("/127.0.0.1"), "" when unknown.</summary>
     public string ClientHost { get; } = FormatClientHost(Peer);

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Net.Security;
 using System.Net.Sockets;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
@@ -16,18 +17,22 @@ public sealed class KafkaWireClient : IAsyncDisposable
     public const int ResponseBytesMax = 128 * 1024 * 1024;
 
     private readonly TcpClient _tcp;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private int _correlationId;
 
-    private KafkaWireClient(TcpClient tcp)
+    private KafkaWireClient(TcpClient tcp, Stream stream)
     {
         _tcp = tcp;
-        _stream = tcp.GetStream();
+        _stream = stream;
     }
 
     public string ClientId { get; init; } = "tributary-cli";
 
-    public static async Task<KafkaWireClient> ConnectAsync(string bootstrap, CancellationToken cancellationToken = default)
+    public static Task<KafkaWireClient> ConnectAsync(string bootstrap, CancellationToken cancellationToken = default) =>
+        ConnectAsync(bootstrap, null, cancellationToken);
+
+    /// <summary>Connects, over TLS when <paramref name="tls"/> is given (an SSL listener).</summary>
+    public static async Task<KafkaWireClient> ConnectAsync(string bootstrap, SslClientAuthenticationOptions? tls, CancellationToken cancellationToken = default)
     {
         var colon = bootstrap.LastIndexOf(':');
         var host = colon > 0 ? bootstrap[..colon] : bootstrap;
@@ -36,14 +41,20 @@ public sealed class KafkaWireClient : IAsyncDisposable
         try
         {
             await tcp.ConnectAsync(host, port, cancellationToken).ConfigureAwait(false);
+            if (tls is null)
+            {
+                return new KafkaWireClient(tcp, tcp.GetStream());
+            }
+
+            var ssl = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
+            await ssl.AuthenticateAsClientAsync(tls, cancellationToken).ConfigureAwait(false);
+            return new KafkaWireClient(tcp, ssl);
         }
         catch
         {
             tcp.Dispose();
             throw;
         }
-
-        return new KafkaWireClient(tcp);
     }
 
     /// <summary>Sends a request and reads its response at the same version.</summary>
@@ -97,7 +108,7 @@ public sealed class KafkaWireClient : IAsyncDisposable
         return bytes;
     }
 
-    /// <summary>Writes raw bytes to the socket (hostile-input tests).</summary>
+    /// <summary>Writes raw bytes to the connection (hostile-input tests).</summary>
     public Task WriteRawAsync(byte[] bytes, CancellationToken cancellationToken = default) => _stream.WriteAsync(bytes, cancellationToken).AsTask();
 
     /// <summary>Reads one response frame (without its size prefix); throws EndOfStreamException when the broker closed the connection.</summary>
@@ -116,9 +127,9 @@ public sealed class KafkaWireClient : IAsyncDisposable
         return frame;
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        await _stream.DisposeAsync().ConfigureAwait(false);
         _tcp.Dispose();
-        return ValueTask.CompletedTask;
     }
 }

@@ -67,10 +67,20 @@ public sealed partial class KafkaListener : IAsyncDisposable
         for (var i = 0; i < config.Listeners.Count; i++)
         {
             var index = i;
-            var handler = ActivatorUtilities.CreateInstance<KafkaConnectionHandler>(services, core.ListenerSecurity(config.Listeners[i].Name));
+            var security = core.ListenerSecurity(config.Listeners[i].Name);
+            var handler = ActivatorUtilities.CreateInstance<KafkaConnectionHandler>(services, security);
+
+            // A TLS listener's keystore is read now: one that cannot be read is a start error, not a failed handshake.
+            var tls = security.UsesTls ? new TlsServerContext(security.Name, () => core.Config, loggerFactory.CreateLogger<TlsServerContext>()) : null;
             options.Listen(addresses[i], config.Listeners[i].Port, l =>
             {
                 listenOptions[index] = l;
+                if (tls is not null)
+                {
+                    var logger = loggerFactory.CreateLogger<TlsConnectionMiddleware>();
+                    l.Use(next => new TlsConnectionMiddleware(next, security.Name, tls, TimeSpan.FromMilliseconds(config.SslHandshakeTimeoutMs), logger).OnConnectionAsync);
+                }
+
                 l.Run(handler.OnConnectedAsync);
             });
         }

@@ -61,6 +61,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         var connectionInfo = new ConnectionInfo(connection.ConnectionId, connection.RemoteEndPoint, listener?.Name ?? ConnectionInfo.DefaultListenerName)
         {
             Authenticator = listener?.NewAuthenticator(),
+            SslPrincipal = connection.Features.Get<TlsSession>()?.Principal,
             ResumeOn = connectionThread?.ResumeContext,
             CloseRequested = closeRequested,
         };
@@ -134,7 +135,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
 
                     if (frame.Status == FrameStatus.Invalid)
                     {
-                        LogClosed(connection.ConnectionId, frame.Reason ?? "invalid frame");
+                        LogClosed(connection.ConnectionId, OpensTlsHandshake(buffer) ? "a TLS handshake on a listener without TLS (a client set to SSL?)" : frame.Reason ?? "invalid frame");
                         return;
                     }
 
@@ -287,6 +288,12 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
             LogDisconnected(connection.ConnectionId);
         }
     }
+
+    /// <summary>
+    /// Whether the input starts as a TLS ClientHello does: a handshake record (0x16) of TLS 1.x (0x03). As a size prefix
+    /// that is over 369 MB, so it is refused as a frame anyway; this names the likely cause.
+    /// </summary>
+    private static bool OpensTlsHandshake(in ReadOnlySequence<byte> buffer) => buffer.FirstSpan is [0x16, 0x03, ..];
 
     /// <summary>The size prefix of the frame at the start of <paramref name="buffer"/> (FrameReader has checked it).</summary>
     private static int ReadSize(in ReadOnlySequence<byte> buffer)
