@@ -5,6 +5,7 @@ using Tributary.Broker.Config;
 using Tributary.Broker.Groups;
 using Tributary.Broker.Handlers;
 using Tributary.Broker.Metadata;
+using Tributary.Broker.Quotas;
 using Tributary.Broker.Security;
 using Tributary.Broker.ShareGroups;
 using Tributary.Broker.Transactions;
@@ -84,6 +85,9 @@ public sealed partial class BrokerCore : IDisposable
                 RemoveStrayLogs();
             }
 
+            Quotas = new ClientQuotaManager(Metadata, Time, Config.QuotaWindowNum, Config.QuotaWindowSizeSeconds * 1000L,
+                Config.ControllerQuotaWindowNum, Config.ControllerQuotaWindowSizeSeconds * 1000L);
+
             // Last: the coordinator reloads groups and offsets from __consumer_offsets, which needs the logs open.
             Groups = new GroupCoordinator(this);
 
@@ -133,6 +137,9 @@ public sealed partial class BrokerCore : IDisposable
     public MetadataStore Metadata { get; }
 
     public LogManager Logs { get; }
+
+    /// <summary>Client quotas (AlterClientQuotas) and each client's usage of them.</summary>
+    public ClientQuotaManager Quotas { get; }
 
     public GroupCoordinator Groups { get; }
 

@@ -123,6 +123,27 @@ public sealed record BrokerConfig
     /// <summary>max.connections.per.ip.overrides: per host name or IP address, its own limit instead of max.connections.per.ip.</summary>
     public IReadOnlyDictionary<string, int> ConnectionsMaxPerIpOverrides { get; init; } = new Dictionary<string, int>();
 
+    /// <summary>max.connection.creation.rate: new connections per second accepted across listeners (KIP-612).</summary>
+    public int ConnectionCreationRateMax { get; init; }
+
+    /// <summary>listener.name.&lt;l&gt;.max.connection.creation.rate; null when the listener has no rate of its own.</summary>
+    public int? ConnectionCreationRateMaxFor(string listener) =>
+        Explicit.GetValueOrDefault(Config.Listeners.PerListenerKey(listener, "max.connection.creation.rate")) is { } value
+            ? int.Parse(value, CultureInfo.InvariantCulture)
+            : null;
+
+    /// <summary>quota.window.num: samples a client's quota rates are measured over.</summary>
+    public int QuotaWindowNum { get; init; }
+
+    /// <summary>quota.window.size.seconds: length of one quota sample.</summary>
+    public int QuotaWindowSizeSeconds { get; init; }
+
+    /// <summary>controller.quota.window.num: samples of controller_mutation_rate.</summary>
+    public int ControllerQuotaWindowNum { get; init; }
+
+    /// <summary>controller.quota.window.size.seconds: length of one controller_mutation_rate sample.</summary>
+    public int ControllerQuotaWindowSizeSeconds { get; init; }
+
     /// <summary>connections.max.idle.ms: a connection that sends nothing for this long between requests is closed.</summary>
     public long ConnectionsMaxIdleMs { get; init; }
 

@@ -41,5 +41,12 @@ public readonly record struct DispatchOutcome(DispatchAction Action, HandlerResu
     /// </summary>
     public const short NoHeader = -1;
 
+    /// <summary>
+    /// Milliseconds the client earned by going over a quota, already in the response's throttle_time_ms: the connection
+    /// reads nothing more from it for that long (KIP-219), and to a version whose client does not throttle itself
+    /// (<see cref="ResponseThrottle.ClientThrottles"/>) sends the response only after it. 0: not throttled.
+    /// </summary>
+    public int ThrottleTimeMs { get; init; }
+
     public static DispatchOutcome Close(string reason) => new(DispatchAction.Close, default, 0, 0, 0, reason);
 }

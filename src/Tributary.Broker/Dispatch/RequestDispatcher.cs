@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Tributary.Broker.Quotas;
 using Tributary.Broker.Security;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
@@ -25,10 +27,13 @@ public sealed partial class RequestDispatcher
 
     private readonly IApiHandler?[] _handlers = new IApiHandler?[ApiKeySlots];
     private readonly ILogger _logger;
+    private readonly ClientQuotaManager? _quotas;
 
-    public RequestDispatcher(IEnumerable<IApiHandler> handlers, ILogger<RequestDispatcher> logger)
+    /// <param name="quotas">client quotas to measure each authenticated request against; null: none.</param>
+    public RequestDispatcher(IEnumerable<IApiHandler> handlers, ILogger<RequestDispatcher> logger, ClientQuotaManager? quotas = null)
     {
         _logger = logger;
+        _quotas = quotas;
         foreach (var h in handlers)
         {
             // A handler may serve versions below the schema's floor only where the codec defines them
@@ -143,7 +148,11 @@ public sealed partial class RequestDispatcher
 
         try
         {
-            var result = await handler.HandleAsync(context, body, cancellationToken).ConfigureAwait(false);
+            // Request quota time is the handler's own work: until it first waits (a parked fetch's wait is not it).
+            var started = Stopwatch.GetTimestamp();
+            var handling = handler.HandleAsync(context, body, cancellationToken);
+            var handlerTime = Stopwatch.GetElapsedTime(started);
+            var result = await handling.ConfigureAwait(false);
             if (authenticating is not null)
             {
                 if (authenticating.Failed)
@@ -157,10 +166,12 @@ public sealed partial class RequestDispatcher
                 }
             }
 
+            var throttleTimeMs = authenticating is null && _quotas is { Enabled: true } quotas ? Throttle(quotas, context, body.Length, result.Response, handlerTime) : 0;
+
             // No response, nothing to wait for: the connection only releases the buffers.
             return result.Response is null
-                ? new DispatchOutcome(DispatchAction.NoResponse, result with { Durable = null }, apiVersion, header.CorrelationId, responseHeaderVersion, null)
-                : new DispatchOutcome(DispatchAction.Respond, result, apiVersion, header.CorrelationId, responseHeaderVersion, null);
+                ? new DispatchOutcome(DispatchAction.NoResponse, result with { Durable = null }, apiVersion, header.CorrelationId, responseHeaderVersion, null) { ThrottleTimeMs = throttleTimeMs }
+                : new DispatchOutcome(DispatchAction.Respond, result, apiVersion, header.CorrelationId, responseHeaderVersion, null) { ThrottleTimeMs = throttleTimeMs };
         }
         catch (ProtocolException e)
         {
@@ -178,6 +189,54 @@ public sealed partial class RequestDispatcher
                 ? DispatchOutcome.Close($"{context} failed")
                 : new DispatchOutcome(DispatchAction.Respond, new HandlerResult(response), apiVersion, header.CorrelationId, responseHeaderVersion, null);
         }
+    }
+
+    /// <summary>
+    /// Records the request against the client's quotas and returns the throttle it earned, also written into the
+    /// response's throttle_time_ms: the longest of the request quota (handler time as a percentage of one thread), the
+    /// byte rate of its API (produce: the request's bytes; fetch: the records sent), and any throttle the handler set
+    /// (controller_mutation_rate). As Kafka, a produce with acks=0 is not measured against request_percentage.
+    /// </summary>
+    private static int Throttle(ClientQuotaManager quotas, RequestContext context, int requestBytes, IKafkaMessage? response, TimeSpan handlerTime)
+    {
+        var user = ClientQuotaManager.UserOf(context.Connection.Principal);
+        var clientId = context.ClientId;
+        var throttleMs = response is null ? 0 : quotas.RecordAndGetThrottleTimeMs(ClientQuotaType.Request, user, clientId, handlerTime.TotalSeconds * 100);
+        if (context.ApiKey == ApiKey.Produce)
+        {
+            throttleMs = Math.Max(throttleMs, quotas.RecordAndGetThrottleTimeMs(ClientQuotaType.Produce, user, clientId, requestBytes));
+        }
+        else if (context.ApiKey == ApiKey.Fetch && response is FetchResponse fetch)
+        {
+            throttleMs = Math.Max(throttleMs, quotas.RecordAndGetThrottleTimeMs(ClientQuotaType.Fetch, user, clientId, RecordBytes(fetch)));
+        }
+
+        if (response is null)
+        {
+            return (int)throttleMs;
+        }
+
+        var throttle = Math.Max((int)throttleMs, ResponseThrottle.Get(response));
+        if (throttle > 0)
+        {
+            ResponseThrottle.Set(response, throttle);
+        }
+
+        return throttle;
+    }
+
+    private static long RecordBytes(FetchResponse fetch)
+    {
+        var bytes = 0L;
+        foreach (var topic in fetch.Responses)
+        {
+            foreach (var partition in topic.Partitions)
+            {
+                bytes += partition.Records?.Length ?? 0;
+            }
+        }
+
+        return bytes;
     }
 
     /// <summary>A bare token after SaslHandshake v0: the challenge goes back size-prefixed, without a response header.</summary>

@@ -1,5 +1,6 @@
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Quotas;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -14,6 +15,8 @@ namespace Tributary.Broker.Handlers;
 // - validate_only checks and changes nothing; timeout_ms is ignored: the new partitions exist when the response is
 //   sent.
 // - Records already in a topic keep their partitions: as in Kafka, keys may now hash elsewhere.
+// - controller_mutation_rate (KIP-599): the new partitions count; while the client's quota is used up a topic gets
+//   THROTTLING_QUOTA_EXCEEDED (v3+; older versions grow and are throttled).
 public sealed class CreatePartitionsHandler(BrokerCore broker) : ApiHandler<CreatePartitionsRequest, CreatePartitionsResponse>(ApiKey.CreatePartitions, 0, 3)
 {
     protected override ValueTask<HandlerResult<CreatePartitionsResponse>> HandleAsync(RequestContext context, CreatePartitionsRequest request, CancellationToken cancellationToken)
@@ -21,6 +24,7 @@ public sealed class CreatePartitionsHandler(BrokerCore broker) : ApiHandler<Crea
         var response = new CreatePartitionsResponse();
         var counts = request.Topics.CountBy(t => t.Name, StringComparer.Ordinal).ToDictionary(StringComparer.Ordinal);
         var reported = new HashSet<string>(StringComparer.Ordinal);
+        var quota = ControllerMutations.For(broker, context, strictFromVersion: 3);
         foreach (var requested in request.Topics)
         {
             if (counts[requested.Name] > 1)
@@ -35,14 +39,16 @@ public sealed class CreatePartitionsHandler(BrokerCore broker) : ApiHandler<Crea
 
             // Checked and grown under the topic lock: two concurrent grows of one topic must not both start from
             // the old count, nor a grow undo a concurrent config change or deletion.
-            var (error, message) = broker.WithTopicLock(() => Grow(requested, request.ValidateOnly));
+            var (error, message) = broker.WithTopicLock(() => Grow(requested, request.ValidateOnly, quota));
             response.Results.Add(Result(requested.Name, error, message));
         }
+
+        response.ThrottleTimeMs = quota.ThrottleTimeMs;
 
         return ValueTask.FromResult<HandlerResult<CreatePartitionsResponse>>(response);
     }
 
-    private (ErrorCode Error, string? Message) Grow(CreatePartitionsRequest.CreatePartitionsTopic requested, bool validateOnly)
+    private (ErrorCode Error, string? Message) Grow(CreatePartitionsRequest.CreatePartitionsTopic requested, bool validateOnly, ControllerMutationQuota quota)
     {
         var topic = broker.Metadata.Find(requested.Name);
         if (topic is null)
@@ -79,6 +85,11 @@ public sealed class CreatePartitionsHandler(BrokerCore broker) : ApiHandler<Crea
 
         if (!validateOnly)
         {
+            if (!quota.TryRecord(requested.Count - current))
+            {
+                return (ErrorCode.ThrottlingQuotaExceeded, ControllerMutations.ExceededMessage);
+            }
+
             try
             {
                 broker.AddPartitions(topic, requested.Count);

@@ -1,6 +1,7 @@
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Metadata;
+using Tributary.Broker.Quotas;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -18,6 +19,9 @@ namespace Tributary.Broker.Handlers;
 // - validate_only checks everything and creates nothing.
 // - A disk that refuses the topic's metadata or logs gets KAFKA_STORAGE_ERROR, with nothing of the topic left.
 // - timeout_ms is ignored: creation is complete when the response is sent.
+// - controller_mutation_rate (KIP-599): each created topic counts its partitions; while the client's quota is used
+//   up a topic gets THROTTLING_QUOTA_EXCEEDED (v6+; older versions are created and throttled), and the response
+//   carries the time until the quota has room again.
 // Versions:
 // - v0 has no validate_only; v5+ answer with the partition count, replication factor and effective configs; v7 with
 //   the topic id (zero for validate_only, where no topic exists).
@@ -30,6 +34,7 @@ public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTo
         var response = new CreateTopicsResponse();
         var counts = request.Topics.CountBy(t => t.Name, StringComparer.Ordinal).ToDictionary(StringComparer.Ordinal);
         var reported = new HashSet<string>(StringComparer.Ordinal);
+        var quota = ControllerMutations.For(broker, context, strictFromVersion: 6);
         foreach (var topic in request.Topics)
         {
             if (counts[topic.Name] > 1)
@@ -43,13 +48,15 @@ public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTo
             }
 
             // Under the topic lock so the existence and collision checks still hold when the topic is created.
-            response.Topics.Add(broker.WithTopicLock(() => Create(topic, request.ValidateOnly, context.ApiVersion)));
+            response.Topics.Add(broker.WithTopicLock(() => Create(topic, request.ValidateOnly, context.ApiVersion, quota)));
         }
+
+        response.ThrottleTimeMs = quota.ThrottleTimeMs;
 
         return ValueTask.FromResult<HandlerResult<CreateTopicsResponse>>(response);
     }
 
-    private CreateTopicsResponse.CreatableTopicResult Create(CreateTopicsRequest.CreatableTopic requested, bool validateOnly, short version)
+    private CreateTopicsResponse.CreatableTopicResult Create(CreateTopicsRequest.CreatableTopic requested, bool validateOnly, short version, ControllerMutationQuota quota)
     {
         var name = requested.Name;
         if (MetadataStore.ValidateTopicName(name) is { } invalidName)
@@ -84,6 +91,11 @@ public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTo
         var topicId = Guid.Empty;
         if (!validateOnly)
         {
+            if (!quota.TryRecord(partitions))
+            {
+                return Failure(name, ErrorCode.ThrottlingQuotaExceeded, ControllerMutations.ExceededMessage);
+            }
+
             try
             {
                 topicId = broker.CreateTopic(name, partitions, configs).Topic.Id;

@@ -11,6 +11,8 @@ namespace Tributary.Broker.Handlers;
 //   gets INVALID_REQUEST, once. With delete.topic.enable=false every topic gets TOPIC_DELETION_DISABLED.
 // - The topic's metadata and logs are gone when the response is sent, so timeout_ms is ignored. A metadata write the
 //   disk refuses answers KAFKA_STORAGE_ERROR and leaves the topic as it was.
+// - controller_mutation_rate (KIP-599): a deleted topic counts its partitions; while the client's quota is used up a
+//   topic gets THROTTLING_QUOTA_EXCEEDED (v5+; older versions are deleted and throttled).
 // Versions:
 // - v0-5 name topics in topic_names; v6 in topics, each by name or by id (both or neither: INVALID_REQUEST), and
 //   answers with the topic's name and id, however it was named.
@@ -28,6 +30,7 @@ public sealed class DeleteTopicsHandler(BrokerCore broker) : ApiHandler<DeleteTo
         var response = new DeleteTopicsResponse();
         var counts = requested.CountBy(r => r.Name is null ? r.Id.ToString() : "name:" + r.Name).ToDictionary();
         var reported = new HashSet<(string?, Guid)>();
+        var quota = ControllerMutations.For(broker, context, strictFromVersion: 5);
         foreach (var (name, id) in requested)
         {
             if (counts[name is null ? id.ToString() : "name:" + name] > 1)
@@ -49,18 +52,26 @@ public sealed class DeleteTopicsHandler(BrokerCore broker) : ApiHandler<DeleteTo
             // Under the topic lock, so a topic named by id cannot be replaced by a new one of the same name
             // between the lookup and the deletion.
             TopicInfo? topic;
+            var throttled = false;
             try
             {
                 topic = broker.WithTopicLock(() =>
                 {
                     var found = name is null ? broker.Metadata.Find(id) : broker.Metadata.Find(name);
-                    return found is not null && broker.DeleteTopic(found.Name) ? found : null;
+                    throttled = found is not null && !quota.TryRecord(found.PartitionCount);
+                    return found is not null && !throttled && broker.DeleteTopic(found.Name) ? found : null;
                 });
             }
             catch (Exception e) when (BrokerCore.IsStorageFailure(e))
             {
                 // The metadata could not be written: the topic is still there, whole, and a retry may succeed.
                 response.Responses.Add(Result(version, name, id, ErrorCode.KafkaStorageError, e.Message));
+                continue;
+            }
+
+            if (throttled)
+            {
+                response.Responses.Add(Result(version, name, id, ErrorCode.ThrottlingQuotaExceeded, ControllerMutations.ExceededMessage));
                 continue;
             }
 
@@ -74,6 +85,7 @@ public sealed class DeleteTopicsHandler(BrokerCore broker) : ApiHandler<DeleteTo
             response.Responses.Add(Result(version, topic.Name, topic.Id, ErrorCode.None, null));
         }
 
+        response.ThrottleTimeMs = quota.ThrottleTimeMs;
         return ValueTask.FromResult<HandlerResult<DeleteTopicsResponse>>(response);
     }
 

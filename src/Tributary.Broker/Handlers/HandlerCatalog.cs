@@ -30,6 +30,8 @@ public static class HandlerCatalog
             new DeleteRecordsHandler(broker),
             new DescribeUserScramCredentialsHandler(broker),
             new AlterUserScramCredentialsHandler(broker),
+            new DescribeClientQuotasHandler(broker),
+            new AlterClientQuotasHandler(broker),
 
             // Consumer groups (GroupCoordinator).
             new FindCoordinatorHandler(broker),
@@ -65,7 +67,7 @@ public static class HandlerCatalog
             new ListTransactionsHandler(broker),
             new DescribeProducersHandler(broker),
         ];
-        dispatcher = new RequestDispatcher(handlers, loggerFactory.CreateLogger<RequestDispatcher>());
+        dispatcher = new RequestDispatcher(handlers, loggerFactory.CreateLogger<RequestDispatcher>(), broker.Quotas);
         return dispatcher;
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Tributary.Broker.Config;
+using Tributary.Broker.Quotas;
 using Tributary.Broker.Security;
 using Tributary.Storage.Devices;
 
@@ -8,7 +9,7 @@ namespace Tributary.Broker.Metadata;
 
 /// <summary>
 /// Topics (names, ids, partition counts, configs), dynamic broker configs, group configs, SCRAM credentials (salt,
-/// iterations, StoredKey, ServerKey; never a password) and the cluster id. Every
+/// iterations, StoredKey, ServerKey; never a password), client quotas and the cluster id. Every
 /// change is written as a whole snapshot to <c>__tributary_metadata.json</c> through a temporary file and an atomic
 /// rename, so a crash leaves either the old or the new state. A change is visible only once its snapshot is written:
 /// a write the disk refuses throws and leaves the store as it was. With no directory it lives in memory only.
@@ -32,6 +33,9 @@ public sealed partial class MetadataStore
     // SCRAM credentials by user, then by mechanism (SCRAM-SHA-256, SCRAM-SHA-512).
     private Dictionary<string, Dictionary<string, ScramCredential>> _scramCredentials = new(StringComparer.Ordinal);
 
+    // Client quotas by entity, each its keys and values; replaced whole on a change, so readers need no lock.
+    private Dictionary<ClientQuotaEntity, IReadOnlyDictionary<string, double>> _clientQuotas = [];
+
     /// <param name="directory">Where the snapshot lives; null keeps everything in memory.</param>
     /// <param name="device">The files it is read from and written to (the real file system by default).</param>
     public MetadataStore(string? directory, ILogDevice? device = null)
@@ -48,6 +52,7 @@ public sealed partial class MetadataStore
                 _brokerConfigs = new(snapshot.BrokerConfigs ?? new(), StringComparer.Ordinal);
                 _groupConfigs = new(snapshot.GroupConfigs ?? new(), StringComparer.Ordinal);
                 _scramCredentials = new(snapshot.ScramCredentials ?? new(), StringComparer.Ordinal);
+                _clientQuotas = (snapshot.ClientQuotas ?? []).ToDictionary(q => QuotaRecord.EntityOf(q.Entity), q => (IReadOnlyDictionary<string, double>)q.Values);
                 foreach (var t in snapshot.Topics)
                 {
                     var topic = new TopicInfo(t.Name, t.Id, t.PartitionCount, t.Configs);
@@ -172,6 +177,44 @@ public sealed partial class MetadataStore
         }
     }
 
+    /// <summary>Every entity with a client quota, with its keys and values (a snapshot: later changes replace it).</summary>
+    public IReadOnlyDictionary<ClientQuotaEntity, IReadOnlyDictionary<string, double>> ClientQuotas => Volatile.Read(ref _clientQuotas);
+
+    /// <summary>
+    /// Sets (a value) and removes (null) client quota keys, all in one durable snapshot; an entity left without a key
+    /// is removed.
+    /// </summary>
+    public void AlterClientQuotas(IReadOnlyList<(ClientQuotaEntity Entity, string Key, double? Value)> changes)
+    {
+        lock (_lock)
+        {
+            var updated = _clientQuotas.ToDictionary(q => q.Key, q => new Dictionary<string, double>(q.Value, StringComparer.Ordinal));
+            foreach (var (entity, key, value) in changes)
+            {
+                if (value is { } set)
+                {
+                    (updated.TryGetValue(entity, out var values) ? values : updated[entity] = new(StringComparer.Ordinal))[key] = set;
+                }
+                else if (updated.TryGetValue(entity, out var values) && values.Remove(key) && values.Count == 0)
+                {
+                    updated.Remove(entity);
+                }
+            }
+
+            var previous = _clientQuotas;
+            _clientQuotas = updated.ToDictionary(q => q.Key, q => (IReadOnlyDictionary<string, double>)q.Value);
+            try
+            {
+                Persist(_byName.Values);
+            }
+            catch
+            {
+                _clientQuotas = previous;
+                throw;
+            }
+        }
+    }
+
     private IReadOnlyDictionary<string, string> ConfigsOf(Dictionary<string, Dictionary<string, string>> all, string name)
     {
         lock (_lock)
@@ -286,7 +329,8 @@ public sealed partial class MetadataStore
         }
 
         var snapshot = new Snapshot(ClusterId, [.. topics.Select(t => new TopicRecord(t.Name, t.Id, t.PartitionCount, new Dictionary<string, string>(t.Configs)))], _brokerConfigs, _groupConfigs,
-            _scramCredentials.Count > 0 ? _scramCredentials : null);
+            _scramCredentials.Count > 0 ? _scramCredentials : null,
+            _clientQuotas.Count > 0 ? [.. _clientQuotas.Select(q => QuotaRecord.Of(q.Key, q.Value))] : null);
         var bytes = JsonSerializer.SerializeToUtf8Bytes(snapshot, SnapshotOptions);
         var temp = _path + ".tmp";
         try
@@ -342,6 +386,12 @@ public sealed partial class MetadataStore
             throw new InvalidDataException($"{path} is not a metadata snapshot: a SCRAM credential has an unknown mechanism, a missing key or salt, or iterations out of range");
         }
 
+        if (snapshot.ClientQuotas?.Any(q => q?.Entity is null || q.Values is null || !QuotaRecord.IsEntity(q.Entity)
+            || q.Values.Any(v => ClientQuotaKeys.Check(v.Key, v.Value) is not null)) == true)
+        {
+            throw new InvalidDataException($"{path} is not a metadata snapshot: a client quota has an unknown entity, key or value");
+        }
+
         return snapshot;
     }
 
@@ -375,7 +425,36 @@ public sealed partial class MetadataStore
     private sealed record Snapshot(string ClusterId, List<TopicRecord> Topics, Dictionary<string, Dictionary<string, string>>? BrokerConfigs = null,
         Dictionary<string, Dictionary<string, string>>? GroupConfigs = null,
         [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-        Dictionary<string, Dictionary<string, ScramCredential>>? ScramCredentials = null);
+        Dictionary<string, Dictionary<string, ScramCredential>>? ScramCredentials = null,
+        [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+        List<QuotaRecord>? ClientQuotas = null);
+
+    // A client quota entity as Kafka's wire has it: entity type → name, null for the default.
+    private sealed record QuotaRecord(Dictionary<string, string?> Entity, Dictionary<string, double> Values)
+    {
+        public static QuotaRecord Of(ClientQuotaEntity entity, IReadOnlyDictionary<string, double> values)
+        {
+            var parts = new Dictionary<string, string?>(StringComparer.Ordinal);
+            if (entity.User is { } user)
+            {
+                parts[ClientQuotaEntity.UserType] = user.Name;
+            }
+
+            if (entity.ClientId is { } clientId)
+            {
+                parts[ClientQuotaEntity.ClientIdType] = clientId.Name;
+            }
+
+            return new(parts, new Dictionary<string, double>(values, StringComparer.Ordinal));
+        }
+
+        public static bool IsEntity(Dictionary<string, string?> parts) =>
+            parts.Count > 0 && parts.Keys.All(k => k is ClientQuotaEntity.UserType or ClientQuotaEntity.ClientIdType);
+
+        public static ClientQuotaEntity EntityOf(Dictionary<string, string?> parts) => new(
+            parts.TryGetValue(ClientQuotaEntity.UserType, out var user) ? new QuotaEntityName(user) : null,
+            parts.TryGetValue(ClientQuotaEntity.ClientIdType, out var clientId) ? new QuotaEntityName(clientId) : null);
+    }
 
     private sealed record TopicRecord(string Name, Guid Id, int PartitionCount, Dictionary<string, string> Configs);
 }

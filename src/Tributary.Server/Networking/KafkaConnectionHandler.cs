@@ -75,6 +75,9 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         // Bytes of the request being received or handled, reserved in queued.max.request.bytes.
         var requestBudget = limits.QueuedRequestBytes ?? ByteBudget.Unbounded;
         var reserved = 0L;
+
+        // A client over a quota (KIP-219): until this Stopwatch timestamp nothing more is read or handled; 0: none.
+        var mutedUntil = 0L;
         try
         {
             while (true)
@@ -126,6 +129,22 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                 var consumedAny = false;
                 while (true)
                 {
+                    if (mutedUntil != 0)
+                    {
+                        // The throttled answer leaves at once; the client's next requests wait out its throttle time
+                        // here, whether or not the client itself honours throttle_time_ms.
+                        unflushed = false;
+                        await WriteHeldAsync(output, held, cancellation).ConfigureAwait(false);
+                        if ((await output.FlushAsync(cancellation).ConfigureAwait(false)).IsCompleted)
+                        {
+                            return;
+                        }
+
+                        LogMuted(connection.ConnectionId, (long)Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), mutedUntil).TotalMilliseconds);
+                        await ThrottleAsync(mutedUntil, cancellation, closeRequested).ConfigureAwait(false);
+                        mutedUntil = 0;
+                    }
+
                     var frames = connectionInfo.Authenticator is { IsComplete: false } ? authenticatingFrames : authenticatedFrames;
                     var frame = frames.TryRead(buffer);
                     if (frame.Status == FrameStatus.NeedMoreData)
@@ -172,6 +191,14 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                         }
 
                         var outcome = await pending.ConfigureAwait(false);
+                        var clientThrottles = true;
+                        if (outcome.ThrottleTimeMs > 0)
+                        {
+                            ServerMetrics.RecordThrottle(apiKey, outcome.ThrottleTimeMs);
+                            clientThrottles = ResponseThrottle.ClientThrottles((ApiKey)apiKey, outcome.ApiVersion);
+                            mutedUntil = Stopwatch.GetTimestamp() + (outcome.ThrottleTimeMs * Stopwatch.Frequency / 1000);
+                        }
+
                         switch (outcome.Action)
                         {
                             case DispatchAction.Close:
@@ -188,7 +215,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                                 await output.FlushAsync(cancellation).ConfigureAwait(false);
                                 LogClosed(connection.ConnectionId, outcome.Reason ?? "closed by dispatcher");
                                 return;
-                            case DispatchAction.Respond when outcome.Durable is { IsCompleted: false } && held.Count < HeldResponsesMax:
+                            case DispatchAction.Respond when outcome.Durable is { IsCompleted: false } && held.Count < HeldResponsesMax && outcome.ThrottleTimeMs == 0:
                                 // Its records are appended; the answer waits for their flush while the next request is read.
                                 held.Enqueue(new Answer(outcome, apiKey, started, port));
                                 continue;
@@ -197,6 +224,20 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                                 if (outcome.Durable is { } durable)
                                 {
                                     await durable.ConfigureAwait(false);
+                                }
+
+                                if (!clientThrottles)
+                                {
+                                    // A version from before KIP-219: its client does not wait by itself, so the
+                                    // broker holds the answer for the throttle time instead, and reads nothing meanwhile.
+                                    if (unflushed && (await output.FlushAsync(cancellation).ConfigureAwait(false)).IsCompleted)
+                                    {
+                                        return;
+                                    }
+
+                                    unflushed = false;
+                                    await ThrottleAsync(mutedUntil, cancellation, closeRequested).ConfigureAwait(false);
+                                    mutedUntil = 0;
                                 }
 
                                 WriteResponse(output, new Answer(outcome, apiKey, started, port));
@@ -323,6 +364,25 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         }
     }
 
+    /// <summary>Waits until the Stopwatch timestamp <paramref name="until"/>, or the server asks the connection to close.</summary>
+    private static async ValueTask ThrottleAsync(long until, CancellationToken cancellation, CancellationToken closeRequested)
+    {
+        var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), until);
+        if (wait <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellation, closeRequested);
+        try
+        {
+            await Task.Delay(wait, either.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (closeRequested.IsCancellationRequested && !cancellation.IsCancellationRequested)
+        {
+        }
+    }
+
     /// <summary>
     /// The next input; while it has not arrived, held answers whose flush ends go out, since their client may be
     /// waiting for them before it sends more. Once nothing is held, a wait for the next request is marked on
@@ -434,6 +494,9 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
     [LoggerMessage(EventId = 306, Level = LogLevel.Debug,
         Message = "Connection {ConnectionId} stops reading: its request of {Bytes} bytes waits for room in queued.max.request.bytes ({LimitBytes} bytes)")]
     private partial void LogRequestBytesWait(string connectionId, long bytes, long limitBytes);
+
+    [LoggerMessage(EventId = 330, Level = LogLevel.Debug, Message = "Connection {ConnectionId} is throttled: nothing is read from it for {ThrottleMs} ms")]
+    private partial void LogMuted(string connectionId, long throttleMs);
 
     [LoggerMessage(EventId = 302, Level = LogLevel.Debug, Message = "Connection {ConnectionId} ended")]
     private partial void LogDisconnected(string connectionId);

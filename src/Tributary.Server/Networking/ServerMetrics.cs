@@ -21,7 +21,24 @@ internal static class ServerMetrics
     public static readonly Histogram<double> RequestDuration = Meter.CreateHistogram<double>(
         "tributary.request.duration", "s", "Time from a request's frame being taken to its response being written to the connection");
 
+    /// <summary>
+    /// Milliseconds a client was throttled for going over a quota (the response's throttle_time_ms, for which its
+    /// connection reads nothing), per throttled request, tagged with the API's name (<c>kafka.api</c>): Kafka's
+    /// throttle-time metric.
+    /// </summary>
+    public static readonly Histogram<int> ThrottleTime = Meter.CreateHistogram<int>(
+        "tributary.request.throttle.time", "ms", "Time a client's connection is throttled for going over a client quota");
+
     private static readonly string[] ApiNames = BuildApiNames();
+
+    /// <summary>Records that a request of <paramref name="apiKey"/> earned a throttle of <paramref name="throttleMs"/>.</summary>
+    public static void RecordThrottle(short apiKey, int throttleMs)
+    {
+        if (ThrottleTime.Enabled)
+        {
+            ThrottleTime.Record(throttleMs, new KeyValuePair<string, object?>("kafka.api", apiKey >= 0 && apiKey < ApiNames.Length ? ApiNames[apiKey] : "Unknown"));
+        }
+    }
 
     /// <summary>Records a request's time since <paramref name="startedTimestamp"/> (<see cref="Stopwatch.GetTimestamp"/>).</summary>
     public static void RecordRequest(short apiKey, long startedTimestamp, object? port)
