@@ -168,8 +168,19 @@ public sealed partial class BrokerCore : IDisposable
     public ListenerSecurity ListenerSecurity(string listener)
     {
         var config = Config;
-        return new ListenerSecurity(listener, config.SecurityProtocolOf(listener), config.SaslMechanismsFor(listener), config.PlainUsersFor(listener),
-            Metadata.FindScramCredential, TimeSpan.FromMilliseconds(config.ConnectionFailedAuthenticationDelayMs), config.SaslServerMaxReceiveSize, Time);
+        var security = new ListenerSecurity(listener, config.SecurityProtocolOf(listener), config.SaslMechanismsFor(listener), config.PlainUsersFor(listener),
+            Metadata.FindScramCredential, TimeSpan.FromMilliseconds(config.ConnectionFailedAuthenticationDelayMs), config.SaslServerMaxReceiveSize, Time)
+        {
+            ConnectionsMaxReauthMs = mechanism => config.ConnectionsMaxReauthMsFor(listener, mechanism),
+        };
+        if (!security.UsesSasl || !security.Mechanisms.Contains(SaslMechanisms.OAuthBearer))
+        {
+            return security;
+        }
+
+        // The configuration was checked when parsed; this fails only if the JWKS file went away since.
+        var (validator, error) = OAuthBearerConfig.ValidatorFor(config, listener, Time);
+        return security with { OAuthBearer = validator ?? throw new InvalidOperationException(error) };
     }
 
     public long NowMs => Time.GetUtcNow().ToUnixTimeMilliseconds();

@@ -58,6 +58,22 @@ public sealed record BrokerConfig
     /// <summary>sasl.server.max.receive.size: largest frame a client may send before it has authenticated.</summary>
     public int SaslServerMaxReceiveSize { get; init; }
 
+    /// <summary>The sasl.oauthbearer.* keys of signed-JWT validation (KIP-768).</summary>
+    public OAuthBearerSettings OAuthBearer { get; init; } = new(null, [], null, "sub", "scope", 30);
+
+    /// <summary>connections.max.reauth.ms: a SASL session's longest life; 0 or less: none.</summary>
+    public long ConnectionsMaxReauthMs { get; init; }
+
+    /// <summary>
+    /// connections.max.reauth.ms of a mechanism on a listener: listener.name.&lt;l&gt;.&lt;mechanism&gt;.…, else
+    /// listener.name.&lt;l&gt;.…, else the broker's.
+    /// </summary>
+    public long ConnectionsMaxReauthMsFor(string listener, string mechanism) =>
+        (Explicit.GetValueOrDefault(Config.Listeners.PerListenerKey(listener, mechanism.ToLowerInvariant() + ".connections.max.reauth.ms"))
+            ?? Explicit.GetValueOrDefault(Config.Listeners.PerListenerKey(listener, "connections.max.reauth.ms"))) is { } value
+            ? long.Parse(value, CultureInfo.InvariantCulture)
+            : ConnectionsMaxReauthMs;
+
     public string ListenerHost => Listeners[0].Host;
 
     public int ListenerPort => Listeners[0].Port;
@@ -263,6 +279,7 @@ public sealed record BrokerConfig
 
         var config = Bind(values);
         errors.AddRange(Config.Listeners.Validate(config));
+        errors.AddRange(OAuthBearerConfig.Validate(config));
         return errors.Count > 0 ? (null, errors) : (config, errors);
     }
 

@@ -64,6 +64,26 @@ public static class ConfigTable
             Check: v => SslPrincipalMapper.Parse(v).Error),
         Broker("tributary.ssl.handshake.timeout.ms", ConfigType.Long, "10000", "A TLS handshake not complete within this is closed (a client that connects and stalls, or speaks plaintext to a TLS port).", Min: 1,
             Bind: (c, v) => c with { SslHandshakeTimeoutMs = Long(v) }),
+        Broker(Listeners.PerListenerPrefix + "<listener>.oauthbearer.sasl.jaas.config", ConfigType.String, null, "Needed for OAUTHBEARER on one listener: " + OAuthBearerConfig.LoginModule + " required; with the unsecured validator, its options unsecuredValidatorPrincipalClaimName, …ScopeClaimName, …RequiredScope, …AllowableClockSkewMs.",
+            Sensitive: true, Check: v => OAuthBearerConfig.CheckJaas(v)),
+        Broker(Listeners.PerListenerPrefix + "<listener>.oauthbearer.sasl.server.callback.handler.class", ConfigType.String, null, "How one listener checks OAUTHBEARER tokens: unset, unsecured JWS (alg none, for development); Kafka's OAuthBearerValidatorCallbackHandler, JWTs signed by a key of sasl.oauthbearer.jwks.endpoint.url (KIP-768).",
+            Allowed: [UnsecuredJwsValidator.HandlerClass, .. SignedJwtValidator.HandlerClasses]),
+        Broker("sasl.oauthbearer.jwks.endpoint.url", ConfigType.String, null, "file: URL of the JWKS whose RSA and EC keys sign OAUTHBEARER tokens, read when the broker starts (http(s) is not supported).",
+            Bind: (c, v) => c with { OAuthBearer = c.OAuthBearer with { JwksEndpointUrl = v } }),
+        Broker("sasl.oauthbearer.expected.audience", ConfigType.List, null, "When set, a signed token's aud must include one of these.",
+            Bind: (c, v) => c with { OAuthBearer = c.OAuthBearer with { ExpectedAudience = [.. ConfigDefinition.Items(v)] } }),
+        Broker("sasl.oauthbearer.expected.issuer", ConfigType.String, null, "When set, a signed token's iss must be this.",
+            Bind: (c, v) => c with { OAuthBearer = c.OAuthBearer with { ExpectedIssuer = v } }),
+        Broker("sasl.oauthbearer.sub.claim.name", ConfigType.String, "sub", "The claim of a signed token that names its principal.",
+            Bind: (c, v) => c with { OAuthBearer = c.OAuthBearer with { SubClaimName = v } }),
+        Broker("sasl.oauthbearer.scope.claim.name", ConfigType.String, "scope", "The claim of a signed token that holds its scope.",
+            Bind: (c, v) => c with { OAuthBearer = c.OAuthBearer with { ScopeClaimName = v } }),
+        Broker("sasl.oauthbearer.clock.skew.seconds", ConfigType.Int, "30", "Seconds a signed token's exp and nbf may be off from the broker's clock.", Min: 0,
+            Bind: (c, v) => c with { OAuthBearer = c.OAuthBearer with { ClockSkewSeconds = Int(v) } }),
+        Broker("connections.max.reauth.ms", ConfigType.Long, "0", "When positive, a SASL session lasts at most this long (KIP-368): the client is told so and must re-authenticate, or its next request closes the connection. An OAUTHBEARER session also ends at the token's exp.",
+            Bind: (c, v) => c with { ConnectionsMaxReauthMs = Long(v) }),
+        Broker(Listeners.PerListenerPrefix + "<listener>.connections.max.reauth.ms", ConfigType.Long, null, "connections.max.reauth.ms of one listener."),
+        Broker(Listeners.PerListenerPrefix + "<listener>.<mechanism>.connections.max.reauth.ms", ConfigType.Long, null, "connections.max.reauth.ms of one mechanism (its name in lower case) on one listener."),
         Broker("log.dirs", ConfigType.String, "./data", "Directory of the metadata and the partition logs.", Bind: (c, v) => c with { LogDir = v }),
         Broker("log.dir", ConfigType.String, null, "Used when log.dirs is not set.", SynonymOf: "log.dirs"),
         Broker("tributary.storage", ConfigType.String, "disk", "memory: a broker that keeps nothing on disk.", Allowed: ["disk", "memory"],
@@ -291,10 +311,18 @@ public static class ConfigTable
         }
 
         var listenerEnd = name.IndexOf('.', Listeners.PerListenerPrefix.Length);
-        return listenerEnd > Listeners.PerListenerPrefix.Length
-            && BrokerByName.GetValueOrDefault(Listeners.PerListenerPrefix + "<listener>" + name[listenerEnd..]) is { } template
-                ? template with { Name = name }
-                : null;
+        if (listenerEnd <= Listeners.PerListenerPrefix.Length)
+        {
+            return null;
+        }
+
+        // listener.name.<listener>.<mechanism>.KEY, as Kafka prefixes per-mechanism settings.
+        var mechanismEnd = name.IndexOf('.', listenerEnd + 1);
+        var template = BrokerByName.GetValueOrDefault(Listeners.PerListenerPrefix + "<listener>" + name[listenerEnd..])
+            ?? (mechanismEnd > 0 && SaslMechanisms.Supported.Contains(name[(listenerEnd + 1)..mechanismEnd].ToUpperInvariant())
+                ? BrokerByName.GetValueOrDefault(Listeners.PerListenerPrefix + "<listener>.<mechanism>" + name[mechanismEnd..])
+                : null);
+        return template is null ? null : template with { Name = name };
     }
 
     private static List<ConfigDefinition> MarkDynamic(IReadOnlyList<ConfigDefinition> rows)

@@ -58,6 +58,15 @@ public sealed partial class RequestDispatcher
     /// <param name="connection">the connection the frame came on, the same value for each of its requests.</param>
     public async ValueTask<DispatchOutcome> DispatchAsync(ReadOnlyMemory<byte> frame, ConnectionInfo connection, CancellationToken cancellationToken)
     {
+        // KIP-368: a SaslHandshake on an authenticated connection may begin re-authentication; any other request on a
+        // session past its end closes the connection, unanswered, as Kafka's SocketServer does.
+        if (connection.Authenticator is { IsComplete: true } authenticated && frame.Length >= 2
+            && !(BinaryPrimitives.ReadInt16BigEndian(frame.Span) == (short)ApiKey.SaslHandshake && authenticated.TryBeginReauthentication())
+            && authenticated.SessionExpired)
+        {
+            return DispatchOutcome.Close($"the SASL session of {authenticated.Principal} on listener {authenticated.Listener.Name} expired and was not re-authenticated");
+        }
+
         var authenticating = connection.Authenticator is { IsComplete: false } sasl ? sasl : null;
         if (authenticating is not null)
         {
@@ -162,7 +171,7 @@ public sealed partial class RequestDispatcher
 
                 if (authenticating.IsComplete)
                 {
-                    LogAuthenticated(connection.ConnectionId, connection.ListenerName, authenticating.Principal!);
+                    LogAuthenticated(connection, authenticating);
                 }
             }
 
@@ -249,7 +258,7 @@ public sealed partial class RequestDispatcher
 
         if (authenticating.IsComplete)
         {
-            LogAuthenticated(connection.ConnectionId, connection.ListenerName, authenticating.Principal!);
+            LogAuthenticated(connection, authenticating);
         }
 
         return new DispatchOutcome(DispatchAction.Respond, new HandlerResult(new RawSaslToken(challenge)), 0, 0, DispatchOutcome.NoHeader, null);
@@ -277,6 +286,21 @@ public sealed partial class RequestDispatcher
     [LoggerMessage(EventId = 100, Level = LogLevel.Error, Message = "Handler failed for {Request}")]
     private partial void LogHandlerFailed(Exception exception, string request);
 
-    [LoggerMessage(EventId = 101, Level = LogLevel.Debug, Message = "Connection {ConnectionId} on listener {Listener} authenticated as {Principal}")]
-    private partial void LogAuthenticated(string connectionId, string listener, string principal);
+    private void LogAuthenticated(ConnectionInfo connection, SaslAuthenticator authenticator)
+    {
+        if (authenticator.Reauthenticating)
+        {
+            LogReauthenticated(connection.ConnectionId, connection.ListenerName, authenticator.Principal!, authenticator.SessionExpiresAtMs);
+        }
+        else
+        {
+            LogAuthenticated(connection.ConnectionId, connection.ListenerName, authenticator.Principal!, authenticator.SessionExpiresAtMs);
+        }
+    }
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Debug, Message = "Connection {ConnectionId} on listener {Listener} authenticated as {Principal}; session ends at {SessionExpiresAtMs} ms (none if empty)")]
+    private partial void LogAuthenticated(string connectionId, string listener, string principal, long? sessionExpiresAtMs);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Debug, Message = "Connection {ConnectionId} on listener {Listener} re-authenticated as {Principal}; session ends at {SessionExpiresAtMs} ms")]
+    private partial void LogReauthenticated(string connectionId, string listener, string principal, long? sessionExpiresAtMs);
 }

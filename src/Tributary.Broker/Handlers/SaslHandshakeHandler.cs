@@ -8,7 +8,10 @@ namespace Tributary.Broker.Handlers;
 // Behaviour:
 // - On a SASL listener before authentication: picks the mechanism (SaslAuthenticator); one that is not enabled on
 //   the listener gets UNSUPPORTED_SASL_MECHANISM with the enabled list, and the connection is closed.
-// - On a PLAINTEXT listener, or after authentication: ILLEGAL_SASL_STATE, as Kafka's KafkaApis answers.
+// - After authentication, on a session that ends (KIP-368) and at most once a second: begins re-authentication
+//   (the dispatcher asks SaslAuthenticator); another mechanism than the session's is answered, then the next frame
+//   closes the connection, as Kafka does.
+// - On a PLAINTEXT listener, or after authentication otherwise: ILLEGAL_SASL_STATE, as Kafka's KafkaApis answers.
 // Versions:
 // - v0: the tokens that follow are bare size-prefixed frames; v1: they come in SaslAuthenticate requests.
 public sealed class SaslHandshakeHandler() : ApiHandler<SaslHandshakeRequest, SaslHandshakeResponse>(ApiKey.SaslHandshake, 0, 1)

@@ -30,7 +30,19 @@ public sealed record ListenerSecurity(
     /// <summary>The per-connection state machine of a SASL listener; null for a PLAINTEXT one.</summary>
     public SaslAuthenticator? NewAuthenticator() => UsesSasl ? new SaslAuthenticator(this) : null;
 
-    public ISaslExchange NewExchange(string mechanism) => mechanism == SaslMechanisms.Plain
-        ? new PlainExchange(PlainUsers)
-        : new ScramExchange(mechanism, user => ScramCredentials(user, mechanism));
+    /// <summary>How OAUTHBEARER tokens are checked on this listener; null when OAUTHBEARER is not enabled on it.</summary>
+    public IOAuthBearerValidator? OAuthBearer { get; init; }
+
+    /// <summary>
+    /// connections.max.reauth.ms of a mechanism on this listener (KIP-368): a session's longest life before the client
+    /// must re-authenticate; 0 or less: none beyond the credential's own expiry.
+    /// </summary>
+    public Func<string, long> ConnectionsMaxReauthMs { get; init; } = _ => 0;
+
+    public ISaslExchange NewExchange(string mechanism) => mechanism switch
+    {
+        SaslMechanisms.Plain => new PlainExchange(PlainUsers),
+        SaslMechanisms.OAuthBearer => new OAuthBearerExchange(OAuthBearer ?? throw new InvalidOperationException($"OAUTHBEARER is enabled on listener {Name} without a validator")),
+        _ => new ScramExchange(mechanism, user => ScramCredentials(user, mechanism)),
+    };
 }

@@ -22,11 +22,22 @@ public enum SaslGate
 /// raw size-prefixed tokens without Kafka headers (handshake v0, what old clients send). Until it is complete
 /// nothing else is served: another request closes the connection. Any failure leaves it <see cref="Failed"/>, and
 /// the dispatcher answers and closes after connection.failed.authentication.delay.ms.
+/// Re-authentication (KIP-368): a completed session expires after connections.max.reauth.ms or at the credential's
+/// expiry (an OAUTHBEARER token's exp), whichever is first; SaslAuthenticate v1+ tells the client how long it has. A
+/// SaslHandshake on a session that expires starts the exchange again (at most once a second, as Kafka allows), with
+/// the same mechanism and principal or the connection is closed; a request on an expired session closes it.
 /// </summary>
 public sealed class SaslAuthenticator(ListenerSecurity listener)
 {
+    /// <summary>Kafka's MIN_REAUTH_INTERVAL_ONE_SECOND_NANOS: a client re-authenticates at most once a second.</summary>
+    public const long ReauthenticationIntervalMsMin = 1000;
+
     private State _state = State.VersionsOrHandshake;
     private ISaslExchange? _exchange;
+    private string? _previousMechanism;
+    private long? _reauthenticationStartedMs;
+    private string? _badMechanismMessage;
+    private long _sessionLifetimeMs;
 
     private enum State
     {
@@ -36,6 +47,9 @@ public sealed class SaslAuthenticator(ListenerSecurity listener)
         RawToken,
         Complete,
         Failed,
+
+        /// <summary>Re-authentication asked for another mechanism: the handshake was answered, the next frame closes.</summary>
+        ReauthBadMechanism,
     }
 
     public ListenerSecurity Listener => listener;
@@ -53,6 +67,37 @@ public sealed class SaslAuthenticator(ListenerSecurity listener)
     /// <summary>Why authentication failed, for the log: no password, proof or token is in it.</summary>
     public string? FailureReason { get; private set; }
 
+    /// <summary>Whether the latest exchange re-authenticates a session (KIP-368) rather than starting one.</summary>
+    public bool Reauthenticating => _previousMechanism is not null;
+
+    /// <summary>When the authenticated session ends, in ms since the epoch; null when it never does.</summary>
+    public long? SessionExpiresAtMs { get; private set; }
+
+    private long NowMs => listener.Time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>Whether the completed session is past its end: its next request, other than a re-authentication, closes it.</summary>
+    public bool SessionExpired => _state == State.Complete && SessionExpiresAtMs is { } end && NowMs > end;
+
+    /// <summary>
+    /// A SaslHandshake arrived on an authenticated connection: begins re-authentication if the session has an end
+    /// and the last re-authentication began at least a second ago, as Kafka's KafkaChannel allows. Otherwise the
+    /// handshake is served as any request after authentication (ILLEGAL_SASL_STATE).
+    /// </summary>
+    public bool TryBeginReauthentication()
+    {
+        var now = NowMs;
+        if (_state != State.Complete || SessionExpiresAtMs is null
+            || (_reauthenticationStartedMs is { } last && now - last < ReauthenticationIntervalMsMin))
+        {
+            return false;
+        }
+
+        _reauthenticationStartedMs = now;
+        _previousMechanism = _exchange!.Mechanism;
+        _state = State.Handshake;
+        return true;
+    }
+
     /// <summary>Whether a request of <paramref name="key"/> may be served now; a refusal fails the authentication.</summary>
     public SaslGate Admit(ApiKey key)
     {
@@ -67,6 +112,9 @@ public sealed class SaslAuthenticator(ListenerSecurity listener)
             case (State.Authenticate, _):
                 Fail($"unexpected {key} request during SASL authentication");
                 return SaslGate.AnswerIllegalStateAndClose;
+            case (State.ReauthBadMechanism, _):
+                Fail(_badMechanismMessage!);
+                return SaslGate.Close;
             default:
                 Fail($"unexpected {key} request during SASL handshake");
                 return SaslGate.Close;
@@ -89,6 +137,14 @@ public sealed class SaslAuthenticator(ListenerSecurity listener)
             return new SaslHandshakeResponse { ErrorCode = (short)ErrorCode.UnsupportedSaslMechanism, Mechanisms = enabled };
         }
 
+        // Kafka answers the handshake and fails the re-authentication on the next frame (REAUTH_BAD_MECHANISM).
+        if (_previousMechanism is { } previous && previous != mechanism)
+        {
+            _badMechanismMessage = $"SASL mechanism '{mechanism}' requested by client is not supported for re-authentication of mechanism '{previous}'";
+            _state = State.ReauthBadMechanism;
+            return new SaslHandshakeResponse { ErrorCode = 0, Mechanisms = enabled };
+        }
+
         _exchange = listener.NewExchange(mechanism);
         _state = version == 0 ? State.RawToken : State.Authenticate;
         return new SaslHandshakeResponse { ErrorCode = 0, Mechanisms = enabled };
@@ -106,7 +162,7 @@ public sealed class SaslAuthenticator(ListenerSecurity listener)
         var step = Step(token);
         return step.Failed
             ? new SaslAuthenticateResponse { ErrorCode = (short)ErrorCode.SaslAuthenticationFailed, ErrorMessage = step.Error, AuthBytes = [] }
-            : new SaslAuthenticateResponse { ErrorCode = 0, ErrorMessage = null, AuthBytes = step.Challenge, SessionLifetimeMs = 0 };
+            : new SaslAuthenticateResponse { ErrorCode = 0, ErrorMessage = null, AuthBytes = step.Challenge, SessionLifetimeMs = step.Complete ? _sessionLifetimeMs : 0 };
     }
 
     /// <summary>A bare token after SaslHandshake v0: the challenge to send back size-prefixed, or null when it failed.</summary>
@@ -119,6 +175,13 @@ public sealed class SaslAuthenticator(ListenerSecurity listener)
     private SaslStep Step(ReadOnlySpan<byte> token)
     {
         var step = _exchange!.Evaluate(token);
+        if (step.Complete && Reauthenticating && "User:" + step.User != Principal)
+        {
+            step = SaslStep.Fail(
+                $"Cannot change principals during re-authentication from User.{Principal!["User:".Length..]}: User.{step.User}",
+                $"re-authentication of {Principal} as User:{step.User}");
+        }
+
         if (step.Failed)
         {
             Fail($"{_exchange.Mechanism}: {step.LogReason}");
@@ -127,9 +190,28 @@ public sealed class SaslAuthenticator(ListenerSecurity listener)
         {
             Principal = "User:" + step.User;
             _state = State.Complete;
+            StartSession(step.CredentialExpiresAtMs);
         }
 
         return step;
+    }
+
+    // Kafka's ReauthInfo.calcCompletionTimesAndReturnSessionLifetimeMs: the session ends at the credential's expiry or
+    // after connections.max.reauth.ms, whichever is first; with neither it never ends (lifetime 0 to the client).
+    private void StartSession(long? credentialExpiresAtMs)
+    {
+        var now = NowMs;
+        var maxReauthMs = listener.ConnectionsMaxReauthMs(_exchange!.Mechanism);
+        if (credentialExpiresAtMs is null && maxReauthMs <= 0)
+        {
+            SessionExpiresAtMs = null;
+            _sessionLifetimeMs = 0;
+            return;
+        }
+
+        var untilExpiryMs = credentialExpiresAtMs is { } expiresAt ? expiresAt - now : long.MaxValue;
+        _sessionLifetimeMs = Math.Max(0, maxReauthMs > 0 ? Math.Min(untilExpiryMs, maxReauthMs) : untilExpiryMs);
+        SessionExpiresAtMs = now + _sessionLifetimeMs;
     }
 
     private void Fail(string reason)

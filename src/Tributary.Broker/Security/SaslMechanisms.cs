@@ -9,11 +9,12 @@ public static class SaslMechanisms
     public const string Plain = "PLAIN";
     public const string ScramSha256 = "SCRAM-SHA-256";
     public const string ScramSha512 = "SCRAM-SHA-512";
+    public const string OAuthBearer = "OAUTHBEARER";
 
     public const sbyte ScramSha256Type = 1;
     public const sbyte ScramSha512Type = 2;
 
-    public static readonly IReadOnlyList<string> Supported = [Plain, ScramSha256, ScramSha512];
+    public static readonly IReadOnlyList<string> Supported = [Plain, ScramSha256, ScramSha512, OAuthBearer];
 
     public static readonly IReadOnlyList<string> Scram = [ScramSha256, ScramSha512];
 

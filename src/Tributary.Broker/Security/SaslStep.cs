@@ -7,6 +7,9 @@ namespace Tributary.Broker.Security;
 /// </summary>
 public readonly record struct SaslStep(byte[] Challenge, string? User, string? Error, string? LogReason)
 {
+    /// <summary>When the credential stops being valid (an OAUTHBEARER token's exp), in ms since the epoch; null when it does not expire.</summary>
+    public long? CredentialExpiresAtMs { get; init; }
+
     public bool Complete => User is not null;
 
     public bool Failed => Error is not null;

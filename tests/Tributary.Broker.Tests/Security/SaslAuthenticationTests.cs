@@ -22,7 +22,7 @@ public sealed class SaslAuthenticationTests : IDisposable
     private readonly ManualTimeProvider _time = new();
     private readonly TestBroker _broker;
     private readonly RequestDispatcher _dispatcher;
-    private int _correlationId;
+    private readonly DispatchTestClient _client;
 
     public SaslAuthenticationTests()
     {
@@ -33,6 +33,7 @@ public sealed class SaslAuthenticationTests : IDisposable
             "sasl.server.max.receive.size=4096"), _time);
         _broker.Core.Metadata.AlterScramCredentials([("bob", SaslMechanisms.ScramSha512, Scram.Credential(SaslMechanisms.ScramSha512, "b0b"))]);
         _dispatcher = HandlerCatalog.CreateDispatcher(_broker.Core, NullLoggerFactory.Instance);
+        _client = new DispatchTestClient(_dispatcher);
     }
 
     [Fact]
@@ -209,30 +210,15 @@ public sealed class SaslAuthenticationTests : IDisposable
     private ConnectionInfo Connection() =>
         new("c1", null, "SASL_PLAINTEXT") { Authenticator = _broker.Core.ListenerSecurity("SASL_PLAINTEXT").NewAuthenticator() };
 
-    private static Config.BrokerConfig BrokerConfigWith(params string[] settings) =>
-        Config.BrokerConfig.Parse(settings.Select(s => s.Split('=', 2)).Select(p => KeyValuePair.Create(p[0], p[1]))).Config!;
+    private static Config.BrokerConfig BrokerConfigWith(params string[] settings) => DispatchTestClient.BrokerConfigWith(settings);
 
     private static byte[] Plain(string user, string password) => Encoding.UTF8.GetBytes($"\0{user}\0{password}");
 
-    private async Task<TResponse> SendAsync<TRequest, TResponse>(ConnectionInfo connection, ApiKey key, short version, TRequest request)
-        where TRequest : IKafkaMessage
-    {
-        var outcome = await DispatchAsync(connection, key, version, request);
-        Assert.True(outcome.Action == DispatchAction.Respond, $"{key}: {outcome.Action} {outcome.Reason}");
-        return (TResponse)outcome.Response!;
-    }
+    private Task<TResponse> SendAsync<TRequest, TResponse>(ConnectionInfo connection, ApiKey key, short version, TRequest request)
+        where TRequest : IKafkaMessage => _client.SendAsync<TRequest, TResponse>(connection, key, version, request);
 
     private ValueTask<DispatchOutcome> DispatchAsync<TRequest>(ConnectionInfo connection, ApiKey key, short version, TRequest request)
-        where TRequest : IKafkaMessage
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        var writer = new KafkaWriter(buffer);
-        var descriptor = KafkaApis.Find((short)key)!;
-        new RequestHeader { RequestApiKey = (short)key, RequestApiVersion = version, CorrelationId = ++_correlationId, ClientId = "test" }
-            .Write(ref writer, descriptor.RequestHeaderVersion(version));
-        request.Write(ref writer, version);
-        return _dispatcher.DispatchAsync(buffer.WrittenMemory, connection, CancellationToken.None);
-    }
+        where TRequest : IKafkaMessage => _client.DispatchAsync(connection, key, version, request);
 
     private static byte[] Written(IKafkaMessage message)
     {
