@@ -6,6 +6,7 @@ using Tributary.Broker.Groups;
 using Tributary.Broker.Handlers;
 using Tributary.Broker.Metadata;
 using Tributary.Broker.Security;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Broker.Transactions;
 using Tributary.Protocol;
 using Tributary.Storage;
@@ -83,6 +84,8 @@ public sealed partial class BrokerCore : IDisposable
                 RemoveStrayLogs();
             }
 
+            Authorizer = new Authorizer(Metadata, () => Config);
+
             // Last: the coordinator reloads groups and offsets from __consumer_offsets, which needs the logs open.
             Groups = new GroupCoordinator(this);
 
@@ -131,6 +134,9 @@ public sealed partial class BrokerCore : IDisposable
     public LogManager Logs { get; }
 
     public GroupCoordinator Groups { get; }
+
+    /// <summary>ACLs and the decisions every handler asks for (authorizer.class.name; none: everything allowed).</summary>
+    public Authorizer Authorizer { get; }
 
     public TransactionCoordinator Transactions { get; }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Tributary.Broker.Security;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol.Records;
 using Tributary.Storage;
 
@@ -46,6 +47,12 @@ public static class ConfigTable
             Bind: (c, v) => c with { ConnectionFailedAuthenticationDelayMs = Int(v) }),
         Broker("sasl.server.max.receive.size", ConfigType.Int, "524288", "Largest request a client may send before it has authenticated; a larger one closes the connection.", Min: 1,
             Bind: (c, v) => c with { SaslServerMaxReceiveSize = Int(v) }),
+        Broker("authorizer.class.name", ConfigType.String, "", "The authorizer: empty for none (every request allowed) or org.apache.kafka.metadata.authorizer.StandardAuthorizer (ACLs from CreateAcls, kept in the metadata).",
+            Allowed: ["", Authorizer.StandardAuthorizerClass], Bind: (c, v) => c with { AuthorizerClassName = v }),
+        Broker("super.users", ConfigType.String, "", "Principals the authorizer allows everything, separated by semicolons: User:admin;User:ops.",
+            Bind: (c, v) => c with { SuperUsers = v.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal) }),
+        Broker("allow.everyone.if.no.acl.found", ConfigType.Boolean, "false", "With an authorizer, allow every principal on a resource that has no ACL at all.",
+            Bind: (c, v) => c with { AllowEveryoneIfNoAclFound = v == "true" }),
         Broker("log.dirs", ConfigType.String, "./data", "Directory of the metadata and the partition logs.", Bind: (c, v) => c with { LogDir = v }),
         Broker("log.dir", ConfigType.String, null, "Used when log.dirs is not set.", SynonymOf: "log.dirs"),
         Broker("tributary.storage", ConfigType.String, "disk", "memory: a broker that keeps nothing on disk.", Allowed: ["disk", "memory"],

@@ -30,6 +30,9 @@ public static class HandlerCatalog
             new DeleteRecordsHandler(broker),
             new DescribeUserScramCredentialsHandler(broker),
             new AlterUserScramCredentialsHandler(broker),
+            new CreateAclsHandler(broker),
+            new DescribeAclsHandler(broker),
+            new DeleteAclsHandler(broker),
 
             // Consumer groups (GroupCoordinator).
             new FindCoordinatorHandler(broker),
