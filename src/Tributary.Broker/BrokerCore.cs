@@ -8,6 +8,7 @@ using Tributary.Broker.Metadata;
 using Tributary.Broker.Quotas;
 using Tributary.Broker.Security;
 using Tributary.Broker.ShareGroups;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Broker.Transactions;
 using Tributary.Protocol;
 using Tributary.Storage;
@@ -87,6 +88,7 @@ public sealed partial class BrokerCore : IDisposable
 
             Quotas = new ClientQuotaManager(Metadata, Time, Config.QuotaWindowNum, Config.QuotaWindowSizeSeconds * 1000L,
                 Config.ControllerQuotaWindowNum, Config.ControllerQuotaWindowSizeSeconds * 1000L);
+            Authorizer = new Authorizer(Metadata, () => Config);
 
             // Last: the coordinator reloads groups and offsets from __consumer_offsets, which needs the logs open.
             Groups = new GroupCoordinator(this);
@@ -142,6 +144,9 @@ public sealed partial class BrokerCore : IDisposable
     public ClientQuotaManager Quotas { get; }
 
     public GroupCoordinator Groups { get; }
+
+    /// <summary>ACLs and the decisions every handler asks for (authorizer.class.name; none: everything allowed).</summary>
+    public Authorizer Authorizer { get; }
 
     public TransactionCoordinator Transactions { get; }
 

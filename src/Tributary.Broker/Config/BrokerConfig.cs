@@ -55,6 +55,15 @@ public sealed record BrokerConfig
     /// <summary>connection.failed.authentication.delay.ms: how long a failed authentication waits before it is answered and closed.</summary>
     public int ConnectionFailedAuthenticationDelayMs { get; init; }
 
+    /// <summary>authorizer.class.name: empty (no authorizer: everything allowed) or Kafka's StandardAuthorizer.</summary>
+    public string AuthorizerClassName { get; init; } = "";
+
+    /// <summary>super.users: principals (User:NAME) the authorizer allows everything.</summary>
+    public IReadOnlySet<string> SuperUsers { get; init; } = new HashSet<string>();
+
+    /// <summary>allow.everyone.if.no.acl.found: whether a resource without any ACL is open to all.</summary>
+    public bool AllowEveryoneIfNoAclFound { get; init; }
+
     /// <summary>sasl.server.max.receive.size: largest frame a client may send before it has authenticated.</summary>
     public int SaslServerMaxReceiveSize { get; init; }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Tributary.Broker.Security;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol.Records;
 using Tributary.Storage;
 
@@ -84,6 +85,12 @@ public static class ConfigTable
             Bind: (c, v) => c with { ConnectionsMaxReauthMs = Long(v) }),
         Broker(Listeners.PerListenerPrefix + "<listener>.connections.max.reauth.ms", ConfigType.Long, null, "connections.max.reauth.ms of one listener."),
         Broker(Listeners.PerListenerPrefix + "<listener>.<mechanism>.connections.max.reauth.ms", ConfigType.Long, null, "connections.max.reauth.ms of one mechanism (its name in lower case) on one listener."),
+        Broker("authorizer.class.name", ConfigType.String, "", "The authorizer: empty for none (every request allowed) or org.apache.kafka.metadata.authorizer.StandardAuthorizer (ACLs from CreateAcls, kept in the metadata).",
+            Allowed: ["", Authorizer.StandardAuthorizerClass], Bind: (c, v) => c with { AuthorizerClassName = v }),
+        Broker("super.users", ConfigType.String, "", "Principals the authorizer allows everything, separated by semicolons: User:admin;User:ops.",
+            Bind: (c, v) => c with { SuperUsers = v.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal) }),
+        Broker("allow.everyone.if.no.acl.found", ConfigType.Boolean, "false", "With an authorizer, allow every principal on a resource that has no ACL at all.",
+            Bind: (c, v) => c with { AllowEveryoneIfNoAclFound = v == "true" }),
         Broker("log.dirs", ConfigType.String, "./data", "Directory of the metadata and the partition logs.", Bind: (c, v) => c with { LogDir = v }),
         Broker("log.dir", ConfigType.String, null, "Used when log.dirs is not set.", SynonymOf: "log.dirs"),
         Broker("tributary.storage", ConfigType.String, "disk", "memory: a broker that keeps nothing on disk.", Allowed: ["disk", "memory"],

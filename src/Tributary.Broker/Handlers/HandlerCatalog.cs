@@ -32,6 +32,9 @@ public static class HandlerCatalog
             new AlterUserScramCredentialsHandler(broker),
             new DescribeClientQuotasHandler(broker),
             new AlterClientQuotasHandler(broker),
+            new CreateAclsHandler(broker),
+            new DescribeAclsHandler(broker),
+            new DeleteAclsHandler(broker),
 
             // Consumer groups (GroupCoordinator).
             new FindCoordinatorHandler(broker),

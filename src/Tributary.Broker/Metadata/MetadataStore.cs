@@ -3,13 +3,14 @@ using System.Text.RegularExpressions;
 using Tributary.Broker.Config;
 using Tributary.Broker.Quotas;
 using Tributary.Broker.Security;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Storage.Devices;
 
 namespace Tributary.Broker.Metadata;
 
 /// <summary>
 /// Topics (names, ids, partition counts, configs), dynamic broker configs, group configs, SCRAM credentials (salt,
-/// iterations, StoredKey, ServerKey; never a password), client quotas and the cluster id. Every
+/// iterations, StoredKey, ServerKey; never a password), client quotas, ACLs and the cluster id. Every
 /// change is written as a whole snapshot to <c>__tributary_metadata.json</c> through a temporary file and an atomic
 /// rename, so a crash leaves either the old or the new state. A change is visible only once its snapshot is written:
 /// a write the disk refuses throws and leaves the store as it was. With no directory it lives in memory only.
@@ -35,6 +36,7 @@ public sealed partial class MetadataStore
 
     // Client quotas by entity, each its keys and values; replaced whole on a change, so readers need no lock.
     private Dictionary<ClientQuotaEntity, IReadOnlyDictionary<string, double>> _clientQuotas = [];
+    private AclBinding[] _acls = [];
 
     /// <param name="directory">Where the snapshot lives; null keeps everything in memory.</param>
     /// <param name="device">The files it is read from and written to (the real file system by default).</param>
@@ -53,6 +55,7 @@ public sealed partial class MetadataStore
                 _groupConfigs = new(snapshot.GroupConfigs ?? new(), StringComparer.Ordinal);
                 _scramCredentials = new(snapshot.ScramCredentials ?? new(), StringComparer.Ordinal);
                 _clientQuotas = (snapshot.ClientQuotas ?? []).ToDictionary(q => QuotaRecord.EntityOf(q.Entity), q => (IReadOnlyDictionary<string, double>)q.Values);
+                _acls = snapshot.Acls?.ToArray() ?? [];
                 foreach (var t in snapshot.Topics)
                 {
                     var topic = new TopicInfo(t.Name, t.Id, t.PartitionCount, t.Configs);
@@ -215,6 +218,37 @@ public sealed partial class MetadataStore
         }
     }
 
+    /// <summary>The stored ACLs.</summary>
+    public IReadOnlyList<AclBinding> Acls
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _acls;
+            }
+        }
+    }
+
+    /// <summary>Replaces the ACLs, durably.</summary>
+    public void SetAcls(IReadOnlyList<AclBinding> acls)
+    {
+        lock (_lock)
+        {
+            var previous = _acls;
+            _acls = [.. acls];
+            try
+            {
+                Persist(_byName.Values);
+            }
+            catch
+            {
+                _acls = previous;
+                throw;
+            }
+        }
+    }
+
     private IReadOnlyDictionary<string, string> ConfigsOf(Dictionary<string, Dictionary<string, string>> all, string name)
     {
         lock (_lock)
@@ -330,7 +364,8 @@ public sealed partial class MetadataStore
 
         var snapshot = new Snapshot(ClusterId, [.. topics.Select(t => new TopicRecord(t.Name, t.Id, t.PartitionCount, new Dictionary<string, string>(t.Configs)))], _brokerConfigs, _groupConfigs,
             _scramCredentials.Count > 0 ? _scramCredentials : null,
-            _clientQuotas.Count > 0 ? [.. _clientQuotas.Select(q => QuotaRecord.Of(q.Key, q.Value))] : null);
+            _clientQuotas.Count > 0 ? [.. _clientQuotas.Select(q => QuotaRecord.Of(q.Key, q.Value))] : null,
+            _acls.Length > 0 ? [.. _acls] : null);
         var bytes = JsonSerializer.SerializeToUtf8Bytes(snapshot, SnapshotOptions);
         var temp = _path + ".tmp";
         try
@@ -392,6 +427,11 @@ public sealed partial class MetadataStore
             throw new InvalidDataException($"{path} is not a metadata snapshot: a client quota has an unknown entity, key or value");
         }
 
+        if (snapshot.Acls?.Any(a => a?.ResourceName is null || a.Principal is null || a.Host is null || a.Validate() is not null) == true)
+        {
+            throw new InvalidDataException($"{path} is not a metadata snapshot: an ACL has a missing or invalid field");
+        }
+
         return snapshot;
     }
 
@@ -420,14 +460,16 @@ public sealed partial class MetadataStore
     [GeneratedRegex(@"\A[a-zA-Z0-9._-]+\z")]
     private static partial Regex LegalTopicName();
 
-    // BrokerConfigs, GroupConfigs and ScramCredentials are absent (null) in snapshots written before they existed
-    // (ScramCredentials also while there are none).
+    // BrokerConfigs, GroupConfigs, ScramCredentials and Acls are absent (null) in snapshots written before they existed
+    // (ScramCredentials and Acls also while there are none). ACL enums are stored as Kafka's codes.
     private sealed record Snapshot(string ClusterId, List<TopicRecord> Topics, Dictionary<string, Dictionary<string, string>>? BrokerConfigs = null,
         Dictionary<string, Dictionary<string, string>>? GroupConfigs = null,
         [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
         Dictionary<string, Dictionary<string, ScramCredential>>? ScramCredentials = null,
         [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-        List<QuotaRecord>? ClientQuotas = null);
+        List<QuotaRecord>? ClientQuotas = null,
+        [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+        List<AclBinding>? Acls = null);
 
     // A client quota entity as Kafka's wire has it: entity type → name, null for the default.
     private sealed record QuotaRecord(Dictionary<string, string?> Entity, Dictionary<string, double> Values)

@@ -1,0 +1,188 @@
+using Tributary.Broker.Config;
+using Tributary.Broker.Dispatch;
+using Tributary.Broker.Metadata;
+
+namespace Tributary.Broker.Security.Authorization;
+
+/// <summary>
+/// Kafka's StandardAuthorizer over the ACLs in the metadata store, switched on by <c>authorizer.class.name</c>; without
+/// it every request is allowed. A decision: super users may do anything; else the ACLs whose pattern applies to the
+/// resource (its literal name, the literal "*", every prefix of the name) and whose principal (or User:*), host (or
+/// "*") and operation match decide, a DENY over any ALLOW; a resource with no ACL at all is allowed only under
+/// <c>allow.everyone.if.no.acl.found</c>. An ALLOW of READ, WRITE, DELETE or ALTER implies DESCRIBE, ALTER_CONFIGS
+/// implies DESCRIBE_CONFIGS, ALL is every operation; a DENY applies to its own operation (or ALL) only.
+/// Reads take no lock: the ACLs live in an immutable index, replaced whole on each change once it is stored.
+/// </summary>
+public sealed class Authorizer
+{
+    /// <summary>The one value authorizer.class.name accepts besides empty (no authorizer).</summary>
+    public const string StandardAuthorizerClass = "org.apache.kafka.metadata.authorizer.StandardAuthorizer";
+
+    private readonly MetadataStore _store;
+    private readonly Func<BrokerConfig> _config;
+    private readonly Lock _writeLock = new();
+    private AclIndex _index;
+
+    /// <param name="config">The configuration in force (super.users and the others may change dynamically).</param>
+    public Authorizer(MetadataStore store, Func<BrokerConfig> config)
+    {
+        _store = store;
+        _config = config;
+        _index = new AclIndex(store.Acls);
+    }
+
+    public bool Enabled => _config().AuthorizerClassName.Length > 0;
+
+    /// <summary>Every stored ACL.</summary>
+    public IReadOnlyList<AclBinding> Acls => Volatile.Read(ref _index).All;
+
+    /// <summary>Whether the connection's principal may perform <paramref name="operation"/> on the resource.</summary>
+    public bool Authorize(ConnectionInfo connection, AclOperation operation, AclResourceType type, string name) =>
+        !Enabled || Authorize(connection.Principal, HostOf(connection), operation, type, name);
+
+    public bool Authorize(RequestContext context, AclOperation operation, AclResourceType type, string name) =>
+        Authorize(context.Connection, operation, type, name);
+
+    /// <summary>Whether the connection may perform the operation on the cluster (kafka-cluster).</summary>
+    public bool AuthorizeCluster(RequestContext context, AclOperation operation) =>
+        Authorize(context.Connection, operation, AclResourceType.Cluster, AclBinding.ClusterName);
+
+    public bool Authorize(string principal, string host, AclOperation operation, AclResourceType type, string name)
+    {
+        var config = _config();
+        if (config.AuthorizerClassName.Length == 0 || config.SuperUsers.Contains(principal))
+        {
+            return true;
+        }
+
+        return Volatile.Read(ref _index).Decide(principal, host, operation, type, name) switch
+        {
+            Decision.Allow => true,
+            Decision.Deny => false,
+            _ => config.AllowEveryoneIfNoAclFound,
+        };
+    }
+
+    /// <summary>
+    /// Whether the principal may perform the operation on some resource of the type (Kafka's authorizeByResourceType,
+    /// KIP-679: idempotent producers need WRITE on any topic): an ALLOW binding that no DENY of the same operation
+    /// covers. A DENY on the literal "*" refuses all.
+    /// </summary>
+    public bool AuthorizeAny(ConnectionInfo connection, AclOperation operation, AclResourceType type)
+    {
+        var config = _config();
+        var principal = connection.Principal;
+        if (config.AuthorizerClassName.Length == 0 || config.SuperUsers.Contains(principal))
+        {
+            return true;
+        }
+
+        var host = HostOf(connection);
+        var matching = Volatile.Read(ref _index).All
+            .Where(a => a.ResourceType == type && (a.Operation == operation || a.Operation == AclOperation.All) && AclIndex.EntryMatches(a, principal, host))
+            .ToList();
+        var denied = matching.Where(a => a.Permission == AclPermissionType.Deny).ToList();
+        if (denied.Any(d => d.PatternType == AclPatternType.Literal && d.ResourceName == AclBinding.Wildcard))
+        {
+            return false;
+        }
+
+        return matching.Any(allow => allow.Permission == AclPermissionType.Allow && !denied.Any(deny => deny.PatternType == AclPatternType.Prefixed
+            ? allow.ResourceName.StartsWith(deny.ResourceName, StringComparison.Ordinal)
+            : allow.PatternType == AclPatternType.Literal && deny.ResourceName == allow.ResourceName));
+    }
+
+    /// <summary>
+    /// KIP-430's bit field (bit n for AclOperation n) of the operations Kafka defines for the resource type that the
+    /// connection may perform on it.
+    /// </summary>
+    public int AuthorizedOperations(ConnectionInfo connection, AclResourceType type, string name)
+    {
+        var bits = 0;
+        foreach (var operation in SupportedOperations(type))
+        {
+            if (Authorize(connection, operation, type, name))
+            {
+                bits |= 1 << (int)operation;
+            }
+        }
+
+        return bits;
+    }
+
+    /// <summary>The operations Kafka defines for a resource type (AclEntry.supportedOperations).</summary>
+    public static IReadOnlyList<AclOperation> SupportedOperations(AclResourceType type) => type switch
+    {
+        AclResourceType.Topic => [AclOperation.Read, AclOperation.Write, AclOperation.Create, AclOperation.Describe, AclOperation.Delete, AclOperation.Alter, AclOperation.DescribeConfigs, AclOperation.AlterConfigs],
+        AclResourceType.Group => [AclOperation.Read, AclOperation.Describe, AclOperation.Delete, AclOperation.DescribeConfigs, AclOperation.AlterConfigs],
+        AclResourceType.Cluster => [AclOperation.Create, AclOperation.ClusterAction, AclOperation.DescribeConfigs, AclOperation.AlterConfigs, AclOperation.IdempotentWrite, AclOperation.Alter, AclOperation.Describe],
+        AclResourceType.TransactionalId => [AclOperation.Describe, AclOperation.Write, AclOperation.TwoPhaseCommit],
+        AclResourceType.DelegationToken => [AclOperation.Describe],
+        AclResourceType.User => [AclOperation.CreateTokens, AclOperation.DescribeTokens],
+        _ => [],
+    };
+
+    /// <summary>The stored bindings the filter selects.</summary>
+    public IReadOnlyList<AclBinding> Describe(AclBindingFilter filter) => [.. Acls.Where(filter.Matches)];
+
+    /// <summary>
+    /// Stores the valid bindings, all in one durable snapshot (one already stored is not stored twice); answers, per
+    /// binding, why it was refused or null.
+    /// </summary>
+    public IReadOnlyList<string?> Create(IReadOnlyList<AclBinding> bindings)
+    {
+        var errors = bindings.Select(b => b.Validate()).ToArray();
+        lock (_writeLock)
+        {
+            var current = _index.All;
+            var known = new HashSet<AclBinding>(current);
+            var added = bindings.Where((b, i) => errors[i] is null && known.Add(b)).ToList();
+            if (added.Count > 0)
+            {
+                Replace([.. current, .. added]);
+            }
+        }
+
+        return errors;
+    }
+
+    /// <summary>Removes the bindings the filters select, in one durable snapshot; per filter, those it removed (each binding once).</summary>
+    public IReadOnlyList<IReadOnlyList<AclBinding>> Delete(IReadOnlyList<AclBindingFilter> filters)
+    {
+        lock (_writeLock)
+        {
+            var remaining = new HashSet<AclBinding>(_index.All);
+            var results = new List<IReadOnlyList<AclBinding>>(filters.Count);
+            foreach (var filter in filters)
+            {
+                var removed = remaining.Where(filter.Matches).ToList();
+                remaining.ExceptWith(removed);
+                results.Add(removed);
+            }
+
+            if (results.Any(r => r.Count > 0))
+            {
+                Replace([.. _index.All.Where(remaining.Contains)]);
+            }
+
+            return results;
+        }
+    }
+
+    // Stored first: a snapshot the disk refuses throws and leaves the ACLs in force as they were.
+    private void Replace(AclBinding[] acls)
+    {
+        _store.SetAcls(acls);
+        Volatile.Write(ref _index, new AclIndex(acls));
+    }
+
+    /// <summary>The client's address as Kafka matches ACL hosts (InetAddress.getHostAddress(): no leading "/").</summary>
+    private static string HostOf(ConnectionInfo connection) => connection.ClientHost.StartsWith('/') ? connection.ClientHost[1..] : connection.ClientHost;
+
+    internal enum Decision
+    {
+        NoAcls,
+        Allow,
+        Deny,
+    }
+}
