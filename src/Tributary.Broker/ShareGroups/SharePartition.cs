@@ -321,7 +321,7 @@ internal sealed class SharePartition(SharePartitionKey key)
             return;
         }
 
-        var aborted = settings.ReadCommitted ? log.Producers.AbortedTransactions(end, limit) : [];
+        var aborted = settings.ReadCommitted ? log.AbortedTransactions(end, limit) : [];
         var count = 0;
         for (var remaining = read.Records; remaining.Length >= RecordBatchHeader.Size;)
         {
