@@ -267,7 +267,11 @@ public sealed partial class PartitionLog
         }
 
         var full = active.SizeBytes > config.SegmentBytes - appendBytes;
-        var old = nowMs - active.FirstAppendMs >= config.SegmentMs;
+
+        // Kafka's LogConfig.maxSegmentMs: a compacted log rolls by max.compaction.lag.ms too, since the active segment is
+        // never cleaned and its records would otherwise outlive that bound.
+        var rollMs = config.Compact ? Math.Min(config.SegmentMs, config.MaxCompactionLagMs) : config.SegmentMs;
+        var old = nowMs - active.FirstAppendMs >= rollMs;
 
         // Index entries hold offsets relative to the base offset as int32.
         var offsetsOverflow = lastOffset - active.BaseOffset > int.MaxValue;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Tributary.Interop.Tests.Support;
+using Tributary.Protocol;
 using Tributary.Server;
 
 namespace Tributary.Interop.Tests;
@@ -7,21 +8,28 @@ namespace Tributary.Interop.Tests;
 /// <summary>
 /// Go's sarama 1.22 (Debian's golang-github-shopify-sarama-dev, built offline with Debian's golang; test.sh installs
 /// both): a producer with sarama's defaults, whose record batches leave the max timestamp at -1, ListOffsets by a
-/// timestamp inside its one batch, DescribeConfigs of the topic, and a consumer group that reads and commits.
+/// timestamp inside its one batch, DescribeConfigs of the topic, and a consumer group that reads and commits. Run at
+/// protocol version 2.0.0 and at 0.11.0, the oldest that sends record batches (sarama's default, 0.8.2, sends
+/// message format v0, which Kafka 4 refuses too); at both, sarama 1.22 sends the old versions Kafka 4 dropped and
+/// Tributary serves again: DescribeConfigs v0, OffsetCommit v1, OffsetFetch v1, ListOffsets v1.
 /// </summary>
 public sealed class SaramaTests(ITestOutputHelper output)
 {
     private const int MessageCount = 30;
 
-    [Fact]
-    public async Task ProducesFindsByTimestampDescribesConfigsAndCommitsAsAGroup()
+    [Theory]
+    [InlineData("2.0.0", 5, 2)]
+    [InlineData("0.11.0.0", 1, 1)]
+    public async Task ProducesFindsByTimestampDescribesConfigsAndCommitsAsAGroup(string version, short metadataVersion, short createTopicsVersion)
     {
-        var program = await BuildAsync();
+        var program = await BuildAsync(version);
         ProcessResult run;
+        RequestVersions versions;
         try
         {
             await using var broker = await TributaryBroker.StartAsync(new TributaryBrokerOptions());
-            run = await ProcessRunner.RunAsync(program, [broker.BootstrapServers, "sarama-topic", "sarama-group", $"{MessageCount}"], TimeSpan.FromSeconds(120));
+            versions = new RequestVersions(broker);
+            run = await ProcessRunner.RunAsync(program, [broker.BootstrapServers, "sarama-topic", "sarama-group", $"{MessageCount}", version], TimeSpan.FromSeconds(120));
         }
         finally
         {
@@ -29,6 +37,13 @@ public sealed class SaramaTests(ITestOutputHelper output)
         }
 
         output.WriteLine(run.Describe());
+        output.WriteLine(versions.ToString());
+        Assert.Equal([0], versions.Of(ApiKey.DescribeConfigs));
+        Assert.Equal([1], versions.Of(ApiKey.OffsetCommit));
+        Assert.Equal([1], versions.Of(ApiKey.OffsetFetch));
+        Assert.Equal([1], versions.Of(ApiKey.ListOffsets));
+        Assert.Equal([metadataVersion], versions.Of(ApiKey.Metadata));
+        Assert.Equal([createTopicsVersion], versions.Of(ApiKey.CreateTopics));
         Assert.True(run.ExitCode == 0, "sarama program failed: " + run.Describe());
         using var json = JsonDocument.Parse(run.StandardOutput.Trim().Split('\n')[^1]);
         var seen = json.RootElement;
@@ -43,7 +58,7 @@ public sealed class SaramaTests(ITestOutputHelper output)
     }
 
     /// <summary>Builds tests/interop-go/roundtrip.go against Debian's sarama sources, offline.</summary>
-    private async Task<string> BuildAsync()
+    private async Task<string> BuildAsync(string version)
     {
         const string Sarama = "/usr/share/gocode/src/github.com/Shopify/sarama";
         if (!File.Exists("/usr/bin/go") || !Directory.Exists(Sarama))
@@ -51,7 +66,7 @@ public sealed class SaramaTests(ITestOutputHelper output)
             throw new InvalidOperationException("Go or sarama is not installed: apt-get install golang-go golang-github-shopify-sarama-dev (test.sh does)");
         }
 
-        var output = Path.Combine(Path.GetTempPath(), $"tributary-sarama-{Environment.ProcessId}");
+        var output = Path.Combine(Path.GetTempPath(), $"tributary-sarama-{Environment.ProcessId}-{version}");
         var environment = new Dictionary<string, string>
         {
             ["GOPATH"] = "/usr/share/gocode",

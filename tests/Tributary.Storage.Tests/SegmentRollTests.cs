@@ -74,6 +74,22 @@ public sealed class SegmentRollTests
         Assert.Equal(2, log.SegmentCount);
     }
 
+    [Theory]
+    [InlineData(true, 2)]
+    [InlineData(false, 1)]
+    public void A_compacted_log_rolls_when_max_compaction_lag_ms_has_passed(bool compact, int segments)
+    {
+        using var target = new StorageTarget(DeviceKind.Memory);
+        using var manager = target.Open();
+        var log = manager.GetOrCreate(Topic, 0, LogConfig.Default with { SegmentMs = 600_000, Compact = compact, MaxCompactionLagMs = 60_000 });
+
+        log.Append(Build("a", 1));
+        target.Time.Advance(TimeSpan.FromSeconds(60));
+        log.Append(Build("b", 1));
+
+        Assert.Equal(segments, log.SegmentCount);
+    }
+
     [Fact]
     public void An_idle_empty_segment_does_not_roll()
     {

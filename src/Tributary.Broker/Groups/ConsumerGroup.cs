@@ -162,7 +162,7 @@ internal sealed class ConsumerGroup
     {
         var metadata = _coordinator.Metadata;
         return new ConsumerGroupDescription(GroupId, State, GroupEpoch, AssignmentEpoch, Assignor, [.. _members.Values.OrderBy(m => m.MemberId, StringComparer.Ordinal).Select(m =>
-            new ConsumerGroupMemberDescription(m.MemberId, m.InstanceId, m.RackId, m.MemberEpoch, m.ClientId, m.ClientHost, [.. m.SubscribedTopicNames], m.SubscribedTopicRegex.Length > 0 ? m.SubscribedTopicRegex : null, Named(m.Assigned), Named(TargetOf(m.MemberId))))]);
+            new ConsumerGroupMemberDescription(m.MemberId, m.InstanceId, m.RackId, m.MemberEpoch, m.ClientId, m.ClientHost, [.. m.SubscribedTopicNames], m.SubscribedTopicRegex, Named(m.Assigned), Named(TargetOf(m.MemberId))))]);
 
         IReadOnlyList<(Guid TopicId, string TopicName, int[] Partitions)> Named(HashSet<(Guid TopicId, int Partition)> partitions) =>
             [.. Group(partitions).Select(t => (t.TopicId, metadata.Find(t.TopicId)?.Name ?? "", t.Partitions))];

@@ -15,12 +15,13 @@ namespace Tributary.Broker.Groups;
 /// type 5  ConsumerGroupMemberMetadataKey / …Value v0          a member's subscription and client details
 /// type 6  ConsumerGroupTargetAssignmentMetadataKey / …Value   the group's assignment epoch
 /// type 7  ConsumerGroupTargetAssignmentMemberKey / …Value     a member's target assignment
-/// type 8  ConsumerGroupCurrentMemberAssignmentKey / …Value    a member's epochs and current assignment (+ left-static tag)
+/// type 8  ConsumerGroupCurrentMemberAssignmentKey / …Value    a member's epochs and current assignment (epoch -2: left static)
 /// </code>
-/// Two facts Kafka's schemas have no field for ride in tagged fields of Tributary's own (tag
-/// <see cref="TributaryTag"/>), which Kafka's readers skip as unknown: the assignor a consumer group uses (a compact
-/// string in ConsumerGroupMetadataValue) and whether a static member left with epoch -2 and keeps its assignment (an
-/// int8 1 in ConsumerGroupCurrentMemberAssignmentValue). Records of other types (share and streams groups, regular
+/// The assignor a consumer group uses, which Kafka's schemas have no field for, rides in a tagged field of Tributary's
+/// own (tag <see cref="TributaryTag"/>, a compact string in ConsumerGroupMetadataValue), which Kafka's readers skip as
+/// unknown. A static member that left is written as Kafka writes it, with member epoch -2; the earlier release marked
+/// it with an int8 1 in tag <see cref="TributaryTag"/> of ConsumerGroupCurrentMemberAssignmentValue, still read.
+/// Records of other types (share and streams groups, regular
 /// expressions) are skipped.
 /// </summary>
 internal static class OffsetsTopicFormat
@@ -31,6 +32,9 @@ internal static class OffsetsTopicFormat
     /// <summary>The value versions Kafka 4.2 writes: OffsetCommitValue v3 (v1 only with an expiry), GroupMetadataValue v3.</summary>
     public const short OffsetValueVersion = 3;
     public const short GroupValueVersion = 3;
+
+    /// <summary>Kafka's LEAVE_GROUP_STATIC_MEMBER_EPOCH, the member epoch it writes for a static member that left.</summary>
+    public const int LeftStaticMemberEpoch = -2;
 
     public static byte[] OffsetKey(string group, string topic, int partition) =>
         CoordinatorRecordSerde.SerializeKey(new OffsetCommitKey { Group = group, Topic = topic, Partition = partition });
@@ -156,13 +160,14 @@ internal static class OffsetsTopicFormat
     public static byte[] ConsumerAssignmentValue(ConsumerMemberAssignment assignment) => CoordinatorRecordSerde.SerializeValue(
         new ConsumerGroupCurrentMemberAssignmentValue
         {
-            MemberEpoch = assignment.MemberEpoch,
-            PreviousMemberEpoch = assignment.PreviousMemberEpoch,
+            // A static member that left is written as Kafka writes it: member epoch -2 (the epoch it left with kept as
+            // the previous one, which the member id that takes its place continues from).
+            MemberEpoch = assignment.LeftStatic ? LeftStaticMemberEpoch : assignment.MemberEpoch,
+            PreviousMemberEpoch = assignment.LeftStatic ? assignment.MemberEpoch : assignment.PreviousMemberEpoch,
             // Kafka's MemberState: 0 stable, 1 unrevoked partitions (waiting for the member to give them up).
             State = assignment.PendingRevocation.Count > 0 ? (sbyte)1 : (sbyte)0,
             AssignedPartitions = [.. assignment.Assigned.Select(t => new ConsumerGroupCurrentMemberAssignmentValue.TopicPartitions { TopicId = t.TopicId, Partitions = [.. t.Partitions] })],
             PartitionsPendingRevocation = [.. assignment.PendingRevocation.Select(t => new ConsumerGroupCurrentMemberAssignmentValue.TopicPartitions { TopicId = t.TopicId, Partitions = [.. t.Partitions] })],
-            UnknownTaggedFields = assignment.LeftStatic ? [new RawTaggedField(TributaryTag, [1])] : null,
         },
         0);
 
@@ -256,9 +261,10 @@ internal static class OffsetsTopicFormat
                     }
 
                     var a = CoordinatorRecordSerde.DeserializeValue<ConsumerGroupCurrentMemberAssignmentValue>(v, out _);
-                    var leftStatic = Tagged(a.UnknownTaggedFields) is { Length: 1 } flag && flag[0] == 1;
+                    // Epoch -2 is Kafka's mark of a static member that left; the earlier release's tag 10000 is read too.
+                    var leftStatic = a.MemberEpoch == LeftStaticMemberEpoch || (Tagged(a.UnknownTaggedFields) is { Length: 1 } flag && flag[0] == 1);
                     return new ConsumerAssignmentEntry(k.GroupId, k.MemberId, new ConsumerMemberAssignment(
-                        a.MemberEpoch,
+                        a.MemberEpoch == LeftStaticMemberEpoch ? a.PreviousMemberEpoch : a.MemberEpoch,
                         a.PreviousMemberEpoch,
                         leftStatic,
                         [.. a.AssignedPartitions.Select(t => (t.TopicId, t.Partitions.ToArray()))],

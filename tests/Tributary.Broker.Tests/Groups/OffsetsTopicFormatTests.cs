@@ -94,10 +94,10 @@ public sealed class OffsetsTopicFormatTests
         Assert.Equal(
             "0000" + "00" + "0272" + "0263" + "0268" + "02" + "0274" + "00" + "00000014" + "00" + "00",
             Convert.ToHexString(OffsetsTopicFormat.ConsumerMemberValue(metadata)));
-        // ConsumerGroupCurrentMemberAssignmentValue v0: epochs, state 0 (stable), assigned, pending, then Tributary's
-        // tagged field saying the static member left (int8 1).
+        // ConsumerGroupCurrentMemberAssignmentValue v0: epochs (-2, as Kafka writes a static member that left, then the
+        // epoch it left with), state 0 (stable), assigned, pending, no tagged fields.
         Assert.Equal(
-            "0000" + "00000005" + "00000004" + "00" + "02" + TopicHex + "03" + "00000000" + "00000002" + "00" + "01" + "01" + "904E" + "01" + "01",
+            "0000" + "FFFFFFFE" + "00000005" + "00" + "02" + TopicHex + "03" + "00000000" + "00000002" + "00" + "01" + "00",
             Convert.ToHexString(OffsetsTopicFormat.ConsumerAssignmentValue(assignment)));
 
         var m = Assert.IsType<OffsetsTopicFormat.ConsumerMemberEntry>(OffsetsTopicFormat.Decode(OffsetsTopicFormat.ConsumerMemberKey("g", "m"), OffsetsTopicFormat.ConsumerMemberValue(metadata)));
@@ -105,7 +105,7 @@ public sealed class OffsetsTopicFormatTests
         Assert.Equal(((string?)null, "r", "c", "h", 20, (string?)null), (m.Metadata!.InstanceId, m.Metadata.RackId, m.Metadata.ClientId, m.Metadata.ClientHost, m.Metadata.RebalanceTimeoutMs, m.Metadata.ServerAssignor));
         Assert.Equal(["t"], m.Metadata.SubscribedTopicNames);
         var a = Assert.IsType<OffsetsTopicFormat.ConsumerAssignmentEntry>(OffsetsTopicFormat.Decode(OffsetsTopicFormat.ConsumerAssignmentKey("g", "m"), OffsetsTopicFormat.ConsumerAssignmentValue(assignment))).Assignment!;
-        Assert.Equal((5, 4, true), (a.MemberEpoch, a.PreviousMemberEpoch, a.LeftStatic));
+        Assert.Equal((5, true), (a.MemberEpoch, a.LeftStatic));
         Assert.Equal([0, 2], Assert.Single(a.Assigned).Partitions);
         Assert.Empty(a.PendingRevocation);
 

@@ -78,6 +78,22 @@ public sealed class TransactionTestBroker : IDisposable
         return (ErrorCode)response.ResultsByTopicV3AndBelow.Single().ResultsByPartition.Single().PartitionErrorCode;
     }
 
+    /// <summary>AddOffsetsToTxn for the group, then TxnOffsetCommit of one offset (null metadata); the commit's error.</summary>
+    public async Task<ErrorCode> SendOffsetsAsync(string transactionalId, long producerId, short epoch, string group, int partition, long offset)
+    {
+        var add = await GroupTestBroker.CallAsync(AddOffsets, new AddOffsetsToTxnRequest { TransactionalId = transactionalId, ProducerId = producerId, ProducerEpoch = epoch, GroupId = group }, 3);
+        Assert.Equal((short)ErrorCode.None, add.ErrorCode);
+        var commit = await GroupTestBroker.CallAsync(TxnOffsetCommit, new TxnOffsetCommitRequest
+        {
+            TransactionalId = transactionalId,
+            GroupId = group,
+            ProducerId = producerId,
+            ProducerEpoch = epoch,
+            Topics = [new TxnOffsetCommitRequest.TxnOffsetCommitRequestTopic { Name = Topic, Partitions = [new TxnOffsetCommitRequest.TxnOffsetCommitRequestPartition { PartitionIndex = partition, CommittedOffset = offset, CommittedMetadata = null }] }],
+        }, 3);
+        return (ErrorCode)commit.Topics.Single().Partitions.Single().ErrorCode;
+    }
+
     public async Task<ErrorCode> EndAsync(string transactionalId, long producerId, short epoch, bool commit, short version = 4) =>
         (ErrorCode)(await GroupTestBroker.CallAsync(EndTxn, new EndTxnRequest { TransactionalId = transactionalId, ProducerId = producerId, ProducerEpoch = epoch, Committed = commit }, version)).ErrorCode;
 

@@ -132,28 +132,13 @@ public sealed class TransactionTests
     public async Task Transactional_offsets_reach_the_group_only_when_the_transaction_commits()
     {
         using var broker = new TransactionTestBroker();
-        async Task<ErrorCode> SendOffsetsAsync(long producerId, short epoch, long offset)
-        {
-            var add = await GroupTestBroker.CallAsync(broker.AddOffsets, new AddOffsetsToTxnRequest { TransactionalId = TxId, ProducerId = producerId, ProducerEpoch = epoch, GroupId = "g" }, 3);
-            Assert.Equal((short)ErrorCode.None, add.ErrorCode);
-            var commit = await GroupTestBroker.CallAsync(broker.TxnOffsetCommit, new TxnOffsetCommitRequest
-            {
-                TransactionalId = TxId,
-                GroupId = "g",
-                ProducerId = producerId,
-                ProducerEpoch = epoch,
-                Topics = [new TxnOffsetCommitRequest.TxnOffsetCommitRequestTopic { Name = TransactionTestBroker.Topic, Partitions = [new TxnOffsetCommitRequest.TxnOffsetCommitRequestPartition { PartitionIndex = 0, CommittedOffset = offset, CommittedMetadata = null }] }],
-            }, 3);
-            return (ErrorCode)commit.Topics.Single().Partitions.Single().ErrorCode;
-        }
-
         var (producerId, epoch) = await BeginAsync(broker);
-        Assert.Equal(ErrorCode.None, await SendOffsetsAsync(producerId, epoch, 10));
+        Assert.Equal(ErrorCode.None, await broker.SendOffsetsAsync(TxId, producerId, epoch, "g", 0, 10));
         Assert.Empty(broker.Broker.Groups.FetchOffsets("g"));
         Assert.Equal(ErrorCode.None, await broker.EndAsync(TxId, producerId, epoch, commit: false));
         Assert.Empty(broker.Broker.Groups.FetchOffsets("g"));
 
-        Assert.Equal(ErrorCode.None, await SendOffsetsAsync(producerId, epoch, 20));
+        Assert.Equal(ErrorCode.None, await broker.SendOffsetsAsync(TxId, producerId, epoch, "g", 0, 20));
         Assert.Equal(ErrorCode.None, await broker.EndAsync(TxId, producerId, epoch, commit: true));
         var committed = broker.Broker.Groups.FetchOffsets("g")[(TransactionTestBroker.Topic, 0)];
         Assert.Equal((20L, ""), (committed.Offset, committed.Metadata));
