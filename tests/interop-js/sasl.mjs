@@ -1,20 +1,22 @@
-// Driven by Tributary.Interop.Tests (KafkaJsSaslTests): kafkajs over SASL_PLAINTEXT.
-// Usage: node sasl.mjs BOOTSTRAP MECHANISM USER PASSWORD TOPIC
-// Authenticates with the mechanism (plain, scram-sha-256, scram-sha-512), produces three messages to TOPIC and
-// consumes them back. Prints one JSON object: {"values": [...]}; on failure {"error": ..., "type": ..., "step": ...}
+// Driven by Tributary.Interop.Tests (KafkaJsSaslTests, KafkaJsTlsTests): kafkajs over SASL_PLAINTEXT, SSL or SASL_SSL.
+// Usage: node sasl.mjs BOOTSTRAP MECHANISM USER PASSWORD TOPIC [CA_PEM_FILE]
+// Authenticates with the mechanism (plain, scram-sha-256, scram-sha-512; none: no SASL), over TLS trusting the
+// authority in CA_PEM_FILE when it is given, produces three messages to TOPIC and consumes them back. Prints one JSON object: {"values": [...]}; on failure {"error": ..., "type": ..., "step": ...}
 // and exit code 1.
+import { readFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 
-const [bootstrap, mechanism, username, password, topic] = process.argv.slice(2);
+const [bootstrap, mechanism, username, password, topic, caFile] = process.argv.slice(2);
 if (!topic) {
-  console.error('usage: node sasl.mjs BOOTSTRAP MECHANISM USER PASSWORD TOPIC');
+  console.error('usage: node sasl.mjs BOOTSTRAP MECHANISM USER PASSWORD TOPIC [CA_PEM_FILE]');
   process.exit(2);
 }
 
 const kafka = new Kafka({
   clientId: 'tributary-interop-sasl',
   brokers: [bootstrap],
-  sasl: { mechanism, username, password },
+  sasl: mechanism === 'none' ? undefined : { mechanism, username, password },
+  ssl: caFile ? { ca: [readFileSync(caFile, 'utf8')] } : undefined,
   logLevel: logLevel.NOTHING,
   connectionTimeout: 5000,
   requestTimeout: 15000,
