@@ -1,6 +1,7 @@
 // Driven by Tributary.Interop.Tests (KafkaJsSaslTests): kafkajs over SASL_PLAINTEXT.
 // Usage: node sasl.mjs BOOTSTRAP MECHANISM USER PASSWORD TOPIC
-// Authenticates with the mechanism (plain, scram-sha-256, scram-sha-512), produces three messages to TOPIC and
+// Authenticates with the mechanism (plain, scram-sha-256, scram-sha-512; oauthbearer, with PASSWORD the token and
+// USER unused), produces three messages to TOPIC and
 // consumes them back. Prints one JSON object: {"values": [...]}; on failure {"error": ..., "type": ..., "step": ...}
 // and exit code 1.
 import { Kafka, logLevel } from 'kafkajs';
@@ -14,7 +15,9 @@ if (!topic) {
 const kafka = new Kafka({
   clientId: 'tributary-interop-sasl',
   brokers: [bootstrap],
-  sasl: { mechanism, username, password },
+  sasl: mechanism === 'oauthbearer'
+    ? { mechanism, oauthBearerProvider: async () => ({ value: password }) }
+    : { mechanism, username, password },
   logLevel: logLevel.NOTHING,
   connectionTimeout: 5000,
   requestTimeout: 15000,
