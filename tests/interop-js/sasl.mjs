@@ -1,7 +1,8 @@
 // Driven by Tributary.Interop.Tests (KafkaJsSaslTests, KafkaJsTlsTests): kafkajs over SASL_PLAINTEXT, SSL or SASL_SSL.
 // Usage: node sasl.mjs BOOTSTRAP MECHANISM USER PASSWORD TOPIC [CA_PEM_FILE]
-// Authenticates with the mechanism (plain, scram-sha-256, scram-sha-512; none: no SASL), over TLS trusting the
-// authority in CA_PEM_FILE when it is given, produces three messages to TOPIC and consumes them back. Prints one JSON object: {"values": [...]}; on failure {"error": ..., "type": ..., "step": ...}
+// Authenticates with the mechanism (plain, scram-sha-256, scram-sha-512; oauthbearer, with PASSWORD the token and
+// USER unused; none: no SASL), over TLS trusting the authority in CA_PEM_FILE when it is given, produces three
+// messages to TOPIC and consumes them back. Prints one JSON object: {"values": [...]}; on failure {"error": ..., "type": ..., "step": ...}
 // and exit code 1.
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
@@ -15,7 +16,9 @@ if (!topic) {
 const kafka = new Kafka({
   clientId: 'tributary-interop-sasl',
   brokers: [bootstrap],
-  sasl: mechanism === 'none' ? undefined : { mechanism, username, password },
+  sasl: mechanism === 'none' ? undefined
+    : mechanism === 'oauthbearer' ? { mechanism, oauthBearerProvider: async () => ({ value: password }) }
+    : { mechanism, username, password },
   ssl: caFile ? { ca: [readFileSync(caFile, 'utf8')] } : undefined,
   logLevel: logLevel.NOTHING,
   connectionTimeout: 5000,
