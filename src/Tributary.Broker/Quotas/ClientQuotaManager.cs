@@ -41,10 +41,10 @@ public sealed class ClientQuotaManager
     public long ControllerWindowMs { get; }
 
     /// <summary>
-    /// Longest throttle of the byte-rate and request quotas, as Kafka bounds it: one quota window. A client far over
-    /// its quota is throttled again on its next request rather than once for a long time.
+    /// Longest throttle request_percentage earns, as Kafka's ClientRequestQuotaManager bounds it: one quota window.
+    /// The byte rates are not bounded: their throttle is the whole time the client's rate needs to fall back.
     /// </summary>
-    public long ThrottleTimeMsMax => WindowMs;
+    public long RequestThrottleTimeMsMax => WindowMs;
 
     /// <summary>Whether any quota is stored; false makes every measurement free.</summary>
     public bool Enabled => _metadata.ClientQuotas.Count > 0;
@@ -86,7 +86,8 @@ public sealed class ClientQuotaManager
 
     /// <summary>
     /// Records <paramref name="value"/> (bytes, or request percent) against the client's quota of <paramref name="type"/>
-    /// and returns the throttle time in ms it has earned (0 within its quota or without one), at most <see cref="ThrottleTimeMsMax"/>.
+    /// and returns the throttle time in ms it has earned (0 within its quota or without one; for request_percentage at
+    /// most <see cref="RequestThrottleTimeMsMax"/>).
     /// </summary>
     public long RecordAndGetThrottleTimeMs(ClientQuotaType type, string user, string? clientId, double value)
     {
@@ -101,7 +102,8 @@ public sealed class ClientQuotaManager
         {
             sensor.LastRecordMs = nowMs;
             sensor.Rate!.Record(value, nowMs);
-            return Math.Min(ThrottleTimeMsMax, sensor.Rate.ThrottleTimeMs(quota, nowMs));
+            var throttleMs = sensor.Rate.ThrottleTimeMs(quota, nowMs);
+            return type == ClientQuotaType.Request ? Math.Min(RequestThrottleTimeMsMax, throttleMs) : Math.Min(int.MaxValue, throttleMs);
         }
     }
 

@@ -85,7 +85,7 @@ public sealed partial class KafkaListener : IAsyncDisposable
             });
         }
 
-        var transport = new SocketListenerFactory(transportLimits, loggerFactory, connectionsPerIp);
+        var transport = new SocketListenerFactory(transportLimits, loggerFactory, connectionsPerIp, CreationRates(core, addresses));
         var server = new KestrelServer(Options.Create(options), transport, loggerFactory);
         try
         {
@@ -100,6 +100,30 @@ public sealed partial class KafkaListener : IAsyncDisposable
 
         return new KafkaListener(server, services,
             [.. config.Listeners.Select((l, i) => l with { Port = listenOptions[i]?.IPEndPoint?.Port ?? l.Port })]);
+    }
+
+    /// <summary>
+    /// max.connection.creation.rate (one rate all listeners share) and each listener's own, found by the endpoint it
+    /// binds; two listeners on one endpoint (port 0 twice) cannot be told apart and get only the broker-wide rate.
+    /// </summary>
+    private static Func<IPEndPoint, IReadOnlyList<ConnectionCreationRate>> CreationRates(BrokerCore core, List<IPAddress> addresses)
+    {
+        var config = core.Config;
+        var samples = config.QuotaWindowNum;
+        var windowMs = config.QuotaWindowSizeSeconds * 1000L;
+        ConnectionCreationRate? brokerWide = config.ConnectionCreationRateMax < int.MaxValue
+            ? new("max.connection.creation.rate", config.ConnectionCreationRateMax, samples, windowMs, core.Time)
+            : null;
+        var endpoints = config.Listeners.Select((l, i) => new IPEndPoint(addresses[i], l.Port)).ToList();
+        return endpoint =>
+        {
+            var index = endpoints.FindIndex(e => e.Equals(endpoint));
+            var own = index >= 0 && endpoints.Count(e => e.Equals(endpoint)) == 1
+                && config.ConnectionCreationRateMaxFor(config.Listeners[index].Name) is { } rate && rate < int.MaxValue
+                ? new ConnectionCreationRate(Listeners.PerListenerKey(config.Listeners[index].Name, "max.connection.creation.rate"), rate, samples, windowMs, core.Time)
+                : null;
+            return [.. new[] { brokerWide, own }.OfType<ConnectionCreationRate>()];
+        };
     }
 
     /// <summary>

@@ -194,7 +194,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
                         var clientThrottles = true;
                         if (outcome.ThrottleTimeMs > 0)
                         {
-                            ServerMetrics.RecordThrottle(apiKey, outcome.ThrottleTimeMs);
+                            ServerMetrics.RecordThrottle(apiKey, outcome.ThrottleTimeMs, port);
                             clientThrottles = ResponseThrottle.ClientThrottles((ApiKey)apiKey, outcome.ApiVersion);
                             mutedUntil = Stopwatch.GetTimestamp() + (outcome.ThrottleTimeMs * Stopwatch.Frequency / 1000);
                         }

@@ -23,8 +23,8 @@ internal static class ServerMetrics
 
     /// <summary>
     /// Milliseconds a client was throttled for going over a quota (the response's throttle_time_ms, for which its
-    /// connection reads nothing), per throttled request, tagged with the API's name (<c>kafka.api</c>): Kafka's
-    /// throttle-time metric.
+    /// connection reads nothing), per throttled request, tagged with the API's name (<c>kafka.api</c>) and the listener's
+    /// port (<c>network.local.port</c>): Kafka's throttle-time metric.
     /// </summary>
     public static readonly Histogram<int> ThrottleTime = Meter.CreateHistogram<int>(
         "tributary.request.throttle.time", "ms", "Time a client's connection is throttled for going over a client quota");
@@ -32,11 +32,12 @@ internal static class ServerMetrics
     private static readonly string[] ApiNames = BuildApiNames();
 
     /// <summary>Records that a request of <paramref name="apiKey"/> earned a throttle of <paramref name="throttleMs"/>.</summary>
-    public static void RecordThrottle(short apiKey, int throttleMs)
+    public static void RecordThrottle(short apiKey, int throttleMs, object? port)
     {
         if (ThrottleTime.Enabled)
         {
-            ThrottleTime.Record(throttleMs, new KeyValuePair<string, object?>("kafka.api", apiKey >= 0 && apiKey < ApiNames.Length ? ApiNames[apiKey] : "Unknown"));
+            ThrottleTime.Record(throttleMs, new KeyValuePair<string, object?>("kafka.api", apiKey >= 0 && apiKey < ApiNames.Length ? ApiNames[apiKey] : "Unknown"),
+                new KeyValuePair<string, object?>("network.local.port", port));
         }
     }
 

@@ -36,7 +36,11 @@ public sealed record SocketTransportLimits(int InputBufferBytesMax, int OutputBu
 /// that receives, handles and answers its requests (<see cref="SocketConnection"/>): Kestrel still accepts through it,
 /// limits connections (and so threads), and closes them gracefully.
 /// </summary>
-public sealed partial class SocketListenerFactory(SocketTransportLimits limits, ILoggerFactory loggerFactory, ConnectionsPerIp? connectionsPerIp = null) : IConnectionListenerFactory
+/// <param name="creationRates">
+/// The max.connection.creation.rate limits of the listener bound to an endpoint, broker-wide first (none: unlimited).
+/// </param>
+public sealed partial class SocketListenerFactory(SocketTransportLimits limits, ILoggerFactory loggerFactory, ConnectionsPerIp? connectionsPerIp = null,
+    Func<IPEndPoint, IReadOnlyList<ConnectionCreationRate>>? creationRates = null) : IConnectionListenerFactory
 {
     /// <summary>Pending connections the kernel queues before accept.</summary>
     public const int ListenBacklog = 512;
@@ -70,7 +74,7 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
         // Idle connections of this listener park their sockets in a poller of its own (none: they keep their threads).
         var poller = limits.ParkAfterIdleMs >= 0 ? ConnectionPoller.TryCreate(loggerFactory.CreateLogger<ConnectionPoller>()) : null;
         return ValueTask.FromResult<IConnectionListener>(new Listener(socket, limits, loggerFactory.CreateLogger<SocketConnection>(), _logger, Accept,
-            connectionsPerIp ?? ConnectionsPerIp.Unlimited, poller));
+            connectionsPerIp ?? ConnectionsPerIp.Unlimited, poller, creationRates?.Invoke(ip) ?? []));
     }
 
     /// <summary>First wait after an accept that failed for a reason other than the one connection (out of descriptors, memory).</summary>
@@ -87,7 +91,8 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
     internal Func<Socket, CancellationToken, ValueTask<Socket>> Accept { get; init; } = static (socket, cancellationToken) => socket.AcceptAsync(cancellationToken);
 
     private sealed partial class Listener(Socket socket, SocketTransportLimits limits, ILogger connectionLogger, ILogger logger,
-        Func<Socket, CancellationToken, ValueTask<Socket>> accept, ConnectionsPerIp perIp, ConnectionPoller? poller) : IConnectionListener
+        Func<Socket, CancellationToken, ValueTask<Socket>> accept, ConnectionsPerIp perIp, ConnectionPoller? poller,
+        IReadOnlyList<ConnectionCreationRate> creationRates) : IConnectionListener
     {
         private readonly BlockMemoryPool _pool = new(limits.PooledBlocksMax);
         private readonly ILogger _logger = logger;
@@ -138,6 +143,7 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
                     }
 
                     connection.Start();
+                    await WaitForCreationRateAsync(cancellationToken).ConfigureAwait(false);
                     return connection;
                 }
                 catch (ObjectDisposedException) when (_unbound)
@@ -184,6 +190,36 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
             }
         }
 
+        /// <summary>
+        /// max.connection.creation.rate: past the rate (broker-wide or this listener's), the connection just taken goes
+        /// on, and the next accept waits until the rate is back within it; the kernel queues new clients meanwhile.
+        /// </summary>
+        private async ValueTask WaitForCreationRateAsync(CancellationToken cancellationToken)
+        {
+            var throttleMs = 0L;
+            ConnectionCreationRate? limiting = null;
+            foreach (var rate in creationRates)
+            {
+                var ms = rate.RecordAndGetThrottleTimeMs();
+                if (ms > throttleMs)
+                {
+                    (throttleMs, limiting) = (ms, rate);
+                }
+            }
+
+            if (limiting is not null)
+            {
+                LogCreationRateExceeded($"{EndPoint}", limiting.Name, limiting.RatePerSecond, throttleMs);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(throttleMs), cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+        }
+
         private static TimeSpan RetryDelay(int failures) =>
             TimeSpan.FromTicks(Math.Min(AcceptRetryDelayMax.Ticks, AcceptRetryDelayMin.Ticks << Math.Min(failures - 1, 20)));
 
@@ -211,6 +247,10 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
         [LoggerMessage(EventId = 316, Level = LogLevel.Information,
             Message = "Refused a connection from {Address}: it holds the configured maximum of {Limit} connections (max.connections.per.ip)")]
         private partial void LogRefusedPerIp(string address, int limit);
+
+        [LoggerMessage(EventId = 331, Level = LogLevel.Information,
+            Message = "Listener {Endpoint} accepts nothing for {ThrottleMs} ms: new connections exceed {Key} ({Rate} per second)")]
+        private partial void LogCreationRateExceeded(string endpoint, string key, int rate, long throttleMs);
 
         [LoggerMessage(EventId = 315, Level = LogLevel.Error,
             Message = "Accepting a connection failed ({Exception}: {Reason}), {Failures} time(s) in a row; accepting again in {DelayMs} ms")]

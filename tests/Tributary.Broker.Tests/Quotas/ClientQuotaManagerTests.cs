@@ -54,7 +54,7 @@ public sealed class ClientQuotaManagerTests
     }
 
     [Fact]
-    public void Going_over_a_byte_rate_earns_a_throttle_bounded_by_one_window_and_each_user_has_its_own_rate()
+    public void Going_over_a_byte_rate_earns_the_time_to_fall_back_and_each_user_has_its_own_rate()
     {
         var time = new ManualTimeProvider();
         var metadata = new MetadataStore(null);
@@ -67,8 +67,8 @@ public sealed class ClientQuotaManagerTests
         // 10,500 bytes: 1050/s, (1050 - 1000) / 1000 × 10 s = 500 ms.
         Assert.Equal(500, quotas.RecordAndGetThrottleTimeMs(ClientQuotaType.Produce, "alice", "p", 1500));
 
-        // Far over: (3000 - 1000) / 1000 × 10 s = 20 s, bounded by the 1 s window.
-        Assert.Equal(1000, quotas.RecordAndGetThrottleTimeMs(ClientQuotaType.Produce, "alice", "p", 19_500));
+        // Far over: (3000 - 1000) / 1000 × 10 s = 20 s, the whole time (Kafka bounds only request_percentage).
+        Assert.Equal(20_000, quotas.RecordAndGetThrottleTimeMs(ClientQuotaType.Produce, "alice", "p", 19_500));
 
         // bob's usage is his own under the <default> user quota.
         Assert.Equal(0, quotas.RecordAndGetThrottleTimeMs(ClientQuotaType.Produce, "bob", "p", 9000));
@@ -76,6 +76,19 @@ public sealed class ClientQuotaManagerTests
         // Once alice's samples have all expired she starts afresh.
         time.Advance(TimeSpan.FromSeconds(11));
         Assert.Equal(0, quotas.RecordAndGetThrottleTimeMs(ClientQuotaType.Produce, "alice", "p", 9000));
+    }
+
+    [Fact]
+    public void Request_percentage_counts_handler_time_and_its_throttle_is_bounded_by_one_window()
+    {
+        var metadata = new MetadataStore(null);
+        var quotas = new ClientQuotaManager(metadata, new ManualTimeProvider(), 11, 1000, 11, 1000);
+        metadata.AlterClientQuotas([(new ClientQuotaEntity(null, QuotaEntityName.Default), ClientQuotaKeys.RequestPercentage, 10)]);
+
+        // 10% of one thread over the 10 s first window is 1 s of handler time (100 percent-seconds).
+        Assert.Equal(0, quotas.RecordAndGetThrottleTimeMs(ClientQuotaType.Request, "alice", "c", 100));
+        Assert.Equal(500, quotas.RecordAndGetThrottleTimeMs(ClientQuotaType.Request, "alice", "c", 5));
+        Assert.Equal(1000, quotas.RecordAndGetThrottleTimeMs(ClientQuotaType.Request, "alice", "c", 100));
     }
 
     [Fact]
