@@ -1,5 +1,6 @@
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Groups;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -7,6 +8,8 @@ namespace Tributary.Broker.Handlers;
 
 // OffsetFetch v0-10.
 // Behaviour:
+// - Authorization: DESCRIBE on the group (else GROUP_AUTHORIZATION_FAILED) and on each topic: one asked
+//   for without it is TOPIC_AUTHORIZATION_FAILED; asked for every topic, those without it are left out.
 // - Null topics (v2+) mean every partition the group has committed.
 // - A partition without a commit, an unknown group or an unknown topic answers offset -1, no metadata and no error,
 //   as Kafka does. The committed leader epoch is returned from v5.
@@ -30,6 +33,13 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
             foreach (var g in request.Groups)
             {
                 var group = new OffsetFetchResponse.OffsetFetchResponseGroup { GroupId = g.GroupId };
+                if (!CanDescribeGroup(context, g.GroupId))
+                {
+                    group.ErrorCode = (short)ErrorCode.GroupAuthorizationFailed;
+                    response.Groups.Add(group);
+                    continue;
+                }
+
                 var requested = new List<(string Name, IReadOnlyList<int> Partitions)>();
                 foreach (var t in g.Topics ?? [])
                 {
@@ -51,7 +61,7 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
                     }
                 }
 
-                foreach (var (topic, partitions) in Fetch(g.GroupId, g.Topics is null ? null : requested))
+                foreach (var (topic, error, partitions) in Fetch(context, g.GroupId, g.Topics is null ? null : requested))
                 {
                     var id = byId ? broker.Metadata.Find(topic)?.Id : null;
                     if (byId && id is null)
@@ -69,6 +79,7 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
                             CommittedOffset = p.Offset.Offset,
                             CommittedLeaderEpoch = p.Offset.LeaderEpoch,
                             Metadata = p.Offset.Metadata,
+                            ErrorCode = (short)error,
                         })],
                     });
                 }
@@ -79,8 +90,13 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
             return ValueTask.FromResult<HandlerResult<OffsetFetchResponse>>(response);
         }
 
+        if (!CanDescribeGroup(context, request.GroupId))
+        {
+            return ValueTask.FromResult<HandlerResult<OffsetFetchResponse>>(ErrorResponse(context, request, ErrorCode.GroupAuthorizationFailed)!);
+        }
+
         var topics = request.Topics?.Select(t => (t.Name, (IReadOnlyList<int>)t.PartitionIndexes)).ToList();
-        foreach (var (topic, partitions) in Fetch(request.GroupId, topics))
+        foreach (var (topic, error, partitions) in Fetch(context, request.GroupId, topics))
         {
             response.Topics.Add(new OffsetFetchResponse.OffsetFetchResponseTopic
             {
@@ -92,6 +108,7 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
                     // The leader epoch exists on the wire from v5; older versions must keep the schema default.
                     CommittedLeaderEpoch = version >= 5 ? p.Offset.LeaderEpoch : -1,
                     Metadata = p.Offset.Metadata,
+                    ErrorCode = (short)error,
                 })],
             });
         }
@@ -99,7 +116,10 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
         return ValueTask.FromResult<HandlerResult<OffsetFetchResponse>>(response);
     }
 
-    private List<(string Topic, List<(int Partition, CommittedOffset Offset)> Partitions)> Fetch(string groupId, List<(string Name, IReadOnlyList<int> Partitions)>? requested)
+    // Topics the connection may not DESCRIBE: left out when every committed topic is asked for, else answered
+    // TOPIC_AUTHORIZATION_FAILED with no offset, as Kafka does.
+    private List<(string Topic, ErrorCode Error, List<(int Partition, CommittedOffset Offset)> Partitions)> Fetch(
+        RequestContext context, string groupId, List<(string Name, IReadOnlyList<int> Partitions)>? requested)
     {
         var committed = broker.Groups.FetchOffsets(groupId);
         var none = new CommittedOffset(-1, -1, "", -1);
@@ -107,11 +127,18 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
         {
             return [.. committed
                 .GroupBy(c => c.Key.Topic, StringComparer.Ordinal)
-                .Select(g => (g.Key, g.Select(c => (c.Key.Partition, c.Value)).OrderBy(c => c.Partition).ToList()))];
+                .Where(g => CanDescribeTopic(context, g.Key))
+                .Select(g => (g.Key, ErrorCode.None, g.Select(c => (c.Key.Partition, c.Value)).OrderBy(c => c.Partition).ToList()))];
         }
 
-        return [.. requested.Select(t => (t.Name, t.Partitions.Select(p => (p, committed.GetValueOrDefault((t.Name, p), none))).ToList()))];
+        return [.. requested.Select(t => CanDescribeTopic(context, t.Name)
+            ? (t.Name, ErrorCode.None, t.Partitions.Select(p => (p, committed.GetValueOrDefault((t.Name, p), none))).ToList())
+            : (t.Name, ErrorCode.TopicAuthorizationFailed, t.Partitions.Select(p => (p, none)).ToList()))];
     }
+
+    private bool CanDescribeGroup(RequestContext context, string group) => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Group, group);
+
+    private bool CanDescribeTopic(RequestContext context, string topic) => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, topic);
 
     protected override OffsetFetchResponse? ErrorResponse(RequestContext context, OffsetFetchRequest request, ErrorCode error)
     {
