@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -6,6 +7,8 @@ namespace Tributary.Broker.Handlers;
 
 // AddOffsetsToTxn v0-4 (TransactionCoordinator.AddOffsets).
 // Behaviour:
+// - Authorization: WRITE on the transactional id (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED), then READ on
+//   the group (else GROUP_AUTHORIZATION_FAILED).
 // - Adds a consumer group to the ongoing transaction (starting one if needed) so TxnOffsetCommit may send its
 //   offsets. Errors as AddPartitionsToTxn (PRODUCER_FENCED from v2).
 // Deviations from Kafka:
@@ -16,6 +19,16 @@ public sealed class AddOffsetsToTxnHandler(BrokerCore broker) : ApiHandler<AddOf
 {
     protected override ValueTask<HandlerResult<AddOffsetsToTxnResponse>> HandleAsync(RequestContext context, AddOffsetsToTxnRequest request, CancellationToken cancellationToken)
     {
+        if (!broker.Authorizer.Authorize(context, AclOperation.Write, AclResourceType.TransactionalId, request.TransactionalId))
+        {
+            return ValueTask.FromResult<HandlerResult<AddOffsetsToTxnResponse>>(ErrorResponse(context, request, ErrorCode.TransactionalIdAuthorizationFailed)!);
+        }
+
+        if (!broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, request.GroupId))
+        {
+            return ValueTask.FromResult<HandlerResult<AddOffsetsToTxnResponse>>(ErrorResponse(context, request, ErrorCode.GroupAuthorizationFailed)!);
+        }
+
         var error = broker.Transactions.AddOffsets(request.TransactionalId, request.ProducerId, request.ProducerEpoch, request.GroupId, fencedErrorSupported: context.ApiVersion >= 2);
         return ValueTask.FromResult<HandlerResult<AddOffsetsToTxnResponse>>(new AddOffsetsToTxnResponse { ErrorCode = (short)error });
     }

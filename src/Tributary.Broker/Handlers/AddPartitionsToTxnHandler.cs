@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -6,6 +7,8 @@ namespace Tributary.Broker.Handlers;
 
 // AddPartitionsToTxn v0-5 (TransactionCoordinator.AddPartitions).
 // Behaviour:
+// - Authorization: v0-3: WRITE on the transactional id (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED) and on
+//   each topic (else TOPIC_AUTHORIZATION_FAILED, the others OPERATION_NOT_ATTEMPTED); v4+: CLUSTER_ACTION on the cluster.
 // - Errors: INVALID_PRODUCER_ID_MAPPING (unknown transactional id or another producer id), PRODUCER_FENCED for a
 //   stale epoch, CONCURRENT_TRANSACTIONS while one completes, UNKNOWN_TOPIC_OR_PARTITION with
 //   OPERATION_NOT_ATTEMPTED for the rest.
@@ -22,9 +25,20 @@ public sealed class AddPartitionsToTxnHandler(BrokerCore broker) : ApiHandler<Ad
         var fenced = context.ApiVersion >= 2;
         if (context.ApiVersion <= 3)
         {
+            if (Denied(context, request) is { } denied)
+            {
+                return ValueTask.FromResult<HandlerResult<AddPartitionsToTxnResponse>>(new AddPartitionsToTxnResponse { ResultsByTopicV3AndBelow = ToTopicResults(request.V3AndBelowTopics, denied) });
+            }
+
             var (_, results) = broker.Transactions.AddPartitions(
                 request.V3AndBelowTransactionalId, request.V3AndBelowProducerId, request.V3AndBelowProducerEpoch, Flatten(request.V3AndBelowTopics), verifyOnly: false, fenced);
             return ValueTask.FromResult<HandlerResult<AddPartitionsToTxnResponse>>(new AddPartitionsToTxnResponse { ResultsByTopicV3AndBelow = ToTopicResults(request.V3AndBelowTopics, results) });
+        }
+
+        // v4+ comes from brokers verifying a produce (KIP-890): Kafka asks for CLUSTER_ACTION.
+        if (!broker.Authorizer.AuthorizeCluster(context, AclOperation.ClusterAction))
+        {
+            return ValueTask.FromResult<HandlerResult<AddPartitionsToTxnResponse>>(ErrorResponse(context, request, ErrorCode.ClusterAuthorizationFailed)!);
         }
 
         var response = new AddPartitionsToTxnResponse();
@@ -40,6 +54,21 @@ public sealed class AddPartitionsToTxnHandler(BrokerCore broker) : ApiHandler<Ad
         }
 
         return ValueTask.FromResult<HandlerResult<AddPartitionsToTxnResponse>>(response);
+    }
+
+    // As Kafka: without WRITE on the transactional id every partition fails with TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    // with it, partitions of topics without WRITE get TOPIC_AUTHORIZATION_FAILED and the rest OPERATION_NOT_ATTEMPTED.
+    private Dictionary<(string Topic, int Partition), ErrorCode>? Denied(RequestContext context, AddPartitionsToTxnRequest request)
+    {
+        var partitions = Flatten(request.V3AndBelowTopics).Distinct().ToList();
+        if (!broker.Authorizer.Authorize(context, AclOperation.Write, AclResourceType.TransactionalId, request.V3AndBelowTransactionalId))
+        {
+            return partitions.ToDictionary(p => p, _ => ErrorCode.TransactionalIdAuthorizationFailed);
+        }
+
+        var denied = partitions.Select(p => p.Topic).Distinct(StringComparer.Ordinal)
+            .Where(t => !broker.Authorizer.Authorize(context, AclOperation.Write, AclResourceType.Topic, t)).ToHashSet(StringComparer.Ordinal);
+        return denied.Count == 0 ? null : partitions.ToDictionary(p => p, p => denied.Contains(p.Topic) ? ErrorCode.TopicAuthorizationFailed : ErrorCode.OperationNotAttempted);
     }
 
     private static List<(string Topic, int Partition)> Flatten(List<AddPartitionsToTxnRequest.AddPartitionsToTxnTopic> topics) =>

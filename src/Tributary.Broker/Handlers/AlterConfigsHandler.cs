@@ -6,6 +6,8 @@ namespace Tributary.Broker.Handlers;
 
 // AlterConfigs v0-2 (the legacy, non-incremental API).
 // Behaviour:
+// - Authorization: ALTER_CONFIGS on the topic (TOPIC_AUTHORIZATION_FAILED), the group
+//   (GROUP_AUTHORIZATION_FAILED) or, for a broker, the cluster (CLUSTER_AUTHORIZATION_FAILED).
 // - The configs given become the resource's whole set, as in Kafka: a TOPIC's overrides (keys left out return to
 //   their defaults), a BROKER's dynamic configs ("" the cluster default, else this broker's id), a GROUP's configs.
 // - The new set is validated first (unknown key, bad or null value: INVALID_CONFIG) and nothing changes on error;
@@ -19,7 +21,7 @@ public sealed class AlterConfigsHandler(BrokerCore broker) : ApiHandler<AlterCon
     {
         var response = new AlterConfigsResponse
         {
-            Responses = [.. ConfigResources.AlterEach(broker, request.Resources, r => (r.ResourceType, r.ResourceName), r => Alter(r, request.ValidateOnly), Result)],
+            Responses = [.. ConfigResources.AlterEach(broker, context, request.Resources, r => (r.ResourceType, r.ResourceName), r => Alter(r, request.ValidateOnly), Result)],
         };
         return ValueTask.FromResult<HandlerResult<AlterConfigsResponse>>(response);
     }

@@ -1,5 +1,6 @@
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Security;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -7,6 +8,7 @@ namespace Tributary.Broker.Handlers;
 
 // AlterUserScramCredentials v0 (KIP-554).
 // Behaviour:
+// - Authorization: ALTER on the cluster, else CLUSTER_AUTHORIZATION_FAILED for every user.
 // - Upsertions carry the salted password the client derived (Hi(password, salt, iterations)); the broker keeps only
 //   StoredKey and ServerKey derived from it, with the salt and iterations, in the metadata store.
 // - One result per user named; a user with any bad alteration has none of its alterations applied. Kafka's errors:
@@ -21,6 +23,11 @@ public sealed class AlterUserScramCredentialsHandler(BrokerCore broker)
 {
     protected override ValueTask<HandlerResult<AlterUserScramCredentialsResponse>> HandleAsync(RequestContext context, AlterUserScramCredentialsRequest request, CancellationToken cancellationToken)
     {
+        if (!broker.Authorizer.AuthorizeCluster(context, AclOperation.Alter))
+        {
+            return ValueTask.FromResult<HandlerResult<AlterUserScramCredentialsResponse>>(ErrorResponse(context, request, ErrorCode.ClusterAuthorizationFailed)!);
+        }
+
         var alterations = request.Deletions.Select(d => (d.Name, d.Mechanism, Upsertion: (AlterUserScramCredentialsRequest.ScramCredentialUpsertion?)null))
             .Concat(request.Upsertions.Select(u => (u.Name, u.Mechanism, Upsertion: (AlterUserScramCredentialsRequest.ScramCredentialUpsertion?)u)))
             .ToList();

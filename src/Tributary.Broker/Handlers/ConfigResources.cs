@@ -1,5 +1,7 @@
 using System.Globalization;
 using Tributary.Broker.Config;
+using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 
 namespace Tributary.Broker.Handlers;
@@ -14,6 +16,18 @@ internal static class ConfigResources
     /// <summary>A broker resource names this broker by its node id or by "" (the cluster default).</summary>
     public static bool IsThisBroker(string name, int nodeId) =>
         name.Length == 0 || (int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id == nodeId);
+
+    /// <summary>
+    /// The error when the connection may not perform <paramref name="operation"/> (DESCRIBE_CONFIGS or ALTER_CONFIGS)
+    /// on the resource, as Kafka checks it: a topic's on the topic, a group's on the group, a broker's on the cluster.
+    /// </summary>
+    public static ErrorCode Denied(BrokerCore broker, RequestContext context, sbyte type, string name, AclOperation operation) => type switch
+    {
+        Topic when !broker.Authorizer.Authorize(context, operation, AclResourceType.Topic, name) => ErrorCode.TopicAuthorizationFailed,
+        Group when !broker.Authorizer.Authorize(context, operation, AclResourceType.Group, name) => ErrorCode.GroupAuthorizationFailed,
+        Broker when !broker.Authorizer.AuthorizeCluster(context, operation) => ErrorCode.ClusterAuthorizationFailed,
+        _ => ErrorCode.None,
+    };
 
     /// <summary>
     /// The configs set on a resource an alter request may change, and the scope of its keys: a topic's overrides, a
@@ -102,6 +116,7 @@ internal static class ConfigResources
     /// </summary>
     public static IEnumerable<TResult> AlterEach<TResource, TResult>(
         BrokerCore broker,
+        RequestContext context,
         IReadOnlyList<TResource> resources,
         Func<TResource, (sbyte Type, string Name)> idOf,
         Func<TResource, (ErrorCode Error, string? Message)> alter,
@@ -110,8 +125,10 @@ internal static class ConfigResources
         var counts = resources.CountBy(idOf).ToDictionary();
         foreach (var resource in resources)
         {
-            var (error, message) = counts[idOf(resource)] > 1
+            var (type, name) = idOf(resource);
+            var (error, message) = counts[(type, name)] > 1
                 ? (ErrorCode.InvalidRequest, "resource appears more than once in the request")
+                : Denied(broker, context, type, name, AclOperation.AlterConfigs) is var denied and not ErrorCode.None ? (denied, null)
                 : broker.WithTopicLock(() => alter(resource));
             yield return result(resource, error, message);
         }

@@ -1,5 +1,6 @@
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Groups;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -7,6 +8,8 @@ namespace Tributary.Broker.Handlers;
 
 // ConsumerGroupDescribe v0 (KIP-848).
 // Behaviour:
+// - Authorization: DESCRIBE on each group (else GROUP_AUTHORIZATION_FAILED) and on every topic its members
+//   are assigned (else TOPIC_AUTHORIZATION_FAILED). Authorized operations, when asked, are those the ACLs allow.
 // - Per KIP-848 group: state (Empty, Reconciling, Stable), group epoch, assignment epoch, the assignor in use, and each
 //   member's epoch, client id, instance and rack ids, subscribed topic names and regex (null when none), current and target assignment (topic
 //   id, name, partitions). ClientHost is the member's peer address ("/127.0.0.1").
@@ -20,6 +23,12 @@ public sealed class ConsumerGroupDescribeHandler(BrokerCore broker) : ApiHandler
         var response = new ConsumerGroupDescribeResponse();
         foreach (var groupId in request.GroupIds)
         {
+            if (groupId.Length > 0 && !broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Group, groupId))
+            {
+                response.Groups.Add(new ConsumerGroupDescribeResponse.DescribedGroup { GroupId = groupId, ErrorCode = (short)ErrorCode.GroupAuthorizationFailed, AuthorizedOperations = AuthorizedOperations.Omitted });
+                continue;
+            }
+
             var described = groupId.Length == 0 ? null : broker.Groups.DescribeConsumerGroup(groupId);
             if (described is null)
             {
@@ -32,6 +41,14 @@ public sealed class ConsumerGroupDescribeHandler(BrokerCore broker) : ApiHandler
                 continue;
             }
 
+            // Kafka refuses the whole group when a member's assignment holds a topic the caller may not DESCRIBE.
+            var topics = described.Members.SelectMany(m => m.Assignment.Concat(m.TargetAssignment)).Select(t => t.TopicName).Distinct(StringComparer.Ordinal);
+            if (!topics.All(t => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, t)))
+            {
+                response.Groups.Add(new ConsumerGroupDescribeResponse.DescribedGroup { GroupId = groupId, ErrorCode = (short)ErrorCode.TopicAuthorizationFailed, AuthorizedOperations = AuthorizedOperations.Omitted });
+                continue;
+            }
+
             response.Groups.Add(new ConsumerGroupDescribeResponse.DescribedGroup
             {
                 GroupId = groupId,
@@ -39,7 +56,7 @@ public sealed class ConsumerGroupDescribeHandler(BrokerCore broker) : ApiHandler
                 GroupEpoch = described.GroupEpoch,
                 AssignmentEpoch = described.AssignmentEpoch,
                 AssignorName = described.AssignorName,
-                AuthorizedOperations = request.IncludeAuthorizedOperations ? AuthorizedOperations.Group : AuthorizedOperations.Omitted,
+                AuthorizedOperations = request.IncludeAuthorizedOperations ? broker.Authorizer.AuthorizedOperations(context.Connection, AclResourceType.Group, groupId) : AuthorizedOperations.Omitted,
                 Members = [.. described.Members.Select(m => new ConsumerGroupDescribeResponse.Member
                 {
                     MemberId = m.MemberId,

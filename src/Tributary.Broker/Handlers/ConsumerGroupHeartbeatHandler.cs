@@ -1,5 +1,6 @@
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Groups;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -7,6 +8,9 @@ namespace Tributary.Broker.Handlers;
 
 // ConsumerGroupHeartbeat v0-1 (KIP-848: the broker computes the assignment).
 // Behaviour:
+// - Authorization: READ on the group (else GROUP_AUTHORIZATION_FAILED); DESCRIBE on every subscribed topic
+//   name (else TOPIC_AUTHORIZATION_FAILED). Topics a regex matches are not filtered (a deviation: Kafka leaves out
+//   those without DESCRIBE).
 // - Epoch 0 joins, -1 leaves, -2 leaves a static member for now: it keeps its assignment for the session timeout, and
 //   rejoining with epoch 0 and the same instance id takes it over (UNRELEASED_INSTANCE_ID while still in use).
 // - Server assignors "uniform" (default) and "range"; others get UNSUPPORTED_ASSIGNOR. The group epoch bumps on
@@ -29,6 +33,18 @@ public sealed class ConsumerGroupHeartbeatHandler(BrokerCore broker) : ApiHandle
 {
     protected override ValueTask<HandlerResult<ConsumerGroupHeartbeatResponse>> HandleAsync(RequestContext context, ConsumerGroupHeartbeatRequest request, CancellationToken cancellationToken)
     {
+        if (!broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, request.GroupId))
+        {
+            return ValueTask.FromResult<HandlerResult<ConsumerGroupHeartbeatResponse>>(ErrorResponse(context, request, ErrorCode.GroupAuthorizationFailed)!);
+        }
+
+        // Kafka refuses a subscription naming a topic the member may not DESCRIBE: it must not learn the topic exists.
+        if (request.SubscribedTopicNames is { Count: > 0 } subscribed
+            && !subscribed.All(t => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, t)))
+        {
+            return ValueTask.FromResult<HandlerResult<ConsumerGroupHeartbeatResponse>>(ErrorResponse(context, request, ErrorCode.TopicAuthorizationFailed)!);
+        }
+
         var parameters = new ConsumerGroupHeartbeatParameters(
             request.GroupId,
             request.MemberId,

@@ -1,6 +1,7 @@
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Quotas;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -8,6 +9,7 @@ namespace Tributary.Broker.Handlers;
 
 // CreatePartitions v0-3.
 // Behaviour:
+// - Authorization: ALTER on each topic, else TOPIC_AUTHORIZATION_FAILED.
 // - Grows a topic to count partitions: count must exceed the current count and stay within PartitionsPerTopicMax
 //   (INVALID_PARTITIONS, with a message naming both); the topic must exist (UNKNOWN_TOPIC_OR_PARTITION).
 // - Assignments, when given, need one entry per new partition, each naming only this broker
@@ -34,6 +36,12 @@ public sealed class CreatePartitionsHandler(BrokerCore broker) : ApiHandler<Crea
                     response.Results.Add(Result(requested.Name, ErrorCode.InvalidRequest, $"topic '{requested.Name}' appears more than once in the request"));
                 }
 
+                continue;
+            }
+
+            if (!broker.Authorizer.Authorize(context, AclOperation.Alter, AclResourceType.Topic, requested.Name))
+            {
+                response.Results.Add(Result(requested.Name, ErrorCode.TopicAuthorizationFailed, null));
                 continue;
             }
 

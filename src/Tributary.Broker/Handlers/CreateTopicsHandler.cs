@@ -2,6 +2,7 @@ using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Metadata;
 using Tributary.Broker.Quotas;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -9,6 +10,8 @@ namespace Tributary.Broker.Handlers;
 
 // CreateTopics v0-7.
 // Behaviour, per topic:
+// - Authorization: CREATE on the cluster or on the topic, else TOPIC_AUTHORIZATION_FAILED. Configs are answered
+//   without checking DESCRIBE_CONFIGS (a deviation: Kafka leaves them out with an error without it).
 // - A legal name (INVALID_TOPIC_EXCEPTION, also for a name that collides with an existing one once '.' and '_' are
 //   treated alike), not taken (TOPIC_ALREADY_EXISTS).
 // - Partitions from 1 to PartitionsPerTopicMax (-1 = num.partitions; else INVALID_PARTITIONS); replication factor 1
@@ -44,6 +47,12 @@ public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTo
                     response.Topics.Add(Failure(topic.Name, ErrorCode.InvalidRequest, $"topic '{topic.Name}' appears more than once in the request"));
                 }
 
+                continue;
+            }
+
+            if (!broker.Authorizer.AuthorizeCluster(context, AclOperation.Create) && !broker.Authorizer.Authorize(context, AclOperation.Create, AclResourceType.Topic, topic.Name))
+            {
+                response.Topics.Add(Failure(topic.Name, ErrorCode.TopicAuthorizationFailed, "Authorization failed."));
                 continue;
             }
 

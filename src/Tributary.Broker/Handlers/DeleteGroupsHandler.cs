@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -6,6 +7,7 @@ namespace Tributary.Broker.Handlers;
 
 // DeleteGroups v0-2.
 // Behaviour:
+// - Authorization: DELETE on each group, else GROUP_AUTHORIZATION_FAILED for it.
 // - Deletes a group with no members together with its committed offsets (tombstones in __consumer_offsets); a share
 //   group with its share-partition state (tombstones in __share_group_state).
 // - Per group: NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND when unknown, INVALID_GROUP_ID for an empty
@@ -17,7 +19,8 @@ public sealed class DeleteGroupsHandler(BrokerCore broker) : ApiHandler<DeleteGr
         var response = new DeleteGroupsResponse();
         foreach (var groupId in request.GroupsNames.Distinct(StringComparer.Ordinal))
         {
-            var error = broker.ShareGroups.IsShareGroup(groupId) ? broker.ShareGroups.Delete(groupId) : broker.Groups.DeleteGroup(groupId);
+            var error = !broker.Authorizer.Authorize(context, AclOperation.Delete, AclResourceType.Group, groupId) ? ErrorCode.GroupAuthorizationFailed
+                : broker.ShareGroups.IsShareGroup(groupId) ? broker.ShareGroups.Delete(groupId) : broker.Groups.DeleteGroup(groupId);
             response.Results.Add(new DeleteGroupsResponse.DeletableGroupResult { GroupId = groupId, ErrorCode = (short)error });
         }
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -7,6 +8,7 @@ namespace Tributary.Broker.Handlers;
 
 // DeleteRecords v0-2.
 // Behaviour:
+// - Authorization: DELETE on each topic, else TOPIC_AUTHORIZATION_FAILED.
 // - Moves each partition's log start offset (low watermark) up to the given offset, -1 meaning the high watermark,
 //   and answers with the new low watermark.
 // - Offsets above the high watermark or negative (other than -1) get OFFSET_OUT_OF_RANGE; an offset below the current
@@ -30,10 +32,16 @@ public sealed partial class DeleteRecordsHandler(BrokerCore broker) : ApiHandler
             var topicResult = new DeleteRecordsResponse.DeleteRecordsTopicResult { Name = t.Name };
             response.Topics.Add(topicResult);
             var topic = broker.Metadata.Find(t.Name);
+            var denied = !broker.Authorizer.Authorize(context, AclOperation.Delete, AclResourceType.Topic, t.Name);
             foreach (var p in t.Partitions)
             {
                 var result = new DeleteRecordsResponse.DeleteRecordsPartitionResult { PartitionIndex = p.PartitionIndex, LowWatermark = LowWatermarkUnknown };
                 topicResult.Partitions.Add(result);
+                if (denied)
+                {
+                    result.ErrorCode = (short)ErrorCode.TopicAuthorizationFailed;
+                    continue;
+                }
                 var log = topic is null ? null : broker.FindLog(topic, p.PartitionIndex);
                 if (log is null)
                 {

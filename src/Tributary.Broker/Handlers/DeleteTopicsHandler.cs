@@ -1,5 +1,6 @@
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Metadata;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -7,6 +8,7 @@ namespace Tributary.Broker.Handlers;
 
 // DeleteTopics v0-6.
 // Behaviour:
+// - Authorization: DELETE on each topic (by id also DESCRIBE), else TOPIC_AUTHORIZATION_FAILED.
 // - Unknown names get UNKNOWN_TOPIC_OR_PARTITION, unknown ids UNKNOWN_TOPIC_ID; a topic named twice in one request
 //   gets INVALID_REQUEST, once. With delete.topic.enable=false every topic gets TOPIC_DELETION_DISABLED.
 // - The topic's metadata and logs are gone when the response is sent, so timeout_ms is ignored. A metadata write the
@@ -53,19 +55,27 @@ public sealed class DeleteTopicsHandler(BrokerCore broker) : ApiHandler<DeleteTo
             // between the lookup and the deletion.
             TopicInfo? topic;
             var throttled = false;
+            var denied = ErrorCode.None;
             try
             {
                 topic = broker.WithTopicLock(() =>
                 {
                     var found = name is null ? broker.Metadata.Find(id) : broker.Metadata.Find(name);
-                    throttled = found is not null && !quota.TryRecord(found.PartitionCount);
-                    return found is not null && !throttled && broker.DeleteTopic(found.Name) ? found : null;
+                    denied = Denied(context, name, found);
+                    throttled = denied == ErrorCode.None && found is not null && !quota.TryRecord(found.PartitionCount);
+                    return denied == ErrorCode.None && !throttled && found is not null && broker.DeleteTopic(found.Name) ? found : null;
                 });
             }
             catch (Exception e) when (BrokerCore.IsStorageFailure(e))
             {
                 // The metadata could not be written: the topic is still there, whole, and a retry may succeed.
                 response.Responses.Add(Result(version, name, id, ErrorCode.KafkaStorageError, e.Message));
+                continue;
+            }
+
+            if (denied != ErrorCode.None)
+            {
+                response.Responses.Add(Result(version, name, id, denied, null));
                 continue;
             }
 
@@ -87,6 +97,23 @@ public sealed class DeleteTopicsHandler(BrokerCore broker) : ApiHandler<DeleteTo
 
         response.ThrottleTimeMs = quota.ThrottleTimeMs;
         return ValueTask.FromResult<HandlerResult<DeleteTopicsResponse>>(response);
+    }
+
+    // As Kafka: by name, DELETE on the name (whether or not it exists); by id, DESCRIBE then DELETE on the topic found.
+    private ErrorCode Denied(RequestContext context, string? name, TopicInfo? found)
+    {
+        var topicName = name ?? found?.Name;
+        if (topicName is null)
+        {
+            return ErrorCode.None;
+        }
+
+        if (name is null && !broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, topicName))
+        {
+            return ErrorCode.TopicAuthorizationFailed;
+        }
+
+        return broker.Authorizer.Authorize(context, AclOperation.Delete, AclResourceType.Topic, topicName) ? ErrorCode.None : ErrorCode.TopicAuthorizationFailed;
     }
 
     private static List<(string? Name, Guid Id)> Requested(DeleteTopicsRequest request, short version) => version >= 6

@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -7,8 +8,8 @@ namespace Tributary.Broker.Handlers;
 // DescribeCluster v0-1 (KIP-700).
 // Behaviour:
 // - The cluster is this broker: the only broker listed, and the controller.
-// - Authorized operations, when asked for, are every operation Kafka defines for the cluster (no ACLs exist); else
-//   "not requested" (-2^31).
+// - Authorization: none needed. Authorized operations, when asked for, are those the ACLs allow on the cluster
+//   (every one without an authorizer; none without DESCRIBE on the cluster); else "not requested" (-2^31).
 // Versions:
 // - v1's endpoint_type must be 1 (brokers); 2 (controllers) gets UNSUPPORTED_ENDPOINT_TYPE, as a Kafka broker
 //   answers, since there is no separate controller endpoint.
@@ -31,9 +32,14 @@ public sealed class DescribeClusterHandler(BrokerCore broker) : ApiHandler<Descr
             ClusterId = broker.Metadata.ClusterId,
             ControllerId = broker.NodeId,
             Brokers = [new DescribeClusterResponse.DescribeClusterBroker { BrokerId = broker.NodeId, Host = advertised.Host, Port = advertised.Port, Rack = null }],
-            ClusterAuthorizedOperations = request.IncludeClusterAuthorizedOperations ? AuthorizedOperations.Cluster : AuthorizedOperations.Omitted,
+            ClusterAuthorizedOperations = request.IncludeClusterAuthorizedOperations ? ClusterOperations(context) : AuthorizedOperations.Omitted,
         });
     }
+
+    // As Kafka: the operations only for a caller with DESCRIBE on the cluster, else none.
+    private int ClusterOperations(RequestContext context) => broker.Authorizer.AuthorizeCluster(context, AclOperation.Describe)
+        ? broker.Authorizer.AuthorizedOperations(context.Connection, AclResourceType.Cluster, AclBinding.ClusterName)
+        : 0;
 
     private DescribeClusterResponse Error(DescribeClusterRequest request, ErrorCode error, string? message) => new()
     {

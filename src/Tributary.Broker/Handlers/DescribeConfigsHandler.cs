@@ -1,5 +1,6 @@
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Metadata;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -7,6 +8,8 @@ namespace Tributary.Broker.Handlers;
 
 // DescribeConfigs v0-4.
 // Behaviour:
+// - Authorization: DESCRIBE_CONFIGS on the topic (TOPIC_AUTHORIZATION_FAILED), the group
+//   (GROUP_AUTHORIZATION_FAILED) or, for a broker, the cluster (CLUSTER_AUTHORIZATION_FAILED).
 // - Resource types TOPIC (2), BROKER (4) and GROUP (32). A broker id lists every broker key in force; "" (the
 //   cluster default) lists only the dynamic defaults set, as Kafka does; another id is INVALID_REQUEST. A group need
 //   not exist (its configs are kept by name). Other resource types get INVALID_REQUEST, unknown topics
@@ -26,7 +29,8 @@ public sealed class DescribeConfigsHandler(BrokerCore broker) : ApiHandler<Descr
         var response = new DescribeConfigsResponse();
         foreach (var resource in request.Resources)
         {
-            response.Results.Add(Describe(resource, request.IncludeSynonyms, request.IncludeDocumentation, context.ApiVersion));
+            var denied = ConfigResources.Denied(broker, context, resource.ResourceType, resource.ResourceName, AclOperation.DescribeConfigs);
+            response.Results.Add(denied != ErrorCode.None ? Failure(resource, denied, null) : Describe(resource, request.IncludeSynonyms, request.IncludeDocumentation, context.ApiVersion));
         }
 
         return ValueTask.FromResult<HandlerResult<DescribeConfigsResponse>>(response);

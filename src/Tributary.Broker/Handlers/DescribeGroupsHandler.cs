@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -6,6 +7,8 @@ namespace Tributary.Broker.Handlers;
 
 // DescribeGroups v0-5.
 // Behaviour:
+// - Authorization: DESCRIBE on each group, else GROUP_AUTHORIZATION_FAILED for it. Authorized operations
+//   (v3+, when asked) are those the ACLs allow on the group.
 // - State, protocol type and members; the selected protocol and each member's metadata and assignment only while the
 //   group is Stable, as in Kafka. ClientHost is the member's peer address as Kafka shows it ("/127.0.0.1").
 // - An unknown group is described as "Dead" with no error (v0-5 behaviour).
@@ -19,6 +22,12 @@ public sealed class DescribeGroupsHandler(BrokerCore broker) : ApiHandler<Descri
         var response = new DescribeGroupsResponse();
         foreach (var groupId in request.Groups)
         {
+            if (!broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Group, groupId))
+            {
+                response.Groups.Add(new DescribeGroupsResponse.DescribedGroup { GroupId = groupId, ErrorCode = (short)ErrorCode.GroupAuthorizationFailed, AuthorizedOperations = AuthorizedOperations.Omitted });
+                continue;
+            }
+
             var described = broker.Groups.DescribeGroup(groupId);
             response.Groups.Add(new DescribeGroupsResponse.DescribedGroup
             {
@@ -35,7 +44,9 @@ public sealed class DescribeGroupsHandler(BrokerCore broker) : ApiHandler<Descri
                     MemberMetadata = m.Metadata,
                     MemberAssignment = m.Assignment,
                 })],
-                AuthorizedOperations = context.ApiVersion >= 3 && request.IncludeAuthorizedOperations ? AuthorizedOperations.Group : AuthorizedOperations.Omitted,
+                AuthorizedOperations = context.ApiVersion >= 3 && request.IncludeAuthorizedOperations
+                    ? broker.Authorizer.AuthorizedOperations(context.Connection, AclResourceType.Group, groupId)
+                    : AuthorizedOperations.Omitted,
             });
         }
 

@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -6,6 +7,7 @@ namespace Tributary.Broker.Handlers;
 
 // DescribeProducers v0 (KIP-664).
 // Behaviour:
+// - Authorization: READ on each topic, else TOPIC_AUTHORIZATION_FAILED.
 // - The producers a partition tracks (ProducerStateManager): id, epoch, last sequence, last timestamp, coordinator
 //   epoch of the last marker, and the first offset of the open transaction (-1 when none).
 // - Unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION.
@@ -19,10 +21,17 @@ public sealed class DescribeProducersHandler(BrokerCore broker) : ApiHandler<Des
             var topicResponse = new DescribeProducersResponse.TopicResponse { Name = t.Name };
             response.Topics.Add(topicResponse);
             var topic = broker.Metadata.Find(t.Name);
+            var denied = !broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Topic, t.Name);
             foreach (var index in t.PartitionIndexes)
             {
                 var partition = new DescribeProducersResponse.PartitionResponse { PartitionIndex = index };
                 topicResponse.Partitions.Add(partition);
+                if (denied)
+                {
+                    partition.ErrorCode = (short)ErrorCode.TopicAuthorizationFailed;
+                    continue;
+                }
+
                 if (topic is null || broker.FindLog(topic, index) is not { } log)
                 {
                     partition.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;

@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -6,6 +7,8 @@ namespace Tributary.Broker.Handlers;
 
 // DescribeTransactions v0 (KIP-664).
 // Behaviour:
+// - Authorization: DESCRIBE on each transactional id (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED); topics
+//   without DESCRIBE are left out of its partitions.
 // - State, producer id and epoch, timeout, start time (-1 outside a transaction) and partitions of each
 //   transactional id; TRANSACTIONAL_ID_NOT_FOUND for an unknown one.
 public sealed class DescribeTransactionsHandler(BrokerCore broker) : ApiHandler<DescribeTransactionsRequest, DescribeTransactionsResponse>(ApiKey.DescribeTransactions, 0, 0)
@@ -15,6 +18,12 @@ public sealed class DescribeTransactionsHandler(BrokerCore broker) : ApiHandler<
         var response = new DescribeTransactionsResponse();
         foreach (var id in request.TransactionalIds)
         {
+            if (!broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.TransactionalId, id))
+            {
+                response.TransactionStates.Add(new DescribeTransactionsResponse.TransactionStateData { TransactionalId = id, ErrorCode = (short)ErrorCode.TransactionalIdAuthorizationFailed, TransactionState = "", ProducerId = -1, ProducerEpoch = -1, TransactionStartTimeMs = -1 });
+                continue;
+            }
+
             var described = broker.Transactions.Describe(id);
             response.TransactionStates.Add(described is null
                 ? new DescribeTransactionsResponse.TransactionStateData { TransactionalId = id, ErrorCode = (short)ErrorCode.TransactionalIdNotFound, TransactionState = "", ProducerId = -1, ProducerEpoch = -1, TransactionStartTimeMs = -1 }
@@ -26,7 +35,8 @@ public sealed class DescribeTransactionsHandler(BrokerCore broker) : ApiHandler<
                     TransactionStartTimeMs = described.StartTimeMs,
                     ProducerId = described.ProducerId,
                     ProducerEpoch = described.ProducerEpoch,
-                    Topics = [.. described.Partitions.GroupBy(p => p.Topic, StringComparer.Ordinal).Select(g => new DescribeTransactionsResponse.TopicData { Topic = g.Key, Partitions = [.. g.Select(p => p.Partition)] })],
+                    Topics = [.. described.Partitions.GroupBy(p => p.Topic, StringComparer.Ordinal)
+                        .Where(g => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, g.Key)).Select(g => new DescribeTransactionsResponse.TopicData { Topic = g.Key, Partitions = [.. g.Select(p => p.Partition)] })],
                 });
         }
 

@@ -1,5 +1,6 @@
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Security;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -7,6 +8,7 @@ namespace Tributary.Broker.Handlers;
 
 // DescribeUserScramCredentials v0 (KIP-554).
 // Behaviour:
+// - Authorization: DESCRIBE on the cluster, else CLUSTER_AUTHORIZATION_FAILED.
 // - Users null or empty: every user with a SCRAM credential; else the users named, each with its mechanisms and
 //   iteration counts (never the salt or keys). Results by user name.
 // - A user without a credential is RESOURCE_NOT_FOUND, one named twice DUPLICATE_RESOURCE, with Kafka's messages.
@@ -17,6 +19,11 @@ public sealed class DescribeUserScramCredentialsHandler(BrokerCore broker)
 {
     protected override ValueTask<HandlerResult<DescribeUserScramCredentialsResponse>> HandleAsync(RequestContext context, DescribeUserScramCredentialsRequest request, CancellationToken cancellationToken)
     {
+        if (!broker.Authorizer.AuthorizeCluster(context, AclOperation.Describe))
+        {
+            return ValueTask.FromResult<HandlerResult<DescribeUserScramCredentialsResponse>>(ErrorResponse(context, request, ErrorCode.ClusterAuthorizationFailed)!);
+        }
+
         var users = broker.Metadata.ScramUsers();
         var response = new DescribeUserScramCredentialsResponse { ErrorCode = 0, ErrorMessage = null };
         if (request.Users is null or [])

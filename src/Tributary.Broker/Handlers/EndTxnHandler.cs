@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -6,6 +7,7 @@ namespace Tributary.Broker.Handlers;
 
 // EndTxn v0-4 (TransactionCoordinator.EndTransaction).
 // Behaviour:
+// - Authorization: WRITE on the transactional id, else TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 // - Commits or aborts the ongoing transaction: a commit or abort control batch into each of its partitions and, on
 //   commit, its TxnOffsetCommit offsets applied to the group; it answers once all of that is written (single node:
 //   no asynchronous marker writes).
@@ -17,6 +19,11 @@ public sealed class EndTxnHandler(BrokerCore broker) : ApiHandler<EndTxnRequest,
 {
     protected override ValueTask<HandlerResult<EndTxnResponse>> HandleAsync(RequestContext context, EndTxnRequest request, CancellationToken cancellationToken)
     {
+        if (!broker.Authorizer.Authorize(context, AclOperation.Write, AclResourceType.TransactionalId, request.TransactionalId))
+        {
+            return ValueTask.FromResult<HandlerResult<EndTxnResponse>>(ErrorResponse(context, request, ErrorCode.TransactionalIdAuthorizationFailed)!);
+        }
+
         var error = broker.Transactions.EndTransaction(request.TransactionalId, request.ProducerId, request.ProducerEpoch, request.Committed, fencedErrorSupported: context.ApiVersion >= 2);
         return ValueTask.FromResult<HandlerResult<EndTxnResponse>>(new EndTxnResponse { ErrorCode = (short)error });
     }

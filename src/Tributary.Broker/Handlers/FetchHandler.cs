@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Metadata;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 using Tributary.Protocol.Records;
@@ -12,6 +13,7 @@ namespace Tributary.Broker.Handlers;
 // Fetch v4-18: returns stored batches byte for byte, bounded by the high watermark, max_bytes and partition_max_bytes.
 //
 // Behaviour:
+// - Authorization: READ on each topic, else TOPIC_AUTHORIZATION_FAILED for its partitions.
 // - The first batch of the response is returned whole even when larger than the bounds (KIP-74).
 // - Below min_bytes the fetch parks (FetchWaiter) until an append to one of its partitions or max_wait_ms, capped at
 //   FetchWaitMsMax; a parked fetch holds no lock and never delays produce traffic.
@@ -63,7 +65,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             (session, targets) = (updated, sessionTargets);
         }
 
-        var partitions = Resolve(targets, byId);
+        var partitions = Resolve(context, targets, byId);
         var buffers = new ReadBuffers();
         using var waiter = new FetchWaiter(broker.Time, Math.Clamp(request.MaxWaitMs, 0, FetchWaitMsMax), context.ResumeOn, context.CloseRequested);
         try
@@ -73,7 +75,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
                 // A topic deleted while the fetch waited (which wakes it) is unknown now: resolve again.
                 if (partitions.Any(static p => p.Log is { IsDisposed: true }))
                 {
-                    partitions = Resolve(targets, byId);
+                    partitions = Resolve(context, targets, byId);
                 }
 
                 // An incremental fetch parks on every partition of its session, not only the ones its request listed.
@@ -113,19 +115,23 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
     private static List<FetchTarget> Targets(FetchRequest request) =>
         [.. request.Topics.SelectMany(t => t.Partitions.Select(p => new FetchTarget(t.Topic, t.TopicId, p.Partition, p.FetchOffset, p.PartitionMaxBytes)))];
 
-    private List<RequestedPartition> Resolve(IReadOnlyList<FetchTarget> targets, bool byId)
+    // A partition of a topic the connection may not READ resolves to no log, marked denied.
+    private List<RequestedPartition> Resolve(RequestContext context, IReadOnlyList<FetchTarget> targets, bool byId)
     {
         var list = new List<RequestedPartition>(targets.Count);
         TopicInfo? topic = null;
+        var denied = false;
         for (var i = 0; i < targets.Count; i++)
         {
             var t = targets[i];
             if (i == 0 || t.Topic != targets[i - 1].Topic || t.TopicId != targets[i - 1].TopicId)
             {
                 topic = byId ? broker.Metadata.Find(t.TopicId) : broker.Metadata.Find(t.Topic);
+                var name = byId ? topic?.Name : t.Topic;
+                denied = name is not null && !broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Topic, name);
             }
 
-            list.Add(new RequestedPartition(t, topic, topic is null ? null : broker.FindLog(topic, t.Partition)));
+            list.Add(new RequestedPartition(t, topic, topic is null || denied ? null : broker.FindLog(topic, t.Partition), denied));
         }
 
         return list;
@@ -166,7 +172,8 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             entries.Add(data);
             if (r.Log is null)
             {
-                data.ErrorCode = (short)(r.Topic is null && byId ? ErrorCode.UnknownTopicId
+                data.ErrorCode = (short)(r.Denied ? ErrorCode.TopicAuthorizationFailed
+                    : r.Topic is null && byId ? ErrorCode.UnknownTopicId
                     : r.Topic is not null && broker.IsUnavailable(r.Topic, target.Partition) ? ErrorCode.KafkaStorageError
                     : ErrorCode.UnknownTopicOrPartition);
                 continue;
@@ -241,5 +248,5 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
         })],
     };
 
-    private sealed record RequestedPartition(FetchTarget Target, TopicInfo? Topic, PartitionLog? Log);
+    private sealed record RequestedPartition(FetchTarget Target, TopicInfo? Topic, PartitionLog? Log, bool Denied);
 }

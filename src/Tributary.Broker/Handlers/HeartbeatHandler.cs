@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -6,6 +7,7 @@ namespace Tributary.Broker.Handlers;
 
 // Heartbeat v0-4, classic protocol.
 // Behaviour:
+// - Authorization: READ on the group, else GROUP_AUTHORIZATION_FAILED.
 // - Keeps the member's session alive (group.min/max.session.timeout.ms bound the timeout at JoinGroup); a member that
 //   misses its session timeout is removed and the group rebalances.
 // - REBALANCE_IN_PROGRESS while the group waits for members to rejoin, which is how members learn to rejoin;
@@ -15,6 +17,11 @@ public sealed class HeartbeatHandler(BrokerCore broker) : ApiHandler<HeartbeatRe
 {
     protected override ValueTask<HandlerResult<HeartbeatResponse>> HandleAsync(RequestContext context, HeartbeatRequest request, CancellationToken cancellationToken)
     {
+        if (!broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, request.GroupId))
+        {
+            return ValueTask.FromResult<HandlerResult<HeartbeatResponse>>(ErrorResponse(context, request, ErrorCode.GroupAuthorizationFailed)!);
+        }
+
         var error = broker.Groups.Heartbeat(request.GroupId, request.MemberId, request.GenerationId, request.GroupInstanceId);
         return ValueTask.FromResult<HandlerResult<HeartbeatResponse>>(new HeartbeatResponse { ErrorCode = (short)error });
     }

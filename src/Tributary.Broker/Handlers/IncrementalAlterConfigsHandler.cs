@@ -7,6 +7,8 @@ namespace Tributary.Broker.Handlers;
 
 // IncrementalAlterConfigs v0-1 (KIP-339).
 // Behaviour:
+// - Authorization: ALTER_CONFIGS on the topic (TOPIC_AUTHORIZATION_FAILED), the group
+//   (GROUP_AUTHORIZATION_FAILED) or, for a broker, the cluster (CLUSTER_AUTHORIZATION_FAILED).
 // - Each op changes one key of a resource's set: a TOPIC's overrides, a BROKER's dynamic configs (resource "" is
 //   the cluster default, DYNAMIC_DEFAULT_BROKER_CONFIG; this broker's id, DYNAMIC_BROKER_CONFIG) or a GROUP's configs
 //   (consumer.session.timeout.ms, consumer.heartbeat.interval.ms, used by the group's KIP-848 members). SET (0)
@@ -30,7 +32,7 @@ public sealed class IncrementalAlterConfigsHandler(BrokerCore broker) : ApiHandl
     {
         var response = new IncrementalAlterConfigsResponse
         {
-            Responses = [.. ConfigResources.AlterEach(broker, request.Resources, r => (r.ResourceType, r.ResourceName), r => Alter(r, request.ValidateOnly), Result)],
+            Responses = [.. ConfigResources.AlterEach(broker, context, request.Resources, r => (r.ResourceType, r.ResourceName), r => Alter(r, request.ValidateOnly), Result)],
         };
         return ValueTask.FromResult<HandlerResult<IncrementalAlterConfigsResponse>>(response);
     }

@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -6,6 +7,8 @@ namespace Tributary.Broker.Handlers;
 
 // InitProducerId v0-5 (TransactionCoordinator.InitProducerId).
 // Behaviour:
+// - Authorization: WRITE on the transactional id (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED); without one,
+//   IDEMPOTENT_WRITE on the cluster or WRITE on any topic (else CLUSTER_AUTHORIZATION_FAILED).
 // - A null transactional id gets a fresh producer id at epoch 0 (idempotent producer).
 // - A transactional id keeps its producer id and gets its epoch bumped, which fences older producers of that id and
 //   aborts a transaction they left open.
@@ -20,6 +23,17 @@ public sealed class InitProducerIdHandler(BrokerCore broker) : ApiHandler<InitPr
 {
     protected override ValueTask<HandlerResult<InitProducerIdResponse>> HandleAsync(RequestContext context, InitProducerIdRequest request, CancellationToken cancellationToken)
     {
+        // Kafka: a transactional producer needs WRITE on its id; an idempotent one IDEMPOTENT_WRITE on the cluster or
+        // WRITE on some topic (KIP-679).
+        var denied = request.TransactionalId is { } transactionalId
+            ? !broker.Authorizer.Authorize(context, AclOperation.Write, AclResourceType.TransactionalId, transactionalId) ? ErrorCode.TransactionalIdAuthorizationFailed : ErrorCode.None
+            : !broker.Authorizer.AuthorizeCluster(context, AclOperation.IdempotentWrite) && !broker.Authorizer.AuthorizeAny(context.Connection, AclOperation.Write, AclResourceType.Topic)
+                ? ErrorCode.ClusterAuthorizationFailed : ErrorCode.None;
+        if (denied != ErrorCode.None)
+        {
+            return ValueTask.FromResult<HandlerResult<InitProducerIdResponse>>(ErrorResponse(context, request, denied)!);
+        }
+
         var (error, producerId, epoch) = broker.Transactions.InitProducerId(
             request.TransactionalId, request.TransactionTimeoutMs, request.ProducerId, request.ProducerEpoch, fencedErrorSupported: context.ApiVersion >= 4);
         return ValueTask.FromResult<HandlerResult<InitProducerIdResponse>>(new InitProducerIdResponse { ErrorCode = (short)error, ProducerId = producerId, ProducerEpoch = epoch });

@@ -1,5 +1,6 @@
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Groups;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -7,6 +8,7 @@ namespace Tributary.Broker.Handlers;
 
 // JoinGroup v0-9, classic protocol.
 // Behaviour:
+// - Authorization: READ on the group, else GROUP_AUTHORIZATION_FAILED.
 // - The request parks until the rebalance completes: when every known member has rejoined, or after the largest
 //   rebalance timeout among the members (dynamic members that did not rejoin are then removed).
 // - The leader's response carries every member's metadata for the protocol chosen by vote.
@@ -26,6 +28,11 @@ public sealed class JoinGroupHandler(BrokerCore broker) : ApiHandler<JoinGroupRe
 {
     protected override async ValueTask<HandlerResult<JoinGroupResponse>> HandleAsync(RequestContext context, JoinGroupRequest request, CancellationToken cancellationToken)
     {
+        if (!broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, request.GroupId))
+        {
+            return ErrorResponse(context, request, ErrorCode.GroupAuthorizationFailed)!;
+        }
+
         var parameters = new JoinGroupParameters(
             request.GroupId,
             request.MemberId,

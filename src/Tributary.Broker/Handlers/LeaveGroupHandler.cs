@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -6,6 +7,7 @@ namespace Tributary.Broker.Handlers;
 
 // LeaveGroup v0-5.
 // Behaviour:
+// - Authorization: READ on the group, else GROUP_AUTHORIZATION_FAILED.
 // - Removing a member of a Stable group starts a rebalance.
 // - An unknown group answers UNKNOWN_MEMBER_ID per member (top-level for v0-2), as Kafka does.
 // Versions:
@@ -15,6 +17,11 @@ public sealed class LeaveGroupHandler(BrokerCore broker) : ApiHandler<LeaveGroup
 {
     protected override ValueTask<HandlerResult<LeaveGroupResponse>> HandleAsync(RequestContext context, LeaveGroupRequest request, CancellationToken cancellationToken)
     {
+        if (!broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, request.GroupId))
+        {
+            return ValueTask.FromResult<HandlerResult<LeaveGroupResponse>>(ErrorResponse(context, request, ErrorCode.GroupAuthorizationFailed)!);
+        }
+
         if (context.ApiVersion < 3)
         {
             var error = broker.Groups.LeaveGroup(request.GroupId, [(request.MemberId, null)])[0];

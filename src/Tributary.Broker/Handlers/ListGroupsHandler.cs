@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -6,6 +7,7 @@ namespace Tributary.Broker.Handlers;
 
 // ListGroups v0-5.
 // Behaviour:
+// - Authorization: DESCRIBE on the cluster lists every group; without it, only the groups with DESCRIBE.
 // - Every group: one coordinator holds them all.
 // Versions:
 // - v4+ filter by state, case-insensitively (an empty filter lists all), and return each group's state.
@@ -55,6 +57,12 @@ public sealed class ListGroupsHandler(BrokerCore broker) : ApiHandler<ListGroups
                     response.Groups.Add(new ListGroupsResponse.ListedGroup { GroupId = groupId, ProtocolType = ShareType, GroupState = state, GroupType = ShareType });
                 }
             }
+        }
+
+        // Without DESCRIBE on the cluster, only the groups the connection may DESCRIBE are listed.
+        if (!broker.Authorizer.AuthorizeCluster(context, AclOperation.Describe))
+        {
+            response.Groups.RemoveAll(g => !broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Group, g.GroupId));
         }
 
         return ValueTask.FromResult<HandlerResult<ListGroupsResponse>>(response);

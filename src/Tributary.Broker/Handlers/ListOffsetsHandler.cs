@@ -1,5 +1,6 @@
 using System.Buffers;
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 using Tributary.Protocol.Records;
@@ -9,6 +10,7 @@ namespace Tributary.Broker.Handlers;
 
 // ListOffsets v0-11.
 // Behaviour, by timestamp spec:
+// - Authorization: DESCRIBE on each topic, else TOPIC_AUTHORIZATION_FAILED.
 // - -2 earliest (the log start offset); -1 latest (the high watermark; the last stable offset for read_committed,
 //   isolation_level 1); -3 the record with the largest timestamp (v7+).
 // - Otherwise the first record whose timestamp is at or after it, answered with that record's offset and timestamp
@@ -45,10 +47,17 @@ public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffse
             var topicResponse = new ListOffsetsResponse.ListOffsetsTopicResponse { Name = t.Name };
             response.Topics.Add(topicResponse);
             var topic = broker.Metadata.Find(t.Name);
+            var denied = !broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, t.Name);
             foreach (var p in t.Partitions)
             {
                 var result = new ListOffsetsResponse.ListOffsetsPartitionResponse { PartitionIndex = p.PartitionIndex, Timestamp = -1, Offset = -1, LeaderEpoch = leaderEpoch };
                 topicResponse.Partitions.Add(result);
+                if (denied)
+                {
+                    result.ErrorCode = (short)ErrorCode.TopicAuthorizationFailed;
+                    result.LeaderEpoch = -1;
+                    continue;
+                }
                 var log = topic is null ? null : broker.FindLog(topic, p.PartitionIndex);
                 if (log is null)
                 {

@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Broker.Transactions;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
@@ -7,6 +8,7 @@ namespace Tributary.Broker.Handlers;
 
 // ListTransactions v0-1 (KIP-664).
 // Behaviour:
+// - Authorization: only transactional ids with DESCRIBE are listed.
 // - Every transactional id, filtered by state names (names this broker does not know come back in
 //   unknown_state_filters) and by producer ids.
 // Versions:
@@ -35,7 +37,8 @@ public sealed class ListTransactionsHandler(BrokerCore broker) : ApiHandler<List
         {
             if ((request.StateFilters.Count == 0 || states.Contains(t.State))
                 && (producerIds.Count == 0 || producerIds.Contains(t.ProducerId))
-                && (request.DurationFilter < 0 || (t.StartTimeMs >= 0 && now - t.StartTimeMs > request.DurationFilter)))
+                && (request.DurationFilter < 0 || (t.StartTimeMs >= 0 && now - t.StartTimeMs > request.DurationFilter))
+                && broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.TransactionalId, t.TransactionalId))
             {
                 response.TransactionStates.Add(new ListTransactionsResponse.TransactionStateData { TransactionalId = t.TransactionalId, ProducerId = t.ProducerId, TransactionState = t.State.ToString() });
             }

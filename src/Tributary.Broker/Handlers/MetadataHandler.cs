@@ -1,5 +1,6 @@
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Metadata;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -13,7 +14,10 @@ namespace Tributary.Broker.Handlers;
 // - A partition whose log cannot be opened (BrokerCore.IsUnavailable) is reported with KAFKA_STORAGE_ERROR and this
 //   broker as its offline replica, as Kafka reports a partition on an offline log directory; an auto-creation the
 //   disk refuses gets KAFKA_STORAGE_ERROR for the topic.
-// - Authorized operations, when asked for, are every operation Kafka defines for the resource (no ACLs exist); else
+// - Authorization as Kafka's: a request for every topic leaves out those without DESCRIBE; a topic named without
+//   DESCRIBE is TOPIC_AUTHORIZATION_FAILED (by id too, with a null name: ids are not secret). Auto-creation needs
+//   CREATE on the cluster or the topic, else TOPIC_AUTHORIZATION_FAILED.
+// - Authorized operations, when asked for, are the operations the ACLs allow (all without an authorizer); else
 //   "not requested" (-2^31).
 // Versions:
 // - v0 asks for every topic with an empty list (later versions with null); Kafka 4.0 kept v0-3 for kafka-python
@@ -29,12 +33,16 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
         {
             if (request.IncludeTopicAuthorizedOperations)
             {
-                response.Topics.ForEach(t => t.TopicAuthorizedOperations = AuthorizedOperations.Topic);
+                // As Kafka: every topic answered but those refused for authorization, unknown ones too.
+                foreach (var topic in response.Topics.Where(t => t.ErrorCode != (short)ErrorCode.TopicAuthorizationFailed && t.Name is not null))
+                {
+                    topic.TopicAuthorizedOperations = broker.Authorizer.AuthorizedOperations(context.Connection, AclResourceType.Topic, topic.Name!);
+                }
             }
 
             if (request.IncludeClusterAuthorizedOperations && context.ApiVersion <= 10)
             {
-                response.ClusterAuthorizedOperations = AuthorizedOperations.Cluster;
+                response.ClusterAuthorizedOperations = broker.Authorizer.AuthorizedOperations(context.Connection, AclResourceType.Cluster, AclBinding.ClusterName);
             }
         }
 
@@ -48,7 +56,10 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
         {
             foreach (var topic in broker.Metadata.Topics.OrderBy(t => t.Name, StringComparer.Ordinal))
             {
-                response.Topics.Add(Describe(topic));
+                if (CanDescribe(context, topic.Name))
+                {
+                    response.Topics.Add(Describe(topic));
+                }
             }
 
             return response;
@@ -68,14 +79,27 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
                 var byId = broker.Metadata.Find(requested.TopicId);
                 response.Topics.Add(byId is null
                     ? new MetadataResponse.MetadataResponseTopic { ErrorCode = (short)ErrorCode.UnknownTopicId, TopicId = requested.TopicId, Name = null, TopicAuthorizedOperations = AuthorizedOperations.Omitted }
-                    : Describe(byId));
+                    : CanDescribe(context, byId.Name) ? Describe(byId)
+                    : new MetadataResponse.MetadataResponseTopic { ErrorCode = (short)ErrorCode.TopicAuthorizationFailed, TopicId = requested.TopicId, Name = null, TopicAuthorizedOperations = AuthorizedOperations.Omitted });
                 continue;
             }
 
             var topic = broker.Metadata.Find(requested.Name);
+            if (!CanDescribe(context, requested.Name))
+            {
+                response.Topics.Add(Error(requested.Name, ErrorCode.TopicAuthorizationFailed));
+                continue;
+            }
+
             if (topic is null && MetadataStore.ValidateTopicName(requested.Name) is not null)
             {
                 response.Topics.Add(Error(requested.Name, ErrorCode.InvalidTopicException));
+                continue;
+            }
+
+            if (topic is null && autoCreate && !CanCreate(context, requested.Name))
+            {
+                response.Topics.Add(Error(requested.Name, ErrorCode.TopicAuthorizationFailed));
                 continue;
             }
 
@@ -97,6 +121,11 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
 
         return response;
     }
+
+    private bool CanDescribe(RequestContext context, string topic) => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, topic);
+
+    private bool CanCreate(RequestContext context, string topic) =>
+        broker.Authorizer.AuthorizeCluster(context, AclOperation.Create) || broker.Authorizer.Authorize(context, AclOperation.Create, AclResourceType.Topic, topic);
 
     protected override MetadataResponse? ErrorResponse(RequestContext context, MetadataRequest request, ErrorCode error)
     {

@@ -1,5 +1,6 @@
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Groups;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -7,6 +8,8 @@ namespace Tributary.Broker.Handlers;
 
 // OffsetCommit v0-10.
 // Behaviour (classic-group rules):
+// - Authorization: READ on the group (else GROUP_AUTHORIZATION_FAILED for every partition) and READ on
+//   each topic (else TOPIC_AUTHORIZATION_FAILED, that topic not committed).
 // - A commit with a member id or generation must come from a current member of the current generation
 //   (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID; REBALANCE_IN_PROGRESS while the group awaits its
 //   assignment), and refreshes that member's session as a heartbeat does (static members too).
@@ -25,12 +28,18 @@ public sealed class OffsetCommitHandler(BrokerCore broker) : ApiHandler<OffsetCo
 {
     protected override ValueTask<HandlerResult<OffsetCommitResponse>> HandleAsync(RequestContext context, OffsetCommitRequest request, CancellationToken cancellationToken)
     {
+        if (!broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, request.GroupId))
+        {
+            return ValueTask.FromResult<HandlerResult<OffsetCommitResponse>>(ErrorResponse(context, request, ErrorCode.GroupAuthorizationFailed)!);
+        }
+
         var byId = context.ApiVersion >= 10;
         var names = request.Topics.Select(t => byId ? broker.Metadata.Find(t.TopicId)?.Name : t.Name).ToList();
+        var denied = names.Select(n => n is not null && !broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Topic, n)).ToList();
         var entries = new List<OffsetCommitEntry>();
         for (var t = 0; t < request.Topics.Count; t++)
         {
-            if (names[t] is not { } name)
+            if (names[t] is not { } name || denied[t])
             {
                 continue;
             }
@@ -51,7 +60,7 @@ public sealed class OffsetCommitHandler(BrokerCore broker) : ApiHandler<OffsetCo
             response.Topics.Add(topic);
             foreach (var p in requested.Partitions)
             {
-                var error = names[t] is null ? ErrorCode.UnknownTopicId : results[i++];
+                var error = names[t] is null ? ErrorCode.UnknownTopicId : denied[t] ? ErrorCode.TopicAuthorizationFailed : results[i++];
                 topic.Partitions.Add(new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = p.PartitionIndex, ErrorCode = (short)error });
             }
         }

@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -6,6 +7,8 @@ namespace Tributary.Broker.Handlers;
 
 // OffsetDelete v0 (KIP-496).
 // Behaviour:
+// - Authorization: DELETE on the group (else GROUP_AUTHORIZATION_FAILED) and READ on each topic (else
+//   TOPIC_AUTHORIZATION_FAILED for its partitions).
 // - Deletes committed offsets of a group; GROUP_ID_NOT_FOUND for an unknown group.
 // - While the group has members, offsets of topics a member subscribes to (read from consumer-protocol metadata)
 //   answer GROUP_SUBSCRIBED_TO_TOPIC, and a non-consumer group with members answers NON_EMPTY_GROUP.
@@ -14,7 +17,14 @@ public sealed class OffsetDeleteHandler(BrokerCore broker) : ApiHandler<OffsetDe
 {
     protected override ValueTask<HandlerResult<OffsetDeleteResponse>> HandleAsync(RequestContext context, OffsetDeleteRequest request, CancellationToken cancellationToken)
     {
-        var partitions = request.Topics.SelectMany(t => t.Partitions.Select(p => (t.Name, p.PartitionIndex))).ToList();
+        if (!broker.Authorizer.Authorize(context, AclOperation.Delete, AclResourceType.Group, request.GroupId))
+        {
+            return ValueTask.FromResult<HandlerResult<OffsetDeleteResponse>>(ErrorResponse(context, request, ErrorCode.GroupAuthorizationFailed)!);
+        }
+
+        var readable = request.Topics.Select(t => t.Name).Distinct(StringComparer.Ordinal)
+            .Where(n => broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Topic, n)).ToHashSet(StringComparer.Ordinal);
+        var partitions = request.Topics.Where(t => readable.Contains(t.Name)).SelectMany(t => t.Partitions.Select(p => (t.Name, p.PartitionIndex))).ToList();
         var (groupError, results) = broker.Groups.DeleteOffsets(request.GroupId, partitions);
         if (groupError != ErrorCode.None)
         {
@@ -29,7 +39,8 @@ public sealed class OffsetDeleteHandler(BrokerCore broker) : ApiHandler<OffsetDe
             response.Topics.Add(topic);
             foreach (var p in t.Partitions)
             {
-                topic.Partitions.Add(new OffsetDeleteResponse.OffsetDeleteResponsePartition { PartitionIndex = p.PartitionIndex, ErrorCode = (short)results[i++] });
+                var error = readable.Contains(t.Name) ? results[i++] : ErrorCode.TopicAuthorizationFailed;
+                topic.Partitions.Add(new OffsetDeleteResponse.OffsetDeleteResponsePartition { PartitionIndex = p.PartitionIndex, ErrorCode = (short)error });
             }
         }
 

@@ -1,5 +1,6 @@
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Groups;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -7,6 +8,8 @@ namespace Tributary.Broker.Handlers;
 
 // OffsetFetch v0-10.
 // Behaviour:
+// - Authorization: DESCRIBE on the group (else GROUP_AUTHORIZATION_FAILED) and on each topic: one asked
+//   for without it is TOPIC_AUTHORIZATION_FAILED; asked for every topic, those without it are left out.
 // - Null topics (v2+) mean every partition the group has committed.
 // - A partition without a commit, an unknown group or an unknown topic answers offset -1, no metadata and no error,
 //   as Kafka does. The committed leader epoch is returned from v5.
@@ -31,6 +34,13 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
             foreach (var g in request.Groups)
             {
                 var group = new OffsetFetchResponse.OffsetFetchResponseGroup { GroupId = g.GroupId };
+                if (!CanDescribeGroup(context, g.GroupId))
+                {
+                    group.ErrorCode = (short)ErrorCode.GroupAuthorizationFailed;
+                    response.Groups.Add(group);
+                    continue;
+                }
+
                 var requested = new List<(string Name, IReadOnlyList<int> Partitions)>();
                 foreach (var t in g.Topics ?? [])
                 {
@@ -52,7 +62,7 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
                     }
                 }
 
-                foreach (var (topic, partitions) in Fetch(g.GroupId, g.Topics is null ? null : requested, request.RequireStable))
+                foreach (var (topic, partitions) in Fetch(context, g.GroupId, g.Topics is null ? null : requested, request.RequireStable))
                 {
                     var id = byId ? broker.Metadata.Find(topic)?.Id : null;
                     if (byId && id is null)
@@ -81,8 +91,13 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
             return ValueTask.FromResult<HandlerResult<OffsetFetchResponse>>(response);
         }
 
+        if (!CanDescribeGroup(context, request.GroupId))
+        {
+            return ValueTask.FromResult<HandlerResult<OffsetFetchResponse>>(ErrorResponse(context, request, ErrorCode.GroupAuthorizationFailed)!);
+        }
+
         var topics = request.Topics?.Select(t => (t.Name, (IReadOnlyList<int>)t.PartitionIndexes)).ToList();
-        foreach (var (topic, partitions) in Fetch(request.GroupId, topics, version >= 7 && request.RequireStable))
+        foreach (var (topic, partitions) in Fetch(context, request.GroupId, topics, version >= 7 && request.RequireStable))
         {
             response.Topics.Add(new OffsetFetchResponse.OffsetFetchResponseTopic
             {
@@ -102,8 +117,10 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
         return ValueTask.FromResult<HandlerResult<OffsetFetchResponse>>(response);
     }
 
+    // Topics the connection may not DESCRIBE: left out when every committed topic is asked for, else answered
+    // TOPIC_AUTHORIZATION_FAILED with no offset, as Kafka does.
     private List<(string Topic, List<(int Partition, CommittedOffset Offset, ErrorCode Error)> Partitions)> Fetch(
-        string groupId, List<(string Name, IReadOnlyList<int> Partitions)>? requested, bool requireStable)
+        RequestContext context, string groupId, List<(string Name, IReadOnlyList<int> Partitions)>? requested, bool requireStable)
     {
         var committed = broker.Groups.FetchOffsets(groupId);
         var none = new CommittedOffset(-1, -1, "", -1);
@@ -114,11 +131,18 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
         {
             return [.. committed
                 .GroupBy(c => c.Key.Topic, StringComparer.Ordinal)
+                .Where(g => CanDescribeTopic(context, g.Key))
                 .Select(g => (g.Key, g.Select(c => Answer(g.Key, c.Key.Partition, c.Value)).OrderBy(c => c.Item1).ToList()))];
         }
 
-        return [.. requested.Select(t => (t.Name, t.Partitions.Select(p => Answer(t.Name, p, committed.GetValueOrDefault((t.Name, p), none))).ToList()))];
+        return [.. requested.Select(t => CanDescribeTopic(context, t.Name)
+            ? (t.Name, t.Partitions.Select(p => Answer(t.Name, p, committed.GetValueOrDefault((t.Name, p), none))).ToList())
+            : (t.Name, t.Partitions.Select(p => (p, none, ErrorCode.TopicAuthorizationFailed)).ToList()))];
     }
+
+    private bool CanDescribeGroup(RequestContext context, string group) => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Group, group);
+
+    private bool CanDescribeTopic(RequestContext context, string topic) => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, topic);
 
     protected override OffsetFetchResponse? ErrorResponse(RequestContext context, OffsetFetchRequest request, ErrorCode error)
     {

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Metadata;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 using Tributary.Protocol.Records;
@@ -16,6 +17,8 @@ namespace Tributary.Broker.Handlers;
 // Produce v0-13: appends each partition's one record batch, in two stages (RequestStages): appended, then durable.
 //
 // Behaviour:
+// - Authorization: WRITE on the transactional id, if any (else every partition is
+//   TRANSACTIONAL_ID_AUTHORIZATION_FAILED), and WRITE on each topic (else TOPIC_AUTHORIZATION_FAILED).
 // - Refused with nothing appended: anything but one whole magic-2 batch, or a control batch (INVALID_RECORD); a bad
 //   CRC or records (CORRUPT_MESSAGE); over max.message.bytes (MESSAGE_TOO_LARGE); keyless records for a compacted
 //   topic (INVALID_RECORD, one record error each); on a CreateTime topic, records stamped further than
@@ -41,6 +44,12 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
             return new(ErrorResponse(context, request, ErrorCode.InvalidRequiredAcks), null);
         }
 
+        // Kafka checks the transactional id first: without WRITE on it every partition is refused.
+        if (request.TransactionalId is { } transactionalId && !broker.Authorizer.Authorize(context, AclOperation.Write, AclResourceType.TransactionalId, transactionalId))
+        {
+            return new(request.Acks == 0 ? null : ErrorResponse(context, request, ErrorCode.TransactionalIdAuthorizationFailed), null);
+        }
+
         var response = new ProduceResponse();
         var byId = context.ApiVersion >= 13;
         List<Task>? flushes = null;
@@ -49,10 +58,17 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
             var topicResponse = new ProduceResponse.TopicProduceResponse { Name = topicData.Name, TopicId = topicData.TopicId };
             response.Responses.Add(topicResponse);
             var topic = byId ? broker.Metadata.Find(topicData.TopicId) : broker.Metadata.Find(topicData.Name);
+            var name = byId ? topic?.Name : topicData.Name;
+            var denied = name is not null && !broker.Authorizer.Authorize(context, AclOperation.Write, AclResourceType.Topic, name);
             foreach (var partitionData in topicData.PartitionData)
             {
                 var result = new ProduceResponse.PartitionProduceResponse { Index = partitionData.Index, BaseOffset = -1, LogAppendTimeMs = -1, LogStartOffset = -1 };
                 topicResponse.PartitionResponses.Add(result);
+                if (denied)
+                {
+                    result.ErrorCode = (short)ErrorCode.TopicAuthorizationFailed;
+                    continue;
+                }
                 var log = topic is null ? null : broker.FindLog(topic, partitionData.Index);
                 if (topic is null || log is null)
                 {

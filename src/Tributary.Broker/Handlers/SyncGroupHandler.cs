@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -6,6 +7,7 @@ namespace Tributary.Broker.Handlers;
 
 // SyncGroup v0-5, classic protocol.
 // Behaviour:
+// - Authorization: READ on the group, else GROUP_AUTHORIZATION_FAILED.
 // - After a rebalance the leader sends every member's assignment; each member's SyncGroup parks until the leader's
 //   arrives (members the leader leaves out get an empty assignment), or answers REBALANCE_IN_PROGRESS when a new
 //   rebalance starts first. In a Stable group it returns the member's current assignment.
@@ -19,6 +21,11 @@ public sealed class SyncGroupHandler(BrokerCore broker) : ApiHandler<SyncGroupRe
 {
     protected override async ValueTask<HandlerResult<SyncGroupResponse>> HandleAsync(RequestContext context, SyncGroupRequest request, CancellationToken cancellationToken)
     {
+        if (!broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, request.GroupId))
+        {
+            return ErrorResponse(context, request, ErrorCode.GroupAuthorizationFailed)!;
+        }
+
         var assignments = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         foreach (var a in request.Assignments)
         {

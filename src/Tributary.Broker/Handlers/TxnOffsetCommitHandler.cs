@@ -1,5 +1,6 @@
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Groups;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -7,6 +8,8 @@ namespace Tributary.Broker.Handlers;
 
 // TxnOffsetCommit v0-4 (TransactionCoordinator.CommitOffsets).
 // Behaviour:
+// - Authorization: WRITE on the transactional id (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED), READ on the
+//   group (else GROUP_AUTHORIZATION_FAILED), READ on each topic (else TOPIC_AUTHORIZATION_FAILED, not committed).
 // - The offsets stay with the transaction (persisted in __transaction_state) and reach the group only when EndTxn
 //   commits (a null metadata as ""); an abort drops them.
 // - The group must have been added with AddOffsetsToTxn and the transaction must be ongoing (else
@@ -20,7 +23,20 @@ public sealed class TxnOffsetCommitHandler(BrokerCore broker) : ApiHandler<TxnOf
 {
     protected override ValueTask<HandlerResult<TxnOffsetCommitResponse>> HandleAsync(RequestContext context, TxnOffsetCommitRequest request, CancellationToken cancellationToken)
     {
+        if (!broker.Authorizer.Authorize(context, AclOperation.Write, AclResourceType.TransactionalId, request.TransactionalId))
+        {
+            return ValueTask.FromResult<HandlerResult<TxnOffsetCommitResponse>>(ErrorResponse(context, request, ErrorCode.TransactionalIdAuthorizationFailed)!);
+        }
+
+        if (!broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, request.GroupId))
+        {
+            return ValueTask.FromResult<HandlerResult<TxnOffsetCommitResponse>>(ErrorResponse(context, request, ErrorCode.GroupAuthorizationFailed)!);
+        }
+
+        var readable = request.Topics.Select(t => t.Name).Distinct(StringComparer.Ordinal)
+            .Where(n => broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Topic, n)).ToHashSet(StringComparer.Ordinal);
         var entries = request.Topics
+            .Where(t => readable.Contains(t.Name))
             .SelectMany(t => t.Partitions.Select(p => new OffsetCommitEntry(t.Name, p.PartitionIndex, p.CommittedOffset, p.CommittedLeaderEpoch, p.CommittedMetadata)))
             .ToList();
         var results = broker.Transactions.CommitOffsets(request.TransactionalId, new OffsetCommitter(request.GroupId, request.GenerationId, request.MemberId, request.GroupInstanceId), request.ProducerId, request.ProducerEpoch, entries);
@@ -31,7 +47,7 @@ public sealed class TxnOffsetCommitHandler(BrokerCore broker) : ApiHandler<TxnOf
             var topicResponse = new TxnOffsetCommitResponse.TxnOffsetCommitResponseTopic { Name = topic.Name };
             foreach (var partition in topic.Partitions)
             {
-                topicResponse.Partitions.Add(new TxnOffsetCommitResponse.TxnOffsetCommitResponsePartition { PartitionIndex = partition.PartitionIndex, ErrorCode = (short)results[i++] });
+                topicResponse.Partitions.Add(new TxnOffsetCommitResponse.TxnOffsetCommitResponsePartition { PartitionIndex = partition.PartitionIndex, ErrorCode = (short)(readable.Contains(topic.Name) ? results[i++] : ErrorCode.TopicAuthorizationFailed) });
             }
 
             response.Topics.Add(topicResponse);
