@@ -71,4 +71,34 @@ public sealed class ConsumerOffsetsDecoderTests(ITestOutputHelper output)
         Assert.True(member.GetProperty("assignment_bytes").GetInt32() > 0);
         consumer.Close();
     }
+
+    /// <summary>
+    /// A Confluent.Kafka transactional producer's SendOffsetsToTransaction: the offsets are OffsetCommit records in
+    /// __consumer_offsets (a transactional batch), followed there by the transaction's commit marker, as Kafka writes them.
+    /// </summary>
+    [Fact]
+    public async Task KafkaPythonDecodesTheOffsetsATransactionCommitted()
+    {
+        Librdkafka.EnsureLoaded();
+        await using var broker = await TributaryBroker.StartAsync(new TributaryBrokerOptions { Topics = { [Topic] = 2 } });
+        using (var producer = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = broker.BootstrapServers, TransactionalId = "decoded-tx" }).Build())
+        using (var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = broker.BootstrapServers, GroupId = "decoded-tx-group" }).Build())
+        {
+            producer.InitTransactions(TimeSpan.FromSeconds(30));
+            producer.BeginTransaction();
+            await producer.ProduceAsync(Topic, new Message<Null, string> { Value = "v" });
+            producer.SendOffsetsToTransaction([new TopicPartitionOffset(Topic, 1, 99)], consumer.ConsumerGroupMetadata, TimeSpan.FromSeconds(30));
+            producer.CommitTransaction(TimeSpan.FromSeconds(30));
+        }
+
+        var script = Path.Combine(RepositoryPaths.Root, "tests", "interop-py", "offsets_decoder.py");
+        var run = await ProcessRunner.RunAsync("/usr/bin/python3", [script, broker.BootstrapServers], TimeSpan.FromSeconds(90));
+        output.WriteLine(run.Describe());
+        Assert.True(run.ExitCode == 0, "offsets_decoder.py failed: " + run.Describe());
+        using var json = JsonDocument.Parse(run.StandardOutput.Trim().Split('\n')[^1]);
+        var offset = Assert.Single(json.RootElement.GetProperty("offsets").EnumerateArray(), o => o.GetProperty("group").GetString() == "decoded-tx-group");
+        Assert.Equal((Topic, 1, 99L, 3), (offset.GetProperty("topic").GetString(), offset.GetProperty("partition").GetInt32(), offset.GetProperty("offset").GetInt64(), offset.GetProperty("version").GetInt32()));
+        Assert.Equal(1, json.RootElement.GetProperty("markers").GetProperty("commit").GetInt32());
+        Assert.Equal(99, broker.Core.Groups.FetchOffsets("decoded-tx-group")[(Topic, 1)].Offset);
+    }
 }

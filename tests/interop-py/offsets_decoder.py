@@ -2,7 +2,10 @@
 # and every record is decoded by hand with struct, from Kafka's documented layout of its coordinator records (Apache
 # Kafka's OffsetCommitKey/Value and GroupMetadataKey/Value schemas), not with Tributary's code. Keys start with an
 # int16 record type, values with an int16 version; strings are int16 length + UTF-8 (-1 = null), bytes int32 length.
-# Prints one JSON line: {"offsets": [...], "groups": [...], "other": N} with the latest record per key.
+# kafka-python 2.0.2 hands over the records of control batches too: a transaction marker (key int16 version + int16
+# type 0 abort / 1 commit, value int16 version + int32 coordinator epoch) is counted, not decoded as a group record.
+# Prints one JSON line: {"offsets": [...], "groups": [...], "other": N, "markers": {"commit": N, "abort": N}} with
+# the latest record per key.
 import json
 import struct
 import sys
@@ -103,9 +106,13 @@ end = consumer.end_offsets([partition])[partition]
 
 latest = {}
 other = 0
+markers = {"commit": 0, "abort": 0}
 while consumer.position(partition) < end:
     for records in consumer.poll(timeout_ms=2000).values():
         for record in records:
+            if len(record.key) == 4 and record.value is not None and len(record.value) == 6:
+                markers["commit" if struct.unpack_from(">h", record.key, 2)[0] == 1 else "abort"] += 1
+                continue
             key = Reader(record.key)
             record_type = key.int16()
             if record_type in (0, 1):
@@ -126,4 +133,4 @@ for k, value in latest.items():
         offsets.append(dict(group=k[1], topic=k[2], partition=k[3], **offset_value(value)))
     else:
         groups.append(dict(group=k[1], **group_value(value)))
-print(json.dumps({"offsets": offsets, "groups": groups, "other": other}))
+print(json.dumps({"offsets": offsets, "groups": groups, "other": other, "markers": markers}))
