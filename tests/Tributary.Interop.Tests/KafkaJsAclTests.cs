@@ -7,8 +7,8 @@ namespace Tributary.Interop.Tests;
 
 /// <summary>
 /// kafkajs consumer group over SASL SCRAM with the authorizer on: READ on the group and the topic is all a consumer
-/// needs (FindCoordinator, JoinGroup, SyncGroup, OffsetFetch, Fetch, OffsetCommit); a group it has no ACL for fails
-/// with GROUP_AUTHORIZATION_FAILED.
+/// needs (FindCoordinator, JoinGroup, SyncGroup, OffsetFetch, Fetch, OffsetCommit); for a group it has no ACL for,
+/// FindCoordinator answers GROUP_AUTHORIZATION_FAILED, which kafkajs logs and reports as coordinator not found.
 /// </summary>
 public sealed class KafkaJsAclTests
 {
@@ -55,6 +55,8 @@ public sealed class KafkaJsAclTests
         var refused = await NodeRunner.RunAsync("acl-group.mjs", NodeTimeout, broker.BootstrapServers, "alice", "al1ce-secret", "acl-orders", "strangers", "6");
         using var error = NodeRunner.LastJsonLine(refused);
         Assert.Equal(1, refused.ExitCode);
-        Assert.Equal("GROUP_AUTHORIZATION_FAILED", error.RootElement.GetProperty("type").GetString());
+        Assert.Equal("KafkaJSGroupCoordinatorNotFound", error.RootElement.GetProperty("type").GetString());
+        Assert.Contains(error.RootElement.GetProperty("logged").EnumerateArray(), e => e.GetString() is "GROUP_AUTHORIZATION_FAILED" or "Not authorized to access group");
+        Assert.Empty(broker.Core.Groups.FetchOffsets("strangers"));
     }
 }

@@ -2,7 +2,8 @@
 // and the topic only (the broker's authorizer on, SASL_PLAINTEXT with SCRAM-SHA-256).
 // Usage: node acl-group.mjs BOOTSTRAP USER PASSWORD TOPIC GROUP COUNT
 // Consumes COUNT messages from the beginning in GROUP and commits them. Prints one JSON object: {"values": [...]};
-// on failure {"error": ..., "type": ...} and exit code 1.
+// on failure {"error": ..., "type": ..., "logged": [...]} and exit code 1, where "logged" holds the errors kafkajs
+// logged on the way (it reports a refused FindCoordinator as "coordinator not found", the cause only in its log).
 import { Kafka, logLevel } from 'kafkajs';
 
 const [bootstrap, username, password, topic, groupId, count] = process.argv.slice(2);
@@ -11,11 +12,19 @@ if (!count) {
   process.exit(2);
 }
 
+const logged = [];
+const logCreator = () => ({ log }) => {
+  if (log.error) {
+    logged.push(String(log.error.type ?? log.error));
+  }
+};
+
 const kafka = new Kafka({
   clientId: 'tributary-interop-acl',
   brokers: [bootstrap],
   sasl: { mechanism: 'scram-sha-256', username, password },
-  logLevel: logLevel.NOTHING,
+  logLevel: logLevel.DEBUG,
+  logCreator,
   connectionTimeout: 5000,
   requestTimeout: 15000,
   retry: { retries: 0 },
@@ -43,7 +52,7 @@ try {
   await consumer.disconnect();
   console.log(JSON.stringify({ values }));
 } catch (e) {
-  console.log(JSON.stringify({ error: e.message, type: e.type ?? e.name }));
+  console.log(JSON.stringify({ error: e.message, type: e.type ?? e.name, logged }));
   await consumer.disconnect().catch(() => {});
   process.exit(1);
 }
