@@ -7,8 +7,8 @@ namespace Tributary.Broker.Handlers;
 
 // ShareGroupHeartbeat v1 (KIP-932).
 // Behaviour:
-// - Epoch 0 joins (SubscribedTopicNames required), -1 leaves (the member's share session ends and the records it
-//   holds are released); otherwise the epoch must be the member's (FENCED_MEMBER_EPOCH). The member id is the client's.
+// - Epoch 0 joins (SubscribedTopicNames required), -1 leaves (its share session stays until the client closes it
+//   with its last acknowledgements); otherwise the epoch must be the member's (FENCED_MEMBER_EPOCH). The member id is the client's.
 // - The broker assigns with Kafka's "simple" share assignor: several members may read one partition. The group epoch
 //   bumps on joins, leaves, expiries, subscription changes and when a subscribed topic appears or grows (checked on every
 //   heartbeat); a member gets its new assignment, with the assignment epoch as its epoch, at its next heartbeat.

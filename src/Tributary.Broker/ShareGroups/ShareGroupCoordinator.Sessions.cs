@@ -6,7 +6,9 @@ namespace Tributary.Broker.ShareGroups;
 /// Share sessions (KIP-932): one per (group, member), at most <c>group.share.max.share.sessions</c>. Epoch 0 opens a
 /// session (replacing the member's previous one, whose records are released), each later request must carry the
 /// session's next epoch (INVALID_SHARE_SESSION_EPOCH otherwise, SHARE_SESSION_NOT_FOUND without a session), and -1
-/// closes it, releasing every record the member still holds.
+/// closes it, releasing every record the member still holds. A member whose group session expires loses its share
+/// session too; one that leaves keeps it until it closes it (its last acknowledgements come after the leave), and a
+/// full cache drops a session unused for group.share.session.timeout.ms before refusing a new one.
 /// </summary>
 public sealed partial class ShareGroupCoordinator
 {
@@ -14,6 +16,7 @@ public sealed partial class ShareGroupCoordinator
     internal (ErrorCode Error, IReadOnlyList<(Guid TopicId, int Partition)> Partitions) OpenSession(string groupId, string memberId, IEnumerable<(Guid TopicId, int Partition)> partitions)
     {
         bool replaced;
+        ShareSession? evicted = null;
         IReadOnlyList<(Guid, int)> result;
         lock (_lock)
         {
@@ -21,10 +24,19 @@ public sealed partial class ShareGroupCoordinator
             replaced = _sessions.Remove(key);
             if (_sessions.Count >= ShareGroupSettings.BrokerInt(_broker.Config, "group.share.max.share.sessions"))
             {
-                return (ErrorCode.ShareSessionLimitReached, []);
+                // A full cache first drops one session unused for a whole session timeout (its client is gone).
+                var idleBeforeMs = NowMs - ShareGroupSettings.BrokerInt(_broker.Config, "group.share.session.timeout.ms");
+                var idle = _sessions.Values.Where(s => s.LastUsedMs < idleBeforeMs).MinBy(s => s.LastUsedMs);
+                if (idle is null)
+                {
+                    return (ErrorCode.ShareSessionLimitReached, []);
+                }
+
+                _sessions.Remove((idle.GroupId, idle.MemberId));
+                evicted = idle;
             }
 
-            var session = new ShareSession(groupId, memberId);
+            var session = new ShareSession(groupId, memberId) { LastUsedMs = NowMs };
             foreach (var (topicId, partition) in partitions)
             {
                 session.Add(topicId, partition);
@@ -37,6 +49,11 @@ public sealed partial class ShareGroupCoordinator
         if (replaced)
         {
             ReleaseMember(groupId, memberId);
+        }
+
+        if (evicted is not null)
+        {
+            ReleaseMember(evicted.GroupId, evicted.MemberId);
         }
 
         return (ErrorCode.None, result);
@@ -62,6 +79,7 @@ public sealed partial class ShareGroupCoordinator
             }
 
             session.Advance();
+            session.LastUsedMs = NowMs;
             foreach (var (topicId, partition) in added)
             {
                 session.Add(topicId, partition);

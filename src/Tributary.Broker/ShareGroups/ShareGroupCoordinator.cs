@@ -16,9 +16,6 @@ namespace Tributary.Broker.ShareGroups;
 /// </summary>
 public sealed partial class ShareGroupCoordinator : IDisposable
 {
-    /// <summary>How often members' sessions are checked for expiry.</summary>
-    public const int ExpiryCheckIntervalMs = 1000;
-
     private readonly BrokerCore _broker;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
@@ -40,7 +37,7 @@ public sealed partial class ShareGroupCoordinator : IDisposable
             _partitions[key] = partition;
         }
 
-        _expiryTimer = broker.Time.CreateTimer(_ => ExpireMembers(), null, TimeSpan.FromMilliseconds(ExpiryCheckIntervalMs), TimeSpan.FromMilliseconds(ExpiryCheckIntervalMs));
+        _expiryTimer = broker.Time.CreateTimer(_ => ExpireMembers(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     internal long NowMs => _broker.Time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -85,7 +82,6 @@ public sealed partial class ShareGroupCoordinator : IDisposable
             return Error(ErrorCode.InvalidRequest, "SubscribedTopicNames must be set and non-empty when joining.");
         }
 
-        ShareGroupMember? left = null;
         ShareGroupHeartbeatResult result;
         lock (_lock)
         {
@@ -99,8 +95,9 @@ public sealed partial class ShareGroupCoordinator : IDisposable
                     return Error(ErrorCode.UnknownMemberId, $"Member {p.MemberId} is not a member of group {p.GroupId}.");
                 }
 
+                // Its share session stays: clients (librdkafka) send their last acknowledgements with epoch -1 after
+                // leaving, and that closes the session and releases what is left.
                 RemoveMember(group, member);
-                left = member;
                 result = new(ErrorCode.None, null, p.MemberId, -1, 0);
             }
             else
@@ -150,6 +147,7 @@ public sealed partial class ShareGroupCoordinator : IDisposable
                 member.ClientId = p.ClientId;
                 member.ClientHost = p.ClientHost;
                 member.SessionDeadlineMs = now + settings.SessionTimeoutMs;
+                ScheduleExpiry();
 
                 var partitions = SubscribedPartitions(group);
                 if (changed || !SameTopics(partitions, group.SubscribedPartitions))
@@ -170,11 +168,6 @@ public sealed partial class ShareGroupCoordinator : IDisposable
                 result = new(ErrorCode.None, null, p.MemberId, member.Epoch, settings.HeartbeatIntervalMs,
                     sendAssignment ? [.. member.Assignment.Select(kv => (kv.Key, kv.Value))] : null);
             }
-        }
-
-        if (left is not null)
-        {
-            CloseMember(p.GroupId, left.MemberId);
         }
 
         return result;
@@ -265,6 +258,10 @@ public sealed partial class ShareGroupCoordinator : IDisposable
         }
     }
 
+    /// <summary>The start offset of every share partition of a group (what its members are done with).</summary>
+    public IReadOnlyList<(Guid TopicId, int Partition, long StartOffset)> StartOffsets(string groupId) =>
+        [.. PartitionsOf(groupId).Select(p => (p.Key.TopicId, p.Key.Partition, p.StartOffset))];
+
     /// <summary>
     /// Writes the state of the partitions that changed to __share_group_state as one batch; false (logged) when the
     /// log could not be written, which the caller reports (Kafka's persister fails the request the same way).
@@ -315,7 +312,7 @@ public sealed partial class ShareGroupCoordinator : IDisposable
         }
     }
 
-    /// <summary>Runs the periodic check for members whose session expired; returns how many were removed.</summary>
+    /// <summary>Removes the members whose session expired (the timer runs it at the earliest deadline); returns how many.</summary>
     public int ExpireMembers()
     {
         var expired = new List<(string GroupId, string MemberId)>();
@@ -331,6 +328,9 @@ public sealed partial class ShareGroupCoordinator : IDisposable
                     LogMemberExpired(_logger, group.GroupId, member.MemberId);
                 }
             }
+
+            // Re-armed for the next deadline: the timer fires once per expiry, never periodically.
+            ScheduleExpiry();
         }
 
         foreach (var (groupId, memberId) in expired)
@@ -339,6 +339,14 @@ public sealed partial class ShareGroupCoordinator : IDisposable
         }
 
         return expired.Count;
+    }
+
+    // Caller holds _lock: the timer fires at the earliest member deadline, or not at all without members.
+    private void ScheduleExpiry()
+    {
+        var next = _groups.Values.SelectMany(g => g.Members.Values).Select(m => (long?)m.SessionDeadlineMs).Min();
+        var due = next is { } deadline ? TimeSpan.FromMilliseconds(Math.Max(1, deadline - NowMs)) : Timeout.InfiniteTimeSpan;
+        _expiryTimer.Change(due, Timeout.InfiniteTimeSpan);
     }
 
     private bool Tombstone(string groupId, List<SharePartitionKey> removed)
@@ -363,7 +371,7 @@ public sealed partial class ShareGroupCoordinator : IDisposable
         group.Reassign(SubscribedPartitions(group));
     }
 
-    /// <summary>A member that left or expired: its share session ends and every record it holds is released.</summary>
+    /// <summary>A member whose session expired: its share session ends and every record it holds is released.</summary>
     private void CloseMember(string groupId, string memberId)
     {
         lock (_lock)

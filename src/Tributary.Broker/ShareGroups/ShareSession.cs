@@ -12,6 +12,9 @@ internal sealed class ShareSession(string groupId, string memberId)
 
     public int NextEpoch { get; private set; } = 1;
 
+    /// <summary>When the session was last opened or used (its eviction when the cache is full).</summary>
+    public long LastUsedMs { get; set; }
+
     /// <summary>The session's partitions in the order they were added.</summary>
     public List<(Guid TopicId, int Partition)> Partitions { get; } = [];
 

@@ -180,6 +180,34 @@ public sealed class ShareFetchTests : IDisposable
         Assert.Equal([(100L, 149L, (short)1)], ShareTestBroker.Acquired(after));
     }
 
+    [Fact]
+    public async Task A_member_that_left_the_group_still_closes_its_session_with_its_last_acknowledgements()
+    {
+        _kafka.Produce(0, "a", "b");
+        var joined = await _kafka.HeartbeatAsync("m1", 0, ShareTestBroker.Topic);
+        await _kafka.FetchAsync("m1", 0);
+        await _kafka.HeartbeatAsync("m1", -1);
+
+        // As librdkafka closes: the leave first, then the acknowledgements with epoch -1.
+        var closed = await _kafka.AcknowledgeAsync("m1", -1, (0, 0, 0, AcknowledgeKind.Accept));
+        Assert.Equal(0, ShareTestBroker.AckError(closed));
+        Assert.Equal((short)ErrorCode.ShareSessionNotFound, (await _kafka.FetchAsync("m1", 1)).ErrorCode);
+        Assert.Equal([(1L, 1L, (short)2)], ShareTestBroker.Acquired(await _kafka.FetchAsync("m2", 0)));
+        Assert.Equal(1, joined.MemberEpoch);
+    }
+
+    [Fact]
+    public async Task A_full_session_cache_refuses_new_sessions_until_one_is_idle_for_a_session_timeout()
+    {
+        using var kafka = new ShareTestBroker(null, null, "group.share.max.share.sessions=1");
+        Assert.Equal(0, (await kafka.FetchAsync("m1", 0)).ErrorCode);
+        Assert.Equal((short)ErrorCode.ShareSessionLimitReached, (await kafka.FetchAsync("m2", 0)).ErrorCode);
+
+        kafka.Time.Advance(TimeSpan.FromMilliseconds(45_001));
+        Assert.Equal(0, (await kafka.FetchAsync("m2", 0)).ErrorCode);
+        Assert.Equal((short)ErrorCode.ShareSessionNotFound, (await kafka.FetchAsync("m1", 1)).ErrorCode);
+    }
+
     private async Task<int> OpenAsync(string memberId)
     {
         Assert.Equal(0, (await _kafka.FetchAsync(memberId, 0, partitions: [])).ErrorCode);
