@@ -108,10 +108,12 @@ public sealed partial class PartitionLog
             segments.Add(segment);
             var isLast = i == ordered.Length - 1;
 
-            // Kafka's rule after a crash: segments holding offsets at or past the recovery point may be torn (earlier
-            // ones were flushed); any segment whose indexes do not fit its log is rebuilt as well.
-            var pastRecoveryPoint = !cleanShutdown && (isLast || ordered[i + 1] > scanFrom);
-            if (pastRecoveryPoint || indexFilesMissing || !segment.TryLoad())
+            // After a crash a segment holding offsets at or past the recovery point may be torn (offsets below it were
+            // flushed); any segment whose indexes do not fit its log is rebuilt as well. Unlike Kafka, which scans the
+            // segment the recovery point falls in, a segment that loads whole and ends at or below it is trusted: so a
+            // partition untouched since its last flush costs a crashed start no scan.
+            var loaded = !indexFilesMissing && segment.TryLoad();
+            if (!loaded || (!cleanShutdown && segment.NextOffset > scanFrom))
             {
                 scanned.Add(segment);
                 var truncatedBytes = segment.Recover(_config.IndexIntervalBytes, out var problem);

@@ -587,11 +587,17 @@ internal sealed class LogSegment : IDisposable
     }
 
     /// <summary>
-    /// Makes only the records durable. Enough for the active segment on the fsync-before-ack path: recovery after
-    /// an unclean stop always scans the last segment and rebuilds its indexes, so syncing them too would triple
-    /// the fsyncs for nothing.
+    /// Makes the records durable, and the transaction index when it took entries. Enough for the active segment on
+    /// the fsync-before-ack path: a segment whose offset or time index does not fit its log after a crash is scanned
+    /// and its indexes rebuilt, and one that fits is right (a sparser index finds every batch all the same), so syncing
+    /// them too would triple the fsyncs for nothing. The transaction index is not so forgiving: a lost entry would show
+    /// an aborted transaction to read_committed consumers of a segment the recovery point lets recovery skip.
     /// </summary>
-    public void FlushRecords() => _log.Flush();
+    public void FlushRecords()
+    {
+        _log.Flush();
+        TxnIndex.Flush();
+    }
 
     /// <summary>Closes the segment and removes its files.</summary>
     public void Delete()

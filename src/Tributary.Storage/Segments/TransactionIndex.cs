@@ -25,6 +25,9 @@ internal sealed class TransactionIndex : IDisposable
 
     // Entries the file holds; fewer than _entries when a write failed (the next append or flush writes the rest).
     private int _entriesInFile;
+
+    // Entries written since the last fsync: a flush with nothing new costs no fsync.
+    private bool _unflushed;
     private bool _disposed;
 
     public TransactionIndex(ILogDevice device, string path)
@@ -57,6 +60,7 @@ internal sealed class TransactionIndex : IDisposable
             if (_file is not null)
             {
                 _file.Truncate(0);
+                _unflushed = true;
             }
             else
             {
@@ -88,7 +92,7 @@ internal sealed class TransactionIndex : IDisposable
         return false;
     }
 
-    /// <summary>Writes entries a failed write left out, then fsyncs the file if there is one.</summary>
+    /// <summary>Writes entries a failed write left out, then fsyncs the file if it took entries since the last time.</summary>
     public void Flush()
     {
         lock (_lock)
@@ -102,7 +106,11 @@ internal sealed class TransactionIndex : IDisposable
                 }
             }
 
-            _file?.Flush();
+            if (_unflushed && _file is not null)
+            {
+                _file.Flush();
+                _unflushed = false;
+            }
         }
     }
 
@@ -218,6 +226,7 @@ internal sealed class TransactionIndex : IDisposable
 
             file.Append(bytes);
             _entriesInFile = entries.Length;
+            _unflushed = true;
         }
         catch (IOException)
         {
