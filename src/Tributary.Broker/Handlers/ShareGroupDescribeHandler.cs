@@ -1,3 +1,4 @@
+using Tributary.Broker.Security.Authorization;
 using Tributary.Broker.Dispatch;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
@@ -37,7 +38,7 @@ public sealed class ShareGroupDescribeHandler(BrokerCore broker) : ApiHandler<Sh
                 GroupEpoch = described.GroupEpoch,
                 AssignmentEpoch = described.AssignmentEpoch,
                 AssignorName = ShareGroups.SimpleShareAssignor.Name,
-                AuthorizedOperations = request.IncludeAuthorizedOperations ? AuthorizedOperations.Group : AuthorizedOperations.Omitted,
+                AuthorizedOperations = request.IncludeAuthorizedOperations ? broker.Authorizer.AuthorizedOperations(context.Connection, AclResourceType.Group, groupId) : AuthorizedOperations.Omitted,
                 Members = [.. described.Members.Select(m => new ShareGroupDescribeResponse.Member
                 {
                     MemberId = m.MemberId,
