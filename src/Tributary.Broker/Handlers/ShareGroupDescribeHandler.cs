@@ -1,5 +1,5 @@
-using Tributary.Broker.Security.Authorization;
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
