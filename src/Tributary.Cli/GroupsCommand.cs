@@ -7,14 +7,17 @@ namespace Tributary.Cli;
 
 /// <summary>
 /// <c>tributary groups list</c> and <c>tributary groups describe GROUP</c>: what <c>kafka-consumer-groups.sh</c>
-/// shows, over <see cref="KafkaWireClient"/>: members and their assigned partitions, committed offsets and lag.
+/// shows, over <see cref="KafkaWireClient"/>: members and their assigned partitions, committed offsets and lag; for a
+/// share group what <c>kafka-share-groups.sh</c> shows (members, share-partition start offsets and lag).
 /// </summary>
 internal static class GroupsCommand
 {
-    // Versions every broker of this codebase serves; ListGroups v4 is the first that returns each group's state.
-    private const short ListGroupsVersion = 4;
+    // Versions every broker of this codebase serves; ListGroups v5 is the first that returns each group's type.
+    private const short ListGroupsVersion = 5;
     private const short DescribeGroupsVersion = 5;
     private const short ConsumerGroupDescribeVersion = 0;
+    private const short ShareGroupDescribeVersion = 1;
+    private const short DescribeShareGroupOffsetsVersion = 1;
     private const short OffsetFetchVersion = 7;
     private const short ListOffsetsVersion = 7;
     private const long LatestTimestamp = -1;
@@ -42,10 +45,10 @@ internal static class GroupsCommand
 
         var groups = response.Groups.OrderBy(g => g.GroupId, StringComparer.Ordinal).ToList();
         var width = groups.Select(g => g.GroupId.Length).Append("GROUP".Length).Max();
-        Console.WriteLine($"{"GROUP".PadRight(width)}  {"STATE",-20}  PROTOCOL TYPE");
+        Console.WriteLine($"{"GROUP".PadRight(width)}  {"TYPE",-8}  {"STATE",-20}  PROTOCOL TYPE");
         foreach (var g in groups)
         {
-            Console.WriteLine($"{g.GroupId.PadRight(width)}  {g.GroupState,-20}  {(g.ProtocolType.Length == 0 ? "-" : g.ProtocolType)}");
+            Console.WriteLine($"{g.GroupId.PadRight(width)}  {g.GroupType,-8}  {g.GroupState,-20}  {(g.ProtocolType.Length == 0 ? "-" : g.ProtocolType)}");
         }
 
         return 0;
@@ -59,6 +62,12 @@ internal static class GroupsCommand
         if (consumerGroup.Groups is [{ ErrorCode: 0 } found])
         {
             return await DescribeConsumerGroupAsync(client, found).ConfigureAwait(false);
+        }
+
+        var shareGroup = await client.SendAsync<ShareGroupDescribeRequest, ShareGroupDescribeResponse>(ApiKey.ShareGroupDescribe, ShareGroupDescribeVersion, new ShareGroupDescribeRequest { GroupIds = [groupId] }).ConfigureAwait(false);
+        if (shareGroup.Groups is [{ ErrorCode: 0 } share])
+        {
+            return await DescribeShareGroupAsync(client, share).ConfigureAwait(false);
         }
 
         var described = await client.SendAsync<DescribeGroupsRequest, DescribeGroupsResponse>(ApiKey.DescribeGroups, DescribeGroupsVersion, new DescribeGroupsRequest { Groups = [groupId] }).ConfigureAwait(false);
@@ -108,6 +117,62 @@ internal static class GroupsCommand
         }
 
         await PrintOffsetsAsync(client, owners, committed).ConfigureAwait(false);
+        return 0;
+    }
+
+    /// <summary>
+    /// A share group (KIP-932): its members with their assignments (several members may share a partition), then per
+    /// partition the share-partition start offset, the log end offset, the records done (acknowledged or archived)
+    /// above the start offset, and the lag DescribeShareGroupOffsets v1 reports: records from the start offset to the
+    /// end not yet acknowledged or archived, in flight or never delivered (Kafka 4.2's definition, as
+    /// kafka-share-groups.sh shows it).
+    /// </summary>
+    private static async Task<int> DescribeShareGroupAsync(KafkaWireClient client, ShareGroupDescribeResponse.DescribedGroup group)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"group {group.GroupId}: {group.GroupState}, share group/{group.AssignorName} (group epoch {group.GroupEpoch}), {Plural(group.Members.Count, "member")}"));
+        var members = new Dictionary<(string Topic, int Partition), List<string>>();
+        foreach (var member in group.Members.OrderBy(m => m.MemberId, StringComparer.Ordinal))
+        {
+            var assigned = member.Assignment.TopicPartitions.OrderBy(t => t.TopicName, StringComparer.Ordinal).ToList();
+            foreach (var topic in assigned)
+            {
+                foreach (var p in topic.Partitions)
+                {
+                    members.TryAdd((topic.TopicName, p), []);
+                    members[(topic.TopicName, p)].Add(member.MemberId);
+                }
+            }
+
+            var assignment = assigned.Count == 0 ? "no partitions" : string.Join("; ", assigned.Select(t => $"{t.TopicName} [{string.Join(", ", t.Partitions.Order())}]"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  member {member.MemberId} (client {member.ClientId}, host {member.ClientHost}, epoch {member.MemberEpoch}): {assignment}"));
+        }
+
+        var request = new DescribeShareGroupOffsetsRequest { Groups = [new DescribeShareGroupOffsetsRequest.DescribeShareGroupOffsetsRequestGroup { GroupId = group.GroupId, Topics = null }] };
+        var offsets = await client.SendAsync<DescribeShareGroupOffsetsRequest, DescribeShareGroupOffsetsResponse>(ApiKey.DescribeShareGroupOffsets, DescribeShareGroupOffsetsVersion, request).ConfigureAwait(false);
+        var starts = new Dictionary<(string Topic, int Partition), (long Start, long Lag)>();
+        foreach (var topic in offsets.Groups.SelectMany(g => g.Topics))
+        {
+            foreach (var p in topic.Partitions.Where(p => p.ErrorCode == 0 && p.StartOffset >= 0))
+            {
+                starts[(topic.TopicName, p.PartitionIndex)] = (p.StartOffset, p.Lag);
+            }
+        }
+
+        var rows = members.Keys.Union(starts.Keys).OrderBy(k => k.Topic, StringComparer.Ordinal).ThenBy(k => k.Partition).ToList();
+        var ends = await EndOffsetsAsync(client, rows).ConfigureAwait(false);
+        var topicWidth = rows.Select(r => r.Topic.Length).Append("TOPIC".Length).Max();
+        Console.WriteLine($"{"TOPIC".PadRight(topicWidth)}  PARTITION  START-OFFSET        END       DONE        LAG  MEMBERS");
+        foreach (var key in rows)
+        {
+            var (start, lag) = starts.TryGetValue(key, out var s) ? s : (-1, -1);
+            var end = ends.TryGetValue(key, out var e) ? e : -1;
+            var done = start >= 0 && end >= 0 && lag >= 0 ? end - start - lag : -1;
+            var owners = members.TryGetValue(key, out var m) ? string.Join(",", m) : "-";
+            Console.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"{key.Topic.PadRight(topicWidth)}  {key.Partition,9}  {Show(start),12}  {Show(end),9}  {Show(done),9}  {Show(lag),9}  {owners}"));
+        }
+
         return 0;
     }
 

@@ -19,8 +19,9 @@ public static class TributaryCommand
           tributary topics create   NAME [--partitions N] [--config-entry key=value]... [--bootstrap HOST:PORT]
           tributary topics describe NAME [--bootstrap HOST:PORT]
           tributary topics delete   NAME [--bootstrap HOST:PORT]
-          tributary groups list     [--bootstrap HOST:PORT]
-          tributary groups describe GROUP [--bootstrap HOST:PORT]       members, assignments, committed offsets, lag
+          tributary groups list     [--bootstrap HOST:PORT]                each group's type (classic, consumer, share) and state
+          tributary groups describe GROUP [--bootstrap HOST:PORT]       members, assignments, committed offsets, lag;
+                                                                         for a share group start offsets, records done, lag
         configuration keys use Kafka's names (num.partitions, log.dirs, listeners, ...); TRIBUTARY_NUM_PARTITIONS=3 sets num.partitions.
         """;
 

@@ -1,10 +1,12 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Confluent.Kafka;
 using Tributary.Interop.Tests.Support;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 using Tributary.Server;
 using Tributary.Server.Client;
+using ErrorCode = Tributary.Protocol.ErrorCode;
 
 namespace Tributary.Interop.Tests;
 
@@ -67,7 +69,7 @@ public sealed partial class TributaryGroupsCliTests(ITestOutputHelper output) : 
             Rows(describe));
 
         var list = await RunCliAsync("groups", "list", "--bootstrap", broker.BootstrapServers);
-        Assert.Matches($@"(?m)^{group}\s+Stable\s+consumer$", list);
+        Assert.Matches($@"(?m)^{group}\s+classic\s+Stable\s+consumer$", list);
 
         // Members gone without a last commit, more messages: the lag is exactly what they never read.
         await first.KillAsync();
@@ -128,6 +130,59 @@ public sealed partial class TributaryGroupsCliTests(ITestOutputHelper output) : 
         Assert.Equal(new Row(topic, 1, "-", rows[1].End, "-", joined.MemberId!), rows[1]);
     }
 
+    // A share group formed by librdkafka's share consumer: list shows its type; describe shows the member (assigned both
+    // partitions) and, for the partition with records, the share-partition start offset, log end, records done and
+    // lag. Offsets 0-2 and 4-5 are accepted and 3 is released, so the start offset stops at 3 (the first record not
+    // done), 2 records above it are done, and the lag counts 3 again plus 6-9, produced after the consumer stopped
+    // polling: end 10 − start 3 − done 2 = 5, what Kafka's DescribeShareGroupOffsets v1 reports.
+    [Fact]
+    public async Task DescribeShowsAShareGroupsMemberStartOffsetAndLag()
+    {
+        await using var broker = await TributaryBroker.StartAsync();
+        const string topic = "cli-share";
+        const string group = "cli-share-group";
+        await broker.CreateTopicAsync(topic, 2);
+        broker.Core.Metadata.SetGroupConfigs(group, new Dictionary<string, string> { ["share.auto.offset.reset"] = "earliest" });
+        Librdkafka.EnsureLoaded();
+        using var producer = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = broker.BootstrapServers, LingerMs = 0 }).Build();
+        async Task ProduceToPartition0(int from, int count)
+        {
+            for (var i = from; i < from + count; i++)
+            {
+                await producer.ProduceAsync(new TopicPartition(topic, 0), new Message<Null, string> { Value = $"r{i}" });
+            }
+        }
+
+        await ProduceToPartition0(0, 6);
+        using var consumer = new ShareConsumer(broker.BootstrapServers, group, topic, new Dictionary<string, string> { ["client.id"] = "cli-share" });
+        var seen = new HashSet<long>();
+        var deadline = DateTime.UtcNow + GroupTimeout;
+        while (seen.Count < 6)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"only offsets {string.Join(", ", seen.Order())} were delivered");
+            foreach (var record in consumer.Poll(500))
+            {
+                consumer.Acknowledge(record, record.Offset == 3 ? ShareConsumer.Release : ShareConsumer.Accept);
+                seen.Add(record.Offset);
+            }
+        }
+
+        consumer.CommitSync(10_000);
+        await ProduceToPartition0(6, 4);
+
+        var describe = await RunCliAsync("groups", "describe", group, "--bootstrap", broker.BootstrapServers);
+
+        output.WriteLine(describe);
+        Assert.StartsWith($"group {group}: Stable, share group/simple (group epoch ", describe, StringComparison.Ordinal);
+        var member = ShareMemberLine().Match(describe);
+        Assert.True(member.Success, describe);
+        Assert.Equal(topic + " [0, 1]", member.Groups[2].Value);
+        Assert.Contains(new ShareRow(topic, 0, "3", "10", "2", "5", member.Groups[1].Value), ShareRows(describe));
+
+        var list = await RunCliAsync("groups", "list", "--bootstrap", broker.BootstrapServers);
+        Assert.Matches($@"(?m)^{group}\s+share\s+Stable\s+share$", list);
+    }
+
     public void Dispose() => _work.Delete(recursive: true);
 
     private static async Task<string> RunCliAsync(params string[] arguments)
@@ -150,6 +205,19 @@ public sealed partial class TributaryGroupsCliTests(ITestOutputHelper output) : 
     // "TOPIC  PARTITION  COMMITTED  END  LAG  MEMBER" rows of `groups describe`.
     [GeneratedRegex(@"(?m)^(\S+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)$")]
     private static partial Regex OffsetRow();
+
+    private static List<ShareRow> ShareRows(string describe) =>
+        [.. ShareOffsetRow().Matches(describe).Select(m => new ShareRow(m.Groups[1].Value, int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), m.Groups[3].Value, m.Groups[4].Value, m.Groups[5].Value, m.Groups[6].Value, m.Groups[7].Value))];
+
+    // "TOPIC  PARTITION  START-OFFSET  END  DONE  LAG  MEMBERS" rows of `groups describe` for a share group.
+    [GeneratedRegex(@"(?m)^(\S+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)$")]
+    private static partial Regex ShareOffsetRow();
+
+    // "  member ID (client cli-share, host /127.0.0.1, epoch N): ASSIGNMENT"
+    [GeneratedRegex(@"(?m)^  member (\S+) \(client cli-share, host /127\.0\.0\.1, epoch \d+\): (.+)$")]
+    private static partial Regex ShareMemberLine();
+
+    private sealed record ShareRow(string Topic, int Partition, string Start, string End, string Done, string Lag, string Members);
 
     private sealed record Row(string Topic, int Partition, string Committed, string End, string Lag, string Member);
 }
