@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -6,6 +7,8 @@ namespace Tributary.Broker.Handlers;
 
 // DeleteShareGroupOffsets v0 (KIP-932).
 // Behaviour:
+// - Authorization: DELETE on the group (else GROUP_AUTHORIZATION_FAILED at the top level); READ on each topic (else
+//   TOPIC_AUTHORIZATION_FAILED for that topic, whose state stays).
 // - Drops a share group's state of whole topics (tombstones in __share_group_state): the next ShareFetch starts them
 //   again from share.auto.offset.reset.
 // - Errors: INVALID_GROUP_ID, GROUP_ID_NOT_FOUND (no share group of that id), NON_EMPTY_GROUP while it has members (top
@@ -16,7 +19,8 @@ public sealed class DeleteShareGroupOffsetsHandler(BrokerCore broker) : ApiHandl
     {
         var shares = broker.ShareGroups;
         var groupId = request.GroupId;
-        var error = groupId.Length == 0 ? ErrorCode.InvalidGroupId
+        var error = !broker.Authorizer.Authorize(context, AclOperation.Delete, AclResourceType.Group, groupId) ? ErrorCode.GroupAuthorizationFailed
+            : groupId.Length == 0 ? ErrorCode.InvalidGroupId
             : !shares.IsShareGroup(groupId) ? ErrorCode.GroupIdNotFound
             : shares.HasMembers(groupId) ? ErrorCode.NonEmptyGroup
             : ErrorCode.None;
@@ -29,12 +33,13 @@ public sealed class DeleteShareGroupOffsetsHandler(BrokerCore broker) : ApiHandl
         var deleted = new List<Guid>();
         foreach (var t in request.Topics)
         {
-            var topic = broker.Metadata.Find(t.TopicName);
+            var readable = broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Topic, t.TopicName);
+            var topic = readable ? broker.Metadata.Find(t.TopicName) : null;
             response.Responses.Add(new DeleteShareGroupOffsetsResponse.DeleteShareGroupOffsetsResponseTopic
             {
                 TopicName = t.TopicName,
                 TopicId = topic?.Id ?? Guid.Empty,
-                ErrorCode = (short)(topic is null ? ErrorCode.UnknownTopicOrPartition : ErrorCode.None),
+                ErrorCode = (short)(!readable ? ErrorCode.TopicAuthorizationFailed : topic is null ? ErrorCode.UnknownTopicOrPartition : ErrorCode.None),
             });
             if (topic is not null)
             {

@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Broker.ShareGroups;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
@@ -7,6 +8,8 @@ namespace Tributary.Broker.Handlers;
 
 // ShareAcknowledge v1-2 (KIP-932).
 // Behaviour:
+// - Authorization: READ on the group (else GROUP_AUTHORIZATION_FAILED at the top level); READ on each topic (else
+//   TOPIC_AUTHORIZATION_FAILED on its partitions, whose acknowledgements are not applied).
 // - Acknowledges records the member acquired through ShareFetch in its share session: ACCEPT (done), RELEASE (delivered
 //   again, or archived once delivered share.delivery.count.limit times), REJECT and GAP (archived), RENEW (v2 with
 //   IsRenewAck: the lock restarts). Each partition's batches apply all or nothing, and are written to
@@ -25,7 +28,8 @@ public sealed class ShareAcknowledgeHandler(BrokerCore broker) : ApiHandler<Shar
         var shares = broker.ShareGroups;
         var groupId = request.GroupId ?? "";
         var memberId = request.MemberId ?? "";
-        var error = groupId.Length == 0 ? ErrorCode.InvalidGroupId
+        var error = !broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, groupId) ? ErrorCode.GroupAuthorizationFailed
+            : groupId.Length == 0 ? ErrorCode.InvalidGroupId
             : memberId.Length == 0 ? ErrorCode.InvalidRequest
             : request.ShareSessionEpoch == 0 ? ErrorCode.InvalidShareSessionEpoch
             : request.ShareSessionEpoch == -1 ? shares.CheckSessionExists(groupId, memberId)
@@ -38,6 +42,7 @@ public sealed class ShareAcknowledgeHandler(BrokerCore broker) : ApiHandler<Shar
         var results = SharePartitionAcks.Apply(broker, groupId, memberId,
             request.Topics.SelectMany(t => t.Partitions.Select(p => (t.TopicId, p.PartitionIndex,
                 (IReadOnlyList<AcknowledgementBatch>)[.. p.AcknowledgementBatches.Select(b => new AcknowledgementBatch(b.FirstOffset, b.LastOffset, b.AcknowledgeTypes))]))),
+            SharePartitionAcks.Unreadable(broker, context, request.Topics.Select(t => t.TopicId)),
             renewAllowed: context.ApiVersion >= 2 && request.IsRenewAck);
         if (request.ShareSessionEpoch == -1)
         {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Metadata;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Broker.ShareGroups;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
@@ -11,6 +12,9 @@ namespace Tributary.Broker.Handlers;
 
 // ShareFetch v1-2 (KIP-932).
 // Behaviour:
+// - Authorization: READ on the group (else GROUP_AUTHORIZATION_FAILED at the top level); READ on each topic (else
+//   TOPIC_AUTHORIZATION_FAILED on its partitions: nothing is acquired from them and their acknowledgements are not
+//   applied). A response holding such an error is answered without waiting.
 // - Share sessions: epoch 0 opens one with the listed partitions (acknowledgements then are INVALID_REQUEST), later
 //   requests carry the session's next epoch and add partitions (Topics) or remove them (ForgottenTopicsData); -1
 //   applies the acknowledgements and closes the session, releasing what the member still holds. Full cache:
@@ -37,6 +41,11 @@ public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetch
         var shares = broker.ShareGroups;
         var groupId = request.GroupId ?? "";
         var memberId = request.MemberId ?? "";
+        if (!broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, groupId))
+        {
+            return new ShareFetchResponse { ErrorCode = (short)ErrorCode.GroupAuthorizationFailed };
+        }
+
         var listed = request.Topics.SelectMany(t => t.Partitions.Select(p => (t.TopicId, p.PartitionIndex))).ToList();
         var hasAcks = request.Topics.Any(t => t.Partitions.Any(p => p.AcknowledgementBatches.Count > 0));
         (ErrorCode Error, IReadOnlyList<(Guid TopicId, int Partition)> Partitions) session = groupId.Length == 0 ? (ErrorCode.InvalidGroupId, [])
@@ -51,9 +60,11 @@ public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetch
         }
 
         var settings = shares.SettingsFor(groupId);
+        var unreadable = SharePartitionAcks.Unreadable(broker, context, request.Topics.Select(t => t.TopicId).Concat(session.Partitions.Select(p => p.TopicId)));
         var ackResults = SharePartitionAcks.Apply(broker, groupId, memberId,
             request.Topics.SelectMany(t => t.Partitions.Select(p => (t.TopicId, p.PartitionIndex,
                 (IReadOnlyList<AcknowledgementBatch>)[.. p.AcknowledgementBatches.Select(b => new AcknowledgementBatch(b.FirstOffset, b.LastOffset, b.AcknowledgeTypes))]))),
+            unreadable,
             renewAllowed: context.ApiVersion >= 2 && request.IsRenewAck);
         if (request.ShareSessionEpoch == -1)
         {
@@ -75,6 +86,12 @@ public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetch
                 if (p.Topic is null || p.Log is null)
                 {
                     read.Add(new PartitionRead(p.TopicId, p.Partition, p.Topic is null ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition, [], ReadOnlyMemory<byte>.Empty));
+                    continue;
+                }
+
+                if (unreadable.Contains(p.TopicId))
+                {
+                    read.Add(new PartitionRead(p.TopicId, p.Partition, ErrorCode.TopicAuthorizationFailed, [], ReadOnlyMemory<byte>.Empty));
                     continue;
                 }
 
@@ -103,9 +120,9 @@ public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetch
             }
 
             // Expired locks and start offsets moved past archived records are written with the answer.
-            shares.Persist(partitions.Where(p => p.Topic is not null && p.Log is not null).Select(p => shares.Partition(groupId, p.Topic!, p.Partition, p.Log!, settings)));
+            shares.Persist(partitions.Where(p => p.Topic is not null && p.Log is not null && !unreadable.Contains(p.TopicId)).Select(p => shares.Partition(groupId, p.Topic!, p.Partition, p.Log!, settings)));
             var remaining = waiter.Remaining;
-            if (acquiredCount > 0 || remaining <= TimeSpan.Zero || partitions.Count == 0 || context.CloseRequested.IsCancellationRequested || (context.ApiVersion >= 2 && request.IsRenewAck))
+            if (acquiredCount > 0 || read.Any(r => r.Error == ErrorCode.TopicAuthorizationFailed) || remaining <= TimeSpan.Zero || partitions.Count == 0 || context.CloseRequested.IsCancellationRequested || (context.ApiVersion >= 2 && request.IsRenewAck))
             {
                 return Respond(settings, read, ackResults);
             }

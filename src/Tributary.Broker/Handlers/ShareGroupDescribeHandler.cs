@@ -7,11 +7,13 @@ namespace Tributary.Broker.Handlers;
 
 // ShareGroupDescribe v1 (KIP-932).
 // Behaviour:
+// - Authorization: DESCRIBE on each group (else GROUP_AUTHORIZATION_FAILED) and on every topic its members are
+//   assigned (else TOPIC_AUTHORIZATION_FAILED for the whole group).
 // - Per share group: state (Empty, Stable), group and assignment epochs, assignor "simple", and each member's epoch,
 //   rack, client id and host, subscribed topics and assignment (topic id, name, partitions). A group known only by its
 //   share-partition state (after a restart) is Empty with epoch 0.
 // - An unknown group, or a group of another type, gets GROUP_ID_NOT_FOUND; an empty id INVALID_GROUP_ID.
-// - Authorized operations (when asked) are every operation Kafka defines for a group.
+// - Authorized operations (when asked) are those the ACLs allow.
 public sealed class ShareGroupDescribeHandler(BrokerCore broker) : ApiHandler<ShareGroupDescribeRequest, ShareGroupDescribeResponse>(ApiKey.ShareGroupDescribe, 1, 1)
 {
     protected override ValueTask<HandlerResult<ShareGroupDescribeResponse>> HandleAsync(RequestContext context, ShareGroupDescribeRequest request, CancellationToken cancellationToken)
@@ -19,6 +21,12 @@ public sealed class ShareGroupDescribeHandler(BrokerCore broker) : ApiHandler<Sh
         var response = new ShareGroupDescribeResponse();
         foreach (var groupId in request.GroupIds)
         {
+            if (groupId.Length > 0 && !broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Group, groupId))
+            {
+                response.Groups.Add(new ShareGroupDescribeResponse.DescribedGroup { GroupId = groupId, ErrorCode = (short)ErrorCode.GroupAuthorizationFailed, AuthorizedOperations = AuthorizedOperations.Omitted });
+                continue;
+            }
+
             var described = groupId.Length == 0 ? null : broker.ShareGroups.Describe(groupId);
             if (described is null)
             {
@@ -28,6 +36,13 @@ public sealed class ShareGroupDescribeHandler(BrokerCore broker) : ApiHandler<Sh
                     ErrorCode = (short)(groupId.Length == 0 ? ErrorCode.InvalidGroupId : ErrorCode.GroupIdNotFound),
                     ErrorMessage = groupId.Length == 0 ? "GroupId can't be empty." : $"Group {groupId} not found.",
                 });
+                continue;
+            }
+
+            var topics = described.Members.SelectMany(m => m.Assignment).Select(t => t.TopicName).Distinct(StringComparer.Ordinal);
+            if (!topics.All(t => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, t)))
+            {
+                response.Groups.Add(new ShareGroupDescribeResponse.DescribedGroup { GroupId = groupId, ErrorCode = (short)ErrorCode.TopicAuthorizationFailed, AuthorizedOperations = AuthorizedOperations.Omitted });
                 continue;
             }
 

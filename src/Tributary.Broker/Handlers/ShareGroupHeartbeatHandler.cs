@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Broker.ShareGroups;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
@@ -7,6 +8,8 @@ namespace Tributary.Broker.Handlers;
 
 // ShareGroupHeartbeat v1 (KIP-932).
 // Behaviour:
+// - Authorization: READ on the group (else GROUP_AUTHORIZATION_FAILED); DESCRIBE on every subscribed topic name (else
+//   TOPIC_AUTHORIZATION_FAILED).
 // - Epoch 0 joins (SubscribedTopicNames required), -1 leaves (its share session stays until the client closes it
 //   with its last acknowledgements); otherwise the epoch must be the member's (FENCED_MEMBER_EPOCH). The member id is the client's.
 // - The broker assigns with Kafka's "simple" share assignor: several members may read one partition. The group epoch
@@ -24,6 +27,18 @@ public sealed class ShareGroupHeartbeatHandler(BrokerCore broker) : ApiHandler<S
 {
     protected override ValueTask<HandlerResult<ShareGroupHeartbeatResponse>> HandleAsync(RequestContext context, ShareGroupHeartbeatRequest request, CancellationToken cancellationToken)
     {
+        if (!broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, request.GroupId))
+        {
+            return ValueTask.FromResult<HandlerResult<ShareGroupHeartbeatResponse>>(ErrorResponse(context, request, ErrorCode.GroupAuthorizationFailed)!);
+        }
+
+        // As for consumer groups, a member may not learn of a topic it may not DESCRIBE by subscribing to it.
+        if (request.SubscribedTopicNames is { Count: > 0 } subscribed
+            && !subscribed.All(t => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, t)))
+        {
+            return ValueTask.FromResult<HandlerResult<ShareGroupHeartbeatResponse>>(ErrorResponse(context, request, ErrorCode.TopicAuthorizationFailed)!);
+        }
+
         var result = broker.ShareGroups.Heartbeat(new ShareGroupHeartbeatParameters(
             request.GroupId, request.MemberId, request.MemberEpoch, request.RackId, request.SubscribedTopicNames, context.ClientId ?? "", context.ClientHost));
         var response = new ShareGroupHeartbeatResponse

@@ -1,3 +1,5 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Broker.ShareGroups;
 using Tributary.Protocol;
 
@@ -9,9 +11,16 @@ namespace Tributary.Broker.Handlers;
 /// </summary>
 internal static class SharePartitionAcks
 {
+    /// <summary>The ids of known topics among <paramref name="topicIds"/> the caller may not READ (unknown ids are not checked).</summary>
+    public static HashSet<Guid> Unreadable(BrokerCore broker, RequestContext context, IEnumerable<Guid> topicIds) =>
+        [.. topicIds.Distinct().Where(id => broker.Metadata.Find(id) is { } topic
+            && !broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Topic, topic.Name))];
+
+    /// <param name="unreadable">Topics the caller may not READ: their acknowledgements are TOPIC_AUTHORIZATION_FAILED.</param>
     /// <param name="renewAllowed">v2 with IsRenewAck: RENEW (4) is a valid type.</param>
     public static Dictionary<(Guid TopicId, int Partition), ErrorCode> Apply(
-        BrokerCore broker, string groupId, string memberId, IEnumerable<(Guid TopicId, int Partition, IReadOnlyList<AcknowledgementBatch> Batches)> acks, bool renewAllowed)
+        BrokerCore broker, string groupId, string memberId, IEnumerable<(Guid TopicId, int Partition, IReadOnlyList<AcknowledgementBatch> Batches)> acks,
+        IReadOnlySet<Guid> unreadable, bool renewAllowed)
     {
         var shares = broker.ShareGroups;
         var settings = shares.SettingsFor(groupId);
@@ -21,6 +30,12 @@ internal static class SharePartitionAcks
         {
             if (batches.Count == 0)
             {
+                continue;
+            }
+
+            if (unreadable.Contains(topicId))
+            {
+                results[(topicId, partition)] = ErrorCode.TopicAuthorizationFailed;
                 continue;
             }
 

@@ -80,6 +80,40 @@ public sealed class ShareFetchTests : IDisposable
     }
 
     [Fact]
+    public async Task A_member_that_vanishes_loses_its_records_after_the_lock_and_its_membership_after_the_session_timeout()
+    {
+        // m1 acquires and then neither acknowledges, closes its share session nor heartbeats; m2 stays alive.
+        _kafka.Produce(0, "a", "b");
+        var m1 = await _kafka.HeartbeatAsync("m1", 0, ShareTestBroker.Topic);
+        var m2Epoch = (await _kafka.HeartbeatAsync("m2", 0, ShareTestBroker.Topic)).MemberEpoch;
+        Assert.Equal([(0L, 1L, (short)1)], ShareTestBroker.Acquired(await _kafka.FetchAsync("m1", 0)));
+        Assert.Empty(ShareTestBroker.Acquired(await _kafka.FetchAsync("m2", 0)));
+
+        async Task AdvanceAsync(int ms)
+        {
+            _kafka.Time.Advance(TimeSpan.FromMilliseconds(ms));
+            var beat = await _kafka.HeartbeatAsync("m2", m2Epoch);
+            Assert.Equal(0, beat.ErrorCode);
+            m2Epoch = beat.MemberEpoch;
+        }
+
+        // share.record.lock.duration.ms (30 s): the records go to m2, delivered for the second time.
+        await AdvanceAsync(15_000);
+        await AdvanceAsync(15_000);
+        Assert.Equal([(0L, 1L, (short)2)], ShareTestBroker.Acquired(await _kafka.FetchAsync("m2", 1)));
+        Assert.Equal(2, (await _kafka.SendAsync(_kafka.Describe, new ShareGroupDescribeRequest { GroupIds = [ShareTestBroker.Group] }, 1)).Groups.Single().Members.Count);
+
+        // group.share.session.timeout.ms (45 s) after its last heartbeat m1 is removed with its share session; what m2
+        // holds stays m2's.
+        await AdvanceAsync(15_000);
+        var described = (await _kafka.SendAsync(_kafka.Describe, new ShareGroupDescribeRequest { GroupIds = [ShareTestBroker.Group] }, 1)).Groups.Single();
+        Assert.Equal(["m2"], described.Members.Select(m => m.MemberId));
+        Assert.Equal((short)ErrorCode.UnknownMemberId, (await _kafka.HeartbeatAsync("m1", m1.MemberEpoch)).ErrorCode);
+        Assert.Equal((short)ErrorCode.ShareSessionNotFound, (await _kafka.FetchAsync("m1", 1)).ErrorCode);
+        Assert.Equal(0, ShareTestBroker.AckError(await _kafka.AcknowledgeAsync("m2", 2, (0, 0, 1, AcknowledgeKind.Accept))));
+    }
+
+    [Fact]
     public async Task Renew_in_version_2_keeps_the_lock_and_is_invalid_in_version_1()
     {
         _kafka.Produce(0, "a");
