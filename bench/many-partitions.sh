@@ -8,6 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/processes.sh
+# A clean close of 50,000 partitions can take longer than the usual 20 s before stop_pid kills.
+STOP_GRACE_SECONDS=${STOP_GRACE_SECONDS:-180}
 partitions=${PARTITIONS:-50000}
 records=${RECORDS:-3}
 limit=${LIMIT:-20000}

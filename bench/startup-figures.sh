@@ -61,7 +61,8 @@ records=$(( GB * 1000 * 1000 ))
 log "producing $GB GB to $PARTITIONS partitions"
 t0=$(date +%s%N)
 # Keyless records: librdkafka spreads them over the partitions at random. Not compressed, so GB is what is stored.
-yes "$(head -c 1000 /dev/zero | tr '\0' x)" | head -n "$records" \
+# `yes` ends on SIGPIPE when head has its lines; under pipefail that status would end the script.
+{ yes "$(head -c 1000 /dev/zero | tr '\0' x)" || true; } | head -n "$records" \
   | kcat -P -b $bootstrap -t startup -X linger.ms=20 -X batch.size=1000000 -X queue.buffering.max.kbytes=1048576
 produce_s=$(( ($(date +%s%N) - t0) / 1000000000 ))
 stored=$(du -sb "$WORK/data" | cut -f1)
