@@ -1,6 +1,5 @@
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Groups;
-using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -33,16 +32,9 @@ public sealed class ConsumerGroupHeartbeatHandler(BrokerCore broker) : ApiHandle
 {
     protected override ValueTask<HandlerResult<ConsumerGroupHeartbeatResponse>> HandleAsync(RequestContext context, ConsumerGroupHeartbeatRequest request, CancellationToken cancellationToken)
     {
-        if (!broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, request.GroupId))
+        if (broker.Authorizer.HeartbeatDenied(context, request.GroupId, request.SubscribedTopicNames) is var denied and not ErrorCode.None)
         {
-            return ValueTask.FromResult<HandlerResult<ConsumerGroupHeartbeatResponse>>(ErrorResponse(context, request, ErrorCode.GroupAuthorizationFailed)!);
-        }
-
-        // Kafka refuses a subscription naming a topic the member may not DESCRIBE: it must not learn the topic exists.
-        if (request.SubscribedTopicNames is { Count: > 0 } subscribed
-            && !subscribed.All(t => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, t)))
-        {
-            return ValueTask.FromResult<HandlerResult<ConsumerGroupHeartbeatResponse>>(ErrorResponse(context, request, ErrorCode.TopicAuthorizationFailed)!);
+            return ValueTask.FromResult<HandlerResult<ConsumerGroupHeartbeatResponse>>(ErrorResponse(context, request, denied)!);
         }
 
         var parameters = new ConsumerGroupHeartbeatParameters(

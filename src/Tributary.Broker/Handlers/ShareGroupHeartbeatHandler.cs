@@ -1,5 +1,4 @@
 using Tributary.Broker.Dispatch;
-using Tributary.Broker.Security.Authorization;
 using Tributary.Broker.ShareGroups;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
@@ -27,16 +26,9 @@ public sealed class ShareGroupHeartbeatHandler(BrokerCore broker) : ApiHandler<S
 {
     protected override ValueTask<HandlerResult<ShareGroupHeartbeatResponse>> HandleAsync(RequestContext context, ShareGroupHeartbeatRequest request, CancellationToken cancellationToken)
     {
-        if (!broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Group, request.GroupId))
+        if (broker.Authorizer.HeartbeatDenied(context, request.GroupId, request.SubscribedTopicNames) is var denied and not ErrorCode.None)
         {
-            return ValueTask.FromResult<HandlerResult<ShareGroupHeartbeatResponse>>(ErrorResponse(context, request, ErrorCode.GroupAuthorizationFailed)!);
-        }
-
-        // As for consumer groups, a member may not learn of a topic it may not DESCRIBE by subscribing to it.
-        if (request.SubscribedTopicNames is { Count: > 0 } subscribed
-            && !subscribed.All(t => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, t)))
-        {
-            return ValueTask.FromResult<HandlerResult<ShareGroupHeartbeatResponse>>(ErrorResponse(context, request, ErrorCode.TopicAuthorizationFailed)!);
+            return ValueTask.FromResult<HandlerResult<ShareGroupHeartbeatResponse>>(ErrorResponse(context, request, denied)!);
         }
 
         var result = broker.ShareGroups.Heartbeat(new ShareGroupHeartbeatParameters(

@@ -1,6 +1,7 @@
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Metadata;
+using Tributary.Protocol;
 
 namespace Tributary.Broker.Security.Authorization;
 
@@ -42,6 +43,15 @@ public sealed class Authorizer
 
     public bool Authorize(RequestContext context, AclOperation operation, AclResourceType type, string name) =>
         Authorize(context.Connection, operation, type, name);
+
+    /// <summary>
+    /// A heartbeat's check for consumer and share groups: READ on the group, then DESCRIBE on every subscribed topic, so
+    /// a member cannot learn that a topic exists by subscribing to it. None when both are allowed.
+    /// </summary>
+    public ErrorCode HeartbeatDenied(RequestContext context, string groupId, IReadOnlyList<string>? subscribedTopics) =>
+        !Authorize(context, AclOperation.Read, AclResourceType.Group, groupId) ? ErrorCode.GroupAuthorizationFailed
+        : subscribedTopics?.Any(t => !Authorize(context, AclOperation.Describe, AclResourceType.Topic, t)) == true ? ErrorCode.TopicAuthorizationFailed
+        : ErrorCode.None;
 
     /// <summary>Whether the connection may perform the operation on the cluster (kafka-cluster).</summary>
     public bool AuthorizeCluster(RequestContext context, AclOperation operation) =>
