@@ -1,77 +1,74 @@
-using System.Globalization;
-using System.Runtime.InteropServices;
-using Microsoft.Extensions.Logging;
-using Tributary.Broker.Config;
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using System.Net.Sockets;
+using Tributary.Cli.Commands;
 using Tributary.Protocol;
-using Tributary.Protocol.Messages;
-using Tributary.Server;
-using Tributary.Server.Client;
 
 namespace Tributary.Cli;
 
-/// <summary>The <c>tributary</c> command: <c>serve</c> (default), <c>topics create|list|describe|delete</c> and <c>groups list|describe</c>.</summary>
+/// <summary>
+/// The <c>tributary</c> command tree on System.CommandLine. A bad command line (unknown option or command, a value
+/// that does not parse) is one line on stderr and exit code 2; a command that fails at run time (broker unreachable,
+/// topic missing, request refused) is one line and exit code 1. No stack trace reaches the user.
+/// </summary>
 public static class TributaryCommand
 {
-    private const string Usage = """
-        usage:
-          tributary [serve] [--config FILE] [--set key=value]...     start the broker (default 127.0.0.1:9092, data in ./data)
-          tributary topics list     [--bootstrap HOST:PORT]
-          tributary topics create   NAME [--partitions N] [--config-entry key=value]... [--bootstrap HOST:PORT]
-          tributary topics describe NAME [--bootstrap HOST:PORT]
-          tributary topics delete   NAME [--bootstrap HOST:PORT]
-          tributary groups list     [--bootstrap HOST:PORT]                each group's type (classic, consumer, share) and state
-          tributary groups describe GROUP [--bootstrap HOST:PORT]       members, assignments, committed offsets, lag;
-                                                                         for a share group start offsets, records done, lag
-        configuration keys use Kafka's names (num.partitions, log.dirs, listeners, ...); TRIBUTARY_NUM_PARTITIONS=3 sets num.partitions.
+    private const int UsageExitCode = 2;
+    private const int FailureExitCode = 1;
+
+    private const string Description = """
+        Tributary, a Kafka-compatible event-streaming broker. With no command it starts the broker, as 'serve' does.
+
+        Examples:
+          tributary                                            start on 127.0.0.1:9092, data in ./data
+          tributary --set listeners=PLAINTEXT://0.0.0.0:9092   configuration keys use Kafka's names
+          tributary topics create orders --partitions 4
+          tributary groups describe my-group --output json
+
+        Tab completion: install dotnet-suggest (dotnet tool install -g dotnet-suggest), add its shell shim
+        (https://aka.ms/dotnet-suggest) and register this command: dotnet-suggest register --command-path "$(command -v tributary)".
         """;
+
+    public static RootCommand Build()
+    {
+        var root = new RootCommand(Description);
+        ServeCommand.AddTo(root);
+        root.Add(ServeCommand.Create());
+        root.Add(TopicsCommand.Create());
+        root.Add(GroupsCommand.Create());
+        // produce/consume (the io part of issue #34) are added here once Commands/ProduceCommand.cs and
+        // Commands/ConsumeCommand.cs exist: root.Add(ProduceCommand.Create()); root.Add(ConsumeCommand.Create());
+        return root;
+    }
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var positional = new List<string>();
-        var options = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        for (var i = 0; i < args.Length; i++)
+        var parse = Build().Parse(args);
+        if (parse.Action is ParseErrorAction)
         {
-            if (args[i] is "-h" or "--help")
-            {
-                Console.WriteLine(Usage);
-                return 0;
-            }
-
-            if (args[i].StartsWith("--", StringComparison.Ordinal))
-            {
-                if (i + 1 >= args.Length)
-                {
-                    return Fail($"{args[i]} needs a value");
-                }
-
-                if (!options.TryGetValue(args[i], out var list))
-                {
-                    options[args[i]] = list = [];
-                }
-
-                list.Add(args[++i]);
-            }
-            else
-            {
-                positional.Add(args[i]);
-            }
+            var first = parse.Errors[0].Message.ReplaceLineEndings(" ").TrimEnd('.');
+            var path = string.Join(' ', CommandPath(parse.CommandResult));
+            Console.Error.WriteLine($"tributary: {first} (see '{path} --help')");
+            return UsageExitCode;
         }
 
-        string? Option(string name) => options.TryGetValue(name, out var v) ? v[^1] : null;
-        var command = positional.Count > 0 ? positional[0] : "serve";
         try
         {
-            return command switch
-            {
-                "serve" => await ServeAsync(Option("--config"), options.GetValueOrDefault("--set") ?? []).ConfigureAwait(false),
-                "topics" => await TopicsAsync(positional.Skip(1).ToList(), Option("--bootstrap") ?? "127.0.0.1:9092", Option("--partitions"), options.GetValueOrDefault("--config-entry") ?? []).ConfigureAwait(false),
-                "groups" => await GroupsCommand.RunAsync(positional.Skip(1).ToList(), Option("--bootstrap") ?? "127.0.0.1:9092").ConfigureAwait(false),
-                _ => Fail($"unknown command '{command}'\n{Usage}"),
-            };
+            // The broker stops on SIGINT/SIGTERM itself (ServeCommand); a 2-second forced exit would cut its flush short.
+            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }).ConfigureAwait(false);
         }
-        catch (System.Net.Sockets.SocketException e)
+        catch (UsageException e)
         {
-            return Fail($"cannot reach the broker: {e.Message}");
+            Console.Error.WriteLine($"tributary: {e.Message}");
+            return UsageExitCode;
+        }
+        catch (CliException e)
+        {
+            return Fail(e.Message);
+        }
+        catch (SocketException e)
+        {
+            return Fail($"cannot reach the broker at {parse.GetValue(CommonOptions.Bootstrap)}: {e.Message}");
         }
         catch (EndOfStreamException)
         {
@@ -81,157 +78,27 @@ public static class TributaryCommand
         {
             return Fail($"unreadable response: {e.Reason}");
         }
+        catch (Exception e)
+        {
+            // Anything else is a bug or an I/O failure: one line, still no stack trace.
+            return Fail($"{e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+        }
     }
 
     private static int Fail(string message)
     {
         Console.Error.WriteLine($"tributary: {message}");
-        return 2;
+        return FailureExitCode;
     }
 
-    private static async Task<int> ServeAsync(string? configFile, List<string> sets)
+    private static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult? command)
     {
-        var (pairs, errors) = ConfigSources.Gather(configFile, sets, Environment.GetEnvironmentVariables());
-        var (config, configErrors) = BrokerConfig.Parse(pairs);
-        errors.AddRange(configErrors);
-        if (config is null || errors.Count > 0)
+        var names = new Stack<string>();
+        for (var c = command; c is not null; c = c.Parent as System.CommandLine.Parsing.CommandResult)
         {
-            foreach (var e in errors)
-            {
-                Console.Error.WriteLine($"tributary: {e}");
-            }
-
-            return 2;
+            names.Push(c.Command is RootCommand ? "tributary" : c.Command.Name);
         }
 
-        using var loggerFactory = LoggerFactory.Create(b => b
-            .AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-            })
-            .SetMinimumLevel(LogLevel.Information));
-        var logger = loggerFactory.CreateLogger("Tributary");
-        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
-        {
-            c.Cancel = true;
-            stopped.TrySetResult();
-        });
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
-        {
-            c.Cancel = true;
-            stopped.TrySetResult();
-        });
-
-        TributaryBroker started;
-        try
-        {
-            started = await TributaryBroker.StartAsync(config, loggerFactory).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException)
-        {
-            // A data directory another broker holds, a port already taken, an unwritable disk, an unreadable metadata
-            // snapshot: say which, no stack trace.
-            var reason = e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException
-                ? $"cannot listen on {config.ListenerHost}:{config.ListenerPort}: the address is already in use"
-                : e.Message;
-            logger.LogCritical("Not started: {Reason}", reason);
-            return 1;
-        }
-
-        await using var broker = started;
-        logger.LogInformation("Tributary listening on {Bootstrap} (data: {Data})", broker.BootstrapServers, config.InMemoryStorage ? "in memory" : Path.GetFullPath(config.LogDir));
-        await stopped.Task.ConfigureAwait(false);
-        logger.LogInformation("Stopping");
-        await broker.StopAsync().ConfigureAwait(false);
-        logger.LogInformation("Stopped cleanly");
-        return 0;
-    }
-
-    private static async Task<int> TopicsAsync(List<string> args, string bootstrap, string? partitions, List<string> configEntries)
-    {
-        var verb = args.Count > 0 ? args[0] : "list";
-        var name = args.Count > 1 ? args[1] : null;
-        await using var client = await KafkaWireClient.ConnectAsync(bootstrap).ConfigureAwait(false);
-        switch (verb)
-        {
-            case "list":
-                var all = await client.SendAsync<MetadataRequest, MetadataResponse>(ApiKey.Metadata, 12, new MetadataRequest { Topics = null }).ConfigureAwait(false);
-                foreach (var t in all.Topics.OrderBy(t => t.Name, StringComparer.Ordinal))
-                {
-                    Console.WriteLine(t.Name);
-                }
-
-                return 0;
-            case "create" when name is not null:
-                var request = new CreateTopicsRequest
-                {
-                    TimeoutMs = 30_000,
-                    Topics =
-                    [
-                        new CreateTopicsRequest.CreatableTopic
-                        {
-                            Name = name,
-                            NumPartitions = partitions is null ? -1 : int.Parse(partitions, CultureInfo.InvariantCulture),
-                            ReplicationFactor = -1,
-                            Configs = [.. configEntries.Select(c => c.Split('=', 2)).Select(kv => new CreateTopicsRequest.CreatableTopicConfig { Name = kv[0], Value = kv.Length > 1 ? kv[1] : null })],
-                        },
-                    ],
-                };
-                var created = await client.SendAsync<CreateTopicsRequest, CreateTopicsResponse>(ApiKey.CreateTopics, 7, request).ConfigureAwait(false);
-                var result = created.Topics[0];
-                if (result.ErrorCode != 0)
-                {
-                    return Fail($"{(ErrorCode)result.ErrorCode}: {result.ErrorMessage}");
-                }
-
-                Console.WriteLine($"created {name} with {result.NumPartitions} partitions (id {result.TopicId})");
-                return 0;
-            case "describe" when name is not null:
-                // Describing must not create the topic, whatever auto.create.topics.enable says.
-                var metadata = await client.SendAsync<MetadataRequest, MetadataResponse>(ApiKey.Metadata, 12, new MetadataRequest { Topics = [new MetadataRequest.MetadataRequestTopic { Name = name }], AllowAutoTopicCreation = false }).ConfigureAwait(false);
-                var topic = metadata.Topics[0];
-                if (topic.ErrorCode != 0)
-                {
-                    return TopicFail(name, (ErrorCode)topic.ErrorCode);
-                }
-
-                var earliest = await OffsetsAsync(client, name, topic.Partitions.Count, -2).ConfigureAwait(false);
-                var latest = await OffsetsAsync(client, name, topic.Partitions.Count, -1).ConfigureAwait(false);
-                Console.WriteLine($"topic {topic.Name} id {topic.TopicId} partitions {topic.Partitions.Count}");
-                foreach (var p in topic.Partitions)
-                {
-                    Console.WriteLine($"  partition {p.PartitionIndex}: leader {p.LeaderId}, offsets {earliest[p.PartitionIndex]}..{latest[p.PartitionIndex]}");
-                }
-
-                return 0;
-            case "delete" when name is not null:
-                var deleted = await client.SendAsync<DeleteTopicsRequest, DeleteTopicsResponse>(ApiKey.DeleteTopics, 6, new DeleteTopicsRequest { TimeoutMs = 30_000, Topics = [new DeleteTopicsRequest.DeleteTopicState { Name = name }] }).ConfigureAwait(false);
-                var code = deleted.Responses[0].ErrorCode;
-                if (code != 0)
-                {
-                    return TopicFail(name, (ErrorCode)code);
-                }
-
-                Console.WriteLine($"deleted {name}");
-                return 0;
-            default:
-                return Fail($"topics {verb}: missing or unknown arguments\n{Usage}");
-        }
-    }
-
-    private static int TopicFail(string name, ErrorCode error) =>
-        Fail(error == ErrorCode.UnknownTopicOrPartition ? $"topic '{name}' does not exist" : $"topic '{name}': {error}");
-
-    private static async Task<Dictionary<int, long>> OffsetsAsync(KafkaWireClient client, string topic, int partitions, long timestamp)
-    {
-        var request = new ListOffsetsRequest
-        {
-            ReplicaId = -1,
-            Topics = [new ListOffsetsRequest.ListOffsetsTopic { Name = topic, Partitions = [.. Enumerable.Range(0, partitions).Select(p => new ListOffsetsRequest.ListOffsetsPartition { PartitionIndex = p, Timestamp = timestamp })] }],
-        };
-        var response = await client.SendAsync<ListOffsetsRequest, ListOffsetsResponse>(ApiKey.ListOffsets, 7, request).ConfigureAwait(false);
-        return response.Topics[0].Partitions.ToDictionary(p => p.PartitionIndex, p => p.Offset);
+        return names;
     }
 }

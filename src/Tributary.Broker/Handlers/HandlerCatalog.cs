@@ -27,6 +27,7 @@ public static class HandlerCatalog
             new AlterConfigsHandler(broker),
             new IncrementalAlterConfigsHandler(broker),
             new DescribeClusterHandler(broker),
+            new DescribeLogDirsHandler(broker),
             new DeleteRecordsHandler(broker),
             new DescribeUserScramCredentialsHandler(broker),
             new AlterUserScramCredentialsHandler(broker),

@@ -1,0 +1,121 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+
+namespace Tributary.Cli.Commands;
+
+/// <summary>
+/// Options the admin commands share (<c>--bootstrap</c>, <c>--output</c>) and parsers for numbers and key=value
+/// pairs that answer a bad value with one line naming the option, never an exception.
+/// </summary>
+internal static class CommonOptions
+{
+    public const string DefaultBootstrap = "127.0.0.1:9092";
+    public const string TableFormat = "table";
+    public const string JsonFormat = "json";
+
+    public static readonly Option<string> Bootstrap = new("--bootstrap", "--bootstrap-server", "-b")
+    {
+        Description = "The broker to talk to, HOST:PORT",
+        HelpName = "HOST:PORT",
+        DefaultValueFactory = _ => DefaultBootstrap,
+        CustomParser = ParseBootstrap,
+    };
+
+    public static readonly Option<string> Output = CreateOutput();
+
+    private static Option<string> CreateOutput()
+    {
+        var option = new Option<string>("--output", "-o")
+        {
+            Description = "table: a table on a terminal, tab-separated text when redirected; json: one JSON document",
+            DefaultValueFactory = _ => TableFormat,
+        };
+        option.AcceptOnlyFromAmong(TableFormat, JsonFormat);
+        return option;
+    }
+
+    /// <summary>The option and argument lists of a command that only reads.</summary>
+    public static void AddReadOptions(Command command)
+    {
+        command.Add(Bootstrap);
+        command.Add(Output);
+    }
+
+    /// <summary>HOST:PORT with a port from 1 to 65535; an IPv6 host is written in brackets, [::1]:9092.</summary>
+    private static string ParseBootstrap(ArgumentResult result)
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        var colon = text.LastIndexOf(':');
+        if (colon > 0
+            && int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port)
+            && port is >= 1 and <= 65535)
+        {
+            return text;
+        }
+
+        result.AddError($"--bootstrap '{text}': expected HOST:PORT with a port from 1 to 65535");
+        return DefaultBootstrap;
+    }
+
+    /// <summary>An int option that takes whole numbers from <paramref name="min"/> to int.MaxValue.</summary>
+    public static Option<int> Int32(string name, string description, int min) => new(name)
+    {
+        Description = description,
+        HelpName = "N",
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+            if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) && value >= min)
+            {
+                return value;
+            }
+
+            result.AddError($"{name} '{text}': expected a whole number from {min} to {int.MaxValue}");
+            return min;
+        },
+    };
+
+    /// <summary>A long option that takes whole numbers from <paramref name="min"/> to long.MaxValue.</summary>
+    public static Option<long?> Int64(string name, string description, long min) => new(name)
+    {
+        Description = description,
+        HelpName = "N",
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+            if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) && value >= min)
+            {
+                return value;
+            }
+
+            result.AddError($"{name} '{text}': expected a whole number from {min} to {long.MaxValue}");
+            return null;
+        },
+    };
+
+    /// <summary>A repeatable key=value option; each value must have a key before its '='.</summary>
+    public static Option<string[]> KeyValues(string name, string description, params string[] aliases)
+    {
+        var option = new Option<string[]>(name, aliases) { Description = description, HelpName = "KEY=VALUE" };
+        option.Validators.Add(result =>
+        {
+            foreach (var token in result.Tokens)
+            {
+                if (token.Value.IndexOf('=', StringComparison.Ordinal) <= 0)
+                {
+                    result.AddError($"{name} '{token.Value}': expected KEY=VALUE");
+                    return;
+                }
+            }
+        });
+        return option;
+    }
+
+    /// <summary>Splits KEY=VALUE at its first '='.</summary>
+    public static (string Key, string Value) Split(string pair)
+    {
+        var eq = pair.IndexOf('=', StringComparison.Ordinal);
+        return (pair[..eq].Trim(), pair[(eq + 1)..].Trim());
+    }
+}
