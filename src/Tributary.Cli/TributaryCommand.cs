@@ -20,6 +20,8 @@ public static class TributaryCommand
           tributary topics describe NAME [--bootstrap HOST:PORT]
           tributary topics delete   NAME [--bootstrap HOST:PORT]
           tributary groups list     [--bootstrap HOST:PORT]                each group's type (classic, consumer, share) and state
+          tributary produce TOPIC   [--file FILE] [--key-separator SEP] ...  records from stdin or a file (produce --help)
+          tributary consume TOPIC   [--from beginning|end|OFFSET|TIME] ...  records to stdout (consume --help)
           tributary groups describe GROUP [--bootstrap HOST:PORT]       members, assignments, committed offsets, lag;
                                                                          for a share group start offsets, records done, lag
         configuration keys use Kafka's names (num.partitions, log.dirs, listeners, ...); TRIBUTARY_NUM_PARTITIONS=3 sets num.partitions.
@@ -27,6 +29,11 @@ public static class TributaryCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args.Length > 0 && args[0] is "produce" or "consume")
+        {
+            return await RunWireCommandAsync(args).ConfigureAwait(false);
+        }
+
         var positional = new List<string>();
         var options = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         for (var i = 0; i < args.Length; i++)
@@ -81,6 +88,13 @@ public static class TributaryCommand
         {
             return Fail($"unreadable response: {e.Reason}");
         }
+    }
+
+    // produce and consume are System.CommandLine commands; a parse error is one line, as for the other commands.
+    private static async Task<int> RunWireCommandAsync(string[] args)
+    {
+        var parsed = new System.CommandLine.RootCommand { Commands.ProduceCommand.Create(), Commands.ConsumeCommand.Create() }.Parse(args);
+        return parsed.Errors.Count > 0 ? Fail(parsed.Errors[0].Message) : await parsed.InvokeAsync().ConfigureAwait(false);
     }
 
     private static int Fail(string message)
