@@ -36,8 +36,8 @@ public static class TributaryCommand
         root.Add(ServeCommand.Create());
         root.Add(TopicsCommand.Create());
         root.Add(GroupsCommand.Create());
-        // produce/consume (the io part of issue #34) are added here once Commands/ProduceCommand.cs and
-        // Commands/ConsumeCommand.cs exist: root.Add(ProduceCommand.Create()); root.Add(ConsumeCommand.Create());
+        root.Add(ProduceCommand.Create());
+        root.Add(ConsumeCommand.Create());
         return root;
     }
 
