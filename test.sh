@@ -23,6 +23,14 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# The web console's browser tests drive Debian's Chromium headless through Playwright (no browser download). Its
+# recommended packages (extensions, desktop integration) are not needed headless; one font is, for the screenshots.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "test.sh: installing chromium"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+fi
 
 if [ -f tests/interop-js/package-lock.json ]; then
   (cd tests/interop-js && npm ci --no-audit --no-fund --loglevel=error)
