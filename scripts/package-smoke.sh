@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packs the library and the CLI tool into a local folder, installs both from there, and uses them:
-# the tool answers --help and lists topics of a running broker; a fresh console app referencing the
-# Tributary.Server package starts an embedded broker and talks to it.
+# every package carries its readme, licence and XML docs (with a symbol package beside it); the tool
+# installs as `tributary`, answers --help and lists topics of a running broker; a fresh console app
+# referencing the Tributary.Server package starts an embedded broker and talks to it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -12,11 +13,27 @@ trap cleanup EXIT
 dotnet pack Tributary.slnx -c Release -o "$work/packages" -v q -nologo
 ls "$work/packages"
 
-dotnet tool install Tributary.Tool --version 0.1.0 --tool-path "$work/tool" --add-source "$work/packages"
+for id in Tributary.Protocol Tributary.Storage Tributary.Broker Tributary.Server tributary; do
+  nupkg="$work/packages/$id.0.1.0.nupkg"
+  listing=$(unzip -l "$nupkg")
+  for entry in README.md LICENSE; do
+    grep -qE " $entry\$" <<<"$listing" || { echo "$id: $entry missing from the package"; exit 1; }
+  done
+  nuspec=$(unzip -p "$nupkg" "$id.nuspec")
+  grep -q '<license type="expression">MIT</license>' <<<"$nuspec" || { echo "$id: no licence expression"; exit 1; }
+  grep -q '<repository type="git" url="https://' <<<"$nuspec" || { echo "$id: no repository URL (SourceLink)"; exit 1; }
+  symbols=$(unzip -l "$work/packages/$id.0.1.0.snupkg")
+  grep -qE '\.pdb$' <<<"$symbols" || { echo "$id: no symbols package"; exit 1; }
+  if [ "$id" != tributary ]; then
+    grep -qE " lib/net10.0/$id\.xml\$" <<<"$listing" || { echo "$id: XML docs missing from the package"; exit 1; }
+  fi
+done
+
+dotnet tool install tributary --version 0.1.0 --tool-path "$work/tool" --add-source "$work/packages"
 "$work/tool/tributary" --help | head -3
 
 port=$(( 20000 + RANDOM % 20000 ))
-"$work/tool/tributary" --set listeners=PLAINTEXT://127.0.0.1:$port --set log.dirs="$work/data" > "$work/broker.log" 2>&1 &
+"$work/tool/tributary" serve --set listeners=PLAINTEXT://127.0.0.1:$port --set log.dirs="$work/data" > "$work/broker.log" 2>&1 &
 broker_pid=$!
 for _ in $(seq 1 100); do grep -q "listening" "$work/broker.log" && break; sleep 0.1; done
 "$work/tool/tributary" topics create smoke --partitions 2 --bootstrap 127.0.0.1:$port

@@ -42,7 +42,7 @@ public sealed partial class PartitionLog
     /// The produce path: appends exactly one batch from a client after checking it against the producer state
     /// (<see cref="ProducerStateManager.Check"/>) under the same lock, so the check and the append are atomic. A
     /// duplicate of one of the producer's recent batches is not appended and answers with the original offsets.
-    /// <paramref name="deferFlush"/> as for <see cref="Append"/>.
+    /// <paramref name="deferFlush"/> as for <see cref="Append(Memory{byte}, long?, bool)"/>.
     /// </summary>
     public ProducerAppendResult AppendChecked(Memory<byte> batch, long? logAppendTimeMs = null, bool deferFlush = false) =>
         AppendChecked(batch, RecordBatchHeader.Read(batch.Span), logAppendTimeMs, deferFlush);

@@ -81,7 +81,7 @@ internal sealed class SharePartition(SharePartitionKey key)
     /// Acquires up to <paramref name="maxRecords"/> records for <paramref name="memberId"/> (more to end on a batch
     /// boundary): first the AVAILABLE in-flight ones (redeliveries), then new records read from the log after the end
     /// offset, up to the high watermark (read_committed: the last stable offset, aborted and control records
-    /// archived), while fewer than <paramref name="recordLocksMax"/> are in flight.
+    /// archived), while fewer than <see cref="ShareGroupSettings.PartitionMaxRecordLocks"/> are in flight.
     /// </summary>
     public List<AcquiredRange> Acquire(string memberId, int maxRecords, PartitionLog log, ShareGroupSettings settings, long nowMs)
     {

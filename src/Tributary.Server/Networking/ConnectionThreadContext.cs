@@ -6,7 +6,7 @@ namespace Tributary.Server.Networking;
 /// <summary>
 /// Runs work posted from other threads on a connection's own thread: a request that waited (a parked fetch woken by an
 /// append or its deadline) resumes there, not on a thread-pool thread. Posting queues the work and wakes the thread
-/// through an eventfd(2) that it polls beside its socket (<see cref="Wait"/>): one syscall and one wake-up, and the
+/// through an eventfd(2) that it polls beside its socket (<see cref="Wait(nint)"/>): one syscall and one wake-up, and the
 /// answer goes out with the thread's blocking sends (bench/journal/thread-per-connection.md). The thread runs posted
 /// work only between receives, never in the middle of handling a request. Once the thread has ended
 /// (<see cref="Close"/>), while it is given up for an idle connection's parking (<see cref="TryRelease"/>: the eventfd is
@@ -93,7 +93,7 @@ internal sealed partial class ConnectionThreadContext : SynchronizationContext, 
 
     public override SynchronizationContext CreateCopy() => this;
 
-    /// <summary>Makes the thread's next (or current) <see cref="Wait"/> return; harmless once closed.</summary>
+    /// <summary>Makes the thread's next (or current) <see cref="Wait(nint)"/> return; harmless once closed.</summary>
     public void Wake()
     {
         ulong one = 1;

@@ -10,7 +10,7 @@ namespace Tributary.Storage.Devices;
 /// an eviction.
 /// <para>
 /// The bound counts the descriptors the cache holds. A descriptor evicted while an operation or a socket's send still
-/// holds a reference on its handle (<see cref="SafeHandle.DangerousAddRef"/>) closes when that reference is released,
+/// holds a reference on its handle (<see cref="System.Runtime.InteropServices.SafeHandle.DangerousAddRef"/>) closes when that reference is released,
 /// so the process may briefly hold more, by the number of operations in flight.
 /// </para>
 /// </summary>

@@ -3,7 +3,7 @@ using Tributary.Protocol;
 namespace Tributary.Storage.Producers;
 
 /// <summary>
-/// The outcome of a checked append (<see cref="PartitionLog.AppendChecked"/>): an error and nothing appended, a
+/// The outcome of a checked append (<see cref="PartitionLog.AppendChecked(Memory{byte}, long?, bool)"/>): an error and nothing appended, a
 /// duplicate of a recent batch (nothing appended; <see cref="Append"/> holds the offsets the original got), or a
 /// new append.
 /// </summary>
