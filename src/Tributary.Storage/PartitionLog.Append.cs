@@ -116,6 +116,12 @@ public sealed partial class PartitionLog
         {
             var prefix = BatchPrefix.Read(span[cursor..]);
             RecordBatchHeader.WriteBaseOffset(span[cursor..], nextOffset);
+            if (_leaderEpoch >= 0)
+            {
+                // Kafka's leader stamps its epoch on each batch it appends (outside the CRC); followers copy it.
+                BinaryPrimitives.WriteInt32BigEndian(span[(cursor + RecordBatchHeader.PartitionLeaderEpochOffset)..], _leaderEpoch);
+            }
+
             nextOffset += prefix.LastOffset - prefix.BaseOffset + 1;
             cursor += prefix.TotalSize;
         }
@@ -138,8 +144,12 @@ public sealed partial class PartitionLog
         }
 
         Volatile.Write(ref _logEndOffset, nextOffset);
-        Volatile.Write(ref _highWatermark, nextOffset);
-        Producers.PublishAfterHighWatermark();
+        if (!_replicated)
+        {
+            Volatile.Write(ref _highWatermark, nextOffset);
+            Producers.PublishAfterHighWatermark();
+        }
+
         return (firstOffset, _logStartOffset);
     }
 
