@@ -109,6 +109,12 @@ public sealed partial class PartitionLog
     private (long FirstOffset, long LogStartOffset) AppendLocked(Memory<byte> batches, RecordBatchHeader? single = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        var leaderEpoch = _leaderEpoch;
+        if (leaderEpoch < 0 && _replicated)
+        {
+            throw new NotLeaderException(Topic, Partition);
+        }
+
         var firstOffset = _logEndOffset;
         var nextOffset = firstOffset;
         var span = batches.Span;
@@ -116,10 +122,10 @@ public sealed partial class PartitionLog
         {
             var prefix = BatchPrefix.Read(span[cursor..]);
             RecordBatchHeader.WriteBaseOffset(span[cursor..], nextOffset);
-            if (_leaderEpoch >= 0)
+            if (leaderEpoch >= 0)
             {
                 // Kafka's leader stamps its epoch on each batch it appends (outside the CRC); followers copy it.
-                BinaryPrimitives.WriteInt32BigEndian(span[(cursor + RecordBatchHeader.PartitionLeaderEpochOffset)..], _leaderEpoch);
+                BinaryPrimitives.WriteInt32BigEndian(span[(cursor + RecordBatchHeader.PartitionLeaderEpochOffset)..], leaderEpoch);
             }
 
             nextOffset += prefix.LastOffset - prefix.BaseOffset + 1;
