@@ -158,6 +158,12 @@ public sealed partial class BrokerCore : IDisposable
 
     public int NodeId => Config.NodeId;
 
+    /// <summary>
+    /// Replication between brokers, set when the broker joins a cluster; null on a single node, whose produce and fetch
+    /// paths then run no replication code.
+    /// </summary>
+    public Cluster.ReplicaManager? Replicas { get; set; }
+
     /// <summary>Host and port clients are told to connect to (set once the listener is bound).</summary>
     public string AdvertisedHost { get; set; } = "127.0.0.1";
 

@@ -4,12 +4,14 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tributary.Broker;
+using Tributary.Broker.Cluster;
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Handlers;
 using Tributary.Broker.Security;
 using Tributary.Protocol;
 using Tributary.Server.Admin;
+using Tributary.Server.Client;
 using Tributary.Server.Hosting;
 
 namespace Tributary.Server;
@@ -30,6 +32,8 @@ public sealed class TributaryBroker : IAsyncDisposable
     private volatile bool _stopping;
     private KafkaListener? _listener;
     private BrokerMaintenance? _maintenance;
+
+    private ReplicaManager? _replicas;
     private BrokerCore? _core;
 
     private TributaryBroker(BrokerConfig config, ILoggerFactory loggerFactory, TimeProvider time, string? temporaryDirectory,
@@ -238,6 +242,24 @@ public sealed class TributaryBroker : IAsyncDisposable
     private ValueTask<InterceptDecision> Intercept(RequestContext context, CancellationToken cancellationToken) =>
         ValueTask.FromResult(_intercepts.TryGetValue(context.ApiKey, out var decide) ? decide(context) : InterceptDecision.Continue);
 
+    /// <summary>
+    /// Joins a cluster's data plane: from now on this broker replicates the partitions <paramref name="control"/>'s
+    /// control plane assigns to it, following their leaders over the wire client. Returns the sink the control plane
+    /// tells role changes to. The topics must exist in this broker's metadata.
+    /// </summary>
+    public ReplicaManager StartReplication(IClusterControl control)
+    {
+        if (_replicas is not null)
+        {
+            throw new InvalidOperationException("replication already started");
+        }
+
+        var replicas = new ReplicaManager(Core, control, WireReplicaLink.ConnectAsync);
+        _replicas = replicas;
+        Core.Replicas = replicas;
+        return replicas;
+    }
+
     /// <summary>Stops accepting connections, closes the open ones and closes the logs cleanly. Storage is kept.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
@@ -258,6 +280,13 @@ public sealed class TributaryBroker : IAsyncDisposable
         {
             _listener = null;
             await listener.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        // Before the logs close: the fetch loops append to them.
+        if (_replicas is { } replicas)
+        {
+            _replicas = null;
+            await replicas.DisposeAsync().ConfigureAwait(false);
         }
 
         if (_maintenance is { } maintenance)

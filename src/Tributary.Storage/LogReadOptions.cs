@@ -14,6 +14,12 @@ public readonly record struct LogReadOptions(int MaxBytes)
     public long MaxOffset { get; init; } = long.MaxValue;
 
     /// <summary>
+    /// Read up to the log end offset instead of the high watermark: a follower's fetch from its leader (the follower
+    /// reports its log end offset by fetching, so it must see what is not yet replicated), and producer-state replay.
+    /// </summary>
+    public bool UpToLogEnd { get; init; }
+
+    /// <summary>
     /// For a fetch: small batches land in an array rented from here (the caller returns it once the records are no
     /// longer referenced); large ones stay in the segment file until the response is written
     /// (<see cref="Segments.SegmentRecords"/>). Null reads into new arrays.

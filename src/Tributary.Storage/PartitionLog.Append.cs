@@ -109,6 +109,12 @@ public sealed partial class PartitionLog
     private (long FirstOffset, long LogStartOffset) AppendLocked(Memory<byte> batches, RecordBatchHeader? single = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        var leaderEpoch = _leaderEpoch;
+        if (leaderEpoch < 0 && _replicated)
+        {
+            throw new NotLeaderException(Topic, Partition);
+        }
+
         var firstOffset = _logEndOffset;
         var nextOffset = firstOffset;
         var span = batches.Span;
@@ -116,6 +122,12 @@ public sealed partial class PartitionLog
         {
             var prefix = BatchPrefix.Read(span[cursor..]);
             RecordBatchHeader.WriteBaseOffset(span[cursor..], nextOffset);
+            if (leaderEpoch >= 0)
+            {
+                // Kafka's leader stamps its epoch on each batch it appends (outside the CRC); followers copy it.
+                BinaryPrimitives.WriteInt32BigEndian(span[(cursor + RecordBatchHeader.PartitionLeaderEpochOffset)..], leaderEpoch);
+            }
+
             nextOffset += prefix.LastOffset - prefix.BaseOffset + 1;
             cursor += prefix.TotalSize;
         }
@@ -138,8 +150,12 @@ public sealed partial class PartitionLog
         }
 
         Volatile.Write(ref _logEndOffset, nextOffset);
-        Volatile.Write(ref _highWatermark, nextOffset);
-        Producers.PublishAfterHighWatermark();
+        if (!_replicated)
+        {
+            Volatile.Write(ref _highWatermark, nextOffset);
+            Producers.PublishAfterHighWatermark();
+        }
+
         return (firstOffset, _logStartOffset);
     }
 

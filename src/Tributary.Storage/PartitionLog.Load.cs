@@ -226,9 +226,9 @@ public sealed partial class PartitionLog
     {
         var offset = from;
         long count = 0;
-        while (offset < _highWatermark)
+        while (offset < _logEndOffset)
         {
-            var read = Read(offset, new LogReadOptions(ProducerRebuildReadBytesMax));
+            var read = Read(offset, new LogReadOptions(ProducerRebuildReadBytesMax) { UpToLogEnd = true });
             if (read.Status != LogReadStatus.Ok || read.Records.IsEmpty)
             {
                 break;

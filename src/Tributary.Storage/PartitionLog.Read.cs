@@ -28,7 +28,7 @@ public sealed partial class PartitionLog
             }
 
             var empty = new LogReadResult(LogReadStatus.Ok, ReadOnlyMemory<byte>.Empty, highWatermark, logStartOffset, logEndOffset);
-            var readLimit = Math.Min(highWatermark, options.MaxOffset);
+            var readLimit = Math.Min(options.UpToLogEnd ? logEndOffset : highWatermark, options.MaxOffset);
             if (fetchOffset >= readLimit)
             {
                 return empty;

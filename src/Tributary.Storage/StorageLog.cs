@@ -88,4 +88,8 @@ internal static partial class StorageLog
     [LoggerMessage(EventId = 3044, Level = LogLevel.Debug,
         Message = "Partition {Topic}-{Partition}: producer state loaded from the snapshot at offset {SnapshotOffset}, then {ReplayedBatches} batches replayed")]
     public static partial void ProducerStateLoaded(ILogger logger, string topic, int partition, long snapshotOffset, long replayedBatches);
+
+    [LoggerMessage(EventId = 3045, Level = LogLevel.Warning,
+        Message = "Partition {Topic}-{Partition}: truncated for replication to offset {RequestedOffset}; the log now ends at {LogEndOffset}")]
+    public static partial void TruncatedForReplication(ILogger logger, string topic, int partition, long requestedOffset, long logEndOffset);
 }

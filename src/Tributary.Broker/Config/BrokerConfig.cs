@@ -202,6 +202,21 @@ public sealed record BrokerConfig
     /// </summary>
     public int FetchSessionCacheSlots { get; init; }
 
+    /// <summary>replica.lag.time.max.ms: how long a follower may stay behind its leader's log end before it leaves the ISR.</summary>
+    public long ReplicaLagTimeMaxMs { get; init; }
+
+    /// <summary>replica.fetch.wait.max.ms: how long a follower's fetch parks at its leader.</summary>
+    public int ReplicaFetchWaitMaxMs { get; init; }
+
+    /// <summary>replica.fetch.max.bytes: a follower's per-partition fetch budget.</summary>
+    public int ReplicaFetchMaxBytes { get; init; }
+
+    /// <summary>replica.fetch.response.max.bytes: a follower's fetch budget, all partitions together.</summary>
+    public int ReplicaFetchResponseMaxBytes { get; init; }
+
+    /// <summary>replica.fetch.backoff.ms: a follower's wait after a failed fetch.</summary>
+    public int ReplicaFetchBackoffMs { get; init; }
+
     public long LogRetentionCheckIntervalMs { get; init; }
     public long LogFlushSchedulerIntervalMs { get; init; }
 

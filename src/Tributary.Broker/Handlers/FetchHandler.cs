@@ -25,6 +25,10 @@ namespace Tributary.Broker.Handlers;
 //   incremental request reads all of its session's partitions, in the session's order, and its response carries only
 //   the partitions with records, errors, or a high watermark, last stable offset or log start offset the client has
 //   not been told yet.
+// - Cluster mode (BrokerCore.Replicas): a follower's fetch (replica_id, v15+ replica_state.replica_id) reports its log
+//   end offset to the leader, which may move the high watermark, and reads up to the leader's log end; a consumer's
+//   must reach the leader (NOT_LEADER_OR_FOLLOWER). An older current_leader_epoch is FENCED_LEADER_EPOCH, a newer one
+//   UNKNOWN_LEADER_EPOCH.
 // Versions:
 // - v13+ names topics by id (UNKNOWN_TOPIC_ID when unknown).
 // - v18's per-partition high watermark is a follower's, which a single broker never receives.
@@ -66,6 +70,9 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
         }
 
         var partitions = Resolve(context, targets, byId);
+
+        // A follower names itself (v15+ in ReplicaState); consumers send -1.
+        var replicaId = context.ApiVersion >= 15 ? request.ReplicaState.ReplicaId : request.ReplicaId;
         var buffers = new ReadBuffers();
         using var waiter = new FetchWaiter(broker.Time, Math.Clamp(request.MaxWaitMs, 0, FetchWaitMsMax), context.ResumeOn, context.CloseRequested);
         try
@@ -81,7 +88,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
                 // An incremental fetch parks on every partition of its session, not only the ones its request listed.
                 var logs = partitions.Where(p => p.Log is not null).Select(p => p.Log!).ToList();
                 waiter.Arm(logs);
-                var (response, read, bytes) = Read(request, partitions, byId, buffers, context.ConnectionId);
+                var (response, read, bytes) = Read(request, partitions, byId, buffers, context.ConnectionId, replicaId);
                 var remaining = waiter.Remaining;
                 if (bytes >= request.MinBytes || remaining <= TimeSpan.Zero || response.ErrorCode != 0 || logs.Count == 0 || HasPartitionError(response)
                     || context.CloseRequested.IsCancellationRequested)
@@ -128,7 +135,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
         response.Responses.Any(t => t.Partitions.Any(p => p.ErrorCode != 0));
 
     private static List<FetchTarget> Targets(FetchRequest request) =>
-        [.. request.Topics.SelectMany(t => t.Partitions.Select(p => new FetchTarget(t.Topic, t.TopicId, p.Partition, p.FetchOffset, p.PartitionMaxBytes)))];
+        [.. request.Topics.SelectMany(t => t.Partitions.Select(p => new FetchTarget(t.Topic, t.TopicId, p.Partition, p.FetchOffset, p.PartitionMaxBytes, p.CurrentLeaderEpoch)))];
 
     // A partition of a topic the connection may not READ resolves to no log, marked denied.
     private List<RequestedPartition> Resolve(RequestContext context, IReadOnlyList<FetchTarget> targets, bool byId)
@@ -157,8 +164,9 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
     /// partition's entry in the order of <paramref name="partitions"/>, and the record bytes read.
     /// </summary>
     private (FetchResponse Response, List<FetchResponse.PartitionData> Read, long Bytes) Read(
-        FetchRequest request, List<RequestedPartition> partitions, bool byId, ReadBuffers buffers, string reader)
+        FetchRequest request, List<RequestedPartition> partitions, bool byId, ReadBuffers buffers, string reader, int replicaId)
     {
+        var replicas = broker.Replicas;
         var response = new FetchResponse();
         var entries = new List<FetchResponse.PartitionData>(partitions.Count);
         var budget = Math.Clamp(request.MaxBytes, 0, ResponseBytesMax);
@@ -194,6 +202,19 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
                 continue;
             }
 
+            var follower = false;
+            if (replicas is not null)
+            {
+                var refused = replicas.OnFetch(r.Log.Topic, target.Partition, replicaId, target.CurrentLeaderEpoch, target.FetchOffset);
+                if (refused != ErrorCode.None)
+                {
+                    data.ErrorCode = (short)refused;
+                    continue;
+                }
+
+                follower = replicaId >= 0;
+            }
+
             var maxBytes = (int)Math.Min(Math.Max(0, target.PartitionMaxBytes), Math.Max(0, budget - total));
 
             // Read before the data: the last stable offset only grows, so data bounded by it is stable.
@@ -202,7 +223,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             LogReadResult read;
             try
             {
-                read = r.Log.Read(target.FetchOffset, new LogReadOptions(maxBytes) { MinOneBatch = total == 0, MaxOffset = readCommitted ? lastStableOffset : long.MaxValue, Buffers = buffers, Reader = reader });
+                read = r.Log.Read(target.FetchOffset, new LogReadOptions(maxBytes) { MinOneBatch = total == 0, UpToLogEnd = follower, MaxOffset = readCommitted ? lastStableOffset : long.MaxValue, Buffers = buffers, Reader = reader });
             }
             catch (ObjectDisposedException)
             {

@@ -18,6 +18,7 @@ public static class HandlerCatalog
             new ProduceHandler(broker, loggerFactory.CreateLogger<ProduceHandler>()),
             new FetchHandler(broker),
             new ListOffsetsHandler(broker),
+            new OffsetForLeaderEpochHandler(broker),
 
             // Topic and cluster administration.
             new CreateTopicsHandler(broker),

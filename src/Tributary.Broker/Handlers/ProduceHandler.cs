@@ -33,6 +33,9 @@ namespace Tributary.Broker.Handlers;
 // Versions: v0-2 answer magic 0/1 with UNSUPPORTED_FOR_MESSAGE_FORMAT (advertised for librdkafka before 2.10, which
 //   compresses only if the range includes v0); zstd needs v7; v8 adds error messages; v12 is v11 (transaction
 //   version 2 is not finalized); v13 names topics by id.
+// - Cluster mode (BrokerCore.Replicas): only the leader appends (else NOT_LEADER_OR_FOLLOWER); acks=all is refused
+//   with NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas, and answered once the ISR has the batch
+//   (REQUEST_TIMED_OUT after timeout_ms; NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank below the minimum).
 // Deviations: acks 1 and -1 are the same on one broker; never PRODUCER_FENCED (KAFKA-10687); no decompression
 //   memory to validate with is REQUEST_TIMED_OUT, which producers retry.
 public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHandler> logger) : TwoPhaseApiHandler<ProduceRequest, ProduceResponse>(ApiKey.Produce, 0, 13)
@@ -74,6 +77,30 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                 {
                     result.ErrorCode = (short)(topic is null ? (byId ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition)
                         : broker.IsUnavailable(topic, partitionData.Index) ? ErrorCode.KafkaStorageError : ErrorCode.UnknownTopicOrPartition);
+                    continue;
+                }
+
+                if (broker.Replicas is { } replicas)
+                {
+                    // Cluster mode: only the leader appends, and acks=all needs min.insync.replicas in the ISR first.
+                    var minInsyncReplicas = broker.SettingsFor(topic).MinInsyncReplicas;
+                    var refused = replicas.CheckProduce(topic.Name, partitionData.Index, request.Acks, minInsyncReplicas);
+                    if (refused != ErrorCode.None)
+                    {
+                        result.ErrorCode = (short)refused;
+                        continue;
+                    }
+
+                    if (ProducePartition(context, topic, log, partitionData.Records ?? ReadOnlyMemory<byte>.Empty, result) is { } replicatedFlush)
+                    {
+                        (flushes ??= []).Add(replicatedFlush);
+                    }
+
+                    if (request.Acks == -1 && result.ErrorCode == 0 && result.BaseOffset >= 0)
+                    {
+                        (flushes ??= []).Add(ReplicatedAsync(replicas, topic.Name, result, minInsyncReplicas, request.TimeoutMs));
+                    }
+
                     continue;
                 }
 
@@ -196,6 +223,26 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
             LogStorageError(e, topic.Name, partition);
             result.ErrorCode = (short)ErrorCode.KafkaStorageError;
             return null;
+        }
+        catch (NotLeaderException)
+        {
+            // Cluster mode: leadership moved between the check and the append.
+            result.ErrorCode = (short)ErrorCode.NotLeaderOrFollower;
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// An acks=all produce's second stage in a cluster: done when the ISR has the batch (the high watermark passed it);
+    /// a timeout (the request's timeout_ms), a shrunk ISR or lost leadership becomes the partition's error code.
+    /// </summary>
+    private static async Task ReplicatedAsync(Cluster.ReplicaManager replicas, string topic, ProduceResponse.PartitionProduceResponse result, int minInsyncReplicas, int timeoutMs)
+    {
+        var error = await replicas.WaitForReplicationAsync(topic, result.Index, result.BaseOffset, minInsyncReplicas, timeoutMs).ConfigureAwait(false);
+        if (error != ErrorCode.None)
+        {
+            result.ErrorCode = (short)error;
+            result.BaseOffset = -1;
         }
     }
 

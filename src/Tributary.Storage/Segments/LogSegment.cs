@@ -307,6 +307,36 @@ internal sealed class LogSegment : IDisposable
     }
 
     /// <summary>
+    /// Cuts the segment before the batch holding <paramref name="offset"/> (or the first after it), as Kafka's
+    /// LogSegment.truncateTo: a batch is kept or cut whole, so the new end may lie below the offset. The indexes are
+    /// rebuilt by walking what remains. Appender only.
+    /// </summary>
+    public void TruncateTo(long offset, int indexIntervalBytes)
+    {
+        var logBytes = _log.Length;
+        long position = 0;
+        Span<byte> headerBytes = stackalloc byte[RecordBatchHeader.Size];
+        while (position + RecordBatchHeader.Size <= logBytes && _log.ReadAt(position, headerBytes) == headerBytes.Length)
+        {
+            var header = RecordBatchHeader.Read(headerBytes);
+            if (header.LastOffset >= offset)
+            {
+                break;
+            }
+
+            position += header.TotalSize;
+        }
+
+        Volatile.Write(ref _recent, null);
+        if (position < logBytes)
+        {
+            _log.Truncate(position);
+        }
+
+        Recover(indexIntervalBytes, out _);
+    }
+
+    /// <summary>
     /// Appends batches whose offsets are already assigned (and lie beyond <see cref="NextOffset"/>) and indexes them.
     /// </summary>
     public void Append(ReadOnlySpan<byte> batches, int indexIntervalBytes, long nowMs)
