@@ -36,6 +36,10 @@ public static class TributaryCommand
         root.Add(ServeCommand.Create());
         root.Add(TopicsCommand.Create());
         root.Add(GroupsCommand.Create());
+        root.Add(AclsCommand.Create());
+        root.Add(UsersCommand.Create());
+        root.Add(QuotasCommand.Create());
+        root.Add(ClusterCommand.Create());
         // produce/consume (the io part of issue #34) are added here once Commands/ProduceCommand.cs and
         // Commands/ConsumeCommand.cs exist: root.Add(ProduceCommand.Create()); root.Add(ConsumeCommand.Create());
         return root;
