@@ -38,6 +38,10 @@ public static class TributaryCommand
         root.Add(GroupsCommand.Create());
         root.Add(ProduceCommand.Create());
         root.Add(ConsumeCommand.Create());
+        root.Add(AclsCommand.Create());
+        root.Add(UsersCommand.Create());
+        root.Add(QuotasCommand.Create());
+        root.Add(ClusterCommand.Create());
         return root;
     }
 

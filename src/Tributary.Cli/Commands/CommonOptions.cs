@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using System.Numerics;
 
 namespace Tributary.Cli.Commands;
 
@@ -63,17 +64,7 @@ internal static class CommonOptions
     {
         Description = description,
         HelpName = "N",
-        CustomParser = result =>
-        {
-            var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
-            if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) && value >= min)
-            {
-                return value;
-            }
-
-            result.AddError($"{name} '{text}': expected a whole number from {min} to {int.MaxValue}");
-            return min;
-        },
+        CustomParser = result => Number(result, name, min) ?? min,
     };
 
     /// <summary>A long option that takes whole numbers from <paramref name="min"/> to long.MaxValue.</summary>
@@ -81,18 +72,22 @@ internal static class CommonOptions
     {
         Description = description,
         HelpName = "N",
-        CustomParser = result =>
-        {
-            var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
-            if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) && value >= min)
-            {
-                return value;
-            }
-
-            result.AddError($"{name} '{text}': expected a whole number from {min} to {long.MaxValue}");
-            return null;
-        },
+        CustomParser = result => Number(result, name, min),
     };
+
+    /// <summary>The option's value as a whole number from <paramref name="min"/> up, or null with a one-line error naming the option.</summary>
+    private static T? Number<T>(ArgumentResult result, string name, T min)
+        where T : struct, IBinaryInteger<T>, IMinMaxValue<T>
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        if (T.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) && value >= min)
+        {
+            return value;
+        }
+
+        result.AddError($"{name} '{text}': expected a whole number from {min} to {T.MaxValue}");
+        return null;
+    }
 
     /// <summary>A repeatable key=value option; each value must have a key before its '='.</summary>
     public static Option<string[]> KeyValues(string name, string description, params string[] aliases)

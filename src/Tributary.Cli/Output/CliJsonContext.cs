@@ -13,4 +13,8 @@ namespace Tributary.Cli.Output;
 [JsonSerializable(typeof(List<GroupsCommand.GroupListing>))]
 [JsonSerializable(typeof(GroupDescription))]
 [JsonSerializable(typeof(GroupOffsetReset.OffsetResetPlan))]
+[JsonSerializable(typeof(ClusterCommand.ClusterDescription))]
+[JsonSerializable(typeof(List<AclsCommand.AclEntry>))]
+[JsonSerializable(typeof(List<UsersCommand.UserCredential>))]
+[JsonSerializable(typeof(List<QuotasCommand.QuotaEntry>))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
