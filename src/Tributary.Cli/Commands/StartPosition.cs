@@ -14,11 +14,12 @@ internal readonly record struct StartPosition(StartPosition.Kinds Kind, long Val
         Timestamp,
     }
 
-    public const string Syntax = "beginning | end | OFFSET | -N (N before the end) | @MS (Unix ms) | ISO 8601 time";
+    public const string Syntax = "beginning | end | OFFSET | -N (N before the end) | s@MS (Unix ms) | ISO 8601 time";
 
     /// <summary>
     /// Parses <see cref="Syntax"/>: a plain number is an offset (kcat's <c>-o</c>); a time is ISO 8601
-    /// (<c>2026-12-07T04:00:00Z</c>, UTC when no zone is given) or Unix milliseconds after <c>@</c> (kcat's <c>s@</c>).
+    /// (<c>2026-12-07T04:00:00Z</c>, UTC when no zone is given) or Unix milliseconds after <c>s@</c> as in kcat (a bare
+    /// <c>@</c> would name a response file to System.CommandLine).
     /// </summary>
     public static bool TryParse(string text, out StartPosition position)
     {
@@ -39,7 +40,7 @@ internal readonly record struct StartPosition(StartPosition.Kinds Kind, long Val
             return number != long.MinValue;
         }
 
-        if (text.StartsWith('@') && long.TryParse(text.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out var ms))
+        if (text.StartsWith("s@", StringComparison.Ordinal) && long.TryParse(text.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out var ms))
         {
             position = new StartPosition(Kinds.Timestamp, ms);
             return true;
