@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tributary.Broker.Config;
+using Tributary.Broker.Dispatch;
 using Tributary.Broker.Groups;
 using Tributary.Broker.Handlers;
 using Tributary.Broker.Metadata;
@@ -144,6 +145,9 @@ public sealed partial class BrokerCore : IDisposable
     public ClientQuotaManager Quotas { get; }
 
     public GroupCoordinator Groups { get; }
+
+    /// <summary>Error codes answered per API (the errors metric).</summary>
+    public RequestErrorCounts RequestErrors { get; } = new();
 
     /// <summary>ACLs and the decisions every handler asks for (authorizer.class.name; none: everything allowed).</summary>
     public Authorizer Authorizer { get; }

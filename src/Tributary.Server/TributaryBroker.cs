@@ -9,6 +9,7 @@ using Tributary.Broker.Dispatch;
 using Tributary.Broker.Handlers;
 using Tributary.Broker.Security;
 using Tributary.Protocol;
+using Tributary.Server.Admin;
 using Tributary.Server.Hosting;
 
 namespace Tributary.Server;
@@ -24,12 +25,17 @@ public sealed class TributaryBroker : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly string? _temporaryDirectory;
     private readonly Dictionary<ApiKey, Func<RequestContext, InterceptDecision>> _intercepts = [];
+    private readonly IReadOnlyList<Action<Microsoft.AspNetCore.Builder.WebApplication, TributaryBroker>> _adminRoutes;
+    private AdminListener? _admin;
+    private volatile bool _stopping;
     private KafkaListener? _listener;
     private BrokerMaintenance? _maintenance;
     private BrokerCore? _core;
 
-    private TributaryBroker(BrokerConfig config, ILoggerFactory loggerFactory, TimeProvider time, string? temporaryDirectory)
+    private TributaryBroker(BrokerConfig config, ILoggerFactory loggerFactory, TimeProvider time, string? temporaryDirectory,
+        IReadOnlyList<Action<Microsoft.AspNetCore.Builder.WebApplication, TributaryBroker>>? adminRoutes = null)
     {
+        _adminRoutes = adminRoutes ?? [];
         _config = config;
         _loggerFactory = loggerFactory;
         _time = time;
@@ -52,7 +58,19 @@ public sealed class TributaryBroker : IAsyncDisposable
             ? $"{bound.Host}:{bound.Port.ToString(CultureInfo.InvariantCulture)}"
             : throw new ArgumentException($"the broker has no listener {listener}", nameof(listener));
 
+    /// <summary>The admin listener's bound addresses (tributary.admin.listeners); empty without one.</summary>
+    public IReadOnlyList<Uri> AdminAddresses => _admin?.Addresses ?? [];
+
+    /// <summary>
+    /// Why the broker cannot serve clients yet (its logs recovering, its metadata loading, stopping), or null once its
+    /// listeners are bound: /health/ready's answer.
+    /// </summary>
+    public string? NotReadyReason =>
+        _stopping ? "stopping" : _core is null ? "starting: recovering the logs, loading the metadata, binding the listeners" : null;
+
     public BrokerCore Core => _core ?? throw new InvalidOperationException("the broker is stopped");
+
+    internal BrokerCore? CoreOrNull => _core;
 
     public RequestDispatcher Dispatcher { get; private set; } = null!;
 
@@ -112,8 +130,9 @@ public sealed class TributaryBroker : IAsyncDisposable
             throw new ArgumentException("invalid broker configuration: " + string.Join("; ", errors), nameof(options));
         }
 
-        var broker = new TributaryBroker(config, options.LoggerFactory ?? NullLoggerFactory.Instance, options.TimeProvider ?? TimeProvider.System, options.KeepDataDirectory ? null : temporary);
-        await broker.StartCoreAsync(cancellationToken).ConfigureAwait(false);
+        var broker = new TributaryBroker(config, options.LoggerFactory ?? NullLoggerFactory.Instance, options.TimeProvider ?? TimeProvider.System,
+            options.KeepDataDirectory ? null : temporary, [.. options.AdminRoutes]);
+        await broker.StartAdminThenCoreAsync(cancellationToken).ConfigureAwait(false);
         if (options.SaslUsers.Count > 0)
         {
             broker.Core.Metadata.AlterScramCredentials([.. options.SaslUsers.SelectMany(u => SaslMechanisms.Scram.Select(m => (u.Key, m, (ScramCredential?)Scram.Credential(m, u.Value))))]);
@@ -131,8 +150,34 @@ public sealed class TributaryBroker : IAsyncDisposable
     public static async Task<TributaryBroker> StartAsync(BrokerConfig config, ILoggerFactory loggerFactory, CancellationToken cancellationToken = default)
     {
         var broker = new TributaryBroker(config, loggerFactory, TimeProvider.System, null);
-        await broker.StartCoreAsync(cancellationToken).ConfigureAwait(false);
+        await broker.StartAdminThenCoreAsync(cancellationToken).ConfigureAwait(false);
         return broker;
+    }
+
+    // The admin listener first: liveness answers, and readiness says why not, while the logs recover.
+    private async Task StartAdminThenCoreAsync(CancellationToken cancellationToken)
+    {
+        if (_config.AdminListeners.Count > 0)
+        {
+            _admin = await AdminListener.StartAsync(_config.AdminListeners, this, _adminRoutes, _loggerFactory, cancellationToken).ConfigureAwait(false);
+            BrokerMetrics.Register(this);
+        }
+
+        try
+        {
+            await StartCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            if (_admin is { } admin)
+            {
+                _admin = null;
+                BrokerMetrics.Unregister(this);
+                await admin.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw;
+        }
     }
 
     private async Task StartCoreAsync(CancellationToken cancellationToken)
@@ -196,6 +241,19 @@ public sealed class TributaryBroker : IAsyncDisposable
     /// <summary>Stops accepting connections, closes the open ones and closes the logs cleanly. Storage is kept.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
+        _stopping = true;
+        await StopCoreAsync(cancellationToken).ConfigureAwait(false);
+        if (_admin is { } admin)
+        {
+            _admin = null;
+            BrokerMetrics.Unregister(this);
+            await admin.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    // Everything but the admin listener, which a restart keeps.
+    private async Task StopCoreAsync(CancellationToken cancellationToken)
+    {
         if (_listener is { } listener)
         {
             _listener = null;
@@ -221,7 +279,7 @@ public sealed class TributaryBroker : IAsyncDisposable
         }
 
         var bound = Listeners;
-        await StopAsync(cancellationToken).ConfigureAwait(false);
+        await StopCoreAsync(cancellationToken).ConfigureAwait(false);
         var sameConfig = _config with { Listeners = bound };
         var restarted = new TributaryBroker(sameConfig, _loggerFactory, _time, null);
         foreach (var (k, v) in _intercepts)

@@ -21,12 +21,14 @@ public sealed class TributaryBrokerOptions
 
     /// <summary>
     /// Broker configuration overrides under Kafka's key names (e.g. num.partitions). Starts with
-    /// group.initial.rebalance.delay.ms=0, as Kafka's development server.properties and Testcontainers do, so a test's
+    /// tributary.admin.listeners empty (no HTTP admin listener; set it to http://127.0.0.1:0 for one on a free port,
+    /// so parallel tests never fight over 9644) and group.initial.rebalance.delay.ms=0, as Kafka's development server.properties and Testcontainers do, so a test's
     /// consumer group forms at once instead of 3 s after its first member joins; set it to test the delay.
     /// </summary>
     public IDictionary<string, string> Config { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["group.initial.rebalance.delay.ms"] = "0",
+        ["tributary.admin.listeners"] = "",
     };
 
     /// <summary>Topics to create before the broker accepts connections: name → partition count.</summary>
@@ -50,6 +52,12 @@ public sealed class TributaryBrokerOptions
     /// requested or required in <see cref="Config"/>, for tests of a client's mTLS settings.
     /// </summary>
     public X509Certificate2Collection TlsTrustedCertificates { get; } = [];
+
+    /// <summary>
+    /// Routes, pages or middleware the admin listener adds after its own (<see cref="Admin.AdminListener.MapRoutes"/>),
+    /// each given the broker; only used when tributary.admin.listeners is set.
+    /// </summary>
+    public IList<Action<Microsoft.AspNetCore.Builder.WebApplication, TributaryBroker>> AdminRoutes { get; } = [];
 
     public TimeProvider? TimeProvider { get; set; }
 

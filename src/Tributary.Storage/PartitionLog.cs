@@ -104,6 +104,9 @@ public sealed partial class PartitionLog : IDisposable
     /// <summary>Producer ids, epochs, sequences and open transactions of this partition (a snapshot and the log after it, on open).</summary>
     public ProducerStateManager Producers { get; } = new();
 
+    /// <summary>Bytes clients produced to and fetched from this partition (metrics).</summary>
+    public PartitionTraffic Traffic { get; } = new();
+
     /// <summary>Total bytes of all segments.</summary>
     public long SizeBytes => _segments.Sum(s => s.SizeBytes);
 

@@ -48,6 +48,7 @@ public sealed class CliStartupErrorTests : IDisposable
             "serve",
             "--set", "log.dirs=" + dataDirectory,
             "--set", "listeners=PLAINTEXT://127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture),
+            "--set", "tributary.admin.listeners=http://127.0.0.1:0",
         ]);
         return await process.WaitForExitAsync(ExitTimeout);
     }

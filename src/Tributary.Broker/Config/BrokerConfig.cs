@@ -104,6 +104,9 @@ public sealed record BrokerConfig
             ? PlainJaasConfig.Parse(value).Users
             : new Dictionary<string, string>();
 
+    /// <summary>tributary.admin.listeners: where the HTTP admin listener binds; empty: no admin listener.</summary>
+    public IReadOnlyList<Uri> AdminListeners { get; init; } = [];
+
     /// <summary>tributary.ssl.handshake.timeout.ms: a TLS handshake not complete within this closes its connection.</summary>
     public long SslHandshakeTimeoutMs { get; init; }
 

@@ -63,6 +63,8 @@ public static class ConfigTable
         .. Ssl("ssl.enabled.protocols", "TLSv1.2,TLSv1.3", "TLS versions the listener accepts.", Type: ConfigType.List, Allowed: ["TLSv1.2", "TLSv1.3"]),
         .. Ssl("ssl.principal.mapping.rules", SslPrincipalMapper.Default, "RULE:pattern/replacement/[LU],…,DEFAULT: the principal name of a client certificate's subject (RFC 2253); User:ANONYMOUS without one.",
             Check: v => SslPrincipalMapper.Parse(v).Error),
+        Broker(AdminListeners.Key, ConfigType.List, "http://127.0.0.1:9644", "http://host:port,… of the HTTP admin listener (/metrics, /health/live, /health/ready); empty for none (the embedded broker's default). Port 0 picks a free port; another interface than loopback must be named (0.0.0.0 for all).",
+            Check: v => AdminListeners.Parse(v).Error, Bind: (c, v) => c with { AdminListeners = AdminListeners.Parse(v).Urls! }),
         Broker("tributary.ssl.handshake.timeout.ms", ConfigType.Long, "10000", "A TLS handshake not complete within this is closed (a client that connects and stalls, or speaks plaintext to a TLS port).", Min: 1,
             Bind: (c, v) => c with { SslHandshakeTimeoutMs = Long(v) }),
         Broker(Listeners.PerListenerPrefix + "<listener>.oauthbearer.sasl.jaas.config", ConfigType.String, null, "Needed for OAUTHBEARER on one listener: " + OAuthBearerConfig.LoginModule + " required; with the unsecured validator, its options unsecuredValidatorPrincipalClaimName, …ScopeClaimName, …RequiredScope, …AllowableClockSkewMs.",

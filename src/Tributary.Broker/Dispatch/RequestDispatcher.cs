@@ -55,6 +55,9 @@ public sealed partial class RequestDispatcher
     /// <summary>Test hook of the embeddable broker: inspect, fail, delay or drop requests by API key.</summary>
     public RequestInterceptor? Interceptor { get; set; }
 
+    /// <summary>Where the error answers the dispatcher makes itself (a failed handler, an injected error) are counted.</summary>
+    public RequestErrorCounts? Errors { get; init; }
+
     /// <param name="connection">the connection the frame came on, the same value for each of its requests.</param>
     public async ValueTask<DispatchOutcome> DispatchAsync(ReadOnlyMemory<byte> frame, ConnectionInfo connection, CancellationToken cancellationToken)
     {
@@ -151,6 +154,7 @@ public sealed partial class RequestDispatcher
 
             if (decision.Error is { } injected)
             {
+                Errors?.Count(descriptor.Key, (short)injected);
                 return new DispatchOutcome(DispatchAction.Respond, new HandlerResult(handler.ErrorResponse(context, body, injected)), apiVersion, header.CorrelationId, responseHeaderVersion, null);
             }
         }
@@ -193,6 +197,7 @@ public sealed partial class RequestDispatcher
         catch (Exception e)
         {
             LogHandlerFailed(e, context.ToString());
+            Errors?.Count(descriptor.Key, (short)ErrorCode.UnknownServerError);
             var response = handler.ErrorResponse(context, body, ErrorCode.UnknownServerError);
             return response is null
                 ? DispatchOutcome.Close($"{context} failed")

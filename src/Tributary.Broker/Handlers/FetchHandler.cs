@@ -94,6 +94,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
 
                     response.SessionId = session?.Id
                         ?? (full && request.SessionEpoch == FetchSession.InitialEpoch ? sessions.TryCreate(byId, targets, read) : 0);
+                    CountAnswered(partitions, read, response);
                     return new HandlerResult<FetchResponse>(response, Buffers: buffers);
                 }
 
@@ -106,6 +107,20 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
         {
             buffers.Release();
             throw;
+        }
+    }
+
+    // Only the response that is sent counts: a parked fetch's earlier reads are dropped.
+    private void CountAnswered(List<RequestedPartition> partitions, List<FetchResponse.PartitionData> read, FetchResponse response)
+    {
+        broker.RequestErrors.Count(ApiKey.Fetch, response.ErrorCode);
+        for (var i = 0; i < read.Count; i++)
+        {
+            broker.RequestErrors.Count(ApiKey.Fetch, read[i].ErrorCode);
+            if (partitions[i].Log is { } log && read[i].Records is { Length: > 0 } records)
+            {
+                log.Traffic.AddOut(records.Length);
+            }
         }
     }
 

@@ -70,7 +70,7 @@ public static class HandlerCatalog
             new ListTransactionsHandler(broker),
             new DescribeProducersHandler(broker),
         ];
-        dispatcher = new RequestDispatcher(handlers, loggerFactory.CreateLogger<RequestDispatcher>(), broker.Quotas);
+        dispatcher = new RequestDispatcher(handlers, loggerFactory.CreateLogger<RequestDispatcher>(), broker.Quotas) { Errors = broker.RequestErrors };
         return dispatcher;
     }
 }

@@ -84,6 +84,14 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
             }
         }
 
+        foreach (var topicResponse in response.Responses)
+        {
+            foreach (var partitionResponse in topicResponse.PartitionResponses)
+            {
+                broker.RequestErrors.Count(ApiKey.Produce, partitionResponse.ErrorCode);
+            }
+        }
+
         var durable = flushes is null ? null : flushes.Count == 1 ? flushes[0] : Task.WhenAll(flushes);
         return new(request.Acks == 0 ? null : response, durable);
     }
@@ -177,6 +185,7 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                 return null;
             }
 
+            log.Traffic.AddIn(records.Length, header.RecordCount);
             result.BaseOffset = outcome.Append.FirstOffset;
             result.LogAppendTimeMs = outcome.Append.LogAppendTimeMs;
             result.LogStartOffset = outcome.Append.LogStartOffset;

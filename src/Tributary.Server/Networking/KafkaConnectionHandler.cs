@@ -78,6 +78,8 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
 
         // A client over a quota (KIP-219): until this Stopwatch timestamp nothing more is read or handled; 0: none.
         var mutedUntil = 0L;
+        var listenerName = connectionInfo.ListenerName;
+        ServerMetrics.ConnectionOpened(listenerName);
         try
         {
             while (true)
@@ -326,6 +328,7 @@ public sealed partial class KafkaConnectionHandler(RequestDispatcher dispatcher,
         finally
         {
             requestBudget.Release(reserved);
+            ServerMetrics.ConnectionClosed(listenerName);
             LogDisconnected(connection.ConnectionId);
         }
     }

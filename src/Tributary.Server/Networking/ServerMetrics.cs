@@ -29,7 +29,18 @@ internal static class ServerMetrics
     public static readonly Histogram<int> ThrottleTime = Meter.CreateHistogram<int>(
         "tributary.request.throttle.time", "ms", "Time a client's connection is throttled for going over a client quota");
 
+    /// <summary>
+    /// Open client connections per listener (<c>listener</c>), Kafka's connection-count of socket-server-metrics.
+    /// Counted from the connection handler taking the connection (after TLS) to its end.
+    /// </summary>
+    public static readonly UpDownCounter<long> ConnectionCount = Meter.CreateUpDownCounter<long>(
+        "kafka.server.socket_server_metrics.connection_count", null, "Open client connections per listener");
+
     private static readonly string[] ApiNames = BuildApiNames();
+
+    public static void ConnectionOpened(string listener) => ConnectionCount.Add(1, new KeyValuePair<string, object?>("listener", listener));
+
+    public static void ConnectionClosed(string listener) => ConnectionCount.Add(-1, new KeyValuePair<string, object?>("listener", listener));
 
     /// <summary>Records that a request of <paramref name="apiKey"/> earned a throttle of <paramref name="throttleMs"/>.</summary>
     public static void RecordThrottle(short apiKey, int throttleMs, object? port)

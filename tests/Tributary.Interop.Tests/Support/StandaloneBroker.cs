@@ -103,9 +103,11 @@ public sealed class StandaloneBroker : IAsyncDisposable
     private List<string> Arguments()
     {
         // The CLI keeps Kafka's 3 s group.initial.rebalance.delay.ms; tests start from 0, as the embedded broker and
-        // Kafka's development server.properties do, unless a test sets it.
+        // Kafka's development server.properties do, unless a test sets it. The admin listener goes on a free port so
+        // brokers of parallel tests do not fight over the default 9644.
         var settings = new Dictionary<string, string>(_settings, StringComparer.Ordinal);
         settings.TryAdd("group.initial.rebalance.delay.ms", "0");
+        settings.TryAdd("tributary.admin.listeners", "http://127.0.0.1:0");
         var arguments = new List<string>
         {
             RepositoryPaths.TributaryDll,
