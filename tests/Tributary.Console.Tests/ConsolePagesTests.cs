@@ -274,6 +274,39 @@ public sealed class ConsolePagesTests(ConsoleDataFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task A_search_stops_at_its_byte_limit_and_at_its_result_limit()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(fixture.BaseUrl) };
+        var csrf = await CsrfAsync(http);
+        using (var bytes = await SearchAsync(http, csrf, "bulk", "{\"field\":\"value\",\"query\":\"absent\",\"bytesMax\":1}"))
+        {
+            var search = bytes.RootElement;
+            Assert.Equal("done", search.GetProperty("state").GetString());
+            Assert.Equal("stopped at the limit of 1 bytes scanned", search.GetProperty("stopReason").GetString());
+            Assert.InRange(search.GetProperty("recordsScanned").GetInt64(), 1, 99); // one read of partition 0's 100 records, stopped at the next
+            Assert.True(search.GetProperty("bytesScanned").GetInt64() < search.GetProperty("bytesToScan").GetInt64());
+        }
+
+        using var results = await SearchAsync(http, csrf, "bulk", "{\"field\":\"value\",\"query\":\"bulk record\",\"resultsMax\":2}");
+        Assert.Equal("stopped at 2 matches", results.RootElement.GetProperty("stopReason").GetString());
+        Assert.Equal([0L, 1L], results.RootElement.GetProperty("matches").EnumerateArray().Select(m => m.GetProperty("offset").GetInt64()));
+    }
+
+    [Fact]
+    public async Task Browsing_by_timestamp_and_through_compressed_batches()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(fixture.BaseUrl) };
+        Assert.Equal([1L, 2L], await OffsetsAsync(http, "/console/api/topics/timed/messages?timestamp=2000&order=oldest"));
+        Assert.Equal([0L], await OffsetsAsync(http, "/console/api/topics/timed/messages?timestamp=2000&order=newest"));
+        Assert.Equal([2L, 1L, 0L], await OffsetsAsync(http, "/console/api/topics/timed/messages"));
+        Assert.Equal([2L, 1L], await OffsetsAsync(http, "/console/api/topics/timed/messages?limit=2"));
+
+        using var zipped = JsonDocument.Parse(await http.GetStringAsync("/console/api/topics/zipped/messages?order=oldest"));
+        var values = zipped.RootElement.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("value").GetProperty("text").GetString()).ToList();
+        Assert.Equal(["{\"zipped\":0}", "{\"zipped\":1}", "{\"zipped\":2}"], values);
+    }
+
+    [Fact]
     public async Task A_change_without_the_csrf_header_is_refused()
     {
         using var http = new HttpClient { BaseAddress = new Uri(fixture.BaseUrl) };
@@ -281,6 +314,34 @@ public sealed class ConsolePagesTests(ConsoleDataFixture fixture) : IClassFixtur
         var response = await http.PostAsync("/console/api/topics", content);
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         Assert.Null(fixture.Broker.Core.Metadata.Find("csrf-topic"));
+    }
+
+    /// <summary>Starts a search and polls it until it ends (the gate is open, so it runs to one of its limits).</summary>
+    private static async Task<JsonDocument> SearchAsync(HttpClient http, string csrf, string topic, string body)
+    {
+        using var content = Json(body, csrf);
+        var started = await http.PostAsync($"/console/api/topics/{topic}/search", content);
+        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        using var id = JsonDocument.Parse(await started.Content.ReadAsStringAsync());
+        for (var poll = 0; poll < 600; poll++)
+        {
+            var search = JsonDocument.Parse(await http.GetStringAsync("/console/api/searches/" + id.RootElement.GetProperty("id").GetString()));
+            if (search.RootElement.GetProperty("state").GetString() != "running")
+            {
+                return search;
+            }
+
+            search.Dispose();
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException("the search did not end");
+    }
+
+    private static async Task<List<long>> OffsetsAsync(HttpClient http, string url)
+    {
+        using var page = JsonDocument.Parse(await http.GetStringAsync(url));
+        return [.. page.RootElement.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("offset").GetInt64())];
     }
 
     private static async Task<string> CsrfAsync(HttpClient http)

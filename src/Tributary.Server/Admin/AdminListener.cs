@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
 using Tributary.Broker.Config;
+using Tributary.Server.Admin.Console;
 using Tributary.Server.Networking;
 
 namespace Tributary.Server.Admin;
@@ -106,6 +107,9 @@ public sealed partial class AdminListener : IAsyncDisposable
         endpoints.MapGet("/health/ready", () => broker.NotReadyReason is { } reason
             ? Results.Text($"not ready: {reason}\n", statusCode: StatusCodes.Status503ServiceUnavailable)
             : Results.Text("ready\n"));
+
+        // The web console (Console/README.md): its pages under /console/ and their JSON API under /console/api/.
+        endpoints.MapTributaryConsole(broker);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken = default) =>
