@@ -32,7 +32,6 @@ CompressionType[] codecs = [CompressionType.Snappy, CompressionType.Lz4, Compres
 Console.WriteLine($".NET {Environment.Version}, {Environment.ProcessorCount} cores, median of {Rounds} rounds of {roundMs} ms; MB/s of uncompressed bytes");
 Console.WriteLine("| codec | batch | ratio native / managed | compress native | compress managed | managed/native | decompress native | decompress managed | managed/native |");
 Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-var decompressRatios = new Dictionary<CompressionType, double>();
 foreach (var codec in codecs)
 {
     foreach (var size in batchBytes)
@@ -46,17 +45,14 @@ foreach (var codec in codecs)
         var compressed = native.WrittenSpan.ToArray();
         var output = new ArrayBufferWriter<byte>(records.Length + 64 * 1024);
 
-        var compressNative = MegabytesPerSecond(records.Length, () => { native.ResetWrittenCount(); Native.Compress(codec, records, native); });
-        var compressManaged = MegabytesPerSecond(records.Length, () => { managed.ResetWrittenCount(); CompressionCodec.Compress(codec, records, managed); });
-        var decompressNative = MegabytesPerSecond(records.Length, () => { output.ResetWrittenCount(); Native.Decompress(codec, compressed, output, records.Length); });
-        var decompressManaged = MegabytesPerSecond(records.Length, () => { output.ResetWrittenCount(); CompressionCodec.Decompress(codec, compressed, output, records.Length); });
-        if (size == batchBytes[^1])
-        {
-            decompressRatios[codec] = decompressManaged / decompressNative;
-        }
-
+        var (compressNative, compressManaged, compressRatio) = Paired(records.Length,
+            () => { native.ResetWrittenCount(); Native.Compress(codec, records, native); },
+            () => { managed.ResetWrittenCount(); CompressionCodec.Compress(codec, records, managed); });
+        var (decompressNative, decompressManaged, decompressRatio) = Paired(records.Length,
+            () => { output.ResetWrittenCount(); Native.Decompress(codec, compressed, output, records.Length); },
+            () => { output.ResetWrittenCount(); CompressionCodec.Decompress(codec, compressed, output, records.Length); });
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {codec} | {size / 1024} KiB | {(double)records.Length / compressed.Length:F2} / {(double)records.Length / managed.WrittenCount:F2} | {compressNative:F0} | {compressManaged:F0} | {compressManaged / compressNative:F2} | {decompressNative:F0} | {decompressManaged:F0} | {decompressManaged / decompressNative:F2} |"));
+            $"| {codec} | {size / 1024} KiB | {(double)records.Length / compressed.Length:F2} / {(double)records.Length / managed.WrittenCount:F2} | {compressNative:F0} | {compressManaged:F0} | {compressRatio:F2} | {decompressNative:F0} | {decompressManaged:F0} | {decompressRatio:F2} |"));
     }
 }
 
@@ -115,18 +111,41 @@ static void CheckRoundTrip(CompressionType codec, byte[] records, byte[] fromNat
     }
 }
 
-double MegabytesPerSecond(int bytes, Action action) => bytes / MicrosecondsPerCall(action);
+// Native and managed rounds alternate, so load from other processes falls on both alike; the ratio is the median of
+// each round pair's ratio. Returns MB/s (medians) and managed/native.
+(double Native, double Managed, double Ratio) Paired(int bytes, Action native, Action managed)
+{
+    MicrosecondsPerCall(native, warmUpMs: WarmUpMs, rounds: 1);
+    MicrosecondsPerCall(managed, warmUpMs: WarmUpMs, rounds: 1);
+    var nativeRates = new List<double>();
+    var managedRates = new List<double>();
+    var ratios = new List<double>();
+    for (var round = 0; round < Rounds; round++)
+    {
+        nativeRates.Add(bytes / MicrosecondsPerCall(native, warmUpMs: 0, rounds: 1));
+        managedRates.Add(bytes / MicrosecondsPerCall(managed, warmUpMs: 0, rounds: 1));
+        ratios.Add(managedRates[^1] / nativeRates[^1]);
+    }
+
+    return (Median(nativeRates), Median(managedRates), Median(ratios));
+}
+
+static double Median(List<double> values)
+{
+    values.Sort();
+    return values[values.Count / 2];
+}
 
 // Median over Rounds of the mean time per call within roundMs, after a warm-up of WarmUpMs (tiered JIT settles).
-double MicrosecondsPerCall(Action action)
+double MicrosecondsPerCall(Action action, int warmUpMs = WarmUpMs, int rounds = Rounds)
 {
     var perCall = new List<double>();
-    for (var warmUp = Stopwatch.StartNew(); warmUp.ElapsedMilliseconds < WarmUpMs;)
+    for (var warmUp = Stopwatch.StartNew(); warmUp.ElapsedMilliseconds < warmUpMs;)
     {
         action();
     }
 
-    for (var round = 1; round <= Rounds; round++)
+    for (var round = 0; round < rounds; round++)
     {
         var calls = 0;
         var stopwatch = Stopwatch.StartNew();
@@ -139,8 +158,7 @@ double MicrosecondsPerCall(Action action)
         perCall.Add(stopwatch.Elapsed.TotalMicroseconds / calls);
     }
 
-    perCall.Sort();
-    return perCall[Rounds / 2];
+    return Median(perCall);
 }
 
 /// <summary>The system libraries, called as Tributary's codecs called them when they were native.</summary>
