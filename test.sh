@@ -1,15 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of Tributary on a fresh machine: installs what the tests need (kcat, jq, kafka-python, Go with
-# sarama, AFL++, prlimit and the native compression libraries from Debian, kafkajs from npm), builds, then runs all test projects, the benchmark
+# sarama, AFL++ and prlimit from Debian, kafkajs from npm), builds, then runs all test projects, the benchmark
 # report scripts' test, the package smoke test and a short fuzzing run.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 need=()
 command -v kcat >/dev/null 2>&1 || need+=(kcat)
-for lib in libsnappy.so.1:libsnappy1v5 liblz4.so.1:liblz4-1 libzstd.so.1:libzstd1; do
-  ldconfig -p | grep -q "${lib%%:*}" || need+=("${lib##*:}")
-done
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 command -v jq >/dev/null 2>&1 || need+=(jq) # the benchmark report scripts' test
 /usr/bin/python3 -c 'import kafka' >/dev/null 2>&1 || need+=(python3-kafka) # kafka-python interop

@@ -125,6 +125,11 @@ internal sealed class MessageEmitter
             Line($"public static short RecordType => {_spec.ApiKey};");
             Line();
         }
+        else if (_spec.Fields.Any(f => f is { Name: "ThrottleTimeMs", Type: "int32" }))
+        {
+            // An interface instead of reflection, so the broker can throttle any response under Native AOT.
+            Open($"public sealed partial class {_spec.Name} : IKafkaMessage<{_spec.Name}>, IThrottledResponse");
+        }
         else
         {
             Open($"public sealed partial class {_spec.Name} : IKafkaMessage<{_spec.Name}>");

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Reflection;
 using Tributary.Protocol;
 
 namespace Tributary.Broker.Dispatch;
@@ -9,8 +7,6 @@ namespace Tributary.Broker.Dispatch;
 /// </summary>
 public static class ResponseThrottle
 {
-    private static readonly ConcurrentDictionary<Type, PropertyInfo?> Properties = new();
-
     // The first version of each API whose client waits out throttle_time_ms itself, so the broker sends the response
     // at once and then stops reading; to older versions the broker sends the response only after the throttle time.
     // From the schemas' "Starting in version N, on quota violation, brokers send out responses before throttling"
@@ -59,11 +55,14 @@ public static class ResponseThrottle
         !FirstClientThrottledVersion.TryGetValue(api, out var first) || version >= first;
 
     /// <summary>The response's throttle_time_ms; 0 for a response without one.</summary>
-    public static int Get(IKafkaMessage response) => PropertyOf(response) is { } property ? (int)property.GetValue(response)! : 0;
+    public static int Get(IKafkaMessage response) => response is IThrottledResponse throttled ? throttled.ThrottleTimeMs : 0;
 
     /// <summary>Sets the response's throttle_time_ms, where it has one (a version without the field does not write it).</summary>
-    public static void Set(IKafkaMessage response, int throttleTimeMs) => PropertyOf(response)?.SetValue(response, throttleTimeMs);
-
-    private static PropertyInfo? PropertyOf(IKafkaMessage response) =>
-        Properties.GetOrAdd(response.GetType(), static type => type.GetProperty("ThrottleTimeMs") is { PropertyType: var t, CanWrite: true } p && t == typeof(int) ? p : null);
+    public static void Set(IKafkaMessage response, int throttleTimeMs)
+    {
+        if (response is IThrottledResponse throttled)
+        {
+            throttled.ThrottleTimeMs = throttleTimeMs;
+        }
+    }
 }

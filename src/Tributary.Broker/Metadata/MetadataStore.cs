@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Tributary.Broker.Config;
 using Tributary.Broker.Quotas;
@@ -366,7 +367,7 @@ public sealed partial class MetadataStore
             _scramCredentials.Count > 0 ? _scramCredentials : null,
             _clientQuotas.Count > 0 ? [.. _clientQuotas.Select(q => QuotaRecord.Of(q.Key, q.Value))] : null,
             _acls.Length > 0 ? [.. _acls] : null);
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(snapshot, SnapshotOptions);
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(snapshot, SnapshotJson.Default.Snapshot);
         var temp = _path + ".tmp";
         try
         {
@@ -400,7 +401,7 @@ public sealed partial class MetadataStore
         Snapshot? snapshot;
         try
         {
-            snapshot = JsonSerializer.Deserialize<Snapshot>(ReadAll(path));
+            snapshot = JsonSerializer.Deserialize(ReadAll(path), SnapshotJson.Default.Snapshot);
         }
         catch (JsonException e)
         {
@@ -454,7 +455,10 @@ public sealed partial class MetadataStore
         return Convert.ToBase64String(Guid.NewGuid().ToByteArray()).TrimEnd('=').Replace('+', '-').Replace('/', '_');
     }
 
-    private static readonly JsonSerializerOptions SnapshotOptions = new() { WriteIndented = true };
+    /// <summary>Source-generated, so snapshots read and write the same under Native AOT as under the JIT.</summary>
+    [JsonSourceGenerationOptions(WriteIndented = true)]
+    [JsonSerializable(typeof(Snapshot))]
+    private sealed partial class SnapshotJson : JsonSerializerContext;
 
     // \A and \z: "$" would also match before a final newline, letting "name\n" through.
     [GeneratedRegex(@"\A[a-zA-Z0-9._-]+\z")]

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using Snappier;
 
 namespace Tributary.Protocol.Compression;
 
@@ -7,7 +8,8 @@ namespace Tributary.Protocol.Compression;
 /// Kafka codec 2. Java clients send snappy in xerial's framing (snappy-java's SnappyOutputStream): an 8-byte
 /// magic, two big-endian int32s (version, compatible version), then blocks each prefixed by its big-endian
 /// int32 compressed length. Other clients may send one raw snappy block; both are accepted on decompress.
-/// Compress writes xerial framing because every Kafka client can read it.
+/// Compress writes xerial framing because every Kafka client can read it. The block codec is Snappier, a managed
+/// port of Google's snappy, so no system library is needed (bench/journal/codecs.md).
 /// </summary>
 public static class SnappyCodec
 {
@@ -100,52 +102,43 @@ public static class SnappyCodec
     }
 
     /// <summary>One raw block into at most <paramref name="budgetBytes"/>; the error names the whole stream's limit.</summary>
-    private static unsafe int DecompressBlock(ReadOnlySpan<byte> source, IBufferWriter<byte> destination, int budgetBytes, int decompressedBytesMax)
+    private static int DecompressBlock(ReadOnlySpan<byte> source, IBufferWriter<byte> destination, int budgetBytes, int decompressedBytesMax)
     {
-        fixed (byte* input = source)
+        int length;
+        try
         {
-            nuint length;
-            if (SnappyNative.UncompressedLength(input, (nuint)source.Length, &length) != SnappyNative.Ok)
-            {
-                throw new ProtocolException($"malformed snappy block of {source.Length} bytes: no valid length preamble");
-            }
-
-            if (length > (nuint)budgetBytes)
-            {
-                throw DecompressionLimit.Exceeded("snappy", decompressedBytesMax);
-            }
-
-            var span = destination.GetSpan((int)length);
-            fixed (byte* output = span)
-            {
-                var outputLength = length;
-                var status = SnappyNative.Uncompress(input, (nuint)source.Length, output, &outputLength);
-                if (status != SnappyNative.Ok || outputLength != length)
-                {
-                    throw new ProtocolException($"malformed snappy block of {source.Length} bytes (snappy status {status})");
-                }
-            }
-
-            destination.Advance((int)length);
-            return (int)length;
+            length = Snappy.GetUncompressedLength(source);
         }
+        catch (InvalidDataException)
+        {
+            throw new ProtocolException($"malformed snappy block of {source.Length} bytes: no valid length preamble");
+        }
+
+        if (length > budgetBytes)
+        {
+            throw DecompressionLimit.Exceeded("snappy", decompressedBytesMax);
+        }
+
+        int written;
+        try
+        {
+            written = Snappy.Decompress(source, destination.GetSpan(length)[..length]);
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException)
+        {
+            throw new ProtocolException($"malformed snappy block of {source.Length} bytes: {e.Message}");
+        }
+
+        if (written != length)
+        {
+            throw new ProtocolException($"malformed snappy block of {source.Length} bytes: decoded {written} of the {length} bytes it declares");
+        }
+
+        destination.Advance(length);
+        return length;
     }
 
-    private static int MaxCompressedLength(int sourceLength) => checked((int)SnappyNative.MaxCompressedLength((nuint)sourceLength));
+    private static int MaxCompressedLength(int sourceLength) => Snappy.GetMaxCompressedLength(sourceLength);
 
-    private static unsafe int CompressRaw(ReadOnlySpan<byte> source, Span<byte> destination)
-    {
-        fixed (byte* input = source)
-        fixed (byte* output = destination)
-        {
-            var length = (nuint)destination.Length;
-            var status = SnappyNative.Compress(input, (nuint)source.Length, output, &length);
-            if (status != SnappyNative.Ok)
-            {
-                throw new InvalidOperationException($"snappy_compress failed with status {status}");
-            }
-
-            return (int)length;
-        }
-    }
+    private static int CompressRaw(ReadOnlySpan<byte> source, Span<byte> destination) => Snappy.Compress(source, destination);
 }

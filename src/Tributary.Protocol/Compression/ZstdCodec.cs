@@ -1,11 +1,13 @@
 using System.Buffers;
 using System.Numerics;
+using ZstdSharp.Unsafe;
 
 namespace Tributary.Protocol.Compression;
 
 /// <summary>
 /// Kafka codec 4. Decompression streams because producers that compress as a stream (the Java client)
-/// leave the frame's content size out, so the output size is only known at the end.
+/// leave the frame's content size out, so the output size is only known at the end. The codec is ZstdSharp, a
+/// managed port of libzstd with the same C API, so no system library is needed (bench/journal/codecs.md).
 /// </summary>
 public static class ZstdCodec
 {
@@ -25,15 +27,15 @@ public static class ZstdCodec
 
     public static unsafe void Compress(ReadOnlySpan<byte> source, IBufferWriter<byte> destination, int level = DefaultLevel)
     {
-        var bound = checked((int)ZstdNative.CompressBound((nuint)source.Length));
+        var bound = checked((int)Methods.ZSTD_compressBound((nuint)source.Length));
         var span = destination.GetSpan(bound);
         fixed (byte* input = source)
         fixed (byte* output = span)
         {
-            var result = ZstdNative.Compress(output, (nuint)span.Length, input, (nuint)source.Length, level);
-            if (ZstdNative.IsError(result) != 0)
+            var result = Methods.ZSTD_compress(output, (nuint)span.Length, input, (nuint)source.Length, level);
+            if (Methods.ZSTD_isError(result))
             {
-                throw new InvalidOperationException($"ZSTD_compress failed: {ZstdNative.ErrorName(result)}");
+                throw new InvalidOperationException($"ZSTD_compress failed: {Methods.ZSTD_getErrorName(result)}");
             }
 
             destination.Advance((int)result);
@@ -44,8 +46,8 @@ public static class ZstdCodec
     public static unsafe int Decompress(ReadOnlySpan<byte> source, IBufferWriter<byte> destination, int decompressedBytesMax)
     {
         DecompressionLimit.Check(decompressedBytesMax);
-        var context = ZstdNative.CreateDecompressionContext();
-        if (context == 0)
+        var context = Methods.ZSTD_createDCtx();
+        if (context == null)
         {
             throw new OutOfMemoryException("ZSTD_createDCtx returned null");
         }
@@ -55,33 +57,33 @@ public static class ZstdCodec
             // The window is memory the decoder allocates from a number in the frame header. Beyond the floor,
             // a window larger than the whole permitted output is refused: it cannot be needed to decode it.
             var windowLog = Math.Clamp(BitOperations.Log2(BitOperations.RoundUpToPowerOf2((uint)Math.Max(decompressedBytesMax, 1))), WindowLogFloor, WindowLogLimit);
-            var set = ZstdNative.SetDecompressionParameter(context, ZstdNative.WindowLogMaxParameter, windowLog);
-            if (ZstdNative.IsError(set) != 0)
+            var set = Methods.ZSTD_DCtx_setParameter(context, ZSTD_dParameter.ZSTD_d_windowLogMax, windowLog);
+            if (Methods.ZSTD_isError(set))
             {
-                throw new InvalidOperationException($"ZSTD_DCtx_setParameter failed: {ZstdNative.ErrorName(set)}");
+                throw new InvalidOperationException($"ZSTD_DCtx_setParameter failed: {Methods.ZSTD_getErrorName(set)}");
             }
 
             fixed (byte* inputPointer = source)
             {
-                var input = new ZstdNative.InBuffer { Source = inputPointer, Size = (nuint)source.Length };
+                var input = new ZSTD_inBuffer_s { src = inputPointer, size = (nuint)source.Length };
                 long written = 0;
                 while (true)
                 {
                     var span = destination.GetSpan(ChunkBytes);
                     var offered = DecompressionLimit.NextChunk(span.Length, written, decompressedBytesMax);
-                    var consumedBefore = input.Position;
+                    var consumedBefore = input.pos;
                     nuint result;
                     nuint produced;
                     fixed (byte* outputPointer = span)
                     {
-                        var output = new ZstdNative.OutBuffer { Destination = outputPointer, Size = (nuint)offered };
-                        result = ZstdNative.DecompressStream(context, &output, &input);
-                        produced = output.Position;
+                        var output = new ZSTD_outBuffer_s { dst = outputPointer, size = (nuint)offered };
+                        result = Methods.ZSTD_decompressStream(context, &output, &input);
+                        produced = output.pos;
                     }
 
-                    if (ZstdNative.IsError(result) != 0)
+                    if (Methods.ZSTD_isError(result))
                     {
-                        throw new ProtocolException($"malformed zstd frame near byte {input.Position}: {ZstdNative.ErrorName(result)}");
+                        throw new ProtocolException($"malformed zstd frame near byte {input.pos}: {Methods.ZSTD_getErrorName(result)}");
                     }
 
                     destination.Advance((int)produced);
@@ -92,23 +94,23 @@ public static class ZstdCodec
                     }
 
                     // result 0: a frame is complete and fully flushed; another frame may follow.
-                    if (result == 0 && input.Position == input.Size)
+                    if (result == 0 && input.pos == input.size)
                     {
                         return (int)written;
                     }
 
-                    if (produced == 0 && input.Position == consumedBefore)
+                    if (produced == 0 && input.pos == consumedBefore)
                     {
-                        throw new ProtocolException(input.Position == input.Size
+                        throw new ProtocolException(input.pos == input.size
                             ? $"zstd frame truncated after {source.Length} bytes"
-                            : $"zstd decoder made no progress at byte {input.Position}");
+                            : $"zstd decoder made no progress at byte {input.pos}");
                     }
                 }
             }
         }
         finally
         {
-            ZstdNative.FreeDecompressionContext(context);
+            Methods.ZSTD_freeDCtx(context);
         }
     }
 }

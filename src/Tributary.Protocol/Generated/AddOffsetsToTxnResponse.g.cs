@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class AddOffsetsToTxnResponse : IKafkaMessage<AddOffsetsToTxnResponse>
+public sealed partial class AddOffsetsToTxnResponse : IKafkaMessage<AddOffsetsToTxnResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.AddOffsetsToTxn;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class AddPartitionsToTxnResponse : IKafkaMessage<AddPartitionsToTxnResponse>
+public sealed partial class AddPartitionsToTxnResponse : IKafkaMessage<AddPartitionsToTxnResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.AddPartitionsToTxn;
 

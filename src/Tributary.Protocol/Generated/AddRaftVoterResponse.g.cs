@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class AddRaftVoterResponse : IKafkaMessage<AddRaftVoterResponse>
+public sealed partial class AddRaftVoterResponse : IKafkaMessage<AddRaftVoterResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.AddRaftVoter;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class AllocateProducerIdsResponse : IKafkaMessage<AllocateProducerIdsResponse>
+public sealed partial class AllocateProducerIdsResponse : IKafkaMessage<AllocateProducerIdsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.AllocateProducerIds;
 

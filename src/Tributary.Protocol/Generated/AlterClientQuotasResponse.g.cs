@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class AlterClientQuotasResponse : IKafkaMessage<AlterClientQuotasResponse>
+public sealed partial class AlterClientQuotasResponse : IKafkaMessage<AlterClientQuotasResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.AlterClientQuotas;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class AlterConfigsResponse : IKafkaMessage<AlterConfigsResponse>
+public sealed partial class AlterConfigsResponse : IKafkaMessage<AlterConfigsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.AlterConfigs;
 

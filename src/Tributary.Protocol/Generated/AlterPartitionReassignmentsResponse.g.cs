@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class AlterPartitionReassignmentsResponse : IKafkaMessage<AlterPartitionReassignmentsResponse>
+public sealed partial class AlterPartitionReassignmentsResponse : IKafkaMessage<AlterPartitionReassignmentsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.AlterPartitionReassignments;
 

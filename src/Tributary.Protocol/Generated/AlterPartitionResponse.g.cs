@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class AlterPartitionResponse : IKafkaMessage<AlterPartitionResponse>
+public sealed partial class AlterPartitionResponse : IKafkaMessage<AlterPartitionResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.AlterPartition;
 

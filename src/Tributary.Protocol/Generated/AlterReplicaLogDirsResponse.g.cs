@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class AlterReplicaLogDirsResponse : IKafkaMessage<AlterReplicaLogDirsResponse>
+public sealed partial class AlterReplicaLogDirsResponse : IKafkaMessage<AlterReplicaLogDirsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.AlterReplicaLogDirs;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class AlterShareGroupOffsetsResponse : IKafkaMessage<AlterShareGroupOffsetsResponse>
+public sealed partial class AlterShareGroupOffsetsResponse : IKafkaMessage<AlterShareGroupOffsetsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.AlterShareGroupOffsets;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class AlterUserScramCredentialsResponse : IKafkaMessage<AlterUserScramCredentialsResponse>
+public sealed partial class AlterUserScramCredentialsResponse : IKafkaMessage<AlterUserScramCredentialsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.AlterUserScramCredentials;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class ApiVersionsResponse : IKafkaMessage<ApiVersionsResponse>
+public sealed partial class ApiVersionsResponse : IKafkaMessage<ApiVersionsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.ApiVersions;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class AssignReplicasToDirsResponse : IKafkaMessage<AssignReplicasToDirsResponse>
+public sealed partial class AssignReplicasToDirsResponse : IKafkaMessage<AssignReplicasToDirsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.AssignReplicasToDirs;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class BrokerHeartbeatResponse : IKafkaMessage<BrokerHeartbeatResponse>
+public sealed partial class BrokerHeartbeatResponse : IKafkaMessage<BrokerHeartbeatResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.BrokerHeartbeat;
 

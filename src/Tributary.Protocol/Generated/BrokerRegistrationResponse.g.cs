@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class BrokerRegistrationResponse : IKafkaMessage<BrokerRegistrationResponse>
+public sealed partial class BrokerRegistrationResponse : IKafkaMessage<BrokerRegistrationResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.BrokerRegistration;
 

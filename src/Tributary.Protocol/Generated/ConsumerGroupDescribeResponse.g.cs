@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class ConsumerGroupDescribeResponse : IKafkaMessage<ConsumerGroupDescribeResponse>
+public sealed partial class ConsumerGroupDescribeResponse : IKafkaMessage<ConsumerGroupDescribeResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.ConsumerGroupDescribe;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class ConsumerGroupHeartbeatResponse : IKafkaMessage<ConsumerGroupHeartbeatResponse>
+public sealed partial class ConsumerGroupHeartbeatResponse : IKafkaMessage<ConsumerGroupHeartbeatResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.ConsumerGroupHeartbeat;
 

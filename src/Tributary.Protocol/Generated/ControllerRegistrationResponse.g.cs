@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class ControllerRegistrationResponse : IKafkaMessage<ControllerRegistrationResponse>
+public sealed partial class ControllerRegistrationResponse : IKafkaMessage<ControllerRegistrationResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.ControllerRegistration;
 

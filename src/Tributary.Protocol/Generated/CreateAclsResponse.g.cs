@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class CreateAclsResponse : IKafkaMessage<CreateAclsResponse>
+public sealed partial class CreateAclsResponse : IKafkaMessage<CreateAclsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.CreateAcls;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class CreateDelegationTokenResponse : IKafkaMessage<CreateDelegationTokenResponse>
+public sealed partial class CreateDelegationTokenResponse : IKafkaMessage<CreateDelegationTokenResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.CreateDelegationToken;
 

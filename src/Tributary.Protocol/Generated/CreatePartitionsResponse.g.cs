@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class CreatePartitionsResponse : IKafkaMessage<CreatePartitionsResponse>
+public sealed partial class CreatePartitionsResponse : IKafkaMessage<CreatePartitionsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.CreatePartitions;
 

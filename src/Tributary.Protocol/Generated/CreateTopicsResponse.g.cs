@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class CreateTopicsResponse : IKafkaMessage<CreateTopicsResponse>
+public sealed partial class CreateTopicsResponse : IKafkaMessage<CreateTopicsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.CreateTopics;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class DeleteAclsResponse : IKafkaMessage<DeleteAclsResponse>
+public sealed partial class DeleteAclsResponse : IKafkaMessage<DeleteAclsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.DeleteAcls;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class DeleteGroupsResponse : IKafkaMessage<DeleteGroupsResponse>
+public sealed partial class DeleteGroupsResponse : IKafkaMessage<DeleteGroupsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.DeleteGroups;
 

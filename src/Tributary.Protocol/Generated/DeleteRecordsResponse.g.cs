@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class DeleteRecordsResponse : IKafkaMessage<DeleteRecordsResponse>
+public sealed partial class DeleteRecordsResponse : IKafkaMessage<DeleteRecordsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.DeleteRecords;
 

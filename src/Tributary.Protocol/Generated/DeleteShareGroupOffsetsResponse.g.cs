@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class DeleteShareGroupOffsetsResponse : IKafkaMessage<DeleteShareGroupOffsetsResponse>
+public sealed partial class DeleteShareGroupOffsetsResponse : IKafkaMessage<DeleteShareGroupOffsetsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.DeleteShareGroupOffsets;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class DeleteTopicsResponse : IKafkaMessage<DeleteTopicsResponse>
+public sealed partial class DeleteTopicsResponse : IKafkaMessage<DeleteTopicsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.DeleteTopics;
 

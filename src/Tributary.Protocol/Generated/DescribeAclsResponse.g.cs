@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class DescribeAclsResponse : IKafkaMessage<DescribeAclsResponse>
+public sealed partial class DescribeAclsResponse : IKafkaMessage<DescribeAclsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.DescribeAcls;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class DescribeClientQuotasResponse : IKafkaMessage<DescribeClientQuotasResponse>
+public sealed partial class DescribeClientQuotasResponse : IKafkaMessage<DescribeClientQuotasResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.DescribeClientQuotas;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class DescribeClusterResponse : IKafkaMessage<DescribeClusterResponse>
+public sealed partial class DescribeClusterResponse : IKafkaMessage<DescribeClusterResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.DescribeCluster;
 

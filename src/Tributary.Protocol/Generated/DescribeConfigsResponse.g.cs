@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConfigsResponse>
+public sealed partial class DescribeConfigsResponse : IKafkaMessage<DescribeConfigsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.DescribeConfigs;
 

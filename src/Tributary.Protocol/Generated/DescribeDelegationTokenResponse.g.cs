@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class DescribeDelegationTokenResponse : IKafkaMessage<DescribeDelegationTokenResponse>
+public sealed partial class DescribeDelegationTokenResponse : IKafkaMessage<DescribeDelegationTokenResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.DescribeDelegationToken;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class DescribeGroupsResponse : IKafkaMessage<DescribeGroupsResponse>
+public sealed partial class DescribeGroupsResponse : IKafkaMessage<DescribeGroupsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.DescribeGroups;
 

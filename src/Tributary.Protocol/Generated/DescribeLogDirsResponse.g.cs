@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class DescribeLogDirsResponse : IKafkaMessage<DescribeLogDirsResponse>
+public sealed partial class DescribeLogDirsResponse : IKafkaMessage<DescribeLogDirsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.DescribeLogDirs;
 

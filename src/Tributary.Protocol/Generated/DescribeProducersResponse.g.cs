@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class DescribeProducersResponse : IKafkaMessage<DescribeProducersResponse>
+public sealed partial class DescribeProducersResponse : IKafkaMessage<DescribeProducersResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.DescribeProducers;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class DescribeShareGroupOffsetsResponse : IKafkaMessage<DescribeShareGroupOffsetsResponse>
+public sealed partial class DescribeShareGroupOffsetsResponse : IKafkaMessage<DescribeShareGroupOffsetsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.DescribeShareGroupOffsets;
 

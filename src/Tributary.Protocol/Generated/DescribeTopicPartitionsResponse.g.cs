@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class DescribeTopicPartitionsResponse : IKafkaMessage<DescribeTopicPartitionsResponse>
+public sealed partial class DescribeTopicPartitionsResponse : IKafkaMessage<DescribeTopicPartitionsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.DescribeTopicPartitions;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class DescribeTransactionsResponse : IKafkaMessage<DescribeTransactionsResponse>
+public sealed partial class DescribeTransactionsResponse : IKafkaMessage<DescribeTransactionsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.DescribeTransactions;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class DescribeUserScramCredentialsResponse : IKafkaMessage<DescribeUserScramCredentialsResponse>
+public sealed partial class DescribeUserScramCredentialsResponse : IKafkaMessage<DescribeUserScramCredentialsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.DescribeUserScramCredentials;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class ElectLeadersResponse : IKafkaMessage<ElectLeadersResponse>
+public sealed partial class ElectLeadersResponse : IKafkaMessage<ElectLeadersResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.ElectLeaders;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class EndTxnResponse : IKafkaMessage<EndTxnResponse>
+public sealed partial class EndTxnResponse : IKafkaMessage<EndTxnResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.EndTxn;
 

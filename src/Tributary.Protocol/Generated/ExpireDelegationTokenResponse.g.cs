@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class ExpireDelegationTokenResponse : IKafkaMessage<ExpireDelegationTokenResponse>
+public sealed partial class ExpireDelegationTokenResponse : IKafkaMessage<ExpireDelegationTokenResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.ExpireDelegationToken;
 

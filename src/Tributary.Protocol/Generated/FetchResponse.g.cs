@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class FetchResponse : IKafkaMessage<FetchResponse>
+public sealed partial class FetchResponse : IKafkaMessage<FetchResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.Fetch;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class FetchSnapshotResponse : IKafkaMessage<FetchSnapshotResponse>
+public sealed partial class FetchSnapshotResponse : IKafkaMessage<FetchSnapshotResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.FetchSnapshot;
 

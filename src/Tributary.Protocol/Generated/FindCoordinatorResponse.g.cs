@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class FindCoordinatorResponse : IKafkaMessage<FindCoordinatorResponse>
+public sealed partial class FindCoordinatorResponse : IKafkaMessage<FindCoordinatorResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.FindCoordinator;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class GetTelemetrySubscriptionsResponse : IKafkaMessage<GetTelemetrySubscriptionsResponse>
+public sealed partial class GetTelemetrySubscriptionsResponse : IKafkaMessage<GetTelemetrySubscriptionsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.GetTelemetrySubscriptions;
 

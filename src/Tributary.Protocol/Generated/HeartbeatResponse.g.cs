@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class HeartbeatResponse : IKafkaMessage<HeartbeatResponse>
+public sealed partial class HeartbeatResponse : IKafkaMessage<HeartbeatResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.Heartbeat;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class IncrementalAlterConfigsResponse : IKafkaMessage<IncrementalAlterConfigsResponse>
+public sealed partial class IncrementalAlterConfigsResponse : IKafkaMessage<IncrementalAlterConfigsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.IncrementalAlterConfigs;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class InitProducerIdResponse : IKafkaMessage<InitProducerIdResponse>
+public sealed partial class InitProducerIdResponse : IKafkaMessage<InitProducerIdResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.InitProducerId;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class JoinGroupResponse : IKafkaMessage<JoinGroupResponse>
+public sealed partial class JoinGroupResponse : IKafkaMessage<JoinGroupResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.JoinGroup;
 

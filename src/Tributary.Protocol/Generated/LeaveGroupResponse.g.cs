@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class LeaveGroupResponse : IKafkaMessage<LeaveGroupResponse>
+public sealed partial class LeaveGroupResponse : IKafkaMessage<LeaveGroupResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.LeaveGroup;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class ListConfigResourcesResponse : IKafkaMessage<ListConfigResourcesResponse>
+public sealed partial class ListConfigResourcesResponse : IKafkaMessage<ListConfigResourcesResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.ListConfigResources;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class ListGroupsResponse : IKafkaMessage<ListGroupsResponse>
+public sealed partial class ListGroupsResponse : IKafkaMessage<ListGroupsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.ListGroups;
 

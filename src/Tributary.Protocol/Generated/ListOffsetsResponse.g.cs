@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class ListOffsetsResponse : IKafkaMessage<ListOffsetsResponse>
+public sealed partial class ListOffsetsResponse : IKafkaMessage<ListOffsetsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.ListOffsets;
 

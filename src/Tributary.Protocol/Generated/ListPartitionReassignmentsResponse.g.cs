@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class ListPartitionReassignmentsResponse : IKafkaMessage<ListPartitionReassignmentsResponse>
+public sealed partial class ListPartitionReassignmentsResponse : IKafkaMessage<ListPartitionReassignmentsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.ListPartitionReassignments;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class ListTransactionsResponse : IKafkaMessage<ListTransactionsResponse>
+public sealed partial class ListTransactionsResponse : IKafkaMessage<ListTransactionsResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.ListTransactions;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class MetadataResponse : IKafkaMessage<MetadataResponse>
+public sealed partial class MetadataResponse : IKafkaMessage<MetadataResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.Metadata;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class OffsetCommitResponse : IKafkaMessage<OffsetCommitResponse>
+public sealed partial class OffsetCommitResponse : IKafkaMessage<OffsetCommitResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.OffsetCommit;
 

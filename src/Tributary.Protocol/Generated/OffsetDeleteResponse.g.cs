@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class OffsetDeleteResponse : IKafkaMessage<OffsetDeleteResponse>
+public sealed partial class OffsetDeleteResponse : IKafkaMessage<OffsetDeleteResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.OffsetDelete;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class OffsetFetchResponse : IKafkaMessage<OffsetFetchResponse>
+public sealed partial class OffsetFetchResponse : IKafkaMessage<OffsetFetchResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.OffsetFetch;
 

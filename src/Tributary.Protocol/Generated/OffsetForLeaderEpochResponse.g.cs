@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class OffsetForLeaderEpochResponse : IKafkaMessage<OffsetForLeaderEpochResponse>
+public sealed partial class OffsetForLeaderEpochResponse : IKafkaMessage<OffsetForLeaderEpochResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.OffsetForLeaderEpoch;
 

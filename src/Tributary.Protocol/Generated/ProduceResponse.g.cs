@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class ProduceResponse : IKafkaMessage<ProduceResponse>
+public sealed partial class ProduceResponse : IKafkaMessage<ProduceResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.Produce;
 

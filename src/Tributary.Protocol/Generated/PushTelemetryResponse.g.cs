@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class PushTelemetryResponse : IKafkaMessage<PushTelemetryResponse>
+public sealed partial class PushTelemetryResponse : IKafkaMessage<PushTelemetryResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.PushTelemetry;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class RemoveRaftVoterResponse : IKafkaMessage<RemoveRaftVoterResponse>
+public sealed partial class RemoveRaftVoterResponse : IKafkaMessage<RemoveRaftVoterResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.RemoveRaftVoter;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class RenewDelegationTokenResponse : IKafkaMessage<RenewDelegationTokenResponse>
+public sealed partial class RenewDelegationTokenResponse : IKafkaMessage<RenewDelegationTokenResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.RenewDelegationToken;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class ShareAcknowledgeResponse : IKafkaMessage<ShareAcknowledgeResponse>
+public sealed partial class ShareAcknowledgeResponse : IKafkaMessage<ShareAcknowledgeResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.ShareAcknowledge;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class ShareFetchResponse : IKafkaMessage<ShareFetchResponse>
+public sealed partial class ShareFetchResponse : IKafkaMessage<ShareFetchResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.ShareFetch;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class ShareGroupDescribeResponse : IKafkaMessage<ShareGroupDescribeResponse>
+public sealed partial class ShareGroupDescribeResponse : IKafkaMessage<ShareGroupDescribeResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.ShareGroupDescribe;
 

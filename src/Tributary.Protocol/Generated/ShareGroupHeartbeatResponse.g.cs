@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class ShareGroupHeartbeatResponse : IKafkaMessage<ShareGroupHeartbeatResponse>
+public sealed partial class ShareGroupHeartbeatResponse : IKafkaMessage<ShareGroupHeartbeatResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.ShareGroupHeartbeat;
 

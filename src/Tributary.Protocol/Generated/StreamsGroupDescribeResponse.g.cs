@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class StreamsGroupDescribeResponse : IKafkaMessage<StreamsGroupDescribeResponse>
+public sealed partial class StreamsGroupDescribeResponse : IKafkaMessage<StreamsGroupDescribeResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.StreamsGroupDescribe;
 

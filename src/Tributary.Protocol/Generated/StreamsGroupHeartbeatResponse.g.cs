@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class StreamsGroupHeartbeatResponse : IKafkaMessage<StreamsGroupHeartbeatResponse>
+public sealed partial class StreamsGroupHeartbeatResponse : IKafkaMessage<StreamsGroupHeartbeatResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.StreamsGroupHeartbeat;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class SyncGroupResponse : IKafkaMessage<SyncGroupResponse>
+public sealed partial class SyncGroupResponse : IKafkaMessage<SyncGroupResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.SyncGroup;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class TxnOffsetCommitResponse : IKafkaMessage<TxnOffsetCommitResponse>
+public sealed partial class TxnOffsetCommitResponse : IKafkaMessage<TxnOffsetCommitResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.TxnOffsetCommit;
 

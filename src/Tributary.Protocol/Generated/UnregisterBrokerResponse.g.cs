@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class UnregisterBrokerResponse : IKafkaMessage<UnregisterBrokerResponse>
+public sealed partial class UnregisterBrokerResponse : IKafkaMessage<UnregisterBrokerResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.UnregisterBroker;
 

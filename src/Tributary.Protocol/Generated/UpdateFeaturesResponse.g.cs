@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class UpdateFeaturesResponse : IKafkaMessage<UpdateFeaturesResponse>
+public sealed partial class UpdateFeaturesResponse : IKafkaMessage<UpdateFeaturesResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.UpdateFeatures;
 

@@ -7,7 +7,7 @@ using System.Buffers;
 
 namespace Tributary.Protocol.Messages;
 
-public sealed partial class UpdateRaftVoterResponse : IKafkaMessage<UpdateRaftVoterResponse>
+public sealed partial class UpdateRaftVoterResponse : IKafkaMessage<UpdateRaftVoterResponse>, IThrottledResponse
 {
     public static ApiKey ApiKey => ApiKey.UpdateRaftVoter;
 

@@ -105,6 +105,33 @@ public sealed class CompressionCodecTests
         }
     }
 
+    [Theory]
+    [InlineData(CompressionType.Lz4)]
+    [InlineData(CompressionType.Zstd)]
+    public void Concatenated_frames_decode_to_the_concatenation(CompressionType type)
+    {
+        var first = SampleData(70_000, seed: 11);
+        var second = SampleData(5_000, seed: 12);
+        byte[] both = [.. Compress(type, first), .. Compress(type, second)];
+        Assert.Equal([.. first, .. second], Decompress(type, both, first.Length + second.Length));
+    }
+
+    [Theory]
+    [InlineData(CompressionType.Lz4)]
+    [InlineData(CompressionType.Zstd)]
+    public void A_bomb_split_over_many_frames_is_refused_at_the_limit(CompressionType type)
+    {
+        // 64 frames of 64 KiB zeros each: every frame alone is far below the limit, together they are 4 MiB.
+        var output = new ArrayBufferWriter<byte>();
+        var frame = Compress(type, new byte[64 * 1024]);
+        var bomb = Enumerable.Repeat(frame, 64).SelectMany(bytes => bytes).ToArray();
+        const int limit = 1024 * 1024;
+
+        var e = Assert.Throws<ProtocolException>(() => CompressionCodec.Decompress(type, bomb, output, limit));
+        Assert.Contains($"{limit} bytes allowed", e.Reason);
+        Assert.True(output.WrittenCount <= limit + 64 * 1024, $"wrote {output.WrittenCount} bytes before stopping");
+    }
+
     [Fact]
     public void Unknown_codec_id_is_a_protocol_exception()
     {

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Native AOT vs JIT start-up (issue #34): time from exec to the first ApiVersions answer on a fresh broker (a TCP
+# connect retried every 2 ms, then ApiVersions v0), median of RUNS (default 10) runs each, and idle RSS (VmRSS of
+# /proc/PID/status IDLE_SECONDS, default 2, after that answer, the probe's connection closed). Both in one invocation:
+# the AOT binary (published first with the aot-linux-x64 profile unless AOT_BINARY names one) and the JIT build of the
+# same CLI (its apphost in bin/Release). Each run: empty data directory, a free loopback port, stopped by its PID.
+# Usage: bash bench/aot-startup.sh   Not run in CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-10}
+IDLE_SECONDS=${IDLE_SECONDS:-2}
+AOT_BINARY=${AOT_BINARY:-}
+if [ -z "$AOT_BINARY" ]; then
+  dotnet publish src/Tributary.Cli -p:PublishProfile=aot-linux-x64 -v q -nologo >/dev/null
+  AOT_BINARY=src/Tributary.Cli/bin/aot/linux-x64/tributary
+fi
+dotnet build src/Tributary.Cli -c Release -v q -nologo >/dev/null
+JIT_BINARY=src/Tributary.Cli/bin/Release/net10.0/tributary
+echo "AOT binary: $(du -h "$AOT_BINARY" | cut -f1)"
+
+python3 - "$RUNS" "$IDLE_SECONDS" "$AOT_BINARY" "$JIT_BINARY" <<'PY'
+import os, socket, statistics, struct, subprocess, sys, tempfile, time
+
+runs, idle_seconds = int(sys.argv[1]), float(sys.argv[2])
+binaries = {"AOT": sys.argv[3], "JIT": sys.argv[4]}
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+def api_versions(port):
+    """One ApiVersions v0 request on a new connection; True when a full answer with error 0 came back."""
+    client_id = b"startup-probe"
+    body = struct.pack(">hhih", 18, 0, 1, len(client_id)) + client_id
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(struct.pack(">i", len(body)) + body)
+        size = struct.unpack(">i", s.recv(4, socket.MSG_WAITALL))[0]
+        answer = s.recv(size, socket.MSG_WAITALL)
+        return len(answer) == size and struct.unpack(">ih", answer[:6]) == (1, 0)
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+print("| build | start to ApiVersions, median (min–max) | idle RSS, median (min–max) |")
+print("|---|---:|---:|")
+for name, binary in binaries.items():
+    starts, rsses = [], []
+    for _ in range(runs):
+        port = free_port()
+        with tempfile.TemporaryDirectory(prefix="tributary-aot-startup-") as data:
+            args = [binary, "serve", "--set", f"listeners=PLAINTEXT://127.0.0.1:{port}", "--set", f"log.dirs={data}"]
+            started = time.perf_counter()
+            broker = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                while True:
+                    try:
+                        if api_versions(port):
+                            break
+                    except OSError:
+                        if broker.poll() is not None:
+                            sys.exit(f"{name}: the broker exited with {broker.returncode}")
+                        time.sleep(0.002)
+                starts.append((time.perf_counter() - started) * 1000)
+                time.sleep(idle_seconds)
+                rsses.append(rss_kib(broker.pid) / 1024)
+            finally:
+                broker.terminate()
+                broker.wait(30)
+    print(f"| {name} | {statistics.median(starts):.0f} ms ({min(starts):.0f}–{max(starts):.0f}) | "
+          f"{statistics.median(rsses):.1f} MiB ({min(rsses):.1f}–{max(rsses):.1f}) |")
+PY
