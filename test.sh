@@ -17,6 +17,7 @@ command -v go >/dev/null 2>&1 || need+=(golang-go) # sarama interop, built offli
 [ -d /usr/share/gocode/src/github.com/Shopify/sarama ] || need+=(golang-github-shopify-sarama-dev)
 command -v afl-fuzz >/dev/null 2>&1 || need+=(afl++) # fuzz/run.sh
 command -v prlimit >/dev/null 2>&1 || need+=(util-linux) # the broker under a descriptor limit (interop)
+[ -x /usr/bin/etcd ] || need+=(etcd-server) # cluster mode's metadata (Server tests, scripts/cluster.sh)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -1,0 +1,36 @@
+namespace Tributary.Broker.Cluster;
+
+/// <summary>One partition's replication state as the cluster metadata holds it: its replicas, leader, leader epoch and in-sync replicas.</summary>
+/// <param name="PartitionEpoch">Bumped on every change of the record (leader, ISR or replicas); the compare-and-swap version of AlterIsr.</param>
+public sealed record PartitionState(string Topic, Guid TopicId, int Partition, int[] Replicas, int Leader, int LeaderEpoch, int[] Isr, int PartitionEpoch);
+
+/// <summary>One listener of a broker as it registered it.</summary>
+public sealed record ClusterEndpoint(string Listener, string Host, int Port);
+
+/// <summary>A live broker as registered in the cluster metadata.</summary>
+public sealed record ClusterBroker(int NodeId, string? Rack, IReadOnlyList<ClusterEndpoint> Endpoints);
+
+/// <summary>What the data plane (replication) needs from the control plane (etcd).</summary>
+public interface IClusterControl
+{
+    int LocalNodeId { get; }
+
+    /// <summary>A live broker by id, for a follower to find its leader's address; false when it is not registered.</summary>
+    bool TryGetBroker(int nodeId, out ClusterBroker broker);
+
+    /// <summary>
+    /// The leader asks to change a partition's ISR. True when written; false when the partition's state moved on
+    /// (another epoch or partition epoch), in which case the caller waits for the new state through its sink.
+    /// </summary>
+    Task<bool> AlterIsrAsync(PartitionState current, int[] newIsr, CancellationToken cancellationToken);
+}
+
+/// <summary>What the control plane tells the data plane: this broker's role for a partition changed.</summary>
+public interface IReplicaRoleSink
+{
+    /// <summary>Become leader (state.Leader is the local node) or follower of state.Leader, at state.LeaderEpoch.</summary>
+    Task ApplyAsync(PartitionState state, CancellationToken cancellationToken);
+
+    /// <summary>The partition is no longer assigned to this broker (deleted or reassigned).</summary>
+    Task RemoveAsync(string topic, int partition, CancellationToken cancellationToken);
+}
