@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Three etcd members and three Tributary brokers on loopback: a cluster on one machine.
 #   scripts/cluster.sh start   builds the CLI, starts etcd on 127.0.0.1:23790-23792 and brokers 1-3 on 9092-9094
-#   scripts/cluster.sh stop    stops them by the process ids kept in $TRIBUTARY_CLUSTER_DIR/*.pid
-# Data and logs go to $TRIBUTARY_CLUSTER_DIR (default ./cluster-data); remove it for a fresh cluster.
+#   scripts/cluster.sh stop    stops them by the process ids kept in $CLUSTER_DIR/*.pid
+# Data and logs go to $CLUSTER_DIR (default ./cluster-data; not TRIBUTARY_*: the CLI reads those as config keys);
+# remove it for a fresh cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=${TRIBUTARY_CLUSTER_DIR:-$PWD/cluster-data}
+dir=${CLUSTER_DIR:-$PWD/cluster-data}
 etcd=${ETCD:-/usr/bin/etcd}
 endpoints="http://127.0.0.1:23790,http://127.0.0.1:23791,http://127.0.0.1:23792"
 
