@@ -264,7 +264,8 @@ public sealed partial class BrokerCore : IDisposable
     /// Creates a topic, or returns the existing one of that name. Throws <see cref="ArgumentException"/> for a name or
     /// configs the logs could not open with, before anything is stored.
     /// </summary>
-    public (TopicInfo Topic, bool Created) CreateTopic(string name, int partitions, IReadOnlyDictionary<string, string> configs)
+    /// <param name="replicationFactor">In cluster mode: replicas per partition (-1: default.replication.factor); else ignored.</param>
+    public (TopicInfo Topic, bool Created) CreateTopic(string name, int partitions, IReadOnlyDictionary<string, string> configs, int replicationFactor = -1)
     {
         if (MetadataStore.ValidateTopicName(name) is { } invalidName)
         {
@@ -274,6 +275,11 @@ public sealed partial class BrokerCore : IDisposable
         if (TopicConfigs.Validate(configs) is { } invalid)
         {
             throw new ArgumentException(invalid, nameof(configs));
+        }
+
+        if (Cluster is not null && !IsLocalOnly(name))
+        {
+            return CreateClusterTopic(name, partitions, configs, replicationFactor, null);
         }
 
         lock (_topicLock)
@@ -306,6 +312,11 @@ public sealed partial class BrokerCore : IDisposable
     /// </summary>
     public bool DeleteTopic(string name)
     {
+        if (Cluster is not null && !IsLocalOnly(name))
+        {
+            return DeleteClusterTopic(name);
+        }
+
         lock (_topicLock)
         {
             var topic = Metadata.Delete(name);
@@ -322,6 +333,11 @@ public sealed partial class BrokerCore : IDisposable
     /// <summary>Adds partitions, all or none, as <see cref="CreateTopic"/> creates them.</summary>
     public TopicInfo AddPartitions(TopicInfo topic, int newCount)
     {
+        if (Cluster is not null && !IsLocalOnly(topic.Name))
+        {
+            return AddClusterPartitions(topic, newCount);
+        }
+
         lock (_topicLock)
         {
             var updated = Metadata.Update(topic with { PartitionCount = newCount });
@@ -349,6 +365,11 @@ public sealed partial class BrokerCore : IDisposable
 
     public TopicInfo UpdateTopicConfigs(TopicInfo topic, IReadOnlyDictionary<string, string> configs)
     {
+        if (Cluster is not null && !IsLocalOnly(topic.Name))
+        {
+            return UpdateClusterTopicConfigs(topic, configs);
+        }
+
         lock (_topicLock)
         {
             var updated = Metadata.Update(topic with { Configs = configs });

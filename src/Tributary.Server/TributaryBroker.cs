@@ -206,6 +206,22 @@ public sealed class TributaryBroker : IAsyncDisposable
         core.AdvertisedPort = _config.AdvertisedPort ?? Port;
         core.AdvertisedListeners = listener.Bound.ToDictionary(l => l.Name,
             l => _config.AdvertisedListeners.FirstOrDefault(a => a.Name == l.Name) is { } advertised ? (advertised.Host, advertised.Port) : (l.Host, l.Port), StringComparer.Ordinal);
+        if (_config.ClusterMode)
+        {
+            // Registered with the listeners' bound addresses, so the listeners start first; until the broker has
+            // joined, its clients see a cluster without it.
+            try
+            {
+                await core.JoinClusterAsync(null, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await listener.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                core.Dispose();
+                throw;
+            }
+        }
+
         _listener = listener;
         _maintenance = new BrokerMaintenance(core, _loggerFactory.CreateLogger<BrokerMaintenance>());
         _core = core;
@@ -276,6 +292,12 @@ public sealed class TributaryBroker : IAsyncDisposable
     // Everything but the admin listener, which a restart keeps.
     private async Task StopCoreAsync(CancellationToken cancellationToken)
     {
+        if (_core?.Cluster is { } cluster)
+        {
+            // First: the lease is revoked, so the controller moves this broker's leaderships at once.
+            await cluster.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (_listener is { } listener)
         {
             _listener = null;

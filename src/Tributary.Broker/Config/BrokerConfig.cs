@@ -140,6 +140,30 @@ public sealed record BrokerConfig
     public int LogOpenFilesMax { get; init; }
 
     public int NumPartitions { get; init; }
+
+    /// <summary>default.replication.factor: replicas of a new topic in cluster mode.</summary>
+    public int DefaultReplicationFactor { get; init; }
+
+    /// <summary>unclean.leader.election.enable (static or dynamic): in cluster mode, whether a replica outside the ISR may lead when no ISR member is live.</summary>
+    public bool UncleanLeaderElectionEnable => Explicit.GetValueOrDefault("unclean.leader.election.enable") == "true";
+
+    /// <summary>broker.rack: this broker's rack, or null.</summary>
+    public string? Rack { get; init; }
+
+    /// <summary>tributary.metadata.etcd.endpoints: empty for a single node; else the etcd cluster holding the cluster metadata.</summary>
+    public IReadOnlyList<string> EtcdEndpoints { get; init; } = [];
+
+    /// <summary>Cluster mode: the metadata lives in etcd (<see cref="EtcdEndpoints"/> set).</summary>
+    public bool ClusterMode => EtcdEndpoints.Count > 0;
+
+    /// <summary>tributary.metadata.etcd.prefix: the key prefix of this cluster in etcd.</summary>
+    public string EtcdPrefix { get; init; } = "";
+
+    /// <summary>tributary.metadata.etcd.lease.ms: TTL of the broker's registration lease.</summary>
+    public int EtcdLeaseMs { get; init; }
+
+    /// <summary>tributary.metadata.etcd.connect.timeout.ms: how long a start retries an unreachable etcd.</summary>
+    public int EtcdConnectTimeoutMs { get; init; }
     public bool AutoCreateTopicsEnable { get; init; }
     public bool DeleteTopicEnable { get; init; }
     public int SocketRequestMaxBytes { get; init; }

@@ -1,3 +1,4 @@
+using Tributary.Broker.Cluster;
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Metadata;
@@ -16,6 +17,9 @@ namespace Tributary.Broker.Handlers;
 //   treated alike), not taken (TOPIC_ALREADY_EXISTS).
 // - Partitions from 1 to PartitionsPerTopicMax (-1 = num.partitions; else INVALID_PARTITIONS); replication factor 1
 //   (-1 = 1; else INVALID_REPLICATION_FACTOR: there is one broker); valid configs (INVALID_CONFIG).
+// - Cluster mode (etcd): replication factor up to the live brokers (-1 = default.replication.factor), replicas placed
+//   round-robin and rack-aware by this broker (ReplicaAssigner) or given per partition (distinct live brokers); the
+//   topic and its partitions' states are written to etcd at once, whichever broker takes the request.
 // - Manual assignments need -1 for both counts (INVALID_REQUEST), number partitions 0..n-1 and name only this broker
 //   (INVALID_REPLICA_ASSIGNMENT).
 // - A name given twice in one request fails with INVALID_REQUEST, once.
@@ -85,7 +89,7 @@ public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTo
             return Failure(name, ErrorCode.InvalidTopicException, $"topic '{name}' collides with existing topic '{collision.Name}'");
         }
 
-        var (partitions, partitionError, partitionMessage) = PartitionCount(requested);
+        var (partitions, factor, replicas, partitionError, partitionMessage) = PartitionCount(requested);
         if (partitionError != ErrorCode.None)
         {
             return Failure(name, partitionError, partitionMessage);
@@ -107,7 +111,14 @@ public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTo
 
             try
             {
-                topicId = broker.CreateTopic(name, partitions, configs).Topic.Id;
+                var (created, isNew) = replicas is not null ? broker.CreateTopic(name, replicas, configs) : broker.CreateTopic(name, partitions, configs, factor);
+                if (!isNew)
+                {
+                    // Cluster mode: another broker created it since this one's mirror was read.
+                    return Failure(name, ErrorCode.TopicAlreadyExists, $"topic '{name}' already exists");
+                }
+
+                topicId = created.Id;
             }
             catch (Exception e) when (BrokerCore.IsStorageFailure(e))
             {
@@ -120,7 +131,7 @@ public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTo
         if (version >= 5)
         {
             result.NumPartitions = partitions;
-            result.ReplicationFactor = ReplicationFactor;
+            result.ReplicationFactor = factor;
             result.Configs = [.. EffectiveConfigs.ForTopic(configs, broker.Config).Select(e => new CreateTopicsResponse.CreatableTopicConfigs
             {
                 Name = e.Name,
@@ -139,43 +150,78 @@ public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTo
         return result;
     }
 
-    private (int Partitions, ErrorCode Error, string? Message) PartitionCount(CreateTopicsRequest.CreatableTopic requested)
+    // The partition count, replication factor and, in cluster mode with manual assignments, the replicas.
+    private (int Partitions, short Factor, int[][]? Replicas, ErrorCode Error, string? Message) PartitionCount(CreateTopicsRequest.CreatableTopic requested)
     {
         if (requested.Assignments.Count > 0)
         {
             if (requested.NumPartitions != -1 || requested.ReplicationFactor != -1)
             {
-                return (0, ErrorCode.InvalidRequest, "num_partitions and replication_factor must be -1 when assignments are given");
+                return (0, 0, null, ErrorCode.InvalidRequest, "num_partitions and replication_factor must be -1 when assignments are given");
             }
 
             var indexes = requested.Assignments.Select(a => a.PartitionIndex).Order().ToList();
             if (!indexes.SequenceEqual(Enumerable.Range(0, indexes.Count)))
             {
-                return (0, ErrorCode.InvalidReplicaAssignment, "assigned partitions must be numbered 0 to n-1, each once");
+                return (0, 0, null, ErrorCode.InvalidReplicaAssignment, "assigned partitions must be numbered 0 to n-1, each once");
+            }
+
+            if (broker.Cluster is { } cluster)
+            {
+                return ClusterAssignments(cluster, requested.Assignments);
             }
 
             if (requested.Assignments.FirstOrDefault(a => a.BrokerIds is not [var only] || only != broker.NodeId) is { } bad)
             {
-                return (0, ErrorCode.InvalidReplicaAssignment, $"partition {bad.PartitionIndex} is assigned to [{string.Join(", ", bad.BrokerIds)}]; the only broker is {broker.NodeId}");
+                return (0, 0, null, ErrorCode.InvalidReplicaAssignment, $"partition {bad.PartitionIndex} is assigned to [{string.Join(", ", bad.BrokerIds)}]; the only broker is {broker.NodeId}");
             }
 
             return indexes.Count > BrokerConfig.PartitionsPerTopicMax
-                ? (0, ErrorCode.InvalidPartitions, $"{indexes.Count} partitions exceed the limit of {BrokerConfig.PartitionsPerTopicMax}")
-                : (indexes.Count, ErrorCode.None, null);
+                ? (0, 0, null, ErrorCode.InvalidPartitions, $"{indexes.Count} partitions exceed the limit of {BrokerConfig.PartitionsPerTopicMax}")
+                : (indexes.Count, ReplicationFactor, null, ErrorCode.None, null);
         }
 
         var partitions = requested.NumPartitions == -1 ? broker.Config.NumPartitions : requested.NumPartitions;
         if (partitions < 1 || partitions > BrokerConfig.PartitionsPerTopicMax)
         {
-            return (0, ErrorCode.InvalidPartitions, $"number of partitions must be between 1 and {BrokerConfig.PartitionsPerTopicMax} (or -1 for the default), got {requested.NumPartitions}");
+            return (0, 0, null, ErrorCode.InvalidPartitions, $"number of partitions must be between 1 and {BrokerConfig.PartitionsPerTopicMax} (or -1 for the default), got {requested.NumPartitions}");
+        }
+
+        if (broker.Cluster is { } clusterNode)
+        {
+            // As Kafka: up to the registered (live) brokers; -1 takes default.replication.factor.
+            var factor = requested.ReplicationFactor == -1 ? broker.Config.DefaultReplicationFactor : requested.ReplicationFactor;
+            var live = clusterNode.LiveBrokers.Count;
+            return factor >= 1 && factor <= live
+                ? (partitions, (short)factor, null, ErrorCode.None, null)
+                : (0, 0, null, ErrorCode.InvalidReplicationFactor, $"Unable to replicate the partition {factor} time(s): the target replication factor of {factor} cannot be reached because only {live} broker(s) are registered");
         }
 
         if (requested.ReplicationFactor is not (-1 or ReplicationFactor))
         {
-            return (0, ErrorCode.InvalidReplicationFactor, $"replication factor {requested.ReplicationFactor} cannot be reached: this cluster has one broker");
+            return (0, 0, null, ErrorCode.InvalidReplicationFactor, $"replication factor {requested.ReplicationFactor} cannot be reached: this cluster has one broker");
         }
 
-        return (partitions, ErrorCode.None, null);
+        return (partitions, ReplicationFactor, null, ErrorCode.None, null);
+    }
+
+    // Cluster mode: every partition the same number of distinct, live brokers, as Kafka requires.
+    private static (int Partitions, short Factor, int[][]? Replicas, ErrorCode Error, string? Message) ClusterAssignments(ClusterNode cluster, List<CreateTopicsRequest.CreatableReplicaAssignment> assignments)
+    {
+        var replicas = assignments.OrderBy(a => a.PartitionIndex).Select(a => a.BrokerIds.ToArray()).ToArray();
+        if (replicas.FirstOrDefault(r => r.Length == 0 || r.Length != replicas[0].Length || r.Distinct().Count() != r.Length) is { } uneven)
+        {
+            return (0, 0, null, ErrorCode.InvalidReplicaAssignment, $"replicas [{string.Join(", ", uneven)}]: every partition needs the same number of distinct brokers");
+        }
+
+        if (replicas.SelectMany(r => r).FirstOrDefault(id => !cluster.IsLive(id), -1) is var unknown and not -1)
+        {
+            return (0, 0, null, ErrorCode.InvalidReplicaAssignment, $"broker {unknown} is not registered in the cluster");
+        }
+
+        return replicas.Length > BrokerConfig.PartitionsPerTopicMax
+            ? (0, 0, null, ErrorCode.InvalidPartitions, $"{replicas.Length} partitions exceed the limit of {BrokerConfig.PartitionsPerTopicMax}")
+            : (replicas.Length, (short)replicas[0].Length, replicas, ErrorCode.None, null);
     }
 
     private static (Dictionary<string, string> Configs, string? Error) Configs(List<CreateTopicsRequest.CreatableTopicConfig> requested)

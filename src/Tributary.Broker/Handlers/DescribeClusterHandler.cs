@@ -1,3 +1,4 @@
+using Tributary.Broker.Cluster;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
@@ -7,7 +8,8 @@ namespace Tributary.Broker.Handlers;
 
 // DescribeCluster v0-1 (KIP-700).
 // Behaviour:
-// - The cluster is this broker: the only broker listed, and the controller.
+// - The cluster is this broker: the only broker listed, and the controller. In cluster mode (etcd): the live brokers
+//   at their address on the request's listener and the elected controller, from the cache of the cluster metadata.
 // - Authorization: none needed. Authorized operations, when asked for, are those the ACLs allow on the cluster
 //   (every one without an authorizer; none without DESCRIBE on the cluster); else "not requested" (-2^31).
 // Versions:
@@ -29,12 +31,16 @@ public sealed class DescribeClusterHandler(BrokerCore broker) : ApiHandler<Descr
         return ValueTask.FromResult<HandlerResult<DescribeClusterResponse>>(new DescribeClusterResponse
         {
             EndpointType = BrokersEndpoint,
-            ClusterId = broker.Metadata.ClusterId,
-            ControllerId = broker.NodeId,
-            Brokers = [new DescribeClusterResponse.DescribeClusterBroker { BrokerId = broker.NodeId, Host = advertised.Host, Port = advertised.Port, Rack = null }],
+            ClusterId = broker.ClusterId,
+            ControllerId = broker.Cluster?.ControllerId ?? broker.NodeId,
+            Brokers = broker.Cluster is { } cluster ? ClusterBrokers(cluster, context.Connection.ListenerName)
+                : [new DescribeClusterResponse.DescribeClusterBroker { BrokerId = broker.NodeId, Host = advertised.Host, Port = advertised.Port, Rack = null }],
             ClusterAuthorizedOperations = request.IncludeClusterAuthorizedOperations ? ClusterOperations(context) : AuthorizedOperations.Omitted,
         });
     }
+
+    private static List<DescribeClusterResponse.DescribeClusterBroker> ClusterBrokers(ClusterNode cluster, string listener) => [.. cluster.BrokersOn(listener)
+        .Select(b => new DescribeClusterResponse.DescribeClusterBroker { BrokerId = b.Broker.NodeId, Host = b.Endpoint.Host, Port = b.Endpoint.Port, Rack = b.Broker.Rack })];
 
     // As Kafka: the operations only for a caller with DESCRIBE on the cluster, else none.
     private int ClusterOperations(RequestContext context) => broker.Authorizer.AuthorizeCluster(context, AclOperation.Describe)
@@ -46,7 +52,7 @@ public sealed class DescribeClusterHandler(BrokerCore broker) : ApiHandler<Descr
         ErrorCode = (short)error,
         ErrorMessage = message,
         EndpointType = request.EndpointType,
-        ClusterId = broker.Metadata.ClusterId,
+        ClusterId = broker.ClusterId,
         ControllerId = -1,
         ClusterAuthorizedOperations = AuthorizedOperations.Omitted,
     };

@@ -88,7 +88,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
                 // An incremental fetch parks on every partition of its session, not only the ones its request listed.
                 var logs = partitions.Where(p => p.Log is not null).Select(p => p.Log!).ToList();
                 waiter.Arm(logs);
-                var (response, read, bytes) = Read(request, partitions, byId, buffers, context.ConnectionId, replicaId);
+                var (response, read, bytes) = Read(request, partitions, byId, buffers, context.ConnectionId, replicaId, context.Connection.ListenerName);
                 var remaining = waiter.Remaining;
                 if (bytes >= request.MinBytes || remaining <= TimeSpan.Zero || response.ErrorCode != 0 || logs.Count == 0 || HasPartitionError(response)
                     || context.CloseRequested.IsCancellationRequested)
@@ -164,7 +164,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
     /// partition's entry in the order of <paramref name="partitions"/>, and the record bytes read.
     /// </summary>
     private (FetchResponse Response, List<FetchResponse.PartitionData> Read, long Bytes) Read(
-        FetchRequest request, List<RequestedPartition> partitions, bool byId, ReadBuffers buffers, string reader, int replicaId)
+        FetchRequest request, List<RequestedPartition> partitions, bool byId, ReadBuffers buffers, string reader, int replicaId, string listener)
     {
         var replicas = broker.Replicas;
         var response = new FetchResponse();
@@ -199,6 +199,19 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
                     : r.Topic is null && byId ? ErrorCode.UnknownTopicId
                     : r.Topic is not null && broker.IsUnavailable(r.Topic, target.Partition) ? ErrorCode.KafkaStorageError
                     : ErrorCode.UnknownTopicOrPartition);
+                continue;
+            }
+
+            // Consumers read from the leader; a follower's fetch (replica id >= 0) is the data plane's to answer.
+            if (Math.Max(request.ReplicaId, request.ReplicaState.ReplicaId) < 0 && LeaderRedirect.IsElsewhere(broker, r.Topic!.Name, target.Partition, out var leader))
+            {
+                data.ErrorCode = (short)ErrorCode.NotLeaderOrFollower;
+                data.CurrentLeader = new() { LeaderId = leader.Leader, LeaderEpoch = leader.LeaderEpoch };
+                if (LeaderRedirect.EndpointOf(broker, leader.Leader, listener) is var (b, e) && !response.NodeEndpoints.Any(n => n.NodeId == b.NodeId))
+                {
+                    response.NodeEndpoints.Add(new FetchResponse.NodeEndpoint { NodeId = b.NodeId, Host = e.Host, Port = e.Port, Rack = b.Rack });
+                }
+
                 continue;
             }
 

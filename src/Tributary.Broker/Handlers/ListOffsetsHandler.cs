@@ -66,6 +66,14 @@ public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffse
                     continue;
                 }
 
+                // Kafka answers offsets only on the leader (ListOffsets has no current-leader field).
+                if (request.ReplicaId < 0 && LeaderRedirect.IsElsewhere(broker, t.Name, p.PartitionIndex, out _))
+                {
+                    result.ErrorCode = (short)ErrorCode.NotLeaderOrFollower;
+                    result.LeaderEpoch = -1;
+                    continue;
+                }
+
                 if (p.Timestamp < 0 && context.ApiVersion < FirstVersionOf(p.Timestamp))
                 {
                     result.ErrorCode = (short)ErrorCode.UnsupportedVersion;

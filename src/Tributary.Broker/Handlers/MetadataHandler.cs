@@ -1,3 +1,4 @@
+using Tributary.Broker.Cluster;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Metadata;
 using Tributary.Broker.Security.Authorization;
@@ -8,6 +9,8 @@ namespace Tributary.Broker.Handlers;
 
 // Metadata v0-13.
 // Behaviour:
+// - Cluster mode (etcd): the live brokers with their address on the request's listener, the controller, and each
+//   partition's leader, leader epoch, replicas, ISR and offline replicas from the local cache of the cluster metadata.
 // - One broker leads every partition with leader epoch 0 and is its only replica.
 // - Topics that do not exist are created when auto.create.topics.enable is on and the request allows it; names that
 //   break Kafka's rule get INVALID_TOPIC_EXCEPTION instead.
@@ -139,7 +142,7 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
     }
 
     // The broker's address on the listener the request came in on, as Kafka answers each listener's clients.
-    private MetadataResponse Skeleton(RequestContext context) => new()
+    private MetadataResponse Skeleton(RequestContext context) => broker.Cluster is { } cluster ? ClusterSkeleton(context, cluster) : new()
     {
         Brokers = [new MetadataResponse.MetadataResponseBroker
         {
@@ -150,6 +153,17 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
         }],
         ClusterId = broker.Metadata.ClusterId,
         ControllerId = broker.NodeId,
+        ClusterAuthorizedOperations = AuthorizedOperations.Omitted,
+    };
+
+    // Cluster mode: every live broker at its address on this request's listener (a broker without that listener is
+    // left out, as Kafka does), from the cache of the cluster metadata.
+    private static MetadataResponse ClusterSkeleton(RequestContext context, ClusterNode cluster) => new()
+    {
+        Brokers = [.. cluster.BrokersOn(context.Connection.ListenerName)
+            .Select(b => new MetadataResponse.MetadataResponseBroker { NodeId = b.Broker.NodeId, Host = b.Endpoint.Host, Port = b.Endpoint.Port, Rack = b.Broker.Rack })],
+        ClusterId = cluster.ClusterId,
+        ControllerId = cluster.ControllerId,
         ClusterAuthorizedOperations = AuthorizedOperations.Omitted,
     };
 
@@ -164,6 +178,12 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
         };
         for (var p = 0; p < topic.PartitionCount; p++)
         {
+            if (broker.Cluster is { } cluster && cluster.TryGetPartition(topic.Name, p, out var state))
+            {
+                result.Partitions.Add(Describe(cluster, state));
+                continue;
+            }
+
             var offline = broker.IsUnavailable(topic, p);
             result.Partitions.Add(new MetadataResponse.MetadataResponsePartition
             {
@@ -179,6 +199,18 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
 
         return result;
     }
+
+    // A partition as the cluster metadata holds it; without a leader LEADER_NOT_AVAILABLE, as Kafka answers.
+    private static MetadataResponse.MetadataResponsePartition Describe(ClusterNode cluster, PartitionState state) => new()
+    {
+        ErrorCode = (short)(state.Leader == -1 ? ErrorCode.LeaderNotAvailable : ErrorCode.None),
+        PartitionIndex = state.Partition,
+        LeaderId = state.Leader,
+        LeaderEpoch = state.LeaderEpoch,
+        ReplicaNodes = [.. state.Replicas],
+        IsrNodes = [.. state.Isr],
+        OfflineReplicas = [.. state.Replicas.Where(r => !cluster.IsLive(r))],
+    };
 
     private static MetadataResponse.MetadataResponseTopic Error(string? name, ErrorCode error) =>
         new() { ErrorCode = (short)error, Name = name, TopicAuthorizedOperations = AuthorizedOperations.Omitted };

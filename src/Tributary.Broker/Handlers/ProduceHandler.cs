@@ -80,6 +80,18 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                     continue;
                 }
 
+                if (LeaderRedirect.IsElsewhere(broker, topic.Name, partitionData.Index, out var leader))
+                {
+                    result.ErrorCode = (short)ErrorCode.NotLeaderOrFollower;
+                    result.CurrentLeader = new() { LeaderId = leader.Leader, LeaderEpoch = leader.LeaderEpoch };
+                    if (LeaderRedirect.EndpointOf(broker, leader.Leader, context.Connection.ListenerName) is var (b, e) && !response.NodeEndpoints.Any(n => n.NodeId == b.NodeId))
+                    {
+                        response.NodeEndpoints.Add(new ProduceResponse.NodeEndpoint { NodeId = b.NodeId, Host = e.Host, Port = e.Port, Rack = b.Rack });
+                    }
+
+                    continue;
+                }
+
                 if (broker.Replicas is { } replicas)
                 {
                     // Cluster mode: only the leader appends, and acks=all needs min.insync.replicas in the ISR first.

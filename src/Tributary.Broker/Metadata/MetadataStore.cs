@@ -308,8 +308,11 @@ public sealed partial class MetadataStore
         return LegalTopicName().IsMatch(name) ? null : $"topic name '{name}' contains a character outside [a-zA-Z0-9._-]";
     }
 
-    /// <summary>Adds a topic; returns the existing one (and false) when the name is taken.</summary>
-    public (TopicInfo Topic, bool Created) Create(string name, int partitions, IReadOnlyDictionary<string, string> configs)
+    /// <summary>
+    /// Adds a topic (with <paramref name="id"/>, a cluster topic's, else a new one); returns the existing one (and
+    /// false) when the name is taken.
+    /// </summary>
+    public (TopicInfo Topic, bool Created) Create(string name, int partitions, IReadOnlyDictionary<string, string> configs, Guid? id = null)
     {
         lock (_lock)
         {
@@ -318,7 +321,7 @@ public sealed partial class MetadataStore
                 return (existing, false);
             }
 
-            var topic = new TopicInfo(name, Guid.NewGuid(), partitions, configs);
+            var topic = new TopicInfo(name, id ?? Guid.NewGuid(), partitions, configs);
             Persist(_byName.Values.Append(topic));
             _byName[name] = topic;
             _byId[topic.Id] = topic;

@@ -1,0 +1,148 @@
+using Microsoft.Extensions.Logging;
+using Tributary.Broker.Cluster;
+using Tributary.Broker.Metadata;
+
+namespace Tributary.Broker;
+
+// Cluster mode (tributary.metadata.etcd.endpoints set): topic changes go to etcd and come back as a mirror in the
+// local metadata store, so the partition logs and every handler that looks a topic up work as on a single node.
+// Internal topics (names starting with "__") stay local to each broker until their coordinators move with their
+// partitions' leaders.
+public sealed partial class BrokerCore
+{
+    /// <summary>This broker's membership of an etcd cluster; null on a single node, where no cluster code runs.</summary>
+    public ClusterNode? Cluster { get; private set; }
+
+    /// <summary>The cluster's id: the one in etcd in cluster mode, else the local metadata's.</summary>
+    public string ClusterId => Cluster?.ClusterId ?? Metadata.ClusterId;
+
+    /// <summary>Joins the cluster of the configuration's etcd endpoints; the listeners must be bound (they are registered).</summary>
+    public async Task<ClusterNode> JoinClusterAsync(IReplicaRoleSink? sink, CancellationToken cancellationToken)
+    {
+        var node = await ClusterNode.StartAsync(this, sink, cancellationToken).ConfigureAwait(false);
+        Cluster = node;
+        return node;
+    }
+
+    /// <summary>Topics kept on each broker alone, never in etcd.</summary>
+    public static bool IsLocalOnly(string topic) => topic.StartsWith("__", StringComparison.Ordinal);
+
+    /// <summary>Makes the local metadata hold <paramref name="topic"/> as the cluster does, opening the logs of its partitions.</summary>
+    internal void MirrorClusterTopic(ClusterTopic topic)
+    {
+        lock (_topicLock)
+        {
+            var local = Metadata.Find(topic.Name);
+            if (local is not null && local.Id != topic.Id)
+            {
+                // Deleted and created again while this broker did not watch: the old partitions' records go.
+                Metadata.Delete(local.Name);
+                RemovePartitions(local.Name, 0, local.PartitionCount);
+                local = null;
+            }
+
+            if (local is null)
+            {
+                var (created, _) = Metadata.Create(topic.Name, topic.PartitionCount, topic.Configs, topic.Id);
+                OpenMirroredPartitions(created, 0);
+                return;
+            }
+
+            var sameConfigs = local.Configs.Count == topic.Configs.Count && local.Configs.All(c => topic.Configs.TryGetValue(c.Key, out var v) && v == c.Value);
+            if (local.PartitionCount >= topic.PartitionCount && sameConfigs)
+            {
+                return;
+            }
+
+            var updated = Metadata.Update(local with { PartitionCount = Math.Max(local.PartitionCount, topic.PartitionCount), Configs = topic.Configs });
+            var logConfig = LogConfigFor(updated);
+            for (var p = 0; p < local.PartitionCount; p++)
+            {
+                Logs.UpdateConfig(updated.Name, p, logConfig);
+            }
+
+            OpenMirroredPartitions(updated, local.PartitionCount);
+        }
+    }
+
+    internal void MirrorClusterTopicDeleted(string name, Guid id)
+    {
+        lock (_topicLock)
+        {
+            if (Metadata.Find(name) is { } local && local.Id == id)
+            {
+                Metadata.Delete(name);
+                RemovePartitions(name, 0, local.PartitionCount);
+            }
+        }
+    }
+
+    /// <summary>After the first read of the cluster: local topics the cluster no longer has (deleted while this broker was down) go.</summary>
+    internal void MirrorClusterLoaded(IReadOnlySet<string> clusterTopics)
+    {
+        foreach (var topic in Metadata.Topics.Where(t => !IsLocalOnly(t.Name) && !clusterTopics.Contains(t.Name)).ToList())
+        {
+            MirrorClusterTopicDeleted(topic.Name, topic.Id);
+        }
+    }
+
+    // A log that cannot be opened now is opened on first use (FindLog), as after a failed creation on a single node.
+    private void OpenMirroredPartitions(TopicInfo topic, int from)
+    {
+        try
+        {
+            OpenPartitions(topic, from);
+        }
+        catch (Exception e) when (IsStorageFailure(e))
+        {
+            LogCreateFailed(_logger, e, topic.Name, topic.PartitionCount);
+        }
+    }
+
+    private (TopicInfo Topic, bool Created) CreateClusterTopic(string name, int partitions, IReadOnlyDictionary<string, string> configs, int replicationFactor, int[][]? replicas)
+    {
+        var cluster = Cluster!;
+        var factor = replicationFactor == -1 ? Config.DefaultReplicationFactor : replicationFactor;
+        if (replicas is null && factor > cluster.LiveBrokers.Count)
+        {
+            throw new ClusterUnavailableException($"replication factor {factor} is larger than the {cluster.LiveBrokers.Count} live brokers");
+        }
+
+        var (topic, created) = cluster.CreateTopicAsync(name, partitions, configs, factor, replicas, CancellationToken.None).GetAwaiter().GetResult();
+        lock (_topicLock)
+        {
+            MirrorClusterTopic(topic);
+            return (Metadata.Find(topic.Name)!, created);
+        }
+    }
+
+    /// <summary>CreateTopics with replicas given per partition (cluster mode).</summary>
+    public (TopicInfo Topic, bool Created) CreateTopic(string name, int[][] replicas, IReadOnlyDictionary<string, string> configs) =>
+        CreateClusterTopic(name, replicas.Length, configs, replicas[0].Length, replicas);
+
+    private bool DeleteClusterTopic(string name)
+    {
+        var removed = Cluster!.DeleteTopicAsync(name, CancellationToken.None).GetAwaiter().GetResult();
+        if (removed is null)
+        {
+            return false;
+        }
+
+        MirrorClusterTopicDeleted(removed.Name, removed.Id);
+        return true;
+    }
+
+    private TopicInfo AddClusterPartitions(TopicInfo topic, int newCount)
+    {
+        var updated = Cluster!.AddPartitionsAsync(topic.Name, newCount, CancellationToken.None).GetAwaiter().GetResult();
+        MirrorClusterTopic(updated);
+        return Metadata.Find(topic.Name)!;
+    }
+
+    private TopicInfo UpdateClusterTopicConfigs(TopicInfo topic, IReadOnlyDictionary<string, string> configs)
+    {
+        var updated = Cluster!.UpdateTopicConfigsAsync(topic.Name, configs, CancellationToken.None).GetAwaiter().GetResult();
+        MirrorClusterTopic(updated);
+        return Metadata.Find(topic.Name)!;
+    }
+}

@@ -1,0 +1,86 @@
+using System.Globalization;
+using Google.Protobuf;
+
+namespace Tributary.Broker.Cluster;
+
+/// <summary>
+/// The layout of one cluster's keys in etcd, under tributary.metadata.etcd.prefix:
+/// <c>cluster_id</c>, <c>controller</c> (node id, bound to the controller's lease), <c>brokers/&lt;id&gt;</c> (bound to
+/// each broker's lease), <c>topics/&lt;name&gt;</c> and <c>partitions/&lt;topic&gt;/&lt;partition&gt;</c>. Values are JSON.
+/// </summary>
+public sealed class ClusterKeys(string prefix)
+{
+    public string Prefix { get; } = prefix + "/";
+
+    public string ClusterId => Prefix + "cluster_id";
+
+    public string Controller => Prefix + "controller";
+
+    public string Broker(int nodeId) => Prefix + "brokers/" + nodeId.ToString(CultureInfo.InvariantCulture);
+
+    public string Topic(string name) => Prefix + "topics/" + name;
+
+    public string Partitions(string topic) => Prefix + "partitions/" + topic + "/";
+
+    public string Partition(string topic, int partition) => Partitions(topic) + partition.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The end of the range of keys that start with <paramref name="start"/>: its last byte plus one, as etcd's prefix reads take.</summary>
+    public static ByteString RangeEnd(string start)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(start);
+        bytes[^1]++;
+        return ByteString.CopyFrom(bytes);
+    }
+
+    /// <summary>What a key under the prefix names; <see cref="ClusterKeyKind.Other"/> for keys this version does not know.</summary>
+    public (ClusterKeyKind Kind, string Name, int Number) Parse(string key)
+    {
+        if (!key.StartsWith(Prefix, StringComparison.Ordinal))
+        {
+            return (ClusterKeyKind.Other, "", 0);
+        }
+
+        var rest = key[Prefix.Length..];
+        if (rest == "controller")
+        {
+            return (ClusterKeyKind.Controller, "", 0);
+        }
+
+        if (rest == "cluster_id")
+        {
+            return (ClusterKeyKind.ClusterId, "", 0);
+        }
+
+        if (rest.StartsWith("brokers/", StringComparison.Ordinal) && int.TryParse(rest["brokers/".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+        {
+            return (ClusterKeyKind.Broker, "", id);
+        }
+
+        if (rest.StartsWith("topics/", StringComparison.Ordinal))
+        {
+            return (ClusterKeyKind.Topic, rest["topics/".Length..], 0);
+        }
+
+        if (rest.StartsWith("partitions/", StringComparison.Ordinal))
+        {
+            var path = rest["partitions/".Length..];
+            var slash = path.LastIndexOf('/');
+            if (slash > 0 && int.TryParse(path[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var partition))
+            {
+                return (ClusterKeyKind.Partition, path[..slash], partition);
+            }
+        }
+
+        return (ClusterKeyKind.Other, "", 0);
+    }
+}
+
+public enum ClusterKeyKind
+{
+    Other,
+    ClusterId,
+    Controller,
+    Broker,
+    Topic,
+    Partition,
+}

@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Tributary.Tests.Shared.Cluster;
+
+/// <summary>
+/// Debian's etcd (/usr/bin/etcd, package etcd-server) as a cluster of members on free loopback ports, data in a
+/// temporary directory, each member stopped by its process id. Tests of cluster mode share one and keep apart by
+/// key prefix (tributary.metadata.etcd.prefix).
+/// </summary>
+public sealed class EtcdCluster : IAsyncDisposable
+{
+    public const string EtcdPath = "/usr/bin/etcd";
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly string _directory;
+    private readonly List<Member> _members;
+
+    private EtcdCluster(string directory, List<Member> members)
+    {
+        _directory = directory;
+        _members = members;
+    }
+
+    /// <summary>The client URLs, comma-separated, as tributary.metadata.etcd.endpoints takes them.</summary>
+    public string Endpoints => string.Join(",", _members.Select(m => m.ClientUrl));
+
+    public static async Task<EtcdCluster> StartAsync(int members = 3)
+    {
+        if (!File.Exists(EtcdPath))
+        {
+            throw new InvalidOperationException($"{EtcdPath} is missing: install Debian's etcd-server (test.sh does)");
+        }
+
+        var directory = Directory.CreateTempSubdirectory("tributary-etcd-").FullName;
+        var list = Enumerable.Range(0, members).Select(i => new Member($"m{i}", FreePort(), FreePort())).ToList();
+        var cluster = new EtcdCluster(directory, list);
+        var initial = string.Join(",", list.Select(m => $"{m.Name}={m.PeerUrl}"));
+        foreach (var member in list)
+        {
+            cluster.Start(member, initial, "new");
+        }
+
+        await cluster.WaitHealthyAsync().ConfigureAwait(false);
+        return cluster;
+    }
+
+    private void Start(Member member, string initialCluster, string state)
+    {
+        var info = new ProcessStartInfo(EtcdPath)
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[]
+        {
+            "--name", member.Name, "--data-dir", Path.Combine(_directory, member.Name),
+            "--listen-client-urls", member.ClientUrl, "--advertise-client-urls", member.ClientUrl,
+            "--listen-peer-urls", member.PeerUrl, "--initial-advertise-peer-urls", member.PeerUrl,
+            "--initial-cluster", initialCluster, "--initial-cluster-state", state, "--initial-cluster-token", Path.GetFileName(_directory),
+            "--heartbeat-interval", "50", "--election-timeout", "500", "--logger", "zap", "--log-level", "error",
+        })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(info) ?? throw new InvalidOperationException("etcd did not start");
+
+        // Drained so a chatty member never blocks on a full pipe.
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        member.Process = process;
+    }
+
+    private async Task WaitHealthyAsync()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow + ReadyTimeout;
+        foreach (var member in _members)
+        {
+            while (true)
+            {
+                try
+                {
+                    var body = await http.GetStringAsync(member.ClientUrl + "/health").ConfigureAwait(false);
+                    if (body.Contains("\"health\":\"true\"", StringComparison.Ordinal))
+                    {
+                        break;
+                    }
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                }
+
+                if (DateTime.UtcNow > deadline || member.Process!.HasExited)
+                {
+                    throw new InvalidOperationException($"etcd member {member.Name} did not become healthy at {member.ClientUrl}");
+                }
+
+                await Task.Delay(100).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>A loopback port nothing listens on now (bound, then released).</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var member in _members)
+        {
+            if (member.Process is { HasExited: false } process)
+            {
+                process.Kill();
+                await process.WaitForExitAsync().ConfigureAwait(false);
+            }
+
+            member.Process?.Dispose();
+        }
+
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private sealed class Member(string name, int clientPort, int peerPort)
+    {
+        public string Name { get; } = name;
+
+        public string ClientUrl { get; } = "http://127.0.0.1:" + clientPort.ToString(CultureInfo.InvariantCulture);
+
+        public string PeerUrl { get; } = "http://127.0.0.1:" + peerPort.ToString(CultureInfo.InvariantCulture);
+
+        public Process? Process { get; set; }
+    }
+}
