@@ -59,7 +59,7 @@ public sealed class AuthorizationHandlerTests : IDisposable
         Assert.Equal(0, (await Send(handler, Ask("new-b"), 12)).Topics.Single().ErrorCode);
         Assert.Equal((short)ErrorCode.TopicAuthorizationFailed, (await Send(handler, Ask("new-c"), 12)).Topics.Single().ErrorCode);
 
-        Grant(Cluster, AclBinding.ClusterName, Create);
+        Grant(AclResourceType.Cluster, AclBinding.ClusterName, Create);
         Assert.Equal(0, (await Send(handler, Ask("new-a"), 12)).Topics.Single().ErrorCode);
         Assert.NotNull(_broker.Core.Metadata.Find("new-a"));
     }
@@ -68,7 +68,7 @@ public sealed class AuthorizationHandlerTests : IDisposable
     public async Task Metadata_and_describe_cluster_answer_the_operations_the_acls_allow()
     {
         Grant(Topic, "orders", Write);
-        Grant(Cluster, AclBinding.ClusterName, Describe);
+        Grant(AclResourceType.Cluster, AclBinding.ClusterName, Describe);
 
         var metadata = await Send(new MetadataHandler(_broker.Core), new MetadataRequest { Topics = [new() { Name = "orders" }], IncludeTopicAuthorizedOperations = true, IncludeClusterAuthorizedOperations = true }, 10);
         var cluster = await Send(new DescribeClusterHandler(_broker.Core), new DescribeClusterRequest { IncludeClusterAuthorizedOperations = true }, 1);

@@ -94,11 +94,11 @@ public sealed class AuthorizerTests : IDisposable
     [Fact]
     public void Super_users_may_do_anything_even_against_a_deny()
     {
-        Add(Acl(Cluster, AclBinding.ClusterName, All, Deny, principal: "User:*"));
+        Add(Acl(AclResourceType.Cluster, AclBinding.ClusterName, All, Deny, principal: "User:*"));
 
-        Assert.True(Allowed("User:admin", Alter, Cluster, AclBinding.ClusterName));
+        Assert.True(Allowed("User:admin", Alter, AclResourceType.Cluster, AclBinding.ClusterName));
         Assert.True(Allowed("User:ops", Write, Topic, "no-acls"));
-        Assert.False(Allowed(Alice, Describe, Cluster, AclBinding.ClusterName));
+        Assert.False(Allowed(Alice, Describe, AclResourceType.Cluster, AclBinding.ClusterName));
     }
 
     [Fact]
@@ -129,7 +129,7 @@ public sealed class AuthorizerTests : IDisposable
         using var broker = new TestBroker();
 
         Assert.False(broker.Core.Authorizer.Enabled);
-        Assert.True(broker.Core.Authorizer.Authorize(Bob, Host, Alter, Cluster, AclBinding.ClusterName));
+        Assert.True(broker.Core.Authorizer.Authorize(Bob, Host, Alter, AclResourceType.Cluster, AclBinding.ClusterName));
     }
 
     [Fact]
@@ -170,7 +170,7 @@ public sealed class AuthorizerTests : IDisposable
             Acl(Topic, "t", Read, AclPermissionType.Any),
             Acl(Topic, "t", Read, pattern: AclPatternType.Match),
             Acl(Topic, "", Read),
-            Acl(Cluster, "other", Alter),
+            Acl(AclResourceType.Cluster, "other", Alter),
             Acl(Topic, "t", Read, principal: "alice"),
         ]);
 
