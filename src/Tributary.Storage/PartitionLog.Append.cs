@@ -132,11 +132,7 @@ public sealed partial class PartitionLog
             cursor += prefix.TotalSize;
         }
 
-        var config = _config;
-        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var active = RollIfNeeded(batches.Length, nextOffset - 1, config, nowMs);
-        active.Append(span, config.IndexIntervalBytes, nowMs);
-        ReportIndexFailure(active);
+        var active = WriteToActiveSegment(span, nextOffset - 1);
         if (single is { } header)
         {
             if (Producers.OnAppended(batches, header with { BaseOffset = firstOffset }) is { } aborted)
@@ -157,6 +153,17 @@ public sealed partial class PartitionLog
         }
 
         return (firstOffset, _logStartOffset);
+    }
+
+    /// <summary>Writes batches whose offsets are set, up to <paramref name="lastOffset"/>, to the active segment (rolled if due). Caller holds the append lock.</summary>
+    private LogSegment WriteToActiveSegment(ReadOnlySpan<byte> batches, long lastOffset)
+    {
+        var config = _config;
+        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var active = RollIfNeeded(batches.Length, lastOffset, config, nowMs);
+        active.Append(batches, config.IndexIntervalBytes, nowMs);
+        ReportIndexFailure(active);
+        return active;
     }
 
     private LogAppendResult AfterAppend(long firstOffset, long offsetCount, long? logAppendTimeMs, long logStartOffset, bool deferFlush)

@@ -127,11 +127,7 @@ public sealed partial class PartitionLog
                 cursor += header.TotalSize;
             }
 
-            var config = _config;
-            var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
-            var active = RollIfNeeded(batches.Length, expected - 1, config, nowMs);
-            active.Append(span, config.IndexIntervalBytes, nowMs);
-            ReportIndexFailure(active);
+            var active = WriteToActiveSegment(span, expected - 1);
             for (var cursor = 0; cursor < span.Length;)
             {
                 var epoch = BinaryPrimitives.ReadInt32BigEndian(span[(cursor + RecordBatchHeader.PartitionLeaderEpochOffset)..]);
