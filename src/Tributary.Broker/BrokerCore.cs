@@ -330,7 +330,7 @@ public sealed partial class BrokerCore : IDisposable
         }
     }
 
-    /// <summary>Adds partitions, all or none, as <see cref="CreateTopic"/> creates them.</summary>
+    /// <summary>Adds partitions, all or none, as <see cref="CreateTopic(string, int, IReadOnlyDictionary{string, string}, int)"/> creates them.</summary>
     public TopicInfo AddPartitions(TopicInfo topic, int newCount)
     {
         if (Cluster is not null && !IsLocalOnly(topic.Name))
