@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Tributary.Broker.Handlers;
+using Tributary.Broker.Security.Authorization;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -49,5 +50,23 @@ public sealed class DescribeLogDirsHandlerTests : IDisposable
 
         var all = await broker.SendAsync(handler, new DescribeLogDirsRequest { Topics = null }, version);
         Assert.Equal(["other", "sized"], all.Results.Single().Topics.Select(t => t.Name));
+    }
+
+    [Fact]
+    public async Task Without_describe_on_the_cluster_the_answer_is_cluster_authorization_failed()
+    {
+        using var broker = new TestBroker("authorizer.class.name=" + Authorizer.StandardAuthorizerClass);
+        broker.CreateTopic("sized");
+        var handler = new DescribeLogDirsHandler(broker.Core);
+
+        var refused = await broker.SendAsync(handler, new DescribeLogDirsRequest { Topics = null }, 4);
+        Assert.Equal((short)ErrorCode.ClusterAuthorizationFailed, refused.ErrorCode);
+        Assert.Empty(refused.Results);
+
+        Assert.All(broker.Core.Authorizer.Create([new AclBinding(AclResourceType.Cluster, AclBinding.ClusterName, AclPatternType.Literal, "User:ANONYMOUS", "*", AclOperation.Describe, AclPermissionType.Allow)]), Assert.Null);
+        var allowed = await broker.SendAsync(handler, new DescribeLogDirsRequest { Topics = null }, 4);
+        Assert.Equal((short)ErrorCode.None, allowed.ErrorCode);
+        Assert.Equal("memory", allowed.Results.Single().LogDir);
+        Assert.Equal(["sized"], allowed.Results.Single().Topics.Select(t => t.Name));
     }
 }
