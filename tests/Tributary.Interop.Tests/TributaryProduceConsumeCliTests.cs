@@ -117,6 +117,25 @@ public sealed class TributaryProduceConsumeCliTests : IDisposable
         Assert.Equal(new byte[] { 0xff, 0xfe, 0x00 }, Convert.FromBase64String(last.GetProperty("value").GetString()!));
     }
 
+    // --isolation read_committed leaves out an aborted transaction's records (and the control markers); read_uncommitted
+    // prints them. Both stop at the end with -e.
+    [Fact]
+    public async Task ReadCommittedSkipsAnAbortedTransaction()
+    {
+        await using var broker = await TributaryBroker.StartAsync(new TributaryBrokerOptions { Topics = { ["txn"] = 1 } });
+        await using (var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers))
+        {
+            await TransactionAsync(client, "txn", ["aborted-1", "aborted-2"], commit: false);
+            await TransactionAsync(client, "txn", ["committed-1"], commit: true);
+        }
+
+        async Task<List<string>> ValuesAsync(string isolation) =>
+            [.. (await ConsumeJsonAsync(broker, "txn", "--from", "beginning", "-e", "--isolation", isolation)).Select(r => r.GetProperty("value").GetString()!)];
+
+        Assert.Equal(["committed-1"], await ValuesAsync("read_committed"));
+        Assert.Equal(["aborted-1", "aborted-2", "committed-1"], await ValuesAsync("read_uncommitted"));
+    }
+
     // A group member commits what it printed: a second run of the same group continues right after it, so the two runs
     // together print every record once; each run leaves the group on exit.
     [Fact]
@@ -275,13 +294,44 @@ public sealed class TributaryProduceConsumeCliTests : IDisposable
     private static async Task ProduceBatchAsync(TributaryBroker broker, string topic, byte[] batch)
     {
         await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
+        await ProduceBatchAsync(client, topic, batch, transactionalId: null);
+    }
+
+    private static async Task ProduceBatchAsync(KafkaWireClient client, string topic, byte[] batch, string? transactionalId)
+    {
         var response = await client.SendAsync<ProduceRequest, ProduceResponse>(ApiKey.Produce, 9, new ProduceRequest
         {
+            TransactionalId = transactionalId,
             Acks = -1,
             TimeoutMs = 10_000,
             TopicData = [new ProduceRequest.TopicProduceData { Name = topic, PartitionData = [new ProduceRequest.PartitionProduceData { Index = 0, Records = batch }] }],
         });
         Assert.Equal(0, response.Responses[0].PartitionResponses[0].ErrorCode);
+    }
+
+    /// <summary>One transaction of one batch on partition 0, committed or aborted (a new producer epoch each time).</summary>
+    private static async Task TransactionAsync(KafkaWireClient client, string topic, string[] values, bool commit)
+    {
+        const string TransactionalId = "cli-io-tests";
+        var init = await client.SendAsync<InitProducerIdRequest, InitProducerIdResponse>(ApiKey.InitProducerId, 4, new InitProducerIdRequest { TransactionalId = TransactionalId, TransactionTimeoutMs = 60_000, ProducerId = -1, ProducerEpoch = -1 });
+        Assert.Equal(0, init.ErrorCode);
+        var added = await client.SendAsync<AddPartitionsToTxnRequest, AddPartitionsToTxnResponse>(ApiKey.AddPartitionsToTxn, 3, new AddPartitionsToTxnRequest
+        {
+            V3AndBelowTransactionalId = TransactionalId,
+            V3AndBelowProducerId = init.ProducerId,
+            V3AndBelowProducerEpoch = init.ProducerEpoch,
+            V3AndBelowTopics = [new AddPartitionsToTxnRequest.AddPartitionsToTxnTopic { Name = topic, Partitions = [0] }],
+        });
+        Assert.All(added.ResultsByTopicV3AndBelow.SelectMany(t => t.ResultsByPartition), r => Assert.Equal(0, r.PartitionErrorCode));
+        var builder = new RecordBatchBuilder { ProducerId = init.ProducerId, ProducerEpoch = init.ProducerEpoch, BaseSequence = 0, IsTransactional = true };
+        foreach (var value in values)
+        {
+            builder.Add(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), null, Encoding.UTF8.GetBytes(value));
+        }
+
+        await ProduceBatchAsync(client, topic, builder.Build(), TransactionalId);
+        var ended = await client.SendAsync<EndTxnRequest, EndTxnResponse>(ApiKey.EndTxn, 3, new EndTxnRequest { TransactionalId = TransactionalId, ProducerId = init.ProducerId, ProducerEpoch = init.ProducerEpoch, Committed = commit });
+        Assert.Equal(0, ended.ErrorCode);
     }
 
     /// <summary>The headers of every stored batch of the partitions, as a Fetch from offset 0 returns them.</summary>
