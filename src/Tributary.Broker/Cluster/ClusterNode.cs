@@ -392,7 +392,15 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
             _applied[key] = (state.Leader, state.LeaderEpoch);
         }
 
-        await _sink.ApplyAsync(state, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _sink.ApplyAsync(state, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The data plane's failure is logged; the watch goes on so the cache stays current.
+            LogSinkFailed(_logger, e, state.Topic, state.Partition);
+        }
     }
 
     private async Task NotifyRemovedAsync(string topic, int partition, CancellationToken cancellationToken)
@@ -405,7 +413,14 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
 
         if (known)
         {
-            await _sink.RemoveAsync(topic, partition, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _sink.RemoveAsync(topic, partition, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogSinkFailed(_logger, e, topic, partition);
+            }
         }
     }
 
@@ -480,6 +495,9 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
 
     [LoggerMessage(EventId = 956, Level = LogLevel.Warning, Message = "The etcd watch's revision was compacted (now {CompactRevision}); reading the metadata again")]
     private static partial void LogWatchCompacted(ILogger logger, long compactRevision);
+
+    [LoggerMessage(EventId = 958, Level = LogLevel.Error, Message = "The replica role sink failed for {Topic}-{Partition}")]
+    private static partial void LogSinkFailed(ILogger logger, Exception exception, string topic, int partition);
 
     [LoggerMessage(EventId = 957, Level = LogLevel.Error, Message = "Could not apply the cluster metadata key {Key}; skipped")]
     private static partial void LogApplyFailed(ILogger logger, Exception exception, string key);
