@@ -65,6 +65,40 @@ public sealed class AdminListenerTests
     }
 
     [Fact]
+    public async Task AStartThatFailsAfterTheAdminListenerBoundReleasesItsPort()
+    {
+        var directory = Directory.CreateTempSubdirectory("tributary-admin-").FullName;
+        try
+        {
+            var owner = WithAdmin();
+            owner.InMemory = false;
+            owner.DataDirectory = directory;
+            await using var running = await TributaryBroker.StartAsync(owner);
+            var port = FreeLoopbackPort();
+
+            // The data directory is held by the running broker: the start fails after the admin listener bound.
+            var second = WithAdmin($"http://127.0.0.1:{port}");
+            second.InMemory = false;
+            second.DataDirectory = directory;
+            await Assert.ThrowsAnyAsync<IOException>(() => TributaryBroker.StartAsync(second));
+
+            await using var third = await TributaryBroker.StartAsync(WithAdmin($"http://127.0.0.1:{port}"));
+            Assert.Equal(port, third.AdminAddresses[0].Port);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [Fact]
     public async Task RoutesAddedThroughTheOptionsAreServedBesideTheBuiltInOnes()
     {
         var options = WithAdmin();
