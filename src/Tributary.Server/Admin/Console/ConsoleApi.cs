@@ -205,8 +205,8 @@ internal sealed partial class ConsoleApi : IDisposable
         var listeners = _broker.Listeners.Select(l => $"{l.Name}://{l.Host}:{l.Port.ToString(CultureInfo.InvariantCulture)}").ToList();
         var brokers = new List<BrokerBody> { new(core.NodeId, core.AdvertisedHost, core.AdvertisedPort, listeners) };
         var groups = GroupLag.GroupIds(core).Count(g => core.Authorizer.Authorize(caller, AclOperation.Describe, AclResourceType.Group, g));
-        var (recordsPerSecond, bytesPerSecond, windowMs) = Sampler.Throughput();
-        var body = new OverviewBody(core.Metadata.ClusterId, brokers, topics.Count, partitions, offline, bytes, records, groups, recordsPerSecond, bytesPerSecond, windowMs);
+        var (recordsIn, bytesIn, bytesOut, windowMs) = Sampler.Throughput();
+        var body = new OverviewBody(core.Metadata.ClusterId, brokers, topics.Count, partitions, offline, bytes, records, groups, recordsIn, bytesIn, bytesOut, windowMs);
         await WriteAsync(http, 200, body, ConsoleJsonContext.Default.OverviewBody).ConfigureAwait(false);
     }
 

@@ -22,6 +22,7 @@ internal sealed record OverviewBody(
     int GroupCount,
     double RecordsInPerSecond,
     double BytesInPerSecond,
+    double BytesOutPerSecond,
     long ThroughputWindowMs);
 
 internal sealed record TopicSummaryBody(string Name, int Partitions, bool Internal, long SizeBytes, long Records);

@@ -5,8 +5,8 @@ namespace Tributary.Server.Admin.Console;
 
 /// <summary>
 /// Samples taken on a timer for what the console draws over time: each group's total lag (a bounded ring per group,
-/// for the lag chart) and the sums of the partitions' end offsets and sizes (the overview's throughput is the
-/// difference between the two newest samples). Nothing here is persisted: a restart starts the charts again.
+/// for the lag chart) and the sums of the traffic counters the handlers keep per partition (records and bytes in,
+/// bytes out); the overview's throughput is the difference between the two newest samples. Nothing here is persisted: a restart starts the charts again.
 /// </summary>
 internal sealed class ConsoleSampler : IDisposable
 {
@@ -24,8 +24,8 @@ internal sealed class ConsoleSampler : IDisposable
     private readonly ConcurrentDictionary<string, Queue<LagSampleBody>> _lag = new(StringComparer.Ordinal);
     private readonly ITimer _timer;
     private readonly Lock _throughputLock = new();
-    private (long TimeMs, long Records, long Bytes)? _previous;
-    private (long TimeMs, long Records, long Bytes)? _latest;
+    private (long TimeMs, long Records, long BytesIn, long BytesOut)? _previous;
+    private (long TimeMs, long Records, long BytesIn, long BytesOut)? _latest;
 
     public ConsoleSampler(Func<BrokerCore?> core, TimeProvider time)
     {
@@ -34,18 +34,20 @@ internal sealed class ConsoleSampler : IDisposable
         _timer = time.CreateTimer(_ => SampleAll(), null, TimeSpan.Zero, TimeSpan.FromMilliseconds(SampleIntervalMs));
     }
 
-    /// <summary>Records per second and stored bytes per second between the two newest samples, and the window.</summary>
-    public (double Records, double Bytes, long WindowMs) Throughput()
+    /// <summary>Records in, bytes in and bytes out per second between the two newest samples, and the window.</summary>
+    public (double RecordsIn, double BytesIn, double BytesOut, long WindowMs) Throughput()
     {
         lock (_throughputLock)
         {
             if (_previous is not { } a || _latest is not { } b || b.TimeMs <= a.TimeMs)
             {
-                return (0, 0, 0);
+                return (0, 0, 0, 0);
             }
 
+            // A deleted topic takes its counters with it: a sum that went down counts as no traffic.
             var seconds = (b.TimeMs - a.TimeMs) / 1000.0;
-            return (Math.Max(0, b.Records - a.Records) / seconds, Math.Max(0, b.Bytes - a.Bytes) / seconds, b.TimeMs - a.TimeMs);
+            return (Math.Max(0, b.Records - a.Records) / seconds, Math.Max(0, b.BytesIn - a.BytesIn) / seconds,
+                Math.Max(0, b.BytesOut - a.BytesOut) / seconds, b.TimeMs - a.TimeMs);
         }
     }
 
@@ -95,17 +97,18 @@ internal sealed class ConsoleSampler : IDisposable
 
         try
         {
-            long records = 0, bytes = 0;
+            long records = 0, bytesIn = 0, bytesOut = 0;
             foreach (var log in core.Logs.Logs)
             {
-                records += log.HighWatermark;
-                bytes += log.SizeBytes;
+                records += log.Traffic.RecordsIn;
+                bytesIn += log.Traffic.BytesIn;
+                bytesOut += log.Traffic.BytesOut;
             }
 
             lock (_throughputLock)
             {
                 _previous = _latest;
-                _latest = (_time.GetUtcNow().ToUnixTimeMilliseconds(), records, bytes);
+                _latest = (_time.GetUtcNow().ToUnixTimeMilliseconds(), records, bytesIn, bytesOut);
             }
 
             var groups = GroupLag.GroupIds(core);

@@ -148,7 +148,8 @@ async function overviewPage() {
       card("Messages", o.recordCount, "ov-records"),
       card("Consumer groups", o.groupCount, "ov-groups"),
       card("Records in / s", o.recordsInPerSecond.toFixed(1), "ov-records-rate"),
-      card("Bytes in / s", fmtBytes(Math.round(o.bytesInPerSecond)), "ov-bytes-rate")),
+      card("Bytes in / s", fmtBytes(Math.round(o.bytesInPerSecond)), "ov-bytes-rate"),
+      card("Bytes out / s", fmtBytes(Math.round(o.bytesOutPerSecond)), "ov-bytes-out-rate")),
     h("p", { class: "muted" }, o.throughputWindowMs > 0 ? `Throughput over the last ${(o.throughputWindowMs / 1000).toFixed(0)} s.` : "Throughput shows after two samples (5 s apart)."),
     h("h2", {}, "Brokers"),
     table(["Node", "Host", "Port#", "Listeners"], o.brokers.map(b => h("tr", {}, h("td", {}, b.nodeId), h("td", {}, b.host), h("td", { class: "num" }, b.port), h("td", {}, b.listeners.join(", ")))), "brokers"));
