@@ -13,7 +13,7 @@ trap cleanup EXIT
 dotnet pack Tributary.slnx -c Release -o "$work/packages" -v q -nologo
 ls "$work/packages"
 
-for id in Tributary.Protocol Tributary.Storage Tributary.Broker Tributary.Server tributary; do
+for id in Tributary.Protocol Tributary.Storage Tributary.Broker Tributary.Server Tributary.Aspire.Hosting tributary; do
   nupkg="$work/packages/$id.0.1.0.nupkg"
   listing=$(unzip -l "$nupkg")
   for entry in README.md LICENSE; do
