@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Native AOT vs JIT start-up (issue #34): time from exec to the first ApiVersions answer on a fresh broker (a TCP
-# connect retried every 2 ms, then ApiVersions v0), median of RUNS (default 10) runs each, and idle RSS (VmRSS of
+# connect retried every 2 ms, then ApiVersions v0), median of RUNS (default 10) runs each, the CPU time (user +
+# system) the broker used until then, which waiting for a core does not inflate, and idle RSS (VmRSS of
 # /proc/PID/status IDLE_SECONDS, default 2, after that answer, the probe's connection closed). Both in one invocation:
 # the AOT binary (published first with the aot-linux-x64 profile unless AOT_BINARY names one) and the JIT build of the
 # same CLI (its apphost in bin/Release). Each run: empty data directory, a free loopback port, stopped by its PID.
@@ -39,14 +40,19 @@ def api_versions(port):
         answer = s.recv(size, socket.MSG_WAITALL)
         return len(answer) == size and struct.unpack(">ih", answer[:6]) == (1, 0)
 
+def cpu_ms(pid):
+    """User plus system CPU time the process has used: what start-up costs apart from waiting for a core."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
-print("| build | start to ApiVersions, median (min–max) | idle RSS, median (min–max) |")
-print("|---|---:|---:|")
+print("| build | start to ApiVersions, median (min–max) | CPU time to then, median | idle RSS, median (min–max) |")
+print("|---|---:|---:|---:|")
 for name, binary in binaries.items():
-    starts, rsses = [], []
+    starts, cpus, rsses = [], [], []
     for _ in range(runs):
         port = free_port()
         with tempfile.TemporaryDirectory(prefix="tributary-aot-startup-") as data:
@@ -63,11 +69,12 @@ for name, binary in binaries.items():
                             sys.exit(f"{name}: the broker exited with {broker.returncode}")
                         time.sleep(0.002)
                 starts.append((time.perf_counter() - started) * 1000)
+                cpus.append(cpu_ms(broker.pid))
                 time.sleep(idle_seconds)
                 rsses.append(rss_kib(broker.pid) / 1024)
             finally:
                 broker.terminate()
                 broker.wait(30)
-    print(f"| {name} | {statistics.median(starts):.0f} ms ({min(starts):.0f}–{max(starts):.0f}) | "
+    print(f"| {name} | {statistics.median(starts):.0f} ms ({min(starts):.0f}–{max(starts):.0f}) | {statistics.median(cpus):.0f} ms | "
           f"{statistics.median(rsses):.1f} MiB ({min(rsses):.1f}–{max(rsses):.1f}) |")
 PY
