@@ -270,7 +270,7 @@ public sealed class TributaryBroker : IAsyncDisposable
             throw new InvalidOperationException("replication already started");
         }
 
-        var replicas = new ReplicaManager(Core, control, WireReplicaLink.ConnectAsync);
+        var replicas = new ReplicaManager(Core, control, WireReplicaLink.ConnectorFor(control.LocalNodeId));
         _replicas = replicas;
         Core.Replicas = replicas;
         return replicas;

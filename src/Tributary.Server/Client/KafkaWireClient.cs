@@ -26,7 +26,7 @@ public sealed class KafkaWireClient : IAsyncDisposable
         _stream = stream;
     }
 
-    public string ClientId { get; init; } = "tributary-cli";
+    public string ClientId { get; set; } = "tributary-cli";
 
     public static Task<KafkaWireClient> ConnectAsync(string bootstrap, CancellationToken cancellationToken = default) =>
         ConnectAsync(bootstrap, null, cancellationToken);

@@ -17,15 +17,22 @@ public sealed class WireReplicaLink : IReplicaLink
 
     private readonly KafkaWireClient _client;
 
-    private WireReplicaLink(KafkaWireClient client) => _client = client;
+    private WireReplicaLink(KafkaWireClient client, int localNodeId)
+    {
+        _client = client;
+        _client.ClientId = $"broker-{localNodeId}-fetcher-0";
+    }
 
-    /// <summary>A <see cref="ReplicaLinkFactory"/>: connects to <paramref name="leader"/>'s first endpoint.</summary>
-    public static async Task<IReplicaLink> ConnectAsync(ClusterBroker leader, CancellationToken cancellationToken)
+    /// <summary>
+    /// The <see cref="ReplicaLinkFactory"/> of broker <paramref name="localNodeId"/>: connects to the leader's first
+    /// endpoint with Kafka's client id for a replica fetcher, <c>broker-&lt;id&gt;-fetcher-0</c>.
+    /// </summary>
+    public static ReplicaLinkFactory ConnectorFor(int localNodeId) => async (leader, cancellationToken) =>
     {
         var endpoint = leader.Endpoints.Count > 0 ? leader.Endpoints[0] : throw new InvalidOperationException($"broker {leader.NodeId} registered no endpoint");
         var client = await KafkaWireClient.ConnectAsync($"{endpoint.Host}:{endpoint.Port}", cancellationToken).ConfigureAwait(false);
-        return new WireReplicaLink(client);
-    }
+        return new WireReplicaLink(client, localNodeId);
+    };
 
     public Task<FetchResponse> FetchAsync(FetchRequest request, CancellationToken cancellationToken) =>
         _client.SendAsync<FetchRequest, FetchResponse>(ApiKey.Fetch, FetchVersion, request, cancellationToken);

@@ -82,6 +82,33 @@ public sealed class ReplicationTests
     }
 
     [Fact]
+    public async Task AFollowerCutOffFromItsLeaderLeavesTheIsrAndRejoinsOnceItHasCaughtUp()
+    {
+        await using var cluster = await InProcessCluster.StartAsync(3, new Dictionary<string, string> { ["replica.lag.time.max.ms"] = "1000", ["replica.fetch.backoff.ms"] = "50" });
+        await cluster.CreateTopicAsync(Topic, [1, 2, 3]);
+
+        // The leader answers follower 3's fetches with an error before they reach it (Kafka's fetcher client id).
+        cluster.Broker(1).Intercept(ApiKey.Fetch, context => context.ClientId == "broker-3-fetcher-0" ? new(ErrorCode.UnknownServerError) : default);
+        await WaitUntilAsync(() => cluster.State(Topic).Isr.SequenceEqual([1, 2]));
+
+        await using (var client = await KafkaWireClient.ConnectAsync(cluster.Broker(1).BootstrapServers))
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Equal(0, (await WireRoundTrip.ProduceAsync(client, Topic, 0, $"while 3 is away {i}")).Responses[0].PartitionResponses[0].ErrorCode);
+            }
+        }
+
+        Assert.Equal(0, cluster.Log(3, Topic).LogEndOffset);
+        cluster.Broker(1).ClearIntercepts();
+        await WaitUntilAsync(() => cluster.State(Topic).Isr.SequenceEqual([1, 2, 3]));
+
+        var leader = cluster.Log(1, Topic);
+        Assert.Equal(3, leader.HighWatermark);
+        Assert.Equal(ReadUpTo(leader, 3), ReadUpTo(cluster.Log(3, Topic), 3));
+    }
+
+    [Fact]
     public async Task ADeposedLeaderCutsItsUnreplicatedBatchWhenItFollowsTheNewLeaderAndTheLogsConverge()
     {
         await using var cluster = await InProcessCluster.StartAsync(3);
