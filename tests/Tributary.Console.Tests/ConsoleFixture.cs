@@ -2,7 +2,6 @@ using Confluent.Kafka;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Playwright;
-using Tributary.Interop.Tests.Support;
 using Tributary.Server;
 using Tributary.Server.Admin.Console;
 
