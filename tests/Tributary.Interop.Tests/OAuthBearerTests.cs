@@ -8,8 +8,8 @@ using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 using Tributary.Server;
 using Tributary.Server.Client;
-using Tributary.TestSupport;
 using Tributary.Tests.Shared.Tls;
+using Tributary.TestSupport;
 
 namespace Tributary.Interop.Tests;
 
