@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
@@ -7,19 +8,21 @@ using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 using Tributary.Server;
 using Tributary.Server.Client;
+using Tributary.Tests.Shared.Tls;
 using Tributary.TestSupport;
 
 namespace Tributary.Interop.Tests;
 
 /// <summary>
 /// OAUTHBEARER and KIP-368 re-authentication with real clients on a SASL_PLAINTEXT listener: kcat (Debian's
-/// librdkafka) with its unsecured JWT; Confluent.Kafka with RS256 tokens the test signs against a JWKS file it
+/// librdkafka) with its unsecured JWT, also over SASL_SSL; Confluent.Kafka with RS256 tokens the test signs against a JWKS file it
 /// writes, a token from a foreign key refused; Confluent.Kafka's librdkafka re-authenticating on the same connection
 /// every session lifetime while it produces; a raw client that does not re-authenticate closed after its session.
 /// </summary>
 public sealed class OAuthBearerTests(ITestOutputHelper output) : IDisposable
 {
     private const string Jaas = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;";
+    private static readonly X509Certificate2 Authority = TestCertificates.Authority("Tributary OAuth CA");
     private readonly string _work = Directory.CreateTempSubdirectory("tributary-oauth-").FullName;
     private readonly TestJwt _keys = new();
 
@@ -27,10 +30,25 @@ public sealed class OAuthBearerTests(ITestOutputHelper output) : IDisposable
     public async Task KcatWithAnUnsecuredJwtProducesAndConsumesAsItsPrincipal()
     {
         await using var broker = await StartAsync(signed: false);
+        await KcatRoundTripAsync(broker, ["-X", "security.protocol=SASL_PLAINTEXT"]);
+    }
+
+    [Fact]
+    public async Task KcatWithAnUnsecuredJwtProducesAndConsumesOverSaslSsl()
+    {
+        await using var broker = await StartAsync(signed: false, tls: true);
+        var authority = Path.Combine(_work, "ca.pem");
+        await File.WriteAllTextAsync(authority, TestCertificates.CertificatePem(Authority));
+        await KcatRoundTripAsync(broker, ["-X", "security.protocol=SASL_SSL", "-X", "ssl.ca.location=" + authority]);
+    }
+
+    /// <summary>kcat produces 20 records as alice with an unsecured JWT over <paramref name="security"/> and consumes them back.</summary>
+    private async Task KcatRoundTripAsync(TributaryBroker broker, string[] security)
+    {
         var principals = RecordPrincipals(broker, ApiKey.Produce);
         var input = Path.Combine(_work, "in.txt");
         await File.WriteAllLinesAsync(input, Enumerable.Range(0, 20).Select(i => $"k{i}\tv{i}"));
-        string[] sasl = ["-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=OAUTHBEARER", "-X", "enable.sasl.oauthbearer.unsecure.jwt=true", "-X", "sasl.oauthbearer.config=principal=alice"];
+        string[] sasl = [.. security, "-X", "sasl.mechanisms=OAUTHBEARER", "-X", "enable.sasl.oauthbearer.unsecure.jwt=true", "-X", "sasl.oauthbearer.config=principal=alice"];
 
         var produced = await KcatRunner.ProduceLinesAsync(broker.BootstrapServers, "tokens", input, [.. sasl, "-X", "acks=all"]);
         var outputFile = Path.Combine(_work, "out.json");
@@ -146,15 +164,19 @@ public sealed class OAuthBearerTests(ITestOutputHelper output) : IDisposable
         await WireProbe.AssertClosedAsync(client, "a request after the session ended");
     }
 
-    private async Task<TributaryBroker> StartAsync(bool signed, params (string Key, string Value)[] extra)
+    private Task<TributaryBroker> StartAsync(bool signed, params (string Key, string Value)[] extra) => StartAsync(signed, tls: false, extra);
+
+    /// <summary>A broker with one SASL_PLAINTEXT listener, or SASL_SSL with a certificate of <see cref="Authority"/>.</summary>
+    private async Task<TributaryBroker> StartAsync(bool signed, bool tls, params (string Key, string Value)[] extra)
     {
-        var options = new TributaryBrokerOptions { Topics = { ["tokens"] = 1 } };
-        options.Config["listeners"] = "SASL_PLAINTEXT://127.0.0.1:0";
+        var listener = tls ? "SASL_SSL" : "SASL_PLAINTEXT";
+        var options = new TributaryBrokerOptions { Topics = { ["tokens"] = 1 }, TlsCertificate = tls ? TestCertificates.Server(Authority) : null };
+        options.Config["listeners"] = listener + "://127.0.0.1:0";
         options.Config["sasl.enabled.mechanisms"] = "OAUTHBEARER";
-        options.Config["listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config"] = Jaas;
+        options.Config[Broker.Config.Listeners.PerListenerKey(listener, "oauthbearer.sasl.jaas.config")] = Jaas;
         if (signed)
         {
-            options.Config["listener.name.sasl_plaintext.oauthbearer.sasl.server.callback.handler.class"] = "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler";
+            options.Config[Broker.Config.Listeners.PerListenerKey(listener, "oauthbearer.sasl.server.callback.handler.class")] = "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler";
             options.Config["sasl.oauthbearer.jwks.endpoint.url"] = _keys.WriteJwks(Path.Combine(_work, "jwks.json"));
             options.Config["sasl.oauthbearer.expected.audience"] = "tributary";
             options.Config["sasl.oauthbearer.expected.issuer"] = "https://idp.test";

@@ -9,7 +9,8 @@ namespace Tributary.Server.Tests;
 /// <summary>
 /// Connections that hold the broker without using it are closed: one silent for connections.max.idle.ms (event 304),
 /// one that trickles a request byte by byte for longer than tributary.partial.request.timeout.ms (event 305), and one
-/// past max.connections.per.ip from its address (event 316; its overrides give an address its own limit). Clients
+/// past max.connections.per.ip from its address (event 316; its overrides give an address its own limit) or past its
+/// listener's listener.name.<l>.max.connections (event 332). Clients
 /// that use their connection are served throughout.
 /// </summary>
 public sealed class ConnectionLimitTests
@@ -124,7 +125,57 @@ public sealed class ConnectionLimitTests
         }
     }
 
+    [Fact]
+    public async Task AListenerAtItsOwnMaxConnectionsRefusesNewOnesWhileAnotherListenerServes()
+    {
+        using var log = new CapturedLog();
+        using var loggerFactory = log.CreateFactory();
+        var options = new TributaryBrokerOptions { LoggerFactory = loggerFactory };
+        options.Config["listeners"] = "PLAINTEXT://127.0.0.1:0,LIMITED://127.0.0.2:0";
+        options.Config["listener.security.protocol.map"] = "PLAINTEXT:PLAINTEXT,LIMITED:PLAINTEXT";
+        options.Config["listener.name.limited.max.connections"] = "2";
+        await using var broker = await TributaryBroker.StartAsync(options);
+        var limitedPort = broker.Listeners.Single(l => l.Name == "LIMITED").Port;
 
+        // LIMITED holds two connections; its third is closed at once, without an answer.
+        using var first = await RawSocket.ConnectAsync(limitedPort, "127.0.0.1", "127.0.0.2");
+        using var second = await RawSocket.ConnectAsync(limitedPort, "127.0.0.1", "127.0.0.2");
+        await AnsweredAsync(first);
+        await AnsweredAsync(second);
+        using var third = await RawSocket.ConnectAsync(limitedPort, "127.0.0.1", "127.0.0.2");
+        Assert.Equal(0, await RawSocket.ReceiveAsync(third).WaitAsync(Bound));
+        Assert.Contains(log.Entries, e => e.EventId == 332 && e.Message.Contains("maximum of 2 connections (listener.name.limited.max.connections)", StringComparison.Ordinal));
+
+        // The other listener has no limit of its own.
+        var others = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                others.Add(await RawSocket.ConnectAsync(broker.Port));
+                await AnsweredAsync(others[^1]);
+            }
+        }
+        finally
+        {
+            others.ForEach(s => s.Dispose());
+        }
+
+        // Once one of the two closes, LIMITED takes a connection again.
+        first.Dispose();
+        var deadline = DateTime.UtcNow + Bound;
+        while (true)
+        {
+            using var again = await RawSocket.ConnectAsync(limitedPort, "127.0.0.1", "127.0.0.2");
+            if (await TryAnsweredAsync(again))
+            {
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "LIMITED never took a connection again after one of its two closed");
+            await Task.Delay(50);
+        }
+    }
 
     private static async Task AnsweredAsync(Socket socket) => Assert.True(await TryAnsweredAsync(socket), "no answer to ApiVersions");
 

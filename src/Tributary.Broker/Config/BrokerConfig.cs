@@ -184,6 +184,12 @@ public sealed record BrokerConfig
             ? int.Parse(value, CultureInfo.InvariantCulture)
             : null;
 
+    /// <summary>listener.name.&lt;l&gt;.max.connections; null when the listener has no limit of its own.</summary>
+    public int? ConnectionsMaxFor(string listener) =>
+        Explicit.GetValueOrDefault(Config.Listeners.PerListenerKey(listener, "max.connections")) is { } value
+            ? int.Parse(value, CultureInfo.InvariantCulture)
+            : null;
+
     /// <summary>quota.window.num: samples a client's quota rates are measured over.</summary>
     public int QuotaWindowNum { get; init; }
 

@@ -127,6 +127,7 @@ public static class ConfigTable
             Bind: (c, v) => c with { SocketRequestMaxBytes = Int(v) }),
         Broker("max.connections", ConfigType.Int, "1000", "Connections the broker holds at once; more are closed at accept.", Min: 1,
             Bind: (c, v) => c with { ConnectionsMax = Int(v) }),
+        Broker(Listeners.PerListenerPrefix + "<listener>.max.connections", ConfigType.Int, null, "Connections one listener (its name in lower case) holds at once; more are closed at accept, other listeners are not affected.", Min: 0),
         Broker("max.connections.per.ip", ConfigType.Int, "2147483647", "Connections one client address may hold (the default is no limit).", Min: 0,
             Bind: (c, v) => c with { ConnectionsMaxPerIp = Int(v) }),
         Broker("max.connections.per.ip.overrides", ConfigType.String, "", "host:count,…: per host name or IP address, its own limit instead of max.connections.per.ip.",

@@ -85,7 +85,7 @@ public sealed partial class KafkaListener : IAsyncDisposable
             });
         }
 
-        var transport = new SocketListenerFactory(transportLimits, loggerFactory, connectionsPerIp, CreationRates(core, addresses));
+        var transport = new SocketListenerFactory(transportLimits, loggerFactory, connectionsPerIp, Admission(core, addresses));
         var server = new KestrelServer(Options.Create(options), transport, loggerFactory);
         try
         {
@@ -103,10 +103,11 @@ public sealed partial class KafkaListener : IAsyncDisposable
     }
 
     /// <summary>
-    /// max.connection.creation.rate (one rate all listeners share) and each listener's own, found by the endpoint it
-    /// binds; two listeners on one endpoint (port 0 twice) cannot be told apart and get only the broker-wide rate.
+    /// max.connection.creation.rate (one rate all listeners share) and each listener's own rate and max.connections,
+    /// found by the endpoint it binds; two listeners on one endpoint (port 0 twice) cannot be told apart and get only
+    /// the broker-wide limits.
     /// </summary>
-    private static Func<IPEndPoint, IReadOnlyList<ConnectionCreationRate>> CreationRates(BrokerCore core, List<IPAddress> addresses)
+    private static Func<IPEndPoint, ListenerAdmission> Admission(BrokerCore core, List<IPAddress> addresses)
     {
         var config = core.Config;
         var samples = config.QuotaWindowNum;
@@ -118,11 +119,14 @@ public sealed partial class KafkaListener : IAsyncDisposable
         return endpoint =>
         {
             var index = endpoints.FindIndex(e => e.Equals(endpoint));
-            var own = index >= 0 && endpoints.Count(e => e.Equals(endpoint)) == 1
-                && config.ConnectionCreationRateMaxFor(config.Listeners[index].Name) is { } rate && rate < int.MaxValue
-                ? new ConnectionCreationRate(Listeners.PerListenerKey(config.Listeners[index].Name, "max.connection.creation.rate"), rate, samples, windowMs, core.Time)
+            var name = index >= 0 && endpoints.Count(e => e.Equals(endpoint)) == 1 ? config.Listeners[index].Name : null;
+            var own = name is not null && config.ConnectionCreationRateMaxFor(name) is { } rate && rate < int.MaxValue
+                ? new ConnectionCreationRate(Listeners.PerListenerKey(name, "max.connection.creation.rate"), rate, samples, windowMs, core.Time)
                 : null;
-            return [.. new[] { brokerWide, own }.OfType<ConnectionCreationRate>()];
+            var connections = name is not null && config.ConnectionsMaxFor(name) is { } max
+                ? new ListenerConnections(Listeners.PerListenerKey(name, "max.connections"), max)
+                : null;
+            return new([.. new[] { brokerWide, own }.OfType<ConnectionCreationRate>()], connections);
         };
     }
 

@@ -36,11 +36,11 @@ public sealed record SocketTransportLimits(int InputBufferBytesMax, int OutputBu
 /// that receives, handles and answers its requests (<see cref="SocketConnection"/>): Kestrel still accepts through it,
 /// limits connections (and so threads), and closes them gracefully.
 /// </summary>
-/// <param name="creationRates">
-/// The max.connection.creation.rate limits of the listener bound to an endpoint, broker-wide first (none: unlimited).
+/// <param name="admission">
+/// The limits of the listener bound to an endpoint: its creation rates and its own max.connections (none: unlimited).
 /// </param>
 public sealed partial class SocketListenerFactory(SocketTransportLimits limits, ILoggerFactory loggerFactory, ConnectionsPerIp? connectionsPerIp = null,
-    Func<IPEndPoint, IReadOnlyList<ConnectionCreationRate>>? creationRates = null) : IConnectionListenerFactory
+    Func<IPEndPoint, ListenerAdmission>? admission = null) : IConnectionListenerFactory
 {
     /// <summary>Pending connections the kernel queues before accept.</summary>
     public const int ListenBacklog = 512;
@@ -74,7 +74,7 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
         // Idle connections of this listener park their sockets in a poller of its own (none: they keep their threads).
         var poller = limits.ParkAfterIdleMs >= 0 ? ConnectionPoller.TryCreate(loggerFactory.CreateLogger<ConnectionPoller>()) : null;
         return ValueTask.FromResult<IConnectionListener>(new Listener(socket, limits, loggerFactory.CreateLogger<SocketConnection>(), _logger, Accept,
-            connectionsPerIp ?? ConnectionsPerIp.Unlimited, poller, creationRates?.Invoke(ip) ?? []));
+            connectionsPerIp ?? ConnectionsPerIp.Unlimited, poller, admission?.Invoke(ip) ?? ListenerAdmission.Unlimited));
     }
 
     /// <summary>First wait after an accept that failed for a reason other than the one connection (out of descriptors, memory).</summary>
@@ -92,7 +92,7 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
 
     private sealed partial class Listener(Socket socket, SocketTransportLimits limits, ILogger connectionLogger, ILogger logger,
         Func<Socket, CancellationToken, ValueTask<Socket>> accept, ConnectionsPerIp perIp, ConnectionPoller? poller,
-        IReadOnlyList<ConnectionCreationRate> creationRates) : IConnectionListener
+        ListenerAdmission admission) : IConnectionListener
     {
         private readonly BlockMemoryPool _pool = new(limits.PooledBlocksMax);
         private readonly ILogger _logger = logger;
@@ -119,6 +119,7 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
 
                 Socket? accepted = null;
                 IPAddress? slot = null;
+                var listenerSlot = false;
                 try
                 {
                     accepted = await accept(socket, cancellationToken).ConfigureAwait(false);
@@ -135,11 +136,30 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
                         slot = remote.Address;
                     }
 
+                    if (admission.Connections is { } own)
+                    {
+                        if (!own.TryAcquire())
+                        {
+                            // listener.name.<l>.max.connections: this listener is full; the others are not affected.
+                            LogRefusedPerListener($"{EndPoint}", own.Key, own.Limit);
+                            accepted.Dispose();
+                            Release(slot);
+                            continue;
+                        }
+
+                        listenerSlot = true;
+                    }
+
                     accepted.NoDelay = true;
                     var connection = new SocketConnection(accepted, _pool, limits, connectionLogger, poller);
-                    if (slot is { } address)
+                    if (slot is not null || listenerSlot)
                     {
-                        connection.Disposed = () => perIp.Release(address);
+                        var address = slot;
+                        connection.Disposed = () =>
+                        {
+                            Release(address);
+                            admission.Connections?.Release();
+                        };
                     }
 
                     connection.Start();
@@ -169,9 +189,10 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
                     // Out of descriptors (accept's EMFILE/ENFILE, or the connection's thread or eventfd that could not
                     // be had), out of memory, or anything else: this connection is lost, the listener is not.
                     accepted?.Dispose();
-                    if (slot is { } address)
+                    Release(slot);
+                    if (listenerSlot)
                     {
-                        perIp.Release(address);
+                        admission.Connections?.Release();
                     }
 
                     failures++;
@@ -198,7 +219,7 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
         {
             var throttleMs = 0L;
             ConnectionCreationRate? limiting = null;
-            foreach (var rate in creationRates)
+            foreach (var rate in admission.CreationRates)
             {
                 var ms = rate.RecordAndGetThrottleTimeMs();
                 if (ms > throttleMs)
@@ -217,6 +238,14 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
                 catch (OperationCanceledException)
                 {
                 }
+            }
+        }
+
+        private void Release(IPAddress? address)
+        {
+            if (address is not null)
+            {
+                perIp.Release(address);
             }
         }
 
@@ -247,6 +276,10 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
         [LoggerMessage(EventId = 316, Level = LogLevel.Information,
             Message = "Refused a connection from {Address}: it holds the configured maximum of {Limit} connections (max.connections.per.ip)")]
         private partial void LogRefusedPerIp(string address, int limit);
+
+        [LoggerMessage(EventId = 332, Level = LogLevel.Information,
+            Message = "Listener {Endpoint} refused a connection: it holds the configured maximum of {Limit} connections ({Key})")]
+        private partial void LogRefusedPerListener(string endpoint, string key, int limit);
 
         [LoggerMessage(EventId = 331, Level = LogLevel.Information,
             Message = "Listener {Endpoint} accepts nothing for {ThrottleMs} ms: new connections exceed {Key} ({Rate} per second)")]
