@@ -59,7 +59,15 @@ public static class TributaryCommand
         try
         {
             // The broker stops on SIGINT/SIGTERM itself (ServeCommand); a 2-second forced exit would cut its flush short.
-            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }).ConfigureAwait(false);
+            // The other commands (consume: commit and leave the group) stop through their cancellation token.
+            var serving = parse.CommandResult.Command is RootCommand || parse.CommandResult.Command.Name == "serve";
+            var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+            if (serving)
+            {
+                configuration.ProcessTerminationTimeout = null;
+            }
+
+            return await parse.InvokeAsync(configuration).ConfigureAwait(false);
         }
         catch (UsageException e)
         {

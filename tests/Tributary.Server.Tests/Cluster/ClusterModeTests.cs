@@ -98,7 +98,7 @@ public sealed class ClusterModeTests(EtcdFixture fixture) : IClassFixture<EtcdFi
 
         await brokers.StopAsync(victim);
         var survivor = brokers.Brokers.First(b => b.Config.NodeId != victim);
-        var after = (await Eventually(survivor, m => m.Brokers.Count == 2 && m.Topics.Single().Partitions.All(p => p.LeaderId != victim))).Topics.Single().Partitions;
+        var after = (await Eventually(survivor, m => m.Brokers.Count == 2 && m.Topics.Single().Partitions.All(p => p.LeaderId != victim && !p.IsrNodes.Contains(victim)))).Topics.Single().Partitions;
 
         foreach (var p in after)
         {
