@@ -212,12 +212,12 @@ public sealed class TributaryBroker : IAsyncDisposable
             // joined, its clients see a cluster without it.
             try
             {
-                await core.JoinClusterAsync(null, cancellationToken).ConfigureAwait(false);
+                var node = await core.JoinClusterAsync(null, cancellationToken).ConfigureAwait(false);
+                await StartClusterReplicationAsync(core, node, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
-                await listener.StopAsync(CancellationToken.None).ConfigureAwait(false);
-                core.Dispose();
+                await StopCoreAsync(core, listener, CancellationToken.None).ConfigureAwait(false);
                 throw;
             }
         }
@@ -258,6 +258,17 @@ public sealed class TributaryBroker : IAsyncDisposable
     private ValueTask<InterceptDecision> Intercept(RequestContext context, CancellationToken cancellationToken) =>
         ValueTask.FromResult(_intercepts.TryGetValue(context.ApiKey, out var decide) ? decide(context) : InterceptDecision.Continue);
 
+    // Cluster mode's data plane: the ClusterNode is the ReplicaManager's control (AlterIsr by CAS in etcd) and the
+    // ReplicaManager its role sink. The node joins with its logging sink first, so the cluster topics are mirrored and
+    // their logs recovered and open; then the sink is replaced and every partition's role applied on those logs.
+    private async Task StartClusterReplicationAsync(BrokerCore core, ClusterNode node, CancellationToken cancellationToken)
+    {
+        var replicas = new ReplicaManager(core, node, WireReplicaLink.ConnectorFor(node.LocalNodeId));
+        _replicas = replicas;
+        core.Replicas = replicas;
+        await node.SetSinkAsync(replicas, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>
     /// Joins a cluster's data plane: from now on this broker replicates the partitions <paramref name="control"/>'s
     /// control plane assigns to it, following their leaders over the wire client. Returns the sink the control plane
@@ -292,15 +303,22 @@ public sealed class TributaryBroker : IAsyncDisposable
     // Everything but the admin listener, which a restart keeps.
     private async Task StopCoreAsync(CancellationToken cancellationToken)
     {
-        if (_core?.Cluster is { } cluster)
+        var listener = _listener;
+        _listener = null;
+        await StopCoreAsync(_core, listener, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task StopCoreAsync(BrokerCore? core, KafkaListener? listener, CancellationToken cancellationToken)
+    {
+        if (core?.Cluster is { } cluster)
         {
-            // First: the lease is revoked, so the controller moves this broker's leaderships at once.
+            // First: the lease is revoked, so the controller moves this broker's leaderships at once; the watch stops,
+            // so no role change reaches the replica manager while it stops.
             await cluster.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (_listener is { } listener)
+        if (listener is not null)
         {
-            _listener = null;
             await listener.StopAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -317,7 +335,7 @@ public sealed class TributaryBroker : IAsyncDisposable
             await maintenance.DisposeAsync().ConfigureAwait(false);
         }
 
-        _core?.Dispose();
+        core?.Dispose();
         _core = null;
     }
 
@@ -341,6 +359,7 @@ public sealed class TributaryBroker : IAsyncDisposable
         await restarted.StartCoreAsync(cancellationToken).ConfigureAwait(false);
         _listener = restarted._listener;
         _maintenance = restarted._maintenance;
+        _replicas = restarted._replicas;
         _core = restarted._core;
         Dispatcher = restarted.Dispatcher;
         Listeners = restarted.Listeners;

@@ -11,7 +11,8 @@ namespace Tributary.Broker.Cluster;
 /// watermark to the smallest log end offset of the ISR, holds acks=all produces until the ISR has them, and asks the
 /// control plane (<see cref="IClusterControl.AlterIsrAsync"/>) to drop a follower that has not caught up for
 /// replica.lag.time.max.ms and to take it back once it has. A broker without a cluster has none
-/// (<see cref="BrokerCore.Replicas"/> is null) and none of this runs.
+/// (<see cref="BrokerCore.Replicas"/> is null) and none of this runs. Topics local to each broker
+/// (<see cref="BrokerCore.IsLocalOnly"/>: internal ones) are not replicated and pass every check as on a single node.
 /// </summary>
 public sealed partial class ReplicaManager : IReplicaRoleSink, IAsyncDisposable
 {
@@ -133,6 +134,11 @@ public sealed partial class ReplicaManager : IReplicaRoleSink, IAsyncDisposable
     /// </summary>
     public ErrorCode CheckProduce(string topic, int partition, short acks, int minInsyncReplicas)
     {
+        if (BrokerCore.IsLocalOnly(topic))
+        {
+            return ErrorCode.None;
+        }
+
         if (!_partitions.TryGetValue((topic, partition), out var replica) || replica.State is not { } state || state.Leader != LocalNodeId)
         {
             return ErrorCode.NotLeaderOrFollower;
@@ -143,7 +149,8 @@ public sealed partial class ReplicaManager : IReplicaRoleSink, IAsyncDisposable
 
     /// <summary>An acks=all produce's wait for its ISR (<see cref="PartitionReplica.WaitForReplicationAsync"/>).</summary>
     public Task<ErrorCode> WaitForReplicationAsync(string topic, int partition, long baseOffset, int minInsyncReplicas, int timeoutMs) =>
-        _partitions.TryGetValue((topic, partition), out var replica)
+        BrokerCore.IsLocalOnly(topic) ? Task.FromResult(ErrorCode.None)
+        : _partitions.TryGetValue((topic, partition), out var replica)
             ? replica.WaitForReplicationAsync(baseOffset, minInsyncReplicas, TimeSpan.FromMilliseconds(Math.Max(0, timeoutMs)), _broker.Time)
             : Task.FromResult(ErrorCode.NotLeaderOrFollower);
 
@@ -154,6 +161,11 @@ public sealed partial class ReplicaManager : IReplicaRoleSink, IAsyncDisposable
     /// </summary>
     public ErrorCode OnFetch(string topic, int partition, int replicaId, int currentLeaderEpoch, long fetchOffset)
     {
+        if (BrokerCore.IsLocalOnly(topic))
+        {
+            return ErrorCode.None;
+        }
+
         if (!_partitions.TryGetValue((topic, partition), out var replica))
         {
             return ErrorCode.NotLeaderOrFollower;
@@ -175,7 +187,8 @@ public sealed partial class ReplicaManager : IReplicaRoleSink, IAsyncDisposable
 
     /// <summary>OffsetsForLeaderEpoch's check: the leader answers, at the epoch the requester believes current.</summary>
     public ErrorCode CheckLeaderEpoch(string topic, int partition, int currentLeaderEpoch) =>
-        _partitions.TryGetValue((topic, partition), out var replica)
+        BrokerCore.IsLocalOnly(topic) ? ErrorCode.None
+        : _partitions.TryGetValue((topic, partition), out var replica)
             ? replica.CheckEpoch(currentLeaderEpoch, leaderOnly: true)
             : ErrorCode.NotLeaderOrFollower;
 

@@ -207,7 +207,7 @@ public sealed class ReplicationTests
         }).Build();
 
     /// <summary>The stored batches of <paramref name="log"/> below <paramref name="endOffset"/>, as bytes.</summary>
-    private static byte[] ReadUpTo(PartitionLog log, long endOffset)
+    internal static byte[] ReadUpTo(PartitionLog log, long endOffset)
     {
         var bytes = new List<byte>();
         for (var offset = log.LogStartOffset; offset < endOffset;)
