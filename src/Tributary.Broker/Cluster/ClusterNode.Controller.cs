@@ -146,7 +146,7 @@ public sealed partial class ClusterNode
             Compare = { modRevision == 0
                 ? new Compare { Key = stateKey, Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 }
                 : new Compare { Key = stateKey, Target = Compare.Types.CompareTarget.Mod, Result = Compare.Types.CompareResult.Equal, ModRevision = modRevision } },
-            Success = { new RequestOp { RequestPut = new PutRequest { Key = stateKey, Value = ByteString.CopyFromUtf8(JsonSerializer.Serialize(next)) } } },
+            Success = { new RequestOp { RequestPut = new PutRequest { Key = stateKey, Value = ByteString.CopyFromUtf8(JsonSerializer.Serialize(next, ClusterJson.Default.PartitionState)) } } },
         };
         if (controllerFenced)
         {

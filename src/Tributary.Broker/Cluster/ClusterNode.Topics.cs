@@ -34,7 +34,7 @@ public sealed partial class ClusterNode
         var response = await TxnAsync(txn, cancellationToken).ConfigureAwait(false);
         if (!response.Succeeded)
         {
-            return (JsonSerializer.Deserialize<ClusterTopic>(response.Responses[0].ResponseRange.Kvs[0].Value.Span)!, false);
+            return (JsonSerializer.Deserialize(response.Responses[0].ResponseRange.Kvs[0].Value.Span, ClusterJson.Default.ClusterTopic)!, false);
         }
 
         await WriteRemainingStatesAsync(topic, PartitionsPerTxnMax, replicas, cancellationToken).ConfigureAwait(false);
@@ -169,5 +169,7 @@ public sealed partial class ClusterNode
         }
     }
 
-    private static ByteString Json<T>(T value) => ByteString.CopyFromUtf8(JsonSerializer.Serialize(value));
+    private static ByteString Json(ClusterTopic value) => ByteString.CopyFromUtf8(JsonSerializer.Serialize(value, ClusterJson.Default.ClusterTopic));
+
+    private static ByteString Json(PartitionState value) => ByteString.CopyFromUtf8(JsonSerializer.Serialize(value, ClusterJson.Default.PartitionState));
 }

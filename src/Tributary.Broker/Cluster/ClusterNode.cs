@@ -179,7 +179,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
         var lease = await _leases.LeaseGrantAsync(new LeaseGrantRequest { TTL = ttlSeconds }, deadline: Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
         Volatile.Write(ref _leaseId, lease.ID);
         var key = ByteString.CopyFromUtf8(_keys.Broker(LocalNodeId));
-        var value = ByteString.CopyFromUtf8(JsonSerializer.Serialize(LocalBroker()));
+        var value = ByteString.CopyFromUtf8(JsonSerializer.Serialize(LocalBroker(), ClusterJson.Default.ClusterBroker));
         while (true)
         {
             var txn = new TxnRequest
@@ -331,7 +331,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
                 switch (kind)
                 {
                     case ClusterKeyKind.Broker when put:
-                        _brokers[number] = JsonSerializer.Deserialize<ClusterBroker>(e.Kv.Value.Span)!;
+                        _brokers[number] = JsonSerializer.Deserialize(e.Kv.Value.Span, ClusterJson.Default.ClusterBroker)!;
                         break;
                     case ClusterKeyKind.Broker:
                         _brokers.TryRemove(number, out _);
@@ -340,7 +340,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
                         ApplyController(put ? e.Kv : null);
                         break;
                     case ClusterKeyKind.Topic when put:
-                        var topic = JsonSerializer.Deserialize<ClusterTopic>(e.Kv.Value.Span)!;
+                        var topic = JsonSerializer.Deserialize(e.Kv.Value.Span, ClusterJson.Default.ClusterTopic)!;
                         _topics[name] = new Versioned<ClusterTopic>(topic, e.Kv.ModRevision);
                         _core.MirrorClusterTopic(topic);
                         break;
@@ -352,7 +352,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
 
                         break;
                     case ClusterKeyKind.Partition when put:
-                        var state = JsonSerializer.Deserialize<PartitionState>(e.Kv.Value.Span)!;
+                        var state = JsonSerializer.Deserialize(e.Kv.Value.Span, ClusterJson.Default.PartitionState)!;
                         _partitions[(name, number)] = new Versioned<PartitionState>(state, e.Kv.ModRevision);
                         await NotifySinkAsync(state, cancellationToken).ConfigureAwait(false);
                         break;

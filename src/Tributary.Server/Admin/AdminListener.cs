@@ -103,10 +103,10 @@ public sealed partial class AdminListener : IAsyncDisposable
         // Live: the process answers HTTP. Ready: the Kafka listeners are bound, the logs recovered and the metadata
         // loaded; otherwise 503 with the reason, so a load balancer or an orchestrator waits.
         endpoints.MapPrometheusScrapingEndpoint("/metrics");
-        endpoints.MapGet("/health/live", () => Results.Text("live\n"));
-        endpoints.MapGet("/health/ready", () => broker.NotReadyReason is { } reason
+        endpoints.MapGet("/health/live", context => Results.Text("live\n").ExecuteAsync(context));
+        endpoints.MapGet("/health/ready", context => (broker.NotReadyReason is { } reason
             ? Results.Text($"not ready: {reason}\n", statusCode: StatusCodes.Status503ServiceUnavailable)
-            : Results.Text("ready\n"));
+            : Results.Text("ready\n")).ExecuteAsync(context));
 
         // The web console (Console/README.md): its pages under /console/ and their JSON API under /console/api/.
         endpoints.MapTributaryConsole(broker);

@@ -1,0 +1,9 @@
+using System.Text.Json.Serialization;
+
+namespace Tributary.Broker.Cluster;
+
+/// <summary>The JSON of the records kept in etcd, generated at build time (no reflection, so Native AOT works).</summary>
+[JsonSerializable(typeof(PartitionState))]
+[JsonSerializable(typeof(ClusterBroker))]
+[JsonSerializable(typeof(ClusterTopic))]
+internal sealed partial class ClusterJson : JsonSerializerContext;
