@@ -310,23 +310,23 @@ public sealed class TributaryBroker : IAsyncDisposable
 
     private async Task StopCoreAsync(BrokerCore? core, KafkaListener? listener, CancellationToken cancellationToken)
     {
+        // First the fetchers: a follower still fetching after the lease is gone would be taken back into the ISR the
+        // controller just dropped it from. Role changes arriving after this are ignored.
+        if (_replicas is { } replicas)
+        {
+            _replicas = null;
+            await replicas.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (core?.Cluster is { } cluster)
         {
-            // First: the lease is revoked, so the controller moves this broker's leaderships at once; the watch stops,
-            // so no role change reaches the replica manager while it stops.
+            // Then the lease is revoked, so the controller moves this broker's leaderships at once.
             await cluster.DisposeAsync().ConfigureAwait(false);
         }
 
         if (listener is not null)
         {
             await listener.StopAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        // Before the logs close: the fetch loops append to them.
-        if (_replicas is { } replicas)
-        {
-            _replicas = null;
-            await replicas.DisposeAsync().ConfigureAwait(false);
         }
 
         if (_maintenance is { } maintenance)

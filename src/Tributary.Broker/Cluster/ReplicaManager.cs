@@ -71,6 +71,12 @@ public sealed partial class ReplicaManager : IReplicaRoleSink, IAsyncDisposable
         {
             lock (_fetchersLock)
             {
+                // Stopped (DisposeAsync cancels before it takes the fetchers): no new fetch loop.
+                if (_stopping.IsCancellationRequested)
+                {
+                    return;
+                }
+
                 if (!_fetchers.TryGetValue(state.Leader, out var fetcher))
                 {
                     fetcher = new ReplicaFetcher(state.Leader, _broker, _control, _connect, _broker.LoggerFactory.CreateLogger<ReplicaFetcher>());

@@ -25,14 +25,7 @@ public sealed class EtcdReplicationTests(EtcdFixture fixture) : IClassFixture<Et
     {
         var (producer, expected) = await StartAndProduceAsync();
         using var disposeProducer = producer;
-        var stopped = LeaderId();
-        await _brokers[stopped].StopAsync();
-        _brokers.Remove(stopped);
-
-        // The controller elects another ISR member; the same producer (same producer id and sequences, which the
-        // followers replicated) follows it through Metadata after NOT_LEADER_OR_FOLLOWER.
-        await WaitUntilAsync(() => _brokers.Values.All(b => b.Core.Replicas!.StateOf(Topic, 0) is { } s && s.Leader > 0 && s.Leader != stopped));
-        expected.AddRange(await ProduceAsync(producer, Records, Records));
+        await StopLeaderAndProduceAsync(producer, expected);
 
         Assert.Equal(expected, Consume(expected.Count));
     }
@@ -42,11 +35,7 @@ public sealed class EtcdReplicationTests(EtcdFixture fixture) : IClassFixture<Et
     {
         var (producer, expected) = await StartAndProduceAsync();
         using var disposeProducer = producer;
-        var stopped = LeaderId();
-        await _brokers[stopped].StopAsync();
-        _brokers.Remove(stopped);
-        await WaitUntilAsync(() => _brokers.Values.All(b => b.Core.Cluster!.TryGetPartition(Topic, 0, out var s) && s.Leader > 0 && s.Leader != stopped && !s.Isr.Contains(stopped)));
-        expected.AddRange(await ProduceAsync(producer, Records, Records));
+        var stopped = await StopLeaderAndProduceAsync(producer, expected);
 
         await StartBrokerAsync(stopped);
         var leader = _brokers[LeaderId()];
@@ -55,7 +44,7 @@ public sealed class EtcdReplicationTests(EtcdFixture fixture) : IClassFixture<Et
         // It follows the new leader, fetches what it missed and is taken back into the ISR.
         // (ISR changes alone are not roles: the followers' replica managers keep the ISR they were given, so the
         // cluster metadata is asked.)
-        await WaitUntilAsync(() => _brokers.Values.All(b => b.Core.Cluster!.TryGetPartition(Topic, 0, out var s) && s.Isr.Length == 3)
+        await ReplicationTests.WaitUntilAsync(() => _brokers.Values.All(b => b.Core.Cluster!.TryGetPartition(Topic, 0, out var s) && s.Isr.Length == 3)
             && Log(_brokers[stopped]).HighWatermark == 2 * Records);
         Assert.Equal(leader.Config.NodeId, _brokers[stopped].Core.Replicas!.StateOf(Topic, 0)!.Leader);
         var leaderLog = Log(leader);
@@ -72,20 +61,34 @@ public sealed class EtcdReplicationTests(EtcdFixture fixture) : IClassFixture<Et
             await StartBrokerAsync(id);
         }
 
-        await WaitUntilAsync(() => _brokers.Values.All(b => b.Core.Cluster!.LiveBrokers.Count == 3));
+        await ReplicationTests.WaitUntilAsync(() => _brokers.Values.All(b => b.Core.Cluster!.LiveBrokers.Count == 3));
         using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = Bootstrap() }).Build())
         {
             await admin.CreateTopicsAsync([new TopicSpecification { Name = Topic, NumPartitions = 1, ReplicationFactor = 3 }]);
         }
 
-        await WaitUntilAsync(() => _brokers.Values.All(b => b.Core.Replicas!.StateOf(Topic, 0) is { Isr.Length: 3, Leader: > 0 }));
+        await ReplicationTests.WaitUntilAsync(() => _brokers.Values.All(b => b.Core.Replicas!.StateOf(Topic, 0) is { Isr.Length: 3, Leader: > 0 }));
         var producer = Producer();
         var acknowledged = await ProduceAsync(producer, 0, Records);
 
-        await WaitUntilAsync(() => _brokers.Values.All(b => Log(b).HighWatermark == Records));
+        await ReplicationTests.WaitUntilAsync(() => _brokers.Values.All(b => Log(b).HighWatermark == Records));
         var leaderBytes = ReplicationTests.ReadUpTo(Log(_brokers[LeaderId()]), Records);
         Assert.All(_brokers.Values, b => Assert.Equal(leaderBytes, ReplicationTests.ReadUpTo(Log(b), Records)));
         return (producer, acknowledged);
+    }
+
+    // Stops the leader; the controller elects another ISR member and drops the stopped one from the ISR. The same
+    // producer (its producer id and sequences replicated to the followers) follows the new leader through Metadata
+    // after NOT_LEADER_OR_FOLLOWER and appends Records more. Returns the stopped broker's id.
+    private async Task<int> StopLeaderAndProduceAsync(IProducer<string, string> producer, List<string> expected)
+    {
+        var stopped = LeaderId();
+        await _brokers[stopped].StopAsync();
+        _brokers.Remove(stopped);
+        await ReplicationTests.WaitUntilAsync(() => _brokers.Values.All(b => b.Core.Cluster!.TryGetPartition(Topic, 0, out var s)
+            && s.Leader > 0 && s.Leader != stopped && !s.Isr.Contains(stopped) && b.Core.Replicas!.StateOf(Topic, 0)?.Leader == s.Leader));
+        expected.AddRange(await ProduceAsync(producer, Records, Records));
+        return stopped;
     }
 
     private async Task StartBrokerAsync(int nodeId)
@@ -151,16 +154,6 @@ public sealed class EtcdReplicationTests(EtcdFixture fixture) : IClassFixture<Et
         // Nothing more than what was acknowledged.
         Assert.Null(consumer.Consume(TimeSpan.FromMilliseconds(500)));
         return values;
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + WaitMax;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the cluster did not reach the expected state");
-            await Task.Delay(50);
-        }
     }
 
     public void Dispose()

@@ -255,7 +255,7 @@ public sealed class ReplicationTests
         return values;
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
+    internal static async Task WaitUntilAsync(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + WaitMax;
         while (!condition())
