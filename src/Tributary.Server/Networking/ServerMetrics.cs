@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using Tributary.Protocol;
 
 namespace Tributary.Server.Networking;
@@ -29,18 +30,24 @@ internal static class ServerMetrics
     public static readonly Histogram<int> ThrottleTime = Meter.CreateHistogram<int>(
         "tributary.request.throttle.time", "ms", "Time a client's connection is throttled for going over a client quota");
 
+    // Open connections per listener name, kept as absolute counts: a listener attached after connections opened
+    // (an admin listener's exporter, dotnet-counters) reads the true number, never only the deltas it saw.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, StrongBox<long>> OpenConnections = new(StringComparer.Ordinal);
+
     /// <summary>
     /// Open client connections per listener (<c>listener</c>), Kafka's connection-count of socket-server-metrics.
-    /// Counted from the connection handler taking the connection (after TLS) to its end.
+    /// Counted from the connection handler taking the connection (after TLS) to its end, over every broker of the process.
     /// </summary>
-    public static readonly UpDownCounter<long> ConnectionCount = Meter.CreateUpDownCounter<long>(
-        "kafka.server.socket_server_metrics.connection_count", null, "Open client connections per listener");
+    public static readonly ObservableUpDownCounter<long> ConnectionCount = Meter.CreateObservableUpDownCounter(
+        "kafka.server.socket_server_metrics.connection_count",
+        () => OpenConnections.Select(c => new Measurement<long>(Volatile.Read(ref c.Value.Value), new KeyValuePair<string, object?>("listener", c.Key))),
+        null, "Open client connections per listener");
 
     private static readonly string[] ApiNames = BuildApiNames();
 
-    public static void ConnectionOpened(string listener) => ConnectionCount.Add(1, new KeyValuePair<string, object?>("listener", listener));
+    public static void ConnectionOpened(string listener) => Interlocked.Increment(ref OpenConnections.GetOrAdd(listener, _ => new StrongBox<long>()).Value);
 
-    public static void ConnectionClosed(string listener) => ConnectionCount.Add(-1, new KeyValuePair<string, object?>("listener", listener));
+    public static void ConnectionClosed(string listener) => Interlocked.Decrement(ref OpenConnections.GetOrAdd(listener, _ => new StrongBox<long>()).Value);
 
     /// <summary>Records that a request of <paramref name="apiKey"/> earned a throttle of <paramref name="throttleMs"/>.</summary>
     public static void RecordThrottle(short apiKey, int throttleMs, object? port)
