@@ -249,7 +249,7 @@ public sealed class TributaryProduceConsumeCliTests : IDisposable
             (["produce", "small", "-b", b, "--partition", "-5"], "--partition must be 0 or more"),
             (["produce", "small", "-b", b, "--file", missing], "cannot read " + missing),
             (["produce", "small", "-b", b, "--idempotent", "--acks", "1"], "--idempotent needs --acks all"),
-            (["produce", "small", "-b", "127.0.0.1:abc"], "--bootstrap '127.0.0.1:abc' is not HOST:PORT"),
+            (["produce", "small", "-b", "127.0.0.1:abc"], "--bootstrap '127.0.0.1:abc': expected HOST:PORT"),
             (["produce", "small", "-b", b, "--file", big, "--partition", "7"], "has 2 partitions"),
             (["produce", "ghost", "-b", b, "--file", big], "topic 'ghost' does not exist"),
             (["produce", "small", "-b", b, "--file", big], "TooLarge"),

@@ -19,7 +19,7 @@ internal static class ConsumeCommand
     internal static Command Create()
     {
         var topic = new Argument<string>("topic") { Description = "the topic to read" };
-        var bootstrap = WireCommand.BootstrapOption();
+        var bootstrap = CommonOptions.Bootstrap;
         var from = new Option<StartPosition>("--from", "-o")
         {
             Description = $"where to start ({StartPosition.Syntax}); with --group only where the group has no committed offset",

@@ -23,7 +23,7 @@ internal static class ProduceCommand
     internal static Command Create()
     {
         var topic = new Argument<string>("topic") { Description = "the topic to write to (created if the broker auto-creates topics)" };
-        var bootstrap = WireCommand.BootstrapOption();
+        var bootstrap = CommonOptions.Bootstrap;
         var file = new Option<FileInfo?>("--file", "-f") { Description = "read records from FILE instead of stdin", HelpName = "FILE" };
         var delimiter = new Option<string>("--delimiter", "-D")
         {

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Net.Sockets;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
@@ -10,7 +9,6 @@ namespace Tributary.Cli.Commands;
 /// <summary>What <c>produce</c> and <c>consume</c> share: the <c>--bootstrap</c> option, the topic lookup, and turning failures into one line on stderr.</summary>
 internal static class WireCommand
 {
-    public const string DefaultBootstrap = "127.0.0.1:9092";
     public const short MetadataVersion = 12;
     public const short ListOffsetsVersion = 7;
     public const long EarliestTimestamp = -2;
@@ -18,26 +16,6 @@ internal static class WireCommand
 
     /// <summary>Exit code of a command that ran and failed (parse errors exit with 2).</summary>
     public const int FailedExitCode = 1;
-
-    public static Option<string> BootstrapOption()
-    {
-        var option = new Option<string>("--bootstrap", "-b")
-        {
-            Description = "broker address HOST:PORT",
-            HelpName = "HOST:PORT",
-            DefaultValueFactory = _ => DefaultBootstrap,
-        };
-        option.Validators.Add(result =>
-        {
-            var value = result.GetValueOrDefault<string>();
-            var colon = value.LastIndexOf(':');
-            if (colon <= 0 || !int.TryParse(value.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
-            {
-                result.AddError($"--bootstrap '{value}' is not HOST:PORT with a port from 1 to 65535");
-            }
-        });
-        return option;
-    }
 
     /// <summary>Restricts an option to <paramref name="values"/>, with a one-line error naming them.</summary>
     public static void AcceptOnly(Option<string> option, params string[] values)
