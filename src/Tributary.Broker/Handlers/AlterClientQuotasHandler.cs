@@ -8,14 +8,17 @@ namespace Tributary.Broker.Handlers;
 // AlterClientQuotas v0-1 (KIP-546).
 // Behaviour:
 // - Each entry names an entity (user, client-id or both; a null name is the <default> entity) and sets or removes
-//   producer_byte_rate, consumer_byte_rate, request_percentage or controller_mutation_rate. Removing a key that is
-//   not set is not an error.
+//   producer_byte_rate, consumer_byte_rate, request_percentage or controller_mutation_rate; or an ip entity (an IP
+//   address or the default ip) and its connection_creation_rate (KIP-612). Removing a key that is not set is not an
+//   error.
 // - INVALID_REQUEST, per entry, as Kafka answers it: an empty entity, an unknown or repeated entity type, an empty
-//   name, an unknown key, a key repeated in one entry, a fraction for a byte rate. An entry with an error changes
-//   nothing; the others are stored together in one durable write (none with validate_only).
-// - Quotas apply to the next request of every connection: the quota manager reads them from the metadata store.
+//   name, ip combined with user or client-id, an ip name that is not an IP address, a key the entity type does not
+//   have, a key repeated in one entry, a fraction for a byte rate or connection_creation_rate. An entry with an
+//   error changes nothing; the others are stored together in one durable write (none with validate_only).
+// - Quotas apply to the next request of every connection (the quota manager reads them from the metadata store),
+//   and connection_creation_rate to the next connection accepted.
 // Deviations:
-// - The ip entity (connection_creation_rate) is refused with INVALID_REQUEST; quota values must be positive.
+// - Quota values must be positive; an ip entity names an IP literal, never a host name.
 // Versions:
 // - v0-1 (v1 flexible).
 public sealed class AlterClientQuotasHandler(BrokerCore broker)
@@ -27,7 +30,7 @@ public sealed class AlterClientQuotasHandler(BrokerCore broker)
         var changes = new List<(ClientQuotaEntity Entity, string Key, double? Value)>();
         foreach (var entry in request.Entries)
         {
-            var error = ClientQuotaEntities.Parse(entry.Entity.Select(e => (e.EntityType, e.EntityName)), out var entity) ?? CheckOps(entry.Ops);
+            var error = ClientQuotaEntities.Parse(entry.Entity.Select(e => (e.EntityType, e.EntityName)), out var entity) ?? CheckOps(entity, entry.Ops);
             if (error is null)
             {
                 changes.AddRange(entry.Ops.Select(op => (entity, op.Key, op.Remove ? null : (double?)op.Value)));
@@ -49,14 +52,14 @@ public sealed class AlterClientQuotasHandler(BrokerCore broker)
         return ValueTask.FromResult<HandlerResult<AlterClientQuotasResponse>>(response);
     }
 
-    private static string? CheckOps(List<AlterClientQuotasRequest.OpData> ops)
+    private static string? CheckOps(ClientQuotaEntity entity, List<AlterClientQuotasRequest.OpData> ops)
     {
         if (ops.GroupBy(op => op.Key).FirstOrDefault(g => g.Count() > 1) is { } repeated)
         {
             return $"Duplicate quota key {repeated.Key} in one entity";
         }
 
-        return ops.Select(op => op.Remove ? (ClientQuotaKeys.Parse(op.Key) is null ? $"Invalid configuration key {op.Key}" : null) : ClientQuotaKeys.Check(op.Key, op.Value))
+        return ops.Select(op => op.Remove ? (ClientQuotaKeys.IsKeyOf(entity, op.Key) ? null : $"Invalid configuration key {op.Key}") : ClientQuotaKeys.Check(entity, op.Key, op.Value))
             .FirstOrDefault(e => e is not null);
     }
 

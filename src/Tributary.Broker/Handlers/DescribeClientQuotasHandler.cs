@@ -8,7 +8,7 @@ namespace Tributary.Broker.Handlers;
 // DescribeClientQuotas v0-1 (KIP-546).
 // Behaviour:
 // - Lists the stored entities that match every filter component, each with its quota keys and values (a default
-//   part has a null name). A component matches a type's exact name (match type 0), its default (1), or any entity
+//   part has a null name); ip entities (connection_creation_rate) match ip components as the others do. A component matches a type's exact name (match type 0), its default (1), or any entity
 //   with that type, default or named (2). Strict: the entity has no type the filter does not name.
 // - INVALID_REQUEST (response level, no entries), as Kafka: an unknown entity type or match type, a type named twice,
 //   an exact match without a name, ip combined with user or client-id.
@@ -36,7 +36,7 @@ public sealed class DescribeClientQuotasHandler(BrokerCore broker)
         var response = new DescribeClientQuotasResponse { ErrorMessage = null };
         foreach (var (entity, values) in broker.Metadata.ClientQuotas.OrderBy(q => q.Key.ToString(), StringComparer.Ordinal))
         {
-            var parts = Parts(entity);
+            var parts = entity.Parts;
             if (!Matches(parts, request.Components, request.Strict))
             {
                 continue;
@@ -52,23 +52,7 @@ public sealed class DescribeClientQuotasHandler(BrokerCore broker)
         return ValueTask.FromResult<HandlerResult<DescribeClientQuotasResponse>>(response);
     }
 
-    private static List<(string Type, string? Name)> Parts(ClientQuotaEntity entity)
-    {
-        var parts = new List<(string Type, string? Name)>(2);
-        if (entity.User is { } user)
-        {
-            parts.Add((ClientQuotaEntity.UserType, user.Name));
-        }
-
-        if (entity.ClientId is { } clientId)
-        {
-            parts.Add((ClientQuotaEntity.ClientIdType, clientId.Name));
-        }
-
-        return parts;
-    }
-
-    private static bool Matches(List<(string Type, string? Name)> parts, List<DescribeClientQuotasRequest.ComponentData> components, bool strict)
+    private static bool Matches(IReadOnlyList<(string Type, string? Name)> parts, List<DescribeClientQuotasRequest.ComponentData> components, bool strict)
     {
         if (strict && parts.Count != components.Count)
         {
@@ -77,13 +61,12 @@ public sealed class DescribeClientQuotasHandler(BrokerCore broker)
 
         foreach (var component in components)
         {
-            var index = parts.FindIndex(p => p.Type == component.EntityType);
-            if (index < 0)
+            if (!parts.Any(p => p.Type == component.EntityType))
             {
                 return false;
             }
 
-            var name = parts[index].Name;
+            var name = parts.First(p => p.Type == component.EntityType).Name;
             var matches = component.MatchType switch
             {
                 MatchExact => name == component.Match,

@@ -425,8 +425,8 @@ public sealed partial class MetadataStore
             throw new InvalidDataException($"{path} is not a metadata snapshot: a SCRAM credential has an unknown mechanism, a missing key or salt, or iterations out of range");
         }
 
-        if (snapshot.ClientQuotas?.Any(q => q?.Entity is null || q.Values is null || !QuotaRecord.IsEntity(q.Entity)
-            || q.Values.Any(v => ClientQuotaKeys.Check(v.Key, v.Value) is not null)) == true)
+        if (snapshot.ClientQuotas?.Any(q => q?.Entity is null || q.Values is null || !QuotaRecord.IsEntity(q.Entity, out var entity)
+            || q.Values.Any(v => ClientQuotaKeys.Check(entity, v.Key, v.Value) is not null)) == true)
         {
             throw new InvalidDataException($"{path} is not a metadata snapshot: a client quota has an unknown entity, key or value");
         }
@@ -481,28 +481,17 @@ public sealed partial class MetadataStore
     // A client quota entity as Kafka's wire has it: entity type → name, null for the default.
     private sealed record QuotaRecord(Dictionary<string, string?> Entity, Dictionary<string, double> Values)
     {
-        public static QuotaRecord Of(ClientQuotaEntity entity, IReadOnlyDictionary<string, double> values)
+        public static QuotaRecord Of(ClientQuotaEntity entity, IReadOnlyDictionary<string, double> values) =>
+            new(entity.Parts.ToDictionary(p => p.Type, p => p.Name, StringComparer.Ordinal), new Dictionary<string, double>(values, StringComparer.Ordinal));
+
+        public static bool IsEntity(Dictionary<string, string?> parts, out ClientQuotaEntity entity) =>
+            ClientQuotaEntities.Parse(parts.Select(p => (p.Key, p.Value)), out entity) is null;
+
+        public static ClientQuotaEntity EntityOf(Dictionary<string, string?> parts)
         {
-            var parts = new Dictionary<string, string?>(StringComparer.Ordinal);
-            if (entity.User is { } user)
-            {
-                parts[ClientQuotaEntity.UserType] = user.Name;
-            }
-
-            if (entity.ClientId is { } clientId)
-            {
-                parts[ClientQuotaEntity.ClientIdType] = clientId.Name;
-            }
-
-            return new(parts, new Dictionary<string, double>(values, StringComparer.Ordinal));
+            ClientQuotaEntities.Parse(parts.Select(p => (p.Key, p.Value)), out var entity);
+            return entity;
         }
-
-        public static bool IsEntity(Dictionary<string, string?> parts) =>
-            parts.Count > 0 && parts.Keys.All(k => k is ClientQuotaEntity.UserType or ClientQuotaEntity.ClientIdType);
-
-        public static ClientQuotaEntity EntityOf(Dictionary<string, string?> parts) => new(
-            parts.TryGetValue(ClientQuotaEntity.UserType, out var user) ? new QuotaEntityName(user) : null,
-            parts.TryGetValue(ClientQuotaEntity.ClientIdType, out var clientId) ? new QuotaEntityName(clientId) : null);
     }
 
     private sealed record TopicRecord(string Name, Guid Id, int PartitionCount, Dictionary<string, string> Configs);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using Tributary.Broker.Metadata;
 
 namespace Tributary.Broker.Quotas;
@@ -17,6 +18,9 @@ public sealed class ClientQuotaManager
     private readonly MetadataStore _metadata;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<QuotaSensorKey, QuotaSensor> _sensors = new();
+
+    // The connection_creation_rate of ip entities, read once from each snapshot of the stored quotas.
+    private IpRates _ipRates = new(null, [], null);
 
     /// <param name="samples">quota.window.num.</param>
     /// <param name="windowMs">quota.window.size.seconds, in milliseconds.</param>
@@ -104,6 +108,58 @@ public sealed class ClientQuotaManager
             sensor.Rate!.Record(value, nowMs);
             var throttleMs = sensor.Rate.ThrottleTimeMs(quota, nowMs);
             return type == ClientQuotaType.Request ? Math.Min(RequestThrottleTimeMsMax, throttleMs) : Math.Min(int.MaxValue, throttleMs);
+        }
+    }
+
+    /// <summary>
+    /// The connection_creation_rate that applies to connections from <paramref name="address"/>, as Kafka's
+    /// ConnectionQuotas finds it: the address's own ip entity, else the default ip entity; null when neither has one
+    /// (unlimited). Read from the stored quotas, so an AlterClientQuotas applies to the next connection.
+    /// </summary>
+    public int? ConnectionCreationRateFor(IPAddress address)
+    {
+        var quotas = _metadata.ClientQuotas;
+        var rates = Volatile.Read(ref _ipRates);
+        if (!ReferenceEquals(rates.Source, quotas))
+        {
+            rates = IpRates.Of(quotas);
+            Volatile.Write(ref _ipRates, rates);
+        }
+
+        if (rates.ByAddress.Count == 0 && rates.Default is null)
+        {
+            return null;
+        }
+
+        address = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        return rates.ByAddress.TryGetValue(address, out var own) ? own : rates.Default;
+    }
+
+    private sealed record IpRates(object? Source, Dictionary<IPAddress, int> ByAddress, int? Default)
+    {
+        public static IpRates Of(IReadOnlyDictionary<ClientQuotaEntity, IReadOnlyDictionary<string, double>> quotas)
+        {
+            var byAddress = new Dictionary<IPAddress, int>();
+            int? defaultRate = null;
+            foreach (var (entity, values) in quotas)
+            {
+                if (entity.Ip is not { } ip || !values.TryGetValue(ClientQuotaKeys.ConnectionCreationRate, out var value))
+                {
+                    continue;
+                }
+
+                var rate = (int)Math.Min(int.MaxValue, value);
+                if (ip.IsDefault)
+                {
+                    defaultRate = rate;
+                }
+                else if (ClientQuotaEntities.ParseIp(ip.Name!) is { } address)
+                {
+                    byAddress[address] = rate;
+                }
+            }
+
+            return new IpRates(quotas, byAddress, defaultRate);
         }
     }
 

@@ -85,7 +85,8 @@ public sealed partial class KafkaListener : IAsyncDisposable
             });
         }
 
-        var transport = new SocketListenerFactory(transportLimits, loggerFactory, connectionsPerIp, Admission(core, addresses));
+        var transport = new SocketListenerFactory(transportLimits, loggerFactory, connectionsPerIp, Admission(core, addresses),
+            new IpConnectionCreationRates(core.Quotas.ConnectionCreationRateFor));
         var server = new KestrelServer(Options.Create(options), transport, loggerFactory);
         try
         {

@@ -39,11 +39,18 @@ public sealed record SocketTransportLimits(int InputBufferBytesMax, int OutputBu
 /// <param name="admission">
 /// The limits of the listener bound to an endpoint: its creation rates and its own max.connections (none: unlimited).
 /// </param>
+/// <param name="ipCreationRates">connection_creation_rate of ip quota entities, shared by all listeners (none: unlimited).</param>
 public sealed partial class SocketListenerFactory(SocketTransportLimits limits, ILoggerFactory loggerFactory, ConnectionsPerIp? connectionsPerIp = null,
-    Func<IPEndPoint, ListenerAdmission>? admission = null) : IConnectionListenerFactory
+    Func<IPEndPoint, ListenerAdmission>? admission = null, IpConnectionCreationRates? ipCreationRates = null) : IConnectionListenerFactory
 {
     /// <summary>Pending connections the kernel queues before accept.</summary>
     public const int ListenBacklog = 512;
+
+    /// <summary>
+    /// Connections over their address's connection_creation_rate held open (unread) until their throttle ends, per
+    /// listener; past it they are closed at once.
+    /// </summary>
+    public const int ThrottledSocketsMax = 1024;
 
     private readonly ILogger _logger = loggerFactory.CreateLogger<SocketListenerFactory>();
 
@@ -74,7 +81,7 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
         // Idle connections of this listener park their sockets in a poller of its own (none: they keep their threads).
         var poller = limits.ParkAfterIdleMs >= 0 ? ConnectionPoller.TryCreate(loggerFactory.CreateLogger<ConnectionPoller>()) : null;
         return ValueTask.FromResult<IConnectionListener>(new Listener(socket, limits, loggerFactory.CreateLogger<SocketConnection>(), _logger, Accept,
-            connectionsPerIp ?? ConnectionsPerIp.Unlimited, poller, admission?.Invoke(ip) ?? ListenerAdmission.Unlimited));
+            connectionsPerIp ?? ConnectionsPerIp.Unlimited, poller, admission?.Invoke(ip) ?? ListenerAdmission.Unlimited, ipCreationRates));
     }
 
     /// <summary>First wait after an accept that failed for a reason other than the one connection (out of descriptors, memory).</summary>
@@ -92,11 +99,13 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
 
     private sealed partial class Listener(Socket socket, SocketTransportLimits limits, ILogger connectionLogger, ILogger logger,
         Func<Socket, CancellationToken, ValueTask<Socket>> accept, ConnectionsPerIp perIp, ConnectionPoller? poller,
-        ListenerAdmission admission) : IConnectionListener
+        ListenerAdmission admission, IpConnectionCreationRates? ipRates) : IConnectionListener
     {
         private readonly BlockMemoryPool _pool = new(limits.PooledBlocksMax);
         private readonly ILogger _logger = logger;
+        private readonly CancellationTokenSource _unbinding = new();
         private volatile bool _unbound;
+        private int _throttledSockets;
 
         public EndPoint EndPoint { get; } = socket.LocalEndPoint!;
 
@@ -125,6 +134,20 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
                     accepted = await accept(socket, cancellationToken).ConfigureAwait(false);
                     if (accepted.RemoteEndPoint is IPEndPoint remote)
                     {
+                        if (ipRates?.RecordAndGetThrottleTimeMs(remote.Address) is ( > 0 and var throttleMs, var rate, var first))
+                        {
+                            // connection_creation_rate of the client's ip entity: as Kafka's acceptor, the connection
+                            // is held unread for the throttle time and then closed, so the client does not reconnect
+                            // at once; other addresses are not affected.
+                            if (first)
+                            {
+                                LogIpThrottled(remote.Address.ToString(), rate, throttleMs);
+                            }
+
+                            CloseAfter(accepted, throttleMs);
+                            continue;
+                        }
+
                         if (!perIp.TryAcquire(remote.Address))
                         {
                             // max.connections.per.ip: closed before it costs a thread or a buffer, as Kafka's acceptor does.
@@ -241,6 +264,34 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
             }
         }
 
+        private void CloseAfter(Socket throttled, long throttleMs)
+        {
+            if (Interlocked.Increment(ref _throttledSockets) > ThrottledSocketsMax)
+            {
+                Interlocked.Decrement(ref _throttledSockets);
+                throttled.Dispose();
+                return;
+            }
+
+            _ = CloseLaterAsync(throttled, throttleMs);
+        }
+
+        private async Task CloseLaterAsync(Socket throttled, long throttleMs)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(throttleMs), _unbinding.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            finally
+            {
+                throttled.Dispose();
+                Interlocked.Decrement(ref _throttledSockets);
+            }
+        }
+
         private void Release(IPAddress? address)
         {
             if (address is not null)
@@ -256,6 +307,7 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
         {
             _unbound = true;
             socket.Dispose();
+            _unbinding.Cancel();
             return ValueTask.CompletedTask;
         }
 
@@ -263,6 +315,7 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
         {
             _unbound = true;
             socket.Dispose();
+            _unbinding.Cancel();
 
             // Kestrel disposes a listener once its connections are closed; any still parked wake on threads of their own.
             poller?.Dispose();
@@ -276,6 +329,10 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
         [LoggerMessage(EventId = 316, Level = LogLevel.Information,
             Message = "Refused a connection from {Address}: it holds the configured maximum of {Limit} connections (max.connections.per.ip)")]
         private partial void LogRefusedPerIp(string address, int limit);
+
+        [LoggerMessage(EventId = 333, Level = LogLevel.Information,
+            Message = "Throttling connections from {Address}: closing them after {ThrottleMs} ms, they exceed its connection_creation_rate quota ({Rate} per second)")]
+        private partial void LogIpThrottled(string address, int rate, long throttleMs);
 
         [LoggerMessage(EventId = 332, Level = LogLevel.Information,
             Message = "Listener {Endpoint} refused a connection: it holds the configured maximum of {Limit} connections ({Key})")]

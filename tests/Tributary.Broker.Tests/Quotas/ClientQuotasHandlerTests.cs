@@ -79,10 +79,9 @@ public sealed class ClientQuotasHandlerTests : IDisposable
             Entry([("user", "a")], (ClientQuotaKeys.ProducerByteRate, 1.5, false)),
             Entry([("user", "a")], (ClientQuotaKeys.ConsumerByteRate, -1, false)),
             Entry([("user", "a")], (ClientQuotaKeys.RequestPercentage, 1, false), (ClientQuotaKeys.RequestPercentage, 2, false)),
-            Entry([("ip", "10.0.0.1")], ("connection_creation_rate", 1, false)),
             Entry([("user", "good")], (ClientQuotaKeys.RequestPercentage, 0.5, false)));
 
-        Assert.Equal([.. Enumerable.Repeat(ErrorCode.InvalidRequest, 9), ErrorCode.None], altered.Entries.Select(e => (ErrorCode)e.ErrorCode));
+        Assert.Equal([.. Enumerable.Repeat(ErrorCode.InvalidRequest, 8), ErrorCode.None], altered.Entries.Select(e => (ErrorCode)e.ErrorCode));
         Assert.Equal("Invalid configuration key producer_rate", altered.Entries[4].ErrorMessage);
         Assert.Equal(["user=good: request_percentage=0.5"], Lines(await DescribeAsync(broker, false)));
 
@@ -92,6 +91,72 @@ public sealed class ClientQuotasHandlerTests : IDisposable
         described = await DescribeAsync(broker, false, new Component { EntityType = "user", MatchType = 2, Match = null }, new Component { EntityType = "user", MatchType = 2, Match = null });
         Assert.Equal(ErrorCode.InvalidRequest, (ErrorCode)described.ErrorCode);
         described = await DescribeAsync(broker, false, new Component { EntityType = "ip", MatchType = 2, Match = null }, new Component { EntityType = "user", MatchType = 2, Match = null });
+        Assert.Equal(ErrorCode.InvalidRequest, (ErrorCode)described.ErrorCode);
+    }
+
+    [Fact]
+    public async Task Ip_entities_take_connection_creation_rate_alone_and_survive_a_restart()
+    {
+        using (var broker = TestBroker.OnDisk(_directory))
+        {
+            var altered = await AlterAsync(broker, false,
+                Entry([("ip", "127.0.0.1")], (ClientQuotaKeys.ConnectionCreationRate, 5, false)),
+                Entry([("ip", null)], (ClientQuotaKeys.ConnectionCreationRate, 100, false)),
+                Entry([("ip", "2001:db8::1")], (ClientQuotaKeys.ConnectionCreationRate, 7, false)),
+                Entry([("user", "alice")], (ClientQuotaKeys.ProducerByteRate, 1000, false)));
+            Assert.All(altered.Entries, e => Assert.Equal((short)0, e.ErrorCode));
+        }
+
+        using var restarted = TestBroker.OnDisk(_directory);
+        Assert.Equal(["ip=127.0.0.1: connection_creation_rate=5", "ip=2001:db8::1: connection_creation_rate=7", "ip=<default>: connection_creation_rate=100"],
+            Lines(await DescribeAsync(restarted, false, new Component { EntityType = "ip", MatchType = 2, Match = null })).Order(StringComparer.Ordinal));
+        Assert.Equal(["ip=<default>: connection_creation_rate=100"],
+            Lines(await DescribeAsync(restarted, true, new Component { EntityType = "ip", MatchType = 1, Match = null })));
+        Assert.Equal(["ip=127.0.0.1: connection_creation_rate=5"],
+            Lines(await DescribeAsync(restarted, false, new Component { EntityType = "ip", MatchType = 0, Match = "127.0.0.1" })));
+
+        // A user filter does not match ip entities, and the unfiltered list has them all.
+        Assert.Equal(["user=alice: producer_byte_rate=1000"], Lines(await DescribeAsync(restarted, false, new Component { EntityType = "user", MatchType = 2, Match = null })));
+        Assert.Equal(4, Lines(await DescribeAsync(restarted, false)).Count);
+
+        // The precedence the accept path uses: the address's own quota, else the default ip entity's.
+        Assert.Equal(5, restarted.Core.Quotas.ConnectionCreationRateFor(System.Net.IPAddress.Loopback));
+        Assert.Equal(5, restarted.Core.Quotas.ConnectionCreationRateFor(System.Net.IPAddress.Parse("::ffff:127.0.0.1")));
+        Assert.Equal(7, restarted.Core.Quotas.ConnectionCreationRateFor(System.Net.IPAddress.Parse("2001:db8:0::1")));
+        Assert.Equal(100, restarted.Core.Quotas.ConnectionCreationRateFor(System.Net.IPAddress.Parse("10.1.2.3")));
+
+        // Removing the default leaves other addresses unlimited; removing the last key removes the entity.
+        await AlterAsync(restarted, false, Entry([("ip", null)], (ClientQuotaKeys.ConnectionCreationRate, 0, true)));
+        Assert.Null(restarted.Core.Quotas.ConnectionCreationRateFor(System.Net.IPAddress.Parse("10.1.2.3")));
+        Assert.Equal(5, restarted.Core.Quotas.ConnectionCreationRateFor(System.Net.IPAddress.Loopback));
+        Assert.DoesNotContain(Lines(await DescribeAsync(restarted, false)), l => l.StartsWith("ip=<default>", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Bad_ip_entities_get_invalid_request_with_kafkas_messages()
+    {
+        using var broker = new TestBroker();
+        var altered = await AlterAsync(broker, false,
+            Entry([("ip", "10.0.0.1"), ("user", "alice")], (ClientQuotaKeys.ConnectionCreationRate, 1, false)),
+            Entry([("client-id", null), ("ip", null)], (ClientQuotaKeys.ConnectionCreationRate, 1, false)),
+            Entry([("ip", "not-an-ip")], (ClientQuotaKeys.ConnectionCreationRate, 1, false)),
+            Entry([("ip", "10.1")], (ClientQuotaKeys.ConnectionCreationRate, 1, false)),
+            Entry([("ip", "10.0.0.1")], (ClientQuotaKeys.ProducerByteRate, 1, false)),
+            Entry([("ip", "10.0.0.1")], (ClientQuotaKeys.ConnectionCreationRate, 2.5, false)),
+            Entry([("ip", "10.0.0.1")], (ClientQuotaKeys.ConnectionCreationRate, 0, false)),
+            Entry([("ip", "10.0.0.1"), ("ip", "10.0.0.2")], (ClientQuotaKeys.ConnectionCreationRate, 1, false)),
+            Entry([("user", "alice")], (ClientQuotaKeys.ConnectionCreationRate, 1, false)),
+            Entry([("ip", "10.0.0.1")], (ClientQuotaKeys.ProducerByteRate, 0, true)));
+
+        Assert.All(altered.Entries, e => Assert.Equal(ErrorCode.InvalidRequest, (ErrorCode)e.ErrorCode));
+        Assert.Equal("Invalid quota entity combination, IP entity should not be combined with User or ClientId", altered.Entries[0].ErrorMessage);
+        Assert.Equal(altered.Entries[0].ErrorMessage, altered.Entries[1].ErrorMessage);
+        Assert.Equal("not-an-ip is not a valid IP address", altered.Entries[2].ErrorMessage);
+        Assert.Equal("Invalid configuration key producer_byte_rate", altered.Entries[4].ErrorMessage);
+        Assert.Equal("Invalid configuration key connection_creation_rate", altered.Entries[8].ErrorMessage);
+        Assert.Empty(broker.Core.Metadata.ClientQuotas);
+
+        var described = await DescribeAsync(broker, false, new Component { EntityType = "client-id", MatchType = 1, Match = null }, new Component { EntityType = "ip", MatchType = 0, Match = "10.0.0.1" });
         Assert.Equal(ErrorCode.InvalidRequest, (ErrorCode)described.ErrorCode);
     }
 
