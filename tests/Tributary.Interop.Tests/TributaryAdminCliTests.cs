@@ -67,6 +67,38 @@ public sealed class TributaryAdminCliTests
         Assert.Equal(2, json.RootElement.GetProperty("partitions").EnumerateArray().Count(p => p.GetProperty("topic").GetString() == "orders"));
     }
 
+    [Fact]
+    public async Task IpQuotasAreSetListedAndRemovedAndACombinationWithAUserIsRefused()
+    {
+        await using var broker = await TributaryBroker.StartAsync(new TributaryBrokerOptions());
+
+        await RunAsync(broker, "quotas", "set", "--ip", "127.0.0.2", "--add", "connection_creation_rate=5");
+        await RunAsync(broker, "quotas", "set", "--ip-default", "--add", "connection_creation_rate=1000");
+        await RunAsync(broker, "quotas", "set", "--user", "alice", "--add", "producer_byte_rate=1024");
+        Assert.Equal(
+            ["ENTITY\tQUOTA\tVALUE", "ip=127.0.0.2\tconnection_creation_rate\t5", "ip=<default>\tconnection_creation_rate\t1000", "user=alice\tproducer_byte_rate\t1024"],
+            Lines(await RunAsync(broker, "quotas", "list")));
+        Assert.Equal(["ENTITY\tQUOTA\tVALUE", "ip=<default>\tconnection_creation_rate\t1000"], Lines(await RunAsync(broker, "quotas", "list", "--ip-default")));
+        Assert.Equal(5, broker.Core.Quotas.ConnectionCreationRateFor(System.Net.IPAddress.Parse("127.0.0.2")));
+
+        // Kafka's refusals reach the user: ip with a user, and a key an ip entity does not have.
+        var combined = await RunFailingAsync(broker, "quotas", "set", "--user", "alice", "--ip", "127.0.0.2", "--add", "connection_creation_rate=5");
+        Assert.Contains("IP entity should not be combined with User or ClientId", combined, StringComparison.Ordinal);
+        var wrongKey = await RunFailingAsync(broker, "quotas", "set", "--ip", "127.0.0.2", "--add", "producer_byte_rate=5");
+        Assert.Contains("Invalid configuration key producer_byte_rate", wrongKey, StringComparison.Ordinal);
+
+        await RunAsync(broker, "quotas", "set", "--ip", "127.0.0.2", "--remove", "connection_creation_rate");
+        Assert.Equal(["ENTITY\tQUOTA\tVALUE"], Lines(await RunAsync(broker, "quotas", "list", "--ip", "127.0.0.2")));
+        Assert.Equal(1000, broker.Core.Quotas.ConnectionCreationRateFor(System.Net.IPAddress.Parse("127.0.0.2")));
+    }
+
+    private static async Task<string> RunFailingAsync(TributaryBroker broker, params string[] arguments)
+    {
+        var run = await ProcessRunner.RunAsync(StandaloneBroker.DotnetHost, [RepositoryPaths.TributaryDll, .. arguments, "--bootstrap", broker.BootstrapServers], CliTimeout);
+        Assert.True(run.ExitCode != 0, $"tributary {string.Join(' ', arguments)} succeeded: " + run.Describe());
+        return run.StandardError;
+    }
+
     private static List<string> Lines(string output) => [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries)];
 
     private static async Task<string> RunAsync(TributaryBroker broker, params string[] arguments)

@@ -8,14 +8,15 @@ namespace Tributary.Cli.Commands;
 
 /// <summary>
 /// <c>tributary quotas list|set</c>: client quotas (KIP-546) through DescribeClientQuotas and AlterClientQuotas, what
-/// <c>kafka-configs.sh --entity-type users|clients</c> does for producer_byte_rate, consumer_byte_rate and
-/// request_percentage.
+/// <c>kafka-configs.sh --entity-type users|clients|ips</c> does for producer_byte_rate, consumer_byte_rate,
+/// request_percentage and (ips) connection_creation_rate.
 /// </summary>
 internal static class QuotasCommand
 {
     private const short Version = 1;
     private const string UserEntity = "user";
     private const string ClientEntity = "client-id";
+    private const string IpEntity = "ip";
     private const string DefaultName = "<default>";
 
     // DescribeClientQuotas match types: 0 the exact name, 1 the default entity.
@@ -26,14 +27,18 @@ internal static class QuotasCommand
     private static readonly Option<bool> UserDefault = new("--user-default") { Description = "The default for users without their own quota" };
     private static readonly Option<string> ClientId = new("--client-id") { Description = "A client id" };
     private static readonly Option<bool> ClientDefault = new("--client-id-default") { Description = "The default for client ids without their own quota" };
+    private static readonly Option<string> Ip = new("--ip") { Description = "A client IP address (connection_creation_rate only; not with --user or --client-id)" };
+    private static readonly Option<bool> IpDefault = new("--ip-default") { Description = "The default for IP addresses without their own quota" };
 
     public static Command Create()
     {
         var quotas = new Command("quotas", """
-            List and set client quotas (producer_byte_rate, consumer_byte_rate, request_percentage).
+            List and set client quotas (producer_byte_rate, consumer_byte_rate, request_percentage; for
+            client IP addresses connection_creation_rate).
 
             Examples:
               tributary quotas set --user alice --add producer_byte_rate=1048576
+              tributary quotas set --ip 10.0.0.7 --add connection_creation_rate=5
               tributary quotas list
             """);
         quotas.Add(List());
@@ -49,9 +54,10 @@ internal static class QuotasCommand
             Examples:
               tributary quotas list
               tributary quotas list --user alice --output json
+              tributary quotas list --ip-default
             """)
         {
-            User, UserDefault, ClientId, ClientDefault,
+            User, UserDefault, ClientId, ClientDefault, Ip, IpDefault,
         };
         CommonOptions.AddReadOptions(command);
         command.SetAction(async (parse, cancellationToken) =>
@@ -93,15 +99,17 @@ internal static class QuotasCommand
         var add = CommonOptions.KeyValues("--add", "Set a quota, repeatable: --add producer_byte_rate=1048576");
         var remove = new Option<string[]>("--remove") { Description = "Remove a quota, repeatable", HelpName = "KEY" };
         var command = new Command("set", """
-            Set or remove quotas of a user, a client id, or both together (a user's quota for one client id).
+            Set or remove quotas of a user, a client id, or both together (a user's quota for one client id),
+            or the connection_creation_rate of a client IP address.
 
             Examples:
               tributary quotas set --user alice --add producer_byte_rate=1048576 --add consumer_byte_rate=2097152
               tributary quotas set --client-id-default --add request_percentage=50
               tributary quotas set --user alice --remove producer_byte_rate
+              tributary quotas set --ip-default --add connection_creation_rate=20
             """)
         {
-            User, UserDefault, ClientId, ClientDefault, add, remove, CommonOptions.Bootstrap,
+            User, UserDefault, ClientId, ClientDefault, Ip, IpDefault, add, remove, CommonOptions.Bootstrap,
         };
         command.Validators.Add(result =>
         {
@@ -120,7 +128,7 @@ internal static class QuotasCommand
             var entity = Entity(parse);
             if (entity.Count == 0)
             {
-                throw new UsageException("quotas set: name the entity with --user, --user-default, --client-id or --client-id-default");
+                throw new UsageException("quotas set: name the entity with --user, --user-default, --client-id, --client-id-default, --ip or --ip-default");
             }
 
             var ops = (parse.GetValue(add) ?? []).Select(CommonOptions.Split)
@@ -169,6 +177,16 @@ internal static class QuotasCommand
         else if (parse.GetValue(ClientDefault))
         {
             entity.Add((ClientEntity, null));
+        }
+
+        // Passed on with user or client-id too: the broker refuses the combination with Kafka's message.
+        if (parse.GetValue(Ip) is { } ip)
+        {
+            entity.Add((IpEntity, ip));
+        }
+        else if (parse.GetValue(IpDefault))
+        {
+            entity.Add((IpEntity, null));
         }
 
         return entity;
