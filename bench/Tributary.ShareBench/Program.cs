@@ -7,9 +7,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using Confluent.Kafka;
-using Tributary.Interop.Tests.Support;
 using Tributary.Server;
 using Tributary.ShareBench;
+using Tributary.TestSupport;
 
 const string Topic = "work";
 const int RecordCount = 400_000;

@@ -1,15 +1,18 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using Confluent.Kafka;
 using Tributary.Interop.Tests.Support;
 using Tributary.Protocol;
 using Tributary.Server;
+using Tributary.TestSupport;
 
 namespace Tributary.Interop.Tests;
 
 /// <summary>
 /// librdkafka 2.16's share consumer (KIP-932, through <see cref="ShareConsumer"/>) against the embedded broker: eight
 /// consumers on a two-partition topic all receive records and together accept each exactly once; records a consumer
-/// dies holding go to another after the lock expires, delivered a second time; RELEASE redelivers, REJECT never does,
+/// stops acknowledging, or a consumer process killed with SIGKILL holds, go to another after the lock expires,
+/// delivered a second time; RELEASE redelivers, REJECT never does,
 /// and a record released at every delivery is archived after group.share.delivery.count.limit deliveries; across a
 /// broker restart on the same data, accepted records stay done and unacknowledged ones come back.
 /// </summary>
@@ -95,6 +98,46 @@ public sealed class LibrdkafkaShareConsumerTests(ITestOutputHelper output)
         // The first consumer never acknowledges nor polls again: after the 3 s lock its records go to the other.
         using var survivor = new ShareConsumer(broker.BootstrapServers, Group, SinglePartitionTopic);
         var redelivered = PollUntil(survivor, 3);
+        Assert.Equal(["a", "b", "c"], redelivered.Select(r => r.Value).Order());
+        Assert.All(redelivered, r => Assert.Equal(2, r.DeliveryCount));
+        foreach (var record in redelivered)
+        {
+            survivor.Acknowledge(record, ShareConsumer.Accept);
+        }
+
+        survivor.CommitSync(5000);
+        Assert.Equal(3, broker.Core.ShareGroups.StartOffsets(Group).Single().StartOffset);
+    }
+
+    [Fact]
+    public async Task Records_a_killed_consumer_process_held_go_to_another_after_the_lock_expires_with_delivery_count_2()
+    {
+        await using var broker = await StartAsync();
+        await broker.CreateTopicAsync(SinglePartitionTopic, 1);
+        await ProduceToAsync(broker, SinglePartitionTopic, "a", "b", "c");
+        await using var probe = ChildProcess.Start(StandaloneBroker.DotnetHost,
+            [RepositoryPaths.ShareConsumerProbeDll, broker.BootstrapServers, Group, SinglePartitionTopic, "3"]);
+        var held = new List<(int Partition, long Offset, short DeliveryCount)>();
+        while (true)
+        {
+            var line = await probe.WaitForLineAsync(l => l.StartsWith("held ", StringComparison.Ordinal) || l == "holding", TimeSpan.FromSeconds(90));
+            if (line == "holding")
+            {
+                break;
+            }
+
+            var fields = line.Split(' ');
+            held.Add((int.Parse(fields[1], CultureInfo.InvariantCulture), long.Parse(fields[2], CultureInfo.InvariantCulture), short.Parse(fields[3], CultureInfo.InvariantCulture)));
+        }
+
+        Assert.Equal([(0, 0L, (short)1), (0, 1L, (short)1), (0, 2L, (short)1)], held.Order());
+
+        // SIGKILL: no leave, no session close, no release. The broker learns nothing until the 3 s locks expire.
+        await probe.KillAsync();
+        Assert.True(probe.HasExited);
+        using var survivor = new ShareConsumer(broker.BootstrapServers, Group, SinglePartitionTopic);
+        var redelivered = PollUntil(survivor, 3);
+        Assert.Equal(held.Select(h => h.Offset), redelivered.Select(r => r.Offset).Order());
         Assert.Equal(["a", "b", "c"], redelivered.Select(r => r.Value).Order());
         Assert.All(redelivered, r => Assert.Equal(2, r.DeliveryCount));
         foreach (var record in redelivered)

@@ -6,6 +6,7 @@ using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 using Tributary.Server;
 using Tributary.Server.Client;
+using Tributary.TestSupport;
 using ErrorCode = Tributary.Protocol.ErrorCode;
 
 namespace Tributary.Interop.Tests;

@@ -50,6 +50,12 @@ public sealed partial class GroupCoordinator : IDisposable
 
     private long NowMs => _broker.NowMs;
 
+    /// <summary>
+    /// Appends share-group membership records (ShareGroups/ShareGroupRecords) to <c>__consumer_offsets</c>, whose log
+    /// this coordinator's store writes. Throws IOException when the log cannot be written.
+    /// </summary>
+    internal void AppendShareGroupRecords(IReadOnlyList<(byte[] Key, byte[]? Value)> records) => _store.Append(records);
+
     public Task<JoinGroupResult> JoinGroupAsync(JoinGroupParameters p)
     {
         if (p.GroupId.Length == 0)

@@ -20,21 +20,28 @@ namespace Tributary.Broker.Handlers;
 //   applies the acknowledgements and closes the session, releasing what the member still holds. Full cache:
 //   SHARE_SESSION_LIMIT_REACHED (group.share.max.share.sessions).
 // - Piggybacked acknowledgements apply first, as ShareAcknowledge does (AcknowledgeErrorCode per partition).
-// - Then up to MaxRecords records (500 when 0 or less) are acquired from the session's partitions in order: redeliveries
-//   first, then new records, while fewer than share.partition.max.record.locks are in flight; each partition returns
-//   the whole stored batches holding them (copied: a partition's acquired offsets need not be contiguous) and
-//   AcquiredRecords ranges with their delivery count. Locks last share.record.lock.duration.ms
-//   (AcquisitionLockTimeoutMs). share.isolation.level=read_committed stops at the last stable offset and archives
-//   aborted and control records.
+// - Then records are acquired from the session's partitions in order: redeliveries first, then new records, while fewer
+//   than share.partition.max.record.locks are in flight; each partition returns the whole stored batches holding them
+//   (copied: a partition's acquired offsets need not be contiguous) and AcquiredRecords ranges with their delivery
+//   count. Locks last share.record.lock.duration.ms (AcquisitionLockTimeoutMs). share.isolation.level=read_committed
+//   stops at the last stable offset and archives aborted and control records.
+// - Limits, as Kafka 4.2 applies them: MaxRecords (500 when 0 or less) records in all; ShareAcquireMode (v2)
+//   batch_optimized (0, and v1) may exceed it to finish a stored batch, record_limit (1) never does and splits the
+//   batch (its stored batch is still sent whole; AcquiredRecords says which records are acquired). A partition's
+//   AcquiredRecords ranges close at the first batch boundary at or past BatchSize records (batch_optimized). The
+//   stored batches of the whole response stay within MaxBytes, except that its first batch is always returned
+//   (KIP-74). Any other ShareAcquireMode is INVALID_REQUEST.
 // - With nothing to acquire the request parks like Fetch (max MaxWaitMs, capped at FetchHandler.FetchWaitMsMax) until
 //   an append or until a lock expires.
-// - v2: IsRenewAck requests only renew locks and acquire nothing; ShareAcquireMode is read and ignored (batch-optimized).
-// Deviations from Kafka: MinBytes, MaxBytes and BatchSize are not used; one response holds at most 1 MiB read per
-// partition plus whole batches.
+// - v2: IsRenewAck requests only renew locks and acquire nothing.
+// Deviations from Kafka: MinBytes is not used (a request answers as soon as it acquired one record).
 public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetchRequest, ShareFetchResponse>(ApiKey.ShareFetch, 1, 2)
 {
     /// <summary>Records one ShareFetch acquires when the request says 0 or less (the Java client's max.poll.records default).</summary>
     public const int MaxRecordsDefault = 500;
+
+    private const sbyte AcquireModeBatchOptimized = 0;
+    private const sbyte AcquireModeRecordLimit = 1;
 
     protected override async ValueTask<HandlerResult<ShareFetchResponse>> HandleAsync(RequestContext context, ShareFetchRequest request, CancellationToken cancellationToken)
     {
@@ -59,6 +66,12 @@ public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetch
             return new ShareFetchResponse { ErrorCode = (short)session.Error };
         }
 
+        var acquireMode = context.ApiVersion >= 2 ? request.ShareAcquireMode : AcquireModeBatchOptimized;
+        if (acquireMode is not (AcquireModeBatchOptimized or AcquireModeRecordLimit))
+        {
+            return new ShareFetchResponse { ErrorCode = (short)ErrorCode.InvalidRequest };
+        }
+
         var settings = shares.SettingsFor(groupId);
         var unreadable = SharePartitionAcks.Unreadable(broker, context, request.Topics.Select(t => t.TopicId).Concat(session.Partitions.Select(p => p.TopicId)));
         var ackResults = SharePartitionAcks.Apply(broker, groupId, memberId,
@@ -80,6 +93,7 @@ public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetch
             waiter.Arm(partitions.Where(p => p.Log is not null).Select(p => p.Log!));
             var read = new List<PartitionRead>();
             var acquiredCount = 0;
+            var acquiredBytes = 0L;
             long? nextExpiryMs = null;
             foreach (var p in partitions)
             {
@@ -101,7 +115,12 @@ public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetch
                 {
                     try
                     {
-                        ranges = share.Acquire(memberId, maxRecords - acquiredCount, p.Log, settings, shares.NowMs);
+                        var limits = new AcquireLimits(maxRecords - acquiredCount, request.BatchSize, acquireMode == AcquireModeRecordLimit,
+                            Math.Max(0L, (long)request.MaxBytes - acquiredBytes), FirstBatchAlways: acquiredBytes == 0);
+                        var acquired = share.Acquire(memberId, limits, p.Log, settings, shares.NowMs);
+                        ranges = acquired.Ranges;
+                        acquiredCount += acquired.Count;
+                        acquiredBytes += acquired.Bytes;
                     }
                     catch (ObjectDisposedException)
                     {
@@ -111,7 +130,6 @@ public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetch
                     }
                 }
 
-                acquiredCount += ranges.Sum(r => (int)(r.LastOffset - r.FirstOffset + 1));
                 read.Add(new PartitionRead(p.TopicId, p.Partition, ErrorCode.None, ranges, ranges.Count == 0 ? ReadOnlyMemory<byte>.Empty : Batches(p.Log, ranges)));
                 if (share.NextLockExpiryMs() is { } expiry && (nextExpiryMs is null || expiry < nextExpiryMs))
                 {

@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Logging;
+using Tributary.Broker.Groups;
+using Tributary.Broker.InternalTopics;
 using Tributary.Broker.Metadata;
 using Tributary.Protocol;
 using Tributary.Protocol.CoordinatorRecords;
@@ -9,8 +11,11 @@ namespace Tributary.Broker.ShareGroups;
 /// <summary>
 /// Share groups (KIP-932) on this node: membership and the <c>simple</c> assignment (ShareGroupHeartbeat), share
 /// sessions (ShareFetch / ShareAcknowledge), and each group's share partitions, whose state is written to
-/// <c>__share_group_state</c> before the request that changed it is answered and reloaded at start. Membership lives
-/// in memory: after a restart members rejoin (their records were released by the restart anyway).
+/// <c>__share_group_state</c> before the request that changed it is answered and reloaded at start. Membership (group
+/// and assignment epochs, members, subscriptions, assignments) is written to <c>__consumer_offsets</c> as Kafka's
+/// group coordinator writes it (<see cref="ShareGroupRecords"/>) and replayed at start; as in Kafka, a loaded member
+/// keeps its epoch and expires after group.share.session.timeout.ms unless it heartbeats (its share session and the
+/// records it held were released by the restart).
 /// Locks: <see cref="_lock"/> guards groups, sessions and the partition table; each <see cref="SharePartition"/> has
 /// its own, never taken while holding <see cref="_lock"/> the other way round.
 /// </summary>
@@ -38,6 +43,7 @@ public sealed partial class ShareGroupCoordinator : IDisposable
         }
 
         _expiryTimer = broker.Time.CreateTimer(_ => ExpireMembers(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        LoadMembership();
     }
 
     internal long NowMs => _broker.Time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -121,6 +127,7 @@ public sealed partial class ShareGroupCoordinator : IDisposable
                 }
 
                 var changed = false;
+                var persist = false;
                 if (member is null)
                 {
                     if (group.Members.Count >= ShareGroupSettings.BrokerInt(_broker.Config, "group.share.max.size"))
@@ -153,6 +160,7 @@ public sealed partial class ShareGroupCoordinator : IDisposable
                 if (changed || !SameTopics(partitions, group.SubscribedPartitions))
                 {
                     group.Reassign(partitions);
+                    persist = true;
                 }
 
                 // As Kafka: the member moves to the assignment epoch (nothing to revoke in a share group), and the
@@ -161,8 +169,15 @@ public sealed partial class ShareGroupCoordinator : IDisposable
                 if (!SameAssignment(member.Assignment, member.Target) || member.Epoch != group.AssignmentEpoch)
                 {
                     member.Assignment = member.Target;
+                    member.PreviousEpoch = member.Epoch;
                     member.Epoch = group.AssignmentEpoch;
                     sendAssignment = true;
+                    persist = true;
+                }
+
+                if (persist)
+                {
+                    WriteMembership(ShareGroupRecords.Write(group, []));
                 }
 
                 result = new(ErrorCode.None, null, p.MemberId, member.Epoch, settings.HeartbeatIntervalMs,
@@ -217,6 +232,11 @@ public sealed partial class ShareGroupCoordinator : IDisposable
             if (group is null && removed.Count == 0)
             {
                 return ErrorCode.GroupIdNotFound;
+            }
+
+            if (group is not null)
+            {
+                WriteMembership(ShareGroupRecords.Delete(groupId, []));
             }
 
             _groups.Remove(groupId);
@@ -369,6 +389,68 @@ public sealed partial class ShareGroupCoordinator : IDisposable
     {
         group.Members.Remove(member.MemberId);
         group.Reassign(SubscribedPartitions(group));
+        WriteMembership(ShareGroupRecords.Write(group, [member.MemberId]));
+    }
+
+    // Caller holds _lock, so that records of one group reach the log in the order of its changes. A failed write is
+    // logged: the group goes on in memory and its next change writes its whole state again.
+    private void WriteMembership(List<(byte[] Key, byte[]? Value)> records)
+    {
+        try
+        {
+            _broker.Groups.AppendShareGroupRecords(records);
+        }
+        catch (IOException e)
+        {
+            LogMembershipWriteFailed(_logger, e);
+        }
+    }
+
+    /// <summary>
+    /// Replays the share-group records of <c>__consumer_offsets</c> (read here; the group coordinator, which owns
+    /// that log, skips them): every group with its epochs, members and assignments. Members get a full session
+    /// timeout from now to heartbeat again; a group whose subscribed topics changed meanwhile (another metadata
+    /// hash) is reassigned at its next heartbeat.
+    /// </summary>
+    private void LoadMembership()
+    {
+        var loaded = new Dictionary<string, ShareGroupRecords.Loaded>(StringComparer.Ordinal);
+        var topic = new InternalTopic(_broker, OffsetsTopicStore.TopicName, () => { }, (e, offset) => LogMembershipUndecodable(_logger, e, offset));
+        topic.Replay((key, value) => ShareGroupRecords.Replay(loaded, key, value), (_, _) => false);
+        var now = NowMs;
+        foreach (var (groupId, state) in loaded)
+        {
+            if (state.Metadata is not { } metadata)
+            {
+                continue;
+            }
+
+            var group = new ShareGroup(groupId) { GroupEpoch = metadata.Epoch, AssignmentEpoch = state.AssignmentEpoch };
+            var sessionTimeoutMs = SettingsFor(groupId).SessionTimeoutMs;
+            foreach (var (memberId, m) in state.Members)
+            {
+                var current = state.Current.GetValueOrDefault(memberId);
+                group.Members[memberId] = new ShareGroupMember(memberId)
+                {
+                    RackId = m.RackId,
+                    ClientId = m.ClientId,
+                    ClientHost = m.ClientHost,
+                    SubscribedTopicNames = [.. m.SubscribedTopicNames],
+                    Epoch = current?.MemberEpoch ?? 0,
+                    PreviousEpoch = current?.PreviousMemberEpoch ?? 0,
+                    Assignment = current?.AssignedPartitions.ToDictionary(t => t.TopicId, t => t.Partitions.ToArray()) ?? [],
+                    Target = state.Targets.GetValueOrDefault(memberId) ?? [],
+                    SessionDeadlineMs = now + sessionTimeoutMs,
+                };
+            }
+
+            var topics = SubscribedPartitions(group);
+            group.SubscribedPartitions = ShareGroupRecords.Hash(topics) == metadata.MetadataHash ? topics : new Dictionary<string, (Guid, int)>();
+            _groups[groupId] = group;
+        }
+
+        LogMembershipLoaded(_logger, _groups.Count);
+        ScheduleExpiry();
     }
 
     /// <summary>A member whose session expired: its share session ends and every record it holds is released.</summary>
@@ -411,6 +493,15 @@ public sealed partial class ShareGroupCoordinator : IDisposable
 
     [LoggerMessage(EventId = 645, Level = LogLevel.Error, Message = "Could not write __share_group_state")]
     private static partial void LogPersistFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 647, Level = LogLevel.Error, Message = "Could not write share-group membership to __consumer_offsets")]
+    private static partial void LogMembershipWriteFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 648, Level = LogLevel.Warning, Message = "Skipped an undecodable share-group record of __consumer_offsets at offset {Offset}")]
+    private static partial void LogMembershipUndecodable(ILogger logger, Exception exception, long offset);
+
+    [LoggerMessage(EventId = 649, Level = LogLevel.Information, Message = "Loaded {Groups} share groups from __consumer_offsets")]
+    private static partial void LogMembershipLoaded(ILogger logger, int groups);
 
     [LoggerMessage(EventId = 646, Level = LogLevel.Warning, Message = "Share group {GroupId}: its state was dropped in memory but its tombstones could not be written")]
     private static partial void LogDeleteFailed(ILogger logger, string groupId);

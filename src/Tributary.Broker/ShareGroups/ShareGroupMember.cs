@@ -10,6 +10,9 @@ internal sealed class ShareGroupMember(string memberId)
 
     public int Epoch { get; set; }
 
+    /// <summary>The epoch before the last bump (ShareGroupCurrentMemberAssignment's PreviousMemberEpoch).</summary>
+    public int PreviousEpoch { get; set; }
+
     public string? RackId { get; set; }
 
     public string ClientId { get; set; } = "";

@@ -78,40 +78,127 @@ internal sealed class SharePartition(SharePartitionKey key)
     }
 
     /// <summary>
-    /// Acquires up to <paramref name="maxRecords"/> records for <paramref name="memberId"/> (more to end on a batch
-    /// boundary): first the AVAILABLE in-flight ones (redeliveries), then new records read from the log after the end
-    /// offset, up to the high watermark (read_committed: the last stable offset, aborted and control records
-    /// archived), while fewer than <see cref="ShareGroupSettings.PartitionMaxRecordLocks"/> are in flight.
+    /// Acquires records for <paramref name="memberId"/> within <paramref name="limits"/>, in offset order: the AVAILABLE
+    /// in-flight ones (redeliveries), then new records read from the log after the end offset, up to the high watermark
+    /// (read_committed: the last stable offset, aborted and control records archived), while fewer than
+    /// <see cref="ShareGroupSettings.PartitionMaxRecordLocks"/> are in flight. Offsets a compacted log no longer holds are
+    /// archived. As Kafka's SharePartition: batch_optimized takes whole stored batches of new records (MaxRecords may be
+    /// exceeded to finish one), record_limit never takes more than MaxRecords and splits a batch to stop there.
     /// </summary>
-    public List<AcquiredRange> Acquire(string memberId, int maxRecords, PartitionLog log, ShareGroupSettings settings, long nowMs)
+    public AcquireResult Acquire(string memberId, AcquireLimits limits, PartitionLog log, ShareGroupSettings settings, long nowMs)
     {
-        var acquired = new List<AcquiredRange>();
+        var ranges = new List<AcquiredRange>();
+        var count = 0;
+        var bytes = 0L;
         lock (_lock)
         {
             ExpireLocks(nowMs, settings.DeliveryCountLimit);
             FollowLogStart(log.LogStartOffset);
+            var startBefore = _startOffset;
             var lockExpiresMs = nowMs + settings.RecordLockDurationMs;
-            var count = 0;
-            var entries = CollectionsMarshal.AsSpan(_inFlight);
-            for (var i = 0; i < entries.Length && count < maxRecords; i++)
+            var limit = settings.ReadCommitted ? log.LastStableOffset : log.HighWatermark;
+            var end = _startOffset + _inFlight.Count;
+            var firstAvailable = _inFlight.FindIndex(e => e.State == RecordState.Available);
+            var offset = firstAvailable >= 0 ? _startOffset + firstAvailable : end;
+            var aborted = settings.ReadCommitted && limit > end ? log.AbortedTransactions(end, limit) : [];
+            var sealedRange = false; // the last range reached BatchSize at a batch boundary: the next offset opens a new one
+            var done = false;
+            while (!done && count < limits.MaxRecords)
             {
-                ref var entry = ref entries[i];
-                if (entry.State == RecordState.Available)
+                if (offset >= _startOffset + _inFlight.Count && (offset >= limit || _inFlight.Count >= settings.PartitionMaxRecordLocks))
                 {
-                    entry = new Entry(RecordState.Acquired, (short)(entry.DeliveryCount + 1), memberId, lockExpiresMs);
-                    Add(acquired, _startOffset + i, entry.DeliveryCount);
-                    count++;
+                    break;
+                }
+
+                var read = log.Read(offset, new LogReadOptions(AcquireReadBytesMax) { MaxOffset = Math.Max(limit, end) });
+                if (read.Status != LogReadStatus.Ok || read.Records.IsEmpty)
+                {
+                    break;
+                }
+
+                var before = offset;
+                for (var rest = read.Records; !done && rest.Length >= RecordBatchHeader.Size;)
+                {
+                    var header = RecordBatchHeader.Read(rest.Span);
+                    var size = Math.Min(header.TotalSize, rest.Length);
+                    rest = rest[size..];
+                    if (header.LastOffset < offset)
+                    {
+                        continue;
+                    }
+
+                    // Offsets below this batch that compaction removed: nothing to deliver.
+                    for (; offset < header.BaseOffset; offset++)
+                    {
+                        ArchiveGap(offset, limit);
+                    }
+
+                    var skip = header.IsControl || (header.IsTransactional && aborted.Any(a => a.ProducerId == header.ProducerId && a.FirstOffset <= header.BaseOffset && header.BaseOffset <= a.LastOffset));
+                    if (bytes + size > limits.MaxBytes && !(limits.FirstBatchAlways && bytes == 0) && HasAcquirable(offset, header.LastOffset, limit, skip))
+                    {
+                        done = true;
+                        break;
+                    }
+
+                    var countBefore = count;
+                    for (; offset <= header.LastOffset; offset++)
+                    {
+                        var index = (int)(offset - _startOffset);
+                        if (index < _inFlight.Count)
+                        {
+                            if (_inFlight[index].State == RecordState.Available && count < limits.MaxRecords)
+                            {
+                                var entry = _inFlight[index] = new Entry(RecordState.Acquired, (short)(_inFlight[index].DeliveryCount + 1), memberId, lockExpiresMs);
+                                Add(ranges, offset, entry.DeliveryCount, ref sealedRange);
+                                count++;
+                            }
+
+                            continue;
+                        }
+
+                        // New records: batch_optimized finishes the batch, record_limit stops at MaxRecords.
+                        if (offset >= limit || (limits.RecordLimit && count >= limits.MaxRecords))
+                        {
+                            done = true;
+                            break;
+                        }
+
+                        if (skip)
+                        {
+                            _inFlight.Add(new Entry(RecordState.Archived, 0, null, 0));
+                        }
+                        else
+                        {
+                            _inFlight.Add(new Entry(RecordState.Acquired, 1, memberId, lockExpiresMs));
+                            Add(ranges, offset, 1, ref sealedRange);
+                            count++;
+                        }
+                    }
+
+                    if (count > countBefore)
+                    {
+                        bytes += size;
+                        sealedRange = !limits.RecordLimit && limits.BatchSize > 0 && ranges[^1].LastOffset - ranges[^1].FirstOffset + 1 >= limits.BatchSize;
+                    }
+
+                    if (count >= limits.MaxRecords || (offset >= _startOffset + _inFlight.Count && _inFlight.Count >= settings.PartitionMaxRecordLocks))
+                    {
+                        done = true;
+                    }
+                }
+
+                if (offset == before)
+                {
+                    break;
                 }
             }
 
-            // Acquisition itself is not written (as in Kafka): a restart releases every lock anyway.
-            if (count < maxRecords && _inFlight.Count < settings.PartitionMaxRecordLocks)
-            {
-                AcquireNew(memberId, maxRecords - count, log, settings, lockExpiresMs, acquired);
-            }
+            AdvanceStart();
+            IsDirty |= _startOffset != startBefore;
         }
 
-        return acquired;
+        // Acquisition itself is not written (as in Kafka): a restart releases every lock anyway.
+        return new AcquireResult(ranges, count, bytes);
     }
 
     /// <summary>
@@ -306,59 +393,43 @@ internal sealed class SharePartition(SharePartitionKey key)
         }
     }
 
-    private void AcquireNew(string memberId, int maxRecords, PartitionLog log, ShareGroupSettings settings, long lockExpiresMs, List<AcquiredRange> acquired)
+    // An offset the log no longer holds (compacted away): an AVAILABLE in-flight one is archived, a new one below
+    // the limit enters the in-flight window archived.
+    private void ArchiveGap(long offset, long limit)
     {
-        var end = _startOffset + _inFlight.Count;
-        var limit = settings.ReadCommitted ? log.LastStableOffset : log.HighWatermark;
-        if (end >= limit)
+        var index = (int)(offset - _startOffset);
+        if (index < _inFlight.Count)
         {
-            return;
-        }
-
-        var read = log.Read(end, new LogReadOptions(AcquireReadBytesMax) { MaxOffset = limit });
-        if (read.Status != LogReadStatus.Ok || read.Records.IsEmpty)
-        {
-            return;
-        }
-
-        var aborted = settings.ReadCommitted ? log.AbortedTransactions(end, limit) : [];
-        var count = 0;
-        for (var remaining = read.Records; remaining.Length >= RecordBatchHeader.Size;)
-        {
-            var header = RecordBatchHeader.Read(remaining.Span);
-            remaining = remaining[Math.Min(header.TotalSize, remaining.Length)..];
-            if (header.LastOffset < end)
+            if (_inFlight[index].State == RecordState.Available)
             {
-                continue;
+                _inFlight[index] = new Entry(RecordState.Archived, _inFlight[index].DeliveryCount, null, 0);
+                IsDirty = true;
+            }
+        }
+        else if (offset < limit)
+        {
+            _inFlight.Add(new Entry(RecordState.Archived, 0, null, 0));
+        }
+    }
+
+    // Whether a batch covering [from, last] holds an offset this acquisition would take.
+    private bool HasAcquirable(long from, long last, long limit, bool skip)
+    {
+        for (var offset = from; offset <= last; offset++)
+        {
+            var index = offset - _startOffset;
+            if (index >= _inFlight.Count)
+            {
+                return !skip && offset < limit;
             }
 
-            // Control records (transaction markers) and, read_committed, aborted transactional records are never
-            // delivered: archived at once, as Kafka's share partition does.
-            var skip = header.IsControl || (header.IsTransactional && aborted.Any(a => a.ProducerId == header.ProducerId && a.FirstOffset <= header.BaseOffset && header.BaseOffset <= a.LastOffset));
-            for (var offset = end; offset <= header.LastOffset; offset++)
+            if (_inFlight[(int)index].State == RecordState.Available)
             {
-                if (skip)
-                {
-                    _inFlight.Add(new Entry(RecordState.Archived, 0, null, 0));
-                }
-                else
-                {
-                    _inFlight.Add(new Entry(RecordState.Acquired, 1, memberId, lockExpiresMs));
-                    Add(acquired, offset, 1);
-                    count++;
-                }
-            }
-
-            end = header.NextOffset;
-            if (count >= maxRecords || _inFlight.Count >= settings.PartitionMaxRecordLocks)
-            {
-                break;
+                return true;
             }
         }
 
-        var start = _startOffset;
-        AdvanceStart();
-        IsDirty |= _startOffset != start;
+        return false;
     }
 
     private bool ExpireLocks(long nowMs, int deliveryCountLimit)
@@ -416,9 +487,11 @@ internal sealed class SharePartition(SharePartitionKey key)
 
     private static RecordState Stored(RecordState state) => state == RecordState.Acquired ? RecordState.Available : state;
 
-    private static void Add(List<AcquiredRange> ranges, long offset, short deliveryCount)
+    private static void Add(List<AcquiredRange> ranges, long offset, short deliveryCount, ref bool sealedRange)
     {
-        if (ranges.Count > 0 && ranges[^1].LastOffset == offset - 1 && ranges[^1].DeliveryCount == deliveryCount)
+        var extend = !sealedRange && ranges.Count > 0 && ranges[^1].LastOffset == offset - 1 && ranges[^1].DeliveryCount == deliveryCount;
+        sealedRange = false;
+        if (extend)
         {
             ranges[^1] = ranges[^1] with { LastOffset = offset };
         }

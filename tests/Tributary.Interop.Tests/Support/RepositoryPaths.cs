@@ -13,6 +13,9 @@ public static class RepositoryPaths
     /// <summary>The standalone broker, copied next to the tests by the project reference to Tributary.Cli.</summary>
     public static string TributaryDll => Path.Combine(AppContext.BaseDirectory, "tributary.dll");
 
+    /// <summary>The share consumer that dies holding records, copied next to the tests by its project reference.</summary>
+    public static string ShareConsumerProbeDll => Path.Combine(AppContext.BaseDirectory, "ShareConsumerProbe.dll");
+
     private static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

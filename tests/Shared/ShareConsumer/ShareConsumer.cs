@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Tributary.Interop.Tests.Support;
+namespace Tributary.TestSupport;
 
 /// <summary>
 /// librdkafka's share consumer (KIP-932) through the few <c>rd_kafka_share_*</c> functions of its C API the tests
@@ -9,7 +9,7 @@ namespace Tributary.Interop.Tests.Support;
 /// mode every record a poll returns must be acknowledged before the next poll, which sends the acknowledgements.
 /// Not thread-safe, like the handle it wraps.
 /// </summary>
-public sealed partial class ShareConsumer : IDisposable
+internal sealed partial class ShareConsumer : IDisposable
 {
     public const int Accept = 1;
     public const int Release = 2;
@@ -225,4 +225,4 @@ public sealed partial class ShareConsumer : IDisposable
 }
 
 /// <summary>A record a share consumer's poll returned, with the native message handle its acknowledgement needs.</summary>
-public sealed record ShareRecord(IntPtr Handle, int Partition, long Offset, string Value, short DeliveryCount);
+internal sealed record ShareRecord(IntPtr Handle, int Partition, long Offset, string Value, short DeliveryCount);
