@@ -28,7 +28,10 @@ public interface IClusterControl
 /// <summary>What the control plane tells the data plane: this broker's role for a partition changed.</summary>
 public interface IReplicaRoleSink
 {
-    /// <summary>Become leader (state.Leader is the local node) or follower of state.Leader, at state.LeaderEpoch.</summary>
+    /// <summary>
+    /// The partition's state changed: become leader (state.Leader is the local node) or follower of state.Leader at
+    /// state.LeaderEpoch, or, at the same epoch, take its new ISR and replicas (partition epoch + 1).
+    /// </summary>
     Task ApplyAsync(PartitionState state, CancellationToken cancellationToken);
 
     /// <summary>The partition is no longer assigned to this broker (deleted or reassigned).</summary>

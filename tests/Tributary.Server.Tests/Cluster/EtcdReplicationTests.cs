@@ -41,11 +41,14 @@ public sealed class EtcdReplicationTests(EtcdFixture fixture) : IClassFixture<Et
         var leader = _brokers[LeaderId()];
         Assert.NotEqual(stopped, leader.Config.NodeId);
 
-        // It follows the new leader, fetches what it missed and is taken back into the ISR.
-        // (ISR changes alone are not roles: the followers' replica managers keep the ISR they were given, so the
-        // cluster metadata is asked.)
+        // It follows the new leader, fetches what it missed and is taken back into the ISR; that ISR-only change
+        // reaches every broker's replica state (the other follower's too), not just the leader's.
         await ReplicationTests.WaitUntilAsync(() => _brokers.Values.All(b => b.Core.Cluster!.TryGetPartition(Topic, 0, out var s) && s.Isr.Length == 3)
             && Log(_brokers[stopped]).HighWatermark == 2 * Records);
+        await ReplicationTests.WaitUntilAsync(() => _brokers.Values.All(b => b.Core.Replicas!.StateOf(Topic, 0) is { Isr.Length: 3 } s
+            && b.Core.Cluster!.TryGetPartition(Topic, 0, out var held) && held.PartitionEpoch == s.PartitionEpoch));
+        var other = _brokers.Keys.Single(id => id != stopped && id != leader.Config.NodeId);
+        Assert.Equal([1, 2, 3], _brokers[other].Core.Replicas!.StateOf(Topic, 0)!.Isr.Order());
         Assert.Equal(leader.Config.NodeId, _brokers[stopped].Core.Replicas!.StateOf(Topic, 0)!.Leader);
         var leaderLog = Log(leader);
         Assert.Equal(ReplicationTests.ReadUpTo(leaderLog, leaderLog.HighWatermark), ReplicationTests.ReadUpTo(Log(_brokers[stopped]), leaderLog.HighWatermark));
