@@ -260,6 +260,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
         var gone = _brokers.Keys.Select(_keys.Broker)
             .Concat(_topics.Keys.Select(_keys.Topic))
             .Concat(_partitions.Keys.Select(k => _keys.Partition(k.Topic, k.Partition)))
+            .Concat(_shuttingDown.Keys.Select(_keys.Shutdown))
             .Where(k => !present.Contains(k))
             .Select(k => new Event { Type = Event.Types.EventType.Delete, Kv = new KeyValue { Key = ByteString.CopyFromUtf8(k) } });
         var puts = range.Kvs.Select(kv => new Event { Type = Event.Types.EventType.Put, Kv = kv });
@@ -339,6 +340,9 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
                         break;
                     case ClusterKeyKind.Controller:
                         ApplyController(put ? e.Kv : null);
+                        break;
+                    case ClusterKeyKind.Shutdown:
+                        ApplyShutdown(number, put);
                         break;
                     case ClusterKeyKind.Topic when put:
                         var topic = JsonSerializer.Deserialize(e.Kv.Value.Span, ClusterJson.Default.ClusterTopic)!;

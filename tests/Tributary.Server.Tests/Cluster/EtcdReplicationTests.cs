@@ -55,6 +55,46 @@ public sealed class EtcdReplicationTests(EtcdFixture fixture) : IClassFixture<Et
         Assert.Equal(expected, Consume(expected.Count));
     }
 
+    [Fact]
+    public async Task Controlled_shutdown_moves_leadership_before_the_lease_ends_and_loses_no_acknowledged_record()
+    {
+        var (producer, expected) = await StartAndProduceAsync();
+        using var disposeProducer = producer;
+        var stopping = LeaderId();
+        var others = _brokers.Keys.Where(id => id != stopping).ToArray();
+
+        // An acks=all idempotent producer goes on while the leader shuts down; every record must be acknowledged
+        // (librdkafka retries the retriable NOT_LEADER_OR_FOLLOWER itself, anything else fails the delivery).
+        using var stopProducing = new CancellationTokenSource();
+        var producing = Task.Run(async () =>
+        {
+            var acknowledged = new List<string>();
+            for (var i = Records; !stopProducing.IsCancellationRequested || acknowledged.Count < 5; i++)
+            {
+                acknowledged.AddRange(await ProduceAsync(producer, i, 1));
+            }
+
+            return acknowledged;
+        });
+
+        // The controller moves the leadership and drops the broker from the ISR while it is still registered.
+        Assert.True(await _brokers[stopping].Core.Cluster!.ControlledShutdownAsync(CancellationToken.None));
+        Assert.All(others, id =>
+        {
+            Assert.True(_brokers[id].Core.Cluster!.TryGetPartition(Topic, 0, out var state));
+            Assert.Contains(state.Leader, others);
+            Assert.DoesNotContain(stopping, state.Isr);
+            Assert.True(_brokers[id].Core.Cluster!.IsLive(stopping));
+        });
+
+        await _brokers[stopping].StopAsync();
+        _brokers.Remove(stopping);
+        await stopProducing.CancelAsync();
+        expected.AddRange(await producing);
+
+        Assert.Equal(expected, Consume(expected.Count));
+    }
+
     // Three brokers, the topic with three replicas all in the ISR, then Records acknowledged acks=all records; every
     // broker's log is byte-identical up to the high watermark.
     private async Task<(IProducer<string, string> Producer, List<string> Acknowledged)> StartAndProduceAsync()
