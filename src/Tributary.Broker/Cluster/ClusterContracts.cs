@@ -2,7 +2,10 @@ namespace Tributary.Broker.Cluster;
 
 /// <summary>One partition's replication state as the cluster metadata holds it: its replicas, leader, leader epoch and in-sync replicas.</summary>
 /// <param name="PartitionEpoch">Bumped on every change of the record (leader, ISR or replicas); the compare-and-swap version of AlterIsr.</param>
-public sealed record PartitionState(string Topic, Guid TopicId, int Partition, int[] Replicas, int Leader, int LeaderEpoch, int[] Isr, int PartitionEpoch);
+/// <param name="AddingReplicas">During a reassignment (KIP-455), the target replicas not in the original set; else null.</param>
+/// <param name="RemovingReplicas">During a reassignment, the original replicas not in the target; else null.</param>
+public sealed record PartitionState(string Topic, Guid TopicId, int Partition, int[] Replicas, int Leader, int LeaderEpoch, int[] Isr, int PartitionEpoch,
+    int[]? AddingReplicas = null, int[]? RemovingReplicas = null);
 
 /// <summary>One listener of a broker as it registered it.</summary>
 public sealed record ClusterEndpoint(string Listener, string Host, int Port);

@@ -87,7 +87,8 @@ public sealed partial class ClusterNode
     {
         foreach (var (key, versioned) in _partitions)
         {
-            if (Elect(versioned.Value) is { } next)
+            // Elections first; a reassignment whose adding replicas are in sync completes on a pass without one.
+            if ((Elect(versioned.Value) ?? CompleteReassignment(versioned.Value)) is { } next)
             {
                 if (await WriteStateAsync(key, versioned.ModRevision, next, controllerFenced: true, cancellationToken).ConfigureAwait(false))
                 {
