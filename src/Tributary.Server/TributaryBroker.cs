@@ -310,6 +310,13 @@ public sealed class TributaryBroker : IAsyncDisposable
 
     private async Task StopCoreAsync(BrokerCore? core, KafkaListener? listener, CancellationToken cancellationToken)
     {
+        // Controlled shutdown: the controller moves this broker's leaderships while it still serves, so clients
+        // retry on the new leaders instead of waiting for the lease to end.
+        if (core?.Cluster is { } leaving && _replicas is not null && _config.ControlledShutdownEnable)
+        {
+            await leaving.ControlledShutdownAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         // First the fetchers: a follower still fetching after the lease is gone would be taken back into the ISR the
         // controller just dropped it from. Role changes arriving after this are ignored.
         if (_replicas is { } replicas)

@@ -2,7 +2,10 @@ namespace Tributary.Broker.Cluster;
 
 /// <summary>One partition's replication state as the cluster metadata holds it: its replicas, leader, leader epoch and in-sync replicas.</summary>
 /// <param name="PartitionEpoch">Bumped on every change of the record (leader, ISR or replicas); the compare-and-swap version of AlterIsr.</param>
-public sealed record PartitionState(string Topic, Guid TopicId, int Partition, int[] Replicas, int Leader, int LeaderEpoch, int[] Isr, int PartitionEpoch);
+/// <param name="AddingReplicas">During a reassignment (KIP-455), the target replicas not in the original set; else null.</param>
+/// <param name="RemovingReplicas">During a reassignment, the original replicas not in the target; else null.</param>
+public sealed record PartitionState(string Topic, Guid TopicId, int Partition, int[] Replicas, int Leader, int LeaderEpoch, int[] Isr, int PartitionEpoch,
+    int[]? AddingReplicas = null, int[]? RemovingReplicas = null);
 
 /// <summary>One listener of a broker as it registered it.</summary>
 public sealed record ClusterEndpoint(string Listener, string Host, int Port);
@@ -28,7 +31,10 @@ public interface IClusterControl
 /// <summary>What the control plane tells the data plane: this broker's role for a partition changed.</summary>
 public interface IReplicaRoleSink
 {
-    /// <summary>Become leader (state.Leader is the local node) or follower of state.Leader, at state.LeaderEpoch.</summary>
+    /// <summary>
+    /// The partition's state changed: become leader (state.Leader is the local node) or follower of state.Leader at
+    /// state.LeaderEpoch, or, at the same epoch, take its new ISR and replicas (partition epoch + 1).
+    /// </summary>
     Task ApplyAsync(PartitionState state, CancellationToken cancellationToken);
 
     /// <summary>The partition is no longer assigned to this broker (deleted or reassigned).</summary>

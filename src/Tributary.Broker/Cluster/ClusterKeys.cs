@@ -6,7 +6,8 @@ namespace Tributary.Broker.Cluster;
 /// <summary>
 /// The layout of one cluster's keys in etcd, under tributary.metadata.etcd.prefix:
 /// <c>cluster_id</c>, <c>controller</c> (node id, bound to the controller's lease), <c>brokers/&lt;id&gt;</c> (bound to
-/// each broker's lease), <c>topics/&lt;name&gt;</c> and <c>partitions/&lt;topic&gt;/&lt;partition&gt;</c>. Values are JSON.
+/// each broker's lease), <c>shutdown/&lt;id&gt;</c> (a broker in controlled shutdown, bound to its lease),
+/// <c>topics/&lt;name&gt;</c> and <c>partitions/&lt;topic&gt;/&lt;partition&gt;</c>. Values are JSON.
 /// </summary>
 public sealed class ClusterKeys(string prefix)
 {
@@ -17,6 +18,8 @@ public sealed class ClusterKeys(string prefix)
     public string Controller => Prefix + "controller";
 
     public string Broker(int nodeId) => Prefix + "brokers/" + nodeId.ToString(CultureInfo.InvariantCulture);
+
+    public string Shutdown(int nodeId) => Prefix + "shutdown/" + nodeId.ToString(CultureInfo.InvariantCulture);
 
     public string Topic(string name) => Prefix + "topics/" + name;
 
@@ -56,6 +59,11 @@ public sealed class ClusterKeys(string prefix)
             return (ClusterKeyKind.Broker, "", id);
         }
 
+        if (rest.StartsWith("shutdown/", StringComparison.Ordinal) && int.TryParse(rest["shutdown/".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var stopping))
+        {
+            return (ClusterKeyKind.Shutdown, "", stopping);
+        }
+
         if (rest.StartsWith("topics/", StringComparison.Ordinal))
         {
             return (ClusterKeyKind.Topic, rest["topics/".Length..], 0);
@@ -83,4 +91,5 @@ public enum ClusterKeyKind
     Broker,
     Topic,
     Partition,
+    Shutdown,
 }

@@ -87,7 +87,8 @@ public sealed partial class ClusterNode
     {
         foreach (var (key, versioned) in _partitions)
         {
-            if (Elect(versioned.Value) is { } next)
+            // Elections first; a reassignment whose adding replicas are in sync completes on a pass without one.
+            if ((Elect(versioned.Value) ?? CompleteReassignment(versioned.Value)) is { } next)
             {
                 if (await WriteStateAsync(key, versioned.ModRevision, next, controllerFenced: true, cancellationToken).ConfigureAwait(false))
                 {
@@ -103,27 +104,30 @@ public sealed partial class ClusterNode
     }
 
     /// <summary>
-    /// The partition's next state when brokers in it are no longer live, else null. A dead leader is replaced by the
-    /// first live ISR member in replica order (leader epoch + 1); dead members leave the ISR; with no ISR member live
+    /// The partition's next state when brokers in it are no longer live or are in controlled shutdown, else null. A
+    /// dead leader is replaced by the first eligible ISR member in replica order (leader epoch + 1); dead members
+    /// leave the ISR. A broker in controlled shutdown gives up leadership and leaves the ISR when another live member
+    /// can take its place (as KRaft's controller does), else keeps both until its lease goes. With no ISR member live
     /// the partition goes offline (leader -1) keeping its last ISR, so the member that comes back first leads again,
     /// unless unclean.leader.election.enable lets any live replica lead.
     /// </summary>
     private PartitionState? Elect(PartitionState state)
     {
         var liveIsr = state.Replicas.Where(r => state.Isr.Contains(r) && IsLive(r)).ToArray();
-        var leaderLive = state.Leader != -1 && IsLive(state.Leader);
-        if (leaderLive)
+        var eligible = liveIsr.Where(r => !IsShuttingDown(r)).ToArray();
+        var isr = eligible.Length > 0 ? eligible : liveIsr;
+        if (state.Leader != -1 && isr.Contains(state.Leader))
         {
-            return liveIsr.Length == state.Isr.Length ? null
-                : state with { Isr = liveIsr, PartitionEpoch = state.PartitionEpoch + 1 };
+            return isr.Length == state.Isr.Length ? null
+                : state with { Isr = isr, PartitionEpoch = state.PartitionEpoch + 1 };
         }
 
-        if (liveIsr.Length > 0)
+        if (isr.Length > 0)
         {
-            return state with { Leader = liveIsr[0], LeaderEpoch = state.LeaderEpoch + 1, Isr = liveIsr, PartitionEpoch = state.PartitionEpoch + 1 };
+            return state with { Leader = isr[0], LeaderEpoch = state.LeaderEpoch + 1, Isr = isr, PartitionEpoch = state.PartitionEpoch + 1 };
         }
 
-        if (UncleanElection(state.Topic) && state.Replicas.Where(IsLive).ToArray() is [var unclean, ..])
+        if (UncleanElection(state.Topic) && state.Replicas.Where(r => IsLive(r) && !IsShuttingDown(r)).ToArray() is [var unclean, ..])
         {
             return state with { Leader = unclean, LeaderEpoch = state.LeaderEpoch + 1, Isr = [unclean], PartitionEpoch = state.PartitionEpoch + 1 };
         }

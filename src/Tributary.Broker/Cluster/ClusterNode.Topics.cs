@@ -126,6 +126,12 @@ public sealed partial class ClusterNode
             return false;
         }
 
+        // A broker in controlled shutdown is not taken back into an ISR (KIP-841's ineligible replica).
+        if (newIsr.Any(r => !held.Value.Isr.Contains(r) && IsShuttingDown(r)))
+        {
+            return false;
+        }
+
         var next = held.Value with { Isr = newIsr, PartitionEpoch = current.PartitionEpoch + 1 };
         try
         {

@@ -35,8 +35,9 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
     private readonly ConcurrentDictionary<string, Versioned<ClusterTopic>> _topics = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Topic, int Partition), Versioned<PartitionState>> _partitions = new();
 
-    // What the sink was last told per local partition: a role changes when the leader or its epoch does.
-    private readonly Dictionary<(string Topic, int Partition), (int Leader, int LeaderEpoch)> _applied = [];
+    // What the sink was last told per local partition: every change of leader, leader epoch or partition epoch (an
+    // ISR or replica change) reaches it, so followers hold the current ISR too.
+    private readonly Dictionary<(string Topic, int Partition), (int Leader, int LeaderEpoch, int PartitionEpoch)> _applied = [];
     private readonly SemaphoreSlim _changed = new(0);
     private IReplicaRoleSink _sink;
     private long _leaseId;
@@ -259,6 +260,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
         var gone = _brokers.Keys.Select(_keys.Broker)
             .Concat(_topics.Keys.Select(_keys.Topic))
             .Concat(_partitions.Keys.Select(k => _keys.Partition(k.Topic, k.Partition)))
+            .Concat(_shuttingDown.Keys.Select(_keys.Shutdown))
             .Where(k => !present.Contains(k))
             .Select(k => new Event { Type = Event.Types.EventType.Delete, Kv = new KeyValue { Key = ByteString.CopyFromUtf8(k) } });
         var puts = range.Kvs.Select(kv => new Event { Type = Event.Types.EventType.Put, Kv = kv });
@@ -339,6 +341,9 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
                     case ClusterKeyKind.Controller:
                         ApplyController(put ? e.Kv : null);
                         break;
+                    case ClusterKeyKind.Shutdown:
+                        ApplyShutdown(number, put);
+                        break;
                     case ClusterKeyKind.Topic when put:
                         var topic = JsonSerializer.Deserialize(e.Kv.Value.Span, ClusterJson.Default.ClusterTopic)!;
                         _topics[name] = new Versioned<ClusterTopic>(topic, e.Kv.ModRevision);
@@ -384,12 +389,12 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
 
         lock (_applied)
         {
-            if (_applied.TryGetValue(key, out var last) && last == (state.Leader, state.LeaderEpoch))
+            if (_applied.TryGetValue(key, out var last) && last == (state.Leader, state.LeaderEpoch, state.PartitionEpoch))
             {
                 return;
             }
 
-            _applied[key] = (state.Leader, state.LeaderEpoch);
+            _applied[key] = (state.Leader, state.LeaderEpoch, state.PartitionEpoch);
         }
 
         try

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 namespace Tributary.Broker.Cluster;
 
 /// <summary>
-/// The role sink until replication is wired in: logs each role change. The partition's local log already exists
+/// The role sink until replication is wired in: logs each state change. The partition's local log already exists
 /// (the topic is mirrored into the local metadata first), so a leader serves it as a single replica would.
 /// </summary>
 public sealed partial class LoggingReplicaRoleSink(ILogger logger, int localNodeId) : IReplicaRoleSink

@@ -235,6 +235,15 @@ public sealed record BrokerConfig
     /// <summary>replica.lag.time.max.ms: how long a follower may stay behind its leader's log end before it leaves the ISR.</summary>
     public long ReplicaLagTimeMaxMs { get; init; }
 
+    /// <summary>controlled.shutdown.enable: in cluster mode a clean stop moves this broker's leaderships first.</summary>
+    public bool ControlledShutdownEnable { get; init; } = true;
+
+    /// <summary>controlled.shutdown.max.retries: rounds a controlled shutdown waits for its leaderships to move.</summary>
+    public int ControlledShutdownMaxRetries { get; init; } = 3;
+
+    /// <summary>controlled.shutdown.retry.backoff.ms: the length of one round of that wait.</summary>
+    public long ControlledShutdownRetryBackoffMs { get; init; } = 5000;
+
     /// <summary>replica.fetch.wait.max.ms: how long a follower's fetch parks at its leader.</summary>
     public int ReplicaFetchWaitMaxMs { get; init; }
 

@@ -184,6 +184,13 @@ public sealed class MetadataHandler(BrokerCore broker) : ApiHandler<MetadataRequ
                 continue;
             }
 
+            // A cluster topic whose partition state the watch has not brought yet has no leader here yet.
+            if (broker.Cluster is { } pending && pending.HasTopic(topic.Name))
+            {
+                result.Partitions.Add(new MetadataResponse.MetadataResponsePartition { ErrorCode = (short)ErrorCode.LeaderNotAvailable, PartitionIndex = p, LeaderId = -1, LeaderEpoch = -1 });
+                continue;
+            }
+
             var offline = broker.IsUnavailable(topic, p);
             result.Partitions.Add(new MetadataResponse.MetadataResponsePartition
             {

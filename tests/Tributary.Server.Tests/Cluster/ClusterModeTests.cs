@@ -48,7 +48,10 @@ public sealed class ClusterModeTests(EtcdFixture fixture) : IClassFixture<EtcdFi
     public async Task CreateTopics_with_replication_factor_3_places_three_replicas_and_a_leader_seen_by_every_broker()
     {
         await using var brokers = await StartBrokersAsync(3);
-        await Eventually(brokers.Brokers[0], m => m.Brokers.Count == 3);
+        foreach (var broker in brokers.Brokers)
+        {
+            await Eventually(broker, m => m.Brokers.Count == 3);
+        }
 
         var created = await CreateTopicAsync(brokers.Brokers[1], "orders", partitions: 6, replicationFactor: 3);
         Assert.Equal(0, created.ErrorCode);
@@ -56,7 +59,7 @@ public sealed class ClusterModeTests(EtcdFixture fixture) : IClassFixture<EtcdFi
 
         foreach (var broker in brokers.Brokers)
         {
-            var metadata = await Eventually(broker, m => m.Topics.Any(t => t.Name == "orders" && t.Partitions.Count == 6));
+            var metadata = await Eventually(broker, m => m.Topics.Any(t => t.Name == "orders" && t.Partitions.Count == 6 && t.Partitions.All(p => p.ErrorCode == 0)));
             var topic = metadata.Topics.Single(t => t.Name == "orders");
             Assert.Equal(created.TopicId, topic.TopicId);
             Assert.All(topic.Partitions, p =>
@@ -224,10 +227,20 @@ public sealed class ClusterModeTests(EtcdFixture fixture) : IClassFixture<EtcdFi
 
         Assert.Single(results, won => won);
         var winner = results[0] ? shrinkA : shrinkB;
-        await WaitUntil(() => a.TryGetPartition("isr", 0, out var now) && now.PartitionEpoch == state.PartitionEpoch + 1);
+        await WaitUntil(() => a.TryGetPartition("isr", 0, out var now) && now.PartitionEpoch > state.PartitionEpoch);
         Assert.True(a.TryGetPartition("isr", 0, out var written));
-        Assert.Equal(winner, written.Isr);
         Assert.Equal(state.LeaderEpoch, written.LeaderEpoch);
+
+        // The winner's ISR, unless the leader, told of the shrink, has already taken the dropped follower (caught up)
+        // back in at the next partition epoch.
+        if (written.PartitionEpoch == state.PartitionEpoch + 1)
+        {
+            Assert.Equal(winner, written.Isr);
+        }
+        else
+        {
+            Assert.Equal(state.Isr.Order(), written.Isr.Order());
+        }
 
         // The loser's state is stale now: asking again from it fails without writing.
         Assert.False(await b.AlterIsrAsync(state, state.Isr, CancellationToken.None));
