@@ -35,8 +35,8 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
     private readonly ConcurrentDictionary<string, Versioned<ClusterTopic>> _topics = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Topic, int Partition), Versioned<PartitionState>> _partitions = new();
 
-    // What the sink was last told per local partition: a role changes when the leader or its epoch does.
-    private readonly Dictionary<(string Topic, int Partition), (int Leader, int LeaderEpoch)> _applied = [];
+    // What the sink was last told per local partition: any change of leader, leader epoch or partition epoch (ISR).
+    private readonly Dictionary<(string Topic, int Partition), (int Leader, int LeaderEpoch, int PartitionEpoch)> _applied = [];
     private readonly SemaphoreSlim _changed = new(0);
     private IReplicaRoleSink _sink;
     private long _leaseId;
@@ -384,12 +384,14 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
 
         lock (_applied)
         {
-            if (_applied.TryGetValue(key, out var last) && last == (state.Leader, state.LeaderEpoch))
+            // ISR-only changes (a new partition epoch) go to the sink too: a leader must learn that the controller
+            // dropped a dead follower, or it never writes that follower back when it catches up.
+            if (_applied.TryGetValue(key, out var last) && last == (state.Leader, state.LeaderEpoch, state.PartitionEpoch))
             {
                 return;
             }
 
-            _applied[key] = (state.Leader, state.LeaderEpoch);
+            _applied[key] = (state.Leader, state.LeaderEpoch, state.PartitionEpoch);
         }
 
         try
