@@ -97,10 +97,7 @@ public sealed class ShareFetchLimitsTests : IDisposable
     [Fact]
     public async Task MinBytes_parks_the_fetch_without_acquiring_until_enough_bytes_are_there()
     {
-        _kafka.Produce(0, "aaaa");
-        var request = _kafka.FetchRequest("m1", 0, maxWaitMs: 10_000);
-        request.MinBytes = 1_000;
-        var pending = _kafka.SendAsync(_kafka.Fetch, request, 2);
+        var pending = ParkedFetchAsync(maxWaitMs: 10_000);
 
         // Parked, and holding no lock: another member's fetch without MinBytes gets the record.
         await Task.Delay(50);
@@ -117,14 +114,20 @@ public sealed class ShareFetchLimitsTests : IDisposable
     [Fact]
     public async Task MinBytes_not_reached_by_MaxWaitMs_answers_with_what_is_there()
     {
-        _kafka.Produce(0, "aaaa");
-        var request = _kafka.FetchRequest("m1", 0, maxWaitMs: 500);
-        request.MinBytes = 1_000;
-        var pending = _kafka.SendAsync(_kafka.Fetch, request, 2);
+        var pending = ParkedFetchAsync(maxWaitMs: 500);
         await Task.Delay(50);
         _kafka.Time.Advance(TimeSpan.FromMilliseconds(500));
         var response = await pending.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal([(0L, 0L, (short)1)], ShareTestBroker.Acquired(response));
+    }
+
+    // One small record, then m1's fetch asking for 1000 bytes at least.
+    private Task<ShareFetchResponse> ParkedFetchAsync(int maxWaitMs)
+    {
+        _kafka.Produce(0, "aaaa");
+        var request = _kafka.FetchRequest("m1", 0, maxWaitMs: maxWaitMs);
+        request.MinBytes = 1_000;
+        return _kafka.SendAsync(_kafka.Fetch, request, 2);
     }
 
     private static int RecordBytes(ShareFetchResponse response, int partition) =>
