@@ -97,7 +97,7 @@ internal sealed partial class TlsConnectionMiddleware(ConnectionDelegate next, s
             connection.Features.Set(new TlsSession(ssl.SslProtocol, principal));
             var input = PipeReader.Create(ssl, new StreamPipeReaderOptions(MemoryPool<byte>.Shared, PipeBufferBytes, PipeBufferBytes / 4, leaveOpen: true, useZeroByteReads: true));
             var output = PipeWriter.Create(ssl, new StreamPipeWriterOptions(MemoryPool<byte>.Shared, PipeBufferBytes, leaveOpen: true));
-            connection.Transport = new TlsPipe(input, output);
+            connection.Transport = new DuplexPipe(input, output);
             try
             {
                 await next(connection).ConfigureAwait(false);
@@ -142,13 +142,6 @@ internal sealed partial class TlsConnectionMiddleware(ConnectionDelegate next, s
         var value = first.Buffer.FirstSpan[0];
         transport.Input.AdvanceTo(first.Buffer.Start);
         return value;
-    }
-
-    private sealed class TlsPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
     }
 
     [LoggerMessage(EventId = 322, Level = LogLevel.Warning, Message = "Closing connection {ConnectionId} on listener {Listener}: {Reason}")]
