@@ -21,6 +21,8 @@ public sealed partial class BrokerCore
     {
         var node = await ClusterNode.StartAsync(this, sink, cancellationToken).ConfigureAwait(false);
         Cluster = node;
+        Transactions.UseClusterProducerIds(new ProducerIdBlocks(
+            ct => node.ReserveProducerIdBlockAsync(ProducerIdBlocks.BlockSize, ct), LoggerFactory.CreateLogger<ProducerIdBlocks>()));
         return node;
     }
 

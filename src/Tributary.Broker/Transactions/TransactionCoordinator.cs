@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Tributary.Broker.Cluster;
 using Tributary.Broker.Groups;
 using Tributary.Protocol;
 using Tributary.Protocol.Records;
@@ -17,6 +18,7 @@ namespace Tributary.Broker.Transactions;
 /// then CompleteCommit/CompleteAbort before it answers. A transaction found in a Prepare state at start (a crash in
 /// between) is completed then. One lock guards all state; transactional produce appends run under it too (see
 /// <see cref="AppendTransactional{T}"/>) so a batch can never land after its transaction's marker.
+/// In cluster mode producer ids come from blocks reserved in etcd (<see cref="ProducerIdBlocks"/>), unique cluster-wide.
 /// Error codes follow Kafka's TransactionCoordinator: PRODUCER_FENCED for a stale epoch from the API versions that
 /// know it (INVALID_PRODUCER_EPOCH before), INVALID_PRODUCER_ID_MAPPING for an unknown id or mismatched producer id.
 /// </summary>
@@ -40,6 +42,7 @@ public sealed partial class TransactionCoordinator : IDisposable
     private readonly ILogger _logger;
     private readonly TransactionStateStore _store;
     private readonly ProducerIdManager _producerIds;
+    private ProducerIdBlocks? _clusterProducerIds;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, TransactionMetadata> _transactions;
     private readonly Dictionary<long, TransactionMetadata> _byProducerId = [];
@@ -47,6 +50,9 @@ public sealed partial class TransactionCoordinator : IDisposable
 
     /// <summary>The longest wait a .NET timer takes (2^32 - 2 ms, about 49.7 days).</summary>
     private const long TimerWaitMsMax = uint.MaxValue - 1L;
+
+    /// <summary>How long an idempotent producer's InitProducerId waits for a producer id block in flight (cluster mode).</summary>
+    private static readonly TimeSpan ProducerIdBlockWait = TimeSpan.FromSeconds(2);
 
     /// <param name="device">The files of <paramref name="dataDirectory"/> (the producer id checkpoint); the real file system by default.</param>
     public TransactionCoordinator(BrokerCore broker, string? dataDirectory, Storage.Devices.ILogDevice? device = null)
@@ -121,6 +127,11 @@ public sealed partial class TransactionCoordinator : IDisposable
         {
             return InitProducerIdCore(transactionalId, timeoutMs, producerId, producerEpoch, fencedErrorSupported);
         }
+        catch (ClusterUnavailableException)
+        {
+            // Kafka answers so while its broker waits for the controller's next block: clients retry it.
+            return (ErrorCode.CoordinatorLoadInProgress, -1, -1);
+        }
         catch (Exception e) when (BrokerCore.IsStorageFailure(e))
         {
             LogProducerIdBlockFailed(e);
@@ -128,12 +139,29 @@ public sealed partial class TransactionCoordinator : IDisposable
         }
     }
 
+    /// <summary>Cluster mode: producer ids come from blocks reserved in etcd from now on.</summary>
+    public void UseClusterProducerIds(ProducerIdBlocks blocks) => Volatile.Write(ref _clusterProducerIds, blocks);
+
+    // In cluster mode ids come only from etcd blocks (none before the broker joined); a block not ready throws
+    // ClusterUnavailableException. Under the coordinator's lock nothing waits for etcd (wait zero).
+    private long NextProducerId(TimeSpan wait)
+    {
+        if (!_broker.Config.ClusterMode)
+        {
+            return _producerIds.Next();
+        }
+
+        return Volatile.Read(ref _clusterProducerIds) is { } blocks && blocks.TryNext(wait, out var id)
+            ? id
+            : throw new ClusterUnavailableException("no producer id block is reserved yet");
+    }
+
     private (ErrorCode Error, long ProducerId, short ProducerEpoch) InitProducerIdCore(
         string? transactionalId, int timeoutMs, long producerId, short producerEpoch, bool fencedErrorSupported)
     {
         if (transactionalId is null)
         {
-            return (ErrorCode.None, _producerIds.Next(), 0);
+            return (ErrorCode.None, NextProducerId(ProducerIdBlockWait), 0);
         }
 
         if (transactionalId.Length == 0)
@@ -160,7 +188,7 @@ public sealed partial class TransactionCoordinator : IDisposable
                     return (ErrorCode.CoordinatorNotAvailable, -1, -1);
                 }
 
-                t = new TransactionMetadata(transactionalId) { ProducerId = _producerIds.Next(), ProducerEpoch = -1 };
+                t = new TransactionMetadata(transactionalId) { ProducerId = NextProducerId(TimeSpan.Zero), ProducerEpoch = -1 };
                 _transactions[transactionalId] = t;
                 _byProducerId[t.ProducerId] = t;
             }
@@ -499,7 +527,7 @@ public sealed partial class TransactionCoordinator : IDisposable
         {
             // Epoch exhausted: a new producer id starts again at epoch 0, as Kafka does. The id first: taking it may
             // fail on the disk, and then nothing has changed.
-            var next = _producerIds.Next();
+            var next = NextProducerId(TimeSpan.Zero);
             _byProducerId.Remove(t.ProducerId);
             t.ProducerId = next;
             t.ProducerEpoch = 0;
