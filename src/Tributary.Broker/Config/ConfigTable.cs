@@ -119,6 +119,8 @@ public static class ConfigTable
             Bind: (c, v) => c with { NumPartitions = Int(v) }),
         Broker("default.replication.factor", ConfigType.Int, "1", "Replication factor of new topics in cluster mode (at most the live brokers); a single node has one replica.", Min: 1, Max: short.MaxValue,
             Bind: (c, v) => c with { DefaultReplicationFactor = Int(v) }),
+        Broker("offsets.topic.replication.factor", ConfigType.Int, "3", "Replicas of __consumer_offsets in cluster mode; FindCoordinator answers COORDINATOR_NOT_AVAILABLE until this many brokers are live.", Min: 1, Max: short.MaxValue,
+            Bind: (c, v) => c with { OffsetsTopicReplicationFactor = Int(v) }),
         Broker("auto.create.topics.enable", ConfigType.Boolean, "true", "Create a topic when Metadata asks for one that does not exist.",
             Bind: (c, v) => c with { AutoCreateTopicsEnable = v == "true" }),
         Broker("delete.topic.enable", ConfigType.Boolean, "true", "Allow DeleteTopics.", Bind: (c, v) => c with { DeleteTopicEnable = v == "true" }),

@@ -38,20 +38,20 @@ public static class HandlerCatalog
             new DescribeAclsHandler(broker),
             new DeleteAclsHandler(broker),
 
-            // Consumer groups (GroupCoordinator).
+            // Consumer groups (GroupCoordinator); in cluster mode served on the leader of __consumer_offsets only.
             new FindCoordinatorHandler(broker),
-            new JoinGroupHandler(broker),
-            new SyncGroupHandler(broker),
-            new HeartbeatHandler(broker),
-            new LeaveGroupHandler(broker),
-            new OffsetCommitHandler(broker),
-            new OffsetFetchHandler(broker),
-            new OffsetDeleteHandler(broker),
-            new DescribeGroupsHandler(broker),
+            Group(new JoinGroupHandler(broker)),
+            Group(new SyncGroupHandler(broker)),
+            Group(new HeartbeatHandler(broker)),
+            Group(new LeaveGroupHandler(broker)),
+            Group(new OffsetCommitHandler(broker)),
+            Group(new OffsetFetchHandler(broker)),
+            Group(new OffsetDeleteHandler(broker)),
+            Group(new DescribeGroupsHandler(broker)),
             new ListGroupsHandler(broker),
-            new DeleteGroupsHandler(broker),
-            new ConsumerGroupHeartbeatHandler(broker),
-            new ConsumerGroupDescribeHandler(broker),
+            Group(new DeleteGroupsHandler(broker)),
+            Group(new ConsumerGroupHeartbeatHandler(broker)),
+            Group(new ConsumerGroupDescribeHandler(broker)),
 
             // Share groups (ShareGroupCoordinator).
             new ShareGroupHeartbeatHandler(broker),
@@ -66,12 +66,13 @@ public static class HandlerCatalog
             new InitProducerIdHandler(broker),
             new AddPartitionsToTxnHandler(broker),
             new AddOffsetsToTxnHandler(broker),
-            new TxnOffsetCommitHandler(broker),
+            Group(new TxnOffsetCommitHandler(broker)),
             new EndTxnHandler(broker),
             new DescribeTransactionsHandler(broker),
             new ListTransactionsHandler(broker),
             new DescribeProducersHandler(broker),
         ];
+        IApiHandler Group(IApiHandler handler) => new CoordinatedHandler(handler, () => broker.Groups.CoordinatorError);
         dispatcher = new RequestDispatcher(handlers, loggerFactory.CreateLogger<RequestDispatcher>(), broker.Quotas) { Errors = broker.RequestErrors };
         return dispatcher;
     }

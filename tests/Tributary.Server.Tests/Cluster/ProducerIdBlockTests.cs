@@ -1,4 +1,3 @@
-using System.Globalization;
 using Tributary.Broker.Cluster;
 using Tributary.Protocol;
 
@@ -14,18 +13,13 @@ public sealed class ProducerIdBlockTests(EtcdFixture fixture) : IClassFixture<Et
     // More than one block per broker, so the prefetch of the next block is used too.
     private const int IdsPerBroker = (int)(ProducerIdBlocks.BlockSize * 3 / 2);
 
-    private readonly string _prefix = "/pids-" + Guid.NewGuid().ToString("N");
-    private readonly Dictionary<int, TributaryBroker> _brokers = [];
+    private readonly EtcdBrokers _brokers = new(fixture.Etcd, "pids");
 
     [Fact]
     public async Task Brokers_allocating_at_once_hand_out_distinct_ids_and_a_restarted_broker_takes_a_fresh_block()
     {
-        foreach (var id in new[] { 1, 2, 3 })
-        {
-            await StartBrokerAsync(id);
-        }
-
-        var allocations = await Task.WhenAll(_brokers.Values.Select(b => Task.Run(() => Allocate(b, IdsPerBroker))));
+        await _brokers.StartAllAsync(3);
+        var allocations = await Task.WhenAll(_brokers.Running.Values.Select(b => Task.Run(() => Allocate(b, IdsPerBroker))));
         var ids = allocations.SelectMany(a => a).ToList();
         Assert.Equal(3 * IdsPerBroker, ids.Distinct().Count());
 
@@ -34,9 +28,8 @@ public sealed class ProducerIdBlockTests(EtcdFixture fixture) : IClassFixture<Et
             .GroupBy(x => x.Block).Select(g => g.Select(x => x.Broker).Distinct().Count());
         Assert.All(blockOwners, owners => Assert.Equal(1, owners));
 
-        await _brokers[1].DisposeAsync();
-        _brokers.Remove(1);
-        await StartBrokerAsync(1);
+        await _brokers.StopAsync(1);
+        await _brokers.StartAsync(1);
         var afterRestart = Allocate(_brokers[1], 1).Single();
         Assert.True(afterRestart > ids.Max(), $"id {afterRestart} after the restart is not above every earlier id ({ids.Max()})");
     }
@@ -62,23 +55,7 @@ public sealed class ProducerIdBlockTests(EtcdFixture fixture) : IClassFixture<Et
         return ids;
     }
 
-    private async Task StartBrokerAsync(int nodeId)
-    {
-        var options = new TributaryBrokerOptions();
-        options.Config["node.id"] = nodeId.ToString(CultureInfo.InvariantCulture);
-        options.Config["tributary.metadata.etcd.endpoints"] = fixture.Etcd.Endpoints;
-        options.Config["tributary.metadata.etcd.prefix"] = _prefix;
-        options.Config["tributary.metadata.etcd.lease.ms"] = "2000";
-        _brokers[nodeId] = await TributaryBroker.StartAsync(options);
-    }
-
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
-    {
-        foreach (var broker in _brokers.Values)
-        {
-            await broker.DisposeAsync();
-        }
-    }
+    public async Task DisposeAsync() => await _brokers.DisposeAsync();
 }
