@@ -3,6 +3,7 @@ using Tributary.Broker.Cluster;
 using Tributary.Broker.Groups;
 using Tributary.Broker.Metadata;
 using Tributary.Protocol;
+using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker;
 
@@ -14,6 +15,9 @@ public sealed partial class BrokerCore
 {
     /// <summary>This broker's membership of an etcd cluster; null on a single node, where no cluster code runs.</summary>
     public ClusterNode? Cluster { get; private set; }
+
+    /// <summary>Cluster mode: sends WriteTxnMarkers to another broker (the transaction coordinator ending a transaction on partitions it does not lead).</summary>
+    public Func<ClusterBroker, WriteTxnMarkersRequest, CancellationToken, Task<WriteTxnMarkersResponse>>? TxnMarkerSender { get; set; }
 
     /// <summary>The cluster's id: the one in etcd in cluster mode, else the local metadata's.</summary>
     public string ClusterId => Cluster?.ClusterId ?? Metadata.ClusterId;

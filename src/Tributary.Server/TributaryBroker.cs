@@ -267,6 +267,7 @@ public sealed class TributaryBroker : IAsyncDisposable
         var replicas = new ReplicaManager(core, node, WireReplicaLink.ConnectorFor(node.LocalNodeId));
         _replicas = replicas;
         core.Replicas = replicas;
+        core.TxnMarkerSender = WireTxnMarkerSender.SendAsync;
         await node.SetSinkAsync(core.CoordinatorsFollow(replicas), cancellationToken).ConfigureAwait(false);
     }
 

@@ -71,6 +71,7 @@ public static class HandlerCatalog
             new DescribeTransactionsHandler(broker),
             new ListTransactionsHandler(broker),
             new DescribeProducersHandler(broker),
+            new WriteTxnMarkersHandler(broker),
         ];
         IApiHandler Group(IApiHandler handler) => new CoordinatedHandler(handler, () => broker.Groups.CoordinatorError);
         dispatcher = new RequestDispatcher(handlers, loggerFactory.CreateLogger<RequestDispatcher>(), broker.Quotas) { Errors = broker.RequestErrors };

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Tributary.Broker.Cluster;
 using Tributary.Broker.Groups;
 using Tributary.Protocol;
+using Tributary.Protocol.Messages;
 using Tributary.Protocol.Records;
 
 namespace Tributary.Broker.Transactions;
@@ -50,6 +51,9 @@ public sealed partial class TransactionCoordinator : IDisposable
 
     /// <summary>The longest wait a .NET timer takes (2^32 - 2 ms, about 49.7 days).</summary>
     private const long TimerWaitMsMax = uint.MaxValue - 1L;
+
+    /// <summary>How long ending a transaction waits for a partition leader's answer to WriteTxnMarkers (cluster mode).</summary>
+    private static readonly TimeSpan MarkerSendTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>How long an idempotent producer's InitProducerId waits for a producer id block in flight (cluster mode).</summary>
     private static readonly TimeSpan ProducerIdBlockWait = TimeSpan.FromSeconds(2);
@@ -406,13 +410,17 @@ public sealed partial class TransactionCoordinator : IDisposable
     /// Runs a transactional batch's append while the transaction cannot end: <paramref name="append"/> gets NONE when
     /// the producer's transaction is ongoing with that epoch and includes the partition, else the error to answer
     /// (INVALID_PRODUCER_ID_MAPPING for an unknown producer id, INVALID_PRODUCER_EPOCH for another epoch,
-    /// INVALID_TXN_STATE for a partition not added with AddPartitionsToTxn, as KIP-890's verification does).
+    /// INVALID_TXN_STATE for a partition not added with AddPartitionsToTxn, as KIP-890's verification does). In cluster
+    /// mode only the producers this broker coordinates are verified.
     /// </summary>
     public T AppendTransactional<T>(long producerId, short producerEpoch, string topic, int partition, Func<ErrorCode, T> append)
     {
         lock (_lock)
         {
-            var error = !_byProducerId.TryGetValue(producerId, out var t) || t.ProducerId != producerId ? ErrorCode.InvalidProducerIdMapping
+            // Cluster mode: a producer this broker does not coordinate is another coordinator's; its batch is appended
+            // unverified, as Kafka's leaders do without KIP-890 verification (the log's producer state fences epochs).
+            var error = !_byProducerId.TryGetValue(producerId, out var t) && _broker.Cluster is not null ? ErrorCode.None
+                : t is null || t.ProducerId != producerId ? ErrorCode.InvalidProducerIdMapping
                 : t.ProducerEpoch != producerEpoch ? ErrorCode.InvalidProducerEpoch
                 : t.State != TransactionState.Ongoing || !t.Partitions.Contains((topic, partition)) ? ErrorCode.InvalidTxnState
                 : ErrorCode.None;
@@ -566,6 +574,11 @@ public sealed partial class TransactionCoordinator : IDisposable
     private bool FinishPrepared(TransactionMetadata t)
     {
         var commit = t.State == TransactionState.PrepareCommit;
+        if (_broker.Cluster is not null)
+        {
+            return FinishPreparedInCluster(t, commit);
+        }
+
         var marker = new EndTransactionMarker(commit ? ControlRecordType.Commit : ControlRecordType.Abort, CoordinatorEpoch: 0);
         foreach (var (topicName, partition) in t.Partitions)
         {
@@ -594,6 +607,143 @@ public sealed partial class TransactionCoordinator : IDisposable
         t.State = commit ? TransactionState.CompleteCommit : TransactionState.CompleteAbort;
         t.ClearTransaction();
         return Persist(t);
+    }
+
+    /// <summary>
+    /// Appends the commit or abort marker of the producer's transaction to a partition this broker leads; for
+    /// <c>__consumer_offsets</c> the group coordinator also applies or drops the transaction's offsets. This broker's
+    /// part of WriteTxnMarkers, and of ending a transaction whose partition it leads.
+    /// </summary>
+    public ErrorCode WriteMarker(string topicName, int partition, long producerId, short producerEpoch, bool commit)
+    {
+        if (topicName == OffsetsPartition.Topic)
+        {
+            return _broker.Groups.CoordinatorError != ErrorCode.None ? ErrorCode.NotLeaderOrFollower
+                : _broker.Groups.CompleteTransaction(producerId, producerEpoch, commit) ? ErrorCode.None : ErrorCode.KafkaStorageError;
+        }
+
+        if (_broker.Metadata.Find(topicName) is not { } topic || partition < 0 || partition >= topic.PartitionCount)
+        {
+            return ErrorCode.UnknownTopicOrPartition;
+        }
+
+        if (_broker.Replicas?.CheckProduce(topicName, partition, acks: 1, minInsyncReplicas: 1) is { } check && check != ErrorCode.None)
+        {
+            return check;
+        }
+
+        try
+        {
+            var log = _broker.FindLog(topic, partition) ?? throw new IOException($"{topicName}-{partition} is offline");
+            var marker = new EndTransactionMarker(commit ? ControlRecordType.Commit : ControlRecordType.Abort, CoordinatorEpoch: 0);
+            log.Append(RecordBatchBuilder.BuildEndTransactionMarker(marker, producerId, producerEpoch, NowMs));
+            return ErrorCode.None;
+        }
+        catch (Storage.NotLeaderException)
+        {
+            return ErrorCode.NotLeaderOrFollower;
+        }
+        catch (IOException e)
+        {
+            LogMarkerFailed(e, "(producer " + producerId.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", topicName, partition);
+            return ErrorCode.KafkaStorageError;
+        }
+    }
+
+    // Cluster mode: each partition's marker goes to its leader, this broker's own partitions directly and the others'
+    // with WriteTxnMarkers (BrokerCore.TxnMarkerSender), as Kafka's coordinator sends them. A partition without a live
+    // leader, or a marker refused, leaves the transaction prepared; it is tried again as on a single node.
+    private bool FinishPreparedInCluster(TransactionMetadata t, bool commit)
+    {
+        var cluster = _broker.Cluster!;
+        var remote = new Dictionary<int, List<(string Topic, int Partition)>>();
+        foreach (var (topicName, partition) in t.Partitions)
+        {
+            if (!cluster.TryGetPartition(topicName, partition, out var state))
+            {
+                if (_broker.Metadata.Find(topicName) is null)
+                {
+                    continue;
+                }
+
+                return false;
+            }
+
+            if (state.Leader == _broker.NodeId)
+            {
+                if (WriteMarker(topicName, partition, t.ProducerId, t.ProducerEpoch, commit) != ErrorCode.None)
+                {
+                    return false;
+                }
+            }
+            else if (state.Leader < 0 || !cluster.TryGetBroker(state.Leader, out _))
+            {
+                return false;
+            }
+            else
+            {
+                if (!remote.TryGetValue(state.Leader, out var partitions))
+                {
+                    partitions = [];
+                    remote[state.Leader] = partitions;
+                }
+
+                partitions.Add((topicName, partition));
+            }
+        }
+
+        foreach (var (leader, partitions) in remote)
+        {
+            if (!SendMarkers(leader, partitions, t, commit))
+            {
+                return false;
+            }
+        }
+
+        t.State = commit ? TransactionState.CompleteCommit : TransactionState.CompleteAbort;
+        t.ClearTransaction();
+        return Persist(t);
+    }
+
+    private bool SendMarkers(int leader, List<(string Topic, int Partition)> partitions, TransactionMetadata t, bool commit)
+    {
+        if (_broker.TxnMarkerSender is not { } send || !_broker.Cluster!.TryGetBroker(leader, out var node))
+        {
+            return false;
+        }
+
+        var request = new WriteTxnMarkersRequest
+        {
+            Markers =
+            [
+                new WriteTxnMarkersRequest.WritableTxnMarker
+                {
+                    ProducerId = t.ProducerId,
+                    ProducerEpoch = t.ProducerEpoch,
+                    TransactionResult = commit,
+                    CoordinatorEpoch = 0,
+                    Topics = [.. partitions.GroupBy(p => p.Topic).Select(g => new WriteTxnMarkersRequest.WritableTxnMarkerTopic { Name = g.Key, PartitionIndexes = [.. g.Select(p => p.Partition)] })],
+                },
+            ],
+        };
+        try
+        {
+            var response = send(node, request, CancellationToken.None).WaitAsync(MarkerSendTimeout).GetAwaiter().GetResult();
+            var failed = response.Markers.SelectMany(m => m.Topics).SelectMany(tp => tp.Partitions.Select(p => (tp.Name, p.PartitionIndex, (ErrorCode)p.ErrorCode)))
+                .FirstOrDefault(r => r.Item3 != ErrorCode.None);
+            if (failed.Name is not null)
+            {
+                LogRemoteMarkerFailed(t.TransactionalId, failed.Name, failed.PartitionIndex, leader, failed.Item3.ToString());
+                return false;
+            }
+
+            return response.Markers.Count > 0;
+        }
+        catch (Exception e) when (e is IOException or TimeoutException or InvalidOperationException or ProtocolException or System.Net.Sockets.SocketException)
+        {
+            LogRemoteMarkerFailed(t.TransactionalId, partitions[0].Topic, partitions[0].Partition, leader, e.Message);
+            return false;
+        }
     }
 
     private bool Persist(TransactionMetadata t)
@@ -625,6 +775,9 @@ public sealed partial class TransactionCoordinator : IDisposable
 
     [LoggerMessage(EventId = 715, Level = LogLevel.Error, Message = "Could not record a new producer id block; InitProducerId answers COORDINATOR_NOT_AVAILABLE")]
     private partial void LogProducerIdBlockFailed(Exception exception);
+
+    [LoggerMessage(EventId = 1546, Level = LogLevel.Warning, Message = "WriteTxnMarkers of {TransactionalId} to {Topic}-{Partition} on broker {Leader} failed: {Reason}; the transaction stays prepared and is retried")]
+    private partial void LogRemoteMarkerFailed(string transactionalId, string topic, int partition, int leader, string reason);
 
     [LoggerMessage(EventId = 714, Level = LogLevel.Error, Message = "Could not persist the state of transactional id {TransactionalId}")]
     private partial void LogPersistFailed(Exception exception, string transactionalId);
