@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Tributary.Broker.Cluster;
 using Tributary.Broker.Groups;
 using Tributary.Broker.Metadata;
+using Tributary.Broker.Transactions;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -36,7 +37,7 @@ public sealed partial class BrokerCore
     public static bool IsLocalOnly(string topic) => topic.StartsWith("__", StringComparison.Ordinal) && !IsCoordinatorTopic(topic);
 
     /// <summary>Internal topics that are cluster topics in cluster mode: their coordinator lives on their leader.</summary>
-    public static bool IsCoordinatorTopic(string topic) => topic == OffsetsTopicStore.TopicName;
+    public static bool IsCoordinatorTopic(string topic) => topic is OffsetsTopicStore.TopicName or TransactionStateStore.TopicName;
 
     /// <summary>
     /// Cluster mode: the broker that leads partition 0 of a coordinator topic, which coordinates every key of it
@@ -139,16 +140,20 @@ public sealed partial class BrokerCore
 
     private void OnCoordinatorRole(string topic, bool leads)
     {
-        if (topic == OffsetsTopicStore.TopicName)
+        switch (topic, leads)
         {
-            if (leads)
-            {
+            case (OffsetsTopicStore.TopicName, true):
                 Groups.BecomeCoordinator();
-            }
-            else
-            {
+                break;
+            case (OffsetsTopicStore.TopicName, false):
                 Groups.Resign();
-            }
+                break;
+            case (TransactionStateStore.TopicName, true):
+                Transactions.BecomeCoordinator();
+                break;
+            case (TransactionStateStore.TopicName, false):
+                Transactions.Resign();
+                break;
         }
     }
 

@@ -1,6 +1,9 @@
+using System.Globalization;
+using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Groups;
 using Tributary.Broker.Security.Authorization;
+using Tributary.Broker.Transactions;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -15,7 +18,9 @@ namespace Tributary.Broker.Handlers;
 // - Cluster mode: a group's coordinator is the leader of __consumer_offsets (one partition, so every group has the
 //   same), at its address on the request's listener. The first FindCoordinator creates the topic in etcd with
 //   offsets.topic.replication.factor replicas; COORDINATOR_NOT_AVAILABLE while fewer brokers are live, and while the
-//   partition has no live leader, as Kafka answers.
+//   partition has no live leader, as Kafka answers. A transactional id's coordinator is the leader of
+//   __transaction_state the same way (transaction.state.log.replication.factor replicas, min.insync.replicas
+//   transaction.state.log.min.isr).
 // Versions:
 // - v4+ batch several keys (KIP-699), one answer per key.
 public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>(ApiKey.FindCoordinator, 0, 5)
@@ -58,13 +63,16 @@ public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindC
     private (ErrorCode Error, int NodeId, string Host, int Port) Locate(RequestContext context, sbyte keyType)
     {
         var listener = context.Connection.ListenerName;
-        if (broker.Cluster is not { } cluster || keyType != GroupKeyType)
+        if (broker.Cluster is not { } cluster)
         {
             var (host, port) = broker.AdvertisedFor(listener);
             return (ErrorCode.None, broker.NodeId, host, port);
         }
 
-        var (error, leader) = broker.CoordinatorNode(OffsetsTopicStore.TopicName, broker.Config.OffsetsTopicReplicationFactor, new Dictionary<string, string>());
+        var (error, leader) = keyType == GroupKeyType
+            ? broker.CoordinatorNode(OffsetsTopicStore.TopicName, broker.Config.OffsetsTopicReplicationFactor, new Dictionary<string, string>())
+            : broker.CoordinatorNode(TransactionStateStore.TopicName, broker.Config.TransactionStateLogReplicationFactor,
+                new Dictionary<string, string> { [TopicConfigs.MinInsyncReplicas] = broker.Config.TransactionStateLogMinIsr.ToString(CultureInfo.InvariantCulture) });
         if (error != ErrorCode.None)
         {
             return (error, -1, "", -1);

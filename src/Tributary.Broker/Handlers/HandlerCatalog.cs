@@ -62,18 +62,20 @@ public static class HandlerCatalog
             new AlterShareGroupOffsetsHandler(broker),
             new DeleteShareGroupOffsetsHandler(broker),
 
-            // Idempotent and transactional producers (TransactionCoordinator, partition producer state).
+            // Idempotent and transactional producers (TransactionCoordinator, partition producer state); in cluster mode
+            // the transaction APIs are served on the leader of __transaction_state only.
             new InitProducerIdHandler(broker),
-            new AddPartitionsToTxnHandler(broker),
-            new AddOffsetsToTxnHandler(broker),
+            Transaction(new AddPartitionsToTxnHandler(broker)),
+            Transaction(new AddOffsetsToTxnHandler(broker)),
             Group(new TxnOffsetCommitHandler(broker)),
-            new EndTxnHandler(broker),
-            new DescribeTransactionsHandler(broker),
+            Transaction(new EndTxnHandler(broker)),
+            Transaction(new DescribeTransactionsHandler(broker)),
             new ListTransactionsHandler(broker),
             new DescribeProducersHandler(broker),
             new WriteTxnMarkersHandler(broker),
         ];
         IApiHandler Group(IApiHandler handler) => new CoordinatedHandler(handler, () => broker.Groups.CoordinatorError);
+        IApiHandler Transaction(IApiHandler handler) => new CoordinatedHandler(handler, () => broker.Transactions.CoordinatorError);
         dispatcher = new RequestDispatcher(handlers, loggerFactory.CreateLogger<RequestDispatcher>(), broker.Quotas) { Errors = broker.RequestErrors };
         return dispatcher;
     }

@@ -9,7 +9,8 @@ namespace Tributary.Broker.Transactions;
 
 /// <summary>
 /// The transaction coordinator of this node, which coordinates every transactional id (FindCoordinator key type 1
-/// names this node). It allocates producer ids, keeps each transactional id's state (persisted to
+/// names this node; in cluster mode the leader of <c>__transaction_state</c>, see TransactionCoordinator.Leadership.cs).
+/// It allocates producer ids, keeps each transactional id's state (persisted to
 /// <c>__transaction_state</c> on every change and reloaded on start), writes the commit/abort markers into every
 /// partition of a transaction, applies a committed transaction's offsets to the group coordinator, and aborts
 /// transactions that outlive their timeout (one timer, armed for the earliest deadline of the ongoing transactions;
@@ -45,7 +46,7 @@ public sealed partial class TransactionCoordinator : IDisposable
     private readonly ProducerIdManager _producerIds;
     private ProducerIdBlocks? _clusterProducerIds;
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, TransactionMetadata> _transactions;
+    private readonly Dictionary<string, TransactionMetadata> _transactions = new(StringComparer.Ordinal);
     private readonly Dictionary<long, TransactionMetadata> _byProducerId = [];
     private readonly ITimer _timeoutTimer;
 
@@ -65,26 +66,38 @@ public sealed partial class TransactionCoordinator : IDisposable
         _logger = broker.LoggerFactory.CreateLogger<TransactionCoordinator>();
         _store = new TransactionStateStore(broker, _logger);
         _producerIds = new ProducerIdManager(dataDirectory, device);
-        _transactions = _store.Load();
-        lock (_lock)
+        _timeoutTimer = broker.Time.CreateTimer(static state => ((TransactionCoordinator)state!).AbortTimedOut(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        if (!broker.Config.ClusterMode)
         {
-            foreach (var t in _transactions.Values)
+            lock (_lock)
             {
-                _byProducerId[t.ProducerId] = t;
-                MoveLegacyPendingOffsets(t);
-                if (t.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort)
-                {
-                    LogCompletingAfterRestart(t.TransactionalId, t.State);
-                    Complete(t, t.State == TransactionState.PrepareCommit);
-                }
+                LoadTransactions();
+                _state = CoordinatorState.Active;
+            }
+        }
+    }
+
+    // Every transactional id's state from the log; transactions found prepared (the coordinator stopped between the
+    // prepare and the end) are completed now, ongoing ones keep running to their timeout. Caller holds _lock.
+    private void LoadTransactions()
+    {
+        foreach (var (id, loaded) in _store.Load())
+        {
+            _transactions[id] = loaded;
+        }
+
+        foreach (var t in _transactions.Values)
+        {
+            _byProducerId[t.ProducerId] = t;
+            MoveLegacyPendingOffsets(t);
+            if (t.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort)
+            {
+                LogCompletingAfterRestart(t.TransactionalId, t.State);
+                Complete(t, t.State == TransactionState.PrepareCommit);
             }
         }
 
-        _timeoutTimer = broker.Time.CreateTimer(static state => ((TransactionCoordinator)state!).AbortTimedOut(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        lock (_lock)
-        {
-            ScheduleTimeoutTimer();
-        }
+        ScheduleTimeoutTimer();
     }
 
     private long NowMs => _broker.NowMs;
@@ -171,6 +184,11 @@ public sealed partial class TransactionCoordinator : IDisposable
         if (transactionalId.Length == 0)
         {
             return (ErrorCode.InvalidRequest, -1, -1);
+        }
+
+        if (CoordinatorError is var notHere and not ErrorCode.None)
+        {
+            return (notHere, -1, -1);
         }
 
         if (timeoutMs <= 0 || timeoutMs > _broker.Config.TransactionMaxTimeoutMs)
@@ -752,7 +770,10 @@ public sealed partial class TransactionCoordinator : IDisposable
         try
         {
             _store.Write(t);
-            return true;
+
+            // Cluster mode: written with acks=all, as Kafka's coordinator writes its log (blocking under the lock, which
+            // the followers' fetches never take).
+            return _broker.Cluster is null || _broker.ReplicateCoordinatorWriteAsync(TransactionStateStore.TopicName).GetAwaiter().GetResult() == ErrorCode.None;
         }
         catch (IOException e)
         {
