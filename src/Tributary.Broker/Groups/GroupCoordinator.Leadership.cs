@@ -1,87 +1,42 @@
 using Microsoft.Extensions.Logging;
+using Tributary.Broker.InternalTopics;
 using Tributary.Protocol;
 
 namespace Tributary.Broker.Groups;
 
 // Cluster mode: this broker coordinates groups only while it leads __consumer_offsets (BrokerCore.CoordinatorsFollow
-// tells it). Becoming leader loads the groups and offsets from the log, as a start does, on a background task
-// (COORDINATOR_LOAD_IN_PROGRESS meanwhile); losing leadership drops them (NOT_COORDINATOR). A single node always
-// coordinates and loads in the constructor.
+// tells it). Becoming leader loads the groups and offsets from the log, as a start does (CoordinatorLeadership);
+// losing leadership drops them. A single node always coordinates and loads in the constructor.
 public sealed partial class GroupCoordinator
 {
     private readonly Lock _leadershipLock = new();
-    private volatile CoordinatorState _state;
-    private long _leadershipGeneration;
+    private readonly CoordinatorLeadership _leadership;
 
-    /// <summary>None while this broker coordinates groups; else the error group requests answer with.</summary>
-    public ErrorCode CoordinatorError => _state switch
-    {
-        CoordinatorState.Active => ErrorCode.None,
-        CoordinatorState.Loading => ErrorCode.CoordinatorLoadInProgress,
-        _ => ErrorCode.NotCoordinator,
-    };
-
-    /// <summary>This broker became leader of the offsets partition: loads its groups and offsets in the background.</summary>
-    public void BecomeCoordinator()
-    {
-        long generation;
-        lock (_leadershipLock)
+    private CoordinatorLeadership CreateLeadership() => new(_leadershipLock,
+        () =>
         {
-            if (_state != CoordinatorState.NotCoordinator)
+            lock (_groupsLock)
             {
-                return;
+                Load();
             }
 
-            _state = CoordinatorState.Loading;
-            generation = ++_leadershipGeneration;
-        }
+            LogBecameCoordinator(_logger);
+        },
+        Unload,
+        e => LogLoadFailed(_logger, e));
 
-        _ = Task.Run(() => LoadAsLeader(generation));
-    }
+    /// <summary>None while this broker coordinates groups; else the error group requests answer with.</summary>
+    public ErrorCode CoordinatorError => _leadership.Error;
+
+    /// <summary>This broker became leader of the offsets partition: loads its groups and offsets in the background.</summary>
+    public void BecomeCoordinator() => _leadership.Become();
 
     /// <summary>This broker no longer leads the offsets partition: its groups are dropped (members re-find the coordinator).</summary>
     public void Resign()
     {
-        lock (_leadershipLock)
+        if (_leadership.Resign())
         {
-            if (_state == CoordinatorState.NotCoordinator)
-            {
-                return;
-            }
-
-            _state = CoordinatorState.NotCoordinator;
-            _leadershipGeneration++;
-            Unload();
-        }
-
-        LogResigned(_logger);
-    }
-
-    private void LoadAsLeader(long generation)
-    {
-        lock (_leadershipLock)
-        {
-            if (generation != _leadershipGeneration)
-            {
-                return;
-            }
-
-            try
-            {
-                lock (_groupsLock)
-                {
-                    Load();
-                }
-
-                _state = CoordinatorState.Active;
-                LogBecameCoordinator(_logger);
-            }
-            catch (Exception e) when (BrokerCore.IsStorageFailure(e))
-            {
-                // What was loaded goes; requests keep answering COORDINATOR_LOAD_IN_PROGRESS until the role changes.
-                LogLoadFailed(_logger, e);
-                Unload();
-            }
+            LogResigned(_logger);
         }
     }
 
@@ -108,13 +63,6 @@ public sealed partial class GroupCoordinator
         {
             _pendingTransactionalOffsets.Clear();
         }
-    }
-
-    private enum CoordinatorState
-    {
-        NotCoordinator,
-        Loading,
-        Active,
     }
 
     [LoggerMessage(EventId = 1542, Level = LogLevel.Information, Message = "This broker leads __consumer_offsets and coordinates its groups")]

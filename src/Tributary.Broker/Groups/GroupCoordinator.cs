@@ -38,10 +38,11 @@ public sealed partial class GroupCoordinator : IDisposable
         _broker = broker;
         _logger = broker.LoggerFactory.CreateLogger<GroupCoordinator>();
         _store = new OffsetsTopicStore(broker, _logger);
+        _leadership = CreateLeadership();
         if (!broker.Config.ClusterMode)
         {
             Load();
-            _state = CoordinatorState.Active;
+            _leadership.Activate();
         }
         var every = TimeSpan.FromMilliseconds(OffsetsRetentionCheckIntervalMs);
         _retentionTimer = broker.Time.CreateTimer(static state => ((GroupCoordinator)state!).OnRetentionTimer(), this, every, every);

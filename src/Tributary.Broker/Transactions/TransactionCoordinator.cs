@@ -67,12 +67,13 @@ public sealed partial class TransactionCoordinator : IDisposable
         _store = new TransactionStateStore(broker, _logger);
         _producerIds = new ProducerIdManager(dataDirectory, device);
         _timeoutTimer = broker.Time.CreateTimer(static state => ((TransactionCoordinator)state!).AbortTimedOut(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _leadership = CreateLeadership();
         if (!broker.Config.ClusterMode)
         {
             lock (_lock)
             {
                 LoadTransactions();
-                _state = CoordinatorState.Active;
+                _leadership.Activate();
             }
         }
     }
