@@ -18,20 +18,25 @@ public sealed class BrokerProcessCluster : IAsyncDisposable
     private readonly HashSet<int> _paused = [];
     private readonly string _root;
 
-    private BrokerProcessCluster(EtcdCluster etcd, string root)
+    private BrokerProcessCluster(EtcdCluster etcd, string root, string logDirectory)
     {
         Etcd = etcd;
         _root = root;
+        LogDirectory = logDirectory;
     }
 
     public EtcdCluster Etcd { get; }
 
+    /// <summary>Where each broker's output (every incarnation, appended) is kept after the run: broker-N.log.</summary>
+    public string LogDirectory { get; }
+
     public string BootstrapServers => string.Join(",", _brokers.Values.Select(b => b.BootstrapServers));
 
-    public static async Task<BrokerProcessCluster> StartAsync(IReadOnlyDictionary<string, string> settings)
+    public static async Task<BrokerProcessCluster> StartAsync(IReadOnlyDictionary<string, string> settings, string logDirectory)
     {
+        Directory.CreateDirectory(logDirectory);
         var etcd = await EtcdCluster.StartAsync(3);
-        var cluster = new BrokerProcessCluster(etcd, Directory.CreateTempSubdirectory("tributary-chaos-").FullName);
+        var cluster = new BrokerProcessCluster(etcd, Directory.CreateTempSubdirectory("tributary-chaos-").FullName, logDirectory);
         try
         {
             // Started together: each waits for etcd, not for the others.
@@ -42,7 +47,7 @@ public sealed class BrokerProcessCluster : IAsyncDisposable
                     ["node.id"] = id.ToString(CultureInfo.InvariantCulture),
                     ["tributary.metadata.etcd.endpoints"] = etcd.Endpoints,
                 };
-                return StandaloneBroker.StartAsync(cluster.DataDirectory(id), FreePort.Pick(), all);
+                return StandaloneBroker.StartAsync(cluster.DataDirectory(id), FreePort.Pick(), all, logFile: cluster.LogFile(id));
             }).ToList();
             foreach (var (id, start) in BrokerIds.Zip(starts))
             {
@@ -60,7 +65,11 @@ public sealed class BrokerProcessCluster : IAsyncDisposable
 
     public string DataDirectory(int id) => Path.Combine(_root, "broker-" + id.ToString(CultureInfo.InvariantCulture));
 
+    public string LogFile(int id) => Path.Combine(LogDirectory, "broker-" + id.ToString(CultureInfo.InvariantCulture) + ".log");
+
     public StandaloneBroker Broker(int id) => _brokers[id];
+
+    public bool IsPaused(int id) => _paused.Contains(id);
 
     public Task KillAsync(int id) => _brokers[id].KillAsync();
 
@@ -138,20 +147,6 @@ public sealed class BrokerProcessCluster : IAsyncDisposable
         }
 
         return false;
-    }
-
-    /// <summary>Leader and ISR of each partition as a live broker reports them, and the tail of each broker's log.</summary>
-    public string DescribeState(string topic)
-    {
-        var partitions = Describe(topic)?.Partitions.Select(p => $"{p.PartitionId}: leader {p.Leader}, isr [{string.Join(",", p.InSyncReplicas)}]");
-        var logs = _brokers.Select(b => $"broker {b.Key} log (tail):\n{Tail(b.Value.Log)}");
-        return $"partitions {(partitions is null ? "unknown" : string.Join("; ", partitions))}\n{string.Join("\n", logs)}";
-    }
-
-    private static string Tail(string text)
-    {
-        var lines = text.Split('\n');
-        return string.Join('\n', lines.TakeLast(40));
     }
 
     /// <summary>SIGTERM to every broker (a clean stop that flushes logs), so their data directories can be compared.</summary>

@@ -20,13 +20,16 @@ public sealed class ChaosWorkload : IAsyncDisposable
 
     private readonly string _bootstrap;
     private readonly string _topic;
+    private readonly string _logDirectory;
     private readonly int _sendsMax;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _tasks = [];
 
-    public ChaosWorkload(string bootstrap, string topic, int producers, int partitionsPerProducer, int sendsMax)
+    /// <param name="logDirectory">Where each producer's librdkafka debug log goes (producer-pN.log).</param>
+    public ChaosWorkload(string bootstrap, string topic, int producers, int partitionsPerProducer, int sendsMax, string logDirectory)
     {
         _bootstrap = bootstrap;
+        _logDirectory = logDirectory;
         _topic = topic;
         _sendsMax = sendsMax;
         for (var p = 0; p < producers; p++)
@@ -52,6 +55,9 @@ public sealed class ChaosWorkload : IAsyncDisposable
 
     private async Task ProduceAsync(string name, int[] partitions)
     {
+        // librdkafka's debug log (connections, metadata, requests, idempotence state) to a file, to tell after a
+        // failed run why a producer stopped getting acknowledgements.
+        using var debugLog = new StreamWriter(Path.Combine(_logDirectory, $"producer-{name}.log"));
         using var producer = new ProducerBuilder<string, string>(new ProducerConfig
         {
             BootstrapServers = _bootstrap,
@@ -61,6 +67,13 @@ public sealed class ChaosWorkload : IAsyncDisposable
             RequestTimeoutMs = 5000,
             MessageTimeoutMs = 60000,
             ClientId = name,
+            Debug = "broker,topic,metadata,msg,protocol,eos",
+        }).SetLogHandler((_, m) =>
+        {
+            lock (debugLog)
+            {
+                debugLog.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {m.Level} {m.Facility} {m.Message}");
+            }
         }).Build();
         using var inFlight = new SemaphoreSlim(InFlightMax);
         var sends = new List<Task>();

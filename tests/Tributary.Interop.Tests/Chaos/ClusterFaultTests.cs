@@ -34,32 +34,34 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
             : FaultSchedule.EveryKindOnce(seed, LeaseTtl);
         output.WriteLine($"seed {seed} (replay with CHAOS_SEED={seed}): {string.Join(", ", faults)}");
 
+        // The brokers' and producers' logs stay in the test's output directory when the run fails.
+        var logDirectory = Path.Combine(AppContext.BaseDirectory, "chaos-logs", string.Create(CultureInfo.InvariantCulture, $"seed-{seed}-{DateTime.UtcNow:yyyyMMdd-HHmmss}"));
         await using var cluster = await BrokerProcessCluster.StartAsync(new Dictionary<string, string>
         {
             ["tributary.metadata.etcd.lease.ms"] = ((int)LeaseTtl.TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
             ["replica.lag.time.max.ms"] = "5000",
             ["default.replication.factor"] = "3",
-        });
+        }, logDirectory);
         await CreateTopicAsync(cluster);
         Assert.True(await cluster.WaitHealedAsync(Topic, HealTimeout), "the topic never had three in-sync replicas");
 
-        var workload = new ChaosWorkload(cluster.BootstrapServers, Topic, Producers, PartitionsPerProducer, SendsMax);
+        var workload = new ChaosWorkload(cluster.BootstrapServers, Topic, Producers, PartitionsPerProducer, SendsMax, logDirectory);
         await using (workload)
         {
-            await WaitForAcknowledgementsAsync(workload, 50);
+            await WaitForAcknowledgementsAsync(cluster, workload, 50);
             var injector = new FaultInjector(cluster, Topic, Partitions);
             foreach (var fault in faults)
             {
                 var started = workload.History.Now;
                 var note = await injector.InjectAsync(fault);
                 var healed = await cluster.WaitHealedAsync(Topic, HealTimeout);
-                Assert.True(healed, $"seed {seed}: not healed {HealTimeout.TotalSeconds} s after {fault} {note}\n{cluster.DescribeState(Topic)}");
+                Assert.True(healed, $"seed {seed}: not healed {HealTimeout.TotalSeconds} s after {fault} {note}\n{await ClusterDiagnostics.DescribeAsync(cluster, Topic, workload.History)}");
                 output.WriteLine($"{started.TotalSeconds,6:F1} s {fault} {note}; healed at {workload.History.Now.TotalSeconds:F1} s");
                 await Task.Delay(fault.Gap);
             }
 
             // Recovery: every producer gets writes acknowledged after the last fault healed.
-            await WaitForAcknowledgementsAsync(workload, 20, after: workload.History.Now);
+            await WaitForAcknowledgementsAsync(cluster, workload, 20, after: workload.History.Now);
             await workload.StopAsync();
         }
 
@@ -76,6 +78,7 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         var anomalies = result.Anomalies;
         Assert.True(anomalies.Count == 0, $"seed {seed}: {result.Summary()}");
         Assert.True(result.Acknowledged > 0 && result.Reads > 0, result.Summary());
+        Directory.Delete(logDirectory, recursive: true);
     }
 
     private static async Task CreateTopicAsync(BrokerProcessCluster cluster)
@@ -91,7 +94,7 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
     }
 
     // Until every producer has `count` writes acknowledged that it sent at or after `after` (bounded).
-    private static async Task WaitForAcknowledgementsAsync(ChaosWorkload workload, int count, TimeSpan after = default)
+    private static async Task WaitForAcknowledgementsAsync(BrokerProcessCluster cluster, ChaosWorkload workload, int count, TimeSpan after = default)
     {
         var deadline = DateTime.UtcNow + HealTimeout;
         while (true)
@@ -104,7 +107,12 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
                 return;
             }
 
-            Assert.True(DateTime.UtcNow < deadline, $"producers had {string.Join("/", acknowledged)} writes acknowledged after {after.TotalSeconds:F1} s, wanted {count} each");
+            if (DateTime.UtcNow >= deadline)
+            {
+                Assert.Fail($"producers had {string.Join("/", acknowledged)} writes acknowledged sent after {after.TotalSeconds:F1} s, wanted {count} each within {HealTimeout.TotalSeconds} s\n"
+                    + await ClusterDiagnostics.DescribeAsync(cluster, Topic, workload.History));
+            }
+
             await Task.Delay(100);
         }
     }

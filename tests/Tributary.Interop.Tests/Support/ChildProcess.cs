@@ -6,8 +6,9 @@ namespace Tributary.Interop.Tests.Support;
 
 /// <summary>
 /// An external process started by a test (kcat, node, the standalone broker). Its standard output goes to a file
-/// or is read line by line; standard error is kept (its tail) for failure messages. Every wait is bounded, and
-/// the process is killed by its own id on timeout or dispose — never by name.
+/// or is read line by line; standard error is kept (its tail) for failure messages; both can also be copied to a
+/// tee file as they come. Every wait is bounded, and the process is killed by its own id on timeout or dispose —
+/// never by name.
 /// </summary>
 public sealed partial class ChildProcess : IAsyncDisposable
 {
@@ -22,10 +23,12 @@ public sealed partial class ChildProcess : IAsyncDisposable
     private readonly Task _outputPump;
     private readonly Task _errorPump;
     private readonly Task _inputPump;
+    private readonly StreamWriter? _tee;
 
-    private ChildProcess(Process process, string? standardOutputFile, string? standardInputFile)
+    private ChildProcess(Process process, string? standardOutputFile, string? standardInputFile, string? teeFile)
     {
         _process = process;
+        _tee = teeFile is null ? null : new StreamWriter(new FileStream(teeFile, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
         _outputPump = standardOutputFile is null ? PumpLinesAsync() : PumpToFileAsync(standardOutputFile);
         _errorPump = PumpErrorAsync();
         _inputPump = PumpInputAsync(standardInputFile);
@@ -66,7 +69,8 @@ public sealed partial class ChildProcess : IAsyncDisposable
         string? standardOutputFile = null,
         string? standardInputFile = null,
         string? workingDirectory = null,
-        IReadOnlyDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? environment = null,
+        string? teeFile = null)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -87,7 +91,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
         }
 
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {fileName}");
-        return new ChildProcess(process, standardOutputFile, standardInputFile)
+        return new ChildProcess(process, standardOutputFile, standardInputFile, teeFile)
         {
             CommandLine = fileName + " " + string.Join(' ', info.ArgumentList),
         };
@@ -188,6 +192,25 @@ public sealed partial class ChildProcess : IAsyncDisposable
         }
 
         _process.Dispose();
+        lock (_lines)
+        {
+            _tee?.Dispose();
+        }
+    }
+
+    // Standard output and error lines also go, as they come, to the tee file (kept after the process and the test).
+    private void Tee(string line)
+    {
+        lock (_lines)
+        {
+            try
+            {
+                _tee?.WriteLine(line);
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
     }
 
     private static string Tail(string text) => text.Length <= 4000 ? text : "…" + text[^4000..];
@@ -206,6 +229,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
                     }
                 }
 
+                Tee(line);
                 _lines.Writer.TryWrite(line);
             }
         }
@@ -232,6 +256,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
     {
         while (await _process.StandardError.ReadLineAsync().ConfigureAwait(false) is { } line)
         {
+            Tee("stderr: " + line);
             lock (_error)
             {
                 _error.Append(line).Append('\n');

@@ -34,12 +34,16 @@ public sealed class StandaloneBroker : IAsyncDisposable
     /// <summary>What the running (or last) broker process wrote to standard output: its log.</summary>
     public string Log => _process?.StandardOutput ?? "";
 
+    /// <summary>When set, every process started from now on appends its standard output and error to this file.</summary>
+    public string? LogFile { get; set; }
+
     /// <param name="openFilesLimit">
     /// When set, the broker runs under <c>prlimit --nofile=N:N</c> (util-linux): it may hold at most N descriptors.
     /// </param>
-    public static async Task<StandaloneBroker> StartAsync(string dataDirectory, int port, IReadOnlyDictionary<string, string>? settings = null, int? openFilesLimit = null)
+    /// <param name="logFile">When set, the file <see cref="LogFile"/> names.</param>
+    public static async Task<StandaloneBroker> StartAsync(string dataDirectory, int port, IReadOnlyDictionary<string, string>? settings = null, int? openFilesLimit = null, string? logFile = null)
     {
-        var broker = new StandaloneBroker(dataDirectory, port, settings ?? new Dictionary<string, string>(), openFilesLimit);
+        var broker = new StandaloneBroker(dataDirectory, port, settings ?? new Dictionary<string, string>(), openFilesLimit) { LogFile = logFile };
         await broker.StartAsync().ConfigureAwait(false);
         return broker;
     }
@@ -62,8 +66,8 @@ public sealed class StandaloneBroker : IAsyncDisposable
 
             // prlimit sets the limit and then executes the broker in its own process, so the id stays the broker's.
             _process = _openFilesLimit is { } limit
-                ? ChildProcess.Start("prlimit", [$"--nofile={limit}:{limit}", DotnetHost, .. Arguments()])
-                : ChildProcess.Start(DotnetHost, Arguments());
+                ? ChildProcess.Start("prlimit", [$"--nofile={limit}:{limit}", DotnetHost, .. Arguments()], teeFile: LogFile)
+                : ChildProcess.Start(DotnetHost, Arguments(), teeFile: LogFile);
             try
             {
                 await _process.WaitForLineAsync(l => l.Contains(listening, StringComparison.Ordinal), StartTimeout).ConfigureAwait(false);
