@@ -211,6 +211,11 @@ public sealed class TributaryBroker : IAsyncDisposable
         var core = new BrokerCore(_config, _time, _loggerFactory);
         var dispatcher = HandlerCatalog.CreateDispatcher(core, _loggerFactory);
         dispatcher.Interceptor = _intercepts.Count == 0 ? null : Intercept;
+        if (_config.ClusterMode)
+        {
+            dispatcher.NotServingReason = "this broker has not joined its cluster yet";
+        }
+
         KafkaListener listener;
         try
         {
@@ -231,11 +236,13 @@ public sealed class TributaryBroker : IAsyncDisposable
         if (_config.ClusterMode)
         {
             // Registered with the listeners' bound addresses, so the listeners start first; until the broker has
-            // joined, its clients see a cluster without it.
+            // joined and its data plane runs, its connections close unanswered (RequestDispatcher.NotServingReason)
+            // and its clients see a cluster without it.
             try
             {
                 var node = await core.JoinClusterAsync(null, cancellationToken).ConfigureAwait(false);
                 await StartClusterReplicationAsync(core, node, cancellationToken).ConfigureAwait(false);
+                dispatcher.NotServingReason = null;
             }
             catch
             {

@@ -28,6 +28,7 @@ public sealed partial class RequestDispatcher
     private readonly IApiHandler?[] _handlers = new IApiHandler?[ApiKeySlots];
     private readonly ILogger _logger;
     private readonly ClientQuotaManager? _quotas;
+    private string? _notServingReason;
 
     /// <param name="quotas">client quotas to measure each authenticated request against; null: none.</param>
     public RequestDispatcher(IEnumerable<IApiHandler> handlers, ILogger<RequestDispatcher> logger, ClientQuotaManager? quotas = null)
@@ -55,12 +56,30 @@ public sealed partial class RequestDispatcher
     /// <summary>Test hook of the embeddable broker: inspect, fail, delay or drop requests by API key.</summary>
     public RequestInterceptor? Interceptor { get; set; }
 
+    /// <summary>
+    /// While set, every request closes its connection unanswered, for this reason. A broker in cluster mode binds its
+    /// listeners before it joins (their addresses are what it registers), but until it has joined and its data plane
+    /// runs it must not answer at all: it would answer as a single node, acknowledging produces to partitions it
+    /// does not lead. Kafka's brokers likewise accept no request before their startup completes; clients see a
+    /// broker that is not up yet and retry.
+    /// </summary>
+    public string? NotServingReason
+    {
+        get => Volatile.Read(ref _notServingReason);
+        set => Volatile.Write(ref _notServingReason, value);
+    }
+
     /// <summary>Where the error answers the dispatcher makes itself (a failed handler, an injected error) are counted.</summary>
     public RequestErrorCounts? Errors { get; init; }
 
     /// <param name="connection">the connection the frame came on, the same value for each of its requests.</param>
     public async ValueTask<DispatchOutcome> DispatchAsync(ReadOnlyMemory<byte> frame, ConnectionInfo connection, CancellationToken cancellationToken)
     {
+        if (NotServingReason is { } notServing)
+        {
+            return DispatchOutcome.Close(notServing);
+        }
+
         // KIP-368: a SaslHandshake on an authenticated connection may begin re-authentication; any other request on a
         // session past its end closes the connection, unanswered, as Kafka's SocketServer does.
         if (connection.Authenticator is { IsComplete: true } authenticated && frame.Length >= 2
