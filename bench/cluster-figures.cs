@@ -60,7 +60,7 @@ try
         await CreateTopicAsync(bootstrap, "failover", 1, 3);
         await WaitInSyncAsync(bootstrap, "failover", 3);
         var failovers = new List<double>();
-        using (var producer = new ProducerBuilder<Null, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.All, EnableIdempotence = true, LingerMs = 0, MessageTimeoutMs = 120000 }).Build())
+        using (var producer = new ProducerBuilder<Null, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.All, EnableIdempotence = true, LingerMs = 0, MessageTimeoutMs = 120000, Debug = Environment.GetEnvironmentVariable("RDKAFKA_DEBUG") }).Build())
         {
             await producer.ProduceAsync(new TopicPartition("failover", 0), new Message<Null, byte[]> { Value = payload });
             for (var kill = 1; kill <= kills; kill++)
