@@ -161,12 +161,13 @@ public sealed partial class ClusterNode
         {
             return ProbeResult.Refused;
         }
-        catch (SocketException)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             return ProbeResult.Failed;
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is SocketException or IOException or ArgumentException)
         {
+            // Unreachable, timed out, or a host name that does not resolve: none of these shows a dead process.
             return ProbeResult.Failed;
         }
 
@@ -177,8 +178,9 @@ public sealed partial class ClusterNode
             {
             }
         }
-        catch (SocketException)
+        catch (Exception e) when (e is SocketException or IOException)
         {
+            // Reset rather than closed: ended all the same.
         }
 
         return ProbeResult.Held;
