@@ -17,6 +17,10 @@ var records = int.Parse(Environment.GetEnvironmentVariable("RECORDS") ?? "100000
 var kills = int.Parse(Environment.GetEnvironmentVariable("KILLS") ?? "20", CultureInfo.InvariantCulture);
 var gigabytes = double.Parse(Environment.GetEnvironmentVariable("GB") ?? "1", CultureInfo.InvariantCulture);
 var leaseMs = Environment.GetEnvironmentVariable("LEASE_MS") is { Length: > 0 } lease ? lease : null; // unset: the default lease
+// FIGURES: all (default) or a comma-separated subset of throughput, failover, rereplication.
+var figures = (Environment.GetEnvironmentVariable("FIGURES") is { Length: > 0 } chosen ? chosen : "all").Split(',', StringSplitOptions.TrimEntries);
+bool Runs(string figure) => figures.Contains("all") || figures.Contains(figure);
+var logs = Environment.GetEnvironmentVariable("LOGS") is { Length: > 0 } logDirectory ? Directory.CreateDirectory(logDirectory).FullName : null; // brokers' output, to trace a failover
 var tributaryDll = Environment.GetEnvironmentVariable("BROKER_DLL") ?? throw new InvalidOperationException("BROKER_DLL: path of tributary.dll");
 var root = Directory.CreateTempSubdirectory("tributary-cluster-figures-");
 var processes = new List<Process>();
@@ -26,10 +30,14 @@ new Random(1).NextBytes(payload);
 
 try
 {
-    // (1) acks=1 on one standalone broker, then acks=all with replication factor 3.
-    var single = await StartBrokerAsync(0, null);
-    var (singleRate, singleP99) = await ProduceRunAsync(single.Bootstrap, "single", 1, Acks.Leader);
-    Kill(single.Process);
+    // (1) acks=1 on one standalone broker (before the cluster starts), then acks=all with replication factor 3.
+    var (singleRate, singleP99) = (0.0, 0.0);
+    if (Runs("throughput"))
+    {
+        var single = await StartBrokerAsync(0, null);
+        (singleRate, singleP99) = await ProduceRunAsync(single.Bootstrap, "single", 1, Acks.Leader);
+        Kill(single.Process);
+    }
 
     var etcd = StartEtcd();
     var brokers = new Dictionary<int, Broker>();
@@ -39,35 +47,47 @@ try
     }
 
     var bootstrap = string.Join(",", brokers.Values.Select(b => b.Bootstrap));
-    var (clusterRate, clusterP99) = await ProduceRunAsync(bootstrap, "replicated", 3, Acks.All);
-    Console.WriteLine($"throughput, {records:N0} x {RecordBytes} B, one Confluent.Kafka producer: acks=1 single broker {singleRate:N0} records/s (p99 {singleP99:F1} ms); " +
-        $"acks=all RF 3 {clusterRate:N0} records/s (p99 {clusterP99:F1} ms); ratio {clusterRate / singleRate:F2} of the throughput, {clusterP99 / singleP99:F1}x the p99");
-
-    // (2) failover: kill the leader of partition 0, time until an acks=all produce to it is acknowledged.
-    await CreateTopicAsync(bootstrap, "failover", 1, 3);
-    await WaitInSyncAsync(bootstrap, "failover", 3);
-    var failovers = new List<double>();
-    using (var producer = new ProducerBuilder<Null, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.All, EnableIdempotence = true, LingerMs = 0, MessageTimeoutMs = 120000 }).Build())
+    if (Runs("throughput"))
     {
-        await producer.ProduceAsync(new TopicPartition("failover", 0), new Message<Null, byte[]> { Value = payload });
-        for (var kill = 1; kill <= kills; kill++)
-        {
-            var leader = Describe(bootstrap, "failover").Partitions[0].Leader;
-            Kill(brokers[leader].Process);
-            var clock = Stopwatch.StartNew();
-            await producer.ProduceAsync(new TopicPartition("failover", 0), new Message<Null, byte[]> { Value = payload });
-            failovers.Add(clock.Elapsed.TotalMilliseconds);
-            Console.WriteLine($"kill {kill}/{kills}: broker {leader}, first acks=all produce acknowledged after {clock.Elapsed.TotalMilliseconds:N0} ms");
-            brokers[leader] = await StartBrokerAsync(leader, etcd, brokers[leader].Port);
-            bootstrap = string.Join(",", brokers.Values.Select(b => b.Bootstrap));
-            await WaitInSyncAsync(bootstrap, "failover", 3);
-        }
+        var (clusterRate, clusterP99) = await ProduceRunAsync(bootstrap, "replicated", 3, Acks.All);
+        Console.WriteLine($"throughput, {records:N0} x {RecordBytes} B, one Confluent.Kafka producer: acks=1 single broker {singleRate:N0} records/s (p99 {singleP99:F1} ms); " +
+            $"acks=all RF 3 {clusterRate:N0} records/s (p99 {clusterP99:F1} ms); ratio {clusterRate / singleRate:F2} of the throughput, {clusterP99 / singleP99:F1}x the p99");
     }
 
-    failovers.Sort();
-    Console.WriteLine($"failover over {kills} leader kills (etcd lease {leaseMs ?? "6000, the default,"} ms): median {Percentile(failovers, 0.5) / 1000:F2} s, p99 {Percentile(failovers, 0.99) / 1000:F2} s, max {failovers[^1] / 1000:F2} s");
+    // (2) failover: kill the leader of partition 0, time until an acks=all produce to it is acknowledged.
+    if (Runs("failover"))
+    {
+        await CreateTopicAsync(bootstrap, "failover", 1, 3);
+        await WaitInSyncAsync(bootstrap, "failover", 3);
+        var failovers = new List<double>();
+        using (var producer = new ProducerBuilder<Null, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.All, EnableIdempotence = true, LingerMs = 0, MessageTimeoutMs = 120000, Debug = Environment.GetEnvironmentVariable("RDKAFKA_DEBUG") }).Build())
+        {
+            await producer.ProduceAsync(new TopicPartition("failover", 0), new Message<Null, byte[]> { Value = payload });
+            for (var kill = 1; kill <= kills; kill++)
+            {
+                var leader = Describe(bootstrap, "failover").Partitions[0].Leader;
+                Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} killing broker {leader}");
+                Kill(brokers[leader].Process);
+                var clock = Stopwatch.StartNew();
+                await producer.ProduceAsync(new TopicPartition("failover", 0), new Message<Null, byte[]> { Value = payload });
+                failovers.Add(clock.Elapsed.TotalMilliseconds);
+                Console.WriteLine($"kill {kill}/{kills}: broker {leader}, first acks=all produce acknowledged after {clock.Elapsed.TotalMilliseconds:N0} ms");
+                brokers[leader] = await StartBrokerAsync(leader, etcd, brokers[leader].Port);
+                bootstrap = string.Join(",", brokers.Values.Select(b => b.Bootstrap));
+                await WaitInSyncAsync(bootstrap, "failover", 3);
+            }
+        }
+
+        failovers.Sort();
+        Console.WriteLine($"failover over {kills} leader kills (etcd lease {leaseMs ?? "6000, the default,"} ms): median {Percentile(failovers, 0.5) / 1000:F2} s, p99 {Percentile(failovers, 0.99) / 1000:F2} s, max {failovers[^1] / 1000:F2} s");
+    }
 
     // (3) re-replication: GB gigabytes in 4 partitions, then a broker emptied and restarted.
+    if (!Runs("rereplication"))
+    {
+        return 0;
+    }
+
     await CreateTopicAsync(bootstrap, "bulk", 4, 3);
     var bulkRecords = (int)(gigabytes * 1024 * 1024 * 1024 / RecordBytes);
     using (var producer = new ProducerBuilder<Null, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.Leader, LingerMs = 20, BatchSize = 1 << 20 }).Build())
@@ -255,8 +275,16 @@ async Task<Broker> StartBrokerAsync(int id, string? etcdEndpoints, int? port = n
     var process = Process.Start(info) ?? throw new InvalidOperationException("the broker did not start");
     processes.Add(process);
     var listening = new TaskCompletionSource();
-    process.OutputDataReceived += (_, e) => { if (e.Data?.Contains("Tributary listening on", StringComparison.Ordinal) == true) listening.TrySetResult(); };
-    process.ErrorDataReceived += (_, _) => { };
+    var log = logs is null ? null : TextWriter.Synchronized(new StreamWriter(Path.Combine(logs, $"broker-{id}.log"), append: true) { AutoFlush = true });
+    process.OutputDataReceived += (_, e) =>
+    {
+        log?.WriteLine(e.Data);
+        if (e.Data?.Contains("Tributary listening on", StringComparison.Ordinal) == true)
+        {
+            listening.TrySetResult();
+        }
+    };
+    process.ErrorDataReceived += (_, e) => log?.WriteLine(e.Data);
     process.BeginOutputReadLine();
     process.BeginErrorReadLine();
     if (await Task.WhenAny(listening.Task, process.WaitForExitAsync(), Task.Delay(waitMax)) != listening.Task)

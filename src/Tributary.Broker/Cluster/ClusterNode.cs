@@ -155,7 +155,8 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
         _background = Task.WhenAll(
             Task.Run(() => WatchLoopAsync(_stop.Token), CancellationToken.None),
             Task.Run(() => KeepAliveLoopAsync(_stop.Token), CancellationToken.None),
-            Task.Run(() => ControllerLoopAsync(_stop.Token), CancellationToken.None));
+            Task.Run(() => ControllerLoopAsync(_stop.Token), CancellationToken.None),
+            Task.Run(() => CrashDetectionLoopAsync(_stop.Token), CancellationToken.None));
     }
 
     // The first broker of a cluster stores its local cluster id; every other takes the stored one.
@@ -337,9 +338,11 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
                 {
                     case ClusterKeyKind.Broker when put:
                         _brokers[number] = JsonSerializer.Deserialize(e.Kv.Value.Span, ClusterJson.Default.ClusterBroker)!;
+                        _brokerLeases[number] = e.Kv.Lease;
                         break;
                     case ClusterKeyKind.Broker:
                         _brokers.TryRemove(number, out _);
+                        _brokerLeases.TryRemove(number, out _);
                         break;
                     case ClusterKeyKind.Controller:
                         ApplyController(put ? e.Kv : null);

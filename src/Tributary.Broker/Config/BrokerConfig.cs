@@ -173,6 +173,10 @@ public sealed record BrokerConfig
 
     /// <summary>tributary.metadata.etcd.connect.timeout.ms: how long a start retries an unreachable etcd.</summary>
     public int EtcdConnectTimeoutMs { get; init; }
+
+    /// <summary>tributary.cluster.crash.detection.enable: revoke the lease of a broker whose port refuses connections.</summary>
+    public bool CrashDetectionEnable { get; init; }
+
     public bool AutoCreateTopicsEnable { get; init; }
     public bool DeleteTopicEnable { get; init; }
     public int SocketRequestMaxBytes { get; init; }

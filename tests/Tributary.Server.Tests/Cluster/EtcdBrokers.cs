@@ -5,9 +5,10 @@ namespace Tributary.Server.Tests.Cluster;
 
 /// <summary>
 /// The embedded brokers of one test on the class's etcd, by node id: each test has its own key prefix (its own
-/// cluster) and data directories, removed at the end. Stopped brokers can start again on their data.
+/// cluster) and data directories, removed at the end. Stopped brokers can start again on their data;
+/// <paramref name="configure"/> may change a broker's options (by node id) after the defaults are set.
 /// </summary>
-internal sealed class EtcdBrokers(EtcdCluster etcd, string name) : IAsyncDisposable
+internal sealed class EtcdBrokers(EtcdCluster etcd, string name, Action<int, TributaryBrokerOptions>? configure = null) : IAsyncDisposable
 {
     private readonly string _prefix = "/" + name + "-" + Guid.NewGuid().ToString("N");
     private readonly string _root = Directory.CreateTempSubdirectory("tributary-" + name + "-").FullName;
@@ -36,12 +37,21 @@ internal sealed class EtcdBrokers(EtcdCluster etcd, string name) : IAsyncDisposa
         options.Config["tributary.metadata.etcd.endpoints"] = etcd.Endpoints;
         options.Config["tributary.metadata.etcd.prefix"] = _prefix;
         options.Config["tributary.metadata.etcd.lease.ms"] = "2000";
+        configure?.Invoke(nodeId, options);
         Running[nodeId] = await TributaryBroker.StartAsync(options);
     }
 
     public async Task StopAsync(int nodeId)
     {
         await Running[nodeId].StopAsync();
+        await Running[nodeId].DisposeAsync();
+        Running.Remove(nodeId);
+    }
+
+    /// <summary>Stops a broker as a killed process: no controlled shutdown, its lease left alone, its listener closed.</summary>
+    public async Task KillAsync(int nodeId)
+    {
+        await Running[nodeId].KillAsync();
         await Running[nodeId].DisposeAsync();
         Running.Remove(nodeId);
     }
