@@ -7,11 +7,15 @@ namespace Tributary.Interop.Tests.Chaos;
 
 /// <summary>
 /// A real cluster of processes on loopback: Debian's etcd with three members and three brokers, each the built
-/// <c>tributary serve</c> with its own port and data directory, killed, paused or wiped by process id.
+/// <c>tributary serve</c> with its own port and data directory, killed, paused or wiped by process id. Given
+/// <see cref="NetworkNamespaces"/>, etcd's members run in host <see cref="EtcdHost"/> and each broker in its own
+/// (<see cref="BrokerHost"/>), so links between them can be cut.
 /// </summary>
 public sealed class BrokerProcessCluster : IAsyncDisposable
 {
     public static readonly int[] BrokerIds = [1, 2, 3];
+    public const string EtcdHost = "etcd";
+    private const int NamespacedBrokerPort = 9092;
     private static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(3);
 
     private readonly Dictionary<int, StandaloneBroker> _brokers = [];
@@ -28,9 +32,11 @@ public sealed class BrokerProcessCluster : IAsyncDisposable
 
     public string BootstrapServers => string.Join(",", _brokers.Values.Select(b => b.BootstrapServers));
 
-    public static async Task<BrokerProcessCluster> StartAsync(IReadOnlyDictionary<string, string> settings)
+    public static string BrokerHost(int id) => "broker-" + id.ToString(CultureInfo.InvariantCulture);
+
+    public static async Task<BrokerProcessCluster> StartAsync(IReadOnlyDictionary<string, string> settings, NetworkNamespaces? network = null)
     {
-        var etcd = await EtcdCluster.StartAsync(3);
+        var etcd = network is null ? await EtcdCluster.StartAsync(3) : await EtcdCluster.StartAsync(3, network.Address(EtcdHost), network.Launcher(EtcdHost));
         var cluster = new BrokerProcessCluster(etcd, Directory.CreateTempSubdirectory("tributary-chaos-").FullName);
         try
         {
@@ -42,7 +48,10 @@ public sealed class BrokerProcessCluster : IAsyncDisposable
                     ["node.id"] = id.ToString(CultureInfo.InvariantCulture),
                     ["tributary.metadata.etcd.endpoints"] = etcd.Endpoints,
                 };
-                return StandaloneBroker.StartAsync(cluster.DataDirectory(id), FreePort.Pick(), all);
+                return network is null
+                    ? StandaloneBroker.StartAsync(cluster.DataDirectory(id), FreePort.Pick(), all)
+                    : StandaloneBroker.StartAsync(cluster.DataDirectory(id), NamespacedBrokerPort, all,
+                        host: network.Address(BrokerHost(id)), launcher: network.Launcher(BrokerHost(id)));
             }).ToList();
             foreach (var (id, start) in BrokerIds.Zip(starts))
             {
@@ -101,25 +110,22 @@ public sealed class BrokerProcessCluster : IAsyncDisposable
     }
 
     /// <summary>Partition metadata as a live broker reports it (its cache of etcd), or null if none answered.</summary>
-    public TopicMetadata? Describe(string topic)
-    {
-        foreach (var broker in _brokers.Where(b => !_paused.Contains(b.Key)).Select(b => b.Value))
-        {
-            try
-            {
-                using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = broker.BootstrapServers }).Build();
-                var metadata = admin.GetMetadata(topic, MetadataTimeout).Topics.SingleOrDefault(t => t.Topic == topic);
-                if (metadata is { Error.IsError: false })
-                {
-                    return metadata;
-                }
-            }
-            catch (KafkaException)
-            {
-            }
-        }
+    public TopicMetadata? Describe(string topic) =>
+        _brokers.Keys.Where(id => !_paused.Contains(id)).Select(id => DescribeFrom(id, topic)).FirstOrDefault(m => m is not null);
 
-        return null;
+    /// <summary>Partition metadata as one broker reports it, or null if it did not answer.</summary>
+    public TopicMetadata? DescribeFrom(int id, string topic)
+    {
+        try
+        {
+            using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = _brokers[id].BootstrapServers }).Build();
+            var metadata = admin.GetMetadata(topic, MetadataTimeout).Topics.SingleOrDefault(t => t.Topic == topic);
+            return metadata is { Error.IsError: false } ? metadata : null;
+        }
+        catch (KafkaException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Waits until every partition has a leader and all three brokers in its ISR; false when time runs out.</summary>

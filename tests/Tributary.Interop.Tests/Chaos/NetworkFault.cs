@@ -1,0 +1,34 @@
+using System.Globalization;
+
+namespace Tributary.Interop.Tests.Chaos;
+
+public enum NetworkFaultKind
+{
+    /// <summary>A partition's leader cut from the other brokers, not from etcd nor clients: its ISR shrinks to itself.</summary>
+    CutFromPeers,
+
+    /// <summary>A partition's leader cut from etcd, not from the other brokers nor clients: its lease ends, leaderships move.</summary>
+    CutFromEtcd,
+
+    /// <summary>A partition's leader cut from everything, clients too, for longer than its lease.</summary>
+    Isolate,
+}
+
+/// <summary>
+/// One network fault: its kind, which partition's leader it cuts (an index mapped onto the partitions), and how long
+/// the cut lasts at least once its effect is seen (the ISR shrunk, or the leaderships moved).
+/// </summary>
+public sealed record NetworkFault(NetworkFaultKind Kind, int Target, TimeSpan Hold)
+{
+    /// <summary>Every kind once, in an order and with targets and hold times drawn from the seed.</summary>
+    public static IReadOnlyList<NetworkFault> EveryKindOnce(int seed)
+    {
+        var random = new Random(seed);
+        var kinds = Enum.GetValues<NetworkFaultKind>();
+        random.Shuffle(kinds);
+        return [.. kinds.Select(k => new NetworkFault(k, random.Next(1000), TimeSpan.FromMilliseconds(1000 + random.Next(3000))))];
+    }
+
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture, $"{Kind}(target {Target}, held {Hold.TotalSeconds:F1} s)");
+}
