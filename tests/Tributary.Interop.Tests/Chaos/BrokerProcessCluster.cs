@@ -110,22 +110,25 @@ public sealed class BrokerProcessCluster : IAsyncDisposable
     }
 
     /// <summary>Partition metadata as a live broker reports it (its cache of etcd), or null if none answered.</summary>
-    public TopicMetadata? Describe(string topic) =>
-        _brokers.Keys.Where(id => !_paused.Contains(id)).Select(id => DescribeFrom(id, topic)).FirstOrDefault(m => m is not null);
-
-    /// <summary>Partition metadata as one broker reports it, or null if it did not answer.</summary>
-    public TopicMetadata? DescribeFrom(int id, string topic)
+    public TopicMetadata? Describe(string topic)
     {
-        try
+        foreach (var broker in _brokers.Where(b => !_paused.Contains(b.Key)).Select(b => b.Value))
         {
-            using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = _brokers[id].BootstrapServers }).Build();
-            var metadata = admin.GetMetadata(topic, MetadataTimeout).Topics.SingleOrDefault(t => t.Topic == topic);
-            return metadata is { Error.IsError: false } ? metadata : null;
+            try
+            {
+                using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = broker.BootstrapServers }).Build();
+                var metadata = admin.GetMetadata(topic, MetadataTimeout).Topics.SingleOrDefault(t => t.Topic == topic);
+                if (metadata is { Error.IsError: false })
+                {
+                    return metadata;
+                }
+            }
+            catch (KafkaException)
+            {
+            }
         }
-        catch (KafkaException)
-        {
-            return null;
-        }
+
+        return null;
     }
 
     /// <summary>Waits until every partition has a leader and all three brokers in its ISR; false when time runs out.</summary>

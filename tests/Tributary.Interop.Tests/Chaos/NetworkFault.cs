@@ -20,14 +20,34 @@ public enum NetworkFaultKind
 /// </summary>
 public sealed record NetworkFault(NetworkFaultKind Kind, int Target, TimeSpan Hold)
 {
+    // Roughly what a fault takes besides its hold: its effect (a lease or replica.lag.time.max.ms) and healing.
+    private static readonly TimeSpan EffectAndHealing = TimeSpan.FromSeconds(10);
+
     /// <summary>Every kind once, in an order and with targets and hold times drawn from the seed.</summary>
     public static IReadOnlyList<NetworkFault> EveryKindOnce(int seed)
     {
         var random = new Random(seed);
         var kinds = Enum.GetValues<NetworkFaultKind>();
         random.Shuffle(kinds);
-        return [.. kinds.Select(k => new NetworkFault(k, random.Next(1000), TimeSpan.FromMilliseconds(1000 + random.Next(3000))))];
+        return [.. kinds.Select(k => Draw(random, k))];
     }
+
+    /// <summary>Kinds drawn from the seed until the faults fill about <paramref name="total"/> (scripts/chaos.sh).</summary>
+    public static IReadOnlyList<NetworkFault> ForDuration(int seed, TimeSpan total)
+    {
+        var random = new Random(seed);
+        var kinds = Enum.GetValues<NetworkFaultKind>();
+        var faults = new List<NetworkFault>();
+        for (var planned = TimeSpan.Zero; planned < total; planned += faults[^1].Hold + EffectAndHealing)
+        {
+            faults.Add(Draw(random, kinds[random.Next(kinds.Length)]));
+        }
+
+        return faults;
+    }
+
+    private static NetworkFault Draw(Random random, NetworkFaultKind kind) =>
+        new(kind, random.Next(1000), TimeSpan.FromMilliseconds(1000 + random.Next(3000)));
 
     public override string ToString() =>
         string.Create(CultureInfo.InvariantCulture, $"{Kind}(target {Target}, held {Hold.TotalSeconds:F1} s)");
