@@ -3,6 +3,8 @@
 # quorum lost, a broker wiped) against 3 etcd members and 3 `tributary serve` processes on loopback, for about
 # SECONDS of faults, while idempotent producers and a consumer group run; then the history checker and a byte
 # comparison of the replicas. The CI test (ClusterFaultTests) runs every fault kind once.
+# Then the same for network partitions (ClusterNetworkFaultTests: a partition leader cut from its peers, from etcd,
+# or from everything, in network namespaces; needs root).
 #   scripts/chaos.sh [SEED] [SECONDS]     (defaults: a random seed, 300 s)
 # Prints the schedule, each fault as it happens and the checker's verdict; exits non-zero if the check fails.
 set -euo pipefail
@@ -13,5 +15,5 @@ seconds=${2:-300}
 dotnet build tests/Tributary.Interop.Tests -c Release -v q -nologo >/dev/null
 echo "chaos.sh: seed $seed, $seconds s of faults"
 CHAOS_SEED=$seed CHAOS_SECONDS=$seconds dotnet test tests/Tributary.Interop.Tests -c Release --no-build \
-  --filter "FullyQualifiedName~Chaos.ClusterFaultTests" --logger "console;verbosity=detailed" \
+  --filter "FullyQualifiedName~Chaos.ClusterFaultTests|FullyQualifiedName~Chaos.ClusterNetworkFaultTests" --logger "console;verbosity=detailed" \
   | grep -vE '^\s*$|^(Test run for|A total of|\[xUnit\.net [0-9:.]+\] +(Discover|Start|Finish))'

@@ -6,7 +6,10 @@ namespace Tributary.Tests.Shared.Chaos;
 /// acknowledged partition and offset; certainly failed writes and aborted transactions are not; each producer's
 /// acknowledged writes keep their order; everything a consumer read is still there at the offset it read it at; and
 /// committed offsets never go backwards in real time (an operation invoked after a commit was acknowledged never
-/// sees or sets a lower offset). Produce values must be unique across the history.
+/// sees or sets a lower offset). Produce values must be unique across the history. A write acknowledged without an
+/// offset (-1: librdkafka acknowledges a batch implicitly when a later batch of its producer to that partition
+/// succeeds, the broker having accepted the later sequence only after this one) must be in its partition, and its
+/// producer's order is checked at the offset where it is found.
 /// </summary>
 public static class HistoryChecker
 {
@@ -30,7 +33,7 @@ public static class HistoryChecker
                     {
                         anomalies.Add(new(AnomalyKind.Lost, $"{produce.Value} acknowledged at {produce.Partition}/{produce.Offset} by {produce.Process}"));
                     }
-                    else if (produce.Transaction is null && at != (produce.Partition, produce.Offset))
+                    else if (produce.Transaction is null && (at.Partition != produce.Partition || (produce.Offset >= 0 && at.Offset != produce.Offset)))
                     {
                         anomalies.Add(new(AnomalyKind.Moved, $"{produce.Value} acknowledged at {produce.Partition}/{produce.Offset}, found at {at.Partition}/{at.Offset}"));
                     }
@@ -59,7 +62,7 @@ public static class HistoryChecker
             }
         }
 
-        CheckProducerOrder(produces.Values, transactions, anomalies);
+        CheckProducerOrder(produces.Values, transactions, present, anomalies);
         var reads = CheckReads(history, finalLog, produces, transactions, anomalies);
         var commits = CheckCommits(history, anomalies);
         CheckAtomicity(produces.Values, transactions, present, anomalies);
@@ -113,9 +116,13 @@ public static class HistoryChecker
         return present;
     }
 
-    private static void CheckProducerOrder(IEnumerable<Operation> produces, Dictionary<string, Outcome> transactions, List<Anomaly> anomalies)
+    private static void CheckProducerOrder(IEnumerable<Operation> produces, Dictionary<string, Outcome> transactions,
+        Dictionary<string, (int Partition, long Offset)> present, List<Anomaly> anomalies)
     {
+        // A write acknowledged without an offset takes the one it is found at (absent, it is lost: reported already).
         var streams = produces.Where(p => p.Transaction is null && EffectiveOutcome(p, transactions) == Outcome.Ok)
+            .Select(p => p.Offset < 0 && present.TryGetValue(p.Value!, out var at) ? p with { Offset = at.Offset } : p)
+            .Where(p => p.Offset >= 0)
             .GroupBy(p => (p.Process, p.Partition));
         foreach (var stream in streams)
         {

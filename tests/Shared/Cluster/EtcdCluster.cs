@@ -8,7 +8,8 @@ namespace Tributary.Tests.Shared.Cluster;
 /// <summary>
 /// Debian's etcd (/usr/bin/etcd, package etcd-server) as a cluster of members on free loopback ports, data in a
 /// temporary directory, each member stopped by its process id. Tests of cluster mode share one and keep apart by
-/// key prefix (tributary.metadata.etcd.prefix).
+/// key prefix (tributary.metadata.etcd.prefix). A network fault test places the members on another address, started
+/// through a launcher (<c>ip netns exec NS</c>, which executes etcd in place: the process id stays the member's).
 /// </summary>
 public sealed class EtcdCluster : IAsyncDisposable
 {
@@ -17,17 +18,19 @@ public sealed class EtcdCluster : IAsyncDisposable
 
     private readonly string _directory;
     private readonly List<Member> _members;
+    private readonly IReadOnlyList<string> _launcher;
 
-    private EtcdCluster(string directory, List<Member> members)
+    private EtcdCluster(string directory, List<Member> members, IReadOnlyList<string> launcher)
     {
         _directory = directory;
         _members = members;
+        _launcher = launcher;
     }
 
     /// <summary>The client URLs, comma-separated, as tributary.metadata.etcd.endpoints takes them.</summary>
     public string Endpoints => string.Join(",", _members.Select(m => m.ClientUrl));
 
-    public static async Task<EtcdCluster> StartAsync(int members = 3)
+    public static async Task<EtcdCluster> StartAsync(int members = 3, string host = "127.0.0.1", IReadOnlyList<string>? launcher = null)
     {
         if (!File.Exists(EtcdPath))
         {
@@ -35,8 +38,8 @@ public sealed class EtcdCluster : IAsyncDisposable
         }
 
         var directory = Directory.CreateTempSubdirectory("tributary-etcd-").FullName;
-        var list = Enumerable.Range(0, members).Select(i => new Member($"m{i}", FreePort(), FreePort())).ToList();
-        var cluster = new EtcdCluster(directory, list);
+        var list = Enumerable.Range(0, members).Select(i => new Member($"m{i}", host, FreePort(), FreePort())).ToList();
+        var cluster = new EtcdCluster(directory, list, launcher ?? []);
         var initial = string.Join(",", list.Select(m => $"{m.Name}={m.PeerUrl}"));
         foreach (var member in list)
         {
@@ -79,20 +82,22 @@ public sealed class EtcdCluster : IAsyncDisposable
 
     private void Start(Member member, string initialCluster, string state)
     {
-        var info = new ProcessStartInfo(EtcdPath)
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[]
-        {
+        List<string> command =
+        [
+            .. _launcher, EtcdPath,
             "--name", member.Name, "--data-dir", Path.Combine(_directory, member.Name),
             "--listen-client-urls", member.ClientUrl, "--advertise-client-urls", member.ClientUrl,
             "--listen-peer-urls", member.PeerUrl, "--initial-advertise-peer-urls", member.PeerUrl,
             "--initial-cluster", initialCluster, "--initial-cluster-state", state, "--initial-cluster-token", Path.GetFileName(_directory),
             "--heartbeat-interval", "50", "--election-timeout", "500", "--logger", "zap", "--log-level", "error",
-        })
+        ];
+        var info = new ProcessStartInfo(command[0])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in command.Skip(1))
         {
             info.ArgumentList.Add(arg);
         }
@@ -167,13 +172,13 @@ public sealed class EtcdCluster : IAsyncDisposable
         }
     }
 
-    private sealed class Member(string name, int clientPort, int peerPort)
+    private sealed class Member(string name, string host, int clientPort, int peerPort)
     {
         public string Name { get; } = name;
 
-        public string ClientUrl { get; } = "http://127.0.0.1:" + clientPort.ToString(CultureInfo.InvariantCulture);
+        public string ClientUrl { get; } = $"http://{host}:" + clientPort.ToString(CultureInfo.InvariantCulture);
 
-        public string PeerUrl { get; } = "http://127.0.0.1:" + peerPort.ToString(CultureInfo.InvariantCulture);
+        public string PeerUrl { get; } = $"http://{host}:" + peerPort.ToString(CultureInfo.InvariantCulture);
 
         public Process? Process { get; set; }
     }

@@ -7,11 +7,15 @@ namespace Tributary.Interop.Tests.Chaos;
 
 /// <summary>
 /// A real cluster of processes on loopback: Debian's etcd with three members and three brokers, each the built
-/// <c>tributary serve</c> with its own port and data directory, killed, paused or wiped by process id.
+/// <c>tributary serve</c> with its own port and data directory, killed, paused or wiped by process id. Given
+/// <see cref="NetworkNamespaces"/>, etcd's members run in host <see cref="EtcdHost"/> and each broker in its own
+/// (<see cref="BrokerHost"/>), so links between them can be cut.
 /// </summary>
 public sealed class BrokerProcessCluster : IAsyncDisposable
 {
     public static readonly int[] BrokerIds = [1, 2, 3];
+    public const string EtcdHost = "etcd";
+    private const int NamespacedBrokerPort = 9092;
     private static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(3);
 
     private readonly Dictionary<int, StandaloneBroker> _brokers = [];
@@ -32,10 +36,12 @@ public sealed class BrokerProcessCluster : IAsyncDisposable
 
     public string BootstrapServers => string.Join(",", _brokers.Values.Select(b => b.BootstrapServers));
 
-    public static async Task<BrokerProcessCluster> StartAsync(IReadOnlyDictionary<string, string> settings, string logDirectory)
+    public static string BrokerHost(int id) => "broker-" + id.ToString(CultureInfo.InvariantCulture);
+
+    public static async Task<BrokerProcessCluster> StartAsync(IReadOnlyDictionary<string, string> settings, string logDirectory, NetworkNamespaces? network = null)
     {
         Directory.CreateDirectory(logDirectory);
-        var etcd = await EtcdCluster.StartAsync(3);
+        var etcd = network is null ? await EtcdCluster.StartAsync(3) : await EtcdCluster.StartAsync(3, network.Address(EtcdHost), network.Launcher(EtcdHost));
         var cluster = new BrokerProcessCluster(etcd, Directory.CreateTempSubdirectory("tributary-chaos-").FullName, logDirectory);
         try
         {
@@ -47,7 +53,10 @@ public sealed class BrokerProcessCluster : IAsyncDisposable
                     ["node.id"] = id.ToString(CultureInfo.InvariantCulture),
                     ["tributary.metadata.etcd.endpoints"] = etcd.Endpoints,
                 };
-                return StandaloneBroker.StartAsync(cluster.DataDirectory(id), FreePort.Pick(), all, logFile: cluster.LogFile(id));
+                return network is null
+                    ? StandaloneBroker.StartAsync(cluster.DataDirectory(id), FreePort.Pick(), all, logFile: cluster.LogFile(id))
+                    : StandaloneBroker.StartAsync(cluster.DataDirectory(id), NamespacedBrokerPort, all,
+                        host: network.Address(BrokerHost(id)), launcher: network.Launcher(BrokerHost(id)), logFile: cluster.LogFile(id));
             }).ToList();
             foreach (var (id, start) in BrokerIds.Zip(starts))
             {

@@ -17,11 +17,11 @@ namespace Tributary.Interop.Tests.Chaos;
 [Trait("Category", "Chaos")]
 public sealed class ClusterFaultTests(ITestOutputHelper output)
 {
-    private const string Topic = "chaos";
-    private const int Producers = 2;
-    private const int PartitionsPerProducer = 2;
-    private const int Partitions = Producers * PartitionsPerProducer;
-    private const int SendsMax = 50_000;
+    internal const string Topic = "chaos";
+    internal const int Producers = 2;
+    internal const int PartitionsPerProducer = 2;
+    internal const int Partitions = Producers * PartitionsPerProducer;
+    internal const int SendsMax = 50_000;
 
     private static readonly TimeSpan LeaseTtl = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan HealTimeout = TimeSpan.FromSeconds(45);
@@ -82,7 +82,7 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         Directory.Delete(logDirectory, recursive: true);
     }
 
-    private static async Task CreateTopicAsync(BrokerProcessCluster cluster)
+    internal static async Task CreateTopicAsync(BrokerProcessCluster cluster)
     {
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
         await admin.CreateTopicsAsync([new TopicSpecification
@@ -95,7 +95,7 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
     }
 
     // Until every producer has `count` writes acknowledged that it sent at or after `after` (bounded).
-    private static async Task WaitForAcknowledgementsAsync(BrokerProcessCluster cluster, ChaosWorkload workload, int count, TimeSpan after = default)
+    internal static async Task WaitForAcknowledgementsAsync(BrokerProcessCluster cluster, ChaosWorkload workload, int count, TimeSpan after = default)
     {
         var deadline = DateTime.UtcNow + HealTimeout;
         while (true)
@@ -120,7 +120,7 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
 
     // Every replica of every partition, read from the stopped brokers' data directories up to the end offset the
     // final read saw (the high watermark, all three in sync), must be the same bytes.
-    private static List<string> CompareReplicas(BrokerProcessCluster cluster, Dictionary<int, IReadOnlyList<LogEntry>> final)
+    internal static List<string> CompareReplicas(BrokerProcessCluster cluster, Dictionary<int, IReadOnlyList<LogEntry>> final)
     {
         var differences = new List<string>();
         foreach (var (partition, entries) in final)

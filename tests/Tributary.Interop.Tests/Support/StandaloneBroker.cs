@@ -4,7 +4,8 @@ namespace Tributary.Interop.Tests.Support;
 
 /// <summary>
 /// The <c>tributary</c> executable as a separate process on a fixed loopback port and data directory, so a test
-/// can SIGKILL it (by its own process id) and start it again on the same storage.
+/// can SIGKILL it (by its own process id) and start it again on the same storage. A network fault test puts it on
+/// another address and starts it through a launcher (<c>ip netns exec NS</c>, which executes the broker in place).
 /// </summary>
 public sealed class StandaloneBroker : IAsyncDisposable
 {
@@ -13,21 +14,26 @@ public sealed class StandaloneBroker : IAsyncDisposable
 
     private readonly IReadOnlyDictionary<string, string> _settings;
     private readonly int? _openFilesLimit;
+    private readonly IReadOnlyList<string> _launcher;
     private ChildProcess? _process;
 
-    private StandaloneBroker(string dataDirectory, int port, IReadOnlyDictionary<string, string> settings, int? openFilesLimit)
+    private StandaloneBroker(string dataDirectory, string host, int port, IReadOnlyDictionary<string, string> settings, int? openFilesLimit, IReadOnlyList<string> launcher)
     {
         DataDirectory = dataDirectory;
+        Host = host;
         Port = port;
         _settings = settings;
         _openFilesLimit = openFilesLimit;
+        _launcher = launcher;
     }
 
     public string DataDirectory { get; }
 
+    public string Host { get; }
+
     public int Port { get; }
 
-    public string BootstrapServers => "127.0.0.1:" + Port.ToString(CultureInfo.InvariantCulture);
+    public string BootstrapServers => Host + ":" + Port.ToString(CultureInfo.InvariantCulture);
 
     public int ProcessId => _process?.Id ?? throw new InvalidOperationException("not running");
 
@@ -40,10 +46,18 @@ public sealed class StandaloneBroker : IAsyncDisposable
     /// <param name="openFilesLimit">
     /// When set, the broker runs under <c>prlimit --nofile=N:N</c> (util-linux): it may hold at most N descriptors.
     /// </param>
+    /// <param name="launcher">A command the broker's command line is appended to, which must execute it in place.</param>
     /// <param name="logFile">When set, the file <see cref="LogFile"/> names.</param>
-    public static async Task<StandaloneBroker> StartAsync(string dataDirectory, int port, IReadOnlyDictionary<string, string>? settings = null, int? openFilesLimit = null, string? logFile = null)
+    public static async Task<StandaloneBroker> StartAsync(
+        string dataDirectory,
+        int port,
+        IReadOnlyDictionary<string, string>? settings = null,
+        int? openFilesLimit = null,
+        string host = "127.0.0.1",
+        IReadOnlyList<string>? launcher = null,
+        string? logFile = null)
     {
-        var broker = new StandaloneBroker(dataDirectory, port, settings ?? new Dictionary<string, string>(), openFilesLimit) { LogFile = logFile };
+        var broker = new StandaloneBroker(dataDirectory, host, port, settings ?? new Dictionary<string, string>(), openFilesLimit, launcher ?? []) { LogFile = logFile };
         await broker.StartAsync().ConfigureAwait(false);
         return broker;
     }
@@ -65,9 +79,10 @@ public sealed class StandaloneBroker : IAsyncDisposable
             }
 
             // prlimit sets the limit and then executes the broker in its own process, so the id stays the broker's.
-            _process = _openFilesLimit is { } limit
-                ? ChildProcess.Start("prlimit", [$"--nofile={limit}:{limit}", DotnetHost, .. Arguments()], teeFile: LogFile)
-                : ChildProcess.Start(DotnetHost, Arguments(), teeFile: LogFile);
+            List<string> command = _openFilesLimit is { } limit
+                ? [.. _launcher, "prlimit", $"--nofile={limit}:{limit}", DotnetHost, .. Arguments()]
+                : [.. _launcher, DotnetHost, .. Arguments()];
+            _process = ChildProcess.Start(command[0], command.Skip(1), teeFile: LogFile);
             try
             {
                 await _process.WaitForLineAsync(l => l.Contains(listening, StringComparison.Ordinal), StartTimeout).ConfigureAwait(false);

@@ -62,6 +62,27 @@ public sealed class HistoryCheckerTests
     }
 
     [Fact]
+    public void A_write_acknowledged_without_an_offset_must_be_in_its_partition_in_its_producers_order()
+    {
+        // librdkafka acknowledges b and d implicitly (offset -1) when a later batch of p1 to their partition succeeds.
+        Produce("p1", "a", 0, 0, Outcome.Ok, at: 0);
+        Produce("p1", "b", 0, -1, Outcome.Ok, at: 1);
+        Produce("p1", "c", 0, 2, Outcome.Ok, at: 2);
+        Produce("p1", "d", 1, -1, Outcome.Ok, at: 3);
+        Log(0, (0, "a"), (1, "b"), (2, "c"));
+        Log(1, (0, "d"));
+        var result = Check();
+        Assert.True(result.Valid, result.Summary());
+
+        _log[0] = [new(0, "a"), new(1, "c"), new(2, "b")];
+        _history[2] = _history[2] with { Offset = 1 };
+        Assert.Equal([AnomalyKind.ProducerOrder], Kinds(Check()));
+
+        _log[1] = [];
+        Assert.Equal([AnomalyKind.Lost, AnomalyKind.ProducerOrder], Kinds(Check()));
+    }
+
+    [Fact]
     public void A_value_twice_in_the_log_is_a_duplicate_and_one_never_sent_a_phantom()
     {
         Produce("p1", "a", 0, 0, Outcome.Ok, at: 0);
