@@ -53,7 +53,11 @@ public sealed class ClusterNetworkFaultTests(ITestOutputHelper output)
                 var started = workload.History.Now;
                 var note = await injector.InjectAsync(fault);
                 var healed = await WaitHealedEverywhereAsync(cluster);
-                Assert.True(healed, $"seed {seed}: not healed {HealTimeout.TotalSeconds} s after {fault} {note}\n{cluster.DescribeState(Topic)}");
+                if (!healed)
+                {
+                    Assert.Fail($"seed {seed}: not healed {HealTimeout.TotalSeconds} s after {fault} {note}\n{await ClusterDiagnostics.DescribeAsync(cluster, Topic, workload.History)}");
+                }
+
                 output.WriteLine($"{started.TotalSeconds,6:F1} s {fault} {note}; healed at {workload.History.Now.TotalSeconds:F1} s");
             }
 

@@ -154,8 +154,11 @@ public sealed class NetworkFaultInjector(BrokerProcessCluster cluster, NetworkNa
     {
         var believed = (await ViewAsync(cluster.Broker(leader), topic))?[partition].Leader;
         var error = await ProduceToAsync(leader, partition, NextProbeValue());
-        Assert.True(error != ErrorCode.None,
-            $"broker {leader}, deposed leader of {topic}-{partition} cut off from etcd (it reports leader {believed}), acknowledged an acks=all write\n{cluster.DescribeState(topic)}");
+        if (error == ErrorCode.None)
+        {
+            Assert.Fail($"broker {leader}, deposed leader of {topic}-{partition} cut off from etcd (it reports leader {believed}), acknowledged an acks=all write\n{await ClusterDiagnostics.DescribeAsync(cluster, topic, history)}");
+        }
+
         return $"it reports leader {believed?.ToString(CultureInfo.InvariantCulture) ?? "unknown"}; a write to it answered {error}";
     }
 
