@@ -63,7 +63,7 @@ public sealed partial class BrokerCore
                     all[key] = value;
                 }
 
-                CreateClusterTopic(topic, 1, all, replicationFactor, null);
+                CreateClusterTopic(topic, 1, all, replicationFactor, null, CancellationToken.None);
             }
             catch (Exception e) when (IsStorageFailure(e))
             {
@@ -229,7 +229,8 @@ public sealed partial class BrokerCore
         }
     }
 
-    private (TopicInfo Topic, bool Created) CreateClusterTopic(string name, int partitions, IReadOnlyDictionary<string, string> configs, int replicationFactor, int[][]? replicas)
+    private (TopicInfo Topic, bool Created) CreateClusterTopic(string name, int partitions, IReadOnlyDictionary<string, string> configs, int replicationFactor, int[][]? replicas,
+        CancellationToken cancellationToken)
     {
         var cluster = Cluster!;
         var factor = replicationFactor == -1 ? Config.DefaultReplicationFactor : replicationFactor;
@@ -238,7 +239,7 @@ public sealed partial class BrokerCore
             throw new ClusterUnavailableException($"replication factor {factor} is larger than the {cluster.LiveBrokers.Count} live brokers");
         }
 
-        var (topic, created) = cluster.CreateTopicAsync(name, partitions, configs, factor, replicas, CancellationToken.None).GetAwaiter().GetResult();
+        var (topic, created) = cluster.CreateTopicAsync(name, partitions, configs, factor, replicas, cancellationToken).GetAwaiter().GetResult();
         lock (_topicLock)
         {
             MirrorClusterTopic(topic);
@@ -247,12 +248,12 @@ public sealed partial class BrokerCore
     }
 
     /// <summary>CreateTopics with replicas given per partition (cluster mode).</summary>
-    public (TopicInfo Topic, bool Created) CreateTopic(string name, int[][] replicas, IReadOnlyDictionary<string, string> configs) =>
-        CreateClusterTopic(name, replicas.Length, configs, replicas[0].Length, replicas);
+    public (TopicInfo Topic, bool Created) CreateTopic(string name, int[][] replicas, IReadOnlyDictionary<string, string> configs, CancellationToken cancellationToken = default) =>
+        CreateClusterTopic(name, replicas.Length, configs, replicas[0].Length, replicas, cancellationToken);
 
-    private bool DeleteClusterTopic(string name)
+    private bool DeleteClusterTopic(string name, CancellationToken cancellationToken)
     {
-        var removed = Cluster!.DeleteTopicAsync(name, CancellationToken.None).GetAwaiter().GetResult();
+        var removed = Cluster!.DeleteTopicAsync(name, cancellationToken).GetAwaiter().GetResult();
         if (removed is null)
         {
             return false;
@@ -262,16 +263,16 @@ public sealed partial class BrokerCore
         return true;
     }
 
-    private TopicInfo AddClusterPartitions(TopicInfo topic, int newCount)
+    private TopicInfo AddClusterPartitions(TopicInfo topic, int newCount, CancellationToken cancellationToken)
     {
-        var updated = Cluster!.AddPartitionsAsync(topic.Name, newCount, CancellationToken.None).GetAwaiter().GetResult();
+        var updated = Cluster!.AddPartitionsAsync(topic.Name, newCount, cancellationToken).GetAwaiter().GetResult();
         MirrorClusterTopic(updated);
         return Metadata.Find(topic.Name)!;
     }
 
-    private TopicInfo UpdateClusterTopicConfigs(TopicInfo topic, IReadOnlyDictionary<string, string> configs)
+    private TopicInfo UpdateClusterTopicConfigs(TopicInfo topic, IReadOnlyDictionary<string, string> configs, CancellationToken cancellationToken)
     {
-        var updated = Cluster!.UpdateTopicConfigsAsync(topic.Name, configs, CancellationToken.None).GetAwaiter().GetResult();
+        var updated = Cluster!.UpdateTopicConfigsAsync(topic.Name, configs, cancellationToken).GetAwaiter().GetResult();
         MirrorClusterTopic(updated);
         return Metadata.Find(topic.Name)!;
     }

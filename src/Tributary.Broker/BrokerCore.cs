@@ -265,7 +265,9 @@ public sealed partial class BrokerCore : IDisposable
     /// configs the logs could not open with, before anything is stored.
     /// </summary>
     /// <param name="replicationFactor">In cluster mode: replicas per partition (-1: default.replication.factor); else ignored.</param>
-    public (TopicInfo Topic, bool Created) CreateTopic(string name, int partitions, IReadOnlyDictionary<string, string> configs, int replicationFactor = -1)
+    /// <param name="cancellationToken">In cluster mode: ends the wait for etcd (<see cref="Cluster.ClusterTimeoutException"/>).</param>
+    public (TopicInfo Topic, bool Created) CreateTopic(string name, int partitions, IReadOnlyDictionary<string, string> configs, int replicationFactor = -1,
+        CancellationToken cancellationToken = default)
     {
         if (MetadataStore.ValidateTopicName(name) is { } invalidName)
         {
@@ -279,7 +281,7 @@ public sealed partial class BrokerCore : IDisposable
 
         if (Cluster is not null && !IsLocalOnly(name))
         {
-            return CreateClusterTopic(name, partitions, configs, replicationFactor, null);
+            return CreateClusterTopic(name, partitions, configs, replicationFactor, null, cancellationToken);
         }
 
         lock (_topicLock)
@@ -310,11 +312,11 @@ public sealed partial class BrokerCore : IDisposable
     /// Removes the topic from the metadata (durably, or not at all: a refused write throws and the topic stays), then
     /// its logs. Returns false when there is no such topic.
     /// </summary>
-    public bool DeleteTopic(string name)
+    public bool DeleteTopic(string name, CancellationToken cancellationToken = default)
     {
         if (Cluster is not null && !IsLocalOnly(name))
         {
-            return DeleteClusterTopic(name);
+            return DeleteClusterTopic(name, cancellationToken);
         }
 
         lock (_topicLock)
@@ -330,12 +332,12 @@ public sealed partial class BrokerCore : IDisposable
         }
     }
 
-    /// <summary>Adds partitions, all or none, as <see cref="CreateTopic(string, int, IReadOnlyDictionary{string, string}, int)"/> creates them.</summary>
-    public TopicInfo AddPartitions(TopicInfo topic, int newCount)
+    /// <summary>Adds partitions, all or none, as <see cref="CreateTopic(string, int, IReadOnlyDictionary{string, string}, int, CancellationToken)"/> creates them.</summary>
+    public TopicInfo AddPartitions(TopicInfo topic, int newCount, CancellationToken cancellationToken = default)
     {
         if (Cluster is not null && !IsLocalOnly(topic.Name))
         {
-            return AddClusterPartitions(topic, newCount);
+            return AddClusterPartitions(topic, newCount, cancellationToken);
         }
 
         lock (_topicLock)
@@ -363,11 +365,11 @@ public sealed partial class BrokerCore : IDisposable
     /// </summary>
     public static bool IsStorageFailure(Exception e) => e is IOException or UnauthorizedAccessException;
 
-    public TopicInfo UpdateTopicConfigs(TopicInfo topic, IReadOnlyDictionary<string, string> configs)
+    public TopicInfo UpdateTopicConfigs(TopicInfo topic, IReadOnlyDictionary<string, string> configs, CancellationToken cancellationToken = default)
     {
         if (Cluster is not null && !IsLocalOnly(topic.Name))
         {
-            return UpdateClusterTopicConfigs(topic, configs);
+            return UpdateClusterTopicConfigs(topic, configs, cancellationToken);
         }
 
         lock (_topicLock)

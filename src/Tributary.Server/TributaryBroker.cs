@@ -32,6 +32,7 @@ public sealed class TributaryBroker : IAsyncDisposable
     private volatile bool _stopping;
     private volatile bool _killed;
     private Func<ReplicaLinkFactory, ReplicaLinkFactory>? _wrapReplicaLinks;
+    private Storage.Devices.ILogDevice? _logDevice;
     private KafkaListener? _listener;
     private BrokerMaintenance? _maintenance;
 
@@ -139,6 +140,7 @@ public sealed class TributaryBroker : IAsyncDisposable
         var broker = new TributaryBroker(config, options.LoggerFactory ?? NullLoggerFactory.Instance, options.TimeProvider ?? TimeProvider.System,
             options.KeepDataDirectory ? null : temporary, [.. options.AdminRoutes]);
         broker._wrapReplicaLinks = options.WrapReplicaLinks;
+        broker._logDevice = options.LogDevice;
         await broker.StartAdminAndCoreAsync(cancellationToken).ConfigureAwait(false);
         if (options.SaslUsers.Count > 0)
         {
@@ -208,7 +210,7 @@ public sealed class TributaryBroker : IAsyncDisposable
 
     private async Task StartCoreAsync(CancellationToken cancellationToken)
     {
-        var core = new BrokerCore(_config, _time, _loggerFactory);
+        var core = new BrokerCore(_config, _time, _loggerFactory, _logDevice);
         var dispatcher = HandlerCatalog.CreateDispatcher(core, _loggerFactory);
         dispatcher.Interceptor = _intercepts.Count == 0 ? null : Intercept;
         if (_config.ClusterMode)

@@ -65,4 +65,7 @@ public sealed class TributaryBrokerOptions
 
     /// <summary>Wraps the replication links of cluster mode (TributaryCluster's faults); null: the wire links as they are.</summary>
     internal Func<Broker.Cluster.ReplicaLinkFactory, Broker.Cluster.ReplicaLinkFactory>? WrapReplicaLinks { get; set; }
+
+    /// <summary>The files of an on-disk broker (tests pass one that fails as a full disk does); null: the real file system.</summary>
+    internal Storage.Devices.ILogDevice? LogDevice { get; set; }
 }

@@ -55,6 +55,7 @@ public sealed partial class ClusterNode
                 else if (IsController)
                 {
                     await ReconcileAsync(cancellationToken).ConfigureAwait(false);
+                    await RebalanceLeadersIfDueAsync(cancellationToken).ConfigureAwait(false);
                 }
 
                 await _changed.WaitAsync(ControllerPassMax, cancellationToken).ConfigureAwait(false);

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
 
 namespace Tributary.Broker.Cluster;
 
@@ -13,6 +14,12 @@ public sealed partial class ClusterNode
 {
     // Partition states written per transaction: etcd refuses more than 128 operations in one (--max-txn-ops).
     private const int PartitionsPerTxnMax = 100;
+
+    /// <summary>Longest a CreateTopics, DeleteTopics, CreatePartitions or config change waits for etcd to commit it.</summary>
+    public const int MetadataChangeTimeoutMsMax = 5000;
+
+    // 1 while metadata changes time out in etcd (an episode is logged once).
+    private int _changesTimingOut;
 
     /// <summary>
     /// Creates a topic in the cluster with <paramref name="replicas"/> per partition (null: placed here on
@@ -164,19 +171,62 @@ public sealed partial class ClusterNode
             },
         });
 
+    /// <summary>
+    /// How long a metadata change waits for etcd to commit it: the request's timeout_ms, at most
+    /// <see cref="MetadataChangeTimeoutMsMax"/> (also for a request without a timeout or with 0 or less), so a thread of
+    /// a request never waits long on an etcd without quorum. The source ends the wait when the request is aborted too.
+    /// </summary>
+    public static CancellationTokenSource ChangeTimeout(int requestTimeoutMs, CancellationToken requestAborted)
+    {
+        var source = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
+        source.CancelAfter(requestTimeoutMs > 0 ? Math.Min(requestTimeoutMs, MetadataChangeTimeoutMsMax) : MetadataChangeTimeoutMsMax);
+        return source;
+    }
+
+    // A change etcd could not commit in time is ClusterTimeoutException, REQUEST_TIMED_OUT to the client: no quorum
+    // (etcd answers Unavailable "request timed out"), the wait ended, or the connection failed (a frozen member fails
+    // the HTTP/2 ping: Internal). Only refusals a retry cannot fix stay ClusterUnavailableException. Logged once until
+    // a change commits again.
     private async Task<TxnResponse> TxnAsync(TxnRequest txn, CancellationToken cancellationToken)
     {
+        TxnResponse response;
         try
         {
-            return await _kv.TxnAsync(txn, deadline: Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
+            response = await _kv.TxnAsync(txn, deadline: Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException || e is RpcException
+        {
+            StatusCode: not (StatusCode.InvalidArgument or StatusCode.FailedPrecondition
+            or StatusCode.PermissionDenied or StatusCode.Unauthenticated or StatusCode.Unimplemented or StatusCode.ResourceExhausted)
+        })
+        {
+            if (Interlocked.Exchange(ref _changesTimingOut, 1) == 0)
+            {
+                LogChangeTimedOut(_logger, e is RpcException rpc ? rpc.Status.Detail : e.Message);
+            }
+
+            throw new ClusterTimeoutException("etcd did not commit the metadata change in time (no quorum?); it may still be applied", e);
         }
         catch (RpcException e)
         {
             throw new ClusterUnavailableException("etcd did not answer a metadata change: " + e.Status.Detail, e);
         }
+
+        if (Interlocked.Exchange(ref _changesTimingOut, 0) == 1)
+        {
+            LogChangesCommitting(_logger);
+        }
+
+        return response;
     }
 
     private static ByteString Json(ClusterTopic value) => ByteString.CopyFromUtf8(JsonSerializer.Serialize(value, ClusterJson.Default.ClusterTopic));
 
     private static ByteString Json(PartitionState value) => ByteString.CopyFromUtf8(JsonSerializer.Serialize(value, ClusterJson.Default.PartitionState));
+
+    [LoggerMessage(EventId = 985, Level = LogLevel.Warning, Message = "etcd does not commit metadata changes ({Reason}); CreateTopics and other changes answer REQUEST_TIMED_OUT until it does")]
+    private static partial void LogChangeTimedOut(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 986, Level = LogLevel.Information, Message = "etcd commits metadata changes again")]
+    private static partial void LogChangesCommitting(ILogger logger);
 }

@@ -257,8 +257,7 @@ internal sealed partial class ReplicaFetcher : IAsyncDisposable
                 switch ((ErrorCode)data.ErrorCode)
                 {
                     case ErrorCode.None:
-                        var records = WholeBatches(data.Records ?? ReadOnlyMemory<byte>.Empty);
-                        state.Replica.AppendFromLeader(_leaderId, state.LeaderEpoch, MemoryMarshal.AsMemory(records), data.HighWatermark);
+                        Append(state, data);
                         break;
                     case ErrorCode.OffsetOutOfRange:
                         // Our log end is past the leader's: compare epochs again, which cuts the tail.
@@ -273,6 +272,40 @@ internal sealed partial class ReplicaFetcher : IAsyncDisposable
                         break;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Appends one partition's fetched batches. A disk that fails the write (ENOSPC, EIO: an <see cref="IOException"/>)
+    /// fails this partition only: the log has cut the partial write, so the same offsets are fetched again after
+    /// replica.fetch.backoff.ms, while the other partitions and the connection go on. Meanwhile the log end stands
+    /// still and the leader's lag rule (replica.lag.time.max.ms) takes this replica out of the ISR; once writes succeed
+    /// again it catches up and the leader takes it back. One warning per episode, not per fetch.
+    /// </summary>
+    private void Append(FetchState state, FetchResponse.PartitionData data)
+    {
+        var log = state.Replica.Log;
+        try
+        {
+            var records = WholeBatches(data.Records ?? ReadOnlyMemory<byte>.Empty);
+            state.Replica.AppendFromLeader(_leaderId, state.LeaderEpoch, MemoryMarshal.AsMemory(records), data.HighWatermark);
+        }
+        catch (IOException e)
+        {
+            if (!state.AppendFailing)
+            {
+                state.AppendFailing = true;
+                LogAppendFailed(e, log.Topic, log.Partition, _leaderId, log.LogEndOffset);
+            }
+
+            state.NotBeforeMs = _broker.NowMs + _broker.Config.ReplicaFetchBackoffMs;
+            return;
+        }
+
+        if (state.AppendFailing)
+        {
+            state.AppendFailing = false;
+            LogAppendResumed(log.Topic, log.Partition, log.LogEndOffset);
         }
     }
 
@@ -343,6 +376,9 @@ internal sealed partial class ReplicaFetcher : IAsyncDisposable
         public bool Truncated { get; set; }
 
         public long NotBeforeMs { get; set; }
+
+        /// <summary>The last append failed on the disk (an episode logged once, until an append succeeds).</summary>
+        public bool AppendFailing { get; set; }
     }
 
     [LoggerMessage(EventId = 1500, Level = LogLevel.Warning, Message = "Replica fetch from broker {LeaderId} failed; backing off")]
@@ -353,4 +389,10 @@ internal sealed partial class ReplicaFetcher : IAsyncDisposable
 
     [LoggerMessage(EventId = 1502, Level = LogLevel.Information, Message = "Replica fetch of {Topic}-{Partition} from broker {LeaderId}: {Error}")]
     private partial void LogPartitionError(string topic, int partition, int leaderId, string error);
+
+    [LoggerMessage(EventId = 1503, Level = LogLevel.Warning, Message = "Replica of {Topic}-{Partition} cannot append what it fetched from broker {LeaderId} (disk full or failing); it stays at offset {LogEndOffset} and retries")]
+    private partial void LogAppendFailed(Exception exception, string topic, int partition, int leaderId, long logEndOffset);
+
+    [LoggerMessage(EventId = 1504, Level = LogLevel.Information, Message = "Replica of {Topic}-{Partition} appends again, from offset {LogEndOffset}")]
+    private partial void LogAppendResumed(string topic, int partition, long logEndOffset);
 }

@@ -257,6 +257,15 @@ public sealed record BrokerConfig
     /// <summary>controlled.shutdown.retry.backoff.ms: the length of one round of that wait.</summary>
     public long ControlledShutdownRetryBackoffMs { get; init; } = 5000;
 
+    /// <summary>auto.leader.rebalance.enable: the controller moves leadership back to preferred replicas.</summary>
+    public bool AutoLeaderRebalanceEnable { get; init; } = true;
+
+    /// <summary>leader.imbalance.check.interval.seconds: how often it checks.</summary>
+    public long LeaderImbalanceCheckIntervalSeconds { get; init; } = 300;
+
+    /// <summary>leader.imbalance.per.broker.percentage: the share of a broker's preferred partitions others may lead.</summary>
+    public int LeaderImbalancePerBrokerPercentage { get; init; } = 10;
+
     /// <summary>replica.fetch.wait.max.ms: how long a follower's fetch parks at its leader.</summary>
     public int ReplicaFetchWaitMaxMs { get; init; }
 

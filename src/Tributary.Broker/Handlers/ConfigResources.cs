@@ -1,4 +1,5 @@
 using System.Globalization;
+using Tributary.Broker.Cluster;
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Security.Authorization;
@@ -82,6 +83,11 @@ internal static class ConfigResources
                     broker.UpdateTopicConfigs(broker.Metadata.Find(name)!, configs);
                     break;
             }
+        }
+        catch (ClusterTimeoutException e)
+        {
+            // Cluster mode: etcd did not commit the topic's configs within ClusterNode.MetadataChangeTimeoutMsMax.
+            return (ErrorCode.RequestTimedOut, e.Message);
         }
         catch (Exception e) when (BrokerCore.IsStorageFailure(e))
         {

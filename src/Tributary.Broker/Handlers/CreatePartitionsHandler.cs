@@ -1,3 +1,4 @@
+using Tributary.Broker.Cluster;
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Quotas;
@@ -14,8 +15,9 @@ namespace Tributary.Broker.Handlers;
 //   (INVALID_PARTITIONS, with a message naming both); the topic must exist (UNKNOWN_TOPIC_OR_PARTITION).
 // - Assignments, when given, need one entry per new partition, each naming only this broker
 //   (INVALID_REPLICA_ASSIGNMENT). A topic named twice in one request gets INVALID_REQUEST, once.
-// - validate_only checks and changes nothing; timeout_ms is ignored: the new partitions exist when the response is
-//   sent.
+// - validate_only checks and changes nothing; the new partitions exist when the response is sent. In cluster mode
+//   timeout_ms bounds the wait for etcd (as in CreateTopics): a change etcd has not committed by then gets
+//   REQUEST_TIMED_OUT and may still be applied later.
 // - Records already in a topic keep their partitions: as in Kafka, keys may now hash elsewhere.
 // - controller_mutation_rate (KIP-599): the new partitions count; while the client's quota is used up a topic gets
 //   THROTTLING_QUOTA_EXCEEDED (v3+; older versions grow and are throttled).
@@ -27,6 +29,7 @@ public sealed class CreatePartitionsHandler(BrokerCore broker) : ApiHandler<Crea
         var counts = request.Topics.CountBy(t => t.Name, StringComparer.Ordinal).ToDictionary(StringComparer.Ordinal);
         var reported = new HashSet<string>(StringComparer.Ordinal);
         var quota = ControllerMutations.For(broker, context, strictFromVersion: 3);
+        using var etcdWait = ClusterNode.ChangeTimeout(request.TimeoutMs, cancellationToken);
         foreach (var requested in request.Topics)
         {
             if (counts[requested.Name] > 1)
@@ -47,7 +50,7 @@ public sealed class CreatePartitionsHandler(BrokerCore broker) : ApiHandler<Crea
 
             // Checked and grown under the topic lock: two concurrent grows of one topic must not both start from
             // the old count, nor a grow undo a concurrent config change or deletion.
-            var (error, message) = broker.WithTopicLock(() => Grow(requested, request.ValidateOnly, quota));
+            var (error, message) = broker.WithTopicLock(() => Grow(requested, request.ValidateOnly, quota, etcdWait.Token));
             response.Results.Add(Result(requested.Name, error, message));
         }
 
@@ -56,7 +59,8 @@ public sealed class CreatePartitionsHandler(BrokerCore broker) : ApiHandler<Crea
         return ValueTask.FromResult<HandlerResult<CreatePartitionsResponse>>(response);
     }
 
-    private (ErrorCode Error, string? Message) Grow(CreatePartitionsRequest.CreatePartitionsTopic requested, bool validateOnly, ControllerMutationQuota quota)
+    private (ErrorCode Error, string? Message) Grow(CreatePartitionsRequest.CreatePartitionsTopic requested, bool validateOnly, ControllerMutationQuota quota,
+        CancellationToken etcdWait)
     {
         var topic = broker.Metadata.Find(requested.Name);
         if (topic is null)
@@ -100,7 +104,11 @@ public sealed class CreatePartitionsHandler(BrokerCore broker) : ApiHandler<Crea
 
             try
             {
-                broker.AddPartitions(topic, requested.Count);
+                broker.AddPartitions(topic, requested.Count, etcdWait);
+            }
+            catch (ClusterTimeoutException e)
+            {
+                return (ErrorCode.RequestTimedOut, e.Message);
             }
             catch (Exception e) when (BrokerCore.IsStorageFailure(e))
             {

@@ -25,7 +25,9 @@ namespace Tributary.Broker.Handlers;
 // - A name given twice in one request fails with INVALID_REQUEST, once.
 // - validate_only checks everything and creates nothing.
 // - A disk that refuses the topic's metadata or logs gets KAFKA_STORAGE_ERROR, with nothing of the topic left.
-// - timeout_ms is ignored: creation is complete when the response is sent.
+// - Creation is complete when the response is sent. In cluster mode timeout_ms bounds the wait for etcd to commit the
+//   request's topics (at most ClusterNode.MetadataChangeTimeoutMsMax; 0 or less: that maximum); a topic etcd has not
+//   committed by then (no quorum) gets REQUEST_TIMED_OUT, retriable, and may still be created later, as in Kafka.
 // - controller_mutation_rate (KIP-599): each created topic counts its partitions; while the client's quota is used
 //   up a topic gets THROTTLING_QUOTA_EXCEEDED (v6+; older versions are created and throttled), and the response
 //   carries the time until the quota has room again.
@@ -42,6 +44,7 @@ public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTo
         var counts = request.Topics.CountBy(t => t.Name, StringComparer.Ordinal).ToDictionary(StringComparer.Ordinal);
         var reported = new HashSet<string>(StringComparer.Ordinal);
         var quota = ControllerMutations.For(broker, context, strictFromVersion: 6);
+        using var etcdWait = ClusterNode.ChangeTimeout(request.TimeoutMs, cancellationToken);
         foreach (var topic in request.Topics)
         {
             if (counts[topic.Name] > 1)
@@ -61,7 +64,7 @@ public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTo
             }
 
             // Under the topic lock so the existence and collision checks still hold when the topic is created.
-            response.Topics.Add(broker.WithTopicLock(() => Create(topic, request.ValidateOnly, context.ApiVersion, quota)));
+            response.Topics.Add(broker.WithTopicLock(() => Create(topic, request.ValidateOnly, context.ApiVersion, quota, etcdWait.Token)));
         }
 
         response.ThrottleTimeMs = quota.ThrottleTimeMs;
@@ -69,7 +72,8 @@ public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTo
         return ValueTask.FromResult<HandlerResult<CreateTopicsResponse>>(response);
     }
 
-    private CreateTopicsResponse.CreatableTopicResult Create(CreateTopicsRequest.CreatableTopic requested, bool validateOnly, short version, ControllerMutationQuota quota)
+    private CreateTopicsResponse.CreatableTopicResult Create(CreateTopicsRequest.CreatableTopic requested, bool validateOnly, short version, ControllerMutationQuota quota,
+        CancellationToken etcdWait)
     {
         var name = requested.Name;
         if (MetadataStore.ValidateTopicName(name) is { } invalidName)
@@ -111,7 +115,9 @@ public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTo
 
             try
             {
-                var (created, isNew) = replicas is not null ? broker.CreateTopic(name, replicas, configs) : broker.CreateTopic(name, partitions, configs, factor);
+                var (created, isNew) = replicas is not null
+                    ? broker.CreateTopic(name, replicas, configs, etcdWait)
+                    : broker.CreateTopic(name, partitions, configs, factor, etcdWait);
                 if (!isNew)
                 {
                     // Cluster mode: another broker created it since this one's mirror was read.
@@ -119,6 +125,10 @@ public sealed class CreateTopicsHandler(BrokerCore broker) : ApiHandler<CreateTo
                 }
 
                 topicId = created.Id;
+            }
+            catch (ClusterTimeoutException e)
+            {
+                return Failure(name, ErrorCode.RequestTimedOut, e.Message);
             }
             catch (Exception e) when (BrokerCore.IsStorageFailure(e))
             {

@@ -1,3 +1,4 @@
+using Tributary.Broker.Cluster;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Metadata;
 using Tributary.Broker.Security.Authorization;
@@ -11,8 +12,9 @@ namespace Tributary.Broker.Handlers;
 // - Authorization: DELETE on each topic (by id also DESCRIBE), else TOPIC_AUTHORIZATION_FAILED.
 // - Unknown names get UNKNOWN_TOPIC_OR_PARTITION, unknown ids UNKNOWN_TOPIC_ID; a topic named twice in one request
 //   gets INVALID_REQUEST, once. With delete.topic.enable=false every topic gets TOPIC_DELETION_DISABLED.
-// - The topic's metadata and logs are gone when the response is sent, so timeout_ms is ignored. A metadata write the
-//   disk refuses answers KAFKA_STORAGE_ERROR and leaves the topic as it was.
+// - The topic's metadata and logs are gone when the response is sent. A metadata write the disk refuses answers
+//   KAFKA_STORAGE_ERROR and leaves the topic as it was. In cluster mode timeout_ms bounds the wait for etcd (as in
+//   CreateTopics): a deletion etcd has not committed by then gets REQUEST_TIMED_OUT and may still happen later.
 // - controller_mutation_rate (KIP-599): a deleted topic counts its partitions; while the client's quota is used up a
 //   topic gets THROTTLING_QUOTA_EXCEEDED (v5+; older versions are deleted and throttled).
 // Versions:
@@ -33,6 +35,7 @@ public sealed class DeleteTopicsHandler(BrokerCore broker) : ApiHandler<DeleteTo
         var counts = requested.CountBy(r => r.Name is null ? r.Id.ToString() : "name:" + r.Name).ToDictionary();
         var reported = new HashSet<(string?, Guid)>();
         var quota = ControllerMutations.For(broker, context, strictFromVersion: 5);
+        using var etcdWait = ClusterNode.ChangeTimeout(request.TimeoutMs, cancellationToken);
         foreach (var (name, id) in requested)
         {
             if (counts[name is null ? id.ToString() : "name:" + name] > 1)
@@ -63,8 +66,13 @@ public sealed class DeleteTopicsHandler(BrokerCore broker) : ApiHandler<DeleteTo
                     var found = name is null ? broker.Metadata.Find(id) : broker.Metadata.Find(name);
                     denied = Denied(context, name, found);
                     throttled = denied == ErrorCode.None && found is not null && !quota.TryRecord(found.PartitionCount);
-                    return denied == ErrorCode.None && !throttled && found is not null && broker.DeleteTopic(found.Name) ? found : null;
+                    return denied == ErrorCode.None && !throttled && found is not null && broker.DeleteTopic(found.Name, etcdWait.Token) ? found : null;
                 });
+            }
+            catch (ClusterTimeoutException e)
+            {
+                response.Responses.Add(Result(version, name, id, ErrorCode.RequestTimedOut, e.Message));
+                continue;
             }
             catch (Exception e) when (BrokerCore.IsStorageFailure(e))
             {

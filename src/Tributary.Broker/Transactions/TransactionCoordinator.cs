@@ -417,7 +417,9 @@ public sealed partial class TransactionCoordinator : IDisposable
 
             return t!.State switch
             {
-                TransactionState.Ongoing => Complete(t, commit) ? ErrorCode.None : ErrorCode.CoordinatorNotAvailable,
+                // Cluster mode, as Kafka: once the prepare is written the markers are sent again until written, so
+                // the end is acknowledged; the producer's next transaction waits (CONCURRENT_TRANSACTIONS) meanwhile.
+                TransactionState.Ongoing => Complete(t, commit) || MarkersLogged(t) ? ErrorCode.None : ErrorCode.CoordinatorNotAvailable,
                 TransactionState.CompleteCommit when commit => ErrorCode.None,
                 TransactionState.CompleteAbort when !commit => ErrorCode.None,
                 _ => ErrorCode.InvalidTxnState,
@@ -492,7 +494,11 @@ public sealed partial class TransactionCoordinator : IDisposable
         return count;
     }
 
-    public void Dispose() => _timeoutTimer.Dispose();
+    public void Dispose()
+    {
+        _timeoutTimer.Dispose();
+        StopMarkerRetries();
+    }
 
     private static TransactionDescription ToDescription(TransactionMetadata t) =>
         new(t.TransactionalId, t.ProducerId, t.ProducerEpoch, t.TimeoutMs, t.State, t.StartTimeMs, [.. t.Partitions]);
@@ -670,34 +676,45 @@ public sealed partial class TransactionCoordinator : IDisposable
     }
 
     // Cluster mode: each partition's marker goes to its leader, this broker's own partitions directly and the others'
-    // with WriteTxnMarkers (BrokerCore.TxnMarkerSender), as Kafka's coordinator sends them. A partition without a live
-    // leader, or a marker refused, leaves the transaction prepared; it is tried again as on a single node.
+    // with WriteTxnMarkers (BrokerCore.TxnMarkerSender), as Kafka's coordinator sends them. A partition whose marker is
+    // written leaves the list; one without a live leader, or whose marker was refused, stays, and the transaction stays
+    // prepared while the markers are sent again (TransactionCoordinator.MarkerRetry.cs).
     private bool FinishPreparedInCluster(TransactionMetadata t, bool commit)
     {
         var cluster = _broker.Cluster!;
         var remote = new Dictionary<int, List<(string Topic, int Partition)>>();
-        foreach (var (topicName, partition) in t.Partitions)
+        var missing = false;
+        foreach (var (topicName, partition) in t.Partitions.ToList())
         {
             if (!cluster.TryGetPartition(topicName, partition, out var state))
             {
+                // A partition of a deleted topic has nothing left to end.
                 if (_broker.Metadata.Find(topicName) is null)
                 {
-                    continue;
+                    t.Partitions.Remove((topicName, partition));
+                }
+                else
+                {
+                    missing = true;
                 }
 
-                return false;
+                continue;
             }
 
             if (state.Leader == _broker.NodeId)
             {
-                if (WriteMarker(topicName, partition, t.ProducerId, t.ProducerEpoch, commit) != ErrorCode.None)
+                if (WriteMarker(topicName, partition, t.ProducerId, t.ProducerEpoch, commit) == ErrorCode.None)
                 {
-                    return false;
+                    t.Partitions.Remove((topicName, partition));
+                }
+                else
+                {
+                    missing = true;
                 }
             }
             else if (state.Leader < 0 || !cluster.TryGetBroker(state.Leader, out _))
             {
-                return false;
+                missing = true;
             }
             else
             {
@@ -713,10 +730,15 @@ public sealed partial class TransactionCoordinator : IDisposable
 
         foreach (var (leader, partitions) in remote)
         {
-            if (!SendMarkers(leader, partitions, t, commit))
-            {
-                return false;
-            }
+            var written = SendMarkers(leader, partitions, t, commit);
+            t.Partitions.ExceptWith(written);
+            missing |= written.Count < partitions.Count;
+        }
+
+        MarkersSent(t, allWritten: !missing);
+        if (missing)
+        {
+            return false;
         }
 
         t.State = commit ? TransactionState.CompleteCommit : TransactionState.CompleteAbort;
@@ -724,11 +746,12 @@ public sealed partial class TransactionCoordinator : IDisposable
         return Persist(t);
     }
 
-    private bool SendMarkers(int leader, List<(string Topic, int Partition)> partitions, TransactionMetadata t, bool commit)
+    /// <summary>The partitions whose marker <paramref name="leader"/> wrote (none when it could not be reached).</summary>
+    private List<(string Topic, int Partition)> SendMarkers(int leader, List<(string Topic, int Partition)> partitions, TransactionMetadata t, bool commit)
     {
         if (_broker.TxnMarkerSender is not { } send || !_broker.Cluster!.TryGetBroker(leader, out var node))
         {
-            return false;
+            return [];
         }
 
         var request = new WriteTxnMarkersRequest
@@ -748,20 +771,23 @@ public sealed partial class TransactionCoordinator : IDisposable
         try
         {
             var response = send(node, request, CancellationToken.None).WaitAsync(MarkerSendTimeout).GetAwaiter().GetResult();
-            var failed = response.Markers.SelectMany(m => m.Topics).SelectMany(tp => tp.Partitions.Select(p => (tp.Name, p.PartitionIndex, (ErrorCode)p.ErrorCode)))
-                .FirstOrDefault(r => r.Item3 != ErrorCode.None);
-            if (failed.Name is not null)
+            var results = response.Markers.SelectMany(m => m.Topics).SelectMany(tp => tp.Partitions.Select(p => (tp.Name, p.PartitionIndex, Error: (ErrorCode)p.ErrorCode))).ToList();
+            var failed = results.FirstOrDefault(r => r.Error != ErrorCode.None);
+            if (failed.Name is not null && !MarkersLogged(t))
             {
-                LogRemoteMarkerFailed(t.TransactionalId, failed.Name, failed.PartitionIndex, leader, failed.Item3.ToString());
-                return false;
+                LogRemoteMarkerFailed(t.TransactionalId, failed.Name, failed.PartitionIndex, leader, failed.Error.ToString());
             }
 
-            return response.Markers.Count > 0;
+            return [.. results.Where(r => r.Error == ErrorCode.None && partitions.Contains((r.Name, r.PartitionIndex))).Select(r => (r.Name, r.PartitionIndex))];
         }
         catch (Exception e) when (e is IOException or TimeoutException or InvalidOperationException or ProtocolException or System.Net.Sockets.SocketException)
         {
-            LogRemoteMarkerFailed(t.TransactionalId, partitions[0].Topic, partitions[0].Partition, leader, e.Message);
-            return false;
+            if (!MarkersLogged(t))
+            {
+                LogRemoteMarkerFailed(t.TransactionalId, partitions[0].Topic, partitions[0].Partition, leader, e.Message);
+            }
+
+            return [];
         }
     }
 

@@ -20,17 +20,18 @@ internal sealed class EtcdBrokers(EtcdCluster etcd, string name, Action<int, Tri
     public string Bootstrap => string.Join(',', Running.Values.Select(b => b.BootstrapServers));
 
     /// <summary>Starts brokers 1 to <paramref name="count"/> and waits until each sees all of them live.</summary>
-    public async Task StartAllAsync(int count)
+    public async Task StartAllAsync(int count, Action<int, TributaryBrokerOptions>? configure = null)
     {
         for (var id = 1; id <= count; id++)
         {
-            await StartAsync(id);
+            await StartAsync(id, configure);
         }
 
         await ReplicationTests.WaitUntilAsync(() => Running.Values.All(b => b.Core.Cluster!.LiveBrokers.Count == count));
     }
 
-    public async Task StartAsync(int nodeId)
+    /// <param name="configure">changes a broker's options (by node id) before it starts.</param>
+    public async Task StartAsync(int nodeId, Action<int, TributaryBrokerOptions>? configure = null)
     {
         var options = new TributaryBrokerOptions { InMemory = false, DataDirectory = Path.Combine(_root, nodeId.ToString(CultureInfo.InvariantCulture)) };
         options.Config["node.id"] = nodeId.ToString(CultureInfo.InvariantCulture);
