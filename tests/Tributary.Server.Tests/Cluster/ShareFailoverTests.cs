@@ -3,6 +3,7 @@ using Confluent.Kafka.Admin;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 using Tributary.Server.Client;
+using Tributary.Tests.Shared.ShareGroups;
 using ErrorCode = Tributary.Protocol.ErrorCode;
 
 namespace Tributary.Server.Tests.Cluster;
@@ -94,7 +95,7 @@ public sealed class ShareFailoverTests
         {
             var (redelivered, _) = await FetchUntilAcquiredAsync(client, topicId, "m2");
             Assert.Equal([(4L, 5L, (short)2)], Acquired(redelivered));
-            Assert.Equal(["value 4", "value 5"], Values(redelivered));
+            Assert.Equal(["value 4", "value 5"], ShareFetchRecords.Values(redelivered));
         }
     }
 
@@ -146,28 +147,4 @@ public sealed class ShareFailoverTests
 
     private static List<(long First, long Last, short DeliveryCount)> Acquired(ShareFetchResponse response) =>
         [.. response.Responses.SelectMany(t => t.Partitions).SelectMany(p => p.AcquiredRecords.Select(r => (r.FirstOffset, r.LastOffset, r.DeliveryCount)))];
-
-    // The values of the acquired records among the batches a response carries.
-    private static List<string> Values(ShareFetchResponse response)
-    {
-        var values = new List<string>();
-        foreach (var data in response.Responses.SelectMany(t => t.Partitions))
-        {
-            for (var rest = data.Records ?? ReadOnlyMemory<byte>.Empty; !rest.IsEmpty;)
-            {
-                var batch = Protocol.Records.RecordBatch.Read(rest);
-                rest = rest[batch.Header.TotalSize..];
-                foreach (var record in batch.Records)
-                {
-                    var offset = batch.Header.BaseOffset + record.OffsetDelta;
-                    if (data.AcquiredRecords.Any(r => r.FirstOffset <= offset && offset <= r.LastOffset))
-                    {
-                        values.Add(System.Text.Encoding.UTF8.GetString(record.Value!.Value.Span));
-                    }
-                }
-            }
-        }
-
-        return values;
-    }
 }
