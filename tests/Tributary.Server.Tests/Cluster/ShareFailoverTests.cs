@@ -12,9 +12,10 @@ namespace Tributary.Server.Tests.Cluster;
 /// Share partitions move with the data partition's leadership (KIP-932), in an embedded cluster of 3 brokers on a
 /// real etcd of 3 members: the share consumer's state is written to the share coordinator on the leader of the
 /// replicated <c>__share_group_state</c>; when the data partition's leader is killed, the new leader loads it, so the
-/// records acknowledged or rejected are never delivered again and those held are, with delivery count 2. A broker
-/// that does not lead the partition answers NOT_LEADER_OR_FOLLOWER. Raw protocol: the consumer's requests go to the
-/// leader as a share consumer's would.
+/// records acknowledged or rejected are never delivered again and those held are, with delivery count 2: with the
+/// share coordinator on another broker (reached over the wire, it stays), and on the killed broker itself (the new
+/// coordinator loads the state from its replica). A broker that does not lead the partition answers
+/// NOT_LEADER_OR_FOLLOWER. Raw protocol: the consumer's requests go to the leader as a share consumer's would.
 /// </summary>
 public sealed class ShareFailoverTests
 {
@@ -24,17 +25,22 @@ public sealed class ShareFailoverTests
     private const int Records = 6;
     private static readonly TimeSpan WaitMax = TimeSpan.FromSeconds(60);
 
-    [Fact]
-    public async Task After_the_leader_is_killed_acknowledged_records_never_come_back_and_held_ones_do()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task After_the_leader_is_killed_acknowledged_records_never_come_back_and_held_ones_do(bool coordinatorOnTheLeader)
     {
         await using var cluster = await TributaryCluster.StartAsync(brokers: 3);
-        await CreateTopicAndProduceAsync(cluster);
+        var coordinator = await CreateStateTopicAsync(cluster);
+        var dataLeader = coordinatorOnTheLeader ? coordinator : cluster.Brokers.Keys.First(id => id != coordinator);
+        await CreateTopicAndProduceAsync(cluster, [dataLeader, .. cluster.Brokers.Keys.Where(id => id != dataLeader)]);
         foreach (var broker in cluster.Brokers.Values)
         {
             broker.Core.Metadata.SetGroupConfigs(Group, new Dictionary<string, string> { ["share.auto.offset.reset"] = "earliest" });
         }
 
         var leader = cluster.LeaderOf(Topic, 0);
+        Assert.Equal(dataLeader, leader);
         var topicId = cluster.Broker(leader).Core.Metadata.Find(Topic)!.Id;
 
         // A follower does not serve the share partition.
@@ -86,6 +92,7 @@ public sealed class ShareFailoverTests
         Assert.True(cluster.Broker(leader).Core.Cluster!.TryGetPartition(StateTopic, 0, out var stateTopic));
         Assert.Equal(3, stateTopic.Replicas.Length);
 
+        Assert.Equal(coordinator, cluster.LeaderOf(StateTopic, 0));
         await cluster.KillBrokerAsync(leader);
         var survivor = cluster.Brokers.Keys.First();
         await cluster.WaitAsync(() => cluster.LeaderOf(Topic, 0, survivor) is var l && l > 0 && l != leader);
@@ -99,11 +106,20 @@ public sealed class ShareFailoverTests
         }
     }
 
-    private static async Task CreateTopicAndProduceAsync(TributaryCluster cluster)
+    // Creates __share_group_state as the first share partition would; returns its leader once every broker sees it.
+    private static async Task<int> CreateStateTopicAsync(TributaryCluster cluster)
+    {
+        var core = cluster.Brokers.Values.First().Core;
+        await cluster.WaitAsync(() => core.CoordinatorNode(StateTopic, 3, new Dictionary<string, string> { ["min.insync.replicas"] = "2" }).Error == ErrorCode.None);
+        await cluster.WaitAsync(() => cluster.Brokers.Values.All(b => b.Core.Replicas!.StateOf(StateTopic, 0) is { Isr.Length: 3, Leader: > 0 }));
+        return cluster.LeaderOf(StateTopic, 0);
+    }
+
+    private static async Task CreateTopicAndProduceAsync(TributaryCluster cluster, List<int> replicas)
     {
         using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build())
         {
-            await admin.CreateTopicsAsync([new TopicSpecification { Name = Topic, NumPartitions = 1, ReplicationFactor = 3 }]);
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = Topic, NumPartitions = 1, ReplicationFactor = -1, ReplicasAssignments = new() { [0] = replicas } }]);
         }
 
         await cluster.WaitAsync(() => cluster.Brokers.Values.All(b => b.Core.Replicas!.StateOf(Topic, 0) is { Isr.Length: 3, Leader: > 0 }));
