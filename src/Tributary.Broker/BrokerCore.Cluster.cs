@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Tributary.Broker.Cluster;
 using Tributary.Broker.Groups;
 using Tributary.Broker.Metadata;
+using Tributary.Broker.ShareGroups;
 using Tributary.Broker.Transactions;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
@@ -10,8 +11,9 @@ namespace Tributary.Broker;
 
 // Cluster mode (tributary.metadata.etcd.endpoints set): topic changes go to etcd and come back as a mirror in the
 // local metadata store, so the partition logs and every handler that looks a topic up work as on a single node.
-// Internal topics (names starting with "__") stay local to each broker, except the coordinators' topics, whose
-// coordinator runs on the leader of their partition and moves with it.
+// Internal topics (names starting with "__") stay local to each broker, except the coordinators' topics
+// (__consumer_offsets, __transaction_state, __share_group_state), whose coordinator runs on the leader of their
+// partition and moves with it.
 public sealed partial class BrokerCore
 {
     /// <summary>This broker's membership of an etcd cluster; null on a single node, where no cluster code runs.</summary>
@@ -19,6 +21,9 @@ public sealed partial class BrokerCore
 
     /// <summary>Cluster mode: sends WriteTxnMarkers to another broker (the transaction coordinator ending a transaction on partitions it does not lead).</summary>
     public Func<ClusterBroker, WriteTxnMarkersRequest, CancellationToken, Task<WriteTxnMarkersResponse>>? TxnMarkerSender { get; set; }
+
+    /// <summary>Cluster mode: requests to another broker (a share partition's leader calling the share coordinator).</summary>
+    public IInterBrokerClient? InterBrokerClient { get; set; }
 
     /// <summary>The cluster's id: the one in etcd in cluster mode, else the local metadata's.</summary>
     public string ClusterId => Cluster?.ClusterId ?? Metadata.ClusterId;
@@ -37,7 +42,7 @@ public sealed partial class BrokerCore
     public static bool IsLocalOnly(string topic) => topic.StartsWith("__", StringComparison.Ordinal) && !IsCoordinatorTopic(topic);
 
     /// <summary>Internal topics that are cluster topics in cluster mode: their coordinator lives on their leader.</summary>
-    public static bool IsCoordinatorTopic(string topic) => topic is OffsetsTopicStore.TopicName or TransactionStateStore.TopicName;
+    public static bool IsCoordinatorTopic(string topic) => topic is OffsetsTopicStore.TopicName or TransactionStateStore.TopicName or ShareStateTopic.TopicName;
 
     /// <summary>
     /// Cluster mode: the broker that leads partition 0 of a coordinator topic, which coordinates every key of it
@@ -92,6 +97,11 @@ public sealed partial class BrokerCore
             {
                 core.OnCoordinatorRole(state.Topic, state.Leader == core.NodeId);
             }
+
+            if (state.Leader != core.NodeId)
+            {
+                core.ShareGroups.Unload(state.Topic, state.Partition);
+            }
         }
 
         public async Task RemoveAsync(string topic, int partition, CancellationToken cancellationToken)
@@ -101,6 +111,8 @@ public sealed partial class BrokerCore
             {
                 core.OnCoordinatorRole(topic, leads: false);
             }
+
+            core.ShareGroups.Unload(topic, partition);
         }
     }
 
@@ -153,6 +165,12 @@ public sealed partial class BrokerCore
                 break;
             case (TransactionStateStore.TopicName, false):
                 Transactions.Resign();
+                break;
+            case (ShareStateTopic.TopicName, true):
+                ShareCoordinator.BecomeCoordinator();
+                break;
+            case (ShareStateTopic.TopicName, false):
+                ShareCoordinator.Resign();
                 break;
         }
     }

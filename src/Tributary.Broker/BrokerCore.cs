@@ -97,7 +97,9 @@ public sealed partial class BrokerCore : IDisposable
             // After the groups: completing a transaction found half-done at start may commit offsets.
             Transactions = new TransactionCoordinator(this, config.InMemoryStorage ? null : Path.GetFullPath(config.LogDir), device);
 
-            // Share groups reload their share partitions' state from __share_group_state.
+            // The share coordinator loads __share_group_state (a single node's; in cluster mode once it leads it), and
+            // share groups take their share partitions' state from it.
+            ShareCoordinator = new ShareCoordinator(this);
             ShareGroups = new ShareGroupCoordinator(this);
         }
         catch
@@ -155,6 +157,9 @@ public sealed partial class BrokerCore : IDisposable
     public TransactionCoordinator Transactions { get; }
 
     public ShareGroupCoordinator ShareGroups { get; }
+
+    /// <summary>The share coordinator: the durable share-partition states of __share_group_state.</summary>
+    public ShareCoordinator ShareCoordinator { get; }
 
     public int NodeId => Config.NodeId;
 

@@ -300,6 +300,7 @@ public sealed class TributaryBroker : IAsyncDisposable
         _replicas = replicas;
         core.Replicas = replicas;
         core.TxnMarkerSender = WireTxnMarkerSender.SendAsync;
+        core.InterBrokerClient = new WireInterBrokerClient();
         await node.SetSinkAsync(core.CoordinatorsFollow(replicas), cancellationToken).ConfigureAwait(false);
     }
 

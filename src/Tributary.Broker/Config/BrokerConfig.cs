@@ -153,6 +153,12 @@ public sealed record BrokerConfig
     /// <summary>transaction.state.log.min.isr: min.insync.replicas of __transaction_state in cluster mode.</summary>
     public int TransactionStateLogMinIsr { get; init; }
 
+    /// <summary>share.coordinator.state.topic.replication.factor: replicas of __share_group_state in cluster mode.</summary>
+    public int ShareCoordinatorStateTopicReplicationFactor { get; init; }
+
+    /// <summary>share.coordinator.state.topic.min.isr: min.insync.replicas of __share_group_state in cluster mode.</summary>
+    public int ShareCoordinatorStateTopicMinIsr { get; init; }
+
     /// <summary>unclean.leader.election.enable (static or dynamic): in cluster mode, whether a replica outside the ISR may lead when no ISR member is live.</summary>
     public bool UncleanLeaderElectionEnable => Explicit.GetValueOrDefault("unclean.leader.election.enable") == "true";
 

@@ -65,6 +65,13 @@ public static class HandlerCatalog
             new AlterShareGroupOffsetsHandler(broker),
             new DeleteShareGroupOffsetsHandler(broker),
 
+            // The share coordinator's APIs (broker to broker): in cluster mode served on the leader of __share_group_state.
+            ShareState(new InitializeShareGroupStateHandler(broker)),
+            ShareState(new ReadShareGroupStateHandler(broker)),
+            ShareState(new WriteShareGroupStateHandler(broker)),
+            ShareState(new DeleteShareGroupStateHandler(broker)),
+            ShareState(new ReadShareGroupStateSummaryHandler(broker)),
+
             // Idempotent and transactional producers (TransactionCoordinator, partition producer state); in cluster mode
             // the transaction APIs are served on the leader of __transaction_state only.
             new InitProducerIdHandler(broker),
@@ -79,6 +86,7 @@ public static class HandlerCatalog
         ];
         IApiHandler Group(IApiHandler handler) => new CoordinatedHandler(handler, () => broker.Groups.CoordinatorError);
         IApiHandler Transaction(IApiHandler handler) => new CoordinatedHandler(handler, () => broker.Transactions.CoordinatorError);
+        IApiHandler ShareState(IApiHandler handler) => new CoordinatedHandler(handler, () => broker.ShareCoordinator.CoordinatorError);
         dispatcher = new RequestDispatcher(handlers, loggerFactory.CreateLogger<RequestDispatcher>(), broker.Quotas) { Errors = broker.RequestErrors };
         return dispatcher;
     }

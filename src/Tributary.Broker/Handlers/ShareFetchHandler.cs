@@ -19,6 +19,9 @@ namespace Tributary.Broker.Handlers;
 //   requests carry the session's next epoch and add partitions (Topics) or remove them (ForgottenTopicsData); -1
 //   applies the acknowledgements and closes the session, releasing what the member still holds. Full cache:
 //   SHARE_SESSION_LIMIT_REACHED (group.share.max.share.sessions).
+// - Cluster mode: a partition this broker does not lead answers NOT_LEADER_OR_FOLLOWER with CurrentLeader set; its
+//   share partition is loaded from the share coordinator at the first request of each leader epoch (the coordinator's
+//   error, such as COORDINATOR_NOT_AVAILABLE, while it cannot be).
 // - Piggybacked acknowledgements apply first, as ShareAcknowledge does (AcknowledgeErrorCode per partition).
 // - Then records are acquired from the session's partitions in order: redeliveries first, then new records, while fewer
 //   than share.partition.max.record.locks are in flight; each partition returns the whole stored batches holding them
@@ -90,17 +93,17 @@ public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetch
         using var waiter = new FetchWaiter(broker.Time, Math.Clamp(request.MaxWaitMs, 0, FetchHandler.FetchWaitMsMax), context.ResumeOn, context.CloseRequested);
         while (true)
         {
-            var partitions = session.Partitions.Select(Resolve).ToList();
+            var partitions = session.Partitions.Select(p => Resolve(p, groupId, settings, unreadable)).ToList();
             waiter.Arm(partitions.Where(p => p.Log is not null).Select(p => p.Log!));
             var remainingBefore = waiter.Remaining;
             if (request.MinBytes > 1 && remainingBefore > TimeSpan.Zero && partitions.Count > 0 && !(context.ApiVersion >= 2 && request.IsRenewAck)
-                && !partitions.Any(p => p.Topic is null || p.Log is null || unreadable.Contains(p.TopicId))
-                && AcquirableBytes(partitions, unreadable, groupId, settings, request.MinBytes) < request.MinBytes)
+                && !partitions.Any(p => p.Share is null || unreadable.Contains(p.TopicId))
+                && AcquirableBytes(partitions, unreadable, settings, request.MinBytes) < request.MinBytes)
             {
                 // As Kafka's DelayedShareFetch: nothing is acquired (no lock taken) until MinBytes are there or
                 // MaxWaitMs ran out; woken by an append or when a lock expires.
-                var expiry = partitions.Where(p => p.Topic is not null && p.Log is not null && !unreadable.Contains(p.TopicId))
-                    .Select(p => shares.Partition(groupId, p.Topic!, p.Partition, p.Log!, settings).NextLockExpiryMs()).Where(e => e is not null).Min();
+                var expiry = partitions.Where(p => p.Share is not null && !unreadable.Contains(p.TopicId))
+                    .Select(p => p.Share!.NextLockExpiryMs()).Where(e => e is not null).Min();
                 var untilLockExpiry = expiry is { } at ? TimeSpan.FromMilliseconds(Math.Max(1, at - shares.NowMs)) : remainingBefore;
                 await waiter.WaitAsync(untilLockExpiry < remainingBefore ? untilLockExpiry : remainingBefore, cancellationToken).ConfigureAwait(false);
                 if (!context.CloseRequested.IsCancellationRequested)
@@ -115,19 +118,13 @@ public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetch
             long? nextExpiryMs = null;
             foreach (var p in partitions)
             {
-                if (p.Topic is null || p.Log is null)
+                if (p.Topic is null || p.Log is null || p.Share is null)
                 {
-                    read.Add(new PartitionRead(p.TopicId, p.Partition, p.Topic is null ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition, [], ReadOnlyMemory<byte>.Empty));
+                    read.Add(new PartitionRead(p.TopicId, p.Partition, p.Error, [], ReadOnlyMemory<byte>.Empty));
                     continue;
                 }
 
-                if (unreadable.Contains(p.TopicId))
-                {
-                    read.Add(new PartitionRead(p.TopicId, p.Partition, ErrorCode.TopicAuthorizationFailed, [], ReadOnlyMemory<byte>.Empty));
-                    continue;
-                }
-
-                var share = shares.Partition(groupId, p.Topic, p.Partition, p.Log, settings);
+                var share = p.Share;
                 List<AcquiredRange> ranges = [];
                 if (acquiredCount < maxRecords && !(context.ApiVersion >= 2 && request.IsRenewAck))
                 {
@@ -156,9 +153,9 @@ public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetch
             }
 
             // Expired locks and start offsets moved past archived records are written with the answer.
-            shares.Persist(partitions.Where(p => p.Topic is not null && p.Log is not null && !unreadable.Contains(p.TopicId)).Select(p => shares.Partition(groupId, p.Topic!, p.Partition, p.Log!, settings)));
+            shares.Persist(partitions.Where(p => p.Share is not null).Select(p => p.Share!));
             var remaining = waiter.Remaining;
-            if (acquiredCount > 0 || read.Any(r => r.Error == ErrorCode.TopicAuthorizationFailed) || remaining <= TimeSpan.Zero || partitions.Count == 0 || context.CloseRequested.IsCancellationRequested || (context.ApiVersion >= 2 && request.IsRenewAck))
+            if (acquiredCount > 0 || read.Any(r => r.Error is not (ErrorCode.None or ErrorCode.UnknownTopicId or ErrorCode.UnknownTopicOrPartition)) || remaining <= TimeSpan.Zero || partitions.Count == 0 || context.CloseRequested.IsCancellationRequested || (context.ApiVersion >= 2 && request.IsRenewAck))
             {
                 return Respond(settings, read, ackResults);
             }
@@ -170,19 +167,19 @@ public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetch
     }
 
     /// <summary>What the session's readable partitions could acquire now, summed until <paramref name="minBytes"/> is reached.</summary>
-    private long AcquirableBytes(List<ResolvedPartition> partitions, IReadOnlySet<Guid> unreadable, string groupId, ShareGroupSettings settings, int minBytes)
+    private long AcquirableBytes(List<ResolvedPartition> partitions, IReadOnlySet<Guid> unreadable, ShareGroupSettings settings, int minBytes)
     {
         var bytes = 0L;
         foreach (var p in partitions)
         {
-            if (p.Topic is null || p.Log is null || unreadable.Contains(p.TopicId))
+            if (p.Share is null || p.Log is null || unreadable.Contains(p.TopicId))
             {
                 continue;
             }
 
             try
             {
-                bytes += broker.ShareGroups.Partition(groupId, p.Topic, p.Partition, p.Log, settings).AcquirableBytes(p.Log, settings, broker.ShareGroups.NowMs, (int)Math.Min(int.MaxValue, minBytes - bytes));
+                bytes += p.Share.AcquirableBytes(p.Log, settings, broker.ShareGroups.NowMs, (int)Math.Min(int.MaxValue, minBytes - bytes));
             }
             catch (ObjectDisposedException)
             {
@@ -221,7 +218,7 @@ public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetch
                     PartitionIndex = e.Partition,
                     ErrorCode = (short)e.Error,
                     AcknowledgeErrorCode = (short)ackResults.GetValueOrDefault((e.TopicId, e.Partition)),
-                    CurrentLeader = new ShareFetchResponse.LeaderIdAndEpoch { LeaderId = broker.NodeId, LeaderEpoch = 0 },
+                    CurrentLeader = CurrentLeader(e.TopicId, e.Partition),
                     Records = e.Records,
                     AcquiredRecords = [.. e.Ranges.Select(r => new ShareFetchResponse.AcquiredRecords { FirstOffset = r.FirstOffset, LastOffset = r.LastOffset, DeliveryCount = r.DeliveryCount })],
                 })],
@@ -231,11 +228,31 @@ public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetch
         return response;
     }
 
-    private ResolvedPartition Resolve((Guid TopicId, int Partition) p)
+    // The topic, log and share partition of a session's partition, or the error it answers: unknown, not readable,
+    // not led here (cluster mode), or the share coordinator's error loading its state.
+    private ResolvedPartition Resolve((Guid TopicId, int Partition) p, string groupId, ShareGroupSettings settings, IReadOnlySet<Guid> unreadable)
     {
         var topic = broker.Metadata.Find(p.TopicId);
-        return new ResolvedPartition(p.TopicId, p.Partition, topic, topic is null ? null : broker.FindLog(topic, p.Partition));
+        var log = topic is null ? null : broker.FindLog(topic, p.Partition);
+        if (topic is null || log is null)
+        {
+            return new ResolvedPartition(p.TopicId, p.Partition, topic, log, null, topic is null ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition);
+        }
+
+        if (unreadable.Contains(p.TopicId))
+        {
+            return new ResolvedPartition(p.TopicId, p.Partition, topic, log, null, ErrorCode.TopicAuthorizationFailed);
+        }
+
+        var (error, share) = broker.ShareGroups.TryPartition(groupId, topic, p.Partition, log, settings);
+        return new ResolvedPartition(p.TopicId, p.Partition, topic, log, share, error);
     }
+
+    // Where the client should send its requests for the partition: this node on a single node, else the cluster's leader.
+    private ShareFetchResponse.LeaderIdAndEpoch CurrentLeader(Guid topicId, int partition) =>
+        broker.Cluster is { } cluster && broker.Metadata.Find(topicId) is { } topic && cluster.TryGetPartition(topic.Name, partition, out var state)
+            ? new ShareFetchResponse.LeaderIdAndEpoch { LeaderId = state.Leader, LeaderEpoch = state.LeaderEpoch }
+            : new ShareFetchResponse.LeaderIdAndEpoch { LeaderId = broker.NodeId, LeaderEpoch = 0 };
 
     /// <summary>The stored batches that hold the acquired offsets, each once, in offset order.</summary>
     private static ReadOnlyMemory<byte> Batches(PartitionLog log, List<AcquiredRange> ranges)
@@ -279,7 +296,7 @@ public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetch
 
     protected override ShareFetchResponse? ErrorResponse(RequestContext context, ShareFetchRequest request, ErrorCode error) => new() { ErrorCode = (short)error };
 
-    private sealed record ResolvedPartition(Guid TopicId, int Partition, TopicInfo? Topic, PartitionLog? Log);
+    private sealed record ResolvedPartition(Guid TopicId, int Partition, TopicInfo? Topic, PartitionLog? Log, SharePartition? Share, ErrorCode Error);
 
     private sealed record PartitionRead(Guid TopicId, int Partition, ErrorCode Error, List<AcquiredRange> Ranges, ReadOnlyMemory<byte> Records);
 }

@@ -47,7 +47,13 @@ internal static class SharePartitionAcks
                 continue;
             }
 
-            var share = shares.Partition(groupId, topic, partition, log, settings);
+            var (located, share) = shares.TryPartition(groupId, topic, partition, log, settings);
+            if (share is null)
+            {
+                results[(topicId, partition)] = located;
+                continue;
+            }
+
             var error = share.Acknowledge(memberId, batches, renewAllowed, settings, shares.NowMs);
             results[(topicId, partition)] = error;
             if (error == ErrorCode.None)

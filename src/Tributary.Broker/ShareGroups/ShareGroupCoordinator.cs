@@ -10,8 +10,12 @@ namespace Tributary.Broker.ShareGroups;
 
 /// <summary>
 /// Share groups (KIP-932) on this node: membership and the <c>simple</c> assignment (ShareGroupHeartbeat), share
-/// sessions (ShareFetch / ShareAcknowledge), and each group's share partitions, whose state is written to
-/// <c>__share_group_state</c> before the request that changed it is answered and reloaded at start. Membership (group
+/// sessions (ShareFetch / ShareAcknowledge), and each group's share partitions, whose state is written to the share
+/// coordinator (<c>__share_group_state</c>) before the request that changed it is answered. A single node's share
+/// coordinator is local and every state is reloaded at start. In cluster mode a share partition lives on the data
+/// partition's leader: loaded from the share coordinator (<see cref="ShareStatePersister"/>) at its first use in each
+/// leader epoch, dropped when this broker stops leading it (NOT_LEADER_OR_FOLLOWER), so that a new leader goes on
+/// from what was acknowledged and delivers again what was held. Membership (group
 /// and assignment epochs, members, subscriptions, assignments) is written to <c>__consumer_offsets</c> as Kafka's
 /// group coordinator writes it (<see cref="ShareGroupRecords"/>) and replayed at start; as in Kafka, a loaded member
 /// keeps its epoch and expires after group.share.session.timeout.ms unless it heartbeats (its share session and the
@@ -27,19 +31,23 @@ public sealed partial class ShareGroupCoordinator : IDisposable
     private readonly Dictionary<string, ShareGroup> _groups = new(StringComparer.Ordinal);
     private readonly Dictionary<SharePartitionKey, SharePartition> _partitions = [];
     private readonly Dictionary<(string GroupId, string MemberId), ShareSession> _sessions = [];
-    private readonly ShareStateTopic _stateTopic;
+    private readonly ShareStatePersister? _persister;
     private readonly ITimer _expiryTimer;
 
     public ShareGroupCoordinator(BrokerCore broker)
     {
         _broker = broker;
         _logger = broker.LoggerFactory.CreateLogger<ShareGroupCoordinator>();
-        _stateTopic = new ShareStateTopic(broker, _logger);
-        foreach (var (key, snapshot) in _stateTopic.Load())
+        if (broker.Config.ClusterMode)
         {
-            var partition = new SharePartition(key);
-            partition.Restore(snapshot.StartOffset, snapshot.SnapshotEpoch, snapshot.StateBatches.Select(b => (b.FirstOffset, b.LastOffset, (RecordState)b.DeliveryState, b.DeliveryCount)));
-            _partitions[key] = partition;
+            _persister = new ShareStatePersister(broker);
+        }
+        else
+        {
+            foreach (var (key, snapshot) in broker.ShareCoordinator.All())
+            {
+                _partitions[key] = Restored(key, snapshot, leaderEpoch: 0);
+            }
         }
 
         _expiryTimer = broker.Time.CreateTimer(_ => ExpireMembers(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -269,6 +277,74 @@ public sealed partial class ShareGroupCoordinator : IDisposable
         return share;
     }
 
+    /// <summary>
+    /// The share partition of a group for a ShareFetch or ShareAcknowledge. In cluster mode: NOT_LEADER_OR_FOLLOWER
+    /// unless this broker leads the data partition; at the first use in a leader epoch the state is read from the share
+    /// coordinator (its errors, such as COORDINATOR_NOT_AVAILABLE, are returned), which fences the previous leader.
+    /// </summary>
+    internal (ErrorCode Error, SharePartition? Share) TryPartition(string groupId, TopicInfo topic, int partition, PartitionLog log, ShareGroupSettings settings)
+    {
+        if (_persister is null)
+        {
+            return (ErrorCode.None, Partition(groupId, topic, partition, log, settings));
+        }
+
+        if (_broker.Replicas?.StateOf(topic.Name, partition) is not { } state || state.Leader != _broker.NodeId)
+        {
+            Unload(topic.Name, partition);
+            return (ErrorCode.NotLeaderOrFollower, null);
+        }
+
+        var key = new SharePartitionKey(groupId, topic.Id, partition);
+        lock (_lock)
+        {
+            if (_partitions.TryGetValue(key, out var known) && known.LeaderEpoch == state.LeaderEpoch)
+            {
+                return (ErrorCode.None, known);
+            }
+        }
+
+        // Blocking on the coordinator's answer: the callers are synchronous, and this happens once per leader epoch.
+        var (error, stored) = _persister.ReadAsync(key, state.LeaderEpoch).GetAwaiter().GetResult();
+        if (error != ErrorCode.None)
+        {
+            return (error, null);
+        }
+
+        var share = stored is { StartOffset: >= 0 } ? Restored(key, stored, state.LeaderEpoch) : new SharePartition(key) { LeaderEpoch = state.LeaderEpoch };
+        lock (_lock)
+        {
+            if (_partitions.TryGetValue(key, out var raced) && raced.LeaderEpoch == state.LeaderEpoch)
+            {
+                share = raced;
+            }
+            else
+            {
+                _partitions[key] = share;
+            }
+        }
+
+        share.InitializeIfNeeded(log, settings.AutoOffsetReset, NowMs);
+        return (ErrorCode.None, share);
+    }
+
+    /// <summary>Cluster mode: this broker no longer leads the data partition, so its share partitions are dropped.</summary>
+    internal void Unload(string topicName, int partition)
+    {
+        if (_persister is null || _broker.Metadata.Find(topicName) is not { } topic)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            foreach (var key in _partitions.Keys.Where(k => k.TopicId == topic.Id && k.Partition == partition).ToList())
+            {
+                _partitions.Remove(key);
+            }
+        }
+    }
+
     /// <summary>The share partitions of a group that exist already (DescribeShareGroupOffsets), by topic id.</summary>
     internal IReadOnlyList<SharePartition> PartitionsOf(string groupId)
     {
@@ -295,16 +371,7 @@ public sealed partial class ShareGroupCoordinator : IDisposable
             return true;
         }
 
-        try
-        {
-            _stateTopic.Write(dirty);
-            return true;
-        }
-        catch (IOException e)
-        {
-            LogPersistFailed(_logger, e);
-            return false;
-        }
+        return Store(dirty);
     }
 
     /// <summary>Drops a group's state of the given topics (DeleteShareGroupOffsets), tombstoned in __share_group_state.</summary>
@@ -371,17 +438,59 @@ public sealed partial class ShareGroupCoordinator : IDisposable
 
     private bool Tombstone(string groupId, List<SharePartitionKey> removed)
     {
-        try
+        if (removed.Count == 0 || Store([.. removed.Select(k => (k, (ShareSnapshotValue?)null))]))
         {
-            _stateTopic.Write([.. removed.Select(k => (k, (ShareSnapshotValue?)null))]);
             return true;
         }
-        catch (IOException e)
+
+        LogDeleteFailed(_logger, groupId);
+        return false;
+    }
+
+    // A single node writes to its share coordinator directly; cluster mode through the persister, blocking on the
+    // answer (Kafka's share partition waits for its persister before answering too). A write a newer leader fenced
+    // drops the stale share partitions.
+    private bool Store(List<(SharePartitionKey Key, ShareSnapshotValue? Value)> states)
+    {
+        if (_persister is null)
         {
-            LogPersistFailed(_logger, e);
-            LogDeleteFailed(_logger, groupId);
-            return false;
+            try
+            {
+                _broker.ShareCoordinator.Put(states);
+                return true;
+            }
+            catch (IOException e)
+            {
+                LogPersistFailed(_logger, e);
+                return false;
+            }
         }
+
+        var error = _persister.WriteAsync(states).GetAwaiter().GetResult();
+        if (error == ErrorCode.FencedLeaderEpoch)
+        {
+            lock (_lock)
+            {
+                foreach (var (key, _) in states)
+                {
+                    _partitions.Remove(key);
+                }
+            }
+        }
+
+        if (error != ErrorCode.None)
+        {
+            LogPersistRefused(_logger, error);
+        }
+
+        return error == ErrorCode.None;
+    }
+
+    private static SharePartition Restored(SharePartitionKey key, ShareSnapshotValue snapshot, int leaderEpoch)
+    {
+        var partition = new SharePartition(key) { LeaderEpoch = leaderEpoch };
+        partition.Restore(snapshot.StartOffset, snapshot.SnapshotEpoch, snapshot.StateEpoch, snapshot.StateBatches.Select(b => (b.FirstOffset, b.LastOffset, (RecordState)b.DeliveryState, b.DeliveryCount)));
+        return partition;
     }
 
     // Caller holds _lock.
@@ -502,6 +611,9 @@ public sealed partial class ShareGroupCoordinator : IDisposable
 
     [LoggerMessage(EventId = 649, Level = LogLevel.Information, Message = "Loaded {Groups} share groups from __consumer_offsets")]
     private static partial void LogMembershipLoaded(ILogger logger, int groups);
+
+    [LoggerMessage(EventId = 654, Level = LogLevel.Warning, Message = "The share coordinator refused a share-partition state: {Error}")]
+    private static partial void LogPersistRefused(ILogger logger, ErrorCode error);
 
     [LoggerMessage(EventId = 646, Level = LogLevel.Warning, Message = "Share group {GroupId}: its state was dropped in memory but its tombstones could not be written")]
     private static partial void LogDeleteFailed(ILogger logger, string groupId);

@@ -26,6 +26,12 @@ internal sealed class SharePartition(SharePartitionKey key)
 
     public SharePartitionKey Key { get; } = key;
 
+    /// <summary>Cluster mode: the data partition's leader epoch this state was loaded at (written with it, fencing older leaders).</summary>
+    public int LeaderEpoch { get; init; }
+
+    /// <summary>Bumped when the partition is reset (AlterShareGroupOffsets): the share coordinator then starts its state afresh.</summary>
+    public int StateEpoch { get; private set; }
+
     /// <summary>False until the start offset is known (from a snapshot or share.auto.offset.reset).</summary>
     public bool IsInitialized => _startOffset >= 0;
 
@@ -73,6 +79,7 @@ internal sealed class SharePartition(SharePartitionKey key)
         {
             _inFlight.Clear();
             _startOffset = offset;
+            StateEpoch++;
             IsDirty = true;
         }
     }
@@ -377,8 +384,8 @@ internal sealed class SharePartition(SharePartitionKey key)
             var value = new ShareSnapshotValue
             {
                 SnapshotEpoch = ++_snapshotEpoch,
-                StateEpoch = 0,
-                LeaderEpoch = 0,
+                StateEpoch = StateEpoch,
+                LeaderEpoch = LeaderEpoch,
                 StartOffset = _startOffset,
                 DeliveryCompleteCount = _inFlight.Count(e => e.State is RecordState.Acknowledged or RecordState.Archived),
                 CreateTimestamp = nowMs,
@@ -403,13 +410,14 @@ internal sealed class SharePartition(SharePartitionKey key)
         }
     }
 
-    /// <summary>Restores the state a snapshot holds (at broker start); offsets between its batches are AVAILABLE, never delivered.</summary>
-    public void Restore(long startOffset, int snapshotEpoch, IEnumerable<(long First, long Last, RecordState State, short DeliveryCount)> batches)
+    /// <summary>Restores the state a snapshot holds (at broker start, or on becoming the data partition's leader); offsets between its batches are AVAILABLE, never delivered.</summary>
+    public void Restore(long startOffset, int snapshotEpoch, int stateEpoch, IEnumerable<(long First, long Last, RecordState State, short DeliveryCount)> batches)
     {
         lock (_lock)
         {
             _startOffset = startOffset;
             _snapshotEpoch = snapshotEpoch;
+            StateEpoch = stateEpoch;
             _inFlight.Clear();
             foreach (var (first, last, state, deliveryCount) in batches.OrderBy(b => b.First))
             {

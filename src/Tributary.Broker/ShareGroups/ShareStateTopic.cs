@@ -67,15 +67,22 @@ internal sealed partial class ShareStateTopic(BrokerCore broker, ILogger logger)
     }
 
     // A ShareUpdate replaces the state of the offsets its batches cover and may move the start offset forward.
-    private static void Apply(ShareSnapshotValue state, ShareUpdateValue update)
+    private static void Apply(ShareSnapshotValue state, ShareUpdateValue update) =>
+        Merge(state, update.StartOffset, update.StateBatches.Select(b => new ShareSnapshotValue.StateBatch { FirstOffset = b.FirstOffset, LastOffset = b.LastOffset, DeliveryState = b.DeliveryState, DeliveryCount = b.DeliveryCount }));
+
+    /// <summary>
+    /// Applies a delta (a ShareUpdate, a WriteShareGroupState) to <paramref name="state"/>: the start offset only moves
+    /// forward (a negative one is no change), batches below it go, and each new batch replaces the offsets it covers.
+    /// </summary>
+    internal static void Merge(ShareSnapshotValue state, long startOffset, IEnumerable<ShareSnapshotValue.StateBatch> updates)
     {
-        if (update.StartOffset >= 0)
+        if (startOffset >= 0)
         {
-            state.StartOffset = Math.Max(state.StartOffset, update.StartOffset);
+            state.StartOffset = Math.Max(state.StartOffset, startOffset);
         }
 
         var batches = state.StateBatches.Where(b => b.LastOffset >= state.StartOffset).ToList();
-        foreach (var u in update.StateBatches)
+        foreach (var u in updates)
         {
             var kept = new List<ShareSnapshotValue.StateBatch>();
             foreach (var b in batches)
@@ -101,7 +108,7 @@ internal sealed partial class ShareStateTopic(BrokerCore broker, ILogger logger)
             batches = [.. kept.OrderBy(b => b.FirstOffset)];
         }
 
-        state.StateBatches = batches;
+        state.StateBatches = [.. batches.Where(b => b.LastOffset >= state.StartOffset)];
     }
 
     [LoggerMessage(EventId = 640, Level = LogLevel.Information, Message = "Loaded the state of {Partitions} share partitions from __share_group_state ({Skipped} records skipped)")]

@@ -131,31 +131,7 @@ internal sealed class ShareTestBroker : IDisposable
     }
 
     /// <summary>The record values a response carries for a partition, restricted to the acquired offsets.</summary>
-    public static List<string> Values(ShareFetchResponse response, int partition = 0)
-    {
-        var data = response.Responses.SelectMany(t => t.Partitions).SingleOrDefault(p => p.PartitionIndex == partition);
-        if (data?.Records is not { } records || records.IsEmpty)
-        {
-            return [];
-        }
-
-        var values = new List<string>();
-        for (var rest = records; !rest.IsEmpty;)
-        {
-            var batch = Protocol.Records.RecordBatch.Read(rest);
-            rest = rest[batch.Header.TotalSize..];
-            foreach (var record in batch.Records)
-            {
-                var offset = batch.Header.BaseOffset + record.OffsetDelta;
-                if (data.AcquiredRecords.Any(r => r.FirstOffset <= offset && offset <= r.LastOffset))
-                {
-                    values.Add(System.Text.Encoding.UTF8.GetString(record.Value!.Value.Span));
-                }
-            }
-        }
-
-        return values;
-    }
+    public static List<string> Values(ShareFetchResponse response, int partition = 0) => global::Tributary.Tests.Shared.ShareGroups.ShareFetchRecords.Values(response, partition);
 
     public static short AckError(ShareFetchResponse response, int partition = 0) =>
         response.Responses.SelectMany(t => t.Partitions).Single(p => p.PartitionIndex == partition).AcknowledgeErrorCode;

@@ -1,0 +1,54 @@
+using Tributary.Broker.Dispatch;
+using Tributary.Broker.Security.Authorization;
+using Tributary.Broker.ShareGroups;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.Handlers;
+
+// DeleteShareGroupState v0 (broker to broker, KIP-932: a share group or its offsets of a topic were deleted).
+// Behaviour:
+// - Authorization: CLUSTER_ACTION on the cluster, else CLUSTER_AUTHORIZATION_FAILED for every partition.
+// - Served by the share coordinator (NOT_COORDINATOR elsewhere, COORDINATOR_LOAD_IN_PROGRESS while it loads).
+// - Per partition: the state is tombstoned in __share_group_state (a partition without state too), answered once the
+//   ISR has it.
+public sealed class DeleteShareGroupStateHandler(BrokerCore broker) : ApiHandler<DeleteShareGroupStateRequest, DeleteShareGroupStateResponse>(ApiKey.DeleteShareGroupState, 0, 0)
+{
+    protected override async ValueTask<HandlerResult<DeleteShareGroupStateResponse>> HandleAsync(RequestContext context, DeleteShareGroupStateRequest request, CancellationToken cancellationToken)
+    {
+        if (!broker.Authorizer.AuthorizeCluster(context, AclOperation.ClusterAction))
+        {
+            return ErrorResponse(context, request, ErrorCode.ClusterAuthorizationFailed)!;
+        }
+
+        var response = new DeleteShareGroupStateResponse
+        {
+            Results = [.. request.Topics.Select(t => new DeleteShareGroupStateResponse.DeleteStateResult
+            {
+                TopicId = t.TopicId,
+                Partitions = [.. t.Partitions.Select(p => new DeleteShareGroupStateResponse.PartitionResult
+                {
+                    Partition = p.Partition,
+                    ErrorCode = (short)broker.ShareCoordinator.Delete(new SharePartitionKey(request.GroupId, t.TopicId, p.Partition)),
+                    ErrorMessage = null,
+                })],
+            })],
+        };
+        var replicated = await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName).ConfigureAwait(false);
+        foreach (var p in response.Results.SelectMany(r => r.Partitions).Where(p => p.ErrorCode == 0))
+        {
+            p.ErrorCode = (short)replicated;
+        }
+
+        return response;
+    }
+
+    protected override DeleteShareGroupStateResponse? ErrorResponse(RequestContext context, DeleteShareGroupStateRequest request, ErrorCode error) => new()
+    {
+        Results = [.. request.Topics.Select(t => new DeleteShareGroupStateResponse.DeleteStateResult
+        {
+            TopicId = t.TopicId,
+            Partitions = [.. t.Partitions.Select(p => new DeleteShareGroupStateResponse.PartitionResult { Partition = p.Partition, ErrorCode = (short)error, ErrorMessage = null })],
+        })],
+    };
+}

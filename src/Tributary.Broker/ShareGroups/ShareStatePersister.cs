@@ -1,0 +1,183 @@
+using System.Globalization;
+using Tributary.Broker.Config;
+using Tributary.Protocol;
+using Tributary.Protocol.CoordinatorRecords;
+using Tributary.Protocol.Messages;
+
+namespace Tributary.Broker.ShareGroups;
+
+/// <summary>
+/// Cluster mode: how a data partition's leader reads and writes its share partitions' state (Kafka's persister). The
+/// share coordinator is the leader of <c>__share_group_state</c> (one partition, created with
+/// share.coordinator.state.topic.replication.factor replicas by the first use): this broker's own
+/// <see cref="ShareCoordinator"/> when it leads that partition, else ReadShareGroupState / WriteShareGroupState /
+/// DeleteShareGroupState to the leader (<see cref="BrokerCore.InterBrokerClient"/>). A write is done once the state
+/// partition's ISR has it. A lost connection or a call longer than <see cref="CallTimeoutMs"/> is
+/// COORDINATOR_NOT_AVAILABLE; errors are Kafka's codes, which the share partition's request reports.
+/// </summary>
+internal sealed class ShareStatePersister(BrokerCore broker)
+{
+    /// <summary>How long one call to the share coordinator may take.</summary>
+    public const int CallTimeoutMs = 10_000;
+
+    private const short ReadVersion = 0;
+    private const short WriteVersion = 1;
+    private const short DeleteVersion = 0;
+
+    /// <summary>The stored state of a share partition, fencing older leader epochs; null state when it has none yet.</summary>
+    public async Task<(ErrorCode Error, ShareSnapshotValue? State)> ReadAsync(SharePartitionKey key, int leaderEpoch)
+    {
+        var (located, leader) = Locate();
+        if (located != ErrorCode.None)
+        {
+            return (located, null);
+        }
+
+        if (leader == broker.NodeId)
+        {
+            if (broker.ShareCoordinator.CoordinatorError is var notReady and not ErrorCode.None)
+            {
+                return (notReady, null);
+            }
+
+            var (error, state) = broker.ShareCoordinator.Read(key, leaderEpoch);
+            var replicated = error == ErrorCode.None ? await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName).ConfigureAwait(false) : error;
+            return (replicated, replicated == ErrorCode.None ? state : null);
+        }
+
+        var request = new ReadShareGroupStateRequest
+        {
+            GroupId = key.GroupId,
+            Topics = [new() { TopicId = key.TopicId, Partitions = [new() { Partition = key.Partition, LeaderEpoch = leaderEpoch }] }],
+        };
+        var response = await CallAsync<ReadShareGroupStateRequest, ReadShareGroupStateResponse>(leader, ApiKey.ReadShareGroupState, ReadVersion, request).ConfigureAwait(false);
+        if (response?.Results.SelectMany(r => r.Partitions).FirstOrDefault() is not { } result)
+        {
+            return (ErrorCode.CoordinatorNotAvailable, null);
+        }
+
+        if (result.ErrorCode != 0 || result.StartOffset < 0)
+        {
+            return ((ErrorCode)result.ErrorCode, null);
+        }
+
+        return (ErrorCode.None, new ShareSnapshotValue
+        {
+            StateEpoch = result.StateEpoch,
+            LeaderEpoch = leaderEpoch,
+            StartOffset = result.StartOffset,
+            StateBatches = [.. result.StateBatches.Select(b => new ShareSnapshotValue.StateBatch { FirstOffset = b.FirstOffset, LastOffset = b.LastOffset, DeliveryState = b.DeliveryState, DeliveryCount = b.DeliveryCount })],
+        });
+    }
+
+    /// <summary>Writes the states (null: deleted); the first error, or None once the coordinator's ISR has them all.</summary>
+    public async Task<ErrorCode> WriteAsync(IReadOnlyList<(SharePartitionKey Key, ShareSnapshotValue? Value)> states)
+    {
+        var (located, leader) = Locate();
+        if (located != ErrorCode.None)
+        {
+            return located;
+        }
+
+        if (leader == broker.NodeId)
+        {
+            var coordinator = broker.ShareCoordinator;
+            if (coordinator.CoordinatorError is var notReady and not ErrorCode.None)
+            {
+                return notReady;
+            }
+
+            foreach (var (key, value) in states)
+            {
+                var error = value is null ? coordinator.Delete(key) : coordinator.Write(key, value.StateEpoch, value.LeaderEpoch, value.StartOffset, value.StateBatches);
+                if (error != ErrorCode.None)
+                {
+                    return error;
+                }
+            }
+
+            return await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName).ConfigureAwait(false);
+        }
+
+        foreach (var group in states.GroupBy(s => s.Key.GroupId))
+        {
+            var writes = group.Where(s => s.Value is not null).ToList();
+            if (writes.Count > 0)
+            {
+                var request = new WriteShareGroupStateRequest
+                {
+                    GroupId = group.Key,
+                    Topics = [.. writes.GroupBy(s => s.Key.TopicId).Select(t => new WriteShareGroupStateRequest.WriteStateData
+                    {
+                        TopicId = t.Key,
+                        Partitions = [.. t.Select(s => new WriteShareGroupStateRequest.PartitionData
+                        {
+                            Partition = s.Key.Partition,
+                            StateEpoch = s.Value!.StateEpoch,
+                            LeaderEpoch = s.Value.LeaderEpoch,
+                            StartOffset = s.Value.StartOffset,
+                            DeliveryCompleteCount = s.Value.DeliveryCompleteCount,
+                            StateBatches = [.. s.Value.StateBatches.Select(b => new WriteShareGroupStateRequest.StateBatch { FirstOffset = b.FirstOffset, LastOffset = b.LastOffset, DeliveryState = b.DeliveryState, DeliveryCount = b.DeliveryCount })],
+                        })],
+                    })],
+                };
+                var response = await CallAsync<WriteShareGroupStateRequest, WriteShareGroupStateResponse>(leader, ApiKey.WriteShareGroupState, WriteVersion, request).ConfigureAwait(false);
+                if (FirstError(response?.Results.SelectMany(r => r.Partitions).Select(p => p.ErrorCode)) is var error and not ErrorCode.None)
+                {
+                    return error;
+                }
+            }
+
+            var deletes = group.Where(s => s.Value is null).ToList();
+            if (deletes.Count > 0)
+            {
+                var request = new DeleteShareGroupStateRequest
+                {
+                    GroupId = group.Key,
+                    Topics = [.. deletes.GroupBy(s => s.Key.TopicId).Select(t => new DeleteShareGroupStateRequest.DeleteStateData
+                    {
+                        TopicId = t.Key,
+                        Partitions = [.. t.Select(s => new DeleteShareGroupStateRequest.PartitionData { Partition = s.Key.Partition })],
+                    })],
+                };
+                var response = await CallAsync<DeleteShareGroupStateRequest, DeleteShareGroupStateResponse>(leader, ApiKey.DeleteShareGroupState, DeleteVersion, request).ConfigureAwait(false);
+                if (FirstError(response?.Results.SelectMany(r => r.Partitions).Select(p => p.ErrorCode)) is var error and not ErrorCode.None)
+                {
+                    return error;
+                }
+            }
+        }
+
+        return ErrorCode.None;
+    }
+
+    // The leader of __share_group_state, creating the topic on first use (as FindCoordinator does for the others).
+    private (ErrorCode Error, int Leader) Locate() => broker.CoordinatorNode(ShareStateTopic.TopicName, broker.Config.ShareCoordinatorStateTopicReplicationFactor,
+        new Dictionary<string, string> { [TopicConfigs.MinInsyncReplicas] = broker.Config.ShareCoordinatorStateTopicMinIsr.ToString(CultureInfo.InvariantCulture) });
+
+    // Null when the coordinator could not be reached (a lost connection, the timeout).
+    private async Task<TResponse?> CallAsync<TRequest, TResponse>(int leader, ApiKey key, short version, TRequest request)
+        where TRequest : IKafkaMessage
+        where TResponse : class, IKafkaMessage<TResponse>
+    {
+        if (broker.InterBrokerClient is not { } client || !broker.Cluster!.TryGetBroker(leader, out var target))
+        {
+            return null;
+        }
+
+        using var timeout = new CancellationTokenSource(CallTimeoutMs);
+        try
+        {
+            return await client.SendAsync<TRequest, TResponse>(target, key, version, request, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or OperationCanceledException or ProtocolException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    // A missing response is COORDINATOR_NOT_AVAILABLE; else the first partition's error, or None.
+    private static ErrorCode FirstError(IEnumerable<short>? errors) => errors is null
+        ? ErrorCode.CoordinatorNotAvailable
+        : errors.Select(e => (ErrorCode)e).FirstOrDefault(e => e != ErrorCode.None);
+}
