@@ -15,7 +15,7 @@ command -v go >/dev/null 2>&1 || need+=(golang-go) # sarama interop, built offli
 command -v afl-fuzz >/dev/null 2>&1 || need+=(afl++) # fuzz/run.sh
 command -v prlimit >/dev/null 2>&1 || need+=(util-linux) # the broker under a descriptor limit (interop)
 command -v unzip >/dev/null 2>&1 || need+=(unzip) # scripts/package-smoke.sh reads the packages' contents
-[ -x /usr/bin/etcd ] || need+=(etcd-server) # cluster mode's metadata (Server tests, scripts/cluster.sh)
+[ -x /usr/bin/etcd ] || need+=(etcd-server) # cluster mode's metadata (Server tests, Interop fault tests, scripts/cluster.sh)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

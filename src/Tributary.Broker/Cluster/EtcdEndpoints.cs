@@ -13,7 +13,9 @@ namespace Tributary.Broker.Cluster;
 /// </summary>
 public static class EtcdEndpoints
 {
-    private static readonly TimeSpan PingDelay = TimeSpan.FromSeconds(2);
+    // Above etcd's --grpc-keepalive-min-time (5 s by default): etcd answers more frequent pings on a quiet connection
+    // (a watch with no events) with GOAWAY ENHANCE_YOUR_CALM, which ended the watch every few seconds.
+    private static readonly TimeSpan PingDelay = TimeSpan.FromSeconds(6);
     private static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>The config row's check: every item an http:// URL with a host and a port.</summary>

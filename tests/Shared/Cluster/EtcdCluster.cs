@@ -43,9 +43,39 @@ public sealed class EtcdCluster : IAsyncDisposable
             cluster.Start(member, initial, "new");
         }
 
-        await cluster.WaitHealthyAsync().ConfigureAwait(false);
+        await WaitHealthyAsync(list).ConfigureAwait(false);
         return cluster;
     }
+
+    public int MemberCount => _members.Count;
+
+    /// <summary>SIGKILL of one member (by its process id); its data directory stays for <see cref="RestartMemberAsync"/>.</summary>
+    public async Task KillMemberAsync(int index)
+    {
+        var process = _members[index].Process!;
+        if (!process.HasExited)
+        {
+            process.Kill();
+            await process.WaitForExitAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Starts a killed member again on its data directory and waits until it is healthy (which needs a quorum).</summary>
+    public async Task RestartMemberAsync(int index)
+    {
+        var member = _members[index];
+        member.Process?.Dispose();
+        Start(member, string.Join(",", _members.Select(m => $"{m.Name}={m.PeerUrl}")), "existing");
+        await WaitHealthyAsync([member]).ConfigureAwait(false);
+    }
+
+    /// <summary>SIGSTOP of one member: it holds its ports but answers nothing, like a frozen machine.</summary>
+    public void PauseMember(int index) => Signals.Send(_members[index].Process!.Id, Signals.Stop);
+
+    public void ResumeMember(int index) => Signals.Send(_members[index].Process!.Id, Signals.Continue);
+
+    /// <summary>Waits until every member reports itself healthy (it is part of a cluster with a leader).</summary>
+    public Task WaitHealthyAsync() => WaitHealthyAsync(_members);
 
     private void Start(Member member, string initialCluster, string state)
     {
@@ -77,11 +107,11 @@ public sealed class EtcdCluster : IAsyncDisposable
         member.Process = process;
     }
 
-    private async Task WaitHealthyAsync()
+    private static async Task WaitHealthyAsync(IEnumerable<Member> members)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = DateTime.UtcNow + ReadyTimeout;
-        foreach (var member in _members)
+        foreach (var member in members)
         {
             while (true)
             {
