@@ -34,7 +34,8 @@ namespace Tributary.Broker.Handlers;
 // - With nothing to acquire the request parks like Fetch (max MaxWaitMs, capped at FetchHandler.FetchWaitMsMax) until
 //   an append or until a lock expires.
 // - v2: IsRenewAck requests only renew locks and acquire nothing.
-// Deviations from Kafka: MinBytes is not used (a request answers as soon as it acquired one record).
+// - MinBytes: as Kafka's DelayedShareFetch, nothing is acquired until the stored batches from each partition's first
+//   available offset to its high watermark add up to MinBytes, or MaxWaitMs runs out (then whatever is there).
 public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetchRequest, ShareFetchResponse>(ApiKey.ShareFetch, 1, 2)
 {
     /// <summary>Records one ShareFetch acquires when the request says 0 or less (the Java client's max.poll.records default).</summary>
@@ -91,6 +92,23 @@ public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetch
         {
             var partitions = session.Partitions.Select(Resolve).ToList();
             waiter.Arm(partitions.Where(p => p.Log is not null).Select(p => p.Log!));
+            var remainingBefore = waiter.Remaining;
+            if (request.MinBytes > 1 && remainingBefore > TimeSpan.Zero && partitions.Count > 0 && !(context.ApiVersion >= 2 && request.IsRenewAck)
+                && !partitions.Any(p => p.Topic is null || p.Log is null || unreadable.Contains(p.TopicId))
+                && AcquirableBytes(partitions, unreadable, groupId, settings, request.MinBytes) < request.MinBytes)
+            {
+                // As Kafka's DelayedShareFetch: nothing is acquired (no lock taken) until MinBytes are there or
+                // MaxWaitMs ran out; woken by an append or when a lock expires.
+                var expiry = partitions.Where(p => p.Topic is not null && p.Log is not null && !unreadable.Contains(p.TopicId))
+                    .Select(p => shares.Partition(groupId, p.Topic!, p.Partition, p.Log!, settings).NextLockExpiryMs()).Where(e => e is not null).Min();
+                var untilLockExpiry = expiry is { } at ? TimeSpan.FromMilliseconds(Math.Max(1, at - shares.NowMs)) : remainingBefore;
+                await waiter.WaitAsync(untilLockExpiry < remainingBefore ? untilLockExpiry : remainingBefore, cancellationToken).ConfigureAwait(false);
+                if (!context.CloseRequested.IsCancellationRequested)
+                {
+                    continue;
+                }
+            }
+
             var read = new List<PartitionRead>();
             var acquiredCount = 0;
             var acquiredBytes = 0L;
@@ -149,6 +167,36 @@ public sealed class ShareFetchHandler(BrokerCore broker) : ApiHandler<ShareFetch
             var untilExpiry = nextExpiryMs is { } next ? TimeSpan.FromMilliseconds(Math.Max(1, next - shares.NowMs)) : remaining;
             await waiter.WaitAsync(untilExpiry < remaining ? untilExpiry : remaining, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>What the session's readable partitions could acquire now, summed until <paramref name="minBytes"/> is reached.</summary>
+    private long AcquirableBytes(List<ResolvedPartition> partitions, IReadOnlySet<Guid> unreadable, string groupId, ShareGroupSettings settings, int minBytes)
+    {
+        var bytes = 0L;
+        foreach (var p in partitions)
+        {
+            if (p.Topic is null || p.Log is null || unreadable.Contains(p.TopicId))
+            {
+                continue;
+            }
+
+            try
+            {
+                bytes += broker.ShareGroups.Partition(groupId, p.Topic, p.Partition, p.Log, settings).AcquirableBytes(p.Log, settings, broker.ShareGroups.NowMs, (int)Math.Min(int.MaxValue, minBytes - bytes));
+            }
+            catch (ObjectDisposedException)
+            {
+                // The topic was deleted since it was resolved: the acquisition below answers UNKNOWN_TOPIC_ID.
+                return minBytes;
+            }
+
+            if (bytes >= minBytes)
+            {
+                break;
+            }
+        }
+
+        return bytes;
     }
 
     private ShareFetchResponse Respond(ShareGroupSettings settings, List<PartitionRead> read, Dictionary<(Guid TopicId, int Partition), ErrorCode> ackResults)

@@ -202,6 +202,41 @@ internal sealed class SharePartition(SharePartitionKey key)
     }
 
     /// <summary>
+    /// The bytes of stored batches a fetch could acquire from now, counted up to about <paramref name="enoughBytes"/>:
+    /// from the first AVAILABLE in-flight offset (or the end offset) to the high watermark (read_committed: the last
+    /// stable offset), as Kafka's DelayedShareFetch measures MinBytes; 0 while the in-flight window is full.
+    /// </summary>
+    public long AcquirableBytes(PartitionLog log, ShareGroupSettings settings, long nowMs, int enoughBytes)
+    {
+        lock (_lock)
+        {
+            ExpireLocks(nowMs, settings.DeliveryCountLimit);
+            var firstAvailable = _inFlight.FindIndex(e => e.State == RecordState.Available);
+            var limit = settings.ReadCommitted ? log.LastStableOffset : log.HighWatermark;
+            var from = firstAvailable >= 0 ? _startOffset + firstAvailable : _startOffset + _inFlight.Count;
+            if (from >= limit || (firstAvailable < 0 && _inFlight.Count >= settings.PartitionMaxRecordLocks))
+            {
+                return 0;
+            }
+
+            var read = log.Read(Math.Max(from, log.LogStartOffset), new LogReadOptions(Math.Max(1, enoughBytes)) { MaxOffset = limit });
+            var bytes = 0L;
+            for (var rest = read.Status == LogReadStatus.Ok ? read.Records : ReadOnlyMemory<byte>.Empty; rest.Length >= RecordBatchHeader.Size;)
+            {
+                var header = RecordBatchHeader.Read(rest.Span);
+                var size = Math.Min(header.TotalSize, rest.Length);
+                rest = rest[size..];
+                if (header.LastOffset >= from)
+                {
+                    bytes += size;
+                }
+            }
+
+            return bytes;
+        }
+    }
+
+    /// <summary>
     /// Applies <paramref name="batches"/> of <paramref name="memberId"/> all or nothing: INVALID_REQUEST for a malformed
     /// batch (first after last, a types array that is neither one type nor one per offset, an unknown type, RENEW
     /// where the version has none, overlapping batches), INVALID_RECORD_STATE when any offset is not in flight or not

@@ -5,7 +5,8 @@ namespace Tributary.Broker.Tests.ShareGroups;
 
 // Broker tier: the limits of one ShareFetch as Kafka 4.2 applies them: MaxRecords with ShareAcquireMode (v2
 // batch_optimized finishes a stored batch, record_limit splits it), AcquiredRecords ranges aligned to BatchSize at
-// batch boundaries, and MaxBytes over the whole response with at least one batch.
+// batch boundaries, MaxBytes over the whole response with at least one batch, and MinBytes, which parks the fetch
+// without acquiring.
 public sealed class ShareFetchLimitsTests : IDisposable
 {
     private readonly ShareTestBroker _kafka = new();
@@ -91,6 +92,42 @@ public sealed class ShareFetchLimitsTests : IDisposable
         // The default (no limit) takes what is left.
         var rest = await FetchAsync("m3", maxRecords: 500, partitions: [0, 1]);
         Assert.Equal([(0L, 1L, (short)1)], ShareTestBroker.Acquired(rest, partition: 1));
+    }
+
+    [Fact]
+    public async Task MinBytes_parks_the_fetch_without_acquiring_until_enough_bytes_are_there()
+    {
+        var pending = ParkedFetchAsync(maxWaitMs: 10_000);
+
+        // Parked, and holding no lock: another member's fetch without MinBytes gets the record.
+        await Task.Delay(50);
+        Assert.False(pending.IsCompleted);
+        Assert.Equal([(0L, 0L, (short)1)], ShareTestBroker.Acquired(await FetchAsync("m2", maxRecords: 500)));
+
+        // Enough bytes arrive: the parked fetch acquires them (not what m2 holds).
+        var big = new string('x', 1_200);
+        _kafka.Produce(0, big);
+        var response = await pending.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal([(1L, 1L, (short)1)], ShareTestBroker.Acquired(response));
+    }
+
+    [Fact]
+    public async Task MinBytes_not_reached_by_MaxWaitMs_answers_with_what_is_there()
+    {
+        var pending = ParkedFetchAsync(maxWaitMs: 500);
+        await Task.Delay(50);
+        _kafka.Time.Advance(TimeSpan.FromMilliseconds(500));
+        var response = await pending.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal([(0L, 0L, (short)1)], ShareTestBroker.Acquired(response));
+    }
+
+    // One small record, then m1's fetch asking for 1000 bytes at least.
+    private Task<ShareFetchResponse> ParkedFetchAsync(int maxWaitMs)
+    {
+        _kafka.Produce(0, "aaaa");
+        var request = _kafka.FetchRequest("m1", 0, maxWaitMs: maxWaitMs);
+        request.MinBytes = 1_000;
+        return _kafka.SendAsync(_kafka.Fetch, request, 2);
     }
 
     private static int RecordBytes(ShareFetchResponse response, int partition) =>
