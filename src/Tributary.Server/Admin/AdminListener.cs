@@ -15,8 +15,8 @@ namespace Tributary.Server.Admin;
 
 /// <summary>
 /// The broker's HTTP admin listener (tributary.admin.listeners): <c>/health/live</c>, <c>/health/ready</c> and the
-/// routes of <see cref="MapRoutes"/>. A slim ASP.NET Core application (Kestrel, minimal APIs, no reflection), started
-/// before the broker recovers its logs so liveness answers during a long recovery, and stopped with the broker.
+/// routes of <see cref="MapRoutes"/>. A small ASP.NET Core application (Kestrel, minimal APIs, no reflection), started
+/// beside the broker's log recovery so liveness answers during a long recovery, and stopped with the broker.
 /// </summary>
 public sealed partial class AdminListener : IAsyncDisposable
 {
