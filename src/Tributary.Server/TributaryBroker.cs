@@ -136,7 +136,7 @@ public sealed class TributaryBroker : IAsyncDisposable
 
         var broker = new TributaryBroker(config, options.LoggerFactory ?? NullLoggerFactory.Instance, options.TimeProvider ?? TimeProvider.System,
             options.KeepDataDirectory ? null : temporary, [.. options.AdminRoutes]);
-        await broker.StartAdminThenCoreAsync(cancellationToken).ConfigureAwait(false);
+        await broker.StartAdminAndCoreAsync(cancellationToken).ConfigureAwait(false);
         if (options.SaslUsers.Count > 0)
         {
             broker.Core.Metadata.AlterScramCredentials([.. options.SaslUsers.SelectMany(u => SaslMechanisms.Scram.Select(m => (u.Key, m, (ScramCredential?)Scram.Credential(m, u.Value))))]);
@@ -154,33 +154,52 @@ public sealed class TributaryBroker : IAsyncDisposable
     public static async Task<TributaryBroker> StartAsync(BrokerConfig config, ILoggerFactory loggerFactory, CancellationToken cancellationToken = default)
     {
         var broker = new TributaryBroker(config, loggerFactory, TimeProvider.System, null);
-        await broker.StartAdminThenCoreAsync(cancellationToken).ConfigureAwait(false);
+        await broker.StartAdminAndCoreAsync(cancellationToken).ConfigureAwait(false);
         return broker;
     }
 
-    // The admin listener first: liveness answers, and readiness says why not, while the logs recover.
-    private async Task StartAdminThenCoreAsync(CancellationToken cancellationToken)
+    // The admin listener starts beside the core, on a thread-pool thread: liveness answers, and readiness says why
+    // not, while the logs recover, and its start (the HTTP host, the metrics exporter) does not delay the Kafka
+    // listener's first answer. A failure of either stops the other.
+    private async Task StartAdminAndCoreAsync(CancellationToken cancellationToken)
     {
-        if (_config.AdminListeners.Count > 0)
-        {
-            _admin = await AdminListener.StartAsync(_config.AdminListeners, this, _adminRoutes, _loggerFactory, cancellationToken).ConfigureAwait(false);
-            BrokerMetrics.Register(this);
-        }
-
+        var admin = _config.AdminListeners.Count > 0
+            ? Task.Run(() => AdminListener.StartAsync(_config.AdminListeners, this, _adminRoutes, _loggerFactory, cancellationToken), cancellationToken)
+            : null;
         try
         {
             await StartCoreAsync(cancellationToken).ConfigureAwait(false);
         }
         catch
         {
-            if (_admin is { } admin)
+            if (admin is not null)
             {
-                _admin = null;
-                BrokerMetrics.Unregister(this);
-                await admin.DisposeAsync().ConfigureAwait(false);
+                try
+                {
+                    await (await admin.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is IOException or OperationCanceledException)
+                {
+                    // The core's failure is the one to report.
+                }
             }
 
             throw;
+        }
+
+        if (admin is not null)
+        {
+            try
+            {
+                _admin = await admin.ConfigureAwait(false);
+            }
+            catch
+            {
+                await StopCoreAsync(CancellationToken.None).ConfigureAwait(false);
+                throw;
+            }
+
+            BrokerMetrics.Register(this);
         }
     }
 

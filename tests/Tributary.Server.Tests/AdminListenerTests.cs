@@ -91,6 +91,31 @@ public sealed class AdminListenerTests
         }
     }
 
+    [Fact]
+    public async Task AnAdminPortAlreadyTakenStopsTheCoreThatStartedBesideIt()
+    {
+        var directory = Directory.CreateTempSubdirectory("tributary-admin-").FullName;
+        try
+        {
+            await using var first = await TributaryBroker.StartAsync(WithAdmin());
+            var taken = first.AdminAddresses[0];
+
+            // The core starts beside the admin listener; when the admin listener cannot bind, the core lets go of
+            // its data directory again, so another broker can open it.
+            var second = WithAdmin($"http://127.0.0.1:{taken.Port}");
+            second.InMemory = false;
+            second.DataDirectory = directory;
+            await Assert.ThrowsAsync<IOException>(() => TributaryBroker.StartAsync(second));
+
+            await using var third = await TributaryBroker.StartAsync(new TributaryBrokerOptions { InMemory = false, DataDirectory = directory });
+            Assert.Null(third.NotReadyReason);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     private static int FreeLoopbackPort()
     {
         using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);

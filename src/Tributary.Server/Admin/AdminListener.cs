@@ -15,8 +15,8 @@ namespace Tributary.Server.Admin;
 
 /// <summary>
 /// The broker's HTTP admin listener (tributary.admin.listeners): <c>/health/live</c>, <c>/health/ready</c> and the
-/// routes of <see cref="MapRoutes"/>. A slim ASP.NET Core application (Kestrel, minimal APIs, no reflection), started
-/// before the broker recovers its logs so liveness answers during a long recovery, and stopped with the broker.
+/// routes of <see cref="MapRoutes"/>. A small ASP.NET Core application (Kestrel, minimal APIs, no reflection), started
+/// beside the broker's log recovery so liveness answers during a long recovery, and stopped with the broker.
 /// </summary>
 public sealed partial class AdminListener : IAsyncDisposable
 {
@@ -47,11 +47,14 @@ public sealed partial class AdminListener : IAsyncDisposable
     internal static async Task<AdminListener> StartAsync(IReadOnlyList<Uri> urls, TributaryBroker broker, IEnumerable<Action<WebApplication, TributaryBroker>> routes,
         ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // The empty builder: no configuration sources (appsettings.json, ASPNETCORE_* variables), so nothing watches the
+        // working directory (the slim builder's reloadable appsettings.json put an inotify watch on every directory
+        // under it, the broker's own log directory included) and start-up resolves only the services used here.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [] });
+        builder.Services.AddRoutingCore();
         // The broker's loggers, without ASP.NET Core's per-request lines or the host's own report of a failed bind
         // (the broker reports that, naming the key).
-        builder.Logging.ClearProviders()
-            .AddProvider(new BrokerLoggers(loggerFactory))
+        builder.Logging.AddProvider(new BrokerLoggers(loggerFactory))
             .AddFilter("Microsoft", LogLevel.Warning)
             .AddFilter("Microsoft.Extensions.Hosting", LogLevel.None)
             .AddFilter("Microsoft.Hosting.Lifetime", LogLevel.None);
@@ -59,8 +62,9 @@ public sealed partial class AdminListener : IAsyncDisposable
         // pool, exceptions: the System.Runtime meter of .NET 9 and later). Each scrape reads the instruments afresh.
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(ServerMetrics.Meter.Name, BrokerMetrics.MeterName, "System.Runtime")
+            .AddView(MetricSeriesLimits.For)
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
-        builder.WebHost.UseKestrel(k =>
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = RequestBodyBytesMax;

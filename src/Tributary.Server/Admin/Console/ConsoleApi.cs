@@ -33,7 +33,9 @@ internal sealed partial class ConsoleApi : IDisposable
     private readonly HandlerClient _handlers;
     private readonly ConsoleSessions _sessions;
     private readonly ConcurrentDictionary<string, SearchJob> _searches = new(StringComparer.Ordinal);
-    private readonly string _csrfToken = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+    // Made on first use: the first RandomNumberGenerator call loads and initialises OpenSSL (libssl and libcrypto,
+    // about 4 MB resident), which a broker without TLS or SASL otherwise never needs at start.
+    private readonly Lazy<string> _csrfToken = new(() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
 
     private readonly Lazy<ConsoleSampler> _sampler;
 
@@ -82,7 +84,7 @@ internal sealed partial class ConsoleApi : IDisposable
 
         if (!Secured)
         {
-            return WriteAsync(http, 200, new SessionBody(false, null, _csrfToken), ConsoleJsonContext.Default.SessionBody);
+            return WriteAsync(http, 200, new SessionBody(false, null, _csrfToken.Value), ConsoleJsonContext.Default.SessionBody);
         }
 
         var session = _sessions.Find(http);
@@ -149,7 +151,7 @@ internal sealed partial class ConsoleApi : IDisposable
         if (!Secured)
         {
             connection = new ConnectionInfo("console", Peer(http), Core.Config.Listeners[0].Name);
-            csrf = _csrfToken;
+            csrf = _csrfToken.Value;
         }
         else if (_sessions.Find(http) is { } session)
         {
