@@ -79,12 +79,25 @@ public sealed class BrokerProcessCluster : IAsyncDisposable
         _paused.Remove(id);
     }
 
-    /// <summary>kill -9, the data directory deleted, started again empty.</summary>
-    public async Task WipeAsync(int id)
+    /// <summary>
+    /// kill -9 and the data directory deleted; started again empty once the controller has dropped it from every ISR
+    /// of <paramref name="topic"/> (false if that did not happen in time). Started sooner, while it still leads, an
+    /// empty broker can keep a leadership it had (FAULTS.md, "Found, not fixed").
+    /// </summary>
+    public async Task<bool> WipeAsync(int id, string topic, TimeSpan timeout)
     {
         await _brokers[id].KillAsync();
         Directory.Delete(DataDirectory(id), recursive: true);
+        var deadline = DateTime.UtcNow + timeout;
+        var dropped = false;
+        while (!dropped && DateTime.UtcNow < deadline)
+        {
+            dropped = Describe(topic) is { } metadata && metadata.Partitions.All(p => p.Leader != id && !p.InSyncReplicas.Contains(id));
+            await Task.Delay(dropped ? 0 : 250);
+        }
+
         await _brokers[id].StartAsync();
+        return dropped;
     }
 
     /// <summary>Partition metadata as a live broker reports it (its cache of etcd), or null if none answered.</summary>
