@@ -166,6 +166,20 @@ public sealed class TlsListenerTests : IDisposable
     }
 
     [Fact]
+    public async Task Tls_runs_straight_over_the_socket_on_a_listener_of_its_own()
+    {
+        await using var broker = await StartAsync(o => o.Config["listeners"] = "SSL://127.0.0.1:0");
+        await using (var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers, Client()))
+        {
+            Assert.Equal(0, (await ApiVersionsAsync(client)).ErrorCode);
+        }
+
+        // Event 324 names the connection: a SocketStreamConnection ("t…"), not a piped SocketConnection ("c…").
+        Assert.Contains(_log.Entries, e => e.EventId == 324 && e.Message.StartsWith("Connection t", StringComparison.Ordinal));
+        Assert.DoesNotContain(_log.Entries, e => e.EventId == 324 && e.Message.StartsWith("Connection c", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_replaced_keystore_file_serves_new_handshakes_while_open_connections_stay()
     {
         var keystore = TestCertificates.WritePemKeystore(ServerCertificate, Path.Combine(_directory, "broker.pem"));

@@ -106,7 +106,7 @@ public sealed partial class KafkaListener : IAsyncDisposable
     /// <summary>
     /// max.connection.creation.rate (one rate all listeners share) and each listener's own rate and max.connections,
     /// found by the endpoint it binds; two listeners on one endpoint (port 0 twice) cannot be told apart and get only
-    /// the broker-wide limits.
+    /// the broker-wide limits, and TLS over the transport's pipes instead of straight over the socket.
     /// </summary>
     private static Func<IPEndPoint, ListenerAdmission> Admission(BrokerCore core, List<IPAddress> addresses)
     {
@@ -127,7 +127,8 @@ public sealed partial class KafkaListener : IAsyncDisposable
             var connections = name is not null && config.ConnectionsMaxFor(name) is { } max
                 ? new ListenerConnections(Listeners.PerListenerKey(name, "max.connections"), max)
                 : null;
-            return new([.. new[] { brokerWide, own }.OfType<ConnectionCreationRate>()], connections);
+            var tls = name is not null && core.ListenerSecurity(name).UsesTls;
+            return new([.. new[] { brokerWide, own }.OfType<ConnectionCreationRate>()], connections, tls);
         };
     }
 

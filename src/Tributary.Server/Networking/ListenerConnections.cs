@@ -37,9 +37,10 @@ public sealed class ListenerConnections(string key, int limit)
 
 /// <summary>
 /// What one listener checks before it starts a connection: its max.connection.creation.rate limits, broker-wide
-/// first, and its own max.connections (null: only the broker-wide limit).
+/// first, and its own max.connections (null: only the broker-wide limit). <paramref name="Tls"/>: the listener speaks
+/// TLS, so its connections are <see cref="SocketStreamConnection"/>s that TLS runs straight over.
 /// </summary>
-public sealed record ListenerAdmission(IReadOnlyList<ConnectionCreationRate> CreationRates, ListenerConnections? Connections = null)
+public sealed record ListenerAdmission(IReadOnlyList<ConnectionCreationRate> CreationRates, ListenerConnections? Connections = null, bool Tls = false)
 {
     public static ListenerAdmission Unlimited { get; } = new([]);
 }

@@ -2,8 +2,6 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Connections.Features;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 
 namespace Tributary.Server.Networking;
@@ -18,15 +16,14 @@ namespace Tributary.Server.Networking;
 /// request the handler cannot answer at once (an fsync, a rebalance) resumes on the thread that completes it, a
 /// thread-pool thread, whose sends wait for room asynchronously.
 /// The socket is non-blocking throughout. Pipes hold <see cref="BlockMemoryPool"/> blocks. Ends when the client
-/// closes, when a send or receive fails, or when Kestrel (or the handler) aborts it. <see cref="ConnectionClosed"/>
+/// closes, when a send or receive fails, or when Kestrel (or the handler) aborts it. <c>ConnectionClosed</c>
 /// fires when the connection breaks or is aborted, and at the latest when it is disposed; not at a clean end of
 /// stream, whose client still gets its answers.
 /// A connection waiting between requests with nothing received for <see cref="SocketTransportLimits.ParkAfterIdleMs"/>
 /// parks: its thread ends and its socket waits in the <see cref="ConnectionPoller"/>, which starts a new thread for it
 /// once the socket is readable or hung up, so idle connections cost no thread.
 /// </summary>
-internal sealed partial class SocketConnection : ConnectionContext, IConnectionIdFeature, IConnectionTransportFeature,
-    IConnectionItemsFeature, IConnectionLifetimeFeature, IConnectionEndPointFeature, IConnectionThreadFeature
+internal sealed partial class SocketConnection : AcceptedConnection, IConnectionThreadFeature
 {
     /// <summary>Longest a closing connection waits for the client to take the answers already written.</summary>
     public static readonly TimeSpan DrainTimeMax = TimeSpan.FromSeconds(5);
@@ -40,7 +37,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     private readonly ILogger _logger;
     private readonly Pipe _input;
     private readonly Pipe _output;
-    private readonly CancellationTokenSource _closed = new();
+    private readonly CancellationTokenSource _closed;
     private readonly Lock _abortLock = new();
     private readonly SocketOutput _outputWriter;
     private readonly SocketReceiver _receiver;
@@ -61,16 +58,21 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
     private volatile bool _aborted;
 
     public SocketConnection(Socket socket, BlockMemoryPool pool, SocketTransportLimits limits, ILogger logger, ConnectionPoller? poller = null)
+        : this(socket, pool, limits, logger, poller, Interlocked.Increment(ref _lastId), new CancellationTokenSource())
+    {
+    }
+
+    private SocketConnection(Socket socket, BlockMemoryPool pool, SocketTransportLimits limits, ILogger logger, ConnectionPoller? poller, long key,
+        CancellationTokenSource closed)
+        : base(socket, "c" + key.ToString(System.Globalization.CultureInfo.InvariantCulture), closed.Token)
     {
         _socket = socket;
         _socket.Blocking = false;
         _logger = logger;
-        _key = Interlocked.Increment(ref _lastId);
-        ConnectionId = "c" + _key.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _key = key;
+        _closed = closed;
         _poller = limits.ParkAfterIdleMs >= 0 && _threadContext is not null ? poller : null;
         _wake = Wake;
-        LocalEndPoint = socket.LocalEndPoint;
-        RemoteEndPoint = socket.RemoteEndPoint;
         var portTag = new KeyValuePair<string, object?>("network.local.port", (LocalEndPoint as IPEndPoint)?.Port);
         // Inline: the handler runs on the thread that flushes the input (the receive thread), the send loop on the
         // thread that flushes the output (the handler's), and a flush that waited resumes on the thread that freed room.
@@ -82,12 +84,6 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         _receiver = new SocketReceiver(socket, _input.Writer, _threadContext, limits.ParkAfterIdleMs, _poller is null ? null : TryPark);
         _sender = new SocketSender(socket, _output.Reader, _outputWriter, portTag, ConnectionId, logger);
         Transport = new DuplexPipe(_input.Reader, _outputWriter);
-        ConnectionClosed = _closed.Token;
-        Features.Set<IConnectionIdFeature>(this);
-        Features.Set<IConnectionTransportFeature>(this);
-        Features.Set<IConnectionItemsFeature>(this);
-        Features.Set<IConnectionLifetimeFeature>(this);
-        Features.Set<IConnectionEndPointFeature>(this);
         Features.Set<IConnectionThreadFeature>(this);
     }
 
@@ -98,20 +94,6 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         get => _awaitingRequest;
         set => _awaitingRequest = value;
     }
-
-    public override string ConnectionId { get; set; }
-
-    public override IFeatureCollection Features { get; } = new FeatureCollection();
-
-    public override IDictionary<object, object?> Items { get; set; } = new Dictionary<object, object?>();
-
-    public override IDuplexPipe Transport { get; set; }
-
-    public override CancellationToken ConnectionClosed { get; set; }
-
-    public override EndPoint? LocalEndPoint { get; set; }
-
-    public override EndPoint? RemoteEndPoint { get; set; }
 
     /// <summary>
     /// Whether file ranges go out with sendfile(2) (<see cref="FileRangeSender.SendFileEnabled"/>). Tests turn it off to
@@ -144,7 +126,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
             _sender.Stop();
             _threadContext?.Close();
             _receiving.TrySetResult();
-            ShutdownSocket();
+            ConnectionEnd.Shutdown(_socket);
             _socket.Dispose();
             throw;
         }
@@ -168,7 +150,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         // parked one, unless it is taken back from the poller first.
         _sender.Stop();
         Unpark();
-        ShutdownSocket();
+        ConnectionEnd.Shutdown(_socket);
     }
 
     public override async ValueTask DisposeAsync()
@@ -197,7 +179,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
 
         _aborted = true;
         _sender.Stop();
-        ShutdownSocket();
+        ConnectionEnd.Shutdown(_socket);
         try
         {
             _closed.Cancel(); // at the latest now, and before it is disposed; the handler is done
@@ -211,16 +193,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         await _sending.ConfigureAwait(false);
         _socket.Dispose();
         _closed.Dispose();
-        Interlocked.Exchange(ref _disposed, null)?.Invoke();
-    }
-
-    private Action? _disposed;
-
-    /// <summary>Runs once the connection is disposed (the listener gives back its per-address slot).</summary>
-    internal Action? Disposed
-    {
-        get => _disposed;
-        set => _disposed = value;
+        RunDisposed();
     }
 
     private void StartThread()
@@ -276,7 +249,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
             // cancel those answers if the handler had not read them yet. A broken or aborted connection fires it.
             if (error is not null || _aborted)
             {
-                FireClosed();
+                ConnectionEnd.FireClosed(_closed);
             }
         }
         finally
@@ -350,7 +323,7 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         {
             // The peer is gone (the receive loop may have ended at its end of stream before): a request still waiting
             // (a parked fetch) stops waiting.
-            FireClosed();
+            ConnectionEnd.FireClosed(_closed);
         }
         catch (ObjectDisposedException)
         {
@@ -363,44 +336,8 @@ internal sealed partial class SocketConnection : ConnectionContext, IConnectionI
         {
             _outputWriter.Close();
             await _output.Reader.CompleteAsync().ConfigureAwait(false);
-            ShutdownSocket();
+            ConnectionEnd.Shutdown(_socket);
         }
-    }
-
-    private void ShutdownSocket()
-    {
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (SocketException)
-        {
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-    }
-
-    private void FireClosed()
-    {
-        // Handlers' callbacks run on the thread pool, never inside the receive loop.
-        ThreadPool.UnsafeQueueUserWorkItem(static state =>
-        {
-            try
-            {
-                state.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-            }
-        }, _closed, preferLocal: false);
-    }
-
-    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
     }
 
     [LoggerMessage(EventId = 314, Level = LogLevel.Warning, Message = "Connection {ConnectionId}: a callback of its closing failed")]

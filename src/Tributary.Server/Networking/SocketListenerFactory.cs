@@ -174,18 +174,27 @@ public sealed partial class SocketListenerFactory(SocketTransportLimits limits, 
                     }
 
                     accepted.NoDelay = true;
-                    var connection = new SocketConnection(accepted, _pool, limits, connectionLogger, poller);
-                    if (slot is not null || listenerSlot)
-                    {
-                        var address = slot;
-                        connection.Disposed = () =>
+                    var address = slot;
+                    Action? disposed = slot is not null || listenerSlot
+                        ? () =>
                         {
                             Release(address);
                             admission.Connections?.Release();
-                        };
+                        }
+                    : null;
+                    ConnectionContext connection;
+                    if (admission.Tls)
+                    {
+                        // TLS runs its SslStream straight over the socket (TlsConnectionMiddleware).
+                        connection = new SocketStreamConnection(accepted, connectionLogger) { Disposed = disposed };
+                    }
+                    else
+                    {
+                        var socketConnection = new SocketConnection(accepted, _pool, limits, connectionLogger, poller) { Disposed = disposed };
+                        socketConnection.Start();
+                        connection = socketConnection;
                     }
 
-                    connection.Start();
                     await WaitForCreationRateAsync(cancellationToken).ConfigureAwait(false);
                     return connection;
                 }

@@ -1,9 +1,11 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Security;
+using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Security;
@@ -12,7 +14,8 @@ namespace Tributary.Server.Networking;
 
 /// <summary>
 /// TLS on an SSL or SASL_SSL listener, between the transport and <see cref="KafkaConnectionHandler"/>: an
-/// <see cref="SslStream"/> over the transport's pipes, and new pipes over the SslStream for the handler. Kestrel's own
+/// <see cref="SslStream"/> straight over the socket (a <see cref="SocketStreamConnection"/> offers it; otherwise over
+/// the transport's pipes), and new pipes over the SslStream for the handler. Kestrel's own
 /// TLS middleware is HTTPS's (it offers HTTP's ALPN protocols and logs failures at Debug); this one logs each refused
 /// connection with its reason.
 /// A handshake must complete within tributary.ssl.handshake.timeout.ms; its first byte must open a TLS handshake
@@ -35,21 +38,20 @@ internal sealed partial class TlsConnectionMiddleware(ConnectionDelegate next, s
         var loaded = tls.Current();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
         deadline.CancelAfter(handshakeTimeout);
-        var ssl = new SslStream(new PipeStream(transport), leaveInnerStreamOpen: false);
+        // Straight over the socket where the transport offers it (SocketStreamConnection), else over its pipes.
+        var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket;
+        var ssl = new SslStream(socket is null ? new PipeStream(transport) : new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
         try
         {
             try
             {
                 // The first byte tells a TLS client from a plaintext one before the handshake tries to parse it.
-                var first = await transport.Input.ReadAsync(deadline.Token).ConfigureAwait(false);
-                if (first.Buffer.IsEmpty)
+                if (await FirstByteAsync(transport, socket, deadline.Token).ConfigureAwait(false) is not { } first)
                 {
-                    transport.Input.AdvanceTo(first.Buffer.End);
                     return;
                 }
 
-                var opensHandshake = first.Buffer.FirstSpan[0] == HandshakeRecord;
-                transport.Input.AdvanceTo(first.Buffer.Start);
+                var opensHandshake = first == HandshakeRecord;
                 if (!opensHandshake)
                 {
                     LogRefused(connection.ConnectionId, listener, "the client does not speak TLS (a plaintext client on a TLS listener?)");
@@ -63,7 +65,7 @@ internal sealed partial class TlsConnectionMiddleware(ConnectionDelegate next, s
                 LogHandshakeTimeout(connection.ConnectionId, listener, (long)handshakeTimeout.TotalMilliseconds);
                 return;
             }
-            catch (Exception e) when (e is AuthenticationException or IOException or ConnectionResetException)
+            catch (Exception e) when (e is AuthenticationException or IOException or SocketException)
             {
                 if (!connection.ConnectionClosed.IsCancellationRequested)
                 {
@@ -95,7 +97,7 @@ internal sealed partial class TlsConnectionMiddleware(ConnectionDelegate next, s
             connection.Features.Set(new TlsSession(ssl.SslProtocol, principal));
             var input = PipeReader.Create(ssl, new StreamPipeReaderOptions(MemoryPool<byte>.Shared, PipeBufferBytes, PipeBufferBytes / 4, leaveOpen: true, useZeroByteReads: true));
             var output = PipeWriter.Create(ssl, new StreamPipeWriterOptions(MemoryPool<byte>.Shared, PipeBufferBytes, leaveOpen: true));
-            connection.Transport = new TlsPipe(input, output);
+            connection.Transport = new DuplexPipe(input, output);
             try
             {
                 await next(connection).ConfigureAwait(false);
@@ -120,11 +122,26 @@ internal sealed partial class TlsConnectionMiddleware(ConnectionDelegate next, s
         }
     }
 
-    private sealed class TlsPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    /// <summary>The connection's first byte, left unread for the handshake; null when the client closes first.</summary>
+    private static async ValueTask<byte?> FirstByteAsync(IDuplexPipe transport, Socket? socket, CancellationToken cancellationToken)
     {
-        public PipeReader Input { get; } = input;
+        if (socket is not null)
+        {
+            var peek = new byte[1];
+            var received = await socket.ReceiveAsync(peek, SocketFlags.Peek, cancellationToken).ConfigureAwait(false);
+            return received == 0 ? null : peek[0];
+        }
 
-        public PipeWriter Output { get; } = output;
+        var first = await transport.Input.ReadAsync(cancellationToken).ConfigureAwait(false);
+        if (first.Buffer.IsEmpty)
+        {
+            transport.Input.AdvanceTo(first.Buffer.End);
+            return null;
+        }
+
+        var value = first.Buffer.FirstSpan[0];
+        transport.Input.AdvanceTo(first.Buffer.Start);
+        return value;
     }
 
     [LoggerMessage(EventId = 322, Level = LogLevel.Warning, Message = "Closing connection {ConnectionId} on listener {Listener}: {Reason}")]
