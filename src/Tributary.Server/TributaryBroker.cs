@@ -30,6 +30,8 @@ public sealed class TributaryBroker : IAsyncDisposable
     private readonly IReadOnlyList<Action<Microsoft.AspNetCore.Builder.WebApplication, TributaryBroker>> _adminRoutes;
     private AdminListener? _admin;
     private volatile bool _stopping;
+    private volatile bool _killed;
+    private Func<ReplicaLinkFactory, ReplicaLinkFactory>? _wrapReplicaLinks;
     private KafkaListener? _listener;
     private BrokerMaintenance? _maintenance;
 
@@ -136,6 +138,7 @@ public sealed class TributaryBroker : IAsyncDisposable
 
         var broker = new TributaryBroker(config, options.LoggerFactory ?? NullLoggerFactory.Instance, options.TimeProvider ?? TimeProvider.System,
             options.KeepDataDirectory ? null : temporary, [.. options.AdminRoutes]);
+        broker._wrapReplicaLinks = options.WrapReplicaLinks;
         await broker.StartAdminAndCoreAsync(cancellationToken).ConfigureAwait(false);
         if (options.SaslUsers.Count > 0)
         {
@@ -282,7 +285,8 @@ public sealed class TributaryBroker : IAsyncDisposable
     // their logs recovered and open; then the sink is replaced and every partition's role applied on those logs.
     private async Task StartClusterReplicationAsync(BrokerCore core, ClusterNode node, CancellationToken cancellationToken)
     {
-        var replicas = new ReplicaManager(core, node, WireReplicaLink.ConnectorFor(node.LocalNodeId));
+        var connect = WireReplicaLink.ConnectorFor(node.LocalNodeId);
+        var replicas = new ReplicaManager(core, node, _wrapReplicaLinks is { } wrap ? wrap(connect) : connect);
         _replicas = replicas;
         core.Replicas = replicas;
         await node.SetSinkAsync(replicas, cancellationToken).ConfigureAwait(false);
@@ -304,6 +308,16 @@ public sealed class TributaryBroker : IAsyncDisposable
         _replicas = replicas;
         Core.Replicas = replicas;
         return replicas;
+    }
+
+    /// <summary>
+    /// Stops as a killed process looks to the cluster (TributaryCluster): no controlled shutdown, and the etcd lease is
+    /// not revoked but left to expire. Connections close; the logs are still closed cleanly.
+    /// </summary>
+    internal Task KillAsync()
+    {
+        _killed = true;
+        return StopAsync();
     }
 
     /// <summary>Stops accepting connections, closes the open ones and closes the logs cleanly. Storage is kept.</summary>
@@ -331,7 +345,7 @@ public sealed class TributaryBroker : IAsyncDisposable
     {
         // Controlled shutdown: the controller moves this broker's leaderships while it still serves, so clients
         // retry on the new leaders instead of waiting for the lease to end.
-        if (core?.Cluster is { } leaving && _replicas is not null && _config.ControlledShutdownEnable)
+        if (core?.Cluster is { } leaving && _replicas is not null && _config.ControlledShutdownEnable && !_killed)
         {
             await leaving.ControlledShutdownAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -346,8 +360,16 @@ public sealed class TributaryBroker : IAsyncDisposable
 
         if (core?.Cluster is { } cluster)
         {
-            // Then the lease is revoked, so the controller moves this broker's leaderships at once.
-            await cluster.DisposeAsync().ConfigureAwait(false);
+            // Then the lease is revoked, so the controller moves this broker's leaderships at once; a killed broker
+            // leaves it to expire.
+            if (_killed)
+            {
+                await cluster.AbandonAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                await cluster.DisposeAsync().ConfigureAwait(false);
+            }
         }
 
         if (listener is not null)

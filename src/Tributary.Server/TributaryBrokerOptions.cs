@@ -62,4 +62,7 @@ public sealed class TributaryBrokerOptions
     public TimeProvider? TimeProvider { get; set; }
 
     public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>Wraps the replication links of cluster mode (TributaryCluster's faults); null: the wire links as they are.</summary>
+    internal Func<Broker.Cluster.ReplicaLinkFactory, Broker.Cluster.ReplicaLinkFactory>? WrapReplicaLinks { get; set; }
 }

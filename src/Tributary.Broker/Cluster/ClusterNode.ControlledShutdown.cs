@@ -16,6 +16,7 @@ public sealed partial class ClusterNode
     private static readonly TimeSpan ShutdownPollInterval = TimeSpan.FromMilliseconds(50);
 
     private readonly ConcurrentDictionary<int, bool> _shuttingDown = new();
+    private volatile bool _abandoned;
 
     /// <summary>Whether the broker asked for a controlled shutdown (it no longer leads nor joins ISRs where others can).</summary>
     public bool IsShuttingDown(int nodeId) => _shuttingDown.ContainsKey(nodeId);
@@ -77,6 +78,16 @@ public sealed partial class ClusterNode
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Leaves the cluster as a killed process would (TributaryCluster's KillBrokerAsync): stops watching and keeping
+    /// the lease alive but does not revoke it, so the cluster notices only when it expires.
+    /// </summary>
+    public ValueTask AbandonAsync()
+    {
+        _abandoned = true;
+        return DisposeAsync();
     }
 
     // Partitions this broker leads or is in the ISR of while another live replica not shutting down is in the ISR:

@@ -126,8 +126,9 @@ public sealed partial class ClusterNode
             return false;
         }
 
-        // A broker in controlled shutdown is not taken back into an ISR (KIP-841's ineligible replica).
-        if (newIsr.Any(r => !held.Value.Isr.Contains(r) && IsShuttingDown(r)))
+        // A broker that is not live or is in controlled shutdown is not taken into an ISR (KIP-841's ineligible
+        // replica): a paused follower whose lease ended must not come back through a leader that still hears it.
+        if (newIsr.Any(r => !held.Value.Isr.Contains(r) && (IsShuttingDown(r) || !IsLive(r))))
         {
             return false;
         }

@@ -462,7 +462,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
         {
         }
 
-        if (Volatile.Read(ref _leaseId) is var lease and not 0)
+        if (!_abandoned && Volatile.Read(ref _leaseId) is var lease and not 0)
         {
             try
             {

@@ -239,13 +239,14 @@ public sealed class EtcdReplicationTests(EtcdFixture fixture) : IClassFixture<Et
             MessageTimeoutMs = 60_000,
         }).Build();
 
-    private static async Task<List<string>> ProduceAsync(IProducer<string, string> producer, int from, int count)
+    // Produces "value <from>" … one at a time to partition 0 of the topic; each must be acknowledged.
+    internal static async Task<List<string>> ProduceAsync(IProducer<string, string> producer, int from, int count, string topic = Topic)
     {
         var values = new List<string>();
         for (var i = from; i < from + count; i++)
         {
             var value = "value " + i.ToString(CultureInfo.InvariantCulture);
-            var delivered = await producer.ProduceAsync(Topic, new Message<string, string> { Key = "k", Value = value });
+            var delivered = await producer.ProduceAsync(topic, new Message<string, string> { Key = "k", Value = value });
             Assert.Equal(PersistenceStatus.Persisted, delivered.Status);
             values.Add(value);
         }
@@ -254,15 +255,17 @@ public sealed class EtcdReplicationTests(EtcdFixture fixture) : IClassFixture<Et
     }
 
     // Reads the partition from its start until `count` records or the wait ends, whatever broker leads it.
-    private List<string> Consume(int count)
+    private List<string> Consume(int count) => Consume(Bootstrap(), Topic, count);
+
+    internal static List<string> Consume(string bootstrapServers, string topic, int count)
     {
         using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
         {
-            BootstrapServers = Bootstrap(),
+            BootstrapServers = bootstrapServers,
             GroupId = "reader",
             EnableAutoCommit = false,
         }).Build();
-        consumer.Assign(new TopicPartitionOffset(Topic, 0, Offset.Beginning));
+        consumer.Assign(new TopicPartitionOffset(topic, 0, Offset.Beginning));
         var values = new List<string>();
         var deadline = DateTime.UtcNow + WaitMax;
         while (values.Count < count && DateTime.UtcNow < deadline)

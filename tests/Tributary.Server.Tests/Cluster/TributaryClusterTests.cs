@@ -1,0 +1,102 @@
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+
+namespace Tributary.Server.Tests.Cluster;
+
+/// <summary>
+/// The embeddable <see cref="TributaryCluster"/> (its own etcd of 3 members and 3 brokers) and its faults, with
+/// Confluent.Kafka: an acks=all idempotent producer fails over when the leader is killed or paused, and an isolated
+/// follower leaves the ISR and comes back once healed; every acknowledged record is read once, in order.
+/// </summary>
+public sealed class TributaryClusterTests
+{
+    private const string Topic = "failover";
+    private const int Records = 20;
+
+    [Fact]
+    public async Task A_producer_fails_over_when_the_leader_is_killed_and_the_killed_broker_rejoins()
+    {
+        await using var cluster = await TributaryCluster.StartAsync(brokers: 3);
+        using var producer = await CreateTopicAndProducerAsync(cluster);
+        var expected = await ProduceAsync(producer, 0, Records);
+
+        var killed = cluster.LeaderOf(Topic, 0);
+        await cluster.KillBrokerAsync(killed);
+
+        // The lease ends on its own; the controller elects another ISR member, and the producer moves to it.
+        await cluster.WaitAsync(() => cluster.LeaderOf(Topic, 0) is var leader && leader > 0 && leader != killed);
+        expected.AddRange(await ProduceAsync(producer, Records, Records));
+
+        await cluster.StartBrokerAsync(killed);
+        await cluster.WaitAsync(() => cluster.Brokers.Values.All(b => b.Core.Replicas!.StateOf(Topic, 0) is { Isr.Length: 3 }));
+        Assert.Equal(expected, Consume(cluster, expected.Count));
+    }
+
+    [Fact]
+    public async Task A_paused_leader_loses_its_leadership_and_follows_once_resumed()
+    {
+        await using var cluster = await TributaryCluster.StartAsync(brokers: 3);
+        using var producer = await CreateTopicAndProducerAsync(cluster);
+        var expected = await ProduceAsync(producer, 0, Records);
+
+        var paused = cluster.LeaderOf(Topic, 0);
+        var observer = cluster.Brokers.Keys.First(id => id != paused);
+        cluster.PauseBroker(paused);
+        await cluster.WaitAsync(() => !cluster.Broker(observer).Core.Cluster!.IsLive(paused) && cluster.LeaderOf(Topic, 0, observer) is var l && l > 0 && l != paused);
+        expected.AddRange(await ProduceAsync(producer, Records, Records));
+
+        // Resumed, it registers again, learns the new epoch, follows and is back in the ISR.
+        cluster.ResumeBroker(paused);
+        await cluster.WaitAsync(() => cluster.Broker(paused).Core.Replicas!.StateOf(Topic, 0) is { Isr.Length: 3 } s && s.Leader != paused);
+        Assert.Equal(expected, Consume(cluster, expected.Count));
+    }
+
+    [Fact]
+    public async Task An_isolated_follower_leaves_the_isr_and_rejoins_when_healed()
+    {
+        await using var cluster = await TributaryCluster.StartAsync(brokers: 3, configure: (_, options) => options.Config["replica.lag.time.max.ms"] = "1500");
+        using var producer = await CreateTopicAndProducerAsync(cluster);
+        var expected = await ProduceAsync(producer, 0, Records);
+
+        var leader = cluster.LeaderOf(Topic, 0);
+        var isolated = cluster.Brokers.Keys.First(id => id != leader);
+        cluster.Isolate(isolated);
+
+        // Records go on without it (acks=all waits only for the ISR, which drops it once it lags).
+        expected.AddRange(await ProduceAsync(producer, Records, Records));
+        await cluster.WaitAsync(() => cluster.Broker(leader).Core.Cluster!.TryGetPartition(Topic, 0, out var s) && !s.Isr.Contains(isolated));
+        Assert.Equal(leader, cluster.LeaderOf(Topic, 0));
+
+        cluster.Heal(isolated);
+        await cluster.WaitAsync(() => cluster.Broker(isolated).Core.Replicas!.StateOf(Topic, 0) is { Isr.Length: 3 });
+        Assert.Equal(expected, Consume(cluster, expected.Count));
+    }
+
+    private static async Task<IProducer<string, string>> CreateTopicAndProducerAsync(TributaryCluster cluster)
+    {
+        using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build())
+        {
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = Topic, NumPartitions = 1, ReplicationFactor = 3 }]);
+        }
+
+        await cluster.WaitAsync(() => cluster.Brokers.Values.All(b => b.Core.Replicas!.StateOf(Topic, 0) is { Isr.Length: 3, Leader: > 0 }));
+        return new ProducerBuilder<string, string>(new ProducerConfig
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            Acks = Acks.All,
+            EnableIdempotence = true,
+            LingerMs = 0,
+
+            // A paused leader answers nothing: the client gives up on its request after this and asks the cluster
+            // again (librdkafka's default waits 30 s), as a client of a SIGSTOP'd Kafka broker would.
+            RequestTimeoutMs = 5_000,
+            SocketTimeoutMs = 5_000,
+            MessageTimeoutMs = 120_000,
+        }).Build();
+    }
+
+    private static Task<List<string>> ProduceAsync(IProducer<string, string> producer, int from, int count) =>
+        EtcdReplicationTests.ProduceAsync(producer, from, count, Topic);
+
+    private static List<string> Consume(TributaryCluster cluster, int count) => EtcdReplicationTests.Consume(cluster.BootstrapServers, Topic, count);
+}
