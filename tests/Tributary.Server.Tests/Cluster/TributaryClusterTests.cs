@@ -33,6 +33,34 @@ public sealed class TributaryClusterTests
     }
 
     [Fact]
+    public async Task A_leader_restarted_with_an_empty_disk_within_its_lease_follows_and_replicates_again()
+    {
+        await using var cluster = await TributaryCluster.StartAsync(brokers: 3);
+        using var producer = await CreateTopicAndProducerAsync(cluster);
+        var expected = await ProduceAsync(producer, 0, Records);
+
+        var wiped = cluster.LeaderOf(Topic, 0);
+        var observer = cluster.Brokers.Keys.First(id => id != wiped);
+        Assert.True(cluster.Broker(observer).Core.Cluster!.TryGetPartition(Topic, 0, out var before));
+        await cluster.KillBrokerAsync(wiped);
+        Directory.Delete(cluster.DataDirectory(wiped), recursive: true);
+
+        // Started again at once, inside its lease: it registers anew once the old lease ends (a new incarnation),
+        // so the controller moves its leadership to a replica that has the records and then admits it.
+        await cluster.StartBrokerAsync(wiped);
+        await cluster.WaitAsync(() => cluster.Broker(observer).Core.Cluster!.IsAdmitted(wiped)
+            && cluster.Brokers.Values.All(b => b.Core.Replicas!.StateOf(Topic, 0) is { Isr.Length: 3 } s && s.Leader != wiped && s.LeaderEpoch > before.LeaderEpoch));
+        expected.AddRange(await ProduceAsync(producer, Records, Records));
+        Assert.Equal(expected, Consume(cluster, expected.Count));
+
+        // The wiped replica holds the same bytes as the leader up to the high watermark.
+        var leader = cluster.Broker(cluster.LeaderOf(Topic, 0));
+        await cluster.WaitAsync(() => cluster.Brokers.Values.All(b => PartitionLog(b).HighWatermark == expected.Count));
+        var leaderBytes = ReplicationTests.ReadUpTo(PartitionLog(leader), expected.Count);
+        Assert.Equal(leaderBytes, ReplicationTests.ReadUpTo(PartitionLog(cluster.Broker(wiped)), expected.Count));
+    }
+
+    [Fact]
     public async Task A_paused_leader_loses_its_leadership_and_follows_once_resumed()
     {
         await using var cluster = await TributaryCluster.StartAsync(brokers: 3);
@@ -94,6 +122,8 @@ public sealed class TributaryClusterTests
             MessageTimeoutMs = 120_000,
         }).Build();
     }
+
+    private static Storage.PartitionLog PartitionLog(TributaryBroker broker) => broker.Core.FindLog(broker.Core.Metadata.Find(Topic)!, 0)!;
 
     private static Task<List<string>> ProduceAsync(IProducer<string, string> producer, int from, int count) =>
         EtcdReplicationTests.ProduceAsync(producer, from, count, Topic);
