@@ -61,6 +61,40 @@ public sealed class TributaryClusterTests
     }
 
     [Fact]
+    public async Task A_restart_the_controller_missed_still_moves_the_leadership_off_the_empty_broker()
+    {
+        await using var cluster = await TributaryCluster.StartAsync(brokers: 3, configure: (_, options) => options.Config["tributary.metadata.etcd.lease.ms"] = "8000");
+        var controller = cluster.Broker(1).Core.Cluster!.ControllerId;
+        var wiped = cluster.Brokers.Keys.First(id => id != controller);
+        var observer = cluster.Brokers.Keys.First(id => id != controller && id != wiped);
+        using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build())
+        {
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = Topic, NumPartitions = 1, ReplicasAssignments = new() { [0] = [wiped, controller, observer] } }]);
+        }
+
+        await cluster.WaitAsync(() => cluster.Brokers.Values.All(b => b.Core.Replicas!.StateOf(Topic, 0) is { Isr.Length: 3 } s && s.Leader == wiped));
+        using var producer = ReplicatedProducer(cluster);
+        var expected = await ProduceAsync(producer, 0, Records);
+        Assert.True(cluster.Broker(observer).Core.Cluster!.TryGetPartition(Topic, 0, out var before));
+
+        // The controller is frozen (shorter than its lease) while the wiped leader's old lease ends and it registers
+        // again, so it sees the broker go and come back together and never finds it dead.
+        await cluster.KillBrokerAsync(wiped);
+        Directory.Delete(cluster.DataDirectory(wiped), recursive: true);
+        await Task.Delay(3000);
+        cluster.PauseBroker(controller);
+        var restart = cluster.StartBrokerAsync(wiped);
+        await cluster.WaitAsync(() => !cluster.Broker(observer).Core.Cluster!.IsLive(wiped));
+        await restart;
+        await cluster.WaitAsync(() => cluster.Broker(observer).Core.Cluster!.IsLive(wiped));
+        cluster.ResumeBroker(controller);
+
+        await cluster.WaitAsync(() => cluster.Brokers.Values.All(b => b.Core.Replicas!.StateOf(Topic, 0) is { Isr.Length: 3 } s && s.Leader != wiped && s.LeaderEpoch > before.LeaderEpoch));
+        expected.AddRange(await ProduceAsync(producer, Records, Records));
+        Assert.Equal(expected, Consume(cluster, expected.Count));
+    }
+
+    [Fact]
     public async Task A_paused_leader_loses_its_leadership_and_follows_once_resumed()
     {
         await using var cluster = await TributaryCluster.StartAsync(brokers: 3);
@@ -108,6 +142,11 @@ public sealed class TributaryClusterTests
         }
 
         await cluster.WaitAsync(() => cluster.Brokers.Values.All(b => b.Core.Replicas!.StateOf(Topic, 0) is { Isr.Length: 3, Leader: > 0 }));
+        return ReplicatedProducer(cluster);
+    }
+
+    private static IProducer<string, string> ReplicatedProducer(TributaryCluster cluster)
+    {
         return new ProducerBuilder<string, string>(new ProducerConfig
         {
             BootstrapServers = cluster.BootstrapServers,
