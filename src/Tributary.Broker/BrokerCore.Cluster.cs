@@ -1,17 +1,24 @@
 using Microsoft.Extensions.Logging;
 using Tributary.Broker.Cluster;
+using Tributary.Broker.Groups;
 using Tributary.Broker.Metadata;
+using Tributary.Broker.Transactions;
+using Tributary.Protocol;
+using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker;
 
 // Cluster mode (tributary.metadata.etcd.endpoints set): topic changes go to etcd and come back as a mirror in the
 // local metadata store, so the partition logs and every handler that looks a topic up work as on a single node.
-// Internal topics (names starting with "__") stay local to each broker until their coordinators move with their
-// partitions' leaders.
+// Internal topics (names starting with "__") stay local to each broker, except the coordinators' topics, whose
+// coordinator runs on the leader of their partition and moves with it.
 public sealed partial class BrokerCore
 {
     /// <summary>This broker's membership of an etcd cluster; null on a single node, where no cluster code runs.</summary>
     public ClusterNode? Cluster { get; private set; }
+
+    /// <summary>Cluster mode: sends WriteTxnMarkers to another broker (the transaction coordinator ending a transaction on partitions it does not lead).</summary>
+    public Func<ClusterBroker, WriteTxnMarkersRequest, CancellationToken, Task<WriteTxnMarkersResponse>>? TxnMarkerSender { get; set; }
 
     /// <summary>The cluster's id: the one in etcd in cluster mode, else the local metadata's.</summary>
     public string ClusterId => Cluster?.ClusterId ?? Metadata.ClusterId;
@@ -21,11 +28,134 @@ public sealed partial class BrokerCore
     {
         var node = await ClusterNode.StartAsync(this, sink, cancellationToken).ConfigureAwait(false);
         Cluster = node;
+        Transactions.UseClusterProducerIds(new ProducerIdBlocks(
+            ct => node.ReserveProducerIdBlockAsync(ProducerIdBlocks.BlockSize, ct), LoggerFactory.CreateLogger<ProducerIdBlocks>()));
         return node;
     }
 
-    /// <summary>Topics kept on each broker alone, never in etcd.</summary>
-    public static bool IsLocalOnly(string topic) => topic.StartsWith("__", StringComparison.Ordinal);
+    /// <summary>Topics kept on each broker alone, never in etcd: internal ones, except the coordinators' topics.</summary>
+    public static bool IsLocalOnly(string topic) => topic.StartsWith("__", StringComparison.Ordinal) && !IsCoordinatorTopic(topic);
+
+    /// <summary>Internal topics that are cluster topics in cluster mode: their coordinator lives on their leader.</summary>
+    public static bool IsCoordinatorTopic(string topic) => topic is OffsetsTopicStore.TopicName or TransactionStateStore.TopicName;
+
+    /// <summary>
+    /// Cluster mode: the broker that leads partition 0 of a coordinator topic, which coordinates every key of it
+    /// (Tributary keeps one partition per coordinator topic). The first broker that asks creates the topic in etcd
+    /// with <paramref name="replicationFactor"/> replicas; as Kafka, COORDINATOR_NOT_AVAILABLE while fewer brokers are
+    /// live, while the topic is created and while the partition has no live leader.
+    /// </summary>
+    public (ErrorCode Error, int Leader) CoordinatorNode(string topic, int replicationFactor, IReadOnlyDictionary<string, string> configs)
+    {
+        var cluster = Cluster!;
+        if (!cluster.HasTopic(topic))
+        {
+            if (cluster.LiveBrokers.Count < replicationFactor)
+            {
+                return (ErrorCode.CoordinatorNotAvailable, -1);
+            }
+
+            try
+            {
+                var all = new Dictionary<string, string>(InternalTopicConfigs);
+                foreach (var (key, value) in configs)
+                {
+                    all[key] = value;
+                }
+
+                CreateClusterTopic(topic, 1, all, replicationFactor, null);
+            }
+            catch (Exception e) when (IsStorageFailure(e))
+            {
+                LogCoordinatorTopicFailed(_logger, e, topic);
+                return (ErrorCode.CoordinatorNotAvailable, -1);
+            }
+        }
+
+        return cluster.TryGetPartition(topic, 0, out var state) && state.Leader >= 0 && cluster.IsLive(state.Leader)
+            ? (ErrorCode.None, state.Leader)
+            : (ErrorCode.CoordinatorNotAvailable, -1);
+    }
+
+    /// <summary>
+    /// The role sink the cluster node tells: <paramref name="replicas"/> first, then the coordinators of the partitions
+    /// this broker now leads (they load their state) or no longer leads (they drop it).
+    /// </summary>
+    public IReplicaRoleSink CoordinatorsFollow(IReplicaRoleSink replicas) => new CoordinatorRoleSink(this, replicas);
+
+    private sealed class CoordinatorRoleSink(BrokerCore core, IReplicaRoleSink replicas) : IReplicaRoleSink
+    {
+        public async Task ApplyAsync(PartitionState state, CancellationToken cancellationToken)
+        {
+            await replicas.ApplyAsync(state, cancellationToken).ConfigureAwait(false);
+            if (state.Partition == 0 && IsCoordinatorTopic(state.Topic))
+            {
+                core.OnCoordinatorRole(state.Topic, state.Leader == core.NodeId);
+            }
+        }
+
+        public async Task RemoveAsync(string topic, int partition, CancellationToken cancellationToken)
+        {
+            await replicas.RemoveAsync(topic, partition, cancellationToken).ConfigureAwait(false);
+            if (partition == 0 && IsCoordinatorTopic(topic))
+            {
+                core.OnCoordinatorRole(topic, leads: false);
+            }
+        }
+    }
+
+    /// <summary>Kafka's offsets.commit.timeout.ms default: how long a coordinator write waits for its ISR.</summary>
+    private const int CoordinatorWriteTimeoutMs = 5000;
+
+    /// <summary>
+    /// Cluster mode: waits until the ISR of the coordinator topic's partition has everything this leader appended to
+    /// it so far, as Kafka's coordinators write with acks=all. Errors as Kafka maps them for coordinators: leadership
+    /// lost is NOT_COORDINATOR, too few in-sync replicas COORDINATOR_NOT_AVAILABLE, the wait's end REQUEST_TIMED_OUT.
+    /// </summary>
+    public async Task<ErrorCode> ReplicateCoordinatorWriteAsync(string topic)
+    {
+        if (Replicas is not { } replicas)
+        {
+            return ErrorCode.None;
+        }
+
+        if (Metadata.Find(topic) is not { } info || FindLog(info, 0) is not { } log)
+        {
+            return ErrorCode.NotCoordinator;
+        }
+
+        if (log.LogEndOffset == 0)
+        {
+            return ErrorCode.None;
+        }
+
+        var error = await replicas.WaitForReplicationAsync(topic, 0, log.LogEndOffset - 1, SettingsFor(info).MinInsyncReplicas, CoordinatorWriteTimeoutMs).ConfigureAwait(false);
+        return error switch
+        {
+            ErrorCode.None or ErrorCode.RequestTimedOut => error,
+            ErrorCode.NotEnoughReplicas or ErrorCode.NotEnoughReplicasAfterAppend => ErrorCode.CoordinatorNotAvailable,
+            _ => ErrorCode.NotCoordinator,
+        };
+    }
+
+    private void OnCoordinatorRole(string topic, bool leads)
+    {
+        switch (topic, leads)
+        {
+            case (OffsetsTopicStore.TopicName, true):
+                Groups.BecomeCoordinator();
+                break;
+            case (OffsetsTopicStore.TopicName, false):
+                Groups.Resign();
+                break;
+            case (TransactionStateStore.TopicName, true):
+                Transactions.BecomeCoordinator();
+                break;
+            case (TransactionStateStore.TopicName, false):
+                Transactions.Resign();
+                break;
+        }
+    }
 
     /// <summary>Makes the local metadata hold <paramref name="topic"/> as the cluster does, opening the logs of its partitions.</summary>
     internal void MirrorClusterTopic(ClusterTopic topic)
@@ -145,4 +275,7 @@ public sealed partial class BrokerCore
         MirrorClusterTopic(updated);
         return Metadata.Find(topic.Name)!;
     }
+
+    [LoggerMessage(EventId = 1545, Level = LogLevel.Warning, Message = "Could not create the coordinator topic {Topic} in the cluster; FindCoordinator answers COORDINATOR_NOT_AVAILABLE")]
+    private static partial void LogCoordinatorTopicFailed(ILogger logger, Exception exception, string topic);
 }

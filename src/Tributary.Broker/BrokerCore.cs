@@ -396,6 +396,15 @@ public sealed partial class BrokerCore : IDisposable
         }
     }
 
+    /// <summary>The configs of internal topics: compacted, kept forever.</summary>
+    private static readonly Dictionary<string, string> InternalTopicConfigs = new()
+    {
+        [TopicConfigs.CleanupPolicy] = "compact",
+        [TopicConfigs.RetentionMs] = "-1",
+        [TopicConfigs.RetentionBytes] = "-1",
+        [TopicConfigs.SegmentBytes] = "104857600",
+    };
+
     /// <summary>
     /// The single-partition log of an internal compacted topic (__consumer_offsets, __transaction_state), created on
     /// first use. Storage does not compact yet and would apply time retention to it like any other topic, deleting
@@ -404,14 +413,7 @@ public sealed partial class BrokerCore : IDisposable
     /// </summary>
     public (PartitionLog Log, bool Created) OpenInternalLog(string name)
     {
-        var configs = new Dictionary<string, string>
-        {
-            [TopicConfigs.CleanupPolicy] = "compact",
-            [TopicConfigs.RetentionMs] = "-1",
-            [TopicConfigs.RetentionBytes] = "-1",
-            [TopicConfigs.SegmentBytes] = "104857600",
-        };
-        var (topic, created) = CreateTopic(name, 1, configs);
+        var (topic, created) = CreateTopic(name, 1, InternalTopicConfigs);
         return (FindLog(topic, 0) ?? throw new IOException($"{name}-0 has no log"), created);
     }
 

@@ -282,14 +282,16 @@ public sealed class TributaryBroker : IAsyncDisposable
 
     // Cluster mode's data plane: the ClusterNode is the ReplicaManager's control (AlterIsr by CAS in etcd) and the
     // ReplicaManager its role sink. The node joins with its logging sink first, so the cluster topics are mirrored and
-    // their logs recovered and open; then the sink is replaced and every partition's role applied on those logs.
+    // their logs recovered and open; then the sink is replaced and every partition's role applied on those logs. The
+    // coordinators hear of the internal partitions this broker comes to lead or stops leading.
     private async Task StartClusterReplicationAsync(BrokerCore core, ClusterNode node, CancellationToken cancellationToken)
     {
         var connect = WireReplicaLink.ConnectorFor(node.LocalNodeId);
         var replicas = new ReplicaManager(core, node, _wrapReplicaLinks is { } wrap ? wrap(connect) : connect);
         _replicas = replicas;
         core.Replicas = replicas;
-        await node.SetSinkAsync(replicas, cancellationToken).ConfigureAwait(false);
+        core.TxnMarkerSender = WireTxnMarkerSender.SendAsync;
+        await node.SetSinkAsync(core.CoordinatorsFollow(replicas), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

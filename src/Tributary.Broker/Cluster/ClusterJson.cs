@@ -6,4 +6,5 @@ namespace Tributary.Broker.Cluster;
 [JsonSerializable(typeof(PartitionState))]
 [JsonSerializable(typeof(ClusterBroker))]
 [JsonSerializable(typeof(ClusterTopic))]
+[JsonSerializable(typeof(ProducerIdBlock))]
 internal sealed partial class ClusterJson : JsonSerializerContext;

@@ -8,7 +8,8 @@ namespace Tributary.Broker.Cluster;
 /// <c>cluster_id</c>, <c>controller</c> (node id, bound to the controller's lease), <c>brokers/&lt;id&gt;</c> (bound to
 /// each broker's lease), <c>shutdown/&lt;id&gt;</c> (a broker in controlled shutdown, bound to its lease),
 /// <c>admitted/&lt;id&gt;</c> (the registration of each broker the controller has taken in, see
-/// ClusterNode.Incarnations.cs), <c>topics/&lt;name&gt;</c> and <c>partitions/&lt;topic&gt;/&lt;partition&gt;</c>. Values are JSON.
+/// ClusterNode.Incarnations.cs), <c>topics/&lt;name&gt;</c>, <c>partitions/&lt;topic&gt;/&lt;partition&gt;</c> and <c>producer_ids</c>.
+/// Values are JSON.
 /// </summary>
 public sealed class ClusterKeys(string prefix)
 {
@@ -17,6 +18,9 @@ public sealed class ClusterKeys(string prefix)
     public string ClusterId => Prefix + "cluster_id";
 
     public string Controller => Prefix + "controller";
+
+    /// <summary>The next producer id no broker has reserved (<see cref="ProducerIdBlock"/>).</summary>
+    public string ProducerIds => Prefix + "producer_ids";
 
     public string Broker(int nodeId) => Prefix + "brokers/" + nodeId.ToString(CultureInfo.InvariantCulture);
 

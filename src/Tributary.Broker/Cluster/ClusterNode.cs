@@ -221,9 +221,10 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
                 using var call = _leases.LeaseKeepAlive(cancellationToken: cancellationToken);
                 while (!cancellationToken.IsCancellationRequested)
                 {
-                    await call.RequestStream.WriteAsync(new LeaseKeepAliveRequest { ID = Volatile.Read(ref _leaseId) }, cancellationToken).ConfigureAwait(false);
+                    // The write is bounded too: one that waits on a dead member's connection must not stall the loop.
                     using var answered = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                     answered.CancelAfter(interval * 2);
+                    await call.RequestStream.WriteAsync(new LeaseKeepAliveRequest { ID = Volatile.Read(ref _leaseId) }, answered.Token).ConfigureAwait(false);
                     if (!await call.ResponseStream.MoveNext(answered.Token).ConfigureAwait(false))
                     {
                         break;
@@ -244,8 +245,10 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
             {
                 return;
             }
-            catch (Exception e) when (e is RpcException or OperationCanceledException or ClusterUnavailableException)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
+                // Any failure retries (a write to a call the server ended throws InvalidOperationException): a loop
+                // that ended here would leave the broker dead to the cluster for good.
                 LogKeepAliveFailed(_logger, e.Message);
                 await Delay(cancellationToken).ConfigureAwait(false);
             }

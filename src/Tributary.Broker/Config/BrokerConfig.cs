@@ -144,6 +144,15 @@ public sealed record BrokerConfig
     /// <summary>default.replication.factor: replicas of a new topic in cluster mode.</summary>
     public int DefaultReplicationFactor { get; init; }
 
+    /// <summary>offsets.topic.replication.factor: replicas of __consumer_offsets in cluster mode.</summary>
+    public int OffsetsTopicReplicationFactor { get; init; }
+
+    /// <summary>transaction.state.log.replication.factor: replicas of __transaction_state in cluster mode.</summary>
+    public int TransactionStateLogReplicationFactor { get; init; }
+
+    /// <summary>transaction.state.log.min.isr: min.insync.replicas of __transaction_state in cluster mode.</summary>
+    public int TransactionStateLogMinIsr { get; init; }
+
     /// <summary>unclean.leader.election.enable (static or dynamic): in cluster mode, whether a replica outside the ISR may lead when no ISR member is live.</summary>
     public bool UncleanLeaderElectionEnable => Explicit.GetValueOrDefault("unclean.leader.election.enable") == "true";
 

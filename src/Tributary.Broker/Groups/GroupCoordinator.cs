@@ -4,7 +4,8 @@ using Tributary.Protocol;
 namespace Tributary.Broker.Groups;
 
 /// <summary>
-/// The group coordinator of this node, which coordinates every group (FindCoordinator always names this node).
+/// The group coordinator of this node, which coordinates every group (FindCoordinator names this node; in cluster
+/// mode the leader of <c>__consumer_offsets</c>, see GroupCoordinator.Leadership.cs).
 /// Classic groups only (JoinGroup/SyncGroup/Heartbeat/LeaveGroup); see <see cref="ClassicGroup"/> for the state
 /// machine. Group metadata and committed offsets are appended to <c>__consumer_offsets</c> and reloaded from it
 /// when the broker starts (<see cref="OffsetsTopicFormat"/>); offsets of empty groups expire after
@@ -37,7 +38,12 @@ public sealed partial class GroupCoordinator : IDisposable
         _broker = broker;
         _logger = broker.LoggerFactory.CreateLogger<GroupCoordinator>();
         _store = new OffsetsTopicStore(broker, _logger);
-        Load();
+        _leadership = CreateLeadership();
+        if (!broker.Config.ClusterMode)
+        {
+            Load();
+            _leadership.Activate();
+        }
         var every = TimeSpan.FromMilliseconds(OffsetsRetentionCheckIntervalMs);
         _retentionTimer = broker.Time.CreateTimer(static state => ((GroupCoordinator)state!).OnRetentionTimer(), this, every, every);
     }

@@ -1,5 +1,9 @@
+using System.Globalization;
+using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Groups;
 using Tributary.Broker.Security.Authorization;
+using Tributary.Broker.Transactions;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -9,8 +13,14 @@ namespace Tributary.Broker.Handlers;
 // Behaviour:
 // - Authorization: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED) or the transactional id
 //   (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), per key.
-// - This single node coordinates every group (key type 0) and every transactional id (key type 1), so the answer is
+// - A single node coordinates every group (key type 0) and every transactional id (key type 1), so the answer is
 //   always this node's advertised address. Other key types (2 = share groups, v6+) answer INVALID_REQUEST.
+// - Cluster mode: a group's coordinator is the leader of __consumer_offsets (one partition, so every group has the
+//   same), at its address on the request's listener. The first FindCoordinator creates the topic in etcd with
+//   offsets.topic.replication.factor replicas; COORDINATOR_NOT_AVAILABLE while fewer brokers are live, and while the
+//   partition has no live leader, as Kafka answers. A transactional id's coordinator is the leader of
+//   __transaction_state the same way (transaction.state.log.replication.factor replicas, min.insync.replicas
+//   transaction.state.log.min.isr).
 // Versions:
 // - v4+ batch several keys (KIP-699), one answer per key.
 public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>(ApiKey.FindCoordinator, 0, 5)
@@ -21,7 +31,7 @@ public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindC
     protected override ValueTask<HandlerResult<FindCoordinatorResponse>> HandleAsync(RequestContext context, FindCoordinatorRequest request, CancellationToken cancellationToken)
     {
         var supported = request.KeyType is GroupKeyType or TransactionKeyType;
-        var (host, port) = broker.AdvertisedFor(context.Connection.ListenerName);
+        var (located, nodeId, host, port) = supported ? Locate(context, request.KeyType) : (ErrorCode.InvalidRequest, -1, "", -1);
         if (context.ApiVersion >= 4)
         {
             return ValueTask.FromResult<HandlerResult<FindCoordinatorResponse>>(new FindCoordinatorResponse
@@ -30,7 +40,9 @@ public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindC
                     ? new FindCoordinatorResponse.Coordinator { Key = key, NodeId = -1, ErrorCode = (short)ErrorCode.InvalidRequest, ErrorMessage = $"key type {request.KeyType} is not supported" }
                     : Denied(context, request.KeyType, key) is var denied and not ErrorCode.None
                     ? new FindCoordinatorResponse.Coordinator { Key = key, NodeId = -1, ErrorCode = (short)denied, ErrorMessage = null }
-                    : new FindCoordinatorResponse.Coordinator { Key = key, NodeId = broker.NodeId, Host = host, Port = port, ErrorMessage = null })],
+                    : located != ErrorCode.None
+                    ? new FindCoordinatorResponse.Coordinator { Key = key, NodeId = -1, Port = -1, ErrorCode = (short)located, ErrorMessage = null }
+                    : new FindCoordinatorResponse.Coordinator { Key = key, NodeId = nodeId, Host = host, Port = port, ErrorMessage = null })],
             });
         }
 
@@ -39,9 +51,36 @@ public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindC
             return ValueTask.FromResult<HandlerResult<FindCoordinatorResponse>>(ErrorResponse(context, request, error)!);
         }
 
-        return ValueTask.FromResult<HandlerResult<FindCoordinatorResponse>>(supported
-            ? new FindCoordinatorResponse { NodeId = broker.NodeId, Host = host, Port = port, ErrorMessage = null }
-            : new FindCoordinatorResponse { NodeId = -1, ErrorCode = (short)ErrorCode.InvalidRequest, ErrorMessage = $"key type {request.KeyType} is not supported" });
+        return ValueTask.FromResult<HandlerResult<FindCoordinatorResponse>>(!supported
+            ? new FindCoordinatorResponse { NodeId = -1, ErrorCode = (short)ErrorCode.InvalidRequest, ErrorMessage = $"key type {request.KeyType} is not supported" }
+            : located != ErrorCode.None
+            ? ErrorResponse(context, request, located)!
+            : new FindCoordinatorResponse { NodeId = nodeId, Host = host, Port = port, ErrorMessage = null });
+    }
+
+    // This node on a single node; in cluster mode the leader of the coordinator topic's partition, at its address on
+    // the listener the request came on.
+    private (ErrorCode Error, int NodeId, string Host, int Port) Locate(RequestContext context, sbyte keyType)
+    {
+        var listener = context.Connection.ListenerName;
+        if (broker.Cluster is not { } cluster)
+        {
+            var (host, port) = broker.AdvertisedFor(listener);
+            return (ErrorCode.None, broker.NodeId, host, port);
+        }
+
+        var (error, leader) = keyType == GroupKeyType
+            ? broker.CoordinatorNode(OffsetsTopicStore.TopicName, broker.Config.OffsetsTopicReplicationFactor, new Dictionary<string, string>())
+            : broker.CoordinatorNode(TransactionStateStore.TopicName, broker.Config.TransactionStateLogReplicationFactor,
+                new Dictionary<string, string> { [TopicConfigs.MinInsyncReplicas] = broker.Config.TransactionStateLogMinIsr.ToString(CultureInfo.InvariantCulture) });
+        if (error != ErrorCode.None)
+        {
+            return (error, -1, "", -1);
+        }
+
+        return cluster.TryGetBroker(leader, out var node) && node.Endpoints.FirstOrDefault(e => e.Listener == listener) is { } endpoint
+            ? (ErrorCode.None, leader, endpoint.Host, endpoint.Port)
+            : (ErrorCode.CoordinatorNotAvailable, -1, "", -1);
     }
 
     private ErrorCode Denied(RequestContext context, sbyte keyType, string key) => keyType == GroupKeyType

@@ -41,20 +41,20 @@ public static class HandlerCatalog
             new DescribeAclsHandler(broker),
             new DeleteAclsHandler(broker),
 
-            // Consumer groups (GroupCoordinator).
+            // Consumer groups (GroupCoordinator); in cluster mode served on the leader of __consumer_offsets only.
             new FindCoordinatorHandler(broker),
-            new JoinGroupHandler(broker),
-            new SyncGroupHandler(broker),
-            new HeartbeatHandler(broker),
-            new LeaveGroupHandler(broker),
-            new OffsetCommitHandler(broker),
-            new OffsetFetchHandler(broker),
-            new OffsetDeleteHandler(broker),
-            new DescribeGroupsHandler(broker),
+            Group(new JoinGroupHandler(broker)),
+            Group(new SyncGroupHandler(broker)),
+            Group(new HeartbeatHandler(broker)),
+            Group(new LeaveGroupHandler(broker)),
+            Group(new OffsetCommitHandler(broker)),
+            Group(new OffsetFetchHandler(broker)),
+            Group(new OffsetDeleteHandler(broker)),
+            Group(new DescribeGroupsHandler(broker)),
             new ListGroupsHandler(broker),
-            new DeleteGroupsHandler(broker),
-            new ConsumerGroupHeartbeatHandler(broker),
-            new ConsumerGroupDescribeHandler(broker),
+            Group(new DeleteGroupsHandler(broker)),
+            Group(new ConsumerGroupHeartbeatHandler(broker)),
+            Group(new ConsumerGroupDescribeHandler(broker)),
 
             // Share groups (ShareGroupCoordinator).
             new ShareGroupHeartbeatHandler(broker),
@@ -65,16 +65,20 @@ public static class HandlerCatalog
             new AlterShareGroupOffsetsHandler(broker),
             new DeleteShareGroupOffsetsHandler(broker),
 
-            // Idempotent and transactional producers (TransactionCoordinator, partition producer state).
+            // Idempotent and transactional producers (TransactionCoordinator, partition producer state); in cluster mode
+            // the transaction APIs are served on the leader of __transaction_state only.
             new InitProducerIdHandler(broker),
-            new AddPartitionsToTxnHandler(broker),
-            new AddOffsetsToTxnHandler(broker),
-            new TxnOffsetCommitHandler(broker),
-            new EndTxnHandler(broker),
-            new DescribeTransactionsHandler(broker),
+            Transaction(new AddPartitionsToTxnHandler(broker)),
+            Transaction(new AddOffsetsToTxnHandler(broker)),
+            Group(new TxnOffsetCommitHandler(broker)),
+            Transaction(new EndTxnHandler(broker)),
+            Transaction(new DescribeTransactionsHandler(broker)),
             new ListTransactionsHandler(broker),
             new DescribeProducersHandler(broker),
+            new WriteTxnMarkersHandler(broker),
         ];
+        IApiHandler Group(IApiHandler handler) => new CoordinatedHandler(handler, () => broker.Groups.CoordinatorError);
+        IApiHandler Transaction(IApiHandler handler) => new CoordinatedHandler(handler, () => broker.Transactions.CoordinatorError);
         dispatcher = new RequestDispatcher(handlers, loggerFactory.CreateLogger<RequestDispatcher>(), broker.Quotas) { Errors = broker.RequestErrors };
         return dispatcher;
     }

@@ -13,7 +13,8 @@ namespace Tributary.Broker.Handlers;
 // - A transactional id keeps its producer id and gets its epoch bumped, which fences older producers of that id and
 //   aborts a transaction they left open.
 // - transaction_timeout_ms must be 1 to transaction.max.timeout.ms (else INVALID_TRANSACTION_TIMEOUT).
-// - Producer ids are unique across restarts (ProducerIdManager).
+// - Producer ids are unique across restarts (ProducerIdManager); in cluster mode across the cluster, from blocks
+//   reserved in etcd (ProducerIdBlocks), and COORDINATOR_LOAD_IN_PROGRESS (retriable) while no block is ready.
 // Versions:
 // - v3+ may pass the current producer id and epoch (KIP-360): a mismatched id is INVALID_PRODUCER_ID_MAPPING, a stale
 //   epoch PRODUCER_FENCED (v4+; INVALID_PRODUCER_EPOCH before).

@@ -21,6 +21,8 @@ namespace Tributary.Broker.Handlers;
 // - Per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_METADATA_TOO_LARGE above 4096 bytes. The offset, leader epoch
 //   (v6+) and metadata (null stored as "") go to __consumer_offsets with the broker's time as commit timestamp.
 // - v10 names topics by id; the partitions of an unknown id answer UNKNOWN_TOPIC_ID and nothing of them is stored.
+// - Cluster mode: answered once the ISR of __consumer_offsets has the commit, as Kafka's acks=all write; else
+//   NOT_COORDINATOR (leadership moved), COORDINATOR_NOT_AVAILABLE (ISR below min.insync.replicas), REQUEST_TIMED_OUT.
 // Deviations from Kafka:
 // - v1's commit_timestamp and v2-4's retention_time_ms are ignored; offsets.retention.minutes applies to every commit
 //   (as Kafka does for v5+ since 2.1).
@@ -51,6 +53,30 @@ public sealed class OffsetCommitHandler(BrokerCore broker) : ApiHandler<OffsetCo
         }
 
         var results = broker.Groups.CommitOffsets(request.GroupId, request.GenerationIdOrMemberEpoch, request.MemberId, request.GroupInstanceId, entries, context.ApiVersion);
+        if (broker.Cluster is not null && results.Contains(ErrorCode.None))
+        {
+            return ReplicatedAsync(context, request, names, denied, results);
+        }
+
+        return ValueTask.FromResult<HandlerResult<OffsetCommitResponse>>(Response(context, request, names, denied, results));
+    }
+
+    // Cluster mode: answered once the ISR has the commit (Kafka writes offsets with acks=all); a failure replaces the
+    // commits' NONE with the coordinator error Kafka maps it to.
+    private async ValueTask<HandlerResult<OffsetCommitResponse>> ReplicatedAsync(RequestContext context, OffsetCommitRequest request, List<string?> names, List<bool> denied, ErrorCode[] results)
+    {
+        var replicated = await broker.ReplicateCoordinatorWriteAsync(OffsetsTopicStore.TopicName).ConfigureAwait(false);
+        if (replicated != ErrorCode.None)
+        {
+            results = [.. results.Select(e => e == ErrorCode.None ? replicated : e)];
+        }
+
+        return Response(context, request, names, denied, results);
+    }
+
+    private static OffsetCommitResponse Response(RequestContext context, OffsetCommitRequest request, List<string?> names, List<bool> denied, ErrorCode[] results)
+    {
+        var byId = context.ApiVersion >= 10;
         var response = new OffsetCommitResponse();
         var i = 0;
         for (var t = 0; t < request.Topics.Count; t++)
@@ -65,7 +91,7 @@ public sealed class OffsetCommitHandler(BrokerCore broker) : ApiHandler<OffsetCo
             }
         }
 
-        return ValueTask.FromResult<HandlerResult<OffsetCommitResponse>>(response);
+        return response;
     }
 
     protected override OffsetCommitResponse? ErrorResponse(RequestContext context, OffsetCommitRequest request, ErrorCode error) => new()

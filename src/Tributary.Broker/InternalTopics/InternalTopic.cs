@@ -49,6 +49,9 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
 
     public string Name => name;
 
+    /// <summary>Cluster mode's coordinator topics are cluster topics, replicated as any other, with no legacy records.</summary>
+    private bool Replicated => broker.Config.ClusterMode && !BrokerCore.IsLocalOnly(name);
+
     /// <summary>True after <see cref="Replay"/> when records in Tributary's old layout remain (see <see cref="RewriteLegacy"/>).</summary>
     public bool HasLegacyRecords { get; private set; }
 
@@ -68,15 +71,19 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
             return 0;
         }
 
-        var kafkaFrom = _marker.Read() ?? long.MaxValue;
-        HasLegacyRecords = log.LogStartOffset < Math.Min(kafkaFrom, log.HighWatermark);
+        // A replicated coordinator topic was always written in Kafka's format, and its new leader replays up to its log
+        // end: it never truncates its own log, so every record there is one the coordinator acknowledged or will keep.
+        var replicated = Replicated;
+        var kafkaFrom = replicated ? 0 : _marker.Read() ?? long.MaxValue;
+        var end = replicated ? log.LogEndOffset : log.HighWatermark;
+        HasLegacyRecords = log.LogStartOffset < Math.Min(kafkaFrom, end);
 
         var scratch = new ArrayBufferWriter<byte>();
         var skipped = 0;
         var offset = log.LogStartOffset;
-        while (offset < log.HighWatermark)
+        while (offset < end)
         {
-            var read = log.Read(offset, new LogReadOptions(ReplayReadBytesMax));
+            var read = log.Read(offset, new LogReadOptions(ReplayReadBytesMax) { UpToLogEnd = replicated, MaxOffset = end });
             if (read.Status != LogReadStatus.Ok || read.Records.IsEmpty)
             {
                 break;
@@ -177,7 +184,7 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
     public void AppendMarker(long producerId, short producerEpoch, bool commit)
     {
         var marker = new EndTransactionMarker(commit ? ControlRecordType.Commit : ControlRecordType.Abort, CoordinatorEpoch: 0);
-        Log().Append(RecordBatchBuilder.BuildEndTransactionMarker(marker, producerId, producerEpoch, broker.NowMs));
+        AppendToLog(Log(), RecordBatchBuilder.BuildEndTransactionMarker(marker, producerId, producerEpoch, broker.NowMs));
     }
 
     /// <summary>True for a commit marker, false for an abort, null for another control record or one that does not decode.</summary>
@@ -207,7 +214,20 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
             builder.Add(now, key, value);
         }
 
-        log.Append(builder.Build());
+        AppendToLog(log, builder.Build());
+    }
+
+    // Leadership lost between the coordinator's check and the append: the caller sees it as a failed write.
+    private static void AppendToLog(PartitionLog log, Memory<byte> batch)
+    {
+        try
+        {
+            log.Append(batch);
+        }
+        catch (NotLeaderException e)
+        {
+            throw new IOException(e.Message, e);
+        }
     }
 
     private bool TryDecode(RecordDecoder decode, Record record, long offset)
@@ -235,6 +255,14 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
     /// </summary>
     private PartitionLog Log()
     {
+        if (Replicated)
+        {
+            // Cluster mode: the cluster topic's log, which this broker leads (or the append fails: NotLeaderException).
+            return broker.Metadata.Find(name) is { } topic && broker.FindLog(topic, 0) is { } replicatedLog
+                ? replicatedLog
+                : throw new IOException($"{name} does not exist in the cluster yet");
+        }
+
         if (_log is { } log && Volatile.Read(ref _markerWritten))
         {
             return log;

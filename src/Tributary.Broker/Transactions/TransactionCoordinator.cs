@@ -1,13 +1,16 @@
 using Microsoft.Extensions.Logging;
+using Tributary.Broker.Cluster;
 using Tributary.Broker.Groups;
 using Tributary.Protocol;
+using Tributary.Protocol.Messages;
 using Tributary.Protocol.Records;
 
 namespace Tributary.Broker.Transactions;
 
 /// <summary>
 /// The transaction coordinator of this node, which coordinates every transactional id (FindCoordinator key type 1
-/// names this node). It allocates producer ids, keeps each transactional id's state (persisted to
+/// names this node; in cluster mode the leader of <c>__transaction_state</c>, see TransactionCoordinator.Leadership.cs).
+/// It allocates producer ids, keeps each transactional id's state (persisted to
 /// <c>__transaction_state</c> on every change and reloaded on start), writes the commit/abort markers into every
 /// partition of a transaction, applies a committed transaction's offsets to the group coordinator, and aborts
 /// transactions that outlive their timeout (one timer, armed for the earliest deadline of the ongoing transactions;
@@ -17,6 +20,7 @@ namespace Tributary.Broker.Transactions;
 /// then CompleteCommit/CompleteAbort before it answers. A transaction found in a Prepare state at start (a crash in
 /// between) is completed then. One lock guards all state; transactional produce appends run under it too (see
 /// <see cref="AppendTransactional{T}"/>) so a batch can never land after its transaction's marker.
+/// In cluster mode producer ids come from blocks reserved in etcd (<see cref="ProducerIdBlocks"/>), unique cluster-wide.
 /// Error codes follow Kafka's TransactionCoordinator: PRODUCER_FENCED for a stale epoch from the API versions that
 /// know it (INVALID_PRODUCER_EPOCH before), INVALID_PRODUCER_ID_MAPPING for an unknown id or mismatched producer id.
 /// </summary>
@@ -40,13 +44,20 @@ public sealed partial class TransactionCoordinator : IDisposable
     private readonly ILogger _logger;
     private readonly TransactionStateStore _store;
     private readonly ProducerIdManager _producerIds;
+    private ProducerIdBlocks? _clusterProducerIds;
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, TransactionMetadata> _transactions;
+    private readonly Dictionary<string, TransactionMetadata> _transactions = new(StringComparer.Ordinal);
     private readonly Dictionary<long, TransactionMetadata> _byProducerId = [];
     private readonly ITimer _timeoutTimer;
 
     /// <summary>The longest wait a .NET timer takes (2^32 - 2 ms, about 49.7 days).</summary>
     private const long TimerWaitMsMax = uint.MaxValue - 1L;
+
+    /// <summary>How long ending a transaction waits for a partition leader's answer to WriteTxnMarkers (cluster mode).</summary>
+    private static readonly TimeSpan MarkerSendTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long an idempotent producer's InitProducerId waits for a producer id block in flight (cluster mode).</summary>
+    private static readonly TimeSpan ProducerIdBlockWait = TimeSpan.FromSeconds(2);
 
     /// <param name="device">The files of <paramref name="dataDirectory"/> (the producer id checkpoint); the real file system by default.</param>
     public TransactionCoordinator(BrokerCore broker, string? dataDirectory, Storage.Devices.ILogDevice? device = null)
@@ -55,26 +66,39 @@ public sealed partial class TransactionCoordinator : IDisposable
         _logger = broker.LoggerFactory.CreateLogger<TransactionCoordinator>();
         _store = new TransactionStateStore(broker, _logger);
         _producerIds = new ProducerIdManager(dataDirectory, device);
-        _transactions = _store.Load();
-        lock (_lock)
+        _timeoutTimer = broker.Time.CreateTimer(static state => ((TransactionCoordinator)state!).AbortTimedOut(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _leadership = CreateLeadership();
+        if (!broker.Config.ClusterMode)
         {
-            foreach (var t in _transactions.Values)
+            lock (_lock)
             {
-                _byProducerId[t.ProducerId] = t;
-                MoveLegacyPendingOffsets(t);
-                if (t.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort)
-                {
-                    LogCompletingAfterRestart(t.TransactionalId, t.State);
-                    Complete(t, t.State == TransactionState.PrepareCommit);
-                }
+                LoadTransactions();
+                _leadership.Activate();
+            }
+        }
+    }
+
+    // Every transactional id's state from the log; transactions found prepared (the coordinator stopped between the
+    // prepare and the end) are completed now, ongoing ones keep running to their timeout. Caller holds _lock.
+    private void LoadTransactions()
+    {
+        foreach (var (id, loaded) in _store.Load())
+        {
+            _transactions[id] = loaded;
+        }
+
+        foreach (var t in _transactions.Values)
+        {
+            _byProducerId[t.ProducerId] = t;
+            MoveLegacyPendingOffsets(t);
+            if (t.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort)
+            {
+                LogCompletingAfterRestart(t.TransactionalId, t.State);
+                Complete(t, t.State == TransactionState.PrepareCommit);
             }
         }
 
-        _timeoutTimer = broker.Time.CreateTimer(static state => ((TransactionCoordinator)state!).AbortTimedOut(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        lock (_lock)
-        {
-            ScheduleTimeoutTimer();
-        }
+        ScheduleTimeoutTimer();
     }
 
     private long NowMs => _broker.NowMs;
@@ -121,6 +145,11 @@ public sealed partial class TransactionCoordinator : IDisposable
         {
             return InitProducerIdCore(transactionalId, timeoutMs, producerId, producerEpoch, fencedErrorSupported);
         }
+        catch (ClusterUnavailableException)
+        {
+            // Kafka answers so while its broker waits for the controller's next block: clients retry it.
+            return (ErrorCode.CoordinatorLoadInProgress, -1, -1);
+        }
         catch (Exception e) when (BrokerCore.IsStorageFailure(e))
         {
             LogProducerIdBlockFailed(e);
@@ -128,17 +157,39 @@ public sealed partial class TransactionCoordinator : IDisposable
         }
     }
 
+    /// <summary>Cluster mode: producer ids come from blocks reserved in etcd from now on.</summary>
+    public void UseClusterProducerIds(ProducerIdBlocks blocks) => Volatile.Write(ref _clusterProducerIds, blocks);
+
+    // In cluster mode ids come only from etcd blocks (none before the broker joined); a block not ready throws
+    // ClusterUnavailableException. Under the coordinator's lock nothing waits for etcd (wait zero).
+    private long NextProducerId(TimeSpan wait)
+    {
+        if (!_broker.Config.ClusterMode)
+        {
+            return _producerIds.Next();
+        }
+
+        return Volatile.Read(ref _clusterProducerIds) is { } blocks && blocks.TryNext(wait, out var id)
+            ? id
+            : throw new ClusterUnavailableException("no producer id block is reserved yet");
+    }
+
     private (ErrorCode Error, long ProducerId, short ProducerEpoch) InitProducerIdCore(
         string? transactionalId, int timeoutMs, long producerId, short producerEpoch, bool fencedErrorSupported)
     {
         if (transactionalId is null)
         {
-            return (ErrorCode.None, _producerIds.Next(), 0);
+            return (ErrorCode.None, NextProducerId(ProducerIdBlockWait), 0);
         }
 
         if (transactionalId.Length == 0)
         {
             return (ErrorCode.InvalidRequest, -1, -1);
+        }
+
+        if (CoordinatorError is var notHere and not ErrorCode.None)
+        {
+            return (notHere, -1, -1);
         }
 
         if (timeoutMs <= 0 || timeoutMs > _broker.Config.TransactionMaxTimeoutMs)
@@ -160,7 +211,7 @@ public sealed partial class TransactionCoordinator : IDisposable
                     return (ErrorCode.CoordinatorNotAvailable, -1, -1);
                 }
 
-                t = new TransactionMetadata(transactionalId) { ProducerId = _producerIds.Next(), ProducerEpoch = -1 };
+                t = new TransactionMetadata(transactionalId) { ProducerId = NextProducerId(TimeSpan.Zero), ProducerEpoch = -1 };
                 _transactions[transactionalId] = t;
                 _byProducerId[t.ProducerId] = t;
             }
@@ -378,13 +429,17 @@ public sealed partial class TransactionCoordinator : IDisposable
     /// Runs a transactional batch's append while the transaction cannot end: <paramref name="append"/> gets NONE when
     /// the producer's transaction is ongoing with that epoch and includes the partition, else the error to answer
     /// (INVALID_PRODUCER_ID_MAPPING for an unknown producer id, INVALID_PRODUCER_EPOCH for another epoch,
-    /// INVALID_TXN_STATE for a partition not added with AddPartitionsToTxn, as KIP-890's verification does).
+    /// INVALID_TXN_STATE for a partition not added with AddPartitionsToTxn, as KIP-890's verification does). In cluster
+    /// mode only the producers this broker coordinates are verified.
     /// </summary>
     public T AppendTransactional<T>(long producerId, short producerEpoch, string topic, int partition, Func<ErrorCode, T> append)
     {
         lock (_lock)
         {
-            var error = !_byProducerId.TryGetValue(producerId, out var t) || t.ProducerId != producerId ? ErrorCode.InvalidProducerIdMapping
+            // Cluster mode: a producer this broker does not coordinate is another coordinator's; its batch is appended
+            // unverified, as Kafka's leaders do without KIP-890 verification (the log's producer state fences epochs).
+            var error = !_byProducerId.TryGetValue(producerId, out var t) && _broker.Cluster is not null ? ErrorCode.None
+                : t is null || t.ProducerId != producerId ? ErrorCode.InvalidProducerIdMapping
                 : t.ProducerEpoch != producerEpoch ? ErrorCode.InvalidProducerEpoch
                 : t.State != TransactionState.Ongoing || !t.Partitions.Contains((topic, partition)) ? ErrorCode.InvalidTxnState
                 : ErrorCode.None;
@@ -499,7 +554,7 @@ public sealed partial class TransactionCoordinator : IDisposable
         {
             // Epoch exhausted: a new producer id starts again at epoch 0, as Kafka does. The id first: taking it may
             // fail on the disk, and then nothing has changed.
-            var next = _producerIds.Next();
+            var next = NextProducerId(TimeSpan.Zero);
             _byProducerId.Remove(t.ProducerId);
             t.ProducerId = next;
             t.ProducerEpoch = 0;
@@ -538,6 +593,11 @@ public sealed partial class TransactionCoordinator : IDisposable
     private bool FinishPrepared(TransactionMetadata t)
     {
         var commit = t.State == TransactionState.PrepareCommit;
+        if (_broker.Cluster is not null)
+        {
+            return FinishPreparedInCluster(t, commit);
+        }
+
         var marker = new EndTransactionMarker(commit ? ControlRecordType.Commit : ControlRecordType.Abort, CoordinatorEpoch: 0);
         foreach (var (topicName, partition) in t.Partitions)
         {
@@ -568,13 +628,153 @@ public sealed partial class TransactionCoordinator : IDisposable
         return Persist(t);
     }
 
+    /// <summary>
+    /// Appends the commit or abort marker of the producer's transaction to a partition this broker leads; for
+    /// <c>__consumer_offsets</c> the group coordinator also applies or drops the transaction's offsets. This broker's
+    /// part of WriteTxnMarkers, and of ending a transaction whose partition it leads.
+    /// </summary>
+    public ErrorCode WriteMarker(string topicName, int partition, long producerId, short producerEpoch, bool commit)
+    {
+        if (topicName == OffsetsPartition.Topic)
+        {
+            return _broker.Groups.CoordinatorError != ErrorCode.None ? ErrorCode.NotLeaderOrFollower
+                : _broker.Groups.CompleteTransaction(producerId, producerEpoch, commit) ? ErrorCode.None : ErrorCode.KafkaStorageError;
+        }
+
+        if (_broker.Metadata.Find(topicName) is not { } topic || partition < 0 || partition >= topic.PartitionCount)
+        {
+            return ErrorCode.UnknownTopicOrPartition;
+        }
+
+        if (_broker.Replicas?.CheckProduce(topicName, partition, acks: 1, minInsyncReplicas: 1) is { } check && check != ErrorCode.None)
+        {
+            return check;
+        }
+
+        try
+        {
+            var log = _broker.FindLog(topic, partition) ?? throw new IOException($"{topicName}-{partition} is offline");
+            var marker = new EndTransactionMarker(commit ? ControlRecordType.Commit : ControlRecordType.Abort, CoordinatorEpoch: 0);
+            log.Append(RecordBatchBuilder.BuildEndTransactionMarker(marker, producerId, producerEpoch, NowMs));
+            return ErrorCode.None;
+        }
+        catch (Storage.NotLeaderException)
+        {
+            return ErrorCode.NotLeaderOrFollower;
+        }
+        catch (IOException e)
+        {
+            LogMarkerFailed(e, "(producer " + producerId.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", topicName, partition);
+            return ErrorCode.KafkaStorageError;
+        }
+    }
+
+    // Cluster mode: each partition's marker goes to its leader, this broker's own partitions directly and the others'
+    // with WriteTxnMarkers (BrokerCore.TxnMarkerSender), as Kafka's coordinator sends them. A partition without a live
+    // leader, or a marker refused, leaves the transaction prepared; it is tried again as on a single node.
+    private bool FinishPreparedInCluster(TransactionMetadata t, bool commit)
+    {
+        var cluster = _broker.Cluster!;
+        var remote = new Dictionary<int, List<(string Topic, int Partition)>>();
+        foreach (var (topicName, partition) in t.Partitions)
+        {
+            if (!cluster.TryGetPartition(topicName, partition, out var state))
+            {
+                if (_broker.Metadata.Find(topicName) is null)
+                {
+                    continue;
+                }
+
+                return false;
+            }
+
+            if (state.Leader == _broker.NodeId)
+            {
+                if (WriteMarker(topicName, partition, t.ProducerId, t.ProducerEpoch, commit) != ErrorCode.None)
+                {
+                    return false;
+                }
+            }
+            else if (state.Leader < 0 || !cluster.TryGetBroker(state.Leader, out _))
+            {
+                return false;
+            }
+            else
+            {
+                if (!remote.TryGetValue(state.Leader, out var partitions))
+                {
+                    partitions = [];
+                    remote[state.Leader] = partitions;
+                }
+
+                partitions.Add((topicName, partition));
+            }
+        }
+
+        foreach (var (leader, partitions) in remote)
+        {
+            if (!SendMarkers(leader, partitions, t, commit))
+            {
+                return false;
+            }
+        }
+
+        t.State = commit ? TransactionState.CompleteCommit : TransactionState.CompleteAbort;
+        t.ClearTransaction();
+        return Persist(t);
+    }
+
+    private bool SendMarkers(int leader, List<(string Topic, int Partition)> partitions, TransactionMetadata t, bool commit)
+    {
+        if (_broker.TxnMarkerSender is not { } send || !_broker.Cluster!.TryGetBroker(leader, out var node))
+        {
+            return false;
+        }
+
+        var request = new WriteTxnMarkersRequest
+        {
+            Markers =
+            [
+                new WriteTxnMarkersRequest.WritableTxnMarker
+                {
+                    ProducerId = t.ProducerId,
+                    ProducerEpoch = t.ProducerEpoch,
+                    TransactionResult = commit,
+                    CoordinatorEpoch = 0,
+                    Topics = [.. partitions.GroupBy(p => p.Topic).Select(g => new WriteTxnMarkersRequest.WritableTxnMarkerTopic { Name = g.Key, PartitionIndexes = [.. g.Select(p => p.Partition)] })],
+                },
+            ],
+        };
+        try
+        {
+            var response = send(node, request, CancellationToken.None).WaitAsync(MarkerSendTimeout).GetAwaiter().GetResult();
+            var failed = response.Markers.SelectMany(m => m.Topics).SelectMany(tp => tp.Partitions.Select(p => (tp.Name, p.PartitionIndex, (ErrorCode)p.ErrorCode)))
+                .FirstOrDefault(r => r.Item3 != ErrorCode.None);
+            if (failed.Name is not null)
+            {
+                LogRemoteMarkerFailed(t.TransactionalId, failed.Name, failed.PartitionIndex, leader, failed.Item3.ToString());
+                return false;
+            }
+
+            return response.Markers.Count > 0;
+        }
+        catch (Exception e) when (e is IOException or TimeoutException or InvalidOperationException or ProtocolException or System.Net.Sockets.SocketException)
+        {
+            LogRemoteMarkerFailed(t.TransactionalId, partitions[0].Topic, partitions[0].Partition, leader, e.Message);
+            return false;
+        }
+    }
+
     private bool Persist(TransactionMetadata t)
     {
         t.LastUpdateMs = NowMs;
         try
         {
             _store.Write(t);
-            return true;
+
+            // Cluster mode: written with acks=all, as Kafka's coordinator writes its log (blocking under the lock, which
+            // the followers' fetches never take).
+            return _broker.Cluster is null || _broker.ReplicateCoordinatorWriteAsync(TransactionStateStore.TopicName).GetAwaiter().GetResult() == ErrorCode.None;
         }
         catch (IOException e)
         {
@@ -597,6 +797,9 @@ public sealed partial class TransactionCoordinator : IDisposable
 
     [LoggerMessage(EventId = 715, Level = LogLevel.Error, Message = "Could not record a new producer id block; InitProducerId answers COORDINATOR_NOT_AVAILABLE")]
     private partial void LogProducerIdBlockFailed(Exception exception);
+
+    [LoggerMessage(EventId = 1546, Level = LogLevel.Warning, Message = "WriteTxnMarkers of {TransactionalId} to {Topic}-{Partition} on broker {Leader} failed: {Reason}; the transaction stays prepared and is retried")]
+    private partial void LogRemoteMarkerFailed(string transactionalId, string topic, int partition, int leader, string reason);
 
     [LoggerMessage(EventId = 714, Level = LogLevel.Error, Message = "Could not persist the state of transactional id {TransactionalId}")]
     private partial void LogPersistFailed(Exception exception, string transactionalId);

@@ -91,6 +91,6 @@ internal sealed partial class FileRangeSender(SocketSender sender, Socket socket
 
     private static IOException FileEnded(long bytesMissing) => new($"the file ended {bytesMissing} bytes before the range being sent did");
 
-    [LoggerMessage(EventId = 313, Level = LogLevel.Warning, Message = "Connection {ConnectionId}: sendfile refused the file (errno {Errno}); its fetched records are copied from now on")]
+    [LoggerMessage(EventId = 325, Level = LogLevel.Warning, Message = "Connection {ConnectionId}: sendfile refused the file (errno {Errno}); its fetched records are copied from now on")]
     private partial void LogSendFileRefused(string connectionId, int errno);
 }

@@ -25,11 +25,18 @@ public sealed class EtcdReplicationTests(EtcdFixture fixture) : IClassFixture<Et
     private readonly Dictionary<int, TributaryBroker> _brokers = [];
 
     [Fact]
-    public async Task Acks_all_records_survive_the_leader_stopping_and_are_read_once_in_order()
+    public async Task Acks_all_records_survive_the_leader_stopping_and_a_new_producer_after_it_is_accepted()
     {
         var (producer, expected) = await StartAndProduceAsync();
         using var disposeProducer = producer;
         await StopLeaderAndProduceAsync(producer, expected);
+
+        // A producer started after the failover gets an id no broker handed out before (blocks reserved in etcd), so
+        // the new leader, which rebuilt the old producer's state from the replicated log, takes its sequence 0.
+        using (var late = Producer())
+        {
+            expected.AddRange(await ProduceAsync(late, 2 * Records, Records));
+        }
 
         Assert.Equal(expected, Consume(expected.Count));
     }

@@ -1,0 +1,76 @@
+using Microsoft.Extensions.Logging;
+using Tributary.Broker.InternalTopics;
+using Tributary.Protocol;
+
+namespace Tributary.Broker.Groups;
+
+// Cluster mode: this broker coordinates groups only while it leads __consumer_offsets (BrokerCore.CoordinatorsFollow
+// tells it). Becoming leader loads the groups and offsets from the log, as a start does (CoordinatorLeadership);
+// losing leadership drops them. A single node always coordinates and loads in the constructor.
+public sealed partial class GroupCoordinator
+{
+    private readonly Lock _leadershipLock = new();
+    private readonly CoordinatorLeadership _leadership;
+
+    private CoordinatorLeadership CreateLeadership() => new(_leadershipLock,
+        () =>
+        {
+            lock (_groupsLock)
+            {
+                Load();
+            }
+
+            LogBecameCoordinator(_logger);
+        },
+        Unload,
+        e => LogLoadFailed(_logger, e));
+
+    /// <summary>None while this broker coordinates groups; else the error group requests answer with.</summary>
+    public ErrorCode CoordinatorError => _leadership.Error;
+
+    /// <summary>This broker became leader of the offsets partition: loads its groups and offsets in the background.</summary>
+    public void BecomeCoordinator() => _leadership.Become();
+
+    /// <summary>This broker no longer leads the offsets partition: its groups are dropped (members re-find the coordinator).</summary>
+    public void Resign()
+    {
+        if (_leadership.Resign())
+        {
+            LogResigned(_logger);
+        }
+    }
+
+    private void Unload()
+    {
+        DisposeConsumerGroups();
+        ClassicGroup[] groups;
+        lock (_groupsLock)
+        {
+            groups = [.. _groups.Values];
+            _groups.Clear();
+            _consumerGroups.Clear();
+        }
+
+        foreach (var group in groups)
+        {
+            lock (group.Lock)
+            {
+                group.MarkDead();
+            }
+        }
+
+        lock (_pendingLock)
+        {
+            _pendingTransactionalOffsets.Clear();
+        }
+    }
+
+    [LoggerMessage(EventId = 1542, Level = LogLevel.Information, Message = "This broker leads __consumer_offsets and coordinates its groups")]
+    private static partial void LogBecameCoordinator(ILogger logger);
+
+    [LoggerMessage(EventId = 1543, Level = LogLevel.Information, Message = "This broker no longer leads __consumer_offsets; its groups were unloaded")]
+    private static partial void LogResigned(ILogger logger);
+
+    [LoggerMessage(EventId = 1544, Level = LogLevel.Error, Message = "Loading the groups of __consumer_offsets failed")]
+    private static partial void LogLoadFailed(ILogger logger, Exception exception);
+}
