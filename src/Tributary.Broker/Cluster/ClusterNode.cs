@@ -54,6 +54,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
         _kv = new KV.KVClient(_channel);
         _leases = new Lease.LeaseClient(_channel);
         _watches = new Watch.WatchClient(_channel);
+        _directoryId = DataDirectoryId.LoadOrCreate(core.DataDirectory);
     }
 
     public int LocalNodeId => _core.NodeId;
@@ -207,7 +208,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
     }
 
     private ClusterBroker LocalBroker() => new(LocalNodeId, _core.Config.Rack,
-        [.. _core.AdvertisedListeners.Select(l => new ClusterEndpoint(l.Key, l.Value.Host, l.Value.Port))]);
+        [.. _core.AdvertisedListeners.Select(l => new ClusterEndpoint(l.Key, l.Value.Host, l.Value.Port))], _directoryId);
 
     // Keeps the lease alive every third of its TTL; a lease etcd reports as ended (TTL 0: this broker was cut off
     // longer than the TTL and is dead to the cluster) is replaced by a new registration.

@@ -95,6 +95,43 @@ public sealed class TributaryClusterTests
     }
 
     [Fact]
+    public async Task The_last_in_sync_replica_back_with_an_empty_disk_leaves_the_isr_and_does_not_lead()
+    {
+        await using var cluster = await TributaryCluster.StartAsync(brokers: 3);
+        var (wiped, other, observer) = (1, 2, 3);
+        using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build())
+        {
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = Topic, NumPartitions = 1, ReplicasAssignments = new() { [0] = [wiped, other] } }]);
+        }
+
+        await cluster.WaitAsync(() => cluster.Broker(observer).Core.Cluster!.TryGetPartition(Topic, 0, out var s) && s.Leader == wiped && s.Isr.Length == 2);
+        using var producer = ReplicatedProducer(cluster);
+        await ProduceAsync(producer, 0, Records);
+
+        // The other replica goes: the ISR is the leader alone, and records acknowledged now are on its disk only.
+        await cluster.KillBrokerAsync(other);
+        await cluster.WaitAsync(() => cluster.Broker(observer).Core.Cluster!.TryGetPartition(Topic, 0, out var s) && s.Isr is [var only] && only == wiped);
+        await ProduceAsync(producer, Records, Records);
+
+        // Then the leader dies and loses its disk: the partition is offline and keeps its last ISR member.
+        await cluster.KillBrokerAsync(wiped);
+        Directory.Delete(cluster.DataDirectory(wiped), recursive: true);
+        await cluster.WaitAsync(() => cluster.Broker(observer).Core.Cluster!.TryGetPartition(Topic, 0, out var s) && s.Leader == -1);
+        await cluster.StartBrokerAsync(other);
+        await cluster.StartBrokerAsync(wiped);
+
+        // Back with a new data directory, it is admitted only after leaving that ISR; unclean election is off, so
+        // neither the empty broker nor the out-of-sync one leads.
+        var control = cluster.Broker(observer).Core.Cluster!;
+        await cluster.WaitAsync(() => control.IsAdmitted(wiped) && control.IsAdmitted(other));
+        Assert.True(control.TryGetPartition(Topic, 0, out var offline));
+        Assert.Equal(-1, offline.Leader);
+        Assert.Empty(offline.Isr);
+        var empty = cluster.Broker(wiped).Core;
+        Assert.Equal(0, empty.Metadata.Find(Topic) is { } topic && empty.FindLog(topic, 0) is { } log ? log.LogEndOffset : 0);
+    }
+
+    [Fact]
     public async Task A_paused_leader_loses_its_leadership_and_follows_once_resumed()
     {
         await using var cluster = await TributaryCluster.StartAsync(brokers: 3);
