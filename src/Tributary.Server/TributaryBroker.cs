@@ -210,7 +210,12 @@ public sealed class TributaryBroker : IAsyncDisposable
     {
         var core = new BrokerCore(_config, _time, _loggerFactory);
         var dispatcher = HandlerCatalog.CreateDispatcher(core, _loggerFactory);
-        dispatcher.Interceptor = _intercepts.Count == 0 ? null : Intercept;
+
+        // In cluster mode the listeners are bound before the broker joins (it registers their addresses), and the
+        // join can wait out an earlier incarnation's lease. Until then requests close their connection, as a Kafka
+        // broker takes none before it has caught up with the metadata: answered as a single node, a Metadata request
+        // would auto-create a local one-partition topic and name this broker leader of partitions it does not lead.
+        dispatcher.Interceptor = _config.ClusterMode ? NotJoinedYet : _intercepts.Count == 0 ? null : Intercept;
         KafkaListener listener;
         try
         {
@@ -236,6 +241,7 @@ public sealed class TributaryBroker : IAsyncDisposable
             {
                 var node = await core.JoinClusterAsync(null, cancellationToken).ConfigureAwait(false);
                 await StartClusterReplicationAsync(core, node, cancellationToken).ConfigureAwait(false);
+                dispatcher.Interceptor = _intercepts.Count == 0 ? null : Intercept;
             }
             catch
             {
@@ -276,6 +282,9 @@ public sealed class TributaryBroker : IAsyncDisposable
     }
 
     public void ClearIntercepts() => _intercepts.Clear();
+
+    private static ValueTask<InterceptDecision> NotJoinedYet(RequestContext context, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(new InterceptDecision(DropConnection: true));
 
     private ValueTask<InterceptDecision> Intercept(RequestContext context, CancellationToken cancellationToken) =>
         ValueTask.FromResult(_intercepts.TryGetValue(context.ApiKey, out var decide) ? decide(context) : InterceptDecision.Continue);
