@@ -213,6 +213,11 @@ public sealed class TributaryBroker : IAsyncDisposable
         var core = new BrokerCore(_config, _time, _loggerFactory, _logDevice);
         var dispatcher = HandlerCatalog.CreateDispatcher(core, _loggerFactory);
         dispatcher.Interceptor = _intercepts.Count == 0 ? null : Intercept;
+
+        // In cluster mode the listeners are bound before the broker joins (it registers their addresses), and the
+        // join can wait out an earlier incarnation's lease. Until then requests close their connection, as a Kafka
+        // broker takes none before it has caught up with the metadata: answered as a single node, a Metadata request
+        // would auto-create a local one-partition topic and name this broker leader of partitions it does not lead.
         if (_config.ClusterMode)
         {
             dispatcher.NotServingReason = "this broker has not joined its cluster yet";

@@ -91,6 +91,9 @@ public sealed class TributaryCluster : IAsyncDisposable
         return broker.Core.Cluster!.TryGetPartition(topic, partition, out var state) ? state.Leader : -1;
     }
 
+    /// <summary>Broker <paramref name="id"/>'s data directory; a test may empty it while the broker is stopped (a lost disk).</summary>
+    public string DataDirectory(int id) => Path.Combine(_root, "broker-" + id.ToString(CultureInfo.InvariantCulture));
+
     /// <summary>Starts broker <paramref name="id"/> (again) on its data directory, listener port and proxies.</summary>
     public async Task StartBrokerAsync(int id, CancellationToken cancellationToken = default)
     {
@@ -103,7 +106,7 @@ public sealed class TributaryCluster : IAsyncDisposable
         var options = new TributaryBrokerOptions
         {
             InMemory = false,
-            DataDirectory = Path.Combine(_root, "broker-" + id.ToString(CultureInfo.InvariantCulture)),
+            DataDirectory = DataDirectory(id),
             KeepDataDirectory = true,
             Port = node.Port,
             WrapReplicaLinks = connect => _faults.Wrap(id, connect),

@@ -11,7 +11,14 @@ public sealed record PartitionState(string Topic, Guid TopicId, int Partition, i
 public sealed record ClusterEndpoint(string Listener, string Host, int Port);
 
 /// <summary>A live broker as registered in the cluster metadata.</summary>
-public sealed record ClusterBroker(int NodeId, string? Rack, IReadOnlyList<ClusterEndpoint> Endpoints);
+/// <param name="DirectoryId">
+/// The id of the broker's data directory (KIP-858's directory id, <see cref="DataDirectoryId"/>): a new one means the
+/// broker lost its disk. Empty from a broker that does not send it.
+/// </param>
+public sealed record ClusterBroker(int NodeId, string? Rack, IReadOnlyList<ClusterEndpoint> Endpoints, Guid DirectoryId = default);
+
+/// <summary>The value of admitted/&lt;id&gt;: the registration (incarnation) the controller took in, and its data directory.</summary>
+public sealed record BrokerAdmission(long Incarnation, Guid DirectoryId);
 
 /// <summary>What the data plane (replication) needs from the control plane (etcd).</summary>
 public interface IClusterControl

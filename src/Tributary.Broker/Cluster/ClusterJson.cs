@@ -5,6 +5,7 @@ namespace Tributary.Broker.Cluster;
 /// <summary>The JSON of the records kept in etcd, generated at build time (no reflection, so Native AOT works).</summary>
 [JsonSerializable(typeof(PartitionState))]
 [JsonSerializable(typeof(ClusterBroker))]
+[JsonSerializable(typeof(BrokerAdmission))]
 [JsonSerializable(typeof(ClusterTopic))]
 [JsonSerializable(typeof(ProducerIdBlock))]
 internal sealed partial class ClusterJson : JsonSerializerContext;

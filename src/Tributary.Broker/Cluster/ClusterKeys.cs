@@ -7,7 +7,9 @@ namespace Tributary.Broker.Cluster;
 /// The layout of one cluster's keys in etcd, under tributary.metadata.etcd.prefix:
 /// <c>cluster_id</c>, <c>controller</c> (node id, bound to the controller's lease), <c>brokers/&lt;id&gt;</c> (bound to
 /// each broker's lease), <c>shutdown/&lt;id&gt;</c> (a broker in controlled shutdown, bound to its lease),
-/// <c>topics/&lt;name&gt;</c>, <c>partitions/&lt;topic&gt;/&lt;partition&gt;</c> and <c>producer_ids</c>. Values are JSON.
+/// <c>admitted/&lt;id&gt;</c> (the registration of each broker the controller has taken in, see
+/// ClusterNode.Incarnations.cs), <c>topics/&lt;name&gt;</c>, <c>partitions/&lt;topic&gt;/&lt;partition&gt;</c> and <c>producer_ids</c>.
+/// Values are JSON.
 /// </summary>
 public sealed class ClusterKeys(string prefix)
 {
@@ -23,6 +25,8 @@ public sealed class ClusterKeys(string prefix)
     public string Broker(int nodeId) => Prefix + "brokers/" + nodeId.ToString(CultureInfo.InvariantCulture);
 
     public string Shutdown(int nodeId) => Prefix + "shutdown/" + nodeId.ToString(CultureInfo.InvariantCulture);
+
+    public string Admitted(int nodeId) => Prefix + "admitted/" + nodeId.ToString(CultureInfo.InvariantCulture);
 
     public string Topic(string name) => Prefix + "topics/" + name;
 
@@ -67,6 +71,11 @@ public sealed class ClusterKeys(string prefix)
             return (ClusterKeyKind.Shutdown, "", stopping);
         }
 
+        if (rest.StartsWith("admitted/", StringComparison.Ordinal) && int.TryParse(rest["admitted/".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var admitted))
+        {
+            return (ClusterKeyKind.Admitted, "", admitted);
+        }
+
         if (rest.StartsWith("topics/", StringComparison.Ordinal))
         {
             return (ClusterKeyKind.Topic, rest["topics/".Length..], 0);
@@ -95,4 +104,5 @@ public enum ClusterKeyKind
     Topic,
     Partition,
     Shutdown,
+    Admitted,
 }

@@ -86,17 +86,24 @@ public sealed partial class ClusterNode
 
     private async Task ReconcileAsync(CancellationToken cancellationToken)
     {
+        var states = new List<PartitionState>(_partitions.Count);
         foreach (var (key, versioned) in _partitions)
         {
             // Elections first; a reassignment whose adding replicas are in sync completes on a pass without one.
-            if ((Elect(versioned.Value) ?? CompleteReassignment(versioned.Value)) is { } next)
+            var state = versioned.Value;
+            if ((Elect(state) ?? CompleteReassignment(state)) is { } next)
             {
                 if (await WriteStateAsync(key, versioned.ModRevision, next, controllerFenced: true, cancellationToken).ConfigureAwait(false))
                 {
                     LogElected(_logger, next.Topic, next.Partition, next.Leader, next.LeaderEpoch, string.Join(",", next.Isr));
+                    state = next;
                 }
             }
+
+            states.Add(state);
         }
+
+        await AdmitAsync(states, cancellationToken).ConfigureAwait(false);
 
         foreach (var (name, versioned) in _topics)
         {
@@ -105,7 +112,8 @@ public sealed partial class ClusterNode
     }
 
     /// <summary>
-    /// The partition's next state when brokers in it are no longer live or are in controlled shutdown, else null. A
+    /// The partition's next state when brokers in it are no longer live (or not admitted: a new incarnation, see
+    /// ClusterNode.Incarnations.cs) or are in controlled shutdown, else null. A
     /// dead leader is replaced by the first eligible ISR member in replica order (leader epoch + 1); dead members
     /// leave the ISR. A broker in controlled shutdown gives up leadership and leaves the ISR when another live member
     /// can take its place (as KRaft's controller does), else keeps both until its lease goes. With no ISR member live
@@ -114,7 +122,7 @@ public sealed partial class ClusterNode
     /// </summary>
     private PartitionState? Elect(PartitionState state)
     {
-        var liveIsr = state.Replicas.Where(r => state.Isr.Contains(r) && IsLive(r)).ToArray();
+        var liveIsr = state.Replicas.Where(r => state.Isr.Contains(r) && IsAdmitted(r)).ToArray();
         var eligible = liveIsr.Where(r => !IsShuttingDown(r)).ToArray();
         var isr = eligible.Length > 0 ? eligible : liveIsr;
         if (state.Leader != -1 && isr.Contains(state.Leader))
@@ -128,7 +136,7 @@ public sealed partial class ClusterNode
             return state with { Leader = isr[0], LeaderEpoch = state.LeaderEpoch + 1, Isr = isr, PartitionEpoch = state.PartitionEpoch + 1 };
         }
 
-        if (UncleanElection(state.Topic) && state.Replicas.Where(r => IsLive(r) && !IsShuttingDown(r)).ToArray() is [var unclean, ..])
+        if (UncleanElection(state.Topic) && state.Replicas.Where(r => IsAdmitted(r) && !IsShuttingDown(r)).ToArray() is [var unclean, ..])
         {
             return state with { Leader = unclean, LeaderEpoch = state.LeaderEpoch + 1, Isr = [unclean], PartitionEpoch = state.PartitionEpoch + 1 };
         }

@@ -84,7 +84,7 @@ public sealed partial class ClusterNode
             return (null, ErrorCode.ElectionNotNeeded, "the preferred replica already leads");
         }
 
-        if (!IsLive(preferred) || IsShuttingDown(preferred) || !state.Isr.Contains(preferred))
+        if (!IsAdmitted(preferred) || IsShuttingDown(preferred) || !state.Isr.Contains(preferred))
         {
             return (null, ErrorCode.PreferredLeaderNotAvailable, $"the preferred replica {preferred} is not live and in sync");
         }
@@ -99,7 +99,7 @@ public sealed partial class ClusterNode
             return (null, ErrorCode.ElectionNotNeeded, "the partition has a live leader");
         }
 
-        var eligible = state.Replicas.Where(r => IsLive(r) && !IsShuttingDown(r)).ToArray();
+        var eligible = state.Replicas.Where(r => IsAdmitted(r) && !IsShuttingDown(r)).ToArray();
         var inSync = eligible.Where(state.Isr.Contains).ToArray();
         if (inSync is [var clean, ..])
         {
@@ -185,7 +185,7 @@ public sealed partial class ClusterNode
 
         var target = state.Replicas.Except(state.RemovingReplicas ?? []).ToArray();
         var isr = target.Where(state.Isr.Contains).ToArray();
-        var leader = target.Contains(state.Leader) ? state.Leader : isr.FirstOrDefault(r => IsLive(r) && !IsShuttingDown(r), -1);
+        var leader = target.Contains(state.Leader) ? state.Leader : isr.FirstOrDefault(r => IsAdmitted(r) && !IsShuttingDown(r), -1);
         if (leader == -1)
         {
             return null;

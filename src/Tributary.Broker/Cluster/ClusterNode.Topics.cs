@@ -135,7 +135,7 @@ public sealed partial class ClusterNode
 
         // A broker that is not live or is in controlled shutdown is not taken into an ISR (KIP-841's ineligible
         // replica): a paused follower whose lease ended must not come back through a leader that still hears it.
-        if (newIsr.Any(r => !held.Value.Isr.Contains(r) && (IsShuttingDown(r) || !IsLive(r))))
+        if (newIsr.Any(r => !held.Value.Isr.Contains(r) && (IsShuttingDown(r) || !IsAdmitted(r))))
         {
             return false;
         }

@@ -54,6 +54,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
         _kv = new KV.KVClient(_channel);
         _leases = new Lease.LeaseClient(_channel);
         _watches = new Watch.WatchClient(_channel);
+        _directoryId = DataDirectoryId.LoadOrCreate(core.DataDirectory);
     }
 
     public int LocalNodeId => _core.NodeId;
@@ -150,6 +151,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
 
         await RegisterAsync(deadline, cancellationToken).ConfigureAwait(false);
         await ReloadAsync(cancellationToken).ConfigureAwait(false);
+        _loaded = true;
         _core.MirrorClusterLoaded(_topics.Keys.ToHashSet(StringComparer.Ordinal));
         LogJoined(_logger, LocalNodeId, ClusterId, endpoints, _brokers.Count);
         _background = Task.WhenAll(
@@ -174,16 +176,17 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
     }
 
     // Puts brokers/<id> under a new lease. A key of the same id under another lease is a broker that still runs or
-    // was killed less than a lease ago: this one waits for that lease to end rather than take over a live id.
+    // was killed less than a lease ago: this one waits for that lease to end rather than take over a live id. Each
+    // attempt takes a new lease: nothing keeps one alive while it waits.
     private async Task RegisterAsync(DateTimeOffset deadline, CancellationToken cancellationToken)
     {
         var ttlSeconds = Math.Max(2, (_core.Config.EtcdLeaseMs + 999) / 1000);
-        var lease = await _leases.LeaseGrantAsync(new LeaseGrantRequest { TTL = ttlSeconds }, deadline: Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
-        Volatile.Write(ref _leaseId, lease.ID);
         var key = ByteString.CopyFromUtf8(_keys.Broker(LocalNodeId));
         var value = ByteString.CopyFromUtf8(JsonSerializer.Serialize(LocalBroker(), ClusterJson.Default.ClusterBroker));
         while (true)
         {
+            var lease = await _leases.LeaseGrantAsync(new LeaseGrantRequest { TTL = ttlSeconds }, deadline: Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
+            Volatile.Write(ref _leaseId, lease.ID);
             var txn = new TxnRequest
             {
                 Compare = { new Compare { Key = key, Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 } },
@@ -206,7 +209,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
     }
 
     private ClusterBroker LocalBroker() => new(LocalNodeId, _core.Config.Rack,
-        [.. _core.AdvertisedListeners.Select(l => new ClusterEndpoint(l.Key, l.Value.Host, l.Value.Port))]);
+        [.. _core.AdvertisedListeners.Select(l => new ClusterEndpoint(l.Key, l.Value.Host, l.Value.Port))], _directoryId);
 
     // Keeps the lease alive every third of its TTL; a lease etcd reports as ended (TTL 0: this broker was cut off
     // longer than the TTL and is dead to the cluster) is replaced by a new registration.
@@ -265,6 +268,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
             .Concat(_topics.Keys.Select(_keys.Topic))
             .Concat(_partitions.Keys.Select(k => _keys.Partition(k.Topic, k.Partition)))
             .Concat(_shuttingDown.Keys.Select(_keys.Shutdown))
+            .Concat(_admitted.Keys.Select(_keys.Admitted))
             .Where(k => !present.Contains(k))
             .Select(k => new Event { Type = Event.Types.EventType.Delete, Kv = new KeyValue { Key = ByteString.CopyFromUtf8(k) } });
         var puts = range.Kvs.Select(kv => new Event { Type = Event.Types.EventType.Put, Kv = kv });
@@ -339,10 +343,15 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
                     case ClusterKeyKind.Broker when put:
                         _brokers[number] = JsonSerializer.Deserialize(e.Kv.Value.Span, ClusterJson.Default.ClusterBroker)!;
                         _brokerLeases[number] = e.Kv.Lease;
+                        ApplyIncarnation(number, e.Kv);
                         break;
                     case ClusterKeyKind.Broker:
                         _brokers.TryRemove(number, out _);
                         _brokerLeases.TryRemove(number, out _);
+                        ApplyIncarnation(number, null);
+                        break;
+                    case ClusterKeyKind.Admitted:
+                        ApplyAdmitted(number, put ? e.Kv : null);
                         break;
                     case ClusterKeyKind.Controller:
                         ApplyController(put ? e.Kv : null);
@@ -365,6 +374,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
                     case ClusterKeyKind.Partition when put:
                         var state = JsonSerializer.Deserialize(e.Kv.Value.Span, ClusterJson.Default.PartitionState)!;
                         _partitions[(name, number)] = new Versioned<PartitionState>(state, e.Kv.ModRevision);
+                        NoteInherited(state);
                         await NotifySinkAsync(state, cancellationToken).ConfigureAwait(false);
                         break;
                     case ClusterKeyKind.Partition:
@@ -390,6 +400,12 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
         if (!state.Replicas.Contains(LocalNodeId))
         {
             await NotifyRemovedAsync(state.Topic, state.Partition, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (IsInherited(state))
+        {
+            LogInherited(_logger, state.Topic, state.Partition, state.LeaderEpoch);
             return;
         }
 

