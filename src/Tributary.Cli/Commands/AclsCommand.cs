@@ -137,6 +137,7 @@ internal static class AclsCommand
             """);
         filter.AddTo(command);
         command.Add(CommonOptions.Bootstrap);
+        command.Add(CommonOptions.CommandConfig);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var resourceType = Parse(parse.GetValue(filter.ResourceType), AclResourceType.Any);
@@ -173,6 +174,7 @@ internal static class AclsCommand
             """);
         filter.AddTo(command);
         command.Add(CommonOptions.Bootstrap);
+        command.Add(CommonOptions.CommandConfig);
         command.Validators.Add(result =>
         {
             if (result.GetResult(filter.ResourceType) is null && result.GetResult(filter.Principal) is null)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Tributary.Cli.Connection;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 using Tributary.Server.Client;
@@ -15,7 +16,7 @@ internal static class AdminClient
     public const long EarliestTimestamp = -2;
 
     public static Task<KafkaWireClient> ConnectAsync(ParseResult parse, CancellationToken cancellationToken) =>
-        KafkaWireClient.ConnectAsync(parse.GetValue(CommonOptions.Bootstrap) ?? CommonOptions.DefaultBootstrap, cancellationToken);
+        BrokerConnection.ConnectAsync(parse.GetValue(CommonOptions.Bootstrap) ?? CommonOptions.DefaultBootstrap, CommonOptions.Security(parse), cancellationToken);
 
     /// <summary>Throws a <see cref="CliException"/> "<paramref name="what"/>: ERROR (message)" unless the code is 0.</summary>
     public static void Check(short errorCode, string? message, string what)

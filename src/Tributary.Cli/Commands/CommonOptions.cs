@@ -2,11 +2,12 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Numerics;
+using Tributary.Cli.Connection;
 
 namespace Tributary.Cli.Commands;
 
 /// <summary>
-/// Options the admin commands share (<c>--bootstrap</c>, <c>--output</c>) and parsers for numbers and key=value
+/// Options the client commands share (<c>--bootstrap</c>, <c>--command-config</c>, <c>--output</c>) and parsers for numbers and key=value
 /// pairs that answer a bad value with one line naming the option, never an exception.
 /// </summary>
 internal static class CommonOptions
@@ -21,6 +22,20 @@ internal static class CommonOptions
         HelpName = "HOST:PORT",
         DefaultValueFactory = _ => DefaultBootstrap,
         CustomParser = ParseBootstrap,
+    };
+
+    /// <summary>Names the properties file when <c>--command-config</c> is not given.</summary>
+    public const string CommandConfigVariable = "TRIBUTARY_COMMAND_CONFIG";
+
+    /// <summary>How to secure the connection: Kafka's <c>--command-config client.properties</c>, read and checked while parsing.</summary>
+    public static readonly Option<ClientSecurity> CommandConfig = new("--command-config")
+    {
+        Description = $"A Kafka client properties file: security.protocol, sasl.mechanism, sasl.jaas.config, ssl.truststore.location, … (default: ${CommandConfigVariable}, else plaintext)",
+        HelpName = "FILE",
+        CustomParser = result => LoadCommandConfig(result, result.Tokens.Count > 0 ? result.Tokens[^1].Value : ""),
+        DefaultValueFactory = result => Environment.GetEnvironmentVariable(CommandConfigVariable) is { Length: > 0 } path
+            ? LoadCommandConfig(result, path)
+            : ClientSecurity.Plaintext,
     };
 
     public static readonly Option<string> Output = CreateOutput();
@@ -40,7 +55,40 @@ internal static class CommonOptions
     public static void AddReadOptions(Command command)
     {
         command.Add(Bootstrap);
+        command.Add(CommandConfig);
         command.Add(Output);
+    }
+
+    /// <summary>The connection settings of a parsed command line (plaintext unless --command-config or its variable names a file).</summary>
+    public static ClientSecurity Security(ParseResult parse) => parse.GetValue(CommandConfig) ?? ClientSecurity.Plaintext;
+
+    private static ClientSecurity LoadCommandConfig(ArgumentResult result, string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            result.AddError($"--command-config '{path}': {e.Message}");
+            return ClientSecurity.Plaintext;
+        }
+
+        var ignored = new List<string>();
+        var (security, error) = ClientSecurity.FromProperties(ClientProperties.Parse(text), ignored);
+        foreach (var key in ignored)
+        {
+            Console.Error.WriteLine($"tributary: {path}: '{key}' is not a setting the CLI knows; ignored");
+        }
+
+        if (security is null)
+        {
+            result.AddError($"--command-config '{path}': {error}");
+            return ClientSecurity.Plaintext;
+        }
+
+        return security;
     }
 
     /// <summary>HOST:PORT with a port from 1 to 65535; an IPv6 host is written in brackets, [::1]:9092.</summary>

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Tributary.Cli.Connection;
 using Tributary.Server.Client;
 
 namespace Tributary.Cli.Commands;
@@ -73,7 +74,7 @@ internal static class ConsumeCommand
 
         var command = new Command("consume", "print a topic's records, from a position or as a consumer group member")
         {
-            topic, bootstrap, from, partition, group, format, output, count, exitAtEnd, isolation,
+            topic, bootstrap, CommonOptions.CommandConfig, from, partition, group, format, output, count, exitAtEnd, isolation,
         };
         command.Validators.Add(result =>
         {
@@ -93,14 +94,14 @@ internal static class ConsumeCommand
                 parsed.GetValue(count),
                 parsed.GetValue(exitAtEnd),
                 parsed.GetValue(isolation) == "read_committed" ? RecordFetcher.ReadCommitted : RecordFetcher.ReadUncommitted);
-            return RunAsync(parsed.GetValue(bootstrap)!, settings, cancellationToken);
+            return RunAsync(parsed.GetValue(bootstrap)!, CommonOptions.Security(parsed), settings, cancellationToken);
         }));
         return command;
     }
 
-    private static async Task<int> RunAsync(string bootstrap, Settings settings, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string bootstrap, ClientSecurity security, Settings settings, CancellationToken cancellationToken)
     {
-        await using var client = await KafkaWireClient.ConnectAsync(bootstrap, cancellationToken).ConfigureAwait(false);
+        await using var client = await BrokerConnection.ConnectAsync(bootstrap, security, cancellationToken).ConfigureAwait(false);
         var metadata = await WireCommand.TopicAsync(client, settings.Topic, allowAutoCreate: false, cancellationToken).ConfigureAwait(false);
         var partitionCount = metadata.Partitions.Count;
         if (settings.Partition >= partitionCount)
@@ -142,7 +143,7 @@ internal static class ConsumeCommand
             return 0;
         }
 
-        await using var member = await ConsumerGroupMember.JoinAsync(client, settings.Group, settings.Topic, metadata.TopicId, cancellationToken).ConfigureAwait(false);
+        await using var member = await ConsumerGroupMember.JoinAsync(client, security, settings.Group, settings.Topic, metadata.TopicId, cancellationToken).ConfigureAwait(false);
         try
         {
             var lastCommitMs = Environment.TickCount64;

@@ -1,3 +1,4 @@
+using Tributary.Cli.Connection;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 using Tributary.Server.Client;
@@ -58,7 +59,7 @@ internal sealed class ConsumerGroupMember : IAsyncDisposable
     }
 
     /// <summary>Finds the group's coordinator, connects to it and joins; heartbeats continue until <see cref="LeaveAsync"/>.</summary>
-    public static async Task<ConsumerGroupMember> JoinAsync(KafkaWireClient bootstrap, string groupId, string topic, Guid topicId, CancellationToken cancellationToken)
+    public static async Task<ConsumerGroupMember> JoinAsync(KafkaWireClient bootstrap, ClientSecurity security, string groupId, string topic, Guid topicId, CancellationToken cancellationToken)
     {
         var found = await bootstrap.SendAsync<FindCoordinatorRequest, FindCoordinatorResponse>(
             ApiKey.FindCoordinator, FindCoordinatorVersion, new FindCoordinatorRequest { KeyType = 0, CoordinatorKeys = [groupId] }, cancellationToken).ConfigureAwait(false);
@@ -68,7 +69,7 @@ internal sealed class ConsumerGroupMember : IAsyncDisposable
             throw new CommandFailedException($"no coordinator for group '{groupId}': {(ErrorCode)coordinator.ErrorCode}");
         }
 
-        var client = await KafkaWireClient.ConnectAsync($"{coordinator.Host}:{coordinator.Port}", cancellationToken).ConfigureAwait(false);
+        var client = await BrokerConnection.ConnectAsync($"{coordinator.Host}:{coordinator.Port}", security, cancellationToken).ConfigureAwait(false);
         var member = new ConsumerGroupMember(client, groupId, topic, topicId);
         await member.HeartbeatAsync(cancellationToken).ConfigureAwait(false);
         member._stop = new CancellationTokenSource();

@@ -51,7 +51,7 @@ internal static class GroupOffsetReset
               tributary groups reset-offsets my-group --all-topics --to-datetime 2026-12-01T08:00:00Z --execute
             """)
         {
-            group, topics, allTopics, toEarliest, toLatest, toOffset, toDatetime, execute, dryRun, CommonOptions.Bootstrap, CommonOptions.Output,
+            group, topics, allTopics, toEarliest, toLatest, toOffset, toDatetime, execute, dryRun, CommonOptions.Bootstrap, CommonOptions.CommandConfig, CommonOptions.Output,
         };
         command.Validators.Add(result =>
         {

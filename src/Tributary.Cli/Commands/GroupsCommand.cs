@@ -154,7 +154,7 @@ internal static class GroupsCommand
               tributary groups delete my-group old-group
             """)
         {
-            groups, CommonOptions.Bootstrap,
+            groups, CommonOptions.Bootstrap, CommonOptions.CommandConfig,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {

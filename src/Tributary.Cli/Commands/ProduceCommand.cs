@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text;
 using System.Threading.Channels;
 using Spectre.Console;
+using Tributary.Cli.Connection;
 using Tributary.Protocol.Records;
 using Tributary.Server.Client;
 
@@ -81,7 +82,7 @@ internal static class ProduceCommand
 
         var command = new Command("produce", "write records from stdin or a file to a topic, one per line")
         {
-            topic, bootstrap, file, delimiter, keySeparator, headers, partition, acks, compression, idempotent, lingerMs, batchBytes,
+            topic, bootstrap, CommonOptions.CommandConfig, file, delimiter, keySeparator, headers, partition, acks, compression, idempotent, lingerMs, batchBytes,
         };
         command.Validators.Add(result =>
         {
@@ -104,12 +105,12 @@ internal static class ProduceCommand
             var reader = new DelimitedRecordReader(
                 Encoding.UTF8.GetBytes(parsed.GetValue(delimiter)!),
                 string.IsNullOrEmpty(keySeparatorText) ? null : Encoding.UTF8.GetBytes(keySeparatorText));
-            return RunAsync(parsed.GetValue(bootstrap)!, parsed.GetValue(topic)!, parsed.GetValue(file), reader, settings, cancellationToken);
+            return RunAsync(parsed.GetValue(bootstrap)!, CommonOptions.Security(parsed), parsed.GetValue(topic)!, parsed.GetValue(file), reader, settings, cancellationToken);
         }));
         return command;
     }
 
-    private static async Task<int> RunAsync(string bootstrap, string topic, FileInfo? file, DelimitedRecordReader reader, ProducerSettings settings, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string bootstrap, ClientSecurity security, string topic, FileInfo? file, DelimitedRecordReader reader, ProducerSettings settings, CancellationToken cancellationToken)
     {
         Stream input;
         try
@@ -122,7 +123,7 @@ internal static class ProduceCommand
         }
 
         await using var inputStream = input;
-        await using var client = await KafkaWireClient.ConnectAsync(bootstrap, cancellationToken).ConfigureAwait(false);
+        await using var client = await BrokerConnection.ConnectAsync(bootstrap, security, cancellationToken).ConfigureAwait(false);
         var metadata = await WireCommand.TopicAsync(client, topic, allowAutoCreate: true, cancellationToken).ConfigureAwait(false);
         var partitionCount = metadata.Partitions.Count;
         if (settings.Partition >= partitionCount)

@@ -109,7 +109,7 @@ internal static class QuotasCommand
               tributary quotas set --ip-default --add connection_creation_rate=20
             """)
         {
-            User, UserDefault, ClientId, ClientDefault, Ip, IpDefault, add, remove, CommonOptions.Bootstrap,
+            User, UserDefault, ClientId, ClientDefault, Ip, IpDefault, add, remove, CommonOptions.Bootstrap, CommonOptions.CommandConfig,
         };
         command.Validators.Add(result =>
         {

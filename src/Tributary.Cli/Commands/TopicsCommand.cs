@@ -101,7 +101,7 @@ internal static class TopicsCommand
               tributary topics create users --config cleanup.policy=compact --config min.compaction.lag.ms=60000
             """)
         {
-            Name, partitions, replicationFactor, configs, CommonOptions.Bootstrap,
+            Name, partitions, replicationFactor, configs, CommonOptions.Bootstrap, CommonOptions.CommandConfig,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -226,7 +226,7 @@ internal static class TopicsCommand
               tributary topics alter orders --delete-config retention.ms --add-config cleanup.policy=compact
             """)
         {
-            Name, add, delete, CommonOptions.Bootstrap,
+            Name, add, delete, CommonOptions.Bootstrap, CommonOptions.CommandConfig,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -261,7 +261,7 @@ internal static class TopicsCommand
               tributary topics delete orders
             """)
         {
-            Name, CommonOptions.Bootstrap,
+            Name, CommonOptions.Bootstrap, CommonOptions.CommandConfig,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -295,7 +295,7 @@ internal static class TopicsCommand
               tributary topics add-partitions orders --partitions 8
             """)
         {
-            Name, total, CommonOptions.Bootstrap,
+            Name, total, CommonOptions.Bootstrap, CommonOptions.CommandConfig,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {

@@ -104,7 +104,7 @@ internal static class UsersCommand
               tributary users set bob --password bob-secret --mechanism SCRAM-SHA-512 --iterations 8192
             """)
         {
-            name, password, mechanism, iterations, CommonOptions.Bootstrap,
+            name, password, mechanism, iterations, CommonOptions.Bootstrap, CommonOptions.CommandConfig,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -145,7 +145,7 @@ internal static class UsersCommand
               tributary users delete alice --mechanism SCRAM-SHA-512
             """)
         {
-            name, mechanism, CommonOptions.Bootstrap,
+            name, mechanism, CommonOptions.Bootstrap, CommonOptions.CommandConfig,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {

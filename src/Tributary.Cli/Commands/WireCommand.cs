@@ -42,6 +42,10 @@ internal static class WireCommand
         {
             return Fail(command, e.Message);
         }
+        catch (CliException e)
+        {
+            return Fail(command, e.Message);
+        }
         catch (SocketException e)
         {
             return Fail(command, $"cannot reach the broker: {e.Message}");
