@@ -224,9 +224,9 @@ public sealed partial class ClusterNode
 
     private static ByteString Json(PartitionState value) => ByteString.CopyFromUtf8(JsonSerializer.Serialize(value, ClusterJson.Default.PartitionState));
 
-    [LoggerMessage(EventId = 985, Level = LogLevel.Warning, Message = "etcd does not commit metadata changes ({Reason}); CreateTopics and other changes answer REQUEST_TIMED_OUT until it does")]
+    [LoggerMessage(EventId = 988, Level = LogLevel.Warning, Message = "etcd does not commit metadata changes ({Reason}); CreateTopics and other changes answer REQUEST_TIMED_OUT until it does")]
     private static partial void LogChangeTimedOut(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 986, Level = LogLevel.Information, Message = "etcd commits metadata changes again")]
+    [LoggerMessage(EventId = 989, Level = LogLevel.Information, Message = "etcd commits metadata changes again")]
     private static partial void LogChangesCommitting(ILogger logger);
 }
