@@ -6,9 +6,9 @@ namespace Tributary.Server.Tests.Cluster;
 /// <summary>
 /// The embedded brokers of one test on the class's etcd, by node id: each test has its own key prefix (its own
 /// cluster) and data directories, removed at the end. Stopped brokers can start again on their data;
-/// <paramref name="configure"/> may change a broker's options (by node id) after the defaults are set.
+/// <paramref name="configureAll"/> may change every broker's options (by node id) after the defaults are set.
 /// </summary>
-internal sealed class EtcdBrokers(EtcdCluster etcd, string name, Action<int, TributaryBrokerOptions>? configure = null) : IAsyncDisposable
+internal sealed class EtcdBrokers(EtcdCluster etcd, string name, Action<int, TributaryBrokerOptions>? configureAll = null) : IAsyncDisposable
 {
     private readonly string _prefix = "/" + name + "-" + Guid.NewGuid().ToString("N");
     private readonly string _root = Directory.CreateTempSubdirectory("tributary-" + name + "-").FullName;
@@ -38,6 +38,7 @@ internal sealed class EtcdBrokers(EtcdCluster etcd, string name, Action<int, Tri
         options.Config["tributary.metadata.etcd.endpoints"] = etcd.Endpoints;
         options.Config["tributary.metadata.etcd.prefix"] = _prefix;
         options.Config["tributary.metadata.etcd.lease.ms"] = "2000";
+        configureAll?.Invoke(nodeId, options);
         configure?.Invoke(nodeId, options);
         Running[nodeId] = await TributaryBroker.StartAsync(options);
     }

@@ -11,7 +11,7 @@ namespace Tributary.Server.Tests.Cluster;
 /// </summary>
 public sealed class EtcdQuorumLossTests(EtcdFixture fixture) : IClassFixture<EtcdFixture>, IAsyncLifetime
 {
-    private const int ChangeTimedOutEventId = 985;
+    private const int ChangeTimedOutEventId = 988;
     private static readonly TimeSpan OperationTimeout = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan ClientTimeout = TimeSpan.FromSeconds(30);
 
