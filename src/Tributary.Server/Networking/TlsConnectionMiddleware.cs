@@ -41,6 +41,7 @@ internal sealed partial class TlsConnectionMiddleware(ConnectionDelegate next, s
         // Straight over the socket where the transport offers it (SocketStreamConnection), else over its pipes.
         var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket;
         var ssl = new SslStream(socket is null ? new PipeStream(transport) : new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        var firstByteSeen = false;
         try
         {
             try
@@ -51,6 +52,7 @@ internal sealed partial class TlsConnectionMiddleware(ConnectionDelegate next, s
                     return;
                 }
 
+                firstByteSeen = true;
                 var opensHandshake = first == HandshakeRecord;
                 if (!opensHandshake)
                 {
@@ -62,7 +64,17 @@ internal sealed partial class TlsConnectionMiddleware(ConnectionDelegate next, s
             }
             catch (OperationCanceledException) when (!connection.ConnectionClosed.IsCancellationRequested)
             {
-                LogHandshakeTimeout(connection.ConnectionId, listener, (long)handshakeTimeout.TotalMilliseconds);
+                // A connection that sent nothing is an idle probe (a port check, a peer's crash watch), not a client
+                // whose handshake stalled: closed all the same, but not worth a warning.
+                if (firstByteSeen)
+                {
+                    LogHandshakeTimeout(connection.ConnectionId, listener, (long)handshakeTimeout.TotalMilliseconds);
+                }
+                else
+                {
+                    LogIdleClosed(connection.ConnectionId, listener, (long)handshakeTimeout.TotalMilliseconds);
+                }
+
                 return;
             }
             catch (Exception e) when (e is AuthenticationException or IOException or SocketException)
@@ -150,6 +162,10 @@ internal sealed partial class TlsConnectionMiddleware(ConnectionDelegate next, s
     [LoggerMessage(EventId = 323, Level = LogLevel.Warning,
         Message = "Closing connection {ConnectionId} on listener {Listener}: its TLS handshake did not complete within tributary.ssl.handshake.timeout.ms ({TimeoutMs} ms)")]
     private partial void LogHandshakeTimeout(string connectionId, string listener, long timeoutMs);
+
+    [LoggerMessage(EventId = 326, Level = LogLevel.Debug,
+        Message = "Closing connection {ConnectionId} on listener {Listener}: it sent nothing within tributary.ssl.handshake.timeout.ms ({TimeoutMs} ms)")]
+    private partial void LogIdleClosed(string connectionId, string listener, long timeoutMs);
 
     [LoggerMessage(EventId = 324, Level = LogLevel.Debug, Message = "Connection {ConnectionId} on listener {Listener}: {Protocol} as {Principal}")]
     private partial void LogHandshake(string connectionId, string listener, SslProtocols protocol, string principal);
