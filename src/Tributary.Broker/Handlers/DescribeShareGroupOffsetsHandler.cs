@@ -1,5 +1,7 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Metadata;
 using Tributary.Broker.Security.Authorization;
+using Tributary.Broker.ShareGroups;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -13,9 +15,12 @@ namespace Tributary.Broker.Handlers;
 //   records from the start offset to the high watermark not yet acknowledged or archived (-1 when unknown).
 // - Topics null: every partition the group has state for. Unknown topic: UNKNOWN_TOPIC_OR_PARTITION on its partitions.
 // - An empty group id: INVALID_GROUP_ID; a group that is not a share group: GROUP_ID_NOT_FOUND (group level).
+// - Cluster mode: the start offsets come from the share coordinator (ReadShareGroupStateSummary through
+//   ShareStatePersister), so every broker answers the same; a group this broker has no members of is known by its
+//   state there. The lag needs the partition's log: -1 on a broker that holds no replica of it.
 public sealed class DescribeShareGroupOffsetsHandler(BrokerCore broker) : ApiHandler<DescribeShareGroupOffsetsRequest, DescribeShareGroupOffsetsResponse>(ApiKey.DescribeShareGroupOffsets, 0, 1)
 {
-    protected override ValueTask<HandlerResult<DescribeShareGroupOffsetsResponse>> HandleAsync(RequestContext context, DescribeShareGroupOffsetsRequest request, CancellationToken cancellationToken)
+    protected override async ValueTask<HandlerResult<DescribeShareGroupOffsetsResponse>> HandleAsync(RequestContext context, DescribeShareGroupOffsetsRequest request, CancellationToken cancellationToken)
     {
         var response = new DescribeShareGroupOffsetsResponse();
         foreach (var group in request.Groups)
@@ -28,14 +33,17 @@ public sealed class DescribeShareGroupOffsetsHandler(BrokerCore broker) : ApiHan
                 continue;
             }
 
-            if (group.GroupId.Length == 0 || !broker.ShareGroups.IsShareGroup(group.GroupId))
+            var states = group.GroupId.Length == 0 ? null
+                : broker.ShareGroups.Persister is { } persister ? await FromCoordinatorAsync(context, persister, group).ConfigureAwait(false)
+                : broker.ShareGroups.IsShareGroup(group.GroupId) ? LocalStates(group.GroupId)
+                : null;
+            if (states is null)
             {
                 entry.ErrorCode = (short)(group.GroupId.Length == 0 ? ErrorCode.InvalidGroupId : ErrorCode.GroupIdNotFound);
                 entry.ErrorMessage = group.GroupId.Length == 0 ? "GroupId can't be empty." : $"Group {group.GroupId} is not a share group.";
                 continue;
             }
 
-            var states = broker.ShareGroups.PartitionsOf(group.GroupId).ToDictionary(p => (p.Key.TopicId, p.Key.Partition));
             var topics = group.Topics?.Select(t => (t.TopicName, (IReadOnlyList<int>?)t.Partitions))
                 ?? states.Keys.Select(k => k.TopicId).Distinct().Select(id => (broker.Metadata.Find(id)?.Name ?? "", (IReadOnlyList<int>?)null))
                     .Where(t => t.Item1.Length > 0 && broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, t.Item1));
@@ -56,14 +64,18 @@ public sealed class DescribeShareGroupOffsetsHandler(BrokerCore broker) : ApiHan
                         {
                             result.ErrorCode = (short)ErrorCode.TopicAuthorizationFailed;
                         }
-                        else if (log is null)
+                        else if (topic is null || (broker.Cluster is null ? log is null : p < 0 || p >= topic.PartitionCount))
                         {
                             result.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;
                         }
-                        else if (states.TryGetValue((topic!.Id, p), out var share) && share.IsInitialized)
+                        else if (states.GetValueOrDefault((topic.Id, p), (ErrorCode.None, -1, -1)) is var share && share.Error != ErrorCode.None)
+                        {
+                            result.ErrorCode = (short)share.Error;
+                        }
+                        else if (share.StartOffset >= 0)
                         {
                             result.StartOffset = share.StartOffset;
-                            result.Lag = Math.Max(0, log.HighWatermark - share.StartOffset - share.DeliveryCompleteCount());
+                            result.Lag = log is null ? -1 : Math.Max(0, log.HighWatermark - share.StartOffset - Math.Max(0, share.DeliveryCompleteCount));
                         }
 
                         return result;
@@ -72,7 +84,30 @@ public sealed class DescribeShareGroupOffsetsHandler(BrokerCore broker) : ApiHan
             }
         }
 
-        return ValueTask.FromResult<HandlerResult<DescribeShareGroupOffsetsResponse>>(response);
+        return response;
+    }
+
+    // Single node: the share partitions this broker holds (those never read have no start offset yet).
+    private Dictionary<(Guid TopicId, int Partition), (ErrorCode Error, long StartOffset, int DeliveryCompleteCount)> LocalStates(string groupId) =>
+        broker.ShareGroups.PartitionsOf(groupId).Where(p => p.IsInitialized)
+            .ToDictionary(p => (p.Key.TopicId, p.Key.Partition), p => (ErrorCode.None, p.StartOffset, p.DeliveryCompleteCount()));
+
+    // Cluster mode: the share coordinator's state (ReadShareGroupStateSummary), as Kafka's group coordinator reads it,
+    // so every broker answers the same. Topics null: every partition of the topics the caller may describe, keeping
+    // those with state. Null (GROUP_ID_NOT_FOUND) when neither this broker nor the coordinator knows the group.
+    private async Task<IReadOnlyDictionary<(Guid TopicId, int Partition), (ErrorCode Error, long StartOffset, int DeliveryCompleteCount)>?> FromCoordinatorAsync(
+        RequestContext context, ShareStatePersister persister, DescribeShareGroupOffsetsRequest.DescribeShareGroupOffsetsRequestGroup group)
+    {
+        var topics = group.Topics is { } named
+            ? named.Select(t => (broker.Metadata.Find(t.TopicName), (IEnumerable<int>)t.Partitions))
+            : broker.Metadata.Topics.Where(t => !t.IsInternal && broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, t.Name))
+                .Select(t => ((TopicInfo?)t, Enumerable.Range(0, t.PartitionCount)));
+        List<(Guid TopicId, int Partition)> partitions = [.. topics.Where(t => t.Item1 is not null).SelectMany(t => t.Item2.Select(p => (t.Item1!.Id, p)))];
+        var states = await persister.SummaryAsync(group.GroupId, partitions).ConfigureAwait(false);
+        var known = broker.ShareGroups.IsShareGroup(group.GroupId) || states.Values.Any(s => s.StartOffset >= 0);
+        return !known ? null
+            : group.Topics is null ? states.Where(s => s.Value.StartOffset >= 0 || s.Value.Error != ErrorCode.None).ToDictionary()
+            : states;
     }
 
     protected override DescribeShareGroupOffsetsResponse? ErrorResponse(RequestContext context, DescribeShareGroupOffsetsRequest request, ErrorCode error) => new()

@@ -1,36 +1,42 @@
+using System.Buffers.Text;
 using System.Globalization;
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Groups;
 using Tributary.Broker.Security.Authorization;
+using Tributary.Broker.ShareGroups;
 using Tributary.Broker.Transactions;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
 namespace Tributary.Broker.Handlers;
 
-// FindCoordinator v0-5.
+// FindCoordinator v0-6.
 // Behaviour:
 // - Authorization: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED) or the transactional id
-//   (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), per key.
+//   (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), per key; CLUSTER_ACTION on the cluster for share keys
+//   (CLUSTER_AUTHORIZATION_FAILED: they are broker to broker).
 // - A single node coordinates every group (key type 0) and every transactional id (key type 1), so the answer is
-//   always this node's advertised address. Other key types (2 = share groups, v6+) answer INVALID_REQUEST.
+//   always this node's advertised address. Key type 2 (v6+, KIP-932) finds the share coordinator of a share
+//   partition, key "groupId:topicId:partition" (else INVALID_REQUEST); other key types answer INVALID_REQUEST.
 // - Cluster mode: a group's coordinator is the leader of __consumer_offsets (one partition, so every group has the
 //   same), at its address on the request's listener. The first FindCoordinator creates the topic in etcd with
 //   offsets.topic.replication.factor replicas; COORDINATOR_NOT_AVAILABLE while fewer brokers are live, and while the
 //   partition has no live leader, as Kafka answers. A transactional id's coordinator is the leader of
 //   __transaction_state the same way (transaction.state.log.replication.factor replicas, min.insync.replicas
-//   transaction.state.log.min.isr).
+//   transaction.state.log.min.isr). A share partition's coordinator is the leader of __share_group_state (one
+//   partition, share.coordinator.state.topic.replication.factor replicas), created the same way.
 // Versions:
-// - v4+ batch several keys (KIP-699), one answer per key.
-public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>(ApiKey.FindCoordinator, 0, 5)
+// - v4+ batch several keys (KIP-699), one answer per key; v6 adds key type 2.
+public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>(ApiKey.FindCoordinator, 0, 6)
 {
     private const sbyte GroupKeyType = 0;
     private const sbyte TransactionKeyType = 1;
+    private const sbyte ShareKeyType = 2;
 
     protected override ValueTask<HandlerResult<FindCoordinatorResponse>> HandleAsync(RequestContext context, FindCoordinatorRequest request, CancellationToken cancellationToken)
     {
-        var supported = request.KeyType is GroupKeyType or TransactionKeyType;
+        var supported = request.KeyType is GroupKeyType or TransactionKeyType || (request.KeyType == ShareKeyType && context.ApiVersion >= 6);
         var (located, nodeId, host, port) = supported ? Locate(context, request.KeyType) : (ErrorCode.InvalidRequest, -1, "", -1);
         if (context.ApiVersion >= 4)
         {
@@ -69,10 +75,14 @@ public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindC
             return (ErrorCode.None, broker.NodeId, host, port);
         }
 
-        var (error, leader) = keyType == GroupKeyType
-            ? broker.CoordinatorNode(OffsetsTopicStore.TopicName, broker.Config.OffsetsTopicReplicationFactor, new Dictionary<string, string>())
-            : broker.CoordinatorNode(TransactionStateStore.TopicName, broker.Config.TransactionStateLogReplicationFactor,
-                new Dictionary<string, string> { [TopicConfigs.MinInsyncReplicas] = broker.Config.TransactionStateLogMinIsr.ToString(CultureInfo.InvariantCulture) });
+        var (error, leader) = keyType switch
+        {
+            GroupKeyType => broker.CoordinatorNode(OffsetsTopicStore.TopicName, broker.Config.OffsetsTopicReplicationFactor, new Dictionary<string, string>()),
+            TransactionKeyType => broker.CoordinatorNode(TransactionStateStore.TopicName, broker.Config.TransactionStateLogReplicationFactor,
+                new Dictionary<string, string> { [TopicConfigs.MinInsyncReplicas] = broker.Config.TransactionStateLogMinIsr.ToString(CultureInfo.InvariantCulture) }),
+            _ => broker.CoordinatorNode(ShareStateTopic.TopicName, broker.Config.ShareCoordinatorStateTopicReplicationFactor,
+                new Dictionary<string, string> { [TopicConfigs.MinInsyncReplicas] = broker.Config.ShareCoordinatorStateTopicMinIsr.ToString(CultureInfo.InvariantCulture) }),
+        };
         if (error != ErrorCode.None)
         {
             return (error, -1, "", -1);
@@ -83,9 +93,24 @@ public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindC
             : (ErrorCode.CoordinatorNotAvailable, -1, "", -1);
     }
 
-    private ErrorCode Denied(RequestContext context, sbyte keyType, string key) => keyType == GroupKeyType
-        ? broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Group, key) ? ErrorCode.None : ErrorCode.GroupAuthorizationFailed
-        : broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.TransactionalId, key) ? ErrorCode.None : ErrorCode.TransactionalIdAuthorizationFailed;
+    private ErrorCode Denied(RequestContext context, sbyte keyType, string key) => keyType switch
+    {
+        GroupKeyType => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Group, key) ? ErrorCode.None : ErrorCode.GroupAuthorizationFailed,
+        TransactionKeyType => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.TransactionalId, key) ? ErrorCode.None : ErrorCode.TransactionalIdAuthorizationFailed,
+        _ => !broker.Authorizer.AuthorizeCluster(context, AclOperation.ClusterAction) ? ErrorCode.ClusterAuthorizationFailed
+            : IsSharePartitionKey(key) ? ErrorCode.None : ErrorCode.InvalidRequest,
+    };
+
+    // Kafka's SharePartitionKey.validate: "groupId:topicId:partition", a non-empty group, a topic id as Kafka writes
+    // it (16 bytes, URL-safe base64 without padding) and a partition number.
+    private static bool IsSharePartitionKey(string key)
+    {
+        var parts = key.Split(':');
+        Span<byte> id = stackalloc byte[24];
+        return parts.Length == 3 && parts[0].Length > 0
+            && Base64Url.TryDecodeFromChars(parts[1], id, out var written) && written == 16
+            && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out _);
+    }
 
     protected override FindCoordinatorResponse? ErrorResponse(RequestContext context, FindCoordinatorRequest request, ErrorCode error) => context.ApiVersion >= 4
         ? new FindCoordinatorResponse { Coordinators = [.. request.CoordinatorKeys.Select(key => new FindCoordinatorResponse.Coordinator { Key = key, NodeId = -1, ErrorCode = (short)error, ErrorMessage = null })] }

@@ -54,6 +54,9 @@ public sealed partial class ShareGroupCoordinator : IDisposable
         LoadMembership();
     }
 
+    /// <summary>Cluster mode: the share coordinator's client (the offset APIs read through it); null on a single node.</summary>
+    internal ShareStatePersister? Persister => _persister;
+
     internal long NowMs => _broker.Time.GetUtcNow().ToUnixTimeMilliseconds();
 
     internal ShareGroupSettings SettingsFor(string groupId) => ShareGroupSettings.From(_broker.Config, _broker.Metadata.GroupConfigs(groupId));

@@ -23,6 +23,7 @@ internal sealed class ShareStatePersister(BrokerCore broker)
     private const short ReadVersion = 0;
     private const short WriteVersion = 1;
     private const short DeleteVersion = 0;
+    private const short SummaryVersion = 1;
 
     /// <summary>The stored state of a share partition, fencing older leader epochs; null state when it has none yet.</summary>
     public async Task<(ErrorCode Error, ShareSnapshotValue? State)> ReadAsync(SharePartitionKey key, int leaderEpoch)
@@ -68,6 +69,47 @@ internal sealed class ShareStatePersister(BrokerCore broker)
             StartOffset = result.StartOffset,
             StateBatches = [.. result.StateBatches.Select(b => new ShareSnapshotValue.StateBatch { FirstOffset = b.FirstOffset, LastOffset = b.LastOffset, DeliveryState = b.DeliveryState, DeliveryCount = b.DeliveryCount })],
         });
+    }
+
+    /// <summary>
+    /// ReadShareGroupStateSummary for a group's partitions (DescribeShareGroupOffsets): per partition the error and the
+    /// start offset and delivery-complete count, -1 for a partition without state. One error for all when the share
+    /// coordinator cannot be reached.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<(Guid TopicId, int Partition), (ErrorCode Error, long StartOffset, int DeliveryCompleteCount)>> SummaryAsync(
+        string groupId, IReadOnlyList<(Guid TopicId, int Partition)> partitions)
+    {
+        var (located, leader) = Locate();
+        if (located == ErrorCode.None && leader == broker.NodeId)
+        {
+            var coordinator = broker.ShareCoordinator;
+            return partitions.Distinct().ToDictionary(p => p, p =>
+            {
+                if (coordinator.CoordinatorError is var notReady and not ErrorCode.None)
+                {
+                    return (notReady, -1L, -1);
+                }
+
+                var (error, state) = coordinator.Summary(new SharePartitionKey(groupId, p.TopicId, p.Partition), -1);
+                return (error, state?.StartOffset ?? -1, state?.DeliveryCompleteCount ?? -1);
+            });
+        }
+
+        var response = located != ErrorCode.None ? null : await CallAsync<ReadShareGroupStateSummaryRequest, ReadShareGroupStateSummaryResponse>(leader, ApiKey.ReadShareGroupStateSummary, SummaryVersion, new ReadShareGroupStateSummaryRequest
+        {
+            GroupId = groupId,
+            Topics = [.. partitions.Distinct().GroupBy(p => p.TopicId).Select(t => new ReadShareGroupStateSummaryRequest.ReadStateSummaryData
+            {
+                TopicId = t.Key,
+                Partitions = [.. t.Select(p => new ReadShareGroupStateSummaryRequest.PartitionData { Partition = p.Partition, LeaderEpoch = -1 })],
+            })],
+        }).ConfigureAwait(false);
+        var answered = response?.Results.SelectMany(r => r.Partitions.Select(p => (Key: (r.TopicId, p.Partition), p.ErrorCode, p.StartOffset, p.DeliveryCompleteCount)))
+            .ToDictionary(p => p.Key) ?? [];
+        var unreachable = located != ErrorCode.None ? located : ErrorCode.CoordinatorNotAvailable;
+        return partitions.Distinct().ToDictionary(p => p, p => answered.TryGetValue(p, out var r)
+            ? ((ErrorCode)r.ErrorCode, r.StartOffset, r.DeliveryCompleteCount)
+            : (unreachable, -1L, -1));
     }
 
     /// <summary>Writes the states (null: deleted); the first error, or None once the coordinator's ISR has them all.</summary>

@@ -15,7 +15,8 @@ namespace Tributary.Server.Tests.Cluster;
 /// records acknowledged or rejected are never delivered again and those held are, with delivery count 2: with the
 /// share coordinator on another broker (reached over the wire, it stays), and on the killed broker itself (the new
 /// coordinator loads the state from its replica). A broker that does not lead the partition answers
-/// NOT_LEADER_OR_FOLLOWER. Raw protocol: the consumer's requests go to the leader as a share consumer's would.
+/// NOT_LEADER_OR_FOLLOWER. Every broker describes the share coordinator's start offset (DescribeShareGroupOffsets) and
+/// finds it (FindCoordinator key type 2). Raw protocol: the consumer's requests go to the leader as a share consumer's would.
 /// </summary>
 public sealed class ShareFailoverTests
 {
@@ -59,31 +60,7 @@ public sealed class ShareFailoverTests
             Assert.Equal([(0L, Records - 1L, (short)1)], Acquired(first));
 
             // 0-2 accepted, 3 rejected; 4 and 5 stay acquired when the leader dies.
-            var acked = await client.SendAsync<ShareAcknowledgeRequest, ShareAcknowledgeResponse>(ApiKey.ShareAcknowledge, 1, new ShareAcknowledgeRequest
-            {
-                GroupId = Group,
-                MemberId = "m1",
-                ShareSessionEpoch = epoch,
-                Topics =
-                [
-                    new()
-                    {
-                        TopicId = topicId,
-                        Partitions =
-                        [
-                            new()
-                            {
-                                PartitionIndex = 0,
-                                AcknowledgementBatches =
-                                [
-                                    new() { FirstOffset = 0, LastOffset = 2, AcknowledgeTypes = [1] },
-                                    new() { FirstOffset = 3, LastOffset = 3, AcknowledgeTypes = [3] },
-                                ],
-                            },
-                        ],
-                    },
-                ],
-            });
+            var acked = await AcknowledgeAsync(client, topicId, "m1", epoch);
             Assert.Equal(0, acked.ErrorCode);
             Assert.Equal(0, acked.Responses.Single().Partitions.Single().ErrorCode);
         }
@@ -103,6 +80,55 @@ public sealed class ShareFailoverTests
             var (redelivered, _) = await FetchUntilAcquiredAsync(client, topicId, "m2");
             Assert.Equal([(4L, 5L, (short)2)], Acquired(redelivered));
             Assert.Equal(["value 4", "value 5"], ShareFetchRecords.Values(redelivered));
+        }
+    }
+
+    [Fact]
+    public async Task Every_broker_describes_the_share_coordinators_start_offset_and_finds_it()
+    {
+        await using var cluster = await TributaryCluster.StartAsync(brokers: 3);
+        var coordinator = await CreateStateTopicAsync(cluster);
+        var dataLeader = cluster.Brokers.Keys.First(id => id != coordinator);
+        await CreateTopicAndProduceAsync(cluster, [dataLeader, .. cluster.Brokers.Keys.Where(id => id != dataLeader)]);
+        foreach (var broker in cluster.Brokers.Values)
+        {
+            broker.Core.Metadata.SetGroupConfigs(Group, new Dictionary<string, string> { ["share.auto.offset.reset"] = "earliest" });
+        }
+
+        var topicId = cluster.Broker(dataLeader).Core.Metadata.Find(Topic)!.Id;
+        await using (var client = await KafkaWireClient.ConnectAsync(cluster.Broker(dataLeader).BootstrapServers))
+        {
+            var (_, epoch) = await FetchUntilAcquiredAsync(client, topicId, "m1");
+            var acked = await AcknowledgeAsync(client, topicId, "m1", epoch);
+            Assert.Equal(0, acked.Responses.Single().Partitions.Single().ErrorCode);
+        }
+
+        // Kafka writes a topic id as URL-safe base64 of its 16 big-endian bytes.
+        var idBytes = new byte[16];
+        topicId.TryWriteBytes(idBytes, bigEndian: true, out _);
+        var shareKey = $"{Group}:{System.Buffers.Text.Base64Url.EncodeToString(idBytes)}:0";
+        foreach (var broker in cluster.Brokers.Values)
+        {
+            await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
+            foreach (var topics in new List<DescribeShareGroupOffsetsRequest.DescribeShareGroupOffsetsRequestTopic>?[] { [new() { TopicName = Topic, Partitions = [0] }], null })
+            {
+                var described = await client.SendAsync<DescribeShareGroupOffsetsRequest, DescribeShareGroupOffsetsResponse>(ApiKey.DescribeShareGroupOffsets, 1, new DescribeShareGroupOffsetsRequest
+                {
+                    Groups = [new() { GroupId = Group, Topics = topics }],
+                });
+                var group = described.Groups.Single();
+                Assert.Equal(0, group.ErrorCode);
+                var partition = group.Topics.Single(t => t.TopicName == Topic).Partitions.Single();
+                Assert.Equal((0, 0, 4L), (partition.PartitionIndex, partition.ErrorCode, partition.StartOffset));
+            }
+
+            var found = await client.SendAsync<FindCoordinatorRequest, FindCoordinatorResponse>(ApiKey.FindCoordinator, 6, new FindCoordinatorRequest
+            {
+                KeyType = 2,
+                CoordinatorKeys = [shareKey, "not-a-share-key"],
+            });
+            Assert.Equal((shareKey, 0, coordinator), (found.Coordinators[0].Key, found.Coordinators[0].ErrorCode, found.Coordinators[0].NodeId));
+            Assert.Equal((short)ErrorCode.InvalidRequest, found.Coordinators[1].ErrorCode);
         }
     }
 
@@ -126,6 +152,34 @@ public sealed class ShareFailoverTests
         using var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, Acks = Acks.All, EnableIdempotence = true, LingerMs = 0 }).Build();
         await EtcdReplicationTests.ProduceAsync(producer, 0, Records, Topic);
     }
+
+    // Accepts records 0-2 and rejects 3 (both done: the start offset moves to 4); 4 and 5 stay acquired.
+    private static Task<ShareAcknowledgeResponse> AcknowledgeAsync(KafkaWireClient client, Guid topicId, string memberId, int epoch) =>
+        client.SendAsync<ShareAcknowledgeRequest, ShareAcknowledgeResponse>(ApiKey.ShareAcknowledge, 1, new ShareAcknowledgeRequest
+        {
+            GroupId = Group,
+            MemberId = memberId,
+            ShareSessionEpoch = epoch,
+            Topics =
+            [
+                new()
+                {
+                    TopicId = topicId,
+                    Partitions =
+                    [
+                        new()
+                        {
+                            PartitionIndex = 0,
+                            AcknowledgementBatches =
+                            [
+                                new() { FirstOffset = 0, LastOffset = 2, AcknowledgeTypes = [1] },
+                                new() { FirstOffset = 3, LastOffset = 3, AcknowledgeTypes = [3] },
+                            ],
+                        },
+                    ],
+                },
+            ],
+        });
 
     // Opens a share session and fetches until records are acquired: the share coordinator may still be created or
     // loading (a partition error), which the next request of the session tries again. Returns the next epoch.
