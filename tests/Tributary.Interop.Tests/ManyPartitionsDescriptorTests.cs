@@ -95,6 +95,7 @@ public sealed class ManyPartitionsDescriptorTests(ITestOutputHelper output) : ID
         var inData = new DirectoryInfo($"/proc/{broker.ProcessId.ToString(CultureInfo.InvariantCulture)}/fd").EnumerateFileSystemInfos()
             .Count(fd => fd.LinkTarget is { } target && target.StartsWith(broker.DataDirectory + "/", StringComparison.Ordinal));
         output.WriteLine($"{inData} descriptors open on the data directory");
-        Assert.InRange(inData, 1, OpenFilesLimit / 2);
+        // The log's cache holds at most half the limit; the data directory's lock file is held outside it.
+        Assert.InRange(inData, 1, (OpenFilesLimit / 2) + 1);
     }
 }

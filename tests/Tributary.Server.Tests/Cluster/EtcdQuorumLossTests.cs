@@ -66,6 +66,10 @@ public sealed class EtcdQuorumLossTests(EtcdFixture fixture) : IClassFixture<Etc
 
         await fixture.Etcd.WaitHealthyAsync();
 
+        // Leases that ended in the outage make the brokers register again, as new incarnations the controller admits;
+        // until then none counts as live for a new topic's replicas (INVALID_REPLICATION_FACTOR, as in Kafka).
+        await ReplicationTests.WaitUntilAsync(() => _brokers.Running.Values.All(b => b.Core.Cluster!.LiveBrokers.Count == 3));
+
         // A timed-out change may have been committed once the quorum came back (as in Kafka); either way the retried
         // creation ends with the topic there, replicated.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
