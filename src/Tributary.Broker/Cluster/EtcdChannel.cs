@@ -9,8 +9,12 @@ namespace Tributary.Broker.Cluster;
 /// left in transient failure for good, or calls sent on an HTTP/2 connection that died silently), so a broker whose
 /// lease keep-alives keep failing starts over with fresh connections rather than stay dead to the cluster.
 /// </summary>
-internal sealed class EtcdChannel : CallInvoker, IDisposable
+public sealed class EtcdChannel : CallInvoker, IDisposable
 {
+    // How long a replaced channel stays open: a call that took its invoker just before the swap has started on it by
+    // then and fails with an RpcException (cancelled) rather than an ObjectDisposedException its caller may not expect.
+    private static readonly TimeSpan DisposeDelay = TimeSpan.FromSeconds(2);
+
     private readonly IReadOnlyList<string> _endpoints;
     private readonly Lock _lock = new();
     private (GrpcChannel Channel, CallInvoker Invoker) _current;
@@ -36,7 +40,7 @@ internal sealed class EtcdChannel : CallInvoker, IDisposable
         }
     }
 
-    /// <summary>Disposes the current channel (its calls fail and retry) and sends every later call on a new one.</summary>
+    /// <summary>Sends every later call on a new channel; the old one is disposed shortly after (its calls fail and retry).</summary>
     public void Replace()
     {
         GrpcChannel old;
@@ -52,7 +56,7 @@ internal sealed class EtcdChannel : CallInvoker, IDisposable
             Replacements++;
         }
 
-        old.Dispose();
+        _ = Task.Delay(DisposeDelay).ContinueWith(_ => old.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
     }
 
     private static (GrpcChannel, CallInvoker) Create(IReadOnlyList<string> endpoints)
