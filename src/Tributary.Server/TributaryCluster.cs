@@ -15,6 +15,8 @@ namespace Tributary.Server;
 /// <item><see cref="PauseBroker"/> / <see cref="ResumeBroker"/>: as SIGSTOP / SIGCONT seen from outside: its client
 /// connections, its etcd connections and its replica fetches hold their bytes (nothing is answered, no keepalive
 /// reaches etcd, so its lease ends), while its own timers still run inside the process.</item>
+/// <item><see cref="CutFromEtcd"/> / <see cref="ReconnectToEtcd"/>: the broker's etcd connections go silent and
+/// new ones fail, while clients and peers still reach it.</item>
 /// <item><see cref="Isolate"/> / <see cref="Heal"/>: replication to and from the broker fails (peers cannot fetch from
 /// it, it cannot fetch from them) while etcd and clients still reach it.</item>
 /// </list>
@@ -166,6 +168,31 @@ public sealed class TributaryCluster : IAsyncDisposable
         }
 
         node.ClientProxy.Thaw();
+    }
+
+    /// <summary>
+    /// Cuts broker <paramref name="id"/> off from etcd only, as a blackhole route would: its open etcd connections go
+    /// silent (bytes are held, nothing is answered or reset) and new ones are closed at once; clients and peers still
+    /// reach it.
+    /// </summary>
+    public void CutFromEtcd(int id)
+    {
+        foreach (var proxy in _nodes[id].EtcdProxies)
+        {
+            proxy.Freeze();
+            proxy.Target = 0;
+        }
+    }
+
+    /// <summary>Ends <see cref="CutFromEtcd"/>: new connections reach etcd again and held bytes flow.</summary>
+    public void ReconnectToEtcd(int id)
+    {
+        var node = _nodes[id];
+        for (var i = 0; i < node.EtcdProxies.Count; i++)
+        {
+            node.EtcdProxies[i].Target = _etcd.ClientEndpoints[i].Port;
+            node.EtcdProxies[i].Thaw();
+        }
     }
 
     /// <summary>Cuts broker <paramref name="id"/> off from its peers (replication both ways), not from etcd or clients.</summary>

@@ -25,7 +25,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
 
     private readonly BrokerCore _core;
     private readonly ILogger _logger;
-    private readonly GrpcChannel _channel;
+    private readonly EtcdChannel _channel;
     private readonly KV.KVClient _kv;
     private readonly Lease.LeaseClient _leases;
     private readonly Watch.WatchClient _watches;
@@ -50,7 +50,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
         _logger = core.LoggerFactory.CreateLogger<ClusterNode>();
         _sink = sink ?? new LoggingReplicaRoleSink(_logger, core.NodeId);
         _keys = new ClusterKeys(core.Config.EtcdPrefix);
-        _channel = EtcdEndpoints.Channel(core.Config.EtcdEndpoints);
+        _channel = new EtcdChannel(core.Config.EtcdEndpoints);
         _kv = new KV.KVClient(_channel);
         _leases = new Lease.LeaseClient(_channel);
         _watches = new Watch.WatchClient(_channel);
@@ -58,6 +58,9 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
     }
 
     public int LocalNodeId => _core.NodeId;
+
+    /// <summary>How many times this broker replaced its etcd channel after its lease keep-alives kept failing.</summary>
+    public int EtcdReconnects => _channel.Replacements;
 
     /// <summary>The cluster's id, the same on every broker: the first broker to start stored its own.</summary>
     public string ClusterId { get; private set; } = "";
@@ -216,6 +219,8 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
     private async Task KeepAliveLoopAsync(CancellationToken cancellationToken)
     {
         var interval = TimeSpan.FromMilliseconds(_core.Config.EtcdLeaseMs / 3.0);
+        var lease = TimeSpan.FromMilliseconds(_core.Config.EtcdLeaseMs);
+        DateTimeOffset? failingSince = null;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -231,6 +236,8 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
                     {
                         break;
                     }
+
+                    failingSince = null;
 
                     if (call.ResponseStream.Current.TTL <= 0)
                     {
@@ -252,6 +259,17 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
                 // Any failure retries (a write to a call the server ended throws InvalidOperationException): a loop
                 // that ended here would leave the broker dead to the cluster for good.
                 LogKeepAliveFailed(_logger, e.Message);
+                var now = _core.Time.GetUtcNow();
+                failingSince ??= now;
+                if (now - failingSince >= lease)
+                {
+                    // Failing for a whole lease: the channel may be stuck on connections a network cut left
+                    // behind, so every later call (keep-alives, registration, AlterIsr, the watch) goes on a new one.
+                    LogEtcdChannelReplaced(_logger, (long)(now - failingSince.Value).TotalMilliseconds);
+                    _channel.Replace();
+                    failingSince = now;
+                }
+
                 await Delay(cancellationToken).ConfigureAwait(false);
             }
         }
@@ -513,6 +531,9 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
 
     [LoggerMessage(EventId = 953, Level = LogLevel.Warning, Message = "Broker {NodeId} lost its etcd lease (cut off longer than its TTL); registering again")]
     private static partial void LogLeaseLost(ILogger logger, int nodeId);
+
+    [LoggerMessage(EventId = 993, Level = LogLevel.Warning, Message = "etcd lease keep-alives failed for {FailingMs} ms; replacing the etcd channel with new connections")]
+    private static partial void LogEtcdChannelReplaced(ILogger logger, long failingMs);
 
     [LoggerMessage(EventId = 954, Level = LogLevel.Warning, Message = "Keeping the etcd lease alive failed: {Reason}; retrying")]
     private static partial void LogKeepAliveFailed(ILogger logger, string reason);

@@ -11,10 +11,8 @@ namespace Tributary.Interop.Tests.Chaos;
 /// <see cref="NetworkFaultInjector"/>) and heal. Afterwards the history checker and the byte comparison of the
 /// replicas of <see cref="ClusterFaultTests"/>. The order and targets come from a seed (CHAOS_SEED replays it);
 /// CHAOS_SECONDS draws faults for about that long instead of each kind once (scripts/chaos.sh). Needs root (network
-/// namespaces) and iproute2, as test.sh provides. Category "Chaos" (scripts/chaos.sh runs it, test.sh does not)
-/// while a broker's etcd client may stay cut off after a heal (Cluster/FAULTS.md, "Found, not fixed").
+/// namespaces) and iproute2, as test.sh provides. test.sh runs the short form; scripts/chaos.sh the long one.
 /// </summary>
-[Trait("Category", "Chaos")]
 public sealed class ClusterNetworkFaultTests(ITestOutputHelper output)
 {
     private const string Topic = ClusterFaultTests.Topic;
