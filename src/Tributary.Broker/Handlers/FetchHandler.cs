@@ -193,16 +193,14 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             };
             current.Partitions.Add(data);
             entries.Add(data);
-            if (r.Log is null)
+            if (r.Log is null && (r.Denied || r.Topic is null))
             {
-                data.ErrorCode = (short)(r.Denied ? ErrorCode.TopicAuthorizationFailed
-                    : r.Topic is null && byId ? ErrorCode.UnknownTopicId
-                    : r.Topic is not null && broker.IsUnavailable(r.Topic, target.Partition) ? ErrorCode.KafkaStorageError
-                    : ErrorCode.UnknownTopicOrPartition);
+                data.ErrorCode = (short)(r.Denied ? ErrorCode.TopicAuthorizationFailed : byId ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition);
                 continue;
             }
 
-            // Consumers read from the leader; a follower's fetch (replica id >= 0) is the data plane's to answer.
+            // Consumers read from the leader (a broker that is not a replica of the partition has no log, and says where
+            // the leader is all the same); a follower's fetch (replica id >= 0) is the data plane's to answer.
             if (Math.Max(request.ReplicaId, request.ReplicaState.ReplicaId) < 0 && LeaderRedirect.IsElsewhere(broker, r.Topic!.Name, target.Partition, out var leader))
             {
                 data.ErrorCode = (short)ErrorCode.NotLeaderOrFollower;
@@ -212,6 +210,12 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
                     response.NodeEndpoints.Add(new FetchResponse.NodeEndpoint { NodeId = b.NodeId, Host = e.Host, Port = e.Port, Rack = b.Rack });
                 }
 
+                continue;
+            }
+
+            if (r.Log is null)
+            {
+                data.ErrorCode = (short)broker.MissingLogError(r.Topic!, target.Partition);
                 continue;
             }
 

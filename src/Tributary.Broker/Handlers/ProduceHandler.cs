@@ -72,14 +72,13 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                     result.ErrorCode = (short)ErrorCode.TopicAuthorizationFailed;
                     continue;
                 }
-                var log = topic is null ? null : broker.FindLog(topic, partitionData.Index);
-                if (topic is null || log is null)
+                if (topic is null)
                 {
-                    result.ErrorCode = (short)(topic is null ? (byId ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition)
-                        : broker.IsUnavailable(topic, partitionData.Index) ? ErrorCode.KafkaStorageError : ErrorCode.UnknownTopicOrPartition);
+                    result.ErrorCode = (short)(byId ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition);
                     continue;
                 }
 
+                // Before the log: a broker that is not a replica of the partition has none, and answers where the leader is.
                 if (LeaderRedirect.IsElsewhere(broker, topic.Name, partitionData.Index, out var leader))
                 {
                     result.ErrorCode = (short)ErrorCode.NotLeaderOrFollower;
@@ -89,6 +88,13 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                         response.NodeEndpoints.Add(new ProduceResponse.NodeEndpoint { NodeId = b.NodeId, Host = e.Host, Port = e.Port, Rack = b.Rack });
                     }
 
+                    continue;
+                }
+
+                var log = broker.FindLog(topic, partitionData.Index);
+                if (log is null)
+                {
+                    result.ErrorCode = (short)broker.MissingLogError(topic, partitionData.Index);
                     continue;
                 }
 
