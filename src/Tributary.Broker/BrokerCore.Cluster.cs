@@ -251,15 +251,18 @@ public sealed partial class BrokerCore
     /// <summary>
     /// Cluster mode: the partition's state in etcd no longer names this broker (a reassignment removed it, or it was
     /// never a replica and a log was left here), so its log is closed and deleted, as Kafka's StopReplica with delete.
-    /// The caller has stopped the replica (its fetcher) first. A log of another topic of the same name is left to the
-    /// topic's mirror. A deletion the disk refuses is logged; the files go at the next start.
+    /// The caller has stopped the replica (its fetcher) first. Decided under the topic lock from the state
+    /// <paramref name="cluster"/> holds now, so a state that named this broker again meanwhile (its log opened anew)
+    /// keeps it. A log of another topic of the same name is left to the topic's mirror. A deletion the disk refuses is
+    /// logged; the files go at the next start.
     /// </summary>
-    internal void RemoveReplicaLog(PartitionState state)
+    internal void RemoveReplicaLog(ClusterNode cluster, string topic, int partition)
     {
         lock (_topicLock)
         {
-            if (Metadata.Find(state.Topic) is not { } local || local.Id != state.TopicId || state.Replicas.Contains(NodeId)
-                || (!Logs.TryGet(state.Topic, state.Partition, out _) && !Logs.IsOffline(state.Topic, state.Partition)))
+            if (!cluster.TryGetPartition(topic, partition, out var state) || state.Replicas.Contains(NodeId)
+                || Metadata.Find(topic) is not { } local || local.Id != state.TopicId
+                || (!Logs.TryGet(topic, partition, out _) && !Logs.IsOffline(topic, partition)))
             {
                 return;
             }

@@ -431,7 +431,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
             await NotifyRemovedAsync(state.Topic, state.Partition, cancellationToken).ConfigureAwait(false);
             if (_loaded)
             {
-                _core.RemoveReplicaLog(state);
+                _core.RemoveReplicaLog(this, state.Topic, state.Partition);
             }
 
             return;
@@ -489,11 +489,11 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
     // by a reassignment while it was down) go. A partition without a state in the cache is never a reason.
     private void RemoveUnhostedLogs()
     {
-        foreach (var (_, versioned) in _partitions)
+        foreach (var ((topic, partition), versioned) in _partitions)
         {
             if (!versioned.Value.Replicas.Contains(LocalNodeId))
             {
-                _core.RemoveReplicaLog(versioned.Value);
+                _core.RemoveReplicaLog(this, topic, partition);
             }
         }
     }

@@ -28,7 +28,8 @@ namespace Tributary.Broker.Handlers;
 // - Cluster mode (BrokerCore.Replicas): a follower's fetch (replica_id, v15+ replica_state.replica_id) reports its log
 //   end offset to the leader, which may move the high watermark, and reads up to the leader's log end; a consumer's
 //   must reach the leader (NOT_LEADER_OR_FOLLOWER). An older current_leader_epoch is FENCED_LEADER_EPOCH, a newer one
-//   UNKNOWN_LEADER_EPOCH.
+//   UNKNOWN_LEADER_EPOCH. A broker that is not a replica of the partition answers NOT_LEADER_OR_FOLLOWER to both and
+//   opens no log (BrokerCore.HostsReplica).
 // Versions:
 // - v13+ names topics by id (UNKNOWN_TOPIC_ID when unknown).
 // - v18's per-partition high watermark is a follower's, which a single broker never receives.

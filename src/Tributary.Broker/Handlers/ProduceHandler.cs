@@ -36,6 +36,7 @@ namespace Tributary.Broker.Handlers;
 // - Cluster mode (BrokerCore.Replicas): only the leader appends (else NOT_LEADER_OR_FOLLOWER); acks=all is refused
 //   with NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas, and answered once the ISR has the batch
 //   (REQUEST_TIMED_OUT after timeout_ms; NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank below the minimum).
+//   A broker that is not a replica of the partition holds no log for it and opens none (BrokerCore.HostsReplica).
 // Deviations: acks 1 and -1 are the same on one broker; never PRODUCER_FENCED (KAFKA-10687); no decompression
 //   memory to validate with is REQUEST_TIMED_OUT, which producers retry.
 public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHandler> logger) : TwoPhaseApiHandler<ProduceRequest, ProduceResponse>(ApiKey.Produce, 0, 13)
