@@ -234,16 +234,48 @@ public sealed partial class BrokerCore
         }
     }
 
-    // A log that cannot be opened now is opened on first use (FindLog), as after a failed creation on a single node.
-    private void OpenMirroredPartitions(TopicInfo topic, int from)
+    // New partitions of a mirrored topic get no log here: a broker holds logs only for the partitions it is a replica
+    // of, created when it is told its role (FindLog, HostsReplica). Files a deleted topic of the same name left (its
+    // deletion was refused part way) are removed, so such a log starts empty; one that cannot be is logged and stays.
+    private void OpenMirroredPartitions(TopicInfo topic, int from) => RemovePartitions(topic.Name, from, topic.PartitionCount);
+
+    /// <summary>
+    /// Whether this broker keeps a log for the partition: always on a single node and for topics local to each broker;
+    /// in cluster mode only when the cluster metadata this broker holds names it a replica of the partition of this
+    /// topic (same topic id). False before the first read of the cluster, so nothing is created from a cache not loaded.
+    /// </summary>
+    public bool HostsReplica(TopicInfo topic, int partition) =>
+        !Config.ClusterMode || IsLocalOnly(topic.Name)
+        || (Cluster is { } cluster && cluster.TryGetPartition(topic.Name, partition, out var state) && state.TopicId == topic.Id && state.Replicas.Contains(NodeId));
+
+    /// <summary>
+    /// Cluster mode: the partition's state in etcd no longer names this broker (a reassignment removed it, or it was
+    /// never a replica and a log was left here), so its log is closed and deleted, as Kafka's StopReplica with delete.
+    /// The caller has stopped the replica (its fetcher) first. Decided under the topic lock from the state
+    /// <paramref name="cluster"/> holds now, so a state that named this broker again meanwhile (its log opened anew)
+    /// keeps it. A log of another topic of the same name is left to the topic's mirror. A deletion the disk refuses is
+    /// logged; the files go at the next start.
+    /// </summary>
+    internal void RemoveReplicaLog(ClusterNode cluster, string topic, int partition)
     {
-        try
+        lock (_topicLock)
         {
-            OpenPartitions(topic, from);
-        }
-        catch (Exception e) when (IsStorageFailure(e))
-        {
-            LogCreateFailed(_logger, e, topic.Name, topic.PartitionCount);
+            if (!cluster.TryGetPartition(topic, partition, out var state) || state.Replicas.Contains(NodeId)
+                || Metadata.Find(topic) is not { } local || local.Id != state.TopicId
+                || (!Logs.TryGet(topic, partition, out _) && !Logs.IsOffline(topic, partition)))
+            {
+                return;
+            }
+
+            try
+            {
+                Logs.Delete(state.Topic, state.Partition);
+                LogReplicaLogDeleted(_logger, state.Topic, state.Partition, string.Join(',', state.Replicas));
+            }
+            catch (Exception e) when (IsStorageFailure(e))
+            {
+                LogReplicaLogDeleteFailed(_logger, e, state.Topic, state.Partition);
+            }
         }
     }
 
@@ -294,6 +326,12 @@ public sealed partial class BrokerCore
         MirrorClusterTopic(updated);
         return Metadata.Find(topic.Name)!;
     }
+
+    [LoggerMessage(EventId = 1180, Level = LogLevel.Information, Message = "{Topic}-{Partition}: this broker is not one of its replicas [{Replicas}]; its log here is deleted")]
+    private static partial void LogReplicaLogDeleted(ILogger logger, string topic, int partition, string replicas);
+
+    [LoggerMessage(EventId = 1181, Level = LogLevel.Warning, Message = "{Topic}-{Partition}: could not delete the log of a replica this broker no longer hosts; its files stay until the next start")]
+    private static partial void LogReplicaLogDeleteFailed(ILogger logger, Exception exception, string topic, int partition);
 
     [LoggerMessage(EventId = 1545, Level = LogLevel.Warning, Message = "Could not create the coordinator topic {Topic} in the cluster; FindCoordinator answers COORDINATOR_NOT_AVAILABLE")]
     private static partial void LogCoordinatorTopicFailed(ILogger logger, Exception exception, string topic);

@@ -76,7 +76,9 @@ public sealed partial class BrokerCore : IDisposable
             Config = WithStoredDynamicConfigs(config);
 
             // Partitions of topics the metadata knows but whose directories are missing (a crash between the
-            // metadata write and the first append) are created empty. One that cannot be opened is offline.
+            // metadata write and the first append) are created empty. One that cannot be opened is offline. In
+            // cluster mode a cluster topic's missing partitions are not: this broker creates only the logs of the
+            // partitions etcd names it a replica of, once it is told (HostsReplica).
             foreach (var topic in Metadata.Topics)
             {
                 OpenPartitionsAtStart(topic);
@@ -436,19 +438,34 @@ public sealed partial class BrokerCore : IDisposable
             return null;
         }
 
-        return Logs.TryGet(topic.Name, partition, out var log) ? log : OpenMissing(topic.Id, partition);
+        return Logs.TryGet(topic.Name, partition, out var log) ? log
+            : HostsReplica(topic, partition) ? OpenMissing(topic.Id, partition)
+            : null;
     }
 
-    /// <summary>True when the partition exists in the metadata but has no log that can be used: KAFKA_STORAGE_ERROR.</summary>
+    /// <summary>
+    /// True when the partition exists in the metadata and is hosted here (<see cref="HostsReplica"/>) but has no log
+    /// that can be used: KAFKA_STORAGE_ERROR.
+    /// </summary>
     public bool IsUnavailable(TopicInfo topic, int partition) =>
-        partition >= 0 && partition < topic.PartitionCount && FindLog(topic, partition) is null;
+        partition >= 0 && partition < topic.PartitionCount && HostsReplica(topic, partition) && FindLog(topic, partition) is null;
+
+    /// <summary>
+    /// The error for a partition of <paramref name="topic"/> whose <see cref="FindLog"/> is null: UNKNOWN_TOPIC_OR_PARTITION
+    /// when the topic has no such partition, NOT_LEADER_OR_FOLLOWER when this broker is not one of its replicas (cluster
+    /// mode), else KAFKA_STORAGE_ERROR (its log cannot be opened).
+    /// </summary>
+    public ErrorCode MissingLogError(TopicInfo topic, int partition) =>
+        partition < 0 || partition >= topic.PartitionCount ? ErrorCode.UnknownTopicOrPartition
+        : !HostsReplica(topic, partition) ? ErrorCode.NotLeaderOrFollower
+        : ErrorCode.KafkaStorageError;
 
     private PartitionLog? OpenMissing(Guid topicId, int partition)
     {
         lock (_topicLock)
         {
             // Under the lock and by id, so a deleted (or deleted and recreated) topic's log is not brought back.
-            if (Metadata.Find(topicId) is not { } current || partition >= current.PartitionCount)
+            if (Metadata.Find(topicId) is not { } current || partition >= current.PartitionCount || !HostsReplica(current, partition))
             {
                 return null;
             }
@@ -532,9 +549,10 @@ public sealed partial class BrokerCore : IDisposable
             return;
         }
 
+        var hostedOnly = Config.ClusterMode && !IsLocalOnly(topic.Name);
         for (var p = 0; p < topic.PartitionCount; p++)
         {
-            if (Logs.IsOffline(topic.Name, p))
+            if (Logs.IsOffline(topic.Name, p) || (hostedOnly && !Logs.TryGet(topic.Name, p, out _)))
             {
                 continue;
             }

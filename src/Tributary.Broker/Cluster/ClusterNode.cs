@@ -156,6 +156,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
         await ReloadAsync(cancellationToken).ConfigureAwait(false);
         _loaded = true;
         _core.MirrorClusterLoaded(_topics.Keys.ToHashSet(StringComparer.Ordinal));
+        RemoveUnhostedLogs();
         LogJoined(_logger, LocalNodeId, ClusterId, endpoints, _brokers.Count);
         _background = Task.WhenAll(
             Task.Run(() => WatchLoopAsync(_stop.Token), CancellationToken.None),
@@ -345,11 +346,12 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
         }
     }
 
-    // Applies changes in revision order; within a revision topics first, so a partition's log exists when the sink
-    // hears of it. Runs on one task at a time (the start, then the watch loop).
+    // Applies changes in revision order; within a revision topics first, so a partition's log can be created when
+    // the sink hears of it, but a deleted topic's partitions first, so their replicas stop before the logs go. Runs
+    // on one task at a time (the start, then the watch loop).
     private async Task ApplyAsync(IReadOnlyList<Event> events, CancellationToken cancellationToken)
     {
-        foreach (var e in events.OrderBy(e => e.Kv.ModRevision).ThenBy(e => _keys.Parse(e.Kv.Key.ToStringUtf8()).Kind == ClusterKeyKind.Partition ? 1 : 0))
+        foreach (var e in events.OrderBy(e => e.Kv.ModRevision).ThenBy(ApplyOrder))
         {
             var key = e.Kv.Key.ToStringUtf8();
             var (kind, name, number) = _keys.Parse(key);
@@ -412,12 +414,26 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
         _changed.Release();
     }
 
+    private int ApplyOrder(Event e) => (_keys.Parse(e.Kv.Key.ToStringUtf8()).Kind, e.Type) switch
+    {
+        (ClusterKeyKind.Partition, Event.Types.EventType.Put) => 1,
+        (ClusterKeyKind.Topic, Event.Types.EventType.Delete) => 1,
+        _ => 0,
+    };
+
     private async Task NotifySinkAsync(PartitionState state, CancellationToken cancellationToken)
     {
         var key = (state.Topic, state.Partition);
         if (!state.Replicas.Contains(LocalNodeId))
         {
+            // Not a replica (any more): the replica stops, then its log goes. Not before the first full read of the
+            // cluster: the sweep after it (RemoveUnhostedLogs) decides from the whole cache.
             await NotifyRemovedAsync(state.Topic, state.Partition, cancellationToken).ConfigureAwait(false);
+            if (_loaded)
+            {
+                _core.RemoveReplicaLog(this, state.Topic, state.Partition);
+            }
+
             return;
         }
 
@@ -465,6 +481,19 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 LogSinkFailed(_logger, e, topic, partition);
+            }
+        }
+    }
+
+    // After the first full read: logs left here of partitions whose state in etcd does not name this broker (removed
+    // by a reassignment while it was down) go. A partition without a state in the cache is never a reason.
+    private void RemoveUnhostedLogs()
+    {
+        foreach (var ((topic, partition), versioned) in _partitions)
+        {
+            if (!versioned.Value.Replicas.Contains(LocalNodeId))
+            {
+                _core.RemoveReplicaLog(this, topic, partition);
             }
         }
     }

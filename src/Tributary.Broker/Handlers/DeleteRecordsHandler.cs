@@ -45,7 +45,7 @@ public sealed partial class DeleteRecordsHandler(BrokerCore broker) : ApiHandler
                 var log = topic is null ? null : broker.FindLog(topic, p.PartitionIndex);
                 if (log is null)
                 {
-                    result.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;
+                    result.ErrorCode = (short)(topic is null ? ErrorCode.UnknownTopicOrPartition : broker.MissingLogError(topic, p.PartitionIndex));
                     continue;
                 }
 

@@ -28,7 +28,8 @@ namespace Tributary.Broker.Handlers;
 // - Cluster mode (BrokerCore.Replicas): a follower's fetch (replica_id, v15+ replica_state.replica_id) reports its log
 //   end offset to the leader, which may move the high watermark, and reads up to the leader's log end; a consumer's
 //   must reach the leader (NOT_LEADER_OR_FOLLOWER). An older current_leader_epoch is FENCED_LEADER_EPOCH, a newer one
-//   UNKNOWN_LEADER_EPOCH.
+//   UNKNOWN_LEADER_EPOCH. A broker that is not a replica of the partition answers NOT_LEADER_OR_FOLLOWER to both and
+//   opens no log (BrokerCore.HostsReplica).
 // Versions:
 // - v13+ names topics by id (UNKNOWN_TOPIC_ID when unknown).
 // - v18's per-partition high watermark is a follower's, which a single broker never receives.
@@ -193,16 +194,14 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             };
             current.Partitions.Add(data);
             entries.Add(data);
-            if (r.Log is null)
+            if (r.Log is null && (r.Denied || r.Topic is null))
             {
-                data.ErrorCode = (short)(r.Denied ? ErrorCode.TopicAuthorizationFailed
-                    : r.Topic is null && byId ? ErrorCode.UnknownTopicId
-                    : r.Topic is not null && broker.IsUnavailable(r.Topic, target.Partition) ? ErrorCode.KafkaStorageError
-                    : ErrorCode.UnknownTopicOrPartition);
+                data.ErrorCode = (short)(r.Denied ? ErrorCode.TopicAuthorizationFailed : byId ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition);
                 continue;
             }
 
-            // Consumers read from the leader; a follower's fetch (replica id >= 0) is the data plane's to answer.
+            // Consumers read from the leader (a broker that is not a replica of the partition has no log, and says where
+            // the leader is all the same); a follower's fetch (replica id >= 0) is the data plane's to answer.
             if (Math.Max(request.ReplicaId, request.ReplicaState.ReplicaId) < 0 && LeaderRedirect.IsElsewhere(broker, r.Topic!.Name, target.Partition, out var leader))
             {
                 data.ErrorCode = (short)ErrorCode.NotLeaderOrFollower;
@@ -212,6 +211,12 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
                     response.NodeEndpoints.Add(new FetchResponse.NodeEndpoint { NodeId = b.NodeId, Host = e.Host, Port = e.Port, Rack = b.Rack });
                 }
 
+                continue;
+            }
+
+            if (r.Log is null)
+            {
+                data.ErrorCode = (short)broker.MissingLogError(r.Topic!, target.Partition);
                 continue;
             }
 

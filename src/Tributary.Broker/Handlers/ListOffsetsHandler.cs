@@ -61,7 +61,7 @@ public sealed class ListOffsetsHandler(BrokerCore broker) : ApiHandler<ListOffse
                 var log = topic is null ? null : broker.FindLog(topic, p.PartitionIndex);
                 if (log is null)
                 {
-                    result.ErrorCode = (short)ErrorCode.UnknownTopicOrPartition;
+                    result.ErrorCode = (short)(topic is null ? ErrorCode.UnknownTopicOrPartition : broker.MissingLogError(topic, p.PartitionIndex));
                     result.LeaderEpoch = -1;
                     continue;
                 }

@@ -42,7 +42,7 @@ public sealed class OffsetForLeaderEpochHandler(BrokerCore broker) : ApiHandler<
                 {
                     result.ErrorCode = (short)(clusterDenied ? ErrorCode.ClusterAuthorizationFailed
                         : denied ? ErrorCode.TopicAuthorizationFailed
-                        : topic is not null && broker.IsUnavailable(topic, p.Partition) ? ErrorCode.KafkaStorageError
+                        : topic is not null ? broker.MissingLogError(topic, p.Partition)
                         : ErrorCode.UnknownTopicOrPartition);
                     continue;
                 }

@@ -36,6 +36,7 @@ namespace Tributary.Broker.Handlers;
 // - Cluster mode (BrokerCore.Replicas): only the leader appends (else NOT_LEADER_OR_FOLLOWER); acks=all is refused
 //   with NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas, and answered once the ISR has the batch
 //   (REQUEST_TIMED_OUT after timeout_ms; NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank below the minimum).
+//   A broker that is not a replica of the partition holds no log for it and opens none (BrokerCore.HostsReplica).
 // Deviations: acks 1 and -1 are the same on one broker; never PRODUCER_FENCED (KAFKA-10687); no decompression
 //   memory to validate with is REQUEST_TIMED_OUT, which producers retry.
 public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHandler> logger) : TwoPhaseApiHandler<ProduceRequest, ProduceResponse>(ApiKey.Produce, 0, 13)
@@ -72,14 +73,13 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                     result.ErrorCode = (short)ErrorCode.TopicAuthorizationFailed;
                     continue;
                 }
-                var log = topic is null ? null : broker.FindLog(topic, partitionData.Index);
-                if (topic is null || log is null)
+                if (topic is null)
                 {
-                    result.ErrorCode = (short)(topic is null ? (byId ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition)
-                        : broker.IsUnavailable(topic, partitionData.Index) ? ErrorCode.KafkaStorageError : ErrorCode.UnknownTopicOrPartition);
+                    result.ErrorCode = (short)(byId ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition);
                     continue;
                 }
 
+                // Before the log: a broker that is not a replica of the partition has none, and answers where the leader is.
                 if (LeaderRedirect.IsElsewhere(broker, topic.Name, partitionData.Index, out var leader))
                 {
                     result.ErrorCode = (short)ErrorCode.NotLeaderOrFollower;
@@ -89,6 +89,13 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                         response.NodeEndpoints.Add(new ProduceResponse.NodeEndpoint { NodeId = b.NodeId, Host = e.Host, Port = e.Port, Rack = b.Rack });
                     }
 
+                    continue;
+                }
+
+                var log = broker.FindLog(topic, partitionData.Index);
+                if (log is null)
+                {
+                    result.ErrorCode = (short)broker.MissingLogError(topic, partitionData.Index);
                     continue;
                 }
 
