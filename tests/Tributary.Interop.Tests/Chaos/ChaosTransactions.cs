@@ -69,6 +69,14 @@ public sealed class ChaosTransactions : IAsyncDisposable
     public int CommittedSince(TimeSpan after) =>
         History.Operations.Count(o => o.Kind == OperationKind.TransactionEnd && o.Outcome == Outcome.Ok && o.Invoked >= after);
 
+    /// <summary>The longest time between two transaction ends that returned, for the test's output: how long faults held transactions up.</summary>
+    public TimeSpan LongestPauseBetweenEnds()
+    {
+        var ends = History.Operations.Where(o => o.Kind == OperationKind.TransactionEnd && o.Outcome is Outcome.Ok or Outcome.Fail && o.Completed is not null)
+            .Select(o => o.Completed!.Value).Order().ToList();
+        return ends.Zip(ends.Skip(1), (a, b) => b - a).DefaultIfEmpty().Max();
+    }
+
     private IProducer<string, string> NewProducer(StreamWriter debugLog)
     {
         _producerIncarnation++;

@@ -79,7 +79,7 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         output.WriteLine("client errors: " + string.Join(", ", workload.Errors.Select(e => $"{e.Key} x{e.Value}")));
         var transactionsFinal = transactions.ReadAll();
         var transactionsResult = HistoryChecker.Check(transactions.History.Operations, transactionsFinal);
-        output.WriteLine($"transactions: {transactions.History.Operations.Count(o => o.Kind == OperationKind.TransactionEnd)} ended, {transactionsResult.Summary()}");
+        output.WriteLine($"transactions: {transactions.History.Operations.Count(o => o.Kind == OperationKind.TransactionEnd)} ended, longest pause between two ends {transactions.LongestPauseBetweenEnds().TotalSeconds:F1} s, {transactionsResult.Summary()}");
         output.WriteLine("transactional client errors: " + string.Join(", ", transactions.Errors.Select(e => $"{e.Key} x{e.Value}")));
 
         await cluster.StopBrokersAsync();
