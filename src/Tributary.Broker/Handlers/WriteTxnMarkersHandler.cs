@@ -9,40 +9,49 @@ namespace Tributary.Broker.Handlers;
 // leads).
 // Behaviour:
 // - Authorization: CLUSTER_ACTION on the cluster, else CLUSTER_AUTHORIZATION_FAILED for every partition.
-// - Per partition: the commit or abort marker of the producer's transaction is appended
-//   (TransactionCoordinator.WriteMarker); a partition of __consumer_offsets also applies or drops the transaction's
-//   offsets. UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER when this broker does not lead it,
-//   KAFKA_STORAGE_ERROR when the log refuses the write.
-// Deviations from Kafka:
-// - The marker is answered once appended on the leader, not after the ISR has it (Kafka appends it with acks=all).
+// - Per partition: the commit or abort marker of the producer's transaction is appended and answered once the ISR
+//   has it, as Kafka appends markers with acks=all (TransactionCoordinator.WriteMarkerAsync); a partition of
+//   __consumer_offsets also applies or drops the transaction's offsets. UNKNOWN_TOPIC_OR_PARTITION,
+//   NOT_LEADER_OR_FOLLOWER when this broker does not lead it, NOT_ENOUGH_REPLICAS(_AFTER_APPEND) below the topic's
+//   min.insync.replicas, REQUEST_TIMED_OUT when the ISR did not take it in time, KAFKA_STORAGE_ERROR when the log
+//   refuses the write.
 public sealed class WriteTxnMarkersHandler(BrokerCore broker) : ApiHandler<WriteTxnMarkersRequest, WriteTxnMarkersResponse>(ApiKey.WriteTxnMarkers, 1, 1)
 {
-    protected override ValueTask<HandlerResult<WriteTxnMarkersResponse>> HandleAsync(RequestContext context, WriteTxnMarkersRequest request, CancellationToken cancellationToken)
+    protected override async ValueTask<HandlerResult<WriteTxnMarkersResponse>> HandleAsync(RequestContext context, WriteTxnMarkersRequest request, CancellationToken cancellationToken)
     {
         if (!broker.Authorizer.AuthorizeCluster(context, AclOperation.ClusterAction))
         {
-            return ValueTask.FromResult<HandlerResult<WriteTxnMarkersResponse>>(ErrorResponse(context, request, ErrorCode.ClusterAuthorizationFailed)!);
+            return ErrorResponse(context, request, ErrorCode.ClusterAuthorizationFailed)!;
         }
 
+        // Every marker is appended first, then the ISR waits run together: one slow partition delays the answer once.
         var response = new WriteTxnMarkersResponse();
+        var writes = new List<(WriteTxnMarkersResponse.WritableTxnMarkerPartitionResult Result, Task<ErrorCode> Written)>();
         foreach (var marker in request.Markers)
         {
-            response.Markers.Add(new WriteTxnMarkersResponse.WritableTxnMarkerResult
+            var markerResult = new WriteTxnMarkersResponse.WritableTxnMarkerResult { ProducerId = marker.ProducerId };
+            foreach (var t in marker.Topics)
             {
-                ProducerId = marker.ProducerId,
-                Topics = [.. marker.Topics.Select(t => new WriteTxnMarkersResponse.WritableTxnMarkerTopicResult
+                var topicResult = new WriteTxnMarkersResponse.WritableTxnMarkerTopicResult { Name = t.Name };
+                foreach (var p in t.PartitionIndexes)
                 {
-                    Name = t.Name,
-                    Partitions = [.. t.PartitionIndexes.Select(p => new WriteTxnMarkersResponse.WritableTxnMarkerPartitionResult
-                    {
-                        PartitionIndex = p,
-                        ErrorCode = (short)broker.Transactions.WriteMarker(t.Name, p, marker.ProducerId, marker.ProducerEpoch, marker.TransactionResult),
-                    })],
-                })],
-            });
+                    var partitionResult = new WriteTxnMarkersResponse.WritableTxnMarkerPartitionResult { PartitionIndex = p };
+                    topicResult.Partitions.Add(partitionResult);
+                    writes.Add((partitionResult, broker.Transactions.WriteMarkerAsync(t.Name, p, marker.ProducerId, marker.ProducerEpoch, marker.TransactionResult)));
+                }
+
+                markerResult.Topics.Add(topicResult);
+            }
+
+            response.Markers.Add(markerResult);
         }
 
-        return ValueTask.FromResult<HandlerResult<WriteTxnMarkersResponse>>(response);
+        foreach (var (result, written) in writes)
+        {
+            result.ErrorCode = (short)await written.ConfigureAwait(false);
+        }
+
+        return response;
     }
 
     protected override WriteTxnMarkersResponse? ErrorResponse(RequestContext context, WriteTxnMarkersRequest request, ErrorCode error) => new()

@@ -56,6 +56,9 @@ public sealed partial class TransactionCoordinator : IDisposable
     /// <summary>How long ending a transaction waits for a partition leader's answer to WriteTxnMarkers (cluster mode).</summary>
     private static readonly TimeSpan MarkerSendTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long a leader waits for its ISR to take a marker (cluster mode); below <see cref="MarkerSendTimeout"/>.</summary>
+    public const int MarkerReplicationTimeoutMs = 5000;
+
     /// <summary>How long an idempotent producer's InitProducerId waits for a producer id block in flight (cluster mode).</summary>
     private static readonly TimeSpan ProducerIdBlockWait = TimeSpan.FromSeconds(2);
 
@@ -635,43 +638,63 @@ public sealed partial class TransactionCoordinator : IDisposable
     }
 
     /// <summary>
-    /// Appends the commit or abort marker of the producer's transaction to a partition this broker leads; for
+    /// Appends the commit or abort marker of the producer's transaction to a partition this broker leads and, in
+    /// cluster mode, waits until its ISR has it, as Kafka appends markers with acks=all: a marker only the leader held
+    /// would vanish with it, leaving the new leader's transaction open for good while the coordinator thinks it
+    /// complete (the partition's last stable offset stuck, the producer's next transaction merged into it). For
     /// <c>__consumer_offsets</c> the group coordinator also applies or drops the transaction's offsets. This broker's
-    /// part of WriteTxnMarkers, and of ending a transaction whose partition it leads.
+    /// part of WriteTxnMarkers, and of ending a transaction whose partition it leads. NOT_ENOUGH_REPLICAS(_AFTER_APPEND),
+    /// NOT_LEADER_OR_FOLLOWER or REQUEST_TIMED_OUT (after <see cref="MarkerReplicationTimeoutMs"/>) make the coordinator
+    /// send the marker again; a marker written twice is harmless.
     /// </summary>
-    public ErrorCode WriteMarker(string topicName, int partition, long producerId, short producerEpoch, bool commit)
+    public async Task<ErrorCode> WriteMarkerAsync(string topicName, int partition, long producerId, short producerEpoch, bool commit)
+    {
+        var (error, offset, minInsyncReplicas) = AppendMarker(topicName, partition, producerId, producerEpoch, commit);
+        if (error != ErrorCode.None || offset < 0 || _broker.Replicas is not { } replicas)
+        {
+            return error;
+        }
+
+        return await replicas.WaitForReplicationAsync(topicName, partition, offset, minInsyncReplicas, MarkerReplicationTimeoutMs).ConfigureAwait(false);
+    }
+
+    // The marker appended on this leader: its offset (-1 for __consumer_offsets, whose coordinator replicates its own
+    // writes) and the topic's min.insync.replicas, or the error that kept it out.
+    private (ErrorCode Error, long Offset, int MinInsyncReplicas) AppendMarker(string topicName, int partition, long producerId, short producerEpoch, bool commit)
     {
         if (topicName == OffsetsPartition.Topic)
         {
-            return _broker.Groups.CoordinatorError != ErrorCode.None ? ErrorCode.NotLeaderOrFollower
+            var error = _broker.Groups.CoordinatorError != ErrorCode.None ? ErrorCode.NotLeaderOrFollower
                 : _broker.Groups.CompleteTransaction(producerId, producerEpoch, commit) ? ErrorCode.None : ErrorCode.KafkaStorageError;
+            return (error, -1, 1);
         }
 
         if (_broker.Metadata.Find(topicName) is not { } topic || partition < 0 || partition >= topic.PartitionCount)
         {
-            return ErrorCode.UnknownTopicOrPartition;
+            return (ErrorCode.UnknownTopicOrPartition, -1, 1);
         }
 
-        if (_broker.Replicas?.CheckProduce(topicName, partition, acks: 1, minInsyncReplicas: 1) is { } check && check != ErrorCode.None)
+        var minInsyncReplicas = _broker.SettingsFor(topic).MinInsyncReplicas;
+        if (_broker.Replicas?.CheckProduce(topicName, partition, acks: -1, minInsyncReplicas) is { } check && check != ErrorCode.None)
         {
-            return check;
+            return (check, -1, minInsyncReplicas);
         }
 
         try
         {
             var log = _broker.FindLog(topic, partition) ?? throw new IOException($"{topicName}-{partition} is offline");
             var marker = new EndTransactionMarker(commit ? ControlRecordType.Commit : ControlRecordType.Abort, CoordinatorEpoch: 0);
-            log.Append(RecordBatchBuilder.BuildEndTransactionMarker(marker, producerId, producerEpoch, NowMs));
-            return ErrorCode.None;
+            var appended = log.Append(RecordBatchBuilder.BuildEndTransactionMarker(marker, producerId, producerEpoch, NowMs));
+            return (ErrorCode.None, appended.FirstOffset, minInsyncReplicas);
         }
         catch (Storage.NotLeaderException)
         {
-            return ErrorCode.NotLeaderOrFollower;
+            return (ErrorCode.NotLeaderOrFollower, -1, minInsyncReplicas);
         }
         catch (IOException e)
         {
             LogMarkerFailed(e, "(producer " + producerId.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", topicName, partition);
-            return ErrorCode.KafkaStorageError;
+            return (ErrorCode.KafkaStorageError, -1, minInsyncReplicas);
         }
     }
 
@@ -703,7 +726,8 @@ public sealed partial class TransactionCoordinator : IDisposable
 
             if (state.Leader == _broker.NodeId)
             {
-                if (WriteMarker(topicName, partition, t.ProducerId, t.ProducerEpoch, commit) == ErrorCode.None)
+                // Blocking under the lock, as Persist waits for its ISR (followers' fetches never take the lock).
+                if (WriteMarkerAsync(topicName, partition, t.ProducerId, t.ProducerEpoch, commit).GetAwaiter().GetResult() == ErrorCode.None)
                 {
                     t.Partitions.Remove((topicName, partition));
                 }

@@ -35,6 +35,9 @@ public enum AnomalyKind
 
     /// <summary>Part of a transaction is in the final log, part not.</summary>
     NotAtomic,
+
+    /// <summary>A read_committed read of a transaction's value before the transaction's end was invoked.</summary>
+    UncommittedRead,
 }
 
 public sealed record Anomaly(AnomalyKind Kind, string Detail)

@@ -4,7 +4,8 @@ namespace Tributary.Tests.Shared.Chaos;
 /// Checks a workload's history against the partitions' final contents, read read_committed from the beginning after
 /// the faults ended, in the manner of Jepsen's checkers: every acknowledged write is there exactly once at the
 /// acknowledged partition and offset; certainly failed writes and aborted transactions are not; each producer's
-/// acknowledged writes keep their order; everything a consumer read is still there at the offset it read it at; and
+/// acknowledged writes keep their order; everything a consumer read is still there at the offset it read it at, and
+/// no value of a transaction was read before its end was invoked (consumers read read_committed); and
 /// committed offsets never go backwards in real time (an operation invoked after a commit was acknowledged never
 /// sees or sets a lower offset). Produce values must be unique across the history. A write acknowledged without an
 /// offset (-1: librdkafka acknowledges a batch implicitly when a later batch of its producer to that partition
@@ -143,6 +144,7 @@ public static class HistoryChecker
         Dictionary<string, Operation> produces, Dictionary<string, Outcome> transactions, List<Anomaly> anomalies)
     {
         var byOffset = finalLog.ToDictionary(p => p.Key, p => p.Value.ToDictionary(e => e.Offset, e => e.Value));
+        var endsInvoked = history.Where(o => o.Kind == OperationKind.TransactionEnd).ToDictionary(o => o.Transaction!, o => o.Invoked, StringComparer.Ordinal);
         var count = 0;
         foreach (var read in history.Where(o => o.Kind == OperationKind.Read && o.Outcome == Outcome.Ok))
         {
@@ -152,6 +154,12 @@ public static class HistoryChecker
             {
                 anomalies.Add(new(AnomalyKind.AbortedRead, $"{read.Process} read {read.Value} of aborted {produce.Transaction} at {read.Partition}/{read.Offset}"));
                 continue;
+            }
+
+            // A commit can only make a value visible after it was asked for: a read before that is a dirty read.
+            if (produce?.Transaction is not null && endsInvoked.TryGetValue(produce.Transaction, out var endInvoked) && read.Invoked < endInvoked)
+            {
+                anomalies.Add(new(AnomalyKind.UncommittedRead, $"{read.Process} read {read.Value} of {produce.Transaction} at {read.Invoked.TotalSeconds:F3} s, before its end was invoked at {endInvoked.TotalSeconds:F3} s"));
             }
 
             var held = byOffset.TryGetValue(read.Partition, out var partition) && partition.TryGetValue(read.Offset, out var value) ? value : null;

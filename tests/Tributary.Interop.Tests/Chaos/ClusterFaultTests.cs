@@ -44,10 +44,14 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
             ["default.replication.factor"] = "3",
         }, logDirectory);
         await CreateTopicAsync(cluster);
+        await ChaosTransactions.CreateTopicAsync(cluster);
         Assert.True(await cluster.WaitHealedAsync(Topic, HealTimeout), "the topic never had three in-sync replicas");
+        Assert.True(await cluster.WaitHealedAsync(ChaosTransactions.Topic, HealTimeout), "the transactions' topic never had three in-sync replicas");
 
         var workload = new ChaosWorkload(cluster.BootstrapServers, Topic, Producers, PartitionsPerProducer, SendsMax, logDirectory);
+        var transactions = new ChaosTransactions(cluster.BootstrapServers, logDirectory);
         await using (workload)
+        await using (transactions)
         {
             await WaitForAcknowledgementsAsync(cluster, workload, 50);
             var injector = new FaultInjector(cluster, Topic, Partitions);
@@ -63,7 +67,9 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
 
             // Recovery: every producer gets writes acknowledged after the last fault healed.
             await WaitForAcknowledgementsAsync(cluster, workload, 20, after: workload.History.Now);
+            await WaitForCommitsAsync(transactions, 5, after: transactions.History.Now);
             await workload.StopAsync();
+            await transactions.StopAsync();
         }
 
         workload.ReadCommitted(Partitions);
@@ -71,14 +77,20 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         var result = HistoryChecker.Check(workload.History.Operations, final);
         output.WriteLine($"chaos: seed {seed}, {faults.Count} faults, {workload.History.Operations.Count} operations, {result.Summary()}");
         output.WriteLine("client errors: " + string.Join(", ", workload.Errors.Select(e => $"{e.Key} x{e.Value}")));
+        var transactionsFinal = transactions.ReadAll();
+        var transactionsResult = HistoryChecker.Check(transactions.History.Operations, transactionsFinal);
+        output.WriteLine($"transactions: {transactions.History.Operations.Count(o => o.Kind == OperationKind.TransactionEnd)} ended, longest pause between two ends {transactions.LongestPauseBetweenEnds().TotalSeconds:F1} s, {transactionsResult.Summary()}");
+        output.WriteLine("transactional client errors: " + string.Join(", ", transactions.Errors.Select(e => $"{e.Key} x{e.Value}")));
 
         await cluster.StopBrokersAsync();
-        var replicaDifferences = CompareReplicas(cluster, final);
+        var replicaDifferences = CompareReplicas(cluster, final).Concat(CompareReplicas(cluster, transactionsFinal, ChaosTransactions.Topic)).ToList();
         Assert.True(replicaDifferences.Count == 0, $"seed {seed}: replicas differ: {string.Join("; ", replicaDifferences)}");
 
         var anomalies = result.Anomalies;
         Assert.True(anomalies.Count == 0, $"seed {seed}: {result.Summary()}");
         Assert.True(result.Acknowledged > 0 && result.Reads > 0, result.Summary());
+        Assert.True(transactionsResult.Anomalies.Count == 0, $"seed {seed}: transactions {transactionsResult.Summary()}");
+        Assert.True(transactionsResult.Acknowledged > 0 && transactionsResult.Failed > 0 && transactionsResult.Reads > 0, transactionsResult.Summary());
         Directory.Delete(logDirectory, recursive: true);
     }
 
@@ -118,16 +130,28 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         }
     }
 
+    // Until the transactional producer has `count` transactions committed that began at or after `after` (bounded).
+    internal static async Task WaitForCommitsAsync(ChaosTransactions transactions, int count, TimeSpan after)
+    {
+        var deadline = DateTime.UtcNow + HealTimeout;
+        while (transactions.CommittedSince(after) < count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{transactions.CommittedSince(after)} transactions committed after {after.TotalSeconds:F1} s, wanted {count} within {HealTimeout.TotalSeconds} s; client errors: "
+                + string.Join(", ", transactions.Errors.Select(e => $"{e.Key} x{e.Value}")));
+            await Task.Delay(100);
+        }
+    }
+
     // Every replica of every partition, read from the stopped brokers' data directories up to the end offset the
     // final read saw (the high watermark, all three in sync), must be the same bytes.
-    internal static List<string> CompareReplicas(BrokerProcessCluster cluster, Dictionary<int, IReadOnlyList<LogEntry>> final)
+    internal static List<string> CompareReplicas(BrokerProcessCluster cluster, Dictionary<int, IReadOnlyList<LogEntry>> final, string topic = Topic)
     {
         var differences = new List<string>();
         foreach (var (partition, entries) in final)
         {
             var end = entries.Count > 0 ? entries[^1].Offset + 1 : 0;
-            var replicas = BrokerProcessCluster.BrokerIds.ToDictionary(id => id, id => ReplicaLogs.ReadUpTo(cluster.DataDirectory(id), Topic, partition, end));
-            differences.AddRange(ReplicaLogs.Compare(replicas).Select(d => $"partition {partition} up to offset {end}: {d}"));
+            var replicas = BrokerProcessCluster.BrokerIds.ToDictionary(id => id, id => ReplicaLogs.ReadUpTo(cluster.DataDirectory(id), topic, partition, end));
+            differences.AddRange(ReplicaLogs.Compare(replicas).Select(d => $"{topic} partition {partition} up to offset {end}: {d}"));
         }
 
         return differences;

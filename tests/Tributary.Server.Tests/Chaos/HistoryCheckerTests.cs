@@ -6,7 +6,7 @@ namespace Tributary.Server.Tests.Chaos;
 /// <summary>
 /// The fault tests' checker on made-up histories with known answers: a correct history passes, and each kind of
 /// anomaly (lost, moved, duplicated, phantom or failed-yet-present writes, producer reordering, reads of values later
-/// gone, commits going backwards, aborted or half transactions) is found and named.
+/// gone, commits going backwards, aborted, half or uncommitted-yet-read transactions) is found and named.
 /// </summary>
 public sealed class HistoryCheckerTests
 {
@@ -177,6 +177,46 @@ public sealed class HistoryCheckerTests
 
         Assert.Equal([AnomalyKind.AbortedRead, AnomalyKind.NotAtomic], Kinds(result).Order());
         Assert.Equal((1, 2), (result.Acknowledged, result.Failed));
+    }
+
+    [Fact]
+    public void A_committed_transaction_with_only_some_of_its_writes_in_the_final_log_is_not_atomic()
+    {
+        Produce("t", "a1", 0, 0, Outcome.Ok, at: 0, transaction: "t-1");
+        Produce("t", "a2", 1, 0, Outcome.Ok, at: 0, transaction: "t-1");
+        End("t-1", Outcome.Ok, at: 1);
+        Produce("t", "b1", 0, 2, Outcome.Ok, at: 2, transaction: "t-2");
+        Produce("t", "b2", 1, 2, Outcome.Ok, at: 2, transaction: "t-2");
+        End("t-2", Outcome.Ok, at: 3);
+        Log(0, (0, "a1"), (2, "b1"));
+        Log(1, (2, "b2"));
+
+        var result = Check();
+
+        Assert.Equal([AnomalyKind.Lost, AnomalyKind.NotAtomic], Kinds(result).Order());
+        Assert.Contains("a2", result.Anomalies[0].Detail, StringComparison.Ordinal);
+        Assert.Equal(4, result.Acknowledged);
+    }
+
+    [Fact]
+    public void A_read_of_a_transactions_value_before_its_end_was_invoked_is_an_uncommitted_read()
+    {
+        Produce("t", "a1", 0, 0, Outcome.Ok, at: 0, transaction: "t-1");
+        Produce("t", "a2", 1, 0, Outcome.Ok, at: 0, transaction: "t-1");
+        Read("c1", 0, 0, "a1", at: 1); // read_committed, yet before the commit was asked for
+        End("t-1", Outcome.Ok, at: 2);
+        Read("c1", 1, 0, "a2", at: 3);
+        Produce("t", "b1", 0, 2, Outcome.Ok, at: 4, transaction: "t-2");
+        End("t-2", Outcome.Unknown, at: 5);
+        Read("c1", 0, 2, "b1", at: 6); // after an end of unknown outcome: it committed
+        Log(0, (0, "a1"), (2, "b1"));
+        Log(1, (0, "a2"));
+
+        var result = Check();
+
+        var anomaly = Assert.Single(result.Anomalies);
+        Assert.Equal(AnomalyKind.UncommittedRead, anomaly.Kind);
+        Assert.Contains("a1 of t-1", anomaly.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
