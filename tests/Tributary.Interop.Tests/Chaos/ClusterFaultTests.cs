@@ -20,7 +20,7 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
     internal const string Topic = "chaos";
     internal const int Producers = 2;
     internal const int PartitionsPerProducer = 2;
-    internal const int Partitions = Producers * PartitionsPerProducer;
+    internal const int Partitions = (Producers * PartitionsPerProducer) + ChaosWorkload.OtherProducerPartitions;
     internal const int SendsMax = 50_000;
 
     private static readonly TimeSpan LeaseTtl = TimeSpan.FromSeconds(3);
@@ -71,6 +71,7 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         var result = HistoryChecker.Check(workload.History.Operations, final);
         output.WriteLine($"chaos: seed {seed}, {faults.Count} faults, {workload.History.Operations.Count} operations, {result.Summary()}");
         output.WriteLine("client errors: " + string.Join(", ", workload.Errors.Select(e => $"{e.Key} x{e.Value}")));
+        output.WriteLine("by client: " + DescribeClients(workload.History));
 
         await cluster.StopBrokersAsync();
         var replicaDifferences = CompareReplicas(cluster, final);
@@ -94,7 +95,7 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         }]);
     }
 
-    // Until every producer has `count` writes acknowledged that it sent at or after `after` (bounded).
+    // Until every producer, of every client kind, has `count` writes acknowledged that it sent at or after `after` (bounded).
     internal static async Task WaitForAcknowledgementsAsync(BrokerProcessCluster cluster, ChaosWorkload workload, int count, TimeSpan after = default)
     {
         var deadline = DateTime.UtcNow + HealTimeout;
@@ -102,19 +103,36 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         {
             var acknowledged = workload.History.Operations
                 .Where(o => o.Kind == OperationKind.Produce && o.Outcome == Outcome.Ok && o.Invoked >= after)
-                .GroupBy(o => o.Process).Select(g => g.Count()).ToList();
-            if (acknowledged.Count == Producers && acknowledged.All(c => c >= count))
+                .GroupBy(o => o.Process).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+            if (workload.ProducerNames.All(p => acknowledged.GetValueOrDefault(p) >= count))
             {
                 return;
             }
 
             if (DateTime.UtcNow >= deadline)
             {
-                Assert.Fail($"producers had {string.Join("/", acknowledged)} writes acknowledged sent after {after.TotalSeconds:F1} s, wanted {count} each within {HealTimeout.TotalSeconds} s\n"
+                var counts = string.Join(", ", workload.ProducerNames.Select(p => $"{p} {acknowledged.GetValueOrDefault(p)}"));
+                Assert.Fail($"producers had {counts} writes acknowledged sent after {after.TotalSeconds:F1} s, wanted {count} each within {HealTimeout.TotalSeconds} s; client errors: "
+                    + ErrorCounts(workload) + "\n"
                     + await ClusterDiagnostics.DescribeAsync(cluster, Topic, workload.History));
             }
 
             await Task.Delay(100);
+        }
+    }
+
+    // Each producer's acknowledged writes and each consumer's reads, to see that every client kind took part.
+    internal static string DescribeClients(History history) =>
+        string.Join(", ", history.Operations.Where(o => o.Kind is OperationKind.Produce or OperationKind.Read && o.Outcome == Outcome.Ok)
+            .GroupBy(o => (o.Process, o.Kind)).OrderBy(g => g.Key.Process, StringComparer.Ordinal)
+            .Select(g => $"{g.Key.Process} {g.Count()} {(g.Key.Kind == OperationKind.Produce ? "acknowledged" : "read")}"));
+
+    // The workload's client errors so far (its producers may still be counting).
+    private static string ErrorCounts(ChaosWorkload workload)
+    {
+        lock (workload.Errors)
+        {
+            return string.Join(", ", workload.Errors.Select(e => $"{e.Key} x{e.Value}"));
         }
     }
 

@@ -68,6 +68,7 @@ public sealed class ClusterNetworkFaultTests(ITestOutputHelper output)
         var result = HistoryChecker.Check(workload.History.Operations, final);
         output.WriteLine($"network faults: seed {seed}, {faults.Count} faults, {workload.History.Operations.Count} operations, {result.Summary()}");
         output.WriteLine("client errors: " + string.Join(", ", workload.Errors.Select(e => $"{e.Key} x{e.Value}")));
+        output.WriteLine("by client: " + ClusterFaultTests.DescribeClients(workload.History));
 
         await cluster.StopBrokersAsync();
         var replicaDifferences = ClusterFaultTests.CompareReplicas(cluster, final);
