@@ -16,6 +16,8 @@ namespace Tributary.Interop.Tests.Chaos;
 public sealed class ChaosWorkload : IAsyncDisposable
 {
     public const string Group = "chaos";
+    private const string ConfluentMember = "c1";
+    private const string KafkajsMember = "k1";
     private const int InFlightMax = 8;
     private const int CommitEveryReads = 50;
     private static readonly TimeSpan SendInterval = TimeSpan.FromMilliseconds(10);
@@ -51,7 +53,7 @@ public sealed class ChaosWorkload : IAsyncDisposable
             Path.Combine(logDirectory, "producer-kafkajs.log"), _stop.Token)));
 
         _tasks.Add(Task.Factory.StartNew(Consume, TaskCreationOptions.LongRunning));
-        _tasks.Add(Task.Run(() => KafkajsConsumer.RunAsync(bootstrap, topic, Group, "k1", History, CountError,
+        _tasks.Add(Task.Run(() => KafkajsConsumer.RunAsync(bootstrap, topic, Group, KafkajsMember, History, CountError,
             Path.Combine(logDirectory, "consumer-k1.log"), _stop.Token)));
     }
 
@@ -60,6 +62,9 @@ public sealed class ChaosWorkload : IAsyncDisposable
 
     /// <summary>Every producer's process name in the history.</summary>
     public List<string> ProducerNames { get; } = [];
+
+    /// <summary>Every consumer-group member's process name in the history.</summary>
+    public IReadOnlyList<string> ConsumerNames { get; } = [ConfluentMember, KafkajsMember];
 
     public History History { get; } = new();
 
@@ -149,7 +154,7 @@ public sealed class ChaosWorkload : IAsyncDisposable
 
     private void Consume()
     {
-        const string member = "c1";
+        const string member = ConfluentMember;
         using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
         {
             BootstrapServers = _bootstrap,

@@ -80,6 +80,7 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         var anomalies = result.Anomalies;
         Assert.True(anomalies.Count == 0, $"seed {seed}: {result.Summary()}");
         Assert.True(result.Acknowledged > 0 && result.Reads > 0, result.Summary());
+        AssertEveryConsumerRead(workload);
         Directory.Delete(logDirectory, recursive: true);
     }
 
@@ -126,6 +127,14 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         string.Join(", ", history.Operations.Where(o => o.Kind is OperationKind.Produce or OperationKind.Read && o.Outcome == Outcome.Ok)
             .GroupBy(o => (o.Process, o.Kind)).OrderBy(g => g.Key.Process, StringComparer.Ordinal)
             .Select(g => $"{g.Key.Process} {g.Count()} {(g.Key.Kind == OperationKind.Produce ? "acknowledged" : "read")}"));
+
+    // Each client's group member must have had partitions and read from them at some point of the run.
+    internal static void AssertEveryConsumerRead(ChaosWorkload workload)
+    {
+        var readers = workload.History.Operations.Where(o => o.Kind == OperationKind.Read).Select(o => o.Process).ToHashSet(StringComparer.Ordinal);
+        var idle = workload.ConsumerNames.Where(c => !readers.Contains(c)).ToList();
+        Assert.True(idle.Count == 0, $"group members that read nothing: {string.Join(", ", idle)}; client errors: {ErrorCounts(workload)}");
+    }
 
     // The workload's client errors so far (its producers may still be counting).
     private static string ErrorCounts(ChaosWorkload workload)

@@ -75,6 +75,7 @@ public sealed class ClusterNetworkFaultTests(ITestOutputHelper output)
         Assert.True(replicaDifferences.Count == 0, $"seed {seed}: replicas differ: {string.Join("; ", replicaDifferences)}");
         Assert.True(result.Anomalies.Count == 0, $"seed {seed}: {result.Summary()}");
         Assert.True(result.Acknowledged > 0 && result.Reads > 0, result.Summary());
+        ClusterFaultTests.AssertEveryConsumerRead(workload);
         Directory.Delete(logDirectory, recursive: true);
     }
 
