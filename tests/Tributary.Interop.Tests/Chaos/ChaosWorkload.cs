@@ -7,13 +7,17 @@ namespace Tributary.Interop.Tests.Chaos;
 /// <summary>
 /// The clients during the faults, each operation recorded in a <see cref="History"/>: Confluent.Kafka idempotent
 /// acks=all producers, each sending unique values to partitions of its own (producer ids are still allocated per
-/// broker, so two producers may share an id: on separate partitions that is harmless), and one read_committed
-/// member of a consumer group that records every record it reads and commits its position every few reads.
+/// broker, so two producers may share an id: on separate partitions that is harmless), a kcat and a kafkajs
+/// idempotent acks=all producer on one partition each (<see cref="KcatProducer"/>, <see cref="KafkajsProducer"/>),
+/// and two read_committed members of a consumer group, Confluent.Kafka's and kafkajs's (<see cref="KafkajsConsumer"/>),
+/// that record every record they read and commit their positions every few reads.
 /// Every producer lives through all the faults: none is created after a failover.
 /// </summary>
 public sealed class ChaosWorkload : IAsyncDisposable
 {
     public const string Group = "chaos";
+    private const string ConfluentMember = "c1";
+    private const string KafkajsMember = "k1";
     private const int InFlightMax = 8;
     private const int CommitEveryReads = 50;
     private static readonly TimeSpan SendInterval = TimeSpan.FromMilliseconds(10);
@@ -36,11 +40,31 @@ public sealed class ChaosWorkload : IAsyncDisposable
         {
             var partitions = Enumerable.Range(p * partitionsPerProducer, partitionsPerProducer).ToArray();
             var name = "p" + (p + 1).ToString(CultureInfo.InvariantCulture);
+            ProducerNames.Add(name);
             _tasks.Add(Task.Run(() => ProduceAsync(name, partitions)));
         }
 
+        // kcat and kafkajs, each on a partition of its own after the Confluent.Kafka producers'.
+        var kcatPartition = producers * partitionsPerProducer;
+        ProducerNames.Add("kcat");
+        _tasks.Add(Task.Run(() => KcatProducer.RunAsync(bootstrap, topic, "kcat", [kcatPartition], sendsMax, History, CountError, logDirectory, _stop.Token)));
+        ProducerNames.Add("kafkajs");
+        _tasks.Add(Task.Run(() => KafkajsProducer.RunAsync(bootstrap, topic, "kafkajs", [kcatPartition + 1], sendsMax, History, CountError,
+            Path.Combine(logDirectory, "producer-kafkajs.log"), _stop.Token)));
+
         _tasks.Add(Task.Factory.StartNew(Consume, TaskCreationOptions.LongRunning));
+        _tasks.Add(Task.Run(() => KafkajsConsumer.RunAsync(bootstrap, topic, Group, KafkajsMember, History, CountError,
+            Path.Combine(logDirectory, "consumer-k1.log"), _stop.Token)));
     }
+
+    /// <summary>Partitions the producers write besides the Confluent.Kafka producers' (kcat's and kafkajs's).</summary>
+    public const int OtherProducerPartitions = 2;
+
+    /// <summary>Every producer's process name in the history.</summary>
+    public List<string> ProducerNames { get; } = [];
+
+    /// <summary>Every consumer-group member's process name in the history.</summary>
+    public IReadOnlyList<string> ConsumerNames { get; } = [ConfluentMember, KafkajsMember];
 
     public History History { get; } = new();
 
@@ -130,7 +154,7 @@ public sealed class ChaosWorkload : IAsyncDisposable
 
     private void Consume()
     {
-        const string member = "c1";
+        const string member = ConfluentMember;
         using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
         {
             BootstrapServers = _bootstrap,

@@ -20,7 +20,7 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
     internal const string Topic = "chaos";
     internal const int Producers = 2;
     internal const int PartitionsPerProducer = 2;
-    internal const int Partitions = Producers * PartitionsPerProducer;
+    internal const int Partitions = (Producers * PartitionsPerProducer) + ChaosWorkload.OtherProducerPartitions;
     internal const int SendsMax = 50_000;
 
     private static readonly TimeSpan LeaseTtl = TimeSpan.FromSeconds(3);
@@ -81,6 +81,7 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         var transactionsResult = HistoryChecker.Check(transactions.History.Operations, transactionsFinal);
         output.WriteLine($"transactions: {transactions.History.Operations.Count(o => o.Kind == OperationKind.TransactionEnd)} ended, longest pause between two ends {transactions.LongestPauseBetweenEnds().TotalSeconds:F1} s, {transactionsResult.Summary()}");
         output.WriteLine("transactional client errors: " + string.Join(", ", transactions.Errors.Select(e => $"{e.Key} x{e.Value}")));
+        output.WriteLine("by client: " + DescribeClients(workload.History));
 
         await cluster.StopBrokersAsync();
         var replicaDifferences = CompareReplicas(cluster, final).Concat(CompareReplicas(cluster, transactionsFinal, ChaosTransactions.Topic)).ToList();
@@ -91,6 +92,7 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         Assert.True(result.Acknowledged > 0 && result.Reads > 0, result.Summary());
         Assert.True(transactionsResult.Anomalies.Count == 0, $"seed {seed}: transactions {transactionsResult.Summary()}");
         Assert.True(transactionsResult.Acknowledged > 0 && transactionsResult.Failed > 0 && transactionsResult.Reads > 0, transactionsResult.Summary());
+        AssertEveryConsumerRead(workload);
         Directory.Delete(logDirectory, recursive: true);
     }
 
@@ -106,7 +108,7 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         }]);
     }
 
-    // Until every producer has `count` writes acknowledged that it sent at or after `after` (bounded).
+    // Until every producer, of every client kind, has `count` writes acknowledged that it sent at or after `after` (bounded).
     internal static async Task WaitForAcknowledgementsAsync(BrokerProcessCluster cluster, ChaosWorkload workload, int count, TimeSpan after = default)
     {
         var deadline = DateTime.UtcNow + HealTimeout;
@@ -114,15 +116,17 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         {
             var acknowledged = workload.History.Operations
                 .Where(o => o.Kind == OperationKind.Produce && o.Outcome == Outcome.Ok && o.Invoked >= after)
-                .GroupBy(o => o.Process).Select(g => g.Count()).ToList();
-            if (acknowledged.Count == Producers && acknowledged.All(c => c >= count))
+                .GroupBy(o => o.Process).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+            if (workload.ProducerNames.All(p => acknowledged.GetValueOrDefault(p) >= count))
             {
                 return;
             }
 
             if (DateTime.UtcNow >= deadline)
             {
-                Assert.Fail($"producers had {string.Join("/", acknowledged)} writes acknowledged sent after {after.TotalSeconds:F1} s, wanted {count} each within {HealTimeout.TotalSeconds} s\n"
+                var counts = string.Join(", ", workload.ProducerNames.Select(p => $"{p} {acknowledged.GetValueOrDefault(p)}"));
+                Assert.Fail($"producers had {counts} writes acknowledged sent after {after.TotalSeconds:F1} s, wanted {count} each within {HealTimeout.TotalSeconds} s; client errors: "
+                    + ErrorCounts(workload) + "\n"
                     + await ClusterDiagnostics.DescribeAsync(cluster, Topic, workload.History));
             }
 
@@ -139,6 +143,29 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
             Assert.True(DateTime.UtcNow < deadline, $"{transactions.CommittedSince(after)} transactions committed after {after.TotalSeconds:F1} s, wanted {count} within {HealTimeout.TotalSeconds} s; client errors: "
                 + string.Join(", ", transactions.Errors.Select(e => $"{e.Key} x{e.Value}")));
             await Task.Delay(100);
+        }
+    }
+
+    // Each producer's acknowledged writes and each consumer's reads, to see that every client kind took part.
+    internal static string DescribeClients(History history) =>
+        string.Join(", ", history.Operations.Where(o => o.Kind is OperationKind.Produce or OperationKind.Read && o.Outcome == Outcome.Ok)
+            .GroupBy(o => (o.Process, o.Kind)).OrderBy(g => g.Key.Process, StringComparer.Ordinal)
+            .Select(g => $"{g.Key.Process} {g.Count()} {(g.Key.Kind == OperationKind.Produce ? "acknowledged" : "read")}"));
+
+    // Each client's group member must have had partitions and read from them at some point of the run.
+    internal static void AssertEveryConsumerRead(ChaosWorkload workload)
+    {
+        var readers = workload.History.Operations.Where(o => o.Kind == OperationKind.Read).Select(o => o.Process).ToHashSet(StringComparer.Ordinal);
+        var idle = workload.ConsumerNames.Where(c => !readers.Contains(c)).ToList();
+        Assert.True(idle.Count == 0, $"group members that read nothing: {string.Join(", ", idle)}; client errors: {ErrorCounts(workload)}");
+    }
+
+    // The workload's client errors so far (its producers may still be counting).
+    private static string ErrorCounts(ChaosWorkload workload)
+    {
+        lock (workload.Errors)
+        {
+            return string.Join(", ", workload.Errors.Select(e => $"{e.Key} x{e.Value}"));
         }
     }
 

@@ -68,12 +68,14 @@ public sealed class ClusterNetworkFaultTests(ITestOutputHelper output)
         var result = HistoryChecker.Check(workload.History.Operations, final);
         output.WriteLine($"network faults: seed {seed}, {faults.Count} faults, {workload.History.Operations.Count} operations, {result.Summary()}");
         output.WriteLine("client errors: " + string.Join(", ", workload.Errors.Select(e => $"{e.Key} x{e.Value}")));
+        output.WriteLine("by client: " + ClusterFaultTests.DescribeClients(workload.History));
 
         await cluster.StopBrokersAsync();
         var replicaDifferences = ClusterFaultTests.CompareReplicas(cluster, final);
         Assert.True(replicaDifferences.Count == 0, $"seed {seed}: replicas differ: {string.Join("; ", replicaDifferences)}");
         Assert.True(result.Anomalies.Count == 0, $"seed {seed}: {result.Summary()}");
         Assert.True(result.Acknowledged > 0 && result.Reads > 0, result.Summary());
+        ClusterFaultTests.AssertEveryConsumerRead(workload);
         Directory.Delete(logDirectory, recursive: true);
     }
 

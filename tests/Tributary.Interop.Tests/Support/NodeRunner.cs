@@ -16,6 +16,13 @@ public static class NodeRunner
         return ChildProcess.Start("node", [Path.Combine(RepositoryPaths.InteropJs, script), .. arguments], workingDirectory: RepositoryPaths.InteropJs, environment: Environment);
     }
 
+    /// <summary>As <see cref="Start"/>, with standard output and error also appended to <paramref name="logFile"/> as they come.</summary>
+    public static ChildProcess StartLogged(string script, string logFile, IEnumerable<string> arguments)
+    {
+        EnsureInstalled();
+        return ChildProcess.Start("node", [Path.Combine(RepositoryPaths.InteropJs, script), .. arguments], workingDirectory: RepositoryPaths.InteropJs, environment: Environment, teeFile: logFile);
+    }
+
     public static async Task<ProcessResult> RunAsync(string script, TimeSpan timeout, params string[] arguments)
     {
         await using var process = Start(script, arguments);
