@@ -384,7 +384,8 @@ public sealed partial class ShareGroupCoordinator : IDisposable
     /// <summary>
     /// The share partition of a group for a ShareFetch or ShareAcknowledge. In cluster mode: NOT_LEADER_OR_FOLLOWER
     /// unless this broker leads the data partition; at the first use in a leader epoch the state is read from the share
-    /// coordinator (its errors, such as COORDINATOR_NOT_AVAILABLE, are returned), which fences the previous leader.
+    /// coordinator (its errors, such as COORDINATOR_NOT_AVAILABLE, are returned as Kafka maps them), which fences the
+    /// previous leader.
     /// </summary>
     internal (ErrorCode Error, SharePartition? Share) TryPartition(string groupId, TopicInfo topic, int partition, PartitionLog log, ShareGroupSettings settings)
     {
@@ -412,7 +413,14 @@ public sealed partial class ShareGroupCoordinator : IDisposable
         var (error, stored) = _persister.ReadAsync(key, state.LeaderEpoch).GetAwaiter().GetResult();
         if (error != ErrorCode.None)
         {
-            return (error, null);
+            // As Kafka's share partition maps its persister's errors: the share coordinator moving or loading is
+            // COORDINATOR_NOT_AVAILABLE to the consumer, a newer leader's epoch NOT_LEADER_OR_FOLLOWER.
+            return (error switch
+            {
+                ErrorCode.NotCoordinator or ErrorCode.CoordinatorLoadInProgress => ErrorCode.CoordinatorNotAvailable,
+                ErrorCode.FencedLeaderEpoch => ErrorCode.NotLeaderOrFollower,
+                _ => error,
+            }, null);
         }
 
         var share = stored is { StartOffset: >= 0 } ? Restored(key, stored, state.LeaderEpoch) : new SharePartition(key) { LeaderEpoch = state.LeaderEpoch };

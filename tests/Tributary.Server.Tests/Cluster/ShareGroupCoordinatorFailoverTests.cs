@@ -87,8 +87,13 @@ public sealed class ShareGroupCoordinatorFailoverTests
         await using var cluster = await TributaryCluster.StartAsync(brokers: 3);
         var coordinator = await FindCoordinatorAsync(cluster, cluster.Brokers.Keys.First());
 
-        // The data partition is led elsewhere, so that only the group coordinator moves.
+        // The data partition is led elsewhere, so that only the group coordinator moves; the share coordinator is
+        // ready before the consumer starts.
         var dataLeader = cluster.Brokers.Keys.First(id => id != coordinator);
+        var core = cluster.Broker(dataLeader).Core;
+        await cluster.WaitAsync(() => core.CoordinatorNode("__share_group_state", 3, new Dictionary<string, string> { ["min.insync.replicas"] = "2" }).Error == ErrorCode.None);
+        await cluster.WaitAsync(() => cluster.Brokers.Values.All(b => b.Core.Replicas!.StateOf("__share_group_state", 0) is { Isr.Length: 3, Leader: > 0 })
+            && cluster.Broker(cluster.LeaderOf("__share_group_state", 0)).Core.ShareCoordinator.CoordinatorError == ErrorCode.None);
         await CreateTopicAsync(cluster, [dataLeader, .. cluster.Brokers.Keys.Where(id => id != dataLeader)]);
         SetEarliest(cluster);
         await ProduceAsync(cluster, 0, 10);
@@ -102,17 +107,32 @@ public sealed class ShareGroupCoordinatorFailoverTests
         var survivor = cluster.Brokers.Keys.First();
         await cluster.WaitAsync(() => cluster.LeaderOf(OffsetsTopic, 0, survivor) is var l && l > 0 && l != coordinator
             && cluster.Broker(l).Core.Groups.CoordinatorError == ErrorCode.None);
+        var moved = cluster.LeaderOf(OffsetsTopic, 0, survivor);
         await ProduceAsync(cluster, 10, 10);
-
         ConsumeUntil(consumer, received, 20);
         Assert.Equal(Values(0, 20), received.Order(StringComparer.Ordinal));
 
-        // The consumer is a member of the group on the new coordinator.
-        var moved = cluster.LeaderOf(OffsetsTopic, 0, survivor);
-        Assert.NotEqual(coordinator, moved);
+        // A partition added now reaches the consumer only through its heartbeats to the new coordinator, which
+        // assigns it (the loaded group's subscription no longer matches the topic).
+        using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.Broker(survivor).BootstrapServers }).Build())
+        {
+            await admin.CreatePartitionsAsync([new PartitionsSpecification { Topic = Topic, IncreaseTo = 2 }]);
+        }
+
+        await cluster.WaitAsync(() => cluster.Brokers.Values.All(b => b.Core.Replicas!.StateOf(Topic, 1) is { Leader: > 0 }));
+        using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = cluster.Broker(survivor).BootstrapServers, Acks = Acks.All }).Build())
+        {
+            for (var i = 20; i < 25; i++)
+            {
+                await producer.ProduceAsync(new TopicPartition(Topic, 1), new Message<string, string> { Key = "k", Value = $"value {i}" });
+            }
+        }
+
+        ConsumeUntil(consumer, received, 25);
+        Assert.Equal(Values(0, 25), received.Order(StringComparer.Ordinal));
         var description = cluster.Broker(moved).Core.ShareGroups.Describe(Group);
         Assert.NotNull(description);
-        Assert.Single(description.Members);
+        Assert.Equal([0, 1], description.Members.Single().Assignment.SelectMany(a => a.Partitions).Order());
     }
 
     [Fact]
