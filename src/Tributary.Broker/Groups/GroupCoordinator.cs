@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Tributary.Broker.ShareGroups;
 using Tributary.Protocol;
 
 namespace Tributary.Broker.Groups;
@@ -41,9 +42,10 @@ public sealed partial class GroupCoordinator : IDisposable
         _leadership = CreateLeadership();
         if (!broker.Config.ClusterMode)
         {
-            Load();
+            _shareGroupsAtStart = Load();
             _leadership.Activate();
         }
+
         var every = TimeSpan.FromMilliseconds(OffsetsRetentionCheckIntervalMs);
         _retentionTimer = broker.Time.CreateTimer(static state => ((GroupCoordinator)state!).OnRetentionTimer(), this, every, every);
     }
@@ -571,11 +573,13 @@ public sealed partial class GroupCoordinator : IDisposable
         }
     }
 
-    private void Load()
+    // Returns the share groups the log holds, for the share-group coordinator (ShareGroupsFollow).
+    private Dictionary<string, ShareGroupRecords.Loaded> Load()
     {
         var now = NowMs;
         var consumerEntries = new List<OffsetsTopicFormat.Entry>();
-        var (entries, pending) = _store.Load();
+        var shareGroups = new Dictionary<string, ShareGroupRecords.Loaded>(StringComparer.Ordinal);
+        var (entries, pending) = _store.Load(shareGroups);
         RestorePendingTransactionalOffsets(pending);
         foreach (var entry in entries)
         {
@@ -618,6 +622,7 @@ public sealed partial class GroupCoordinator : IDisposable
 
         LoadConsumerGroups(consumerEntries, now);
         LogGroupsLoaded(_groups.Count + _consumerGroups.Count);
+        return shareGroups;
     }
 
     private void OnRetentionTimer()

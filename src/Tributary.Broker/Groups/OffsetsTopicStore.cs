@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Tributary.Broker.InternalTopics;
+using Tributary.Broker.ShareGroups;
 
 namespace Tributary.Broker.Groups;
 
@@ -18,9 +19,11 @@ internal sealed partial class OffsetsTopicStore(BrokerCore broker, ILogger logge
     /// Every decodable record from the start of the log, in offset order (later records win), and the transactional
     /// offsets of transactions with no marker yet, by producer id. A transactional offset enters the entries where its
     /// commit marker is, unless a plain commit of its partition came after it: as in Kafka, the commit
-    /// with the later record offset wins. An aborted one is dropped.
+    /// with the later record offset wins. An aborted one is dropped. Share-group records (types 10 to 15) are replayed
+    /// into <paramref name="shareGroups"/> in the same pass (ShareGroupRecords), for the share-group coordinator.
     /// </summary>
-    public (List<OffsetsTopicFormat.Entry> Entries, Dictionary<long, Dictionary<(string Group, string Topic, int Partition), CommittedOffset>> Pending) Load()
+    public (List<OffsetsTopicFormat.Entry> Entries, Dictionary<long, Dictionary<(string Group, string Topic, int Partition), CommittedOffset>> Pending) Load(
+        Dictionary<string, ShareGroupRecords.Loaded> shareGroups)
     {
         var entries = new List<OffsetsTopicFormat.Entry>();
         var pending = new Dictionary<long, Dictionary<(string Group, string Topic, int Partition), CommittedOffset>>();
@@ -67,7 +70,7 @@ internal sealed partial class OffsetsTopicStore(BrokerCore broker, ILogger logge
             {
                 if (OffsetsTopicFormat.Decode(key, value) is not { } entry)
                 {
-                    return false;
+                    return ShareGroupRecords.Replay(shareGroups, key, value);
                 }
 
                 if (entry is OffsetsTopicFormat.OffsetEntry { Offset: not null } o)

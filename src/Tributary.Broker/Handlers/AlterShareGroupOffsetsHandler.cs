@@ -11,7 +11,9 @@ namespace Tributary.Broker.Handlers;
 // - Authorization: READ on the group (else GROUP_AUTHORIZATION_FAILED at the top level); READ on each topic (else
 //   TOPIC_AUTHORIZATION_FAILED on its partitions, which keep their state).
 // - Sets the start offset of the named share partitions, dropping their in-flight state (a group that does not exist
-//   yet gets the state, as in Kafka). Written to __share_group_state before the answer.
+//   yet gets the state, as in Kafka). Written to __share_group_state before the answer. In cluster mode it is served
+//   by the group coordinator (NOT_COORDINATOR elsewhere), which has the share coordinator start each partition again
+//   under a new state epoch; the data partition's leader, fenced by it, loads the new state at its next write.
 // - Errors: INVALID_GROUP_ID, NON_EMPTY_GROUP while the group has members, GROUP_ID_NOT_FOUND for a classic or
 //   consumer group (top level); per partition UNKNOWN_TOPIC_OR_PARTITION, INVALID_REQUEST for a negative offset.
 public sealed class AlterShareGroupOffsetsHandler(BrokerCore broker) : ApiHandler<AlterShareGroupOffsetsRequest, AlterShareGroupOffsetsResponse>(ApiKey.AlterShareGroupOffsets, 0, 0)
@@ -32,6 +34,7 @@ public sealed class AlterShareGroupOffsetsHandler(BrokerCore broker) : ApiHandle
 
         var settings = shares.SettingsFor(groupId);
         var changed = new List<SharePartition>();
+        var reset = new List<(Metadata.TopicInfo Topic, int Partition, long StartOffset, AlterShareGroupOffsetsResponse.AlterShareGroupOffsetsResponsePartition Entry)>();
         var response = new AlterShareGroupOffsetsResponse();
         foreach (var t in request.Topics)
         {
@@ -41,17 +44,37 @@ public sealed class AlterShareGroupOffsetsHandler(BrokerCore broker) : ApiHandle
             response.Responses.Add(entry);
             foreach (var p in t.Partitions)
             {
-                var log = topic is null ? null : broker.FindLog(topic, p.PartitionIndex);
+                var exists = topic is not null && p.PartitionIndex >= 0 && p.PartitionIndex < topic.PartitionCount;
+                var log = exists && shares.Persister is null ? broker.FindLog(topic!, p.PartitionIndex) : null;
                 var result = !readable ? ErrorCode.TopicAuthorizationFailed
-                    : log is null ? ErrorCode.UnknownTopicOrPartition : p.StartOffset < 0 ? ErrorCode.InvalidRequest : ErrorCode.None;
-                if (result == ErrorCode.None)
+                    : !exists || (shares.Persister is null && log is null) ? ErrorCode.UnknownTopicOrPartition : p.StartOffset < 0 ? ErrorCode.InvalidRequest : ErrorCode.None;
+                var partitionEntry = new AlterShareGroupOffsetsResponse.AlterShareGroupOffsetsResponsePartition { PartitionIndex = p.PartitionIndex, ErrorCode = (short)result };
+                entry.Partitions.Add(partitionEntry);
+                if (result != ErrorCode.None)
                 {
-                    var share = shares.Partition(groupId, topic!, p.PartitionIndex, log!, settings);
-                    share.ResetTo(p.StartOffset);
-                    changed.Add(share);
+                    continue;
                 }
 
-                entry.Partitions.Add(new AlterShareGroupOffsetsResponse.AlterShareGroupOffsetsResponsePartition { PartitionIndex = p.PartitionIndex, ErrorCode = (short)result });
+                // In cluster mode the share partition lives on the data partition's leader: the reset goes to the
+                // share coordinator instead.
+                if (shares.Persister is not null)
+                {
+                    reset.Add((topic!, p.PartitionIndex, p.StartOffset, partitionEntry));
+                    continue;
+                }
+
+                var share = shares.Partition(groupId, topic!, p.PartitionIndex, log!, settings);
+                share.ResetTo(p.StartOffset);
+                changed.Add(share);
+            }
+        }
+
+        if (reset.Count > 0)
+        {
+            var results = shares.Reset(groupId, [.. reset.Select(r => (r.Topic, r.Partition, r.StartOffset))]);
+            foreach (var r in reset)
+            {
+                r.Entry.ErrorCode = (short)results[(r.Topic.Id, r.Partition)];
             }
         }
 

@@ -10,7 +10,8 @@ namespace Tributary.Broker.Handlers;
 // - Authorization: DELETE on the group (else GROUP_AUTHORIZATION_FAILED at the top level); READ on each topic (else
 //   TOPIC_AUTHORIZATION_FAILED for that topic, whose state stays).
 // - Drops a share group's state of whole topics (tombstones in __share_group_state): the next ShareFetch starts them
-//   again from share.auto.offset.reset.
+//   again from share.auto.offset.reset. In cluster mode it is served by the group coordinator (NOT_COORDINATOR
+//   elsewhere), which deletes every partition's state of the topics at the share coordinator.
 // - Errors: INVALID_GROUP_ID, GROUP_ID_NOT_FOUND (no share group of that id), NON_EMPTY_GROUP while it has members (top
 //   level); per topic UNKNOWN_TOPIC_OR_PARTITION.
 public sealed class DeleteShareGroupOffsetsHandler(BrokerCore broker) : ApiHandler<DeleteShareGroupOffsetsRequest, DeleteShareGroupOffsetsResponse>(ApiKey.DeleteShareGroupOffsets, 0, 0)
@@ -30,7 +31,7 @@ public sealed class DeleteShareGroupOffsetsHandler(BrokerCore broker) : ApiHandl
         }
 
         var response = new DeleteShareGroupOffsetsResponse();
-        var deleted = new List<Guid>();
+        var deleted = new List<Metadata.TopicInfo>();
         foreach (var t in request.Topics)
         {
             var readable = broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Topic, t.TopicName);
@@ -43,7 +44,7 @@ public sealed class DeleteShareGroupOffsetsHandler(BrokerCore broker) : ApiHandl
             });
             if (topic is not null)
             {
-                deleted.Add(topic.Id);
+                deleted.Add(topic);
             }
         }
 

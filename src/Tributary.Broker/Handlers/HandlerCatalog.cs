@@ -56,14 +56,16 @@ public static class HandlerCatalog
             Group(new ConsumerGroupHeartbeatHandler(broker)),
             Group(new ConsumerGroupDescribeHandler(broker)),
 
-            // Share groups (ShareGroupCoordinator).
-            new ShareGroupHeartbeatHandler(broker),
-            new ShareGroupDescribeHandler(broker),
+            // Share groups (ShareGroupCoordinator): membership and the offset changes on the group coordinator (the leader
+            // of __consumer_offsets in cluster mode); share sessions on each data partition's leader. Every broker
+            // describes offsets, reading them from the share coordinator.
+            Group(new ShareGroupHeartbeatHandler(broker)),
+            Group(new ShareGroupDescribeHandler(broker)),
             new ShareFetchHandler(broker),
             new ShareAcknowledgeHandler(broker),
             new DescribeShareGroupOffsetsHandler(broker),
-            new AlterShareGroupOffsetsHandler(broker),
-            new DeleteShareGroupOffsetsHandler(broker),
+            Group(new AlterShareGroupOffsetsHandler(broker)),
+            Group(new DeleteShareGroupOffsetsHandler(broker)),
 
             // The share coordinator's APIs (broker to broker): in cluster mode served on the leader of __share_group_state.
             ShareState(new InitializeShareGroupStateHandler(broker)),

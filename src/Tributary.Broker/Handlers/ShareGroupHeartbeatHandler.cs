@@ -1,4 +1,5 @@
 using Tributary.Broker.Dispatch;
+using Tributary.Broker.Groups;
 using Tributary.Broker.ShareGroups;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
@@ -20,19 +21,29 @@ namespace Tributary.Broker.Handlers;
 //   UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH, GROUP_MAX_SIZE_REACHED (group.share.max.size), GROUP_ID_NOT_FOUND when a
 //   classic or consumer group has the id.
 // Deviations from Kafka:
-// - A non-zero epoch for an unknown group gets UNKNOWN_MEMBER_ID (Kafka: GROUP_ID_NOT_FOUND), so members rejoin after
-//   a restart; membership is not written to __consumer_offsets. The assignor is not sticky across membership changes.
+// - A non-zero epoch for an unknown group gets UNKNOWN_MEMBER_ID (Kafka: GROUP_ID_NOT_FOUND), so members rejoin. The
+//   assignor is not sticky across membership changes.
+// Cluster mode: served by the group coordinator (the leader of __consumer_offsets, where membership is written);
+// NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS elsewhere (HandlerCatalog).
 public sealed class ShareGroupHeartbeatHandler(BrokerCore broker) : ApiHandler<ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse>(ApiKey.ShareGroupHeartbeat, 1, 1)
 {
-    protected override ValueTask<HandlerResult<ShareGroupHeartbeatResponse>> HandleAsync(RequestContext context, ShareGroupHeartbeatRequest request, CancellationToken cancellationToken)
+    protected override async ValueTask<HandlerResult<ShareGroupHeartbeatResponse>> HandleAsync(RequestContext context, ShareGroupHeartbeatRequest request, CancellationToken cancellationToken)
     {
         if (broker.Authorizer.HeartbeatDenied(context, request.GroupId, request.SubscribedTopicNames) is var denied and not ErrorCode.None)
         {
-            return ValueTask.FromResult<HandlerResult<ShareGroupHeartbeatResponse>>(ErrorResponse(context, request, denied)!);
+            return ErrorResponse(context, request, denied)!;
         }
 
         var result = broker.ShareGroups.Heartbeat(new ShareGroupHeartbeatParameters(
             request.GroupId, request.MemberId, request.MemberEpoch, request.RackId, request.SubscribedTopicNames, context.ClientId ?? "", context.ClientHost));
+
+        // Cluster mode: answered once the ISR of __consumer_offsets has the membership written, as Kafka's coordinator
+        // writes with acks=all, so that a new coordinator loads what the member was told.
+        if (result.Error == ErrorCode.None && await broker.ReplicateCoordinatorWriteAsync(OffsetsTopicStore.TopicName).ConfigureAwait(false) is var replicated and not ErrorCode.None)
+        {
+            return ErrorResponse(context, request, replicated)!;
+        }
+
         var response = new ShareGroupHeartbeatResponse
         {
             ErrorCode = (short)result.Error,
@@ -49,7 +60,7 @@ public sealed class ShareGroupHeartbeatHandler(BrokerCore broker) : ApiHandler<S
             };
         }
 
-        return ValueTask.FromResult<HandlerResult<ShareGroupHeartbeatResponse>>(response);
+        return response;
     }
 
     protected override ShareGroupHeartbeatResponse? ErrorResponse(RequestContext context, ShareGroupHeartbeatRequest request, ErrorCode error) => new()

@@ -17,6 +17,12 @@ internal sealed class ShareGroup(string groupId)
     /// <summary>The subscribed topics (name → id, partition count) the assignment was computed from.</summary>
     public IReadOnlyDictionary<string, (Guid Id, int Partitions)> SubscribedPartitions { get; set; } = new Dictionary<string, (Guid, int)>();
 
+    /// <summary>
+    /// The partitions of each topic (id → name, partitions) that were ever assigned to a member, whose share-partition
+    /// state may exist: what DeleteGroups deletes (Kafka's ShareGroupStatePartitionMetadata "initialized topics").
+    /// </summary>
+    public SortedDictionary<Guid, (string Name, SortedSet<int> Partitions)> InitializedTopics { get; } = [];
+
     /// <summary>Kafka's share group states: Empty without members, else Stable (no reconciliation is needed).</summary>
     public string State => Members.Count == 0 ? "Empty" : "Stable";
 
@@ -33,6 +39,20 @@ internal sealed class ShareGroup(string groupId)
         foreach (var member in Members.Values)
         {
             member.Target = assignment[member.MemberId];
+        }
+
+        if (Members.Count > 0)
+        {
+            foreach (var (name, (id, partitions)) in topics)
+            {
+                if (!InitializedTopics.TryGetValue(id, out var known))
+                {
+                    known = (name, []);
+                    InitializedTopics[id] = known;
+                }
+
+                known.Partitions.UnionWith(Enumerable.Range(0, partitions));
+            }
         }
     }
 }

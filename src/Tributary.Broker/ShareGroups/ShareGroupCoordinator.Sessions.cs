@@ -51,9 +51,9 @@ public sealed partial class ShareGroupCoordinator
             ReleaseMember(groupId, memberId);
         }
 
-        if (evicted is not null)
+        if (evicted is not null && ReleaseMember(evicted.GroupId, evicted.MemberId))
         {
-            ReleaseMember(evicted.GroupId, evicted.MemberId);
+            DropIdlePartitions(evicted.GroupId);
         }
 
         return (ErrorCode.None, result);
@@ -118,7 +118,8 @@ public sealed partial class ShareGroupCoordinator
         }
     }
 
-    private void ReleaseMember(string groupId, string memberId)
+    // False when the released state could not be written.
+    private bool ReleaseMember(string groupId, string memberId)
     {
         var partitions = PartitionsOf(groupId);
         var limit = SettingsFor(groupId).DeliveryCountLimit;
@@ -127,6 +128,6 @@ public sealed partial class ShareGroupCoordinator
             partition.ReleaseMember(memberId, limit);
         }
 
-        Persist(partitions);
+        return Persist(partitions);
     }
 }

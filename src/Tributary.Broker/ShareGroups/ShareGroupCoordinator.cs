@@ -19,7 +19,10 @@ namespace Tributary.Broker.ShareGroups;
 /// and assignment epochs, members, subscriptions, assignments) is written to <c>__consumer_offsets</c> as Kafka's
 /// group coordinator writes it (<see cref="ShareGroupRecords"/>) and replayed at start; as in Kafka, a loaded member
 /// keeps its epoch and expires after group.share.session.timeout.ms unless it heartbeats (its share session and the
-/// records it held were released by the restart).
+/// records it held were released by the restart). In cluster mode membership follows the group coordinator: it is
+/// loaded in the group coordinator's pass over <c>__consumer_offsets</c> when this broker becomes its leader, dropped
+/// when it resigns, and the share-group APIs answer NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS elsewhere
+/// (HandlerCatalog); share sessions and share partitions stay on the data partitions' leaders.
 /// Locks: <see cref="_lock"/> guards groups, sessions and the partition table; each <see cref="SharePartition"/> has
 /// its own, never taken while holding <see cref="_lock"/> the other way round.
 /// </summary>
@@ -51,7 +54,7 @@ public sealed partial class ShareGroupCoordinator : IDisposable
         }
 
         _expiryTimer = broker.Time.CreateTimer(_ => ExpireMembers(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        LoadMembership();
+        broker.Groups.FollowShareGroups(LoadMembership, UnloadMembership);
     }
 
     /// <summary>Cluster mode: the share coordinator's client (the offset APIs read through it); null on a single node.</summary>
@@ -61,12 +64,16 @@ public sealed partial class ShareGroupCoordinator : IDisposable
 
     internal ShareGroupSettings SettingsFor(string groupId) => ShareGroupSettings.From(_broker.Config, _broker.Metadata.GroupConfigs(groupId));
 
-    /// <summary>Whether a share group of this id exists: with members, or with share-partition state.</summary>
+    /// <summary>
+    /// Whether a share group of this id exists: with membership records, or (single node) with share-partition state.
+    /// In cluster mode a share partition lives on its data partition's leader, so only the group coordinator's
+    /// membership counts.
+    /// </summary>
     public bool IsShareGroup(string groupId)
     {
         lock (_lock)
         {
-            return _groups.ContainsKey(groupId) || _partitions.Keys.Any(k => k.GroupId == groupId);
+            return _groups.ContainsKey(groupId) || (_persister is null && _partitions.Keys.Any(k => k.GroupId == groupId));
         }
     }
 
@@ -206,7 +213,7 @@ public sealed partial class ShareGroupCoordinator : IDisposable
         {
             if (!_groups.TryGetValue(groupId, out var group))
             {
-                return _partitions.Keys.Any(k => k.GroupId == groupId) ? new ShareGroupDescription(groupId, "Empty", 0, 0, []) : null;
+                return _persister is null && _partitions.Keys.Any(k => k.GroupId == groupId) ? new ShareGroupDescription(groupId, "Empty", 0, 0, []) : null;
             }
 
             return new ShareGroupDescription(groupId, group.State, group.GroupEpoch, group.AssignmentEpoch, [.. group.Members.Values.Select(m => new ShareGroupMemberDescription(
@@ -215,22 +222,34 @@ public sealed partial class ShareGroupCoordinator : IDisposable
         }
     }
 
-    /// <summary>Every share group with its state, for ListGroups (type "share").</summary>
+    /// <summary>Every share group with its state, for ListGroups (type "share"); in cluster mode only on the group coordinator.</summary>
     public IReadOnlyList<(string GroupId, string State)> List()
     {
+        if (_persister is not null && _broker.Groups.CoordinatorError != ErrorCode.None)
+        {
+            return [];
+        }
+
         lock (_lock)
         {
-            return [.. _groups.Keys.Concat(_partitions.Keys.Select(k => k.GroupId)).Distinct(StringComparer.Ordinal)
+            return [.. _groups.Keys.Concat(_persister is null ? _partitions.Keys.Select(k => k.GroupId) : []).Distinct(StringComparer.Ordinal)
                 .Select(id => (id, _groups.TryGetValue(id, out var g) ? g.State : "Empty"))];
         }
     }
 
     /// <summary>
     /// DeleteGroups for a share group: NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND when there is none;
-    /// otherwise its share-partition state is tombstoned in __share_group_state.
+    /// otherwise its share-partition state is tombstoned in __share_group_state. In cluster mode (on the group
+    /// coordinator) the state of every partition the group was assigned is deleted at the share coordinator first;
+    /// the group's records go only once that is done, so a failed deletion can be tried again.
     /// </summary>
     public ErrorCode Delete(string groupId)
     {
+        if (_persister is not null)
+        {
+            return DeleteInCluster(groupId, _persister);
+        }
+
         List<SharePartitionKey> removed;
         lock (_lock)
         {
@@ -262,6 +281,88 @@ public sealed partial class ShareGroupCoordinator : IDisposable
 
     public void Dispose() => _expiryTimer.Dispose();
 
+    private ErrorCode DeleteInCluster(string groupId, ShareStatePersister persister)
+    {
+        List<SharePartitionKey> keys;
+        lock (_lock)
+        {
+            if (!_groups.TryGetValue(groupId, out var group))
+            {
+                return ErrorCode.GroupIdNotFound;
+            }
+
+            if (group.Members.Count > 0)
+            {
+                return ErrorCode.NonEmptyGroup;
+            }
+
+            keys = [.. group.InitializedTopics.SelectMany(t => t.Value.Partitions.Select(p => new SharePartitionKey(groupId, t.Key, p)))];
+        }
+
+        if (keys.Count > 0 && persister.WriteAsync([.. keys.Select(k => (k, (ShareSnapshotValue?)null))]).GetAwaiter().GetResult() is var error and not ErrorCode.None)
+        {
+            LogClusterDeleteFailed(_logger, groupId, error);
+            return error;
+        }
+
+        lock (_lock)
+        {
+            if (!_groups.TryGetValue(groupId, out var group))
+            {
+                return ErrorCode.GroupIdNotFound;
+            }
+
+            if (group.Members.Count > 0)
+            {
+                // Joined while the state was deleted: the group stays, and its share partitions start afresh.
+                return ErrorCode.NonEmptyGroup;
+            }
+
+            WriteMembership(ShareGroupRecords.Delete(groupId, []));
+            _groups.Remove(groupId);
+            foreach (var key in _partitions.Keys.Where(k => k.GroupId == groupId).ToList())
+            {
+                _partitions.Remove(key);
+            }
+        }
+
+        return ErrorCode.None;
+    }
+
+    /// <summary>
+    /// AlterShareGroupOffsets in cluster mode (on the group coordinator, the group empty): the share coordinator starts
+    /// each partition again at its offset under a new state epoch, which fences the data partition's leader's old state.
+    /// The partitions join the group's initialized topics (a group that did not exist is created empty, as in Kafka).
+    /// </summary>
+    internal IReadOnlyDictionary<(Guid TopicId, int Partition), ErrorCode> Reset(string groupId, IReadOnlyList<(TopicInfo Topic, int Partition, long StartOffset)> partitions)
+    {
+        var results = _persister!.ResetAsync(groupId, [.. partitions.Select(p => (p.Topic.Id, p.Partition, p.StartOffset))]).GetAwaiter().GetResult();
+        lock (_lock)
+        {
+            if (!_groups.TryGetValue(groupId, out var group))
+            {
+                group = new ShareGroup(groupId);
+                _groups[groupId] = group;
+            }
+
+            foreach (var (topic, partition, _) in partitions.Where(p => results[(p.Topic.Id, p.Partition)] == ErrorCode.None))
+            {
+                if (!group.InitializedTopics.TryGetValue(topic.Id, out var known))
+                {
+                    known = (topic.Name, []);
+                    group.InitializedTopics[topic.Id] = known;
+                }
+
+                known.Partitions.Add(partition);
+                _partitions.Remove(new SharePartitionKey(groupId, topic.Id, partition));
+            }
+
+            WriteMembership(ShareGroupRecords.Write(group, []));
+        }
+
+        return results;
+    }
+
     /// <summary>The share partition of a group, with its start offset set (share.auto.offset.reset) on first use.</summary>
     internal SharePartition Partition(string groupId, TopicInfo topic, int partition, PartitionLog log, ShareGroupSettings settings)
     {
@@ -283,7 +384,8 @@ public sealed partial class ShareGroupCoordinator : IDisposable
     /// <summary>
     /// The share partition of a group for a ShareFetch or ShareAcknowledge. In cluster mode: NOT_LEADER_OR_FOLLOWER
     /// unless this broker leads the data partition; at the first use in a leader epoch the state is read from the share
-    /// coordinator (its errors, such as COORDINATOR_NOT_AVAILABLE, are returned), which fences the previous leader.
+    /// coordinator (its errors, such as COORDINATOR_NOT_AVAILABLE, are returned as Kafka maps them), which fences the
+    /// previous leader.
     /// </summary>
     internal (ErrorCode Error, SharePartition? Share) TryPartition(string groupId, TopicInfo topic, int partition, PartitionLog log, ShareGroupSettings settings)
     {
@@ -311,7 +413,14 @@ public sealed partial class ShareGroupCoordinator : IDisposable
         var (error, stored) = _persister.ReadAsync(key, state.LeaderEpoch).GetAwaiter().GetResult();
         if (error != ErrorCode.None)
         {
-            return (error, null);
+            // As Kafka's share partition maps its persister's errors: the share coordinator moving or loading is
+            // COORDINATOR_NOT_AVAILABLE to the consumer, a newer leader's epoch NOT_LEADER_OR_FOLLOWER.
+            return (error switch
+            {
+                ErrorCode.NotCoordinator or ErrorCode.CoordinatorLoadInProgress => ErrorCode.CoordinatorNotAvailable,
+                ErrorCode.FencedLeaderEpoch => ErrorCode.NotLeaderOrFollower,
+                _ => error,
+            }, null);
         }
 
         var share = stored is { StartOffset: >= 0 } ? Restored(key, stored, state.LeaderEpoch) : new SharePartition(key) { LeaderEpoch = state.LeaderEpoch };
@@ -377,10 +486,40 @@ public sealed partial class ShareGroupCoordinator : IDisposable
         return Store(dirty);
     }
 
-    /// <summary>Drops a group's state of the given topics (DeleteShareGroupOffsets), tombstoned in __share_group_state.</summary>
-    internal bool DeletePartitions(string groupId, IReadOnlyCollection<Guid> topicIds)
+    /// <summary>
+    /// Drops a group's state of the given topics (DeleteShareGroupOffsets), tombstoned in __share_group_state. In cluster
+    /// mode (on the group coordinator) every partition of each topic is deleted at the share coordinator, and the topics
+    /// leave the group's initialized topics.
+    /// </summary>
+    internal bool DeletePartitions(string groupId, IReadOnlyCollection<TopicInfo> topics)
     {
+        var topicIds = topics.Select(t => t.Id).ToHashSet();
         List<SharePartitionKey> removed;
+        if (_persister is not null)
+        {
+            var keys = topics.SelectMany(t => Enumerable.Range(0, t.PartitionCount).Select(p => (new SharePartitionKey(groupId, t.Id, p), (ShareSnapshotValue?)null))).ToList();
+            if (keys.Count > 0 && _persister.WriteAsync(keys).GetAwaiter().GetResult() is var error and not ErrorCode.None)
+            {
+                LogClusterDeleteFailed(_logger, groupId, error);
+                return false;
+            }
+
+            lock (_lock)
+            {
+                if (_groups.TryGetValue(groupId, out var group) && topicIds.Any(id => group.InitializedTopics.Remove(id)))
+                {
+                    WriteMembership(ShareGroupRecords.Write(group, []));
+                }
+
+                foreach (var key in _partitions.Keys.Where(k => k.GroupId == groupId && topicIds.Contains(k.TopicId)).ToList())
+                {
+                    _partitions.Remove(key);
+                }
+            }
+
+            return true;
+        }
+
         lock (_lock)
         {
             removed = [.. _partitions.Keys.Where(k => k.GroupId == groupId && topicIds.Contains(k.TopicId))];
@@ -469,8 +608,10 @@ public sealed partial class ShareGroupCoordinator : IDisposable
             }
         }
 
+        // A newer leader (FENCED_LEADER_EPOCH) or a reset by AlterShareGroupOffsets (FENCED_STATE_EPOCH) owns the state
+        // now: the next use loads it again.
         var error = _persister.WriteAsync(states).GetAwaiter().GetResult();
-        if (error == ErrorCode.FencedLeaderEpoch)
+        if (error is ErrorCode.FencedLeaderEpoch or ErrorCode.FencedStateEpoch)
         {
             lock (_lock)
             {
@@ -519,16 +660,37 @@ public sealed partial class ShareGroupCoordinator : IDisposable
     }
 
     /// <summary>
-    /// Replays the share-group records of <c>__consumer_offsets</c> (read here; the group coordinator, which owns
-    /// that log, skips them): every group with its epochs, members and assignments. Members get a full session
-    /// timeout from now to heartbeat again; a group whose subscribed topics changed meanwhile (another metadata
-    /// hash) is reassigned at its next heartbeat.
+    /// Takes the share groups the group coordinator's load pass over <c>__consumer_offsets</c> replayed (at a single
+    /// node's start; in cluster mode each time this broker becomes its leader): every group with its epochs, members,
+    /// assignments and initialized topics. Members get a full session timeout from now to heartbeat again; a group
+    /// whose subscribed topics changed meanwhile (another metadata hash) is reassigned at its next heartbeat.
     /// </summary>
-    private void LoadMembership()
+    private void LoadMembership(Dictionary<string, ShareGroupRecords.Loaded> loaded)
     {
-        var loaded = new Dictionary<string, ShareGroupRecords.Loaded>(StringComparer.Ordinal);
-        var topic = new InternalTopic(_broker, OffsetsTopicStore.TopicName, () => { }, (e, offset) => LogMembershipUndecodable(_logger, e, offset));
-        topic.Replay((key, value) => ShareGroupRecords.Replay(loaded, key, value), (_, _) => false);
+        lock (_lock)
+        {
+            _groups.Clear();
+            LoadGroups(loaded);
+            LogMembershipLoaded(_logger, _groups.Count);
+            ScheduleExpiry();
+        }
+    }
+
+    /// <summary>Cluster mode: this broker no longer leads __consumer_offsets, so it forgets the share groups' membership.</summary>
+    private void UnloadMembership()
+    {
+        lock (_lock)
+        {
+            var count = _groups.Count;
+            _groups.Clear();
+            ScheduleExpiry();
+            LogMembershipUnloaded(_logger, count);
+        }
+    }
+
+    // Caller holds _lock.
+    private void LoadGroups(Dictionary<string, ShareGroupRecords.Loaded> loaded)
+    {
         var now = NowMs;
         foreach (var (groupId, state) in loaded)
         {
@@ -538,6 +700,11 @@ public sealed partial class ShareGroupCoordinator : IDisposable
             }
 
             var group = new ShareGroup(groupId) { GroupEpoch = metadata.Epoch, AssignmentEpoch = state.AssignmentEpoch };
+            foreach (var t in state.InitializedTopics)
+            {
+                group.InitializedTopics[t.TopicId] = (t.TopicName, [.. t.Partitions]);
+            }
+
             var sessionTimeoutMs = SettingsFor(groupId).SessionTimeoutMs;
             foreach (var (memberId, m) in state.Members)
             {
@@ -560,9 +727,6 @@ public sealed partial class ShareGroupCoordinator : IDisposable
             group.SubscribedPartitions = ShareGroupRecords.Hash(topics) == metadata.MetadataHash ? topics : new Dictionary<string, (Guid, int)>();
             _groups[groupId] = group;
         }
-
-        LogMembershipLoaded(_logger, _groups.Count);
-        ScheduleExpiry();
     }
 
     /// <summary>A member whose session expired: its share session ends and every record it holds is released.</summary>
@@ -573,7 +737,36 @@ public sealed partial class ShareGroupCoordinator : IDisposable
             _sessions.Remove((groupId, memberId));
         }
 
-        ReleaseMember(groupId, memberId);
+        if (ReleaseMember(groupId, memberId))
+        {
+            DropIdlePartitions(groupId);
+        }
+    }
+
+    /// <summary>
+    /// Cluster mode: once no share session of the group is left on this broker, its share partitions (written to the
+    /// share coordinator) are dropped, as Kafka's share-partition manager does when a group empties on a broker; the
+    /// next use loads them again, so a reset or deletion made meanwhile by the group coordinator is seen.
+    /// </summary>
+    private void DropIdlePartitions(string groupId)
+    {
+        if (_persister is null)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_sessions.Keys.Any(k => k.GroupId == groupId))
+            {
+                return;
+            }
+
+            foreach (var key in _partitions.Keys.Where(k => k.GroupId == groupId).ToList())
+            {
+                _partitions.Remove(key);
+            }
+        }
     }
 
     // Caller holds _lock.
@@ -609,14 +802,17 @@ public sealed partial class ShareGroupCoordinator : IDisposable
     [LoggerMessage(EventId = 647, Level = LogLevel.Error, Message = "Could not write share-group membership to __consumer_offsets")]
     private static partial void LogMembershipWriteFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 648, Level = LogLevel.Warning, Message = "Skipped an undecodable share-group record of __consumer_offsets at offset {Offset}")]
-    private static partial void LogMembershipUndecodable(ILogger logger, Exception exception, long offset);
-
     [LoggerMessage(EventId = 649, Level = LogLevel.Information, Message = "Loaded {Groups} share groups from __consumer_offsets")]
     private static partial void LogMembershipLoaded(ILogger logger, int groups);
 
     [LoggerMessage(EventId = 654, Level = LogLevel.Warning, Message = "The share coordinator refused a share-partition state: {Error}")]
     private static partial void LogPersistRefused(ILogger logger, ErrorCode error);
+
+    [LoggerMessage(EventId = 1160, Level = LogLevel.Information, Message = "Dropped the membership of {Groups} share groups: this broker no longer leads __consumer_offsets")]
+    private static partial void LogMembershipUnloaded(ILogger logger, int groups);
+
+    [LoggerMessage(EventId = 1161, Level = LogLevel.Warning, Message = "Share group {GroupId}: the share coordinator did not delete its state ({Error}); the group stays")]
+    private static partial void LogClusterDeleteFailed(ILogger logger, string groupId, ErrorCode error);
 
     [LoggerMessage(EventId = 646, Level = LogLevel.Warning, Message = "Share group {GroupId}: its state was dropped in memory but its tombstones could not be written")]
     private static partial void LogDeleteFailed(ILogger logger, string groupId);

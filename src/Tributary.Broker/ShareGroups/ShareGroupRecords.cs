@@ -11,8 +11,11 @@ namespace Tributary.Broker.ShareGroups;
 /// type 12 ShareGroupTargetAssignmentMetadataKey / …Value v0  the assignment epoch
 /// type 13 ShareGroupTargetAssignmentMemberKey / …Value v0    a member's target assignment
 /// type 14 ShareGroupCurrentMemberAssignmentKey / …Value v0   a member's epochs and current assignment
+/// type 15 ShareGroupStatePartitionMetadataKey / …Value v0    the topics whose share-partition state the group may have
 /// </code>
-/// A member that leaves or expires is tombstoned (types 14, 13, 10); a deleted group too (types 12, 11). Whenever the
+/// A member that leaves or expires is tombstoned (types 14, 13, 10); a deleted group too (types 15, 12, 11). Type 15
+/// lists as initialized every partition ever assigned to a member (Tributary's data-partition leader initializes a
+/// share partition's state at its first use, so InitializingTopics and DeletingTopics stay empty). Whenever the
 /// group changes its group-level records and the records of every member are written again as one batch, so the last
 /// record of each key (what compaction keeps) is the state; a group holds at most group.share.max.size members.
 /// MetadataHash is Tributary's own hash of the subscribed topics (name, id, partition count): a group loaded with a
@@ -31,6 +34,15 @@ internal static class ShareGroupRecords
 
         records.Add((GroupKey(group.GroupId), CoordinatorRecordSerde.SerializeValue(new ShareGroupMetadataValue { Epoch = group.GroupEpoch, MetadataHash = Hash(group.SubscribedPartitions) }, 0)));
         records.Add((AssignmentEpochKey(group.GroupId), CoordinatorRecordSerde.SerializeValue(new ShareGroupTargetAssignmentMetadataValue { AssignmentEpoch = group.AssignmentEpoch }, 0)));
+        records.Add((StatePartitionsKey(group.GroupId), CoordinatorRecordSerde.SerializeValue(new ShareGroupStatePartitionMetadataValue
+        {
+            InitializedTopics = [.. group.InitializedTopics.Select(t => new ShareGroupStatePartitionMetadataValue.TopicPartitionsInfo
+            {
+                TopicId = t.Key,
+                TopicName = t.Value.Name,
+                Partitions = [.. t.Value.Partitions],
+            })],
+        }, 0)));
         foreach (var member in group.Members.Values)
         {
             records.Add((MemberKey(group.GroupId, member.MemberId), CoordinatorRecordSerde.SerializeValue(new ShareGroupMemberMetadataValue
@@ -60,7 +72,7 @@ internal static class ShareGroupRecords
 
     /// <summary>The tombstones of a deleted group: its members' records, then its group-level ones.</summary>
     public static List<(byte[] Key, byte[]? Value)> Delete(string groupId, IEnumerable<string> memberIds) =>
-        [.. memberIds.SelectMany(m => MemberTombstones(groupId, m)), (AssignmentEpochKey(groupId), null), (GroupKey(groupId), null)];
+        [.. memberIds.SelectMany(m => MemberTombstones(groupId, m)), (StatePartitionsKey(groupId), null), (AssignmentEpochKey(groupId), null), (GroupKey(groupId), null)];
 
     /// <summary>
     /// Replays one record into <paramref name="groups"/>; false when its record type is not a share group's. Throws
@@ -153,6 +165,21 @@ internal static class ShareGroupRecords
                     return true;
                 }
 
+            case 15:
+                {
+                    var k = CoordinatorRecordSerde.DeserializeKey<ShareGroupStatePartitionMetadataKey>(key);
+                    if (value is { } v)
+                    {
+                        Group(k.GroupId).InitializedTopics = CoordinatorRecordSerde.DeserializeValue<ShareGroupStatePartitionMetadataValue>(v, out _).InitializedTopics;
+                    }
+                    else if (groups.TryGetValue(k.GroupId, out var g))
+                    {
+                        g.InitializedTopics = [];
+                    }
+
+                    return true;
+                }
+
             default:
                 return false;
         }
@@ -190,6 +217,8 @@ internal static class ShareGroupRecords
     private static List<(byte[] Key, byte[]? Value)> MemberTombstones(string groupId, string memberId) =>
         [(CurrentKey(groupId, memberId), null), (TargetKey(groupId, memberId), null), (MemberKey(groupId, memberId), null)];
 
+    private static byte[] StatePartitionsKey(string groupId) => CoordinatorRecordSerde.SerializeKey(new ShareGroupStatePartitionMetadataKey { GroupId = groupId });
+
     private static byte[] GroupKey(string groupId) => CoordinatorRecordSerde.SerializeKey(new ShareGroupMetadataKey { GroupId = groupId });
 
     private static byte[] AssignmentEpochKey(string groupId) => CoordinatorRecordSerde.SerializeKey(new ShareGroupTargetAssignmentMetadataKey { GroupId = groupId });
@@ -212,5 +241,7 @@ internal static class ShareGroupRecords
         public Dictionary<string, Dictionary<Guid, int[]>> Targets { get; } = new(StringComparer.Ordinal);
 
         public Dictionary<string, ShareGroupCurrentMemberAssignmentValue> Current { get; } = new(StringComparer.Ordinal);
+
+        public List<ShareGroupStatePartitionMetadataValue.TopicPartitionsInfo> InitializedTopics { get; set; } = [];
     }
 }

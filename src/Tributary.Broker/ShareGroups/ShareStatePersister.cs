@@ -24,6 +24,7 @@ internal sealed class ShareStatePersister(BrokerCore broker)
     private const short WriteVersion = 1;
     private const short DeleteVersion = 0;
     private const short SummaryVersion = 1;
+    private const short InitializeVersion = 0;
 
     /// <summary>The stored state of a share partition, fencing older leader epochs; null state when it has none yet.</summary>
     public async Task<(ErrorCode Error, ShareSnapshotValue? State)> ReadAsync(SharePartitionKey key, int leaderEpoch)
@@ -191,6 +192,106 @@ internal sealed class ShareStatePersister(BrokerCore broker)
         }
 
         return ErrorCode.None;
+    }
+
+    /// <summary>
+    /// AlterShareGroupOffsets in cluster mode: each partition starts again at its offset with nothing in flight, under
+    /// the next state epoch (InitializeShareGroupState), so a data partition's leader that still holds the old state is
+    /// fenced (FENCED_STATE_EPOCH) at its next write and loads the new one. Per partition the error, None when done.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<(Guid TopicId, int Partition), ErrorCode>> ResetAsync(string groupId, IReadOnlyList<(Guid TopicId, int Partition, long StartOffset)> partitions)
+    {
+        var current = await SummaryStateEpochsAsync(groupId, [.. partitions.Select(p => (p.TopicId, p.Partition))]).ConfigureAwait(false);
+        var results = new Dictionary<(Guid TopicId, int Partition), ErrorCode>();
+        var ready = new List<(Guid TopicId, int Partition, long StartOffset, int StateEpoch)>();
+        foreach (var (topicId, partition, startOffset) in partitions)
+        {
+            var (error, stateEpoch) = current[(topicId, partition)];
+            if (error != ErrorCode.None)
+            {
+                results[(topicId, partition)] = error;
+            }
+            else
+            {
+                ready.Add((topicId, partition, startOffset, stateEpoch + 1));
+            }
+        }
+
+        if (ready.Count == 0)
+        {
+            return results;
+        }
+
+        var (located, leader) = Locate();
+        if (located == ErrorCode.None && leader == broker.NodeId)
+        {
+            var coordinator = broker.ShareCoordinator;
+            foreach (var (topicId, partition, startOffset, stateEpoch) in ready)
+            {
+                results[(topicId, partition)] = coordinator.CoordinatorError is var notReady and not ErrorCode.None ? notReady
+                    : coordinator.Initialize(new SharePartitionKey(groupId, topicId, partition), stateEpoch, startOffset);
+            }
+
+            var replicated = await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName).ConfigureAwait(false);
+            foreach (var key in results.Where(r => r.Value == ErrorCode.None).Select(r => r.Key).ToList())
+            {
+                results[key] = replicated;
+            }
+
+            return results;
+        }
+
+        var response = located != ErrorCode.None ? null : await CallAsync<InitializeShareGroupStateRequest, InitializeShareGroupStateResponse>(leader, ApiKey.InitializeShareGroupState, InitializeVersion, new InitializeShareGroupStateRequest
+        {
+            GroupId = groupId,
+            Topics = [.. ready.GroupBy(p => p.TopicId).Select(t => new InitializeShareGroupStateRequest.InitializeStateData
+            {
+                TopicId = t.Key,
+                Partitions = [.. t.Select(p => new InitializeShareGroupStateRequest.PartitionData { Partition = p.Partition, StateEpoch = p.StateEpoch, StartOffset = p.StartOffset })],
+            })],
+        }).ConfigureAwait(false);
+        var answered = response?.Results.SelectMany(r => r.Partitions.Select(p => (Key: (r.TopicId, p.Partition), Error: (ErrorCode)p.ErrorCode))).ToDictionary(p => p.Key, p => p.Error) ?? [];
+        foreach (var (topicId, partition, _, _) in ready)
+        {
+            results[(topicId, partition)] = answered.TryGetValue((topicId, partition), out var error) ? error
+                : located != ErrorCode.None ? located : ErrorCode.CoordinatorNotAvailable;
+        }
+
+        return results;
+    }
+
+    // The state epoch of each partition (0 without state), through ReadShareGroupStateSummary.
+    private async Task<IReadOnlyDictionary<(Guid TopicId, int Partition), (ErrorCode Error, int StateEpoch)>> SummaryStateEpochsAsync(
+        string groupId, IReadOnlyList<(Guid TopicId, int Partition)> partitions)
+    {
+        var (located, leader) = Locate();
+        if (located == ErrorCode.None && leader == broker.NodeId)
+        {
+            var coordinator = broker.ShareCoordinator;
+            return partitions.Distinct().ToDictionary(p => p, p =>
+            {
+                if (coordinator.CoordinatorError is var notReady and not ErrorCode.None)
+                {
+                    return (notReady, 0);
+                }
+
+                var (error, state) = coordinator.Summary(new SharePartitionKey(groupId, p.TopicId, p.Partition), -1);
+                return (error, state?.StateEpoch ?? 0);
+            });
+        }
+
+        var response = located != ErrorCode.None ? null : await CallAsync<ReadShareGroupStateSummaryRequest, ReadShareGroupStateSummaryResponse>(leader, ApiKey.ReadShareGroupStateSummary, SummaryVersion, new ReadShareGroupStateSummaryRequest
+        {
+            GroupId = groupId,
+            Topics = [.. partitions.Distinct().GroupBy(p => p.TopicId).Select(t => new ReadShareGroupStateSummaryRequest.ReadStateSummaryData
+            {
+                TopicId = t.Key,
+                Partitions = [.. t.Select(p => new ReadShareGroupStateSummaryRequest.PartitionData { Partition = p.Partition, LeaderEpoch = -1 })],
+            })],
+        }).ConfigureAwait(false);
+        var answered = response?.Results.SelectMany(r => r.Partitions.Select(p => (Key: (r.TopicId, p.Partition), p.ErrorCode, p.StateEpoch))).ToDictionary(p => p.Key) ?? [];
+        var unreachable = located != ErrorCode.None ? located : ErrorCode.CoordinatorNotAvailable;
+        return partitions.Distinct().ToDictionary(p => p, p => answered.TryGetValue(p, out var r) ? ((ErrorCode)r.ErrorCode, r.StateEpoch) : (unreachable, 0));
     }
 
     // The leader of __share_group_state, creating the topic on first use (as FindCoordinator does for the others).

@@ -75,13 +75,21 @@ public sealed class ShareGroupMembershipTests : IDisposable
             var current = records.Last(r => CoordinatorRecordSerde.ReadRecordType(r.Key) == 14);
             Assert.Equal(2, CoordinatorRecordSerde.DeserializeValue<ShareGroupCurrentMemberAssignmentValue>(current.Value!, out _).AssignedPartitions.Single().Partitions.Count);
 
+            // ShareGroupStatePartitionMetadata: the topic's partitions assigned so far, whose state DeleteGroups deletes.
+            var statePartitions = records.Last(r => CoordinatorRecordSerde.ReadRecordType(r.Key) == 15);
+            Assert.Equal(ShareTestBroker.Group, CoordinatorRecordSerde.DeserializeKey<ShareGroupStatePartitionMetadataKey>(statePartitions.Key).GroupId);
+            var initialized = CoordinatorRecordSerde.DeserializeValue<ShareGroupStatePartitionMetadataValue>(statePartitions.Value!, out _);
+            Assert.Equal([(ShareTestBroker.Topic, 0), (ShareTestBroker.Topic, 1)], initialized.InitializedTopics.SelectMany(t => t.Partitions.Select(p => (t.TopicName, p))));
+            Assert.Empty(initialized.InitializingTopics);
+            Assert.Empty(initialized.DeletingTopics);
+
             await kafka.HeartbeatAsync("m1", -1);
             var deleted = await kafka.SendAsync(new DeleteGroupsHandler(kafka.Core), new DeleteGroupsRequest { GroupsNames = [ShareTestBroker.Group] }, 2);
             Assert.Equal(0, deleted.Results.Single().ErrorCode);
 
-            // Leaving tombstones the member's records (types 14, 13, 10), deleting the group its own (12, 11).
+            // Leaving tombstones the member's records (types 14, 13, 10), deleting the group its own (15, 12, 11).
             var tombstones = OffsetsRecords(kafka).Where(r => r.Value is null).Select(r => CoordinatorRecordSerde.ReadRecordType(r.Key)).ToList();
-            Assert.Equal([14, 13, 10, 12, 11], tombstones.Select(t => (int)t));
+            Assert.Equal([14, 13, 10, 15, 12, 11], tombstones.Select(t => (int)t));
         }
 
         using (var kafka = new ShareTestBroker(time, _directory))
