@@ -51,8 +51,8 @@ public sealed class InterBrokerSecurityTests(EtcdFixture fixture) : IClassFixtur
             await brokers.StartAsync(id);
 
             // The broker's own principal is no super user: only this ACL lets it fetch as a follower.
-            brokers[id].Core.Metadata.SetAcls([new AclBinding(AclResourceType.Cluster, AclBinding.ClusterName, AclPatternType.Literal, "User:" + BrokerUser,
-                AclBinding.Wildcard, AclOperation.ClusterAction, AclPermissionType.Allow)]);
+            Assert.All(brokers[id].Core.Authorizer.Create([new AclBinding(AclResourceType.Cluster, AclBinding.ClusterName, AclPatternType.Literal, "User:" + BrokerUser,
+                AclBinding.Wildcard, AclOperation.ClusterAction, AclPermissionType.Allow)]), Assert.Null);
         }
 
         await ReplicationTests.WaitUntilAsync(() => brokers.Running.Values.All(b => b.Core.Cluster!.LiveBrokers.Count == 3));
