@@ -300,14 +300,19 @@ public sealed class TributaryBroker : IAsyncDisposable
     // coordinators hear of the internal partitions this broker comes to lead or stops leading.
     private async Task StartClusterReplicationAsync(BrokerCore core, ClusterNode node, CancellationToken cancellationToken)
     {
-        var connect = WireReplicaLink.ConnectorFor(node.LocalNodeId);
+        var connector = NewInterBrokerConnector();
+        var connect = WireReplicaLink.ConnectorFor(node.LocalNodeId, connector);
         var replicas = new ReplicaManager(core, node, _wrapReplicaLinks is { } wrap ? wrap(connect) : connect);
         _replicas = replicas;
         core.Replicas = replicas;
-        core.TxnMarkerSender = WireTxnMarkerSender.SendAsync;
-        core.InterBrokerClient = new WireInterBrokerClient();
+        core.TxnMarkerSender = new WireTxnMarkerSender(connector, node.LocalNodeId).SendAsync;
+        core.InterBrokerClient = new WireInterBrokerClient(connector, node.LocalNodeId);
         await node.SetSinkAsync(core.CoordinatorsFollow(replicas), cancellationToken).ConfigureAwait(false);
     }
+
+    // The inter-broker listener's security, its stores read now (the listener has read the same ones to bind).
+    private InterBrokerConnector NewInterBrokerConnector() =>
+        new(InterBrokerSecurity.For(_config), _loggerFactory.CreateLogger<InterBrokerConnector>());
 
     /// <summary>
     /// Joins a cluster's data plane: from now on this broker replicates the partitions <paramref name="control"/>'s
@@ -321,7 +326,7 @@ public sealed class TributaryBroker : IAsyncDisposable
             throw new InvalidOperationException("replication already started");
         }
 
-        var replicas = new ReplicaManager(Core, control, WireReplicaLink.ConnectorFor(control.LocalNodeId));
+        var replicas = new ReplicaManager(Core, control, WireReplicaLink.ConnectorFor(control.LocalNodeId, NewInterBrokerConnector()));
         _replicas = replicas;
         Core.Replicas = replicas;
         return replicas;

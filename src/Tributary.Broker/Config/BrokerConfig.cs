@@ -104,6 +104,22 @@ public sealed record BrokerConfig
             ? PlainJaasConfig.Parse(value).Users
             : new Dictionary<string, string>();
 
+    /// <summary>inter.broker.listener.name as set (upper case), else null.</summary>
+    public string? InterBrokerListenerName { get; init; }
+
+    /// <summary>security.inter.broker.protocol: names the inter-broker listener when inter.broker.listener.name is unset.</summary>
+    public string SecurityInterBrokerProtocol { get; init; } = ListenerSecurity.Plaintext;
+
+    /// <summary>sasl.mechanism.inter.broker.protocol: the mechanism of inter-broker connections on a SASL listener.</summary>
+    public string SaslMechanismInterBrokerProtocol { get; init; } = SaslMechanisms.Plain;
+
+    /// <summary>The listener brokers connect to each other on (Kafka's rule: the name, else the protocol's own name).</summary>
+    public string InterBrokerListener => InterBrokerListenerName ?? SecurityInterBrokerProtocol;
+
+    /// <summary>listener.name.&lt;l&gt;.&lt;mechanism&gt;.sasl.jaas.config, or null.</summary>
+    public string? JaasConfigFor(string listener, string mechanism) =>
+        Explicit.GetValueOrDefault(Config.Listeners.PerListenerKey(listener, mechanism.ToLowerInvariant() + ".sasl.jaas.config"));
+
     /// <summary>tributary.admin.listeners: where the HTTP admin listener binds; empty: no admin listener.</summary>
     public IReadOnlyList<Uri> AdminListeners { get; init; } = [];
 
@@ -374,6 +390,11 @@ public sealed record BrokerConfig
         var config = Bind(values);
         errors.AddRange(Config.Listeners.Validate(config));
         errors.AddRange(OAuthBearerConfig.Validate(config));
+        if (config.ClusterMode && errors.Count == 0)
+        {
+            errors.AddRange(InterBrokerConfig.Validate(config));
+        }
+
         return errors.Count > 0 ? (null, errors) : (config, errors);
     }
 

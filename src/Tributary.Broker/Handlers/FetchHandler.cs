@@ -13,7 +13,8 @@ namespace Tributary.Broker.Handlers;
 // Fetch v4-18: returns stored batches byte for byte, bounded by the high watermark, max_bytes and partition_max_bytes.
 //
 // Behaviour:
-// - Authorization: READ on each topic, else TOPIC_AUTHORIZATION_FAILED for its partitions.
+// - Authorization: READ on each topic, else TOPIC_AUTHORIZATION_FAILED for its partitions; a follower's fetch
+//   (replica_id >= 0) needs CLUSTER_ACTION on the cluster instead, else every partition is TOPIC_AUTHORIZATION_FAILED.
 // - The first batch of the response is returned whole even when larger than the bounds (KIP-74).
 // - Below min_bytes the fetch parks (FetchWaiter) until an append to one of its partitions or max_wait_ms, capped at
 //   FetchWaitMsMax; a parked fetch holds no lock and never delays produce traffic.
@@ -70,10 +71,10 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             (session, targets) = (updated, sessionTargets);
         }
 
-        var partitions = Resolve(context, targets, byId);
-
         // A follower names itself (v15+ in ReplicaState); consumers send -1.
         var replicaId = context.ApiVersion >= 15 ? request.ReplicaState.ReplicaId : request.ReplicaId;
+        var follower = replicaId >= 0;
+        var partitions = Resolve(context, targets, byId, follower);
         var buffers = new ReadBuffers();
         using var waiter = new FetchWaiter(broker.Time, Math.Clamp(request.MaxWaitMs, 0, FetchWaitMsMax), context.ResumeOn, context.CloseRequested);
         try
@@ -83,7 +84,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
                 // A topic deleted while the fetch waited (which wakes it) is unknown now: resolve again.
                 if (partitions.Any(static p => p.Log is { IsDisposed: true }))
                 {
-                    partitions = Resolve(context, targets, byId);
+                    partitions = Resolve(context, targets, byId, follower);
                 }
 
                 // An incremental fetch parks on every partition of its session, not only the ones its request listed.
@@ -138,11 +139,13 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
     private static List<FetchTarget> Targets(FetchRequest request) =>
         [.. request.Topics.SelectMany(t => t.Partitions.Select(p => new FetchTarget(t.Topic, t.TopicId, p.Partition, p.FetchOffset, p.PartitionMaxBytes, p.CurrentLeaderEpoch)))];
 
-    // A partition of a topic the connection may not READ resolves to no log, marked denied.
-    private List<RequestedPartition> Resolve(RequestContext context, IReadOnlyList<FetchTarget> targets, bool byId)
+    // A partition of a topic the connection may not READ resolves to no log, marked denied. A follower's fetch needs
+    // CLUSTER_ACTION on the cluster instead, for every partition (Kafka's KafkaApis.handleFetchRequest).
+    private List<RequestedPartition> Resolve(RequestContext context, IReadOnlyList<FetchTarget> targets, bool byId, bool follower)
     {
         var list = new List<RequestedPartition>(targets.Count);
         TopicInfo? topic = null;
+        var clusterDenied = follower && !broker.Authorizer.AuthorizeCluster(context, AclOperation.ClusterAction);
         var denied = false;
         for (var i = 0; i < targets.Count; i++)
         {
@@ -151,7 +154,7 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             {
                 topic = byId ? broker.Metadata.Find(t.TopicId) : broker.Metadata.Find(t.Topic);
                 var name = byId ? topic?.Name : t.Topic;
-                denied = name is not null && !broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Topic, name);
+                denied = clusterDenied || (!follower && name is not null && !broker.Authorizer.Authorize(context, AclOperation.Read, AclResourceType.Topic, name));
             }
 
             list.Add(new RequestedPartition(t, topic, topic is null || denied ? null : broker.FindLog(topic, t.Partition), denied));

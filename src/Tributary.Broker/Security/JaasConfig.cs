@@ -9,6 +9,8 @@ namespace Tributary.Broker.Security;
 /// </summary>
 public static class JaasConfig
 {
+    public const string ScramLoginModule = "org.apache.kafka.common.security.scram.ScramLoginModule";
+
     private static readonly string[] ControlFlags = ["required", "requisite", "sufficient", "optional"];
 
     /// <summary>The options of a config for <paramref name="module"/>; or the error, which never quotes a value (they may be passwords).</summary>

@@ -4,7 +4,7 @@ namespace Tributary.Broker.Security;
 /// A listener's <c>plain.sasl.jaas.config</c>:
 /// <c>org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="secret" user_bob="other";</c>.
 /// Each <c>user_NAME="password"</c> option is a user PLAIN accepts (as Kafka's PlainServerCallbackHandler reads
-/// them); username/password (the broker's own login for inter-broker use) are accepted and not used.
+/// them); username/password are the broker's own login on inter-broker connections to this listener.
 /// </summary>
 public static class PlainJaasConfig
 {

@@ -1,6 +1,7 @@
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Tributary.Broker.Security;
+using Tributary.Server.Client;
 
 namespace Tributary.Cli.Connection;
 
@@ -14,8 +15,8 @@ namespace Tributary.Cli.Connection;
 /// </summary>
 internal sealed class ClientSecurity
 {
-    public const string PlainLoginModule = "org.apache.kafka.common.security.plain.PlainLoginModule";
-    public const string ScramLoginModule = "org.apache.kafka.common.security.scram.ScramLoginModule";
+    public const string PlainLoginModule = PlainJaasConfig.LoginModule;
+    public const string ScramLoginModule = JaasConfig.ScramLoginModule;
 
     private static readonly string[] Protocols = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
     private static readonly string[] Mechanisms = [SaslMechanisms.Plain, SaslMechanisms.ScramSha256, SaslMechanisms.ScramSha512];
@@ -137,27 +138,7 @@ internal sealed class ClientSecurity
     }
 
     /// <summary>The TLS options of a connection to <paramref name="host"/>.</summary>
-    public SslClientAuthenticationOptions TlsOptions(string host)
-    {
-        var options = new SslClientAuthenticationOptions
-        {
-            TargetHost = host,
-            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-            ClientCertificateContext = _clientCertificate,
-        };
-        if (_trusted is not null)
-        {
-            options.CertificateChainPolicy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
-            options.CertificateChainPolicy.CustomTrustStore.AddRange(_trusted);
-        }
-
-        if (!_verifyHostName)
-        {
-            options.RemoteCertificateValidationCallback = (_, _, _, errors) => (errors & ~SslPolicyErrors.RemoteCertificateNameMismatch) == SslPolicyErrors.None;
-        }
-
-        return options;
-    }
+    public SslClientAuthenticationOptions TlsOptions(string host) => TlsClientOptions.Create(host, _trusted, _clientCertificate, _verifyHostName);
 
     /// <summary>
     /// The stores as the broker's loader reads them. librdkafka's ssl.ca.location is a PEM truststore; its

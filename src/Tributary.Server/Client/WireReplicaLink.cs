@@ -6,8 +6,8 @@ namespace Tributary.Server.Client;
 
 /// <summary>
 /// A follower's connection to its leader over <see cref="KafkaWireClient"/>: Fetch v12 (topics by name, so the
-/// follower needs no topic id; replica_id in the request body) and OffsetForLeaderEpoch v4. Plaintext to the leader's
-/// first registered endpoint; inter-broker TLS and SASL are not implemented yet.
+/// follower needs no topic id; replica_id in the request body) and OffsetForLeaderEpoch v4, on the leader's inter-broker
+/// listener with its security (<see cref="InterBrokerConnector"/>).
 /// </summary>
 public sealed class WireReplicaLink : IReplicaLink
 {
@@ -17,22 +17,17 @@ public sealed class WireReplicaLink : IReplicaLink
 
     private readonly KafkaWireClient _client;
 
-    private WireReplicaLink(KafkaWireClient client, int localNodeId)
+    private WireReplicaLink(KafkaWireClient client)
     {
         _client = client;
-        _client.ClientId = $"broker-{localNodeId}-fetcher-0";
     }
 
     /// <summary>
-    /// The <see cref="ReplicaLinkFactory"/> of broker <paramref name="localNodeId"/>: connects to the leader's first
-    /// endpoint with Kafka's client id for a replica fetcher, <c>broker-&lt;id&gt;-fetcher-0</c>.
+    /// The <see cref="ReplicaLinkFactory"/> of broker <paramref name="localNodeId"/>: connects to the leader with Kafka's
+    /// client id for a replica fetcher, <c>broker-&lt;id&gt;-fetcher-0</c>.
     /// </summary>
-    public static ReplicaLinkFactory ConnectorFor(int localNodeId) => async (leader, cancellationToken) =>
-    {
-        var endpoint = leader.Endpoints.Count > 0 ? leader.Endpoints[0] : throw new InvalidOperationException($"broker {leader.NodeId} registered no endpoint");
-        var client = await KafkaWireClient.ConnectAsync($"{endpoint.Host}:{endpoint.Port}", cancellationToken).ConfigureAwait(false);
-        return new WireReplicaLink(client, localNodeId);
-    };
+    public static ReplicaLinkFactory ConnectorFor(int localNodeId, InterBrokerConnector connector) => async (leader, cancellationToken) =>
+        new WireReplicaLink(await connector.ConnectAsync(leader, $"broker-{localNodeId}-fetcher-0", cancellationToken).ConfigureAwait(false));
 
     public Task<FetchResponse> FetchAsync(FetchRequest request, CancellationToken cancellationToken) =>
         _client.SendAsync<FetchRequest, FetchResponse>(ApiKey.Fetch, FetchVersion, request, cancellationToken);

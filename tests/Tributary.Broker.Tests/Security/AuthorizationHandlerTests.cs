@@ -100,6 +100,37 @@ public sealed class AuthorizationHandlerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_follower_fetch_needs_cluster_action_instead_of_read_on_the_topics()
+    {
+        Grant(Topic, "orders", Read);
+        var fetch = new FetchRequest { ReplicaId = 2, MaxWaitMs = 0, MinBytes = 0, MaxBytes = 1 << 20, SessionEpoch = -1 };
+        fetch.Topics.Add(new FetchRequest.FetchTopic { Topic = "orders", Partitions = [new() { Partition = 0, PartitionMaxBytes = 1 << 20 }] });
+        fetch.Topics.Add(new FetchRequest.FetchTopic { Topic = "secret", Partitions = [new() { Partition = 0, PartitionMaxBytes = 1 << 20 }] });
+        var handler = new FetchHandler(_broker.Core);
+
+        // As Kafka's KafkaApis: READ on a topic does not let a replica fetch it; CLUSTER_ACTION lets it fetch every one.
+        var refused = await Send(handler, fetch, 12);
+        Grant(AclResourceType.Cluster, AclBinding.ClusterName, ClusterAction);
+        var allowed = await Send(handler, fetch, 12);
+
+        Assert.Equal([(short)ErrorCode.TopicAuthorizationFailed, (short)ErrorCode.TopicAuthorizationFailed], refused.Responses.Select(r => r.Partitions.Single().ErrorCode));
+        Assert.Equal([(short)0, (short)0], allowed.Responses.Select(r => r.Partitions.Single().ErrorCode));
+    }
+
+    [Fact]
+    public async Task A_super_user_fetches_as_a_follower_without_any_acl()
+    {
+        using var broker = new TestBroker("authorizer.class.name=" + Authorizer.StandardAuthorizerClass, "super.users=User:ANONYMOUS");
+        broker.CreateTopic("secret");
+        var fetch = new FetchRequest { ReplicaId = 2, MaxWaitMs = 0, MinBytes = 0, MaxBytes = 1 << 20, SessionEpoch = -1 };
+        fetch.Topics.Add(new FetchRequest.FetchTopic { Topic = "secret", Partitions = [new() { Partition = 0, PartitionMaxBytes = 1 << 20 }] });
+
+        var fetched = await broker.SendAsync(new FetchHandler(broker.Core), fetch, 12);
+
+        Assert.Equal(0, fetched.Responses.Single().Partitions.Single().ErrorCode);
+    }
+
+    [Fact]
     public async Task Fetch_and_list_offsets_need_read_and_describe_on_the_topic()
     {
         Grant(Topic, "orders", Read);

@@ -2,16 +2,15 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Tributary.Broker.Security;
-using Tributary.Cli.Commands;
 
-namespace Tributary.Cli.Connection;
+namespace Tributary.Server.Client;
 
 /// <summary>
 /// The client's side of SCRAM-SHA-256/512 (RFC 5802, RFC 7677) over the broker's own primitives: a client-first
 /// message with a random nonce, the client-final message with its proof, and the check of the server's signature, so
-/// that a server that does not know the password is not believed.
+/// that a server that does not know the password is not believed. Used by the CLI and by inter-broker connections.
 /// </summary>
-internal sealed class ScramClient
+public sealed class ScramClient
 {
     private readonly string _mechanism;
     private readonly string _password;
@@ -29,7 +28,7 @@ internal sealed class ScramClient
 
     public byte[] ClientFirst() => Encoding.UTF8.GetBytes("n,," + _clientFirstBare);
 
-    /// <summary>The client-final message answering the server-first one; throws <see cref="CliException"/> on a malformed or suspicious answer.</summary>
+    /// <summary>The client-final message answering the server-first one; throws <see cref="SaslLoginException"/> on a malformed or suspicious answer.</summary>
     public byte[] ClientFinal(byte[] serverFirstBytes)
     {
         var serverFirst = Encoding.UTF8.GetString(serverFirstBytes);
@@ -38,13 +37,13 @@ internal sealed class ScramClient
             || !fields.TryGetValue('s', out var saltText) || !fields.TryGetValue('i', out var iterationsText)
             || !int.TryParse(iterationsText, NumberStyles.None, CultureInfo.InvariantCulture, out var iterations))
         {
-            throw new CliException($"{_mechanism}: the broker's first message is not a SCRAM server-first message");
+            throw new SaslLoginException($"{_mechanism}: the broker's first message is not a SCRAM server-first message");
         }
 
         // Kafka's client refuses fewer iterations than the mechanism's minimum: a weak hash would leak the password.
         if (iterations < Scram.IterationsMin)
         {
-            throw new CliException($"{_mechanism}: the broker asked for {iterations} iterations, fewer than {Scram.IterationsMin}");
+            throw new SaslLoginException($"{_mechanism}: the broker asked for {iterations} iterations, fewer than {Scram.IterationsMin}");
         }
 
         byte[] salt;
@@ -54,7 +53,7 @@ internal sealed class ScramClient
         }
         catch (FormatException)
         {
-            throw new CliException($"{_mechanism}: the broker's salt is not base64");
+            throw new SaslLoginException($"{_mechanism}: the broker's salt is not base64");
         }
 
         var hash = Scram.HashOf(_mechanism);
@@ -73,7 +72,7 @@ internal sealed class ScramClient
         var fields = Fields(Encoding.UTF8.GetString(serverFinalBytes));
         if (fields.TryGetValue('e', out var error))
         {
-            throw new CliException($"{_mechanism}: the broker refused: {error}");
+            throw new SaslLoginException($"{_mechanism}: the broker refused: {error}");
         }
 
         byte[]? signature = null;
@@ -87,7 +86,7 @@ internal sealed class ScramClient
 
         if (_serverSignature is null || signature is null || !CryptographicOperations.FixedTimeEquals(signature, _serverSignature))
         {
-            throw new CliException($"{_mechanism}: the broker's signature is wrong; it does not hold this user's credential");
+            throw new SaslLoginException($"{_mechanism}: the broker's signature is wrong; it does not hold this user's credential");
         }
     }
 
