@@ -8,8 +8,8 @@ namespace Tributary.Interop.Tests;
 
 /// <summary>
 /// The <c>tributary</c> executable refused a start it cannot make: a data directory another broker has open, a port
-/// another broker listens on. Each ends with one log line naming the cause and exit code 1, not an unhandled
-/// exception, and the running broker keeps serving.
+/// another broker listens on, an etcd truststore it cannot read. Each ends with one log line naming the cause and exit
+/// code 1, not an unhandled exception, and the running broker keeps serving.
 /// </summary>
 public sealed class CliStartupErrorTests : IDisposable
 {
@@ -40,7 +40,19 @@ public sealed class CliStartupErrorTests : IDisposable
         Assert.Equal(running.Port, metadata.Brokers[0].Port);
     }
 
-    private static async Task<ProcessResult> RunServeAsync(string dataDirectory, int port)
+    [Fact]
+    public async Task An_unreadable_etcd_truststore_ends_the_cli_with_one_line_naming_the_key()
+    {
+        var missing = Path.Combine(_work.FullName, "missing-ca.pem");
+        var result = await RunServeAsync(Path.Combine(_work.FullName, "cluster"), FreePort.Pick(),
+            "tributary.metadata.etcd.endpoints=https://127.0.0.1:" + FreePort.Pick().ToString(CultureInfo.InvariantCulture),
+            "tributary.metadata.etcd.ssl.truststore.location=" + missing);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"Not started: tributary.metadata.etcd.ssl.truststore.location: cannot read PEM certificates from {missing}", result.StandardOutput, StringComparison.Ordinal);
+        AssertNoCrash(result);
+    }
+
+    private static async Task<ProcessResult> RunServeAsync(string dataDirectory, int port, params string[] settings)
     {
         await using var process = ChildProcess.Start(StandaloneBroker.DotnetHost,
         [
@@ -49,6 +61,7 @@ public sealed class CliStartupErrorTests : IDisposable
             "--set", "log.dirs=" + dataDirectory,
             "--set", "listeners=PLAINTEXT://127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture),
             "--set", "tributary.admin.listeners=http://127.0.0.1:0",
+            .. settings.SelectMany(s => new[] { "--set", s }),
         ]);
         return await process.WaitForExitAsync(ExitTimeout);
     }

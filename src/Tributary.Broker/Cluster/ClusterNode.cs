@@ -25,6 +25,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
 
     private readonly BrokerCore _core;
     private readonly ILogger _logger;
+    private readonly EtcdClientSecurity _security;
     private readonly EtcdChannel _channel;
     private readonly KV.KVClient _kv;
     private readonly Lease.LeaseClient _leases;
@@ -44,13 +45,14 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
     private long _revision;
     private Task _background = Task.CompletedTask;
 
-    private ClusterNode(BrokerCore core, IReplicaRoleSink? sink)
+    private ClusterNode(BrokerCore core, IReplicaRoleSink? sink, EtcdClientSecurity security)
     {
         _core = core;
         _logger = core.LoggerFactory.CreateLogger<ClusterNode>();
         _sink = sink ?? new LoggingReplicaRoleSink(_logger, core.NodeId);
         _keys = new ClusterKeys(core.Config.EtcdPrefix);
-        _channel = new EtcdChannel(core.Config.EtcdEndpoints);
+        _security = security;
+        _channel = new EtcdChannel(core.Config.EtcdEndpoints, security, _logger);
         _kv = new KV.KVClient(_channel);
         _leases = new Lease.LeaseClient(_channel);
         _watches = new Watch.WatchClient(_channel);
@@ -61,6 +63,9 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
 
     /// <summary>How many times this broker replaced its etcd channel after its lease keep-alives kept failing.</summary>
     public int EtcdReconnects => _channel.Replacements;
+
+    /// <summary>How many etcd auth tokens this broker took (0 without tributary.metadata.etcd.username).</summary>
+    public int EtcdAuthentications => _channel.Authentications;
 
     /// <summary>The cluster's id, the same on every broker: the first broker to start stored its own.</summary>
     public string ClusterId { get; private set; } = "";
@@ -95,11 +100,12 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
     /// <summary>
     /// Connects to etcd (retrying an unreachable one, logged, up to tributary.metadata.etcd.connect.timeout.ms),
     /// registers this broker, loads the cluster metadata and starts watching it. Throws
-    /// <see cref="ClusterUnavailableException"/> when etcd does not answer in time.
+    /// <see cref="ClusterUnavailableException"/> when etcd does not answer in time, and
+    /// <see cref="EtcdConfigurationException"/> at once when the TLS or auth settings cannot work.
     /// </summary>
     public static async Task<ClusterNode> StartAsync(BrokerCore core, IReplicaRoleSink? sink, CancellationToken cancellationToken)
     {
-        var node = new ClusterNode(core, sink);
+        var node = new ClusterNode(core, sink, EtcdClientSecurity.Load(core.Config));
         try
         {
             await node.ConnectAsync(cancellationToken).ConfigureAwait(false);
@@ -136,8 +142,14 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
         {
             try
             {
+                await _channel.AuthenticateAsync(cancellationToken).ConfigureAwait(false);
                 ClusterId = await EnsureClusterIdAsync(cancellationToken).ConfigureAwait(false);
                 break;
+            }
+            catch (RpcException e) when (Misconfigured(e) is { } reason)
+            {
+                // Retrying cannot help: etcd answered, and refused these settings.
+                throw new EtcdConfigurationException(reason, e);
             }
             catch (RpcException e) when (_core.Time.GetUtcNow() < deadline)
             {
@@ -147,8 +159,12 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
             }
             catch (RpcException e)
             {
+                // etcd refusing a missing or untrusted client certificate (TLS 1.3: after the handshake) just closes the connection.
+                var hint = EtcdEndpoints.UseTls(_core.Config.EtcdEndpoints)
+                    ? "; over TLS this is also how etcd refuses a missing or untrusted client certificate (tributary.metadata.etcd.ssl.keystore.location)"
+                    : "";
                 throw new ClusterUnavailableException(
-                    $"etcd at {endpoints} did not answer within tributary.metadata.etcd.connect.timeout.ms={_core.Config.EtcdConnectTimeoutMs} ({attempt} attempts): {e.Status.Detail}", e);
+                    $"etcd at {endpoints} did not answer within tributary.metadata.etcd.connect.timeout.ms={_core.Config.EtcdConnectTimeoutMs} ({attempt} attempts): {e.Status.Detail}{hint}", e);
             }
         }
 
@@ -163,6 +179,35 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
             Task.Run(() => KeepAliveLoopAsync(_stop.Token), CancellationToken.None),
             Task.Run(() => ControllerLoopAsync(_stop.Token), CancellationToken.None),
             Task.Run(() => CrashDetectionLoopAsync(_stop.Token), CancellationToken.None));
+    }
+
+    // An etcd failure that is the settings' fault, as a line naming the key to fix; null for one worth retrying.
+    private string? Misconfigured(RpcException e)
+    {
+        var endpoints = string.Join(",", _core.Config.EtcdEndpoints);
+        if (_security.CertificateRejection is { } rejection)
+        {
+            return $"etcd at {endpoints} presented a certificate that is not trusted ({rejection}); check tributary.metadata.etcd.ssl.truststore.location";
+        }
+
+        for (var inner = e.Status.DebugException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is System.Security.Authentication.AuthenticationException)
+            {
+                return $"the TLS handshake with etcd at {endpoints} failed ({inner.Message}); check tributary.metadata.etcd.ssl.keystore.location (etcd may require a client certificate it trusts)";
+            }
+        }
+
+        return e.Status switch
+        {
+            { StatusCode: StatusCode.InvalidArgument } s when s.Detail.Contains("authentication failed", StringComparison.Ordinal) =>
+                $"etcd at {endpoints} refused tributary.metadata.etcd.username={_security.Username} with its tributary.metadata.etcd.password ({s.Detail})",
+            { StatusCode: StatusCode.FailedPrecondition } s when s.Detail.Contains("authentication is not enabled", StringComparison.Ordinal) =>
+                $"tributary.metadata.etcd.username is set but etcd at {endpoints} has authentication disabled ({s.Detail})",
+            { StatusCode: StatusCode.PermissionDenied } s =>
+                $"etcd at {endpoints} refused access to tributary.metadata.etcd.prefix={_core.Config.EtcdPrefix} ({s.Detail}); set tributary.metadata.etcd.username and password for a user whose role may read and write it",
+            _ => null,
+        };
     }
 
     // The first broker of a cluster stores its local cluster id; every other takes the stored one.
@@ -302,6 +347,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
             try
             {
                 // hasleader: etcd ends the watch when its member loses the raft leader, instead of leaving it silent.
+                var token = _channel.TokenGeneration;
                 using var call = _watches.Watch(new Grpc.Core.Metadata { { "hasleader", "true" } }, cancellationToken: cancellationToken);
                 await call.RequestStream.WriteAsync(new WatchRequest
                 {
@@ -324,6 +370,12 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
 
                     if (response.Canceled)
                     {
+                        // etcd cancels a watch whose stream carries a token it no longer knows, giving the reason as text.
+                        if (EtcdChannel.IsTokenRejected(response.CancelReason))
+                        {
+                            _channel.TokenRejected(token);
+                        }
+
                         throw new RpcException(new Status(StatusCode.Unavailable, "watch canceled: " + response.CancelReason));
                     }
 

@@ -18,7 +18,7 @@ public static class EtcdEndpoints
     private static readonly TimeSpan PingDelay = TimeSpan.FromSeconds(6);
     private static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(2);
 
-    /// <summary>The config row's check: every item an http:// URL with a host and a port.</summary>
+    /// <summary>The config row's check: every item an http:// (or every item an https://) URL with a host and a port.</summary>
     public static string? Check(string value)
     {
         var items = ConfigDefinition.Items(value).ToList();
@@ -27,35 +27,59 @@ public static class EtcdEndpoints
             return "tributary.metadata.etcd.endpoints names no endpoint";
         }
 
+        string? scheme = null;
         foreach (var item in items)
         {
-            if (!Uri.TryCreate(item, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp || uri.IsDefaultPort && !item.Contains(":" + uri.Port, StringComparison.Ordinal))
+            if (!Uri.TryCreate(item, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps
+                || uri.IsDefaultPort && !item.Contains(":" + uri.Port, StringComparison.Ordinal))
             {
-                return $"tributary.metadata.etcd.endpoints: '{item}' is not http://host:port (TLS to etcd is not supported yet)";
+                return $"tributary.metadata.etcd.endpoints: '{item}' is not http://host:port or https://host:port";
+            }
+
+            if ((scheme ??= uri.Scheme) != uri.Scheme)
+            {
+                return "tributary.metadata.etcd.endpoints: mixes http:// and https:// endpoints";
             }
         }
 
         return null;
     }
 
-    public static GrpcChannel Channel(IReadOnlyList<string> endpoints)
+    /// <summary>Whether the endpoints are https:// (the check above keeps them all of one scheme).</summary>
+    public static bool UseTls(IReadOnlyList<string> endpoints) => endpoints.Count > 0 && new Uri(endpoints[0]).Scheme == Uri.UriSchemeHttps;
+
+    public static GrpcChannel Channel(IReadOnlyList<string> endpoints) => Channel(endpoints, EtcdClientSecurity.None);
+
+    /// <summary>
+    /// A channel to the endpoints; https:// ones use TLS with <paramref name="security"/>'s trust and client certificate.
+    /// Call credentials (the etcd auth token) are allowed on plaintext too: etcd's own clients send them either way.
+    /// </summary>
+    public static GrpcChannel Channel(IReadOnlyList<string> endpoints, EtcdClientSecurity security)
     {
+        var tls = UseTls(endpoints);
         var addresses = endpoints.Select(e => new Uri(e)).Select(u => new BalancerAddress(u.Host, u.Port)).ToList();
         var services = new ServiceCollection();
         services.AddSingleton<ResolverFactory>(new StaticResolverFactory(_ => addresses));
+        var handler = new SocketsHttpHandler
+        {
+            EnableMultipleHttp2Connections = true,
+            KeepAlivePingDelay = PingDelay,
+            KeepAlivePingTimeout = PingTimeout,
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
+            ConnectTimeout = TimeSpan.FromSeconds(2),
+        };
+        if (tls)
+        {
+            handler.SslOptions = security.SslOptions();
+        }
+
         return GrpcChannel.ForAddress("static:///etcd", new GrpcChannelOptions
         {
-            Credentials = ChannelCredentials.Insecure,
+            Credentials = tls ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure,
+            UnsafeUseInsecureChannelCallCredentials = true,
             ServiceProvider = services.BuildServiceProvider(),
             ServiceConfig = new ServiceConfig { LoadBalancingConfigs = { new RoundRobinConfig() } },
-            HttpHandler = new SocketsHttpHandler
-            {
-                EnableMultipleHttp2Connections = true,
-                KeepAlivePingDelay = PingDelay,
-                KeepAlivePingTimeout = PingTimeout,
-                KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
-                ConnectTimeout = TimeSpan.FromSeconds(2),
-            },
+            HttpHandler = handler,
         });
     }
 }

@@ -196,6 +196,24 @@ public sealed record BrokerConfig
     /// <summary>tributary.metadata.etcd.connect.timeout.ms: how long a start retries an unreachable etcd.</summary>
     public int EtcdConnectTimeoutMs { get; init; }
 
+    /// <summary>tributary.metadata.etcd.ssl.truststore.location: PEM certificates etcd's server certificate must chain to; null for the system's.</summary>
+    public string? EtcdSslTruststoreLocation { get; init; }
+
+    /// <summary>tributary.metadata.etcd.ssl.keystore.location: PEM client certificate (chain) shown to etcd; null for none.</summary>
+    public string? EtcdSslKeystoreLocation { get; init; }
+
+    /// <summary>tributary.metadata.etcd.ssl.key.location: PEM private key of the client certificate; null when the keystore file holds it.</summary>
+    public string? EtcdSslKeyLocation { get; init; }
+
+    /// <summary>tributary.metadata.etcd.ssl.key.password: password of an encrypted PEM private key.</summary>
+    public string? EtcdSslKeyPassword { get; init; }
+
+    /// <summary>tributary.metadata.etcd.username: etcd user the broker authenticates as; null for no etcd authentication.</summary>
+    public string? EtcdUsername { get; init; }
+
+    /// <summary>tributary.metadata.etcd.password: that etcd user's password.</summary>
+    public string? EtcdPassword { get; init; }
+
     /// <summary>tributary.cluster.crash.detection.enable: revoke the lease of a broker whose port refuses connections.</summary>
     public bool CrashDetectionEnable { get; init; }
 

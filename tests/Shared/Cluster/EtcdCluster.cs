@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 
 namespace Tributary.Tests.Shared.Cluster;
 
@@ -19,18 +21,21 @@ public sealed class EtcdCluster : IAsyncDisposable
     private readonly string _directory;
     private readonly List<Member> _members;
     private readonly IReadOnlyList<string> _launcher;
+    private readonly EtcdTls? _tls;
 
-    private EtcdCluster(string directory, List<Member> members, IReadOnlyList<string> launcher)
+    private EtcdCluster(string directory, List<Member> members, IReadOnlyList<string> launcher, EtcdTls? tls)
     {
         _directory = directory;
         _members = members;
         _launcher = launcher;
+        _tls = tls;
     }
 
     /// <summary>The client URLs, comma-separated, as tributary.metadata.etcd.endpoints takes them.</summary>
     public string Endpoints => string.Join(",", _members.Select(m => m.ClientUrl));
 
-    public static async Task<EtcdCluster> StartAsync(int members = 3, string host = "127.0.0.1", IReadOnlyList<string>? launcher = null)
+    /// <param name="tls">serves clients over TLS (https:// endpoints) with this certificate, and asks for client certificates when it says so.</param>
+    public static async Task<EtcdCluster> StartAsync(int members = 3, string host = "127.0.0.1", IReadOnlyList<string>? launcher = null, EtcdTls? tls = null)
     {
         if (!File.Exists(EtcdPath))
         {
@@ -38,15 +43,16 @@ public sealed class EtcdCluster : IAsyncDisposable
         }
 
         var directory = Directory.CreateTempSubdirectory("tributary-etcd-").FullName;
-        var list = Enumerable.Range(0, members).Select(i => new Member($"m{i}", host, FreePort(), FreePort())).ToList();
-        var cluster = new EtcdCluster(directory, list, launcher ?? []);
+        var scheme = tls is null ? "http" : "https";
+        var list = Enumerable.Range(0, members).Select(i => new Member($"m{i}", host, FreePort(), FreePort(), scheme)).ToList();
+        var cluster = new EtcdCluster(directory, list, launcher ?? [], tls);
         var initial = string.Join(",", list.Select(m => $"{m.Name}={m.PeerUrl}"));
         foreach (var member in list)
         {
             cluster.Start(member, initial, "new");
         }
 
-        await WaitHealthyAsync(list).ConfigureAwait(false);
+        await cluster.WaitHealthyAsync(list).ConfigureAwait(false);
         return cluster;
     }
 
@@ -91,6 +97,15 @@ public sealed class EtcdCluster : IAsyncDisposable
             "--initial-cluster", initialCluster, "--initial-cluster-state", state, "--initial-cluster-token", Path.GetFileName(_directory),
             "--heartbeat-interval", "50", "--election-timeout", "500", "--logger", "zap", "--log-level", "error",
         ];
+        if (_tls is not null)
+        {
+            command.AddRange(["--cert-file", _tls.CertificateFile, "--key-file", _tls.KeyFile]);
+            if (_tls.ClientCertificateAuthority is not null)
+            {
+                command.AddRange(["--client-cert-auth", "--trusted-ca-file", _tls.ClientCertificateAuthority]);
+            }
+        }
+
         var info = new ProcessStartInfo(command[0])
         {
             RedirectStandardError = true,
@@ -112,9 +127,9 @@ public sealed class EtcdCluster : IAsyncDisposable
         member.Process = process;
     }
 
-    private static async Task WaitHealthyAsync(IEnumerable<Member> members)
+    private async Task WaitHealthyAsync(IEnumerable<Member> members)
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        using var http = new HttpClient(HealthHandler()) { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = DateTime.UtcNow + ReadyTimeout;
         foreach (var member in members)
         {
@@ -140,6 +155,24 @@ public sealed class EtcdCluster : IAsyncDisposable
                 await Task.Delay(100).ConfigureAwait(false);
             }
         }
+    }
+
+    // Over TLS the health check trusts the test's authority and shows its client certificate.
+    private SocketsHttpHandler HealthHandler()
+    {
+        var handler = new SocketsHttpHandler();
+        if (_tls is not null)
+        {
+            var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+            policy.CustomTrustStore.Add(_tls.Authority);
+            handler.SslOptions = new SslClientAuthenticationOptions
+            {
+                CertificateChainPolicy = policy,
+                ClientCertificates = _tls.HealthClientCertificate is { } client ? [client] : null,
+            };
+        }
+
+        return handler;
     }
 
     /// <summary>A loopback port nothing listens on now (bound, then released).</summary>
@@ -172,14 +205,15 @@ public sealed class EtcdCluster : IAsyncDisposable
         }
     }
 
-    private sealed class Member(string name, string host, int clientPort, int peerPort)
+    private sealed class Member(string name, string host, int clientPort, int peerPort, string scheme)
     {
         public string Name { get; } = name;
 
-        public string ClientUrl { get; } = $"http://{host}:" + clientPort.ToString(CultureInfo.InvariantCulture);
+        public string ClientUrl { get; } = $"{scheme}://{host}:" + clientPort.ToString(CultureInfo.InvariantCulture);
 
         public string PeerUrl { get; } = $"http://{host}:" + peerPort.ToString(CultureInfo.InvariantCulture);
 
         public Process? Process { get; set; }
     }
 }
+
