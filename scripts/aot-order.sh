@@ -17,6 +17,7 @@ if [ -z "$binary" ]; then
   dotnet publish src/Tributary.Cli -p:PublishProfile=aot-linux-x64 -v q -nologo >/dev/null
   binary=src/Tributary.Cli/bin/aot/linux-x64/tributary
 fi
+binary=$(realpath "$binary")
 [ -f "$binary.dbg" ] || { echo "aot-order: $binary.dbg (the publish's symbols) is missing" >&2; exit 1; }
 work=$(mktemp -d)
 pid=""
@@ -26,7 +27,7 @@ trap cleanup EXIT
 # Valgrind 3.19 cannot read the DWARF 5 in tributary.dbg; it only needs the symbol table, so give it a copy of the
 # binary whose debug link names a symbols-only file.
 objcopy --strip-debug "$binary.dbg" "$work/tributary.sym"
-(cd "$work" && objcopy --remove-section .gnu_debuglink --add-gnu-debuglink=tributary.sym "$OLDPWD/$binary" tributary)
+(cd "$work" && objcopy --remove-section .gnu_debuglink --add-gnu-debuglink=tributary.sym "$binary" tributary)
 
 port=$(free_port)
 valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/callgrind.out" \
@@ -51,6 +52,9 @@ while True:
             sys.exit("aot-order: no answer from the broker under valgrind")
         time.sleep(0.1)
 PY
+# Under valgrind the admin listener may still be starting when the Kafka listener answers; the serve command logs
+# this line once both are up.
+for _ in $(seq 1 3000); do grep -q "Tributary listening" "$work/broker.log" && break; sleep 0.1; done
 sleep "$IDLE_SECONDS"
 callgrind_control --dump "$pid" >/dev/null
 for _ in $(seq 1 100); do ls "$work"/callgrind.out.* >/dev/null 2>&1 && break; sleep 0.2; done
@@ -59,7 +63,7 @@ stop_pid "$pid"; pid=""
 
 # Every function callgrind saw run (fn= and cfn= lines name it the first time, later by number), kept when it is a
 # managed method of the binary (its symbol lies in __managedcode); sorted, so a rerun's diff shows what changed.
-readelf -SW "$binary.dbg" | awk '$2 == "__managedcode" { print $4, $6 }' > "$work/managedcode"
+readelf -SW "$binary.dbg" 2>/dev/null | awk '$2 == "__managedcode" { print $4, $6 }' > "$work/managedcode"
 nm --defined-only -S "$binary.dbg" > "$work/symbols"
 python3 - "$work" src/Tributary.Cli/Properties/aot-startup.order <<'PY'
 import glob, re, sys
