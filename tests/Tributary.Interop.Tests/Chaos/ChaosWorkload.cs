@@ -6,8 +6,7 @@ namespace Tributary.Interop.Tests.Chaos;
 
 /// <summary>
 /// The clients during the faults, each operation recorded in a <see cref="History"/>: Confluent.Kafka idempotent
-/// acks=all producers, each sending unique values to partitions of its own (producer ids are still allocated per
-/// broker, so two producers may share an id: on separate partitions that is harmless), a kcat and a kafkajs
+/// acks=all producers, each sending unique values to partitions of its own, a kcat and a kafkajs
 /// idempotent acks=all producer on one partition each (<see cref="KcatProducer"/>, <see cref="KafkajsProducer"/>),
 /// and two read_committed members of a consumer group, Confluent.Kafka's and kafkajs's (<see cref="KafkajsConsumer"/>),
 /// that record every record they read and commit their positions every few reads.
