@@ -125,7 +125,9 @@ dotnet build "$ROOT/src/Tributary.Cli/Tributary.Cli.csproj" -c Release -v q -nol
 BROKER="$ROOT/src/Tributary.Cli/bin/Release/net10.0/tributary"
 LOAD="$ROOT/bench/Tributary.LoadRunner/bin/Release/net10.0/tributary-load"
 port=$(( 20000 + RANDOM % 10000 ))
-"$BROKER" --set "listeners=PLAINTEXT://127.0.0.1:$port" --set "log.dirs=$WORK/data" >"$WORK/broker.log" 2>&1 &
+# Admin listener on a free port: the default 9644 may be taken by another broker on this machine.
+"$BROKER" --set "listeners=PLAINTEXT://127.0.0.1:$port" --set "log.dirs=$WORK/data" --set "tributary.admin.listeners=http://127.0.0.1:0" \
+  >"$WORK/broker.log" 2>&1 &
 broker_pid=$!
 trap 'kill "$broker_pid" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 300); do grep -q "listening" "$WORK/broker.log" && break; sleep 0.1; done
