@@ -205,7 +205,9 @@ internal sealed partial class ConnectionPoller : IDisposable
 
     private void Run()
     {
-        var events = new byte[EventsPerWaitMax * EventBytes];
+        // Pinned for as long as the thread waits, that is almost always: on the pinned object heap it holds no
+        // ordinary heap region in place, so a compacting collection can still empty and release the start-up region.
+        var events = GC.AllocateUninitializedArray<byte>(EventsPerWaitMax * EventBytes, pinned: true);
         while (!_stopped)
         {
             var count = EpollWait(_epoll, events, EventsPerWaitMax, -1);
