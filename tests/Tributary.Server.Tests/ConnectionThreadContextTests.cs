@@ -79,12 +79,15 @@ public sealed class ConnectionThreadContextTests
         var total = ConnectionThreadContext.PostedMax + 10;
         var runs = new int[total];
         var onPool = 0;
+
+        // RunPosted runs on this thread, which may itself be a pool thread: items elsewhere are the ones sent to the pool.
+        var runner = Environment.CurrentManagedThreadId;
         for (var i = 0; i < total; i++)
         {
             context.Post(state =>
             {
                 Interlocked.Increment(ref runs[(int)state!]);
-                if (Thread.CurrentThread.IsThreadPoolThread)
+                if (Environment.CurrentManagedThreadId != runner)
                 {
                     Interlocked.Increment(ref onPool);
                 }
