@@ -153,7 +153,8 @@ public sealed partial class PartitionLog
     /// Cuts the log before the batch holding <paramref name="offset"/> (a batch goes whole, so the new log end may be
     /// lower): segments after it are deleted, the leader-epoch checkpoint drops the epochs that start past the new end,
     /// and the producer state is rebuilt from a snapshot below the cut plus the batches after it. The high watermark
-    /// goes down with the log end if it was above. Returns the new log end offset.
+    /// goes down with the log end if it was above. An offset at or past the log end cuts only epochs that start at the
+    /// log end (Kafka does the same). Returns the new log end offset.
     /// </summary>
     public long TruncateTo(long offset)
     {
@@ -163,6 +164,9 @@ public sealed partial class PartitionLog
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (offset >= _logEndOffset)
             {
+                // No record goes, but an epoch this log started at its end and wrote nothing in (it led briefly)
+                // does: the next leader may never have had it, and a follower names its latest epoch in every fetch.
+                cache.TruncateFromEnd(_logEndOffset);
                 return _logEndOffset;
             }
 

@@ -99,6 +99,24 @@ public sealed class ReplicationLogTests
     }
 
     [Fact]
+    public void Truncating_at_the_log_end_drops_an_epoch_led_without_a_write()
+    {
+        using var manager = LogManager.InMemory();
+        var log = manager.GetOrCreate(Topic, 0, LogConfig.Default);
+        log.BecomeFollower();
+        log.AppendReplicated(Batch("a", 3, baseOffset: 0, epoch: 1));
+
+        // Led epoch 4 briefly, wrote nothing, follows again: epoch 4 is not this log's latest epoch any more.
+        log.BecomeLeader(4);
+        log.BecomeFollower();
+        Assert.Equal([new(1, 0), new(4, 3)], log.LeaderEpochs.Entries);
+
+        Assert.Equal(3, log.TruncateTo(3));
+        Assert.Equal([new(1, 0)], log.LeaderEpochs.Entries);
+        Assert.Equal(3, log.LogEndOffset);
+    }
+
+    [Fact]
     public void The_end_offset_of_an_epoch_is_where_the_next_one_starts_as_kafkas_cache_answers()
     {
         using var manager = LogManager.InMemory();

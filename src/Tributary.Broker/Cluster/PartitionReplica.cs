@@ -149,16 +149,20 @@ internal sealed class PartitionReplica
     }
 
     /// <summary>
-    /// A follower's fetch at <paramref name="fetchOffset"/> (its log end offset) reached the leader: its progress is
-    /// updated and the high watermark may move. Returns the error to answer and whether the follower, not in the ISR,
-    /// has caught up and should join it (at least the high watermark and the current epoch's start offset).
+    /// A follower's fetch at <paramref name="fetchOffset"/> (its log end offset), whose last batch has leader epoch
+    /// <paramref name="lastFetchedEpoch"/>, reached the leader. If that position is not on this log (Kafka's diverging
+    /// epoch check: this log's end of that epoch is lower, or it does not know the epoch), the follower's log has a tail
+    /// this one lacks: nothing is counted, and the answer names this log's end of the largest epoch at or below it, where
+    /// the follower cuts. Otherwise its progress is updated, the high watermark may move, and the follower, not in the
+    /// ISR, joins it once it has caught up (at least the high watermark and the current epoch's start offset).
     /// </summary>
-    public (ErrorCode Error, bool JoinIsr) OnFollowerFetch(int replicaId, int currentLeaderEpoch, long fetchOffset, long nowMs)
+    public (ErrorCode Error, bool JoinIsr, (int Epoch, long EndOffset)? Diverging) OnFollowerFetch(
+        int replicaId, int currentLeaderEpoch, long fetchOffset, int lastFetchedEpoch, long nowMs)
     {
         var error = CheckEpoch(currentLeaderEpoch, leaderOnly: true);
         if (error != ErrorCode.None)
         {
-            return (error, false);
+            return (error, false, null);
         }
 
         bool join;
@@ -166,7 +170,12 @@ internal sealed class PartitionReplica
         {
             if (!_followers.TryGetValue(replicaId, out var progress))
             {
-                return (ErrorCode.NotLeaderOrFollower, false);
+                return (ErrorCode.NotLeaderOrFollower, false, null);
+            }
+
+            if (Diverging(fetchOffset, lastFetchedEpoch) is { } diverging)
+            {
+                return (ErrorCode.None, false, diverging);
             }
 
             progress.OnFetch(fetchOffset, Log.LogEndOffset, nowMs);
@@ -175,7 +184,25 @@ internal sealed class PartitionReplica
         }
 
         UpdateHighWatermark();
-        return (ErrorCode.None, join);
+        return (ErrorCode.None, join, null);
+    }
+
+    // Kafka's validateFetchOffsetAndMaybeGetDivergingEpoch. A follower without epochs (-1: an empty log, or a fetch
+    // before v12) and a leader without any are not compared; the fetch offset is then trusted as before.
+    private (int Epoch, long EndOffset)? Diverging(long fetchOffset, int lastFetchedEpoch)
+    {
+        if (lastFetchedEpoch < 0)
+        {
+            return null;
+        }
+
+        var (epoch, endOffset) = Log.LeaderEpochs.EndOffsetFor(lastFetchedEpoch, Log.LogEndOffset);
+        if (epoch == LeaderEpochCache.UndefinedEpoch || endOffset < 0)
+        {
+            return null;
+        }
+
+        return epoch < lastFetchedEpoch || endOffset < fetchOffset ? (epoch, endOffset) : null;
     }
 
     /// <summary>The followers in the ISR that have not caught up for longer than <paramref name="lagMsMax"/>.</summary>
@@ -226,13 +253,14 @@ internal sealed class PartitionReplica
     }
 
     /// <summary>
-    /// Waits until the high watermark passes <paramref name="baseOffset"/> (the ISR has the batch): NONE, or
+    /// Waits until the high watermark passes <paramref name="lastOffset"/>, the batch's last offset (the ISR has all of
+    /// it, as Kafka's requiredOffset = last offset + 1; a follower whose log ends inside the batch does not count): NONE, or
     /// NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank below <paramref name="minInsyncReplicas"/> meanwhile,
     /// NOT_LEADER_OR_FOLLOWER when leadership moved, REQUEST_TIMED_OUT after <paramref name="timeout"/>.
     /// </summary>
-    public async Task<ErrorCode> WaitForReplicationAsync(long baseOffset, int minInsyncReplicas, TimeSpan timeout, TimeProvider time)
+    public async Task<ErrorCode> WaitForReplicationAsync(long lastOffset, int minInsyncReplicas, TimeSpan timeout, TimeProvider time)
     {
-        var waiter = new Waiter(baseOffset, minInsyncReplicas);
+        var waiter = new Waiter(lastOffset, minInsyncReplicas);
         lock (_lock)
         {
             if (_state is not { } state || state.Leader != _localId)
@@ -240,7 +268,7 @@ internal sealed class PartitionReplica
                 return ErrorCode.NotLeaderOrFollower;
             }
 
-            if (Log.HighWatermark > baseOffset)
+            if (Log.HighWatermark > lastOffset)
             {
                 return state.Isr.Length < minInsyncReplicas ? ErrorCode.NotEnoughReplicasAfterAppend : ErrorCode.None;
             }
@@ -291,7 +319,7 @@ internal sealed class PartitionReplica
             isrCount = state.Isr.Length;
             for (var i = _waiters.Count - 1; i >= 0; i--)
             {
-                if (_waiters[i].BaseOffset < reached)
+                if (_waiters[i].LastOffset < reached)
                 {
                     (done ??= []).Add(_waiters[i]);
                     _waiters.RemoveAt(i);
@@ -354,9 +382,9 @@ internal sealed class PartitionReplica
         }
     }
 
-    private sealed class Waiter(long baseOffset, int minInsyncReplicas)
+    private sealed class Waiter(long lastOffset, int minInsyncReplicas)
     {
-        public long BaseOffset { get; } = baseOffset;
+        public long LastOffset { get; } = lastOffset;
 
         public int MinInsyncReplicas { get; } = minInsyncReplicas;
 

@@ -195,17 +195,34 @@ internal sealed partial class ReplicaFetcher : IAsyncDisposable
                     continue;
                 }
 
-                var (localEpoch, localEnd) = log.LeaderEpochs.EndOffsetFor(result.LeaderEpoch, log.LogEndOffset);
-                var cutAt = localEpoch == result.LeaderEpoch ? Math.Min(result.EndOffset, log.LogEndOffset) : Math.Min(localEnd, log.LogEndOffset);
-                if (cutAt >= 0 && cutAt < log.LogEndOffset && !state.Replica.TruncateAsFollower(state.LeaderEpoch, cutAt))
+                if (CutWhereDiverged(state, result.LeaderEpoch, result.EndOffset) is { } complete)
                 {
-                    continue;
+                    // Done when the leader knew our latest epoch; else ask again with the epoch that is latest now.
+                    state.Truncated = complete || log.LeaderEpochs.LatestEpoch == LeaderEpochCache.UndefinedEpoch;
                 }
-
-                // Done when the leader knew our latest epoch; else ask again with the epoch that is latest now.
-                state.Truncated = localEpoch == result.LeaderEpoch || log.LeaderEpochs.LatestEpoch == LeaderEpochCache.UndefinedEpoch;
             }
         }
+    }
+
+    /// <summary>
+    /// Kafka's getOffsetTruncationState: the leader's log has <paramref name="leaderEpoch"/> (the largest epoch it
+    /// knows at or below the one asked about) ending at <paramref name="leaderEndOffset"/>. If this log has that epoch,
+    /// it is cut at the smaller of the two ends of it (what follows here is in later epochs the leader never had) and the
+    /// logs agree; if not, it is cut at the end of its largest epoch below, and the caller asks again. Returns whether
+    /// the logs now agree, or null when the role changed meanwhile (nothing cut).
+    /// </summary>
+    private static bool? CutWhereDiverged(FetchState state, int leaderEpoch, long leaderEndOffset)
+    {
+        var log = state.Replica.Log;
+        var (localEpoch, localEnd) = log.LeaderEpochs.EndOffsetFor(leaderEpoch, log.LogEndOffset);
+        var agree = localEpoch == leaderEpoch;
+        var cutAt = agree ? Math.Min(Math.Min(leaderEndOffset, localEnd), log.LogEndOffset) : Math.Min(localEnd, log.LogEndOffset);
+        if (cutAt >= 0 && !state.Replica.TruncateAsFollower(state.LeaderEpoch, cutAt))
+        {
+            return null;
+        }
+
+        return agree;
     }
 
     private async Task FetchAsync(IReplicaLink link, FetchState[] partitions, CancellationToken cancellationToken)
@@ -256,6 +273,12 @@ internal sealed partial class ReplicaFetcher : IAsyncDisposable
                 var log = state.Replica.Log;
                 switch ((ErrorCode)data.ErrorCode)
                 {
+                    case ErrorCode.None when data.DivergingEpoch is { Epoch: >= 0 } diverging:
+                        // The leader's log lacks our tail (Fetch v12's diverging epoch): cut it; the next fetch,
+                        // with our new last epoch, is checked again.
+                        LogDivergingEpoch(log.Topic, log.Partition, _leaderId, diverging.Epoch, diverging.EndOffset, log.LogEndOffset);
+                        CutWhereDiverged(state, diverging.Epoch, diverging.EndOffset);
+                        break;
                     case ErrorCode.None:
                         Append(state, data);
                         break;
@@ -395,6 +418,9 @@ internal sealed partial class ReplicaFetcher : IAsyncDisposable
 
     [LoggerMessage(EventId = 1501, Level = LogLevel.Warning, Message = "Broker {LeaderId}, leader of partitions this broker follows, is not registered")]
     private partial void LogLeaderUnknown(int leaderId);
+
+    [LoggerMessage(EventId = 1506, Level = LogLevel.Information, Message = "{Topic}-{Partition}: our log diverged from leader {LeaderId}'s, whose epoch {Epoch} ends at {EndOffset} (our log end {LogEnd}); cutting our tail")]
+    private partial void LogDivergingEpoch(string topic, int partition, int leaderId, int epoch, long endOffset, long logEnd);
 
     [LoggerMessage(EventId = 1505, Level = LogLevel.Warning, Message = "{Topic}-{Partition}: the leader's batch at our log end {LogEnd} starts at {BaseOffset}; truncating to it")]
     private partial void LogDiverged(string topic, int partition, long logEnd, long baseOffset);

@@ -154,41 +154,43 @@ public sealed partial class ReplicaManager : IReplicaRoleSink, IAsyncDisposable
     }
 
     /// <summary>An acks=all produce's wait for its ISR (<see cref="PartitionReplica.WaitForReplicationAsync"/>).</summary>
-    public Task<ErrorCode> WaitForReplicationAsync(string topic, int partition, long baseOffset, int minInsyncReplicas, int timeoutMs) =>
+    public Task<ErrorCode> WaitForReplicationAsync(string topic, int partition, long lastOffset, int minInsyncReplicas, int timeoutMs) =>
         BrokerCore.IsLocalOnly(topic) ? Task.FromResult(ErrorCode.None)
         : _partitions.TryGetValue((topic, partition), out var replica)
-            ? replica.WaitForReplicationAsync(baseOffset, minInsyncReplicas, TimeSpan.FromMilliseconds(Math.Max(0, timeoutMs)), _broker.Time)
+            ? replica.WaitForReplicationAsync(lastOffset, minInsyncReplicas, TimeSpan.FromMilliseconds(Math.Max(0, timeoutMs)), _broker.Time)
             : Task.FromResult(ErrorCode.NotLeaderOrFollower);
 
     /// <summary>
     /// A fetch for one partition, before it is read. A follower's (<paramref name="replicaId"/> ≥ 0) reports its log end
-    /// offset, may move the high watermark and may bring it back into the ISR; a consumer's must reach the leader.
-    /// Either way current_leader_epoch is checked (FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH).
+    /// offset and the epoch of its last batch: unless its log diverged from this one (then <c>Diverging</c> says where
+    /// it must cut, and nothing is read), that may move the high watermark and bring it back into the ISR; a
+    /// consumer's must reach the leader. Either way current_leader_epoch is checked (FENCED_LEADER_EPOCH,
+    /// UNKNOWN_LEADER_EPOCH).
     /// </summary>
-    public ErrorCode OnFetch(string topic, int partition, int replicaId, int currentLeaderEpoch, long fetchOffset)
+    public (ErrorCode Error, (int Epoch, long EndOffset)? Diverging) OnFetch(string topic, int partition, int replicaId, int currentLeaderEpoch, long fetchOffset, int lastFetchedEpoch)
     {
         if (BrokerCore.IsLocalOnly(topic))
         {
-            return ErrorCode.None;
+            return (ErrorCode.None, null);
         }
 
         if (!_partitions.TryGetValue((topic, partition), out var replica))
         {
-            return ErrorCode.NotLeaderOrFollower;
+            return (ErrorCode.NotLeaderOrFollower, null);
         }
 
         if (replicaId < 0)
         {
-            return replica.CheckEpoch(currentLeaderEpoch, leaderOnly: true);
+            return (replica.CheckEpoch(currentLeaderEpoch, leaderOnly: true), null);
         }
 
-        var (error, join) = replica.OnFollowerFetch(replicaId, currentLeaderEpoch, fetchOffset, _broker.NowMs);
+        var (error, join, diverging) = replica.OnFollowerFetch(replicaId, currentLeaderEpoch, fetchOffset, lastFetchedEpoch, _broker.NowMs);
         if (join)
         {
             _ = ChangeIsrAsync(replica, isr => [.. isr.Append(replicaId).Distinct().Order()]);
         }
 
-        return error;
+        return (error, diverging);
     }
 
     /// <summary>OffsetsForLeaderEpoch's check: the leader answers, at the epoch the requester believes current.</summary>

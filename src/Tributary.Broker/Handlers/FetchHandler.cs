@@ -133,11 +133,12 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
         }
     }
 
+    // A diverging epoch is answered at once too: the follower has to cut its log before it can fetch anything.
     private static bool HasPartitionError(FetchResponse response) =>
-        response.Responses.Any(t => t.Partitions.Any(p => p.ErrorCode != 0));
+        response.Responses.Any(t => t.Partitions.Any(p => p.ErrorCode != 0 || p.DivergingEpoch is { Epoch: >= 0 }));
 
     private static List<FetchTarget> Targets(FetchRequest request) =>
-        [.. request.Topics.SelectMany(t => t.Partitions.Select(p => new FetchTarget(t.Topic, t.TopicId, p.Partition, p.FetchOffset, p.PartitionMaxBytes, p.CurrentLeaderEpoch)))];
+        [.. request.Topics.SelectMany(t => t.Partitions.Select(p => new FetchTarget(t.Topic, t.TopicId, p.Partition, p.FetchOffset, p.PartitionMaxBytes, p.CurrentLeaderEpoch, p.LastFetchedEpoch)))];
 
     // A partition of a topic the connection may not READ resolves to no log, marked denied. A follower's fetch needs
     // CLUSTER_ACTION on the cluster instead, for every partition (Kafka's KafkaApis.handleFetchRequest).
@@ -226,10 +227,19 @@ public sealed class FetchHandler(BrokerCore broker) : ApiHandler<FetchRequest, F
             var follower = false;
             if (replicas is not null)
             {
-                var refused = replicas.OnFetch(r.Log.Topic, target.Partition, replicaId, target.CurrentLeaderEpoch, target.FetchOffset);
+                var (refused, diverging) = replicas.OnFetch(r.Log.Topic, target.Partition, replicaId, target.CurrentLeaderEpoch, target.FetchOffset, target.LastFetchedEpoch);
                 if (refused != ErrorCode.None)
                 {
                     data.ErrorCode = (short)refused;
+                    continue;
+                }
+
+                if (diverging is var (epoch, endOffset))
+                {
+                    // The follower's log has a tail this one lacks: it cuts there and fetches again (no records).
+                    data.DivergingEpoch = new FetchResponse.EpochEndOffset { Epoch = epoch, EndOffset = endOffset };
+                    data.HighWatermark = r.Log.HighWatermark;
+                    data.LogStartOffset = r.Log.LogStartOffset;
                     continue;
                 }
 

@@ -110,20 +110,20 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
                         continue;
                     }
 
-                    if (ProducePartition(context, topic, log, partitionData.Records ?? ReadOnlyMemory<byte>.Empty, result) is { } replicatedFlush)
+                    if (ProducePartition(context, topic, log, partitionData.Records ?? ReadOnlyMemory<byte>.Empty, result, out var lastOffset) is { } replicatedFlush)
                     {
                         (flushes ??= []).Add(replicatedFlush);
                     }
 
                     if (request.Acks == -1 && result.ErrorCode == 0 && result.BaseOffset >= 0)
                     {
-                        (flushes ??= []).Add(ReplicatedAsync(replicas, topic.Name, result, minInsyncReplicas, request.TimeoutMs));
+                        (flushes ??= []).Add(ReplicatedAsync(replicas, topic.Name, result, lastOffset, minInsyncReplicas, request.TimeoutMs));
                     }
 
                     continue;
                 }
 
-                if (ProducePartition(context, topic, log, partitionData.Records ?? ReadOnlyMemory<byte>.Empty, result) is { } flush)
+                if (ProducePartition(context, topic, log, partitionData.Records ?? ReadOnlyMemory<byte>.Empty, result, out _) is { } flush)
                 {
                     (flushes ??= []).Add(flush);
                 }
@@ -144,10 +144,12 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
 
     /// <summary>
     /// Validates one partition's records, appends them and fills in <paramref name="result"/>; returns the flush the
-    /// append owes (flush.messages reached), if any.
+    /// append owes (flush.messages reached), if any. <paramref name="lastOffset"/> is the batch's last offset (-1 when
+    /// nothing was appended), which acks=all waits for in a cluster.
     /// </summary>
-    private Task? ProducePartition(RequestContext context, TopicInfo topic, PartitionLog log, ReadOnlyMemory<byte> records, ProduceResponse.PartitionProduceResponse result)
+    private Task? ProducePartition(RequestContext context, TopicInfo topic, PartitionLog log, ReadOnlyMemory<byte> records, ProduceResponse.PartitionProduceResponse result, out long lastOffset)
     {
+        lastOffset = -1;
         var partition = result.Index;
         var settings = broker.SettingsFor(topic);
         var maxMessageBytes = settings.MaxMessageBytes;
@@ -235,6 +237,7 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
             result.BaseOffset = outcome.Append.FirstOffset;
             result.LogAppendTimeMs = outcome.Append.LogAppendTimeMs;
             result.LogStartOffset = outcome.Append.LogStartOffset;
+            lastOffset = outcome.Append.LastOffset;
             return log.FlushDue(outcome.Append.LastOffset) ? FlushAsync(log, outcome.Append.LastOffset, result, topic.Name) : null;
         }
         catch (IOException e)
@@ -252,12 +255,13 @@ public sealed partial class ProduceHandler(BrokerCore broker, ILogger<ProduceHan
     }
 
     /// <summary>
-    /// An acks=all produce's second stage in a cluster: done when the ISR has the batch (the high watermark passed it);
-    /// a timeout (the request's timeout_ms), a shrunk ISR or lost leadership becomes the partition's error code.
+    /// An acks=all produce's second stage in a cluster: done when the ISR has the batch (the high watermark passed its
+    /// last offset <paramref name="lastOffset"/>); a timeout (the request's timeout_ms), a shrunk ISR or lost leadership
+    /// becomes the partition's error code.
     /// </summary>
-    private static async Task ReplicatedAsync(Cluster.ReplicaManager replicas, string topic, ProduceResponse.PartitionProduceResponse result, int minInsyncReplicas, int timeoutMs)
+    private static async Task ReplicatedAsync(Cluster.ReplicaManager replicas, string topic, ProduceResponse.PartitionProduceResponse result, long lastOffset, int minInsyncReplicas, int timeoutMs)
     {
-        var error = await replicas.WaitForReplicationAsync(topic, result.Index, result.BaseOffset, minInsyncReplicas, timeoutMs).ConfigureAwait(false);
+        var error = await replicas.WaitForReplicationAsync(topic, result.Index, lastOffset, minInsyncReplicas, timeoutMs).ConfigureAwait(false);
         if (error != ErrorCode.None)
         {
             result.ErrorCode = (short)error;

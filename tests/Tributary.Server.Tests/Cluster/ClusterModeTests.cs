@@ -199,7 +199,9 @@ public sealed class ClusterModeTests(EtcdFixture fixture) : IClassFixture<EtcdFi
         });
         Assert.Equal((short)ErrorCode.NotLeaderOrFollower, offsets.Topics.Single().Partitions.Single().ErrorCode);
 
-        // The leader takes the same produce.
+        // The leader takes the same produce, once it has applied its role (the topic reaches its replica manager
+        // through the watch, like every other broker's).
+        await WaitUntil(() => leader.Core.Replicas?.StateOf("events", 0)?.Leader == leader.Config.NodeId);
         await using var leaderClient = await KafkaWireClient.ConnectAsync(leader.BootstrapServers);
         var accepted = await leaderClient.SendAsync<ProduceRequest, ProduceResponse>(ApiKey.Produce, 10, new ProduceRequest
         {

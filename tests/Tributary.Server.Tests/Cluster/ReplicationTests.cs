@@ -152,6 +152,63 @@ public sealed class ReplicationTests
     }
 
     [Fact]
+    public async Task AFollowerCutsItsTailInAnEpochTheNewLeaderNeverHadEvenWhereTheLeadersOlderEpochRunsFurther()
+    {
+        await using var cluster = await InProcessCluster.StartAsync(3, new Dictionary<string, string> { ["replica.fetch.backoff.ms"] = "50" });
+        await cluster.CreateTopicAsync(Topic, [1, 2, 3]);
+        await using (var client = await KafkaWireClient.ConnectAsync(cluster.Broker(1).BootstrapServers))
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Equal(0, (await WireRoundTrip.ProduceAsync(client, Topic, 0, $"replicated {i}")).Responses[0].PartitionResponses[0].ErrorCode);
+            }
+
+            // Epoch 0 goes on to offset 5 on brokers 1 and 2 only (two acks=1 batches that broker 3 never fetches). Its
+            // fetcher sends one fetch at a time: once one is refused, none is parked at the leader any more.
+            var refused = 0;
+            cluster.Broker(1).Intercept(ApiKey.Fetch, context =>
+            {
+                if (context.ClientId != "broker-3-fetcher-0")
+                {
+                    return default;
+                }
+
+                Interlocked.Increment(ref refused);
+                return new(ErrorCode.UnknownServerError);
+            });
+            await WaitUntilAsync(() => Volatile.Read(ref refused) > 0);
+            for (var i = 0; i < 2; i++)
+            {
+                Assert.Equal(0, (await ProduceAsync(client, $"epoch 0 tail {i}", acks: 1)).Responses[0].PartitionResponses[0].ErrorCode);
+            }
+        }
+
+        await WaitUntilAsync(() => cluster.Log(2, Topic).LogEndOffset == 5);
+
+        // Broker 3 leads epoch 1 from offset 3, heard by nobody, and writes a batch there.
+        cluster.CutOff(1);
+        cluster.CutOff(2);
+        await cluster.ElectAsync(Topic, leader: 3, isr: [3]);
+        await using (var client = await KafkaWireClient.ConnectAsync(cluster.Broker(3).BootstrapServers))
+        {
+            Assert.Equal(0, (await ProduceAsync(client, "epoch 1 divergent", acks: 1)).Responses[0].PartitionResponses[0].ErrorCode);
+        }
+
+        Assert.Equal(4, cluster.Log(3, Topic).LogEndOffset);
+
+        // Broker 2 leads epoch 2 with epoch 0 running to 5: asked about epoch 1, it answers epoch 0 ending at 5. Broker 3's
+        // epoch 0 ended at 3, so its offset 3 (epoch 1) must go, though both its log end and 3 are below 5.
+        await cluster.ElectAsync(Topic, leader: 2, isr: [2, 3]);
+        await cluster.ReconnectAsync(2);
+        var leader = cluster.Log(2, Topic);
+        await WaitUntilAsync(() => cluster.Log(3, Topic).LogEndOffset == 5 && leader.HighWatermark == 5);
+
+        Assert.Equal(ReadUpTo(leader, 5), ReadUpTo(cluster.Log(3, Topic), 5));
+        Assert.DoesNotContain("epoch 1 divergent", Values(ReadUpTo(cluster.Log(3, Topic), 5)));
+        Assert.Equal([new LeaderEpochCache.EpochEntry(0, 0)], cluster.Log(3, Topic).LeaderEpochs.Entries);
+    }
+
+    [Fact]
     public async Task AFetchWithAnOldLeaderEpochIsFencedAndOneWithAFutureEpochIsUnknown()
     {
         await using var cluster = await InProcessCluster.StartAsync(2);
