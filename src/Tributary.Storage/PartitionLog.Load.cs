@@ -207,6 +207,13 @@ public sealed partial class PartitionLog
             }
         }
 
+        if (snapshotOffset is null)
+        {
+            // Replayed from the log start: what the state held (after a truncation, producers of the batches cut off
+            // the log, which would answer their retries as duplicates at offsets that hold other records) goes.
+            Producers.LoadSnapshot([]);
+        }
+
         var rebuilt = snapshotOffset is null ? [.. _segments] : scanned;
         foreach (var segment in rebuilt)
         {

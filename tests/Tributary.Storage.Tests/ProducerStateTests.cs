@@ -46,6 +46,23 @@ public sealed class ProducerStateTests
     }
 
     [Fact]
+    public void A_batch_cut_off_the_log_is_forgotten_so_its_retry_is_appended_again()
+    {
+        using var manager = LogManager.InMemory();
+        var log = manager.GetOrCreate(Topic, 0, LogConfig.Default);
+        Assert.Equal(ErrorCode.None, log.AppendChecked(Batch(7, 0, 0, count: 3)).Error);
+        Assert.Equal(3, log.AppendChecked(Batch(ProducerId, 0, 0, count: 2)).Append.FirstOffset);
+
+        // A diverged tail cut for replication (no producer snapshot below the cut: the state is replayed).
+        Assert.Equal(3, log.TruncateTo(3));
+
+        var retry = log.AppendChecked(Batch(ProducerId, 0, 0, count: 2));
+        Assert.Equal((ErrorCode.None, false, 3L), (retry.Error, retry.IsDuplicate, retry.Append.FirstOffset));
+        Assert.True(log.AppendChecked(Batch(7, 0, 0, count: 3)).IsDuplicate);
+        Assert.Equal(5, log.LogEndOffset);
+    }
+
+    [Fact]
     public void Only_the_last_five_batches_are_remembered()
     {
         using var manager = LogManager.InMemory();

@@ -37,6 +37,42 @@ public static class ReplicaLogs
         return bytes.ToArray();
     }
 
+    /// <summary>
+    /// One line per batch with base offset in [<paramref name="from"/>, <paramref name="to"/>): offsets, partition leader
+    /// epoch, producer id, epoch and base sequence; then the leader-epoch checkpoint. For a failed run's output.
+    /// </summary>
+    public static string Describe(string logDirectory, string topic, int partition, long from, long to)
+    {
+        var directory = Path.Combine(logDirectory, string.Create(CultureInfo.InvariantCulture, $"{topic}-{partition}"));
+        var lines = new List<string>();
+        foreach (var segment in Directory.GetFiles(directory, "*.log").Order(StringComparer.Ordinal))
+        {
+            var data = File.ReadAllBytes(segment);
+            for (var position = 0; position + 61 <= data.Length;)
+            {
+                var span = data.AsSpan(position);
+                var baseOffset = BinaryPrimitives.ReadInt64BigEndian(span);
+                var length = BinaryPrimitives.ReadInt32BigEndian(span[8..]);
+                if (length <= 0)
+                {
+                    break;
+                }
+
+                if (baseOffset >= from && baseOffset < to)
+                {
+                    lines.Add(string.Create(CultureInfo.InvariantCulture,
+                        $"  {baseOffset}-{baseOffset + BinaryPrimitives.ReadInt32BigEndian(span[23..])} epoch {BinaryPrimitives.ReadInt32BigEndian(span[12..])} producer {BinaryPrimitives.ReadInt64BigEndian(span[43..])}/{BinaryPrimitives.ReadInt16BigEndian(span[51..])} seq {BinaryPrimitives.ReadInt32BigEndian(span[53..])}"));
+                }
+
+                position += BatchHeaderBytes + length;
+            }
+        }
+
+        var checkpoint = Path.Combine(directory, "leader-epoch-checkpoint");
+        lines.Add("  epochs: " + (File.Exists(checkpoint) ? File.ReadAllText(checkpoint).ReplaceLineEndings(" ") : "none"));
+        return string.Join('\n', lines);
+    }
+
     /// <summary>Anomalies where a replica's bytes differ from the first one's (the brokers in the order given).</summary>
     public static IReadOnlyList<string> Compare(IReadOnlyDictionary<int, byte[]> replicas)
     {

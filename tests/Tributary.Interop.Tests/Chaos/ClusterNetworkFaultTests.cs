@@ -71,6 +71,16 @@ public sealed class ClusterNetworkFaultTests(ITestOutputHelper output)
         output.WriteLine("by client: " + ClusterFaultTests.DescribeClients(workload.History));
 
         await cluster.StopBrokersAsync();
+        foreach (var lost in result.Anomalies.Select(a => System.Text.RegularExpressions.Regex.Match(a.Detail, @" at (\d+)/(\d+)")).Where(m => m.Success)
+            .Select(m => (Partition: int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), Offset: long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)))
+            .GroupBy(l => l.Partition))
+        {
+            foreach (var id in BrokerProcessCluster.BrokerIds)
+            {
+                output.WriteLine($"broker {id}, {Topic}-{lost.Key} around the anomalies:\n{ReplicaLogs.Describe(cluster.DataDirectory(id), Topic, lost.Key, lost.Min(l => l.Offset) - 100, lost.Max(l => l.Offset) + 100)}");
+            }
+        }
+
         var replicaDifferences = ClusterFaultTests.CompareReplicas(cluster, final);
         Assert.True(replicaDifferences.Count == 0, $"seed {seed}: replicas differ: {string.Join("; ", replicaDifferences)}");
         Assert.True(result.Anomalies.Count == 0, $"seed {seed}: {result.Summary()}");
