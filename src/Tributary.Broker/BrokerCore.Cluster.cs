@@ -25,6 +25,13 @@ public sealed partial class BrokerCore
     /// <summary>Cluster mode: requests to another broker (a share partition's leader calling the share coordinator).</summary>
     public IInterBrokerClient? InterBrokerClient { get; set; }
 
+    /// <summary>
+    /// Cluster mode, when the inter-broker listener is TLS: completes the handshake over a connected stream to a peer at
+    /// the host (the listener's truststore and keystore, as the fetchers'), for crash detection's idle connection. Set
+    /// before <see cref="JoinClusterAsync"/>.
+    /// </summary>
+    public Func<Stream, string, CancellationToken, Task<Stream>>? InterBrokerTls { get; set; }
+
     /// <summary>The cluster's id: the one in etcd in cluster mode, else the local metadata's.</summary>
     public string ClusterId => Cluster?.ClusterId ?? Metadata.ClusterId;
 

@@ -247,8 +247,10 @@ public sealed class TributaryBroker : IAsyncDisposable
             // and its clients see a cluster without it.
             try
             {
+                var connector = NewInterBrokerConnector();
+                core.InterBrokerTls = connector.Security.UsesTls ? connector.Security.HandshakeAsync : null;
                 var node = await core.JoinClusterAsync(null, cancellationToken).ConfigureAwait(false);
-                await StartClusterReplicationAsync(core, node, cancellationToken).ConfigureAwait(false);
+                await StartClusterReplicationAsync(core, node, connector, cancellationToken).ConfigureAwait(false);
                 dispatcher.NotServingReason = null;
             }
             catch
@@ -298,9 +300,8 @@ public sealed class TributaryBroker : IAsyncDisposable
     // ReplicaManager its role sink. The node joins with its logging sink first, so the cluster topics are mirrored and
     // their logs recovered and open; then the sink is replaced and every partition's role applied on those logs. The
     // coordinators hear of the internal partitions this broker comes to lead or stops leading.
-    private async Task StartClusterReplicationAsync(BrokerCore core, ClusterNode node, CancellationToken cancellationToken)
+    private async Task StartClusterReplicationAsync(BrokerCore core, ClusterNode node, InterBrokerConnector connector, CancellationToken cancellationToken)
     {
-        var connector = NewInterBrokerConnector();
         var connect = WireReplicaLink.ConnectorFor(node.LocalNodeId, connector);
         var replicas = new ReplicaManager(core, node, _wrapReplicaLinks is { } wrap ? wrap(connect) : connect);
         _replicas = replicas;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using Etcdserverpb;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
@@ -8,8 +9,10 @@ namespace Tributary.Broker.Cluster;
 
 // Crash detection (tributary.cluster.crash.detection.enable). When a broker's process dies, the kernel closes its
 // sockets and its port refuses connections at once; a paused, overloaded or cut-off broker's kernel still accepts, or
-// stays silent. So the controller holds an idle TCP connection to every other live broker's first listener (the one
-// followers fetch from), and every other broker one to the controller. When that connection ends and two connects
+// stays silent. So the controller holds an idle connection to every other live broker's endpoint of the inter-broker
+// listener (the one followers fetch from), and every other broker one to the controller. On a TLS listener the
+// handshake is made (BrokerCore.InterBrokerTls), so the broker's handshake timeout does not end a live connection; no
+// SASL login, as an unauthenticated connection is closed only when idle. When that connection ends and two connects
 // 100 ms apart are refused, the watcher revokes the broker's etcd lease: etcd deletes its registration (and the
 // controller key if it held it), and the usual election runs without waiting for tributary.metadata.etcd.lease.ms.
 // Safety does not rest on this: leader epochs and compare-and-swap in etcd fence as before, and a live broker revoked
@@ -19,6 +22,7 @@ public sealed partial class ClusterNode
     private const int RefusalsToRevoke = 2;
     private static readonly TimeSpan ConnectIntervalMin = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan ProbeRetryDelay = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan WatchedUpdateInterval = TimeSpan.FromMilliseconds(250);
 
@@ -54,10 +58,11 @@ public sealed partial class ClusterNode
 
                 foreach (var (nodeId, lease) in wanted)
                 {
-                    if (!watchers.ContainsKey(nodeId) && _brokers.TryGetValue(nodeId, out var broker) && broker.Endpoints.Count > 0)
+                    // A broker without the inter-broker endpoint is not watched (its fetchers log why); its lease still ends it.
+                    if (!watchers.ContainsKey(nodeId) && _brokers.TryGetValue(nodeId, out var broker)
+                        && broker.Endpoints.FirstOrDefault(e => e.Listener == _core.Config.InterBrokerListener) is { } endpoint)
                     {
                         var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                        var endpoint = broker.Endpoints[0];
                         watchers[nodeId] = (lease, stop, Task.Run(() => WatchBrokerAsync(nodeId, lease, endpoint, stop.Token), CancellationToken.None));
                     }
                 }
@@ -106,6 +111,7 @@ public sealed partial class ClusterNode
         // A broker registers before its listener opens, so refusals count only once this registration has accepted.
         var accepted = false;
         var refusals = 0;
+        var tlsFailureLogged = false;
         var lastConnect = DateTimeOffset.MinValue;
         try
         {
@@ -119,7 +125,14 @@ public sealed partial class ClusterNode
                 }
 
                 lastConnect = _core.Time.GetUtcNow();
-                switch (await HoldConnectionAsync(endpoint, cancellationToken).ConfigureAwait(false))
+                var (result, tlsFailure) = await HoldConnectionAsync(endpoint, cancellationToken).ConfigureAwait(false);
+                if (tlsFailure is not null && !tlsFailureLogged)
+                {
+                    tlsFailureLogged = true;
+                    LogCrashProbeTlsFailed(_logger, nodeId, endpoint.Host, endpoint.Port, endpoint.Listener, tlsFailure);
+                }
+
+                switch (result)
                 {
                     case ProbeResult.Held:
                         accepted = true;
@@ -134,7 +147,7 @@ public sealed partial class ClusterNode
 
                         break;
                     default:
-                        // Not listening yet, unreachable or timed out: none of these shows a dead process.
+                        // Not listening yet, unreachable, timed out or a failed TLS handshake: none shows a dead process.
                         refusals = 0;
                         await Task.Delay(ProbeRetryDelay, _core.Time, cancellationToken).ConfigureAwait(false);
                         break;
@@ -146,9 +159,9 @@ public sealed partial class ClusterNode
         }
     }
 
-    // Connects and holds the connection idle until the broker ends it: at once when its process dies, after
-    // connections.max.idle.ms (or a TLS listener's handshake timeout) while it lives.
-    private static async Task<ProbeResult> HoldConnectionAsync(ClusterEndpoint endpoint, CancellationToken cancellationToken)
+    // Connects (with the TLS handshake on a TLS listener) and holds the connection idle until the broker ends it: at
+    // once when its process dies, after connections.max.idle.ms while it lives. A failed handshake comes with its reason.
+    private async Task<(ProbeResult Result, string? TlsFailure)> HoldConnectionAsync(ClusterEndpoint endpoint, CancellationToken cancellationToken)
     {
         using var tcp = new TcpClient();
         try
@@ -159,31 +172,53 @@ public sealed partial class ClusterNode
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
         {
-            return ProbeResult.Refused;
+            return (ProbeResult.Refused, null);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return ProbeResult.Failed;
+            return (ProbeResult.Failed, null);
         }
         catch (Exception e) when (e is SocketException or IOException or ArgumentException)
         {
             // Unreachable, timed out, or a host name that does not resolve: none of these shows a dead process.
-            return ProbeResult.Failed;
+            return (ProbeResult.Failed, null);
         }
 
-        var buffer = new byte[64];
-        try
+        Stream stream = tcp.GetStream();
+        if (_core.InterBrokerTls is { } tls)
         {
-            while (await tcp.Client.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false) > 0)
+            try
             {
+                using var handshaking = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                handshaking.CancelAfter(HandshakeTimeout);
+                stream = await tls(stream, endpoint.Host, handshaking.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return (ProbeResult.Failed, "no TLS handshake within " + HandshakeTimeout.TotalSeconds + " s");
+            }
+            catch (Exception e) when (e is AuthenticationException or IOException or SocketException)
+            {
+                return (ProbeResult.Failed, e.Message);
             }
         }
-        catch (Exception e) when (e is SocketException or IOException)
+
+        await using (stream.ConfigureAwait(false))
         {
-            // Reset rather than closed: ended all the same.
+            var buffer = new byte[64];
+            try
+            {
+                while (await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false) > 0)
+                {
+                }
+            }
+            catch (Exception e) when (e is SocketException or IOException)
+            {
+                // Reset rather than closed: ended all the same.
+            }
         }
 
-        return ProbeResult.Held;
+        return (ProbeResult.Held, null);
     }
 
     private async Task RevokeAsync(int nodeId, long lease, ClusterEndpoint endpoint, CancellationToken cancellationToken)
@@ -210,6 +245,9 @@ public sealed partial class ClusterNode
 
     [LoggerMessage(EventId = 985, Level = LogLevel.Warning, Message = "Broker {NodeId} closed its connection and {Host}:{Port} refuses new ones (its process is gone); revoking its etcd lease {Lease}")]
     private static partial void LogBrokerCrashed(ILogger logger, int nodeId, string host, int port, long lease);
+
+    [LoggerMessage(EventId = 1200, Level = LogLevel.Warning, Message = "Crash detection cannot make a TLS connection to broker {NodeId} at {Host}:{Port} (inter-broker listener {Listener}): {Reason}; retrying, and until it succeeds that broker's crash is seen only when its lease expires")]
+    private static partial void LogCrashProbeTlsFailed(ILogger logger, int nodeId, string host, int port, string listener, string reason);
 
     [LoggerMessage(EventId = 986, Level = LogLevel.Warning, Message = "Revoking the lease of broker {NodeId} failed: {Reason}; it ends when it expires")]
     private static partial void LogRevokeFailed(ILogger logger, int nodeId, string reason);

@@ -54,7 +54,7 @@ public static class ConfigTable
             Bind: (c, v) => c with { EtcdUsername = v }),
         Broker("tributary.metadata.etcd.password", ConfigType.String, null, "Password of tributary.metadata.etcd.username.", Sensitive: true,
             Bind: (c, v) => c with { EtcdPassword = v }),
-        Broker("tributary.cluster.crash.detection.enable", ConfigType.Boolean, "true", "Cluster mode: the controller holds an idle connection to every broker's first listener (the others one to the controller); when one ends and the broker's port then refuses two connects 100 ms apart (its process is gone), its etcd lease is revoked so its partitions get new leaders at once. A paused or unreachable broker still waits for its lease to end.",
+        Broker("tributary.cluster.crash.detection.enable", ConfigType.Boolean, "true", "Cluster mode: the controller holds an idle connection to every broker's inter-broker listener (the others one to the controller); when one ends and the broker's port then refuses two connects 100 ms apart (its process is gone), its etcd lease is revoked so its partitions get new leaders at once. A paused or unreachable broker still waits for its lease to end.",
             Bind: (c, v) => c with { CrashDetectionEnable = v == "true" }),
         Broker("listeners", ConfigType.String, "PLAINTEXT://127.0.0.1:9092", "NAME://host:port,… to listen on, each name's protocol from listener.security.protocol.map; the host is an IP address or a host name.",
             Check: v => Listeners.Parse("listeners", v).Error,

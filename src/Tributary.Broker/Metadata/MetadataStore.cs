@@ -219,34 +219,20 @@ public sealed partial class MetadataStore
         }
     }
 
-    /// <summary>The stored ACLs.</summary>
-    public IReadOnlyList<AclBinding> Acls
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _acls;
-            }
-        }
-    }
+    /// <summary>
+    /// The stored ACLs: an array replaced whole once its snapshot is written, so a reader needs no lock and may tell a
+    /// change by the reference (the authorizer rebuilds its index when it differs).
+    /// </summary>
+    public IReadOnlyList<AclBinding> Acls => Volatile.Read(ref _acls);
 
-    /// <summary>Replaces the ACLs, durably.</summary>
+    /// <summary>Replaces the ACLs, durably; visible only once written.</summary>
     public void SetAcls(IReadOnlyList<AclBinding> acls)
     {
+        AclBinding[] replacement = [.. acls];
         lock (_lock)
         {
-            var previous = _acls;
-            _acls = [.. acls];
-            try
-            {
-                Persist(_byName.Values);
-            }
-            catch
-            {
-                _acls = previous;
-                throw;
-            }
+            Persist(_byName.Values, replacement);
+            Volatile.Write(ref _acls, replacement);
         }
     }
 
@@ -358,9 +344,13 @@ public sealed partial class MetadataStore
         }
     }
 
-    /// <summary>Writes <paramref name="topics"/> as the new snapshot; the store's state is the caller's to change after.</summary>
-    private void Persist(IEnumerable<TopicInfo> topics)
+    /// <summary>
+    /// Writes <paramref name="topics"/> (and <paramref name="acls"/> when given, else those in force) as the new
+    /// snapshot; the store's state is the caller's to change after.
+    /// </summary>
+    private void Persist(IEnumerable<TopicInfo> topics, AclBinding[]? acls = null)
     {
+        acls ??= _acls;
         if (_path is null)
         {
             return;
@@ -369,7 +359,7 @@ public sealed partial class MetadataStore
         var snapshot = new Snapshot(ClusterId, [.. topics.Select(t => new TopicRecord(t.Name, t.Id, t.PartitionCount, new Dictionary<string, string>(t.Configs)))], _brokerConfigs, _groupConfigs,
             _scramCredentials.Count > 0 ? _scramCredentials : null,
             _clientQuotas.Count > 0 ? [.. _clientQuotas.Select(q => QuotaRecord.Of(q.Key, q.Value))] : null,
-            _acls.Length > 0 ? [.. _acls] : null);
+            acls.Length > 0 ? [.. acls] : null);
         var bytes = JsonSerializer.SerializeToUtf8Bytes(snapshot, SnapshotJson.Default.Snapshot);
         var temp = _path + ".tmp";
         try

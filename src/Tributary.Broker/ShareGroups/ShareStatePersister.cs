@@ -78,40 +78,8 @@ internal sealed class ShareStatePersister(BrokerCore broker)
     /// coordinator cannot be reached.
     /// </summary>
     public async Task<IReadOnlyDictionary<(Guid TopicId, int Partition), (ErrorCode Error, long StartOffset, int DeliveryCompleteCount)>> SummaryAsync(
-        string groupId, IReadOnlyList<(Guid TopicId, int Partition)> partitions)
-    {
-        var (located, leader) = Locate();
-        if (located == ErrorCode.None && leader == broker.NodeId)
-        {
-            var coordinator = broker.ShareCoordinator;
-            return partitions.Distinct().ToDictionary(p => p, p =>
-            {
-                if (coordinator.CoordinatorError is var notReady and not ErrorCode.None)
-                {
-                    return (notReady, -1L, -1);
-                }
-
-                var (error, state) = coordinator.Summary(new SharePartitionKey(groupId, p.TopicId, p.Partition), -1);
-                return (error, state?.StartOffset ?? -1, state?.DeliveryCompleteCount ?? -1);
-            });
-        }
-
-        var response = located != ErrorCode.None ? null : await CallAsync<ReadShareGroupStateSummaryRequest, ReadShareGroupStateSummaryResponse>(leader, ApiKey.ReadShareGroupStateSummary, SummaryVersion, new ReadShareGroupStateSummaryRequest
-        {
-            GroupId = groupId,
-            Topics = [.. partitions.Distinct().GroupBy(p => p.TopicId).Select(t => new ReadShareGroupStateSummaryRequest.ReadStateSummaryData
-            {
-                TopicId = t.Key,
-                Partitions = [.. t.Select(p => new ReadShareGroupStateSummaryRequest.PartitionData { Partition = p.Partition, LeaderEpoch = -1 })],
-            })],
-        }).ConfigureAwait(false);
-        var answered = response?.Results.SelectMany(r => r.Partitions.Select(p => (Key: (r.TopicId, p.Partition), p.ErrorCode, p.StartOffset, p.DeliveryCompleteCount)))
-            .ToDictionary(p => p.Key) ?? [];
-        var unreachable = located != ErrorCode.None ? located : ErrorCode.CoordinatorNotAvailable;
-        return partitions.Distinct().ToDictionary(p => p, p => answered.TryGetValue(p, out var r)
-            ? ((ErrorCode)r.ErrorCode, r.StartOffset, r.DeliveryCompleteCount)
-            : (unreachable, -1L, -1));
-    }
+        string groupId, IReadOnlyList<(Guid TopicId, int Partition)> partitions) =>
+        (await SummariesAsync(groupId, partitions).ConfigureAwait(false)).ToDictionary(s => s.Key, s => (s.Value.Error, s.Value.StartOffset, s.Value.DeliveryCompleteCount));
 
     /// <summary>Writes the states (null: deleted); the first error, or None once the coordinator's ISR has them all.</summary>
     public async Task<ErrorCode> WriteAsync(IReadOnlyList<(SharePartitionKey Key, ShareSnapshotValue? Value)> states)
@@ -201,12 +169,12 @@ internal sealed class ShareStatePersister(BrokerCore broker)
     /// </summary>
     public async Task<IReadOnlyDictionary<(Guid TopicId, int Partition), ErrorCode>> ResetAsync(string groupId, IReadOnlyList<(Guid TopicId, int Partition, long StartOffset)> partitions)
     {
-        var current = await SummaryStateEpochsAsync(groupId, [.. partitions.Select(p => (p.TopicId, p.Partition))]).ConfigureAwait(false);
+        var current = await SummariesAsync(groupId, [.. partitions.Select(p => (p.TopicId, p.Partition))]).ConfigureAwait(false);
         var results = new Dictionary<(Guid TopicId, int Partition), ErrorCode>();
         var ready = new List<(Guid TopicId, int Partition, long StartOffset, int StateEpoch)>();
         foreach (var (topicId, partition, startOffset) in partitions)
         {
-            var (error, stateEpoch) = current[(topicId, partition)];
+            var (error, _, _, stateEpoch) = current[(topicId, partition)];
             if (error != ErrorCode.None)
             {
                 results[(topicId, partition)] = error;
@@ -260,8 +228,9 @@ internal sealed class ShareStatePersister(BrokerCore broker)
         return results;
     }
 
-    // The state epoch of each partition (0 without state), through ReadShareGroupStateSummary.
-    private async Task<IReadOnlyDictionary<(Guid TopicId, int Partition), (ErrorCode Error, int StateEpoch)>> SummaryStateEpochsAsync(
+    // ReadShareGroupStateSummary, in process on the share coordinator's leader, else over the wire: per partition the
+    // error, start offset and delivery-complete count (-1 without state) and state epoch (0 without state).
+    private async Task<IReadOnlyDictionary<(Guid TopicId, int Partition), (ErrorCode Error, long StartOffset, int DeliveryCompleteCount, int StateEpoch)>> SummariesAsync(
         string groupId, IReadOnlyList<(Guid TopicId, int Partition)> partitions)
     {
         var (located, leader) = Locate();
@@ -272,11 +241,11 @@ internal sealed class ShareStatePersister(BrokerCore broker)
             {
                 if (coordinator.CoordinatorError is var notReady and not ErrorCode.None)
                 {
-                    return (notReady, 0);
+                    return (notReady, -1L, -1, 0);
                 }
 
                 var (error, state) = coordinator.Summary(new SharePartitionKey(groupId, p.TopicId, p.Partition), -1);
-                return (error, state?.StateEpoch ?? 0);
+                return (error, state?.StartOffset ?? -1, state?.DeliveryCompleteCount ?? -1, state?.StateEpoch ?? 0);
             });
         }
 
@@ -289,9 +258,12 @@ internal sealed class ShareStatePersister(BrokerCore broker)
                 Partitions = [.. t.Select(p => new ReadShareGroupStateSummaryRequest.PartitionData { Partition = p.Partition, LeaderEpoch = -1 })],
             })],
         }).ConfigureAwait(false);
-        var answered = response?.Results.SelectMany(r => r.Partitions.Select(p => (Key: (r.TopicId, p.Partition), p.ErrorCode, p.StateEpoch))).ToDictionary(p => p.Key) ?? [];
+        var answered = response?.Results.SelectMany(r => r.Partitions.Select(p => (Key: (r.TopicId, p.Partition), p.ErrorCode, p.StartOffset, p.DeliveryCompleteCount, p.StateEpoch)))
+            .ToDictionary(p => p.Key) ?? [];
         var unreachable = located != ErrorCode.None ? located : ErrorCode.CoordinatorNotAvailable;
-        return partitions.Distinct().ToDictionary(p => p, p => answered.TryGetValue(p, out var r) ? ((ErrorCode)r.ErrorCode, r.StateEpoch) : (unreachable, 0));
+        return partitions.Distinct().ToDictionary(p => p, p => answered.TryGetValue(p, out var r)
+            ? ((ErrorCode)r.ErrorCode, r.StartOffset, r.DeliveryCompleteCount, r.StateEpoch)
+            : (unreachable, -1L, -1, 0));
     }
 
     // The leader of __share_group_state, creating the topic on first use (as FindCoordinator does for the others).

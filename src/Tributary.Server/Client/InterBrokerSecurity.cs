@@ -76,5 +76,21 @@ public sealed class InterBrokerSecurity
     public SslClientAuthenticationOptions? TlsOptions(string host) =>
         UsesTls ? TlsClientOptions.Create(host, _trusted, _certificate, verifyHostName: true) : null;
 
+    /// <summary>The TLS handshake with a peer at <paramref name="host"/> over <paramref name="connected"/>; the listener must be TLS.</summary>
+    public async Task<Stream> HandshakeAsync(Stream connected, string host, CancellationToken cancellationToken)
+    {
+        var tls = new SslStream(connected, leaveInnerStreamOpen: false);
+        try
+        {
+            await tls.AuthenticateAsClientAsync(TlsOptions(host) ?? throw new InvalidOperationException($"the inter-broker listener {Listener} is not TLS"), cancellationToken).ConfigureAwait(false);
+            return tls;
+        }
+        catch
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
     public override string ToString() => $"listener {Listener} ({Protocol}{(Mechanism is null ? "" : ", " + Mechanism + " as " + Username)})";
 }

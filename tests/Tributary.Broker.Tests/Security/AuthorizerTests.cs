@@ -216,5 +216,45 @@ public sealed class AuthorizerTests : IDisposable
         Assert.False(Allowed("User:u43", Write, Topic, "prefix-4-x"));
     }
 
+    [Fact]
+    public void Acls_replaced_in_the_metadata_store_decide_the_next_request()
+    {
+        _broker.Core.Metadata.SetAcls([Acl(Topic, "orders", Read)]);
+        Assert.True(Allowed(Alice, Read, Topic, "orders"));
+
+        // Creating and deleting start from the store's ACLs, not from an older copy.
+        Add(Acl(Topic, "orders", Write));
+        Assert.Equal([Acl(Topic, "orders", Read), Acl(Topic, "orders", Write)], _broker.Core.Metadata.Acls);
+
+        _broker.Core.Metadata.SetAcls([Acl(Topic, "orders", Read, Deny)]);
+        Assert.False(Allowed(Alice, Read, Topic, "orders"));
+        Assert.False(Allowed(Alice, Write, Topic, "orders"));
+        Assert.Equal([Acl(Topic, "orders", Read, Deny)], Authorizer.Acls);
+    }
+
+    [Fact]
+    public void An_acl_change_the_disk_refuses_leaves_the_decisions_as_they_were()
+    {
+        var directory = Directory.CreateTempSubdirectory("tributary-authorizer-").FullName;
+        var device = new FaultyDevice(new Storage.Devices.MemoryLogDevice());
+        try
+        {
+            using var broker = TestBroker.OnDevice(directory, device, "authorizer.class.name=" + Authorizer.StandardAuthorizerClass);
+            Assert.All(broker.Core.Authorizer.Create([Acl(Topic, "orders", Read)]), Assert.Null);
+            device.Refuses = path => path.EndsWith(Metadata.MetadataStore.FileName + ".tmp", StringComparison.Ordinal);
+
+            Assert.Throws<IOException>(() => broker.Core.Authorizer.Create([Acl(Topic, "orders", Read, Deny)]));
+            Assert.Throws<IOException>(() => broker.Core.Metadata.SetAcls([]));
+
+            Assert.True(broker.Core.Authorizer.Authorize(Alice, Host, Read, Topic, "orders"));
+            Assert.Equal([Acl(Topic, "orders", Read)], broker.Core.Metadata.Acls);
+        }
+        finally
+        {
+            device.Refuses = _ => false;
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     public void Dispose() => _broker.Dispose();
 }

@@ -12,7 +12,9 @@ namespace Tributary.Broker.Security.Authorization;
 /// "*") and operation match decide, a DENY over any ALLOW; a resource with no ACL at all is allowed only under
 /// <c>allow.everyone.if.no.acl.found</c>. An ALLOW of READ, WRITE, DELETE or ALTER implies DESCRIBE, ALTER_CONFIGS
 /// implies DESCRIBE_CONFIGS, ALL is every operation; a DENY applies to its own operation (or ALL) only.
-/// Reads take no lock: the ACLs live in an immutable index, replaced whole on each change once it is stored.
+/// The metadata store's ACLs are the only copy: whatever replaces them there (CreateAcls, DeleteAcls, a snapshot read
+/// at start) decides the next request. Reads take no lock: decisions use an immutable index of the store's array,
+/// built again when the store holds another one.
 /// </summary>
 public sealed class Authorizer
 {
@@ -22,20 +24,20 @@ public sealed class Authorizer
     private readonly MetadataStore _store;
     private readonly Func<BrokerConfig> _config;
     private readonly Lock _writeLock = new();
-    private AclIndex _index;
+    private IndexedAcls _indexed;
 
     /// <param name="config">The configuration in force (super.users and the others may change dynamically).</param>
     public Authorizer(MetadataStore store, Func<BrokerConfig> config)
     {
         _store = store;
         _config = config;
-        _index = new AclIndex(store.Acls);
+        _indexed = new IndexedAcls(store.Acls);
     }
 
     public bool Enabled => _config().AuthorizerClassName.Length > 0;
 
     /// <summary>Every stored ACL.</summary>
-    public IReadOnlyList<AclBinding> Acls => Volatile.Read(ref _index).All;
+    public IReadOnlyList<AclBinding> Acls => _store.Acls;
 
     /// <summary>Whether the connection's principal may perform <paramref name="operation"/> on the resource.</summary>
     public bool Authorize(ConnectionInfo connection, AclOperation operation, AclResourceType type, string name) =>
@@ -65,7 +67,7 @@ public sealed class Authorizer
             return true;
         }
 
-        return Volatile.Read(ref _index).Decide(principal, host, operation, type, name) switch
+        return Index.Decide(principal, host, operation, type, name) switch
         {
             Decision.Allow => true,
             Decision.Deny => false,
@@ -88,7 +90,7 @@ public sealed class Authorizer
         }
 
         var host = HostOf(connection);
-        var matching = Volatile.Read(ref _index).All
+        var matching = Index.All
             .Where(a => a.ResourceType == type && (a.Operation == operation || a.Operation == AclOperation.All) && AclIndex.EntryMatches(a, principal, host))
             .ToList();
         var denied = matching.Where(a => a.Permission == AclPermissionType.Deny).ToList();
@@ -144,12 +146,12 @@ public sealed class Authorizer
         var errors = bindings.Select(b => b.Validate()).ToArray();
         lock (_writeLock)
         {
-            var current = _index.All;
+            var current = _store.Acls;
             var known = new HashSet<AclBinding>(current);
             var added = bindings.Where((b, i) => errors[i] is null && known.Add(b)).ToList();
             if (added.Count > 0)
             {
-                Replace([.. current, .. added]);
+                _store.SetAcls([.. current, .. added]);
             }
         }
 
@@ -161,7 +163,8 @@ public sealed class Authorizer
     {
         lock (_writeLock)
         {
-            var remaining = new HashSet<AclBinding>(_index.All);
+            var current = _store.Acls;
+            var remaining = new HashSet<AclBinding>(current);
             var results = new List<IReadOnlyList<AclBinding>>(filters.Count);
             foreach (var filter in filters)
             {
@@ -172,22 +175,37 @@ public sealed class Authorizer
 
             if (results.Any(r => r.Count > 0))
             {
-                Replace([.. _index.All.Where(remaining.Contains)]);
+                _store.SetAcls([.. current.Where(remaining.Contains)]);
             }
 
             return results;
         }
     }
 
-    // Stored first: a snapshot the disk refuses throws and leaves the ACLs in force as they were.
-    private void Replace(AclBinding[] acls)
+    // The index of the store's ACLs in force; two threads seeing a change at once may both build it, which is harmless.
+    private AclIndex Index
     {
-        _store.SetAcls(acls);
-        Volatile.Write(ref _index, new AclIndex(acls));
+        get
+        {
+            var acls = _store.Acls;
+            var indexed = Volatile.Read(ref _indexed);
+            if (!ReferenceEquals(indexed.Source, acls))
+            {
+                indexed = new IndexedAcls(acls);
+                Volatile.Write(ref _indexed, indexed);
+            }
+
+            return indexed.Index;
+        }
     }
 
     /// <summary>The client's address as Kafka matches ACL hosts (InetAddress.getHostAddress(): no leading "/").</summary>
     private static string HostOf(ConnectionInfo connection) => connection.ClientHost.StartsWith('/') ? connection.ClientHost[1..] : connection.ClientHost;
+
+    private sealed record IndexedAcls(IReadOnlyList<AclBinding> Source)
+    {
+        public AclIndex Index { get; } = new(Source);
+    }
 
     internal enum Decision
     {
