@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Tributary.Broker.Config;
 using Tributary.Server;
+using Tributary.Server.Hosting;
 
 namespace Tributary.Cli.Commands;
 
@@ -57,13 +58,7 @@ internal static class ServeCommand
             return 2;
         }
 
-        using var loggerFactory = LoggerFactory.Create(b => b
-            .AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-            })
-            .SetMinimumLevel(LogLevel.Information));
+        using var loggerFactory = ConsoleLogging.CreateLoggerFactory(LogLevel.Information);
         var logger = loggerFactory.CreateLogger("Tributary");
         var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
