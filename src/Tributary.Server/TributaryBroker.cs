@@ -163,25 +163,41 @@ public sealed class TributaryBroker : IAsyncDisposable
         return broker;
     }
 
-    // The admin listener starts beside the core, on a thread-pool thread: liveness answers, and readiness says why
-    // not, while the logs recover, and its start (the HTTP host, the metrics exporter) does not delay the Kafka
-    // listener's first answer. A failure of either stops the other.
+    /// <summary>
+    /// How long a start whose core (log recovery, metadata, Kafka listeners) is not up yet waits before starting the
+    /// admin listener anyway, so liveness answers and readiness says why not during a long recovery.
+    /// </summary>
+    public const int AdminListenerStartDelayMs = 100;
+
+    // The Kafka listener comes first: the admin listener (the HTTP host, the metrics exporter; on an empty data directory
+    // more start-up CPU than the whole core) starts once the core is up, so it takes neither a core nor a thread-pool
+    // thread from the Kafka listener's first answers. A core still starting after AdminListenerStartDelayMs (a long
+    // recovery) has the admin listener started beside it. A failure of either stops the other.
     private async Task StartAdminAndCoreAsync(CancellationToken cancellationToken)
     {
-        var admin = _config.AdminListeners.Count > 0
-            ? Task.Run(() => AdminListener.StartAsync(_config.AdminListeners, this, _adminRoutes, _loggerFactory, cancellationToken), cancellationToken)
+        Lazy<Task<AdminListener>>? admin = _config.AdminListeners.Count > 0
+            ? new(() => Task.Run(() => AdminListener.StartAsync(_config.AdminListeners, this, _adminRoutes, _loggerFactory, cancellationToken), cancellationToken))
             : null;
+        var early = admin is null
+            ? null
+            : _time.CreateTimer(_ => _ = admin.Value, null, TimeSpan.FromMilliseconds(AdminListenerStartDelayMs), Timeout.InfiniteTimeSpan);
         try
         {
             await StartCoreAsync(cancellationToken).ConfigureAwait(false);
         }
         catch
         {
-            if (admin is not null)
+            if (early is not null)
+            {
+                await early.DisposeAsync().ConfigureAwait(false);
+            }
+
+            // The timer may have started the admin listener while the core was failing: it is stopped again.
+            if (admin is { IsValueCreated: true })
             {
                 try
                 {
-                    await (await admin.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
+                    await (await admin.Value.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is IOException or OperationCanceledException)
                 {
@@ -192,11 +208,16 @@ public sealed class TributaryBroker : IAsyncDisposable
             throw;
         }
 
+        if (early is not null)
+        {
+            await early.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (admin is not null)
         {
             try
             {
-                _admin = await admin.ConfigureAwait(false);
+                _admin = await admin.Value.ConfigureAwait(false);
             }
             catch
             {

@@ -76,7 +76,8 @@ public sealed class AdminListenerTests
             await using var running = await TributaryBroker.StartAsync(owner);
             var port = FreeLoopbackPort();
 
-            // The data directory is held by the running broker: the start fails after the admin listener bound.
+            // The data directory is held by the running broker: the start fails, and an admin listener it had bound
+            // (after TributaryBroker.AdminListenerStartDelayMs) is stopped again.
             var second = WithAdmin($"http://127.0.0.1:{port}");
             second.InMemory = false;
             second.DataDirectory = directory;
@@ -114,6 +115,49 @@ public sealed class AdminListenerTests
         {
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task WhileTheStartWaitsTheAdminListenerAnswersLiveAndNotReadyAndACancelledStartReleasesItsPort()
+    {
+        // A start that cannot finish: cluster mode with an etcd nobody listens on, retried until cancelled. After
+        // AdminListenerStartDelayMs the admin listener starts beside it.
+        var port = FreeLoopbackPort();
+        var options = WithAdmin($"http://127.0.0.1:{port}");
+        options.Config["tributary.metadata.etcd.endpoints"] = $"http://127.0.0.1:{FreeLoopbackPort()}";
+        options.Config["tributary.metadata.etcd.connect.timeout.ms"] = "600000";
+        using var cancel = new CancellationTokenSource();
+        using var hangGuard = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        var start = TributaryBroker.StartAsync(options, cancel.Token);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+
+        HttpResponseMessage? live = null;
+        while (live is null)
+        {
+            Assert.False(start.IsCompleted, "the start cannot complete without etcd");
+            try
+            {
+                live = await http.GetAsync(new Uri("/health/live", UriKind.Relative), hangGuard.Token);
+            }
+            catch (HttpRequestException)
+            {
+                await Task.Delay(20, hangGuard.Token);
+            }
+        }
+
+        using (live)
+        {
+            using var ready = await http.GetAsync(new Uri("/health/ready", UriKind.Relative), hangGuard.Token);
+            Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            Assert.StartsWith("not ready: starting", await ready.Content.ReadAsStringAsync(hangGuard.Token), StringComparison.Ordinal);
+        }
+
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => start);
+
+        await using var next = await TributaryBroker.StartAsync(WithAdmin($"http://127.0.0.1:{port}"));
+        Assert.Equal(port, next.AdminAddresses[0].Port);
     }
 
     private static int FreeLoopbackPort()

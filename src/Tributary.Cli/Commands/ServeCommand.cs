@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Tributary.Broker.Config;
 using Tributary.Server;
+using Tributary.Server.Hosting;
 
 namespace Tributary.Cli.Commands;
 
@@ -57,13 +58,7 @@ internal static class ServeCommand
             return 2;
         }
 
-        using var loggerFactory = LoggerFactory.Create(b => b
-            .AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-            })
-            .SetMinimumLevel(LogLevel.Information));
+        using var loggerFactory = ConsoleLogging.CreateLoggerFactory(LogLevel.Information);
         var logger = loggerFactory.CreateLogger("Tributary");
         var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
@@ -103,10 +98,10 @@ internal static class ServeCommand
         return 0;
     }
 
-    // Start-up leaves megabytes of garbage (the DI containers of the admin listener and the logger, configuration, the
-    // metrics exporter's set-up) in a heap that has not been collected yet, so it stays resident while the broker
-    // idles. One full compacting collection once both listeners are up frees it and returns the emptied regions to
-    // the operating system; it runs once per process, after the broker answers, so it delays no request.
+    // Start-up leaves megabytes of garbage (the admin listener's DI container, configuration, the metrics exporter's
+    // set-up) in a heap that has not been collected yet, so it stays resident while the broker idles. One full
+    // compacting collection once both listeners are up (the admin listener starts after the Kafka listener answers)
+    // frees it and returns the emptied regions to the operating system; it runs once per process.
     private static void ReleaseStartupGarbage() =>
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 }
