@@ -244,7 +244,7 @@ public sealed partial class BrokerCore
     // New partitions of a mirrored topic get no log here: a broker holds logs only for the partitions it is a replica
     // of, created when it is told its role (FindLog, HostsReplica). Files a deleted topic of the same name left (its
     // deletion was refused part way) are removed, so such a log starts empty; one that cannot be is logged and stays.
-    private void OpenMirroredPartitions(TopicInfo topic, int from) => RemovePartitions(topic.Name, from, topic.PartitionCount);
+    private void OpenMirroredPartitions(TopicInfo topic, int from) => RemovePartitions(topic.Name, from, topic.PartitionCount, removeAtOnce: true);
 
     /// <summary>
     /// Whether this broker keeps a log for the partition: always on a single node and for topics local to each broker;

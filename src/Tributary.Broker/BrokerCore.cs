@@ -305,7 +305,7 @@ public sealed partial class BrokerCore : IDisposable
                 catch (Exception e) when (IsStorageFailure(e))
                 {
                     LogCreateFailed(_logger, e, name, partitions);
-                    RemovePartitions(topic.Name, 0, topic.PartitionCount);
+                    RemovePartitions(topic.Name, 0, topic.PartitionCount, removeAtOnce: true);
                     Undo(() => Metadata.Delete(topic.Name), topic.Name);
                     throw;
                 }
@@ -357,7 +357,7 @@ public sealed partial class BrokerCore : IDisposable
             catch (Exception e) when (IsStorageFailure(e))
             {
                 LogCreateFailed(_logger, e, topic.Name, newCount);
-                RemovePartitions(topic.Name, topic.PartitionCount, newCount);
+                RemovePartitions(topic.Name, topic.PartitionCount, newCount, removeAtOnce: true);
                 Undo(() => Metadata.Update(topic), topic.Name);
                 throw;
             }
@@ -492,14 +492,18 @@ public sealed partial class BrokerCore : IDisposable
         }
     }
 
-    /// <summary>Closes and deletes the logs of partitions [from, to); a failure is logged (the files stay) and the rest go on.</summary>
-    private void RemovePartitions(string topic, int from, int to)
+    /// <summary>
+    /// Closes and deletes the logs of partitions [from, to); a failure is logged (the files stay) and the rest go on.
+    /// Logs that held a live partition wait out file.delete.delay.ms under a <c>-delete</c> name; with
+    /// <paramref name="removeAtOnce"/> (an undone create, leftovers before a partition opens anew) they go now.
+    /// </summary>
+    private void RemovePartitions(string topic, int from, int to, bool removeAtOnce = false)
     {
         for (var p = from; p < to; p++)
         {
             try
             {
-                Logs.Delete(topic, p);
+                Logs.Delete(topic, p, removeAtOnce);
             }
             catch (Exception e) when (IsStorageFailure(e))
             {
@@ -575,7 +579,7 @@ public sealed partial class BrokerCore : IDisposable
         {
             // A new partition starts empty: files a deleted topic of the same name left (its deletion was refused part
             // way) are removed first, never served as the new partition's records. If they cannot be, it is not created.
-            Logs.Delete(topic.Name, p);
+            Logs.Delete(topic.Name, p, removeAtOnce: true);
             Logs.GetOrCreate(topic.Name, p, config);
         }
     }

@@ -54,6 +54,12 @@ public sealed record LogConfig
     /// <summary><c>max.compaction.lag.ms</c>: a log whose oldest dirty record is older than this is cleaned whatever its dirty ratio.</summary>
     public long MaxCompactionLagMs { get; init; } = long.MaxValue;
 
+    /// <summary>
+    /// <c>file.delete.delay.ms</c> (broker: <c>log.segment.delete.delay.ms</c>): how long a segment or partition directory
+    /// that left the log stays on disk under a <c>.deleted</c> / <c>-delete</c> name before it is removed; 0 removes at once.
+    /// </summary>
+    public long FileDeleteDelayMs { get; init; } = 60_000;
+
     /// <summary><c>min.cleanable.dirty.ratio</c>: clean once dirty bytes are at least this share of the cleanable bytes.</summary>
     public double MinCleanableDirtyRatio { get; init; } = 0.5;
 
@@ -99,6 +105,11 @@ public sealed record LogConfig
         if (DeleteRetentionMs < 0 || MinCompactionLagMs < 0 || MaxCompactionLagMs < 1)
         {
             throw new ArgumentException("delete.retention.ms and min.compaction.lag.ms must be at least 0, max.compaction.lag.ms at least 1");
+        }
+
+        if (FileDeleteDelayMs < 0)
+        {
+            throw new ArgumentException($"file.delete.delay.ms {FileDeleteDelayMs} must be at least 0");
         }
 
         if (!(MinCleanableDirtyRatio is >= 0 and <= 1))

@@ -22,6 +22,12 @@ public sealed class LogManager : IDisposable
     /// <summary>Kafka's limit on topic name length.</summary>
     public const int TopicNameLengthMax = 249;
 
+    /// <summary>Kafka's suffix of a deleted partition's directory while it waits out file.delete.delay.ms.</summary>
+    public const string DeleteDirectorySuffix = "-delete";
+
+    /// <summary>Longest directory name a file system takes; a <c>-delete</c> name cuts the topic name to fit (as Kafka does).</summary>
+    private const int DirectoryNameLengthMax = 255;
+
     /// <summary>Logs a clean close flushes and closes at once.</summary>
     private const int CloseThreadsMax = 16;
 
@@ -36,6 +42,7 @@ public sealed class LogManager : IDisposable
     private readonly Lock _createLock = new();
     private readonly Lock _cleanerCheckpointLock = new();
     private readonly Lock _recoveryPointCheckpointLock = new();
+    private readonly PendingDeletions _deletions;
     private bool _disposed;
 
     public LogManager(
@@ -52,6 +59,7 @@ public sealed class LogManager : IDisposable
         _time = time ?? TimeProvider.System;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger<LogManager>();
+        _deletions = new PendingDeletions(_time, _logger);
         try
         {
             Load();
@@ -63,6 +71,7 @@ public sealed class LogManager : IDisposable
                 log.Dispose();
             }
 
+            _deletions.Dispose();
             throw;
         }
     }
@@ -76,6 +85,9 @@ public sealed class LogManager : IDisposable
     public bool LoadedAfterCleanShutdown { get; private set; }
 
     public IReadOnlyCollection<PartitionLog> Logs => _logs.Values.ToArray();
+
+    /// <summary>Segments and partition directories waiting out file.delete.delay.ms (at most <see cref="PendingDeletions.EntriesMax"/>).</summary>
+    public int PendingDeletionCount => _deletions.Count;
 
     /// <summary>An in-memory data directory, for tests and the embeddable broker.</summary>
     public static LogManager InMemory(LogConfig? defaultConfig = null, TimeProvider? time = null, ILoggerFactory? loggerFactory = null) =>
@@ -112,7 +124,7 @@ public sealed class LogManager : IDisposable
             // A directory that already exists here was not loaded at start (it appeared since): recover it rather than trust it.
             var directory = PartitionDirectory(topic, partition);
             var log = PartitionLog.Open(
-                _device, directory, topic, partition, config, _time, cleanShutdown: !_device.DirectoryExists(directory), PartitionLogger());
+                _device, directory, topic, partition, config, _time, cleanShutdown: !_device.DirectoryExists(directory), PartitionLogger(), deletions: _deletions);
             _logs[(topic, partition)] = log;
             return log;
         }
@@ -143,25 +155,28 @@ public sealed class LogManager : IDisposable
     }
 
     /// <summary>
-    /// Closes the log and removes its directory. Returns false when there is no such log; a directory of that name is
-    /// removed all the same (left by a log that failed to open), and an offline partition is forgotten.
+    /// Closes the log and removes its directory: renamed <c>&lt;topic&gt;-&lt;partition&gt;.&lt;id&gt;-delete</c> at once
+    /// (so the partition can be created again meanwhile) and removed after the log's <c>file.delete.delay.ms</c>, as
+    /// Kafka does; with <paramref name="removeAtOnce"/> (files that never held a live partition: an undone create, what a
+    /// refused deletion left) removed now. Returns false when there is no such log; a directory of that name is removed
+    /// all the same (left by a log that failed to open), and an offline partition is forgotten.
     /// </summary>
-    public bool Delete(string topic, int partition)
+    public bool Delete(string topic, int partition, bool removeAtOnce = false)
     {
         lock (_createLock)
         {
             _offline.TryRemove((topic, partition), out _);
             if (!_logs.TryRemove((topic, partition), out var log))
             {
-                if (IsValidTopicName(topic) && partition >= 0)
+                if (IsValidTopicName(topic) && partition >= 0 && _device.DirectoryExists(PartitionDirectory(topic, partition)))
                 {
-                    _device.DeleteDirectory(PartitionDirectory(topic, partition));
+                    DeleteDirectoryLater(topic, partition, removeAtOnce ? 0 : DefaultConfig.FileDeleteDelayMs);
                 }
 
                 return false;
             }
 
-            log.DeleteFiles();
+            log.DeleteFiles(l => DeleteDirectoryLater(l.Topic, l.Partition, removeAtOnce ? 0 : l.Config.FileDeleteDelayMs));
             return true;
         }
     }
@@ -249,6 +264,9 @@ public sealed class LogManager : IDisposable
 
             var recoveryPoints = _logs.Values.Select(log => (log.Topic, log.Partition, log.RecoveryPoint)).ToList();
             _logs.Clear();
+
+            // No reader is left: what waits out its delay goes now rather than at the next start.
+            _deletions.Dispose();
             if (firstFailure is not null)
             {
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(firstFailure);
@@ -321,6 +339,56 @@ public sealed class LogManager : IDisposable
         Path.Combine(DataDirectory, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{topic}-{partition}"));
 
     /// <summary>
+    /// Kafka's name of a deleted partition's directory: <c>&lt;topic&gt;-&lt;partition&gt;.&lt;32 hex digits&gt;-delete</c>, the
+    /// topic cut so that the name fits <see cref="DirectoryNameLengthMax"/>. Never a name <see cref="TryParsePartitionDirectory"/>
+    /// takes, which must end in the partition number.
+    /// </summary>
+    internal static string DeleteDirectoryName(string topic, int partition)
+    {
+        var suffix = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"-{partition}.{Guid.NewGuid():N}{DeleteDirectorySuffix}");
+        return topic[..Math.Min(topic.Length, DirectoryNameLengthMax - suffix.Length)] + suffix;
+    }
+
+    /// <summary>True for a name <see cref="DeleteDirectoryName"/> makes.</summary>
+    internal static bool IsDeleteDirectoryName(string name)
+    {
+        if (!name.EndsWith(DeleteDirectorySuffix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var id = name.AsSpan(0, name.Length - DeleteDirectorySuffix.Length);
+        var dot = id.LastIndexOf('.');
+        return dot > 0 && id.Length - dot - 1 == 32 && !id[(dot + 1)..].ContainsAnyExcept("0123456789abcdef");
+    }
+
+    /// <summary>Caller holds the create lock and has closed the partition's log.</summary>
+    private void DeleteDirectoryLater(string topic, int partition, long delayMs)
+    {
+        var directory = PartitionDirectory(topic, partition);
+        if (delayMs == 0)
+        {
+            _device.DeleteDirectory(directory);
+            return;
+        }
+
+        var renamed = Path.Combine(DataDirectory, DeleteDirectoryName(topic, partition));
+        try
+        {
+            _device.MoveDirectory(directory, renamed);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            StorageLog.PartitionDirectoryRenameFailed(_logger, e, topic, partition);
+            _device.DeleteDirectory(directory);
+            return;
+        }
+
+        StorageLog.PartitionDirectoryRenamed(_logger, topic, partition, Path.GetFileName(renamed), delayMs);
+        _deletions.Schedule(renamed, delayMs, () => _device.DeleteDirectory(renamed));
+    }
+
+    /// <summary>
     /// Gives each loaded log its checkpointed first dirty offset. A missing, unreadable or damaged file is logged and
     /// the logs are cleaned from their start, as before any checkpoint existed.
     /// </summary>
@@ -387,6 +455,14 @@ public sealed class LogManager : IDisposable
         var recoveryPoints = LoadedAfterCleanShutdown ? [] : ReadRecoveryPoints();
         foreach (var name in _device.ListDirectories(DataDirectory))
         {
+            if (IsDeleteDirectoryName(name))
+            {
+                // A deleted partition that waited out file.delete.delay.ms when the broker stopped: never live data.
+                _device.DeleteDirectory(Path.Combine(DataDirectory, name));
+                StorageLog.RemovedDeletedDirectory(_logger, name);
+                continue;
+            }
+
             if (!TryParsePartitionDirectory(name, out var topic, out var partition))
             {
                 StorageLog.IgnoredDirectory(_logger, name);
@@ -406,7 +482,8 @@ public sealed class LogManager : IDisposable
                     _time,
                     LoadedAfterCleanShutdown,
                     PartitionLogger(),
-                    recoveryPoints.TryGetValue((topic, partition), out var recoveryPoint) ? recoveryPoint : null);
+                    recoveryPoints.TryGetValue((topic, partition), out var recoveryPoint) ? recoveryPoint : null,
+                    _deletions);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
             {

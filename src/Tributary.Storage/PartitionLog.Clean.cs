@@ -312,7 +312,8 @@ public sealed partial class PartitionLog
             _segments = [.. current[..start], cleaned, .. current[(start + group.Count)..]];
             foreach (var old in group)
             {
-                old.Delete();
+                // The first old segment's files take the .deleted suffix before the cleaned one takes their names.
+                DeleteSegmentLater(old);
             }
 
             cleaned.ChangeFileSuffix("");

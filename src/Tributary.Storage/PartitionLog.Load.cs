@@ -61,6 +61,22 @@ public sealed partial class PartitionLog
             StorageLog.FinishedSwaps(_logger, Topic, Partition, swaps);
         }
 
+        // Segments that left the log and waited out file.delete.delay.ms when the broker stopped: never live data.
+        var deletedFiles = 0;
+        foreach (var name in _device.ListFiles(Directory))
+        {
+            if (name.EndsWith(LogSegment.DeletedSuffix, StringComparison.Ordinal))
+            {
+                _device.DeleteFile(Path.Combine(Directory, name));
+                deletedFiles++;
+            }
+        }
+
+        if (deletedFiles > 0)
+        {
+            StorageLog.RemovedDeletedFiles(_logger, Topic, Partition, deletedFiles);
+        }
+
         var files = _device.ListFiles(Directory);
         var baseOffsets = new SortedSet<long>();
         foreach (var name in files)

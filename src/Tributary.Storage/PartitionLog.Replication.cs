@@ -176,7 +176,7 @@ public sealed partial class PartitionLog
             _segments = segments[..keep];
             foreach (var removed in segments[keep..])
             {
-                removed.Delete();
+                DeleteSegmentLater(removed);
             }
 
             cut.TruncateTo(offset, _config.IndexIntervalBytes);

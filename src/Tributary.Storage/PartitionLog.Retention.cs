@@ -116,14 +116,45 @@ public sealed partial class PartitionLog
             return 0;
         }
 
-        // Readers holding the old list may still touch a deleted segment; they catch the disposal and retry.
+        // Readers holding the old list read on from the renamed files until the delay is over (see DeleteSegmentLater).
         _segments = segments[count..];
         foreach (var segment in segments[..count])
         {
-            segment.Delete();
+            DeleteSegmentLater(segment);
         }
 
         StorageLog.DeletedSegments(_logger, Topic, Partition, count, _logStartOffset);
         return count;
+    }
+
+    /// <summary>
+    /// Removes a segment the log no longer lists (retention, DeleteRecords, truncation, the cleaner's replaced segments),
+    /// as Kafka does: its files are renamed with the <c>.deleted</c> suffix now and removed after
+    /// <c>file.delete.delay.ms</c>, and it stays open until then, so a reader that found it before it left the list
+    /// reads on, a fetch's <c>sendfile</c> included. With no delay, or a log outside a log manager, it goes at once.
+    /// Caller holds the append lock.
+    /// </summary>
+    private void DeleteSegmentLater(LogSegment segment)
+    {
+        var delayMs = _config.FileDeleteDelayMs;
+        if (_deletions is null || delayMs == 0)
+        {
+            segment.Delete();
+            return;
+        }
+
+        try
+        {
+            segment.ChangeFileSuffix(LogSegment.DeletedSuffix);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Files renamed before the failure keep their .deleted name; the next start removes them.
+            StorageLog.SegmentRenameFailed(_logger, e, Topic, Partition, segment.BaseOffset);
+            segment.Delete();
+            return;
+        }
+
+        _deletions.Schedule(LogSegment.PathOf(Directory, segment.BaseOffset, LogSegment.LogSuffix + LogSegment.DeletedSuffix), delayMs, segment.Delete);
     }
 }

@@ -46,9 +46,13 @@ public sealed partial class PartitionLog : IDisposable
 
     private volatile bool _disposed;
 
+    // Where segments that leave the log wait out file.delete.delay.ms; null (a log opened on its own) deletes at once.
+    private readonly PendingDeletions? _deletions;
+
     private PartitionLog(
-        ILogDevice device, string directory, string topic, int partition, LogConfig config, TimeProvider time, ILogger logger)
+        ILogDevice device, string directory, string topic, int partition, LogConfig config, TimeProvider time, ILogger logger, PendingDeletions? deletions)
     {
+        _deletions = deletions;
         _device = device;
         Directory = directory;
         Topic = topic;
@@ -130,10 +134,11 @@ public sealed partial class PartitionLog : IDisposable
         TimeProvider time,
         bool cleanShutdown,
         ILogger? logger = null,
-        long? recoveryPoint = null)
+        long? recoveryPoint = null,
+        PendingDeletions? deletions = null)
     {
         config.Validate();
-        var log = new PartitionLog(device, directory, topic, partition, config, time, logger ?? NullLogger.Instance);
+        var log = new PartitionLog(device, directory, topic, partition, config, time, logger ?? NullLogger.Instance, deletions);
         try
         {
             log.Load(cleanShutdown, recoveryPoint);
@@ -267,13 +272,16 @@ public sealed partial class PartitionLog : IDisposable
         }
     }
 
-    /// <summary>Closes the files and removes the directory; then wakes the <see cref="Appended"/> listeners, who find the log gone.</summary>
-    internal void DeleteFiles()
+    /// <summary>
+    /// Closes the files and has <paramref name="removeDirectory"/> take the directory away (the log manager renames it
+    /// for a delayed deletion); then wakes the <see cref="Appended"/> listeners, who find the log gone.
+    /// </summary>
+    internal void DeleteFiles(Action<PartitionLog> removeDirectory)
     {
         Dispose();
         try
         {
-            _device.DeleteDirectory(Directory);
+            removeDirectory(this);
         }
         finally
         {

@@ -92,4 +92,32 @@ internal static partial class StorageLog
     [LoggerMessage(EventId = 3045, Level = LogLevel.Warning,
         Message = "Partition {Topic}-{Partition}: truncated for replication to offset {RequestedOffset}; the log now ends at {LogEndOffset}")]
     public static partial void TruncatedForReplication(ILogger logger, string topic, int partition, long requestedOffset, long logEndOffset);
+
+    [LoggerMessage(EventId = 1130, Level = LogLevel.Warning,
+        Message = "Could not remove {What} after file.delete.delay.ms; the next start removes it")]
+    public static partial void PendingDeletionFailed(ILogger logger, Exception exception, string what);
+
+    [LoggerMessage(EventId = 1131, Level = LogLevel.Warning,
+        Message = "{EntriesMax} deletions wait out file.delete.delay.ms, the limit: the one due first ({What}) and those after it are removed before their delay is over (logged once until the queue halves)")]
+    public static partial void PendingDeletionsFull(ILogger logger, int entriesMax, string what);
+
+    [LoggerMessage(EventId = 1132, Level = LogLevel.Warning,
+        Message = "Partition {Topic}-{Partition}: segment {BaseOffset} could not be renamed .deleted, so it is removed at once; a fetch reading it fails and is retried")]
+    public static partial void SegmentRenameFailed(ILogger logger, Exception exception, string topic, int partition, long baseOffset);
+
+    [LoggerMessage(EventId = 1133, Level = LogLevel.Information,
+        Message = "Removed '{Directory}', a partition directory deleted before the last stop that waited out file.delete.delay.ms")]
+    public static partial void RemovedDeletedDirectory(ILogger logger, string directory);
+
+    [LoggerMessage(EventId = 1134, Level = LogLevel.Information,
+        Message = "Partition {Topic}-{Partition}: removed {FileCount} .deleted files left from before the last stop")]
+    public static partial void RemovedDeletedFiles(ILogger logger, string topic, int partition, int fileCount);
+
+    [LoggerMessage(EventId = 1135, Level = LogLevel.Information,
+        Message = "Partition {Topic}-{Partition}: the log is deleted; its directory is renamed '{Name}' and removed in {DelayMs} ms")]
+    public static partial void PartitionDirectoryRenamed(ILogger logger, string topic, int partition, string name, long delayMs);
+
+    [LoggerMessage(EventId = 1136, Level = LogLevel.Warning,
+        Message = "Partition {Topic}-{Partition}: the directory could not be renamed for a delayed deletion, so it is removed at once")]
+    public static partial void PartitionDirectoryRenameFailed(ILogger logger, Exception exception, string topic, int partition);
 }

@@ -45,6 +45,39 @@ public sealed class DeleteTopicsHandlerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_deleted_topics_directories_wait_out_file_delete_delay_ms_unless_it_is_zero()
+    {
+        var directory = Directory.CreateTempSubdirectory("tributary-delete-delay-").FullName;
+        try
+        {
+            using (var broker = TestBroker.OnDisk(directory))
+            {
+                broker.CreateTopic("kept");
+                broker.CreateTopic("gone", configs: new Dictionary<string, string> { ["file.delete.delay.ms"] = "0" });
+
+                await broker.SendAsync(new DeleteTopicsHandler(broker.Core), new DeleteTopicsRequest { TopicNames = ["kept", "gone"] }, 5);
+
+                var names = Directory.GetDirectories(directory).Select(Path.GetFileName).ToList();
+                Assert.Matches("^kept-0\\.[0-9a-f]{32}-delete$", Assert.Single(names, n => n!.StartsWith("kept", StringComparison.Ordinal)));
+                Assert.DoesNotContain(names, n => n!.StartsWith("gone", StringComparison.Ordinal));
+            }
+
+            // The broker key sets the default of topics.
+            using (var broker = TestBroker.OnDisk(directory, "log.segment.delete.delay.ms=0"))
+            {
+                broker.CreateTopic("quick");
+                await broker.SendAsync(new DeleteTopicsHandler(broker.Core), new DeleteTopicsRequest { TopicNames = ["quick"] }, 5);
+
+                Assert.DoesNotContain(Directory.GetDirectories(directory).Select(Path.GetFileName), n => n!.StartsWith("quick", StringComparison.Ordinal));
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_recreated_topic_starts_empty()
     {
         var topic = _broker.CreateTopic("orders");

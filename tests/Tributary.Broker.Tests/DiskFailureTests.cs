@@ -44,7 +44,8 @@ public sealed class DiskFailureTests : IDisposable
     }
 
     private IEnumerable<string> PartitionDirectories(string topic) =>
-        _device.ListDirectories(Path.GetFullPath(DataDirectory)).Where(d => d.StartsWith(topic + "-", StringComparison.Ordinal));
+        _device.ListDirectories(Path.GetFullPath(DataDirectory))
+            .Where(d => d.StartsWith(topic + "-", StringComparison.Ordinal) && !d.EndsWith(Tributary.Storage.LogManager.DeleteDirectorySuffix, StringComparison.Ordinal));
 
     private async Task<CreateTopicsResponse.CreatableTopicResult> CreateAsync(string name, int partitions)
     {

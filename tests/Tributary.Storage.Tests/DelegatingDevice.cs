@@ -11,6 +11,8 @@ internal abstract class DelegatingDevice(ILogDevice inner) : ILogDevice
 
     public void DeleteDirectory(string path) => inner.DeleteDirectory(path);
 
+    public void MoveDirectory(string sourcePath, string destinationPath) => inner.MoveDirectory(sourcePath, destinationPath);
+
     public IReadOnlyList<string> ListDirectories(string path) => inner.ListDirectories(path);
 
     public IReadOnlyList<string> ListFiles(string path) => inner.ListFiles(path);

@@ -39,6 +39,10 @@ public sealed class FileLogDevice(long cacheDropBehindBytes = -1, bool cacheDrop
         }
     }
 
+    // rename(2): descriptors open on files inside stay valid; the cache's paths of those files go stale, which is
+    // why a log is closed before its directory moves.
+    public void MoveDirectory(string sourcePath, string destinationPath) => Directory.Move(sourcePath, destinationPath);
+
     public IReadOnlyList<string> ListDirectories(string path) =>
         Directory.Exists(path) ? Directory.GetDirectories(path).Select(Path.GetFileName).OfType<string>().ToArray() : [];
 
@@ -57,7 +61,17 @@ public sealed class FileLogDevice(long cacheDropBehindBytes = -1, bool cacheDrop
             cache: _openFiles);
     }
 
-    public void DeleteFile(string path) => File.Delete(path);
+    public void DeleteFile(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // The contract: no file, nothing to do (a segment waiting out its delay whose partition directory went first).
+        }
+    }
 
     // rename(2) replaces the destination atomically on POSIX file systems. An open file moves along (a cleaned segment
     // taking its final name), so its reopen after an eviction finds it.

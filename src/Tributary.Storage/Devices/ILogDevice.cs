@@ -14,6 +14,12 @@ public interface ILogDevice
     /// <summary>Removes the directory and everything in it. No-op when it does not exist.</summary>
     void DeleteDirectory(string path);
 
+    /// <summary>
+    /// Renames a directory and everything in it in one step (a deleted partition's directory waiting out
+    /// <c>file.delete.delay.ms</c>); the destination must not exist.
+    /// </summary>
+    void MoveDirectory(string sourcePath, string destinationPath);
+
     /// <summary>Names (not paths) of the directories directly inside <paramref name="path"/>.</summary>
     IReadOnlyList<string> ListDirectories(string path);
 
@@ -25,7 +31,7 @@ public interface ILogDevice
     /// <summary>Opens a file for positional reads and appends, creating it empty when missing.</summary>
     ILogFile OpenFile(string path);
 
-    /// <summary>No-op when the file does not exist.</summary>
+    /// <summary>No-op when the file (or its directory) does not exist.</summary>
     void DeleteFile(string path);
 
     /// <summary>

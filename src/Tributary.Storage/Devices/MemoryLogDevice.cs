@@ -52,6 +52,37 @@ public sealed class MemoryLogDevice : ILogDevice
         }
     }
 
+    public void MoveDirectory(string sourcePath, string destinationPath)
+    {
+        var source = Normalize(sourcePath);
+        var destination = Normalize(destinationPath);
+        var prefix = source + "/";
+        lock (_lock)
+        {
+            if (!_directories.Contains(source))
+            {
+                throw new DirectoryNotFoundException($"'{sourcePath}' does not exist");
+            }
+
+            if (_directories.Contains(destination) || _files.ContainsKey(destination))
+            {
+                throw new IOException($"'{destinationPath}' already exists");
+            }
+
+            foreach (var directory in _directories.Where(d => d == source || d.StartsWith(prefix, StringComparison.Ordinal)).ToList())
+            {
+                _directories.Remove(directory);
+                _directories.Add(destination + directory[source.Length..]);
+            }
+
+            foreach (var file in _files.Where(f => f.Key.StartsWith(prefix, StringComparison.Ordinal)).ToList())
+            {
+                _files.Remove(file.Key);
+                _files[destination + file.Key[source.Length..]] = file.Value;
+            }
+        }
+    }
+
     public IReadOnlyList<string> ListDirectories(string path)
     {
         var parent = Normalize(path);

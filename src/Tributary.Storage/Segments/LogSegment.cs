@@ -19,6 +19,9 @@ internal sealed class LogSegment : IDisposable
     public const string TimeIndexSuffix = ".timeindex";
     public const string TxnIndexSuffix = ".txnindex";
 
+    /// <summary>Kafka's suffix of a segment's files while they wait out <c>file.delete.delay.ms</c>.</summary>
+    public const string DeletedSuffix = ".deleted";
+
     private const int BaseOffsetDigits = 20;
 
     private readonly ILogDevice _device;

@@ -137,7 +137,8 @@ public sealed class DiskFaultRegressionTests : IDisposable
     {
         _broker.CreateTopic("orders", 1);
         Assert.Equal(ErrorCode.None, (await ProduceAsync("orders", TestBroker.Batch("old"))).Error);
-        _device.Refuses = (operation, _) => operation == "rmdir";
+        // Neither renamed for a delayed deletion nor removed at once.
+        _device.Refuses = (operation, path) => operation == "rmdir" || (operation == "rename" && path.EndsWith(Tributary.Storage.LogManager.DeleteDirectorySuffix, StringComparison.Ordinal));
         Assert.Equal((short)ErrorCode.None, Assert.Single((await _broker.SendAsync(new DeleteTopicsHandler(_broker.Core), new DeleteTopicsRequest { TopicNames = ["orders"] }, 5)).Responses).ErrorCode);
         Assert.True(_device.DirectoryExists(PartitionDirectory("orders", 0)));
         _device.Refuses = null;

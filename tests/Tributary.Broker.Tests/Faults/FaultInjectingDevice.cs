@@ -46,6 +46,12 @@ internal sealed class FaultInjectingDevice(ILogDevice inner, Random random) : IL
         inner.DeleteDirectory(path);
     }
 
+    public void MoveDirectory(string sourcePath, string destinationPath)
+    {
+        MaybeFail("rename", destinationPath, Eio);
+        inner.MoveDirectory(sourcePath, destinationPath);
+    }
+
     public IReadOnlyList<string> ListDirectories(string path)
     {
         MaybeFail("list", path, Eio);

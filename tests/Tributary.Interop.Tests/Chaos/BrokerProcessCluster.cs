@@ -38,13 +38,21 @@ public sealed class BrokerProcessCluster : IAsyncDisposable
 
     public static string BrokerHost(int id) => "broker-" + id.ToString(CultureInfo.InvariantCulture);
 
-    public static async Task<BrokerProcessCluster> StartAsync(IReadOnlyDictionary<string, string> settings, string logDirectory, NetworkNamespaces? network = null)
+    /// <param name="prepareDataDirectory">Runs for each broker's (empty) data directory before the broker starts.</param>
+    public static async Task<BrokerProcessCluster> StartAsync(
+        IReadOnlyDictionary<string, string> settings, string logDirectory, NetworkNamespaces? network = null, Func<int, string, Task>? prepareDataDirectory = null)
     {
         Directory.CreateDirectory(logDirectory);
         var etcd = network is null ? await EtcdCluster.StartAsync(3) : await EtcdCluster.StartAsync(3, network.Address(EtcdHost), network.Launcher(EtcdHost));
         var cluster = new BrokerProcessCluster(etcd, Directory.CreateTempSubdirectory("tributary-chaos-").FullName, logDirectory);
         try
         {
+            foreach (var id in BrokerIds.Where(_ => prepareDataDirectory is not null))
+            {
+                Directory.CreateDirectory(cluster.DataDirectory(id));
+                await prepareDataDirectory!(id, cluster.DataDirectory(id));
+            }
+
             // Started together: each waits for etcd, not for the others.
             var starts = BrokerIds.Select(id =>
             {

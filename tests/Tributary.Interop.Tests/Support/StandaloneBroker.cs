@@ -37,6 +37,9 @@ public sealed class StandaloneBroker : IAsyncDisposable
 
     public int ProcessId => _process?.Id ?? throw new InvalidOperationException("not running");
 
+    /// <summary>True while the broker process runs (false once it exited, crashed or was killed).</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
     /// <summary>What the running (or last) broker process wrote to standard output: its log.</summary>
     public string Log => _process?.StandardOutput ?? "";
 
