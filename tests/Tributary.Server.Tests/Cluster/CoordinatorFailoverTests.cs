@@ -51,7 +51,7 @@ public sealed class CoordinatorFailoverTests(EtcdFixture fixture) : IClassFixtur
 
         await _cluster.StopAsync(coordinator);
         await ReplicationTests.WaitUntilAsync(() => OffsetsLeader() is var leader and > 0 && leader != coordinator
-            && Brokers[leader].Core.Groups.CoordinatorError == ErrorCode.None);
+            && Brokers[leader].Core.Groups.CoordinatorErrorFor(Group) == ErrorCode.None);
         var moved = await CoordinatorAsync();
         Assert.NotEqual(coordinator, moved);
         Assert.Equal(OffsetsLeader(), moved);
@@ -92,7 +92,9 @@ public sealed class CoordinatorFailoverTests(EtcdFixture fixture) : IClassFixtur
         return Assert.Single(answers.Distinct());
     }
 
-    private int OffsetsLeader() => Brokers.Values.First().Core.Cluster!.TryGetPartition(OffsetsTopic, 0, out var state) ? state.Leader : -1;
+    // The leader of the group's partition of __consumer_offsets.
+    private int OffsetsLeader() => Brokers.Values.First().Core is var core
+        && core.Cluster!.TryGetPartition(OffsetsTopic, core.CoordinatorPartitionFor(OffsetsTopic, Group), out var state) ? state.Leader : -1;
 
     private string Bootstrap() => _cluster.Bootstrap;
 
