@@ -143,7 +143,8 @@ public sealed class LegacyLayoutMigrationTests : IDisposable
     /// </summary>
     private (long Offsets, long Transactions) WriteOldDirectory(Action<PartitionLog, long>? after = null)
     {
-        using var broker = Open();
+        // The old release created its internal topics with one partition; later starts (with the default count) keep it.
+        using var broker = new TestBroker(new BrokerConfig { OffsetsTopicNumPartitions = 1, TransactionStateLogNumPartitions = 1 }, _time, _directory);
         _topicId = broker.CreateTopic("orders", 3).Id;
         var offsets = broker.Core.OpenInternalLog(OffsetsTopicStore.TopicName, 0).Log;
         Append(offsets,
