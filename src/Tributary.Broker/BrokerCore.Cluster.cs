@@ -53,10 +53,18 @@ public sealed partial class BrokerCore
     public int CoordinatorPartitionCount(string topic) =>
         (Config.ClusterMode ? Cluster?.PartitionCountOf(topic) : null) ?? Metadata.Find(topic)?.PartitionCount ?? topic switch
         {
-            OffsetsTopicStore.TopicName => Config.OffsetsTopicNumPartitions,
-            TransactionStateStore.TopicName => Config.TransactionStateLogNumPartitions,
+            OffsetsTopicStore.TopicName => OrModeDefault(Config.OffsetsTopicNumPartitions),
+            TransactionStateStore.TopicName => OrModeDefault(Config.TransactionStateLogNumPartitions),
             _ => 1,
         };
+
+    /// <summary>Kafka's default partition count of its coordinator topics.</summary>
+    private const int CoordinatorPartitionsKafkaDefault = 50;
+
+    // -1: Kafka's 50 in cluster mode, where the partitions spread the coordinators over the brokers; one on a single
+    // node, which coordinates every partition itself, and where 50 logs per topic made a restart noticeably slower
+    // (bench/coordinator-partitions-startup.sh).
+    private int OrModeDefault(int configured) => configured > 0 ? configured : Config.ClusterMode ? CoordinatorPartitionsKafkaDefault : 1;
 
     /// <summary>The partition of the coordinator topic that holds <paramref name="key"/> (a group id, a transactional id).</summary>
     public int CoordinatorPartitionFor(string topic, string key) => CoordinatorPartitioner.PartitionFor(key, CoordinatorPartitionCount(topic));
