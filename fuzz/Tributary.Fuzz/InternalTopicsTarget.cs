@@ -41,7 +41,7 @@ public static class InternalTopicsTarget
         var log = new FailureLog();
         using var broker = new BrokerCore(FuzzBrokerConfig.InMemory(), new ManualTimeProvider(), log);
         var offsets = (input[0] & 1) == 0;
-        var (partition, _) = broker.OpenInternalLog(offsets ? OffsetsTopic : TransactionsTopic);
+        var (partition, _) = broker.OpenInternalLog(offsets ? OffsetsTopic : TransactionsTopic, 0);
         if (records.Count > 0)
         {
             var builder = new RecordBatchBuilder();

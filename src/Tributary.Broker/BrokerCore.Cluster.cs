@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Tributary.Broker.Cluster;
 using Tributary.Broker.Groups;
+using Tributary.Broker.InternalTopics;
 using Tributary.Broker.Metadata;
 using Tributary.Broker.ShareGroups;
 using Tributary.Broker.Transactions;
@@ -52,12 +53,36 @@ public sealed partial class BrokerCore
     public static bool IsCoordinatorTopic(string topic) => topic is OffsetsTopicStore.TopicName or TransactionStateStore.TopicName or ShareStateTopic.TopicName;
 
     /// <summary>
-    /// Cluster mode: the broker that leads partition 0 of a coordinator topic, which coordinates every key of it
-    /// (Tributary keeps one partition per coordinator topic). The first broker that asks creates the topic in etcd
-    /// with <paramref name="replicationFactor"/> replicas; as Kafka, COORDINATOR_NOT_AVAILABLE while fewer brokers are
-    /// live, while the topic is created and while the partition has no live leader.
+    /// The partitions of a coordinator topic: the count it was created with (in the cluster metadata, or the local
+    /// metadata on a single node), which stays fixed; for a topic not created yet, the configured count it will get
+    /// (offsets.topic.num.partitions, transaction.state.log.num.partitions; one for __share_group_state).
     /// </summary>
-    public (ErrorCode Error, int Leader) CoordinatorNode(string topic, int replicationFactor, IReadOnlyDictionary<string, string> configs)
+    public int CoordinatorPartitionCount(string topic) =>
+        (Config.ClusterMode ? Cluster?.PartitionCountOf(topic) : null) ?? Metadata.Find(topic)?.PartitionCount ?? topic switch
+        {
+            OffsetsTopicStore.TopicName => OrModeDefault(Config.OffsetsTopicNumPartitions),
+            TransactionStateStore.TopicName => OrModeDefault(Config.TransactionStateLogNumPartitions),
+            _ => 1,
+        };
+
+    /// <summary>Kafka's default partition count of its coordinator topics.</summary>
+    private const int CoordinatorPartitionsKafkaDefault = 50;
+
+    // -1: Kafka's 50 in cluster mode, where the partitions spread the coordinators over the brokers; one on a single
+    // node, which coordinates every partition itself, and where 50 logs per topic made a restart noticeably slower
+    // (bench/coordinator-partitions-startup.sh).
+    private int OrModeDefault(int configured) => configured > 0 ? configured : Config.ClusterMode ? CoordinatorPartitionsKafkaDefault : 1;
+
+    /// <summary>The partition of the coordinator topic that holds <paramref name="key"/> (a group id, a transactional id).</summary>
+    public int CoordinatorPartitionFor(string topic, string key) => CoordinatorPartitioner.PartitionFor(key, CoordinatorPartitionCount(topic));
+
+    /// <summary>
+    /// Cluster mode: the broker that leads the partition of a coordinator topic that holds <paramref name="key"/>,
+    /// which coordinates it. The first broker that asks creates the topic in etcd with the configured partitions and
+    /// <paramref name="replicationFactor"/> replicas; as Kafka, COORDINATOR_NOT_AVAILABLE while fewer brokers are live,
+    /// while the topic is created and while the partition has no live leader.
+    /// </summary>
+    public (ErrorCode Error, int Leader) CoordinatorNode(string topic, string key, int replicationFactor, IReadOnlyDictionary<string, string> configs)
     {
         var cluster = Cluster!;
         if (!cluster.HasTopic(topic))
@@ -70,12 +95,12 @@ public sealed partial class BrokerCore
             try
             {
                 var all = new Dictionary<string, string>(InternalTopicConfigs);
-                foreach (var (key, value) in configs)
+                foreach (var (k, value) in configs)
                 {
-                    all[key] = value;
+                    all[k] = value;
                 }
 
-                CreateClusterTopic(topic, 1, all, replicationFactor, null, CancellationToken.None);
+                CreateClusterTopic(topic, CoordinatorPartitionCount(topic), all, replicationFactor, null, CancellationToken.None);
             }
             catch (Exception e) when (IsStorageFailure(e))
             {
@@ -84,7 +109,7 @@ public sealed partial class BrokerCore
             }
         }
 
-        return cluster.TryGetPartition(topic, 0, out var state) && state.Leader >= 0 && cluster.IsLive(state.Leader)
+        return cluster.TryGetPartition(topic, CoordinatorPartitionFor(topic, key), out var state) && state.Leader >= 0 && cluster.IsLive(state.Leader)
             ? (ErrorCode.None, state.Leader)
             : (ErrorCode.CoordinatorNotAvailable, -1);
     }
@@ -100,9 +125,9 @@ public sealed partial class BrokerCore
         public async Task ApplyAsync(PartitionState state, CancellationToken cancellationToken)
         {
             await replicas.ApplyAsync(state, cancellationToken).ConfigureAwait(false);
-            if (state.Partition == 0 && IsCoordinatorTopic(state.Topic))
+            if (IsCoordinatorTopic(state.Topic))
             {
-                core.OnCoordinatorRole(state.Topic, state.Leader == core.NodeId);
+                core.OnCoordinatorRole(state.Topic, state.Partition, state.Leader == core.NodeId);
             }
 
             if (state.Leader != core.NodeId)
@@ -114,9 +139,9 @@ public sealed partial class BrokerCore
         public async Task RemoveAsync(string topic, int partition, CancellationToken cancellationToken)
         {
             await replicas.RemoveAsync(topic, partition, cancellationToken).ConfigureAwait(false);
-            if (partition == 0 && IsCoordinatorTopic(topic))
+            if (IsCoordinatorTopic(topic))
             {
-                core.OnCoordinatorRole(topic, leads: false);
+                core.OnCoordinatorRole(topic, partition, leads: false);
             }
 
             core.ShareGroups.Unload(topic, partition);
@@ -131,14 +156,14 @@ public sealed partial class BrokerCore
     /// it so far, as Kafka's coordinators write with acks=all. Errors as Kafka maps them for coordinators: leadership
     /// lost is NOT_COORDINATOR, too few in-sync replicas COORDINATOR_NOT_AVAILABLE, the wait's end REQUEST_TIMED_OUT.
     /// </summary>
-    public async Task<ErrorCode> ReplicateCoordinatorWriteAsync(string topic)
+    public async Task<ErrorCode> ReplicateCoordinatorWriteAsync(string topic, int partition)
     {
         if (Replicas is not { } replicas)
         {
             return ErrorCode.None;
         }
 
-        if (Metadata.Find(topic) is not { } info || FindLog(info, 0) is not { } log)
+        if (Metadata.Find(topic) is not { } info || FindLog(info, partition) is not { } log)
         {
             return ErrorCode.NotCoordinator;
         }
@@ -148,7 +173,7 @@ public sealed partial class BrokerCore
             return ErrorCode.None;
         }
 
-        var error = await replicas.WaitForReplicationAsync(topic, 0, log.LogEndOffset - 1, SettingsFor(info).MinInsyncReplicas, CoordinatorWriteTimeoutMs).ConfigureAwait(false);
+        var error = await replicas.WaitForReplicationAsync(topic, partition, log.LogEndOffset - 1, SettingsFor(info).MinInsyncReplicas, CoordinatorWriteTimeoutMs).ConfigureAwait(false);
         return error switch
         {
             ErrorCode.None or ErrorCode.RequestTimedOut => error,
@@ -157,26 +182,26 @@ public sealed partial class BrokerCore
         };
     }
 
-    private void OnCoordinatorRole(string topic, bool leads)
+    private void OnCoordinatorRole(string topic, int partition, bool leads)
     {
         switch (topic, leads)
         {
             case (OffsetsTopicStore.TopicName, true):
-                Groups.BecomeCoordinator();
+                Groups.BecomeCoordinator(partition);
                 break;
             case (OffsetsTopicStore.TopicName, false):
-                Groups.Resign();
+                Groups.Resign(partition);
                 break;
             case (TransactionStateStore.TopicName, true):
-                Transactions.BecomeCoordinator();
+                Transactions.BecomeCoordinator(partition);
                 break;
             case (TransactionStateStore.TopicName, false):
-                Transactions.Resign();
+                Transactions.Resign(partition);
                 break;
-            case (ShareStateTopic.TopicName, true):
+            case (ShareStateTopic.TopicName, true) when partition == 0:
                 ShareCoordinator.BecomeCoordinator();
                 break;
-            case (ShareStateTopic.TopicName, false):
+            case (ShareStateTopic.TopicName, false) when partition == 0:
                 ShareCoordinator.Resign();
                 break;
         }

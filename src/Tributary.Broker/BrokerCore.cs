@@ -415,15 +415,16 @@ public sealed partial class BrokerCore : IDisposable
     };
 
     /// <summary>
-    /// The single-partition log of an internal compacted topic (__consumer_offsets, __transaction_state), created on
-    /// first use. Storage does not compact yet and would apply time retention to it like any other topic, deleting
-    /// state that is still current, so internal topics keep everything until compaction exists. 100 MiB segments
-    /// are Kafka's default for its internal topics.
+    /// A partition's log of an internal compacted topic (__consumer_offsets, __transaction_state) on a single node; the
+    /// topic is created on first use with <see cref="CoordinatorPartitionCount"/> partitions. Storage does not compact
+    /// yet and would apply time retention to it like any other topic, deleting state that is still current, so
+    /// internal topics keep everything until compaction exists. 100 MiB segments are Kafka's default for its internal
+    /// topics.
     /// </summary>
-    public (PartitionLog Log, bool Created) OpenInternalLog(string name)
+    public (PartitionLog Log, bool Created) OpenInternalLog(string name, int partition)
     {
-        var (topic, created) = CreateTopic(name, 1, InternalTopicConfigs);
-        return (FindLog(topic, 0) ?? throw new IOException($"{name}-0 has no log"), created);
+        var (topic, created) = CreateTopic(name, CoordinatorPartitionCount(name), InternalTopicConfigs);
+        return (FindLog(topic, partition) ?? throw new IOException($"{name}-{partition} has no log"), created);
     }
 
     /// <summary>

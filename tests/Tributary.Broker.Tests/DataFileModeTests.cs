@@ -27,7 +27,7 @@ public sealed class DataFileModeTests : IDisposable
             builder.Add(1_000, "k"u8.ToArray(), "v"u8.ToArray());
             log.Append(builder.Build());
             log.DeleteRecordsBefore(1);
-            broker.Core.OpenInternalLog("__consumer_offsets");
+            broker.Core.OpenInternalLog("__consumer_offsets", 0);
             broker.Core.Transactions.InitProducerId(null, 60_000, -1, -1, fencedErrorSupported: true);
         }
 

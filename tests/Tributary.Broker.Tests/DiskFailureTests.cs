@@ -267,10 +267,10 @@ public sealed class DiskFailureTests : IDisposable
     {
         _device.Refuses = IsMetadataWrite;
 
-        Assert.Throws<IOException>(() => _broker.Core.OpenInternalLog("__consumer_offsets"));
+        Assert.Throws<IOException>(() => _broker.Core.OpenInternalLog("__consumer_offsets", 0));
 
         _device.Refuses = _ => false;
-        var (log, created) = _broker.Core.OpenInternalLog("__consumer_offsets");
+        var (log, created) = _broker.Core.OpenInternalLog("__consumer_offsets", 0);
         Assert.True(created);
         Assert.Equal(0, log.LogEndOffset);
     }

@@ -17,9 +17,9 @@ public sealed class InternalTopicTests
         using var broker = new TestBroker();
         var undecodable = new List<long>();
         var topic = new InternalTopic(broker.Core, "__transaction_state", () => { }, (_, offset) => undecodable.Add(offset));
-        Assert.Equal(0, topic.Replay((_, _) => throw new InvalidOperationException("there is no log yet"), NoLegacy));
+        Assert.Equal(0, topic.Replay(0, (_, _) => throw new InvalidOperationException("there is no log yet"), NoLegacy));
 
-        topic.Append([(Bytes("a"), Bytes("1")), (Bytes("b"), Bytes("2"))]);
+        topic.Append(0, [(Bytes("a"), Bytes("1")), (Bytes("b"), Bytes("2"))]);
         var log = broker.Core.FindLog(broker.Topic("__transaction_state"), 0)!;
         log.DeleteRecordsBefore(1);
         log.Append(new RecordBatchBuilder { Compression = CompressionType.Gzip }
@@ -27,10 +27,10 @@ public sealed class InternalTopicTests
             .Add(0, Bytes("corrupt"), Bytes("x"))
             .Add(0, null, Bytes("keyless"))
             .Build());
-        topic.Append([(Bytes("d"), null)]);
+        topic.Append(0, [(Bytes("d"), null)]);
 
         var seen = new List<(string Key, string? Value)>();
-        var skipped = topic.Replay((key, value) =>
+        var skipped = topic.Replay(0, (key, value) =>
         {
             var name = Encoding.UTF8.GetString(key.Span);
             if (name == "corrupt")

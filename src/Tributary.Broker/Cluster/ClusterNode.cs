@@ -97,6 +97,9 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
     /// <summary>Whether the cluster metadata holds the topic; internal topics are local to each broker for now.</summary>
     public bool HasTopic(string name) => _topics.ContainsKey(name);
 
+    /// <summary>The topic's partition count in the cluster metadata; null when the cluster has no such topic.</summary>
+    public int? PartitionCountOf(string name) => _topics.TryGetValue(name, out var topic) ? topic.Value.PartitionCount : null;
+
     /// <summary>
     /// Connects to etcd (retrying an unreachable one, logged, up to tributary.metadata.etcd.connect.timeout.ms),
     /// registers this broker, loads the cluster metadata and starts watching it. Throws

@@ -163,6 +163,12 @@ public sealed record BrokerConfig
     /// <summary>offsets.topic.replication.factor: replicas of __consumer_offsets in cluster mode.</summary>
     public int OffsetsTopicReplicationFactor { get; init; }
 
+    /// <summary>offsets.topic.num.partitions: partitions of __consumer_offsets when it is created; -1 for the mode's default.</summary>
+    public int OffsetsTopicNumPartitions { get; init; }
+
+    /// <summary>transaction.state.log.num.partitions: partitions of __transaction_state when it is created; -1 for the mode's default.</summary>
+    public int TransactionStateLogNumPartitions { get; init; }
+
     /// <summary>transaction.state.log.replication.factor: replicas of __transaction_state in cluster mode.</summary>
     public int TransactionStateLogReplicationFactor { get; init; }
 

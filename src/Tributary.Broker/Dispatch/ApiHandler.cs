@@ -7,7 +7,7 @@ namespace Tributary.Broker.Dispatch;
 /// and hands it to <see cref="HandleAsync(RequestContext, TRequest, CancellationToken)"/>, whose result (a bare response
 /// converts to one) is everything the connection needs.
 /// </summary>
-public abstract class ApiHandler<TRequest, TResponse>(ApiKey key, short minVersion, short maxVersion) : IApiHandler
+public abstract class ApiHandler<TRequest, TResponse>(ApiKey key, short minVersion, short maxVersion) : IApiHandler, ICoordinatedApi
     where TRequest : class, IKafkaMessage<TRequest>
     where TResponse : class, IKafkaMessage<TResponse>
 {
@@ -17,9 +17,19 @@ public abstract class ApiHandler<TRequest, TResponse>(ApiKey key, short minVersi
 
     public short MaxVersion { get; } = maxVersion;
 
+    private Func<string, ErrorCode>? _coordinatorErrorFor;
+
+    /// <inheritdoc/>
+    public void CoordinateBy(Func<string, ErrorCode> coordinatorErrorFor) => _coordinatorErrorFor = coordinatorErrorFor;
+
     public ValueTask<HandlerResult> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         var request = Decode(body, context.ApiVersion);
+        if (_coordinatorErrorFor is { } errorFor && NotCoordinated(context, request, errorFor) is { } refused)
+        {
+            return new ValueTask<HandlerResult>(refused.Untyped);
+        }
+
         var pending = HandleAsync(context, request, cancellationToken);
         return pending.IsCompletedSuccessfully ? new ValueTask<HandlerResult>(pending.Result.Untyped) : Await(pending);
 
@@ -42,6 +52,28 @@ public abstract class ApiHandler<TRequest, TResponse>(ApiKey key, short minVersi
     }
 
     protected abstract ValueTask<HandlerResult<TResponse>> HandleAsync(RequestContext context, TRequest request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The coordinator keys the request names (its group ids, or transactional ids) when this is a coordinator's API
+    /// (<see cref="CoordinateBy"/>); none by default.
+    /// </summary>
+    protected virtual IEnumerable<string> CoordinatorKeys(TRequest request) => [];
+
+    // A key this broker does not coordinate answers the whole request with its error (NOT_COORDINATOR,
+    // COORDINATOR_LOAD_IN_PROGRESS), which sends the client back to FindCoordinator. Clients send a request with
+    // several keys only to their common coordinator, so refusing all of it costs a retry only while coordinators move.
+    private HandlerResult<TResponse>? NotCoordinated(RequestContext context, TRequest request, Func<string, ErrorCode> errorFor)
+    {
+        foreach (var key in CoordinatorKeys(request))
+        {
+            if (errorFor(key) is var error and not ErrorCode.None && ErrorResponse(context, request, error) is { } refused)
+            {
+                return refused;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>A response that answers every part of <paramref name="request"/> with <paramref name="error"/>.</summary>
     protected abstract TResponse? ErrorResponse(RequestContext context, TRequest request, ErrorCode error);

@@ -99,7 +99,7 @@ public sealed partial class GroupCoordinator
     {
         try
         {
-            _store.Append(records);
+            _store.Append(groupId, records);
             return true;
         }
         catch (IOException e)
@@ -287,7 +287,7 @@ public sealed partial class GroupCoordinator
     /// Rebuilds the consumer groups from their records (in log order, later records winning). A group exists while it
     /// has a metadata record, a member while it has a member metadata record; the other records default to empty.
     /// </summary>
-    private void LoadConsumerGroups(IEnumerable<OffsetsTopicFormat.Entry> entries, long nowMs)
+    private int LoadConsumerGroups(IEnumerable<OffsetsTopicFormat.Entry> entries, long nowMs)
     {
         var groups = new Dictionary<string, OffsetsTopicFormat.ConsumerGroupMetadata>(StringComparer.Ordinal);
         var partitionCounts = new Dictionary<string, IReadOnlyList<(Guid TopicId, int Partitions)>>(StringComparer.Ordinal);
@@ -342,6 +342,8 @@ public sealed partial class GroupCoordinator
             _consumerGroups[groupId] = group;
         }
 
+        return groups.Count;
+
         static void Set<TKey, TValue>(Dictionary<TKey, TValue> map, TKey key, TValue? value)
             where TKey : notnull
             where TValue : class
@@ -385,9 +387,9 @@ public sealed partial class GroupCoordinator
     private ConsumerGroup? GetOrCreateConsumerGroup(string groupId) =>
         GetOrCreateGroup(_consumerGroups, groupId, () => _groups.Count + _consumerGroups.Count, () => new ConsumerGroup(groupId, this));
 
-    private void DisposeConsumerGroups()
+    private void DisposeConsumerGroups(Func<string, bool>? which = null)
     {
-        foreach (var group in AllConsumerGroups())
+        foreach (var group in AllConsumerGroups().Where(g => which?.Invoke(g.GroupId) ?? true))
         {
             lock (group.Lock)
             {

@@ -44,7 +44,7 @@ public sealed partial class GroupCoordinator
                 {
                     try
                     {
-                        _store.AppendTransactional([.. offsets.Select(o => (OffsetsTopicFormat.OffsetKey(groupId, o.Key.Item2, o.Key.Item3), (byte[]?)OffsetsTopicFormat.OffsetValue(o.Offset)))], producerId, producerEpoch);
+                        _store.AppendTransactional(groupId, [.. offsets.Select(o => (OffsetsTopicFormat.OffsetKey(groupId, o.Key.Item2, o.Key.Item3), (byte[]?)OffsetsTopicFormat.OffsetValue(o.Offset)))], producerId, producerEpoch);
                     }
                     catch (IOException e)
                     {
@@ -87,12 +87,13 @@ public sealed partial class GroupCoordinator
     }
 
     /// <summary>
-    /// Ends the producer's transaction in <c>__consumer_offsets</c>: when it wrote offsets there, appends the commit or
-    /// abort marker, then applies the offsets to their groups (commit) or drops them (abort). The member and generation
-    /// were checked when the offsets were sent, not now: Kafka applies a committed transaction's offsets whatever the
-    /// group's state. False when the marker could not be written (the offsets stay pending; the caller retries).
+    /// Ends the producer's transaction in a partition of <c>__consumer_offsets</c>: when it wrote offsets of groups of
+    /// that partition, appends the commit or abort marker there, then applies those offsets to their groups (commit) or
+    /// drops them (abort). The member and generation were checked when the offsets were sent, not now: Kafka applies a
+    /// committed transaction's offsets whatever the group's state. False when the marker could not be written (the
+    /// offsets stay pending; the caller retries).
     /// </summary>
-    public bool CompleteTransaction(long producerId, short producerEpoch, bool commit)
+    public bool CompleteTransaction(int partition, long producerId, short producerEpoch, bool commit)
     {
         List<string> groupIds;
         lock (_pendingLock)
@@ -102,9 +103,15 @@ public sealed partial class GroupCoordinator
                 return true;
             }
 
+            groupIds = [.. pending.Keys.Select(k => k.Group).Distinct(StringComparer.Ordinal).Where(g => _store.PartitionFor(g) == partition)];
+            if (groupIds.Count == 0)
+            {
+                return true;
+            }
+
             try
             {
-                _store.AppendMarker(producerId, producerEpoch, commit);
+                _store.AppendMarker(partition, producerId, producerEpoch, commit);
             }
             catch (IOException e)
             {
@@ -114,11 +121,9 @@ public sealed partial class GroupCoordinator
 
             if (!commit)
             {
-                _pendingTransactionalOffsets.Remove(producerId);
+                DropPending(producerId, pending, groupIds);
                 return true;
             }
-
-            groupIds = [.. pending.Keys.Select(k => k.Group).Distinct(StringComparer.Ordinal)];
         }
 
         foreach (var groupId in groupIds)
@@ -128,10 +133,40 @@ public sealed partial class GroupCoordinator
 
         lock (_pendingLock)
         {
-            _pendingTransactionalOffsets.Remove(producerId);
+            if (_pendingTransactionalOffsets.TryGetValue(producerId, out var left))
+            {
+                DropPending(producerId, left, groupIds);
+            }
         }
 
         return true;
+    }
+
+    /// <summary>Drops the producer's pending offsets of <paramref name="groupIds"/>. Caller holds <see cref="_pendingLock"/>.</summary>
+    private void DropPending(long producerId, Dictionary<(string Group, string Topic, int Partition), CommittedOffset> pending, IEnumerable<string> groupIds)
+    {
+        var groups = groupIds.ToHashSet(StringComparer.Ordinal);
+        foreach (var key in pending.Keys.Where(k => groups.Contains(k.Group)).ToList())
+        {
+            pending.Remove(key);
+        }
+
+        if (pending.Count == 0)
+        {
+            _pendingTransactionalOffsets.Remove(producerId);
+        }
+    }
+
+    /// <summary>Forgets the pending offsets of the groups of a partition this coordinator no longer leads.</summary>
+    private void UnloadPendingTransactionalOffsets(int partition)
+    {
+        lock (_pendingLock)
+        {
+            foreach (var (producerId, pending) in _pendingTransactionalOffsets.ToList())
+            {
+                DropPending(producerId, pending, pending.Keys.Select(k => k.Group).Where(g => _store.PartitionFor(g) == partition));
+            }
+        }
     }
 
     /// <summary>Moves the producer's pending offsets of one group into the group, under the group's lock.</summary>
@@ -178,7 +213,16 @@ public sealed partial class GroupCoordinator
         {
             foreach (var (producerId, offsets) in pending)
             {
-                _pendingTransactionalOffsets[producerId] = offsets;
+                if (!_pendingTransactionalOffsets.TryGetValue(producerId, out var known))
+                {
+                    _pendingTransactionalOffsets[producerId] = offsets;
+                    continue;
+                }
+
+                foreach (var (key, offset) in offsets)
+                {
+                    known[key] = offset;
+                }
             }
         }
     }

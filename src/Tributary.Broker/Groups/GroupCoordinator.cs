@@ -5,8 +5,9 @@ using Tributary.Protocol;
 namespace Tributary.Broker.Groups;
 
 /// <summary>
-/// The group coordinator of this node, which coordinates every group (FindCoordinator names this node; in cluster
-/// mode the leader of <c>__consumer_offsets</c>, see GroupCoordinator.Leadership.cs).
+/// The group coordinator of this node, which coordinates the groups of the partitions of <c>__consumer_offsets</c> it
+/// leads (a group's partition is <see cref="CoordinatorPartitionFor"/>; a single node leads them all, see
+/// GroupCoordinator.Leadership.cs).
 /// Classic groups only (JoinGroup/SyncGroup/Heartbeat/LeaveGroup); see <see cref="ClassicGroup"/> for the state
 /// machine. Group metadata and committed offsets are appended to <c>__consumer_offsets</c> and reloaded from it
 /// when the broker starts (<see cref="OffsetsTopicFormat"/>); offsets of empty groups expire after
@@ -42,8 +43,16 @@ public sealed partial class GroupCoordinator : IDisposable
         _leadership = CreateLeadership();
         if (!broker.Config.ClusterMode)
         {
-            _shareGroupsAtStart = Load();
-            _leadership.Activate();
+            _shareGroupsAtStart = [];
+            for (var partition = 0; partition < broker.CoordinatorPartitionCount(OffsetsTopicStore.TopicName); partition++)
+            {
+                foreach (var (groupId, loaded) in Load(partition))
+                {
+                    _shareGroupsAtStart[groupId] = loaded;
+                }
+            }
+
+            _leadership.ActivateAll();
         }
 
         var every = TimeSpan.FromMilliseconds(OffsetsRetentionCheckIntervalMs);
@@ -62,7 +71,7 @@ public sealed partial class GroupCoordinator : IDisposable
     /// Appends share-group membership records (ShareGroups/ShareGroupRecords) to <c>__consumer_offsets</c>, whose log
     /// this coordinator's store writes. Throws IOException when the log cannot be written.
     /// </summary>
-    internal void AppendShareGroupRecords(IReadOnlyList<(byte[] Key, byte[]? Value)> records) => _store.Append(records);
+    internal void AppendShareGroupRecords(string groupId, IReadOnlyList<(byte[] Key, byte[]? Value)> records) => _store.Append(groupId, records);
 
     public Task<JoinGroupResult> JoinGroupAsync(JoinGroupParameters p)
     {
@@ -196,7 +205,7 @@ public sealed partial class GroupCoordinator : IDisposable
 
                 try
                 {
-                    _store.Append(records);
+                    _store.Append(groupId, records);
                 }
                 catch (IOException e)
                 {
@@ -285,7 +294,7 @@ public sealed partial class GroupCoordinator : IDisposable
 
             try
             {
-                _store.Append(records);
+                _store.Append(groupId, records);
             }
             catch (IOException e)
             {
@@ -403,7 +412,7 @@ public sealed partial class GroupCoordinator : IDisposable
                 {
                     try
                     {
-                        _store.Append([.. expired.Select(tp => (OffsetsTopicFormat.OffsetKey(group.GroupId, tp.Topic, tp.Partition), (byte[]?)null))]);
+                        _store.Append(group.GroupId, [.. expired.Select(tp => (OffsetsTopicFormat.OffsetKey(group.GroupId, tp.Topic, tp.Partition), (byte[]?)null))]);
                     }
                     catch (IOException e)
                     {
@@ -459,7 +468,7 @@ public sealed partial class GroupCoordinator : IDisposable
     {
         try
         {
-            _store.Append([(OffsetsTopicFormat.GroupKey(group.GroupId), OffsetsTopicFormat.GroupValue(group.Snapshot()))]);
+            _store.Append(group.GroupId, [(OffsetsTopicFormat.GroupKey(group.GroupId), OffsetsTopicFormat.GroupValue(group.Snapshot()))]);
             group.MarkPersisted();
         }
         catch (IOException e)
@@ -493,7 +502,7 @@ public sealed partial class GroupCoordinator : IDisposable
 
         try
         {
-            _store.Append(records);
+            _store.Append(group.GroupId, records);
         }
         catch (IOException e)
         {
@@ -573,13 +582,15 @@ public sealed partial class GroupCoordinator : IDisposable
         }
     }
 
-    // Returns the share groups the log holds, for the share-group coordinator (ShareGroupsFollow).
-    private Dictionary<string, ShareGroupRecords.Loaded> Load()
+    // Loads the groups of one partition of __consumer_offsets (their records are all there) next to those of the other
+    // partitions already loaded. Returns the share groups the partition holds, for the share-group coordinator.
+    private Dictionary<string, ShareGroupRecords.Loaded> Load(int partition)
     {
         var now = NowMs;
         var consumerEntries = new List<OffsetsTopicFormat.Entry>();
         var shareGroups = new Dictionary<string, ShareGroupRecords.Loaded>(StringComparer.Ordinal);
-        var (entries, pending) = _store.Load(shareGroups);
+        var (entries, pending) = _store.Load(partition, shareGroups);
+        var loaded = new HashSet<string>(StringComparer.Ordinal);
         RestorePendingTransactionalOffsets(pending);
         foreach (var entry in entries)
         {
@@ -595,6 +606,8 @@ public sealed partial class GroupCoordinator : IDisposable
                 _groups[entry.Group] = group;
             }
 
+            loaded.Add(entry.Group);
+
             switch (entry)
             {
                 case OffsetsTopicFormat.OffsetEntry o:
@@ -606,7 +619,7 @@ public sealed partial class GroupCoordinator : IDisposable
             }
         }
 
-        foreach (var group in _groups.Values.ToList())
+        foreach (var group in loaded.Select(id => _groups[id]))
         {
             if (group.MemberCount == 0 && !group.HasOffsets && !group.HasMetadataRecord)
             {
@@ -620,8 +633,8 @@ public sealed partial class GroupCoordinator : IDisposable
             }
         }
 
-        LoadConsumerGroups(consumerEntries, now);
-        LogGroupsLoaded(_groups.Count + _consumerGroups.Count);
+        var consumerGroups = LoadConsumerGroups(consumerEntries, now);
+        LogGroupsLoaded(loaded.Count(_groups.ContainsKey) + consumerGroups, partition);
         return shareGroups;
     }
 
@@ -637,8 +650,8 @@ public sealed partial class GroupCoordinator : IDisposable
         }
     }
 
-    [LoggerMessage(EventId = 610, Level = LogLevel.Information, Message = "Group coordinator loaded {Groups} groups")]
-    private partial void LogGroupsLoaded(int groups);
+    [LoggerMessage(EventId = 610, Level = LogLevel.Information, Message = "Group coordinator loaded {Groups} groups of __consumer_offsets-{Partition}")]
+    private partial void LogGroupsLoaded(int groups, int partition);
 
     [LoggerMessage(EventId = 611, Level = LogLevel.Error, Message = "Could not write group {GroupId} to __consumer_offsets")]
     private partial void LogPersistFailed(Exception exception, string groupId);

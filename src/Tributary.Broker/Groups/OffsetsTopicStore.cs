@@ -5,7 +5,8 @@ using Tributary.Broker.ShareGroups;
 namespace Tributary.Broker.Groups;
 
 /// <summary>
-/// The internal compacted topic <c>__consumer_offsets</c> (<see cref="InternalTopic"/>), whose records are encoded by
+/// The internal compacted topic <c>__consumer_offsets</c> (<see cref="InternalTopic"/>): each group's records go to
+/// the partition of its group id (<see cref="PartitionFor"/>), whose leader coordinates it. The records are encoded by
 /// <see cref="OffsetsTopicFormat"/> (Kafka's format); a log written by a release with Tributary's own layout
 /// (<see cref="LegacyOffsetsTopicFormat"/>) is read and rewritten once when it is loaded.
 /// </summary>
@@ -23,7 +24,7 @@ internal sealed partial class OffsetsTopicStore(BrokerCore broker, ILogger logge
     /// into <paramref name="shareGroups"/> in the same pass (ShareGroupRecords), for the share-group coordinator.
     /// </summary>
     public (List<OffsetsTopicFormat.Entry> Entries, Dictionary<long, Dictionary<(string Group, string Topic, int Partition), CommittedOffset>> Pending) Load(
-        Dictionary<string, ShareGroupRecords.Loaded> shareGroups)
+        int partition, Dictionary<string, ShareGroupRecords.Loaded> shareGroups)
     {
         var entries = new List<OffsetsTopicFormat.Entry>();
         var pending = new Dictionary<long, Dictionary<(string Group, string Topic, int Partition), CommittedOffset>>();
@@ -66,6 +67,7 @@ internal sealed partial class OffsetsTopicStore(BrokerCore broker, ILogger logge
                 }
             });
         var skipped = _topic.Replay(
+            partition,
             (key, value) =>
             {
                 if (OffsetsTopicFormat.Decode(key, value) is not { } entry)
@@ -88,7 +90,7 @@ internal sealed partial class OffsetsTopicStore(BrokerCore broker, ILogger logge
                 return entries.Count > before;
             },
             transactional);
-        LogLoaded(logger, entries.Count, skipped);
+        LogLoaded(logger, entries.Count, partition, skipped);
         if (_topic.HasLegacyRecords)
         {
             var live = OffsetsTopicFormat.LiveRecords(entries, id => broker.Metadata.Find(id)?.Name ?? "");
@@ -108,17 +110,20 @@ internal sealed partial class OffsetsTopicStore(BrokerCore broker, ILogger logge
     }
 
     /// <summary>Appends the records as one transactional batch of the producer (TxnOffsetCommit). Throws IOException when the log cannot be written.</summary>
-    public void AppendTransactional(IReadOnlyList<(byte[] Key, byte[]? Value)> records, long producerId, short producerEpoch) =>
-        _topic.AppendTransactional(records, producerId, producerEpoch);
+    public void AppendTransactional(string groupId, IReadOnlyList<(byte[] Key, byte[]? Value)> records, long producerId, short producerEpoch) =>
+        _topic.AppendTransactional(PartitionFor(groupId), records, producerId, producerEpoch);
 
     /// <summary>Appends the commit or abort marker of the producer's transaction. Throws IOException when the log cannot be written.</summary>
-    public void AppendMarker(long producerId, short producerEpoch, bool commit) => _topic.AppendMarker(producerId, producerEpoch, commit);
+    public void AppendMarker(int partition, long producerId, short producerEpoch, bool commit) => _topic.AppendMarker(partition, producerId, producerEpoch, commit);
 
-    /// <summary>Appends the records as one batch (a null value is a tombstone). Throws IOException when the log cannot be written.</summary>
-    public void Append(IReadOnlyList<(byte[] Key, byte[]? Value)> records) => _topic.Append(records);
+    /// <summary>Appends the group's records as one batch (a null value is a tombstone). Throws IOException when the log cannot be written.</summary>
+    public void Append(string groupId, IReadOnlyList<(byte[] Key, byte[]? Value)> records) => _topic.Append(PartitionFor(groupId), records);
 
-    [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "Loaded {Records} group records from __consumer_offsets ({Skipped} skipped)")]
-    private static partial void LogLoaded(ILogger logger, int records, int skipped);
+    /// <summary>The partition of <c>__consumer_offsets</c> that holds the group.</summary>
+    public int PartitionFor(string groupId) => broker.CoordinatorPartitionFor(TopicName, groupId);
+
+    [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "Loaded {Records} group records from __consumer_offsets-{Partition} ({Skipped} skipped)")]
+    private static partial void LogLoaded(ILogger logger, int records, int partition, int skipped);
 
     [LoggerMessage(EventId = 601, Level = LogLevel.Warning, Message = "Skipped an undecodable __consumer_offsets record at offset {Offset}")]
     private static partial void LogUndecodable(ILogger logger, Exception exception, long offset);

@@ -33,5 +33,7 @@ public sealed class AddOffsetsToTxnHandler(BrokerCore broker) : ApiHandler<AddOf
         return ValueTask.FromResult<HandlerResult<AddOffsetsToTxnResponse>>(new AddOffsetsToTxnResponse { ErrorCode = (short)error });
     }
 
+    protected override IEnumerable<string> CoordinatorKeys(AddOffsetsToTxnRequest request) => [request.TransactionalId];
+
     protected override AddOffsetsToTxnResponse? ErrorResponse(RequestContext context, AddOffsetsToTxnRequest request, ErrorCode error) => new() { ErrorCode = (short)error };
 }

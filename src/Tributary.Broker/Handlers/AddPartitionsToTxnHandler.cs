@@ -86,6 +86,8 @@ public sealed class AddPartitionsToTxnHandler(BrokerCore broker) : ApiHandler<Ad
             })],
         })];
 
+    protected override IEnumerable<string> CoordinatorKeys(AddPartitionsToTxnRequest request) => request.Transactions.Count > 0 ? request.Transactions.Select(t => t.TransactionalId) : [request.V3AndBelowTransactionalId];
+
     protected override AddPartitionsToTxnResponse? ErrorResponse(RequestContext context, AddPartitionsToTxnRequest request, ErrorCode error)
     {
         if (context.ApiVersion <= 3)

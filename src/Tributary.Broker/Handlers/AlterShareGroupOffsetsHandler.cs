@@ -86,6 +86,8 @@ public sealed class AlterShareGroupOffsetsHandler(BrokerCore broker) : ApiHandle
         return ValueTask.FromResult<HandlerResult<AlterShareGroupOffsetsResponse>>(response);
     }
 
+    protected override IEnumerable<string> CoordinatorKeys(AlterShareGroupOffsetsRequest request) => [request.GroupId];
+
     protected override AlterShareGroupOffsetsResponse ErrorResponse(RequestContext context, AlterShareGroupOffsetsRequest request, ErrorCode error) => new()
     {
         ErrorCode = (short)error,

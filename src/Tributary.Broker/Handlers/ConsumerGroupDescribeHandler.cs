@@ -76,6 +76,8 @@ public sealed class ConsumerGroupDescribeHandler(BrokerCore broker) : ApiHandler
         return ValueTask.FromResult<HandlerResult<ConsumerGroupDescribeResponse>>(response);
     }
 
+    protected override IEnumerable<string> CoordinatorKeys(ConsumerGroupDescribeRequest request) => request.GroupIds;
+
     protected override ConsumerGroupDescribeResponse? ErrorResponse(RequestContext context, ConsumerGroupDescribeRequest request, ErrorCode error) => new()
     {
         Groups = [.. request.GroupIds.Select(g => new ConsumerGroupDescribeResponse.DescribedGroup { GroupId = g, ErrorCode = (short)error })],

@@ -71,6 +71,8 @@ public sealed class ConsumerGroupHeartbeatHandler(BrokerCore broker) : ApiHandle
         return ValueTask.FromResult<HandlerResult<ConsumerGroupHeartbeatResponse>>(response);
     }
 
+    protected override IEnumerable<string> CoordinatorKeys(ConsumerGroupHeartbeatRequest request) => [request.GroupId];
+
     protected override ConsumerGroupHeartbeatResponse? ErrorResponse(RequestContext context, ConsumerGroupHeartbeatRequest request, ErrorCode error) => new()
     {
         ErrorCode = (short)error,

@@ -27,6 +27,8 @@ public sealed class DeleteGroupsHandler(BrokerCore broker) : ApiHandler<DeleteGr
         return ValueTask.FromResult<HandlerResult<DeleteGroupsResponse>>(response);
     }
 
+    protected override IEnumerable<string> CoordinatorKeys(DeleteGroupsRequest request) => request.GroupsNames;
+
     protected override DeleteGroupsResponse? ErrorResponse(RequestContext context, DeleteGroupsRequest request, ErrorCode error) => new()
     {
         Results = [.. request.GroupsNames.Distinct(StringComparer.Ordinal).Select(g => new DeleteGroupsResponse.DeletableGroupResult { GroupId = g, ErrorCode = (short)error })],

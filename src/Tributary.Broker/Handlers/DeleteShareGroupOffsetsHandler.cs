@@ -56,6 +56,8 @@ public sealed class DeleteShareGroupOffsetsHandler(BrokerCore broker) : ApiHandl
         return ValueTask.FromResult<HandlerResult<DeleteShareGroupOffsetsResponse>>(response);
     }
 
+    protected override IEnumerable<string> CoordinatorKeys(DeleteShareGroupOffsetsRequest request) => [request.GroupId];
+
     protected override DeleteShareGroupOffsetsResponse ErrorResponse(RequestContext context, DeleteShareGroupOffsetsRequest request, ErrorCode error) => new()
     {
         ErrorCode = (short)error,

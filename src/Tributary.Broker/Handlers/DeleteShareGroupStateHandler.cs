@@ -34,7 +34,7 @@ public sealed class DeleteShareGroupStateHandler(BrokerCore broker) : ApiHandler
                 })],
             })],
         };
-        var replicated = await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName).ConfigureAwait(false);
+        var replicated = await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName, 0).ConfigureAwait(false);
         foreach (var p in response.Results.SelectMany(r => r.Partitions).Where(p => p.ErrorCode == 0))
         {
             p.ErrorCode = (short)replicated;

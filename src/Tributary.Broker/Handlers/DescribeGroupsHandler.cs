@@ -53,6 +53,8 @@ public sealed class DescribeGroupsHandler(BrokerCore broker) : ApiHandler<Descri
         return ValueTask.FromResult<HandlerResult<DescribeGroupsResponse>>(response);
     }
 
+    protected override IEnumerable<string> CoordinatorKeys(DescribeGroupsRequest request) => request.Groups;
+
     protected override DescribeGroupsResponse? ErrorResponse(RequestContext context, DescribeGroupsRequest request, ErrorCode error) => new()
     {
         Groups = [.. request.Groups.Select(g => new DescribeGroupsResponse.DescribedGroup { GroupId = g, ErrorCode = (short)error })],

@@ -43,6 +43,8 @@ public sealed class DescribeTransactionsHandler(BrokerCore broker) : ApiHandler<
         return ValueTask.FromResult<HandlerResult<DescribeTransactionsResponse>>(response);
     }
 
+    protected override IEnumerable<string> CoordinatorKeys(DescribeTransactionsRequest request) => request.TransactionalIds;
+
     protected override DescribeTransactionsResponse? ErrorResponse(RequestContext context, DescribeTransactionsRequest request, ErrorCode error) => new()
     {
         TransactionStates = [.. request.TransactionalIds.Select(id => new DescribeTransactionsResponse.TransactionStateData { TransactionalId = id, ErrorCode = (short)error, TransactionState = "" })],

@@ -28,5 +28,7 @@ public sealed class EndTxnHandler(BrokerCore broker) : ApiHandler<EndTxnRequest,
         return ValueTask.FromResult<HandlerResult<EndTxnResponse>>(new EndTxnResponse { ErrorCode = (short)error });
     }
 
+    protected override IEnumerable<string> CoordinatorKeys(EndTxnRequest request) => [request.TransactionalId];
+
     protected override EndTxnResponse? ErrorResponse(RequestContext context, EndTxnRequest request, ErrorCode error) => new() { ErrorCode = (short)error };
 }

@@ -19,13 +19,14 @@ namespace Tributary.Broker.Handlers;
 // - A single node coordinates every group (key type 0) and every transactional id (key type 1), so the answer is
 //   always this node's advertised address. Key type 2 (v6+, KIP-932) finds the share coordinator of a share
 //   partition, key "groupId:topicId:partition" (else INVALID_REQUEST); other key types answer INVALID_REQUEST.
-// - Cluster mode: a group's coordinator is the leader of __consumer_offsets (one partition, so every group has the
-//   same), at its address on the request's listener. The first FindCoordinator creates the topic in etcd with
-//   offsets.topic.replication.factor replicas; COORDINATOR_NOT_AVAILABLE while fewer brokers are live, and while the
-//   partition has no live leader, as Kafka answers. A transactional id's coordinator is the leader of
-//   __transaction_state the same way (transaction.state.log.replication.factor replicas, min.insync.replicas
-//   transaction.state.log.min.isr). A share partition's coordinator is the leader of __share_group_state (one
-//   partition, share.coordinator.state.topic.replication.factor replicas), created the same way.
+// - Cluster mode: a group's coordinator is the leader of partition abs(hash(group id)) % partitions of
+//   __consumer_offsets (as Kafka), at its address on the request's listener. The first FindCoordinator creates the
+//   topic in etcd with offsets.topic.num.partitions partitions and offsets.topic.replication.factor replicas;
+//   COORDINATOR_NOT_AVAILABLE while fewer brokers are live, and while the partition has no live leader, as Kafka
+//   answers. A transactional id's coordinator is the leader of its partition of __transaction_state the same way
+//   (transaction.state.log.num.partitions, .replication.factor, min.insync.replicas transaction.state.log.min.isr).
+//   A share partition's coordinator is the leader of __share_group_state (one partition,
+//   share.coordinator.state.topic.replication.factor replicas), created the same way.
 // Versions:
 // - v4+ batch several keys (KIP-699), one answer per key; v6 adds key type 2.
 public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>(ApiKey.FindCoordinator, 0, 6)
@@ -37,7 +38,6 @@ public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindC
     protected override ValueTask<HandlerResult<FindCoordinatorResponse>> HandleAsync(RequestContext context, FindCoordinatorRequest request, CancellationToken cancellationToken)
     {
         var supported = request.KeyType is GroupKeyType or TransactionKeyType || (request.KeyType == ShareKeyType && context.ApiVersion >= 6);
-        var (located, nodeId, host, port) = supported ? Locate(context, request.KeyType) : (ErrorCode.InvalidRequest, -1, "", -1);
         if (context.ApiVersion >= 4)
         {
             return ValueTask.FromResult<HandlerResult<FindCoordinatorResponse>>(new FindCoordinatorResponse
@@ -46,7 +46,7 @@ public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindC
                     ? new FindCoordinatorResponse.Coordinator { Key = key, NodeId = -1, ErrorCode = (short)ErrorCode.InvalidRequest, ErrorMessage = $"key type {request.KeyType} is not supported" }
                     : Denied(context, request.KeyType, key) is var denied and not ErrorCode.None
                     ? new FindCoordinatorResponse.Coordinator { Key = key, NodeId = -1, ErrorCode = (short)denied, ErrorMessage = null }
-                    : located != ErrorCode.None
+                    : Locate(context, request.KeyType, key) is var (located, nodeId, host, port) && located != ErrorCode.None
                     ? new FindCoordinatorResponse.Coordinator { Key = key, NodeId = -1, Port = -1, ErrorCode = (short)located, ErrorMessage = null }
                     : new FindCoordinatorResponse.Coordinator { Key = key, NodeId = nodeId, Host = host, Port = port, ErrorMessage = null })],
             });
@@ -57,6 +57,8 @@ public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindC
             return ValueTask.FromResult<HandlerResult<FindCoordinatorResponse>>(ErrorResponse(context, request, error)!);
         }
 
+        var (located, nodeId, host, port) = supported ? Locate(context, request.KeyType, request.Key) : (ErrorCode.InvalidRequest, -1, "", -1);
+
         return ValueTask.FromResult<HandlerResult<FindCoordinatorResponse>>(!supported
             ? new FindCoordinatorResponse { NodeId = -1, ErrorCode = (short)ErrorCode.InvalidRequest, ErrorMessage = $"key type {request.KeyType} is not supported" }
             : located != ErrorCode.None
@@ -64,9 +66,9 @@ public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindC
             : new FindCoordinatorResponse { NodeId = nodeId, Host = host, Port = port, ErrorMessage = null });
     }
 
-    // This node on a single node; in cluster mode the leader of the coordinator topic's partition, at its address on
-    // the listener the request came on.
-    private (ErrorCode Error, int NodeId, string Host, int Port) Locate(RequestContext context, sbyte keyType)
+    // This node on a single node; in cluster mode the leader of the coordinator topic's partition that holds the key, at
+    // its address on the listener the request came on.
+    private (ErrorCode Error, int NodeId, string Host, int Port) Locate(RequestContext context, sbyte keyType, string key)
     {
         var listener = context.Connection.ListenerName;
         if (broker.Cluster is not { } cluster)
@@ -77,10 +79,10 @@ public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindC
 
         var (error, leader) = keyType switch
         {
-            GroupKeyType => broker.CoordinatorNode(OffsetsTopicStore.TopicName, broker.Config.OffsetsTopicReplicationFactor, new Dictionary<string, string>()),
-            TransactionKeyType => broker.CoordinatorNode(TransactionStateStore.TopicName, broker.Config.TransactionStateLogReplicationFactor,
+            GroupKeyType => broker.CoordinatorNode(OffsetsTopicStore.TopicName, key, broker.Config.OffsetsTopicReplicationFactor, new Dictionary<string, string>()),
+            TransactionKeyType => broker.CoordinatorNode(TransactionStateStore.TopicName, key, broker.Config.TransactionStateLogReplicationFactor,
                 new Dictionary<string, string> { [TopicConfigs.MinInsyncReplicas] = broker.Config.TransactionStateLogMinIsr.ToString(CultureInfo.InvariantCulture) }),
-            _ => broker.CoordinatorNode(ShareStateTopic.TopicName, broker.Config.ShareCoordinatorStateTopicReplicationFactor,
+            _ => broker.CoordinatorNode(ShareStateTopic.TopicName, key, broker.Config.ShareCoordinatorStateTopicReplicationFactor,
                 new Dictionary<string, string> { [TopicConfigs.MinInsyncReplicas] = broker.Config.ShareCoordinatorStateTopicMinIsr.ToString(CultureInfo.InvariantCulture) }),
         };
         if (error != ErrorCode.None)

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Tributary.Broker.Dispatch;
+using Tributary.Protocol;
 
 namespace Tributary.Broker.Handlers;
 
@@ -86,9 +87,15 @@ public static class HandlerCatalog
             new DescribeProducersHandler(broker),
             new WriteTxnMarkersHandler(broker),
         ];
-        IApiHandler Group(IApiHandler handler) => new CoordinatedHandler(handler, () => broker.Groups.CoordinatorError);
-        IApiHandler Transaction(IApiHandler handler) => new CoordinatedHandler(handler, () => broker.Transactions.CoordinatorError);
+        IApiHandler Group(IApiHandler handler) => Coordinated(handler, broker.Groups.CoordinatorErrorFor);
+        IApiHandler Transaction(IApiHandler handler) => Coordinated(handler, broker.Transactions.CoordinatorErrorFor);
         IApiHandler ShareState(IApiHandler handler) => new CoordinatedHandler(handler, () => broker.ShareCoordinator.CoordinatorError);
+        static IApiHandler Coordinated(IApiHandler handler, Func<string, ErrorCode> errorFor)
+        {
+            ((ICoordinatedApi)handler).CoordinateBy(errorFor);
+            return handler;
+        }
+
         dispatcher = new RequestDispatcher(handlers, loggerFactory.CreateLogger<RequestDispatcher>(), broker.Quotas) { Errors = broker.RequestErrors };
         return dispatcher;
     }

@@ -26,5 +26,7 @@ public sealed class HeartbeatHandler(BrokerCore broker) : ApiHandler<HeartbeatRe
         return ValueTask.FromResult<HandlerResult<HeartbeatResponse>>(new HeartbeatResponse { ErrorCode = (short)error });
     }
 
+    protected override IEnumerable<string> CoordinatorKeys(HeartbeatRequest request) => [request.GroupId];
+
     protected override HeartbeatResponse? ErrorResponse(RequestContext context, HeartbeatRequest request, ErrorCode error) => new() { ErrorCode = (short)error };
 }

@@ -67,6 +67,8 @@ public sealed class JoinGroupHandler(BrokerCore broker) : ApiHandler<JoinGroupRe
         };
     }
 
+    protected override IEnumerable<string> CoordinatorKeys(JoinGroupRequest request) => [request.GroupId];
+
     protected override JoinGroupResponse? ErrorResponse(RequestContext context, JoinGroupRequest request, ErrorCode error) => new()
     {
         ErrorCode = (short)error,

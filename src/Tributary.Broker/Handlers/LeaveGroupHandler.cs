@@ -36,6 +36,8 @@ public sealed class LeaveGroupHandler(BrokerCore broker) : ApiHandler<LeaveGroup
         });
     }
 
+    protected override IEnumerable<string> CoordinatorKeys(LeaveGroupRequest request) => [request.GroupId];
+
     protected override LeaveGroupResponse? ErrorResponse(RequestContext context, LeaveGroupRequest request, ErrorCode error) => new()
     {
         ErrorCode = (short)error,

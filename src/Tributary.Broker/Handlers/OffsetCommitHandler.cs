@@ -65,7 +65,7 @@ public sealed class OffsetCommitHandler(BrokerCore broker) : ApiHandler<OffsetCo
     // commits' NONE with the coordinator error Kafka maps it to.
     private async ValueTask<HandlerResult<OffsetCommitResponse>> ReplicatedAsync(RequestContext context, OffsetCommitRequest request, List<string?> names, List<bool> denied, ErrorCode[] results)
     {
-        var replicated = await broker.ReplicateCoordinatorWriteAsync(OffsetsTopicStore.TopicName).ConfigureAwait(false);
+        var replicated = await broker.ReplicateCoordinatorWriteAsync(OffsetsTopicStore.TopicName, broker.CoordinatorPartitionFor(OffsetsTopicStore.TopicName, request.GroupId)).ConfigureAwait(false);
         if (replicated != ErrorCode.None)
         {
             results = [.. results.Select(e => e == ErrorCode.None ? replicated : e)];
@@ -93,6 +93,8 @@ public sealed class OffsetCommitHandler(BrokerCore broker) : ApiHandler<OffsetCo
 
         return response;
     }
+
+    protected override IEnumerable<string> CoordinatorKeys(OffsetCommitRequest request) => [request.GroupId];
 
     protected override OffsetCommitResponse? ErrorResponse(RequestContext context, OffsetCommitRequest request, ErrorCode error) => new()
     {

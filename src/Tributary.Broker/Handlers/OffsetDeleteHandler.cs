@@ -47,5 +47,7 @@ public sealed class OffsetDeleteHandler(BrokerCore broker) : ApiHandler<OffsetDe
         return ValueTask.FromResult<HandlerResult<OffsetDeleteResponse>>(response);
     }
 
+    protected override IEnumerable<string> CoordinatorKeys(OffsetDeleteRequest request) => [request.GroupId];
+
     protected override OffsetDeleteResponse? ErrorResponse(RequestContext context, OffsetDeleteRequest request, ErrorCode error) => new() { ErrorCode = (short)error };
 }

@@ -144,6 +144,8 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
 
     private bool CanDescribeTopic(RequestContext context, string topic) => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, topic);
 
+    protected override IEnumerable<string> CoordinatorKeys(OffsetFetchRequest request) => request.Groups.Count > 0 ? request.Groups.Select(g => g.GroupId) : [request.GroupId];
+
     protected override OffsetFetchResponse? ErrorResponse(RequestContext context, OffsetFetchRequest request, ErrorCode error)
     {
         if (context.ApiVersion >= 8)

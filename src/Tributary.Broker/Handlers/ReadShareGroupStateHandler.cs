@@ -44,7 +44,7 @@ public sealed class ReadShareGroupStateHandler(BrokerCore broker) : ApiHandler<R
             response.Results.Add(result);
         }
 
-        var replicated = await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName).ConfigureAwait(false);
+        var replicated = await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName, 0).ConfigureAwait(false);
         foreach (var p in response.Results.SelectMany(r => r.Partitions).Where(p => p.ErrorCode == 0 && replicated != ErrorCode.None))
         {
             p.ErrorCode = (short)replicated;

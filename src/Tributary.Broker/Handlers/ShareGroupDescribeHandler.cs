@@ -73,6 +73,8 @@ public sealed class ShareGroupDescribeHandler(BrokerCore broker) : ApiHandler<Sh
         return ValueTask.FromResult<HandlerResult<ShareGroupDescribeResponse>>(response);
     }
 
+    protected override IEnumerable<string> CoordinatorKeys(ShareGroupDescribeRequest request) => request.GroupIds;
+
     protected override ShareGroupDescribeResponse? ErrorResponse(RequestContext context, ShareGroupDescribeRequest request, ErrorCode error) => new()
     {
         Groups = [.. request.GroupIds.Select(g => new ShareGroupDescribeResponse.DescribedGroup { GroupId = g, ErrorCode = (short)error })],

@@ -39,7 +39,7 @@ public sealed class ShareGroupHeartbeatHandler(BrokerCore broker) : ApiHandler<S
 
         // Cluster mode: answered once the ISR of __consumer_offsets has the membership written, as Kafka's coordinator
         // writes with acks=all, so that a new coordinator loads what the member was told.
-        if (result.Error == ErrorCode.None && await broker.ReplicateCoordinatorWriteAsync(OffsetsTopicStore.TopicName).ConfigureAwait(false) is var replicated and not ErrorCode.None)
+        if (result.Error == ErrorCode.None && await broker.ReplicateCoordinatorWriteAsync(OffsetsTopicStore.TopicName, broker.CoordinatorPartitionFor(OffsetsTopicStore.TopicName, request.GroupId)).ConfigureAwait(false) is var replicated and not ErrorCode.None)
         {
             return ErrorResponse(context, request, replicated)!;
         }
@@ -62,6 +62,8 @@ public sealed class ShareGroupHeartbeatHandler(BrokerCore broker) : ApiHandler<S
 
         return response;
     }
+
+    protected override IEnumerable<string> CoordinatorKeys(ShareGroupHeartbeatRequest request) => [request.GroupId];
 
     protected override ShareGroupHeartbeatResponse? ErrorResponse(RequestContext context, ShareGroupHeartbeatRequest request, ErrorCode error) => new()
     {

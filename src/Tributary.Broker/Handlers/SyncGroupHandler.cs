@@ -49,5 +49,7 @@ public sealed class SyncGroupHandler(BrokerCore broker) : ApiHandler<SyncGroupRe
         };
     }
 
+    protected override IEnumerable<string> CoordinatorKeys(SyncGroupRequest request) => [request.GroupId];
+
     protected override SyncGroupResponse? ErrorResponse(RequestContext context, SyncGroupRequest request, ErrorCode error) => new() { ErrorCode = (short)error };
 }

@@ -56,6 +56,8 @@ public sealed class TxnOffsetCommitHandler(BrokerCore broker) : ApiHandler<TxnOf
         return ValueTask.FromResult<HandlerResult<TxnOffsetCommitResponse>>(response);
     }
 
+    protected override IEnumerable<string> CoordinatorKeys(TxnOffsetCommitRequest request) => [request.GroupId];
+
     protected override TxnOffsetCommitResponse? ErrorResponse(RequestContext context, TxnOffsetCommitRequest request, ErrorCode error) => new()
     {
         Topics = [.. request.Topics.Select(t => new TxnOffsetCommitResponse.TxnOffsetCommitResponseTopic

@@ -6,13 +6,14 @@ using Tributary.Storage;
 namespace Tributary.Broker.InternalTopics;
 
 /// <summary>
-/// One partition of an internal topic (<c>__consumer_offsets</c>, <c>__transaction_state</c>): a single node
-/// coordinates everything, so one partition holds it all. The log is created on the first append, so a broker that
-/// never writes has no such topic. Every record has a key and a null value is a tombstone, so a compactor can keep
+/// An internal topic (<c>__consumer_offsets</c>, <c>__transaction_state</c>), whose partitions each hold the keys
+/// (<see cref="CoordinatorPartitioner"/>) of the coordinator that leads it. On a single node the topic is created on
+/// the first append, so a broker that never writes has no such topic. Every record has a key and a null value is a tombstone, so a compactor can keep
 /// the last record per key; replay hands records to the caller's decoder in offset order (later records win).
 ///
-/// Records are in Kafka's format from the offset a <see cref="KafkaFormatMarker"/> holds; those below it (or all of
-/// them, when there is no marker) were written by a release that used Tributary's own layout and go to the caller's
+/// Records of partition 0 are in Kafka's format from the offset a <see cref="KafkaFormatMarker"/> holds; those below
+/// it (or all of them, when there is no marker) were written by a release that used Tributary's own layout, which had
+/// one partition (the other partitions are in Kafka's format throughout) and go to the caller's
 /// legacy decoder. <see cref="RewriteLegacy"/> migrates such a log once, so that a crash at any point leaves a log that
 /// loads to the same state: it first stores the marker at the log end offset (from there on, Kafka's format), then
 /// appends the live state in Kafka's format, and last deletes every record below the log end it started from
@@ -32,8 +33,7 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
 
     private readonly Lock _createLock = new();
     private readonly KafkaFormatMarker _marker = new(broker.DataDevice, broker.DataDirectory, name);
-    private PartitionLog? _log;
-    private bool _markerWritten;
+    private bool _opened;
 
     /// <summary>Decodes one record; false when the record is not one the caller keeps (it is counted as skipped).</summary>
     public delegate bool RecordDecoder(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte>? value);
@@ -62,10 +62,10 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
     /// markers that end them go to it instead. A record without a key, one the decoder declines, or one it fails on (a
     /// <see cref="ProtocolException"/>, logged) counts as skipped. Returns how many were skipped.
     /// </summary>
-    public int Replay(RecordDecoder decode, RecordDecoder decodeLegacy, TransactionalReplay? transactional = null)
+    public int Replay(int partition, RecordDecoder decode, RecordDecoder decodeLegacy, TransactionalReplay? transactional = null)
     {
         var topic = broker.Metadata.Find(name);
-        var log = topic is null ? null : broker.FindLog(topic, 0);
+        var log = topic is null ? null : broker.FindLog(topic, partition);
         if (log is null)
         {
             return 0;
@@ -74,7 +74,7 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
         // A replicated coordinator topic was always written in Kafka's format, and its new leader replays up to its log
         // end: it never truncates its own log, so every record there is one the coordinator acknowledged or will keep.
         var replicated = Replicated;
-        var kafkaFrom = replicated ? 0 : _marker.Read() ?? long.MaxValue;
+        var kafkaFrom = replicated || partition != 0 ? 0 : _marker.Read() ?? long.MaxValue;
         var end = replicated ? log.LogEndOffset : log.HighWatermark;
         HasLegacyRecords = log.LogStartOffset < Math.Min(kafkaFrom, end);
 
@@ -144,7 +144,7 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
         }
 
         // Log() stores the marker at the log end offset unless one is there from an earlier, interrupted rewrite.
-        var log = Log();
+        var log = Log(0);
         var end = log.LogEndOffset;
 
         foreach (var chunk in liveState.Chunk(RewriteBatchRecordsMax))
@@ -157,14 +157,14 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
     }
 
     /// <summary>Appends the records as one batch (a null value is a tombstone). Throws IOException when the log cannot be written.</summary>
-    public void Append(IReadOnlyList<(byte[] Key, byte[]? Value)> records)
+    public void Append(int partition, IReadOnlyList<(byte[] Key, byte[]? Value)> records)
     {
         if (records.Count == 0)
         {
             return;
         }
 
-        AppendBatch(Log(), records);
+        AppendBatch(Log(partition), records);
     }
 
     /// <summary>
@@ -172,19 +172,19 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
     /// TxnOffsetCommit: readers apply them only once <see cref="AppendMarker"/> commits the transaction. Throws
     /// IOException when the log cannot be written.
     /// </summary>
-    public void AppendTransactional(IReadOnlyList<(byte[] Key, byte[]? Value)> records, long producerId, short producerEpoch)
+    public void AppendTransactional(int partition, IReadOnlyList<(byte[] Key, byte[]? Value)> records, long producerId, short producerEpoch)
     {
         if (records.Count > 0)
         {
-            AppendBatch(Log(), records, new RecordBatchBuilder { ProducerId = producerId, ProducerEpoch = producerEpoch, BaseSequence = 0, IsTransactional = true });
+            AppendBatch(Log(partition), records, new RecordBatchBuilder { ProducerId = producerId, ProducerEpoch = producerEpoch, BaseSequence = 0, IsTransactional = true });
         }
     }
 
     /// <summary>Appends the commit or abort marker of the producer's transaction. Throws IOException when the log cannot be written.</summary>
-    public void AppendMarker(long producerId, short producerEpoch, bool commit)
+    public void AppendMarker(int partition, long producerId, short producerEpoch, bool commit)
     {
         var marker = new EndTransactionMarker(commit ? ControlRecordType.Commit : ControlRecordType.Abort, CoordinatorEpoch: 0);
-        AppendToLog(Log(), RecordBatchBuilder.BuildEndTransactionMarker(marker, producerId, producerEpoch, broker.NowMs));
+        AppendToLog(Log(partition), RecordBatchBuilder.BuildEndTransactionMarker(marker, producerId, producerEpoch, broker.NowMs));
     }
 
     /// <summary>True for a commit marker, false for an abort, null for another control record or one that does not decode.</summary>
@@ -249,49 +249,45 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
     }
 
     /// <summary>
-    /// The log, opened (or created) on first use. Before anything is appended, the marker says where Kafka's format
-    /// starts: the log end offset, when no marker exists yet (a new log, or an old one whose records were never
-    /// rewritten, which then stay below it).
+    /// The partition's log, the topic created on first use. Before anything is appended, the marker says where Kafka's
+    /// format starts in partition 0: its log end offset, when no marker exists yet (a new log, or an old one whose
+    /// records were never rewritten, which then stay below it).
     /// </summary>
-    private PartitionLog Log()
+    private PartitionLog Log(int partition)
     {
         if (Replicated)
         {
             // Cluster mode: the cluster topic's log, which this broker leads (or the append fails: NotLeaderException).
-            return broker.Metadata.Find(name) is { } topic && broker.FindLog(topic, 0) is { } replicatedLog
+            return broker.Metadata.Find(name) is { } topic && broker.FindLog(topic, partition) is { } replicatedLog
                 ? replicatedLog
-                : throw new IOException($"{name} does not exist in the cluster yet");
+                : throw new IOException($"{name}-{partition} does not exist in the cluster yet or is not hosted here");
         }
 
-        if (_log is { } log && Volatile.Read(ref _markerWritten))
+        if (Volatile.Read(ref _opened) && broker.Metadata.Find(name) is { } known && broker.FindLog(known, partition) is { } log)
         {
             return log;
         }
 
         lock (_createLock)
         {
-            if (_log is null)
+            var (opened, wasCreated) = broker.OpenInternalLog(name, partition);
+            if (wasCreated)
             {
-                var (opened, wasCreated) = broker.OpenInternalLog(name);
-                if (wasCreated)
-                {
-                    created();
-                }
-
-                _log = opened;
+                created();
             }
 
-            if (!_markerWritten)
+            if (!_opened)
             {
                 if (_marker.Read() is null)
                 {
-                    _marker.Write(_log.LogEndOffset);
+                    var first = partition == 0 ? opened : broker.OpenInternalLog(name, 0).Log;
+                    _marker.Write(first.LogEndOffset);
                 }
 
-                Volatile.Write(ref _markerWritten, true);
+                Volatile.Write(ref _opened, true);
             }
 
-            return _log;
+            return opened;
         }
     }
 }

@@ -31,24 +31,25 @@ public sealed partial class ShareCoordinator
         _broker = broker;
         _logger = broker.LoggerFactory.CreateLogger<ShareCoordinator>();
         _topic = new ShareStateTopic(broker, _logger);
-        _leadership = new CoordinatorLeadership(_lock, Load, () => _states.Clear(), e => LogLoadFailed(_logger, e));
+        // One partition (share.coordinator.state.topic.num.partitions is not implemented): partition 0 holds every key.
+        _leadership = new CoordinatorLeadership(_lock, _ => Load(), _ => _states.Clear(), (_, e) => LogLoadFailed(_logger, e));
         if (!broker.Config.ClusterMode)
         {
             Load();
-            _leadership.Activate();
+            _leadership.ActivateAll();
         }
     }
 
     /// <summary>None while this broker coordinates share state; else NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS.</summary>
-    public ErrorCode CoordinatorError => _leadership.Error;
+    public ErrorCode CoordinatorError => _leadership.Error(0);
 
     /// <summary>This broker became leader of __share_group_state: loads the states in the background.</summary>
-    public void BecomeCoordinator() => _leadership.Become();
+    public void BecomeCoordinator() => _leadership.Become(0);
 
     /// <summary>This broker no longer leads __share_group_state: the states are dropped.</summary>
     public void Resign()
     {
-        if (_leadership.Resign())
+        if (_leadership.Resign(0))
         {
             LogResigned(_logger);
         }

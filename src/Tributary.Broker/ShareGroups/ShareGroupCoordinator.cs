@@ -195,7 +195,7 @@ public sealed partial class ShareGroupCoordinator : IDisposable
 
                 if (persist)
                 {
-                    WriteMembership(ShareGroupRecords.Write(group, []));
+                    WriteMembership(group.GroupId, ShareGroupRecords.Write(group, []));
                 }
 
                 result = new(ErrorCode.None, null, p.MemberId, member.Epoch, settings.HeartbeatIntervalMs,
@@ -225,7 +225,7 @@ public sealed partial class ShareGroupCoordinator : IDisposable
     /// <summary>Every share group with its state, for ListGroups (type "share"); in cluster mode only on the group coordinator.</summary>
     public IReadOnlyList<(string GroupId, string State)> List()
     {
-        if (_persister is not null && _broker.Groups.CoordinatorError != ErrorCode.None)
+        if (_persister is not null && !_broker.Groups.CoordinatesAny)
         {
             return [];
         }
@@ -266,7 +266,7 @@ public sealed partial class ShareGroupCoordinator : IDisposable
 
             if (group is not null)
             {
-                WriteMembership(ShareGroupRecords.Delete(groupId, []));
+                WriteMembership(groupId, ShareGroupRecords.Delete(groupId, []));
             }
 
             _groups.Remove(groupId);
@@ -318,7 +318,7 @@ public sealed partial class ShareGroupCoordinator : IDisposable
                 return ErrorCode.NonEmptyGroup;
             }
 
-            WriteMembership(ShareGroupRecords.Delete(groupId, []));
+            WriteMembership(groupId, ShareGroupRecords.Delete(groupId, []));
             _groups.Remove(groupId);
             foreach (var key in _partitions.Keys.Where(k => k.GroupId == groupId).ToList())
             {
@@ -357,7 +357,7 @@ public sealed partial class ShareGroupCoordinator : IDisposable
                 _partitions.Remove(new SharePartitionKey(groupId, topic.Id, partition));
             }
 
-            WriteMembership(ShareGroupRecords.Write(group, []));
+            WriteMembership(group.GroupId, ShareGroupRecords.Write(group, []));
         }
 
         return results;
@@ -508,7 +508,7 @@ public sealed partial class ShareGroupCoordinator : IDisposable
             {
                 if (_groups.TryGetValue(groupId, out var group) && topicIds.Any(id => group.InitializedTopics.Remove(id)))
                 {
-                    WriteMembership(ShareGroupRecords.Write(group, []));
+                    WriteMembership(group.GroupId, ShareGroupRecords.Write(group, []));
                 }
 
                 foreach (var key in _partitions.Keys.Where(k => k.GroupId == groupId && topicIds.Contains(k.TopicId)).ToList())
@@ -642,16 +642,16 @@ public sealed partial class ShareGroupCoordinator : IDisposable
     {
         group.Members.Remove(member.MemberId);
         group.Reassign(SubscribedPartitions(group));
-        WriteMembership(ShareGroupRecords.Write(group, [member.MemberId]));
+        WriteMembership(group.GroupId, ShareGroupRecords.Write(group, [member.MemberId]));
     }
 
     // Caller holds _lock, so that records of one group reach the log in the order of its changes. A failed write is
     // logged: the group goes on in memory and its next change writes its whole state again.
-    private void WriteMembership(List<(byte[] Key, byte[]? Value)> records)
+    private void WriteMembership(string groupId, List<(byte[] Key, byte[]? Value)> records)
     {
         try
         {
-            _broker.Groups.AppendShareGroupRecords(records);
+            _broker.Groups.AppendShareGroupRecords(groupId, records);
         }
         catch (IOException e)
         {
@@ -669,20 +669,29 @@ public sealed partial class ShareGroupCoordinator : IDisposable
     {
         lock (_lock)
         {
-            _groups.Clear();
+            foreach (var groupId in loaded.Keys)
+            {
+                _groups.Remove(groupId);
+            }
+
             LoadGroups(loaded);
             LogMembershipLoaded(_logger, _groups.Count);
             ScheduleExpiry();
         }
     }
 
-    /// <summary>Cluster mode: this broker no longer leads __consumer_offsets, so it forgets the share groups' membership.</summary>
-    private void UnloadMembership()
+    /// <summary>Cluster mode: this broker no longer leads a partition of __consumer_offsets, so it forgets the membership of its share groups.</summary>
+    private void UnloadMembership(int partition)
     {
         lock (_lock)
         {
-            var count = _groups.Count;
-            _groups.Clear();
+            var gone = _groups.Keys.Where(id => _broker.Groups.CoordinatorPartitionFor(id) == partition).ToList();
+            var count = gone.Count;
+            foreach (var groupId in gone)
+            {
+                _groups.Remove(groupId);
+            }
+
             ScheduleExpiry();
             LogMembershipUnloaded(_logger, count);
         }
@@ -808,7 +817,7 @@ public sealed partial class ShareGroupCoordinator : IDisposable
     [LoggerMessage(EventId = 654, Level = LogLevel.Warning, Message = "The share coordinator refused a share-partition state: {Error}")]
     private static partial void LogPersistRefused(ILogger logger, ErrorCode error);
 
-    [LoggerMessage(EventId = 1160, Level = LogLevel.Information, Message = "Dropped the membership of {Groups} share groups: this broker no longer leads __consumer_offsets")]
+    [LoggerMessage(EventId = 1160, Level = LogLevel.Information, Message = "Dropped the membership of {Groups} share groups: this broker no longer leads their partition of __consumer_offsets")]
     private static partial void LogMembershipUnloaded(ILogger logger, int groups);
 
     [LoggerMessage(EventId = 1161, Level = LogLevel.Warning, Message = "Share group {GroupId}: the share coordinator did not delete its state ({Error}); the group stays")]

@@ -43,7 +43,7 @@ internal sealed class ShareStatePersister(BrokerCore broker)
             }
 
             var (error, state) = broker.ShareCoordinator.Read(key, leaderEpoch);
-            var replicated = error == ErrorCode.None ? await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName).ConfigureAwait(false) : error;
+            var replicated = error == ErrorCode.None ? await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName, 0).ConfigureAwait(false) : error;
             return (replicated, replicated == ErrorCode.None ? state : null);
         }
 
@@ -107,7 +107,7 @@ internal sealed class ShareStatePersister(BrokerCore broker)
                 }
             }
 
-            return await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName).ConfigureAwait(false);
+            return await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName, 0).ConfigureAwait(false);
         }
 
         foreach (var group in states.GroupBy(s => s.Key.GroupId))
@@ -200,7 +200,7 @@ internal sealed class ShareStatePersister(BrokerCore broker)
                     : coordinator.Initialize(new SharePartitionKey(groupId, topicId, partition), stateEpoch, startOffset);
             }
 
-            var replicated = await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName).ConfigureAwait(false);
+            var replicated = await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName, 0).ConfigureAwait(false);
             foreach (var key in results.Where(r => r.Value == ErrorCode.None).Select(r => r.Key).ToList())
             {
                 results[key] = replicated;
@@ -266,8 +266,9 @@ internal sealed class ShareStatePersister(BrokerCore broker)
             : (unreachable, -1L, -1, 0));
     }
 
-    // The leader of __share_group_state, creating the topic on first use (as FindCoordinator does for the others).
-    private (ErrorCode Error, int Leader) Locate() => broker.CoordinatorNode(ShareStateTopic.TopicName, broker.Config.ShareCoordinatorStateTopicReplicationFactor,
+    // The leader of __share_group_state, creating the topic on first use (as FindCoordinator does for the others). The
+    // topic has one partition, which holds every key, so no key is needed to find it.
+    private (ErrorCode Error, int Leader) Locate() => broker.CoordinatorNode(ShareStateTopic.TopicName, "", broker.Config.ShareCoordinatorStateTopicReplicationFactor,
         new Dictionary<string, string> { [TopicConfigs.MinInsyncReplicas] = broker.Config.ShareCoordinatorStateTopicMinIsr.ToString(CultureInfo.InvariantCulture) });
 
     // Null when the coordinator could not be reached (a lost connection, the timeout).

@@ -23,6 +23,7 @@ internal sealed partial class ShareStateTopic(BrokerCore broker, ILogger logger)
     {
         var states = new Dictionary<SharePartitionKey, ShareSnapshotValue>();
         var skipped = _topic.Replay(
+            0,
             (key, value) =>
             {
                 switch (CoordinatorRecordSerde.ReadRecordType(key.Span))
@@ -61,7 +62,7 @@ internal sealed partial class ShareStateTopic(BrokerCore broker, ILogger logger)
     /// <summary>Writes the snapshots (null: a tombstone) as one batch. Throws IOException when the log cannot be written.</summary>
     public void Write(IReadOnlyList<(SharePartitionKey Key, ShareSnapshotValue? Value)> states)
     {
-        _topic.Append([.. states.Select(s => (
+        _topic.Append(0, [.. states.Select(s => (
             CoordinatorRecordSerde.SerializeKey(new ShareSnapshotKey { GroupId = s.Key.GroupId, TopicId = s.Key.TopicId, Partition = s.Key.Partition }),
             s.Value is null ? null : CoordinatorRecordSerde.SerializeValue(s.Value, 0)))]);
     }

@@ -62,7 +62,7 @@ public sealed partial class TransactionCoordinator
     {
         lock (_lock)
         {
-            if (_markerRetryStopped || CoordinatorError != ErrorCode.None)
+            if (_markerRetryStopped || !_leadership.Any)
             {
                 _markersPending.Clear();
                 return;

@@ -8,8 +8,9 @@ using Tributary.Protocol.Records;
 namespace Tributary.Broker.Transactions;
 
 /// <summary>
-/// The transaction coordinator of this node, which coordinates every transactional id (FindCoordinator key type 1
-/// names this node; in cluster mode the leader of <c>__transaction_state</c>, see TransactionCoordinator.Leadership.cs).
+/// The transaction coordinator of this node, which coordinates the transactional ids of the partitions of
+/// <c>__transaction_state</c> it leads (an id's partition is <see cref="CoordinatorPartitionFor"/>; a single node leads
+/// them all, see TransactionCoordinator.Leadership.cs).
 /// It allocates producer ids, keeps each transactional id's state (persisted to
 /// <c>__transaction_state</c> on every change and reloaded on start), writes the commit/abort markers into every
 /// partition of a transaction, applies a committed transaction's offsets to the group coordinator, and aborts
@@ -37,8 +38,6 @@ public sealed partial class TransactionCoordinator : IDisposable
 
     public const int PendingOffsetsPerTransactionMax = 10_000;
 
-    /// <summary>The partition of <c>__consumer_offsets</c> that holds every group (one partition: a single node).</summary>
-    private static readonly (string Topic, int Partition) OffsetsPartition = (OffsetsTopicStore.TopicName, 0);
 
     private readonly BrokerCore _broker;
     private readonly ILogger _logger;
@@ -75,22 +74,28 @@ public sealed partial class TransactionCoordinator : IDisposable
         {
             lock (_lock)
             {
-                LoadTransactions();
-                _leadership.Activate();
+                for (var partition = 0; partition < broker.CoordinatorPartitionCount(TransactionStateStore.TopicName); partition++)
+                {
+                    LoadTransactions(partition);
+                }
+
+                _leadership.ActivateAll();
             }
         }
     }
 
-    // Every transactional id's state from the log; transactions found prepared (the coordinator stopped between the
-    // prepare and the end) are completed now, ongoing ones keep running to their timeout. Caller holds _lock.
-    private void LoadTransactions()
+    // The state of every transactional id of one partition of the log; transactions found prepared (the coordinator
+    // stopped between the prepare and the end) are completed now, ongoing ones keep running to their timeout. Returns
+    // how many ids it loaded. Caller holds _lock.
+    private int LoadTransactions(int partition)
     {
-        foreach (var (id, loaded) in _store.Load())
+        var loadedIds = _store.Load(partition);
+        foreach (var (id, loaded) in loadedIds)
         {
             _transactions[id] = loaded;
         }
 
-        foreach (var t in _transactions.Values)
+        foreach (var t in loadedIds.Values)
         {
             _byProducerId[t.ProducerId] = t;
             MoveLegacyPendingOffsets(t);
@@ -102,7 +107,26 @@ public sealed partial class TransactionCoordinator : IDisposable
         }
 
         ScheduleTimeoutTimer();
+        return loadedIds.Count;
     }
+
+    /// <summary>Drops the transactional ids of a partition of the log this broker no longer leads. Caller holds _lock.</summary>
+    private void UnloadTransactions(int partition)
+    {
+        foreach (var t in _transactions.Values.Where(t => _store.PartitionFor(t.TransactionalId) == partition).ToList())
+        {
+            _transactions.Remove(t.TransactionalId);
+            _byProducerId.Remove(t.ProducerId);
+        }
+
+        ScheduleTimeoutTimer();
+    }
+
+    /// <summary>The partition of __transaction_state that holds the transactional id, whose leader coordinates it.</summary>
+    public int CoordinatorPartitionFor(string transactionalId) => _store.PartitionFor(transactionalId);
+
+    /// <summary>The partition of __consumer_offsets that holds a group's offsets: the one a transaction adds for it.</summary>
+    private (string Topic, int Partition) OffsetsPartitionOf(string groupId) => (OffsetsTopicStore.TopicName, _broker.Groups.CoordinatorPartitionFor(groupId));
 
     private long NowMs => _broker.NowMs;
 
@@ -119,7 +143,8 @@ public sealed partial class TransactionCoordinator : IDisposable
             return;
         }
 
-        foreach (var group in t.LegacyPendingOffsets.GroupBy(kv => kv.Key.Group, kv => kv.Value))
+        var groups = t.LegacyPendingOffsets.GroupBy(kv => kv.Key.Group, kv => kv.Value).ToList();
+        foreach (var group in groups)
         {
             if (!_broker.Groups.AppendTransactionalOffsets(group.Key, t.ProducerId, t.ProducerEpoch, [.. group]))
             {
@@ -128,7 +153,11 @@ public sealed partial class TransactionCoordinator : IDisposable
         }
 
         t.LegacyPendingOffsets.Clear();
-        t.Partitions.Add(OffsetsPartition);
+        foreach (var group in groups)
+        {
+            t.Partitions.Add(OffsetsPartitionOf(group.Key));
+        }
+
         Persist(t);
     }
 
@@ -190,7 +219,7 @@ public sealed partial class TransactionCoordinator : IDisposable
             return (ErrorCode.InvalidRequest, -1, -1);
         }
 
-        if (CoordinatorError is var notHere and not ErrorCode.None)
+        if (CoordinatorErrorFor(transactionalId) is var notHere and not ErrorCode.None)
         {
             return (notHere, -1, -1);
         }
@@ -336,7 +365,7 @@ public sealed partial class TransactionCoordinator : IDisposable
 
             // As Kafka, which adds the group's __consumer_offsets partition to the transaction (DescribeTransactions
             // lists it); its marker is written by the group coordinator (FinishPrepared).
-            t.Partitions.Add(OffsetsPartition);
+            t.Partitions.Add(OffsetsPartitionOf(groupId));
             return Persist(t) ? ErrorCode.None : ErrorCode.CoordinatorNotAvailable;
         }
     }
@@ -353,8 +382,13 @@ public sealed partial class TransactionCoordinator : IDisposable
         var groupId = committer.GroupId;
         lock (_lock)
         {
-            var error = Validate(transactionalId, producerId, producerEpoch, fencedErrorSupported: false, out var t);
-            if (error == ErrorCode.None && (t!.State != TransactionState.Ongoing || !t.Groups.Contains(groupId)))
+            // Cluster mode: the group's coordinator need not coordinate the transactional id too (their partitions
+            // differ); then the offsets are taken unverified by the transaction, as Kafka's group coordinator takes
+            // them without KIP-890 verification, and the id's coordinator ends them with a marker (WriteTxnMarkers).
+            var remote = _broker.Cluster is not null && CoordinatorErrorFor(transactionalId) != ErrorCode.None;
+            TransactionMetadata? t = null;
+            var error = remote ? ErrorCode.None : Validate(transactionalId, producerId, producerEpoch, fencedErrorSupported: false, out t);
+            if (!remote && error == ErrorCode.None && (t!.State != TransactionState.Ongoing || !t.Groups.Contains(groupId)))
             {
                 error = ErrorCode.InvalidTxnState;
             }
@@ -371,7 +405,7 @@ public sealed partial class TransactionCoordinator : IDisposable
             }
 
             var accepted = new List<int>();
-            var room = PendingOffsetsPerTransactionMax - _broker.Groups.PendingTransactionalOffsetCount(t!.ProducerId);
+            var room = PendingOffsetsPerTransactionMax - _broker.Groups.PendingTransactionalOffsetCount(producerId);
             for (var i = 0; i < entries.Count; i++)
             {
                 var e = entries[i];
@@ -385,7 +419,7 @@ public sealed partial class TransactionCoordinator : IDisposable
                 }
             }
 
-            if (accepted.Count > 0 && !_broker.Groups.AppendTransactionalOffsets(groupId, t.ProducerId, t.ProducerEpoch, [.. accepted.Select(i => entries[i])]))
+            if (accepted.Count > 0 && !_broker.Groups.AppendTransactionalOffsets(groupId, producerId, producerEpoch, [.. accepted.Select(i => entries[i])]))
             {
                 foreach (var i in accepted)
                 {
@@ -612,7 +646,7 @@ public sealed partial class TransactionCoordinator : IDisposable
         {
             // A partition whose topic was deleted meanwhile has nothing left to end; one that is offline (its log could
             // not be opened) still has, so the transaction stays prepared until the marker is written.
-            if ((topicName, partition) != OffsetsPartition && _broker.Metadata.Find(topicName) is { } topic && partition < topic.PartitionCount)
+            if (topicName != OffsetsTopicStore.TopicName && _broker.Metadata.Find(topicName) is { } topic && partition < topic.PartitionCount)
             {
                 try
                 {
@@ -627,9 +661,12 @@ public sealed partial class TransactionCoordinator : IDisposable
             }
         }
 
-        if (!_broker.Groups.CompleteTransaction(t.ProducerId, t.ProducerEpoch, commit))
+        foreach (var (_, partition) in t.Partitions.Where(p => p.Topic == OffsetsTopicStore.TopicName))
         {
-            return false;
+            if (!_broker.Groups.CompleteTransaction(partition, t.ProducerId, t.ProducerEpoch, commit))
+            {
+                return false;
+            }
         }
 
         t.State = commit ? TransactionState.CompleteCommit : TransactionState.CompleteAbort;
@@ -662,10 +699,10 @@ public sealed partial class TransactionCoordinator : IDisposable
     // writes) and the topic's min.insync.replicas, or the error that kept it out.
     private (ErrorCode Error, long Offset, int MinInsyncReplicas) AppendMarker(string topicName, int partition, long producerId, short producerEpoch, bool commit)
     {
-        if (topicName == OffsetsPartition.Topic)
+        if (topicName == OffsetsTopicStore.TopicName)
         {
-            var error = _broker.Groups.CoordinatorError != ErrorCode.None ? ErrorCode.NotLeaderOrFollower
-                : _broker.Groups.CompleteTransaction(producerId, producerEpoch, commit) ? ErrorCode.None : ErrorCode.KafkaStorageError;
+            var error = _broker.Groups.CoordinatorErrorOf(partition) != ErrorCode.None ? ErrorCode.NotLeaderOrFollower
+                : _broker.Groups.CompleteTransaction(partition, producerId, producerEpoch, commit) ? ErrorCode.None : ErrorCode.KafkaStorageError;
             return (error, -1, 1);
         }
 
@@ -824,7 +861,7 @@ public sealed partial class TransactionCoordinator : IDisposable
 
             // Cluster mode: written with acks=all, as Kafka's coordinator writes its log (blocking under the lock, which
             // the followers' fetches never take).
-            return _broker.Cluster is null || _broker.ReplicateCoordinatorWriteAsync(TransactionStateStore.TopicName).GetAwaiter().GetResult() == ErrorCode.None;
+            return _broker.Cluster is null || _broker.ReplicateCoordinatorWriteAsync(TransactionStateStore.TopicName, _store.PartitionFor(t.TransactionalId)).GetAwaiter().GetResult() == ErrorCode.None;
         }
         catch (IOException e)
         {

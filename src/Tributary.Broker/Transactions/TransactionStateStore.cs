@@ -5,7 +5,8 @@ namespace Tributary.Broker.Transactions;
 
 /// <summary>
 /// The internal topic <c>__transaction_state</c> (<see cref="InternalTopic"/>), whose records are encoded by
-/// <see cref="TransactionStateFormat"/> (Kafka's format): one record per transactional id and state change. A log
+/// <see cref="TransactionStateFormat"/> (Kafka's format): one record per transactional id and state change, in the
+/// partition of the id (<see cref="PartitionFor"/>), whose leader coordinates it. A log
 /// written by a release with Tributary's own layout (<see cref="LegacyTransactionStateFormat"/>) is read and rewritten
 /// once when it is loaded.
 /// </summary>
@@ -15,15 +16,16 @@ internal sealed partial class TransactionStateStore(BrokerCore broker, ILogger l
 
     private readonly InternalTopic _topic = new(broker, TopicName, () => LogCreated(logger), (e, offset) => LogUndecodable(logger, e, offset));
 
-    /// <summary>The latest state of every transactional id in the log (tombstoned ids left out).</summary>
-    public Dictionary<string, TransactionMetadata> Load()
+    /// <summary>The latest state of every transactional id in the partition (tombstoned ids left out).</summary>
+    public Dictionary<string, TransactionMetadata> Load(int partition)
     {
         var latest = new Dictionary<string, TransactionMetadata?>(StringComparer.Ordinal);
         var skipped = _topic.Replay(
+            partition,
             (key, value) => Keep(TransactionStateFormat.Decode(key, value)),
             (key, value) => Keep(LegacyTransactionStateFormat.Decode(key, value)));
         var states = latest.Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.Ordinal);
-        LogLoaded(logger, states.Count, skipped);
+        LogLoaded(logger, states.Count, partition, skipped);
         if (_topic.HasLegacyRecords)
         {
             try
@@ -54,10 +56,13 @@ internal sealed partial class TransactionStateStore(BrokerCore broker, ILogger l
 
     /// <summary>Appends the transaction's current state. Throws IOException when the log cannot be written.</summary>
     public void Write(TransactionMetadata transaction) =>
-        _topic.Append([(TransactionStateFormat.Key(transaction.TransactionalId), TransactionStateFormat.Value(transaction))]);
+        _topic.Append(PartitionFor(transaction.TransactionalId), [(TransactionStateFormat.Key(transaction.TransactionalId), TransactionStateFormat.Value(transaction))]);
 
-    [LoggerMessage(EventId = 700, Level = LogLevel.Information, Message = "Loaded {TransactionalIds} transactional ids from __transaction_state ({Skipped} records skipped)")]
-    private static partial void LogLoaded(ILogger logger, int transactionalIds, int skipped);
+    [LoggerMessage(EventId = 700, Level = LogLevel.Information, Message = "Loaded {TransactionalIds} transactional ids from __transaction_state-{Partition} ({Skipped} records skipped)")]
+    private static partial void LogLoaded(ILogger logger, int transactionalIds, int partition, int skipped);
+
+    /// <summary>The partition of <c>__transaction_state</c> that holds the transactional id.</summary>
+    public int PartitionFor(string transactionalId) => broker.CoordinatorPartitionFor(TopicName, transactionalId);
 
     [LoggerMessage(EventId = 701, Level = LogLevel.Warning, Message = "Skipped an undecodable __transaction_state record at offset {Offset}")]
     private static partial void LogUndecodable(ILogger logger, Exception exception, long offset);

@@ -227,7 +227,7 @@ public sealed class DiskFaultRegressionTests : IDisposable
     {
         _broker.CreateTopic("orders", 1);
         var (producerId, epoch) = await OpenTransactionAsync("a");
-        _device.Refuses = (operation, path) => operation == "append" && IsLogFileOf(path, "__transaction_state-0");
+        _device.Refuses = (operation, path) => operation == "append" && IsLogFileOf(path, $"__transaction_state-{_broker.Core.Transactions.CoordinatorPartitionFor(TransactionalId)}");
 
         Assert.Equal(ErrorCode.CoordinatorNotAvailable, await EndTxnAsync(producerId, epoch, commit: true));
 

@@ -136,7 +136,7 @@ public sealed partial class ConsumerGroupHeartbeatTests
     {
         var consumers = new List<Consumer> { await JoinAsync("c1", Wide), await JoinAsync("c2", Wide) };
         await ConvergeAsync(consumers);
-        var log = _kafka.Broker.FindLog(_kafka.Broker.Metadata.Find("__consumer_offsets")!, 0)!;
+        var log = _kafka.Broker.FindLog(_kafka.Broker.Metadata.Find("__consumer_offsets")!, _kafka.Broker.Groups.CoordinatorPartitionFor(Group))!;
         var end = log.HighWatermark;
 
         for (var i = 0; i < 3; i++)

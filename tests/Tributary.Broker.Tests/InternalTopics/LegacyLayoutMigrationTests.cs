@@ -143,9 +143,10 @@ public sealed class LegacyLayoutMigrationTests : IDisposable
     /// </summary>
     private (long Offsets, long Transactions) WriteOldDirectory(Action<PartitionLog, long>? after = null)
     {
-        using var broker = Open();
+        // The old release created its internal topics with one partition; later starts (with the default count) keep it.
+        using var broker = new TestBroker(new BrokerConfig { OffsetsTopicNumPartitions = 1, TransactionStateLogNumPartitions = 1 }, _time, _directory);
         _topicId = broker.CreateTopic("orders", 3).Id;
-        var offsets = broker.Core.OpenInternalLog(OffsetsTopicStore.TopicName).Log;
+        var offsets = broker.Core.OpenInternalLog(OffsetsTopicStore.TopicName, 0).Log;
         Append(offsets,
         [
             (LegacyLayoutWriter.OffsetKey("classic", "orders", 0), LegacyLayoutWriter.OffsetValue(new CommittedOffset(41, 3, "m", 900))),
@@ -168,7 +169,7 @@ public sealed class LegacyLayoutMigrationTests : IDisposable
         ongoing.Groups.Add("classic");
         ongoing.LegacyPendingOffsets[("classic", "orders", 1)] = new OffsetCommitEntry("orders", 1, 11, -1, null);
         var done = new TransactionMetadata("tx-done") { ProducerId = 8, ProducerEpoch = 4, TimeoutMs = 30_000, State = TransactionState.CompleteCommit, LastUpdateMs = 3_000 };
-        var transactions = broker.Core.OpenInternalLog(TransactionStateStore.TopicName).Log;
+        var transactions = broker.Core.OpenInternalLog(TransactionStateStore.TopicName, 0).Log;
         Append(transactions,
         [
             (LegacyLayoutWriter.TransactionKey("tx-ongoing"), LegacyLayoutWriter.TransactionValue(ongoing)),

@@ -115,7 +115,7 @@ public sealed class ShareGroupMembershipTests : IDisposable
     // Every record of __consumer_offsets, in offset order.
     private static List<(byte[] Key, byte[]? Value)> OffsetsRecords(ShareTestBroker kafka)
     {
-        var log = kafka.Core.FindLog(kafka.Core.Metadata.Find("__consumer_offsets")!, 0)!;
+        var log = kafka.Core.FindLog(kafka.Core.Metadata.Find("__consumer_offsets")!, kafka.Core.Groups.CoordinatorPartitionFor(ShareTestBroker.Group))!;
         var records = new List<(byte[] Key, byte[]? Value)>();
         var read = log.Read(log.LogStartOffset, new Storage.LogReadOptions(1 << 20));
         for (var rest = read.Records; !rest.IsEmpty;)

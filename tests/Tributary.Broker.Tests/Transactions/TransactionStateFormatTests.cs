@@ -55,7 +55,7 @@ public sealed class TransactionStateFormatTests
         var t = new TransactionMetadata("t") { ProducerId = 7, ProducerEpoch = 0, TimeoutMs = timeoutMs, State = TransactionState.Ongoing, StartTimeMs = startTimeMs, LastUpdateMs = 0 };
         var builder = new Protocol.Records.RecordBatchBuilder();
         builder.Add(0, TransactionStateFormat.Key("t"), TransactionStateFormat.Value(t));
-        broker.Core.OpenInternalLog(TransactionStateStore.TopicName).Log.Append(builder.Build());
+        broker.Core.OpenInternalLog(TransactionStateStore.TopicName, 0).Log.Append(builder.Build());
 
         using var coordinator = new TransactionCoordinator(broker.Core, null);
 

@@ -36,7 +36,7 @@ public sealed class TransactionalOffsetsTests
 
     private static List<RecordBatchHeader> OffsetsBatches(TransactionTestBroker broker)
     {
-        var log = broker.Broker.FindLog(broker.Broker.Metadata.Find(OffsetsTopicStore.TopicName)!, 0)!;
+        var log = broker.Broker.FindLog(broker.Broker.Metadata.Find(OffsetsTopicStore.TopicName)!, broker.Broker.Groups.CoordinatorPartitionFor(Group))!;
         var batches = new List<RecordBatchHeader>();
         var read = log.Read(log.LogStartOffset, new LogReadOptions(1 << 20));
         for (var remaining = read.Records; !remaining.IsEmpty;)
@@ -58,7 +58,7 @@ public sealed class TransactionalOffsetsTests
         var pending = Assert.Single(OffsetsBatches(broker));
         Assert.Equal((true, false, producerId, epoch), (pending.IsTransactional, pending.IsControl, pending.ProducerId, pending.ProducerEpoch));
         Assert.Equal((short)ErrorCode.UnstableOffsetCommit, (await FetchStableAsync(broker, 0)).ErrorCode);
-        Assert.Equal([(OffsetsTopicStore.TopicName, 0)], broker.Broker.Transactions.Describe("tx")!.Partitions);
+        Assert.Equal([(OffsetsTopicStore.TopicName, broker.Broker.Groups.CoordinatorPartitionFor(Group))], broker.Broker.Transactions.Describe("tx")!.Partitions);
 
         Assert.Equal(ErrorCode.None, await broker.EndAsync("tx", producerId, epoch, commit: true));
 

@@ -48,7 +48,7 @@ public sealed class ClusterTransactionTests(EtcdFixture fixture) : IClassFixture
         using var producer = Producer();
         producer.InitTransactions(WaitMax);
         var coordinator = Leader("__transaction_state");
-        Assert.Equal(ErrorCode.None, _brokers[coordinator].Core.Transactions.CoordinatorError);
+        Assert.Equal(ErrorCode.None, _brokers[coordinator].Core.Transactions.CoordinatorErrorFor("ledger-writer"));
 
         // The data partitions live on the two other brokers (led by both), so only the coordinator moves.
         var others = _brokers.Running.Keys.Where(id => id != coordinator).Order().ToArray();
@@ -74,7 +74,7 @@ public sealed class ClusterTransactionTests(EtcdFixture fixture) : IClassFixture
         await ProduceAsync(producer, "second");
         await _brokers.StopAsync(coordinator);
         await ReplicationTests.WaitUntilAsync(() => Leader("__transaction_state") is var leader and > 0 && leader != coordinator
-            && _brokers[leader].Core.Transactions.CoordinatorError == ErrorCode.None);
+            && _brokers[leader].Core.Transactions.CoordinatorErrorFor("ledger-writer") == ErrorCode.None);
         producer.CommitTransaction(WaitMax);
 
         producer.BeginTransaction();
@@ -94,7 +94,9 @@ public sealed class ClusterTransactionTests(EtcdFixture fixture) : IClassFixture
         await ReplicationTests.WaitUntilAsync(() => _brokers.Running.Values.All(b => Enumerable.Range(0, Partitions).All(p => b.Core.Replicas!.StateOf(Topic, p) is { Isr.Length: 3, Leader: > 0 })));
     }
 
-    private int Leader(string topic) => _brokers.Running.Values.First().Core.Cluster!.TryGetPartition(topic, 0, out var state) ? state.Leader : -1;
+    // The leader of the partition of the coordinator topic that holds the producer's transactional id.
+    private int Leader(string topic) => _brokers.Running.Values.First().Core is var core
+        && core.Cluster!.TryGetPartition(topic, core.CoordinatorPartitionFor(topic, "ledger-writer"), out var state) ? state.Leader : -1;
 
     private IProducer<string, string> Producer() => new ProducerBuilder<string, string>(new ProducerConfig
     {

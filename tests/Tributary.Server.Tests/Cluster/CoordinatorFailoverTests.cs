@@ -51,7 +51,7 @@ public sealed class CoordinatorFailoverTests(EtcdFixture fixture) : IClassFixtur
 
         await _cluster.StopAsync(coordinator);
         await ReplicationTests.WaitUntilAsync(() => OffsetsLeader() is var leader and > 0 && leader != coordinator
-            && Brokers[leader].Core.Groups.CoordinatorError == ErrorCode.None);
+            && Brokers[leader].Core.Groups.CoordinatorErrorFor(Group) == ErrorCode.None);
         var moved = await CoordinatorAsync();
         Assert.NotEqual(coordinator, moved);
         Assert.Equal(OffsetsLeader(), moved);
@@ -65,6 +65,105 @@ public sealed class CoordinatorFailoverTests(EtcdFixture fixture) : IClassFixtur
         consumer.Commit();
         Assert.Equal(Records, consumer.Committed([new TopicPartition(Topic, 0)], TimeSpan.FromSeconds(30)).Single().Offset.Value);
     }
+
+    [Fact]
+    public async Task Killing_a_coordinators_broker_moves_only_the_groups_of_its_partitions_and_clients_keep_working()
+    {
+        await StartClusterAsync();
+        await ProduceAsync(0, Records);
+        using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = Bootstrap() }).Build())
+        {
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = Receipts, NumPartitions = 1, ReplicationFactor = 3 }]);
+        }
+
+        // Groups spread over the 50 partitions of __consumer_offsets, so over the three brokers; FindCoordinator names
+        // the leader of each group's partition.
+        var groups = Enumerable.Range(0, 30).Select(i => "group-" + i.ToString(CultureInfo.InvariantCulture)).Append(Group).ToList();
+        var before = await CoordinatorsAsync(groups);
+        Assert.Equal(50, Brokers.Values.First().Core.CoordinatorPartitionCount(OffsetsTopic));
+        Assert.All(groups, g => Assert.Equal(LeaderOfPartitionOf(g), before[g]));
+        Assert.Equal(3, before.Values.Distinct().Count());
+
+        using var consumer = Consumer();
+        consumer.Subscribe(Topic);
+        Assert.Equal(Values(0, Records / 2), Consume(consumer, Records / 2));
+        consumer.Commit();
+        using var producer = TransactionalProducer();
+        producer.InitTransactions(WaitMax);
+
+        // The broker that coordinates the consumer's group is killed.
+        var victim = before[Group];
+        await _cluster.KillAsync(victim);
+        await ReplicationTests.WaitUntilAsync(() => groups.All(g => LeaderOfPartitionOf(g) is var l && l > 0 && l != victim
+            && Brokers[l].Core.Groups.CoordinatorErrorFor(g) == ErrorCode.None));
+        var after = await CoordinatorsAsync(groups);
+        foreach (var g in groups)
+        {
+            // Only the groups of the partitions the killed broker led have another coordinator.
+            if (before[g] == victim)
+            {
+                Assert.NotEqual(victim, after[g]);
+            }
+            else
+            {
+                Assert.Equal(before[g], after[g]);
+            }
+        }
+
+        // The consumer group goes on from its commit on the new coordinator, and a transactional producer sends the
+        // group's offsets in a transaction (its coordinator and the group's need not be the same broker).
+        Assert.Equal(Values(Records / 2, Records / 2), Consume(consumer, Records / 2));
+        producer.BeginTransaction();
+        await producer.ProduceAsync(Receipts, new Message<string, string> { Key = "k", Value = "receipt" });
+        producer.SendOffsetsToTransaction([new TopicPartitionOffset(Topic, 0, Records)], consumer.ConsumerGroupMetadata, WaitMax);
+        producer.CommitTransaction(WaitMax);
+        Assert.Equal(Records, consumer.Committed([new TopicPartition(Topic, 0)], TimeSpan.FromSeconds(30)).Single().Offset.Value);
+    }
+
+    private const string Receipts = "receipts";
+
+    // FindCoordinator (v4, every group in one request) from each running broker, asked again (as clients do) while
+    // an answer is COORDINATOR_NOT_AVAILABLE (the topic just created, a partition without a leader yet): all must agree.
+    private async Task<Dictionary<string, int>> CoordinatorsAsync(List<string> groups)
+    {
+        Dictionary<string, int>? agreed = null;
+        foreach (var broker in Brokers.Values)
+        {
+            await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
+            var deadline = DateTime.UtcNow + WaitMax;
+            FindCoordinatorResponse response;
+            do
+            {
+                response = await client.SendAsync<FindCoordinatorRequest, FindCoordinatorResponse>(ApiKey.FindCoordinator, 4,
+                    new FindCoordinatorRequest { KeyType = 0, CoordinatorKeys = groups });
+            }
+            while (response.Coordinators.Any(c => c.ErrorCode == (short)ErrorCode.CoordinatorNotAvailable) && DateTime.UtcNow < deadline && await Pause());
+
+            Assert.All(response.Coordinators, c => Assert.Equal((short)ErrorCode.None, c.ErrorCode));
+            var found = response.Coordinators.ToDictionary(c => c.Key, c => c.NodeId);
+            Assert.Equal(agreed ?? found, found);
+            agreed = found;
+        }
+
+        return agreed!;
+
+        static async Task<bool> Pause()
+        {
+            await Task.Delay(100);
+            return true;
+        }
+    }
+
+    private int LeaderOfPartitionOf(string group) => Brokers.Values.First().Core is var core
+        && core.Cluster!.TryGetPartition(OffsetsTopic, core.CoordinatorPartitionFor(OffsetsTopic, group), out var state) ? state.Leader : -1;
+
+    private IProducer<string, string> TransactionalProducer() => new ProducerBuilder<string, string>(new ProducerConfig
+    {
+        BootstrapServers = Bootstrap(),
+        TransactionalId = "receipts-writer",
+        Acks = Acks.All,
+        LingerMs = 0,
+    }).Build();
 
     private async Task StartClusterAsync()
     {
@@ -92,7 +191,9 @@ public sealed class CoordinatorFailoverTests(EtcdFixture fixture) : IClassFixtur
         return Assert.Single(answers.Distinct());
     }
 
-    private int OffsetsLeader() => Brokers.Values.First().Core.Cluster!.TryGetPartition(OffsetsTopic, 0, out var state) ? state.Leader : -1;
+    // The leader of the group's partition of __consumer_offsets.
+    private int OffsetsLeader() => Brokers.Values.First().Core is var core
+        && core.Cluster!.TryGetPartition(OffsetsTopic, core.CoordinatorPartitionFor(OffsetsTopic, Group), out var state) ? state.Leader : -1;
 
     private string Bootstrap() => _cluster.Bootstrap;
 

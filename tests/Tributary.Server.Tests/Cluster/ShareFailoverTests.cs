@@ -141,7 +141,7 @@ public sealed class ShareFailoverTests
     private static async Task<int> CreateStateTopicAsync(TributaryCluster cluster)
     {
         var core = cluster.Brokers.Values.First().Core;
-        await cluster.WaitAsync(() => core.CoordinatorNode(StateTopic, 3, new Dictionary<string, string> { ["min.insync.replicas"] = "2" }).Error == ErrorCode.None);
+        await cluster.WaitAsync(() => core.CoordinatorNode(StateTopic, "", 3, new Dictionary<string, string> { ["min.insync.replicas"] = "2" }).Error == ErrorCode.None);
         await cluster.WaitAsync(() => cluster.Brokers.Values.All(b => b.Core.Replicas!.StateOf(StateTopic, 0) is { Isr.Length: 3, Leader: > 0 }));
         return cluster.LeaderOf(StateTopic, 0);
     }

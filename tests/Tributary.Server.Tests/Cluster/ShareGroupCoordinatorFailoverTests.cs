@@ -30,7 +30,7 @@ public sealed class ShareGroupCoordinatorFailoverTests
         await CreateTopicAsync(cluster, [.. cluster.Brokers.Keys]);
         var topicId = cluster.Brokers.Values.First().Core.Metadata.Find(Topic)!.Id;
         var coordinator = await FindCoordinatorAsync(cluster, cluster.Brokers.Keys.First());
-        Assert.Equal(cluster.LeaderOf(OffsetsTopic, 0), coordinator);
+        Assert.Equal(cluster.LeaderOf(OffsetsTopic, GroupPartition(cluster)), coordinator);
 
         // Every broker names the same coordinator; another answers NOT_COORDINATOR to the share-group APIs.
         foreach (var id in cluster.Brokers.Keys)
@@ -58,9 +58,9 @@ public sealed class ShareGroupCoordinatorFailoverTests
 
         await cluster.KillBrokerAsync(coordinator);
         var survivor = cluster.Brokers.Keys.First();
-        await cluster.WaitAsync(() => cluster.LeaderOf(OffsetsTopic, 0, survivor) is var l && l > 0 && l != coordinator
-            && cluster.Broker(l).Core.Groups.CoordinatorError == ErrorCode.None);
-        var moved = cluster.LeaderOf(OffsetsTopic, 0, survivor);
+        await cluster.WaitAsync(() => cluster.LeaderOf(OffsetsTopic, GroupPartition(cluster), survivor) is var l && l > 0 && l != coordinator
+            && cluster.Broker(l).Core.Groups.CoordinatorErrorFor(Group) == ErrorCode.None);
+        var moved = cluster.LeaderOf(OffsetsTopic, GroupPartition(cluster), survivor);
         Assert.Equal(moved, await FindCoordinatorAsync(cluster, survivor));
 
         // The new coordinator loaded the member with its epoch and assignment: it heartbeats on without rejoining.
@@ -91,7 +91,7 @@ public sealed class ShareGroupCoordinatorFailoverTests
         // ready before the consumer starts.
         var dataLeader = cluster.Brokers.Keys.First(id => id != coordinator);
         var core = cluster.Broker(dataLeader).Core;
-        await cluster.WaitAsync(() => core.CoordinatorNode("__share_group_state", 3, new Dictionary<string, string> { ["min.insync.replicas"] = "2" }).Error == ErrorCode.None);
+        await cluster.WaitAsync(() => core.CoordinatorNode("__share_group_state", "", 3, new Dictionary<string, string> { ["min.insync.replicas"] = "2" }).Error == ErrorCode.None);
         await cluster.WaitAsync(() => cluster.Brokers.Values.All(b => b.Core.Replicas!.StateOf("__share_group_state", 0) is { Isr.Length: 3, Leader: > 0 })
             && cluster.Broker(cluster.LeaderOf("__share_group_state", 0)).Core.ShareCoordinator.CoordinatorError == ErrorCode.None);
         await CreateTopicAsync(cluster, [dataLeader, .. cluster.Brokers.Keys.Where(id => id != dataLeader)]);
@@ -105,9 +105,9 @@ public sealed class ShareGroupCoordinatorFailoverTests
 
         await cluster.KillBrokerAsync(coordinator);
         var survivor = cluster.Brokers.Keys.First();
-        await cluster.WaitAsync(() => cluster.LeaderOf(OffsetsTopic, 0, survivor) is var l && l > 0 && l != coordinator
-            && cluster.Broker(l).Core.Groups.CoordinatorError == ErrorCode.None);
-        var moved = cluster.LeaderOf(OffsetsTopic, 0, survivor);
+        await cluster.WaitAsync(() => cluster.LeaderOf(OffsetsTopic, GroupPartition(cluster), survivor) is var l && l > 0 && l != coordinator
+            && cluster.Broker(l).Core.Groups.CoordinatorErrorFor(Group) == ErrorCode.None);
+        var moved = cluster.LeaderOf(OffsetsTopic, GroupPartition(cluster), survivor);
         await ProduceAsync(cluster, 10, 10);
         ConsumeUntil(consumer, received, 20);
         Assert.Equal(Values(0, 20), received.Order(StringComparer.Ordinal));
@@ -257,6 +257,9 @@ public sealed class ShareGroupCoordinatorFailoverTests
     }
 
     // FindCoordinator key type 0 for the share group, asked of one broker until the coordinator exists.
+    // The partition of __consumer_offsets that holds the group.
+    private static int GroupPartition(TributaryCluster cluster) => cluster.Broker(cluster.Brokers.Keys.First()).Core.CoordinatorPartitionFor(OffsetsTopic, Group);
+
     private static async Task<int> FindCoordinatorAsync(TributaryCluster cluster, int askedId)
     {
         await using var client = await KafkaWireClient.ConnectAsync(cluster.Broker(askedId).BootstrapServers);
@@ -265,7 +268,7 @@ public sealed class ShareGroupCoordinatorFailoverTests
         {
             var found = await client.SendAsync<FindCoordinatorRequest, FindCoordinatorResponse>(ApiKey.FindCoordinator, 6, new FindCoordinatorRequest { KeyType = 0, CoordinatorKeys = [Group] });
             var answer = found.Coordinators.Single();
-            if (answer.ErrorCode == 0 && cluster.Broker(answer.NodeId).Core.Groups.CoordinatorError == ErrorCode.None)
+            if (answer.ErrorCode == 0 && cluster.Broker(answer.NodeId).Core.Groups.CoordinatorErrorFor(Group) == ErrorCode.None)
             {
                 return answer.NodeId;
             }

@@ -1,0 +1,130 @@
+using Tributary.Broker.Groups;
+using Tributary.Broker.InternalTopics;
+using Tributary.Broker.Transactions;
+using Tributary.Protocol;
+
+namespace Tributary.Broker.Tests.InternalTopics;
+
+/// <summary>
+/// Broker tier, single node: groups and transactional ids are spread over the partitions of __consumer_offsets and
+/// __transaction_state as Kafka spreads them (abs(String.hashCode) % partitions), each key's records land in its
+/// partition and load from there after a restart, and a data directory whose internal topic was created with another
+/// partition count keeps that count.
+/// </summary>
+public sealed class CoordinatorPartitionsTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("tributary-coordparts-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    // Expected values from Java's String.hashCode, computed outside this code base; "polygenelubricants" hashes to
+    // Integer.MIN_VALUE, which Kafka's Utils.abs maps to 0.
+    [Theory]
+    [InlineData("", 0, 0)]
+    [InlineData("hello", 99162322, 22)]
+    [InlineData("polygenelubricants", int.MinValue, 0)]
+    [InlineData("billing", -109829509, 9)]
+    [InlineData("ledger-writer", -91870889, 39)]
+    [InlineData("Ünïcödé-grüppe", -1838758580, 30)]
+    public void A_key_maps_to_the_partition_Kafka_computes(string key, int javaHashCode, int partitionOf50)
+    {
+        Assert.Equal(javaHashCode, CoordinatorPartitioner.JavaHashCode(key));
+        Assert.Equal(partitionOf50, CoordinatorPartitioner.PartitionFor(key, 50));
+        Assert.Equal(0, CoordinatorPartitioner.PartitionFor(key, 1));
+    }
+
+    [Fact]
+    public void Groups_commit_into_their_own_partition_and_load_from_it_after_a_restart()
+    {
+        var groups = Enumerable.Range(0, 40).Select(i => $"group-{i}").ToList();
+        using (var broker = Open("offsets.topic.num.partitions=8"))
+        {
+            broker.CreateTopic("orders", 1);
+            foreach (var (group, i) in groups.Select((g, i) => (g, i)))
+            {
+                var results = broker.Core.Groups.CommitOffsets(group, -1, "", null, [new OffsetCommitEntry("orders", 0, 100 + i, -1, null)], 9);
+                Assert.Equal([ErrorCode.None], results);
+            }
+
+            var offsets = broker.Topic(OffsetsTopicStore.TopicName);
+            Assert.Equal(8, offsets.PartitionCount);
+            var used = groups.Select(g => CoordinatorPartitioner.PartitionFor(g, 8)).ToHashSet();
+            Assert.True(used.Count > 1, "forty groups all hash to one of eight partitions");
+            for (var p = 0; p < 8; p++)
+            {
+                var end = broker.Core.FindLog(offsets, p)!.LogEndOffset;
+                Assert.Equal(groups.Count(g => CoordinatorPartitioner.PartitionFor(g, 8) == p), end);
+                Assert.Equal(p, broker.Core.Groups.CoordinatorPartitionFor(groups.FirstOrDefault(g => CoordinatorPartitioner.PartitionFor(g, 8) == p) ?? groups[0]) is var q && used.Contains(p) ? q : p);
+            }
+        }
+
+        using (var broker = Open("offsets.topic.num.partitions=8"))
+        {
+            foreach (var (group, i) in groups.Select((g, i) => (g, i)))
+            {
+                Assert.Equal(100 + i, broker.Core.Groups.FetchOffsets(group)[("orders", 0)].Offset);
+                Assert.Equal(ErrorCode.None, broker.Core.Groups.CoordinatorErrorFor(group));
+            }
+        }
+    }
+
+    [Fact]
+    public void Transactional_ids_are_written_to_their_own_partition_and_load_from_it_after_a_restart()
+    {
+        var ids = Enumerable.Range(0, 30).Select(i => $"writer-{i}").ToList();
+        var producerIds = new Dictionary<string, long>();
+        using (var broker = Open("transaction.state.log.num.partitions=6"))
+        {
+            foreach (var id in ids)
+            {
+                var (error, producerId, epoch) = broker.Core.Transactions.InitProducerId(id, 60_000, -1, -1, fencedErrorSupported: true);
+                Assert.Equal((ErrorCode.None, (short)0), (error, epoch));
+                producerIds[id] = producerId;
+            }
+
+            var state = broker.Topic(TransactionStateStore.TopicName);
+            Assert.Equal(6, state.PartitionCount);
+            for (var p = 0; p < 6; p++)
+            {
+                Assert.Equal(ids.Count(id => CoordinatorPartitioner.PartitionFor(id, 6) == p), broker.Core.FindLog(state, p)!.LogEndOffset);
+            }
+        }
+
+        using (var broker = Open("transaction.state.log.num.partitions=6"))
+        {
+            foreach (var id in ids)
+            {
+                var described = broker.Core.Transactions.Describe(id);
+                Assert.NotNull(described);
+                Assert.Equal(producerIds[id], described.ProducerId);
+            }
+        }
+    }
+
+    [Fact]
+    public void An_internal_topic_created_with_one_partition_keeps_it_when_the_configured_count_changes()
+    {
+        using (var broker = Open("offsets.topic.num.partitions=1"))
+        {
+            broker.CreateTopic("orders", 1);
+            Assert.Equal([ErrorCode.None], broker.Core.Groups.CommitOffsets("billing", -1, "", null, [new OffsetCommitEntry("orders", 0, 42, -1, null)], 9));
+            Assert.Equal(1, broker.Topic(OffsetsTopicStore.TopicName).PartitionCount);
+        }
+
+        using (var broker = Open("offsets.topic.num.partitions=50"))
+        {
+            // "billing" is in partition 9 of 50, but the topic has one partition, which holds every group.
+            Assert.Equal(1, broker.Topic(OffsetsTopicStore.TopicName).PartitionCount);
+            Assert.Equal(0, broker.Core.Groups.CoordinatorPartitionFor("billing"));
+            Assert.Equal(42, broker.Core.Groups.FetchOffsets("billing")[("orders", 0)].Offset);
+            Assert.Equal([ErrorCode.None], broker.Core.Groups.CommitOffsets("billing", -1, "", null, [new OffsetCommitEntry("orders", 0, 43, -1, null)], 9));
+        }
+
+        using (var broker = Open("offsets.topic.num.partitions=50"))
+        {
+            Assert.Equal(43, broker.Core.Groups.FetchOffsets("billing")[("orders", 0)].Offset);
+        }
+    }
+
+    private TestBroker Open(params string[] settings) => TestBroker.OnDisk(_directory, settings);
+}
