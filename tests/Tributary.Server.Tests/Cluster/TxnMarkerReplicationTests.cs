@@ -94,5 +94,7 @@ public sealed class TxnMarkerReplicationTests(EtcdFixture fixture) : IClassFixtu
 
     public async Task DisposeAsync() => await _brokers.DisposeAsync();
 
-    private int Leader(string topic) => _brokers.Running.Values.First().Core.Cluster!.TryGetPartition(topic, 0, out var state) ? state.Leader : -1;
+    // The leader of the partition of the coordinator topic that holds the transactional id.
+    private int Leader(string topic) => _brokers.Running.Values.First().Core is var core
+        && core.Cluster!.TryGetPartition(topic, core.CoordinatorPartitionFor(topic, TransactionalId), out var state) ? state.Leader : -1;
 }

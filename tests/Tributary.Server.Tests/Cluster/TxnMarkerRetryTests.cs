@@ -32,7 +32,7 @@ public sealed class TxnMarkerRetryTests(EtcdFixture fixture) : IClassFixture<Etc
             LingerMs = 0,
         }).Build();
         producer.InitTransactions(WaitMax);
-        var coordinator = Leader("__transaction_state");
+        var coordinator = Coordinator();
         var (refusing, next) = _brokers.Running.Keys.Where(id => id != coordinator).Order().ToArray() switch { [var a, var b] => (a, b), _ => throw new InvalidOperationException() };
         using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = _brokers.Bootstrap }).Build())
         {
@@ -96,4 +96,8 @@ public sealed class TxnMarkerRetryTests(EtcdFixture fixture) : IClassFixture<Etc
     public async Task DisposeAsync() => await _brokers.DisposeAsync();
 
     private int Leader(string topic) => _brokers.Running.Values.First().Core.Cluster!.TryGetPartition(topic, 0, out var state) ? state.Leader : -1;
+
+    // The leader of the partition of __transaction_state that holds the transactional id.
+    private int Coordinator() => _brokers.Running.Values.First().Core is var core
+        && core.Cluster!.TryGetPartition("__transaction_state", core.CoordinatorPartitionFor("__transaction_state", TransactionalId), out var state) ? state.Leader : -1;
 }
