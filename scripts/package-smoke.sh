@@ -33,9 +33,17 @@ dotnet tool install tributary --version 0.1.0 --tool-path "$work/tool" --add-sou
 "$work/tool/tributary" --help | head -3
 
 port=$(( 20000 + RANDOM % 20000 ))
-"$work/tool/tributary" serve --set listeners=PLAINTEXT://127.0.0.1:$port --set log.dirs="$work/data" > "$work/broker.log" 2>&1 &
+admin_port=$(( port + 1 ))
+"$work/tool/tributary" serve --set listeners=PLAINTEXT://127.0.0.1:$port --set tributary.admin.listeners=http://127.0.0.1:$admin_port \
+  --set log.dirs="$work/data" > "$work/broker.log" 2>&1 &
 broker_pid=$!
-for _ in $(seq 1 100); do grep -q "listening" "$work/broker.log" && break; sleep 0.1; done
+# Up to 60 s: the tool's first start is JIT-compiled, on a machine CI may keep busy.
+for _ in $(seq 1 600); do
+  grep -q "listening" "$work/broker.log" && break
+  kill -0 "$broker_pid" 2>/dev/null || break
+  sleep 0.1
+done
+grep -q "listening" "$work/broker.log" || { echo "the packaged broker did not start:"; cat "$work/broker.log"; exit 1; }
 "$work/tool/tributary" topics create smoke --partitions 2 --bootstrap 127.0.0.1:$port
 "$work/tool/tributary" topics list --bootstrap 127.0.0.1:$port | grep -qx smoke
 kill -TERM "$broker_pid"; wait "$broker_pid" || true; broker_pid=""
