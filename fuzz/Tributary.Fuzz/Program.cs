@@ -27,6 +27,9 @@ if (args.Length == 0 || !targets.TryGetValue(args[0], out var target))
 
 if (args.Length == 1)
 {
+    // SharpFuzz's fork server may read its first input before afl-fuzz has written it, so afl-fuzz's dry run can
+    // see an empty input; a target that touched no instrumented code for it would stop afl-fuzz ("No
+    // instrumentation detected"). Every target therefore reaches instrumented code on an empty input too.
     Fuzzer.Run(stream =>
     {
         using var input = new MemoryStream();
