@@ -65,6 +65,14 @@ public sealed partial class PartitionLog
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var (error, message) = Producers.Check(header, out var duplicate);
+            if (error == ErrorCode.OutOfOrderSequenceNumber && _lastWriteFailed)
+            {
+                // The gap is the batch before it that the disk refused: this one is not stored either, and is retried
+                // as that one is. OUT_OF_ORDER_SEQUENCE_NUMBER would make librdkafka bump the producer's epoch, and
+                // the possibly stored batches it retries on other partitions would then be written twice.
+                return ProducerAppendResult.Failed(ErrorCode.KafkaStorageError, $"{message}: the log's last write failed, so the batch before it is not stored");
+            }
+
             if (error != ErrorCode.None)
             {
                 return ProducerAppendResult.Failed(error, message ?? error.ToString());
@@ -160,8 +168,19 @@ public sealed partial class PartitionLog
     {
         var config = _config;
         var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var active = RollIfNeeded(batches.Length, lastOffset, config, nowMs);
-        active.Append(batches, config.IndexIntervalBytes, nowMs);
+        LogSegment active;
+        try
+        {
+            active = RollIfNeeded(batches.Length, lastOffset, config, nowMs);
+            active.Append(batches, config.IndexIntervalBytes, nowMs);
+        }
+        catch (IOException)
+        {
+            _lastWriteFailed = true;
+            throw;
+        }
+
+        _lastWriteFailed = false;
         ReportIndexFailure(active);
         return active;
     }

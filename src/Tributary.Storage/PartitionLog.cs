@@ -38,6 +38,10 @@ public sealed partial class PartitionLog : IDisposable
 
     private long _logEndOffset;
 
+    // The last write to the active segment failed (a full disk, an I/O error) and none has succeeded since; under the
+    // append lock. See AppendChecked.
+    private bool _lastWriteFailed;
+
     private long _highWatermark;
 
     private long _flushedOffset;

@@ -319,31 +319,4 @@ public sealed class IndexEntriesTests
 
     private static bool IsIndexFile(string path) =>
         path.EndsWith(".index", StringComparison.Ordinal) || path.EndsWith(".timeindex", StringComparison.Ordinal);
-
-    /// <summary>
-    /// Files whose path <paramref name="refuses"/> that, while <see cref="Refuse"/> is set, take the first 5 bytes of an
-    /// append and then throw as a full disk does; other files are never refused.
-    /// </summary>
-    private sealed class RefusingDevice(Devices.ILogDevice inner, Func<string, bool> refuses) : DelegatingDevice(inner)
-    {
-        public volatile bool Refuse;
-
-        public override Devices.ILogFile OpenFile(string path) =>
-            refuses(path) ? new RefusingFile(base.OpenFile(path), this) : base.OpenFile(path);
-
-        private sealed class RefusingFile(Devices.ILogFile inner, RefusingDevice device) : DelegatingFile(inner)
-        {
-            public override void Append(ReadOnlySpan<byte> data)
-            {
-                if (!device.Refuse)
-                {
-                    base.Append(data);
-                    return;
-                }
-
-                base.Append(data[..Math.Min(5, data.Length)]);
-                throw new IOException("No space left on device");
-            }
-        }
-    }
 }

@@ -63,6 +63,29 @@ public sealed class ProducerStateTests
     }
 
     [Fact]
+    public void A_batch_after_one_the_disk_refused_is_a_storage_error_not_a_sequence_gap_until_a_write_succeeds()
+    {
+        using var target = new StorageTarget(DeviceKind.Memory);
+        var device = new RefusingDevice(target.Device, path => path.EndsWith(".log", StringComparison.Ordinal));
+        using var manager = new LogManager(device, target.DataDirectory, LogConfig.Default, target.Time);
+        var log = manager.GetOrCreate(Topic, 0, LogConfig.Default);
+        Assert.Equal(ErrorCode.None, log.AppendChecked(Batch(ProducerId, 0, 0)).Error);
+
+        device.Refuse = true;
+        Assert.Throws<IOException>(() => log.AppendChecked(Batch(ProducerId, 0, 1)));
+        device.Refuse = false;
+
+        // The next batch, sent before the refused one is retried, would be out of order: it is not stored either.
+        Assert.Equal(ErrorCode.KafkaStorageError, log.AppendChecked(Batch(ProducerId, 0, 2)).Error);
+        Assert.Equal(1, log.LogEndOffset);
+
+        // Retried in order, both are stored; afterwards a real gap is OUT_OF_ORDER_SEQUENCE_NUMBER again.
+        Assert.Equal((ErrorCode.None, 1L), (log.AppendChecked(Batch(ProducerId, 0, 1)).Error, log.LogEndOffset - 1));
+        Assert.Equal((ErrorCode.None, 2L), (log.AppendChecked(Batch(ProducerId, 0, 2)).Error, log.LogEndOffset - 1));
+        Assert.Equal(ErrorCode.OutOfOrderSequenceNumber, log.AppendChecked(Batch(ProducerId, 0, 5)).Error);
+    }
+
+    [Fact]
     public void Only_the_last_five_batches_are_remembered()
     {
         using var manager = LogManager.InMemory();
