@@ -241,6 +241,31 @@ public sealed partial class BrokerCore : IDisposable
     /// </summary>
     public void UpdateBrokerConfigs(string resourceName, IReadOnlyDictionary<string, string> configs)
     {
+        if (Cluster is not null)
+        {
+            // Cluster mode: etcd holds them; every broker (this one too) applies them from its watch.
+            using var wait = Broker.Cluster.ClusterNode.ChangeTimeout(0, CancellationToken.None);
+            Cluster.SetBrokerConfigsAsync(resourceName, configs, wait.Token).GetAwaiter().GetResult();
+        }
+
+        MirrorClusterBrokerConfigs(resourceName, configs);
+    }
+
+    /// <summary>Replaces a group's configs: in cluster mode in etcd (every broker applies them), else locally.</summary>
+    public void UpdateGroupConfigs(string groupId, IReadOnlyDictionary<string, string> configs)
+    {
+        if (Cluster is not null)
+        {
+            using var wait = Broker.Cluster.ClusterNode.ChangeTimeout(0, CancellationToken.None);
+            Cluster.SetGroupConfigsAsync(groupId, configs, wait.Token).GetAwaiter().GetResult();
+        }
+
+        Metadata.SetGroupConfigs(groupId, configs);
+    }
+
+    /// <summary>Stores a BROKER resource's dynamic configs locally and applies them (the watch's part in cluster mode).</summary>
+    internal void MirrorClusterBrokerConfigs(string resourceName, IReadOnlyDictionary<string, string> configs)
+    {
         lock (_topicLock)
         {
             Metadata.SetBrokerConfigs(resourceName, configs);

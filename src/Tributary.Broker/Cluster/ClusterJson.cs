@@ -8,4 +8,5 @@ namespace Tributary.Broker.Cluster;
 [JsonSerializable(typeof(BrokerAdmission))]
 [JsonSerializable(typeof(ClusterTopic))]
 [JsonSerializable(typeof(ProducerIdBlock))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
 internal sealed partial class ClusterJson : JsonSerializerContext;

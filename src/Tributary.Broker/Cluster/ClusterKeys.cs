@@ -8,11 +8,16 @@ namespace Tributary.Broker.Cluster;
 /// <c>cluster_id</c>, <c>controller</c> (node id, bound to the controller's lease), <c>brokers/&lt;id&gt;</c> (bound to
 /// each broker's lease), <c>shutdown/&lt;id&gt;</c> (a broker in controlled shutdown, bound to its lease),
 /// <c>admitted/&lt;id&gt;</c> (the registration of each broker the controller has taken in, see
-/// ClusterNode.Incarnations.cs), <c>topics/&lt;name&gt;</c>, <c>partitions/&lt;topic&gt;/&lt;partition&gt;</c> and <c>producer_ids</c>.
+/// ClusterNode.Incarnations.cs), <c>topics/&lt;name&gt;</c>, <c>partitions/&lt;topic&gt;/&lt;partition&gt;</c>, <c>producer_ids</c>,
+/// and the dynamic configs of BROKER and GROUP resources: <c>configs/brokers/&lt;id&gt;</c> (<c>&lt;default&gt;</c> for the
+/// cluster default) and <c>configs/groups/&lt;group&gt;</c>.
 /// Values are JSON.
 /// </summary>
 public sealed class ClusterKeys(string prefix)
 {
+    // The cluster default's key name: not a node id, as in Kafka's ZooKeeper layout.
+    private const string DefaultBrokerResource = "<default>";
+
     public string Prefix { get; } = prefix + "/";
 
     public string ClusterId => Prefix + "cluster_id";
@@ -33,6 +38,12 @@ public sealed class ClusterKeys(string prefix)
     public string Partitions(string topic) => Prefix + "partitions/" + topic + "/";
 
     public string Partition(string topic, int partition) => Partitions(topic) + partition.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The dynamic configs of a BROKER resource: "" (the cluster default) or a node id.</summary>
+    public string BrokerConfigs(string resourceName) => Prefix + "configs/brokers/" + (resourceName.Length == 0 ? DefaultBrokerResource : resourceName);
+
+    /// <summary>A group's dynamic configs.</summary>
+    public string GroupConfigs(string groupId) => Prefix + "configs/groups/" + groupId;
 
     /// <summary>The end of the range of keys that start with <paramref name="start"/>: its last byte plus one, as etcd's prefix reads take.</summary>
     public static ByteString RangeEnd(string start)
@@ -81,6 +92,17 @@ public sealed class ClusterKeys(string prefix)
             return (ClusterKeyKind.Topic, rest["topics/".Length..], 0);
         }
 
+        if (rest.StartsWith("configs/brokers/", StringComparison.Ordinal))
+        {
+            var resource = rest["configs/brokers/".Length..];
+            return (ClusterKeyKind.BrokerConfigs, resource == DefaultBrokerResource ? "" : resource, 0);
+        }
+
+        if (rest.StartsWith("configs/groups/", StringComparison.Ordinal))
+        {
+            return (ClusterKeyKind.GroupConfigs, rest["configs/groups/".Length..], 0);
+        }
+
         if (rest.StartsWith("partitions/", StringComparison.Ordinal))
         {
             var path = rest["partitions/".Length..];
@@ -105,4 +127,6 @@ public enum ClusterKeyKind
     Partition,
     Shutdown,
     Admitted,
+    BrokerConfigs,
+    GroupConfigs,
 }

@@ -336,6 +336,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
             .Concat(_partitions.Keys.Select(k => _keys.Partition(k.Topic, k.Partition)))
             .Concat(_shuttingDown.Keys.Select(_keys.Shutdown))
             .Concat(_admitted.Keys.Select(_keys.Admitted))
+            .Concat(KnownConfigKeys())
             .Where(k => !present.Contains(k))
             .Select(k => new Event { Type = Event.Types.EventType.Delete, Kv = new KeyValue { Key = ByteString.CopyFromUtf8(k) } });
         var puts = range.Kvs.Select(kv => new Event { Type = Event.Types.EventType.Put, Kv = kv });
@@ -451,6 +452,12 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
                         _partitions[(name, number)] = new Versioned<PartitionState>(state, e.Kv.ModRevision);
                         NoteInherited(state);
                         await NotifySinkAsync(state, cancellationToken).ConfigureAwait(false);
+                        break;
+                    case ClusterKeyKind.BrokerConfigs:
+                        ApplyBrokerConfigs(name, put ? e.Kv : null);
+                        break;
+                    case ClusterKeyKind.GroupConfigs:
+                        ApplyGroupConfigs(name, put ? e.Kv : null);
                         break;
                     case ClusterKeyKind.Partition:
                         _partitions.TryRemove((name, number), out _);

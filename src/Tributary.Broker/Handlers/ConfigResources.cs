@@ -77,7 +77,7 @@ internal static class ConfigResources
                     broker.UpdateBrokerConfigs(BrokerResourceName(broker, name), configs);
                     break;
                 case Group:
-                    broker.Metadata.SetGroupConfigs(name, configs);
+                    broker.UpdateGroupConfigs(name, configs);
                     break;
                 default:
                     broker.UpdateTopicConfigs(broker.Metadata.Find(name)!, configs);

@@ -122,6 +122,24 @@ public sealed partial class MetadataStore
         }
     }
 
+    /// <summary>The BROKER resources with dynamic configs ("" for the cluster default).</summary>
+    public IReadOnlyList<string> BrokerConfigResources()
+    {
+        lock (_lock)
+        {
+            return [.. _brokerConfigs.Keys];
+        }
+    }
+
+    /// <summary>The groups with configs of their own.</summary>
+    public IReadOnlyList<string> GroupConfigResources()
+    {
+        lock (_lock)
+        {
+            return [.. _groupConfigs.Keys];
+        }
+    }
+
     /// <summary>Replaces a BROKER resource's dynamic configs, durably (an empty set removes the entry).</summary>
     public void SetBrokerConfigs(string resourceName, IReadOnlyDictionary<string, string> configs) => SetConfigs(ref _brokerConfigs, resourceName, configs);
 

@@ -1,10 +1,13 @@
 using System.Globalization;
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
 using Tributary.Broker.Cluster;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 using Tributary.Protocol.Records;
 using Tributary.Server.Client;
 using Tributary.Tests.Shared.Cluster;
+using ErrorCode = Tributary.Protocol.ErrorCode;
 
 namespace Tributary.Server.Tests.Cluster;
 
@@ -24,6 +27,9 @@ public sealed class EtcdFixture : IAsyncLifetime
 /// </summary>
 public sealed class ClusterModeTests(EtcdFixture fixture) : IClassFixture<EtcdFixture>
 {
+    private const sbyte BrokerResource = 4;
+    private const sbyte GroupResource = 32;
+
     private static readonly TimeSpan WaitMax = TimeSpan.FromSeconds(30);
 
     [Fact]
@@ -270,6 +276,53 @@ public sealed class ClusterModeTests(EtcdFixture fixture) : IClassFixture<EtcdFi
         await using var broker = await TributaryBroker.StartAsync(options);
         var metadata = await Eventually(broker, m => m.Brokers.Count == 1 && m.ControllerId != -1);
         Assert.Equal(1, metadata.ControllerId);
+    }
+
+    [Fact]
+    public async Task Broker_and_group_configs_altered_through_one_broker_apply_on_every_broker_and_survive_a_restart()
+    {
+        await using var brokers = await StartBrokersAsync(3, onDisk: true);
+        await WaitUntil(() => brokers.Brokers.All(b => b.Core.Cluster!.LiveBrokers.Count == 3));
+        var defaultRetentionMs = brokers.Brokers[0].Core.Config.LogRetentionMs;
+        // The cluster default (an empty BROKER name, which librdkafka cannot send) and a group's configs, through broker 2.
+        await AlterConfigAsync(brokers.Brokers[1], BrokerResource, "", "log.retention.ms", "123456");
+        await AlterConfigAsync(brokers.Brokers[1], GroupResource, "payments", "consumer.session.timeout.ms", "50000");
+
+        await WaitUntil(() => brokers.Brokers.All(b => b.Core.Config.LogRetentionMs == 123456
+            && b.Core.Metadata.GroupConfigs("payments").GetValueOrDefault("consumer.session.timeout.ms") == "50000"));
+
+        // What broker 3 describes of its own config and of the group, as a client asks it.
+        using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = brokers.Brokers[2].BootstrapServers }).Build())
+        {
+            var described = await admin.DescribeConfigsAsync(
+            [
+                new ConfigResource { Type = ResourceType.Broker, Name = "3" },
+                new ConfigResource { Type = ResourceType.Group, Name = "payments" },
+            ]);
+            Assert.Equal("123456", described.Single(r => r.ConfigResource.Type == ResourceType.Broker).Entries["log.retention.ms"].Value);
+            Assert.Equal("50000", described.Single(r => r.ConfigResource.Type == ResourceType.Group).Entries["consumer.session.timeout.ms"].Value);
+        }
+
+        // Removed through broker 1 while broker 3 is down: broker 3 drops what its own store kept once it is back.
+        await brokers.StopAsync(3);
+        await AlterConfigAsync(brokers.Brokers[0], BrokerResource, "", "log.retention.ms", null);
+        await AlterConfigAsync(brokers.Brokers[0], GroupResource, "payments", "consumer.session.timeout.ms", null);
+
+        await brokers.RestartAsync(3);
+        var restarted = brokers.Brokers.Single(b => b.Config.NodeId == 3);
+        await WaitUntil(() => restarted.Core.Config.LogRetentionMs == defaultRetentionMs && !restarted.Core.Metadata.HasGroupConfigs("payments"));
+        Assert.All(brokers.Brokers, b => Assert.Empty(b.Core.Metadata.BrokerConfigs("")));
+    }
+
+    // IncrementalAlterConfigs v1 of one key: SET, or DELETE when value is null.
+    private static async Task AlterConfigAsync(TributaryBroker broker, sbyte resourceType, string resourceName, string key, string? value)
+    {
+        await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
+        var response = await client.SendAsync<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>(ApiKey.IncrementalAlterConfigs, 1, new IncrementalAlterConfigsRequest
+        {
+            Resources = [new() { ResourceType = resourceType, ResourceName = resourceName, Configs = [new() { Name = key, ConfigOperation = (sbyte)(value is null ? 1 : 0), Value = value }] }],
+        });
+        Assert.Equal(0, response.Responses.Single().ErrorCode);
     }
 
     private async Task<ClusterBrokers> StartBrokersAsync(int count, bool onDisk = false)
