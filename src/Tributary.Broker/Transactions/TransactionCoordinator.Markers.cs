@@ -88,10 +88,10 @@ public sealed partial class TransactionCoordinator
         {
             sent = _broker.Cluster is null ? SendLocalMarkers(round) : SendClusterMarkers(round);
         }
-        catch (ObjectDisposedException)
+        catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException)
         {
-            // The broker is stopping and closed a log under the round: nothing more is written; the next start or
-            // coordinator completes the transaction from its prepared record.
+            // The broker is stopping and closed a log or the replicas under the round: nothing more is written; the next
+            // start or coordinator completes the transaction from its prepared record.
         }
         finally
         {
@@ -103,8 +103,10 @@ public sealed partial class TransactionCoordinator
 
         lock (_lock)
         {
+            // Stopped (disposed under this lock, before the logs close): the round applies nothing, so a round still out
+            // when the broker stops never writes to a closed log.
             var t = round.Transaction;
-            if (!_transactions.TryGetValue(t.TransactionalId, out var current) || !ReferenceEquals(current, t)
+            if (_markerRetryStopped || !_transactions.TryGetValue(t.TransactionalId, out var current) || !ReferenceEquals(current, t)
                 || t.State != round.State || t.ProducerId != round.ProducerId || t.ProducerEpoch != round.ProducerEpoch)
             {
                 return false;
