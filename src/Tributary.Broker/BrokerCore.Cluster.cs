@@ -127,7 +127,7 @@ public sealed partial class BrokerCore
             await replicas.ApplyAsync(state, cancellationToken).ConfigureAwait(false);
             if (IsCoordinatorTopic(state.Topic))
             {
-                core.OnCoordinatorRole(state.Topic, state.Partition, state.Leader == core.NodeId);
+                core.OnCoordinatorRole(state.Topic, state.Partition, state.Leader == core.NodeId, state.LeaderEpoch);
             }
 
             if (state.Leader != core.NodeId)
@@ -141,7 +141,7 @@ public sealed partial class BrokerCore
             await replicas.RemoveAsync(topic, partition, cancellationToken).ConfigureAwait(false);
             if (IsCoordinatorTopic(topic))
             {
-                core.OnCoordinatorRole(topic, partition, leads: false);
+                core.OnCoordinatorRole(topic, partition, leads: false, leaderEpoch: -1);
             }
 
             core.ShareGroups.Unload(topic, partition);
@@ -182,7 +182,7 @@ public sealed partial class BrokerCore
         };
     }
 
-    private void OnCoordinatorRole(string topic, int partition, bool leads)
+    private void OnCoordinatorRole(string topic, int partition, bool leads, int leaderEpoch)
     {
         switch (topic, leads)
         {
@@ -193,7 +193,7 @@ public sealed partial class BrokerCore
                 Groups.Resign(partition);
                 break;
             case (TransactionStateStore.TopicName, true):
-                Transactions.BecomeCoordinator(partition);
+                Transactions.BecomeCoordinator(partition, leaderEpoch);
                 break;
             case (TransactionStateStore.TopicName, false):
                 Transactions.Resign(partition);

@@ -41,7 +41,8 @@ public sealed partial class PartitionLog
     /// <summary>
     /// The produce path: appends exactly one batch from a client after checking it against the producer state
     /// (<see cref="ProducerStateManager.Check"/>) under the same lock, so the check and the append are atomic. A
-    /// duplicate of one of the producer's recent batches is not appended and answers with the original offsets.
+    /// duplicate of one of the producer's recent batches is not appended and answers with the original offsets. A
+    /// transaction marker (control batch) is checked against the coordinator epoch of the producer's last marker.
     /// <paramref name="deferFlush"/> as for <see cref="Append(Memory{byte}, long?, bool)"/>.
     /// </summary>
     public ProducerAppendResult AppendChecked(Memory<byte> batch, long? logAppendTimeMs = null, bool deferFlush = false) =>
@@ -64,7 +65,8 @@ public sealed partial class PartitionLog
         lock (_appendLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var (error, message) = Producers.Check(header, out var duplicate);
+            var marker = header.IsControl ? ProducerStateManager.ReadMarker(batch) : null;
+            var (error, message) = Producers.Check(header, marker, out var duplicate);
             if (error == ErrorCode.OutOfOrderSequenceNumber && _lastWriteFailed)
             {
                 // The gap is the batch before it that the disk refused: this one is not stored either, and is retried

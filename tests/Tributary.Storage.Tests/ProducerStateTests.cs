@@ -24,8 +24,8 @@ public sealed class ProducerStateTests
         return builder.Build();
     }
 
-    private static byte[] Marker(ControlRecordType type, long producerId, short epoch) =>
-        BatchBuilder.BuildEndTransactionMarker(new EndTransactionMarker(type, 0), producerId, epoch, 1_700_000_000_000);
+    private static byte[] Marker(ControlRecordType type, long producerId, short epoch, int coordinatorEpoch = 0) =>
+        BatchBuilder.BuildEndTransactionMarker(new EndTransactionMarker(type, coordinatorEpoch), producerId, epoch, 1_700_000_000_000);
 
     [Fact]
     public void Duplicate_of_a_recent_batch_returns_the_original_offsets_and_is_not_appended()
@@ -205,5 +205,57 @@ public sealed class ProducerStateTests
         Assert.True(recovered.AppendChecked(Batch(ProducerId, 1, 0, transactional: true)).IsDuplicate);
         Assert.Equal(ErrorCode.InvalidProducerEpoch, recovered.AppendChecked(Batch(ProducerId, 0, 2, transactional: true)).Error);
         Assert.Equal(ErrorCode.None, recovered.AppendChecked(Batch(ProducerId, 1, 1, transactional: true)).Error);
+    }
+
+    [Fact]
+    public void A_marker_from_an_older_coordinator_epoch_is_fenced_and_not_appended()
+    {
+        using var manager = LogManager.InMemory();
+        var log = manager.GetOrCreate(Topic, 0, LogConfig.Default);
+        log.AppendChecked(Batch(ProducerId, 0, 0, transactional: true));
+        Assert.Equal(ErrorCode.None, log.AppendChecked(Marker(ControlRecordType.Commit, ProducerId, 0, coordinatorEpoch: 5)).Error);
+        log.AppendChecked(Batch(ProducerId, 0, 1, transactional: true));
+        var end = log.LogEndOffset;
+
+        var stale = log.AppendChecked(Marker(ControlRecordType.Abort, ProducerId, 0, coordinatorEpoch: 4));
+
+        Assert.Equal(ErrorCode.TransactionCoordinatorFenced, stale.Error);
+        Assert.Equal(end, log.LogEndOffset);
+        Assert.Equal(2, log.LastStableOffset);
+        Assert.Equal(ErrorCode.None, log.AppendChecked(Marker(ControlRecordType.Commit, ProducerId, 0, coordinatorEpoch: 5)).Error);
+        Assert.Equal(ErrorCode.None, log.AppendChecked(Marker(ControlRecordType.Commit, ProducerId, 0, coordinatorEpoch: 6)).Error);
+        Assert.Equal(ErrorCode.TransactionCoordinatorFenced, log.AppendChecked(Marker(ControlRecordType.Commit, ProducerId, 0, coordinatorEpoch: 5)).Error);
+
+        // A producer the partition does not know takes any coordinator epoch; an older producer epoch is refused first.
+        Assert.Equal(ErrorCode.None, log.AppendChecked(Marker(ControlRecordType.Commit, 7, 0, coordinatorEpoch: 0)).Error);
+        Assert.Equal(ErrorCode.InvalidProducerEpoch, log.AppendChecked(Marker(ControlRecordType.Commit, ProducerId, -1, coordinatorEpoch: 9)).Error);
+    }
+
+    [Theory]
+    [InlineData(DeviceKind.Memory, true)]
+    [InlineData(DeviceKind.File, true)]
+    [InlineData(DeviceKind.File, false)]
+    public void The_coordinator_epoch_of_the_last_marker_survives_a_crash_and_a_clean_restart(DeviceKind kind, bool crash)
+    {
+        using var target = new StorageTarget(kind);
+        var manager = target.Open();
+        var log = manager.GetOrCreate(Topic, 0, LogConfig.Default);
+        log.AppendChecked(Batch(ProducerId, 0, 0, transactional: true));
+        log.AppendChecked(Marker(ControlRecordType.Commit, ProducerId, 0, coordinatorEpoch: 7));
+        if (crash)
+        {
+            StorageTarget.Crash(manager);
+        }
+        else
+        {
+            manager.Dispose();
+        }
+
+        using var reopened = target.Open();
+        var recovered = reopened.GetOrCreate(Topic, 0, LogConfig.Default);
+
+        Assert.Equal(7, recovered.Producers.ActiveProducers().Single().CoordinatorEpoch);
+        Assert.Equal(ErrorCode.TransactionCoordinatorFenced, recovered.AppendChecked(Marker(ControlRecordType.Abort, ProducerId, 0, coordinatorEpoch: 6)).Error);
+        Assert.Equal(ErrorCode.None, recovered.AppendChecked(Marker(ControlRecordType.Abort, ProducerId, 0, coordinatorEpoch: 7)).Error);
     }
 }

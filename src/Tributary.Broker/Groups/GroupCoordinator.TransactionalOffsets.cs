@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Tributary.Protocol;
 
 namespace Tributary.Broker.Groups;
 
@@ -90,39 +91,45 @@ public sealed partial class GroupCoordinator
     /// Ends the producer's transaction in a partition of <c>__consumer_offsets</c>: when it wrote offsets of groups of
     /// that partition, appends the commit or abort marker there, then applies those offsets to their groups (commit) or
     /// drops them (abort). The member and generation were checked when the offsets were sent, not now: Kafka applies a
-    /// committed transaction's offsets whatever the group's state. False when the marker could not be written (the
-    /// offsets stay pending; the caller retries).
+    /// committed transaction's offsets whatever the group's state. KAFKA_STORAGE_ERROR when the marker could not be
+    /// written (the offsets stay pending; the caller retries); TRANSACTION_COORDINATOR_FENCED or INVALID_PRODUCER_EPOCH
+    /// when the partition refused it (<see cref="InternalTopics.InternalTopic.AppendMarker"/>): the offsets stay pending
+    /// for the marker of the coordinator that replaced the sender.
     /// </summary>
-    public bool CompleteTransaction(int partition, long producerId, short producerEpoch, bool commit)
+    public ErrorCode CompleteTransaction(int partition, long producerId, short producerEpoch, bool commit, int coordinatorEpoch)
     {
         List<string> groupIds;
         lock (_pendingLock)
         {
             if (!_pendingTransactionalOffsets.TryGetValue(producerId, out var pending))
             {
-                return true;
+                return ErrorCode.None;
             }
 
             groupIds = [.. pending.Keys.Select(k => k.Group).Distinct(StringComparer.Ordinal).Where(g => _store.PartitionFor(g) == partition)];
             if (groupIds.Count == 0)
             {
-                return true;
+                return ErrorCode.None;
             }
 
             try
             {
-                _store.AppendMarker(partition, producerId, producerEpoch, commit);
+                var refused = _store.AppendMarker(partition, producerId, producerEpoch, commit, coordinatorEpoch);
+                if (refused != ErrorCode.None)
+                {
+                    return refused;
+                }
             }
             catch (IOException e)
             {
                 LogMarkerFailed(e, producerId);
-                return false;
+                return ErrorCode.KafkaStorageError;
             }
 
             if (!commit)
             {
                 DropPending(producerId, pending, groupIds);
-                return true;
+                return ErrorCode.None;
             }
         }
 
@@ -139,7 +146,7 @@ public sealed partial class GroupCoordinator
             }
         }
 
-        return true;
+        return ErrorCode.None;
     }
 
     /// <summary>Drops the producer's pending offsets of <paramref name="groupIds"/>. Caller holds <see cref="_pendingLock"/>.</summary>

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Tributary.Broker.InternalTopics;
 using Tributary.Broker.ShareGroups;
+using Tributary.Protocol;
 
 namespace Tributary.Broker.Groups;
 
@@ -113,8 +114,9 @@ internal sealed partial class OffsetsTopicStore(BrokerCore broker, ILogger logge
     public void AppendTransactional(string groupId, IReadOnlyList<(byte[] Key, byte[]? Value)> records, long producerId, short producerEpoch) =>
         _topic.AppendTransactional(PartitionFor(groupId), records, producerId, producerEpoch);
 
-    /// <summary>Appends the commit or abort marker of the producer's transaction. Throws IOException when the log cannot be written.</summary>
-    public void AppendMarker(int partition, long producerId, short producerEpoch, bool commit) => _topic.AppendMarker(partition, producerId, producerEpoch, commit);
+    /// <summary>Appends the commit or abort marker of the producer's transaction (<see cref="InternalTopic.AppendMarker"/>): its error when the partition refused it. Throws IOException when the log cannot be written.</summary>
+    public ErrorCode AppendMarker(int partition, long producerId, short producerEpoch, bool commit, int coordinatorEpoch) =>
+        _topic.AppendMarker(partition, producerId, producerEpoch, commit, coordinatorEpoch);
 
     /// <summary>Appends the group's records as one batch (a null value is a tombstone). Throws IOException when the log cannot be written.</summary>
     public void Append(string groupId, IReadOnlyList<(byte[] Key, byte[]? Value)> records) => _topic.Append(PartitionFor(groupId), records);

@@ -14,7 +14,9 @@ namespace Tributary.Broker.Handlers;
 //   __consumer_offsets also applies or drops the transaction's offsets. UNKNOWN_TOPIC_OR_PARTITION,
 //   NOT_LEADER_OR_FOLLOWER when this broker does not lead it, NOT_ENOUGH_REPLICAS(_AFTER_APPEND) below the topic's
 //   min.insync.replicas, REQUEST_TIMED_OUT when the ISR did not take it in time, KAFKA_STORAGE_ERROR when the log
-//   refuses the write.
+//   refuses the write. TRANSACTION_COORDINATOR_FENCED when the marker's coordinator epoch is below the one of the
+//   producer's last marker on the partition (a deposed coordinator's), INVALID_PRODUCER_EPOCH when its producer epoch
+//   is below the partition's, as Kafka's partition leaders check them.
 public sealed class WriteTxnMarkersHandler(BrokerCore broker) : ApiHandler<WriteTxnMarkersRequest, WriteTxnMarkersResponse>(ApiKey.WriteTxnMarkers, 1, 1)
 {
     protected override async ValueTask<HandlerResult<WriteTxnMarkersResponse>> HandleAsync(RequestContext context, WriteTxnMarkersRequest request, CancellationToken cancellationToken)
@@ -37,7 +39,7 @@ public sealed class WriteTxnMarkersHandler(BrokerCore broker) : ApiHandler<Write
                 {
                     var partitionResult = new WriteTxnMarkersResponse.WritableTxnMarkerPartitionResult { PartitionIndex = p };
                     topicResult.Partitions.Add(partitionResult);
-                    writes.Add((partitionResult, broker.Transactions.WriteMarkerAsync(t.Name, p, marker.ProducerId, marker.ProducerEpoch, marker.TransactionResult)));
+                    writes.Add((partitionResult, broker.Transactions.WriteMarkerAsync(t.Name, p, marker.ProducerId, marker.ProducerEpoch, marker.TransactionResult, marker.CoordinatorEpoch)));
                 }
 
                 markerResult.Topics.Add(topicResult);

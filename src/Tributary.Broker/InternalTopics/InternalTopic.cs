@@ -180,11 +180,23 @@ internal sealed class InternalTopic(BrokerCore broker, string name, Action creat
         }
     }
 
-    /// <summary>Appends the commit or abort marker of the producer's transaction. Throws IOException when the log cannot be written.</summary>
-    public void AppendMarker(int partition, long producerId, short producerEpoch, bool commit)
+    /// <summary>
+    /// Appends the commit or abort marker of the producer's transaction, checked against the partition's producer state
+    /// as any leader checks a marker: TRANSACTION_COORDINATOR_FENCED when <paramref name="coordinatorEpoch"/> is below
+    /// the one of the producer's last marker, INVALID_PRODUCER_EPOCH for an older producer epoch; nothing is written
+    /// then. Throws IOException when the log cannot be written.
+    /// </summary>
+    public ErrorCode AppendMarker(int partition, long producerId, short producerEpoch, bool commit, int coordinatorEpoch)
     {
-        var marker = new EndTransactionMarker(commit ? ControlRecordType.Commit : ControlRecordType.Abort, CoordinatorEpoch: 0);
-        AppendToLog(Log(partition), RecordBatchBuilder.BuildEndTransactionMarker(marker, producerId, producerEpoch, broker.NowMs));
+        var marker = new EndTransactionMarker(commit ? ControlRecordType.Commit : ControlRecordType.Abort, coordinatorEpoch);
+        try
+        {
+            return Log(partition).AppendChecked(RecordBatchBuilder.BuildEndTransactionMarker(marker, producerId, producerEpoch, broker.NowMs)).Error;
+        }
+        catch (NotLeaderException e)
+        {
+            throw new IOException(e.Message, e);
+        }
     }
 
     /// <summary>True for a commit marker, false for an abort, null for another control record or one that does not decode.</summary>

@@ -10,7 +10,8 @@ namespace Tributary.Broker.Transactions;
 // loads the prepared record sends them all again, which is harmless). The transaction stays PrepareCommit or
 // PrepareAbort meanwhile (its producer's next request answers CONCURRENT_TRANSACTIONS, which clients retry) and is
 // completed once the last marker is written. A coordinator that lost its leadership stops: the next one completes the
-// transactions it finds prepared when it loads them.
+// transactions it finds prepared when it loads them; one whose marker a newer coordinator fenced stops retrying that
+// transaction (TransactionCoordinator.Markers.cs).
 public sealed partial class TransactionCoordinator
 {
     /// <summary>Wait between two rounds of markers sent again (cluster mode).</summary>
@@ -49,17 +50,25 @@ public sealed partial class TransactionCoordinator
         }
 
         _markersPending.Add(t.TransactionalId);
+        ScheduleMarkerRetry(TimeSpan.FromMilliseconds(MarkerRetryBackoffMs));
+    }
+
+    // Arms the retry timer (once stopped, never). Caller holds _lock.
+    private void ScheduleMarkerRetry(TimeSpan due)
+    {
         if (_markerRetryStopped)
         {
             return;
         }
 
         _markerRetryTimer ??= _broker.Time.CreateTimer(static state => ((TransactionCoordinator)state!).RetryMarkers(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _markerRetryTimer.Change(TimeSpan.FromMilliseconds(MarkerRetryBackoffMs), Timeout.InfiniteTimeSpan);
+        _markerRetryTimer.Change(due, Timeout.InfiniteTimeSpan);
     }
 
+    // A round for every prepared transaction without one out, taken under the lock and sent without it.
     private void RetryMarkers()
     {
+        List<MarkerRound> rounds;
         lock (_lock)
         {
             if (_markerRetryStopped || !_leadership.Any)
@@ -68,12 +77,14 @@ public sealed partial class TransactionCoordinator
                 return;
             }
 
-            foreach (var t in _transactions.Values.Where(t => t.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort).ToList())
-            {
-                FinishPrepared(t);
-            }
+            _markersPending.RemoveWhere(id => !_transactions.TryGetValue(id, out var t) || t.MarkersFenced
+                || t.State is not (TransactionState.PrepareCommit or TransactionState.PrepareAbort));
+            rounds = [.. _transactions.Values.Select(TakeMarkerRound).OfType<MarkerRound>()];
+        }
 
-            _markersPending.RemoveWhere(id => !_transactions.TryGetValue(id, out var t) || t.State is not (TransactionState.PrepareCommit or TransactionState.PrepareAbort));
+        foreach (var round in rounds)
+        {
+            RunMarkerRound(round);
         }
     }
 

@@ -17,10 +17,12 @@ namespace Tributary.Broker.Transactions;
 /// transactions that outlive their timeout (one timer, armed for the earliest deadline of the ongoing transactions;
 /// Kafka polls every transaction.abort.timed.out.transaction.cleanup.interval.ms instead).
 ///
-/// Single node, so completing a transaction is synchronous: EndTxn writes PrepareCommit/PrepareAbort, the markers,
-/// then CompleteCommit/CompleteAbort before it answers. A transaction found in a Prepare state at start (a crash in
-/// between) is completed then. One lock guards all state; transactional produce appends run under it too (see
-/// <see cref="AppendTransactional{T}"/>) so a batch can never land after its transaction's marker.
+/// EndTxn writes PrepareCommit/PrepareAbort, sends the markers without the lock (TransactionCoordinator.Markers.cs),
+/// then writes CompleteCommit/CompleteAbort before it answers (in cluster mode, markers not written are sent again in
+/// the background and EndTxn is answered once the prepare is written). A transaction found in a Prepare state at start
+/// (a crash in between) is completed then. One lock guards all state; transactional produce appends run under it too
+/// (see <see cref="AppendTransactional{T}"/>) and need the transaction Ongoing, so a batch can never land after its
+/// transaction's marker.
 /// In cluster mode producer ids come from blocks reserved in etcd (<see cref="ProducerIdBlocks"/>), unique cluster-wide.
 /// Error codes follow Kafka's TransactionCoordinator: PRODUCER_FENCED for a stale epoch from the API versions that
 /// know it (INVALID_PRODUCER_EPOCH before), INVALID_PRODUCER_ID_MAPPING for an unknown id or mismatched producer id.
@@ -72,22 +74,29 @@ public sealed partial class TransactionCoordinator : IDisposable
         _leadership = CreateLeadership();
         if (!broker.Config.ClusterMode)
         {
+            var prepared = new List<MarkerRound>();
             lock (_lock)
             {
                 for (var partition = 0; partition < broker.CoordinatorPartitionCount(TransactionStateStore.TopicName); partition++)
                 {
-                    LoadTransactions(partition);
+                    LoadTransactions(partition, prepared);
                 }
 
                 _leadership.ActivateAll();
+            }
+
+            foreach (var round in prepared)
+            {
+                RunMarkerRound(round);
             }
         }
     }
 
     // The state of every transactional id of one partition of the log; transactions found prepared (the coordinator
-    // stopped between the prepare and the end) are completed now, ongoing ones keep running to their timeout. Returns
-    // how many ids it loaded. Caller holds _lock.
-    private int LoadTransactions(int partition)
+    // stopped between the prepare and the end) are completed: on a single node by the caller with the rounds added to
+    // <paramref name="prepared"/>, once it let go of the lock; in cluster mode by the marker retry, started at once.
+    // Ongoing ones keep running to their timeout. Returns how many ids it loaded. Caller holds _lock.
+    private int LoadTransactions(int partition, List<MarkerRound>? prepared = null)
     {
         var loadedIds = _store.Load(partition);
         foreach (var (id, loaded) in loadedIds)
@@ -102,7 +111,14 @@ public sealed partial class TransactionCoordinator : IDisposable
             if (t.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort)
             {
                 LogCompletingAfterRestart(t.TransactionalId, t.State);
-                Complete(t, t.State == TransactionState.PrepareCommit);
+                if (prepared is not null && TakeMarkerRound(t) is { } round)
+                {
+                    prepared.Add(round);
+                }
+                else
+                {
+                    ScheduleMarkerRetry(TimeSpan.Zero);
+                }
             }
         }
 
@@ -119,6 +135,7 @@ public sealed partial class TransactionCoordinator : IDisposable
             _byProducerId.Remove(t.ProducerId);
         }
 
+        _coordinatorEpochs.Remove(partition);
         ScheduleTimeoutTimer();
     }
 
@@ -207,7 +224,7 @@ public sealed partial class TransactionCoordinator : IDisposable
     }
 
     private (ErrorCode Error, long ProducerId, short ProducerEpoch) InitProducerIdCore(
-        string? transactionalId, int timeoutMs, long producerId, short producerEpoch, bool fencedErrorSupported)
+        string? transactionalId, int timeoutMs, long producerId, short producerEpoch, bool fencedErrorSupported, bool preparedFinished = false)
     {
         if (transactionalId is null)
         {
@@ -229,9 +246,12 @@ public sealed partial class TransactionCoordinator : IDisposable
             return (ErrorCode.InvalidTransactionTimeout, -1, -1);
         }
 
+        MarkerRound? round = null;
+        var finishingPrepared = false;
+        TransactionMetadata? t;
         lock (_lock)
         {
-            if (!_transactions.TryGetValue(transactionalId, out var t))
+            if (!_transactions.TryGetValue(transactionalId, out t))
             {
                 if (producerId != -1)
                 {
@@ -247,9 +267,20 @@ public sealed partial class TransactionCoordinator : IDisposable
                 _transactions[transactionalId] = t;
                 _byProducerId[t.ProducerId] = t;
             }
-            else if (t.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort && !FinishPrepared(t))
+            else if (t.MarkersFenced)
             {
-                return (ErrorCode.ConcurrentTransactions, -1, -1);
+                return (ErrorCode.NotCoordinator, -1, -1);
+            }
+            else if (t.State is TransactionState.PrepareCommit or TransactionState.PrepareAbort)
+            {
+                // A transaction left prepared is finished first (its markers without the lock), then this is answered.
+                round = preparedFinished ? null : TakeMarkerRound(t);
+                if (round is null)
+                {
+                    return (ErrorCode.ConcurrentTransactions, -1, -1);
+                }
+
+                finishingPrepared = true;
             }
             else if (producerId != -1)
             {
@@ -270,23 +301,54 @@ public sealed partial class TransactionCoordinator : IDisposable
                 }
             }
 
-            if (t.State == TransactionState.Ongoing)
+            if (!finishingPrepared)
             {
+                if (t.State != TransactionState.Ongoing)
+                {
+                    return NewProducerEpoch(t, timeoutMs);
+                }
+
                 // The previous producer of this id left a transaction open: fence it with a bumped epoch and abort.
                 BumpEpoch(t);
                 LogAbortedForNewProducer(transactionalId, t.ProducerId);
-                if (!Complete(t, commit: false))
+                if (!Prepare(t, commit: false))
                 {
                     return (ErrorCode.CoordinatorNotAvailable, -1, -1);
                 }
-            }
 
-            BumpEpoch(t);
-            t.TimeoutMs = timeoutMs;
-            t.State = TransactionState.Empty;
-            t.ClearTransaction();
-            return Persist(t) ? (ErrorCode.None, t.ProducerId, t.ProducerEpoch) : (ErrorCode.CoordinatorNotAvailable, -1, -1);
+                round = TakeMarkerRound(t)!;
+            }
         }
+
+        if (finishingPrepared)
+        {
+            return RunMarkerRound(round!) ? InitProducerIdCore(transactionalId, timeoutMs, producerId, producerEpoch, fencedErrorSupported, preparedFinished: true)
+                : (MarkersFenced(t) ? ErrorCode.NotCoordinator : ErrorCode.ConcurrentTransactions, -1, -1);
+        }
+
+        if (!RunMarkerRound(round!))
+        {
+            return (MarkersFenced(t) ? ErrorCode.NotCoordinator : ErrorCode.CoordinatorNotAvailable, -1, -1);
+        }
+
+        lock (_lock)
+        {
+            // Unless the transaction changed between the abort and now: another request of this id found it prepared
+            // and was answered CONCURRENT_TRANSACTIONS, so only a load or a resignation can have changed it.
+            return _transactions.TryGetValue(transactionalId, out var current) && ReferenceEquals(current, t) && t.State == TransactionState.CompleteAbort
+                ? NewProducerEpoch(t, timeoutMs)
+                : (ErrorCode.ConcurrentTransactions, -1, -1);
+        }
+    }
+
+    // The end of InitProducerId: a new epoch for the id and no transaction. Caller holds _lock.
+    private (ErrorCode Error, long ProducerId, short ProducerEpoch) NewProducerEpoch(TransactionMetadata t, int timeoutMs)
+    {
+        BumpEpoch(t);
+        t.TimeoutMs = timeoutMs;
+        t.State = TransactionState.Empty;
+        t.ClearTransaction();
+        return Persist(t) ? (ErrorCode.None, t.ProducerId, t.ProducerEpoch) : (ErrorCode.CoordinatorNotAvailable, -1, -1);
     }
 
     /// <summary>
@@ -364,7 +426,7 @@ public sealed partial class TransactionCoordinator : IDisposable
             t.Groups.Add(groupId);
 
             // As Kafka, which adds the group's __consumer_offsets partition to the transaction (DescribeTransactions
-            // lists it); its marker is written by the group coordinator (FinishPrepared).
+            // lists it); its marker is written by the group coordinator (AppendMarker).
             t.Partitions.Add(OffsetsPartitionOf(groupId));
             return Persist(t) ? ErrorCode.None : ErrorCode.CoordinatorNotAvailable;
         }
@@ -437,32 +499,62 @@ public sealed partial class TransactionCoordinator : IDisposable
     /// </summary>
     public ErrorCode EndTransaction(string transactionalId, long producerId, short producerEpoch, bool commit, bool fencedErrorSupported)
     {
+        MarkerRound round;
+        bool retryOfPrepared;
         lock (_lock)
         {
             var error = Validate(transactionalId, producerId, producerEpoch, fencedErrorSupported, out var t);
-
-            // A transaction left prepared by a refused write is finished first: this may be the retry that ends it.
-            if (error == ErrorCode.ConcurrentTransactions && FinishPrepared(t!))
+            if (error == ErrorCode.None && t!.State != TransactionState.Ongoing)
             {
-                error = ErrorCode.None;
+                return Ended(t, commit);
             }
 
-            if (error != ErrorCode.None)
+            // A transaction left prepared by a refused write is finished first: this may be the retry that ends it.
+            retryOfPrepared = error == ErrorCode.ConcurrentTransactions;
+            if (error != ErrorCode.None && !retryOfPrepared)
             {
                 return error;
             }
 
-            return t!.State switch
+            if (!retryOfPrepared && !Prepare(t!, commit))
             {
-                // Cluster mode, as Kafka: once the prepare is written the markers are sent again until written, so
-                // the end is acknowledged; the producer's next transaction waits (CONCURRENT_TRANSACTIONS) meanwhile.
-                TransactionState.Ongoing => Complete(t, commit) || MarkersLogged(t) ? ErrorCode.None : ErrorCode.CoordinatorNotAvailable,
-                TransactionState.CompleteCommit when commit => ErrorCode.None,
-                TransactionState.CompleteAbort when !commit => ErrorCode.None,
-                _ => ErrorCode.InvalidTxnState,
-            };
+                return ErrorCode.CoordinatorNotAvailable;
+            }
+
+            if (TakeMarkerRound(t!) is not { } taken)
+            {
+                return ErrorCode.ConcurrentTransactions;
+            }
+
+            round = taken;
         }
+
+        if (RunMarkerRound(round))
+        {
+            lock (_lock)
+            {
+                var error = Validate(transactionalId, producerId, producerEpoch, fencedErrorSupported, out var t);
+                return error == ErrorCode.None ? Ended(t!, commit) : error;
+            }
+        }
+
+        // A newer coordinator fenced the markers: the producer asks it (FindCoordinator) and ends the transaction there.
+        // Else, in cluster mode, as Kafka: once the prepare is written the markers are sent again until written, so the
+        // end is acknowledged; the producer's next transaction waits (CONCURRENT_TRANSACTIONS) meanwhile. A single node
+        // finishes it at the producer's next EndTxn or InitProducerId, or at the next start.
+        return MarkersFenced(round.Transaction) ? ErrorCode.NotCoordinator
+            : retryOfPrepared ? ErrorCode.ConcurrentTransactions
+            : _broker.Cluster is not null ? ErrorCode.None
+            : ErrorCode.CoordinatorNotAvailable;
     }
+
+    // The answer to EndTxn for a transaction that is not ongoing: a retry of the end that completed it is NONE.
+    private static ErrorCode Ended(TransactionMetadata t, bool commit) => t.State switch
+    {
+        TransactionState.CompleteCommit when commit => ErrorCode.None,
+        TransactionState.CompleteAbort when !commit => ErrorCode.None,
+        _ => ErrorCode.InvalidTxnState,
+    };
 
     /// <summary>
     /// Runs a transactional batch's append while the transaction cannot end: <paramref name="append"/> gets NONE when
@@ -506,6 +598,7 @@ public sealed partial class TransactionCoordinator : IDisposable
     /// <summary>Aborts every ongoing transaction older than its timeout, with a bumped epoch that fences its producer.</summary>
     public int AbortTimedOut()
     {
+        var rounds = new List<MarkerRound>();
         var count = 0;
         lock (_lock)
         {
@@ -520,12 +613,22 @@ public sealed partial class TransactionCoordinator : IDisposable
                         BumpEpoch(t);
                     }
 
-                    Complete(t, commit: false);
+                    if (Prepare(t, commit: false) && TakeMarkerRound(t) is { } round)
+                    {
+                        rounds.Add(round);
+                    }
+
                     count++;
                 }
             }
 
             ScheduleTimeoutTimer();
+        }
+
+        // The markers without the lock; a round not completed leaves its transaction prepared, as EndTxn does.
+        foreach (var round in rounds)
+        {
+            RunMarkerRound(round);
         }
 
         return count;
@@ -550,6 +653,11 @@ public sealed partial class TransactionCoordinator : IDisposable
         if (!_transactions.TryGetValue(transactionalId, out t) || t.ProducerId != producerId)
         {
             return ErrorCode.InvalidProducerIdMapping;
+        }
+
+        if (t.MarkersFenced)
+        {
+            return ErrorCode.NotCoordinator;
         }
 
         if (t.ProducerEpoch != producerEpoch)
@@ -608,247 +716,6 @@ public sealed partial class TransactionCoordinator : IDisposable
         {
             t.LastProducerEpoch = t.ProducerEpoch;
             t.ProducerEpoch++;
-        }
-    }
-
-    /// <summary>
-    /// Prepare, markers into every partition, offsets (on commit), Complete. False when the state could not be written:
-    /// a Prepare the disk refused leaves the transaction as it was; after it, the transaction stays prepared.
-    /// </summary>
-    private bool Complete(TransactionMetadata t, bool commit)
-    {
-        var previous = t.State;
-        t.State = commit ? TransactionState.PrepareCommit : TransactionState.PrepareAbort;
-        if (!Persist(t))
-        {
-            t.State = previous;
-            return false;
-        }
-
-        return FinishPrepared(t);
-    }
-
-    /// <summary>
-    /// The rest of a prepared transaction: markers, offsets on commit, Complete. A step the disk refuses leaves it
-    /// prepared, and it is tried again (markers written again are harmless, as after a restart) by the next EndTxn or
-    /// InitProducerId of its id, as Kafka's coordinator retries markers until they are written, and at the next start.
-    /// </summary>
-    private bool FinishPrepared(TransactionMetadata t)
-    {
-        var commit = t.State == TransactionState.PrepareCommit;
-        if (_broker.Cluster is not null)
-        {
-            return FinishPreparedInCluster(t, commit);
-        }
-
-        var marker = new EndTransactionMarker(commit ? ControlRecordType.Commit : ControlRecordType.Abort, CoordinatorEpoch: 0);
-        foreach (var (topicName, partition) in t.Partitions)
-        {
-            // A partition whose topic was deleted meanwhile has nothing left to end; one that is offline (its log could
-            // not be opened) still has, so the transaction stays prepared until the marker is written.
-            if (topicName != OffsetsTopicStore.TopicName && _broker.Metadata.Find(topicName) is { } topic && partition < topic.PartitionCount)
-            {
-                try
-                {
-                    var log = _broker.FindLog(topic, partition) ?? throw new IOException($"{topicName}-{partition} is offline");
-                    log.Append(RecordBatchBuilder.BuildEndTransactionMarker(marker, t.ProducerId, t.ProducerEpoch, NowMs));
-                }
-                catch (IOException e)
-                {
-                    LogMarkerFailed(e, t.TransactionalId, topicName, partition);
-                    return false;
-                }
-            }
-        }
-
-        foreach (var (_, partition) in t.Partitions.Where(p => p.Topic == OffsetsTopicStore.TopicName))
-        {
-            if (!_broker.Groups.CompleteTransaction(partition, t.ProducerId, t.ProducerEpoch, commit))
-            {
-                return false;
-            }
-        }
-
-        t.State = commit ? TransactionState.CompleteCommit : TransactionState.CompleteAbort;
-        t.ClearTransaction();
-        return Persist(t);
-    }
-
-    /// <summary>
-    /// Appends the commit or abort marker of the producer's transaction to a partition this broker leads and, in
-    /// cluster mode, waits until its ISR has it, as Kafka appends markers with acks=all: a marker only the leader held
-    /// would vanish with it, leaving the new leader's transaction open for good while the coordinator thinks it
-    /// complete (the partition's last stable offset stuck, the producer's next transaction merged into it). For
-    /// <c>__consumer_offsets</c> the group coordinator also applies or drops the transaction's offsets. This broker's
-    /// part of WriteTxnMarkers, and of ending a transaction whose partition it leads. NOT_ENOUGH_REPLICAS(_AFTER_APPEND),
-    /// NOT_LEADER_OR_FOLLOWER or REQUEST_TIMED_OUT (after <see cref="MarkerReplicationTimeoutMs"/>) make the coordinator
-    /// send the marker again; a marker written twice is harmless.
-    /// </summary>
-    public async Task<ErrorCode> WriteMarkerAsync(string topicName, int partition, long producerId, short producerEpoch, bool commit)
-    {
-        var (error, offset, minInsyncReplicas) = AppendMarker(topicName, partition, producerId, producerEpoch, commit);
-        if (error != ErrorCode.None || offset < 0 || _broker.Replicas is not { } replicas)
-        {
-            return error;
-        }
-
-        return await replicas.WaitForReplicationAsync(topicName, partition, offset, minInsyncReplicas, MarkerReplicationTimeoutMs).ConfigureAwait(false);
-    }
-
-    // The marker appended on this leader: its offset (-1 for __consumer_offsets, whose coordinator replicates its own
-    // writes) and the topic's min.insync.replicas, or the error that kept it out.
-    private (ErrorCode Error, long Offset, int MinInsyncReplicas) AppendMarker(string topicName, int partition, long producerId, short producerEpoch, bool commit)
-    {
-        if (topicName == OffsetsTopicStore.TopicName)
-        {
-            var error = _broker.Groups.CoordinatorErrorOf(partition) != ErrorCode.None ? ErrorCode.NotLeaderOrFollower
-                : _broker.Groups.CompleteTransaction(partition, producerId, producerEpoch, commit) ? ErrorCode.None : ErrorCode.KafkaStorageError;
-            return (error, -1, 1);
-        }
-
-        if (_broker.Metadata.Find(topicName) is not { } topic || partition < 0 || partition >= topic.PartitionCount)
-        {
-            return (ErrorCode.UnknownTopicOrPartition, -1, 1);
-        }
-
-        var minInsyncReplicas = _broker.SettingsFor(topic).MinInsyncReplicas;
-        if (_broker.Replicas?.CheckProduce(topicName, partition, acks: -1, minInsyncReplicas) is { } check && check != ErrorCode.None)
-        {
-            return (check, -1, minInsyncReplicas);
-        }
-
-        try
-        {
-            var log = _broker.FindLog(topic, partition) ?? throw new IOException($"{topicName}-{partition} is offline");
-            var marker = new EndTransactionMarker(commit ? ControlRecordType.Commit : ControlRecordType.Abort, CoordinatorEpoch: 0);
-            var appended = log.Append(RecordBatchBuilder.BuildEndTransactionMarker(marker, producerId, producerEpoch, NowMs));
-            return (ErrorCode.None, appended.FirstOffset, minInsyncReplicas);
-        }
-        catch (Storage.NotLeaderException)
-        {
-            return (ErrorCode.NotLeaderOrFollower, -1, minInsyncReplicas);
-        }
-        catch (IOException e)
-        {
-            LogMarkerFailed(e, "(producer " + producerId.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", topicName, partition);
-            return (ErrorCode.KafkaStorageError, -1, minInsyncReplicas);
-        }
-    }
-
-    // Cluster mode: each partition's marker goes to its leader, this broker's own partitions directly and the others'
-    // with WriteTxnMarkers (BrokerCore.TxnMarkerSender), as Kafka's coordinator sends them. A partition whose marker is
-    // written leaves the list; one without a live leader, or whose marker was refused, stays, and the transaction stays
-    // prepared while the markers are sent again (TransactionCoordinator.MarkerRetry.cs).
-    private bool FinishPreparedInCluster(TransactionMetadata t, bool commit)
-    {
-        var cluster = _broker.Cluster!;
-        var remote = new Dictionary<int, List<(string Topic, int Partition)>>();
-        var missing = false;
-        foreach (var (topicName, partition) in t.Partitions.ToList())
-        {
-            if (!cluster.TryGetPartition(topicName, partition, out var state))
-            {
-                // A partition of a deleted topic has nothing left to end.
-                if (_broker.Metadata.Find(topicName) is null)
-                {
-                    t.Partitions.Remove((topicName, partition));
-                }
-                else
-                {
-                    missing = true;
-                }
-
-                continue;
-            }
-
-            if (state.Leader == _broker.NodeId)
-            {
-                // Blocking under the lock, as Persist waits for its ISR (followers' fetches never take the lock).
-                if (WriteMarkerAsync(topicName, partition, t.ProducerId, t.ProducerEpoch, commit).GetAwaiter().GetResult() == ErrorCode.None)
-                {
-                    t.Partitions.Remove((topicName, partition));
-                }
-                else
-                {
-                    missing = true;
-                }
-            }
-            else if (state.Leader < 0 || !cluster.TryGetBroker(state.Leader, out _))
-            {
-                missing = true;
-            }
-            else
-            {
-                if (!remote.TryGetValue(state.Leader, out var partitions))
-                {
-                    partitions = [];
-                    remote[state.Leader] = partitions;
-                }
-
-                partitions.Add((topicName, partition));
-            }
-        }
-
-        foreach (var (leader, partitions) in remote)
-        {
-            var written = SendMarkers(leader, partitions, t, commit);
-            t.Partitions.ExceptWith(written);
-            missing |= written.Count < partitions.Count;
-        }
-
-        MarkersSent(t, allWritten: !missing);
-        if (missing)
-        {
-            return false;
-        }
-
-        t.State = commit ? TransactionState.CompleteCommit : TransactionState.CompleteAbort;
-        t.ClearTransaction();
-        return Persist(t);
-    }
-
-    /// <summary>The partitions whose marker <paramref name="leader"/> wrote (none when it could not be reached).</summary>
-    private List<(string Topic, int Partition)> SendMarkers(int leader, List<(string Topic, int Partition)> partitions, TransactionMetadata t, bool commit)
-    {
-        if (_broker.TxnMarkerSender is not { } send || !_broker.Cluster!.TryGetBroker(leader, out var node))
-        {
-            return [];
-        }
-
-        var request = new WriteTxnMarkersRequest
-        {
-            Markers =
-            [
-                new WriteTxnMarkersRequest.WritableTxnMarker
-                {
-                    ProducerId = t.ProducerId,
-                    ProducerEpoch = t.ProducerEpoch,
-                    TransactionResult = commit,
-                    CoordinatorEpoch = 0,
-                    Topics = [.. partitions.GroupBy(p => p.Topic).Select(g => new WriteTxnMarkersRequest.WritableTxnMarkerTopic { Name = g.Key, PartitionIndexes = [.. g.Select(p => p.Partition)] })],
-                },
-            ],
-        };
-        try
-        {
-            var response = send(node, request, CancellationToken.None).WaitAsync(MarkerSendTimeout).GetAwaiter().GetResult();
-            var results = response.Markers.SelectMany(m => m.Topics).SelectMany(tp => tp.Partitions.Select(p => (tp.Name, p.PartitionIndex, Error: (ErrorCode)p.ErrorCode))).ToList();
-            var failed = results.FirstOrDefault(r => r.Error != ErrorCode.None);
-            if (failed.Name is not null && !MarkersLogged(t))
-            {
-                LogRemoteMarkerFailed(t.TransactionalId, failed.Name, failed.PartitionIndex, leader, failed.Error.ToString());
-            }
-
-            return [.. results.Where(r => r.Error == ErrorCode.None && partitions.Contains((r.Name, r.PartitionIndex))).Select(r => (r.Name, r.PartitionIndex))];
-        }
-        catch (Exception e) when (e is IOException or TimeoutException or InvalidOperationException or ProtocolException or System.Net.Sockets.SocketException)
-        {
-            if (!MarkersLogged(t))
-            {
-                LogRemoteMarkerFailed(t.TransactionalId, partitions[0].Topic, partitions[0].Partition, leader, e.Message);
-            }
-
-            return [];
         }
     }
 

@@ -37,6 +37,15 @@ internal sealed class TransactionMetadata(string transactionalId)
     /// </summary>
     public Dictionary<(string Group, string Topic, int Partition), OffsetCommitEntry> LegacyPendingOffsets { get; } = [];
 
+    /// <summary>A round of markers for the prepared transaction is being sent (without the coordinator's lock); memory only.</summary>
+    public bool MarkersInFlight { get; set; }
+
+    /// <summary>
+    /// A partition refused one of its markers as older than a newer coordinator's (TRANSACTION_COORDINATOR_FENCED): this
+    /// broker sends no more and answers the id's requests NOT_COORDINATOR until the state is dropped or loaded again; memory only.
+    /// </summary>
+    public bool MarkersFenced { get; set; }
+
     public void ClearTransaction()
     {
         Partitions.Clear();

@@ -73,10 +73,13 @@ public sealed class ProducerStateManager
     /// original offsets, not appended); a new epoch must start at sequence 0 and a known epoch must continue at
     /// last sequence + 1 (wrapping after int.MaxValue), else OUT_OF_ORDER_SEQUENCE_NUMBER; a producer this partition
     /// does not know may start at any sequence (Kafka's rule since 2.5: its state may have gone with retention).
-    /// A non-transactional batch from a producer with an open transaction is INVALID_TXN_STATE.
+    /// A non-transactional batch from a producer with an open transaction is INVALID_TXN_STATE. A transaction marker
+    /// (<paramref name="marker"/>, read from a control batch) with a lower coordinator epoch than the producer's last
+    /// marker is TRANSACTION_COORDINATOR_FENCED: it comes from a coordinator that has been replaced (Kafka's
+    /// ProducerStateManager.checkCoordinatorEpoch), and writing it could end a transaction the next coordinator decided.
     /// Returns the duplicate's offsets in <paramref name="duplicate"/>.
     /// </summary>
-    internal (ErrorCode Error, string? Message) Check(in RecordBatchHeader header, out (long FirstOffset, long LastOffset)? duplicate)
+    internal (ErrorCode Error, string? Message) Check(in RecordBatchHeader header, EndTransactionMarker? marker, out (long FirstOffset, long LastOffset)? duplicate)
     {
         duplicate = null;
         if (header.ProducerId < 0)
@@ -100,7 +103,9 @@ public sealed class ProducerStateManager
 
             if (header.IsControl)
             {
-                return (ErrorCode.None, null);
+                return marker is { } m && m.CoordinatorEpoch < entry.CoordinatorEpoch
+                    ? (ErrorCode.TransactionCoordinatorFenced, $"marker of producer {header.ProducerId} from coordinator epoch {m.CoordinatorEpoch}, older than {entry.CoordinatorEpoch}")
+                    : (ErrorCode.None, null);
             }
 
             var lastSequence = LastSequenceOf(header);
@@ -278,7 +283,8 @@ public sealed class ProducerStateManager
         return last > int.MaxValue ? (int)(last - int.MaxValue - 1) : (int)last;
     }
 
-    private static EndTransactionMarker? ReadMarker(ReadOnlyMemory<byte> batch)
+    /// <summary>The transaction marker a control batch holds; null for another control record or an unreadable one.</summary>
+    internal static EndTransactionMarker? ReadMarker(ReadOnlyMemory<byte> batch)
     {
         try
         {
