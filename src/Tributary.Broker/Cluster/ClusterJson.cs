@@ -8,4 +8,6 @@ namespace Tributary.Broker.Cluster;
 [JsonSerializable(typeof(BrokerAdmission))]
 [JsonSerializable(typeof(ClusterTopic))]
 [JsonSerializable(typeof(ProducerIdBlock))]
+[JsonSerializable(typeof(ClusterAcls))]
+[JsonSerializable(typeof(ClusterScramUser))]
 internal sealed partial class ClusterJson : JsonSerializerContext;

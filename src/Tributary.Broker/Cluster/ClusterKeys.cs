@@ -8,8 +8,9 @@ namespace Tributary.Broker.Cluster;
 /// <c>cluster_id</c>, <c>controller</c> (node id, bound to the controller's lease), <c>brokers/&lt;id&gt;</c> (bound to
 /// each broker's lease), <c>shutdown/&lt;id&gt;</c> (a broker in controlled shutdown, bound to its lease),
 /// <c>admitted/&lt;id&gt;</c> (the registration of each broker the controller has taken in, see
-/// ClusterNode.Incarnations.cs), <c>topics/&lt;name&gt;</c>, <c>partitions/&lt;topic&gt;/&lt;partition&gt;</c> and <c>producer_ids</c>.
-/// Values are JSON.
+/// ClusterNode.Incarnations.cs), <c>topics/&lt;name&gt;</c>, <c>partitions/&lt;topic&gt;/&lt;partition&gt;</c>, <c>producer_ids</c>,
+/// <c>acls</c> (every ACL binding of the cluster, one document) and <c>scram/&lt;user&gt;</c> (a user's SCRAM credentials by
+/// mechanism; see ClusterNode.Security.cs). Values are JSON.
 /// </summary>
 public sealed class ClusterKeys(string prefix)
 {
@@ -21,6 +22,14 @@ public sealed class ClusterKeys(string prefix)
 
     /// <summary>The next producer id no broker has reserved (<see cref="ProducerIdBlock"/>).</summary>
     public string ProducerIds => Prefix + "producer_ids";
+
+    /// <summary>Every ACL binding of the cluster, one document, so any change is one compare-and-swap.</summary>
+    public string Acls => Prefix + "acls";
+
+    /// <summary>The start of the SCRAM users' keys.</summary>
+    public string ScramUsers => Prefix + "scram/";
+
+    public string ScramUser(string user) => ScramUsers + user;
 
     public string Broker(int nodeId) => Prefix + "brokers/" + nodeId.ToString(CultureInfo.InvariantCulture);
 
@@ -76,6 +85,16 @@ public sealed class ClusterKeys(string prefix)
             return (ClusterKeyKind.Admitted, "", admitted);
         }
 
+        if (rest == "acls")
+        {
+            return (ClusterKeyKind.Acls, "", 0);
+        }
+
+        if (rest.StartsWith("scram/", StringComparison.Ordinal) && rest.Length > "scram/".Length)
+        {
+            return (ClusterKeyKind.ScramUser, rest["scram/".Length..], 0);
+        }
+
         if (rest.StartsWith("topics/", StringComparison.Ordinal))
         {
             return (ClusterKeyKind.Topic, rest["topics/".Length..], 0);
@@ -105,4 +124,6 @@ public enum ClusterKeyKind
     Partition,
     Shutdown,
     Admitted,
+    Acls,
+    ScramUser,
 }
