@@ -12,7 +12,8 @@ namespace Tributary.Server.Tests.Cluster;
 /// ACLs and SCRAM credentials are cluster metadata in etcd (ClusterNode.Security.cs), on a real etcd with three
 /// embedded brokers and Confluent.Kafka clients: an ACL created through one broker is enforced by another and deleted
 /// through a third; a SCRAM user created through one broker logs in to another; DescribeAcls answers the same on every
-/// broker; concurrent CreateAcls through two brokers all land; and ACLs past the cluster's byte limit are refused.
+/// broker; concurrent CreateAcls through two brokers all land; ACLs past the cluster's byte limit are refused; and
+/// without etcd's quorum changes answer REQUEST_TIMED_OUT whole while logins and decisions go on from the cache.
 /// Each broker also keeps its configured (static) users and super.users: the admin and the brokers' own logins.
 /// </summary>
 public sealed class ClusterSecurityTests(EtcdFixture fixture) : IClassFixture<EtcdFixture>
@@ -149,6 +150,56 @@ public sealed class ClusterSecurityTests(EtcdFixture fixture) : IClassFixture<Et
             new string('h', 3990) + i.ToString(CultureInfo.InvariantCulture), Authz.AclPatternType.Literal, "User:bob", "*", Authz.AclOperation.Read, Authz.AclPermissionType.Allow)).ToList();
         Assert.All(brokers[3].Core.Authorizer.Create(huge), e => Assert.Contains(ClusterNode.AclsBytesMax.ToString(CultureInfo.InvariantCulture), e, StringComparison.Ordinal));
         Assert.All(brokers.Running.Values, b => Assert.Equal(expected.Count, b.Core.Authorizer.Acls.Count));
+    }
+
+    [Fact]
+    public async Task Without_etcd_quorum_changes_time_out_whole_while_logins_and_decisions_go_on_from_the_cache()
+    {
+        await using var brokers = await StartAsync("acl-quorum");
+        const string Topic = "steady";
+        using var admin = Admin(brokers[1]);
+        await admin.CreateTopicsAsync([new TopicSpecification { Name = Topic, NumPartitions = 1, ReplicasAssignments = new() { [0] = [2] } }]);
+        await admin.AlterUserScramCredentialsAsync([new UserScramCredentialUpsertion
+        {
+            User = "bob",
+            ScramCredentialInfo = new ScramCredentialInfo { Mechanism = ScramMechanism.ScramSha512, Iterations = 4096 },
+            Password = Encoding.UTF8.GetBytes(BobPassword),
+        }]);
+        await admin.CreateAclsAsync([Binding(ResourcePatternType.Literal, Topic, AclPermissionType.Allow)]);
+        await AllHoldAsync(brokers, 1);
+        await ReplicationTests.WaitUntilAsync(() => brokers.Running.Values.All(b => b.Core.Cluster!.TryGetPartition(Topic, 0, out var s) && s.Leader == 2
+            && b.Core.FindScramCredential("bob", SaslMechanisms.ScramSha512) is not null));
+
+        fixture.Etcd.PauseMember(1);
+        fixture.Etcd.PauseMember(2);
+        try
+        {
+            var created = await Assert.ThrowsAsync<CreateAclsException>(() => admin.CreateAclsAsync(
+                [Binding(ResourcePatternType.Literal, "a", AclPermissionType.Allow), Binding(ResourcePatternType.Literal, "b", AclPermissionType.Deny)]));
+            Assert.Equal([ErrorCode.RequestTimedOut, ErrorCode.RequestTimedOut], created.Results.Select(r => r.Error.Code));
+
+            var deleted = await Assert.ThrowsAsync<DeleteAclsException>(() => admin.DeleteAclsAsync([Everything]));
+            Assert.Equal(ErrorCode.RequestTimedOut, Assert.Single(deleted.Results).Error.Code);
+
+            var altered = await Assert.ThrowsAsync<AlterUserScramCredentialsException>(() => admin.AlterUserScramCredentialsAsync([new UserScramCredentialDeletion
+            {
+                User = "bob",
+                Mechanism = ScramMechanism.ScramSha512,
+            }]));
+            Assert.Equal(ErrorCode.RequestTimedOut, Assert.Single(altered.Results).Error.Code);
+
+            // Nothing was changed, DescribeAcls answers from the cache, and bob still logs in and is allowed.
+            Assert.Single((await admin.DescribeAclsAsync(Everything)).AclBindings);
+            Assert.All(brokers.Running.Values, b => Assert.Single(b.Core.Authorizer.Acls));
+            Assert.Equal(ErrorCode.NoError, await ProduceAsync(Login(brokers[2], "bob", BobPassword), Topic));
+        }
+        finally
+        {
+            fixture.Etcd.ResumeMember(1);
+            fixture.Etcd.ResumeMember(2);
+        }
+
+        await fixture.Etcd.WaitHealthyAsync();
     }
 
     private static Task AllHoldAsync(EtcdBrokers brokers, int acls) =>
