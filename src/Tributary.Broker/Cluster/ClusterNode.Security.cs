@@ -206,7 +206,7 @@ public sealed partial class ClusterNode
     [LoggerMessage(EventId = 1220, Level = LogLevel.Information, Message = "The cluster's ACLs changed: {Bindings} bindings (etcd revision {Revision})")]
     private static partial void LogAclsApplied(ILogger logger, int bindings, long revision);
 
-    [LoggerMessage(EventId = 1221, Level = LogLevel.Information, Message = "The SCRAM credentials of user {User} changed: mechanisms [{Mechanisms}]")]
+    [LoggerMessage(EventId = 1221, Level = LogLevel.Debug, Message = "The SCRAM credentials of user {User} changed: mechanisms [{Mechanisms}]")]
     private static partial void LogScramUserApplied(ILogger logger, string user, string mechanisms);
 
     [LoggerMessage(EventId = 1222, Level = LogLevel.Warning, Message = "A change of the cluster's {What} lost the compare-and-swap {Attempts} times in a row; answered REQUEST_TIMED_OUT")]

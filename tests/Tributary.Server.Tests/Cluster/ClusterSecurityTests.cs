@@ -145,11 +145,16 @@ public sealed class ClusterSecurityTests(EtcdFixture fixture) : IClassFixture<Et
             Assert.Equal(expected, described.AclBindings.Select(a => a.Pattern.Name).Order(StringComparer.Ordinal));
         }
 
+        // A broker that joins later reads them all at start.
+        await brokers.StartAsync(4);
+        Assert.Equal(expected, brokers[4].Core.Authorizer.Acls.Select(a => a.ResourceName).Order(StringComparer.Ordinal));
+
         // ACLs that would pass ClusterNode.AclsBytesMax are refused whole and never reach etcd or any broker.
         var huge = Enumerable.Range(0, ClusterNode.AclsBytesMax / 4000 + 1).Select(i => new Authz.AclBinding(Authz.AclResourceType.Topic,
             new string('h', 3990) + i.ToString(CultureInfo.InvariantCulture), Authz.AclPatternType.Literal, "User:bob", "*", Authz.AclOperation.Read, Authz.AclPermissionType.Allow)).ToList();
         Assert.All(brokers[3].Core.Authorizer.Create(huge), e => Assert.Contains(ClusterNode.AclsBytesMax.ToString(CultureInfo.InvariantCulture), e, StringComparison.Ordinal));
         Assert.All(brokers.Running.Values, b => Assert.Equal(expected.Count, b.Core.Authorizer.Acls.Count));
+        Assert.All(brokers.Running.Values, b => Assert.DoesNotContain(b.Core.Authorizer.Acls, a => a.ResourceName.Length > 3000));
     }
 
     [Fact]
