@@ -70,6 +70,7 @@ public sealed partial class ClusterNode
             var value = JsonSerializer.SerializeToUtf8Bytes(new ClusterAcls(replacement), ClusterJson.Default.ClusterAcls);
             if (value.Length > AclsBytesMax)
             {
+                LogAclsTooLarge(_logger, replacement.Length, value.Length, AclsBytesMax);
                 return AclChange.TooLarge;
             }
 
@@ -208,6 +209,9 @@ public sealed partial class ClusterNode
 
     [LoggerMessage(EventId = 1221, Level = LogLevel.Debug, Message = "The SCRAM credentials of user {User} changed: mechanisms [{Mechanisms}]")]
     private static partial void LogScramUserApplied(ILogger logger, string user, string mechanisms);
+
+    [LoggerMessage(EventId = 1226, Level = LogLevel.Warning, Message = "An ACL change refused: its {Bindings} bindings would take {Bytes} bytes in etcd, more than {BytesMax}")]
+    private static partial void LogAclsTooLarge(ILogger logger, int bindings, int bytes, int bytesMax);
 
     [LoggerMessage(EventId = 1222, Level = LogLevel.Warning, Message = "A change of the cluster's {What} lost the compare-and-swap {Attempts} times in a row; answered REQUEST_TIMED_OUT")]
     private static partial void LogSecurityChangeContended(ILogger logger, string what, int attempts);

@@ -85,6 +85,7 @@ public sealed partial class AlterUserScramCredentialsHandler(BrokerCore broker)
         var added = changes.Select(c => c.User).Distinct(StringComparer.Ordinal).Count(u => !existing.ContainsKey(u));
         if (broker.Cluster is not null && added > 0 && existing.Count + added > ClusterNode.ScramUsersMax)
         {
+            LogUsersFull(_logger, added, existing.Count, ClusterNode.ScramUsersMax);
             return ValueTask.FromResult<HandlerResult<AlterUserScramCredentialsResponse>>(
                 Answer(named, errors, (ErrorCode.InvalidRequest, $"the cluster keeps SCRAM credentials of at most {ClusterNode.ScramUsersMax} users")));
         }
@@ -140,7 +141,7 @@ public sealed partial class AlterUserScramCredentialsHandler(BrokerCore broker)
 
         if (upsertion is null)
         {
-            return existing.TryGetValue(name, out var mechanisms) is false || !mechanisms.ContainsKey(mechanism)
+            return !existing.TryGetValue(name, out var mechanisms) || !mechanisms.ContainsKey(mechanism)
                 ? (ErrorCode.ResourceNotFound, "Attempt to delete a user credential that does not exist")
                 : null;
         }
@@ -160,4 +161,7 @@ public sealed partial class AlterUserScramCredentialsHandler(BrokerCore broker)
 
     [LoggerMessage(EventId = 1225, Level = LogLevel.Warning, Message = "AlterUserScramCredentials naming {Users} users from {Principal} refused: at most {UsersMax}")]
     private static partial void LogRefused(ILogger logger, int users, string principal, int usersMax);
+
+    [LoggerMessage(EventId = 1227, Level = LogLevel.Warning, Message = "AlterUserScramCredentials adding {Added} users to the cluster's {Users} refused: at most {UsersMax}")]
+    private static partial void LogUsersFull(ILogger logger, int added, int users, int usersMax);
 }
