@@ -3,6 +3,7 @@ using Tributary.Broker.Cluster;
 using Tributary.Broker.Groups;
 using Tributary.Broker.InternalTopics;
 using Tributary.Broker.Metadata;
+using Tributary.Broker.Security;
 using Tributary.Broker.ShareGroups;
 using Tributary.Broker.Transactions;
 using Tributary.Protocol;
@@ -41,9 +42,37 @@ public sealed partial class BrokerCore
     {
         var node = await ClusterNode.StartAsync(this, sink, cancellationToken).ConfigureAwait(false);
         Cluster = node;
+        Authorizer.UseCluster(node);
         Transactions.UseClusterProducerIds(new ProducerIdBlocks(
             ct => node.ReserveProducerIdBlockAsync(ProducerIdBlocks.BlockSize, ct), LoggerFactory.CreateLogger<ProducerIdBlocks>()));
         return node;
+    }
+
+    /// <summary>
+    /// A user's SCRAM credential for a mechanism: in cluster mode the cluster's (in etcd, read from the cache); on a
+    /// single node, and for a user and mechanism the cluster has none of, the local metadata store's (where the
+    /// embedded broker's configured users are).
+    /// </summary>
+    public ScramCredential? FindScramCredential(string user, string mechanism) =>
+        Cluster?.FindScramCredential(user, mechanism) ?? Metadata.FindScramCredential(user, mechanism);
+
+    /// <summary>The users DescribeUserScramCredentials lists and AlterUserScramCredentials changes: the cluster's in cluster mode, else the local store's.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, int>> ScramUsers() => Cluster?.ScramUsers() ?? Metadata.ScramUsers();
+
+    /// <summary>
+    /// Stores and deletes SCRAM credentials (null deletes) all at once: in etcd in cluster mode (at most
+    /// <see cref="ClusterNode.ScramUsersPerChangeMax"/> users; <see cref="ClusterTimeoutException"/> when etcd does not
+    /// commit), else in the local store's durable snapshot.
+    /// </summary>
+    public void AlterScramCredentials(IReadOnlyList<(string User, string Mechanism, ScramCredential? Credential)> changes, CancellationToken cancellationToken = default)
+    {
+        if (Cluster is { } cluster)
+        {
+            cluster.AlterScramCredentialsAsync(changes, cancellationToken).GetAwaiter().GetResult();
+            return;
+        }
+
+        Metadata.AlterScramCredentials(changes);
     }
 
     /// <summary>Topics kept on each broker alone, never in etcd: internal ones, except the coordinators' topics.</summary>

@@ -186,12 +186,12 @@ public sealed partial class BrokerCore : IDisposable
     public (string Host, int Port) AdvertisedFor(string listener) =>
         AdvertisedListeners.TryGetValue(listener, out var address) ? address : (AdvertisedHost, AdvertisedPort);
 
-    /// <summary>How a listener authenticates its connections, from the configuration and the stored SCRAM credentials.</summary>
+    /// <summary>How a listener authenticates its connections, from the configuration and the stored SCRAM credentials (<see cref="FindScramCredential"/>).</summary>
     public ListenerSecurity ListenerSecurity(string listener)
     {
         var config = Config;
         var security = new ListenerSecurity(listener, config.SecurityProtocolOf(listener), config.SaslMechanismsFor(listener), config.PlainUsersFor(listener),
-            Metadata.FindScramCredential, TimeSpan.FromMilliseconds(config.ConnectionFailedAuthenticationDelayMs), config.SaslServerMaxReceiveSize, Time)
+            FindScramCredential, TimeSpan.FromMilliseconds(config.ConnectionFailedAuthenticationDelayMs), config.SaslServerMaxReceiveSize, Time)
         {
             ConnectionsMaxReauthMs = mechanism => config.ConnectionsMaxReauthMsFor(listener, mechanism),
         };

@@ -90,6 +90,26 @@ public sealed class UserScramCredentialsHandlerTests : IDisposable
         Assert.Empty((await DescribeAsync(broker, null)).Results);
     }
 
+    [Fact]
+    public async Task Too_many_users_in_one_request_are_all_refused_and_a_too_long_name_is_unacceptable()
+    {
+        using var broker = new TestBroker();
+        var salted = new byte[32];
+
+        var tooMany = await AlterAsync(broker, upsertions: [.. Enumerable.Range(0, AlterUserScramCredentialsHandler.UsersMax + 1)
+            .Select(i => new ScramCredentialUpsertion { Name = "u" + i, Mechanism = 1, Iterations = 4096, Salt = [1], SaltedPassword = salted })]);
+        var tooLong = await AlterAsync(broker, upsertions:
+        [
+            new ScramCredentialUpsertion { Name = new string('u', AlterUserScramCredentialsHandler.UserNameCharsMax + 1), Mechanism = 1, Iterations = 4096, Salt = [1], SaltedPassword = salted },
+            new ScramCredentialUpsertion { Name = "short", Mechanism = 1, Iterations = 4096, Salt = [1], SaltedPassword = salted },
+        ]);
+
+        Assert.Equal(AlterUserScramCredentialsHandler.UsersMax + 1, tooMany.Results.Count);
+        Assert.All(tooMany.Results, r => Assert.Equal((short)ErrorCode.InvalidRequest, r.ErrorCode));
+        Assert.Equal([(short)ErrorCode.UnacceptableCredential, 0], tooLong.Results.Select(r => r.ErrorCode));
+        Assert.Equal(["short"], (await DescribeAsync(broker, null)).Results.Select(r => r.User));
+    }
+
     private static Task<AlterUserScramCredentialsResponse> AlterAsync(TestBroker broker, List<ScramCredentialDeletion>? deletions = null, List<ScramCredentialUpsertion>? upsertions = null) =>
         broker.SendAsync(new AlterUserScramCredentialsHandler(broker.Core), new AlterUserScramCredentialsRequest { Deletions = deletions ?? [], Upsertions = upsertions ?? [] }, 0);
 

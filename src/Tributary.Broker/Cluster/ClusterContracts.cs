@@ -47,3 +47,9 @@ public interface IReplicaRoleSink
     /// <summary>The partition is no longer assigned to this broker (deleted or reassigned).</summary>
     Task RemoveAsync(string topic, int partition, CancellationToken cancellationToken);
 }
+
+/// <summary>The value of <c>acls</c>: every ACL binding of the cluster (enums as Kafka's codes).</summary>
+public sealed record ClusterAcls(Tributary.Broker.Security.Authorization.AclBinding[] Bindings);
+
+/// <summary>The value of <c>scram/&lt;user&gt;</c>: the user's SCRAM credentials by mechanism (SCRAM-SHA-256, SCRAM-SHA-512).</summary>
+public sealed record ClusterScramUser(Dictionary<string, Tributary.Broker.Security.ScramCredential> Credentials);

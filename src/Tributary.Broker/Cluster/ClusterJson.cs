@@ -9,4 +9,6 @@ namespace Tributary.Broker.Cluster;
 [JsonSerializable(typeof(ClusterTopic))]
 [JsonSerializable(typeof(ProducerIdBlock))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
+[JsonSerializable(typeof(ClusterAcls))]
+[JsonSerializable(typeof(ClusterScramUser))]
 internal sealed partial class ClusterJson : JsonSerializerContext;

@@ -10,8 +10,9 @@ namespace Tributary.Broker.Cluster;
 /// <c>admitted/&lt;id&gt;</c> (the registration of each broker the controller has taken in, see
 /// ClusterNode.Incarnations.cs), <c>topics/&lt;name&gt;</c>, <c>partitions/&lt;topic&gt;/&lt;partition&gt;</c>, <c>producer_ids</c>,
 /// and the dynamic configs of BROKER and GROUP resources: <c>configs/brokers/&lt;id&gt;</c> (<c>&lt;default&gt;</c> for the
-/// cluster default) and <c>configs/groups/&lt;group&gt;</c>.
-/// Values are JSON.
+/// cluster default), <c>configs/groups/&lt;group&gt;</c>,
+/// <c>acls</c> (every ACL binding of the cluster, one document) and <c>scram/&lt;user&gt;</c> (a user's SCRAM credentials by
+/// mechanism; see ClusterNode.Security.cs). Values are JSON.
 /// </summary>
 public sealed class ClusterKeys(string prefix)
 {
@@ -26,6 +27,14 @@ public sealed class ClusterKeys(string prefix)
 
     /// <summary>The next producer id no broker has reserved (<see cref="ProducerIdBlock"/>).</summary>
     public string ProducerIds => Prefix + "producer_ids";
+
+    /// <summary>Every ACL binding of the cluster, one document, so any change is one compare-and-swap.</summary>
+    public string Acls => Prefix + "acls";
+
+    /// <summary>The start of the SCRAM users' keys.</summary>
+    public string ScramUsers => Prefix + "scram/";
+
+    public string ScramUser(string user) => ScramUsers + user;
 
     public string Broker(int nodeId) => Prefix + "brokers/" + nodeId.ToString(CultureInfo.InvariantCulture);
 
@@ -87,6 +96,16 @@ public sealed class ClusterKeys(string prefix)
             return (ClusterKeyKind.Admitted, "", admitted);
         }
 
+        if (rest == "acls")
+        {
+            return (ClusterKeyKind.Acls, "", 0);
+        }
+
+        if (rest.StartsWith("scram/", StringComparison.Ordinal) && rest.Length > "scram/".Length)
+        {
+            return (ClusterKeyKind.ScramUser, rest["scram/".Length..], 0);
+        }
+
         if (rest.StartsWith("topics/", StringComparison.Ordinal))
         {
             return (ClusterKeyKind.Topic, rest["topics/".Length..], 0);
@@ -129,4 +148,6 @@ public enum ClusterKeyKind
     Admitted,
     BrokerConfigs,
     GroupConfigs,
+    Acls,
+    ScramUser,
 }

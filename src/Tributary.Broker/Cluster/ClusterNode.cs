@@ -43,6 +43,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
     private IReplicaRoleSink _sink;
     private long _leaseId;
     private long _revision;
+    private TaskCompletionSource _revisionAdvanced = NewRevisionSignal();
     private Task _background = Task.CompletedTask;
 
     private ClusterNode(BrokerCore core, IReplicaRoleSink? sink, EtcdClientSecurity security)
@@ -337,11 +338,13 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
             .Concat(_shuttingDown.Keys.Select(_keys.Shutdown))
             .Concat(_admitted.Keys.Select(_keys.Admitted))
             .Concat(KnownConfigKeys())
+            .Concat(_scramUsers.Keys.Select(_keys.ScramUser))
+            .Concat(Volatile.Read(ref _acls).ModRevision > 0 ? [_keys.Acls] : [])
             .Where(k => !present.Contains(k))
             .Select(k => new Event { Type = Event.Types.EventType.Delete, Kv = new KeyValue { Key = ByteString.CopyFromUtf8(k) } });
         var puts = range.Kvs.Select(kv => new Event { Type = Event.Types.EventType.Put, Kv = kv });
         await ApplyAsync([.. gone, .. puts], cancellationToken).ConfigureAwait(false);
-        Volatile.Write(ref _revision, range.Header.Revision);
+        AdvanceRevision(range.Header.Revision);
     }
 
     private async Task WatchLoopAsync(CancellationToken cancellationToken)
@@ -386,7 +389,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
                     if (response.Events.Count > 0)
                     {
                         await ApplyAsync([.. response.Events], cancellationToken).ConfigureAwait(false);
-                        Volatile.Write(ref _revision, response.Events[^1].Kv.ModRevision);
+                        AdvanceRevision(response.Events[^1].Kv.ModRevision);
                     }
                 }
             }
@@ -462,6 +465,12 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
                     case ClusterKeyKind.Partition:
                         _partitions.TryRemove((name, number), out _);
                         await NotifyRemovedAsync(name, number, cancellationToken).ConfigureAwait(false);
+                        break;
+                    case ClusterKeyKind.Acls:
+                        ApplyAcls(put ? e.Kv : null);
+                        break;
+                    case ClusterKeyKind.ScramUser:
+                        ApplyScramUser(name, put ? e.Kv : null);
                         break;
                 }
             }
@@ -558,6 +567,45 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
                 _core.RemoveReplicaLog(this, topic, partition);
             }
         }
+    }
+
+    // The revision the cache holds is published, and whoever waits for it (a change this broker wrote, to be seen by
+    // its next request) is woken.
+    private void AdvanceRevision(long revision)
+    {
+        Volatile.Write(ref _revision, revision);
+        Interlocked.Exchange(ref _revisionAdvanced, NewRevisionSignal()).TrySetResult();
+    }
+
+    private static TaskCompletionSource NewRevisionSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Waits until the cache has applied everything up to <paramref name="revision"/> (a change this broker just wrote),
+    /// at most <see cref="MetadataChangeTimeoutMsMax"/>; false when it has not by then.
+    /// </summary>
+    private async Task<bool> WaitForRevisionAsync(long revision, CancellationToken cancellationToken)
+    {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
+        bounded.CancelAfter(MetadataChangeTimeoutMsMax);
+        while (Volatile.Read(ref _revision) < revision)
+        {
+            var advanced = Volatile.Read(ref _revisionAdvanced);
+            if (Volatile.Read(ref _revision) >= revision)
+            {
+                break;
+            }
+
+            try
+            {
+                await advanced.Task.WaitAsync(bounded.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private DateTime Deadline() => DateTime.UtcNow + CallTimeout;

@@ -10,7 +10,8 @@ namespace Tributary.Broker.Handlers;
 // Behaviour:
 // - Authorization: DESCRIBE on the cluster, else CLUSTER_AUTHORIZATION_FAILED.
 // - Users null or empty: every user with a SCRAM credential; else the users named, each with its mechanisms and
-//   iteration counts (never the salt or keys). Results by user name.
+//   iteration counts (never the salt or keys). Results by user name. In cluster mode the cluster's users (etcd, as
+//   this broker's cache holds them), the same on every broker.
 // - A user without a credential is RESOURCE_NOT_FOUND, one named twice DUPLICATE_RESOURCE, with Kafka's messages.
 // Versions:
 // - v0 only (flexible).
@@ -24,7 +25,7 @@ public sealed class DescribeUserScramCredentialsHandler(BrokerCore broker)
             return ValueTask.FromResult<HandlerResult<DescribeUserScramCredentialsResponse>>(ErrorResponse(context, request, ErrorCode.ClusterAuthorizationFailed)!);
         }
 
-        var users = broker.Metadata.ScramUsers();
+        var users = broker.ScramUsers();
         var response = new DescribeUserScramCredentialsResponse { ErrorCode = 0, ErrorMessage = null };
         if (request.Users is null or [])
         {

@@ -95,5 +95,42 @@ public sealed class AclHandlersTests : IDisposable
         Assert.Single(broker.Core.Authorizer.Acls);
     }
 
+    [Fact]
+    public async Task Too_many_creations_or_filters_or_too_long_a_name_are_refused_whole_and_nothing_is_stored()
+    {
+        using var broker = new TestBroker("authorizer.class.name=" + Authorizer.StandardAuthorizerClass, "super.users=User:ANONYMOUS");
+        var create = new CreateAclsHandler(broker.Core);
+
+        var tooMany = await broker.SendAsync(create, new CreateAclsRequest
+        {
+            Creations = [.. Enumerable.Range(0, CreateAclsHandler.CreationsMax + 1).Select(i => Creation(2, "t" + i, 3))],
+        }, 3);
+        var tooLong = await broker.SendAsync(create, new CreateAclsRequest
+        {
+            Creations = [Creation(2, "fine", 3), Creation(2, new string('n', CreateAclsHandler.FieldCharsMax + 1), 3)],
+        }, 3);
+        var tooManyFilters = await broker.SendAsync(new DeleteAclsHandler(broker.Core), new DeleteAclsRequest
+        {
+            Filters = [.. Enumerable.Range(0, DeleteAclsHandler.FiltersMax + 1).Select(_ => new DeleteAclsRequest.DeleteAclsFilter
+            {
+                ResourceTypeFilter = 1, ResourceNameFilter = null, PatternTypeFilter = 1, PrincipalFilter = null, HostFilter = null, Operation = 1, PermissionType = 1,
+            })],
+        }, 3);
+
+        Assert.Equal(CreateAclsHandler.CreationsMax + 1, tooMany.Results.Count);
+        Assert.All(tooMany.Results, r => Assert.Equal((short)ErrorCode.InvalidRequest, r.ErrorCode));
+        Assert.All(tooLong.Results, r => Assert.Equal((short)ErrorCode.InvalidRequest, r.ErrorCode));
+        Assert.All(tooManyFilters.FilterResults, r => Assert.Equal((short)ErrorCode.InvalidRequest, r.ErrorCode));
+        Assert.Empty(broker.Core.Authorizer.Acls);
+
+        // At the limits, the same requests are taken.
+        var atLimit = await broker.SendAsync(create, new CreateAclsRequest
+        {
+            Creations = [.. Enumerable.Range(0, CreateAclsHandler.CreationsMax - 1).Select(i => Creation(2, "t" + i, 3)), Creation(2, new string('n', CreateAclsHandler.FieldCharsMax), 3)],
+        }, 3);
+        Assert.All(atLimit.Results, r => Assert.Equal(0, r.ErrorCode));
+        Assert.Equal(CreateAclsHandler.CreationsMax, broker.Core.Authorizer.Acls.Count);
+    }
+
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 }

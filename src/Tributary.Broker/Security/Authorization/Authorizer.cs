@@ -1,3 +1,4 @@
+using Tributary.Broker.Cluster;
 using Tributary.Broker.Config;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Metadata;
@@ -12,9 +13,10 @@ namespace Tributary.Broker.Security.Authorization;
 /// "*") and operation match decide, a DENY over any ALLOW; a resource with no ACL at all is allowed only under
 /// <c>allow.everyone.if.no.acl.found</c>. An ALLOW of READ, WRITE, DELETE or ALTER implies DESCRIBE, ALTER_CONFIGS
 /// implies DESCRIBE_CONFIGS, ALL is every operation; a DENY applies to its own operation (or ALL) only.
-/// The metadata store's ACLs are the only copy: whatever replaces them there (CreateAcls, DeleteAcls, a snapshot read
-/// at start) decides the next request. Reads take no lock: decisions use an immutable index of the store's array,
-/// built again when the store holds another one.
+/// On a single node the metadata store's ACLs are the only copy: whatever replaces them there (CreateAcls, DeleteAcls,
+/// a snapshot read at start) decides the next request. In cluster mode (<see cref="UseCluster"/>) the ACLs are the
+/// cluster's, in etcd, as the broker's cache holds them; the local store's are not used. Reads take no lock:
+/// decisions use an immutable index of the ACL array in force, built again when another one replaces it.
 /// </summary>
 public sealed class Authorizer
 {
@@ -25,6 +27,7 @@ public sealed class Authorizer
     private readonly Func<BrokerConfig> _config;
     private readonly Lock _writeLock = new();
     private IndexedAcls _indexed;
+    private ClusterNode? _cluster;
 
     /// <param name="config">The configuration in force (super.users and the others may change dynamically).</param>
     public Authorizer(MetadataStore store, Func<BrokerConfig> config)
@@ -36,8 +39,11 @@ public sealed class Authorizer
 
     public bool Enabled => _config().AuthorizerClassName.Length > 0;
 
-    /// <summary>Every stored ACL.</summary>
-    public IReadOnlyList<AclBinding> Acls => _store.Acls;
+    /// <summary>Every stored ACL: the cluster's in cluster mode, else the metadata store's.</summary>
+    public IReadOnlyList<AclBinding> Acls => Volatile.Read(ref _cluster)?.Acls ?? _store.Acls;
+
+    /// <summary>Cluster mode: the ACLs are the cluster's from now on (read from the node's cache, changed in etcd).</summary>
+    public void UseCluster(ClusterNode cluster) => Volatile.Write(ref _cluster, cluster);
 
     /// <summary>Whether the connection's principal may perform <paramref name="operation"/> on the resource.</summary>
     public bool Authorize(ConnectionInfo connection, AclOperation operation, AclResourceType type, string name) =>
@@ -138,34 +144,44 @@ public sealed class Authorizer
     public IReadOnlyList<AclBinding> Describe(AclBindingFilter filter) => [.. Acls.Where(filter.Matches)];
 
     /// <summary>
-    /// Stores the valid bindings, all in one durable snapshot (one already stored is not stored twice); answers, per
-    /// binding, why it was refused or null.
+    /// Stores the valid bindings, all in one durable change (one already stored is not stored twice); answers, per
+    /// binding, why it was refused or null. In cluster mode the change is one compare-and-swap in etcd: a change that
+    /// would pass <see cref="ClusterNode.AclsBytesMax"/> refuses every valid binding, and
+    /// <see cref="ClusterTimeoutException"/> means etcd did not commit it.
     /// </summary>
-    public IReadOnlyList<string?> Create(IReadOnlyList<AclBinding> bindings)
+    /// <param name="cancellationToken">In cluster mode: ends the wait for etcd.</param>
+    public IReadOnlyList<string?> Create(IReadOnlyList<AclBinding> bindings, CancellationToken cancellationToken = default)
     {
         var errors = bindings.Select(b => b.Validate()).ToArray();
-        lock (_writeLock)
+        var valid = bindings.Where((_, i) => errors[i] is null).ToList();
+        var change = Change(current =>
         {
-            var current = _store.Acls;
             var known = new HashSet<AclBinding>(current);
-            var added = bindings.Where((b, i) => errors[i] is null && known.Add(b)).ToList();
-            if (added.Count > 0)
-            {
-                _store.SetAcls([.. current, .. added]);
-            }
+            var added = valid.Where(known.Add).ToList();
+            return added.Count > 0 ? [.. current, .. added] : null;
+        }, cancellationToken);
+        if (change == AclChange.TooLarge)
+        {
+            var refusal = $"the cluster's ACLs would take more than {ClusterNode.AclsBytesMax} bytes in etcd";
+            return [.. errors.Select(e => e ?? refusal)];
         }
 
         return errors;
     }
 
-    /// <summary>Removes the bindings the filters select, in one durable snapshot; per filter, those it removed (each binding once).</summary>
-    public IReadOnlyList<IReadOnlyList<AclBinding>> Delete(IReadOnlyList<AclBindingFilter> filters)
+    /// <summary>
+    /// Removes the bindings the filters select, in one durable change; per filter, those it removed (each binding
+    /// once). In cluster mode <see cref="ClusterTimeoutException"/> means etcd did not commit it, and nothing was removed.
+    /// </summary>
+    /// <param name="cancellationToken">In cluster mode: ends the wait for etcd.</param>
+    public IReadOnlyList<IReadOnlyList<AclBinding>> Delete(IReadOnlyList<AclBindingFilter> filters, CancellationToken cancellationToken = default)
     {
-        lock (_writeLock)
+        var results = new List<IReadOnlyList<AclBinding>>(filters.Count);
+        Change(current =>
         {
-            var current = _store.Acls;
+            // In cluster mode this runs again after a lost compare-and-swap: the results are those of the last run.
+            results.Clear();
             var remaining = new HashSet<AclBinding>(current);
-            var results = new List<IReadOnlyList<AclBinding>>(filters.Count);
             foreach (var filter in filters)
             {
                 var removed = remaining.Where(filter.Matches).ToList();
@@ -173,21 +189,38 @@ public sealed class Authorizer
                 results.Add(removed);
             }
 
-            if (results.Any(r => r.Count > 0))
+            return results.Any(r => r.Count > 0) ? [.. current.Where(remaining.Contains)] : null;
+        }, cancellationToken);
+        return results;
+    }
+
+    // Applies a change (the ACLs it makes of the current ones, or null for none) to the ACLs in force: the cluster's,
+    // where it may run more than once, or the metadata store's under the write lock.
+    private AclChange Change(Func<IReadOnlyList<AclBinding>, AclBinding[]?> change, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _cluster) is { } cluster)
+        {
+            return cluster.ChangeAclsAsync(change, cancellationToken).GetAwaiter().GetResult();
+        }
+
+        lock (_writeLock)
+        {
+            if (change(_store.Acls) is not { } replacement)
             {
-                _store.SetAcls([.. current.Where(remaining.Contains)]);
+                return AclChange.Unchanged;
             }
 
-            return results;
+            _store.SetAcls(replacement);
+            return AclChange.Written;
         }
     }
 
-    // The index of the store's ACLs in force; two threads seeing a change at once may both build it, which is harmless.
+    // The index of the ACLs in force; two threads seeing a change at once may both build it, which is harmless.
     private AclIndex Index
     {
         get
         {
-            var acls = _store.Acls;
+            var acls = Acls;
             var indexed = Volatile.Read(ref _indexed);
             if (!ReferenceEquals(indexed.Source, acls))
             {
