@@ -53,3 +53,9 @@ public sealed record ClusterAcls(Tributary.Broker.Security.Authorization.AclBind
 
 /// <summary>The value of <c>scram/&lt;user&gt;</c>: the user's SCRAM credentials by mechanism (SCRAM-SHA-256, SCRAM-SHA-512).</summary>
 public sealed record ClusterScramUser(Dictionary<string, Tributary.Broker.Security.ScramCredential> Credentials);
+
+/// <summary>The value of <c>client_quotas</c>: every client quota entity of the cluster with its keys and values.</summary>
+public sealed record ClusterClientQuotas(ClusterClientQuota[] Quotas);
+
+/// <summary>One client quota entity as Kafka's wire names it (entity type → name, null for the default) and its values.</summary>
+public sealed record ClusterClientQuota(Dictionary<string, string?> Entity, Dictionary<string, double> Values);

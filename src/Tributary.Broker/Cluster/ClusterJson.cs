@@ -11,4 +11,5 @@ namespace Tributary.Broker.Cluster;
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(ClusterAcls))]
 [JsonSerializable(typeof(ClusterScramUser))]
+[JsonSerializable(typeof(ClusterClientQuotas))]
 internal sealed partial class ClusterJson : JsonSerializerContext;

@@ -11,7 +11,7 @@ namespace Tributary.Broker.Cluster;
 /// ClusterNode.Incarnations.cs), <c>topics/&lt;name&gt;</c>, <c>partitions/&lt;topic&gt;/&lt;partition&gt;</c>, <c>producer_ids</c>,
 /// and the dynamic configs of BROKER and GROUP resources: <c>configs/brokers/&lt;id&gt;</c> (<c>&lt;default&gt;</c> for the
 /// cluster default), <c>configs/groups/&lt;group&gt;</c>,
-/// <c>acls</c> (every ACL binding of the cluster, one document) and <c>scram/&lt;user&gt;</c> (a user's SCRAM credentials by
+/// <c>acls</c> (every ACL binding of the cluster, one document), <c>client_quotas</c> (every client quota, one document) and <c>scram/&lt;user&gt;</c> (a user's SCRAM credentials by
 /// mechanism; see ClusterNode.Security.cs). Values are JSON.
 /// </summary>
 public sealed class ClusterKeys(string prefix)
@@ -30,6 +30,9 @@ public sealed class ClusterKeys(string prefix)
 
     /// <summary>Every ACL binding of the cluster, one document, so any change is one compare-and-swap.</summary>
     public string Acls => Prefix + "acls";
+
+    /// <summary>Every client quota of the cluster, one document (<see cref="ClusterClientQuotas"/>).</summary>
+    public string ClientQuotas => Prefix + "client_quotas";
 
     /// <summary>The start of the SCRAM users' keys.</summary>
     public string ScramUsers => Prefix + "scram/";
@@ -101,6 +104,11 @@ public sealed class ClusterKeys(string prefix)
             return (ClusterKeyKind.Acls, "", 0);
         }
 
+        if (rest == "client_quotas")
+        {
+            return (ClusterKeyKind.ClientQuotas, "", 0);
+        }
+
         if (rest.StartsWith("scram/", StringComparison.Ordinal) && rest.Length > "scram/".Length)
         {
             return (ClusterKeyKind.ScramUser, rest["scram/".Length..], 0);
@@ -150,4 +158,5 @@ public enum ClusterKeyKind
     GroupConfigs,
     Acls,
     ScramUser,
+    ClientQuotas,
 }

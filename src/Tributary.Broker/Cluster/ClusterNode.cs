@@ -340,6 +340,7 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
             .Concat(KnownConfigKeys())
             .Concat(_scramUsers.Keys.Select(_keys.ScramUser))
             .Concat(Volatile.Read(ref _acls).ModRevision > 0 ? [_keys.Acls] : [])
+            .Append(_keys.ClientQuotas)
             .Where(k => !present.Contains(k))
             .Select(k => new Event { Type = Event.Types.EventType.Delete, Kv = new KeyValue { Key = ByteString.CopyFromUtf8(k) } });
         var puts = range.Kvs.Select(kv => new Event { Type = Event.Types.EventType.Put, Kv = kv });
@@ -471,6 +472,9 @@ public sealed partial class ClusterNode : IClusterControl, IAsyncDisposable
                         break;
                     case ClusterKeyKind.ScramUser:
                         ApplyScramUser(name, put ? e.Kv : null);
+                        break;
+                    case ClusterKeyKind.ClientQuotas:
+                        ApplyClientQuotas(put ? e.Kv : null);
                         break;
                 }
             }

@@ -1,3 +1,4 @@
+using Tributary.Broker.Cluster;
 using Tributary.Broker.Dispatch;
 using Tributary.Broker.Quotas;
 using Tributary.Protocol;
@@ -17,6 +18,9 @@ namespace Tributary.Broker.Handlers;
 //   error changes nothing; the others are stored together in one durable write (none with validate_only).
 // - Quotas apply to the next request of every connection (the quota manager reads them from the metadata store),
 //   and connection_creation_rate to the next connection accepted.
+// - Cluster mode: the change is one compare-and-swap on the cluster's quotas in etcd (ClusterNode.ClientQuotas.cs),
+//   applied by every broker; etcd not committing it in time is REQUEST_TIMED_OUT for every valid entry, and nothing
+//   is stored. Quotas past ClusterNode.ClientQuotasBytesMax are INVALID_REQUEST.
 // Deviations:
 // - Quota values must be positive; an ip entity names an IP literal, never a host name.
 // Versions:
@@ -44,12 +48,40 @@ public sealed class AlterClientQuotasHandler(BrokerCore broker)
             });
         }
 
-        if (!request.ValidateOnly && changes.Count > 0)
+        if (!request.ValidateOnly && changes.Count > 0 && Store(changes, cancellationToken) is { } refused)
         {
-            broker.Metadata.AlterClientQuotas(changes);
+            foreach (var entry in response.Entries.Where(e => e.ErrorCode == 0))
+            {
+                entry.ErrorCode = (short)refused.Error;
+                entry.ErrorMessage = refused.Message;
+            }
         }
 
         return ValueTask.FromResult<HandlerResult<AlterClientQuotasResponse>>(response);
+    }
+
+    // Cluster mode: one compare-and-swap on the cluster's quotas in etcd (every broker applies it); else the local store.
+    // Null when stored, else the error of every entry that had none.
+    private (ErrorCode Error, string Message)? Store(List<(ClientQuotaEntity Entity, string Key, double? Value)> changes, CancellationToken cancellationToken)
+    {
+        if (broker.Cluster is not { } cluster)
+        {
+            broker.Metadata.AlterClientQuotas(changes);
+            return null;
+        }
+
+        try
+        {
+            using var etcdWait = ClusterNode.ChangeTimeout(0, cancellationToken);
+            return cluster.AlterClientQuotasAsync(changes, etcdWait.Token).GetAwaiter().GetResult()
+                ? null
+                : (ErrorCode.InvalidRequest, $"the cluster's client quotas would pass {ClusterNode.ClientQuotasBytesMax} bytes");
+        }
+        catch (ClusterTimeoutException e)
+        {
+            // etcd did not commit the change, so nothing of it is stored; clients retry.
+            return (ErrorCode.RequestTimedOut, e.Message);
+        }
     }
 
     private static string? CheckOps(ClientQuotaEntity entity, List<AlterClientQuotasRequest.OpData> ops)

@@ -210,21 +210,37 @@ public sealed partial class MetadataStore
     {
         lock (_lock)
         {
-            var updated = _clientQuotas.ToDictionary(q => q.Key, q => new Dictionary<string, double>(q.Value, StringComparer.Ordinal));
-            foreach (var (entity, key, value) in changes)
-            {
-                if (value is { } set)
-                {
-                    (updated.TryGetValue(entity, out var values) ? values : updated[entity] = new(StringComparer.Ordinal))[key] = set;
-                }
-                else if (updated.TryGetValue(entity, out var values) && values.Remove(key) && values.Count == 0)
-                {
-                    updated.Remove(entity);
-                }
-            }
+            ReplaceClientQuotas(WithChanges(_clientQuotas, changes));
+        }
+    }
 
+    /// <summary><paramref name="quotas"/> with <paramref name="changes"/> applied: a value sets a key, null removes it; an entity left without a key goes.</summary>
+    public static IReadOnlyDictionary<ClientQuotaEntity, IReadOnlyDictionary<string, double>> WithChanges(
+        IReadOnlyDictionary<ClientQuotaEntity, IReadOnlyDictionary<string, double>> quotas, IReadOnlyList<(ClientQuotaEntity Entity, string Key, double? Value)> changes)
+    {
+        var updated = quotas.ToDictionary(q => q.Key, q => new Dictionary<string, double>(q.Value, StringComparer.Ordinal));
+        foreach (var (entity, key, value) in changes)
+        {
+            if (value is { } set)
+            {
+                (updated.TryGetValue(entity, out var values) ? values : updated[entity] = new(StringComparer.Ordinal))[key] = set;
+            }
+            else if (updated.TryGetValue(entity, out var values) && values.Remove(key) && values.Count == 0)
+            {
+                updated.Remove(entity);
+            }
+        }
+
+        return updated.ToDictionary(q => q.Key, q => (IReadOnlyDictionary<string, double>)q.Value);
+    }
+
+    /// <summary>Replaces every client quota at once, durably (cluster mode: what etcd holds).</summary>
+    public void ReplaceClientQuotas(IReadOnlyDictionary<ClientQuotaEntity, IReadOnlyDictionary<string, double>> quotas)
+    {
+        lock (_lock)
+        {
             var previous = _clientQuotas;
-            _clientQuotas = updated.ToDictionary(q => q.Key, q => (IReadOnlyDictionary<string, double>)q.Value);
+            _clientQuotas = quotas.ToDictionary(q => q.Key, q => q.Value);
             try
             {
                 Persist(_byName.Values);

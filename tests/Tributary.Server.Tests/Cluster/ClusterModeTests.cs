@@ -314,6 +314,45 @@ public sealed class ClusterModeTests(EtcdFixture fixture) : IClassFixture<EtcdFi
         Assert.All(brokers.Brokers, b => Assert.Empty(b.Core.Metadata.BrokerConfigs("")));
     }
 
+    [Fact]
+    public async Task Client_quotas_altered_through_one_broker_apply_on_every_broker()
+    {
+        await using var brokers = await StartBrokersAsync(3);
+        await WaitUntil(() => brokers.Brokers.All(b => b.Core.Cluster!.LiveBrokers.Count == 3));
+
+        // Two changes through different brokers: both land, each broker holds both.
+        await AlterQuotaAsync(brokers.Brokers[0], "alice", "producer_byte_rate", 1_048_576);
+        await AlterQuotaAsync(brokers.Brokers[1], "bob", "consumer_byte_rate", 2_097_152);
+        await WaitUntil(() => brokers.Brokers.All(b => b.Core.Metadata.ClientQuotas.Count == 2));
+
+        // DescribeClientQuotas (v1, every entity) from broker 3, as a client asks it.
+        await using (var client = await KafkaWireClient.ConnectAsync(brokers.Brokers[2].BootstrapServers))
+        {
+            var described = await client.SendAsync<DescribeClientQuotasRequest, DescribeClientQuotasResponse>(ApiKey.DescribeClientQuotas, 1, new DescribeClientQuotasRequest
+            {
+                Components = [new() { EntityType = "user", MatchType = 2, Match = null }],
+            });
+            Assert.Equal(0, described.ErrorCode);
+            var quotas = described.Entries!.ToDictionary(e => e.Entity.Single().EntityName!, e => e.Values.Single());
+            Assert.Equal(("producer_byte_rate", 1_048_576d), (quotas["alice"].Key, quotas["alice"].Value));
+            Assert.Equal(("consumer_byte_rate", 2_097_152d), (quotas["bob"].Key, quotas["bob"].Value));
+        }
+
+        await AlterQuotaAsync(brokers.Brokers[2], "alice", "producer_byte_rate", null);
+        await WaitUntil(() => brokers.Brokers.All(b => b.Core.Metadata.ClientQuotas.Count == 1));
+    }
+
+    // AlterClientQuotas v1 of one user's key: set, or remove when value is null.
+    private static async Task AlterQuotaAsync(TributaryBroker broker, string user, string key, double? value)
+    {
+        await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
+        var response = await client.SendAsync<AlterClientQuotasRequest, AlterClientQuotasResponse>(ApiKey.AlterClientQuotas, 1, new AlterClientQuotasRequest
+        {
+            Entries = [new() { Entity = [new() { EntityType = "user", EntityName = user }], Ops = [new() { Key = key, Value = value ?? 0, Remove = value is null }] }],
+        });
+        Assert.Equal(0, response.Entries.Single().ErrorCode);
+    }
+
     // IncrementalAlterConfigs v1 of one key: SET, or DELETE when value is null.
     private static async Task AlterConfigAsync(TributaryBroker broker, sbyte resourceType, string resourceName, string key, string? value)
     {
