@@ -20,6 +20,9 @@ public sealed partial class TransactionCoordinator
     /// <summary>None while this broker coordinates the transactional id; else the error its requests answer with.</summary>
     public ErrorCode CoordinatorErrorFor(string transactionalId) => _leadership.Error(_store.PartitionFor(transactionalId));
 
+    /// <summary>Whether a transaction state partition this broker leads is still loading, so a listing of its ids would miss some.</summary>
+    public bool LoadingAny => _leadership.AnyLoading;
+
     /// <summary>This broker became leader of a transaction state partition: loads it in the background.</summary>
     public void BecomeCoordinator(int partition) => _leadership.Become(partition);
 
