@@ -25,8 +25,9 @@ namespace Tributary.Broker.Handlers;
 //   COORDINATOR_NOT_AVAILABLE while fewer brokers are live, and while the partition has no live leader, as Kafka
 //   answers. A transactional id's coordinator is the leader of its partition of __transaction_state the same way
 //   (transaction.state.log.num.partitions, .replication.factor, min.insync.replicas transaction.state.log.min.isr).
-//   A share partition's coordinator is the leader of __share_group_state (one partition,
-//   share.coordinator.state.topic.replication.factor replicas), created the same way.
+//   A share partition's coordinator is the leader of partition abs(hash(key)) % partitions of __share_group_state
+//   (Kafka's SharePartitionKey rule over the "groupId:topicId:partition" key; share.coordinator.state.topic.num.partitions,
+//   .replication.factor), created the same way.
 // Versions:
 // - v4+ batch several keys (KIP-699), one answer per key; v6 adds key type 2.
 public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>(ApiKey.FindCoordinator, 0, 6)
