@@ -1,5 +1,6 @@
 using Tributary.Broker.Groups;
 using Tributary.Broker.Handlers;
+using Tributary.Broker.ShareGroups;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
 
@@ -135,6 +136,43 @@ public sealed class CoordinatorPerKeyTests : IDisposable
         Assert.Equal("Empty", response.TransactionStates[1].TransactionState);
         Assert.True(response.TransactionStates[1].ProducerId >= 0);
         Assert.Equal(-1, response.TransactionStates[0].ProducerId);
+    }
+
+    // A cluster-mode broker that has not joined a cluster coordinates nothing until told it leads a state partition,
+    // as the role sink tells it; that partition of Kafka's 50 loads (empty) and its keys are served, the others refused.
+    [Fact]
+    public async Task ReadShareGroupState_serves_the_keys_of_the_state_partitions_led_here_and_refuses_the_others_per_partition()
+    {
+        using var clustered = new TestBroker("tributary.metadata.etcd.endpoints=http://127.0.0.1:1", "node.id=1");
+        var coordinator = clustered.Core.ShareCoordinator;
+        var topicId = Guid.NewGuid();
+        var keys = Enumerable.Range(0, 20).Select(p => new SharePartitionKey("pickers", topicId, p)).ToList();
+        var led = coordinator.PartitionFor(keys[0]);
+        var elsewhere = keys.First(k => coordinator.PartitionFor(k) != led);
+        Assert.Equal(50, clustered.Core.CoordinatorPartitionCount("__share_group_state"));
+        Assert.Equal(ErrorCode.NotCoordinator, coordinator.CoordinatorErrorOf(led));
+
+        coordinator.BecomeCoordinator(led);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (coordinator.CoordinatorErrorOf(led) != ErrorCode.None)
+        {
+            Assert.Equal(ErrorCode.CoordinatorLoadInProgress, coordinator.CoordinatorErrorOf(led));
+            Assert.True(DateTime.UtcNow < deadline, "the state partition did not load");
+            await Task.Delay(10);
+        }
+
+        var response = await clustered.SendAsync(new ReadShareGroupStateHandler(clustered.Core), new ReadShareGroupStateRequest
+        {
+            GroupId = "pickers",
+            Topics = [new() { TopicId = topicId, Partitions = [new() { Partition = keys[0].Partition, LeaderEpoch = 0 }, new() { Partition = elsewhere.Partition, LeaderEpoch = 0 }] }],
+        }, 0);
+
+        var results = response.Results.Single().Partitions;
+        Assert.Equal((keys[0].Partition, (short)ErrorCode.None, -1L), (results[0].Partition, results[0].ErrorCode, results[0].StartOffset));
+        Assert.Equal((elsewhere.Partition, (short)ErrorCode.NotCoordinator), (results[1].Partition, results[1].ErrorCode));
+
+        coordinator.Resign(led);
+        Assert.Equal(ErrorCode.NotCoordinator, coordinator.CoordinatorErrorFor(keys[0]));
     }
 
     [Fact]
