@@ -239,20 +239,25 @@ public sealed partial class ShareCoordinator
     /// <summary>DeleteShareGroupState: the key's state is tombstoned.</summary>
     public ErrorCode Delete(SharePartitionKey key)
     {
-        if (CoordinatorErrorFor(key) is var notHere and not ErrorCode.None)
+        // Checked and written under _lock, which a resignation takes too: a partition that moved away is never written.
+        lock (_lock)
         {
-            return notHere;
-        }
+            if (CoordinatorErrorFor(key) is var notHere and not ErrorCode.None)
+            {
+                return notHere;
+            }
 
-        try
-        {
-            Put([(key, null)]);
-            return ErrorCode.None;
-        }
-        catch (IOException e)
-        {
-            LogWriteFailed(_logger, e);
-            return ErrorCode.CoordinatorNotAvailable;
+            try
+            {
+                _topic.Write([(key, null)]);
+                _states.Remove(key);
+                return ErrorCode.None;
+            }
+            catch (IOException e)
+            {
+                LogWriteFailed(_logger, e);
+                return ErrorCode.CoordinatorNotAvailable;
+            }
         }
     }
 
