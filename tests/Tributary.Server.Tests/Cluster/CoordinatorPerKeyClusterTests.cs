@@ -11,7 +11,8 @@ namespace Tributary.Server.Tests.Cluster;
 /// Coordinators per key, in an embedded cluster of 3 brokers on a real etcd of 3 members, with Kafka's 50 partitions
 /// of each coordinator topic. A DescribeGroups (and an OffsetFetch v8) naming two groups whose __consumer_offsets
 /// partitions two different brokers lead is answered by each of them for its own group and NOT_COORDINATOR for the
-/// other, and ListGroups on each lists only its own. A share group reading a topic of several partitions keeps its
+/// other, and ListGroups on each lists only its own; DescribeTransactions and ListTransactions likewise for two
+/// transactional ids on two coordinators. A share group reading a topic of several partitions keeps its
 /// state on several partitions of __share_group_state, led by different brokers; killing one of those leaders loses
 /// none of it: every surviving broker describes the same start offsets, and the data partitions' leader goes on
 /// acknowledging with the new state coordinators. Raw protocol, as clients and brokers send it.
@@ -20,6 +21,7 @@ public sealed class CoordinatorPerKeyClusterTests
 {
     private const string OffsetsTopic = "__consumer_offsets";
     private const string StateTopic = "__share_group_state";
+    private const string TransactionTopic = "__transaction_state";
     private const string Topic = "events";
     private const string ShareGroup = "pickers";
     private const int DataPartitions = 8;
@@ -75,6 +77,48 @@ public sealed class CoordinatorPerKeyClusterTests
             Assert.Equal(0, listed.ErrorCode);
             Assert.Contains(own, listed.Groups.Select(g => g.GroupId));
             Assert.DoesNotContain(other, listed.Groups.Select(g => g.GroupId));
+        }
+    }
+
+    [Fact]
+    public async Task DescribeTransactions_naming_ids_on_two_coordinators_is_answered_per_id_by_each()
+    {
+        await using var cluster = await TributaryCluster.StartAsync(brokers: 3);
+        var core = cluster.Brokers.Values.First().Core;
+        await cluster.WaitAsync(() => core.CoordinatorNode(TransactionTopic, "", 3, new Dictionary<string, string> { ["min.insync.replicas"] = "2" }).Error == ErrorCode.None);
+        var partitions = core.CoordinatorPartitionCount(TransactionTopic);
+        Assert.Equal(50, partitions);
+        await cluster.WaitAsync(() => Enumerable.Range(0, partitions).All(p => cluster.LeaderOf(TransactionTopic, p) > 0));
+
+        int LeaderOfId(string id) => cluster.LeaderOf(TransactionTopic, core.CoordinatorPartitionFor(TransactionTopic, id));
+        var candidates = Enumerable.Range(0, 100).Select(i => $"writer-{i}").ToList();
+        var a = candidates[0];
+        var b = candidates.First(id => LeaderOfId(id) != LeaderOfId(a));
+        var (leaderA, leaderB) = (LeaderOfId(a), LeaderOfId(b));
+        await cluster.WaitAsync(() => cluster.Broker(leaderA).Core.Transactions.CoordinatorErrorFor(a) == ErrorCode.None
+            && cluster.Broker(leaderB).Core.Transactions.CoordinatorErrorFor(b) == ErrorCode.None);
+
+        await using var clientA = await KafkaWireClient.ConnectAsync(cluster.Broker(leaderA).BootstrapServers);
+        await using var clientB = await KafkaWireClient.ConnectAsync(cluster.Broker(leaderB).BootstrapServers);
+        foreach (var (client, id) in new[] { (clientA, a), (clientB, b) })
+        {
+            var initialized = await client.SendAsync<InitProducerIdRequest, InitProducerIdResponse>(ApiKey.InitProducerId, 4, new InitProducerIdRequest { TransactionalId = id, TransactionTimeoutMs = 60_000 });
+            Assert.Equal(0, initialized.ErrorCode);
+        }
+
+        foreach (var (client, own, other) in new[] { (clientA, a, b), (clientB, b, a) })
+        {
+            var described = await client.SendAsync<DescribeTransactionsRequest, DescribeTransactionsResponse>(ApiKey.DescribeTransactions, 0, new DescribeTransactionsRequest { TransactionalIds = [a, b] });
+            Assert.Equal([a, b], described.TransactionStates.Select(t => t.TransactionalId));
+            var ownEntry = described.TransactionStates.Single(t => t.TransactionalId == own);
+            Assert.Equal((0, "Empty"), (ownEntry.ErrorCode, ownEntry.TransactionState));
+            Assert.True(ownEntry.ProducerId >= 0);
+            Assert.Equal((short)ErrorCode.NotCoordinator, described.TransactionStates.Single(t => t.TransactionalId == other).ErrorCode);
+
+            var listed = await client.SendAsync<ListTransactionsRequest, ListTransactionsResponse>(ApiKey.ListTransactions, 1, new ListTransactionsRequest { DurationFilter = -1 });
+            Assert.Equal(0, listed.ErrorCode);
+            Assert.Contains(own, listed.TransactionStates.Select(t => t.TransactionalId));
+            Assert.DoesNotContain(other, listed.TransactionStates.Select(t => t.TransactionalId));
         }
     }
 
