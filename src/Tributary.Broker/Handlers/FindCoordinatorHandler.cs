@@ -83,7 +83,8 @@ public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindC
             GroupKeyType => broker.CoordinatorNode(OffsetsTopicStore.TopicName, key, broker.Config.OffsetsTopicReplicationFactor, new Dictionary<string, string>()),
             TransactionKeyType => broker.CoordinatorNode(TransactionStateStore.TopicName, key, broker.Config.TransactionStateLogReplicationFactor,
                 new Dictionary<string, string> { [TopicConfigs.MinInsyncReplicas] = broker.Config.TransactionStateLogMinIsr.ToString(CultureInfo.InvariantCulture) }),
-            _ => broker.CoordinatorNode(ShareStateTopic.TopicName, key, broker.Config.ShareCoordinatorStateTopicReplicationFactor,
+            // As Kafka, the key is parsed and written again (SharePartitionKey.CoordinatorKey) before it is hashed.
+            _ => broker.CoordinatorNode(ShareStateTopic.TopicName, ParseSharePartitionKey(key)!.Value.CoordinatorKey, broker.Config.ShareCoordinatorStateTopicReplicationFactor,
                 new Dictionary<string, string> { [TopicConfigs.MinInsyncReplicas] = broker.Config.ShareCoordinatorStateTopicMinIsr.ToString(CultureInfo.InvariantCulture) }),
         };
         if (error != ErrorCode.None)
@@ -101,18 +102,20 @@ public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindC
         GroupKeyType => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Group, key) ? ErrorCode.None : ErrorCode.GroupAuthorizationFailed,
         TransactionKeyType => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.TransactionalId, key) ? ErrorCode.None : ErrorCode.TransactionalIdAuthorizationFailed,
         _ => !broker.Authorizer.AuthorizeCluster(context, AclOperation.ClusterAction) ? ErrorCode.ClusterAuthorizationFailed
-            : IsSharePartitionKey(key) ? ErrorCode.None : ErrorCode.InvalidRequest,
+            : ParseSharePartitionKey(key) is not null ? ErrorCode.None : ErrorCode.InvalidRequest,
     };
 
     // Kafka's SharePartitionKey.validate: "groupId:topicId:partition", a non-empty group, a topic id as Kafka writes
-    // it (16 bytes, URL-safe base64 without padding) and a partition number.
-    private static bool IsSharePartitionKey(string key)
+    // it (16 bytes, URL-safe base64 without padding) and a partition number; null when the key is not one.
+    private static SharePartitionKey? ParseSharePartitionKey(string key)
     {
         var parts = key.Split(':');
         Span<byte> id = stackalloc byte[24];
         return parts.Length == 3 && parts[0].Length > 0
             && Base64Url.TryDecodeFromChars(parts[1], id, out var written) && written == 16
-            && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out _);
+            && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var partition)
+            ? new SharePartitionKey(parts[0], new Guid(id[..16], bigEndian: true), partition)
+            : null;
     }
 
     protected override FindCoordinatorResponse? ErrorResponse(RequestContext context, FindCoordinatorRequest request, ErrorCode error) => context.ApiVersion >= 4

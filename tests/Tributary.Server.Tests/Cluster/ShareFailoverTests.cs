@@ -119,6 +119,7 @@ public sealed class ShareFailoverTests
         var idBytes = new byte[16];
         topicId.TryWriteBytes(idBytes, bigEndian: true, out _);
         var shareKey = $"{Group}:{System.Buffers.Text.Base64Url.EncodeToString(idBytes)}:0";
+        var paddedKey = $"{Group}:{System.Buffers.Text.Base64Url.EncodeToString(idBytes)}:00";
         foreach (var broker in cluster.Brokers.Values)
         {
             await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
@@ -137,10 +138,13 @@ public sealed class ShareFailoverTests
             var found = await client.SendAsync<FindCoordinatorRequest, FindCoordinatorResponse>(ApiKey.FindCoordinator, 6, new FindCoordinatorRequest
             {
                 KeyType = 2,
-                CoordinatorKeys = [shareKey, "not-a-share-key"],
+                CoordinatorKeys = [shareKey, "not-a-share-key", paddedKey],
             });
             Assert.Equal((shareKey, 0, coordinator), (found.Coordinators[0].Key, found.Coordinators[0].ErrorCode, found.Coordinators[0].NodeId));
             Assert.Equal((short)ErrorCode.InvalidRequest, found.Coordinators[1].ErrorCode);
+
+            // Partition "00" is partition 0: as Kafka, the key is parsed and written again before it is hashed.
+            Assert.Equal((0, coordinator), (found.Coordinators[2].ErrorCode, found.Coordinators[2].NodeId));
         }
     }
 
