@@ -80,6 +80,24 @@ public sealed class CoordinatorPartitionsTests : IDisposable
     }
 
     [Fact]
+    public void A_share_state_topic_created_with_one_partition_keeps_it_when_the_configured_count_changes()
+    {
+        var key = new SharePartitionKey("pickers", Guid.Parse("00112233-4455-6677-8899-aabbccddeeff"), 3);
+        using (var broker = Open("share.coordinator.state.topic.num.partitions=1"))
+        {
+            Assert.Equal(ErrorCode.None, broker.Core.ShareCoordinator.Write(key, 0, 0, 42, []));
+        }
+
+        using (var broker = Open("share.coordinator.state.topic.num.partitions=50"))
+        {
+            // The key is in partition 14 of 50, but the topic has one partition, which holds every key.
+            Assert.Equal(1, broker.Topic("__share_group_state").PartitionCount);
+            Assert.Equal(0, broker.Core.ShareCoordinator.PartitionFor(key));
+            Assert.Equal(42L, broker.Core.ShareCoordinator.Summary(key, -1).State?.StartOffset);
+        }
+    }
+
+    [Fact]
     public void Groups_commit_into_their_own_partition_and_load_from_it_after_a_restart()
     {
         var groups = Enumerable.Range(0, 40).Select(i => $"group-{i}").ToList();
