@@ -84,13 +84,14 @@ public sealed partial class BrokerCore
     /// <summary>
     /// The partitions of a coordinator topic: the count it was created with (in the cluster metadata, or the local
     /// metadata on a single node), which stays fixed; for a topic not created yet, the configured count it will get
-    /// (offsets.topic.num.partitions, transaction.state.log.num.partitions; one for __share_group_state).
+    /// (offsets.topic.num.partitions, transaction.state.log.num.partitions, share.coordinator.state.topic.num.partitions).
     /// </summary>
     public int CoordinatorPartitionCount(string topic) =>
         (Config.ClusterMode ? Cluster?.PartitionCountOf(topic) : null) ?? Metadata.Find(topic)?.PartitionCount ?? topic switch
         {
             OffsetsTopicStore.TopicName => OrModeDefault(Config.OffsetsTopicNumPartitions),
             TransactionStateStore.TopicName => OrModeDefault(Config.TransactionStateLogNumPartitions),
+            ShareStateTopic.TopicName => OrModeDefault(Config.ShareCoordinatorStateTopicNumPartitions),
             _ => 1,
         };
 
@@ -102,7 +103,7 @@ public sealed partial class BrokerCore
     // (bench/coordinator-partitions-startup.sh).
     private int OrModeDefault(int configured) => configured > 0 ? configured : Config.ClusterMode ? CoordinatorPartitionsKafkaDefault : 1;
 
-    /// <summary>The partition of the coordinator topic that holds <paramref name="key"/> (a group id, a transactional id).</summary>
+    /// <summary>The partition of the coordinator topic that holds <paramref name="key"/> (a group id, a transactional id, a share partition's "group:topicId:partition").</summary>
     public int CoordinatorPartitionFor(string topic, string key) => CoordinatorPartitioner.PartitionFor(key, CoordinatorPartitionCount(topic));
 
     /// <summary>
@@ -227,11 +228,11 @@ public sealed partial class BrokerCore
             case (TransactionStateStore.TopicName, false):
                 Transactions.Resign(partition);
                 break;
-            case (ShareStateTopic.TopicName, true) when partition == 0:
-                ShareCoordinator.BecomeCoordinator();
+            case (ShareStateTopic.TopicName, true):
+                ShareCoordinator.BecomeCoordinator(partition);
                 break;
-            case (ShareStateTopic.TopicName, false) when partition == 0:
-                ShareCoordinator.Resign();
+            case (ShareStateTopic.TopicName, false):
+                ShareCoordinator.Resign(partition);
                 break;
         }
     }

@@ -175,6 +175,9 @@ public sealed record BrokerConfig
     /// <summary>transaction.state.log.min.isr: min.insync.replicas of __transaction_state in cluster mode.</summary>
     public int TransactionStateLogMinIsr { get; init; }
 
+    /// <summary>share.coordinator.state.topic.num.partitions: partitions of __share_group_state when it is created; -1 for the mode's default.</summary>
+    public int ShareCoordinatorStateTopicNumPartitions { get; init; }
+
     /// <summary>share.coordinator.state.topic.replication.factor: replicas of __share_group_state in cluster mode.</summary>
     public int ShareCoordinatorStateTopicReplicationFactor { get; init; }
 

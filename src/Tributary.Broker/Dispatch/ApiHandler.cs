@@ -25,7 +25,7 @@ public abstract class ApiHandler<TRequest, TResponse>(ApiKey key, short minVersi
     public ValueTask<HandlerResult> HandleAsync(RequestContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         var request = Decode(body, context.ApiVersion);
-        if (_coordinatorErrorFor is { } errorFor && NotCoordinated(context, request, errorFor) is { } refused)
+        if (_coordinatorErrorFor is { } errorFor && !AnswersPerKey(context, request) && NotCoordinated(context, request, errorFor) is { } refused)
         {
             return new ValueTask<HandlerResult>(refused.Untyped);
         }
@@ -59,9 +59,20 @@ public abstract class ApiHandler<TRequest, TResponse>(ApiKey key, short minVersi
     /// </summary>
     protected virtual IEnumerable<string> CoordinatorKeys(TRequest request) => [];
 
+    /// <summary>
+    /// Whether this request answers each of its keys in an entry of its own (DescribeGroups, OffsetFetch v8+, ...): then
+    /// the handler asks <see cref="CoordinatorErrorOf"/> per key and answers a key coordinated elsewhere with that error
+    /// in its entry, the others with their real answer, as Kafka's brokers do. Otherwise a key this broker does not
+    /// coordinate refuses the whole request.
+    /// </summary>
+    protected virtual bool AnswersPerKey(RequestContext context, TRequest request) => false;
+
+    /// <summary>None while this broker coordinates <paramref name="key"/> (always for an API without a coordinator); else its error.</summary>
+    protected ErrorCode CoordinatorErrorOf(string key) => _coordinatorErrorFor?.Invoke(key) ?? ErrorCode.None;
+
     // A key this broker does not coordinate answers the whole request with its error (NOT_COORDINATOR,
-    // COORDINATOR_LOAD_IN_PROGRESS), which sends the client back to FindCoordinator. Clients send a request with
-    // several keys only to their common coordinator, so refusing all of it costs a retry only while coordinators move.
+    // COORDINATOR_LOAD_IN_PROGRESS), which sends the client back to FindCoordinator: the response has one error for
+    // the request's single key.
     private HandlerResult<TResponse>? NotCoordinated(RequestContext context, TRequest request, Func<string, ErrorCode> errorFor)
     {
         foreach (var key in CoordinatorKeys(request))

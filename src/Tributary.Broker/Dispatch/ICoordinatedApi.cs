@@ -7,7 +7,8 @@ public interface ICoordinatedApi
 {
     /// <summary>
     /// From now on, a request naming a key whose error is not NONE (a key of a coordinator partition this broker does
-    /// not lead, or still loads) is answered with that error instead of being handled.
+    /// not lead, or still loads) is answered with that error instead of being handled; a request with an entry per key
+    /// answers only that key's entry so.
     /// </summary>
     void CoordinateBy(Func<string, ErrorCode> coordinatorErrorFor);
 }

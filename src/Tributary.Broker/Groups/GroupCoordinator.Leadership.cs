@@ -66,6 +66,9 @@ public sealed partial class GroupCoordinator
     /// <summary>Whether this broker coordinates (or loads) the groups of at least one partition.</summary>
     public bool CoordinatesAny => _leadership.Any;
 
+    /// <summary>Whether an offsets partition this broker leads is still loading, so a listing of its groups would miss some.</summary>
+    public bool LoadingAny => _leadership.AnyLoading;
+
     /// <summary>This broker became leader of an offsets partition: loads its groups and offsets in the background.</summary>
     public void BecomeCoordinator(int partition) => _leadership.Become(partition);
 

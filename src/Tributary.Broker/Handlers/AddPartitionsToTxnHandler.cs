@@ -17,7 +17,9 @@ namespace Tributary.Broker.Handlers;
 // Versions:
 // - v0-3 (clients): one transaction, one error per partition; PRODUCER_FENCED from v2, INVALID_PRODUCER_EPOCH before.
 // - v4+ (KIP-890, broker to broker): a batch of transactions, each with verify_only; a verify-only transaction adds
-//   nothing and answers, per partition, NONE when it is in the ongoing transaction, else INVALID_TXN_STATE.
+//   nothing and answers, per partition, NONE when it is in the ongoing transaction, else INVALID_TXN_STATE. In cluster
+//   mode a transactional id this broker does not coordinate answers NOT_COORDINATOR (COORDINATOR_LOAD_IN_PROGRESS while
+//   its partition loads) for each of its partitions, the other transactions their result.
 public sealed class AddPartitionsToTxnHandler(BrokerCore broker) : ApiHandler<AddPartitionsToTxnRequest, AddPartitionsToTxnResponse>(ApiKey.AddPartitionsToTxn, 0, 5)
 {
     protected override ValueTask<HandlerResult<AddPartitionsToTxnResponse>> HandleAsync(RequestContext context, AddPartitionsToTxnRequest request, CancellationToken cancellationToken)
@@ -44,8 +46,10 @@ public sealed class AddPartitionsToTxnHandler(BrokerCore broker) : ApiHandler<Ad
         var response = new AddPartitionsToTxnResponse();
         foreach (var transaction in request.Transactions)
         {
-            var (_, results) = broker.Transactions.AddPartitions(
-                transaction.TransactionalId, transaction.ProducerId, transaction.ProducerEpoch, Flatten(transaction.Topics), transaction.VerifyOnly, fenced);
+            IReadOnlyDictionary<(string Topic, int Partition), ErrorCode> results = CoordinatorErrorOf(transaction.TransactionalId) is var notHere and not ErrorCode.None
+                ? Flatten(transaction.Topics).Distinct().ToDictionary(p => p, _ => notHere)
+                : broker.Transactions.AddPartitions(
+                    transaction.TransactionalId, transaction.ProducerId, transaction.ProducerEpoch, Flatten(transaction.Topics), transaction.VerifyOnly, fenced).Results;
             response.ResultsByTransaction.Add(new AddPartitionsToTxnResponse.AddPartitionsToTxnResult
             {
                 TransactionalId = transaction.TransactionalId,
@@ -87,6 +91,8 @@ public sealed class AddPartitionsToTxnHandler(BrokerCore broker) : ApiHandler<Ad
         })];
 
     protected override IEnumerable<string> CoordinatorKeys(AddPartitionsToTxnRequest request) => request.Transactions.Count > 0 ? request.Transactions.Select(t => t.TransactionalId) : [request.V3AndBelowTransactionalId];
+
+    protected override bool AnswersPerKey(RequestContext context, AddPartitionsToTxnRequest request) => context.ApiVersion >= 4;
 
     protected override AddPartitionsToTxnResponse? ErrorResponse(RequestContext context, AddPartitionsToTxnRequest request, ErrorCode error)
     {

@@ -15,6 +15,8 @@ namespace Tributary.Broker.Handlers;
 //   id, name, partitions). ClientHost is the member's peer address ("/127.0.0.1").
 // - An unknown group, or a classic group of that id, gets GROUP_ID_NOT_FOUND, as in Kafka; an empty id
 //   INVALID_GROUP_ID.
+// - Cluster mode: a group whose __consumer_offsets partition another broker leads answers NOT_COORDINATOR in its own
+//   entry (COORDINATOR_LOAD_IN_PROGRESS while that partition loads here); the others are described.
 // - Authorized operations (when asked) are every operation Kafka defines for a group: there are no ACLs.
 public sealed class ConsumerGroupDescribeHandler(BrokerCore broker) : ApiHandler<ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse>(ApiKey.ConsumerGroupDescribe, 0, 0)
 {
@@ -26,6 +28,12 @@ public sealed class ConsumerGroupDescribeHandler(BrokerCore broker) : ApiHandler
             if (groupId.Length > 0 && !broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Group, groupId))
             {
                 response.Groups.Add(new ConsumerGroupDescribeResponse.DescribedGroup { GroupId = groupId, ErrorCode = (short)ErrorCode.GroupAuthorizationFailed, AuthorizedOperations = AuthorizedOperations.Omitted });
+                continue;
+            }
+
+            if (groupId.Length > 0 && CoordinatorErrorOf(groupId) is var notHere and not ErrorCode.None)
+            {
+                response.Groups.Add(new ConsumerGroupDescribeResponse.DescribedGroup { GroupId = groupId, ErrorCode = (short)notHere, AuthorizedOperations = AuthorizedOperations.Omitted });
                 continue;
             }
 
@@ -77,6 +85,8 @@ public sealed class ConsumerGroupDescribeHandler(BrokerCore broker) : ApiHandler
     }
 
     protected override IEnumerable<string> CoordinatorKeys(ConsumerGroupDescribeRequest request) => request.GroupIds;
+
+    protected override bool AnswersPerKey(RequestContext context, ConsumerGroupDescribeRequest request) => true;
 
     protected override ConsumerGroupDescribeResponse? ErrorResponse(RequestContext context, ConsumerGroupDescribeRequest request, ErrorCode error) => new()
     {

@@ -12,6 +12,8 @@ namespace Tributary.Broker.Handlers;
 // - State, protocol type and members; the selected protocol and each member's metadata and assignment only while the
 //   group is Stable, as in Kafka. ClientHost is the member's peer address as Kafka shows it ("/127.0.0.1").
 // - An unknown group is described as "Dead" with no error (v0-5 behaviour).
+// - Cluster mode: a group whose __consumer_offsets partition another broker leads answers NOT_COORDINATOR in its own
+//   entry (COORDINATOR_LOAD_IN_PROGRESS while that partition loads here); the others are described.
 // Versions:
 // - v3+ authorized operations (when asked): every operation Kafka defines for a group, as there are no ACLs.
 // - v4+ member instance ids.
@@ -25,6 +27,12 @@ public sealed class DescribeGroupsHandler(BrokerCore broker) : ApiHandler<Descri
             if (!broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Group, groupId))
             {
                 response.Groups.Add(new DescribeGroupsResponse.DescribedGroup { GroupId = groupId, ErrorCode = (short)ErrorCode.GroupAuthorizationFailed, AuthorizedOperations = AuthorizedOperations.Omitted });
+                continue;
+            }
+
+            if (CoordinatorErrorOf(groupId) is var notHere and not ErrorCode.None)
+            {
+                response.Groups.Add(new DescribeGroupsResponse.DescribedGroup { GroupId = groupId, ErrorCode = (short)notHere, AuthorizedOperations = AuthorizedOperations.Omitted });
                 continue;
             }
 
@@ -54,6 +62,8 @@ public sealed class DescribeGroupsHandler(BrokerCore broker) : ApiHandler<Descri
     }
 
     protected override IEnumerable<string> CoordinatorKeys(DescribeGroupsRequest request) => request.Groups;
+
+    protected override bool AnswersPerKey(RequestContext context, DescribeGroupsRequest request) => true;
 
     protected override DescribeGroupsResponse? ErrorResponse(RequestContext context, DescribeGroupsRequest request, ErrorCode error) => new()
     {

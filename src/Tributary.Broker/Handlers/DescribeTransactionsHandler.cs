@@ -11,6 +11,8 @@ namespace Tributary.Broker.Handlers;
 //   without DESCRIBE are left out of its partitions.
 // - State, producer id and epoch, timeout, start time (-1 outside a transaction) and partitions of each
 //   transactional id; TRANSACTIONAL_ID_NOT_FOUND for an unknown one.
+// - Cluster mode: an id whose __transaction_state partition another broker leads answers NOT_COORDINATOR in its own
+//   entry (COORDINATOR_LOAD_IN_PROGRESS while that partition loads here); the others are described.
 public sealed class DescribeTransactionsHandler(BrokerCore broker) : ApiHandler<DescribeTransactionsRequest, DescribeTransactionsResponse>(ApiKey.DescribeTransactions, 0, 0)
 {
     protected override ValueTask<HandlerResult<DescribeTransactionsResponse>> HandleAsync(RequestContext context, DescribeTransactionsRequest request, CancellationToken cancellationToken)
@@ -21,6 +23,12 @@ public sealed class DescribeTransactionsHandler(BrokerCore broker) : ApiHandler<
             if (!broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.TransactionalId, id))
             {
                 response.TransactionStates.Add(new DescribeTransactionsResponse.TransactionStateData { TransactionalId = id, ErrorCode = (short)ErrorCode.TransactionalIdAuthorizationFailed, TransactionState = "", ProducerId = -1, ProducerEpoch = -1, TransactionStartTimeMs = -1 });
+                continue;
+            }
+
+            if (CoordinatorErrorOf(id) is var notHere and not ErrorCode.None)
+            {
+                response.TransactionStates.Add(new DescribeTransactionsResponse.TransactionStateData { TransactionalId = id, ErrorCode = (short)notHere, TransactionState = "", ProducerId = -1, ProducerEpoch = -1, TransactionStartTimeMs = -1 });
                 continue;
             }
 
@@ -44,6 +52,8 @@ public sealed class DescribeTransactionsHandler(BrokerCore broker) : ApiHandler<
     }
 
     protected override IEnumerable<string> CoordinatorKeys(DescribeTransactionsRequest request) => request.TransactionalIds;
+
+    protected override bool AnswersPerKey(RequestContext context, DescribeTransactionsRequest request) => true;
 
     protected override DescribeTransactionsResponse? ErrorResponse(RequestContext context, DescribeTransactionsRequest request, ErrorCode error) => new()
     {

@@ -25,8 +25,9 @@ namespace Tributary.Broker.Handlers;
 //   COORDINATOR_NOT_AVAILABLE while fewer brokers are live, and while the partition has no live leader, as Kafka
 //   answers. A transactional id's coordinator is the leader of its partition of __transaction_state the same way
 //   (transaction.state.log.num.partitions, .replication.factor, min.insync.replicas transaction.state.log.min.isr).
-//   A share partition's coordinator is the leader of __share_group_state (one partition,
-//   share.coordinator.state.topic.replication.factor replicas), created the same way.
+//   A share partition's coordinator is the leader of partition abs(hash(key)) % partitions of __share_group_state
+//   (Kafka's SharePartitionKey rule over the "groupId:topicId:partition" key; share.coordinator.state.topic.num.partitions,
+//   .replication.factor), created the same way.
 // Versions:
 // - v4+ batch several keys (KIP-699), one answer per key; v6 adds key type 2.
 public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>(ApiKey.FindCoordinator, 0, 6)
@@ -82,7 +83,8 @@ public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindC
             GroupKeyType => broker.CoordinatorNode(OffsetsTopicStore.TopicName, key, broker.Config.OffsetsTopicReplicationFactor, new Dictionary<string, string>()),
             TransactionKeyType => broker.CoordinatorNode(TransactionStateStore.TopicName, key, broker.Config.TransactionStateLogReplicationFactor,
                 new Dictionary<string, string> { [TopicConfigs.MinInsyncReplicas] = broker.Config.TransactionStateLogMinIsr.ToString(CultureInfo.InvariantCulture) }),
-            _ => broker.CoordinatorNode(ShareStateTopic.TopicName, key, broker.Config.ShareCoordinatorStateTopicReplicationFactor,
+            // As Kafka, the key is parsed and written again (SharePartitionKey.CoordinatorKey) before it is hashed.
+            _ => broker.CoordinatorNode(ShareStateTopic.TopicName, ParseSharePartitionKey(key)!.Value.CoordinatorKey, broker.Config.ShareCoordinatorStateTopicReplicationFactor,
                 new Dictionary<string, string> { [TopicConfigs.MinInsyncReplicas] = broker.Config.ShareCoordinatorStateTopicMinIsr.ToString(CultureInfo.InvariantCulture) }),
         };
         if (error != ErrorCode.None)
@@ -100,18 +102,20 @@ public sealed class FindCoordinatorHandler(BrokerCore broker) : ApiHandler<FindC
         GroupKeyType => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Group, key) ? ErrorCode.None : ErrorCode.GroupAuthorizationFailed,
         TransactionKeyType => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.TransactionalId, key) ? ErrorCode.None : ErrorCode.TransactionalIdAuthorizationFailed,
         _ => !broker.Authorizer.AuthorizeCluster(context, AclOperation.ClusterAction) ? ErrorCode.ClusterAuthorizationFailed
-            : IsSharePartitionKey(key) ? ErrorCode.None : ErrorCode.InvalidRequest,
+            : ParseSharePartitionKey(key) is not null ? ErrorCode.None : ErrorCode.InvalidRequest,
     };
 
     // Kafka's SharePartitionKey.validate: "groupId:topicId:partition", a non-empty group, a topic id as Kafka writes
-    // it (16 bytes, URL-safe base64 without padding) and a partition number.
-    private static bool IsSharePartitionKey(string key)
+    // it (16 bytes, URL-safe base64 without padding) and a partition number; null when the key is not one.
+    private static SharePartitionKey? ParseSharePartitionKey(string key)
     {
         var parts = key.Split(':');
         Span<byte> id = stackalloc byte[24];
         return parts.Length == 3 && parts[0].Length > 0
             && Base64Url.TryDecodeFromChars(parts[1], id, out var written) && written == 16
-            && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out _);
+            && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var partition)
+            ? new SharePartitionKey(parts[0], new Guid(id[..16], bigEndian: true), partition)
+            : null;
     }
 
     protected override FindCoordinatorResponse? ErrorResponse(RequestContext context, FindCoordinatorRequest request, ErrorCode error) => context.ApiVersion >= 4

@@ -42,7 +42,8 @@ public static class HandlerCatalog
             new DescribeAclsHandler(broker),
             new DeleteAclsHandler(broker),
 
-            // Consumer groups (GroupCoordinator); in cluster mode served on the leader of __consumer_offsets only.
+            // Consumer groups (GroupCoordinator); in cluster mode a group is served on the leader of its partition of
+            // __consumer_offsets only (a request naming several groups answers those led elsewhere NOT_COORDINATOR).
             new FindCoordinatorHandler(broker),
             Group(new JoinGroupHandler(broker)),
             Group(new SyncGroupHandler(broker)),
@@ -68,15 +69,16 @@ public static class HandlerCatalog
             Group(new AlterShareGroupOffsetsHandler(broker)),
             Group(new DeleteShareGroupOffsetsHandler(broker)),
 
-            // The share coordinator's APIs (broker to broker): in cluster mode served on the leader of __share_group_state.
-            ShareState(new InitializeShareGroupStateHandler(broker)),
-            ShareState(new ReadShareGroupStateHandler(broker)),
-            ShareState(new WriteShareGroupStateHandler(broker)),
-            ShareState(new DeleteShareGroupStateHandler(broker)),
-            ShareState(new ReadShareGroupStateSummaryHandler(broker)),
+            // The share coordinator's APIs (broker to broker): in cluster mode each share partition's state is served on
+            // the leader of its partition of __share_group_state (ShareCoordinator answers the others NOT_COORDINATOR).
+            new InitializeShareGroupStateHandler(broker),
+            new ReadShareGroupStateHandler(broker),
+            new WriteShareGroupStateHandler(broker),
+            new DeleteShareGroupStateHandler(broker),
+            new ReadShareGroupStateSummaryHandler(broker),
 
             // Idempotent and transactional producers (TransactionCoordinator, partition producer state); in cluster mode
-            // the transaction APIs are served on the leader of __transaction_state only.
+            // a transactional id is served on the leader of its partition of __transaction_state only.
             new InitProducerIdHandler(broker),
             Transaction(new AddPartitionsToTxnHandler(broker)),
             Transaction(new AddOffsetsToTxnHandler(broker)),
@@ -89,7 +91,6 @@ public static class HandlerCatalog
         ];
         IApiHandler Group(IApiHandler handler) => Coordinated(handler, broker.Groups.CoordinatorErrorFor);
         IApiHandler Transaction(IApiHandler handler) => Coordinated(handler, broker.Transactions.CoordinatorErrorFor);
-        IApiHandler ShareState(IApiHandler handler) => new CoordinatedHandler(handler, () => broker.ShareCoordinator.CoordinatorError);
         static IApiHandler Coordinated(IApiHandler handler, Func<string, ErrorCode> errorFor)
         {
             ((ICoordinatedApi)handler).CoordinateBy(errorFor);

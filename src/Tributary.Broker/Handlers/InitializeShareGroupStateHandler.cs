@@ -9,7 +9,9 @@ namespace Tributary.Broker.Handlers;
 // InitializeShareGroupState v0 (broker to broker, KIP-932: a share partition's state starts at a start offset).
 // Behaviour:
 // - Authorization: CLUSTER_ACTION on the cluster, else CLUSTER_AUTHORIZATION_FAILED for every partition.
-// - Served by the share coordinator (NOT_COORDINATOR elsewhere, COORDINATOR_LOAD_IN_PROGRESS while it loads).
+// - Served per partition by its share coordinator, the leader of the partition of __share_group_state that holds it
+//   (SharePartitionKey.CoordinatorKey's hash): a partition whose state another broker coordinates answers
+//   NOT_COORDINATOR in its own entry, COORDINATOR_LOAD_IN_PROGRESS while its state partition loads here.
 // - Per partition: the state becomes the start offset at the state epoch with nothing in flight, answered once the
 //   ISR of __share_group_state has it; a state epoch below the stored one is FENCED_STATE_EPOCH.
 public sealed class InitializeShareGroupStateHandler(BrokerCore broker) : ApiHandler<InitializeShareGroupStateRequest, InitializeShareGroupStateResponse>(ApiKey.InitializeShareGroupState, 0, 0)
@@ -34,10 +36,11 @@ public sealed class InitializeShareGroupStateHandler(BrokerCore broker) : ApiHan
                 })],
             })],
         };
-        var replicated = await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName, 0).ConfigureAwait(false);
-        foreach (var p in response.Results.SelectMany(r => r.Partitions).Where(p => p.ErrorCode == 0))
+        var written = response.Results.SelectMany(r => r.Partitions.Where(p => p.ErrorCode == 0).Select(p => (Key: new SharePartitionKey(request.GroupId, r.TopicId, p.Partition), Result: p))).ToList();
+        var replicated = await broker.ShareCoordinator.ReplicateAsync(written.Select(w => w.Key)).ConfigureAwait(false);
+        foreach (var (key, p) in written)
         {
-            p.ErrorCode = (short)replicated;
+            p.ErrorCode = (short)replicated(key);
         }
 
         return response;

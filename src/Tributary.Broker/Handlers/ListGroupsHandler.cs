@@ -8,7 +8,9 @@ namespace Tributary.Broker.Handlers;
 // ListGroups v0-5.
 // Behaviour:
 // - Authorization: DESCRIBE on the cluster lists every group; without it, only the groups with DESCRIBE.
-// - Every group: one coordinator holds them all.
+// - The groups this broker coordinates: every group on a single node; in cluster mode those of the __consumer_offsets
+//   partitions it leads, so a client lists every broker, as with Kafka. While one of those partitions loads, the answer
+//   is COORDINATOR_LOAD_IN_PROGRESS with no groups, as Kafka's (the client retries).
 // Versions:
 // - v4+ filter by state, case-insensitively (an empty filter lists all), and return each group's state.
 // - v5+ filter by type and return it: "classic" for JoinGroup groups, "consumer" (protocol type "consumer" too) for
@@ -21,6 +23,11 @@ public sealed class ListGroupsHandler(BrokerCore broker) : ApiHandler<ListGroups
 
     protected override ValueTask<HandlerResult<ListGroupsResponse>> HandleAsync(RequestContext context, ListGroupsRequest request, CancellationToken cancellationToken)
     {
+        if (broker.Groups.LoadingAny)
+        {
+            return ValueTask.FromResult<HandlerResult<ListGroupsResponse>>(ErrorResponse(context, request, ErrorCode.CoordinatorLoadInProgress)!);
+        }
+
         var states = context.ApiVersion >= 4 ? request.StatesFilter : [];
         var types = context.ApiVersion >= 5 ? request.TypesFilter : [];
         var response = new ListGroupsResponse();

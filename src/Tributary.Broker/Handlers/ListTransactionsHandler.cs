@@ -9,14 +9,21 @@ namespace Tributary.Broker.Handlers;
 // ListTransactions v0-1 (KIP-664).
 // Behaviour:
 // - Authorization: only transactional ids with DESCRIBE are listed.
-// - Every transactional id, filtered by state names (names this broker does not know come back in
-//   unknown_state_filters) and by producer ids.
+// - The transactional ids this broker coordinates (all on a single node; in cluster mode those of the
+//   __transaction_state partitions it leads, so a client lists every broker, as with Kafka), filtered by state names
+//   (names this broker does not know come back in unknown_state_filters) and by producer ids.
+// - While one of those partitions loads: COORDINATOR_LOAD_IN_PROGRESS and no ids, as Kafka answers.
 // Versions:
 // - v1 (KIP-994) also filters by duration: only transactions running longer than duration_filter ms.
 public sealed class ListTransactionsHandler(BrokerCore broker) : ApiHandler<ListTransactionsRequest, ListTransactionsResponse>(ApiKey.ListTransactions, 0, 1)
 {
     protected override ValueTask<HandlerResult<ListTransactionsResponse>> HandleAsync(RequestContext context, ListTransactionsRequest request, CancellationToken cancellationToken)
     {
+        if (broker.Transactions.LoadingAny)
+        {
+            return ValueTask.FromResult<HandlerResult<ListTransactionsResponse>>(ErrorResponse(context, request, ErrorCode.CoordinatorLoadInProgress)!);
+        }
+
         var response = new ListTransactionsResponse();
         var states = new HashSet<TransactionState>();
         foreach (var name in request.StateFilters)

@@ -17,7 +17,9 @@ namespace Tributary.Broker.Handlers;
 //   answers UNSTABLE_OFFSET_COMMIT with offset -1, which the client retries, as Kafka does; without it the last
 //   committed offset is returned.
 // Versions:
-// - v0-7 ask for one group, v8+ for several, each answered with its own group entry.
+// - v0-7 ask for one group, v8+ for several, each answered with its own group entry; in cluster mode a group whose
+//   __consumer_offsets partition another broker leads answers NOT_COORDINATOR there (COORDINATOR_LOAD_IN_PROGRESS while
+//   it loads here), the others their offsets.
 // - v10 names topics by id: an unknown id answers UNKNOWN_TOPIC_ID for its partitions; asked for every partition, a
 //   committed topic that no longer exists (so has no id) is left out.
 // Deviations from Kafka:
@@ -37,6 +39,13 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
                 if (!CanDescribeGroup(context, g.GroupId))
                 {
                     group.ErrorCode = (short)ErrorCode.GroupAuthorizationFailed;
+                    response.Groups.Add(group);
+                    continue;
+                }
+
+                if (CoordinatorErrorOf(g.GroupId) is var notHere and not ErrorCode.None)
+                {
+                    group.ErrorCode = (short)notHere;
                     response.Groups.Add(group);
                     continue;
                 }
@@ -145,6 +154,8 @@ public sealed class OffsetFetchHandler(BrokerCore broker) : ApiHandler<OffsetFet
     private bool CanDescribeTopic(RequestContext context, string topic) => broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Topic, topic);
 
     protected override IEnumerable<string> CoordinatorKeys(OffsetFetchRequest request) => request.Groups.Count > 0 ? request.Groups.Select(g => g.GroupId) : [request.GroupId];
+
+    protected override bool AnswersPerKey(RequestContext context, OffsetFetchRequest request) => context.ApiVersion >= 8;
 
     protected override OffsetFetchResponse? ErrorResponse(RequestContext context, OffsetFetchRequest request, ErrorCode error)
     {

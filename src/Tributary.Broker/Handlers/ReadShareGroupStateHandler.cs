@@ -10,8 +10,9 @@ namespace Tributary.Broker.Handlers;
 // coordinator).
 // Behaviour:
 // - Authorization: CLUSTER_ACTION on the cluster, else CLUSTER_AUTHORIZATION_FAILED for every partition.
-// - Served by the share coordinator (in cluster mode the leader of __share_group_state; NOT_COORDINATOR elsewhere,
-//   COORDINATOR_LOAD_IN_PROGRESS while it loads).
+// - Served per partition by its share coordinator, the leader of the partition of __share_group_state that holds it
+//   (SharePartitionKey.CoordinatorKey's hash): a partition whose state another broker coordinates answers
+//   NOT_COORDINATOR in its own entry, COORDINATOR_LOAD_IN_PROGRESS while its state partition loads here.
 // - Per partition: the state epoch, start offset and state batches; a partition without state answers start offset
 //   -1. A leader epoch below the stored one is FENCED_LEADER_EPOCH; a higher one is stored (written, and answered once
 //   the ISR has it), fencing the previous leader's writes.
@@ -44,12 +45,16 @@ public sealed class ReadShareGroupStateHandler(BrokerCore broker) : ApiHandler<R
             response.Results.Add(result);
         }
 
-        var replicated = await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName, 0).ConfigureAwait(false);
-        foreach (var p in response.Results.SelectMany(r => r.Partitions).Where(p => p.ErrorCode == 0 && replicated != ErrorCode.None))
+        var answered = response.Results.SelectMany(r => r.Partitions.Where(p => p.ErrorCode == 0).Select(p => (Key: new SharePartitionKey(request.GroupId, r.TopicId, p.Partition), Result: p))).ToList();
+        var replicated = await broker.ShareCoordinator.ReplicateAsync(answered.Select(a => a.Key)).ConfigureAwait(false);
+        foreach (var (key, p) in answered)
         {
-            p.ErrorCode = (short)replicated;
-            p.StartOffset = -1;
-            p.StateBatches = [];
+            if (replicated(key) is var error and not ErrorCode.None)
+            {
+                p.ErrorCode = (short)error;
+                p.StartOffset = -1;
+                p.StateBatches = [];
+            }
         }
 
         return response;

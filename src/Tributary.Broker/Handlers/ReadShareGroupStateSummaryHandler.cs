@@ -9,7 +9,9 @@ namespace Tributary.Broker.Handlers;
 // ReadShareGroupStateSummary v0-1 (broker to broker, KIP-932: the start offsets DescribeShareGroupOffsets reports).
 // Behaviour:
 // - Authorization: CLUSTER_ACTION on the cluster, else CLUSTER_AUTHORIZATION_FAILED for every partition.
-// - Served by the share coordinator (NOT_COORDINATOR elsewhere, COORDINATOR_LOAD_IN_PROGRESS while it loads).
+// - Served per partition by its share coordinator, the leader of the partition of __share_group_state that holds it
+//   (SharePartitionKey.CoordinatorKey's hash): a partition whose state another broker coordinates answers
+//   NOT_COORDINATOR in its own entry, COORDINATOR_LOAD_IN_PROGRESS while its state partition loads here.
 // - Per partition: state epoch, leader epoch, start offset and (v1) the delivery-complete count, without writing
 //   anything; start offset -1 for a partition without state. A leader epoch below the stored one (other than -1) is
 //   FENCED_LEADER_EPOCH.

@@ -13,6 +13,8 @@ namespace Tributary.Broker.Handlers;
 //   rack, client id and host, subscribed topics and assignment (topic id, name, partitions). A group known only by its
 //   share-partition state (after a restart) is Empty with epoch 0.
 // - An unknown group, or a group of another type, gets GROUP_ID_NOT_FOUND; an empty id INVALID_GROUP_ID.
+// - Cluster mode: a group whose __consumer_offsets partition another broker leads answers NOT_COORDINATOR in its own
+//   entry (COORDINATOR_LOAD_IN_PROGRESS while that partition loads here); the others are described.
 // - Authorized operations (when asked) are those the ACLs allow.
 public sealed class ShareGroupDescribeHandler(BrokerCore broker) : ApiHandler<ShareGroupDescribeRequest, ShareGroupDescribeResponse>(ApiKey.ShareGroupDescribe, 1, 1)
 {
@@ -24,6 +26,12 @@ public sealed class ShareGroupDescribeHandler(BrokerCore broker) : ApiHandler<Sh
             if (groupId.Length > 0 && !broker.Authorizer.Authorize(context, AclOperation.Describe, AclResourceType.Group, groupId))
             {
                 response.Groups.Add(new ShareGroupDescribeResponse.DescribedGroup { GroupId = groupId, ErrorCode = (short)ErrorCode.GroupAuthorizationFailed, AuthorizedOperations = AuthorizedOperations.Omitted });
+                continue;
+            }
+
+            if (groupId.Length > 0 && CoordinatorErrorOf(groupId) is var notHere and not ErrorCode.None)
+            {
+                response.Groups.Add(new ShareGroupDescribeResponse.DescribedGroup { GroupId = groupId, ErrorCode = (short)notHere, AuthorizedOperations = AuthorizedOperations.Omitted });
                 continue;
             }
 
@@ -74,6 +82,8 @@ public sealed class ShareGroupDescribeHandler(BrokerCore broker) : ApiHandler<Sh
     }
 
     protected override IEnumerable<string> CoordinatorKeys(ShareGroupDescribeRequest request) => request.GroupIds;
+
+    protected override bool AnswersPerKey(RequestContext context, ShareGroupDescribeRequest request) => true;
 
     protected override ShareGroupDescribeResponse? ErrorResponse(RequestContext context, ShareGroupDescribeRequest request, ErrorCode error) => new()
     {

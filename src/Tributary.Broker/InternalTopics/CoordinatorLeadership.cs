@@ -29,6 +29,9 @@ internal sealed class CoordinatorLeadership(Lock gate, Action<int> load, Action<
     /// <summary>Whether this broker coordinates at least one partition (loaded or loading).</summary>
     public bool Any => _all || _states.Values.Any(s => s != State.NotCoordinator);
 
+    /// <summary>Whether a partition this broker leads is still loading (its keys are not known here yet).</summary>
+    public bool AnyLoading => !_all && _states.Values.Any(s => s == State.Loading);
+
     /// <summary>A single node: coordinating every partition from the start (the caller loaded in its constructor).</summary>
     public void ActivateAll() => _all = true;
 

@@ -10,8 +10,10 @@ namespace Tributary.Broker.ShareGroups;
 /// in <c>__share_group_state</c> as ShareSnapshot records and in memory as the latest snapshot per key. The share
 /// partitions' leaders read and write it (InitializeShareGroupState, ReadShareGroupState, WriteShareGroupState,
 /// DeleteShareGroupState, ReadShareGroupStateSummary), this broker's own through <see cref="ShareGroupCoordinator"/>.
-/// A single node always coordinates and loads at start; in cluster mode this broker coordinates while it leads the
-/// topic's partition (<see cref="CoordinatorLeadership"/>), as the group and transaction coordinators do.
+/// A key's state lives in one partition of the topic (<see cref="PartitionFor"/>, Kafka's hash of
+/// "groupId:topicId:partition"). A single node coordinates every partition and loads them at start; in cluster mode
+/// this broker coordinates the keys of the partitions it leads (<see cref="CoordinatorLeadership"/>), as the group and
+/// transaction coordinators do, and every RPC answers a key of another partition NOT_COORDINATOR in its own entry.
 /// Epochs, as Kafka's ShareCoordinatorShard checks them: a read or write from a leader epoch below the stored one is
 /// FENCED_LEADER_EPOCH (a deposed data-partition leader), a read from a higher one stores it; a write of a lower state
 /// epoch is FENCED_STATE_EPOCH. Every change is appended under <see cref="_lock"/>, so records of a key reach the log in
@@ -31,28 +33,49 @@ public sealed partial class ShareCoordinator
         _broker = broker;
         _logger = broker.LoggerFactory.CreateLogger<ShareCoordinator>();
         _topic = new ShareStateTopic(broker, _logger);
-        // One partition (share.coordinator.state.topic.num.partitions is not implemented): partition 0 holds every key.
-        _leadership = new CoordinatorLeadership(_lock, _ => Load(), _ => _states.Clear(), (_, e) => LogLoadFailed(_logger, e));
+        _leadership = new CoordinatorLeadership(_lock, Load, Unload, (partition, e) => LogLoadFailed(_logger, e, partition));
         if (!broker.Config.ClusterMode)
         {
-            Load();
+            for (var partition = 0; partition < broker.CoordinatorPartitionCount(ShareStateTopic.TopicName); partition++)
+            {
+                Load(partition);
+            }
+
             _leadership.ActivateAll();
         }
     }
 
-    /// <summary>None while this broker coordinates share state; else NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS.</summary>
-    public ErrorCode CoordinatorError => _leadership.Error(0);
+    /// <summary>The partition of __share_group_state that holds the key's state; its leader is the key's share coordinator.</summary>
+    public int PartitionFor(SharePartitionKey key) => _topic.PartitionFor(key);
 
-    /// <summary>This broker became leader of __share_group_state: loads the states in the background.</summary>
-    public void BecomeCoordinator() => _leadership.Become(0);
+    /// <summary>None while this broker coordinates the key's state; else NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS.</summary>
+    public ErrorCode CoordinatorErrorFor(SharePartitionKey key) => _leadership.Error(PartitionFor(key));
 
-    /// <summary>This broker no longer leads __share_group_state: the states are dropped.</summary>
-    public void Resign()
+    /// <summary>None while this broker coordinates the states of the partition of __share_group_state; else its error.</summary>
+    public ErrorCode CoordinatorErrorOf(int partition) => _leadership.Error(partition);
+
+    /// <summary>This broker became leader of a partition of __share_group_state: loads its states in the background.</summary>
+    public void BecomeCoordinator(int partition) => _leadership.Become(partition);
+
+    /// <summary>This broker no longer leads a partition of __share_group_state: its states are dropped.</summary>
+    public void Resign(int partition)
     {
-        if (_leadership.Resign(0))
+        if (_leadership.Resign(partition))
         {
-            LogResigned(_logger);
+            LogResigned(_logger, partition);
         }
+    }
+
+    /// <summary>
+    /// Cluster mode: waits until the ISR of each state partition holding one of <paramref name="keys"/> has everything
+    /// appended to it so far (BrokerCore.ReplicateCoordinatorWriteAsync); the error of each key's partition.
+    /// </summary>
+    public async Task<Func<SharePartitionKey, ErrorCode>> ReplicateAsync(IEnumerable<SharePartitionKey> keys)
+    {
+        var partitions = keys.Select(PartitionFor).Distinct().ToList();
+        var errors = await Task.WhenAll(partitions.Select(p => _broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName, p))).ConfigureAwait(false);
+        var byPartition = partitions.Zip(errors).ToDictionary(e => e.First, e => e.Second);
+        return key => byPartition.GetValueOrDefault(PartitionFor(key));
     }
 
     /// <summary>Every stored state (a single node's share groups load them all at start).</summary>
@@ -65,23 +88,28 @@ public sealed partial class ShareCoordinator
     }
 
     /// <summary>
-    /// Replaces the states of the keys (null: deleted) as one batch, as this broker's own share partitions write them.
-    /// Throws IOException when the log cannot be written; the memory then keeps the earlier states.
+    /// Replaces the states of the keys (null: deleted) as one batch per state partition, as this broker's own share
+    /// partitions write them. Throws IOException when a log cannot be written; the keys of that partition (and of those
+    /// not reached) then keep their earlier states in memory, as in the log.
     /// </summary>
     internal void Put(IReadOnlyList<(SharePartitionKey Key, ShareSnapshotValue? Value)> states)
     {
         lock (_lock)
         {
-            _topic.Write(states);
-            foreach (var (key, value) in states)
+            foreach (var partition in states.GroupBy(s => PartitionFor(s.Key)))
             {
-                if (value is null)
+                List<(SharePartitionKey Key, ShareSnapshotValue? Value)> batch = [.. partition];
+                _topic.Write(batch);
+                foreach (var (key, value) in batch)
                 {
-                    _states.Remove(key);
-                }
-                else
-                {
-                    _states[key] = value;
+                    if (value is null)
+                    {
+                        _states.Remove(key);
+                    }
+                    else
+                    {
+                        _states[key] = value;
+                    }
                 }
             }
         }
@@ -95,6 +123,11 @@ public sealed partial class ShareCoordinator
     {
         lock (_lock)
         {
+            if (CoordinatorErrorFor(key) is var notHere and not ErrorCode.None)
+            {
+                return (notHere, null);
+            }
+
             if (!_states.TryGetValue(key, out var state))
             {
                 return (ErrorCode.None, null);
@@ -126,7 +159,8 @@ public sealed partial class ShareCoordinator
     {
         lock (_lock)
         {
-            return !_states.TryGetValue(key, out var state) ? (ErrorCode.None, null)
+            return CoordinatorErrorFor(key) is var notHere and not ErrorCode.None ? (notHere, null)
+                : !_states.TryGetValue(key, out var state) ? (ErrorCode.None, null)
                 : leaderEpoch >= 0 && leaderEpoch < state.LeaderEpoch ? (ErrorCode.FencedLeaderEpoch, null)
                 : (ErrorCode.None, Copy(state));
         }
@@ -141,6 +175,11 @@ public sealed partial class ShareCoordinator
     {
         lock (_lock)
         {
+            if (CoordinatorErrorFor(key) is var notHere and not ErrorCode.None)
+            {
+                return notHere;
+            }
+
             var exists = _states.TryGetValue(key, out var current);
             if (exists && leaderEpoch < current!.LeaderEpoch)
             {
@@ -172,6 +211,11 @@ public sealed partial class ShareCoordinator
     {
         lock (_lock)
         {
+            if (CoordinatorErrorFor(key) is var notHere and not ErrorCode.None)
+            {
+                return notHere;
+            }
+
             if (_states.TryGetValue(key, out var current) && stateEpoch < current.StateEpoch)
             {
                 return ErrorCode.FencedStateEpoch;
@@ -195,15 +239,25 @@ public sealed partial class ShareCoordinator
     /// <summary>DeleteShareGroupState: the key's state is tombstoned.</summary>
     public ErrorCode Delete(SharePartitionKey key)
     {
-        try
+        // Checked and written under _lock, which a resignation takes too: a partition that moved away is never written.
+        lock (_lock)
         {
-            Put([(key, null)]);
-            return ErrorCode.None;
-        }
-        catch (IOException e)
-        {
-            LogWriteFailed(_logger, e);
-            return ErrorCode.CoordinatorNotAvailable;
+            if (CoordinatorErrorFor(key) is var notHere and not ErrorCode.None)
+            {
+                return notHere;
+            }
+
+            try
+            {
+                _topic.Write([(key, null)]);
+                _states.Remove(key);
+                return ErrorCode.None;
+            }
+            catch (IOException e)
+            {
+                LogWriteFailed(_logger, e);
+                return ErrorCode.CoordinatorNotAvailable;
+            }
         }
     }
 
@@ -223,18 +277,27 @@ public sealed partial class ShareCoordinator
         }
     }
 
-    // Runs under _lock (CoordinatorLeadership's gate, or the constructor's single thread).
-    private void Load()
+    // Load and Unload run under _lock (CoordinatorLeadership's gate, or the constructor's single thread).
+    private void Load(int partition)
     {
-        _states.Clear();
-        foreach (var (key, state) in _topic.Load())
+        Unload(partition);
+        var loaded = _topic.Load(partition);
+        foreach (var (key, state) in loaded)
         {
             _states[key] = state;
         }
 
         if (_broker.Config.ClusterMode)
         {
-            LogBecameCoordinator(_logger, _states.Count);
+            LogBecameCoordinator(_logger, partition, loaded.Count);
+        }
+    }
+
+    private void Unload(int partition)
+    {
+        foreach (var key in _states.Keys.Where(k => PartitionFor(k) == partition).ToList())
+        {
+            _states.Remove(key);
         }
     }
 
@@ -250,14 +313,14 @@ public sealed partial class ShareCoordinator
         StateBatches = [.. state.StateBatches.Select(b => new ShareSnapshotValue.StateBatch { FirstOffset = b.FirstOffset, LastOffset = b.LastOffset, DeliveryState = b.DeliveryState, DeliveryCount = b.DeliveryCount })],
     };
 
-    [LoggerMessage(EventId = 650, Level = LogLevel.Information, Message = "This broker leads __share_group_state and coordinates the state of {Partitions} share partitions")]
-    private static partial void LogBecameCoordinator(ILogger logger, int partitions);
+    [LoggerMessage(EventId = 650, Level = LogLevel.Information, Message = "This broker leads __share_group_state-{Partition} and coordinates the state of its {SharePartitions} share partitions")]
+    private static partial void LogBecameCoordinator(ILogger logger, int partition, int sharePartitions);
 
-    [LoggerMessage(EventId = 651, Level = LogLevel.Information, Message = "This broker no longer leads __share_group_state; its share states were unloaded")]
-    private static partial void LogResigned(ILogger logger);
+    [LoggerMessage(EventId = 651, Level = LogLevel.Information, Message = "This broker no longer leads __share_group_state-{Partition}; its share states were unloaded")]
+    private static partial void LogResigned(ILogger logger, int partition);
 
-    [LoggerMessage(EventId = 652, Level = LogLevel.Error, Message = "Loading the share states of __share_group_state failed")]
-    private static partial void LogLoadFailed(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 652, Level = LogLevel.Error, Message = "Loading the share states of __share_group_state-{Partition} failed")]
+    private static partial void LogLoadFailed(ILogger logger, Exception exception, int partition);
 
     [LoggerMessage(EventId = 653, Level = LogLevel.Error, Message = "Could not write __share_group_state")]
     private static partial void LogWriteFailed(ILogger logger, Exception exception);

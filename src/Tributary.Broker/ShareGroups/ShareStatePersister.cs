@@ -7,12 +7,13 @@ using Tributary.Protocol.Messages;
 namespace Tributary.Broker.ShareGroups;
 
 /// <summary>
-/// Cluster mode: how a data partition's leader reads and writes its share partitions' state (Kafka's persister). The
-/// share coordinator is the leader of <c>__share_group_state</c> (one partition, created with
-/// share.coordinator.state.topic.replication.factor replicas by the first use): this broker's own
-/// <see cref="ShareCoordinator"/> when it leads that partition, else ReadShareGroupState / WriteShareGroupState /
-/// DeleteShareGroupState to the leader (<see cref="BrokerCore.InterBrokerClient"/>). A write is done once the state
-/// partition's ISR has it. A lost connection or a call longer than <see cref="CallTimeoutMs"/> is
+/// Cluster mode: how a data partition's leader reads and writes its share partitions' state (Kafka's persister). A
+/// share partition's coordinator is the leader of the partition of <c>__share_group_state</c> that holds its key
+/// (<see cref="ShareStateTopic.PartitionFor"/>; the topic is created with share.coordinator.state.topic.num.partitions
+/// partitions and .replication.factor replicas by the first use): this broker's own <see cref="ShareCoordinator"/>
+/// when it leads that partition, else ReadShareGroupState / WriteShareGroupState / DeleteShareGroupState to the leader
+/// (<see cref="BrokerCore.InterBrokerClient"/>), one call per coordinator for the keys it holds. A write is done once
+/// the state partition's ISR has it. A lost connection or a call longer than <see cref="CallTimeoutMs"/> is
 /// COORDINATOR_NOT_AVAILABLE; errors are Kafka's codes, which the share partition's request reports.
 /// </summary>
 internal sealed class ShareStatePersister(BrokerCore broker)
@@ -29,7 +30,7 @@ internal sealed class ShareStatePersister(BrokerCore broker)
     /// <summary>The stored state of a share partition, fencing older leader epochs; null state when it has none yet.</summary>
     public async Task<(ErrorCode Error, ShareSnapshotValue? State)> ReadAsync(SharePartitionKey key, int leaderEpoch)
     {
-        var (located, leader) = Locate();
+        var (located, leader) = Locate(key);
         if (located != ErrorCode.None)
         {
             return (located, null);
@@ -37,13 +38,8 @@ internal sealed class ShareStatePersister(BrokerCore broker)
 
         if (leader == broker.NodeId)
         {
-            if (broker.ShareCoordinator.CoordinatorError is var notReady and not ErrorCode.None)
-            {
-                return (notReady, null);
-            }
-
             var (error, state) = broker.ShareCoordinator.Read(key, leaderEpoch);
-            var replicated = error == ErrorCode.None ? await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName, 0).ConfigureAwait(false) : error;
+            var replicated = error == ErrorCode.None ? (await broker.ShareCoordinator.ReplicateAsync([key]).ConfigureAwait(false))(key) : error;
             return (replicated, replicated == ErrorCode.None ? state : null);
         }
 
@@ -84,32 +80,50 @@ internal sealed class ShareStatePersister(BrokerCore broker)
     /// <summary>Writes the states (null: deleted); the first error, or None once the coordinator's ISR has them all.</summary>
     public async Task<ErrorCode> WriteAsync(IReadOnlyList<(SharePartitionKey Key, ShareSnapshotValue? Value)> states)
     {
-        var (located, leader) = Locate();
-        if (located != ErrorCode.None)
+        var byLeader = new Dictionary<int, List<(SharePartitionKey Key, ShareSnapshotValue? Value)>>();
+        foreach (var state in states)
         {
-            return located;
-        }
-
-        if (leader == broker.NodeId)
-        {
-            var coordinator = broker.ShareCoordinator;
-            if (coordinator.CoordinatorError is var notReady and not ErrorCode.None)
+            var (located, leader) = Locate(state.Key);
+            if (located != ErrorCode.None)
             {
-                return notReady;
+                return located;
             }
 
-            foreach (var (key, value) in states)
-            {
-                var error = value is null ? coordinator.Delete(key) : coordinator.Write(key, value.StateEpoch, value.LeaderEpoch, value.StartOffset, value.StateBatches);
-                if (error != ErrorCode.None)
-                {
-                    return error;
-                }
-            }
-
-            return await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName, 0).ConfigureAwait(false);
+            (byLeader.TryGetValue(leader, out var held) ? held : byLeader[leader] = []).Add(state);
         }
 
+        foreach (var (leader, held) in byLeader)
+        {
+            var error = leader == broker.NodeId ? await WriteHereAsync(held).ConfigureAwait(false) : await WriteAtAsync(leader, held).ConfigureAwait(false);
+            if (error != ErrorCode.None)
+            {
+                return error;
+            }
+        }
+
+        return ErrorCode.None;
+    }
+
+    // The states whose state partitions this broker leads: written to its own coordinator, done once their ISRs have them.
+    private async Task<ErrorCode> WriteHereAsync(List<(SharePartitionKey Key, ShareSnapshotValue? Value)> states)
+    {
+        var coordinator = broker.ShareCoordinator;
+        foreach (var (key, value) in states)
+        {
+            var error = value is null ? coordinator.Delete(key) : coordinator.Write(key, value.StateEpoch, value.LeaderEpoch, value.StartOffset, value.StateBatches);
+            if (error != ErrorCode.None)
+            {
+                return error;
+            }
+        }
+
+        var replicated = await coordinator.ReplicateAsync(states.Select(s => s.Key)).ConfigureAwait(false);
+        return states.Select(s => replicated(s.Key)).FirstOrDefault(e => e != ErrorCode.None);
+    }
+
+    // The states another broker coordinates: WriteShareGroupState and DeleteShareGroupState to it, per group.
+    private async Task<ErrorCode> WriteAtAsync(int leader, List<(SharePartitionKey Key, ShareSnapshotValue? Value)> states)
+    {
         foreach (var group in states.GroupBy(s => s.Key.GroupId))
         {
             var writes = group.Where(s => s.Value is not null).ToList();
@@ -190,39 +204,50 @@ internal sealed class ShareStatePersister(BrokerCore broker)
             return results;
         }
 
-        var (located, leader) = Locate();
-        if (located == ErrorCode.None && leader == broker.NodeId)
+        foreach (var (located, leader, held) in ByLeader(groupId, ready, p => (p.TopicId, p.Partition)))
         {
-            var coordinator = broker.ShareCoordinator;
-            foreach (var (topicId, partition, startOffset, stateEpoch) in ready)
+            if (located != ErrorCode.None)
             {
-                results[(topicId, partition)] = coordinator.CoordinatorError is var notReady and not ErrorCode.None ? notReady
-                    : coordinator.Initialize(new SharePartitionKey(groupId, topicId, partition), stateEpoch, startOffset);
+                foreach (var (topicId, partition, _, _) in held)
+                {
+                    results[(topicId, partition)] = located;
+                }
+
+                continue;
             }
 
-            var replicated = await broker.ReplicateCoordinatorWriteAsync(ShareStateTopic.TopicName, 0).ConfigureAwait(false);
-            foreach (var key in results.Where(r => r.Value == ErrorCode.None).Select(r => r.Key).ToList())
+            if (leader == broker.NodeId)
             {
-                results[key] = replicated;
+                var coordinator = broker.ShareCoordinator;
+                foreach (var (topicId, partition, startOffset, stateEpoch) in held)
+                {
+                    results[(topicId, partition)] = coordinator.Initialize(new SharePartitionKey(groupId, topicId, partition), stateEpoch, startOffset);
+                }
+
+                var initialized = held.Where(p => results[(p.TopicId, p.Partition)] == ErrorCode.None).Select(p => new SharePartitionKey(groupId, p.TopicId, p.Partition)).ToList();
+                var replicated = await coordinator.ReplicateAsync(initialized).ConfigureAwait(false);
+                foreach (var key in initialized)
+                {
+                    results[(key.TopicId, key.Partition)] = replicated(key);
+                }
+
+                continue;
             }
 
-            return results;
-        }
-
-        var response = located != ErrorCode.None ? null : await CallAsync<InitializeShareGroupStateRequest, InitializeShareGroupStateResponse>(leader, ApiKey.InitializeShareGroupState, InitializeVersion, new InitializeShareGroupStateRequest
-        {
-            GroupId = groupId,
-            Topics = [.. ready.GroupBy(p => p.TopicId).Select(t => new InitializeShareGroupStateRequest.InitializeStateData
+            var response = await CallAsync<InitializeShareGroupStateRequest, InitializeShareGroupStateResponse>(leader, ApiKey.InitializeShareGroupState, InitializeVersion, new InitializeShareGroupStateRequest
             {
-                TopicId = t.Key,
-                Partitions = [.. t.Select(p => new InitializeShareGroupStateRequest.PartitionData { Partition = p.Partition, StateEpoch = p.StateEpoch, StartOffset = p.StartOffset })],
-            })],
-        }).ConfigureAwait(false);
-        var answered = response?.Results.SelectMany(r => r.Partitions.Select(p => (Key: (r.TopicId, p.Partition), Error: (ErrorCode)p.ErrorCode))).ToDictionary(p => p.Key, p => p.Error) ?? [];
-        foreach (var (topicId, partition, _, _) in ready)
-        {
-            results[(topicId, partition)] = answered.TryGetValue((topicId, partition), out var error) ? error
-                : located != ErrorCode.None ? located : ErrorCode.CoordinatorNotAvailable;
+                GroupId = groupId,
+                Topics = [.. held.GroupBy(p => p.TopicId).Select(t => new InitializeShareGroupStateRequest.InitializeStateData
+                {
+                    TopicId = t.Key,
+                    Partitions = [.. t.Select(p => new InitializeShareGroupStateRequest.PartitionData { Partition = p.Partition, StateEpoch = p.StateEpoch, StartOffset = p.StartOffset })],
+                })],
+            }).ConfigureAwait(false);
+            var answered = response?.Results.SelectMany(r => r.Partitions.Select(p => (Key: (r.TopicId, p.Partition), Error: (ErrorCode)p.ErrorCode))).ToDictionary(p => p.Key, p => p.Error) ?? [];
+            foreach (var (topicId, partition, _, _) in held)
+            {
+                results[(topicId, partition)] = answered.TryGetValue((topicId, partition), out var error) ? error : ErrorCode.CoordinatorNotAvailable;
+            }
         }
 
         return results;
@@ -233,42 +258,57 @@ internal sealed class ShareStatePersister(BrokerCore broker)
     private async Task<IReadOnlyDictionary<(Guid TopicId, int Partition), (ErrorCode Error, long StartOffset, int DeliveryCompleteCount, int StateEpoch)>> SummariesAsync(
         string groupId, IReadOnlyList<(Guid TopicId, int Partition)> partitions)
     {
-        var (located, leader) = Locate();
-        if (located == ErrorCode.None && leader == broker.NodeId)
+        var results = new Dictionary<(Guid TopicId, int Partition), (ErrorCode Error, long StartOffset, int DeliveryCompleteCount, int StateEpoch)>();
+        foreach (var (located, leader, held) in ByLeader(groupId, [.. partitions.Distinct()], p => p))
         {
-            var coordinator = broker.ShareCoordinator;
-            return partitions.Distinct().ToDictionary(p => p, p =>
+            if (located == ErrorCode.None && leader == broker.NodeId)
             {
-                if (coordinator.CoordinatorError is var notReady and not ErrorCode.None)
+                foreach (var p in held)
                 {
-                    return (notReady, -1L, -1, 0);
+                    var (error, state) = broker.ShareCoordinator.Summary(new SharePartitionKey(groupId, p.TopicId, p.Partition), -1);
+                    results[p] = (error, state?.StartOffset ?? -1, state?.DeliveryCompleteCount ?? -1, state?.StateEpoch ?? 0);
                 }
 
-                var (error, state) = coordinator.Summary(new SharePartitionKey(groupId, p.TopicId, p.Partition), -1);
-                return (error, state?.StartOffset ?? -1, state?.DeliveryCompleteCount ?? -1, state?.StateEpoch ?? 0);
-            });
+                continue;
+            }
+
+            var response = located != ErrorCode.None ? null : await CallAsync<ReadShareGroupStateSummaryRequest, ReadShareGroupStateSummaryResponse>(leader, ApiKey.ReadShareGroupStateSummary, SummaryVersion, new ReadShareGroupStateSummaryRequest
+            {
+                GroupId = groupId,
+                Topics = [.. held.GroupBy(p => p.TopicId).Select(t => new ReadShareGroupStateSummaryRequest.ReadStateSummaryData
+                {
+                    TopicId = t.Key,
+                    Partitions = [.. t.Select(p => new ReadShareGroupStateSummaryRequest.PartitionData { Partition = p.Partition, LeaderEpoch = -1 })],
+                })],
+            }).ConfigureAwait(false);
+            var answered = response?.Results.SelectMany(r => r.Partitions.Select(p => (Key: (r.TopicId, p.Partition), p.ErrorCode, p.StartOffset, p.DeliveryCompleteCount, p.StateEpoch)))
+                .ToDictionary(p => p.Key) ?? [];
+            var unreachable = located != ErrorCode.None ? located : ErrorCode.CoordinatorNotAvailable;
+            foreach (var p in held)
+            {
+                results[p] = answered.TryGetValue(p, out var r) ? ((ErrorCode)r.ErrorCode, r.StartOffset, r.DeliveryCompleteCount, r.StateEpoch) : (unreachable, -1L, -1, 0);
+            }
         }
 
-        var response = located != ErrorCode.None ? null : await CallAsync<ReadShareGroupStateSummaryRequest, ReadShareGroupStateSummaryResponse>(leader, ApiKey.ReadShareGroupStateSummary, SummaryVersion, new ReadShareGroupStateSummaryRequest
-        {
-            GroupId = groupId,
-            Topics = [.. partitions.Distinct().GroupBy(p => p.TopicId).Select(t => new ReadShareGroupStateSummaryRequest.ReadStateSummaryData
-            {
-                TopicId = t.Key,
-                Partitions = [.. t.Select(p => new ReadShareGroupStateSummaryRequest.PartitionData { Partition = p.Partition, LeaderEpoch = -1 })],
-            })],
-        }).ConfigureAwait(false);
-        var answered = response?.Results.SelectMany(r => r.Partitions.Select(p => (Key: (r.TopicId, p.Partition), p.ErrorCode, p.StartOffset, p.DeliveryCompleteCount, p.StateEpoch)))
-            .ToDictionary(p => p.Key) ?? [];
-        var unreachable = located != ErrorCode.None ? located : ErrorCode.CoordinatorNotAvailable;
-        return partitions.Distinct().ToDictionary(p => p, p => answered.TryGetValue(p, out var r)
-            ? ((ErrorCode)r.ErrorCode, r.StartOffset, r.DeliveryCompleteCount, r.StateEpoch)
-            : (unreachable, -1L, -1, 0));
+        return results;
     }
 
-    // The leader of __share_group_state, creating the topic on first use (as FindCoordinator does for the others). The
-    // topic has one partition, which holds every key, so no key is needed to find it.
-    private (ErrorCode Error, int Leader) Locate() => broker.CoordinatorNode(ShareStateTopic.TopicName, "", broker.Config.ShareCoordinatorStateTopicReplicationFactor,
+    // The group's share partitions grouped by the broker that coordinates their state (Locate); an error (no leader
+    // yet, the topic not created) groups them under leader -1 with that error.
+    private IEnumerable<(ErrorCode Error, int Leader, List<T> Held)> ByLeader<T>(string groupId, IReadOnlyList<T> items, Func<T, (Guid TopicId, int Partition)> partitionOf) =>
+        items.Select(item =>
+            {
+                var (topicId, partition) = partitionOf(item);
+                var (error, leader) = Locate(new SharePartitionKey(groupId, topicId, partition));
+                return (Error: error, Leader: error == ErrorCode.None ? leader : -1, Item: item);
+            })
+            .GroupBy(x => (x.Error, x.Leader))
+            .Select(g => (g.Key.Error, g.Key.Leader, g.Select(x => x.Item).ToList()));
+
+    // The leader of the partition of __share_group_state that holds the key, creating the topic on first use (as
+    // FindCoordinator does for the others).
+    private (ErrorCode Error, int Leader) Locate(SharePartitionKey key) => broker.CoordinatorNode(ShareStateTopic.TopicName, key.CoordinatorKey,
+        broker.Config.ShareCoordinatorStateTopicReplicationFactor,
         new Dictionary<string, string> { [TopicConfigs.MinInsyncReplicas] = broker.Config.ShareCoordinatorStateTopicMinIsr.ToString(CultureInfo.InvariantCulture) });
 
     // Null when the coordinator could not be reached (a lost connection, the timeout).

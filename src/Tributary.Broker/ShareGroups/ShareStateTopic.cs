@@ -10,7 +10,8 @@ namespace Tributary.Broker.ShareGroups;
 /// is ShareSnapshotKey (record type 0) or ShareUpdateKey (1), both (group id, topic id, partition); the value a
 /// ShareSnapshotValue v0 (the whole state) or a ShareUpdateValue v0 (a delta on the latest snapshot). Tributary writes
 /// only snapshots, so the latest record of a key holds everything and compaction keeps it; it reads both, so a log
-/// written with updates loads as well. A null value is a tombstone (the group or its offsets were deleted).
+/// written with updates loads as well. A null value is a tombstone (the group or its offsets were deleted). A key's
+/// records go to the partition <see cref="PartitionFor"/> names, as Kafka's share coordinator places them.
 /// </summary>
 internal sealed partial class ShareStateTopic(BrokerCore broker, ILogger logger)
 {
@@ -18,12 +19,18 @@ internal sealed partial class ShareStateTopic(BrokerCore broker, ILogger logger)
 
     private readonly InternalTopic _topic = new(broker, TopicName, () => LogCreated(logger), (e, offset) => LogUndecodable(logger, e, offset));
 
-    /// <summary>The latest state of every share partition the log holds.</summary>
-    public Dictionary<SharePartitionKey, ShareSnapshotValue> Load()
+    /// <summary>
+    /// The partition that holds the key's state: Kafka's <c>Utils.abs(key.asCoordinatorKey().hashCode) % partitions</c>
+    /// over "groupId:topicId:partition" (<see cref="SharePartitionKey.CoordinatorKey"/>).
+    /// </summary>
+    public int PartitionFor(SharePartitionKey key) => broker.CoordinatorPartitionFor(TopicName, key.CoordinatorKey);
+
+    /// <summary>The latest state of every share partition the log's <paramref name="partition"/> holds.</summary>
+    public Dictionary<SharePartitionKey, ShareSnapshotValue> Load(int partition)
     {
         var states = new Dictionary<SharePartitionKey, ShareSnapshotValue>();
         var skipped = _topic.Replay(
-            0,
+            partition,
             (key, value) =>
             {
                 switch (CoordinatorRecordSerde.ReadRecordType(key.Span))
@@ -55,16 +62,22 @@ internal sealed partial class ShareStateTopic(BrokerCore broker, ILogger logger)
                 }
             },
             (_, _) => false);
-        LogLoaded(logger, states.Count, skipped);
+        LogLoaded(logger, states.Count, partition, skipped);
         return states;
     }
 
-    /// <summary>Writes the snapshots (null: a tombstone) as one batch. Throws IOException when the log cannot be written.</summary>
+    /// <summary>
+    /// Writes the snapshots (null: a tombstone), one batch per partition they fall in. Throws IOException when a log
+    /// cannot be written; the partitions written before it keep their batch.
+    /// </summary>
     public void Write(IReadOnlyList<(SharePartitionKey Key, ShareSnapshotValue? Value)> states)
     {
-        _topic.Append(0, [.. states.Select(s => (
-            CoordinatorRecordSerde.SerializeKey(new ShareSnapshotKey { GroupId = s.Key.GroupId, TopicId = s.Key.TopicId, Partition = s.Key.Partition }),
-            s.Value is null ? null : CoordinatorRecordSerde.SerializeValue(s.Value, 0)))]);
+        foreach (var partition in states.GroupBy(s => PartitionFor(s.Key)))
+        {
+            _topic.Append(partition.Key, [.. partition.Select(s => (
+                CoordinatorRecordSerde.SerializeKey(new ShareSnapshotKey { GroupId = s.Key.GroupId, TopicId = s.Key.TopicId, Partition = s.Key.Partition }),
+                s.Value is null ? null : CoordinatorRecordSerde.SerializeValue(s.Value, 0)))]);
+        }
     }
 
     // A ShareUpdate replaces the state of the offsets its batches cover and may move the start offset forward.
@@ -112,8 +125,8 @@ internal sealed partial class ShareStateTopic(BrokerCore broker, ILogger logger)
         state.StateBatches = [.. batches.Where(b => b.LastOffset >= state.StartOffset)];
     }
 
-    [LoggerMessage(EventId = 640, Level = LogLevel.Information, Message = "Loaded the state of {Partitions} share partitions from __share_group_state ({Skipped} records skipped)")]
-    private static partial void LogLoaded(ILogger logger, int partitions, int skipped);
+    [LoggerMessage(EventId = 640, Level = LogLevel.Information, Message = "Loaded the state of {Partitions} share partitions from __share_group_state-{Partition} ({Skipped} records skipped)")]
+    private static partial void LogLoaded(ILogger logger, int partitions, int partition, int skipped);
 
     [LoggerMessage(EventId = 641, Level = LogLevel.Warning, Message = "Skipped an undecodable __share_group_state record at offset {Offset}")]
     private static partial void LogUndecodable(ILogger logger, Exception exception, long offset);

@@ -21,6 +21,9 @@ public sealed partial class TransactionCoordinator
     /// <summary>None while this broker coordinates the transactional id; else the error its requests answer with.</summary>
     public ErrorCode CoordinatorErrorFor(string transactionalId) => _leadership.Error(_store.PartitionFor(transactionalId));
 
+    /// <summary>Whether a transaction state partition this broker leads is still loading, so a listing of its ids would miss some.</summary>
+    public bool LoadingAny => _leadership.AnyLoading;
+
     /// <summary>
     /// This broker leads a transaction state partition at <paramref name="leaderEpoch"/>, the coordinator epoch the
     /// markers of its transactional ids carry from now on: loads it in the background. Told again at the same epoch (its

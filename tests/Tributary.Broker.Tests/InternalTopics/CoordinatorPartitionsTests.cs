@@ -1,13 +1,15 @@
 using Tributary.Broker.Groups;
 using Tributary.Broker.InternalTopics;
+using Tributary.Broker.ShareGroups;
 using Tributary.Broker.Transactions;
 using Tributary.Protocol;
 
 namespace Tributary.Broker.Tests.InternalTopics;
 
 /// <summary>
-/// Broker tier, single node: groups and transactional ids are spread over the partitions of __consumer_offsets and
-/// __transaction_state as Kafka spreads them (abs(String.hashCode) % partitions), each key's records land in its
+/// Broker tier, single node: groups, transactional ids and share partitions are spread over the partitions of
+/// __consumer_offsets, __transaction_state and __share_group_state as Kafka spreads them (abs(String.hashCode) %
+/// partitions; a share partition's key is "groupId:topicId:partition"), each key's records land in its
 /// partition and load from there after a restart, and a data directory whose internal topic was created with another
 /// partition count keeps that count.
 /// </summary>
@@ -31,6 +33,68 @@ public sealed class CoordinatorPartitionsTests : IDisposable
         Assert.Equal(javaHashCode, CoordinatorPartitioner.JavaHashCode(key));
         Assert.Equal(partitionOf50, CoordinatorPartitioner.PartitionFor(key, 50));
         Assert.Equal(0, CoordinatorPartitioner.PartitionFor(key, 1));
+    }
+
+    // Expected values computed outside this code base: the key with the topic id as Kafka's Uuid.toString writes it
+    // (URL-safe base64 of the 16 bytes, no padding), and its Java String.hashCode.
+    [Fact]
+    public void A_share_partition_key_is_written_and_placed_as_Kafka_does()
+    {
+        var key = new SharePartitionKey("pickers", Guid.Parse("00112233-4455-6677-8899-aabbccddeeff"), 3);
+        Assert.Equal("pickers:ABEiM0RVZneImaq7zN3u_w:3", key.CoordinatorKey);
+        Assert.Equal(1010236314, CoordinatorPartitioner.JavaHashCode(key.CoordinatorKey));
+        Assert.Equal(14, CoordinatorPartitioner.PartitionFor(key.CoordinatorKey, 50));
+    }
+
+    [Fact]
+    public void Share_states_are_written_to_their_own_partition_and_load_from_it_after_a_restart()
+    {
+        var topicId = Guid.NewGuid();
+        var keys = Enumerable.Range(0, 40).Select(i => new SharePartitionKey($"pickers-{i % 4}", topicId, i)).ToList();
+        using (var broker = Open("share.coordinator.state.topic.num.partitions=8"))
+        {
+            foreach (var (key, i) in keys.Select((k, i) => (k, i)))
+            {
+                Assert.Equal(ErrorCode.None, broker.Core.ShareCoordinator.Write(key, 0, 0, 100 + i, []));
+            }
+
+            var state = broker.Topic("__share_group_state");
+            Assert.Equal(8, state.PartitionCount);
+            var used = keys.Select(k => CoordinatorPartitioner.PartitionFor(k.CoordinatorKey, 8)).ToHashSet();
+            Assert.True(used.Count > 1, "forty share partitions all hash to one of eight state partitions");
+            for (var p = 0; p < 8; p++)
+            {
+                Assert.Equal(keys.Count(k => CoordinatorPartitioner.PartitionFor(k.CoordinatorKey, 8) == p), broker.Core.FindLog(state, p)!.LogEndOffset);
+            }
+        }
+
+        using (var broker = Open("share.coordinator.state.topic.num.partitions=8"))
+        {
+            foreach (var (key, i) in keys.Select((k, i) => (k, i)))
+            {
+                Assert.Equal(ErrorCode.None, broker.Core.ShareCoordinator.CoordinatorErrorFor(key));
+                var (error, state) = broker.Core.ShareCoordinator.Summary(key, -1);
+                Assert.Equal((ErrorCode.None, 100L + i), (error, state?.StartOffset));
+            }
+        }
+    }
+
+    [Fact]
+    public void A_share_state_topic_created_with_one_partition_keeps_it_when_the_configured_count_changes()
+    {
+        var key = new SharePartitionKey("pickers", Guid.Parse("00112233-4455-6677-8899-aabbccddeeff"), 3);
+        using (var broker = Open("share.coordinator.state.topic.num.partitions=1"))
+        {
+            Assert.Equal(ErrorCode.None, broker.Core.ShareCoordinator.Write(key, 0, 0, 42, []));
+        }
+
+        using (var broker = Open("share.coordinator.state.topic.num.partitions=50"))
+        {
+            // The key is in partition 14 of 50, but the topic has one partition, which holds every key.
+            Assert.Equal(1, broker.Topic("__share_group_state").PartitionCount);
+            Assert.Equal(0, broker.Core.ShareCoordinator.PartitionFor(key));
+            Assert.Equal(42L, broker.Core.ShareCoordinator.Summary(key, -1).State?.StartOffset);
+        }
     }
 
     [Fact]

@@ -15,8 +15,12 @@ namespace Tributary.Server.Tests.Cluster;
 /// records acknowledged or rejected are never delivered again and those held are, with delivery count 2: with the
 /// share coordinator on another broker (reached over the wire, it stays), and on the killed broker itself (the new
 /// coordinator loads the state from its replica). A broker that does not lead the partition answers
-/// NOT_LEADER_OR_FOLLOWER. Every broker describes the share coordinator's start offset (DescribeShareGroupOffsets) and
-/// finds it (FindCoordinator key type 2). Raw protocol: the consumer's requests go to the leader as a share consumer's would.
+/// NOT_LEADER_OR_FOLLOWER. The failover cases run with one partition of <c>__share_group_state</c>
+/// (share.coordinator.state.topic.num.partitions=1, as a cluster whose topic was created with one keeps it), so the test
+/// can place the share coordinator on the data partition's leader or away from it. With Kafka's 50 state partitions,
+/// every broker describes the share coordinator's start offset (DescribeShareGroupOffsets) and finds it (FindCoordinator
+/// key type 2: the leader of the key's state partition). Raw protocol: the consumer's requests go to the leader as a
+/// share consumer's would.
 /// </summary>
 public sealed class ShareFailoverTests
 {
@@ -31,7 +35,7 @@ public sealed class ShareFailoverTests
     [InlineData(true)]
     public async Task After_the_leader_is_killed_acknowledged_records_never_come_back_and_held_ones_do(bool coordinatorOnTheLeader)
     {
-        await using var cluster = await TributaryCluster.StartAsync(brokers: 3);
+        await using var cluster = await TributaryCluster.StartAsync(brokers: 3, configure: (_, options) => options.Config["share.coordinator.state.topic.num.partitions"] = "1");
         var coordinator = await CreateStateTopicAsync(cluster);
         var dataLeader = coordinatorOnTheLeader ? coordinator : cluster.Brokers.Keys.First(id => id != coordinator);
         await CreateTopicAndProduceAsync(cluster, [dataLeader, .. cluster.Brokers.Keys.Where(id => id != dataLeader)]);
@@ -92,8 +96,8 @@ public sealed class ShareFailoverTests
     public async Task Every_broker_describes_the_share_coordinators_start_offset_and_finds_it()
     {
         await using var cluster = await TributaryCluster.StartAsync(brokers: 3);
-        var coordinator = await CreateStateTopicAsync(cluster);
-        var dataLeader = cluster.Brokers.Keys.First(id => id != coordinator);
+        await CreateStateTopicAsync(cluster);
+        var dataLeader = cluster.Brokers.Keys.First();
         await CreateTopicAndProduceAsync(cluster, [dataLeader, .. cluster.Brokers.Keys.Where(id => id != dataLeader)]);
         foreach (var broker in cluster.Brokers.Values)
         {
@@ -101,6 +105,9 @@ public sealed class ShareFailoverTests
         }
 
         var topicId = cluster.Broker(dataLeader).Core.Metadata.Find(Topic)!.Id;
+        var statePartition = cluster.Broker(dataLeader).Core.ShareCoordinator.PartitionFor(new(Group, topicId, 0));
+        Assert.Equal(50, cluster.Broker(dataLeader).Core.CoordinatorPartitionCount(StateTopic));
+        var coordinator = cluster.LeaderOf(StateTopic, statePartition);
         await using (var client = await KafkaWireClient.ConnectAsync(cluster.Broker(dataLeader).BootstrapServers))
         {
             var (_, epoch) = await FetchUntilAcquiredAsync(client, topicId, "m1");
@@ -112,6 +119,7 @@ public sealed class ShareFailoverTests
         var idBytes = new byte[16];
         topicId.TryWriteBytes(idBytes, bigEndian: true, out _);
         var shareKey = $"{Group}:{System.Buffers.Text.Base64Url.EncodeToString(idBytes)}:0";
+        var paddedKey = $"{Group}:{System.Buffers.Text.Base64Url.EncodeToString(idBytes)}:00";
         foreach (var broker in cluster.Brokers.Values)
         {
             await using var client = await KafkaWireClient.ConnectAsync(broker.BootstrapServers);
@@ -130,19 +138,24 @@ public sealed class ShareFailoverTests
             var found = await client.SendAsync<FindCoordinatorRequest, FindCoordinatorResponse>(ApiKey.FindCoordinator, 6, new FindCoordinatorRequest
             {
                 KeyType = 2,
-                CoordinatorKeys = [shareKey, "not-a-share-key"],
+                CoordinatorKeys = [shareKey, "not-a-share-key", paddedKey],
             });
             Assert.Equal((shareKey, 0, coordinator), (found.Coordinators[0].Key, found.Coordinators[0].ErrorCode, found.Coordinators[0].NodeId));
             Assert.Equal((short)ErrorCode.InvalidRequest, found.Coordinators[1].ErrorCode);
+
+            // Partition "00" is partition 0: as Kafka, the key is parsed and written again before it is hashed.
+            Assert.Equal((0, coordinator), (found.Coordinators[2].ErrorCode, found.Coordinators[2].NodeId));
         }
     }
 
-    // Creates __share_group_state as the first share partition would; returns its leader once every broker sees it.
+    // Creates __share_group_state as the first share partition would; returns the leader of partition 0 once every
+    // broker sees every partition with its replicas in sync.
     private static async Task<int> CreateStateTopicAsync(TributaryCluster cluster)
     {
         var core = cluster.Brokers.Values.First().Core;
         await cluster.WaitAsync(() => core.CoordinatorNode(StateTopic, "", 3, new Dictionary<string, string> { ["min.insync.replicas"] = "2" }).Error == ErrorCode.None);
-        await cluster.WaitAsync(() => cluster.Brokers.Values.All(b => b.Core.Replicas!.StateOf(StateTopic, 0) is { Isr.Length: 3, Leader: > 0 }));
+        var partitions = core.CoordinatorPartitionCount(StateTopic);
+        await cluster.WaitAsync(() => Enumerable.Range(0, partitions).All(p => cluster.Brokers.Values.All(b => b.Core.Replicas!.StateOf(StateTopic, p) is { Isr.Length: 3, Leader: > 0 })));
         return cluster.LeaderOf(StateTopic, 0);
     }
 

@@ -92,8 +92,10 @@ public sealed class ShareGroupCoordinatorFailoverTests
         var dataLeader = cluster.Brokers.Keys.First(id => id != coordinator);
         var core = cluster.Broker(dataLeader).Core;
         await cluster.WaitAsync(() => core.CoordinatorNode("__share_group_state", "", 3, new Dictionary<string, string> { ["min.insync.replicas"] = "2" }).Error == ErrorCode.None);
-        await cluster.WaitAsync(() => cluster.Brokers.Values.All(b => b.Core.Replicas!.StateOf("__share_group_state", 0) is { Isr.Length: 3, Leader: > 0 })
-            && cluster.Broker(cluster.LeaderOf("__share_group_state", 0)).Core.ShareCoordinator.CoordinatorError == ErrorCode.None);
+        var statePartitions = core.CoordinatorPartitionCount("__share_group_state");
+        await cluster.WaitAsync(() => Enumerable.Range(0, statePartitions).All(p =>
+            cluster.Brokers.Values.All(b => b.Core.Replicas!.StateOf("__share_group_state", p) is { Isr.Length: 3, Leader: > 0 })
+            && cluster.Broker(cluster.LeaderOf("__share_group_state", p)).Core.ShareCoordinator.CoordinatorErrorOf(p) == ErrorCode.None));
         await CreateTopicAsync(cluster, [dataLeader, .. cluster.Brokers.Keys.Where(id => id != dataLeader)]);
         SetEarliest(cluster);
         await ProduceAsync(cluster, 0, 10);
