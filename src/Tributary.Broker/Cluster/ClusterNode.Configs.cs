@@ -2,7 +2,9 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Etcdserverpb;
 using Google.Protobuf;
+using Microsoft.Extensions.Logging;
 using Mvccpb;
+using Tributary.Broker.Config;
 
 namespace Tributary.Broker.Cluster;
 
@@ -55,17 +57,31 @@ public sealed partial class ClusterNode
         }
     }
 
-    // The watch's part: keeps the revision for the next compare-and-swap and hands the configs to the broker.
+    // The watch's part: keeps the revision for the next compare-and-swap and hands the configs to the broker. A key
+    // or value no broker would have accepted (a newer release's, written by hand) is left out, as at start.
     private void ApplyBrokerConfigs(string resourceName, KeyValue? kv)
     {
-        var configs = Track(_brokerConfigs, resourceName, kv);
+        var configs = Valid(Track(_brokerConfigs, resourceName, kv), ConfigScope.Broker, resourceName);
         _core.MirrorClusterBrokerConfigs(resourceName, configs);
     }
 
     private void ApplyGroupConfigs(string groupId, KeyValue? kv)
     {
-        var configs = Track(_groupConfigs, groupId, kv);
+        var configs = Valid(Track(_groupConfigs, groupId, kv), ConfigScope.Group, groupId);
         _core.Metadata.SetGroupConfigs(groupId, configs);
+    }
+
+    private Dictionary<string, string> Valid(Dictionary<string, string> configs, ConfigScope scope, string resource)
+    {
+        var valid = configs
+            .Where(c => ConfigTable.Find(scope, c.Key) is { Dynamic: true } definition && definition.Validate(c.Value) is null)
+            .ToDictionary(c => c.Key, c => c.Value, StringComparer.Ordinal);
+        if (valid.Count < configs.Count)
+        {
+            LogInvalidConfigsSkipped(_logger, scope, resource, string.Join(", ", configs.Keys.Where(k => !valid.ContainsKey(k)).Order(StringComparer.Ordinal)));
+        }
+
+        return valid;
     }
 
     private static Dictionary<string, string> Track(ConcurrentDictionary<string, Versioned<Dictionary<string, string>>> held, string name, KeyValue? kv)
@@ -90,4 +106,7 @@ public sealed partial class ClusterNode
             .Distinct(StringComparer.Ordinal);
 
     private static ByteString Json(Dictionary<string, string> value) => ByteString.CopyFromUtf8(JsonSerializer.Serialize(value, ClusterJson.Default.DictionaryStringString));
+
+    [LoggerMessage(EventId = 1240, Level = LogLevel.Warning, Message = "{Scope} configs of '{Resource}' in etcd hold keys or values this broker does not accept; left out: {Keys}")]
+    private static partial void LogInvalidConfigsSkipped(ILogger logger, ConfigScope scope, string resource, string keys);
 }

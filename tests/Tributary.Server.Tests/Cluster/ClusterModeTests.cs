@@ -1,6 +1,8 @@
 using System.Globalization;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
+using Etcdserverpb;
+using Google.Protobuf;
 using Tributary.Broker.Cluster;
 using Tributary.Protocol;
 using Tributary.Protocol.Messages;
@@ -340,6 +342,32 @@ public sealed class ClusterModeTests(EtcdFixture fixture) : IClassFixture<EtcdFi
 
         await AlterQuotaAsync(brokers.Brokers[2], "alice", "producer_byte_rate", null);
         await WaitUntil(() => brokers.Brokers.All(b => b.Core.Metadata.ClientQuotas.Count == 1));
+    }
+
+    [Fact]
+    public async Task Configs_and_quotas_in_etcd_that_no_broker_would_accept_are_left_out_and_the_broker_keeps_serving()
+    {
+        await using var brokers = await StartBrokersAsync(1);
+        var broker = brokers.Brokers[0];
+        await AlterQuotaAsync(broker, "alice", "producer_byte_rate", 1_048_576);
+
+        // Written past the brokers (by hand, or a newer release): a bad group value, an unknown and a static broker key,
+        // client quotas that are not JSON.
+        using var channel = EtcdEndpoints.Channel([.. fixture.Etcd.Endpoints.Split(',')]);
+        var kv = new KV.KVClient(channel);
+        var prefix = broker.Core.Config.EtcdPrefix;
+        await kv.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8(prefix + "/configs/groups/payments"), Value = ByteString.CopyFromUtf8("""{"consumer.session.timeout.ms":"soon","consumer.heartbeat.interval.ms":"6000"}""") });
+        await kv.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8(prefix + "/configs/brokers/<default>"), Value = ByteString.CopyFromUtf8("""{"no.such.key":"1","node.id":"7","log.retention.ms":"654321"}""") });
+        await kv.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8(prefix + "/client_quotas"), Value = ByteString.CopyFromUtf8("not json") });
+
+        await WaitUntil(() => broker.Core.Config.LogRetentionMs == 654321 && broker.Core.Metadata.HasGroupConfigs("payments"));
+        Assert.Equal(new Dictionary<string, string> { ["consumer.heartbeat.interval.ms"] = "6000" }, broker.Core.Metadata.GroupConfigs("payments"));
+        Assert.Equal(new Dictionary<string, string> { ["log.retention.ms"] = "654321" }, broker.Core.Metadata.BrokerConfigs(""));
+        Assert.Equal(1, broker.Core.NodeId);
+        Assert.Single(broker.Core.Metadata.ClientQuotas);
+
+        // The group's valid config applies; the broker still answers (a Metadata round trip).
+        await Eventually(broker, m => m.Brokers.Count == 1);
     }
 
     // AlterClientQuotas v1 of one user's key: set, or remove when value is null.
