@@ -55,7 +55,4 @@ public sealed record ClusterAcls(Tributary.Broker.Security.Authorization.AclBind
 public sealed record ClusterScramUser(Dictionary<string, Tributary.Broker.Security.ScramCredential> Credentials);
 
 /// <summary>The value of <c>client_quotas</c>: every client quota entity of the cluster with its keys and values.</summary>
-public sealed record ClusterClientQuotas(ClusterClientQuota[] Quotas);
-
-/// <summary>One client quota entity as Kafka's wire names it (entity type → name, null for the default) and its values.</summary>
-public sealed record ClusterClientQuota(Dictionary<string, string?> Entity, Dictionary<string, double> Values);
+public sealed record ClusterClientQuotas(Tributary.Broker.Quotas.ClientQuotaRecord[] Quotas);

@@ -34,10 +34,7 @@ public sealed partial class ClusterNode
         for (var attempt = 0; attempt < SecurityChangeAttemptsMax; attempt++)
         {
             var updated = MetadataStore.WithChanges(current, changes);
-            var value = JsonSerializer.SerializeToUtf8Bytes(
-                new ClusterClientQuotas([.. updated.Select(q => new ClusterClientQuota(
-                    q.Key.Parts.ToDictionary(p => p.Type, p => p.Name, StringComparer.Ordinal), new Dictionary<string, double>(q.Value, StringComparer.Ordinal)))]),
-                ClusterJson.Default.ClusterClientQuotas);
+            var value = JsonSerializer.SerializeToUtf8Bytes(new ClusterClientQuotas([.. updated.Select(q => ClientQuotaRecord.Of(q.Key, q.Value))]), ClusterJson.Default.ClusterClientQuotas);
             if (value.Length > ClientQuotasBytesMax)
             {
                 return false;
@@ -81,8 +78,7 @@ public sealed partial class ClusterNode
         var read = new Dictionary<ClientQuotaEntity, IReadOnlyDictionary<string, double>>();
         foreach (var quota in quotas)
         {
-            if (quota?.Entity is null || quota.Values is null || ClientQuotaEntities.Parse(quota.Entity.Select(p => (p.Key, p.Value)), out var entity) is not null
-                || quota.Values.Any(v => ClientQuotaKeys.Check(entity, v.Key, v.Value) is not null))
+            if (quota is null || !quota.TryRead(out var entity))
             {
                 throw new JsonException("a client quota has an invalid entity, key or value");
             }

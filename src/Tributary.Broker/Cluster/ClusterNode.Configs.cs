@@ -38,7 +38,7 @@ public sealed partial class ClusterNode
             : new RequestOp { RequestPut = new PutRequest { Key = key, Value = Json(new Dictionary<string, string>(configs, StringComparer.Ordinal)) } };
         var response = await TxnAsync(new TxnRequest
         {
-            Compare = { new Compare { Key = key, Target = Compare.Types.CompareTarget.Mod, Result = Compare.Types.CompareResult.Equal, ModRevision = revision } },
+            Compare = { Unchanged(key, revision) },
             Success = { change },
         }, cancellationToken).ConfigureAwait(false);
         if (!response.Succeeded)

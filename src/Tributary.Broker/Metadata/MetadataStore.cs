@@ -55,7 +55,7 @@ public sealed partial class MetadataStore
                 _brokerConfigs = new(snapshot.BrokerConfigs ?? new(), StringComparer.Ordinal);
                 _groupConfigs = new(snapshot.GroupConfigs ?? new(), StringComparer.Ordinal);
                 _scramCredentials = new(snapshot.ScramCredentials ?? new(), StringComparer.Ordinal);
-                _clientQuotas = (snapshot.ClientQuotas ?? []).ToDictionary(q => QuotaRecord.EntityOf(q.Entity), q => (IReadOnlyDictionary<string, double>)q.Values);
+                _clientQuotas = (snapshot.ClientQuotas ?? []).ToDictionary(q => q.TryRead(out var entity) ? entity : default, q => (IReadOnlyDictionary<string, double>)q.Values);
                 _acls = snapshot.Acls?.ToArray() ?? [];
                 foreach (var t in snapshot.Topics)
                 {
@@ -392,7 +392,7 @@ public sealed partial class MetadataStore
 
         var snapshot = new Snapshot(ClusterId, [.. topics.Select(t => new TopicRecord(t.Name, t.Id, t.PartitionCount, new Dictionary<string, string>(t.Configs)))], _brokerConfigs, _groupConfigs,
             _scramCredentials.Count > 0 ? _scramCredentials : null,
-            _clientQuotas.Count > 0 ? [.. _clientQuotas.Select(q => QuotaRecord.Of(q.Key, q.Value))] : null,
+            _clientQuotas.Count > 0 ? [.. _clientQuotas.Select(q => ClientQuotaRecord.Of(q.Key, q.Value))] : null,
             acls.Length > 0 ? [.. acls] : null);
         var bytes = JsonSerializer.SerializeToUtf8Bytes(snapshot, SnapshotJson.Default.Snapshot);
         var temp = _path + ".tmp";
@@ -449,8 +449,7 @@ public sealed partial class MetadataStore
             throw new InvalidDataException($"{path} is not a metadata snapshot: a SCRAM credential has an unknown mechanism, a missing key or salt, or iterations out of range");
         }
 
-        if (snapshot.ClientQuotas?.Any(q => q?.Entity is null || q.Values is null || !QuotaRecord.IsEntity(q.Entity, out var entity)
-            || q.Values.Any(v => ClientQuotaKeys.Check(entity, v.Key, v.Value) is not null)) == true)
+        if (snapshot.ClientQuotas?.Any(q => q is null || !q.TryRead(out _)) == true)
         {
             throw new InvalidDataException($"{path} is not a metadata snapshot: a client quota has an unknown entity, key or value");
         }
@@ -498,25 +497,9 @@ public sealed partial class MetadataStore
         [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
         Dictionary<string, Dictionary<string, ScramCredential>>? ScramCredentials = null,
         [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-        List<QuotaRecord>? ClientQuotas = null,
+        List<ClientQuotaRecord>? ClientQuotas = null,
         [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
         List<AclBinding>? Acls = null);
-
-    // A client quota entity as Kafka's wire has it: entity type → name, null for the default.
-    private sealed record QuotaRecord(Dictionary<string, string?> Entity, Dictionary<string, double> Values)
-    {
-        public static QuotaRecord Of(ClientQuotaEntity entity, IReadOnlyDictionary<string, double> values) =>
-            new(entity.Parts.ToDictionary(p => p.Type, p => p.Name, StringComparer.Ordinal), new Dictionary<string, double>(values, StringComparer.Ordinal));
-
-        public static bool IsEntity(Dictionary<string, string?> parts, out ClientQuotaEntity entity) =>
-            ClientQuotaEntities.Parse(parts.Select(p => (p.Key, p.Value)), out entity) is null;
-
-        public static ClientQuotaEntity EntityOf(Dictionary<string, string?> parts)
-        {
-            ClientQuotaEntities.Parse(parts.Select(p => (p.Key, p.Value)), out var entity);
-            return entity;
-        }
-    }
 
     private sealed record TopicRecord(string Name, Guid Id, int PartitionCount, Dictionary<string, string> Configs);
 }
