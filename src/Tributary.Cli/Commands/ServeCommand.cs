@@ -84,7 +84,7 @@ internal static class ServeCommand
             var reason = e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException
                 ? $"cannot listen on {config.ListenerHost}:{config.ListenerPort}: the address is already in use"
                 : e.Message;
-            logger.LogCritical("Not started: {Reason}", reason);
+            ConsoleLogging.WriteNow(LogLevel.Critical, "Tributary", $"Not started: {reason}");
             return 1;
         }
 

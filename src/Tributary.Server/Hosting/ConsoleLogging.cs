@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 
@@ -22,6 +23,17 @@ public static class ConsoleLogging
         var formatter = new SingleLineConsoleFormatter(TimestampFormat, TimeProvider.System, static () => !Console.IsOutputRedirected);
         var provider = new ConsoleLoggerProvider(new FixedOptions(options), [formatter]);
         return new LoggerFactory([provider], new LoggerFilterOptions { MinLevel = minimumLevel });
+    }
+
+    /// <summary>
+    /// Writes one entry to standard output at once, as the console logger would: for the last line before the process
+    /// exits, which the logger's writer thread may not reach in time on a loaded machine (disposing it waits 1.5 s at most).
+    /// </summary>
+    public static void WriteNow(LogLevel level, string category, string message)
+    {
+        var formatter = new SingleLineConsoleFormatter(TimestampFormat, TimeProvider.System, static () => !Console.IsOutputRedirected);
+        formatter.Write(new LogEntry<string>(level, category, default, message, null, static (m, _) => m), null, Console.Out);
+        Console.Out.Flush();
     }
 
     // Options that never change: the console logger reads them once and subscribes to no reload.
